@@ -1,0 +1,1 @@
+"""The dispatcher agent. Never imports `sim` or `network`: it reads telemetry and writes commands."""

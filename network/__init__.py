@@ -1,0 +1,1 @@
+"""The wire: message envelopes and versions, ZeroMQ roles, heartbeats, CURVE keys, robot client."""

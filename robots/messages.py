@@ -1,0 +1,182 @@
+"""Plain, versioned messages between the dispatcher and robot units.
+
+These are the payloads the controller writes (commands) and reads (telemetry, events). They are
+`msgspec.Struct`s: typed, validated on decode, plain msgpack on the wire, never pickled. The
+`network` package wraps them in an envelope (protocol version, sequence number, timestamps); an
+in-process transport may pass them directly. A simulated unit and a hardware unit produce and
+consume exactly these types.
+
+Frames and units
+----------------
+- Grid cells are ``(row, col)``; row 0 is the top (north) row of the layout, col 0 the west column.
+- Headings follow the League of Robot Runners: 0 east, 1 south, 2 west, 3 north.
+- Times are seconds of simulated time (``t_s``) unless a name says ``wall``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import msgspec
+
+MESSAGE_SCHEMA_VERSION = 1
+
+Cell = tuple[int, int]  # row, col
+
+
+class Heading(IntEnum):
+    EAST = 0
+    SOUTH = 1
+    WEST = 2
+    NORTH = 3
+
+
+class Action(IntEnum):
+    """One drive-unit action per step (the LoRR / MAPF_T action model)."""
+
+    F = 0  # forward one cell along the heading
+    R = 1  # rotate 90 deg clockwise
+    C = 2  # rotate 90 deg counter-clockwise
+    W = 3  # wait
+
+
+# Row/col offset of one forward step for each heading (E, S, W, N).
+FORWARD_DELTA: tuple[Cell, ...] = ((0, 1), (1, 0), (0, -1), (-1, 0))
+
+
+class UnitMode(IntEnum):
+    """What a unit is doing, as reported in telemetry."""
+
+    IDLE = 0
+    MOVING = 1
+    LIFTING = 2
+    SETTING_DOWN = 3
+    SERVING = 4  # a station working on a pod or tote
+    CHARGING = 5
+    STOPPED = 6  # safe stop (watchdog, operator, or low battery)
+    FAILED = 7
+
+
+# --------------------------------------------------------------------------------------------
+# Commands: dispatcher -> unit. Every command carries a unit id and a command id; a unit that
+# sees a command id again acknowledges it without executing it twice (idempotence).
+# --------------------------------------------------------------------------------------------
+
+
+class Move(msgspec.Struct, tag="move", frozen=True):
+    """One action for one drive unit at one step."""
+
+    command_id: int
+    unit_id: str
+    action: int  # Action
+    step: int
+
+
+class Lift(msgspec.Struct, tag="lift", frozen=True):
+    """Lift the pod stored in the unit's current cell."""
+
+    command_id: int
+    unit_id: str
+    pod_id: int
+
+
+class SetDown(msgspec.Struct, tag="set_down", frozen=True):
+    """Set the carried pod down in the unit's current cell."""
+
+    command_id: int
+    unit_id: str
+
+
+class Charge(msgspec.Struct, tag="charge", frozen=True):
+    """Charge on the current cell (which must be a charging cell) until `until_frac` full."""
+
+    command_id: int
+    unit_id: str
+    until_frac: float = 0.95
+
+
+class Stop(msgspec.Struct, tag="stop", frozen=True):
+    """Stop now and hold position (kill semantics); `Resume` lifts it."""
+
+    command_id: int
+    unit_id: str
+    reason: str = ""
+
+
+class Resume(msgspec.Struct, tag="resume", frozen=True):
+    command_id: int
+    unit_id: str
+
+
+class Serve(msgspec.Struct, tag="serve", frozen=True):
+    """A station serves the pod (or tote) presented by a drive unit in its cell.
+
+    ``kind`` is ``"pick"`` (take ``units`` of ``sku`` out) or ``"stow"`` (put them in). ``task_id``
+    ties the resulting `done`/`failed` event to the dispatcher's task.
+    """
+
+    command_id: int
+    unit_id: str  # the station's unit id
+    task_id: int
+    kind: str
+    pod_id: int
+    sku: int
+    units: int
+
+
+Command = Move | Lift | SetDown | Charge | Stop | Resume | Serve
+
+
+class CommandBatch(msgspec.Struct, tag="commands", frozen=True):
+    """All commands the dispatcher issues for one step (lockstep tick)."""
+
+    step: int
+    t_s: float
+    commands: list[Command]
+
+
+# --------------------------------------------------------------------------------------------
+# Telemetry and events: unit -> dispatcher.
+# --------------------------------------------------------------------------------------------
+
+
+class UnitState(msgspec.Struct, frozen=True):
+    """What a unit reports about itself each step."""
+
+    unit_id: str
+    unit_type: str
+    mode: int  # UnitMode
+    row: int
+    col: int
+    heading: int  # Heading
+    pod_id: int = -1  # carried pod, -1 for none
+    battery_frac: float = 1.0
+    busy_until_s: float = 0.0  # when the current timed action (lift, service) ends
+
+
+class UnitEvent(msgspec.Struct, frozen=True):
+    """Something that happened to a unit.
+
+    ``kind`` is one of ``ack``, ``done``, ``aborted``, ``failed``, ``refused``, ``error`` and the
+    unit-type specific kinds (``lifted``, ``set_down``, ``served``, ``charged``, ``battery_low``).
+    ``data`` carries small kind-specific fields (numbers and strings only).
+    """
+
+    unit_id: str
+    kind: str
+    t_s: float
+    command_id: int = -1
+    data: dict[str, int | float | str] = {}
+
+
+class TelemetryFrame(msgspec.Struct, tag="telemetry", frozen=True):
+    """One batched telemetry frame from a fleet host (or one robot) for one step."""
+
+    step: int
+    t_s: float
+    units: list[UnitState]
+    events: list[UnitEvent] = []
+
+
+def command_unit_id(command: Command) -> str:
+    return command.unit_id

@@ -1,0 +1,1 @@
+"""One module per `fctwin` subcommand of the FC run."""
