@@ -1,0 +1,385 @@
+"""Load a scene file: parse TOML, validate (schema, then meaning), compile into a frozen `Scene`.
+
+Every error is a `SceneError` naming the file, the field path and the problem, e.g.
+``scenes/bad.toml: fleet[0].count: must be greater than 0``. Nothing downstream re-checks what is
+guaranteed here: robots fit the floor, stations sit on walkable cells and are reachable from
+storage, every pod is liftable by some drive unit, ids are unique.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pydantic
+
+from sim.scene import layout as lay
+from sim.scene.layout import CellCode, LayoutError
+from sim.scene.model import DriveUnitDef, PodTable, Scene, SkuTable, StationDef
+from sim.scene.schema import SUPPORTED_SCHEMA_VERSIONS, SceneFile
+from sim.seeds import stream
+
+
+class SceneError(ValueError):
+    """A scene that cannot be loaded. ``problems`` lists (field path, message) pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}" for path, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+def _loc_to_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("constant", "exponential", "uniform", "lognormal", "gamma", "geometric", "empirical"):
+            continue  # discriminated-union tag: not a key the user wrote
+        elif part in ("zipf", "abc", "function-after[_ordered(), Uniform]"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _pydantic_problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        problems.append((_loc_to_path(loc), msg))
+    return problems
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Read, validate and compile a scene file. Raises `SceneError`."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SceneError(source, [("", "no such scene file")]) from None
+    except OSError as exc:
+        raise SceneError(source, [("", f"cannot read: {exc.strerror}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SceneError(source, [("", f"not valid TOML: {exc}")]) from None
+    return scene_from_dict(raw, source=source, base_dir=path.parent)
+
+
+def scene_from_dict(raw: dict, *, source: str = "<scene>", base_dir: Path | None = None) -> Scene:
+    version = raw.get("schema_version")
+    if version is None:
+        raise SceneError(source, [("schema_version", "required key is missing")])
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
+        raise SceneError(source, [("schema_version", f"unknown schema_version {version!r} (supported: {supported})")])
+    try:
+        spec = SceneFile.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        raise SceneError(source, _pydantic_problems(exc)) from None
+    return _compile(spec, source=source, base_dir=base_dir or Path("."))
+
+
+# --------------------------------------------------------------------------- compile + semantic checks
+
+
+def _build_grid(spec: SceneFile, source: str, base_dir: Path) -> np.ndarray:
+    picks = sum(g.count for g in spec.stations if g.kind == "pick" and g.cells is None)
+    stows = sum(g.count for g in spec.stations if g.kind == "stow" and g.cells is None)
+    try:
+        if spec.layout.generator is not None:
+            gen = spec.layout.generator
+            return lay.generate_blocks(
+                lay.BlockParams(
+                    blocks_x=gen.blocks_x,
+                    blocks_y=gen.blocks_y,
+                    block_cols=gen.block_cols,
+                    block_rows=gen.block_rows,
+                    aisle_cells=gen.aisle_cells,
+                    hallway_cells=gen.hallway_cells,
+                    pick_stations=picks,
+                    stow_stations=stows,
+                    docks=gen.docks if spec.docks.cells is None else 0,
+                    charging=gen.charging,
+                )
+            )
+        ref = spec.layout.map
+        if ref.file is not None:
+            map_path = (base_dir / ref.file).resolve()
+            if not map_path.exists():
+                raise SceneError(source, [("layout.map.file", f"map file not found: {map_path}")])
+            return lay.load_ascii_map(map_path)
+        return lay.parse_ascii_map("\n".join(ref.rows), source=f"{source}: layout.map.rows")
+    except LayoutError as exc:
+        raise SceneError(source, [(exc.path if exc.path.startswith("layout") else "layout.map", exc.message)]) from None
+
+
+def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
+    problems: list[tuple[str, str]] = []
+    grid = _build_grid(spec, source, base_dir)
+    height, width = grid.shape
+
+    def in_bounds(cell) -> bool:
+        return 0 <= cell[0] < height and 0 <= cell[1] < width
+
+    # Stations: given cells first (validated), then layout cells in order for each kind.
+    layout_cells = {
+        "pick": [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.PICK)],
+        "stow": [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.STOW)],
+    }
+    for i, group in enumerate(spec.stations):
+        for j, cell in enumerate(group.cells or []):
+            where = f"stations[{i}].cells[{j}]"
+            if not in_bounds(cell):
+                problems.append((where, f"cell {tuple(cell)} is outside the {height}x{width} layout"))
+            elif grid[cell] in (CellCode.WALL, CellCode.STORAGE):
+                problems.append((where, f"station on a blocked cell {tuple(cell)} ({CellCode(grid[cell]).name.lower()})"))
+    for kind in ("pick", "stow"):
+        wanted = sum(g.count for g in spec.stations if g.kind == kind and g.cells is None)
+        have = len(layout_cells[kind])
+        if spec.layout.map is not None and wanted != have:
+            symbol = "K" if kind == "pick" else "U"
+            problems.append(
+                ("stations", f"{wanted} {kind} stations without 'cells' but the map has {have} '{symbol}' cells")
+            )
+    if problems:
+        raise SceneError(source, problems)
+
+    stations: list[StationDef] = []
+    counters = {"pick": 0, "stow": 0}
+    for i, group in enumerate(spec.stations):
+        prefix = group.id_prefix or ("P" if group.kind == "pick" else "S")
+        for j in range(group.count):
+            if group.cells is not None:
+                cell = tuple(map(int, group.cells[j]))
+                grid[cell] = CellCode.PICK if group.kind == "pick" else CellCode.STOW
+            else:
+                cell = layout_cells[group.kind][counters[group.kind]]
+                counters[group.kind] += 1
+            stations.append(
+                StationDef(
+                    station_id=f"{prefix}{len([s for s in stations if s.kind == group.kind]) + 1}",
+                    kind=group.kind,
+                    unit=group.unit,
+                    cell=cell,
+                    group_index=i,
+                    config=group,
+                )
+            )
+
+    # Docks
+    if spec.docks.cells is not None:
+        for j, cell in enumerate(spec.docks.cells):
+            where = f"docks.cells[{j}]"
+            if not in_bounds(cell):
+                problems.append((where, f"cell {tuple(cell)} is outside the {height}x{width} layout"))
+            elif grid[tuple(cell)] in (CellCode.WALL, CellCode.STORAGE):
+                problems.append((where, f"dock on a blocked cell {tuple(cell)}"))
+            else:
+                grid[tuple(cell)] = CellCode.DOCK
+    dock_cells = [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.DOCK)]
+    if not dock_cells and spec.inbound.cartons_per_h > 0:
+        problems.append(("docks", "inbound cartons are configured but the layout has no dock"))
+
+    storage_cells = lay.cells_with(grid, CellCode.STORAGE)
+    if spec.pods.count > len(storage_cells):
+        problems.append(("pods.count", f"{spec.pods.count} pods but only {len(storage_cells)} storage cells"))
+
+    max_payload = max(g.payload_kg for g in spec.fleet)
+    if spec.pods.max_gross_mass_kg > max_payload:
+        problems.append(
+            (
+                "pods.max_gross_mass_kg",
+                f"pods up to {spec.pods.max_gross_mass_kg:g} kg are heavier than every drive unit's payload "
+                f"(largest {max_payload:g} kg)",
+            )
+        )
+    if spec.pods.empty_mass_kg >= spec.pods.max_gross_mass_kg:
+        problems.append(("pods.empty_mass_kg", "empty pod mass must be below max_gross_mass_kg"))
+
+    # Reachability: a loaded unit moves over walkable non-storage cells; every station must connect
+    # to an aisle cell next to storage.
+    loaded_ok = np.isin(grid, [c for c in lay.WALKABLE_CODES if c != CellCode.STORAGE])
+    near_storage = np.zeros_like(loaded_ok)
+    st = grid == CellCode.STORAGE
+    near_storage[1:, :] |= st[:-1, :]
+    near_storage[:-1, :] |= st[1:, :]
+    near_storage[:, 1:] |= st[:, :-1]
+    near_storage[:, :-1] |= st[:, 1:]
+    near_storage &= loaded_ok
+    for s in stations:
+        dist = lay.bfs_distance(loaded_ok, [s.cell])
+        if not np.any((dist >= 0) & near_storage):
+            gi = s.group_index
+            problems.append((f"stations[{gi}]", f"station {s.station_id} at {s.cell} is unreachable from storage"))
+
+    # Fleet: ids, count against free cells, externals.
+    free_start = [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.PARK)]
+    free_start += [tuple(map(int, c)) for c in storage_cells]
+    free_start += [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.AISLE)]
+    total_units = sum(g.count for g in spec.fleet)
+    if total_units > len(free_start):
+        problems.append(("fleet", f"{total_units} drive units but only {len(free_start)} free cells to place them"))
+    seen_ids: set[str] = set()
+    unit_ids: list[list[str]] = []
+    for i, group in enumerate(spec.fleet):
+        ids = [f"{group.id_prefix}-{k + 1:02d}" for k in range(group.count)]
+        for uid in ids:
+            if uid in seen_ids:
+                problems.append((f"fleet[{i}].id_prefix", f"unit id {uid} is used by two groups"))
+                break
+            seen_ids.add(uid)
+        for j, ext in enumerate(group.external):
+            if ext not in ids:
+                problems.append((f"fleet[{i}].external[{j}]", f"no unit {ext!r} in this group ({ids[0]}..{ids[-1]})"))
+        unit_ids.append(ids)
+    station_ids = [s.station_id for s in stations]
+    if len(set(station_ids)) != len(station_ids):
+        problems.append(("stations", "two station groups produce the same station ids: set id_prefix"))
+
+    from controller.planning import PLANNERS
+
+    if spec.dispatch.planner not in PLANNERS:
+        problems.append(("dispatch.planner", f"unknown planner {spec.dispatch.planner!r}; known: {sorted(PLANNERS)}"))
+    if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
+        problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
+    if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):
+        problems.append(("skus.size_max_m", "every size must be >= size_min_m"))
+    if problems:
+        raise SceneError(source, problems)
+
+    # Place units: park cells, then evenly spread storage cells (under pods, out of the aisles).
+    rng_place = stream(spec.seed, "scene.placement")
+    order = _spread_order(len(free_start), total_units, rng_place, n_first=len(lay.cells_with(grid, CellCode.PARK)))
+    units: list[DriveUnitDef] = []
+    k = 0
+    for i, group in enumerate(spec.fleet):
+        for uid in unit_ids[i]:
+            cell = free_start[order[k]]
+            units.append(
+                DriveUnitDef(unit_id=uid, group_index=i, config=group, cell=cell, heading=0, external=uid in group.external)
+            )
+            k += 1
+
+    skus = _make_skus(spec)
+    pods = _make_pods(spec, storage_cells, skus)
+    step_s = max(_step_time_s(g, spec.layout.cell_size_m) for g in spec.fleet)
+    grid.setflags(write=False)
+    return Scene(
+        source=source,
+        spec=spec,
+        name=spec.name,
+        seed=spec.seed,
+        run_s=spec.run_hours * 3600.0,
+        cell_size_m=spec.layout.cell_size_m,
+        grid=grid,
+        units=tuple(units),
+        stations=tuple(stations),
+        dock_cells=tuple(dock_cells),
+        charge_cells=tuple(tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.CHARGE)),
+        skus=skus,
+        pods=pods,
+        step_s=step_s,
+    )
+
+
+def _spread_order(n_cells: int, n_units: int, rng: np.random.Generator, *, n_first: int) -> list[int]:
+    """Indices of cells for units: the first ``n_first`` (park) cells, then a seeded random spread."""
+    first = list(range(min(n_first, n_units)))
+    rest = rng.permutation(np.arange(n_first, n_cells))[: n_units - len(first)]
+    return first + [int(x) for x in rest]
+
+
+def _step_time_s(group, cell_size_m: float) -> float:
+    """Duration of one action step.
+
+    A forward step is charged the mean per-cell time of a 5-cell straight run with a trapezoidal
+    speed profile (accelerate, cruise, brake), so acceleration costs time on average without a
+    continuous-time model; a step is never shorter than a 90-degree turn.
+    """
+    run_m = 5 * cell_size_m
+    v, a = group.max_speed_mps, group.accel_mps2
+    ramp_m = v * v / a  # accelerate + brake distance
+    if ramp_m >= run_m:
+        run_s = 2.0 * math.sqrt(run_m / a)
+    else:
+        run_s = 2.0 * v / a + (run_m - ramp_m) / v
+    return round(max(run_s / 5.0, group.turn_90_s), 6)
+
+
+def _make_skus(spec: SceneFile) -> SkuTable:
+    n = spec.skus.count
+    rng = stream(spec.seed, "scene.skus")
+    pop = spec.skus.popularity
+    if pop.kind == "zipf":
+        weights = 1.0 / np.arange(1, n + 1, dtype=np.float64) ** pop.exponent
+    else:
+        weights = np.zeros(n)
+        start = 0
+        for i, cls in enumerate(pop.classes):
+            k = n - start if i == len(pop.classes) - 1 else int(round(cls.share_of_skus * n))
+            k = max(0, min(k, n - start))
+            if k:
+                weights[start : start + k] = cls.share_of_demand / k
+            start += k
+    demand_prob = weights / weights.sum()
+    lo, hi = np.array(spec.skus.size_min_m), np.array(spec.skus.size_max_m)
+    size_m = lo + rng.random((n, 3)) * (hi - lo)
+    mass_kg = spec.skus.mass_min_kg + rng.random(n) * (spec.skus.mass_max_kg - spec.skus.mass_min_kg)
+    for arr in (demand_prob, size_m, mass_kg):
+        arr.setflags(write=False)
+    return SkuTable(demand_prob=demand_prob, size_m=size_m, mass_kg=mass_kg)
+
+
+def _make_pods(spec: SceneFile, storage_cells: np.ndarray, skus: SkuTable) -> PodTable:
+    """Place pods on storage cells and fill them: every SKU on at least one pod, popular SKUs on more."""
+    p = spec.pods
+    rng = stream(spec.seed, "scene.pods")
+    n_skus = len(skus.demand_prob)
+    chosen = np.sort(rng.choice(len(storage_cells), size=p.count, replace=False))
+    cells = storage_cells[chosen].astype(np.int32)
+    slots = p.count * p.skus_per_pod
+    base = rng.permutation(n_skus)[: min(n_skus, slots)]
+    extra = rng.choice(n_skus, size=slots - len(base), p=skus.demand_prob) if slots > len(base) else []
+    sku_per_slot = np.concatenate([base, np.asarray(extra, dtype=np.int64)]).astype(np.int32)
+    sku_per_slot = rng.permutation(sku_per_slot).reshape(p.count, p.skus_per_pod)
+    units_per_slot = max(1, int(p.capacity_units * p.initial_fill_frac) // p.skus_per_pod)
+    pod_units = np.full((p.count, p.skus_per_pod), units_per_slot, dtype=np.int32)
+    # A SKU drawn twice for one pod: merge into the first slot so each (pod, sku) is one slot.
+    for i in range(p.count):
+        seen: dict[int, int] = {}
+        for j in range(p.skus_per_pod):
+            s = int(sku_per_slot[i, j])
+            if s in seen:
+                pod_units[i, seen[s]] += pod_units[i, j]
+                sku_per_slot[i, j] = -1
+                pod_units[i, j] = 0
+            else:
+                seen[s] = j
+    # Respect the pod's gross-mass limit: scale units down where heavy SKUs would exceed it.
+    mass = np.where(sku_per_slot >= 0, skus.mass_kg[np.maximum(sku_per_slot, 0)], 0.0)
+    gross = p.empty_mass_kg + (mass * pod_units).sum(axis=1)
+    budget = p.max_gross_mass_kg - p.empty_mass_kg
+    over = gross > p.max_gross_mass_kg
+    if np.any(over):
+        scale = budget / (gross[over] - p.empty_mass_kg)
+        pod_units[over] = np.floor(pod_units[over] * scale[:, None]).astype(np.int32)
+    for arr in (cells, sku_per_slot, pod_units):
+        arr.setflags(write=False)
+    return PodTable(
+        home_cells=cells,
+        slot_sku=sku_per_slot,
+        slot_units=pod_units,
+        empty_mass_kg=p.empty_mass_kg,
+        max_gross_mass_kg=p.max_gross_mass_kg,
+        capacity_units=p.capacity_units,
+    )

@@ -1,0 +1,260 @@
+"""The scene file schema (TOML), as strict pydantic models.
+
+Every model forbids unknown keys and is frozen; numbers carry their unit in the key name. The
+loader (`sim.scene.loader`) turns a validated `SceneFile` plus the layout into a `Scene`.
+See docs/scenes.md for a commented example.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Frac = Annotated[float, Field(ge=0, le=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+# ---------------------------------------------------------------- distributions (seconds or counts)
+
+
+class Constant(Strict):
+    dist: Literal["constant"]
+    value: NonNegFloat
+
+
+class Exponential(Strict):
+    dist: Literal["exponential"]
+    mean: PosFloat
+
+
+class Uniform(Strict):
+    dist: Literal["uniform"]
+    low: NonNegFloat
+    high: NonNegFloat
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+
+class LogNormal(Strict):
+    """Log-normal given by its mean and coefficient of variation (what people measure)."""
+
+    dist: Literal["lognormal"]
+    mean: PosFloat
+    cv: NonNegFloat
+
+
+class Gamma(Strict):
+    dist: Literal["gamma"]
+    mean: PosFloat
+    cv: PosFloat
+
+
+class Geometric(Strict):
+    """Counts 1, 2, 3, ... with the given mean (>= 1), truncated at ``max``."""
+
+    dist: Literal["geometric"]
+    mean: Annotated[float, Field(ge=1)]
+    max: PosInt = 1000
+
+
+class Empirical(Strict):
+    """Samples drawn uniformly from measured values (e.g. a calibrated cycle-time table)."""
+
+    dist: Literal["empirical"]
+    values: Annotated[list[NonNegFloat], Field(min_length=1)]
+
+
+Distribution = Annotated[
+    Constant | Exponential | Uniform | LogNormal | Gamma | Geometric | Empirical, Field(discriminator="dist")
+]
+
+
+# ---------------------------------------------------------------- layout
+
+
+class Generator(Strict):
+    """RAWSim-O-style storage blocks (see sim.scene.layout.generate_blocks)."""
+
+    blocks_x: PosInt
+    blocks_y: PosInt
+    block_cols: PosInt
+    block_rows: PosInt
+    aisle_cells: PosInt = 1
+    hallway_cells: PosInt = 2
+    docks: PosInt = 1
+    charging: NonNegInt = 4
+
+
+class MapRef(Strict):
+    """An ASCII map: a file relative to the scene file, or rows inline."""
+
+    file: str | None = None
+    rows: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.file is None) == (self.rows is None):
+            raise ValueError("give exactly one of 'file' or 'rows'")
+        return self
+
+
+class Layout(Strict):
+    cell_size_m: PosFloat = 1.0
+    generator: Generator | None = None
+    map: MapRef | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.generator is None) == (self.map is None):
+            raise ValueError("give exactly one of [layout.generator] or [layout.map]")
+        return self
+
+
+# ---------------------------------------------------------------- fleet, pods, stations
+
+
+class DriveUnitGroup(Strict):
+    """A group of identical drive units (defaults: RAWSim-O's, Titan payload from FACTS.md)."""
+
+    type: Literal["titan"] = "titan"
+    count: PosInt
+    id_prefix: str = "T"
+    max_speed_mps: PosFloat = 1.5
+    accel_mps2: PosFloat = 0.5
+    turn_90_s: PosFloat = 0.625  # a full 360 deg turn in 2.5 s
+    payload_kg: PosFloat = 1134.0
+    lift_s: NonNegFloat = 3.0
+    set_down_s: NonNegFloat = 3.0
+    battery_wh: PosFloat = 1500.0
+    power_moving_w: NonNegFloat = 300.0
+    power_idle_w: NonNegFloat = 40.0
+    charge_power_w: PosFloat = 3000.0
+    low_battery_frac: Frac = 0.2
+    external: list[str] = []  # unit ids served by hardware over the network (hardware-in-the-loop)
+
+
+class Pods(Strict):
+    count: PosInt
+    empty_mass_kg: PosFloat = 120.0
+    max_gross_mass_kg: PosFloat = 450.0
+    bins: PosInt = 40
+    capacity_units: PosInt = 400
+    skus_per_pod: PosInt = 8
+    initial_fill_frac: Frac = 0.6
+
+
+class StationGroup(Strict):
+    """Stations of one kind and unit type; cells come from the layout in order, or are given."""
+
+    kind: Literal["pick", "stow"]
+    unit: Literal["human", "vulcan", "bluejay", "sequoia"] = "human"
+    count: PosInt = 1
+    id_prefix: str | None = None
+    cells: list[tuple[int, int]] | None = None
+    per_pod_s: Distribution = Constant(dist="constant", value=2.0)
+    per_unit_s: Distribution = LogNormal(dist="lognormal", mean=10.0, cv=0.3)
+    success_rate: Frac = 1.0  # arms: share of attempts that succeed; failures go to a person
+    queue_cells: NonNegInt = 3
+    rows_for_people: NonNegInt = 0  # arms prefer the top rows when people work the lower ones
+
+    @model_validator(mode="after")
+    def _cells_match(self):
+        if self.cells is not None and len(self.cells) != self.count:
+            raise ValueError(f"'cells' lists {len(self.cells)} cells but count is {self.count}")
+        return self
+
+
+class Docks(Strict):
+    cells: list[tuple[int, int]] | None = None
+    transfer_to_stow_s: NonNegFloat = 120.0  # dock to stow-station hand-off (conveyor / cart)
+
+
+# ---------------------------------------------------------------- SKUs, orders, inbound
+
+
+class Zipf(Strict):
+    kind: Literal["zipf"]
+    exponent: PosFloat = 1.0
+
+
+class AbcClass(Strict):
+    share_of_skus: Frac
+    share_of_demand: Frac
+
+
+class Abc(Strict):
+    kind: Literal["abc"]
+    classes: Annotated[list[AbcClass], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _shares(self):
+        for name in ("share_of_skus", "share_of_demand"):
+            total = sum(getattr(c, name) for c in self.classes)
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"{name} of the classes sums to {total:g}, not 1")
+        return self
+
+
+Popularity = Annotated[Zipf | Abc, Field(discriminator="kind")]
+
+
+class Skus(Strict):
+    count: PosInt
+    popularity: Popularity = Zipf(kind="zipf", exponent=1.0)
+    size_min_m: tuple[PosFloat, PosFloat, PosFloat] = (0.05, 0.05, 0.02)
+    size_max_m: tuple[PosFloat, PosFloat, PosFloat] = (0.40, 0.30, 0.30)
+    mass_min_kg: PosFloat = 0.05
+    mass_max_kg: PosFloat = 4.0
+
+
+class Orders(Strict):
+    rate_per_h: PosFloat
+    hourly_profile: Annotated[list[NonNegFloat], Field(min_length=24, max_length=24)] | None = None
+    start_hour: Annotated[int, Field(ge=0, le=23)] = 8
+    lines_per_order: Distribution = Geometric(dist="geometric", mean=1.6, max=8)
+    units_per_line: Distribution = Geometric(dist="geometric", mean=1.2, max=5)
+
+
+class Inbound(Strict):
+    cartons_per_h: NonNegFloat = 0.0
+    units_per_carton: PosInt = 12
+    scenario: str | None = None  # an inbound-network scene whose FC dock arrivals feed this run
+    start_day: NonNegInt = 0
+
+
+class Dispatch(Strict):
+    planner: str = "pibt"
+    order_assignment: Literal["least_loaded", "round_robin"] = "least_loaded"
+    pod_return: Literal["nearest_free", "home"] = "nearest_free"
+    max_lines_per_station: PosInt = 12
+
+
+class SceneFile(Strict):
+    schema_version: int
+    name: str
+    description: str = ""
+    seed: NonNegInt = 0
+    run_hours: PosFloat = 8.0
+    layout: Layout
+    fleet: Annotated[list[DriveUnitGroup], Field(min_length=1)]
+    pods: Pods
+    stations: Annotated[list[StationGroup], Field(min_length=1)]
+    docks: Docks = Docks()
+    skus: Skus
+    orders: Orders
+    inbound: Inbound = Inbound()
+    dispatch: Dispatch = Dispatch()
