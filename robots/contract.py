@@ -61,6 +61,19 @@ class RobotUnit(abc.ABC):
     def state(self) -> UnitState:
         """Current telemetry of the unit."""
 
+    @classmethod
+    def for_checker(cls, floor) -> RobotUnit:
+        """A default instance on ``floor`` (a `robots.checker.CheckerFloor`) for the contract checker.
+
+        ``floor`` has a pod (id 0) standing on (2, 2), a pick station cell at (2, 0) and a charging pad
+        at (0, 2); the unit should be placed where it can act (drive units on (2, 1)).
+        """
+        raise NotImplementedError(f"{cls.__name__} does not provide for_checker()")
+
+    def script(self) -> list[Command]:
+        """Commands that exercise this unit for the checker (accepted ones)."""
+        return []
+
 
 _REGISTRY: dict[str, type[RobotUnit]] = {}
 

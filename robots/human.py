@@ -1,0 +1,51 @@
+"""A station worked by a person: service times from the scene's distributions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from robots.contract import register
+from robots.distributions import make_sampler
+from robots.floor import FloorView
+from robots.messages import Serve
+from robots.station import LineOutcome, StationUnit
+
+Cell = tuple[int, int]
+
+DEFAULT_PER_POD = {"dist": "constant", "value": 2.0}
+DEFAULT_PER_UNIT = {"dist": "lognormal", "mean": 10.0, "cv": 0.3}  # RAWSim-O: 10 s per item
+
+
+@register
+class HumanStation(StationUnit):
+    """Per pod visit ``per_pod_s``; per unit ``per_unit_s`` (each a distribution mapping)."""
+
+    unit_type = "human"
+
+    def __init__(
+        self,
+        *,
+        unit_id: str,
+        floor: FloorView,
+        cell: Cell,
+        kind: str = "pick",
+        per_pod_s: Mapping = DEFAULT_PER_POD,
+        per_unit_s: Mapping = DEFAULT_PER_UNIT,
+    ):
+        self._per_pod = make_sampler(per_pod_s)
+        self._per_unit = make_sampler(per_unit_s)
+        super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind)
+
+    def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
+        duration = self._per_pod(self.rng) if new_pod else 0.0
+        duration += sum(self._per_unit(self.rng) for _ in range(command.units))
+        return LineOutcome(duration_s=duration, units_done=command.units, units_to_person=0)
+
+
+    @classmethod
+    def for_checker(cls, floor) -> HumanStation:
+        floor.carried[(2, 0)] = ("T-CHK", 0)  # a drive unit presents pod 0 at the station
+        return cls(unit_id="P-CHK", floor=floor, cell=(2, 0), kind="pick")
+
+    def script(self) -> list[Serve]:
+        return [Serve(1, self.unit_id, 11, "pick", 0, 5, 2), Serve(2, self.unit_id, 12, "pick", 0, 6, 1)]
