@@ -1,0 +1,430 @@
+"""Dispatcher side of the wire: one ROUTER for sessions and commands, one PUB for fleet state.
+
+`DispatcherServer` is single-threaded and poll-driven: the owner calls `poll(timeout_s)`, which
+receives and validates everything pending, answers invalid messages with ``error`` messages,
+keeps the sessions (registration, sequence numbers, heartbeats, liveness) and returns what the
+dispatcher must act on as `ServerEvent`s. Nothing in here decides anything about the fleet.
+
+Contract
+--------
+- A client's ZeroMQ routing id must equal its client id, the envelope ``sender`` and (with
+  CURVE) the id its public key is bound to; otherwise its messages are refused (``unauthorized``)
+  and logged.
+- A registered client silent for ``heartbeat_liveness`` heartbeat intervals is declared lost
+  (`ClientLost`) and its units are released; its next message gets ``unknown_client`` so it
+  re-registers (`Registered` with ``resumed=True``).
+- Invalid frames never raise out of `poll`: each is counted in `counters` under its error code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from network import protocol as p
+from network.protocol import Envelope, ErrorCode, Hello, ProtocolError, SeqCounter, SeqTracker, UnitInfo
+from network.security import ServerKeys, apply_server_curve, check_bind_allowed, start_authenticator
+
+log = logging.getLogger(__name__)
+
+SERVER_ID = "dispatcher"
+MAX_MESSAGES_PER_POLL = 20_000  # bounds one poll() so heartbeats and liveness still run under flood
+_LOG_FIRST_N_PER_CODE = 5  # then one log line per 1,000 errors of a code: a fuzzer cannot flood logs
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """Where and how the dispatcher listens. ``router_endpoint`` may end in ``:*`` (random port)."""
+
+    router_endpoint: str
+    pub_endpoint: str | None = None
+    heartbeat_interval_s: float = p.HEARTBEAT_INTERVAL_S
+    heartbeat_liveness: int = p.HEARTBEAT_LIVENESS
+    watchdog_s: float = p.WATCHDOG_S
+    keys: ServerKeys | None = None
+    insecure: bool = False  # allow a plaintext bind on a non-loopback address
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A client registered (``resumed``: its id had a session before, e.g. after a restart)."""
+
+    client_id: str
+    role: str
+    units: list[UnitInfo]
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class Received:
+    """A valid telemetry or unit-event message from a registered client."""
+
+    client_id: str
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class ClientLost:
+    """A client's session ended: ``reason`` is ``"heartbeat"`` (silent too long) or ``"bye"``."""
+
+    client_id: str
+    unit_ids: tuple[str, ...]
+    reason: str
+
+
+ServerEvent = Registered | Received | ClientLost
+
+
+@dataclass(kw_only=True)
+class _Session:
+    client_id: str
+    routing_id: bytes
+    role: str
+    units: list[UnitInfo]
+    unit_ids: frozenset[str]
+    number: int
+    incoming: SeqTracker
+    outgoing: SeqCounter = field(default_factory=SeqCounter)
+    last_heard_s: float = 0.0  # monotonic
+    last_sent_s: float = 0.0
+
+
+class DispatcherServer:
+    """ROUTER + PUB endpoint of the dispatcher. Not thread-safe: one owner thread calls it."""
+
+    def __init__(self, config: ServerConfig, *, context: zmq.Context | None = None) -> None:
+        check_bind_allowed(config.router_endpoint, keys=config.keys, insecure=config.insecure)
+        if config.pub_endpoint:
+            check_bind_allowed(config.pub_endpoint, keys=config.keys, insecure=config.insecure)
+        self.config = config
+        self._own_context = context is None
+        self.context = context or zmq.Context()
+        self.counters: Counter[str] = Counter()
+        self.t_sim_s = -1.0  # the owner sets the current simulated time; stamped on every message
+        self._sessions: dict[str, _Session] = {}
+        self._unit_owner: dict[str, str] = {}
+        self._session_numbers: Counter[str] = Counter()
+        self._auth = None
+        self._keyed_ids: set[str] = set()
+        self._events: list[ServerEvent] = []
+        self._next_housekeeping_s = 0.0
+        if config.keys is not None:
+            self._auth, self._keyed_ids = start_authenticator(self.context, config.keys)
+        self.router = self._make_router()
+        self.router.bind(config.router_endpoint)
+        self.router_endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.pub: zmq.Socket | None = None
+        self.pub_endpoint: str | None = None
+        if config.pub_endpoint:
+            self.pub = self._make_pub()
+            self.pub.bind(config.pub_endpoint)
+            self.pub_endpoint = self.pub.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._poller = zmq.Poller()
+        self._poller.register(self.router, zmq.POLLIN)
+
+    # ------------------------------------------------------------------ sockets
+
+    def _make_router(self) -> zmq.Socket:
+        s = self.context.socket(zmq.ROUTER)
+        s.linger = 0
+        # A robot reconnecting with its id takes the route over at once (else it is ignored while
+        # the old pipe looks alive); sends to a gone robot raise instead of vanishing silently.
+        s.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        s.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        s.setsockopt(zmq.MAXMSGSIZE, p.SOCKET_MAX_MESSAGE_BYTES)
+        s.setsockopt(zmq.HEARTBEAT_IVL, p.ZMTP_HEARTBEAT_IVL_MS)
+        s.setsockopt(zmq.HEARTBEAT_TIMEOUT, p.ZMTP_HEARTBEAT_TIMEOUT_MS)
+        s.setsockopt(zmq.HEARTBEAT_TTL, p.ZMTP_HEARTBEAT_TTL_MS)
+        s.setsockopt(zmq.RCVHWM, 100_000)  # per pipe; a full pipe blocks the sender, nothing is lost
+        s.setsockopt(zmq.SNDHWM, 10_000)
+        if self.config.keys is not None:
+            apply_server_curve(s, self.config.keys)
+        return s
+
+    def _make_pub(self) -> zmq.Socket:
+        s = self.context.socket(zmq.PUB)
+        s.linger = 0
+        s.setsockopt(zmq.SNDHWM, 100)  # viewers want recent state; a slow one drops, never stalls us
+        s.setsockopt(zmq.HEARTBEAT_IVL, p.ZMTP_HEARTBEAT_IVL_MS)
+        s.setsockopt(zmq.HEARTBEAT_TIMEOUT, p.ZMTP_HEARTBEAT_TIMEOUT_MS)
+        if self.config.keys is not None:
+            apply_server_curve(s, self.config.keys)
+        return s
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def clients(self) -> dict[str, tuple[str, ...]]:
+        """Registered client id -> its unit ids."""
+        return {cid: tuple(sorted(s.unit_ids)) for cid, s in self._sessions.items()}
+
+    def owner_of(self, unit_id: str) -> str | None:
+        return self._unit_owner.get(unit_id)
+
+    def poll(self, timeout_s: float) -> list[ServerEvent]:
+        """Process pending messages, waiting up to ``timeout_s`` for the first; return events.
+
+        Returns as soon as at least one event is ready (or the timeout passes). Heartbeats are
+        sent and liveness checked on every call.
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            now = time.monotonic()
+            wait_ms = 0 if self._events else max(0, int((deadline - now) * 1000))
+            wait_ms = min(wait_ms, int(self.config.heartbeat_interval_s * 250) + 1)
+            if self._poller.poll(wait_ms):
+                self._drain()
+            self._housekeeping(time.monotonic())
+            if self._events or time.monotonic() >= deadline:
+                events, self._events = self._events, []
+                return events
+
+    def send(self, client_id: str, msg_type: str, body: Any, *, ref_seq: int = -1) -> bool:
+        """Send one message to a registered client. False if it has no session or is unreachable."""
+        s = self._sessions.get(client_id)
+        if s is None:
+            self.counters["send_no_session"] += 1
+            return False
+        data = p.encode(
+            msg_type, body, sender=SERVER_ID, seq=s.outgoing.next(), t_sim_s=self.t_sim_s, ref_seq=ref_seq
+        )
+        if self._send_raw(s.routing_id, data):
+            s.last_sent_s = time.monotonic()
+            return True
+        return False
+
+    def send_commands(self, client_id: str, batch: Any) -> bool:
+        return self.send(client_id, p.COMMAND, batch)
+
+    def publish(self, frame: Any) -> None:
+        """Publish fleet state (a TelemetryFrame) to viewers and monitors on the PUB socket."""
+        if self.pub is None:
+            return
+        data = p.encode(
+            p.TELEMETRY, frame, sender=SERVER_ID, seq=self.counters["published"] + 1, t_sim_s=self.t_sim_s
+        )
+        try:
+            self.pub.send(data, flags=zmq.NOBLOCK)
+            self.counters["published"] += 1
+        except zmq.Again:
+            self.counters["publish_dropped"] += 1
+
+    def drop(self, client_id: str, *, reason: str = "dropped") -> None:
+        """End a client's session from this side (sends ``bye``)."""
+        if client_id in self._sessions:
+            self.send(client_id, p.BYE, p.Bye(reason=reason))
+            self._end_session(client_id, reason)
+
+    def close(self) -> None:
+        for cid in list(self._sessions):
+            self.send(cid, p.BYE, p.Bye(reason="dispatcher closing"))
+        self.router.close(linger=0)
+        if self.pub is not None:
+            self.pub.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+        if self._own_context:
+            self.context.term()
+
+    # ------------------------------------------------------------------ receiving
+
+    def _drain(self) -> None:
+        for _ in range(MAX_MESSAGES_PER_POLL):
+            try:
+                frames = self.router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self.counters["received"] += 1
+            self._handle(frames)
+
+    def _handle(self, frames: list[zmq.Frame]) -> None:
+        rid = frames[0].bytes
+        if len(frames) != 2:
+            self._reject(rid, ProtocolError(ErrorCode.MALFORMED, f"{len(frames) - 1} frames; one expected"))
+            return
+        payload = frames[1]
+        try:
+            env = p.decode(payload.buffer, allowed_types=p.CLIENT_TYPES)
+        except ProtocolError as exc:
+            self._reject(rid, exc)
+            return
+        problem = self._identity_problem(rid, env, payload)
+        if problem:
+            self._reject(rid, ProtocolError(ErrorCode.UNAUTHORIZED, problem, seq=env.seq), warn=True)
+            return
+        now = time.monotonic()
+        if env.type == p.HELLO:
+            self._on_hello(rid, env, now)
+            return
+        s = self._sessions.get(env.sender)
+        if s is None or s.routing_id != rid:
+            self._reject(rid, ProtocolError(ErrorCode.UNKNOWN_CLIENT, "no session: send hello", seq=env.seq))
+            return
+        try:
+            self.counters["lost"] += s.incoming.accept(env.seq)
+        except ProtocolError as exc:
+            self._reject(rid, exc)
+            return
+        s.last_heard_s = now
+        if env.type == p.HEARTBEAT:
+            return
+        if env.type == p.BYE:
+            self._end_session(s.client_id, "bye")
+            return
+        if env.type == p.ERROR:
+            self.counters["peer_error"] += 1
+            log.info("client %s reports error %s: %s", s.client_id, env.body.code, env.body.detail)
+            return
+        unknown = self._foreign_units(s, env)
+        if unknown:
+            self._reject(
+                rid,
+                ProtocolError(ErrorCode.UNKNOWN_UNIT, f"unit {unknown!r} not registered by you", seq=env.seq),
+            )
+            return
+        self.counters[env.type] += 1
+        self._events.append(Received(s.client_id, env))
+
+    def _identity_problem(self, rid: bytes, env: Envelope, payload: zmq.Frame) -> str:
+        if rid != env.sender.encode():
+            return f"sender {env.sender!r} does not match the connection's routing id (set ZMQ_ROUTING_ID)"
+        if self.config.keys is not None:
+            try:
+                bound = payload.get("User-Id")
+            except zmq.ZMQError:
+                bound = ""
+            if bound != env.sender:
+                return f"claims id {env.sender!r} but its CURVE key is bound to {bound!r}"
+        return ""
+
+    def _foreign_units(self, s: _Session, env: Envelope) -> str:
+        if env.type == p.TELEMETRY:
+            for u in env.body.units:
+                if u.unit_id not in s.unit_ids:
+                    return u.unit_id
+            for e in env.body.events:
+                if e.unit_id not in s.unit_ids:
+                    return e.unit_id
+        elif env.type in p.EVENT_TYPES and env.body.unit_id not in s.unit_ids:
+            return env.body.unit_id
+        return ""
+
+    def _on_hello(self, rid: bytes, env: Envelope, now: float) -> None:
+        hello: Hello = env.body
+        cid = env.sender
+        problem = self._hello_problem(cid, hello)
+        if problem:
+            code, detail = problem
+            self._reject(rid, ProtocolError(code, detail, seq=env.seq), warn=code != ErrorCode.SCHEMA)
+            return
+        resumed = self._session_numbers[cid] > 0
+        if cid in self._sessions:
+            self._release_units(self._sessions.pop(cid))
+        self._session_numbers[cid] += 1
+        unit_ids = frozenset(u.unit_id for u in hello.units)
+        s = _Session(
+            client_id=cid,
+            routing_id=rid,
+            role=hello.role,
+            units=list(hello.units),
+            unit_ids=unit_ids,
+            number=self._session_numbers[cid],
+            incoming=SeqTracker(first=env.seq),
+            last_heard_s=now,
+        )
+        self._sessions[cid] = s
+        for uid in unit_ids:
+            self._unit_owner[uid] = cid
+        welcome = p.Welcome(
+            client_id=cid,
+            session=s.number,
+            heartbeat_interval_s=self.config.heartbeat_interval_s,
+            heartbeat_liveness=self.config.heartbeat_liveness,
+            watchdog_s=self.config.watchdog_s,
+            max_message_bytes=p.MAX_MESSAGE_BYTES,
+            resumed=resumed,
+        )
+        self.send(cid, p.WELCOME, welcome, ref_seq=env.seq)
+        self.counters["registered"] += 1
+        log.info("client %s registered (%s, %d units, session %d)", cid, hello.role, len(unit_ids), s.number)
+        self._events.append(Registered(cid, hello.role, list(hello.units), resumed))
+
+    def _hello_problem(self, cid: str, hello: Hello) -> tuple[str, str] | None:
+        if hello.client_id != cid:
+            return ErrorCode.UNAUTHORIZED, f"hello for {hello.client_id!r} sent by {cid!r}"
+        if hello.role not in (p.ROLE_ROBOT, p.ROLE_FLEET, p.ROLE_MONITOR):
+            return ErrorCode.SCHEMA, f"unknown role {hello.role!r}"
+        ids = [u.unit_id for u in hello.units]
+        if len(set(ids)) != len(ids):
+            return ErrorCode.SCHEMA, "a unit id appears twice"
+        if hello.role == p.ROLE_ROBOT and ids != [cid]:
+            return ErrorCode.SCHEMA, "a robot registers exactly one unit, named by its client id"
+        if hello.role == p.ROLE_MONITOR and ids:
+            return ErrorCode.SCHEMA, "a monitor registers no units"
+        for uid in ids:
+            owner = self._unit_owner.get(uid)
+            if owner is not None and owner != cid:
+                return ErrorCode.DUPLICATE_UNIT, f"unit {uid!r} belongs to live client {owner!r}"
+            if uid != cid and uid in self._keyed_ids:
+                return ErrorCode.UNAUTHORIZED, f"unit {uid!r} has its own key; only it may register"
+        return None
+
+    def _reject(self, rid: bytes, exc: ProtocolError, *, warn: bool = False) -> None:
+        n = self.counters[f"error_{exc.code}"] = self.counters[f"error_{exc.code}"] + 1
+        if warn or n <= _LOG_FIRST_N_PER_CODE or n % 1000 == 0:
+            level = logging.WARNING if warn else logging.INFO
+            log.log(level, "refused message from %r (%s, #%d): %s", rid[:64], exc.code, n, exc.detail)
+        # A registered peer gets the error in its session's sequence; anyone else gets seq 0.
+        s = self._sessions.get(rid.decode("utf-8", "replace"))
+        seq = s.outgoing.next() if s is not None and s.routing_id == rid else 0
+        err = p.Error(code=exc.code, detail=exc.detail)
+        self._send_raw(
+            rid, p.encode(p.ERROR, err, sender=SERVER_ID, seq=seq, t_sim_s=self.t_sim_s, ref_seq=exc.seq)
+        )
+
+    def _send_raw(self, rid: bytes, data: bytes) -> bool:
+        try:
+            self.router.send_multipart([rid, data], flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.counters["send_dropped_hwm"] += 1
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            self.counters["send_unreachable"] += 1
+            return False
+        self.counters["sent"] += 1
+        return True
+
+    # ------------------------------------------------------------------ sessions and liveness
+
+    def _housekeeping(self, now: float) -> None:
+        if now < self._next_housekeeping_s:
+            return
+        ivl = self.config.heartbeat_interval_s
+        self._next_housekeeping_s = now + ivl / 4
+        dead_after = ivl * self.config.heartbeat_liveness
+        for s in list(self._sessions.values()):
+            if now - s.last_heard_s > dead_after:
+                log.warning("client %s silent for %.2f s: lost", s.client_id, now - s.last_heard_s)
+                self.counters["lost_clients"] += 1
+                self._end_session(s.client_id, "heartbeat")
+            elif now - s.last_sent_s >= ivl:
+                self.send(s.client_id, p.HEARTBEAT, p.Heartbeat())
+
+    def _end_session(self, client_id: str, reason: str) -> None:
+        s = self._sessions.pop(client_id, None)
+        if s is None:
+            return
+        self._release_units(s)
+        self._events.append(ClientLost(client_id, tuple(sorted(s.unit_ids)), reason))
+
+    def _release_units(self, s: _Session) -> None:
+        for uid in s.unit_ids:
+            if self._unit_owner.get(uid) == s.client_id:
+                del self._unit_owner[uid]

@@ -1,0 +1,292 @@
+"""Fleet/robot side of the wire: a DEALER session with liveness, reconnection and a watchdog.
+
+`FleetClient` is single-threaded and poll-driven, like the dispatcher side. The owner calls
+`poll(timeout_s)` in its control loop; it gets back the dispatcher's ``command`` (and ``bye``)
+messages and sends telemetry and events with `send`. The client handles everything else:
+
+- registration: ``hello`` with the units' current state; again after ``unknown_client``;
+- heartbeats: one whenever nothing else was sent for a heartbeat interval;
+- liveness: a dispatcher silent for ``heartbeat_liveness`` intervals is presumed gone: the socket
+  is closed and re-created and hello re-sent, with exponential back-off (Paranoid Pirate);
+- watchdog: `watchdog_expired()` turns true when no valid message came from the dispatcher for
+  ``watchdog_s``; the owner must then stop its unit safely (the client cannot move motors).
+
+`CommandDeduper` implements idempotent command ids for the owner: a repeated command is
+acknowledged, never executed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from network import protocol as p
+from network.protocol import Envelope, ErrorCode, ProtocolError, SeqCounter, SeqTracker, UnitInfo
+from network.security import ClientKeys, apply_client_curve
+from robots.messages import UnitEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """How a fleet host or robot connects. Liveness values are replaced by the dispatcher's."""
+
+    endpoint: str
+    client_id: str
+    role: str = p.ROLE_ROBOT
+    heartbeat_interval_s: float = p.HEARTBEAT_INTERVAL_S
+    heartbeat_liveness: int = p.HEARTBEAT_LIVENESS
+    watchdog_s: float = p.WATCHDOG_S
+    reconnect_min_s: float = p.RECONNECT_MIN_S
+    reconnect_max_s: float = p.RECONNECT_MAX_S
+    keys: ClientKeys | None = None
+    software: str = "fctwin"
+
+
+class FleetClient:
+    """DEALER endpoint of one fleet host or robot. Not thread-safe: one owner thread calls it.
+
+    ``units`` is called whenever a hello is sent and returns the units to register with their
+    current state, so a robot that comes back reports where it is.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        units: Callable[[], list[UnitInfo]],
+        *,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.config = config
+        self._units = units
+        self._own_context = context is None
+        self.context = context or zmq.Context()
+        self.counters: Counter[str] = Counter()
+        self.t_sim_s = -1.0  # the owner sets its simulated time; stamped on every message
+        self.registered = False
+        self.session = 0
+        self.heartbeat_interval_s = config.heartbeat_interval_s
+        self.heartbeat_liveness = config.heartbeat_liveness
+        self.watchdog_s = config.watchdog_s
+        self._backoff_s = config.reconnect_min_s
+        now = time.monotonic()
+        self._last_valid_s = now  # last valid message from the dispatcher (watchdog)
+        self._last_heard_s = now  # last anything-valid from the dispatcher (liveness)
+        self._last_sent_s = 0.0
+        self._next_hello_s = now
+        self._out = SeqCounter()
+        self._in = SeqTracker()
+        self.sock: zmq.Socket | None = None
+        self._connect()
+
+    # ------------------------------------------------------------------ socket life cycle
+
+    def _connect(self) -> None:
+        s = self.context.socket(zmq.DEALER)
+        s.linger = 0
+        s.setsockopt_string(zmq.IDENTITY, self.config.client_id)
+        # Queue nothing for a connection that is not up: stale commands must not burst out later.
+        s.setsockopt(zmq.IMMEDIATE, 1)
+        s.setsockopt(zmq.RECONNECT_IVL, int(self.config.reconnect_min_s * 1000))
+        s.setsockopt(zmq.RECONNECT_IVL_MAX, int(self.config.reconnect_max_s * 1000))
+        s.setsockopt(zmq.HEARTBEAT_IVL, p.ZMTP_HEARTBEAT_IVL_MS)
+        s.setsockopt(zmq.HEARTBEAT_TIMEOUT, p.ZMTP_HEARTBEAT_TIMEOUT_MS)
+        s.setsockopt(zmq.HEARTBEAT_TTL, p.ZMTP_HEARTBEAT_TTL_MS)
+        s.setsockopt(zmq.MAXMSGSIZE, p.SOCKET_MAX_MESSAGE_BYTES)
+        s.setsockopt(zmq.SNDHWM, 10_000)
+        if self.config.keys is not None:
+            apply_client_curve(s, self.config.keys)
+        s.connect(self.config.endpoint)
+        self.sock = s
+        self.counters["connects"] += 1
+
+    def _reconnect(self, now: float) -> None:
+        """Drop the socket and start over (the dispatcher or the path to it is gone)."""
+        log.warning(
+            "%s: dispatcher silent for %.2f s; reconnecting", self.config.client_id, now - self._last_heard_s
+        )
+        if self.sock is not None:
+            self.sock.close(linger=0)
+        self.registered = False
+        self._connect()
+        self._last_heard_s = now
+        self._next_hello_s = now + self._backoff_s
+        self._backoff_s = min(self._backoff_s * 2, self.config.reconnect_max_s)
+        self.counters["reconnects"] += 1
+
+    def close(self, *, bye: bool = True) -> None:
+        if self.sock is not None:
+            if bye and self.registered:
+                self.send(p.BYE, p.Bye(reason="client closing"))
+            self.sock.close(linger=0)
+            self.sock = None
+        if self._own_context:
+            self.context.term()
+
+    # ------------------------------------------------------------------ public API
+
+    def silence_s(self) -> float:
+        """Seconds since the last valid message from the dispatcher."""
+        return time.monotonic() - self._last_valid_s
+
+    def watchdog_expired(self) -> bool:
+        return self.silence_s() > self.watchdog_s
+
+    def send(self, msg_type: str, body: Any, *, ref_seq: int = -1) -> bool:
+        """Send one message; False if it could not be queued (not connected or HWM reached)."""
+        assert self.sock is not None, "client closed"
+        data = p.encode(
+            msg_type,
+            body,
+            sender=self.config.client_id,
+            seq=self._out.next(),
+            t_sim_s=self.t_sim_s,
+            ref_seq=ref_seq,
+        )
+        try:
+            self.sock.send(data, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.counters["send_dropped"] += 1
+            return False
+        self._last_sent_s = time.monotonic()
+        self.counters["sent"] += 1
+        return True
+
+    def poll(self, timeout_s: float) -> list[Envelope]:
+        """Run the session for up to ``timeout_s``; return command and bye messages received.
+
+        Returns early as soon as a command arrives. Never raises for bad input from the wire.
+        """
+        assert self.sock is not None, "client closed"
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        out: list[Envelope] = []
+        while True:
+            now = time.monotonic()
+            self._housekeeping(now)
+            wait_ms = max(0, int((deadline - now) * 1000))
+            wait_ms = min(wait_ms, max(1, int(self.heartbeat_interval_s * 250)))
+            if self.sock.poll(wait_ms, zmq.POLLIN):
+                for _ in range(10_000):  # bounded drain
+                    try:
+                        data = self.sock.recv(flags=zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    env = self._handle(data.buffer)
+                    if env is not None:
+                        out.append(env)
+            if out or time.monotonic() >= deadline:
+                return out
+
+    # ------------------------------------------------------------------ internals
+
+    def _hello(self) -> None:
+        # A new session: our seq restarts (any start is allowed for hello), theirs restarts at welcome.
+        self._out = SeqCounter()
+        hello = p.Hello(
+            client_id=self.config.client_id,
+            role=self.config.role,
+            units=self._units(),
+            software=self.config.software,
+        )
+        if self.send(p.HELLO, hello):
+            self.counters["hellos"] += 1
+
+    def _housekeeping(self, now: float) -> None:
+        dead_after = self.heartbeat_interval_s * self.heartbeat_liveness
+        if now - self._last_heard_s > max(dead_after, self._backoff_s):
+            self._reconnect(now)
+        if not self.registered:
+            if now >= self._next_hello_s:
+                self._hello()
+                self._next_hello_s = now + self._backoff_s
+                self._backoff_s = min(self._backoff_s * 2, self.config.reconnect_max_s)
+        elif now - self._last_sent_s >= self.heartbeat_interval_s:
+            self.send(p.HEARTBEAT, p.Heartbeat())
+
+    def _handle(self, buf: memoryview) -> Envelope | None:
+        try:
+            env = p.decode(buf, allowed_types=p.DISPATCHER_TYPES)
+            if env.type == p.WELCOME:
+                self._in = SeqTracker(first=env.seq)
+            elif self.registered:
+                self.counters["lost"] += self._in.accept(env.seq)
+        except ProtocolError as exc:
+            self.counters[f"error_{exc.code}"] += 1
+            log.info("%s: invalid message from dispatcher: %s", self.config.client_id, exc)
+            if self.registered:
+                self.send(p.ERROR, p.Error(code=exc.code, detail=exc.detail), ref_seq=exc.seq)
+            return None
+        now = time.monotonic()
+        self._last_heard_s = now
+        self._last_valid_s = now
+        if env.type == p.WELCOME:
+            w: p.Welcome = env.body
+            self.registered = True
+            self.session = w.session
+            self.heartbeat_interval_s = w.heartbeat_interval_s
+            self.heartbeat_liveness = w.heartbeat_liveness
+            self.watchdog_s = w.watchdog_s
+            self._backoff_s = self.config.reconnect_min_s
+            self.counters["welcomes"] += 1
+            return None
+        if env.type == p.ERROR:
+            self.counters[f"peer_error_{env.body.code}"] += 1
+            if env.body.code == ErrorCode.UNKNOWN_CLIENT:
+                # The dispatcher lost our session (restart, or we were declared dead): register again.
+                if self.registered or time.monotonic() >= self._next_hello_s:
+                    self.registered = False
+                    self._next_hello_s = now
+            else:
+                log.warning(
+                    "%s: dispatcher refused a message: %s %s",
+                    self.config.client_id,
+                    env.body.code,
+                    env.body.detail,
+                )
+            return None
+        if env.type == p.HEARTBEAT:
+            return None
+        if env.type == p.BYE:
+            self.registered = False
+            self._next_hello_s = now + self._backoff_s
+        return env
+
+
+class CommandDeduper:
+    """Idempotent command ids: remembers the last ``capacity`` (unit id, command id) pairs."""
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    def is_repeat(self, unit_id: str, command_id: int) -> bool:
+        """True if this command was seen before; records it otherwise."""
+        key = (unit_id, command_id)
+        if key in self._seen:
+            return True
+        self._seen[key] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return False
+
+    def split(self, commands: list[Any], t_s: float) -> tuple[list[Any], list[UnitEvent]]:
+        """Fresh commands to execute, and ``ack`` events (data duplicate=1) for the repeats."""
+        fresh: list[Any] = []
+        acks: list[UnitEvent] = []
+        for c in commands:
+            if self.is_repeat(c.unit_id, c.command_id):
+                acks.append(
+                    UnitEvent(
+                        unit_id=c.unit_id, kind="ack", t_s=t_s, command_id=c.command_id, data={"duplicate": 1}
+                    )
+                )
+            else:
+                fresh.append(c)
+        return fresh, acks
