@@ -70,17 +70,17 @@ def fill_candidates(
 ):
     """Sort unit ``i``'s next cells (stay + passable neighbours) by key, best first, into ``cand[i]``.
 
-    key = 8 * (distance + rotations to face the cell) + 4 * (is stay) + tie (0..3). Rotations count
-    because a unit must face a cell before it can enter it; a move beats a stay of equal cost so a
-    unit turns towards its route instead of idling; ties are broken by the caller's random ``tie``.
+    A move to neighbour ``v`` costs ``rotations to face v + 1 + dist(v)`` steps; staying costs one step
+    more than the best move (zero at the goal), so a unit facing away from its route turns instead of
+    idling. key = 8 * cost + tie, with tie 0..3 from the caller's random draw for moves and 4 for the
+    stay, so equal costs favour moving and are otherwise broken at random.
     """
     cur = pos_lin[i]
     slot = goal_slot[i]
     keys = np.empty(N_CAND, np.int64)
-    n = 0
     cand[i, 0] = cur
-    keys[0] = 8 * cell_distance(cur, cur, slot, cell_index, tables) + 4 + tie[i, 4]
     n = 1
+    best = np.int64(1) << 40
     for d in range(4):
         v = neighbour(H, W, cur, d)
         if v < 0:
@@ -90,11 +90,19 @@ def fill_candidates(
                 continue
         elif not pass_u[v]:
             continue
+        cost = turn_steps(heading[i], d) + 1 + cell_distance(v, cur, slot, cell_index, tables)
+        if cost < best:
+            best = cost
         cand[i, n] = v
-        keys[n] = (
-            8 * (cell_distance(v, cur, slot, cell_index, tables) + turn_steps(heading[i], d)) + tie[i, d]
-        )
+        keys[n] = 8 * cost + tie[i, d]
         n += 1
+    d_cur = cell_distance(cur, cur, slot, cell_index, tables)
+    if d_cur == 0:
+        keys[0] = 4
+    elif n == 1:
+        keys[0] = 8 * (1 + d_cur) + 4
+    else:
+        keys[0] = 8 * (1 + best) + 4
     # insertion sort: at most 5 entries
     for a in range(1, n):
         kv = keys[a]

@@ -39,8 +39,8 @@ def reference_step(
         return 65535 if ci < 0 else int(tables[goal_slot[i], ci])
 
     def candidates(i: int) -> list[int]:
-        """Stay and passable neighbours, best first (key as documented in the kernel)."""
-        scored = [(8 * dist(cur[i], i) + 4 + int(tie[i, 4]), 0, cur[i])]
+        """Stay and passable neighbours, best first (costs as documented in the kernel)."""
+        moves = []
         r, c = divmod(cur[i], W)
         passable = pass_l if loaded[i] else pass_u
         for d, (dr, dc) in enumerate(DELTA):
@@ -48,7 +48,14 @@ def reference_step(
             if not (0 <= rr < H and 0 <= cc < W) or not passable[rr * W + cc]:
                 continue
             turns = min((d - int(heading[i])) % 4, (int(heading[i]) - d) % 4)
-            scored.append((8 * (dist(rr * W + cc, i) + turns) + int(tie[i, d]), len(scored), rr * W + cc))
+            moves.append((turns + 1 + dist(rr * W + cc, i), int(tie[i, d]), rr * W + cc))
+        d_cur = dist(cur[i], i)
+        if d_cur == 0:
+            stay_cost = 0
+        else:
+            stay_cost = 1 + (min(m[0] for m in moves) if moves else d_cur)
+        scored = [(8 * stay_cost + 4, 0, cur[i])]
+        scored += [(8 * cost + t, k + 1, v) for k, (cost, t, v) in enumerate(moves)]
         scored.sort()  # the kernel's insertion sort is stable too: ties keep insertion order
         return [v for _, _, v in scored]
 

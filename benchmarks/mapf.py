@@ -1,0 +1,368 @@
+"""Lifelong and one-shot MAPF benchmark for the drive-unit planner (issue 3).
+
+    python benchmarks/mapf.py PROBLEM [--agents N] [--steps T] [--seed S] [--budget-ms B] --out OUT.json
+                              [--planner NAME]
+
+PROBLEM is one of
+- a LoRR problem JSON (2023 or 2024 rules, from its ``version`` field): first N agents of the team,
+  2024: ``numTasksReveal * N`` tasks revealed in file order, a greedy scheduler assigns them to free
+  robots, a task ends when its errands are visited in order; 2023: tasks dealt round-robin to
+  per-robot queues, each finished errand counts;
+- a MovingAI ``.scen``: the first N agents, one-shot (run until all stand on their goals);
+- an RHCR ``kiva.map``: N robots starting on distinct home/endpoint cells, each given a random
+  endpoint goal (from the seed) and a new one whenever it arrives, as RHCR's KIVA scenario.
+
+Rules (LoRR): every step every robot takes F/R/C/W; the step is checked by the independent
+validator; if the planner plus scheduler take longer than ``--budget-ms`` (0 = unlimited) every
+robot waits that step, as in the official simulator. Output: LoRR-style JSON (``actionModel``,
+``teamSize``, ``start``, ``actualPaths``, ``numTaskFinished``, ``plannerTimes``, ...) plus ``taskLog``
+``[task_id, agent, assigned_step, finished_step]`` so anyone can replay the paths and recount.
+Prints throughput, planning time per step and peak memory beside the reference figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from controller.planning import make_planner  # noqa: E402
+from controller.planning.base import FleetArrays, GridMaps  # noqa: E402
+from controller.planning.instances import read_kiva_map, read_lorr_problem, read_movingai_map, read_scen  # noqa: E402
+from controller.planning.validate import StepViolationError, check_step  # noqa: E402
+
+HEADING_LETTER = "ESWN"
+ACTION_LETTER = np.frombuffer(b"FRCW", np.uint8)
+
+# Reference figures (../shared/benchmarks/mapf/README.md); printed beside ours.
+REFERENCES = {
+    "WAREHOUSE": "best known 154,834 tasks / 5,000 steps (31.0 per step); start kit 13-16 per step, 15.8 GB",
+    "SORTATION": "best known 152,714 tasks / 5,000 steps (30.5 per step)",
+    "kiva": (
+        "RHCR PBS w=10: 2.27/3.31/1.43/0.94/0.45 tasks per step at 60/100/140/180/220 agents; "
+        "4.52 at 140 (w=20)"
+    ),
+    "scen": "LaCAM3 SoC 9,089 (N=100) / 46,396 (N=500); plain PIBT livelocks at N=100",
+    "step": "C++ PIBT: 1,000 agents in ~0.25 ms (2 vCPU)",
+}
+
+
+@numba.njit(cache=True)
+def greedy_assign(agent_rc, pool_rc, pool_len, pool_free, out_pick):
+    """Give each free robot (in order) the free revealed task with the least Manhattan cost.
+
+    agent_rc int32[F, 2]; pool_rc int32[P, 2] first errands; pool_len int64[P] (errand-to-errand
+    Manhattan length); pool_free bool[P] (updated); out_pick int32[F] pool index or -1.
+    """
+    for a in range(agent_rc.shape[0]):
+        best = -1
+        best_cost = 1 << 60
+        for p in range(pool_rc.shape[0]):
+            if not pool_free[p]:
+                continue
+            cost = abs(agent_rc[a, 0] - pool_rc[p, 0]) + abs(agent_rc[a, 1] - pool_rc[p, 1]) + pool_len[p]
+            if cost < best_cost:
+                best_cost = cost
+                best = p
+        out_pick[a] = best
+        if best >= 0:
+            pool_free[best] = False
+
+
+class TaskBook:
+    """Tasks, revealing, assignment and completion for all three problem kinds."""
+
+    def __init__(self, kind: str, n: int, *, tasks=None, reveal=1.5, endpoints=None, rng=None, goals=None):
+        self.kind = kind
+        self.n = n
+        self.cur_task = np.full(n, -1, np.int64)  # task id per robot
+        self.errand = np.zeros(n, np.int64)  # next errand index within the task
+        self.assigned_step = np.zeros(n, np.int64)
+        self.log: list[list[int]] = []
+        self.finished_errands = 0
+        self.tasks: list[np.ndarray] = []
+        self.queues: list[list[int]] = []
+        self.started: list[int] = []
+        if kind == "lorr2024":
+            self.tasks = tasks
+            self.n_reveal = int(math.ceil(reveal * n))
+            self.next_reveal = min(self.n_reveal, len(tasks))
+            self.pool = list(range(self.next_reveal))  # revealed, unassigned task ids
+        elif kind == "lorr2023":
+            self.tasks = tasks
+            self.queues = [list(range(i, len(tasks), n))[::-1] for i in range(n)]  # pop() from the end
+        elif kind == "kiva":
+            self.endpoints = endpoints
+            self.rng = rng
+        elif kind == "oneshot":
+            self.tasks = [g[None, :] for g in goals]
+            for i in range(n):
+                self.cur_task[i] = i
+
+    def goal_of(self, i: int) -> tuple[int, int]:
+        t = self.cur_task[i]
+        if t < 0:
+            return (-1, -1)
+        e = self.tasks[t][self.errand[i]]
+        return (int(e[0]), int(e[1]))
+
+    def assign(self, pos: np.ndarray, step: int) -> None:
+        self.started: list[int] = []  # robots given a task now (their goal must be set)
+        free = np.flatnonzero(self.cur_task < 0)
+        if free.size == 0:
+            return
+        if self.kind == "lorr2024":
+            if not self.pool:
+                return
+            pool = np.array(self.pool, np.int64)
+            pool_rc = np.array([self.tasks[t][0] for t in pool], np.int32)
+            pool_len = np.array([np.abs(np.diff(self.tasks[t], axis=0)).sum() for t in pool], np.int64)
+            pool_free = np.ones(pool.size, bool)
+            pick = np.full(free.size, -1, np.int32)
+            greedy_assign(pos[free].astype(np.int32), pool_rc, pool_len, pool_free, pick)
+            for a, p in zip(free.tolist(), pick.tolist(), strict=True):
+                if p >= 0:
+                    self._start(a, int(pool[p]), step)
+            self.pool = pool[pool_free].tolist()
+        elif self.kind == "lorr2023":
+            for a in free.tolist():
+                if self.queues[a]:
+                    self._start(a, self.queues[a].pop(), step)
+        elif self.kind == "kiva":
+            for a in free.tolist():
+                while True:
+                    e = self.endpoints[self.rng.integers(len(self.endpoints))]
+                    if (e != pos[a]).any():
+                        break
+                self.tasks.append(e[None, :].astype(np.int32))
+                self._start(a, len(self.tasks) - 1, step)
+
+    def _start(self, a: int, t: int, step: int) -> None:
+        self.cur_task[a] = t
+        self.errand[a] = 0
+        self.assigned_step[a] = step
+        self.started.append(a)
+
+    def arrive(self, pos: np.ndarray, goal: np.ndarray, step: int) -> int:
+        """Advance robots standing on their current errand, update ``goal``; return tasks finished now."""
+        if self.kind == "oneshot":
+            return 0  # one-shot goals are kept: the robot must stay there
+        done = 0
+        for a in np.flatnonzero((goal[:, 0] >= 0) & (pos == goal).all(axis=1)).tolist():
+            t = self.cur_task[a]
+            while t >= 0 and (self.tasks[t][self.errand[a]] == pos[a]).all():
+                self.errand[a] += 1
+                self.finished_errands += 1
+                if self.errand[a] == len(self.tasks[t]):
+                    self.log.append([int(t), a, int(self.assigned_step[a]), step])
+                    done += 1
+                    self.cur_task[a] = -1
+                    if self.kind == "lorr2024" and self.next_reveal < len(self.tasks):
+                        self.pool.append(self.next_reveal)
+                        self.next_reveal += 1
+                    t = -1
+            goal[a] = self.goal_of(a)
+        return done
+
+
+def load(problem: str, n_agents: int | None, seed: int):
+    """Return (name, kind, passable, starts, book, default_steps, reference key)."""
+    path = Path(problem)
+    rng = np.random.default_rng(seed)
+    if path.suffix == ".json":
+        prob = read_lorr_problem(path)
+        n = n_agents or prob.team_size
+        if n > prob.team_size:
+            raise SystemExit(f"{path.name}: team size is {prob.team_size}")
+        kind = "lorr2024" if prob.version == 2024 else "lorr2023"
+        book = TaskBook(kind, n, tasks=prob.tasks, reveal=prob.reveal)
+        ref = path.stem.upper() if path.stem.upper() in REFERENCES else ""
+        return path.stem, kind, prob.passable, prob.starts[:n], book, 5000, ref
+    if path.suffix == ".scen":
+        n = n_agents or 100
+        starts, goals, map_name = read_scen(path, n)
+        passable = read_movingai_map(path.parent / map_name)
+        return path.stem, "oneshot", passable, starts, TaskBook("oneshot", n, goals=goals), 5000, "scen"
+    if path.suffix in (".map", ".grid"):
+        kiva = read_kiva_map(path)
+        n = n_agents or 100
+        cells = np.concatenate([kiva.homes, kiva.endpoints])
+        starts = cells[rng.choice(len(cells), n, replace=False)]
+        book = TaskBook("kiva", n, endpoints=kiva.endpoints, rng=rng)
+        return path.stem, "kiva", kiva.passable, starts.astype(np.int32), book, 1000, "kiva"
+    raise SystemExit(f"unknown problem type: {problem}")
+
+
+def paths_to_strings(actions: np.ndarray) -> list[str]:
+    """``int8[T, N]`` actions to one ``"F,R,W,..."`` string per robot."""
+    T, N = actions.shape
+    if T == 0:
+        return [""] * N
+    buf = np.full((N, 2 * T - 1), ord(","), np.uint8)
+    buf[:, ::2] = ACTION_LETTER[actions.T]
+    return [row.tobytes().decode() for row in buf]
+
+
+def sic_lower_bound(scen: Path, n: int) -> int | None:
+    table = Path(scen).parent / "sic_lower_bounds.csv"
+    if not table.exists():
+        return None
+    with table.open() as fh:
+        for row in csv.DictReader(fh):
+            if row["scen"] == Path(scen).name and int(row["N"]) == n:
+                return int(row["sic_lb"])
+    return None
+
+
+def run(args: argparse.Namespace) -> dict:
+    name, kind, passable, starts, book, default_steps, ref = load(args.problem, args.agents, args.seed)
+    steps = args.steps or default_steps
+    n = starts.shape[0]
+    grid = GridMaps(passable.copy(), passable.copy())
+    pos = starts.astype(np.int32).copy()
+    heading = np.zeros(n, np.int8)  # LoRR starts every robot facing east
+    loaded = np.zeros(n, bool)
+    active = np.ones(n, bool)
+    goal = np.full((n, 2), -1, np.int32)
+    planner = make_planner(args.planner)
+    t0 = time.perf_counter()
+    planner.reset(grid, n, seed=args.seed)
+    reset_s = time.perf_counter() - t0
+    actions_log = np.full((steps, n), 3, np.int8)
+    planner_times: list[float] = []  # scheduler + planner, as LoRR counts it
+    planner_only: list[float] = []
+    errors: list[str] = []
+    overruns = 0
+    out = np.empty(n, np.int8)
+    finished_per_step = np.zeros(steps, np.int64)
+    arrival_step = np.full(n, -1, np.int64)  # one-shot: last arrival at the goal
+    executed = 0
+    for t in range(steps):
+        t_start = time.perf_counter()
+        if t == 0 and kind == "oneshot":
+            goal[:] = [book.goal_of(a) for a in range(n)]
+        book.assign(pos, t)
+        for a in book.started:
+            goal[a] = book.goal_of(a)
+        book.arrive(pos, goal, t)  # a robot may already stand on its first errand
+        t_plan = time.perf_counter()
+        planner.step(grid, FleetArrays(pos, heading, goal, loaded, active), out)
+        t_end = time.perf_counter()
+        planner_times.append(t_end - t_start)
+        act = out
+        if args.budget_ms > 0 and (t_end - t_start) * 1e3 > args.budget_ms:
+            overruns += 1
+            act = np.full(n, 3, np.int8)  # LoRR: a late planner makes every robot wait
+        try:
+            pos, heading = check_step(
+                grid.passable_unloaded, grid.passable_loaded, pos, heading, loaded, active, act
+            )
+        except StepViolationError as exc:
+            errors.append(f"step {t}: {exc}")
+            act = np.full(n, 3, np.int8)
+        actions_log[t] = act
+        executed = t + 1
+        finished_per_step[t] = book.arrive(pos, goal, t + 1)
+        planner_only.append(t_end - t_plan)
+        if kind == "oneshot":
+            at = (pos == goal).all(axis=1)
+            arrival_step[~at] = -1
+            arrival_step[at & (arrival_step < 0)] = t + 1
+            if at.all():
+                break
+    actions_log = actions_log[:executed]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    times_ms = np.array(planner_times) * 1e3
+    plan_ms = np.array(planner_only) * 1e3
+    result = {
+        "actionModel": "MAPF_T",
+        "version": "2024 LoRR" if kind == "lorr2024" else ("2023 LoRR" if kind == "lorr2023" else kind),
+        "teamSize": n,
+        "start": [[int(r), int(c), HEADING_LETTER[0]] for r, c in starts],
+        "numTaskFinished": len(book.log) if kind != "oneshot" else int((arrival_step >= 0).sum()),
+        "numErrandsFinished": book.finished_errands,
+        "sumOfCost": int(np.count_nonzero(actions_log != 3)) if kind != "oneshot" else None,
+        "makespan": executed,
+        "actualPaths": paths_to_strings(actions_log),
+        "plannerTimes": [round(x, 6) for x in planner_times],
+        "errors": errors,
+        "events": [],
+        "tasks": [
+            [k, [[int(r), int(c)] for r, c in book.tasks[k]]] for k in sorted({row[0] for row in book.log})
+        ],
+        "actualSchedule": [],
+        "taskLog": book.log,
+        "meta": {
+            "problem": str(args.problem),
+            "planner": args.planner,
+            "seed": args.seed,
+            "budget_ms": args.budget_ms,
+            "overrun_steps": overruns,
+            "reset_s": reset_s,
+            "peak_rss_mb": peak_mb,
+        },
+    }
+    # --- report ---
+    T = executed
+    print(f"{name}: {n} agents, {T} steps, planner {args.planner}, budget {args.budget_ms} ms/step")
+    if kind == "oneshot":
+        at = arrival_step >= 0
+        soc = int(np.where(at, arrival_step, T).sum())
+        lb = sic_lower_bound(Path(args.problem), n)
+        result["sumOfCost"] = soc
+        print(
+            f"  reached goals: {int(at.sum())}/{n}; sum of costs {soc:,} (rotation model, starts facing east)"
+        )
+        print(f"  SIC lower bound (4-connected, no rotations): {lb}; reference: {REFERENCES['scen']}")
+    else:
+        tp = len(book.log) / T
+        print(f"  tasks finished: {len(book.log):,} ({tp:.2f} per step; errands {book.finished_errands:,})")
+        if T > 200:
+            tail = finished_per_step[T // 2 : T].sum() / (T - T // 2)
+            print(f"  throughput over the second half: {tail:.2f} tasks per step")
+        if ref:
+            print(f"  reference: {REFERENCES[ref]}")
+    print(
+        f"  planning time per step: mean {times_ms.mean():.2f} ms, median {np.median(times_ms):.2f} ms, "
+        f"max {times_ms.max():.1f} ms (first step {times_ms[0]:.1f} ms); overruns {overruns}"
+    )
+    print(
+        f"  planner alone: mean {plan_ms.mean():.2f} ms, median {np.median(plan_ms):.2f} ms, "
+        f"steady (after step 10) mean {plan_ms[10:].mean() if plan_ms.size > 10 else float('nan'):.2f} ms"
+    )
+    print(f"  peak memory (RSS): {peak_mb:,.0f} MB; reset {reset_s:.2f} s; errors {len(errors)}")
+    print(f"  reference step time: {REFERENCES['step']}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("problem")
+    ap.add_argument("--agents", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--budget-ms", type=float, default=1000.0, help="per-step limit, 0 = unlimited (LoRR: 1000)"
+    )
+    ap.add_argument("--planner", default="pibt", help="registry name in controller.planning.PLANNERS")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    result = run(args)
+    Path(args.out).write_text(json.dumps(result))
+    return 1 if result["errors"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
