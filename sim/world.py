@@ -353,6 +353,17 @@ class World:
             p.createVisualShape, p.GEOM_BOX, halfExtents=half_m, rgbaColor=rgba, visualFramePosition=centre_m
         )
 
+    def _mesh_visual(self, mesh: assets.Mesh, rgba) -> int:
+        vertices, normals, indices = mesh
+        return self._pb(
+            p.createVisualShape,
+            p.GEOM_MESH,
+            vertices=vertices,
+            normals=normals,
+            indices=indices,
+            rgbaColor=rgba,
+        )
+
     def _box_collision(self, half_m, centre_m=(0.0, 0.0, 0.0)) -> int:
         return self._pb(
             p.createCollisionShape, p.GEOM_BOX, halfExtents=half_m, collisionFramePosition=centre_m
@@ -506,18 +517,8 @@ class World:
         size_m = self._pod_size_in_cell()
         frame = assets.pod_frame_parts(size_m)
         bins = assets.pod_bins_parts(size_m)
-        frame_visual = self._pb(
-            p.createVisualShapeArray,
-            shapeTypes=[p.GEOM_BOX] * len(frame),
-            halfExtents=[half for half, _ in frame],
-            visualFramePositions=[centre for _, centre in frame],
-        )
-        bins_visual = self._pb(
-            p.createVisualShapeArray,
-            shapeTypes=[p.GEOM_BOX] * len(bins),
-            halfExtents=[half for half, _ in bins],
-            visualFramePositions=[centre for _, centre in bins],
-        )
+        frame_visual = self._mesh_visual(assets.box_mesh(frame), assets.RGBA_POD_FRAME)
+        bins_visual = self._mesh_visual(assets.box_mesh(bins), assets.RGBA_POD_BINS)
         # One collision box over the bin body only: a unit can drive between the legs.
         bin_height_m = size_m[2] - assets.POD_CLEARANCE_M
         collision = self._box_collision(
@@ -544,10 +545,7 @@ class World:
             linkJointAxis=[(0, 0, 1)],
         )
         self._bodies.pods = np.array(ids, dtype=np.int32).reshape(-1)
-        # A visual-shape array has no colour argument, so colour each link after the batch.
         for body in self._bodies.pods.tolist():
-            self._pb(p.changeVisualShape, body, -1, rgbaColor=assets.RGBA_POD_FRAME)
-            self._pb(p.changeVisualShape, body, 0, rgbaColor=assets.RGBA_POD_BINS)
             self._pb(p.setCollisionFilterGroupMask, body, -1, COLLISION_GROUP_POD, _MASK_MOVERS)
 
     def _pod_size_in_cell(self) -> tuple[float, float, float]:
@@ -563,30 +561,35 @@ class World:
         return length_m * scale, width_m * scale
 
     def _build_units(self) -> None:
-        """All drive units in one batch: a low orange box (base) and a dark bumper at the front (+x)."""
-        if self.spec.n_units == 0:
+        """All drive units in one batch: low orange single-link bodies with cut front corners.
+
+        Single-link bodies in maximal coordinates teleport about 6x faster than a base plus a link, and
+        teleporting units is the per-tick hot path, so the heading shows in the outline, not a second colour.
+        """
+        spec = self.spec
+        if spec.n_units == 0:
             return
         length_m, width_m = self._unit_size_in_cell()
-        half_h = assets.UNIT_HEIGHT_M / 2
-        half = (length_m / 2, width_m / 2, half_h)
-        bumper_half = (0.04, width_m / 2 * 0.9, half_h * 0.6)
-        bumper_centre = (length_m / 2 - bumper_half[0], 0.0, 2 * half_h - bumper_half[2] + 0.005)
+        # A little ground clearance keeps units out of the floor's broadphase pairs.
+        clearance_m = 0.02
+        half_h = (assets.UNIT_HEIGHT_M - clearance_m) / 2
+        visual = self._mesh_visual(
+            assets.prism_mesh(assets.unit_outline(length_m, width_m), clearance_m, assets.UNIT_HEIGHT_M),
+            assets.RGBA_UNIT,
+        )
+        start_world = np.zeros((spec.n_units, 3))
+        start_world[:, :2] = poses_from_cells(spec.unit_cells, spec.unit_headings, spec.cell_size_m)[:, :2]
         ids = self._pb(
             p.createMultiBody,
             baseMass=0,
-            baseCollisionShapeIndex=self._box_collision(half, (0, 0, half_h)),
-            baseVisualShapeIndex=self._box_visual(half, assets.RGBA_UNIT, (0, 0, half_h)),
-            batchPositions=[(0.0, 0.0, 0.0)] * self.spec.n_units,
-            linkMasses=[0],
-            linkCollisionShapeIndices=[-1],
-            linkVisualShapeIndices=[self._box_visual(bumper_half, assets.RGBA_UNIT_FRONT, bumper_centre)],
-            linkPositions=[(0, 0, 0)],
-            linkOrientations=[_IDENTITY_QUAT],
-            linkInertialFramePositions=[(0, 0, 0)],
-            linkInertialFrameOrientations=[_IDENTITY_QUAT],
-            linkParentIndices=[0],
-            linkJointTypes=[p.JOINT_FIXED],
-            linkJointAxis=[(0, 0, 1)],
+            baseCollisionShapeIndex=self._box_collision(
+                (length_m / 2, width_m / 2, half_h), (0, 0, clearance_m + half_h)
+            ),
+            baseVisualShapeIndex=visual,
+            # At their start cells, not all at the origin: overlapping bodies fill the broadphase pair cache,
+            # which makes every later per-body call (filters, teleports) slow.
+            batchPositions=start_world.tolist(),
+            useMaximalCoordinates=True,
         )
         self._bodies.units = np.array(ids, dtype=np.int32).reshape(-1)
         for body in self._bodies.units.tolist():

@@ -24,6 +24,10 @@ __all__ = [
     "STOW",
     "WALL",
     "BoxPart",
+    "Mesh",
+    "box_mesh",
+    "prism_mesh",
+    "unit_outline",
     "pod_frame_parts",
     "pod_bins_parts",
     "synthetic_layout",
@@ -81,6 +85,70 @@ MARKER_RGBA: dict[int, tuple[float, float, float, float]] = {
 
 # (half_extents_m, centre_in_body_frame_m): one box of a compound shape.
 BoxPart = tuple[tuple[float, float, float], tuple[float, float, float]]
+
+
+# (vertices_m [V][3], normals [V][3], triangle indices [3T]) as createVisualShape(GEOM_MESH) takes them.
+Mesh = tuple[list[list[float]], list[list[float]], list[int]]
+
+
+def box_mesh(parts: list[BoxPart]) -> Mesh:
+    """One triangle mesh of several boxes, with flat per-face normals and outward (CCW) winding.
+
+    A mesh visual takes a colour at creation, unlike a visual-shape array; colouring thousands of bodies
+    afterwards with changeVisualShape costs O(bodies) per call in TinyRenderer, so O(bodies^2) in total.
+    """
+    vertices: list[list[float]] = []
+    normals: list[list[float]] = []
+    indices: list[int] = []
+    for half, centre in parts:
+        for axis in range(3):
+            u, v = (axis + 1) % 3, (axis + 2) % 3  # u x v = +axis, so this corner order is CCW from +axis
+            for sign in (-1.0, 1.0):
+                normal = [0.0, 0.0, 0.0]
+                normal[axis] = sign
+                first = len(vertices)
+                for su, sv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+                    corner = list(centre)
+                    corner[axis] += sign * half[axis]
+                    corner[u] += su * half[u]
+                    corner[v] += sv * half[v]
+                    vertices.append(corner)
+                    normals.append(normal)
+                order = (0, 1, 2, 0, 2, 3) if sign > 0 else (0, 2, 1, 0, 3, 2)
+                indices.extend(first + k for k in order)
+    return vertices, normals, indices
+
+
+def prism_mesh(outline_xy: list[tuple[float, float]], z_bottom_m: float, z_top_m: float) -> Mesh:
+    """A vertical prism over a convex outline (counter-clockwise from above), with flat normals."""
+    vertices: list[list[float]] = []
+    normals: list[list[float]] = []
+    indices: list[int] = []
+    n = len(outline_xy)
+    for z, normal_z in ((z_top_m, 1.0), (z_bottom_m, -1.0)):
+        first = len(vertices)
+        vertices.extend([x, y, z] for x, y in outline_xy)
+        normals.extend([0.0, 0.0, normal_z] for _ in outline_xy)
+        for k in range(1, n - 1):  # a fan: fine for convex outlines
+            indices.extend(
+                (first, first + k, first + k + 1) if normal_z > 0 else (first, first + k + 1, first + k)
+            )
+    for k in range(n):
+        (x0, y0), (x1, y1) = outline_xy[k], outline_xy[(k + 1) % n]
+        length = float(np.hypot(x1 - x0, y1 - y0))
+        normal = [(y1 - y0) / length, -(x1 - x0) / length, 0.0]  # right of a CCW edge is outside
+        first = len(vertices)
+        vertices.extend([[x0, y0, z_bottom_m], [x1, y1, z_bottom_m], [x1, y1, z_top_m], [x0, y0, z_top_m]])
+        normals.extend([normal] * 4)
+        indices.extend(first + k for k in (0, 1, 2, 0, 2, 3))
+    return vertices, normals, indices
+
+
+def unit_outline(length_m: float, width_m: float) -> list[tuple[float, float]]:
+    """Footprint of a drive unit, front (+x) corners cut so the heading reads from above (CCW, centred)."""
+    hx, hy = length_m / 2, width_m / 2
+    cut_m = 0.35 * hy
+    return [(-hx, -hy), (hx - cut_m, -hy), (hx, -hy + cut_m), (hx, hy - cut_m), (hx - cut_m, hy), (-hx, hy)]
 
 
 def pod_frame_parts(size_m: tuple[float, float, float]) -> list[BoxPart]:
