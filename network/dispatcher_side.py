@@ -184,21 +184,21 @@ class DispatcherServer:
                 events, self._events = self._events, []
                 return events
 
-    def send(self, client_id: str, msg_type: str, body: Any, *, ref_seq: int = -1) -> bool:
-        """Send one message to a registered client. False if it has no session or is unreachable."""
+    def send(self, client_id: str, msg_type: str, body: Any, *, ref_seq: int = -1) -> int:
+        """Send one message to a registered client; return its seq, or 0 if the client has no
+        session or cannot be reached (gone, or its pipe is full)."""
         s = self._sessions.get(client_id)
         if s is None:
             self.counters["send_no_session"] += 1
-            return False
-        data = p.encode(
-            msg_type, body, sender=SERVER_ID, seq=s.outgoing.next(), t_sim_s=self.t_sim_s, ref_seq=ref_seq
-        )
+            return 0
+        seq = s.outgoing.next()
+        data = p.encode(msg_type, body, sender=SERVER_ID, seq=seq, t_sim_s=self.t_sim_s, ref_seq=ref_seq)
         if self._send_raw(s.routing_id, data):
             s.last_sent_s = time.monotonic()
-            return True
-        return False
+            return seq
+        return 0
 
-    def send_commands(self, client_id: str, batch: Any) -> bool:
+    def send_commands(self, client_id: str, batch: Any) -> int:
         return self.send(client_id, p.COMMAND, batch)
 
     def publish(self, frame: Any) -> None:

@@ -48,6 +48,10 @@ class ClientConfig:
     reconnect_max_s: float = p.RECONNECT_MAX_S
     keys: ClientKeys | None = None
     software: str = "fctwin"
+    # Silence after which the dispatcher is presumed gone (reconnect) and the watchdog fires.
+    # None: heartbeat_interval_s * heartbeat_liveness and watchdog_s from the dispatcher's welcome.
+    # A lockstep fleet host sets it long: its dispatcher may think for seconds between ticks.
+    dispatcher_timeout_s: float | None = None
 
 
 class FleetClient:
@@ -137,10 +141,11 @@ class FleetClient:
         return time.monotonic() - self._last_valid_s
 
     def watchdog_expired(self) -> bool:
-        return self.silence_s() > self.watchdog_s
+        limit = self.config.dispatcher_timeout_s or self.watchdog_s
+        return self.silence_s() > limit
 
-    def send(self, msg_type: str, body: Any, *, ref_seq: int = -1) -> bool:
-        """Send one message; False if it could not be queued (not connected or HWM reached)."""
+    def send(self, msg_type: str, body: Any, *, ref_seq: int = -1) -> int:
+        """Send one message; return its seq, or 0 if it could not be queued (not connected, HWM)."""
         assert self.sock is not None, "client closed"
         data = p.encode(
             msg_type,
@@ -199,7 +204,7 @@ class FleetClient:
             self.counters["hellos"] += 1
 
     def _housekeeping(self, now: float) -> None:
-        dead_after = self.heartbeat_interval_s * self.heartbeat_liveness
+        dead_after = self.config.dispatcher_timeout_s or self.heartbeat_interval_s * self.heartbeat_liveness
         if now - self._last_heard_s > max(dead_after, self._backoff_s):
             self._reconnect(now)
         if not self.registered:

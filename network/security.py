@@ -77,6 +77,7 @@ def generate_keys(key_dir: str | Path, client_ids: list[str], *, overwrite: bool
     written: list[Path] = []
     if not (d / "server" / f"{SERVER_NAME}.key_secret").exists():
         pub, sec = zmq.auth.create_certificates(d / "server", SERVER_NAME)
+        Path(sec).chmod(0o600)
         written += [Path(pub), Path(sec)]
     for cid in client_ids:
         if not cid or len(cid) > MAX_ID_CHARS or "/" in cid or cid.startswith("."):
@@ -85,6 +86,7 @@ def generate_keys(key_dir: str | Path, client_ids: list[str], *, overwrite: bool
         if secret.exists() and not overwrite:
             raise FileExistsError(f"{secret} exists (use --overwrite to replace)")
         pub, sec = zmq.auth.create_certificates(d / "clients", cid, metadata={"client_id": cid})
+        Path(sec).chmod(0o600)
         allowed = d / "allowed" / f"{cid}.key"
         shutil.copyfile(pub, allowed)
         Path(pub).unlink()  # the public half lives in allowed/ (and inside the .key_secret file)

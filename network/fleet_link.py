@@ -1,0 +1,242 @@
+"""The default run path: simulated units in their own fleet-host process, reached over ZeroMQ.
+
+`ZmqFleetLink` is what the run loop talks to (``initial_frame()``, ``exchange(batch)``,
+``close()``). It binds the dispatcher side (ROUTER) on ``ipc://`` in a private temp dir (or a tcp
+loopback endpoint), spawns a fleet-host process that builds ``sim.fleet_host.FleetHost`` (PyBullet
+holds the GIL, so it gets its own interpreter) and serves it with a `FleetClient`, and runs the
+fleet in lockstep: one ``command`` message per tick, answered by one ``telemetry`` message whose
+``ref_seq`` names the command. The same protocol a hardware robot speaks; no in-process shortcut.
+
+Usage::
+
+    link = ZmqFleetLink("scenes/fc_small.toml", seed=7)
+    frame = link.initial_frame()
+    while ...:
+        frame = link.exchange(CommandBatch(step=frame.step + 1, t_s=..., commands=[...]))
+    link.close()
+
+Lockstep liveness is the child *process*: the link checks it between polls and raises
+`FleetLinkError` if it died; the child exits when its parent process is gone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import zmq
+
+from network import protocol as p
+from network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
+from network.fleet_side import ClientConfig, CommandDeduper, FleetClient
+from robots.messages import CommandBatch, TelemetryFrame
+
+log = logging.getLogger(__name__)
+
+FLEET_HOST_ID = "fleet-host"
+DEFAULT_HOST_FACTORY = "sim.fleet_host:FleetHost"
+LINK_HEARTBEAT_INTERVAL_S = 1.0
+PARENT_CHECK_S = 0.25  # how often the child checks that its parent process still exists
+
+
+class FleetLinkError(RuntimeError):
+    """The fleet host could not be started, died, or did not answer in time."""
+
+
+class ZmqFleetLink:
+    """Lockstep link to a fleet host in a child process, over the fctwin protocol.
+
+    ``endpoint``: None for ``ipc://`` in a private temp dir; or a ``tcp://127.0.0.1:*`` style
+    endpoint. ``host_factory``: ``"module:attr"`` of the fleet-host class (the real one by default;
+    `network.toy_fleet:ToyFleetHost` in network tests). ``reply_timeout_s`` bounds one tick.
+    """
+
+    def __init__(
+        self,
+        scene_path: str,
+        *,
+        seed: int | None = None,
+        gui: bool = False,
+        realtime_factor: float | None = None,
+        endpoint: str | None = None,
+        host_factory: str = DEFAULT_HOST_FACTORY,
+        start_timeout_s: float = 180.0,
+        reply_timeout_s: float = 600.0,
+    ) -> None:
+        self.reply_timeout_s = reply_timeout_s
+        self._tmpdir: str | None = None
+        if endpoint is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="fctwin-link-")
+            endpoint = f"ipc://{Path(self._tmpdir) / 'fleet.sock'}"
+        # Lockstep: the child may be busy in one long PyBullet tick and we in one long planning
+        # tick; liveness comes from the process itself, so heartbeat silence is tolerated long.
+        liveness = max(3, int(reply_timeout_s / LINK_HEARTBEAT_INTERVAL_S))
+        self.server = DispatcherServer(
+            ServerConfig(
+                router_endpoint=endpoint,
+                heartbeat_interval_s=LINK_HEARTBEAT_INTERVAL_S,
+                heartbeat_liveness=liveness,
+                watchdog_s=reply_timeout_s,
+            )
+        )
+        self.endpoint = self.server.router_endpoint
+        ctx = multiprocessing.get_context("spawn")
+        self.process = ctx.Process(
+            target=serve_fleet_host,
+            kwargs={
+                "endpoint": self.endpoint,
+                "scene_path": str(scene_path),
+                "seed": seed,
+                "gui": gui,
+                "realtime_factor": realtime_factor,
+                "host_factory": host_factory,
+                "dispatcher_timeout_s": reply_timeout_s,
+            },
+            name="fctwin-fleet-host",
+            daemon=True,
+        )
+        self.process.start()
+        self._closed = False
+        try:
+            self._initial = self._wait_initial(start_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    def initial_frame(self) -> TelemetryFrame:
+        return self._initial
+
+    def exchange(self, batch: CommandBatch) -> TelemetryFrame:
+        """Send one tick's commands and return the fleet's telemetry for that tick."""
+        self.server.t_sim_s = batch.t_s
+        seq = self.server.send_commands(FLEET_HOST_ID, batch)
+        if not seq:
+            self._raise_dead("could not send commands to the fleet host")
+        deadline = time.monotonic() + self.reply_timeout_s
+        while time.monotonic() < deadline:
+            for ev in self.server.poll(0.1):
+                if (
+                    isinstance(ev, Received)
+                    and ev.envelope.type == p.TELEMETRY
+                    and ev.envelope.ref_seq == seq
+                ):
+                    return ev.envelope.body
+                if isinstance(ev, ClientLost | Registered):
+                    self._raise_dead(f"fleet host session ended ({type(ev).__name__})")
+            if not self.process.is_alive():
+                self._raise_dead("fleet host process died")
+        self._raise_dead(f"no telemetry for step {batch.step} within {self.reply_timeout_s:g} s")
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.server.close()  # sends bye: the child leaves its loop
+        finally:
+            self.process.join(timeout=10)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(timeout=5)
+            if self._tmpdir:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def __enter__(self) -> ZmqFleetLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _wait_initial(self, timeout_s: float) -> TelemetryFrame:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for ev in self.server.poll(0.1):
+                if isinstance(ev, Received) and ev.envelope.type == p.TELEMETRY and ev.envelope.ref_seq == -1:
+                    return ev.envelope.body
+            if not self.process.is_alive():
+                self._raise_dead("fleet host process exited during start-up")
+        self._raise_dead(f"fleet host did not start within {timeout_s:g} s")
+        raise AssertionError("unreachable")
+
+    def _raise_dead(self, why: str) -> None:
+        code = self.process.exitcode
+        raise FleetLinkError(f"{why} (fleet host exit code {code})")
+
+
+def _load_factory(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def serve_fleet_host(
+    *,
+    endpoint: str,
+    scene_path: str,
+    seed: int | None,
+    gui: bool,
+    realtime_factor: float | None,
+    host_factory: str,
+    dispatcher_timeout_s: float,
+) -> None:
+    """Child-process main: build the fleet host and serve it in lockstep until bye or orphaned."""
+    logging.basicConfig(level=logging.WARNING)
+    parent = multiprocessing.parent_process()
+    host = _load_factory(host_factory)(scene_path, seed=seed, gui=gui, realtime_factor=realtime_factor)
+    latest = host.initial_frame()
+
+    def units() -> list[p.UnitInfo]:
+        return [p.UnitInfo(unit_id=u.unit_id, unit_type=u.unit_type, state=u) for u in latest.units]
+
+    client = FleetClient(
+        ClientConfig(
+            endpoint=endpoint,
+            client_id=FLEET_HOST_ID,
+            role=p.ROLE_FLEET,
+            heartbeat_interval_s=LINK_HEARTBEAT_INTERVAL_S,
+            dispatcher_timeout_s=dispatcher_timeout_s,
+        ),
+        units,
+    )
+    dedup = CommandDeduper()
+    initial_sent_session = 0
+    last_step: int | None = None
+    last_reply: TelemetryFrame | None = None
+    try:
+        while parent is None or parent.is_alive():
+            if client.watchdog_expired():
+                log.error(
+                    "fleet host: no message from the dispatcher for %.0f s; exiting", client.silence_s()
+                )
+                break
+            msgs = client.poll(PARENT_CHECK_S)
+            if client.registered and initial_sent_session != client.session:
+                client.t_sim_s = latest.t_s
+                if client.send(p.TELEMETRY, host.initial_frame() if last_reply is None else latest):
+                    initial_sent_session = client.session
+            for env in msgs:
+                if env.type == p.BYE:
+                    return
+                batch: CommandBatch = env.body
+                if batch.step == last_step and last_reply is not None:
+                    reply = last_reply  # a repeated tick is answered again, never stepped twice
+                else:
+                    fresh, acks = dedup.split(batch.commands, batch.t_s)
+                    reply = host.apply(CommandBatch(step=batch.step, t_s=batch.t_s, commands=fresh))
+                    if acks:
+                        reply = msgspec.structs.replace(reply, events=[*reply.events, *acks])
+                    last_step, last_reply, latest = batch.step, reply, reply
+                client.t_sim_s = reply.t_s
+                client.send(p.TELEMETRY, reply, ref_seq=env.seq)
+    except zmq.ContextTerminated:
+        pass
+    finally:
+        client.close(bye=False)
+        host.close()

@@ -1,0 +1,222 @@
+"""Reference hardware client: one drive unit's controller speaking the fctwin protocol.
+
+This is the file integrators copy. It runs its own real-time control loop (``control_period_s``)
+and keeps the wire, the safety logic and the motion apart:
+
+- the wire: a `FleetClient` session (hello with the unit's pose, heartbeats, reconnection);
+- safety: commands are deduplicated by id (a repeat is acknowledged, never executed twice); the
+  watchdog stops the unit when no valid message came from the dispatcher in time, and the unit
+  stays stopped, reporting ``STOPPED``, until the dispatcher sends ``Resume``;
+- motion: `robots.titan.Titan` is the emulated drive (its local state machine executes Move, Lift,
+  SetDown, Charge). Replace `_start_step`/`_finish_step` with real motor control.
+
+Timing: a batch of commands starts one motion step of ``step_s`` wall seconds (divided by the
+realtime factor); at its end the unit's state is sent as telemetry with the batch's ``step``, so
+a dispatcher can wait for it. Telemetry also goes out every ``telemetry_period_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+from network import protocol as p
+from network.fleet_side import ClientConfig, CommandDeduper, FleetClient
+from robots.floor import AISLE, STORAGE, Cell
+from robots.messages import CommandBatch, Stop, TelemetryFrame, UnitEvent, UnitMode
+from robots.titan import Titan
+
+log = logging.getLogger(__name__)
+
+TITAN_CAPABILITIES = ["move", "lift", "set_down", "charge", "stop", "resume"]
+
+
+class OpenFloor:
+    """What an emulated robot senses without a scene: open floor, pods where it put them."""
+
+    def __init__(self, pods: dict[Cell, int] | None = None, codes: dict[Cell, int] | None = None):
+        self.pods = dict(pods or {})
+        self.codes = dict(codes or {})
+
+    def code(self, cell: Cell) -> int:
+        return self.codes.get(cell, STORAGE if cell in self.pods else AISLE)
+
+    def pod_at(self, cell: Cell) -> int:
+        return self.pods.get(cell, -1)
+
+    def pod_mass_kg(self, pod_id: int) -> float:
+        return 300.0
+
+    def carrier_at(self, cell: Cell) -> tuple[str, int]:
+        return ("", -1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobotConfig:
+    client: ClientConfig
+    cell: Cell = (0, 0)
+    heading: int = 0
+    step_s: float = 1.0  # simulated seconds per motion step
+    realtime_factor: float = 1.0  # wall seconds = simulated seconds / factor
+    control_period_s: float = 0.01
+    telemetry_period_s: float = 0.1  # 10 Hz
+
+
+class ReferenceRobot:
+    """A Titan controller on its own real-time loop. ``run()`` until `stop_requested`."""
+
+    def __init__(self, config: RobotConfig, *, floor: OpenFloor | None = None) -> None:
+        self.config = config
+        self.unit = Titan(
+            unit_id=config.client.client_id,
+            floor=floor or OpenFloor(),
+            cell=config.cell,
+            heading=config.heading,
+        )
+        self.client = FleetClient(config.client, self._units)
+        self.dedup = CommandDeduper()
+        self.t_s = 0.0  # simulated time, re-anchored on every command batch
+        self.step = 0  # last dispatcher step whose commands were executed
+        self.watchdog_stopped = False
+        self.stop_requested = False
+        self._step_end_wall: float | None = None
+        self._next_telemetry_wall = 0.0
+        self._pending_events: list[UnitEvent] = []
+
+    def _units(self) -> list[p.UnitInfo]:
+        return [
+            p.UnitInfo(
+                unit_id=self.unit.unit_id,
+                unit_type=self.unit.unit_type,
+                capabilities=TITAN_CAPABILITIES,
+                state=self.unit.state(),
+            )
+        ]
+
+    def run(self, *, duration_s: float | None = None) -> None:
+        end = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while not self.stop_requested and (end is None or time.monotonic() < end):
+                self.tick(self.config.control_period_s)
+        finally:
+            self.client.close()
+
+    def tick(self, timeout_s: float) -> None:
+        """One pass of the control loop: wire, watchdog, motion, telemetry."""
+        for env in self.client.poll(timeout_s):
+            if env.type == p.COMMAND:
+                self._on_batch(env.body)
+        now = time.monotonic()
+        if self.client.watchdog_expired() and not self.watchdog_stopped:
+            self._watchdog_stop()
+        if self._step_end_wall is not None and now >= self._step_end_wall:
+            self._finish_step()
+        if now >= self._next_telemetry_wall:
+            self._send_telemetry()
+
+    # ------------------------------------------------------------------ commands and motion
+
+    def _on_batch(self, batch: CommandBatch) -> None:
+        mine = [c for c in batch.commands if c.unit_id == self.unit.unit_id]
+        fresh, acks = self.dedup.split(mine, batch.t_s)
+        self.t_s = max(self.t_s, batch.t_s)
+        self.client.t_sim_s = self.t_s
+        events = list(acks)
+        for cmd in fresh:
+            events += self.unit.handle(cmd, self.t_s)
+            if self.watchdog_stopped and cmd.__class__.__name__ == "Resume":
+                self.watchdog_stopped = False
+        self._send_events(events)
+        self.step = max(self.step, batch.step)
+        if self._step_end_wall is None:
+            self._start_step()
+
+    def _start_step(self) -> None:
+        # Real hardware: hand the pending action to the motion controller here.
+        self._step_end_wall = time.monotonic() + self.config.step_s / self.config.realtime_factor
+
+    def _finish_step(self) -> None:
+        # Real hardware: read back the achieved pose from odometry / fiducials here.
+        self.t_s += self.config.step_s
+        events = self.unit.step(self.t_s, self.config.step_s)
+        self._send_events(events)
+        busy = self.unit.mode in (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.CHARGING)
+        self._step_end_wall = None
+        if busy:
+            self._start_step()
+        self._send_telemetry()
+
+    def _watchdog_stop(self) -> None:
+        log.warning(
+            "%s: watchdog: no dispatcher message for %.2f s; stopping",
+            self.unit.unit_id,
+            self.client.silence_s(),
+        )
+        self.unit.handle(Stop(command_id=-1, unit_id=self.unit.unit_id, reason="watchdog"), self.t_s)
+        self._step_end_wall = None
+        self.watchdog_stopped = True
+        self._pending_events.append(
+            UnitEvent(unit_id=self.unit.unit_id, kind="aborted", t_s=self.t_s, data={"reason": "watchdog"})
+        )
+
+    # ------------------------------------------------------------------ reporting
+
+    def _send_events(self, events: list[UnitEvent]) -> None:
+        self._pending_events += events
+        if not self.client.registered:
+            return  # kept until registered: nothing the dispatcher must know is dropped here
+        for e in self._pending_events:
+            msg_type = e.kind if e.kind in p.EVENT_TYPES else p.EVENT
+            self.client.send(msg_type, e)
+        self._pending_events = []
+
+    def _send_telemetry(self) -> None:
+        self._next_telemetry_wall = time.monotonic() + self.config.telemetry_period_s
+        if self.client.registered:
+            self._send_events([])
+            self.client.send(
+                p.TELEMETRY, TelemetryFrame(step=self.step, t_s=self.t_s, units=[self.unit.state()])
+            )
+
+
+def install_signal_handlers(robot: ReferenceRobot) -> None:
+    """SIGTERM/SIGINT end the loop cleanly (bye sent); SIGKILL is what the fault tests use."""
+
+    def _stop(signum: int, frame: object) -> None:
+        robot.stop_requested = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
+def run_robot_process(
+    *,
+    endpoint: str,
+    client_id: str,
+    cell: Cell = (0, 0),
+    heading: int = 0,
+    step_s: float = 1.0,
+    realtime_factor: float = 1.0,
+    heartbeat_interval_s: float = p.HEARTBEAT_INTERVAL_S,
+    key_dir: str | None = None,
+    duration_s: float | None = None,
+) -> None:
+    """Process entry point (multiprocessing "spawn" target, and `fctwin robot`)."""
+    from network.security import ClientKeys
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    keys = ClientKeys.from_dir(key_dir, client_id) if key_dir else None
+    client = ClientConfig(
+        endpoint=endpoint,
+        client_id=client_id,
+        heartbeat_interval_s=heartbeat_interval_s,
+        keys=keys,
+        software="fctwin-robot",
+    )
+    robot = ReferenceRobot(
+        RobotConfig(client=client, cell=cell, heading=heading, step_s=step_s, realtime_factor=realtime_factor)
+    )
+    install_signal_handlers(robot)
+    robot.run(duration_s=duration_s)
