@@ -66,7 +66,22 @@ def cell_distance(u, cur, slot, cell_index, tables):
 
 @numba.njit(**NUMBA_OPTS)
 def fill_candidates(
-    H, W, i, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, tie, cand, ncand
+    H,
+    W,
+    i,
+    pos_lin,
+    heading,
+    goal_slot,
+    loaded,
+    active,
+    pass_u,
+    pass_l,
+    cell_index,
+    tables,
+    occ_now,
+    tie,
+    cand,
+    ncand,
 ):
     """Sort unit ``i``'s next cells (stay + passable neighbours) by key, best first, into ``cand[i]``.
 
@@ -90,6 +105,9 @@ def fill_candidates(
                 continue
         elif not pass_u[v]:
             continue
+        j = occ_now[v]
+        if j != NO_AGENT and not active[j]:
+            continue  # a stopped unit is an obstacle: it must not count as this unit's best move
         cost = turn_steps(heading[i], d) + 1 + cell_distance(v, cur, slot, cell_index, tables)
         if cost < best:
             best = cost
@@ -176,10 +194,12 @@ def pibt_step_kernel(
             heading,
             goal_slot,
             loaded,
+            active,
             pass_u,
             pass_l,
             cell_index,
             tables,
+            occ_now,
             tie,
             cand,
             ncand,
@@ -215,10 +235,12 @@ def pibt_step_kernel(
                         heading,
                         goal_slot,
                         loaded,
+                        active,
                         pass_u,
                         pass_l,
                         cell_index,
                         tables,
+                        occ_now,
                         tie,
                         cand,
                         ncand,

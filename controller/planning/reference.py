@@ -38,6 +38,8 @@ def reference_step(
         ci = cell_index[u]
         return 65535 if ci < 0 else int(tables[goal_slot[i], ci])
 
+    stopped = {cur[i] for i in range(n) if not active[i]}
+
     def candidates(i: int) -> list[int]:
         """Stay and passable neighbours, best first (costs as documented in the kernel)."""
         moves = []
@@ -47,6 +49,8 @@ def reference_step(
             rr, cc = r + dr, c + dc
             if not (0 <= rr < H and 0 <= cc < W) or not passable[rr * W + cc]:
                 continue
+            if rr * W + cc in stopped:
+                continue  # stopped units are obstacles
             turns = min((d - int(heading[i])) % 4, (int(heading[i]) - d) % 4)
             moves.append((turns + 1 + dist(rr * W + cc, i), int(tie[i, d]), rr * W + cc))
         d_cur = dist(cur[i], i)
