@@ -46,9 +46,10 @@ def random_instance(rng: np.random.Generator, *, max_side: int = 10, max_agents:
     return GridMaps(pu, pl), fleet, cells
 
 
-def advance(grid: GridMaps, fleet: FleetArrays, actions: np.ndarray) -> None:
+def advance(grid: GridMaps, fleet: FleetArrays, act: np.ndarray) -> None:
     """Apply one step through the independent validator (raises on any violation)."""
-    advance(grid, fleet, actions)
+    maps = (grid.passable_unloaded, grid.passable_loaded)
+    fleet.pos, fleet.heading = check_step(*maps, fleet.pos, fleet.heading, fleet.loaded, fleet.active, act)
 
 
 def run_kernel(planner: PIBTPlanner, inputs: dict) -> np.ndarray:
