@@ -78,7 +78,8 @@ class ReferenceRobot:
         self.client = FleetClient(config.client, self._units)
         self.dedup = CommandDeduper()
         self.t_s = 0.0  # simulated time, re-anchored on every command batch
-        self.step = 0  # last dispatcher step whose commands were executed
+        self.step = 0  # last dispatcher step whose commands were executed (reported in telemetry)
+        self._batch_step = 0  # last dispatcher step whose commands were received
         self.watchdog_stopped = False
         self.stop_requested = False
         self._step_end_wall: float | None = None
@@ -129,7 +130,7 @@ class ReferenceRobot:
             if self.watchdog_stopped and cmd.__class__.__name__ == "Resume":
                 self.watchdog_stopped = False
         self._send_events(events)
-        self.step = max(self.step, batch.step)
+        self._batch_step = max(self._batch_step, batch.step)
         if self._step_end_wall is None:
             self._start_step()
 
@@ -141,6 +142,7 @@ class ReferenceRobot:
         # Real hardware: read back the achieved pose from odometry / fiducials here.
         self.t_s += self.config.step_s
         events = self.unit.step(self.t_s, self.config.step_s)
+        self.step = self._batch_step
         self._send_events(events)
         busy = self.unit.mode in (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.CHARGING)
         self._step_end_wall = None

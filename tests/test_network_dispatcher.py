@@ -1,0 +1,217 @@
+"""The dispatcher side under bad input, impostors and CURVE: it answers, counts, and keeps serving."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import msgspec
+import pytest
+import zmq
+
+from network import protocol as p
+from network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
+from network.fleet_side import ClientConfig, FleetClient
+from network.protocol import ErrorCode
+from network.security import ClientKeys, InsecureBindError, ServerKeys, generate_keys, is_loopback_endpoint
+from robots.messages import TelemetryFrame, UnitState
+
+HEARTBEAT_S = 0.1
+
+
+@pytest.fixture
+def ctx():
+    c = zmq.Context()
+    yield c
+    c.destroy(linger=0)
+
+
+@pytest.fixture
+def server(ctx):
+    s = DispatcherServer(
+        ServerConfig(router_endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=HEARTBEAT_S), context=ctx
+    )
+    yield s
+    s.close()
+
+
+def _state(uid: str) -> UnitState:
+    return UnitState(unit_id=uid, unit_type="titan", mode=0, row=1, col=1, heading=0)
+
+
+def _dealer(ctx: zmq.Context, endpoint: str, identity: str, keys: ClientKeys | None = None) -> zmq.Socket:
+    s = ctx.socket(zmq.DEALER)
+    s.linger = 0
+    s.setsockopt_string(zmq.IDENTITY, identity)
+    if keys is not None:
+        from network.security import apply_client_curve
+
+        apply_client_curve(s, keys)
+    s.connect(endpoint)
+    return s
+
+
+def _hello(uid: str, seq: int = 1, *, sender: str | None = None) -> bytes:
+    hello = p.Hello(
+        client_id=uid,
+        role=p.ROLE_ROBOT,
+        units=[p.UnitInfo(unit_id=uid, unit_type="titan", state=_state(uid))],
+    )
+    return p.encode(p.HELLO, hello, sender=sender or uid, seq=seq)
+
+
+def _exchange(
+    server: DispatcherServer, sock: zmq.Socket, frames: list[bytes], timeout_s: float = 3.0
+) -> p.Envelope:
+    """Send one message and return the server's first reply (serving it meanwhile)."""
+    sock.send_multipart(frames)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        server.poll(0.01)
+        if sock.poll(10, zmq.POLLIN):
+            env = p.decode(sock.recv())
+            if env.type != p.HEARTBEAT:
+                return env
+    raise AssertionError("no reply within the timeout")
+
+
+def _client(ctx, endpoint: str, uid: str, keys: ClientKeys | None = None) -> FleetClient:
+    cfg = ClientConfig(
+        endpoint=endpoint, client_id=uid, heartbeat_interval_s=HEARTBEAT_S, reconnect_min_s=0.02, keys=keys
+    )
+    return FleetClient(
+        cfg, lambda: [p.UnitInfo(unit_id=uid, unit_type="titan", state=_state(uid))], context=ctx
+    )
+
+
+def _serve_until(server, clients, predicate, timeout_s: float = 5.0) -> list:
+    seen: list = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for c in clients:
+            c.poll(0.005)
+        seen += server.poll(0.005)
+        if predicate(seen):
+            return seen
+    raise AssertionError(f"condition not met within {timeout_s} s; saw {seen}")
+
+
+def test_every_kind_of_bad_frame_is_answered_with_its_error_and_counted(ctx, server):
+    sock = _dealer(ctx, server.router_endpoint, "T-01")
+    cases = [
+        ([b"\x00" * (p.MAX_MESSAGE_BYTES + 10)], ErrorCode.OVERSIZED),
+        ([b"\xc1garbage"], ErrorCode.MALFORMED),
+        ([b"", _hello("T-01")], ErrorCode.MALFORMED),  # REQ-style delimiter: one frame expected
+        ([msgspec.msgpack.encode({"v": 99, "type": "hello"})], ErrorCode.VERSION),
+        (
+            [p.encode(p.WELCOME, msgspec.msgpack.decode(b"\x80"), sender="T-01", seq=1)],
+            ErrorCode.UNKNOWN_TYPE,
+        ),
+        ([p.encode(p.HEARTBEAT, p.Heartbeat(), sender="T-01", seq=1)], ErrorCode.UNKNOWN_CLIENT),
+    ]
+    for frames, code in cases:
+        reply = _exchange(server, sock, frames)
+        assert (reply.type, reply.body.code) == (p.ERROR, code)
+    assert _exchange(server, sock, [_hello("T-01", seq=10)]).type == p.WELCOME
+    # out of sequence once registered: a replayed seq is refused, the session goes on
+    assert _exchange(
+        server, sock, [p.encode(p.HEARTBEAT, p.Heartbeat(), sender="T-01", seq=10)]
+    ).body.code == (ErrorCode.SEQUENCE)
+    frame = TelemetryFrame(step=1, t_s=1.0, units=[_state("T-02")])
+    assert _exchange(server, sock, [p.encode(p.TELEMETRY, frame, sender="T-01", seq=11)]).body.code == (
+        ErrorCode.UNKNOWN_UNIT
+    )
+    for code in (
+        ErrorCode.OVERSIZED,
+        ErrorCode.MALFORMED,
+        ErrorCode.VERSION,
+        ErrorCode.SEQUENCE,
+        ErrorCode.UNKNOWN_UNIT,
+    ):
+        assert server.counters[f"error_{code}"] >= 1
+    assert server.counters["error_malformed"] == 2
+    # still serving: a valid telemetry frame goes through
+    sock.send(
+        p.encode(p.TELEMETRY, TelemetryFrame(step=2, t_s=2.0, units=[_state("T-01")]), sender="T-01", seq=12)
+    )
+    seen = _serve_until(server, [], lambda evs: any(isinstance(e, Received) for e in evs))
+    assert [e.envelope.body.step for e in seen if isinstance(e, Received)] == [2]
+
+
+def test_a_client_cannot_speak_for_another_id_or_take_its_units(ctx, server):
+    sock = _dealer(ctx, server.router_endpoint, "T-01")
+    assert _exchange(server, sock, [_hello("T-02", sender="T-02")]).body.code == ErrorCode.UNAUTHORIZED
+    assert _exchange(server, sock, [_hello("T-01")]).type == p.WELCOME
+    fleet = _dealer(ctx, server.router_endpoint, "fleet-9")
+    grab = p.Hello(
+        client_id="fleet-9", role=p.ROLE_FLEET, units=[p.UnitInfo(unit_id="T-01", unit_type="titan")]
+    )
+    reply = _exchange(server, fleet, [p.encode(p.HELLO, grab, sender="fleet-9", seq=1)])
+    assert reply.body.code == ErrorCode.DUPLICATE_UNIT
+    assert server.owner_of("T-01") == "T-01"
+
+
+def test_registration_heartbeats_and_a_silent_client_is_lost_within_three_intervals(ctx, server):
+    client = _client(ctx, server.router_endpoint, "T-01")
+    seen = _serve_until(server, [client], lambda evs: client.registered)
+    (reg,) = [e for e in seen if isinstance(e, Registered)]
+    assert reg.units[0].state == _state("T-01") and not reg.resumed
+    # both sides keep the session alive with heartbeats only
+    t_end = time.monotonic() + 5 * HEARTBEAT_S
+    while time.monotonic() < t_end:
+        client.poll(0.005)
+        assert not [e for e in server.poll(0.005) if isinstance(e, ClientLost)]
+    # the client stops talking (as if frozen): lost within liveness * interval (+ scheduling slack)
+    silent_since = time.monotonic()
+    seen = _serve_until(server, [], lambda evs: any(isinstance(e, ClientLost) for e in evs))
+    assert time.monotonic() - silent_since <= p.HEARTBEAT_LIVENESS * HEARTBEAT_S + 0.5
+    assert [e.unit_ids for e in seen if isinstance(e, ClientLost)] == [("T-01",)]
+    assert server.owner_of("T-01") is None
+    # it wakes up: its next message gets unknown_client, it registers again (resumed)
+    seen = _serve_until(server, [client], lambda evs: any(isinstance(e, Registered) for e in evs))
+    assert [e.resumed for e in seen if isinstance(e, Registered)] == [True]
+    client.close()
+
+
+def test_plaintext_bind_beyond_loopback_needs_an_explicit_insecure():
+    assert is_loopback_endpoint("tcp://127.0.0.1:5555") and is_loopback_endpoint("ipc:///tmp/x")
+    assert not is_loopback_endpoint("tcp://*:5555") and not is_loopback_endpoint("tcp://10.0.0.7:5555")
+    with pytest.raises(InsecureBindError, match="--insecure"):
+        DispatcherServer(ServerConfig(router_endpoint="tcp://0.0.0.0:*"))
+
+
+def test_curve_admits_allow_listed_keys_and_binds_each_key_to_one_robot_id(ctx, tmp_path, caplog):
+    generate_keys(tmp_path, ["T-01", "T-02"])
+    server = DispatcherServer(
+        ServerConfig(
+            router_endpoint="tcp://127.0.0.1:*",
+            heartbeat_interval_s=HEARTBEAT_S,
+            keys=ServerKeys.from_dir(tmp_path),
+        ),
+        context=ctx,
+    )
+    try:
+        good = _client(ctx, server.router_endpoint, "T-01", ClientKeys.from_dir(tmp_path, "T-01"))
+        _serve_until(server, [good], lambda evs: good.registered)
+        # T-02's key claiming to be robot T-03: refused and logged
+        caplog.set_level(logging.WARNING, logger="network.dispatcher_side")
+        impostor = _dealer(ctx, server.router_endpoint, "T-03", ClientKeys.from_dir(tmp_path, "T-02"))
+        reply = _exchange(server, impostor, [_hello("T-03")])
+        assert reply.body.code == ErrorCode.UNAUTHORIZED and "bound to 'T-02'" in reply.body.detail
+        assert server.counters["error_unauthorized"] == 1
+        assert any("T-02" in r.getMessage() for r in caplog.records)
+        # a key that is not on the allow-list never gets a session (the handshake fails)
+        stranger_dir = tmp_path / "stranger"
+        generate_keys(stranger_dir, ["T-09"])
+        stranger_keys = ClientKeys(
+            secret_file=stranger_dir / "clients" / "T-09.key_secret",
+            server_public_file=tmp_path / "server" / "dispatcher.key",
+        )
+        stranger = _client(ctx, server.router_endpoint, "T-09", stranger_keys)
+        with pytest.raises(AssertionError, match="not met"):
+            _serve_until(server, [stranger, good], lambda evs: stranger.registered, timeout_s=1.0)
+        assert good.registered and server.clients == {"T-01": ("T-01",)}
+        stranger.close()
+        good.close()
+    finally:
+        server.close()
