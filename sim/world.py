@@ -782,26 +782,31 @@ class World:
             return -1
         return self._pb(p.addUserDebugText, text, position_world, textColorRGB=rgb, textSize=1.2)
 
-    def _overview_camera(self, width: int, height: int) -> tuple[list[float], list[float]]:
-        """View and projection matrices of a camera south of the floor, looking north and down over it.
+    def _camera(
+        self, width: int, height: int, focus_cell: Cell | None, radius_cells: float
+    ) -> tuple[list[float], list[float]]:
+        """View and projection matrices of a camera south of a region, looking north and down over it.
 
-        The distance and aim are fitted so the corners of the floor's bounding box (walls and pods
-        included) all land inside the image, with the floor centred vertically.
+        The region is the whole floor, or the square of `radius_cells` around `focus_cell`. Distance and
+        aim are fitted so the corners of the region's bounding box (up to pod height) all land inside the
+        image, with the region centred vertically.
         """
-        size_x, size_y = self._floor_size_xy()
-        centre_x, centre_y = self._floor_centre_xy()
-        fov_v_deg, elevation = 40.0, math.radians(62)
+        cs = self.spec.cell_size_m
+        if focus_cell is None:
+            margin_m = 1.5
+            size_x, size_y = self._floor_size_xy()
+            x0, x1, y0, y1 = -margin_m, size_x + margin_m, -size_y - margin_m, margin_m
+        else:
+            cx, cy = xy_from_cell(focus_cell[0], focus_cell[1], cs)
+            r_m = radius_cells * cs
+            x0, x1, y0, y1 = cx - r_m, cx + r_m, cy - r_m, cy + r_m
+        centre_x = (x0 + x1) / 2
+        fov_v_deg, elevation = 40.0, math.radians(62 if focus_cell is None else 80)
         aspect = width / height
-        margin_m, top_m = 1.5, self.spec.pod_size_m[2]
         corners = np.array(
-            [
-                (x, y, z, 1.0)
-                for x in (-margin_m, size_x + margin_m)
-                for y in (margin_m, -size_y - margin_m)
-                for z in (0.0, top_m)
-            ]
+            [(x, y, z, 1.0) for x in (x0, x1) for y in (y0, y1) for z in (0.0, self.spec.pod_size_m[2])]
         )
-        projection = None
+        projection: list[float] = []
 
         def corners_ndc(target_y: float, distance_m: float) -> tuple[list[float], np.ndarray]:
             nonlocal projection
@@ -816,9 +821,9 @@ class World:
             clip = corners @ np.array(view).reshape(4, 4) @ np.array(projection).reshape(4, 4)
             return view, clip[:, :2] / clip[:, 3:4]
 
-        target_y = centre_y
+        target_y = (y0 + y1) / 2
         for _ in range(3):  # fit the distance, then re-aim at the middle of what is seen; converges fast
-            near_m, far_m = 1.0, 20.0 * max(size_x, size_y) + 10.0
+            near_m, far_m = 1.0, 20.0 * max(x1 - x0, y1 - y0) + 10.0
             for _ in range(40):
                 distance_m = (near_m + far_m) / 2
                 _, ndc = corners_ndc(target_y, distance_m)
@@ -828,13 +833,19 @@ class World:
                     near_m = distance_m
             _, ndc = corners_ndc(target_y, far_m)
             mid_ndc_y = (ndc[:, 1].max() + ndc[:, 1].min()) / 2
-            target_y += mid_ndc_y / max(1e-9, ndc[:, 1].max() - ndc[:, 1].min()) * (size_y + 2 * margin_m)
+            target_y += mid_ndc_y / max(1e-9, ndc[:, 1].max() - ndc[:, 1].min()) * (y1 - y0)
         view, _ = corners_ndc(target_y, far_m)
         return view, projection
 
-    def snapshot_rgb(self, *, width: int = 960, height: int = 540) -> np.ndarray:
-        """uint8[height, width, 3] TinyRenderer image of the whole floor (works in DIRECT mode)."""
-        view, projection = self._overview_camera(width, height)
+    def snapshot_rgb(
+        self, *, width: int = 960, height: int = 540, focus_cell: Cell | None = None, radius_cells: float = 5
+    ) -> np.ndarray:
+        """uint8[height, width, 3] TinyRenderer image (works in DIRECT mode).
+
+        Shows the whole floor from the south, or a close-up of the cells within `radius_cells` of
+        `focus_cell` (row, col).
+        """
+        view, projection = self._camera(width, height, focus_cell, radius_cells)
         _, _, rgba, _, _ = self._pb(
             p.getCameraImage,
             width,
@@ -847,11 +858,20 @@ class World:
         )
         return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
 
-    def snapshot_png(self, path: str | Path, *, width: int = 960, height: int = 540) -> Path:
-        """Write a PNG overview of the floor (see `snapshot_rgb`); returns the path."""
+    def snapshot_png(
+        self,
+        path: str | Path,
+        *,
+        width: int = 960,
+        height: int = 540,
+        focus_cell: Cell | None = None,
+        radius_cells: float = 5,
+    ) -> Path:
+        """Write a PNG of the floor or a close-up (see `snapshot_rgb`); returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_png_bytes(self.snapshot_rgb(width=width, height=height)))
+        rgb = self.snapshot_rgb(width=width, height=height, focus_cell=focus_cell, radius_cells=radius_cells)
+        path.write_bytes(_png_bytes(rgb))
         return path
 
 
@@ -885,6 +905,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=30)
     parser.add_argument("--cell-size-m", type=float, default=1.0)
     parser.add_argument("--png", help="write an overview snapshot here")
+    parser.add_argument("--close-up-png", help="write a close-up of the first carried pod here")
     args = parser.parse_args(argv)
 
     codes, pod_cells, unit_cells, unit_headings = assets.synthetic_layout(
@@ -929,6 +950,21 @@ def _main(argv: list[str] | None = None) -> int:
             start_s = time.perf_counter()
             world.snapshot_png(args.png)
             print(f"wrote {args.png} in {time.perf_counter() - start_s:.2f} s")
+        if args.close_up_png and n_carriers >= 1 and args.units >= n_carriers + 2:
+            # Unit 0 carries pod 0 into the nearest aisle; a failed and an external unit (not carrying)
+            # stand beside it.
+            home = pod_cells[0]
+            aisle = np.argwhere(codes == AISLE)
+            aisle = aisle[np.argsort(np.abs(aisle - home).sum(axis=1), kind="stable")][:3]
+            failed, external = n_carriers, n_carriers + 1
+            cells[[0, failed, external]] = aisle
+            headings = unit_headings.copy()
+            headings[[0, failed, external]] = (0, 1, 3)
+            world.set_units_from_cells(cells, headings)
+            world.set_unit_color(failed, assets.RGBA_UNIT_FAILED)
+            world.set_unit_color(external, assets.RGBA_UNIT_EXTERNAL)
+            world.snapshot_png(args.close_up_png, focus_cell=tuple(aisle[0]), radius_cells=4)
+            print(f"wrote {args.close_up_png}")
     return 0
 
 
