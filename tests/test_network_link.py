@@ -1,0 +1,95 @@
+"""The default run path: a fleet host in its own process, in lockstep over the protocol."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from network.fleet_link import FleetLinkError, ZmqFleetLink
+from robots.messages import Action, CommandBatch, Move
+
+TOY = "network.toy_fleet:ToyFleetHost"
+
+
+def _forward(step: int, command_id: int, uid: str = "T-01") -> CommandBatch:
+    return CommandBatch(step=step, t_s=float(step), commands=[Move(command_id, uid, int(Action.F), step)])
+
+
+@pytest.mark.parametrize("endpoint", [None, "tcp://127.0.0.1:*"])
+def test_lockstep_ticks_are_deterministic_and_commands_run_once(endpoint):
+    logs = []
+    for _ in range(2):
+        with ZmqFleetLink("toy:3", seed=7, host_factory=TOY, endpoint=endpoint, start_timeout_s=60) as link:
+            assert [u.unit_id for u in link.initial_frame().units] == ["T-01", "T-02", "T-03"]
+            frames = [link.exchange(_forward(s, s)) for s in range(1, 11)]
+            assert [f.step for f in frames] == list(range(1, 11))
+            assert frames[-1].units[0].col == 10
+            # a repeated command id is acknowledged without moving the unit again
+            again = link.exchange(_forward(11, 5))
+            assert again.units[0].col == 10
+            assert [(e.kind, e.command_id, e.data) for e in again.events] == [("ack", 5, {"duplicate": 1})]
+            # a repeated tick is answered with the same telemetry, not stepped twice
+            assert link.exchange(_forward(11, 99)) == again
+            logs.append(
+                [(f.step, [(u.row, u.col, u.heading) for u in f.units], f.events) for f in [*frames, again]]
+            )
+            child = link.process
+        assert child.exitcode == 0  # closing the link ends the fleet host
+    assert logs[0] == logs[1]
+
+
+def test_a_dead_fleet_host_is_an_error_not_a_hang():
+    with ZmqFleetLink("toy:1", host_factory=TOY, start_timeout_s=60, reply_timeout_s=30) as link:
+        link.exchange(_forward(1, 1))
+        os.kill(link.process.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        with pytest.raises(FleetLinkError, match="died|ended|could not send"):
+            link.exchange(_forward(2, 2))
+        assert time.monotonic() - t0 < 10
+
+
+def test_a_fleet_host_that_cannot_start_is_reported():
+    with pytest.raises(FleetLinkError, match="start-up"):
+        ZmqFleetLink("toy:1", host_factory="network.toy_fleet:NoSuchHost", start_timeout_s=30)
+
+
+def _open_link_and_wait(pid_file: str) -> None:
+    link = ZmqFleetLink("toy:1", host_factory=TOY, start_timeout_s=60)
+    Path(pid_file).write_text(str(link.process.pid))
+    time.sleep(120)  # killed by the test long before
+
+
+def test_the_fleet_host_exits_when_its_parent_is_killed(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    parent = multiprocessing.get_context("spawn").Process(target=_open_link_and_wait, args=(str(pid_file),))
+    parent.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child_pid = int(pid_file.read_text())
+        parent.kill()
+        parent.join(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(child_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child_pid)
+    finally:
+        if parent.is_alive():
+            parent.kill()
+            parent.join(timeout=5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by init) counts as gone
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
