@@ -1,0 +1,89 @@
+"""Coupling with the FC run: network arrivals at one FC's dock become trailers with cartons per SKU.
+
+The FC run asks for a date window; the network is simulated from its own scene and seed and the arrivals at the
+coupled FC (``[coupling] fc`` in the scene, else the first FC) inside the window are cut into trailers. In the other
+direction, the FC's measured receive/stow capacity enters the network as ``fcs[].dock_capacity_units_per_day``
+(``fctwin inbound ... --fc-capacity-units-per-day N`` or :func:`with_fc_capacity`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .network import simulate
+from .scene import InboundScene, load_scene, with_changes
+
+__all__ = ["DockArrival", "dock_arrivals", "with_fc_capacity", "TRAILER_SPACING_S"]
+
+TRAILER_SPACING_S = 900.0  # trailers of one shipment reach the yard 15 min apart (one drayage convoy)
+
+
+@dataclass(frozen=True)
+class DockArrival:
+    t_s: float  # seconds since the window start
+    trailer_id: str
+    sku: int  # index into the FC's SKU catalogue, 0..n_fc_skus-1
+    cartons: int
+    units_per_carton: int
+
+
+def with_fc_capacity(scene: InboundScene, units_per_day: float, fc_id: str | None = None) -> InboundScene:
+    """Scene copy with the dock capacity of one FC (or all) set from FC-run measurements (units/day)."""
+    changes = {}
+    fcs = [f.model_dump(by_alias=True) for f in scene.fcs]
+    for f in fcs:
+        if fc_id is None or f["id"] == fc_id:
+            f["dock_capacity_units_per_day"] = float(units_per_day)
+    changes["fcs"] = fcs
+    return with_changes(scene, changes, source="fc capacity override")
+
+
+def _cartons(units: int, per_carton: int) -> list[tuple[int, int]]:
+    """(cartons, units_per_carton) rows carrying exactly ``units``: full cartons plus one partial carton."""
+    full, rest = divmod(units, per_carton)
+    rows = [(full, per_carton)] if full else []
+    if rest:
+        rows.append((1, rest))
+    return rows
+
+
+def dock_arrivals(scene_path: str | Path, *, start_day: int, days: float, seed: int,
+                  n_fc_skus: int) -> list[DockArrival]:
+    """Trailers arriving at the coupled FC's dock in ``[start_day, start_day + days)`` (KPI days of the scene).
+
+    Network SKU ``s`` maps to FC SKU ``s % n_fc_skus``. Each shipment is packed into trailers of
+    ``catalogue.cartons_per_trailer`` cartons, SKU by SKU; trailer k of a shipment arrives ``k * 15 min`` after the
+    shipment reached the dock. Sorted by ``t_s``, then trailer, then SKU. Deterministic for a given scene and seed.
+    """
+    if n_fc_skus < 1:
+        raise ValueError("n_fc_skus must be >= 1")
+    scene = load_scene(scene_path)
+    need = int(math.ceil(start_day + days)) + 1
+    if need > scene.days:
+        scene = with_changes(scene, {"days": need}, source=str(scene_path))
+    fc_id = scene.coupling.fc if scene.coupling else scene.fcs[0].id
+    region = [r.id for r in scene.regions].index(next(f.region for f in scene.fcs if f.id == fc_id))
+    res = simulate(scene, seed=seed, history_skus=0)
+    t0 = scene.warmup_days + start_day
+    per_carton = scene.catalogue.units_per_carton
+    cap = scene.catalogue.cartons_per_trailer
+    out: list[DockArrival] = []
+    for t_d, sid, r, qty in res.dock_arrivals:
+        if r != region or not (t0 <= t_d < t0 + days):
+            continue
+        trailer, load = 0, 0
+        for sku in qty.nonzero()[0]:
+            for cartons, upc in _cartons(int(qty[sku]), per_carton):
+                left = cartons
+                while left:
+                    if load == cap:
+                        trailer, load = trailer + 1, 0
+                    n = min(left, cap - load)
+                    t_s = (t_d - t0) * 86400.0 + trailer * TRAILER_SPACING_S
+                    out.append(DockArrival(t_s, f"S{sid:06d}-T{trailer:03d}", int(sku) % n_fc_skus, n, upc))
+                    load += n
+                    left -= n
+    out.sort(key=lambda a: (a.t_s, a.trailer_id, a.sku))
+    return out
