@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 FLEET_HOST_ID = "fleet-host"
 DEFAULT_HOST_FACTORY = "sim.fleet_host:FleetHost"
 LINK_HEARTBEAT_INTERVAL_S = 1.0
-PARENT_CHECK_S = 0.25  # how often the child checks that its parent process still exists
+PARENT_CHECK_S = 0.25
+CLOSE_TIMEOUT_S = 10.0  # how often the child checks that its parent process still exists
 
 
 class FleetLinkError(RuntimeError):
@@ -140,10 +141,16 @@ class ZmqFleetLink:
             return
         self._closed = True
         try:
-            self.server.close()  # sends bye: the child leaves its loop
+            # bye ends the child's loop; keep the socket open until it is gone (linger is 0).
+            self.server.drop(FLEET_HOST_ID, reason="run finished")
+            deadline = time.monotonic() + CLOSE_TIMEOUT_S
+            while self.process.is_alive() and time.monotonic() < deadline:
+                self.server.poll(0.02)
+            self.server.close()
         finally:
-            self.process.join(timeout=10)
+            self.process.join(timeout=CLOSE_TIMEOUT_S)
             if self.process.is_alive():
+                log.warning("fleet host did not exit after bye; killing it")
                 self.process.kill()
                 self.process.join(timeout=5)
             if self._tmpdir:
