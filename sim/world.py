@@ -273,7 +273,14 @@ class World:
         self._resting_pod[spec.pod_cells[:, 0], spec.pod_cells[:, 1]] = np.arange(n_pods, dtype=np.int32)
         self._bodies = _Bodies()
 
-        if gui:
+        try:
+            self._build()
+        except BaseException:
+            self.close()  # do not leak a connection (or the process's one GUI slot) on a failed build
+            raise
+
+    def _build(self) -> None:
+        if self.gui:
             # Building thousands of bodies with rendering on is slow; the side panels hide the floor.
             self._pb(p.configureDebugVisualizer, p.COV_ENABLE_RENDERING, 0)
             self._pb(p.configureDebugVisualizer, p.COV_ENABLE_GUI, 0)
@@ -283,14 +290,13 @@ class World:
         self._build_pods()
         self._build_units()
         self._pb(p.syncBodyInfo)  # batch creation leaves getNumBodies() stale until synced
-        self.set_units_from_cells(spec.unit_cells, spec.unit_headings)
-        if gui:
+        self.set_units_from_cells(self.spec.unit_cells, self.spec.unit_headings)
+        if self.gui:
             self._pb(p.configureDebugVisualizer, p.COV_ENABLE_RENDERING, 1)
             centre_x, centre_y = self._floor_centre_xy()
-            extent_m = max(self._floor_size_xy())
             self._pb(
                 p.resetDebugVisualizerCamera,
-                cameraDistance=0.75 * extent_m,
+                cameraDistance=0.75 * max(self._floor_size_xy()),
                 cameraYaw=0,
                 cameraPitch=-55,
                 cameraTargetPosition=(centre_x, centre_y, 0),
@@ -608,13 +614,15 @@ class World:
             The number of units moved.
 
         Raises:
-            ValueError: `pose_world` is not N x 3.
+            ValueError: `pose_world` is not N x 3 or not finite.
         """
         pose_world = np.asarray(pose_world, dtype=np.float64)
         if pose_world.shape != self._unit_pose_world.shape:
             raise ValueError(
                 f"pose_world must be float[{self.spec.n_units}, 3], got shape {pose_world.shape}"
             )
+        if not np.isfinite(pose_world).all():
+            raise ValueError("pose_world holds NaN or inf (a unit without telemetry?)")
         changed = np.flatnonzero(np.any(pose_world != self._unit_pose_world, axis=1))
         if not len(changed):
             return 0

@@ -145,6 +145,9 @@ def test_only_units_whose_pose_changed_are_teleported(world):
     assert world.set_unit_poses(pose_world) == 1
     with pytest.raises(ValueError, match="float\\[2, 3\\]"):
         world.set_unit_poses(pose_world[:1])
+    pose_world[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        world.set_unit_poses(pose_world)
 
 
 def test_interpolation_hits_both_ends_and_turns_the_short_way(world):
