@@ -444,7 +444,8 @@ class World:
         for code, rgba in assets.MARKER_RGBA.items():
             # Storage homes merge into runs; other markers stay per cell with a margin so each reads alone.
             inset_m = 0.04 * cs if code == STORAGE else 0.08 * cs
-            for length, starts in self._row_runs(code).items() if code == STORAGE else self._cell_runs(code):
+            runs = self._row_runs(code).items() if code == STORAGE else self._cell_runs(code)
+            for length, starts in runs:
                 half = (length * cs / 2 - inset_m, cs / 2 - inset_m, half_z)
                 self._static_batch(
                     [((c + length / 2) * cs, -(r + 0.5) * cs, half_z) for r, c in starts],
@@ -452,6 +453,7 @@ class World:
                 )
 
     def _cell_runs(self, code: int) -> list[tuple[int, list[tuple[int, int]]]]:
+        """Every cell with `code` as a run of length 1, shaped like `_row_runs(code).items()`."""
         cells = [tuple(rc) for rc in np.argwhere(self.spec.cell_codes == code).tolist()]
         return [(1, cells)] if cells else []
 
