@@ -30,53 +30,41 @@ DIST_INF = np.uint16(65535)  # unreachable (or outside the reset-time passable s
 
 
 @numba.njit(**NUMBA_OPTS)
-def _bfs_fill_kernel(H, W, passable_flat, cell_index, goals_lin, slots, tables, queue):
-    """Fill ``tables[slots[k]]`` with 4-connected distances to ``goals_lin[k]``.
+def _bfs_fill_kernel(nbr, passable_c, goals_c, slots, tables, queue):
+    """Fill ``tables[slots[k]]`` with 4-connected distances to compact cell ``goals_c[k]``.
 
-    passable_flat: bool[H*W]; cell_index: int32[H*W] (compact index or -1); goals_lin, slots:
-    int32[K]; tables: uint16[S, n_cells] (written); queue: int32[n_cells] scratch.
+    nbr: int32[n_cells, 4] compact neighbour (-1 none); passable_c: bool[n_cells] for the load class;
+    goals_c, slots: int32[K]; tables: uint16[S, n_cells] (written); queue: int32[n_cells] scratch.
+    The goal is a source even when it is not passable (a unit may return a pod to its own cell).
     """
-    for k in range(goals_lin.shape[0]):
+    for k in range(goals_c.shape[0]):
         row = tables[slots[k]]
         row[:] = 65535
-        g = goals_lin[k]
-        gi = cell_index[g]
-        if gi < 0:
-            continue  # goal outside the reset-time map: nothing can be ranked, units keep still
-        row[gi] = 0
+        g = goals_c[k]
+        row[g] = 0
         head = 0
-        tail = 0
-        queue[tail] = g
-        tail += 1
+        tail = 1
+        queue[0] = g
         while head < tail:
             u = queue[head]
             head += 1
-            du = row[cell_index[u]] + 1
-            r = u // W
-            c = u - r * W
+            du = row[u] + 1
             for d in range(4):
-                if d == 0:
-                    if c + 1 >= W:
-                        continue
-                    v = u + 1
-                elif d == 1:
-                    if r + 1 >= H:
-                        continue
-                    v = u + W
-                elif d == 2:
-                    if c == 0:
-                        continue
-                    v = u - 1
-                else:
-                    if r == 0:
-                        continue
-                    v = u - W
-                vi = cell_index[v]
-                if vi < 0 or not passable_flat[v] or row[vi] != 65535:
-                    continue
-                row[vi] = du
-                queue[tail] = v
-                tail += 1
+                v = nbr[u, d]
+                if v >= 0 and row[v] == 65535 and passable_c[v]:
+                    row[v] = du
+                    queue[tail] = v
+                    tail += 1
+
+
+def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
+    """``int32[n_cells, 4]``: compact index of the E, S, W, N neighbour of each compact cell, or -1."""
+    idx = cell_index.reshape(H, W)
+    padded = np.full((H + 2, W + 2), -1, np.int32)
+    padded[1:-1, 1:-1] = idx
+    shifts = (padded[1:-1, 2:], padded[2:, 1:-1], padded[1:-1, :-2], padded[:-2, 1:-1])  # E, S, W, N
+    live = idx >= 0
+    return np.stack([sh[live] for sh in shifts], axis=1).astype(np.int32)
 
 
 class DistanceTables:
@@ -99,6 +87,7 @@ class DistanceTables:
         self.cell_index = np.full(H * W, -1, np.int32)
         self.cell_index[base] = np.arange(int(base.sum()), dtype=np.int32)
         self.n_cells = int(base.sum())
+        self.base_any = base
         # per class: the cells whose state change means the routes of that class changed
         self.base_by_class = [
             np.asarray(passable_unloaded, bool).ravel().copy(),
@@ -110,6 +99,7 @@ class DistanceTables:
         self.slot_last_used = np.empty(0, np.int64)
         self.key_slot = np.full(2 * H * W, -1, np.int32)
         self._queue = np.empty(max(self.n_cells, 1), np.int32)
+        self.nbr = _compact_neighbours(self.cell_index, H, W)
         self._maps = [
             np.ascontiguousarray(passable_unloaded, bool).ravel().copy(),
             np.ascontiguousarray(passable_loaded, bool).ravel().copy(),
@@ -182,17 +172,11 @@ class DistanceTables:
             for cls in (0, 1):
                 sel = (new_keys // hw) == cls
                 if np.any(sel):
-                    goals = (new_keys[sel] - cls * hw).astype(np.int32)
-                    _bfs_fill_kernel(
-                        self.H,
-                        self.W,
-                        self._maps[cls],
-                        self.cell_index,
-                        goals,
-                        use[sel],
-                        self.tables,
-                        self._queue,
-                    )
+                    goals = self.cell_index[new_keys[sel] - cls * hw]
+                    ok = goals >= 0  # goals outside the reset-time map: tables stay "unreachable"
+                    self.tables[use[sel][~ok]] = 65535
+                    live = self._maps[cls][self.base_any]
+                    _bfs_fill_kernel(self.nbr, live, goals[ok], use[sel][ok], self.tables, self._queue)
             self.bfs_count += int(new_keys.size)
             slots[missing] = self.key_slot[keys[missing]]
         self.slot_last_used[slots[slots >= 0]] = step

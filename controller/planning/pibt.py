@@ -50,14 +50,16 @@ class PIBTPlanner:
     Parameters
     ----------
     max_tables:
-        Bound on cached distance tables (each ``2 * n_passable_cells`` bytes). Default
-        ``1.25 * n_agents + 64``; it must be at least the number of distinct goals in one step.
+        Bound on cached distance tables (each ``2 * n_passable_cells`` bytes); it must be at least
+        the number of distinct goals in one step. Default: as many as fit ``table_budget_bytes``,
+        and never fewer than ``1.25 * n_agents + 64``. Tables are allocated only as goals appear.
     """
 
     name = "pibt"
 
-    def __init__(self, *, max_tables: int | None = None) -> None:
+    def __init__(self, *, max_tables: int | None = None, table_budget_bytes: float = 2e9) -> None:
         self._max_tables_arg = max_tables
+        self.table_budget_bytes = table_budget_bytes
         self.tables: DistanceTables | None = None
         self.step_count = 0
 
@@ -65,7 +67,11 @@ class PIBTPlanner:
     def reset(self, grid: GridMaps, n_agents: int, *, seed: int = 0) -> None:
         """Prepare for a run on ``grid`` with ``n_agents`` units (allocates all scratch arrays)."""
         H, W = grid.shape
-        max_tables = self._max_tables_arg or int(1.25 * n_agents) + 64
+        n_cells = int((grid.passable_unloaded | grid.passable_loaded).sum())
+        # keep every goal's table while they fit the memory budget (LoRR warehouse_large has 24,768
+        # distinct errand cells: 1.9 GB), and at least one table per unit plus slack
+        by_budget = int(self.table_budget_bytes // max(2 * n_cells, 1))
+        max_tables = self._max_tables_arg or max(int(1.25 * n_agents) + 64, by_budget)
         self.H, self.W = int(H), int(W)
         self.tables = DistanceTables(grid.passable_unloaded, grid.passable_loaded, max_tables=max_tables)
         self.rng = np.random.default_rng(seed)
