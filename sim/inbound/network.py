@@ -114,7 +114,7 @@ class InboundModel:
         self.fc_of = [next(f for f in sc.fcs if f.region == r.id) for r in sc.regions]
         self.rs_of = ([next(s for s in sc.regional_storage if s.region == r.id) for r in sc.regions]
                       if self.flow != "direct" else [])
-        specs = list(disruptions) + list(sc.disruptions)
+        specs = list(disruptions)  # scene [[disruptions]] are a library: the caller picks them by name
         if regime:
             specs += regime_disruptions(sc, np.random.default_rng(self._child(_STREAM_REGIME)), self.T)
         self.dis = DisruptionState(sc, resolve(sc, specs, self.W), self.T)
