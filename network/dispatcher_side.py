@@ -376,7 +376,7 @@ class DispatcherServer:
 
     def _reject(self, rid: bytes, exc: ProtocolError, *, warn: bool = False) -> None:
         n = self.counters[f"error_{exc.code}"] = self.counters[f"error_{exc.code}"] + 1
-        if warn or n <= _LOG_FIRST_N_PER_CODE or n % 1000 == 0:
+        if n <= _LOG_FIRST_N_PER_CODE or n % 1000 == 0:
             level = logging.WARNING if warn else logging.INFO
             log.log(level, "refused message from %r (%s, #%d): %s", rid[:64], exc.code, n, exc.detail)
         # A registered peer gets the error in its session's sequence; anyone else gets seq 0.

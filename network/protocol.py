@@ -242,6 +242,11 @@ class ProtocolError(Exception):
         self.sender = sender
 
 
+# What msgspec may raise on hostile input: DecodeError/ValidationError, but also
+# UnicodeDecodeError for invalid UTF-8 in a string (found by benchmarks/network.py fuzz) and
+# RecursionError for absurd nesting. All of them mean "not a valid message".
+_DECODE_FAILURES = (msgspec.DecodeError, ValueError, OverflowError, RecursionError)
+
 _encoder = msgspec.msgpack.Encoder()
 _head_decoder = msgspec.msgpack.Decoder(_Head)
 _probe_decoder = msgspec.msgpack.Decoder(_VersionProbe)
@@ -288,11 +293,11 @@ def decode(frame: bytes | memoryview, *, allowed_types: frozenset[str] | None = 
         raise ProtocolError(ErrorCode.OVERSIZED, f"{len(frame)} bytes > {MAX_MESSAGE_BYTES}")
     try:
         head = _head_decoder.decode(frame)
-    except msgspec.DecodeError as exc:
+    except _DECODE_FAILURES as exc:
         # A message of another version may have another envelope: report the version if readable.
         try:
             v = _probe_decoder.decode(frame).v
-        except msgspec.DecodeError:
+        except _DECODE_FAILURES:
             v = PROTOCOL_VERSION
         if v != PROTOCOL_VERSION:
             raise ProtocolError(ErrorCode.VERSION, _version_detail(v)) from None
@@ -305,7 +310,7 @@ def decode(frame: bytes | memoryview, *, allowed_types: frozenset[str] | None = 
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"type {head.type[:64]!r}", seq=seq, sender=sender)
     try:
         body = body_decoder.decode(head.body)
-    except msgspec.DecodeError as exc:
+    except _DECODE_FAILURES as exc:
         raise ProtocolError(ErrorCode.SCHEMA, f"{head.type} body: {exc}", seq=seq, sender=sender) from None
     problem = _check_limits(head.type, body)
     if problem:

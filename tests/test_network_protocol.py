@@ -107,6 +107,8 @@ def test_oversized_malformed_unknown_and_schema_errors_are_typed():
     ):
         assert _code(junk) == ErrorCode.MALFORMED
     assert _code(_raw(sender="x" * (p.MAX_ID_CHARS + 1))) == ErrorCode.MALFORMED
+    bad_utf8 = _raw(sender="T-01").replace(b"T-01", b"T\x9d01")  # found by the fuzz benchmark
+    assert _code(bad_utf8) == ErrorCode.MALFORMED
     assert _code(_raw(type="teleport")) == ErrorCode.UNKNOWN_TYPE
     assert (
         _code(_raw(type="command", body={"step": 1}), allowed_types=p.CLIENT_TYPES) == ErrorCode.UNKNOWN_TYPE
