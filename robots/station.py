@@ -129,6 +129,8 @@ class StationUnit(RobotUnit):
                         {
                             "op": "serve",
                             "task": cmd.task_id,
+                            "pod": cmd.pod_id,
+                            "sku": cmd.sku,
                             "units": out.units_done + out.units_to_person,
                             "to_person": out.units_to_person,
                         },

@@ -78,6 +78,7 @@ def fill_candidates(
     pass_l,
     cell_index,
     tables,
+    move_cost,
     occ_now,
     tie,
     cand,
@@ -85,7 +86,8 @@ def fill_candidates(
 ):
     """Sort unit ``i``'s next cells (stay + passable neighbours) by key, best first, into ``cand[i]``.
 
-    A move to neighbour ``v`` costs ``rotations to face v + 1 + dist(v)`` steps; staying costs one step
+    A move to neighbour ``v`` costs ``rotations to face v + move_cost(cur -> v) + dist(v)`` (the move
+    cost is 1 unless guidance penalises that direction); staying costs one step
     more than the best move (zero at the goal), so a unit facing away from its route turns instead of
     idling. key = 8 * cost + tie, with tie 0..3 from the caller's random draw for moves and 4 for the
     stay, so equal costs favour moving and are otherwise broken at random.
@@ -94,6 +96,7 @@ def fill_candidates(
     slot = goal_slot[i]
     keys = np.empty(N_CAND, np.int64)
     cand[i, 0] = cur
+    ci_cur = cell_index[cur]
     n = 1
     best = np.int64(1) << 40
     for d in range(4):
@@ -108,7 +111,8 @@ def fill_candidates(
         j = occ_now[v]
         if j != NO_AGENT and not active[j]:
             continue  # a stopped unit is an obstacle: it must not count as this unit's best move
-        cost = turn_steps(heading[i], d) + 1 + cell_distance(v, cur, slot, cell_index, tables)
+        step_cost = np.int64(move_cost[ci_cur, d]) if (ci_cur >= 0 and slot >= 0) else 1
+        cost = turn_steps(heading[i], d) + step_cost + cell_distance(v, cur, slot, cell_index, tables)
         if cost < best:
             best = cost
         cand[i, n] = v
@@ -148,6 +152,7 @@ def pibt_step_kernel(
     pass_l,
     cell_index,
     tables,
+    move_cost,
     order,
     tie,
     occ_now,
@@ -162,7 +167,8 @@ def pibt_step_kernel(
     """One PIBT step with rotation-aware conversion to F/R/C/W actions.
 
     Inputs: pos_lin int32[N], heading int8[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N],
-    pass_u/pass_l bool[H*W], cell_index int32[H*W], tables uint16[S, n_cells], order int32[N]
+    pass_u/pass_l bool[H*W], cell_index int32[H*W], tables uint16[S, n_cells], move_cost
+    uint8[n_cells, 4] (guidance), order int32[N]
     (units by decreasing priority), tie int8[N, 5] (random 0..3 per neighbour direction and stay).
     Scratch (any contents on entry except occ_now/occ_next, which must be all -1 and are left all -1):
     occ_now/occ_next int32[H*W], next_lin int32[N], cand int32[N, 5], ncand/cidx int32[N],
@@ -199,6 +205,7 @@ def pibt_step_kernel(
             pass_l,
             cell_index,
             tables,
+            move_cost,
             occ_now,
             tie,
             cand,
@@ -240,6 +247,7 @@ def pibt_step_kernel(
                         pass_l,
                         cell_index,
                         tables,
+                        move_cost,
                         occ_now,
                         tie,
                         cand,

@@ -57,6 +57,48 @@ def _bfs_fill_kernel(nbr, passable_c, goals_c, slots, tables, queue):
                     tail += 1
 
 
+@numba.njit(**NUMBA_OPTS)
+def _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, buckets, bucket_len):
+    """Like `_bfs_fill_kernel` with direction-dependent move costs (Dial's bucket queue).
+
+    move_cost: uint8[n_cells, 4], cost of a forward move from a cell in heading d (1..K);
+    buckets: int32[K + 1, n_cells] and bucket_len: int32[K + 1] scratch. Distances saturate at 65534.
+    """
+    n_buckets = buckets.shape[0]
+    for k in range(goals_c.shape[0]):
+        row = tables[slots[k]]
+        row[:] = 65535
+        g = goals_c[k]
+        row[g] = 0
+        bucket_len[:] = 0
+        buckets[0, 0] = g
+        bucket_len[0] = 1
+        pending = 1
+        dist = 0
+        while pending > 0:
+            b = dist % n_buckets
+            while bucket_len[b] > 0:
+                bucket_len[b] -= 1
+                u = buckets[b, bucket_len[b]]
+                pending -= 1
+                if row[u] != dist:
+                    continue  # stale entry: u was settled closer
+                for d in range(4):
+                    v = nbr[u, d]
+                    if v < 0 or not passable_c[v]:
+                        continue
+                    nd = dist + move_cost[v, (d + 2) % 4]  # a unit at v moves towards u
+                    if nd > 65534:
+                        nd = 65534
+                    if nd < row[v]:
+                        row[v] = nd
+                        nb = nd % n_buckets
+                        buckets[nb, bucket_len[nb]] = v
+                        bucket_len[nb] += 1
+                        pending += 1
+            dist += 1
+
+
 def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
     """``int32[n_cells, 4]``: compact index of the E, S, W, N neighbour of each compact cell, or -1."""
     idx = cell_index.reshape(H, W)
@@ -74,13 +116,23 @@ class DistanceTables:
     ----------
     passable_unloaded, passable_loaded:
         ``bool[H, W]`` maps at reset; the union defines the compact cell index.
+    move_cost:
+        Optional ``uint8[H, W, 4]`` cost of a forward move per cell and heading (guidance, see
+        `controller.planning.guidance`); plain unit costs (BFS) when omitted.
     max_tables:
         Upper bound on live tables; must be at least the number of distinct (goal, class) pairs
         asked for in one step (at most the team size). Memory is ``2 * n_cells * max_tables`` bytes
         at most, and grows only as needed.
     """
 
-    def __init__(self, passable_unloaded: np.ndarray, passable_loaded: np.ndarray, *, max_tables: int):
+    def __init__(
+        self,
+        passable_unloaded: np.ndarray,
+        passable_loaded: np.ndarray,
+        *,
+        max_tables: int,
+        move_cost: np.ndarray | None = None,
+    ):
         H, W = passable_unloaded.shape
         self.H, self.W = int(H), int(W)
         base = (np.asarray(passable_unloaded, bool) | np.asarray(passable_loaded, bool)).ravel()
@@ -100,6 +152,13 @@ class DistanceTables:
         self.key_slot = np.full(2 * H * W, -1, np.int32)
         self._queue = np.empty(max(self.n_cells, 1), np.int32)
         self.nbr = _compact_neighbours(self.cell_index, H, W)
+        if move_cost is None:
+            move_cost = np.ones((H, W, 4), np.uint8)
+        self.move_cost = np.ascontiguousarray(np.asarray(move_cost, np.uint8).reshape(H * W, 4)[base])
+        self.unit_costs = bool((self.move_cost == 1).all())
+        k = int(self.move_cost.max()) if self.n_cells else 1
+        self._buckets = np.empty((k + 1, max(self.n_cells, 1)), np.int32) if not self.unit_costs else None
+        self._bucket_len = np.zeros(k + 1, np.int32)
         self._maps = [
             np.ascontiguousarray(passable_unloaded, bool).ravel().copy(),
             np.ascontiguousarray(passable_loaded, bool).ravel().copy(),
@@ -176,7 +235,13 @@ class DistanceTables:
                     ok = goals >= 0  # goals outside the reset-time map: tables stay "unreachable"
                     self.tables[use[sel][~ok]] = 65535
                     live = self._maps[cls][self.base_any]
-                    _bfs_fill_kernel(self.nbr, live, goals[ok], use[sel][ok], self.tables, self._queue)
+                    if self.unit_costs:
+                        _bfs_fill_kernel(self.nbr, live, goals[ok], use[sel][ok], self.tables, self._queue)
+                    else:
+                        _dial_fill_kernel(
+                            self.nbr, live, self.move_cost, goals[ok], use[sel][ok], self.tables,
+                            self._buckets, self._bucket_len,
+                        )  # fmt: skip
             self.bfs_count += int(new_keys.size)
             slots[missing] = self.key_slot[keys[missing]]
         self.slot_last_used[slots[slots >= 0]] = step

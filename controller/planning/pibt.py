@@ -40,6 +40,7 @@ import numpy as np
 from controller.planning._kernels import pibt_step_kernel
 from controller.planning.base import FleetArrays, GridMaps
 from controller.planning.distance import DistanceTables
+from controller.planning.guidance import highway_move_costs
 
 __all__ = ["PIBTPlanner"]
 
@@ -57,7 +58,18 @@ class PIBTPlanner:
 
     name = "pibt"
 
-    def __init__(self, *, max_tables: int | None = None, table_budget_bytes: float = 2e9) -> None:
+    def __init__(
+        self,
+        *,
+        max_tables: int | None = None,
+        table_budget_bytes: float = 2e9,
+        guidance: str = "highways",
+        guidance_penalty: int = 1,
+    ) -> None:
+        if guidance not in ("highways", "none"):
+            raise ValueError("guidance must be 'highways' or 'none'")
+        self.guidance = guidance
+        self.guidance_penalty = int(guidance_penalty)
         self._max_tables_arg = max_tables
         self.table_budget_bytes = table_budget_bytes
         self.tables: DistanceTables | None = None
@@ -73,7 +85,12 @@ class PIBTPlanner:
         by_budget = int(self.table_budget_bytes // max(2 * n_cells, 1))
         max_tables = self._max_tables_arg or max(int(1.25 * n_agents) + 64, by_budget)
         self.H, self.W = int(H), int(W)
-        self.tables = DistanceTables(grid.passable_unloaded, grid.passable_loaded, max_tables=max_tables)
+        move_cost = None
+        if self.guidance == "highways" and self.guidance_penalty > 0:
+            move_cost = highway_move_costs(grid.passable_loaded, penalty=self.guidance_penalty)
+        self.tables = DistanceTables(
+            grid.passable_unloaded, grid.passable_loaded, max_tables=max_tables, move_cost=move_cost
+        )
         self.rng = np.random.default_rng(seed)
         self.step_count = 0
         self._alloc(n_agents)
@@ -144,6 +161,7 @@ class PIBTPlanner:
             "pass_l": pass_l,
             "cell_index": self.tables.cell_index,
             "tables": self.tables.tables,
+            "move_cost": self.tables.move_cost,
             "order": order,
             "tie": tie,
         }
@@ -153,9 +171,6 @@ class PIBTPlanner:
         if out_actions.shape != (fleet.n,) or out_actions.dtype != np.int8:
             raise ValueError("out_actions must be int8[N]")
         k = self.prepare_step(grid, fleet)
-        pibt_step_kernel(
-            k["H"], k["W"], k["pos_lin"], k["heading"], k["goal_slot"], k["loaded"], k["active"], k["pass_u"],
-            k["pass_l"], k["cell_index"], k["tables"], k["order"], k["tie"], self.occ_now, self.occ_next,
-            self.next_lin, self.cand, self.ncand, self.cidx, self.stack, out_actions,
-        )  # fmt: skip
+        scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx, self.stack)
+        pibt_step_kernel(*k.values(), *scratch, out_actions)
         self.step_count += 1

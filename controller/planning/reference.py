@@ -25,6 +25,7 @@ def reference_step(
     pass_l: np.ndarray,
     cell_index: np.ndarray,
     tables: np.ndarray,
+    move_cost: np.ndarray,
     order: np.ndarray,
     tie: np.ndarray,
 ) -> np.ndarray:
@@ -52,7 +53,9 @@ def reference_step(
             if rr * W + cc in stopped:
                 continue  # stopped units are obstacles
             turns = min((d - int(heading[i])) % 4, (int(heading[i]) - d) % 4)
-            moves.append((turns + 1 + dist(rr * W + cc, i), int(tie[i, d]), rr * W + cc))
+            ci = cell_index[cur[i]]
+            step_cost = int(move_cost[ci, d]) if ci >= 0 and goal_slot[i] >= 0 else 1
+            moves.append((turns + step_cost + dist(rr * W + cc, i), int(tie[i, d]), rr * W + cc))
         d_cur = dist(cur[i], i)
         if d_cur == 0:
             stay_cost = 0

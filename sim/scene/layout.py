@@ -4,7 +4,10 @@ A layout is a ``uint8[H, W]`` array of `CellCode`s. Cells are ``(row, col)`` wit
 northern edge. The generator builds what RAWSim-O calls a tier: rectangular storage blocks separated
 by one-cell aisles, a hallway around them, pick stations on the west wall, stow (replenishment)
 stations on the east wall, inbound docks on the south wall and charging pads on the north wall.
-Stations, docks and charging pads are wall cells that robots enter from the hallway.
+Pick and stow stations are flow-through cells in the hallway lane next to the wall (the operator
+stands in the wall cell): a unit enters from upstream, is served, and leaves downstream or into
+the hallway, so the next unit waits in line without blocking the exit. Docks and charging pads are
+wall cells entered from the hallway.
 """
 
 from __future__ import annotations
@@ -118,10 +121,12 @@ def generate_blocks(params: BlockParams) -> np.ndarray:
     inner_rows = (1, height - 2)
     inner_cols = (1, width - 2)
     try:
-        for r in _spread(params.pick_stations, *inner_rows):
-            grid[r, 0] = CellCode.PICK
-        for r in _spread(params.stow_stations, *inner_rows):
-            grid[r, width - 1] = CellCode.STOW
+        # Keep stations off the first and last hallway rows so each has an upstream lane to queue in.
+        station_rows = (inner_rows[0] + 2, inner_rows[1] - 1)
+        for r in _spread(params.pick_stations, *station_rows):
+            grid[r, 1] = CellCode.PICK
+        for r in _spread(params.stow_stations, *station_rows):
+            grid[r, width - 2] = CellCode.STOW
         for c in _spread(params.docks, *inner_cols):
             grid[height - 1, c] = CellCode.DOCK
         for c in _spread(params.charging, *inner_cols):

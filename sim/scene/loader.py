@@ -60,8 +60,12 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-def load_scene(path: str | Path) -> Scene:
-    """Read, validate and compile a scene file. Raises `SceneError`."""
+def load_scene(path: str | Path, *, seed: int | None = None, run_hours: float | None = None) -> Scene:
+    """Read, validate and compile a scene file. Raises `SceneError`.
+
+    ``seed`` and ``run_hours`` override the file's values (the CLI's --seed and --hours); the seed
+    drives everything random, the initial inventory included.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -72,6 +76,10 @@ def load_scene(path: str | Path) -> Scene:
         raise SceneError(source, [("", f"cannot read: {exc.strerror}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(source, [("", f"not valid TOML: {exc}")]) from None
+    if seed is not None:
+        raw["seed"] = seed
+    if run_hours is not None:
+        raw["run_hours"] = run_hours
     return scene_from_dict(raw, source=source, base_dir=path.parent)
 
 

@@ -1,0 +1,116 @@
+"""The dispatcher's inventory book: what each pod holds, what is reserved, where pods stand.
+
+The book is the warehouse-management view; the physical truth lives with the units (the fleet
+host in simulation). Units are reserved when a trip is planned and removed when the station
+reports the line done, so two trips never promise the same units.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+Cell = tuple[int, int]
+
+
+class InventoryBook:
+    def __init__(
+        self,
+        *,
+        pod_cells: np.ndarray,
+        slot_sku: np.ndarray,
+        slot_units: np.ndarray,
+        capacity_units: int,
+        empty_mass_kg: float,
+        max_gross_mass_kg: float,
+        sku_mass_kg: np.ndarray,
+    ):
+        n_pods = pod_cells.shape[0]
+        self.capacity_units = capacity_units
+        self.empty_mass_kg = empty_mass_kg
+        self.max_gross_mass_kg = max_gross_mass_kg
+        self.sku_mass_kg = sku_mass_kg
+        # pod -> {sku: units}
+        self.contents: list[dict[int, int]] = [dict() for _ in range(n_pods)]
+        for p in range(n_pods):
+            for s, u in zip(slot_sku[p], slot_units[p], strict=True):
+                if s >= 0 and u > 0:
+                    self.contents[p][int(s)] = self.contents[p].get(int(s), 0) + int(u)
+        self.reserved: list[dict[int, int]] = [dict() for _ in range(n_pods)]
+        self.incoming: list[int] = [0] * n_pods  # units promised to stow trips
+        self.incoming_mass: list[float] = [0.0] * n_pods
+        # sku -> set of pods holding it
+        self.pods_of_sku: dict[int, set[int]] = defaultdict(set)
+        for p, c in enumerate(self.contents):
+            for s in c:
+                self.pods_of_sku[s].add(p)
+        self.pod_cell: list[Cell | None] = [tuple(map(int, c)) for c in pod_cells]  # None while carried
+        self.pod_at: dict[Cell, int] = {c: p for p, c in enumerate(self.pod_cell)}
+        self.busy_pod: set[int] = set()  # pods committed to a trip
+
+    # -------------------------------------------------------------- queries
+
+    def available(self, pod: int, sku: int) -> int:
+        return self.contents[pod].get(sku, 0) - self.reserved[pod].get(sku, 0)
+
+    def units_in(self, pod: int) -> int:
+        return sum(self.contents[pod].values())
+
+    def mass_kg(self, pod: int) -> float:
+        return self.empty_mass_kg + sum(u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod].items())
+
+    def total_units(self) -> int:
+        return sum(sum(c.values()) for c in self.contents)
+
+    def room_for(self, pod: int, sku: int, units: int) -> bool:
+        if self.units_in(pod) + self.incoming[pod] + units > self.capacity_units:
+            return False
+        extra_kg = units * float(self.sku_mass_kg[sku])
+        return self.mass_kg(pod) + self.incoming_mass[pod] + extra_kg <= self.max_gross_mass_kg
+
+    # -------------------------------------------------------------- updates
+
+    def reserve(self, pod: int, sku: int, units: int) -> None:
+        self.reserved[pod][sku] = self.reserved[pod].get(sku, 0) + units
+
+    def release(self, pod: int, sku: int, units: int) -> None:
+        left = self.reserved[pod].get(sku, 0) - units
+        if left > 0:
+            self.reserved[pod][sku] = left
+        else:
+            self.reserved[pod].pop(sku, None)
+
+    def picked(self, pod: int, sku: int, units: int) -> None:
+        self.release(pod, sku, units)
+        left = self.contents[pod].get(sku, 0) - units
+        if left < 0:
+            raise ValueError(f"pod {pod} had fewer than {units} units of sku {sku}")
+        if left:
+            self.contents[pod][sku] = left
+        else:
+            self.contents[pod].pop(sku, None)
+            self.pods_of_sku[sku].discard(pod)
+
+    def promise_stow(self, pod: int, sku: int, units: int) -> None:
+        self.incoming[pod] += units
+        self.incoming_mass[pod] += units * float(self.sku_mass_kg[sku])
+
+    def unpromise_stow(self, pod: int, sku: int, units: int) -> None:
+        self.incoming[pod] -= units
+        self.incoming_mass[pod] -= units * float(self.sku_mass_kg[sku])
+
+    def stowed(self, pod: int, sku: int, units: int) -> None:
+        self.unpromise_stow(pod, sku, units)
+        self.contents[pod][sku] = self.contents[pod].get(sku, 0) + units
+        self.pods_of_sku[sku].add(pod)
+
+    def lifted(self, pod: int) -> None:
+        cell = self.pod_cell[pod]
+        if cell is not None:
+            self.pod_at.pop(cell, None)
+        self.pod_cell[pod] = None
+
+    def set_down(self, pod: int, cell: Cell) -> None:
+        self.pod_cell[pod] = cell
+        self.pod_at[cell] = pod

@@ -1,0 +1,97 @@
+"""Customer orders and inbound cartons as SimPy processes.
+
+Orders arrive as a non-homogeneous Poisson process: the scene's rate scaled by a 24-hour profile
+(hour of day = ``start_hour`` + simulated hours), sampled by thinning (Lewis & Shedler 1979).
+Lines per order and units per line follow the scene's distributions; SKUs follow the popularity
+(Zipf or ABC). Cartons arrive at the docks as a Poisson stream, or from the inbound-network model
+when the scene names an inbound scenario, and reach a stow station after the dock hand-off time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from controller.orders import Carton, Order, OrderLine
+from robots.distributions import make_sampler
+from sim.scene import Scene
+from sim.seeds import stream
+
+# A mild two-peak day when the scene gives no profile (relative rates, mean about 1).
+DEFAULT_PROFILE = [
+    0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 0.8, 1.0, 1.2, 1.3, 1.3, 1.2,
+    1.1, 1.2, 1.3, 1.4, 1.4, 1.3, 1.2, 1.2, 1.1, 0.9, 0.7, 0.5,
+]  # fmt: skip
+
+
+def hourly_profile(scene: Scene) -> np.ndarray:
+    prof = np.asarray(scene.spec.orders.hourly_profile or DEFAULT_PROFILE, dtype=np.float64)
+    mean = prof.mean()
+    return prof / mean if mean > 0 else prof
+
+
+def order_process(env, scene: Scene, submit: Callable[[Order], None], counters: dict):
+    """SimPy process: generate orders until the end of the run."""
+    spec = scene.spec.orders
+    rng = stream(scene.seed, "demand.orders")
+    prof = hourly_profile(scene)
+    peak = float(prof.max())
+    rate_max_per_s = spec.rate_per_h * peak / 3600.0
+    if rate_max_per_s <= 0:
+        return
+    lines = make_sampler(spec.lines_per_order.model_dump())
+    units = make_sampler(spec.units_per_line.model_dump())
+    p = scene.skus.demand_prob
+    cdf = np.cumsum(p)
+    oid = 0
+    while True:
+        yield env.timeout(float(rng.exponential(1.0 / rate_max_per_s)))
+        hour = int((spec.start_hour + env.now / 3600.0) % 24)
+        if rng.random() * peak > prof[hour]:
+            continue  # thinned away
+        n_lines = max(1, int(lines(rng)))
+        skus = np.searchsorted(cdf, rng.random(n_lines) * cdf[-1], side="right")
+        seen: dict[int, int] = {}
+        for s in skus:
+            s = int(min(s, len(p) - 1))
+            seen[s] = seen.get(s, 0) + max(1, int(units(rng)))
+        oid += 1
+        order = Order(order_id=oid, t_s=env.now, lines=[OrderLine(sku=s, units=u) for s, u in seen.items()])
+        counters["orders"] += 1
+        counters["units_ordered"] += sum(u for u in seen.values())
+        submit(order)
+
+
+def carton_process(env, scene: Scene, submit: Callable[[Carton], None], counters: dict, arrivals=None):
+    """SimPy process: inbound cartons (Poisson, or a list of dock arrivals) ready at stow stations."""
+    spec = scene.spec.inbound
+    transfer_s = scene.spec.docks.transfer_to_stow_s
+    rng = stream(scene.seed, "demand.cartons")
+    cid = 0
+    if arrivals is not None:
+        for a in arrivals:
+            yield env.timeout(max(0.0, a.t_s + transfer_s - env.now))
+            for _ in range(a.cartons):
+                cid += 1
+                counters["cartons"] += 1
+                counters["units_arrived"] += a.units_per_carton
+                submit(Carton(carton_id=cid, t_s=env.now, sku=int(a.sku) % scene.skus.count, units=a.units_per_carton))
+        return
+    if spec.cartons_per_h <= 0:
+        return
+    p = scene.skus.demand_prob
+    cdf = np.cumsum(p)
+    while True:
+        yield env.timeout(float(rng.exponential(3600.0 / spec.cartons_per_h)))
+        sku = int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(p) - 1))
+        cid += 1
+        counters["cartons"] += 1
+        counters["units_arrived"] += spec.units_per_carton
+        # The carton crosses the dock and reaches a stow station after the hand-off time.
+        env.process(_deliver(env, transfer_s, Carton(carton_id=cid, t_s=env.now, sku=sku, units=spec.units_per_carton), submit))
+
+
+def _deliver(env, delay_s: float, carton: Carton, submit):
+    yield env.timeout(delay_s)
+    submit(Carton(carton_id=carton.carton_id, t_s=env.now, sku=carton.sku, units=carton.units))

@@ -1,0 +1,317 @@
+"""The fleet host: runs the simulated units of a scene and owns the physical truth of the floor.
+
+It receives one `CommandBatch` per lockstep tick, routes each command to its unit, lets a safety
+layer veto forward moves that would collide (as a real drive unit's bumper and reservation check
+would), steps every unit to the next tick, applies physical effects (pods lifted, set down, items
+picked and stowed) and returns a `TelemetryFrame`. It also keeps the PyBullet world in sync.
+
+It is reached only through a link (`sim.fleet_link_local` in-process, `network.fleet_link` over
+ZeroMQ in its own process), so the dispatcher cannot tell it from hardware.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from robots import registered_types
+from robots.floor import WALL
+from robots.human import HumanStation
+from robots.messages import Action, CommandBatch, Move, TelemetryFrame, UnitEvent
+from robots.station import StationUnit
+from robots.titan import Titan, TitanParams
+from sim.scene import Scene, load_scene
+from sim.seeds import child_seed
+
+Cell = tuple[int, int]
+
+
+class SimFloor:
+    """`robots.floor.FloorView` over the scene grid, with live pod positions and contents."""
+
+    def __init__(self, scene: Scene):
+        self.grid = scene.grid
+        self.height, self.width = scene.grid.shape
+        self.pod_cell: dict[int, Cell] = {p: tuple(map(int, c)) for p, c in enumerate(scene.pods.home_cells)}
+        self.pods: dict[Cell, int] = {c: p for p, c in self.pod_cell.items()}
+        self.empty_mass_kg = scene.pods.empty_mass_kg
+        self.sku_mass_kg = scene.skus.mass_kg
+        self.contents: list[dict[int, int]] = []
+        for p in range(scene.pods.count):
+            d: dict[int, int] = {}
+            for s, u in zip(scene.pods.slot_sku[p], scene.pods.slot_units[p], strict=True):
+                if s >= 0 and u > 0:
+                    d[int(s)] = d.get(int(s), 0) + int(u)
+            self.contents.append(d)
+        self.carried: dict[Cell, tuple[str, int]] = {}  # refreshed every tick
+
+    def code(self, cell: Cell) -> int:
+        r, c = cell
+        if 0 <= r < self.height and 0 <= c < self.width:
+            return int(self.grid[r, c])
+        return WALL
+
+    def pod_at(self, cell: Cell) -> int:
+        return self.pods.get(tuple(cell), -1)
+
+    def pod_mass_kg(self, pod_id: int) -> float:
+        return self.empty_mass_kg + sum(u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod_id].items())
+
+    def carrier_at(self, cell: Cell) -> tuple[str, int]:
+        return self.carried.get(tuple(cell), ("", -1))
+
+    def stored_units(self) -> int:
+        return sum(sum(c.values()) for c in self.contents)
+
+
+def _titan_params(group, cell_size_m: float) -> TitanParams:
+    return TitanParams(
+        max_speed_mps=group.max_speed_mps,
+        accel_mps2=group.accel_mps2,
+        turn_90_s=group.turn_90_s,
+        payload_kg=group.payload_kg,
+        lift_s=group.lift_s,
+        set_down_s=group.set_down_s,
+        battery_wh=group.battery_wh,
+        power_moving_w=group.power_moving_w,
+        power_idle_w=group.power_idle_w,
+        charge_power_w=group.charge_power_w,
+        low_battery_frac=group.low_battery_frac,
+        cell_size_m=cell_size_m,
+    )
+
+
+def make_station_unit(station, floor, *, fidelity: str = "fast") -> StationUnit:
+    """Build the station unit of a scene station (human by default)."""
+    group = station.config
+    types = registered_types()
+    if station.unit == "human" or station.unit not in types:
+        return HumanStation(
+            unit_id=station.station_id,
+            floor=floor,
+            cell=station.cell,
+            kind=station.kind,
+            per_pod_s=group.per_pod_s.model_dump(),
+            per_unit_s=group.per_unit_s.model_dump(),
+        )
+    cls = types[station.unit]
+    kwargs = getattr(cls, "scene_kwargs", None)
+    extra = kwargs(group) if callable(kwargs) else {}
+    return cls(unit_id=station.station_id, floor=floor, cell=station.cell, kind=station.kind, fidelity=fidelity, **extra)
+
+
+class FleetHost:
+    """Hosts every simulated unit of a scene. See the module docstring."""
+
+    def __init__(
+        self,
+        scene: str | Path | Scene,
+        *,
+        seed: int | None = None,
+        gui: bool = False,
+        realtime_factor: float | None = None,
+        world: bool = True,
+        exclude_units: frozenset[str] = frozenset(),
+        station_fidelity: str = "fast",
+    ):
+        self.scene = scene if isinstance(scene, Scene) else load_scene(scene, seed=seed)
+        sc = self.scene
+        self.floor = SimFloor(sc)
+        self.step_s = sc.step_s
+        self.t_s = 0.0
+        self.step_index = 0
+        self.titans: list[Titan] = []
+        for u in sc.units:
+            if u.unit_id in exclude_units:
+                continue
+            t = Titan(
+                unit_id=u.unit_id,
+                floor=self.floor,
+                cell=u.cell,
+                heading=u.heading,
+                params=_titan_params(u.config, sc.cell_size_m),
+            )
+            t.reset(seed=child_seed(sc.seed, f"unit.{u.unit_id}"))
+            self.titans.append(t)
+        self.stations: list[StationUnit] = []
+        for s in sc.stations:
+            unit = make_station_unit(s, self.floor, fidelity=station_fidelity)
+            unit.reset(seed=child_seed(sc.seed, f"station.{s.station_id}"))
+            self.stations.append(unit)
+        self.by_id = {u.unit_id: u for u in [*self.titans, *self.stations]}
+        self.units_picked = 0
+        self.units_stowed = 0
+        self.moves_vetoed = 0
+        self.collisions = 0
+        self.world = None
+        self.realtime_factor = realtime_factor
+        if world or gui:
+            self._build_world(gui)
+
+    # ------------------------------------------------------------------ link API
+
+    def initial_frame(self) -> TelemetryFrame:
+        self._refresh_carried()
+        return TelemetryFrame(step=0, t_s=0.0, units=[u.state() for u in self.by_id.values()], events=[])
+
+    def apply(self, batch: CommandBatch) -> TelemetryFrame:
+        t_to = max(self.t_s, batch.t_s) + self.step_s
+        dt = t_to - self.t_s
+        events: list[UnitEvent] = []
+        for cmd in batch.commands:
+            unit = self.by_id.get(cmd.unit_id)
+            if unit is None:
+                events.append(UnitEvent(cmd.unit_id, "error", batch.t_s, cmd.command_id, {"reason": "unknown unit"}))
+                continue
+            events.extend(unit.handle(cmd, batch.t_s))
+        prev = [(t.cell, t.heading) for t in self.titans]
+        events.extend(self._veto_conflicts(batch.t_s))
+        for t in self.titans:
+            events.extend(t.step(t_to, dt))
+        self._apply_pod_effects(events)
+        self._refresh_carried()
+        for s in self.stations:
+            done = s.step(t_to, dt)
+            self._apply_service_effects(s, done)
+            events.extend(done)
+        self._count_collisions(prev)
+        if self.world is not None:
+            self._update_world(prev)
+        self.t_s = t_to
+        self.step_index = batch.step + 1
+        return TelemetryFrame(
+            step=self.step_index, t_s=t_to, units=[u.state() for u in self.by_id.values()], events=events
+        )
+
+    def close(self) -> None:
+        if self.world is not None:
+            self.world.close()
+            self.world = None
+
+    # ------------------------------------------------------------------ physics of the floor
+
+    def _veto_conflicts(self, t_s: float) -> list[UnitEvent]:
+        """Cancel forward moves into an occupied or contested cell, or swaps, to a fixed point."""
+        events = []
+        changed = True
+        while changed:
+            changed = False
+            nxt = [t.next_cell() for t in self.titans]
+            cur = {t.cell: k for k, t in enumerate(self.titans)}
+            seen: dict[Cell, int] = {}
+            for k, cell in enumerate(nxt):
+                other = seen.get(cell)
+                if other is not None:
+                    for j in (k, other):
+                        if nxt[j] != self.titans[j].cell:
+                            events.append(self.titans[j].cancel_move(t_s, "cell contested"))
+                            self.moves_vetoed += 1
+                            changed = True
+                    break
+                seen[cell] = k
+            if changed:
+                continue
+            for k, t in enumerate(self.titans):
+                if nxt[k] == t.cell:
+                    continue
+                j = cur.get(nxt[k])
+                if j is not None and nxt[j] == t.cell:
+                    events.append(t.cancel_move(t_s, "swap"))
+                    events.append(self.titans[j].cancel_move(t_s, "swap"))
+                    self.moves_vetoed += 2
+                    changed = True
+                    break
+        return events
+
+    def _count_collisions(self, prev) -> None:
+        cells = [t.cell for t in self.titans]
+        if len(set(cells)) != len(cells):
+            self.collisions += len(cells) - len(set(cells))
+
+    def _apply_pod_effects(self, events: list[UnitEvent]) -> None:
+        for ev in events:
+            if ev.kind != "done":
+                continue
+            op = ev.data.get("op")
+            if op == "lift":
+                unit = self.by_id[ev.unit_id]
+                pod = int(ev.data["pod"])
+                self.floor.pods.pop(unit.cell, None)
+                self.floor.pod_cell[pod] = None
+                if self.world is not None:
+                    self.world.lift_pod(self._titan_index(unit), pod)
+            elif op == "set_down":
+                unit = self.by_id[ev.unit_id]
+                pod = int(ev.data["pod"])
+                self.floor.pods[unit.cell] = pod
+                self.floor.pod_cell[pod] = unit.cell
+                if self.world is not None:
+                    self.world.set_down_pod(self._titan_index(unit), unit.cell)
+
+    def _apply_service_effects(self, station: StationUnit, events: list[UnitEvent]) -> None:
+        for ev in events:
+            if ev.kind != "done" or ev.data.get("op") != "serve":
+                continue
+            cmd_units = int(ev.data["units"])
+            pod = int(ev.data.get("pod", -1))
+            sku = int(ev.data.get("sku", -1))
+            if pod < 0 or sku < 0:
+                continue
+            contents = self.floor.contents[pod]
+            if station.kind == "pick":
+                have = contents.get(sku, 0)
+                if have < cmd_units:
+                    raise RuntimeError(f"station {station.unit_id} picked {cmd_units} of sku {sku} from pod {pod} holding {have}")
+                if have == cmd_units:
+                    del contents[sku]
+                else:
+                    contents[sku] = have - cmd_units
+                self.units_picked += cmd_units
+            else:
+                contents[sku] = contents.get(sku, 0) + cmd_units
+                self.units_stowed += cmd_units
+
+    def _refresh_carried(self) -> None:
+        self.floor.carried = {t.cell: (t.unit_id, t.pod_id) for t in self.titans if t.pod_id >= 0}
+
+    def _titan_index(self, unit) -> int:
+        return self._titan_pos[unit.unit_id]
+
+    # ------------------------------------------------------------------ world
+
+    def _build_world(self, gui: bool) -> None:
+        try:
+            from sim.world import World, WorldSpec
+        except ImportError:  # the PyBullet world module is optional for headless tests
+            return
+        sc = self.scene
+        self._titan_pos = {t.unit_id: k for k, t in enumerate(self.titans)}
+        spec = WorldSpec(
+            cell_size_m=sc.cell_size_m,
+            cell_codes=np.asarray(sc.grid),
+            pod_cells=np.asarray(sc.pods.home_cells, dtype=np.int32),
+            n_units=len(self.titans),
+            unit_cells=np.array([t.cell for t in self.titans], dtype=np.int32).reshape(-1, 2),
+            unit_headings=np.array([t.heading for t in self.titans], dtype=np.int8),
+        )
+        self.world = World(spec, gui=gui)
+
+    def _update_world(self, prev) -> None:
+        cells = np.array([t.cell for t in self.titans], dtype=np.int32).reshape(-1, 2)
+        heads = np.array([t.heading for t in self.titans], dtype=np.int8)
+        if self.realtime_factor:
+            prev_cells = np.array([p[0] for p in prev], dtype=np.int32).reshape(-1, 2)
+            prev_heads = np.array([p[1] for p in prev], dtype=np.int8)
+            self.world.render_step(
+                (prev_cells, prev_heads), (cells, heads), self.step_s / self.realtime_factor
+            )
+        else:
+            self.world.set_units_from_cells(cells, heads)
+
+
+def noop_batch(step: int, t_s: float) -> CommandBatch:
+    return CommandBatch(step=step, t_s=t_s, commands=[])
+
+
+__all__ = ["FleetHost", "SimFloor", "make_station_unit", "noop_batch", "Action", "Move"]

@@ -1,0 +1,356 @@
+"""One FC run: the clock, the dispatcher, the fleet link, demand, KPIs and the run store.
+
+The SimPy environment owns time. A tick process runs every drive-unit step: it hands the last
+telemetry frame to the dispatcher, sends the resulting commands over the link and waits for the
+next frame (lockstep: the dispatcher decides tick t from the telemetry of tick t, so fast mode is
+deterministic). Order and carton processes feed the dispatcher; a minute process writes KPIs and
+commits the run store. Realtime mode runs the same model on `simpy.rt.RealtimeEnvironment`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import simpy
+import simpy.rt
+
+from controller.dispatcher import Dispatcher
+from controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
+from robots.messages import TelemetryFrame, UnitMode
+from sim.demand import carton_process, order_process
+from sim.runstore import RunStore, new_run_id
+from sim.scene import Scene, load_scene
+from sim.seeds import child_seed
+
+VERSION = "0.1.0"
+
+
+def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[FloorPlan, DispatchConfig]:
+    plan = FloorPlan(
+        grid=np.asarray(scene.grid),
+        cell_size_m=scene.cell_size_m,
+        step_s=scene.step_s,
+        stations=tuple(StationInfo(station_id=s.station_id, kind=s.kind, cell=s.cell) for s in scene.stations),
+        drive_units=tuple(
+            DriveUnitInfo(unit_id=u.unit_id, payload_kg=u.config.payload_kg, low_battery_frac=u.config.low_battery_frac)
+            for u in scene.units
+        ),
+        charge_cells=scene.charge_cells,
+        pod_cells=np.asarray(scene.pods.home_cells),
+        slot_sku=np.asarray(scene.pods.slot_sku),
+        slot_units=np.asarray(scene.pods.slot_units),
+        pod_capacity_units=scene.pods.capacity_units,
+        pod_empty_mass_kg=scene.pods.empty_mass_kg,
+        pod_max_gross_mass_kg=scene.pods.max_gross_mass_kg,
+        sku_mass_kg=np.asarray(scene.skus.mass_kg),
+    )
+    d = scene.spec.dispatch
+    queue_cells = max(g.queue_cells for g in scene.spec.stations)
+    config = DispatchConfig(
+        planner=planner or d.planner,
+        order_assignment=d.order_assignment,
+        pod_return=d.pod_return,
+        max_lines_per_station=d.max_lines_per_station,
+        queue_cells=queue_cells,
+        seed=child_seed(scene.seed, "dispatcher"),
+    )
+    return plan, config
+
+
+@dataclass
+class RunOptions:
+    hours: float | None = None
+    seed: int | None = None
+    gui: bool = False
+    realtime: bool = False
+    speedup: float = 10.0
+    planner: str | None = None
+    runs_dir: Path = Path("runs")
+    run_id: str | None = None
+    record_poses: bool | None = None  # default: on for fleets up to 100 units
+    link: str = "zmq"  # "zmq" (default, fleet host in its own process) or "local" (tests, profiling)
+    station_fidelity: str = "fast"
+    command_line: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    db_path: Path
+    kpis: dict
+    wall_s: float
+
+
+class _Tracker:
+    """KPI accumulation from telemetry (station busy time, unit distance, queues)."""
+
+    def __init__(self, scene: Scene):
+        self.station_kind = {s.station_id: s.kind for s in scene.stations}
+        self.unit_ids = {u.unit_id for u in scene.units}
+        self.busy_ticks = {"pick": 0, "stow": 0}
+        self.ticks = 0
+        self.queue_sum = 0
+        self.unit_busy = 0
+        self.distance_cells = 0
+        self.last_pos: dict[str, tuple[int, int]] = {}
+
+    def reset_minute(self):
+        self.busy_ticks = {"pick": 0, "stow": 0}
+        self.ticks = 0
+        self.queue_sum = 0
+        self.unit_busy = 0
+
+    def observe(self, frame: TelemetryFrame, dispatcher: Dispatcher):
+        self.ticks += 1
+        kinds = self.station_kind
+        for st in frame.units:
+            k = kinds.get(st.unit_id)
+            if k is not None:
+                if st.mode == UnitMode.SERVING:
+                    self.busy_ticks[k] += 1
+                continue
+            prev = self.last_pos.get(st.unit_id)
+            cur = (st.row, st.col)
+            if prev is not None and prev != cur:
+                self.distance_cells += abs(prev[0] - cur[0]) + abs(prev[1] - cur[1])
+            self.last_pos[st.unit_id] = cur
+        self.queue_sum += sum(len(s.queue) for s in dispatcher.stations if s.kind == "pick")
+        self.unit_busy += dispatcher.busy_units()
+
+
+def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
+    realtime_factor = opts.speedup if opts.realtime else None
+    if opts.link == "local":
+        from sim.fleet_host import FleetHost
+        from sim.fleet_link_local import LocalFleetLink
+
+        host = FleetHost(
+            scene, gui=opts.gui, realtime_factor=realtime_factor, station_fidelity=opts.station_fidelity
+        )
+        return LocalFleetLink(host), host
+    from network.fleet_link import ZmqFleetLink
+
+    link = ZmqFleetLink(
+        str(scene_path),
+        seed=scene.seed,
+        gui=opts.gui,
+        realtime_factor=realtime_factor,
+        run_hours=scene.spec.run_hours,
+    )
+    return link, None
+
+
+def run_fc(
+    scene_path: str | Path,
+    opts: RunOptions | None = None,
+    *,
+    progress: Callable[[dict], None] | None = None,
+) -> RunResult:
+    """Run a scene; returns the KPIs and where the run database is. Raises `SceneError` on bad scenes."""
+    opts = opts or RunOptions()
+    scene_path = Path(scene_path)
+    scene = load_scene(scene_path, seed=opts.seed, run_hours=opts.hours)
+    if opts.gui:
+        from sim.world import require_display
+
+        require_display()
+    plan, config = floorplan_from_scene(scene, planner=opts.planner)
+    dispatcher = Dispatcher(plan, config)
+    run_id = opts.run_id or new_run_id(scene.name, scene.seed)
+    db_path = Path(opts.runs_dir) / run_id / "run.sqlite"
+    store = RunStore(db_path)
+    record_poses = opts.record_poses if opts.record_poses is not None else len(scene.units) <= 100
+    store.write_meta(
+        {
+            "run_id": run_id,
+            "scene_name": scene.name,
+            "scene_file": str(scene_path),
+            "scene_text": scene_path.read_text(),
+            "seed": scene.seed,
+            "run_hours": scene.spec.run_hours,
+            "version": VERSION,
+            "python": platform.python_version(),
+            "command_line": " ".join(opts.command_line),
+            "planner": config.planner,
+            "step_s": scene.step_s,
+            "unit_ids": [u.unit_id for u in scene.units],
+            "grid": scene.grid.tolist(),
+            "mode": "realtime" if opts.realtime else "fast",
+        }
+    )
+    if opts.realtime:
+        env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
+    else:
+        env = simpy.Environment()
+    counters = {"orders": 0, "units_ordered": 0, "cartons": 0, "units_arrived": 0}
+    env.process(order_process(env, scene, dispatcher.submit_order, counters))
+    arrivals = None
+    if scene.spec.inbound.scenario:
+        from sim.inbound.coupling import dock_arrivals
+
+        arrivals = dock_arrivals(
+            (scene_path.parent / scene.spec.inbound.scenario),
+            start_day=scene.spec.inbound.start_day,
+            days=scene.spec.run_hours / 24.0,
+            seed=scene.seed,
+            n_fc_skus=scene.skus.count,
+        )
+    env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
+
+    link, host = make_link(scene_path, scene, opts)
+    tracker = _Tracker(scene)
+    initial_units = scene.pods.initial_units()
+    unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
+    state = {"frame": link.initial_frame(), "collisions": 0, "vetoed": 0, "picked_phys": 0, "stowed_phys": 0}
+    wall0 = time.perf_counter()
+    pose_buf = np.zeros((len(scene.units), 4), dtype=np.int16)
+
+    def tick_process():
+        while True:
+            frame = state["frame"]
+            tracker.observe(frame, dispatcher)
+            for ev in frame.events:
+                if ev.kind == "refused" and ev.data.get("reason") in ("cell contested", "swap"):
+                    state["vetoed"] += 1
+                if ev.kind == "done" and ev.data.get("op") == "serve":
+                    key = "picked_phys" if ev.unit_id in tracker.station_kind and tracker.station_kind[ev.unit_id] == "pick" else "stowed_phys"
+                    state[key] += int(ev.data.get("units", 0))
+            for st in frame.units:
+                k = unit_index.get(st.unit_id)
+                if k is not None:
+                    pose_buf[k] = (st.row, st.col, st.heading, st.pod_id)
+            # Independent of the fleet host's own safety layer: two units in one cell is a collision.
+            cells = set(zip(pose_buf[:, 0].tolist(), pose_buf[:, 1].tolist(), strict=True))
+            state["collisions"] += len(scene.units) - len(cells)
+            if record_poses:
+                store.add_pose(frame.step, frame.t_s, pose_buf)
+            batch = dispatcher.tick(frame)
+            state["frame"] = link.exchange(batch)
+            yield env.timeout(scene.step_s)
+
+    def kpi_row(minute: int) -> dict:
+        st = dispatcher.stats
+        n_pick = max(1, sum(1 for s in scene.stations if s.kind == "pick"))
+        n_stow = max(1, sum(1 for s in scene.stations if s.kind == "stow"))
+        ticks = max(1, tracker.ticks)
+        units_in = initial_units + state["stowed_phys"]
+        stored = dispatcher.book.total_units()
+        in_process = counters["units_arrived"] - state["stowed_phys"]
+        conserved = initial_units + counters["units_arrived"] == stored + in_process + state["picked_phys"]
+        row = {
+            "minute": minute,
+            "t_s": env.now,
+            "units_picked": st["units_picked"],
+            "units_stowed": st["units_stowed"],
+            "orders_completed": st["orders_completed"],
+            "orders_open": dispatcher.open_orders(),
+            "backlog": len(dispatcher.backlog),
+            "pick_utilisation": tracker.busy_ticks["pick"] / (ticks * n_pick),
+            "stow_utilisation": tracker.busy_ticks["stow"] / (ticks * n_stow),
+            "queue_mean": tracker.queue_sum / ticks / n_pick,
+            "unit_utilisation": tracker.unit_busy / (ticks * max(1, len(scene.units))),
+            "distance_m": tracker.distance_cells * scene.cell_size_m,
+            "planner_ms_per_step": 1000.0 * st["planner_s"] / max(1, st["planner_steps"]),
+            "collisions": state["collisions"],
+            "moves_vetoed": state["vetoed"],
+            "units_in": units_in,
+            "units_stored": stored,
+            "units_in_process": in_process,
+            "conserved": int(conserved),
+            "wall_s": time.perf_counter() - wall0,
+        }
+        return row
+
+    totals = {"pick_busy": 0, "stow_busy": 0, "ticks": 0, "queue": 0, "unit_busy": 0}
+
+    def minute_process():
+        minute = 0
+        while True:
+            yield env.timeout(60.0)
+            minute += 1
+            row = kpi_row(minute)
+            totals["pick_busy"] += tracker.busy_ticks["pick"]
+            totals["stow_busy"] += tracker.busy_ticks["stow"]
+            totals["ticks"] += tracker.ticks
+            totals["queue"] += tracker.queue_sum
+            totals["unit_busy"] += tracker.unit_busy
+            tracker.reset_minute()
+            store.add_events(dispatcher.log)
+            dispatcher.log.clear()
+            store.add_kpi(row)
+            store.commit()
+            if progress is not None:
+                progress(row)
+
+    env.process(tick_process())
+    env.process(minute_process())
+    try:
+        env.run(until=scene.run_s)
+    finally:
+        link.close()
+    store.add_events(dispatcher.log)
+    dispatcher.log.clear()
+    wall_s = time.perf_counter() - wall0
+    kpis = summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initial_units)
+    store.write_summary(kpis)
+    store.close()
+    return RunResult(run_id=run_id, db_path=db_path, kpis=kpis, wall_s=wall_s)
+
+
+def summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initial_units) -> dict:
+    hours = scene.run_s / 3600.0
+    st = dispatcher.stats
+    ct = np.asarray(dispatcher.cycle_times_s, dtype=np.float64)
+    n_pick = max(1, sum(1 for s in scene.stations if s.kind == "pick"))
+    n_stow = max(1, sum(1 for s in scene.stations if s.kind == "stow"))
+    ticks = max(1, totals["ticks"])
+    stored = dispatcher.book.total_units()
+    in_process = counters["units_arrived"] - state["stowed_phys"]
+    conserved = initial_units + counters["units_arrived"] == stored + in_process + state["picked_phys"]
+    return {
+        "scene": scene.name,
+        "seed": scene.seed,
+        "simulated_h": round(hours, 4),
+        "drive_units": len(scene.units),
+        "planner": dispatcher.config.planner,
+        "units_picked": st["units_picked"],
+        "units_picked_per_h": round(st["units_picked"] / hours, 2),
+        "units_stowed": st["units_stowed"],
+        "units_stowed_per_h": round(st["units_stowed"] / hours, 2),
+        "orders_arrived": counters["orders"],
+        "orders_completed": st["orders_completed"],
+        "order_cycle_p50_s": round(float(np.percentile(ct, 50)), 2) if ct.size else None,
+        "order_cycle_p95_s": round(float(np.percentile(ct, 95)), 2) if ct.size else None,
+        "pick_station_utilisation": round(totals["pick_busy"] / (ticks * n_pick), 4),
+        "stow_station_utilisation": round(totals["stow_busy"] / (ticks * n_stow), 4),
+        "pick_queue_mean": round(totals["queue"] / ticks / n_pick, 3),
+        "drive_unit_utilisation": round(totals["unit_busy"] / (ticks * max(1, len(scene.units))), 4),
+        "distance_m": round(tracker.distance_cells * scene.cell_size_m, 1),
+        "planner_ms_per_step": round(1000.0 * st["planner_s"] / max(1, st["planner_steps"]), 4),
+        "collisions": state["collisions"],
+        "moves_vetoed": state["vetoed"],
+        "trips_completed": st["trips_completed"],
+        "units_to_person": st["units_to_person"],
+        "units_in": initial_units + counters["units_arrived"],
+        "units_stored": stored,
+        "units_in_process": in_process,
+        "units_conserved": bool(conserved),
+        "wall_s": round(wall_s, 3),
+        "realtime_factor": round(scene.run_s / wall_s, 1) if wall_s > 0 else None,
+    }
+
+
+def kpis_json(kpis: dict) -> str:
+    return json.dumps(kpis, indent=2, sort_keys=False)
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")
