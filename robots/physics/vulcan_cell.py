@@ -1,0 +1,779 @@
+"""Vulcan's cell in PyBullet: a KUKA iiwa with a paddle tool in front of a fabric pod face.
+
+Cell frame (metres, z up): the arm base stands on a pedestal at the origin; the pod face is the plane
+``x = face_x_m`` with bins extending into +x (``depth_m``). A bin's ``u`` (across) maps to +y, its
+``v`` (into the bin) to +x, rows stack upwards from ``face_bottom_z_m``.
+
+Each bin's opening is closed by an elastic band, modelled as a flap hinged at the top of the opening
+on a revolute joint driven by a spring torque ``-k theta - c theta_dot`` (a compliant barrier the tool
+and item push past; it then rests on the item). The tool is rigid on the flange through a fixed joint
+carrying a force-torque sensor (`enableJointForceTorqueSensor`): the wrist wrench it reads, less the
+static baseline, detects jams and limits the paddle's push. Suction is a fixed constraint between tool
+tip and item that is removed (breaks) when its force exceeds the cup's limit.
+
+Durations are simulated seconds: physics time of the motions plus the fixed non-motion parts named in
+`VulcanCellParams` (induction, sensing and planning), which are assumptions, not physics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet as p
+
+from robots.bins import CLEARANCE_M, Bin, PodFace, StowPlan, direct_slot, make_pod_face, plan_stow
+from robots.physics.engine import (
+    SIM_HZ,
+    Arm,
+    PhysicsClient,
+    kuka_with_tool_urdf,
+    move_linear,
+    tool_forward_orn,
+    wait,
+)
+
+__all__ = ["PickResult", "StowResult", "VulcanCell", "VulcanCellParams"]
+
+GRAVITY_MPS2 = 9.81
+
+
+@dataclass(frozen=True, kw_only=True)
+class VulcanCellParams:
+    """Geometry, limits and non-motion times of the cell (SI units)."""
+
+    face_x_m: float = 0.72
+    face_bottom_z_m: float = 0.62
+    pedestal_h_m: float = 0.60
+    rail_m: float = 0.30  # the arm's base slides 0..rail_m along +x from x = -0.25
+    rows: tuple = ((3, 0.26), (4, 0.20), (4, 0.20), (5, 0.16))  # (bins across, height) from the bottom
+    face_width_m: float = 0.66
+    depth_m: float = 0.24
+    wall_t_m: float = 0.008
+    band_clear_m: float = 0.02  # the band hangs down to this height above the bin floor
+    band_stiffness_nm_per_rad: float = 0.6
+    band_damping_nms_per_rad: float = 0.05
+    tool_len_m: float = 0.16
+    tool_w_m: float = 0.012
+    tool_h_m: float = 0.04
+    free_speed_mps: float = 0.7
+    insert_speed_mps: float = 0.25
+    sweep_speed_mps: float = 0.12
+    jam_force_n: float = 45.0  # wrist force (above baseline) that means the item is stuck
+    push_force_limit_n: float = 30.0  # the paddle stops pushing items aside beyond this
+    suction_limit_n: float = 45.0  # a suction cup lets go above this
+    induct_s: float = 1.5  # item fed onto the end-of-arm tool by the induction conveyor (assumed)
+    sense_plan_s: float = 2.5  # image the pod face, choose a bin and plan (assumed)
+    item_friction: float = 0.5
+    force_filter_s: float = 0.1
+
+
+@dataclass
+class StowResult:
+    """Outcome of one stow: success, or ``to_person`` when the arm gave the item up."""
+
+    success: bool
+    to_person: bool
+    duration_s: float
+    attempts: int = 0
+    jams: int = 0
+    bin_id: int = -1
+    reason: str = ""
+    peak_force_n: float = 0.0
+    pushed: bool = False
+
+
+@dataclass
+class PickResult:
+    success: bool
+    duration_s: float
+    broke: bool = False
+    peak_force_n: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class _Item:
+    body: int
+    size_m: tuple[float, float, float]  # (w across, d deep, h high)
+    mass_kg: float
+    bin_id: int = -1
+
+
+@dataclass
+class _Bin3D:
+    y0_m: float  # y of u = 0
+    z_floor_m: float
+    band: int = -1  # body id of the band flap
+    band_len_m: float = 0.0
+
+
+class VulcanCell:
+    """The cell: build once, then `load_pod` (random fill), `stow` and `pick` items.
+
+    ``rows_for_people``: the lowest rows people work; the arm prefers the rows above them.
+    """
+
+    def __init__(
+        self,
+        *,
+        params: VulcanCellParams | None = None,
+        client_id: int | None = None,
+        origin_world=(0.0, 0.0, 0.0),
+        rows_for_people: int = 0,
+    ):
+        self.params = prm = params or VulcanCellParams()
+        self.rows_for_people = rows_for_people
+        self.pc = PhysicsClient(client_id=client_id, origin_world=origin_world)
+        self.orn = tool_forward_orn()
+        urdf = kuka_with_tool_urdf(
+            tool_len_m=prm.tool_len_m, tool_w_m=prm.tool_w_m, tool_h_m=prm.tool_h_m, slide_m=prm.rail_m
+        )
+        rail_half = (0.15 + prm.rail_m / 2, 0.15, prm.pedestal_h_m / 2)
+        self.pc.box(rail_half, (-0.25 + prm.rail_m / 2, 0, prm.pedestal_h_m / 2), rgba=(0.3, 0.3, 0.35, 1))
+        self.arm = Arm(self.pc, urdf, (-0.25, 0, prm.pedestal_h_m + 0.002))
+        self.tool_joint = self.arm.ee_link  # the fixed joint into the tool link carries the sensor
+        p.enableJointForceTorqueSensor(self.arm.body, self.tool_joint, True, physicsClientId=self.pc.cid)
+        self.home_xyz = np.array([0.50, 0.0, prm.pedestal_h_m + 0.45])
+        self.arm.reset_to(self.home_xyz, self.orn)
+        move_linear(self.pc, self.arm, self.home_xyz, self.orn, speed_mps=1.0, tol_m=0.02)
+        self.face: PodFace = make_pod_face(prm.rows, face_width_m=prm.face_width_m, depth_m=prm.depth_m)
+        self.bins3d: list[_Bin3D] = []
+        self._build_pod()
+        self.items: dict[int, _Item] = {}
+        self._next_item = 0
+        self._suction: int | None = None
+        self._suction_item: int | None = None
+        self._f_filt = np.zeros(3)
+        self._held_open: set[int] = set()
+        self.pc.steps = 0
+
+    # ------------------------------------------------------------------ building
+
+    def _build_pod(self) -> None:
+        prm, pc = self.params, self.pc
+        t, w, d = prm.wall_t_m, prm.face_width_m, prm.depth_m
+        fabric = (0.25, 0.35, 0.55, 1.0)
+        z = prm.face_bottom_z_m
+        x_mid = prm.face_x_m + d / 2
+        for n, h in prm.rows:
+            pc.box((d / 2, w / 2 + t, t / 2), (x_mid, 0, z - t / 2), rgba=fabric)  # bin floors
+            bw = w / n
+            for c in range(n + 1):  # dividers and side walls
+                pc.box((d / 2, t / 2, h / 2), (x_mid, -w / 2 + c * bw, z + h / 2), rgba=fabric)
+            for c in range(n):
+                self.bins3d.append(_Bin3D(y0_m=-w / 2 + c * bw + t / 2, z_floor_m=z))
+            z += h + t
+        pc.box((d / 2, w / 2 + t, t / 2), (x_mid, 0, z - t / 2), rgba=fabric)  # top
+        pc.box(
+            (t / 2, w / 2 + t, (z - prm.face_bottom_z_m) / 2),
+            (prm.face_x_m + d + t / 2, 0, (z + prm.face_bottom_z_m) / 2),
+            rgba=fabric,
+        )
+        for b, b3 in zip(self.face.bins, self.bins3d, strict=True):
+            b.width_m -= prm.wall_t_m  # usable width between dividers
+            b3.band, b3.band_len_m = self._band(b, b3)
+
+    def _band(self, b: Bin, b3: _Bin3D) -> tuple[int, float]:
+        """A flap hinged about +y at the top of the opening, hanging to ``band_clear_m`` above the floor."""
+        prm, cid = self.params, self.pc.cid
+        length = b.height_m - prm.band_clear_m
+        half = (0.003, b.width_m / 2 - 0.004, length / 2)
+        # The flap hangs below its hinge: shapes offset half a length down from the joint frame.
+        below = (0, 0, -length / 2)
+        col = p.createCollisionShape(
+            p.GEOM_BOX, halfExtents=half, collisionFramePosition=below, physicsClientId=cid
+        )
+        vis = p.createVisualShape(
+            p.GEOM_BOX,
+            halfExtents=half,
+            visualFramePosition=below,
+            rgbaColor=(0.9, 0.9, 0.2, 0.8),
+            physicsClientId=cid,
+        )
+        hinge = self.pc.world(
+            (prm.face_x_m - 0.006, b3.y0_m + b.width_m / 2, b3.z_floor_m + b.height_m - 0.004)
+        )
+        body = p.createMultiBody(
+            baseMass=0,
+            basePosition=hinge,
+            linkMasses=[0.05],
+            linkCollisionShapeIndices=[col],
+            linkVisualShapeIndices=[vis],
+            linkPositions=[(0, 0, 0)],
+            linkOrientations=[(0, 0, 0, 1)],
+            linkInertialFramePositions=[(0, 0, -length / 2)],
+            linkInertialFrameOrientations=[(0, 0, 0, 1)],
+            linkParentIndices=[0],
+            linkJointTypes=[p.JOINT_REVOLUTE],
+            linkJointAxis=[(0, 1, 0)],
+            physicsClientId=cid,
+        )
+        p.changeDynamics(
+            body, 0, jointLowerLimit=-1.4, jointUpperLimit=1.4, lateralFriction=0.02, physicsClientId=cid
+        )
+        p.setJointMotorControl2(body, 0, p.VELOCITY_CONTROL, force=0, physicsClientId=cid)
+        self.pc.bodies.append(body)
+        return body, length
+
+    # ------------------------------------------------------------------ pod contents
+
+    def clear_pod(self) -> None:
+        for item in list(self.items.values()):
+            self.pc.remove(item.body)
+        self.items.clear()
+        for b in self.face.bins:
+            b.items.clear()
+            b.item_heights_m.clear()
+
+    def load_pod(
+        self, rng: np.random.Generator, *, fill_frac: float = 0.5, size_max_m=(0.14, 0.12, 0.14)
+    ) -> None:
+        """Replace the pod by one whose bins are filled to about ``fill_frac`` of their width, scattered."""
+        self.clear_pod()
+        for b in self.face.bins:
+            target = fill_frac * b.width_m * rng.uniform(0.4, 1.4)
+            used = 0.0
+            for _ in range(6):
+                w = float(rng.uniform(0.03, size_max_m[0]))
+                if used + w + 2 * CLEARANCE_M > min(target, b.width_m):
+                    break
+                d = float(rng.uniform(0.05, min(size_max_m[1], b.depth_m - 0.01)))
+                h = float(rng.uniform(0.04, min(size_max_m[2], b.height_m * 0.8)))
+                gaps = [u for u in np.arange(CLEARANCE_M, b.width_m - w - CLEARANCE_M, 0.01)]
+                rng.shuffle(gaps)
+                for u in gaps:
+                    if direct_slot_at(b, float(u), w, d):
+                        self._place(b, float(u), (w, d, h), float(rng.uniform(0.1, 1.5)))
+                        used += w
+                        break
+        self.pc.step(int(0.2 * SIM_HZ))  # let the items settle
+        self.pc.steps = 0
+
+    def _place(self, b: Bin, u_m: float, size_m, mass_kg: float) -> int:
+        w, d, h = size_m
+        b3 = self.bins3d[b.bin_id]
+        centre = (
+            self.params.face_x_m + b.depth_m - d / 2 - 0.002,
+            b3.y0_m + u_m + w / 2,
+            b3.z_floor_m + h / 2 + 0.001,
+        )
+        body = self.pc.box(
+            (d / 2, w / 2, h / 2),
+            centre,
+            mass_kg=mass_kg,
+            rgba=(0.8, 0.6, 0.4, 1),
+            friction=self.params.item_friction,
+        )
+        item_id = self._new_item(body, size_m, mass_kg, b.bin_id)
+        b.add(item_id, u_m, w, d, h)
+        return item_id
+
+    def _new_item(self, body, size_m, mass_kg, bin_id=-1) -> int:
+        item_id = self._next_item
+        self._next_item += 1
+        self.items[item_id] = _Item(body, tuple(size_m), mass_kg, bin_id)
+        return item_id
+
+    def place_for_pick(self, size_m, mass_kg: float) -> int | None:
+        """Put an item of ``size_m`` (w, d, h) into a bin with room (top rows first); its id, or None."""
+        w, d, h = size_m
+        plan = plan_stow(self.face, w, d, h, rows_for_people=self.rows_for_people)
+        if plan is None or plan.push:
+            return None
+        item_id = self._place(self.face.bin(plan.bin_id), plan.u_m, (w, d, h), mass_kg)
+        self.pc.step(int(0.1 * SIM_HZ))
+        return item_id
+
+    def add_obstacle(self, bin_id: int, u_m: float, width_m: float) -> int:
+        """An object the occupancy map does not know about (a misread bin), fixed to the back wall."""
+        b, b3 = self.face.bin(bin_id), self.bins3d[bin_id]
+        prm = self.params
+        half = (0.06, width_m / 2, b.height_m * 0.35)
+        centre = (
+            prm.face_x_m + b.depth_m - 0.06 - 0.001,
+            b3.y0_m + u_m + width_m / 2,
+            b3.z_floor_m + half[2] + 0.001,
+        )
+        return self.pc.box(half, centre, rgba=(0.8, 0.1, 0.1, 1))
+
+    def sync_bin(self, bin_id: int) -> None:
+        """Re-read the footprints of a bin's items from physics (after a push, or to verify)."""
+        b, b3 = self.face.bin(bin_id), self.bins3d[bin_id]
+        for item_id in list(b.items):
+            lo, hi = self.pc.aabb(self.items[item_id].body)
+            u0, u1 = lo[1] - b3.y0_m, hi[1] - b3.y0_m
+            v0, v1 = lo[0] - self.params.face_x_m, hi[0] - self.params.face_x_m
+            from shapely.geometry import box as _box
+
+            b.items[item_id] = _box(max(0.0, u0), max(0.0, v0), min(b.width_m, u1), min(b.depth_m, v1))
+
+    def item_inside_bin(self, item_id: int, bin_id: int, tol_m: float = 0.004) -> bool:
+        """Physics check: the item's AABB lies within the bin's volume (walls, floor, back, opening)."""
+        lo, hi = self.pc.aabb(self.items[item_id].body)
+        blo, bhi = self.bin_aabb(bin_id)
+        return bool(np.all(lo >= blo - tol_m) and np.all(hi <= bhi + tol_m))
+
+    def bin_aabb(self, bin_id: int) -> tuple[np.ndarray, np.ndarray]:
+        b, b3 = self.face.bin(bin_id), self.bins3d[bin_id]
+        x0 = self.params.face_x_m
+        lo = np.array([x0, b3.y0_m, b3.z_floor_m])
+        hi = np.array([x0 + b.depth_m, b3.y0_m + b.width_m, b3.z_floor_m + b.height_m])
+        return lo, hi
+
+    # ------------------------------------------------------------------ sensing
+
+    def wrist_force_n(self) -> np.ndarray:
+        """Force (N, sensor frame) the tool joint's force-torque sensor reads (raw, one step)."""
+        return np.asarray(p.getJointState(self.arm.body, self.tool_joint, physicsClientId=self.pc.cid)[2][:3])
+
+    def filtered_force_n(self) -> np.ndarray:
+        """The wrist force low-passed with time constant ``force_filter_s`` (call once per step).
+
+        The raw reading carries solver and inertial noise of tens of newtons while the arm
+        accelerates; a real F/T pipeline filters the same way before thresholding.
+        """
+        alpha = min(1.0, 1.0 / (SIM_HZ * self.params.force_filter_s))
+        self._f_filt = self._f_filt + alpha * (self.wrist_force_n() - self._f_filt)
+        return self._f_filt
+
+    def _springs(self, bin_ids) -> None:
+        for bin_id in bin_ids:
+            if bin_id in self._held_open:
+                continue
+            band = self.bins3d[bin_id].band
+            theta, omega = p.getJointState(band, 0, physicsClientId=self.pc.cid)[:2]
+            tau = (
+                -self.params.band_stiffness_nm_per_rad * theta - self.params.band_damping_nms_per_rad * omega
+            )
+            p.setJointMotorControl2(band, 0, p.TORQUE_CONTROL, force=tau, physicsClientId=self.pc.cid)
+
+    def _suction_force_n(self) -> float:
+        if self._suction is None:
+            return 0.0
+        return float(np.linalg.norm(p.getConstraintState(self._suction, physicsClientId=self.pc.cid)[:3]))
+
+    def _hold_load_n(self, item: _Item, v_prev: list) -> float:
+        """Force the cup must exert on a held item: ``m (a - g)`` plus every contact pushing on it (N).
+
+        Computed from the item's own motion and contacts rather than the constraint's solver force,
+        which carries tens of newtons of solver noise for a stiff fixed constraint.
+        """
+        cid = self.pc.cid
+        # Acceleration over a 0.1 s window: per-step velocity differences are dominated by solver jitter.
+        v = np.asarray(p.getBaseVelocity(item.body, physicsClientId=cid)[0])
+        v_prev.append(v)
+        window = int(0.1 * SIM_HZ)
+        if len(v_prev) > window:
+            v_prev.pop(0)
+        acc = (v - v_prev[0]) * SIM_HZ / max(1, len(v_prev) - 1)
+        load = item.mass_kg * (acc + np.array([0.0, 0.0, GRAVITY_MPS2]))
+        for cp in p.getContactPoints(bodyA=item.body, physicsClientId=cid):
+            if cp[2] != self.arm.body:
+                load = load - np.asarray(cp[7]) * cp[9]  # normal force on the item, against its pull
+        return float(np.linalg.norm(load))
+
+    def _attach(self, item_id: int, tip_offset_m) -> None:
+        """Suction on: fix the item to the tool tip (item pose relative to the tool as it is now)."""
+        cid = self.pc.cid
+        tool = p.getLinkState(self.arm.body, self.arm.ee_link, physicsClientId=cid)
+        item_pos, item_orn = p.getBasePositionAndOrientation(self.items[item_id].body, physicsClientId=cid)
+        inv_pos, inv_orn = p.invertTransform(tool[4], tool[5])
+        rel_pos, rel_orn = p.multiplyTransforms(inv_pos, inv_orn, item_pos, item_orn)
+        self._suction = p.createConstraint(
+            self.arm.body,
+            self.arm.ee_link,
+            self.items[item_id].body,
+            -1,
+            p.JOINT_FIXED,
+            (0, 0, 0),
+            rel_pos,
+            (0, 0, 0),
+            rel_orn,
+            physicsClientId=cid,
+        )
+        p.changeConstraint(
+            self._suction, maxForce=2.5 * self.params.suction_limit_n, erp=0.2, physicsClientId=cid
+        )
+        # The cup is compliant: tool and held item must not also fight through a rigid contact.
+        p.setCollisionFilterPair(
+            self.arm.body, self.items[item_id].body, self.arm.ee_link, -1, 0, physicsClientId=cid
+        )
+        self._suction_item = item_id
+
+    def _release(self) -> None:
+        if self._suction is not None:
+            p.removeConstraint(self._suction, physicsClientId=self.pc.cid)
+            body = self.items[self._suction_item].body
+            p.setCollisionFilterPair(
+                self.arm.body, body, self.arm.ee_link, -1, 1, physicsClientId=self.pc.cid
+            )
+        self._suction = None
+        self._suction_item = None
+
+    # ------------------------------------------------------------------ stow
+
+    def tip_xyz(self, bin_id: int, u_centre_m: float, v_m: float, z_above_floor_m: float) -> np.ndarray:
+        """Tool tip target for a point of a bin (u across, v into the bin, height above the floor)."""
+        b3 = self.bins3d[bin_id]
+        return np.array([self.params.face_x_m + v_m, b3.y0_m + u_centre_m, b3.z_floor_m + z_above_floor_m])
+
+    def _tool_centre(self, tip_xyz) -> np.ndarray:
+        # The controlled link's origin is the tool's centre; its tip is half a length further along +x.
+        return np.asarray(tip_xyz) - np.array([self.params.tool_len_m / 2, 0.0, 0.0])
+
+    def stow(self, size_m, mass_kg: float, *, friction: float | None = None) -> StowResult:
+        """Stow one item of ``size_m`` = (w across, d deep, h high) m and ``mass_kg``.
+
+        Plan a bin (shapely occupancy, top rows first), push items aside if the bin is fragmented,
+        insert past the band, watch the wrist force for a jam; on a jam retry once in another bin,
+        then hand the item to a person. Success means the item ends inside the bin (AABB check).
+        """
+        prm = self.params
+        w, d, h = (float(x) for x in size_m)
+        start = self.pc.steps
+        fixed_s = prm.induct_s + prm.sense_plan_s
+        res = StowResult(success=False, to_person=True, duration_s=0.0)
+        if mass_kg * GRAVITY_MPS2 > prm.suction_limit_n:
+            res.reason = "too heavy for suction"
+            res.duration_s = prm.sense_plan_s
+            return res
+        tried: set[int] = set()
+        for attempt in range(2):  # first try plus one retry in another spot
+            plan = plan_stow(
+                self.face, w, d, h, rows_for_people=self.rows_for_people, exclude=frozenset(tried)
+            )
+            if plan is None:
+                res.reason = res.reason or "no bin with room"
+                break
+            res.attempts += 1
+            tried.add(plan.bin_id)
+            outcome, peak, pushed = self._try_stow(plan, (w, d, h), mass_kg, friction or prm.item_friction)
+            res.peak_force_n = max(res.peak_force_n, peak)
+            res.pushed = res.pushed or pushed
+            res.bin_id = plan.bin_id
+            if outcome == "ok":
+                res.success, res.to_person, res.reason = True, False, ""
+                break
+            if outcome == "jam":
+                res.jams += 1
+            res.reason = outcome
+            fixed_s += prm.sense_plan_s * 0.5 * (attempt == 0)  # re-plan before the retry
+        res.duration_s = (self.pc.steps - start) / SIM_HZ + fixed_s
+        return res
+
+    def _try_stow(self, plan: StowPlan, size_m, mass_kg: float, friction: float) -> tuple[str, float, bool]:
+        prm = self.params
+        w, d, h = size_m
+        b = self.face.bin(plan.bin_id)
+        bins = [plan.bin_id]
+        tick = lambda: self._springs(bins)  # noqa: E731
+        pushed = False
+        u = plan.u_m
+        if plan.push:
+            pushed = True
+            self._sweep(plan.bin_id)
+            u = direct_slot(b, w, d)
+            if u is None:
+                self._go_home(bins)
+                return "no room after push", 0.0, pushed
+        # Item onto the tool at home (fed by the induction conveyor), held at the tip by suction.
+        self._go_home(bins)
+        tool_pos = self.arm.ee_pose()[0]
+        tip = tool_pos + np.array([prm.tool_len_m / 2, 0, 0])
+        # Carry the item 12 mm above the bin floor (arm sag under load is a few mm); release drops it.
+        lift = max(0.0, prm.tool_h_m / 2 + 0.004 - (h / 2 + 0.012))  # tool centre above item centre
+        item_centre = tip + np.array([d / 2 + 0.001, 0.0, -lift])
+        body = self.pc.box(
+            (d / 2, w / 2, h / 2), item_centre, mass_kg=mass_kg, rgba=(0.2, 0.7, 0.3, 1), friction=friction
+        )
+        item_id = self._new_item(body, (w, d, h), mass_kg)
+        self._attach(item_id, None)
+        # Approach in front of the slot, then insert past the band to the back wall.
+        z_tip = h / 2 + 0.012 + lift
+        u_c = u + w / 2
+        front = self.tip_xyz(plan.bin_id, u_c, -d - 0.05, z_tip)
+        back = self.tip_xyz(plan.bin_id, u_c, b.depth_m - d - 0.004, z_tip)
+        move_linear(
+            self.pc, self.arm, self._tool_centre(front), self.orn, speed_mps=prm.free_speed_mps, on_tick=tick
+        )
+        self._f_filt = self.wrist_force_n()
+        wait(self.pc, 0.15, on_tick=lambda: self._springs(bins) or self.filtered_force_n() is None)
+        base = self._f_filt.copy()
+        peak = [0.0]
+
+        def watch() -> str:
+            self._springs(bins)
+            f = float(np.linalg.norm(self.filtered_force_n() - base))
+            peak[0] = max(peak[0], f)
+            if f > prm.jam_force_n:
+                return "jam"
+            if self._suction is not None and self._suction_force_n() > 2.0 * prm.suction_limit_n:
+                return "dropped"
+            return ""
+
+        outcome = move_linear(
+            self.pc,
+            self.arm,
+            self._tool_centre(back),
+            self.orn,
+            speed_mps=prm.insert_speed_mps,
+            on_tick=watch,
+            settle_s=0.5,
+        )
+        if outcome == "ok":
+            self._release()
+            wait(self.pc, 0.15, on_tick=tick)
+            self._withdraw(plan.bin_id, front, bins)
+            wait(self.pc, 0.3, on_tick=tick)
+            if self.item_inside_bin(item_id, plan.bin_id):
+                self.items[item_id].bin_id = plan.bin_id
+                b.add(item_id, u, w, d, h)
+                self.sync_bin(plan.bin_id)  # the footprint where physics left it
+                return "ok", peak[0], pushed
+            outcome = "not in bin"
+        else:
+            # Jam (or a slip): back out with the item still on the tool.
+            self._withdraw(plan.bin_id, front, bins)
+            self._release()
+        self.pc.remove(self.items.pop(item_id).body)
+        self._go_home(bins)
+        return outcome if outcome != "timeout" else "jam", peak[0], pushed
+
+    def _withdraw(self, bin_id: int, front_tip, bins) -> None:
+        tick = lambda: self._springs(bins)  # noqa: E731
+        move_linear(
+            self.pc,
+            self.arm,
+            self._tool_centre(front_tip),
+            self.orn,
+            speed_mps=self.params.insert_speed_mps * 1.5,
+            on_tick=tick,
+            settle_s=0.5,
+        )
+
+    def _go_home(self, bins) -> None:
+        tick = lambda: self._springs(bins)  # noqa: E731
+        move_linear(
+            self.pc,
+            self.arm,
+            self.home_xyz,
+            self.orn,
+            speed_mps=self.params.free_speed_mps,
+            on_tick=tick,
+            tol_m=0.02,
+        )
+
+    def _sweep(self, bin_id: int) -> float:
+        """Push the bin's items towards u = 0 with the paddle, stopping at the push force limit."""
+        prm = self.params
+        b = self.face.bin(bin_id)
+        bins = [bin_id]
+        edges = sorted((poly.bounds[0], poly.bounds[2]) for poly in b.items.values())
+        # Enter in the widest gap, at its right edge (the paddle then sweeps the items left of it).
+        u_prev = 0.0
+        gaps = []
+        for lo, hi in edges:
+            gaps.append((lo - u_prev, u_prev, lo))
+            u_prev = max(u_prev, hi)
+        gaps.append((b.width_m - u_prev, u_prev, b.width_m))
+        width, g0, g1 = max(gaps)
+        u_enter = g1 - prm.tool_w_m / 2 - 0.004
+        z_tip = prm.tool_h_m / 2 + 0.006
+        v_in = b.depth_m - 0.06
+        front = self.tip_xyz(bin_id, u_enter, -0.04, z_tip)
+        inside = self.tip_xyz(bin_id, u_enter, v_in - prm.tool_len_m * 0, z_tip)
+        inside[0] = min(inside[0], self.params.face_x_m + b.depth_m - 0.01)
+        tick = lambda: self._springs(bins)  # noqa: E731
+        move_linear(
+            self.pc, self.arm, self._tool_centre(front), self.orn, speed_mps=prm.free_speed_mps, on_tick=tick
+        )
+        move_linear(
+            self.pc,
+            self.arm,
+            self._tool_centre(inside),
+            self.orn,
+            speed_mps=prm.insert_speed_mps,
+            on_tick=tick,
+            settle_s=0.3,
+        )
+        self._f_filt = self.wrist_force_n()
+        wait(self.pc, 0.15, on_tick=lambda: self._springs(bins) or self.filtered_force_n() is None)
+        base = self._f_filt.copy()
+        peak = [0.0]
+
+        def limit() -> str:
+            self._springs(bins)
+            f = float(np.linalg.norm(self.filtered_force_n() - base))
+            peak[0] = max(peak[0], f)
+            return "limit" if f > prm.push_force_limit_n else ""
+
+        target = inside.copy()
+        target[1] = self.bins3d[bin_id].y0_m + prm.tool_w_m / 2 + 0.003
+        move_linear(
+            self.pc,
+            self.arm,
+            self._tool_centre(target),
+            self.orn,
+            speed_mps=prm.sweep_speed_mps,
+            on_tick=limit,
+            settle_s=0.2,
+        )
+        # Back off a little sideways before leaving so the paddle does not drag the items out.
+        here = self.arm.ee_pose()[0] + np.array([prm.tool_len_m / 2, 0, 0])
+        here[1] += 0.01
+        move_linear(
+            self.pc,
+            self.arm,
+            self._tool_centre(here),
+            self.orn,
+            speed_mps=prm.sweep_speed_mps,
+            on_tick=tick,
+            settle_s=0.2,
+        )
+        out = here.copy()
+        out[0] = front[0]
+        move_linear(
+            self.pc,
+            self.arm,
+            self._tool_centre(out),
+            self.orn,
+            speed_mps=prm.insert_speed_mps,
+            on_tick=tick,
+            settle_s=0.3,
+        )
+        wait(self.pc, 0.2, on_tick=tick)
+        self.sync_bin(bin_id)
+        return peak[0]
+
+    # ------------------------------------------------------------------ pick
+
+    def pick(self, item_id: int) -> PickResult:
+        """Pick a stowed item by suction on its front face and pull it out to the home pose.
+
+        The suction breaks when the constraint force exceeds ``suction_limit_n`` (the item then
+        drops); success means the item is still on the tool, out of every bin, at home.
+        """
+        prm = self.params
+        start = self.pc.steps
+        item = self.items[item_id]
+        bin_id = item.bin_id
+        b = self.face.bin(bin_id)
+        bins = [bin_id]
+        lo, hi = self.pc.aabb(item.body)
+        b3 = self.bins3d[bin_id]
+        u_c = (lo[1] + hi[1]) / 2 - b3.y0_m
+        h = hi[2] - lo[2]
+        lift = max(0.0, prm.tool_h_m / 2 + 0.004 - h / 2)
+        z_tip = h / 2 + lift + 0.001
+        v_face = lo[0] - prm.face_x_m
+        front = self.tip_xyz(bin_id, u_c, -0.05, z_tip + 0.01)
+        touch = self.tip_xyz(bin_id, u_c, v_face - 0.002, z_tip)
+        tick = lambda: self._springs(bins)  # noqa: E731
+        move_linear(
+            self.pc, self.arm, self._tool_centre(front), self.orn, speed_mps=prm.free_speed_mps, on_tick=tick
+        )
+        move_linear(
+            self.pc,
+            self.arm,
+            self._tool_centre(touch),
+            self.orn,
+            speed_mps=prm.insert_speed_mps,
+            on_tick=tick,
+            settle_s=0.4,
+        )
+        # The band lies on the item; pulling the item out would wedge it, so the tool's hook holds the
+        # band up and open (as Vulcan's end-of-arm tool does) until the item is out.
+        band = self.bins3d[bin_id].band
+        self._held_open.add(bin_id)
+        p.setJointMotorControl2(
+            band, 0, p.POSITION_CONTROL, targetPosition=-1.35, force=5.0, physicsClientId=self.pc.cid
+        )
+        self._attach(item_id, None)
+        wait(self.pc, 0.25, on_tick=tick)  # vacuum builds up, band lifted
+        peak = [0.0]
+        broke = [False]
+
+        f_filt = [item.mass_kg * GRAVITY_MPS2]
+        alpha = min(1.0, 1.0 / (SIM_HZ * prm.force_filter_s))
+        v_prev: list[np.ndarray] = []
+
+        def hold() -> str:
+            self._springs(bins)
+            f_filt[0] += alpha * (self._hold_load_n(item, v_prev) - f_filt[0])
+            f = f_filt[0]
+            peak[0] = max(peak[0], f)
+            if f > prm.suction_limit_n:
+                self._release()
+                broke[0] = True
+                return "broke"
+            return ""
+
+        # Lift off the bin floor a little, slide out, carry to the home pose.
+        up = touch + np.array([-0.003, 0.0, 0.012])
+        outcome = move_linear(
+            self.pc, self.arm, self._tool_centre(up), self.orn, speed_mps=0.05, on_tick=hold, settle_s=0.3
+        )
+        out = self.tip_xyz(bin_id, u_c, -(hi[0] - lo[0]) - 0.03, 0.0)  # the whole item clear of the face
+        out[2] = up[2]
+        if outcome in ("ok", "timeout"):
+            outcome = move_linear(
+                self.pc,
+                self.arm,
+                self._tool_centre(out),
+                self.orn,
+                speed_mps=prm.insert_speed_mps,
+                on_tick=hold,
+                settle_s=0.4,
+            )
+        self._held_open.discard(bin_id)
+        p.setJointMotorControl2(band, 0, p.VELOCITY_CONTROL, force=0, physicsClientId=self.pc.cid)
+        if outcome in ("ok", "timeout"):
+            outcome = move_linear(
+                self.pc,
+                self.arm,
+                self.home_xyz,
+                self.orn,
+                speed_mps=prm.free_speed_mps,
+                on_tick=hold,
+                tol_m=0.02,
+            )
+        if outcome in ("ok", "timeout"):
+            outcome = wait(self.pc, 0.3, on_tick=hold)
+        held = self._suction is not None and self._suction_item == item_id
+        ilo, ihi = self.pc.aabb(item.body)
+        clear = ilo[0] > prm.face_x_m or ihi[0] < prm.face_x_m - 0.01
+        success = held and not broke[0] and clear and not self.item_inside_bin(item_id, bin_id)
+        self._release()
+        # The item leaves the cell (into the order tote) either way; a dropped item goes to a person.
+        self.pc.remove(item.body)
+        del self.items[item_id]
+        b.items.pop(item_id, None)
+        b.item_heights_m.pop(item_id, None)
+        if not held:
+            self._go_home(bins)
+        duration = (self.pc.steps - start) / SIM_HZ + prm.sense_plan_s
+        return PickResult(
+            success=success,
+            duration_s=duration,
+            broke=broke[0],
+            peak_force_n=peak[0],
+            reason="" if success else outcome,
+        )
+
+    def close(self) -> None:
+        self.pc.close()
+
+
+def direct_slot_at(b: Bin, u_m: float, w_m: float, d_m: float) -> bool:
+    """True when the footprint at ``u_m`` (against the back wall) is free with clearance."""
+    from shapely.geometry import box
+
+    need = box(u_m - CLEARANCE_M, b.depth_m - d_m, u_m + w_m + CLEARANCE_M, b.depth_m)
+    if need.bounds[0] < 0 or need.bounds[2] > b.width_m:
+        return False
+    return b.free_region().contains(need.buffer(-1e-6))
+
+
+__all__ += ["direct_slot_at", "field", "math"]

@@ -1,0 +1,168 @@
+"""Vulcan: a stow/pick arm at a pod station, fast (calibrated tables) or physics (PyBullet cell).
+
+Fast fidelity samples each unit's duration and success from ``robots/data/station_models.json``
+(per item class); physics fidelity runs every unit through `robots.physics.vulcan_cell.VulcanCell`
+at 240 Hz and reports its simulated duration. A unit the arm gives up on is handed to a person
+(``to_person``), still counted as moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from robots.contract import register
+from robots.data import FastLineModel, item_class, load_station_models
+from robots.distributions import make_sampler
+from robots.floor import FloorView
+from robots.messages import Serve
+from robots.station import LineOutcome, StationUnit
+
+Cell = tuple[int, int]
+
+DEFAULT_PER_POD = {"dist": "constant", "value": 2.0}  # pod arrives, the face is imaged
+MEDIUM_ITEM_M = (0.06, 0.10, 0.08)
+MEDIUM_ITEM_KG = 0.5
+PERSON_HANDOFF_S = 2.0  # the arm puts a failed item on the person's shelf (assumed)
+
+
+class ArmStation(StationUnit):
+    """Shared parts of the arm stations: SKU lookup, fast tables, fidelity switch."""
+
+    def __init__(
+        self,
+        *,
+        unit_id: str,
+        floor: FloorView,
+        cell: Cell,
+        kind: str,
+        fidelity: str = "fast",
+        model: Mapping | None = None,
+        models_path: str | None = None,
+        per_pod_s: Mapping = DEFAULT_PER_POD,
+        success_rate: float | None = None,
+        sku_sizes_m: np.ndarray | None = None,
+        sku_mass_kg: np.ndarray | None = None,
+        item_class_of: Callable[[int], str] | None = None,
+        client_id: int | None = None,
+        origin_world=(0.0, 0.0, 0.0),
+        footprint_m=(2.0, 2.0),
+    ):
+        if fidelity not in ("fast", "physics"):
+            raise ValueError(f"fidelity must be 'fast' or 'physics', not {fidelity!r}")
+        self.fidelity = fidelity
+        table = model if model is not None else load_station_models(models_path)["models"][self.unit_type]
+        if kind not in table:
+            raise ValueError(f"no calibrated {self.unit_type} model for {kind!r} lines")
+        entry = dict(table[kind])
+        if success_rate is not None:  # the scene overrides the calibrated success rate
+            entry = {c: {**e, "success_rate": success_rate} for c, e in entry.items()}
+        self._fast = FastLineModel(entry)
+        self._per_pod = make_sampler(per_pod_s)
+        self.sku_sizes_m = None if sku_sizes_m is None else np.asarray(sku_sizes_m, dtype=np.float64)
+        self.sku_mass_kg = None if sku_mass_kg is None else np.asarray(sku_mass_kg, dtype=np.float64)
+        self._item_class_of = item_class_of
+        self.client_id = client_id
+        self.origin_world = origin_world
+        self._cell = None
+        super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, footprint_m=footprint_m)
+
+    def reset(self, *, seed: int | None = None):
+        # A physics cell is rebuilt on reset so that the same seed replays the same physics.
+        if getattr(self, "_cell", None) is not None:
+            self._cell.close()
+            self._cell = None
+        return super().reset(seed=seed)
+
+    def item_of(self, sku: int) -> tuple[tuple[float, float, float], float]:
+        """(size_m (w, d, h), mass_kg) of a SKU; a medium item when the catalogue is not given."""
+        if self.sku_sizes_m is not None and 0 <= sku < len(self.sku_sizes_m):
+            size = tuple(sorted(self.sku_sizes_m[sku].tolist()))  # thinnest across, tallest up
+            mass = float(self.sku_mass_kg[sku]) if self.sku_mass_kg is not None else MEDIUM_ITEM_KG
+            return (size[0], size[1], size[2]), mass
+        return MEDIUM_ITEM_M, MEDIUM_ITEM_KG
+
+    def class_of(self, sku: int) -> str:
+        if self._item_class_of is not None:
+            return self._item_class_of(sku)
+        if self.sku_sizes_m is not None and 0 <= sku < len(self.sku_sizes_m):
+            return item_class(self.sku_sizes_m[sku])
+        return "medium"
+
+    def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
+        duration = self._per_pod(self.rng) if new_pod else 0.0
+        done = to_person = 0
+        for _ in range(command.units):
+            if self.fidelity == "physics":
+                dt, ok = self.physics_unit(command, new_pod=new_pod)
+                new_pod = False
+            else:
+                dt, ok = self._fast.sample(self.rng, self.class_of(command.sku))
+            duration += dt
+            if ok:
+                done += 1
+            else:
+                to_person += 1
+                duration += PERSON_HANDOFF_S
+        return LineOutcome(duration_s=duration, units_done=done, units_to_person=to_person)
+
+    def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._cell is not None:
+            self._cell.close()
+            self._cell = None
+
+
+@register
+class VulcanStation(ArmStation):
+    """A Vulcan arm at a pod station. ``rows_for_people``: lowest pod rows left to people."""
+
+    unit_type = "vulcan"
+
+    def __init__(
+        self,
+        *,
+        unit_id: str,
+        floor: FloorView,
+        cell: Cell,
+        kind: str = "stow",
+        rows_for_people: int = 0,
+        **kw,
+    ):
+        self.rows_for_people = rows_for_people
+        super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
+
+    def _physics_cell(self):
+        if self._cell is None:
+            from robots.physics.vulcan_cell import VulcanCell  # pybullet only when physics is asked for
+
+            self._cell = VulcanCell(
+                client_id=self.client_id, origin_world=self.origin_world, rows_for_people=self.rows_for_people
+            )
+        return self._cell
+
+    def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
+        cell = self._physics_cell()
+        if new_pod:
+            cell.load_pod(self.rng, fill_frac=0.5)
+        size, mass = self.item_of(command.sku)
+        if self.kind == "stow":
+            res = cell.stow(size, mass)
+            return res.duration_s, res.success
+        # Pick: the pod holds the SKU in some bin (placed where the occupancy map has room).
+        item_id = cell.place_for_pick(size, mass)
+        if item_id is None:
+            return cell.params.sense_plan_s, False
+        res = cell.pick(item_id)
+        return res.duration_s, res.success
+
+    @classmethod
+    def for_checker(cls, floor) -> VulcanStation:
+        floor.carried[(2, 0)] = ("T-CHK", 0)
+        return cls(unit_id="V-CHK", floor=floor, cell=(2, 0), kind="stow")
+
+    def script(self) -> list[Serve]:
+        return [Serve(1, self.unit_id, 11, "stow", 0, 5, 2), Serve(2, self.unit_id, 12, "stow", 0, 6, 1)]
