@@ -57,6 +57,9 @@ class ZmqFleetLink:
     ``endpoint``: None for ``ipc://`` in a private temp dir; or a ``tcp://127.0.0.1:*`` style
     endpoint. ``host_factory``: ``"module:attr"`` of the fleet-host class (the real one by default;
     `network.toy_fleet:ToyFleetHost` in network tests). ``reply_timeout_s`` bounds one tick.
+    ``run_hours``: the child loads the scene with this override (as the parent did), so both sides
+    compile the same scene. ``host_options``: extra keyword arguments for the fleet host (plain
+    data: they cross a process boundary), e.g. ``{"exclude_units": frozenset({"T-07"})}``.
     """
 
     def __init__(
@@ -70,6 +73,8 @@ class ZmqFleetLink:
         host_factory: str = DEFAULT_HOST_FACTORY,
         start_timeout_s: float = 180.0,
         reply_timeout_s: float = 600.0,
+        run_hours: float | None = None,
+        host_options: dict[str, Any] | None = None,
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
         self._tmpdir: str | None = None
@@ -99,6 +104,8 @@ class ZmqFleetLink:
                 "realtime_factor": realtime_factor,
                 "host_factory": host_factory,
                 "dispatcher_timeout_s": reply_timeout_s,
+                "run_hours": run_hours,
+                "host_options": dict(host_options or {}),
             },
             name="fctwin-fleet-host",
             daemon=True,
@@ -192,11 +199,19 @@ def serve_fleet_host(
     realtime_factor: float | None,
     host_factory: str,
     dispatcher_timeout_s: float,
+    run_hours: float | None = None,
+    host_options: dict[str, Any] | None = None,
 ) -> None:
     """Child-process main: build the fleet host and serve it in lockstep until bye or orphaned."""
     logging.basicConfig(level=logging.WARNING)
     parent = multiprocessing.parent_process()
-    host = _load_factory(host_factory)(scene_path, seed=seed, gui=gui, realtime_factor=realtime_factor)
+    scene: Any = scene_path
+    if run_hours is not None:
+        from sim.scene import load_scene
+
+        scene = load_scene(scene_path, seed=seed, run_hours=run_hours)
+    factory = _load_factory(host_factory)
+    host = factory(scene, seed=seed, gui=gui, realtime_factor=realtime_factor, **(host_options or {}))
     latest = host.initial_frame()
 
     def units() -> list[p.UnitInfo]:

@@ -272,7 +272,10 @@ class CommandDeduper:
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     def is_repeat(self, unit_id: str, command_id: int) -> bool:
-        """True if this command was seen before; records it otherwise."""
+        """True if this command was seen before; records it otherwise. Negative ids (local,
+        unnumbered commands) are never repeats, as in `robots.titan.Titan`."""
+        if command_id < 0:
+            return False
         key = (unit_id, command_id)
         if key in self._seen:
             return True
