@@ -239,7 +239,11 @@ def run(args: argparse.Namespace) -> dict:
     loaded = np.zeros(n, bool)
     active = np.ones(n, bool)
     goal = np.full((n, 2), -1, np.int32)
-    planner = make_planner(args.planner)
+    opts = {}
+    for kv in args.planner_opt:
+        key, _, value = kv.partition("=")
+        opts[key] = int(value) if value.lstrip("-").isdigit() else value
+    planner = make_planner(args.planner, **opts)
     t0 = time.perf_counter()
     planner.reset(grid, n, seed=args.seed)
     reset_s = time.perf_counter() - t0
@@ -310,6 +314,7 @@ def run(args: argparse.Namespace) -> dict:
         "meta": {
             "problem": str(args.problem),
             "planner": args.planner,
+            "planner_opts": args.planner_opt,
             "seed": args.seed,
             "budget_ms": args.budget_ms,
             "overrun_steps": overruns,
@@ -319,7 +324,7 @@ def run(args: argparse.Namespace) -> dict:
     }
     # --- report ---
     T = executed
-    print(f"{name}: {n} agents, {T} steps, planner {args.planner}, budget {args.budget_ms} ms/step")
+    print(f"{name}: {n} agents, {T} steps, planner {args.planner} {opts}, budget {args.budget_ms} ms/step")
     if kind == "oneshot":
         at = arrival_step >= 0
         soc = int(np.where(at, arrival_step, T).sum())
@@ -365,6 +370,13 @@ def main(argv: list[str] | None = None) -> int:
         "--budget-ms", type=float, default=1000.0, help="per-step limit, 0 = unlimited (LoRR: 1000)"
     )
     ap.add_argument("--planner", default="pibt", help="registry name in controller.planning.PLANNERS")
+    ap.add_argument(
+        "--planner-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="planner keyword argument, e.g. guidance=none or guidance_penalty=2 (repeatable)",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     result = run(args)

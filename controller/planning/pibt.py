@@ -64,7 +64,7 @@ class PIBTPlanner:
         max_tables: int | None = None,
         table_budget_bytes: float = 2e9,
         guidance: str = "highways",
-        guidance_penalty: int = 1,
+        guidance_penalty: int = 2,
     ) -> None:
         if guidance not in ("highways", "none"):
             raise ValueError("guidance must be 'highways' or 'none'")
