@@ -17,7 +17,14 @@ from pathlib import Path
 from .disruptions import TEMPLATES, template
 from .kpis import flatten, paired, run_kpis, summarize
 from .policies import POLICIES
-from .scene import DisruptionSpec, InboundScene, SceneError, disruption_target_errors, load_scene, with_changes
+from .scene import (
+    DisruptionSpec,
+    InboundScene,
+    SceneError,
+    disruption_target_errors,
+    load_scene,
+    with_changes,
+)
 
 __all__ = ["add_parser", "run_inbound", "resolve_disruptions"]
 
@@ -41,20 +48,33 @@ TABLE_METRICS = [
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("inbound", help="simulate the cross-border inbound flow and report KPIs",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "inbound",
+        help="simulate the cross-border inbound flow and report KPIs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("scene", help="inbound scene file (TOML), e.g. scenes/inbound_default.toml")
     p.add_argument("--days", type=int, help="days in the KPI window (default: the scene's)")
     p.add_argument("--seed", type=int, help="seed root (default: the scene's)")
     p.add_argument("--reps", type=int, default=5, help="replications (seed children) for intervals [5]")
-    p.add_argument("--disruption", action="append", default=[], metavar="NAME[@DAY]",
-                   help=f"template ({', '.join(TEMPLATES)}) or a scene [[disruptions]] name; repeatable")
+    p.add_argument(
+        "--disruption",
+        action="append",
+        default=[],
+        metavar="NAME[@DAY]",
+        help=f"template ({', '.join(TEMPLATES)}) or a scene [[disruptions]] name; repeatable",
+    )
     p.add_argument("--policy", help=f"policy ({', '.join(POLICIES)}); default: the scene's")
     p.add_argument("--compare", metavar="A,B,...", help="run several policies on common random numbers")
     p.add_argument("--flow", choices=["direct", "awd", "hub"], help="override network.flow")
     p.add_argument("--separate-channels", action="store_true", help="one inventory per channel (no pooling)")
-    p.add_argument("--fc-capacity-units-per-day", type=float, metavar="N",
-                   help="FC receive/stow capacity measured by FC runs, units/day (all FCs)")
+    p.add_argument(
+        "--fc-capacity-units-per-day",
+        type=float,
+        metavar="N",
+        help="FC receive/stow capacity measured by FC runs, units/day (all FCs)",
+    )
     p.add_argument("--runs-dir", default="runs", help="where run directories go [runs]")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--json", action="store_true", help="KPIs as JSON on stdout")
@@ -112,8 +132,10 @@ def _scene(args) -> InboundScene:
         if args.fc_capacity_units_per_day is not None:
             if args.fc_capacity_units_per_day <= 0:
                 raise UsageError("--fc-capacity-units-per-day: must be > 0")
-            changes["fcs"] = [{**f.model_dump(by_alias=True),
-                               "dock_capacity_units_per_day": args.fc_capacity_units_per_day} for f in scene.fcs]
+            changes["fcs"] = [
+                {**f.model_dump(by_alias=True), "dock_capacity_units_per_day": args.fc_capacity_units_per_day}
+                for f in scene.fcs
+            ]
         if changes:
             scene = with_changes(scene, changes, source=f"{args.scene} (command-line overrides)")
     except SceneError as exc:
@@ -141,7 +163,9 @@ def run_inbound(args) -> int:
     from .store import RunStore, new_run_dir
 
     scene = _scene(args)
-    policies = [p.strip() for p in args.compare.split(",")] if args.compare else [args.policy or scene.policy.name]
+    policies = (
+        [p.strip() for p in args.compare.split(",")] if args.compare else [args.policy or scene.policy.name]
+    )
     for p in policies:
         if p not in POLICIES:
             raise UsageError(f"unknown policy {p!r} (known: {', '.join(POLICIES)})")
@@ -154,21 +178,41 @@ def run_inbound(args) -> int:
     seed = scene.seed if args.seed is None else args.seed
     run_dir = new_run_dir(args.runs_dir, Path(args.scene).stem, seed)
     store = RunStore(run_dir / "inbound.sqlite")
-    store.meta(scene_path=str(args.scene), scene=scene.model_dump(mode="json", by_alias=True), seed=seed,
-               reps=args.reps, policies=policies, disruptions=args.disruption, argv=sys.argv[1:])
+    store.meta(
+        scene_path=str(args.scene),
+        scene=scene.model_dump(mode="json", by_alias=True),
+        seed=seed,
+        reps=args.reps,
+        policies=policies,
+        disruptions=args.disruption,
+        argv=sys.argv[1:],
+    )
     err = Console(stderr=True)
     flats: dict[str, list[dict[str, float]]] = {}
     first: dict = {}
     T = scene.warmup_days + scene.days
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task("inbound", total=len(policies) * args.reps * T)
         for policy in policies:
             flats[policy] = []
             for rep in range(args.reps):
                 bar.update(task, description=f"{policy} rep {rep + 1}/{args.reps}")
-                res = simulate(scene, seed=seed, rep=rep, disruptions=specs, policy=policy, regime=regime,
-                               progress=lambda _d: bar.advance(task))
+                res = simulate(
+                    scene,
+                    seed=seed,
+                    rep=rep,
+                    disruptions=specs,
+                    policy=policy,
+                    regime=regime,
+                    progress=lambda _d: bar.advance(task),
+                )
                 k = run_kpis(res)
                 flat = flatten(k)
                 flats[policy].append(flat)
@@ -184,18 +228,29 @@ def run_inbound(args) -> int:
     store.meta(plots=[str(p) for p in pngs])
     store.close()
     if args.json:
-        out = {"scene": str(args.scene), "seed": seed, "reps": args.reps, "days": scene.days,
-               "flow": scene.network.flow, "pooled_channels": scene.network.pool_channels,
-               "disruptions": args.disruption, "run_dir": str(run_dir), "plots": [str(p) for p in pngs],
-               "kpis": summaries, "paired_vs_" + policies[0]: pairs}
+        out = {
+            "scene": str(args.scene),
+            "seed": seed,
+            "reps": args.reps,
+            "days": scene.days,
+            "flow": scene.network.flow,
+            "pooled_channels": scene.network.pool_channels,
+            "disruptions": args.disruption,
+            "run_dir": str(run_dir),
+            "plots": [str(p) for p in pngs],
+            "kpis": summaries,
+            "paired_vs_" + policies[0]: pairs,
+        }
         json.dump(_clean(out), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     con = Console()
-    table = Table(title=f"{scene.name}: {scene.days} d, flow {scene.network.flow}, "
-                        f"{'pooled' if scene.network.pool_channels else 'separate'} channels, "
-                        f"{args.reps} reps (mean [95 % CI])" + (f", disruption {', '.join(args.disruption)}"
-                                                               if args.disruption else ""))
+    table = Table(
+        title=f"{scene.name}: {scene.days} d, flow {scene.network.flow}, "
+        f"{'pooled' if scene.network.pool_channels else 'separate'} channels, "
+        f"{args.reps} reps (mean [95 % CI])"
+        + (f", disruption {', '.join(args.disruption)}" if args.disruption else "")
+    )
     table.add_column("KPI")
     for p in policies:
         table.add_column(p, justify="right")
@@ -213,9 +268,13 @@ def run_inbound(args) -> int:
     con.print(table)
     for p, d in pairs.items():
         fr, lc = d["total.fill_rate"], d["total.landed_cost_usd_per_unit"]
-        con.print(f"{p} vs {policies[0]} (paired, same seeds): fill rate {fr['mean']:+.4f} "
-                  f"[{fr['lo']:+.4f}, {fr['hi']:+.4f}], landed cost/unit {lc['mean']:+.4f} "
-                  f"[{lc['lo']:+.4f}, {lc['hi']:+.4f}] $")
-    con.print(f"run store: {run_dir / 'inbound.sqlite'}" + (f"; plots: {', '.join(p.name for p in pngs)}"
-                                                            if pngs else ""))
+        con.print(
+            f"{p} vs {policies[0]} (paired, same seeds): fill rate {fr['mean']:+.4f} "
+            f"[{fr['lo']:+.4f}, {fr['hi']:+.4f}], landed cost/unit {lc['mean']:+.4f} "
+            f"[{lc['lo']:+.4f}, {lc['hi']:+.4f}] $"
+        )
+    con.print(
+        f"run store: {run_dir / 'inbound.sqlite'}"
+        + (f"; plots: {', '.join(p.name for p in pngs)}" if pngs else "")
+    )
     return 0

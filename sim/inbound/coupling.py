@@ -49,8 +49,9 @@ def _cartons(units: int, per_carton: int) -> list[tuple[int, int]]:
     return rows
 
 
-def dock_arrivals(scene_path: str | Path, *, start_day: int, days: float, seed: int,
-                  n_fc_skus: int) -> list[DockArrival]:
+def dock_arrivals(
+    scene_path: str | Path, *, start_day: int, days: float, seed: int, n_fc_skus: int
+) -> list[DockArrival]:
     """Trailers arriving at the coupled FC's dock in ``[start_day, start_day + days)`` (KPI days of the scene).
 
     Network SKU ``s`` maps to FC SKU ``s % n_fc_skus``. Each shipment is packed into trailers of

@@ -35,7 +35,9 @@ class DemandModel:
             self.intermittent[idx] = True
             rate[idx] = cat.intermittent_daily_units * np.exp(0.5 * rng.standard_normal(n_int))
         self.rate_units_per_day = rate  # (S,) all regions and channels
-        self.unit_value_usd = cat.median_unit_value_usd * np.exp(cat.sigma_unit_value * rng.standard_normal(S))
+        self.unit_value_usd = cat.median_unit_value_usd * np.exp(
+            cat.sigma_unit_value * rng.standard_normal(S)
+        )
         share = np.array([r.demand_share for r in scene.regions])[:, None]
         w = share * np.exp(dem.regional_sigma * rng.standard_normal((R, S)))
         self.region_weight = w / w.sum(axis=0, keepdims=True)  # (R, S), sums to 1 per SKU
@@ -79,6 +81,8 @@ class DemandModel:
     def draw(self, mean: np.ndarray) -> np.ndarray:
         """Units demanded, (R, C, S) int64, from the day's expected units."""
         if self._dem.dispersion_k is not None:
+            # one daily level shock per region and SKU, shared by its channels (a regional demand swing)
             k = self._dem.dispersion_k
-            mean = mean * self._rng.gamma(k, 1.0 / k, size=mean.shape)
+            R, _, S = mean.shape
+            mean = mean * self._rng.gamma(k, 1.0 / k, size=(R, 1, S))
         return self._rng.poisson(mean)

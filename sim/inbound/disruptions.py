@@ -36,27 +36,60 @@ def template(name: str, start_day: float) -> list[DisruptionSpec]:
     if name == "lalb_congestion_2021":
         # LA/LB 2021: anchorage waits grew from about 8 d (Sep) to 17 d (Nov); dwell peaked at 8.4 d; 6-9 months.
         return [
-            _spec(name=name, kind="anchorage_congestion", start_day=s, duration_d=225, intensity=8.0,
-                  intensity_end=17.0, port_tags=("us_west",)),
+            _spec(
+                name=name,
+                kind="anchorage_congestion",
+                start_day=s,
+                duration_d=225,
+                intensity=8.0,
+                intensity_end=17.0,
+                port_tags=("us_west",),
+            ),
         ]
     if name == "yantian_2021":
         # Yantian May-Jun 2021: about 4 weeks at 20-30 % capacity.
-        return [_spec(name=name, kind="capacity_cut", start_day=s, duration_d=28, intensity=0.25,
-                      port_tags=("yantian",))]
+        return [
+            _spec(
+                name=name,
+                kind="capacity_cut",
+                start_day=s,
+                duration_d=28,
+                intensity=0.25,
+                port_tags=("yantian",),
+            )
+        ]
     if name == "us_east_gulf_strike_2024":
         # ILA strike 1-3 Oct 2024: 3 days; the backlog (5-6 d per strike day) follows from port utilization.
         return [_spec(name=name, kind="strike", start_day=s, duration_d=3, port_tags=("us_east_gulf",))]
     if name == "red_sea_diversion":
         # Since Dec 2023: Suez routings go round the Cape, +10-14 d; ongoing, so it lasts to the end of the run.
-        return [_spec(name=name, kind="diversion", start_day=s, duration_d=3650, intensity=12.0, chokepoint="suez")]
+        return [
+            _spec(
+                name=name, kind="diversion", start_day=s, duration_d=3650, intensity=12.0, chokepoint="suez"
+            )
+        ]
     if name == "customs_surge":
-        return [_spec(name=name, kind="customs_surge", start_day=s, duration_d=60, intensity=5.0,
-                      port_tags=("us_west", "us_east_gulf"))]
+        return [
+            _spec(
+                name=name,
+                kind="customs_surge",
+                start_day=s,
+                duration_d=60,
+                intensity=5.0,
+                port_tags=("us_west", "us_east_gulf"),
+            )
+        ]
     raise KeyError(name)
 
 
-TEMPLATES = ("lalb_congestion_2021", "yantian_2021", "us_east_gulf_strike_2024", "red_sea_diversion",
-             "customs_surge", "regime")
+TEMPLATES = (
+    "lalb_congestion_2021",
+    "yantian_2021",
+    "us_east_gulf_strike_2024",
+    "red_sea_diversion",
+    "customs_surge",
+    "regime",
+)
 
 
 @dataclass(frozen=True)
@@ -91,12 +124,19 @@ def resolve(scene: InboundScene, specs: list[DisruptionSpec], offset_d: float) -
         ports = set(sp.ports) | {p.id for p in scene.ports if set(p.tags) & set(sp.port_tags)}
         default_intensity = {"port_closure": 0.0, "strike": 0.0}.get(sp.kind, sp.intensity)
         inten = default_intensity if sp.kind in ("port_closure", "strike") else sp.intensity
-        out.append(Disruption(
-            name=sp.name or sp.kind, kind=sp.kind, start_d=sp.start_day + offset_d,
-            end_d=sp.start_day + offset_d + sp.duration_d, intensity=inten,
-            intensity_end=inten if sp.intensity_end is None else sp.intensity_end,
-            ports=frozenset(ports), lanes=frozenset(sp.lanes), chokepoint=sp.chokepoint,
-        ))
+        out.append(
+            Disruption(
+                name=sp.name or sp.kind,
+                kind=sp.kind,
+                start_d=sp.start_day + offset_d,
+                end_d=sp.start_day + offset_d + sp.duration_d,
+                intensity=inten,
+                intensity_end=inten if sp.intensity_end is None else sp.intensity_end,
+                ports=frozenset(ports),
+                lanes=frozenset(sp.lanes),
+                chokepoint=sp.chokepoint,
+            )
+        )
     return out
 
 
@@ -117,13 +157,26 @@ def regime_disruptions(scene: InboundScene, rng: np.random.Generator, horizon_d:
             nxt = 0 if day == horizon_d else int(np.searchsorted(cum[state], u[day], side="right"))
             if nxt != state or day == horizon_d:
                 if state == 1:
-                    specs.append(_spec(name=f"regime congested {lane_id}", kind="diversion",
-                                       start_day=start - scene.warmup_days, duration_d=day - start,
-                                       intensity=scene.regime.congested_delay_d, lanes=(lane_id,)))
+                    specs.append(
+                        _spec(
+                            name=f"regime congested {lane_id}",
+                            kind="diversion",
+                            start_day=start - scene.warmup_days,
+                            duration_d=day - start,
+                            intensity=scene.regime.congested_delay_d,
+                            lanes=(lane_id,),
+                        )
+                    )
                 elif state == 2:
-                    specs.append(_spec(name=f"regime closed {lane_id}", kind="route_suspension",
-                                       start_day=start - scene.warmup_days, duration_d=day - start,
-                                       lanes=(lane_id,)))
+                    specs.append(
+                        _spec(
+                            name=f"regime closed {lane_id}",
+                            kind="route_suspension",
+                            start_day=start - scene.warmup_days,
+                            duration_d=day - start,
+                            lanes=(lane_id,),
+                        )
+                    )
                 state, start = nxt, day
     return specs
 
@@ -183,8 +236,11 @@ class DisruptionState:
         return float(np.interp(t_d, self._grid_t, q[0])) * self._util[port]
 
     def anchorage_extra_d(self, port: str, t_d: float) -> float:
-        return sum(d.value(t_d) for d in self.disruptions
-                   if d.kind == "anchorage_congestion" and port in d.ports and d.active(t_d))
+        return sum(
+            d.value(t_d)
+            for d in self.disruptions
+            if d.kind == "anchorage_congestion" and port in d.ports and d.active(t_d)
+        )
 
     def exam_multiplier(self, port: str, t_d: float) -> float:
         m = 1.0
@@ -198,21 +254,29 @@ class DisruptionState:
         end = None
         probe = t_d
         while True:
-            hits = [d.end_d for d in self.disruptions if d.kind == "route_suspension"
-                    and d.hits_lane(lane_id, chokepoint) and d.active(probe)]
+            hits = [
+                d.end_d
+                for d in self.disruptions
+                if d.kind == "route_suspension" and d.hits_lane(lane_id, chokepoint) and d.active(probe)
+            ]
             if not hits:
                 return end
             end = probe = max(hits)
 
     def diversion_extra_d(self, lane_id: str, chokepoint: str | None, t_d: float) -> float:
-        return sum(d.value(t_d) for d in self.disruptions
-                   if d.kind == "diversion" and d.hits_lane(lane_id, chokepoint) and d.active(t_d))
+        return sum(
+            d.value(t_d)
+            for d in self.disruptions
+            if d.kind == "diversion" and d.hits_lane(lane_id, chokepoint) and d.active(t_d)
+        )
 
     def known(self, t_d: float) -> list[Disruption]:
         """Disruptions a planner knows about at ``t_d``: those that have started (with their announced end)."""
         return [d for d in self.disruptions if d.start_d <= t_d < d.end_d]
 
-    def projected_delay_d(self, lane_id: str, chokepoint: str | None, origin: str, dest: str, t_d: float) -> float:
+    def projected_delay_d(
+        self, lane_id: str, chokepoint: str | None, origin: str, dest: str, t_d: float
+    ) -> float:
         """Extra days a shipment booked now is expected to take, from what is known at ``t_d`` only."""
         extra = 0.0
         for d in self.known(t_d):

@@ -66,7 +66,9 @@ class Triangular(_DistBase):
     @model_validator(mode="after")
     def _order(self):
         if not self.low <= self.mode <= self.high or self.low == self.high:
-            raise ValueError(f"need low <= mode <= high and low < high, got {self.low}, {self.mode}, {self.high}")
+            raise ValueError(
+                f"need low <= mode <= high and low < high, got {self.low}, {self.mode}, {self.high}"
+            )
         return self
 
     def mean(self) -> float:

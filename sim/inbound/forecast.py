@@ -108,8 +108,11 @@ class Croston(_Base):
         hit = y > 0
         first = hit & ~self.started
         self.size = np.where(first, y, np.where(hit, self.a * y + (1 - self.a) * self.size, self.size))
-        self.interval = np.where(first, self.since, np.where(
-            hit, self.a * self.since + (1 - self.a) * self.interval, self.interval))
+        self.interval = np.where(
+            first,
+            self.since,
+            np.where(hit, self.a * self.since + (1 - self.a) * self.interval, self.interval),
+        )
         self.started |= hit
         self.since = np.where(hit, 1.0, self.since + 1.0)
 
@@ -134,7 +137,9 @@ class TSB(_Base):
             self.size = y.astype(float)
             return
         self.prob = self.ap * hit + (1 - self.ap) * self.prob
-        self.size = np.where(hit, np.where(self.size == 0, y, self.a * y + (1 - self.a) * self.size), self.size)
+        self.size = np.where(
+            hit, np.where(self.size == 0, y, self.a * y + (1 - self.a) * self.size), self.size
+        )
 
     def next_day(self):
         return self.prob * self.size
@@ -212,7 +217,7 @@ def evaluate_forecasts(history: np.ndarray, score_from: int, intermittent: np.nd
     """
     T, N, S = history.shape
     y = history[score_from:]
-    naive_err = np.abs(history[score_from:] - history[score_from - _WEEK:T - _WEEK]).sum(axis=(0, 1))
+    naive_err = np.abs(history[score_from:] - history[score_from - _WEEK : T - _WEEK]).sum(axis=(0, 1))
     out = {}
     masks = {"all": np.ones(S, dtype=bool)}
     if intermittent is not None:

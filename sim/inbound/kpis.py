@@ -49,9 +49,10 @@ def _recovery_d(res: RunResult) -> float:
     start = int(d0)
     if start < 28 or start >= dem.size:
         return float("nan")
-    base = _ratio(sal[start - 28:start].sum(), dem[start - 28:start].sum())
+    base = _ratio(sal[start - 28 : start].sum(), dem[start - 28 : start].sum())
     roll = np.convolve(sal, np.ones(7), "full")[: dem.size] / np.maximum(
-        np.convolve(dem, np.ones(7), "full")[: dem.size], 1)
+        np.convolve(dem, np.ones(7), "full")[: dem.size], 1
+    )
     below = np.nonzero(roll[start:] < base - 0.01)[0]
     if below.size == 0:
         return 0.0
@@ -140,14 +141,20 @@ def run_kpis(res: RunResult) -> dict:
         r = int(res.pool_region[p])
         chans = list(res.pool_channels[p])
         name = res.node_names[len(res.node_names) - P + p]
-        nodes[name].update({
-            "fill_rate": _ratio(float(sal[r][chans].sum()), float(dem[r][chans].sum())),
-            "in_stock_rate": float(instock_rate_ps[p].mean()),
-        })
-    channels = {c.id: {"fill_rate": _ratio(float(sal[:, i].sum()), float(dem[:, i].sum()))}
-                for i, c in enumerate(sc.channels)}
-    regions = {rg.id: {"fill_rate": _ratio(float(sal[i].sum()), float(dem[i].sum()))}
-               for i, rg in enumerate(sc.regions)}
+        nodes[name].update(
+            {
+                "fill_rate": _ratio(float(sal[r][chans].sum()), float(dem[r][chans].sum())),
+                "in_stock_rate": float(instock_rate_ps[p].mean()),
+            }
+        )
+    channels = {
+        c.id: {"fill_rate": _ratio(float(sal[:, i].sum()), float(dem[:, i].sum()))}
+        for i, c in enumerate(sc.channels)
+    }
+    regions = {
+        rg.id: {"fill_rate": _ratio(float(sal[i].sum()), float(dem[i].sum()))}
+        for i, rg in enumerate(sc.regions)
+    }
     sku_dem = dem.sum(axis=(0, 1))
     per_sku = {
         "fill_rate": np.where(sku_dem > 0, sal.sum(axis=(0, 1)) / np.maximum(sku_dem, 1), 1.0),

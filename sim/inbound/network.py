@@ -55,6 +55,7 @@ class Shipment:
     lost: np.ndarray | None = None
     at_sea_done: bool = False
     arrive_d: float = float("nan")  # at the node (dock for FC)
+    receive_d: float | None = None  # FC receive-to-sellable draw, days
     events: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -93,9 +94,16 @@ class RunResult:
 class InboundModel:
     """One replication of one policy. Build, then :meth:`run`."""
 
-    def __init__(self, scene: InboundScene, *, seed_seq: np.random.SeedSequence,
-                 disruptions: list[DisruptionSpec] = (), policy: str | None = None,
-                 regime: bool = False, history_skus: int = 500):
+    def __init__(
+        self,
+        scene: InboundScene,
+        *,
+        seed_seq: np.random.SeedSequence,
+        disruptions: list[DisruptionSpec] = (),
+        policy: str | None = None,
+        regime: bool = False,
+        history_skus: int = 500,
+    ):
         self.scene = sc = scene
         self.ss = seed_seq
         self.flow = sc.network.flow
@@ -112,8 +120,11 @@ class InboundModel:
         self.region_idx = {r.id: i for i, r in enumerate(sc.regions)}
         self.inland = {(leg.port, leg.region): leg for leg in sc.inland}
         self.fc_of = [next(f for f in sc.fcs if f.region == r.id) for r in sc.regions]
-        self.rs_of = ([next(s for s in sc.regional_storage if s.region == r.id) for r in sc.regions]
-                      if self.flow != "direct" else [])
+        self.rs_of = (
+            [next(s for s in sc.regional_storage if s.region == r.id) for r in sc.regions]
+            if self.flow != "direct"
+            else []
+        )
         specs = list(disruptions)  # scene [[disruptions]] are a library: the caller picks them by name
         if regime:
             specs += regime_disruptions(sc, np.random.default_rng(self._child(_STREAM_REGIME)), self.T)
@@ -142,9 +153,21 @@ class InboundModel:
         self.sold = 0
         self.lost = 0
         self.costs = dict.fromkeys(
-            ("freight_ocean_usd", "freight_air_usd", "expedite_premium_usd", "inland_usd", "handling_usd",
-             "transfer_usd", "storage_hub_usd", "storage_rs_usd", "storage_fc_usd", "duties_usd",
-             "lost_margin_usd"), 0.0)
+            (
+                "freight_ocean_usd",
+                "freight_air_usd",
+                "expedite_premium_usd",
+                "inland_usd",
+                "handling_usd",
+                "transfer_usd",
+                "storage_hub_usd",
+                "storage_rs_usd",
+                "storage_fc_usd",
+                "duties_usd",
+                "lost_margin_usd",
+            ),
+            0.0,
+        )
         self._vessel_u: dict[tuple[int, int], np.ndarray] = {}
         self.meta: dict[int, tuple] = {}  # shipment id -> (lane, mode, kind, units, dispatch_d)
         # forecasters: FC pools always; regions and total for upper tiers (echelon demand)
@@ -178,7 +201,9 @@ class InboundModel:
     def _customs_mean_d(self) -> float:
         cu = self.scene.customs
         tot = sum(e.share for e in cu.exams) or 1.0
-        return cu.release_d.mean() + cu.exam_share * sum(e.share / tot * e.duration_d.mean() for e in cu.exams)
+        return cu.release_d.mean() + cu.exam_share * sum(
+            e.share / tot * e.duration_d.mean() for e in cu.exams
+        )
 
     def _lane_lead_d(self, ln: Lane, region: int, to_tier: str, from_seller: bool) -> float:
         sc = self.scene
@@ -198,7 +223,9 @@ class InboundModel:
         sc = self.scene
         # FC leg: truck from regional storage, dock, receive to sellable, next-day availability
         self.fc_leg_d = [
-            (self.rs_of[r].to_fc_d.mean() if self.rs_of else 0.0) + self.fc_of[r].receive_to_sellable_d.mean() + 1.0
+            (self.rs_of[r].to_fc_d.mean() if self.rs_of else 0.0)
+            + self.fc_of[r].receive_to_sellable_d.mean()
+            + 1.0
             for r in range(self.R)
         ]
         self.lane_tier = "fc" if self.flow == "direct" else "rs"
@@ -214,23 +241,37 @@ class InboundModel:
         self.hub_lead_d = sc.origin.seller_to_hub_d.mean() + float(np.mean(prim)) + sc.policy.review_d
 
     # ----------------------------------------------------------------- shipments
-    def _new_shipment(self, to_tier: str, dest: int, lane: str | None, kind: str, qty: np.ndarray,
-                      day: int, eta_d: float) -> Shipment:
+    def _new_shipment(
+        self, to_tier: str, dest: int, lane: str | None, kind: str, qty: np.ndarray, day: int, eta_d: float
+    ) -> Shipment:
         mode = self.lanes[lane].mode if lane else ("truck" if to_tier != "hub" else "pickup")
-        sh = Shipment(id=self.next_id, to_tier=to_tier, dest=dest, lane=lane, mode=mode, kind=kind,
-                      qty=qty, units=int(qty.sum()), dispatch_d=float(day + 1), eta_d=eta_d)
+        sh = Shipment(
+            id=self.next_id,
+            to_tier=to_tier,
+            dest=dest,
+            lane=lane,
+            mode=mode,
+            kind=kind,
+            qty=qty,
+            units=int(qty.sum()),
+            dispatch_d=float(day + 1),
+            eta_d=eta_d,
+        )
         self.next_id += 1
         self.active[sh.id] = sh
         self.meta[sh.id] = (lane, mode, kind, sh.units, sh.dispatch_d)
         self.pipe[to_tier][dest if to_tier != "hub" else 0] += qty
         return sh
 
-    def _dispatch_intl(self, day: int, region: int, dest: int, order_lane: str, kind: str, qty: np.ndarray,
-                       from_seller: bool) -> None:
+    def _dispatch_intl(
+        self, day: int, region: int, dest: int, order_lane: str, kind: str, qty: np.ndarray, from_seller: bool
+    ) -> None:
         ln = self.lanes[order_lane]
         lead = self.lane_lead[(order_lane, region)]
         sh = self._new_shipment(self.lane_tier, dest, order_lane, kind, qty, day, day + 1 + lead)
-        rng = self._ship_uniforms(_TIER_CODE[self.lane_tier], dest, self.lane_idx[order_lane], day, _KIND_CODE[kind])
+        rng = self._ship_uniforms(
+            _TIER_CODE[self.lane_tier], dest, self.lane_idx[order_lane], day, _KIND_CODE[kind]
+        )
         u = rng.random(_N_U)
         if ln.damage_share > 0:
             sh.lost = rng.binomial(qty, ln.damage_share)
@@ -300,8 +341,18 @@ class InboundModel:
         sh.events.append(("arrived", env.now))
         self.arrived.append((env.now, sh.id, sh))
 
-    def _dispatch_domestic(self, day: int, to_tier: str, dest: int, region_from: int, kind: str,
-                           qty: np.ndarray, dist, cost_per_unit: float, from_tier: str = "rs") -> None:
+    def _dispatch_domestic(
+        self,
+        day: int,
+        to_tier: str,
+        dest: int,
+        region_from: int,
+        kind: str,
+        qty: np.ndarray,
+        dist,
+        cost_per_unit: float,
+        from_tier: str = "rs",
+    ) -> None:
         sh = self._new_shipment(to_tier, dest, None, kind, qty, day, day + 1 + dist.mean())
         u = self._ship_uniforms(_TIER_CODE[to_tier], dest, 999 + region_from, day, _KIND_CODE[kind]).random()
         self._cost("transfer_usd", self.env.now, sh.units * cost_per_unit)
@@ -312,7 +363,9 @@ class InboundModel:
         self.arrived.append((self.env.now, sh.id, sh))
 
     def _seller_to_hub(self, day: int, qty: np.ndarray) -> None:
-        sh = self._new_shipment("hub", 0, None, "regular", qty, day, day + 1 + self.scene.origin.seller_to_hub_d.mean())
+        sh = self._new_shipment(
+            "hub", 0, None, "regular", qty, day, day + 1 + self.scene.origin.seller_to_hub_d.mean()
+        )
         u = self._ship_uniforms(0, 0, 998, day, 0).random()
         self.units_in += sh.units
         self._cost("transfer_usd", self.env.now, sh.units * self.scene.origin.hub_transfer_usd_per_unit)
@@ -344,8 +397,20 @@ class InboundModel:
 
     def _log_shipment(self, sh: Shipment, available_d: float, dock_d: float) -> None:
         if available_d >= self.W:
-            self.ship_log.append((sh.id, sh.to_tier, sh.dest, sh.lane, sh.mode, sh.kind, sh.units,
-                                  sh.dispatch_d, available_d, dock_d))
+            self.ship_log.append(
+                (
+                    sh.id,
+                    sh.to_tier,
+                    sh.dest,
+                    sh.lane,
+                    sh.mode,
+                    sh.kind,
+                    sh.units,
+                    sh.dispatch_d,
+                    available_d,
+                    dock_d,
+                )
+            )
 
     def _receive_dock(self, day: int) -> None:
         for r in range(self.R):
@@ -363,8 +428,11 @@ class InboundModel:
                         break
                     cap -= int(take.sum())
                     rem -= take
-                u = self._ship_uniforms(2, sh.dest, 997, sh.id, 0).random()
-                delay = float(self.fc_of[r].receive_to_sellable_d.ppf(u))
+                if sh.receive_d is None:
+                    # keyed by what the shipment is (not its id, which shifts when decisions differ): paired runs
+                    u = self._ship_uniforms(2, sh.dest, 997, int(sh.dispatch_d), _KIND_CODE[sh.kind]).random()
+                    sh.receive_d = float(self.fc_of[r].receive_to_sellable_d.ppf(u))
+                delay = sh.receive_d
                 sellable = day + 1 + int(np.floor(delay))  # whole days: becomes sellable at a day step
                 self.receiving.append((sellable, sh.id, sh.dest, take.copy(), sh.arrive_d, sh.dispatch_d))
                 if not q or q[0][0] is not sh:
@@ -387,8 +455,10 @@ class InboundModel:
         sc = self.scene
         kpi_day = day - self.W
         if tier == "fc":
-            ids = tuple(f"{self.fc_of[r].id}/{'+'.join(sc.channels[c].id for c in ch)}"
-                        for r, ch in zip(self.pool_region, self.pool_channels, strict=True))
+            ids = tuple(
+                f"{self.fc_of[r].id}/{'+'.join(sc.channels[c].id for c in ch)}"
+                for r, ch in zip(self.pool_region, self.pool_channels, strict=True)
+            )
             on_hand, pipe, down = self.fc, self.pipe["fc"], np.zeros_like(self.fc)
             f = self.f_fc
             regions = list(self.pool_region)
@@ -417,17 +487,23 @@ class InboundModel:
             if lead is None:
                 return None
             return LaneOption(
-                lane_id=ln.id, mode=ln.mode, provider=ln.provider, lead_time_d=lead,
-                projected_delay_d=self.dis.projected_delay_d(ln.id, ln.chokepoint, ln.origin_port, ln.dest_port,
-                                                             t_now),
+                lane_id=ln.id,
+                mode=ln.mode,
+                provider=ln.provider,
+                lead_time_d=lead,
+                projected_delay_d=self.dis.projected_delay_d(
+                    ln.id, ln.chokepoint, ln.origin_port, ln.dest_port, t_now
+                ),
                 suspended=self.dis.suspended_until(ln.id, None, t_now) is not None,
-                freight_usd_per_unit=ln.freight_usd_per_unit)
+                freight_usd_per_unit=ln.freight_usd_per_unit,
+            )
 
         if lane_tier:
             primary = tuple(opt(sc.regions[r].primary_lane, r) for r in regions)
             expedite = tuple(opt(sc.regions[r].expedite_lane, r) for r in regions)
-            alternates = tuple(tuple(o for lid in sc.regions[r].alternate_lanes if (o := opt(lid, r)))
-                               for r in regions)
+            alternates = tuple(
+                tuple(o for lid in sc.regions[r].alternate_lanes if (o := opt(lid, r))) for r in regions
+            )
         else:
             n = len(ids)
             primary, expedite, alternates = (None,) * n, (None,) * n, ((),) * n
@@ -455,7 +531,9 @@ class InboundModel:
                 eta = sh.eta_d
                 if sh.lane is not None and not sh.at_sea_done:
                     ln = self.lanes[sh.lane]
-                    eta += self.dis.projected_delay_d(ln.id, ln.chokepoint, ln.origin_port, ln.dest_port, t_now)
+                    eta += self.dis.projected_delay_d(
+                        ln.id, ln.chokepoint, ln.origin_port, ln.dest_port, t_now
+                    )
                 if eta <= horizon:
                     out[sh.dest if tier != "hub" else 0] += sh.qty
             if tier == "fc":  # received at the dock, soon sellable
@@ -464,13 +542,30 @@ class InboundModel:
                         out[pool] += qty
             return out
 
-        upstream = {"fc": "rs" if self.lane_tier != "fc" else "seller",
-                    "rs": "hub" if self.flow == "hub" else "seller", "hub": "seller"}[tier]
+        upstream = {
+            "fc": "rs" if self.lane_tier != "fc" else "seller",
+            "rs": "hub" if self.flow == "hub" else "seller",
+            "hub": "seller",
+        }[tier]
         return TierView(
-            day=kpi_day, tier=tier, upstream=upstream,
-            node_ids=ids, on_hand=on_hand, pipeline=pipe, downstream=down, mean_d=f.mean_d(), std_d=f.std_d(),
-            review_d=review_d, review_due=review_due, primary=primary, expedite=expedite, alternates=alternates,
-            domestic_lead_d=dom_lead, cfg=sc.policy, due_within=due_within)
+            day=kpi_day,
+            tier=tier,
+            upstream=upstream,
+            node_ids=ids,
+            on_hand=on_hand,
+            pipeline=pipe,
+            downstream=down,
+            mean_d=f.mean_d(),
+            std_d=f.std_d(),
+            review_d=review_d,
+            review_due=review_due,
+            primary=primary,
+            expedite=expedite,
+            alternates=alternates,
+            domestic_lead_d=dom_lead,
+            cfg=sc.policy,
+            due_within=due_within,
+        )
 
     def _execute(self, day: int, tier: str, orders: list[Order]) -> None:
         sc = self.scene
@@ -486,8 +581,16 @@ class InboundModel:
                 self.rs[r] -= give.sum(axis=0)
                 for o, g in zip(mine, give, strict=True):
                     if g.any():
-                        self._dispatch_domestic(day, "fc", o.node, r, o.kind, g, self.rs_of[r].to_fc_d,
-                                                self.rs_of[r].to_fc_usd_per_unit)
+                        self._dispatch_domestic(
+                            day,
+                            "fc",
+                            o.node,
+                            r,
+                            o.kind,
+                            g,
+                            self.rs_of[r].to_fc_d,
+                            self.rs_of[r].to_fc_usd_per_unit,
+                        )
                         total += int(g.sum())
         elif tier == self.lane_tier:
             regions = self.pool_region if tier == "fc" else np.arange(self.R)
@@ -500,8 +603,15 @@ class InboundModel:
                 give = [o.qty for o in intl]
             for o, g in zip(intl, give, strict=True):
                 if g.any():
-                    self._dispatch_intl(day, int(regions[o.node]), o.node, o.lane_id, o.kind, g.astype(np.int64),
-                                        from_seller=self.flow != "hub")
+                    self._dispatch_intl(
+                        day,
+                        int(regions[o.node]),
+                        o.node,
+                        o.lane_id,
+                        o.kind,
+                        g.astype(np.int64),
+                        from_seller=self.flow != "hub",
+                    )
                     total += int(g.sum())
             for o in orders:
                 if o.kind != "transfer":
@@ -510,8 +620,16 @@ class InboundModel:
                 g = np.minimum(o.qty, stock[o.from_node])
                 if g.any():
                     stock[o.from_node] -= g
-                    self._dispatch_domestic(day, tier, o.node, int(regions[o.from_node]), "transfer", g,
-                                            sc.network.transfer_d, sc.network.transfer_usd_per_unit)
+                    self._dispatch_domestic(
+                        day,
+                        tier,
+                        o.node,
+                        int(regions[o.from_node]),
+                        "transfer",
+                        g,
+                        sc.network.transfer_d,
+                        sc.network.transfer_usd_per_unit,
+                    )
         elif tier == "hub":
             for o in orders:
                 if o.qty.any():
@@ -520,16 +638,21 @@ class InboundModel:
         if day >= self.W:
             w = (day - self.W) // 7
             if w < self.weekly_orders[tier].shape[0]:
-                self.weekly_orders[tier][w] += sum((o.qty for o in orders if o.kind != "transfer"),
-                                                   np.zeros(self.S, np.int64))
+                self.weekly_orders[tier][w] += sum(
+                    (o.qty for o in orders if o.kind != "transfer"), np.zeros(self.S, np.int64)
+                )
 
     def _initial_stock(self) -> None:
         """Start near steady state so warm-up is short: each node holds its expected cycle + pipeline cover."""
         sc = self.scene
         base = self.demand._base  # (R, C, S) expected units/day before season and promotions
         region_mean = base.sum(axis=1)
-        pool_mean = np.stack([base[r][list(ch)].sum(axis=0)
-                              for r, ch in zip(self.pool_region, self.pool_channels, strict=True)])
+        pool_mean = np.stack(
+            [
+                base[r][list(ch)].sum(axis=0)
+                for r, ch in zip(self.pool_region, self.pool_channels, strict=True)
+            ]
+        )
         if self.flow == "direct":
             lead = np.array([self.lane_lead[(sc.regions[r].primary_lane, r)] for r in self.pool_region])
             cover = lead + sc.origin.seller_review_d
@@ -540,8 +663,9 @@ class InboundModel:
             lead = np.array([self.lane_lead[(sc.regions[r].primary_lane, r)] for r in range(self.R)])
             self.rs += np.ceil(region_mean * (lead + review)[:, None]).astype(np.int64)
             if self.flow == "hub":
-                self.hub += np.ceil(region_mean.sum(axis=0) * (self.hub_lead_d + sc.origin.seller_review_d)
-                                    ).astype(np.int64)
+                self.hub += np.ceil(
+                    region_mean.sum(axis=0) * (self.hub_lead_d + sc.origin.seller_review_d)
+                ).astype(np.int64)
         self.units_in += int(self.hub.sum() + self.rs.sum() + self.fc.sum())
 
     def run(self, progress: Callable[[int], None] | None = None) -> RunResult:
@@ -555,9 +679,14 @@ class InboundModel:
         tiers = ["fc"] + (["rs"] if self.flow != "direct" else []) + (["hub"] if self.flow == "hub" else [])
         self.weekly_orders = {t: np.zeros((n_weeks, S), np.int64) for t in tiers}
         weekly_demand = np.zeros((n_weeks, S), np.int64)
-        node_names = (["hub"] if self.flow == "hub" else []) + [s.id for s in self.rs_of] + [
-            f"{self.fc_of[r].id}/{'+'.join(sc.channels[c].id for c in ch)}"
-            for r, ch in zip(self.pool_region, self.pool_channels, strict=True)]
+        node_names = (
+            (["hub"] if self.flow == "hub" else [])
+            + [s.id for s in self.rs_of]
+            + [
+                f"{self.fc_of[r].id}/{'+'.join(sc.channels[c].id for c in ch)}"
+                for r, ch in zip(self.pool_region, self.pool_channels, strict=True)
+            ]
+        )
         daily_on_hand = np.zeros((T, len(node_names)))
         daily_in_transit = np.zeros((T, len(node_names)))
         daily_demand = np.zeros(T)
@@ -570,9 +699,11 @@ class InboundModel:
         onhand_sum_node = np.zeros(len(node_names))
         hist = np.zeros((sc.days, P, self.history_skus), np.int32) if self.history_skus else None
         margin = self.demand.unit_value_usd * sc.catalogue.margin_share
-        tariffs = (sc.origin.hub_storage_usd_per_unit_day,
-                   np.array([s.storage_usd_per_unit_day for s in self.rs_of]),
-                   np.array([f.storage_usd_per_unit_day for f in self.fc_of])[self.pool_region])
+        tariffs = (
+            sc.origin.hub_storage_usd_per_unit_day,
+            np.array([s.storage_usd_per_unit_day for s in self.rs_of]),
+            np.array([f.storage_usd_per_unit_day for f in self.fc_of])[self.pool_region],
+        )
         pooled = sc.network.pool_channels and C > 1
         self._initial_stock()
         for day in range(T):
@@ -631,10 +762,16 @@ class InboundModel:
             for tier in tiers:
                 self._execute(day, tier, self._decide(day, tier))
             # records
-            per_node_oh = ([self.hub.sum()] if self.flow == "hub" else []) + list(self.rs.sum(axis=1)[
-                : len(self.rs_of)]) + list(self.fc.sum(axis=1))
-            per_node_it = ([self.pipe["hub"].sum()] if self.flow == "hub" else []) + list(
-                self.pipe["rs"].sum(axis=1)[: len(self.rs_of)]) + list(self.pipe["fc"].sum(axis=1))
+            per_node_oh = (
+                ([self.hub.sum()] if self.flow == "hub" else [])
+                + list(self.rs.sum(axis=1)[: len(self.rs_of)])
+                + list(self.fc.sum(axis=1))
+            )
+            per_node_it = (
+                ([self.pipe["hub"].sum()] if self.flow == "hub" else [])
+                + list(self.pipe["rs"].sum(axis=1)[: len(self.rs_of)])
+                + list(self.pipe["fc"].sum(axis=1))
+            )
             daily_on_hand[day] = per_node_oh
             daily_in_transit[day] = per_node_it
             daily_demand[day] = d_pool.sum()
@@ -658,14 +795,33 @@ class InboundModel:
             shipments.append((sid, "fc", pool, lane, mode, kind, units, dispatch_d, sell_d, dock_d))
         shipments.sort(key=lambda s: s[0])
         return RunResult(
-            scene=sc, policy=self.policy_name, warmup_days=W, days=sc.days, node_names=node_names,
-            daily_on_hand=daily_on_hand, daily_in_transit=daily_in_transit, daily_demand=daily_demand,
-            daily_sales=daily_sales, conservation=conservation, demand_rcs=demand_rcs, sales_rcs=sales_rcs,
-            instock_days_ps=instock, onhand_sum_s=onhand_sum_s, onhand_sum_node=onhand_sum_node,
-            pool_region=self.pool_region, pool_channels=self.pool_channels, costs_usd=dict(self.costs),
-            shipments=shipments, weekly_orders=self.weekly_orders, weekly_demand=weekly_demand,
-            dock_arrivals=[(t, sid, r, q) for t, sid, r, _p, q in self.dock_log], disruptions=self.dis.disruptions,
-            forecast_history=hist, intermittent=self.demand.intermittent, unit_value_usd=self.demand.unit_value_usd)
+            scene=sc,
+            policy=self.policy_name,
+            warmup_days=W,
+            days=sc.days,
+            node_names=node_names,
+            daily_on_hand=daily_on_hand,
+            daily_in_transit=daily_in_transit,
+            daily_demand=daily_demand,
+            daily_sales=daily_sales,
+            conservation=conservation,
+            demand_rcs=demand_rcs,
+            sales_rcs=sales_rcs,
+            instock_days_ps=instock,
+            onhand_sum_s=onhand_sum_s,
+            onhand_sum_node=onhand_sum_node,
+            pool_region=self.pool_region,
+            pool_channels=self.pool_channels,
+            costs_usd=dict(self.costs),
+            shipments=shipments,
+            weekly_orders=self.weekly_orders,
+            weekly_demand=weekly_demand,
+            dock_arrivals=[(t, sid, r, q) for t, sid, r, _p, q in self.dock_log],
+            disruptions=self.dis.disruptions,
+            forecast_history=hist,
+            intermittent=self.demand.intermittent,
+            unit_value_usd=self.demand.unit_value_usd,
+        )
 
     def _decide(self, day: int, tier: str) -> list[Order]:
         view = self._view(day, tier)
@@ -688,12 +844,26 @@ def _allocate(want: np.ndarray, avail: np.ndarray) -> np.ndarray:
     return np.floor(want * scale[None, :]).astype(np.int64)
 
 
-def simulate(scene: InboundScene, *, seed: int, rep: int = 0, disruptions: list[DisruptionSpec] = (),
-             policy: str | None = None, regime: bool = False, progress: Callable[[int], None] | None = None,
-             history_skus: int = 500) -> RunResult:
+def simulate(
+    scene: InboundScene,
+    *,
+    seed: int,
+    rep: int = 0,
+    disruptions: list[DisruptionSpec] = (),
+    policy: str | None = None,
+    regime: bool = False,
+    progress: Callable[[int], None] | None = None,
+    history_skus: int = 500,
+) -> RunResult:
     """Run one replication. Replication ``rep`` uses child ``rep`` of ``SeedSequence(seed)``; every policy and
     disruption variant with the same (seed, rep) sees the same demand and the same stage draws."""
     ss = np.random.SeedSequence(seed, spawn_key=(rep,))
-    model = InboundModel(scene, seed_seq=ss, disruptions=list(disruptions), policy=policy, regime=regime,
-                         history_skus=history_skus)
+    model = InboundModel(
+        scene,
+        seed_seq=ss,
+        disruptions=list(disruptions),
+        policy=policy,
+        regime=regime,
+        history_skus=history_skus,
+    )
     return model.run(progress)

@@ -249,8 +249,11 @@ class Resilient(DualMode):
         spare = np.maximum(0.0, view.on_hand - view.cfg.donor_cover_d * view.mean_d)  # (N, S)
         orders = []
         for n in range(N):
-            need = np.where(cover[n] < view.cfg.transfer_cover_d,
-                            view.cfg.transfer_cover_d * view.mean_d[n] - stock[n], 0.0)
+            need = np.where(
+                cover[n] < view.cfg.transfer_cover_d,
+                view.cfg.transfer_cover_d * view.mean_d[n] - stock[n],
+                0.0,
+            )
             need = np.maximum(need, 0.0)
             if not need.any():
                 continue

@@ -46,7 +46,9 @@ class _Frozen(BaseModel):
 
 class Catalogue(_Frozen):
     n_skus: int = Field(ge=1, le=2_000_000)
-    median_daily_units: float = Field(gt=0, description="median over SKUs of mean demand, all regions+channels")
+    median_daily_units: float = Field(
+        gt=0, description="median over SKUs of mean demand, all regions+channels"
+    )
     sigma_daily_units: float = Field(ge=0, le=3, description="lognormal spread of SKU demand rates")
     intermittent_share: float = Field(default=0.0, ge=0, le=1)
     intermittent_daily_units: float = Field(default=0.2, gt=0)
@@ -94,7 +96,9 @@ class Origin(_Frozen):
     hub_handling_d: Dist = Field(description="hub handling, export clearance and cut-off before sailing")
     handling_usd_per_unit: float = Field(ge=0)
     hub_storage_usd_per_unit_day: float = Field(ge=0, description="source-hub (GWD-style) storage tariff")
-    seller_review_d: int = Field(ge=1, le=365, description="sellers ship production lots every this many days")
+    seller_review_d: int = Field(
+        ge=1, le=365, description="sellers ship production lots every this many days"
+    )
     hub_transfer_usd_per_unit: float = Field(default=0.0, ge=0, description="seller to hub pickup")
 
 
@@ -103,7 +107,9 @@ class Port(_Frozen):
     kind: Literal["sea", "air", "canal"]
     side: Literal["origin", "destination", "transit"]
     tags: tuple[str, ...] = ()
-    utilization: float = Field(default=0.8, gt=0, lt=1, description="background load / capacity, normal times")
+    utilization: float = Field(
+        default=0.8, gt=0, lt=1, description="background load / capacity, normal times"
+    )
     anchorage_d: Dist = _ZERO
     terminal_dwell_d: Dist = _ZERO
 
@@ -116,7 +122,9 @@ class Lane(_Frozen):
     dest_port: str
     departure_every_d: float = Field(gt=0, le=60)
     first_departure_d: float = Field(default=0.0, ge=0)
-    handling_d: Dist | None = Field(default=None, description="origin handling; default origin.hub_handling_d")
+    handling_d: Dist | None = Field(
+        default=None, description="origin handling; default origin.hub_handling_d"
+    )
     transit_d: Dist
     on_time_share: float = Field(default=1.0, ge=0, le=1)
     late_d: Dist = _ZERO
@@ -272,7 +280,9 @@ def _cross_check(scene: InboundScene) -> list[str]:
             if pid not in ports:
                 errs.append(f"lanes[{i}].{field}: unknown port {pid!r} (known: {', '.join(sorted(ports))})")
         if ln.origin_port in ports and ports[ln.origin_port].side != "origin":
-            errs.append(f"lanes[{i}].origin_port: port {ln.origin_port!r} has side {ports[ln.origin_port].side!r}")
+            errs.append(
+                f"lanes[{i}].origin_port: port {ln.origin_port!r} has side {ports[ln.origin_port].side!r}"
+            )
         if ln.dest_port in ports and ports[ln.dest_port].side != "destination":
             errs.append(f"lanes[{i}].dest_port: port {ln.dest_port!r} has side {ports[ln.dest_port].side!r}")
     for i, r in enumerate(scene.regions):
@@ -286,13 +296,17 @@ def _cross_check(scene: InboundScene) -> list[str]:
         for lid in (r.primary_lane, r.expedite_lane, *r.alternate_lanes):
             ln = next((x for x in scene.lanes if x.id == lid), None)
             if ln is not None and not any(x.port == ln.dest_port and x.region == r.id for x in scene.inland):
-                errs.append(f"regions[{i}]: lane {lid!r} lands at {ln.dest_port!r} but no [[inland]] leg links it "
-                            f"to region {r.id!r}")
+                errs.append(
+                    f"regions[{i}]: lane {lid!r} lands at {ln.dest_port!r} but no [[inland]] leg links it "
+                    f"to region {r.id!r}"
+                )
         if sum(f.region == r.id for f in scene.fcs) != 1:
             errs.append(f"regions[{i}]: region {r.id!r} needs exactly one [[fcs]] entry")
         if scene.network.flow != "direct" and sum(s.region == r.id for s in scene.regional_storage) != 1:
-            errs.append(f"regions[{i}]: flow {scene.network.flow!r} needs exactly one [[regional_storage]] for "
-                        f"region {r.id!r}")
+            errs.append(
+                f"regions[{i}]: flow {scene.network.flow!r} needs exactly one [[regional_storage]] for "
+                f"region {r.id!r}"
+            )
     for section in ("inland", "fcs", "regional_storage"):
         for i, item in enumerate(getattr(scene, section)):
             if item.region not in regions:
@@ -326,7 +340,9 @@ def disruption_target_errors(scene: InboundScene, d: DisruptionSpec, where: str)
             errs.append(f"{where}.ports[{j}]: unknown port {pid!r}")
     for j, tag in enumerate(d.port_tags):
         if tag not in tags:
-            errs.append(f"{where}.port_tags[{j}]: no port in the scene carries tag {tag!r} (tags: {sorted(tags)})")
+            errs.append(
+                f"{where}.port_tags[{j}]: no port in the scene carries tag {tag!r} (tags: {sorted(tags)})"
+            )
     for j, lid in enumerate(d.lanes):
         if lid not in lane_ids:
             errs.append(f"{where}.lanes[{j}]: unknown lane {lid!r}")
@@ -342,7 +358,9 @@ def disruption_target_errors(scene: InboundScene, d: DisruptionSpec, where: str)
 
 def _validate(data: dict[str, Any], source: str) -> InboundScene:
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise SceneError(f"{source}: schema_version: expected {SCHEMA_VERSION}, got {data.get('schema_version')!r}")
+        raise SceneError(
+            f"{source}: schema_version: expected {SCHEMA_VERSION}, got {data.get('schema_version')!r}"
+        )
     try:
         scene = InboundScene.model_validate(data)
     except ValidationError as exc:

@@ -43,35 +43,66 @@ class RunStore:
         self.db.executescript(_SCHEMA)
 
     def meta(self, **items) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                            [(k, json.dumps(v, default=str)) for k, v in items.items()])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [(k, json.dumps(v, default=str)) for k, v in items.items()],
+        )
         self.db.commit()
 
-    def replication(self, policy: str, rep: int, res: RunResult, flat: dict[str, float], per_sku: dict) -> None:
+    def replication(
+        self, policy: str, rep: int, res: RunResult, flat: dict[str, float], per_sku: dict
+    ) -> None:
         db = self.db
         db.executemany("INSERT INTO kpis VALUES (?, ?, ?, ?)", [(policy, rep, k, v) for k, v in flat.items()])
         W = res.warmup_days
-        rows = [(policy, rep, day - W, name, float(res.daily_on_hand[day, i]), float(res.daily_in_transit[day, i]))
-                for day in range(res.daily_on_hand.shape[0]) for i, name in enumerate(res.node_names)]
+        rows = [
+            (
+                policy,
+                rep,
+                day - W,
+                name,
+                float(res.daily_on_hand[day, i]),
+                float(res.daily_in_transit[day, i]),
+            )
+            for day in range(res.daily_on_hand.shape[0])
+            for i, name in enumerate(res.node_names)
+        ]
         db.executemany("INSERT INTO daily VALUES (?, ?, ?, ?, ?, ?)", rows)
-        db.executemany("INSERT INTO shipments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       [(policy, rep, *s[:7], s[7] - W, s[8] - W, s[9] - W) for s in res.shipments])
+        db.executemany(
+            "INSERT INTO shipments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(policy, rep, *s[:7], s[7] - W, s[8] - W, s[9] - W) for s in res.shipments],
+        )
         if rep == 0:
             n = len(per_sku["fill_rate"])
-            db.executemany("INSERT INTO sku_kpis VALUES (?, ?, ?, ?, ?, ?)", [
-                (policy, s, float(per_sku["fill_rate"][s]), float(per_sku["stockout_days"][s]),
-                 float(per_sku["in_stock_rate"][s]), float(per_sku["days_of_supply"][s])) for s in range(n)])
+            db.executemany(
+                "INSERT INTO sku_kpis VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        policy,
+                        s,
+                        float(per_sku["fill_rate"][s]),
+                        float(per_sku["stockout_days"][s]),
+                        float(per_sku["in_stock_rate"][s]),
+                        float(per_sku["days_of_supply"][s]),
+                    )
+                    for s in range(n)
+                ],
+            )
         db.commit()
 
     def disruptions(self, res: RunResult) -> None:
         W = res.warmup_days
-        self.db.executemany("INSERT INTO disruptions VALUES (?, ?, ?, ?, ?)",
-                            [(d.name, d.kind, d.start_d - W, d.end_d - W, d.intensity) for d in res.disruptions])
+        self.db.executemany(
+            "INSERT INTO disruptions VALUES (?, ?, ?, ?, ?)",
+            [(d.name, d.kind, d.start_d - W, d.end_d - W, d.intensity) for d in res.disruptions],
+        )
         self.db.commit()
 
     def summary(self, policy: str, summ: dict[str, dict[str, float]]) -> None:
-        self.db.executemany("INSERT INTO summary VALUES (?, ?, ?, ?, ?, ?)",
-                            [(policy, k, v["mean"], v["lo"], v["hi"], v["n"]) for k, v in summ.items()])
+        self.db.executemany(
+            "INSERT INTO summary VALUES (?, ?, ?, ?, ?, ?)",
+            [(policy, k, v["mean"], v["lo"], v["hi"], v["n"]) for k, v in summ.items()],
+        )
         self.db.commit()
 
     def close(self) -> None:
