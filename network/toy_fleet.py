@@ -33,6 +33,7 @@ class ToyFleetHost:
         seed: int | None = None,
         gui: bool = False,
         realtime_factor: float | None = None,
+        exclude_units: frozenset[str] = frozenset(),
     ):
         count = int(scene_path.split(":", 1)[1]) if scene_path.startswith("toy:") else 2
         self.step_s = 1.0
@@ -48,6 +49,7 @@ class ToyFleetHost:
                 heading=0,
             )
             for i in range(count)
+            if f"T-{i + 1:02d}" not in exclude_units
         }
 
     def initial_frame(self) -> TelemetryFrame:

@@ -1,0 +1,162 @@
+"""Hardware-in-the-loop link: simulated units in the fleet host plus external robots on the wire.
+
+`HilFleetLink` has the same interface as `ZmqFleetLink` (``initial_frame``, ``exchange``,
+``close``), so the run loop and the dispatcher cannot tell which units are hardware. It owns one
+`DispatcherServer` bound on a public endpoint (``--bind``) where external robots register, and a
+`ZmqFleetLink` to the fleet host that simulates everything else (the external unit ids are passed
+to it as ``exclude_units``).
+
+Each tick, `exchange`:
+
+1. splits the batch: commands for external units go to their robot (one ``command`` per robot),
+   the rest to the fleet host (lockstep);
+2. waits, at most ``external_wait_s``, for every commanded external robot to report telemetry for
+   this step (a real robot executes its motion step in real time);
+3. merges the fleet host's frame with the latest state and the events of every external unit.
+
+An external robot that is lost (killed, frozen, unplugged: no heartbeat for three intervals) is
+reported with mode ``FAILED`` at its last known cell until it registers again, so the dispatcher
+blocks that cell and re-assigns its tasks; its re-registration reports where it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from network import protocol as p
+from network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
+from network.fleet_link import ZmqFleetLink
+from network.security import ServerKeys
+from robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitMode, UnitState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HilOptions:
+    bind: str  # endpoint for external robots, e.g. tcp://0.0.0.0:5555
+    external_ids: frozenset[str]
+    keys: ServerKeys | None = None
+    insecure: bool = False
+    heartbeat_interval_s: float = p.HEARTBEAT_INTERVAL_S
+    watchdog_s: float = p.WATCHDOG_S
+    register_timeout_s: float = 120.0  # how long to wait at start for every external robot
+    external_wait_s: float = 2.0  # how long one tick waits for commanded robots to report
+
+
+class HilFleetLink:
+    """Fleet link whose external units are real (or reference) robot processes."""
+
+    def __init__(
+        self, scene_path: str, hil: HilOptions, *, link_kwargs: dict[str, Any] | None = None
+    ) -> None:
+        self.hil = hil
+        self.server = DispatcherServer(
+            ServerConfig(
+                router_endpoint=hil.bind,
+                heartbeat_interval_s=hil.heartbeat_interval_s,
+                watchdog_s=hil.watchdog_s,
+                keys=hil.keys,
+                insecure=hil.insecure,
+            )
+        )
+        self.endpoint = self.server.router_endpoint
+        self.states: dict[str, UnitState] = {}
+        self.reported_step: dict[str, int] = {}
+        self._events: list[UnitEvent] = []
+        kwargs = dict(link_kwargs or {})
+        options = dict(kwargs.pop("host_options", {}) or {})
+        options["exclude_units"] = frozenset(hil.external_ids)
+        try:
+            self.sim = ZmqFleetLink(scene_path, host_options=options, **kwargs)
+            self._wait_for_robots()
+        except BaseException:
+            self.server.close()
+            raise
+
+    # ------------------------------------------------------------------ link API
+
+    def initial_frame(self) -> TelemetryFrame:
+        return self._merge(self.sim.initial_frame())
+
+    def exchange(self, batch: CommandBatch) -> TelemetryFrame:
+        self.server.t_sim_s = batch.t_s
+        external: dict[str, list[Any]] = {}
+        simulated = []
+        for c in batch.commands:
+            if c.unit_id in self.hil.external_ids:
+                external.setdefault(c.unit_id, []).append(c)
+            else:
+                simulated.append(c)
+        waiting = set()
+        for uid, cmds in external.items():
+            if self.server.send_commands(uid, CommandBatch(step=batch.step, t_s=batch.t_s, commands=cmds)):
+                waiting.add(uid)
+        self._pump(0.0)
+        frame = self.sim.exchange(CommandBatch(step=batch.step, t_s=batch.t_s, commands=simulated))
+        deadline = time.monotonic() + self.hil.external_wait_s
+        while time.monotonic() < deadline and any(
+            self.reported_step.get(u, -1) < batch.step for u in waiting
+        ):
+            self._pump(0.01)
+        return self._merge(frame)
+
+    def close(self) -> None:
+        try:
+            self.sim.close()
+        finally:
+            self.server.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _wait_for_robots(self) -> None:
+        deadline = time.monotonic() + self.hil.register_timeout_s
+        while time.monotonic() < deadline and not self.hil.external_ids <= set(self.states):
+            self._pump(0.05)
+        missing = sorted(self.hil.external_ids - set(self.states))
+        if missing:
+            raise TimeoutError(
+                f"external units did not register within {self.hil.register_timeout_s:g} s: {missing}"
+            )
+
+    def _pump(self, timeout_s: float) -> None:
+        for ev in self.server.poll(timeout_s):
+            if isinstance(ev, Registered):
+                for info in ev.units:
+                    if info.unit_id not in self.hil.external_ids:
+                        log.warning("unit %s is not external in this scene; ignored", info.unit_id)
+                    elif info.state is not None:
+                        self.states[info.unit_id] = info.state
+                log.info("external unit %s registered (resumed=%s)", ev.client_id, ev.resumed)
+            elif isinstance(ev, ClientLost):
+                for uid in ev.unit_ids:
+                    st = self.states.get(uid)
+                    if st is not None:
+                        self.states[uid] = msgspec.structs.replace(st, mode=int(UnitMode.FAILED))
+                    self._events.append(
+                        UnitEvent(
+                            unit_id=uid, kind="failed", t_s=self.server.t_sim_s, data={"reason": ev.reason}
+                        )
+                    )
+            elif isinstance(ev, Received):
+                env = ev.envelope
+                if env.type == p.TELEMETRY:
+                    for st in env.body.units:
+                        self.states[st.unit_id] = st
+                        self.reported_step[st.unit_id] = max(
+                            self.reported_step.get(st.unit_id, -1), env.body.step
+                        )
+                    self._events.extend(env.body.events)
+                else:
+                    self._events.append(env.body)
+
+    def _merge(self, frame: TelemetryFrame) -> TelemetryFrame:
+        events, self._events = self._events, []
+        units = [u for u in frame.units if u.unit_id not in self.hil.external_ids]
+        units += [self.states[uid] for uid in sorted(self.states)]
+        return TelemetryFrame(step=frame.step, t_s=frame.t_s, units=units, events=[*frame.events, *events])

@@ -1,0 +1,77 @@
+"""`fctwin robot`: the reference hardware client, as a process (see `network.robot_client`).
+
+    fctwin robot --type titan --id T-07 --connect tcp://10.0.0.5:5555 [--keys KEYS] [--scene S]
+
+Starts at the unit's cell in ``--scene`` (or ``--cell ROW,COL``) and runs until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from network import protocol as p
+
+SUPPORTED_TYPES = ("titan",)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("robot", help="reference hardware client for one drive unit")
+    parser.add_argument("--type", default="titan", help="unit type (only titan so far)")
+    parser.add_argument("--id", required=True, help="robot id (the scene's unit id, e.g. T-07)")
+    parser.add_argument("--connect", required=True, help="dispatcher endpoint, e.g. tcp://HOST:PORT")
+    parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE)")
+    parser.add_argument("--scene", help="scene file: start at this unit's cell and use its step time")
+    parser.add_argument("--cell", help="start cell ROW,COL (default: from --scene, else 0,0)")
+    parser.add_argument("--heading", type=int, default=0, help="0 east, 1 south, 2 west, 3 north")
+    parser.add_argument(
+        "--step-s", type=float, help="simulated seconds per motion step (default: scene's, else 1)"
+    )
+    parser.add_argument(
+        "--speedup", type=float, default=1.0, help="realtime factor (wall s = sim s / speedup)"
+    )
+    parser.add_argument(
+        "--heartbeat-s", type=float, default=p.HEARTBEAT_INTERVAL_S, help="heartbeat interval"
+    )
+    parser.add_argument(
+        "--duration-s", type=float, help="exit after this many seconds (default: run until signalled)"
+    )
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.cli import UsageError
+
+    if args.type not in SUPPORTED_TYPES:
+        raise UsageError(f"--type {args.type!r}: supported: {', '.join(SUPPORTED_TYPES)}")
+    if not args.connect.startswith(("tcp://", "ipc://")):
+        raise UsageError("--connect takes tcp://HOST:PORT or ipc://PATH")
+    cell, heading, step_s = (0, 0), args.heading, args.step_s
+    if args.scene:
+        from sim.scene import load_scene
+
+        scene = load_scene(args.scene)
+        unit = next((u for u in scene.units if u.unit_id == args.id), None)
+        if unit is None:
+            raise UsageError(f"no unit {args.id!r} in {args.scene}")
+        cell, heading = unit.cell, unit.heading
+        step_s = step_s or scene.step_s
+    if args.cell:
+        try:
+            row, col = (int(v) for v in args.cell.split(","))
+        except ValueError:
+            raise UsageError("--cell takes ROW,COL") from None
+        cell = (row, col)
+    from network.robot_client import run_robot_process
+
+    run_robot_process(
+        endpoint=args.connect,
+        client_id=args.id,
+        cell=cell,
+        heading=heading,
+        step_s=step_s or 1.0,
+        realtime_factor=args.speedup,
+        heartbeat_interval_s=args.heartbeat_s,
+        key_dir=args.keys,
+        duration_s=args.duration_s,
+    )
+    return 0
