@@ -28,7 +28,12 @@ F, R, C, W = 0, 1, 2, 3
 def random_instance(rng: np.random.Generator, *, max_side: int = 10, max_agents: int = 30):
     """A random small grid (some cells loaded-impassable) and a fleet with mixed states."""
     H, W_ = int(rng.integers(4, max_side)), int(rng.integers(4, max_side + 2))
-    pu = rng.random((H, W_)) > 0.2
+    if rng.random() < 0.5:
+        pu = rng.random((H, W_)) > 0.2
+    else:  # shelf rows with one-cell aisles, so that highway guidance shapes the costs
+        pu = np.ones((H, W_), bool)
+        pu[1::3, 1:-1] = rng.random((len(range(1, H, 3)), W_ - 2)) > 0.3
+        pu[1::3, 2::3] = False
     pl = pu & (rng.random((H, W_)) > 0.25)
     cells = np.argwhere(pu)
     n = int(min(len(cells) // 2, rng.integers(2, max_agents)))
@@ -69,7 +74,7 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
     for seed in range(25):
         rng = np.random.default_rng(seed)
         grid, fleet, cells = random_instance(rng)
-        planner = PIBTPlanner()
+        planner = PIBTPlanner(guidance_penalty=int(rng.integers(0, 4)))
         planner.reset(grid, fleet.n, seed=seed)
         for _ in range(15):
             inputs = planner.prepare_step(grid, fleet)

@@ -62,9 +62,10 @@ def _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, bucket
     """Like `_bfs_fill_kernel` with direction-dependent move costs (Dial's bucket queue).
 
     move_cost: uint8[n_cells, 4], cost of a forward move from a cell in heading d (1..K);
-    buckets: int32[K + 1, n_cells] and bucket_len: int32[K + 1] scratch. Distances saturate at 65534.
+    buckets: int32[B, n_cells] and bucket_len: int32[B] scratch, B a power of two above K.
+    Distances saturate at 65534.
     """
-    n_buckets = buckets.shape[0]
+    mask = buckets.shape[0] - 1  # a power of two: bucket of distance x is x & mask
     for k in range(goals_c.shape[0]):
         row = tables[slots[k]]
         row[:] = 65535
@@ -76,7 +77,7 @@ def _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, bucket
         pending = 1
         dist = 0
         while pending > 0:
-            b = dist % n_buckets
+            b = dist & mask
             while bucket_len[b] > 0:
                 bucket_len[b] -= 1
                 u = buckets[b, bucket_len[b]]
@@ -87,12 +88,12 @@ def _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, bucket
                     v = nbr[u, d]
                     if v < 0 or not passable_c[v]:
                         continue
-                    nd = dist + move_cost[v, (d + 2) % 4]  # a unit at v moves towards u
+                    nd = dist + move_cost[v, (d + 2) & 3]  # a unit at v moves towards u
                     if nd > 65534:
                         nd = 65534
                     if nd < row[v]:
                         row[v] = nd
-                        nb = nd % n_buckets
+                        nb = nd & mask
                         buckets[nb, bucket_len[nb]] = v
                         bucket_len[nb] += 1
                         pending += 1
@@ -157,8 +158,9 @@ class DistanceTables:
         self.move_cost = np.ascontiguousarray(np.asarray(move_cost, np.uint8).reshape(H * W, 4)[base])
         self.unit_costs = bool((self.move_cost == 1).all())
         k = int(self.move_cost.max()) if self.n_cells else 1
-        self._buckets = np.empty((k + 1, max(self.n_cells, 1)), np.int32) if not self.unit_costs else None
-        self._bucket_len = np.zeros(k + 1, np.int32)
+        n_buckets = 1 << int(k).bit_length()  # power of two > k
+        self._buckets = np.empty((n_buckets, max(self.n_cells, 1)), np.int32) if not self.unit_costs else None
+        self._bucket_len = np.zeros(n_buckets, np.int32)
         self._maps = [
             np.ascontiguousarray(passable_unloaded, bool).ravel().copy(),
             np.ascontiguousarray(passable_loaded, bool).ravel().copy(),

@@ -109,6 +109,25 @@ class PIBTPlanner:
         self.prev_goal = np.full(n, -2, np.int64)
         self.tie_frac = self.rng.random(n)
 
+    def preload_goals(self, goal_cells: np.ndarray, *, loaded: bool = False) -> int:
+        """Compute distance tables for known goal cells (``int[K, 2]`` row, col) ahead of time.
+
+        Optional: tables are otherwise computed the first step a goal is used. Useful when the goal
+        set is known (stations, storage cells, LoRR errand cells) and a preprocessing phase is
+        allowed. Stops at the table budget; returns the number of tables now held.
+        """
+        if self.tables is None:
+            raise RuntimeError("call reset() before preload_goals()")
+        cells = np.unique(np.asarray(goal_cells)[:, 0] * self.W + np.asarray(goal_cells)[:, 1]).astype(
+            np.int32
+        )
+        room = self.tables.max_tables - int((self.tables.slot_key >= 0).sum())
+        cells = cells[: max(room, 0)]
+        for start in range(0, cells.size, 4096):
+            chunk = cells[start : start + 4096]
+            self.tables.slots_for(chunk, np.full(chunk.size, loaded), -1)
+        return int((self.tables.slot_key >= 0).sum())
+
     # -------------------------------------------------------------------------------------
     def prepare_step(self, grid: GridMaps, fleet: FleetArrays) -> dict[str, object]:
         """Validate inputs, update priorities and distance tables, return the kernel's inputs.
