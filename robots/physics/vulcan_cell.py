@@ -509,8 +509,6 @@ class VulcanCell:
             peak[0] = max(peak[0], f)
             if f > prm.jam_force_n:
                 return "jam"
-            if self._suction is not None and self._suction_force_n() > 2.0 * prm.suction_limit_n:
-                return "dropped"
             return ""
 
         outcome = move_linear(

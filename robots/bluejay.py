@@ -1,0 +1,58 @@
+"""Blue Jay: several arms over one shared work area doing pick, stow and consolidation in one place.
+
+Fast fidelity samples per-unit cycle times from the calibrated table (for the default 3-arm cell) and
+scales them by the cell's arm count with the calibrated throughput curve ``bluejay_arms``.
+"""
+
+from __future__ import annotations
+
+from robots.contract import register
+from robots.data import load_station_models
+from robots.floor import FloorView
+from robots.messages import Serve
+from robots.station import LineOutcome
+from robots.vulcan import ArmStation
+
+Cell = tuple[int, int]
+
+DEFAULT_ARMS = 3
+
+
+@register
+class BlueJayStation(ArmStation):
+    """A Blue Jay cell with ``arms`` arms (1-4)."""
+
+    unit_type = "bluejay"
+
+    def __init__(
+        self,
+        *,
+        unit_id: str,
+        floor: FloorView,
+        cell: Cell,
+        kind: str = "pick",
+        arms: int = DEFAULT_ARMS,
+        **kw,
+    ):
+        if not 1 <= arms <= 4:
+            raise ValueError(f"a Blue Jay cell has 1-4 arms, not {arms}")
+        self.arms = arms
+        curve = load_station_models(kw.get("models_path")).get("bluejay_arms_units_per_h", {})
+        base = curve.get(str(DEFAULT_ARMS))
+        self._time_scale = base / curve[str(arms)] if base and str(arms) in curve else DEFAULT_ARMS / arms
+        super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
+
+    def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
+        out = super().line_outcome(command, new_pod=new_pod)
+        return LineOutcome(out.duration_s * self._time_scale, out.units_done, out.units_to_person)
+
+    def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
+        raise NotImplementedError("Blue Jay physics fidelity is not built yet; use fidelity='fast'")
+
+    @classmethod
+    def for_checker(cls, floor) -> BlueJayStation:
+        floor.carried[(2, 0)] = ("T-CHK", 0)
+        return cls(unit_id="B-CHK", floor=floor, cell=(2, 0), kind="pick")
+
+    def script(self) -> list[Serve]:
+        return [Serve(1, self.unit_id, 11, "pick", 0, 5, 2), Serve(2, self.unit_id, 12, "pick", 0, 6, 1)]

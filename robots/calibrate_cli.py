@@ -1,0 +1,47 @@
+"""``fctwin calibrate [SCENE] [--trials N] [--out PATH]``: fit the fast station models from physics."""
+
+from __future__ import annotations
+
+from robots.data import DEFAULT_MODELS_PATH
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="run station physics and write the fitted cycle-time models"
+    )
+    parser.add_argument("scene", nargs="?", help="scene file whose SKU catalogue the trials draw from")
+    parser.add_argument("--trials", type=int, default=20, help="physics trials per station type (default 20)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", default=str(DEFAULT_MODELS_PATH), help="output JSON (default: the shipped table)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from sim.cli import UsageError  # robots/ imports sim/ only here, at run time
+
+    if args.trials < 1:
+        raise UsageError("--trials must be >= 1")
+    sizes = masses = None
+    if args.scene:
+        from sim.scene import SceneError, load_scene
+
+        try:
+            scene = load_scene(args.scene)
+        except (SceneError, OSError) as exc:
+            raise UsageError(str(exc)) from exc
+        sizes, masses = scene.skus.size_m, scene.skus.mass_kg
+    from robots.calibration import calibrate, write_models
+
+    table = calibrate(trials=args.trials, seed=args.seed, sku_sizes_m=sizes, sku_mass_kg=masses)
+    path = write_models(table, args.out)
+    print(f"wrote {path}")
+    for unit, kinds in table["models"].items():
+        for kind, classes in kinds.items():
+            for cls, e in classes.items():
+                print(
+                    f"{unit:8s} {kind:5s} {cls:7s} success {e['success_rate']:.2f}"
+                    f"  cycle {e['cycle_s']['mean']:.1f} s"
+                )
+    return 0

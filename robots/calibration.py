@@ -1,0 +1,105 @@
+"""Calibrate the fast station models from physics trials and write them as JSON.
+
+`calibrate(trials=..., sku_sizes_m=..., sku_mass_kg=...)` runs Vulcan stow and pick trials in the
+PyBullet cell and Sequoia store/retrieve cycles on the rack, fits a gamma distribution (mean, cv by
+moments) per unit type, line kind and item class, and returns the table `robots.data` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from robots.data import item_class
+
+__all__ = ["calibrate", "fit_gamma", "write_models"]
+
+
+def fit_gamma(samples_s) -> dict:
+    """A ``{"dist": "gamma", "mean", "cv"}`` mapping fitted by moments to positive samples (s)."""
+    x = np.asarray(samples_s, dtype=np.float64)
+    mean = float(x.mean())
+    cv = float(x.std() / mean) if len(x) > 1 and x.std() > 0 else 0.05
+    return {"dist": "gamma", "mean": round(mean, 3), "cv": round(max(cv, 0.02), 3)}
+
+
+def _entry(durations, successes) -> dict:
+    ok = [d for d, s in zip(durations, successes, strict=True) if s]
+    bad = [d for d, s in zip(durations, successes, strict=True) if not s]
+    out = {"success_rate": round(float(np.mean(successes)), 3), "trials": len(durations)}
+    out["cycle_s"] = fit_gamma(ok or durations)
+    out["fail_s"] = fit_gamma(bad or durations)
+    return out
+
+
+def calibrate(*, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=None) -> dict:
+    """Run the physics and return the model table (``schema_version`` 1)."""
+    from robots.physics.sequoia_rack import SequoiaRack
+    from robots.physics.vulcan_cell import VulcanCell
+
+    rng = np.random.default_rng(seed)
+    if sku_sizes_m is None:  # the scene schema's default catalogue ranges
+        sku_sizes_m = 0.05 + rng.random((200, 3)) * (np.array([0.40, 0.30, 0.30]) - 0.05)
+        sku_mass_kg = 0.05 + rng.random(200) * 3.95
+    sku_sizes_m = np.asarray(sku_sizes_m)
+    results: dict[str, dict[str, tuple[list, list]]] = {"stow": {}, "pick": {}}
+    cell = VulcanCell()
+    for k in range(trials):
+        if k % 5 == 0:
+            cell.load_pod(rng, fill_frac=0.5)
+        sku = int(rng.integers(len(sku_sizes_m)))
+        size = tuple(sorted(sku_sizes_m[sku].tolist()))
+        cls = item_class(size)
+        res = cell.stow(size, float(sku_mass_kg[sku]))
+        d, s = results["stow"].setdefault(cls, ([], []))
+        d.append(res.duration_s)
+        s.append(res.success)
+        item_id = cell.place_for_pick(size, float(sku_mass_kg[sku]))
+        if item_id is not None:
+            pres = cell.pick(item_id)
+            d, s = results["pick"].setdefault(cls, ([], []))
+            d.append(pres.duration_s)
+            s.append(pres.success)
+    cell.close()
+    vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
+    for per in vulcan.values():
+        if "medium" not in per and per:
+            per["medium"] = next(iter(per.values()))
+    rack = SequoiaRack()
+    store_s = [rack.store()[0] for _ in range(min(trials, rack.free.size - 1))]
+    slots = sorted(rack.totes)
+    retrieve_s = [rack.retrieve(slot) for slot in slots[: max(1, trials // 2)]]
+    rack.close()
+    from robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S
+
+    units_per_tote = 12  # one inbound carton decanted per stored tote
+    sequoia = {
+        "stow": {
+            "medium": _entry([DECANT_PER_UNIT_S + t / units_per_tote for t in store_s], [True] * len(store_s))
+        },
+        "pick": {"medium": _entry([PICK_PER_UNIT_S + t for t in retrieve_s], [True] * len(retrieve_s))},
+    }
+    return {
+        "schema_version": 1,
+        "source": {"trials": trials, "seed": seed, "sim_hz": 240},
+        "models": {"vulcan": vulcan, "sequoia": sequoia, "bluejay": _bluejay_assumed()},
+        "sequoia_cycle_s": {
+            "store_mean": float(np.mean(store_s)),
+            "retrieve_mean": float(np.mean(retrieve_s)),
+        },
+        "bluejay_arms_units_per_h": {"1": 600.0, "2": 1100.0, "3": 1450.0, "4": 1650.0},
+        "bluejay_note": "assumed contention curve, not yet measured in physics",
+    }
+
+
+def _bluejay_assumed() -> dict:
+    entry = {"success_rate": 0.95, "cycle_s": {"dist": "gamma", "mean": 2.5, "cv": 0.25}, "trials": 0}
+    return {"pick": {"medium": entry}, "stow": {"medium": entry}}
+
+
+def write_models(table: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path

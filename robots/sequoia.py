@@ -1,0 +1,54 @@
+"""Sequoia: containerized storage with a workstation port; fast (calibrated) or physics (gantry rack).
+
+A stow line decants the units of an inbound carton into a tote and the gantry stores the tote (nearest
+free slot by default); a pick line retrieves the tote to the port, units are picked, the tote goes back.
+Physics fidelity times the tote moves in `robots.physics.sequoia_rack.SequoiaRack` at 240 Hz.
+"""
+
+from __future__ import annotations
+
+from robots.contract import register
+from robots.floor import FloorView
+from robots.messages import Serve
+from robots.vulcan import ArmStation
+
+Cell = tuple[int, int]
+
+DECANT_PER_UNIT_S = 3.5  # a person moves one unit from carton to tote: no bin search (assumed)
+PICK_PER_UNIT_S = 4.0  # a person picks one unit from a presented tote (assumed)
+
+
+@register
+class SequoiaStation(ArmStation):
+    """A Sequoia workstation port (``kind`` stow: decant and store; pick: present totes)."""
+
+    unit_type = "sequoia"
+
+    def __init__(self, *, unit_id: str, floor: FloorView, cell: Cell, kind: str = "stow", **kw):
+        super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
+
+    def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
+        if self._cell is None:
+            from robots.physics.sequoia_rack import SequoiaRack
+
+            self._cell = SequoiaRack(client_id=self.client_id, origin_world=self.origin_world)
+        rack = self._cell
+        per_unit = DECANT_PER_UNIT_S if self.kind == "stow" else PICK_PER_UNIT_S
+        if self.kind == "stow":
+            if not rack.free.any():
+                rack.retrieve(next(iter(rack.totes)))  # make room: a tote leaves for a Blue Jay cell
+            t, _ = rack.store()
+        else:
+            if not rack.totes:
+                rack.store()
+            t = rack.retrieve(next(iter(sorted(rack.totes))))
+        # The tote move is shared by the units of one line; report per unit.
+        return per_unit + t / max(1, command.units), True
+
+    @classmethod
+    def for_checker(cls, floor) -> SequoiaStation:
+        floor.carried[(2, 0)] = ("T-CHK", 0)
+        return cls(unit_id="S-CHK", floor=floor, cell=(2, 0), kind="stow")
+
+    def script(self) -> list[Serve]:
+        return [Serve(1, self.unit_id, 11, "stow", 0, 5, 3), Serve(2, self.unit_id, 12, "stow", 0, 6, 1)]
