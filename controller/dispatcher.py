@@ -23,7 +23,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controller.floorplan import AISLE, CHARGE, DOCK, PARK, PICK, STORAGE, STOW, WALL, DispatchConfig, FloorPlan
+from controller.floorplan import (
+    AISLE,
+    CHARGE,
+    DOCK,
+    PARK,
+    PICK,
+    STORAGE,
+    STOW,
+    WALL,
+    DispatchConfig,
+    FloorPlan,
+)
 from controller.inventory import InventoryBook
 from controller.orders import Carton, Order
 from controller.planning import FleetArrays, GridMaps, make_planner

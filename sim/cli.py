@@ -24,8 +24,9 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-class UsageError(Exception):
-    """Bad command-line input: printed without a traceback, exit code 2."""
+from sim.errors import UsageError  # noqa: E402  (one class, whether run as sim.cli or __main__)
+
+__all__ = ["UsageError", "main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -136,7 +136,7 @@ def generate_blocks(params: BlockParams) -> np.ndarray:
     return grid
 
 
-def parse_ascii_map(text: str, *, source: str = "<map>") -> np.ndarray:
+def parse_ascii_map(text: str, *, source: str = "<map>", header_lines: int | None = None) -> np.ndarray:
     """Parse a MovingAI-style map (``type``/``height``/``width``/``map`` header, then rows).
 
     The header is optional: a bare block of equal-length rows is accepted too. Raises `LayoutError`
@@ -166,7 +166,7 @@ def parse_ascii_map(text: str, *, source: str = "<map>") -> np.ndarray:
     width = width if width is not None else len(rows[0])
     grid = np.empty((len(rows), width), dtype=np.uint8)
     for r, row in enumerate(rows):
-        line_no = body_start + r + 1
+        line_no = (body_start if header_lines is None else header_lines) + r + 1
         if len(row) != width:
             raise LayoutError(f"{source}:{line_no}", f"row has {len(row)} cells, expected {width}")
         for c, ch in enumerate(row):

@@ -126,9 +126,11 @@ def _build_grid(spec: SceneFile, source: str, base_dir: Path) -> np.ndarray:
             if not map_path.exists():
                 raise SceneError(source, [("layout.map.file", f"map file not found: {map_path}")])
             return lay.load_ascii_map(map_path)
-        return lay.parse_ascii_map("\n".join(ref.rows), source=f"{source}: layout.map.rows")
+        return lay.parse_ascii_map("\n".join(ref.rows), source="layout.map.rows", header_lines=0)
     except LayoutError as exc:
-        raise SceneError(source, [(exc.path if exc.path.startswith("layout") else "layout.map", exc.message)]) from None
+        # exc.path is "layout.generator", "layout.map.rows:LINE:COL" or "MAPFILE:LINE:COL".
+        path = exc.path if exc.path.startswith("layout") else f"layout.map.file ({exc.path})"
+        raise SceneError(source, [(path, exc.message)]) from None
 
 
 def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:

@@ -1,0 +1,71 @@
+"""Terminal output shared by the FC commands: a progress bar and KPI tables (rich)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+LABELS = {
+    "units_picked_per_h": "units picked / h",
+    "units_stowed_per_h": "units stowed / h",
+    "orders_completed": "orders completed",
+    "order_cycle_p50_s": "order cycle p50 (s)",
+    "order_cycle_p95_s": "order cycle p95 (s)",
+    "pick_station_utilisation": "pick station utilisation",
+    "pick_queue_mean": "pick queue length (mean)",
+    "drive_unit_utilisation": "drive unit utilisation",
+    "distance_m": "distance travelled (m)",
+    "planner_ms_per_step": "planner time per step (ms)",
+    "collisions": "collisions",
+    "units_conserved": "units conserved",
+}
+
+
+@contextlib.contextmanager
+def progress_bar(total_s: float, *, enabled: bool = True):
+    """Yields ``update(kpi_row)``; shows simulated time, wall time and throughput so far."""
+    if not enabled:
+        yield lambda row: None
+        return
+    console = Console(file=sys.stderr)
+    with Progress(
+        TextColumn("[bold]sim {task.fields[sim]}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=console,
+        transient=False,
+    ) as prog:
+        task = prog.add_task("run", total=total_s, sim="0:00", rate="")
+
+        def update(row: dict) -> None:
+            t = row["t_s"]
+            hours = t / 3600.0
+            rate = row["units_picked"] / hours if hours > 0 else 0.0
+            prog.update(
+                task,
+                completed=t,
+                sim=f"{int(t // 3600)}:{int(t % 3600 // 60):02d}",
+                rate=f"{rate:,.0f} units/h  {row['orders_completed']} orders  x{t / max(row['wall_s'], 1e-9):,.0f} real time",
+            )
+
+        yield update
+
+
+def kpi_table(kpis: dict, *, title: str) -> None:
+    table = Table(title=title, show_lines=False)
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for key, value in kpis.items():
+        label = LABELS.get(key, key.replace("_", " "))
+        if isinstance(value, float):
+            text = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        else:
+            text = str(value)
+        table.add_row(label, text)
+    Console().print(table)

@@ -1,0 +1,100 @@
+"""`fctwin run [SCENE]`: run a scene headless (default) or in the PyBullet GUI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_SCENE = Path(__file__).resolve().parents[2] / "scenes" / "fc_small.toml"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run a scene and report KPIs", description=__doc__)
+    p.add_argument("scene", nargs="?", default=None, help="scene file (default: scenes/fc_small.toml)")
+    p.add_argument("--hours", type=_positive_float, help="simulated hours (default: the scene's run_hours)")
+    p.add_argument("--seed", type=_seed, help="seed root (default: the scene's seed)")
+    p.add_argument("--gui", action="store_true", help="open the PyBullet GUI (realtime, needs a display)")
+    p.add_argument("--realtime", action="store_true", help="pace the run to the wall clock")
+    p.add_argument("--speedup", type=_positive_float, default=10.0, help="realtime speed-up factor (default 10)")
+    p.add_argument("--planner", help="override the scene's planner (e.g. pibt, reservation)")
+    p.add_argument("--runs-dir", default="runs", help="where run databases go (default: ./runs)")
+    p.add_argument("--record-poses", choices=("auto", "on", "off"), default="auto", help="store every unit pose")
+    p.add_argument("--link", choices=("zmq", "local"), default="zmq", help=argparse.SUPPRESS)
+    p.add_argument("--physics", choices=("none", "stations"), default="none", help="run stations in physics")
+    p.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
+    p.set_defaults(func=run_command)
+
+
+def run_command(args) -> int:
+    from sim.cli import UsageError
+    from sim.run import RunOptions, run_fc
+    from sim.scene import SceneError
+
+    scene = Path(args.scene) if args.scene else DEFAULT_SCENE
+    if not scene.exists():
+        raise UsageError(f"no such scene file: {scene}")
+    if args.planner is not None:
+        from controller.planning import PLANNERS
+
+        if args.planner not in PLANNERS:
+            raise UsageError(f"--planner: unknown planner {args.planner!r}; known: {', '.join(sorted(PLANNERS))}")
+    opts = RunOptions(
+        hours=args.hours,
+        seed=args.seed,
+        gui=args.gui,
+        realtime=args.realtime or args.gui,
+        speedup=args.speedup,
+        planner=args.planner,
+        runs_dir=Path(args.runs_dir),
+        record_poses={"auto": None, "on": True, "off": False}[args.record_poses],
+        link=args.link,
+        station_fidelity="physics" if args.physics == "stations" else "fast",
+        command_line=["fctwin", *sys.argv[1:]],
+    )
+    try:
+        from sim.scene import load_scene
+
+        sc = load_scene(scene, seed=args.seed, run_hours=args.hours)
+    except SceneError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.gui:
+        from sim.world import DisplayUnavailable, require_display
+
+        try:
+            require_display()
+        except DisplayUnavailable as exc:
+            raise UsageError(str(exc)) from None
+
+    from sim.commands.render import kpi_table, progress_bar
+
+    with progress_bar(sc.run_s, enabled=not args.json) as update:
+        result = run_fc(scene, opts, progress=update)
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
+    else:
+        kpi_table(result.kpis, title=f"{sc.name}: run {result.run_id}")
+        print(f"run database: {result.db_path}")
+    return 0

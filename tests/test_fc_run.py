@@ -1,0 +1,123 @@
+"""End-to-end FC runs: determinism, recorded trajectories, conservation, the CLI."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from trajectory_checker import check_run  # noqa: E402  (tests/ is on sys.path via conftest rootdir)
+
+from sim.run import RunOptions, run_fc
+from sim.scene import load_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(path, tmp_path, *, seed=None, planner=None, name="r", hours=None):
+    opts = RunOptions(seed=seed, planner=planner, runs_dir=tmp_path, run_id=name, link="local", record_poses=True, hours=hours)
+    return run_fc(path, opts)
+
+
+def _event_log(db):
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT t_s, kind, subject, a, b, c FROM events ORDER BY id").fetchall()
+    con.close()
+    return rows
+
+
+@pytest.fixture
+def scene_path(small_scene_dict, write_scene):
+    return write_scene(small_scene_dict)
+
+
+@pytest.mark.parametrize("planner", ["pibt", "reservation"])
+def test_run_is_deterministic_and_valid(scene_path, tmp_path, planner):
+    a = _run(scene_path, tmp_path, planner=planner, name=f"a-{planner}")
+    b = _run(scene_path, tmp_path, planner=planner, name=f"b-{planner}")
+    assert _event_log(a.db_path) == _event_log(b.db_path)
+    drop = {"wall_s", "realtime_factor", "planner_ms_per_step"}
+    assert {k: v for k, v in a.kpis.items() if k not in drop} == {k: v for k, v in b.kpis.items() if k not in drop}
+    assert a.kpis["units_picked"] > 0 and a.kpis["orders_completed"] > 0
+    assert a.kpis["collisions"] == 0
+    assert a.kpis["units_conserved"] is True
+    scene = load_scene(scene_path)
+    report = check_run(a.db_path, scene)
+    assert report["lifts"] > 0
+
+
+def test_other_seed_differs(scene_path, tmp_path):
+    a = _run(scene_path, tmp_path, name="s1", seed=1, planner="pibt")
+    b = _run(scene_path, tmp_path, name="s2", seed=2, planner="pibt")
+    assert _event_log(a.db_path) != _event_log(b.db_path)
+
+
+def test_kpi_minutes_committed_as_the_run_goes(scene_path, tmp_path):
+    res = _run(scene_path, tmp_path, name="m", planner="pibt", hours=5 / 60 + 0.001)
+    con = sqlite3.connect(res.db_path)
+    rows = con.execute("SELECT minute, conserved, collisions FROM kpi_minute ORDER BY minute").fetchall()
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    con.close()
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) == 5
+    assert all(r[1] == 1 and r[2] == 0 for r in rows)
+    assert meta["seed"] == "7" and "scene_text" in meta and meta["version"]
+
+
+def test_cli_run_over_zeromq_json(scene_path, tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(scene_path), "--hours", "0.05", "--json", "--runs-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+    )
+    assert res.returncode == 0, res.stderr
+    kpis = json.loads(res.stdout)
+    assert kpis["collisions"] == 0 and kpis["units_conserved"] is True
+    assert Path(kpis["db"]).exists()
+    listed = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "runs", "--runs-dir", str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert listed.returncode == 0 and kpis["run_id"] in listed.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["run", "--hours", "-1"], "--hours"),
+        (["run", "--seed", "x"], "--seed"),
+        (["run", "no/such/scene.toml"], "no such scene file"),
+        (["run", "--planner", "teleport"], "unknown planner"),
+        (["runs", "nope", "--runs-dir", "/nonexistent"], "no run"),
+    ],
+)
+def test_cli_bad_arguments(argv, needle):
+    res = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert res.returncode == 2
+    assert needle in res.stderr and "Traceback" not in res.stderr
+
+
+def test_gui_without_display_is_a_clear_error(scene_path, monkeypatch):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DISPLAY"}
+    res = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(scene_path), "--gui", "--hours", "0.01"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+    )
+    assert res.returncode == 2 and "display" in res.stderr.lower() and "Traceback" not in res.stderr
+
+
+@pytest.mark.gui
+def test_gui_run_under_xvfb(scene_path, tmp_path):
+    import shutil
+
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run not installed (Debian package xvfb): GUI path not exercised")
+    res = subprocess.run(
+        ["xvfb-run", "-a", sys.executable, "-m", "sim.cli", "run", str(scene_path), "--gui", "--hours", "0.004",
+         "--speedup", "40", "--json", "--runs-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=240,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    kpis = json.loads(res.stdout[res.stdout.index("{"):])
+    assert kpis["collisions"] == 0
