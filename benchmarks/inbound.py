@@ -1,8 +1,10 @@
 """Inbound model throughput: SKU-days per second for 10,000 SKUs x 365 days x 3 lanes (default scene).
 
-Run: cd /work/main && /work/venv/bin/python benchmarks/inbound.py [--skus 10000] [--days 365] [--policy base_stock]
+Run: cd /work/main && /work/venv/bin/python benchmarks/inbound.py [--skus 10000] [--days 365] [--policy
+base_stock]
 
-References measured on a 2-core machine (FACTS / issue 6): SupplyNetPy about 8,000-10,000 node-days/s on a 3-node
+References measured on a 2-core machine (FACTS / issue 6): SupplyNetPy about 8,000-10,000 node-days/s on a
+3-node
 chain; stockpyl about 500-860 periods/s. Our target: at least 1,000,000 SKU-days/s (that year in under 4 s).
 Not a test: numbers vary with machine load; compare runs over time on the same machine.
 """
@@ -35,10 +37,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     scene = load_scene(ROOT / "scenes" / "inbound_default.toml")
-    # the FC docks are sized for the scene's 300 SKUs: scale them with the catalogue so receiving is not the story
+    # the FC docks are sized for the scene's 300 SKUs: scale them with the catalogue so receiving is not the
+    # story
     scale = args.skus / scene.catalogue.n_skus
-    fcs = [{**f.model_dump(by_alias=True), "dock_capacity_units_per_day": f.dock_capacity_units_per_day * scale}
-           for f in scene.fcs]
+    fcs = [
+        {**f.model_dump(by_alias=True), "dock_capacity_units_per_day": f.dock_capacity_units_per_day * scale}
+        for f in scene.fcs
+    ]
     scene = with_changes(scene, {"catalogue.n_skus": args.skus, "days": args.days, "fcs": fcs})
     lanes = len(scene.lanes)
     simulated_days = scene.warmup_days + scene.days
@@ -48,10 +53,17 @@ def main() -> None:
         res = simulate(scene, seed=1, rep=rep, policy=args.policy, history_skus=0)
         best = min(best, time.perf_counter() - t0)
     sku_days = args.skus * args.days
-    print(f"inbound model: {args.skus:,} SKUs x {args.days} days x {lanes} lanes, flow {scene.network.flow}, "
-          f"{len(res.node_names)} stock points, policy {args.policy}, {len(res.shipments):,} shipments")
-    print(f"  best of {args.repeat}: {best:.2f} s for the year (+ {scene.warmup_days} warm-up days simulated)")
-    print(f"  {sku_days / best:,.0f} SKU-days/s (KPI window); {args.skus * simulated_days / best:,.0f} incl. warm-up")
+    print(
+        f"inbound model: {args.skus:,} SKUs x {args.days} days x {lanes} lanes, flow {scene.network.flow}, "
+        f"{len(res.node_names)} stock points, policy {args.policy}, {len(res.shipments):,} shipments"
+    )
+    print(
+        f"  best of {args.repeat}: {best:.2f} s for the year (+ {scene.warmup_days} warm-up days simulated)"
+    )
+    print(
+        f"  {sku_days / best:,.0f} SKU-days/s (KPI window); "
+        f"{args.skus * simulated_days / best:,.0f} incl. warm-up"
+    )
     print("references:")
     for name, figure in REFERENCES:
         print(f"  {name:<28} {figure}")

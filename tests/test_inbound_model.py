@@ -26,7 +26,8 @@ def small(path: Path, **changes):
 
 @pytest.mark.parametrize("flow", ["direct", "awd", "hub"])
 def test_units_are_conserved_every_day(flow):
-    """units in = on hand + in transit + sold + lost (damaged), every day, with disruptions and air and transfers."""
+    """units in = on hand + in transit + sold + lost (damaged), every day, with disruptions and air and
+    transfers."""
     scene = small(TWO_COASTS, **{"network.flow": flow, "network.pool_channels": flow != "awd"})
     scene = with_changes(
         scene, {"lanes": [{**ln.model_dump(by_alias=True), "damage_share": 0.01} for ln in scene.lanes]}
@@ -51,7 +52,8 @@ def test_same_scene_and_seed_give_identical_kpis():
 
 
 def _deterministic_scene(lead_const: dict[str, float]):
-    """One region, one channel, flow direct, constant stage durations, flat Poisson demand, oracle forecast."""
+    """One region, one channel, flow direct, constant stage durations, flat Poisson demand, oracle
+    forecast."""
     sc = load_scene(DEFAULT)
     c = lambda v: {"dist": "const", "value": v}  # noqa: E731
     lane = {
@@ -146,7 +148,8 @@ def test_deterministic_lead_time_base_stock_matches_analytic_cost():
 
 def test_disruption_with_common_random_numbers_never_improves_fill_rate():
     """Same demand and stage draws; the disruption only adds delay, so fill rate cannot rise (single-echelon
-    base-stock; with two echelons, allocation of short regional stock can shift sales by a few units either way)."""
+    base-stock; with two echelons, allocation of short regional stock can shift sales by a few units either
+    way)."""
     scene = small(TWO_COASTS, days=200, **{"network.flow": "direct"})
     for seed in (1, 2, 3):
         base = run_kpis(simulate(scene, seed=seed))["total"]["fill_rate"]
@@ -156,7 +159,8 @@ def test_disruption_with_common_random_numbers_never_improves_fill_rate():
 
 
 def test_diversion_delays_goods_already_at_sea():
-    """Shipments booked before the diversion starts but not yet at Suez arrive 12 days later; earlier ones don't."""
+    """Shipments booked before the diversion starts but not yet at Suez arrive 12 days later; earlier ones
+    don't."""
     scene = small(TWO_COASTS, days=120)
     start = 40
     base = simulate(scene, seed=4)

@@ -1,4 +1,5 @@
-"""Cross-border inbound flow: source hub -> lanes -> ports -> customs -> regional storage -> FC dock -> demand.
+"""Cross-border inbound flow: source hub -> lanes -> ports -> customs -> regional storage -> FC dock ->
+demand.
 
 Public surface: load a scene, simulate a replication, compute KPIs, produce FC dock arrivals.
 """

@@ -1,8 +1,10 @@
-"""``fctwin inbound SCENE``: simulate the cross-border inbound network, print KPIs, save the run store and plots.
+"""``fctwin inbound SCENE``: simulate the cross-border inbound network, print KPIs, save the run store and
+plots.
 
 Examples:
   fctwin inbound scenes/inbound_default.toml --days 365 --seed 3
-  fctwin inbound scenes/inbound_two_coasts.toml --disruption us_east_gulf_strike_2024 --compare base_stock,resilient
+  fctwin inbound scenes/inbound_two_coasts.toml --disruption us_east_gulf_strike_2024 --compare
+  base_stock,resilient
   fctwin inbound scenes/inbound_default.toml --policy dual_mode --reps 3 --json
 """
 
@@ -83,7 +85,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def resolve_disruptions(scene: InboundScene, names: list[str]) -> tuple[list[DisruptionSpec], bool]:
-    """Disruption specs for the names given (templates or the scene's library), and whether the regime model runs.
+    """Disruption specs for the names given (templates or the scene's library), and whether the regime model
+    runs.
 
     Raises ValueError with a message naming the disruption and the problem.
     """

@@ -1,7 +1,9 @@
 """Coupling with the FC run: network arrivals at one FC's dock become trailers with cartons per SKU.
 
-The FC run asks for a date window; the network is simulated from its own scene and seed and the arrivals at the
-coupled FC (``[coupling] fc`` in the scene, else the first FC) inside the window are cut into trailers. In the other
+The FC run asks for a date window; the network is simulated from its own scene and seed and the arrivals at
+the
+coupled FC (``[coupling] fc`` in the scene, else the first FC) inside the window are cut into trailers. In
+the other
 direction, the FC's measured receive/stow capacity enters the network as ``fcs[].dock_capacity_units_per_day``
 (``fctwin inbound ... --fc-capacity-units-per-day N`` or :func:`with_fc_capacity`).
 """
@@ -52,11 +54,14 @@ def _cartons(units: int, per_carton: int) -> list[tuple[int, int]]:
 def dock_arrivals(
     scene_path: str | Path, *, start_day: int, days: float, seed: int, n_fc_skus: int
 ) -> list[DockArrival]:
-    """Trailers arriving at the coupled FC's dock in ``[start_day, start_day + days)`` (KPI days of the scene).
+    """Trailers arriving at the coupled FC's dock in ``[start_day, start_day + days)`` (KPI days of the
+    scene).
 
     Network SKU ``s`` maps to FC SKU ``s % n_fc_skus``. Each shipment is packed into trailers of
-    ``catalogue.cartons_per_trailer`` cartons, SKU by SKU; trailer k of a shipment arrives ``k * 15 min`` after the
-    shipment reached the dock. Sorted by ``t_s``, then trailer, then SKU. Deterministic for a given scene and seed.
+    ``catalogue.cartons_per_trailer`` cartons, SKU by SKU; trailer k of a shipment arrives ``k * 15 min``
+    after the
+    shipment reached the dock. Sorted by ``t_s``, then trailer, then SKU. Deterministic for a given scene
+    and seed.
     """
     if n_fc_skus < 1:
         raise ValueError("n_fc_skus must be >= 1")

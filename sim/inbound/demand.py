@@ -1,8 +1,11 @@
 """Customer demand per region, channel and SKU, one day at a time as numpy arrays.
 
-Daily mean = SKU rate x regional weight x channel share x weekday x yearly season x trend x promotion; counts are
-Poisson, or gamma-Poisson (negative binomial) when ``dispersion_k`` is set. The demand stream is its own seed child
-and is drawn in the same shape every day whatever the policy does, so demand is identical across compared policies.
+Daily mean = SKU rate x regional weight x channel share x weekday x yearly season x trend x promotion;
+counts are
+Poisson, or gamma-Poisson (negative binomial) when ``dispersion_k`` is set. The demand stream is its own
+seed child
+and is drawn in the same shape every day whatever the policy does, so demand is identical across compared
+policies.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class DemandModel:
         return float(self._week[date.weekday()] * season * trend)
 
     def mean(self, day: int) -> np.ndarray:
-        """Expected units on model day ``day`` (days since warm-up start), (R, C, S) float; advances promotions.
+        """Expected units on model day ``day`` (days since warm-up start), (R, C, S) float; advances
+        promotions.
 
         Must be called once per day in increasing order (promotions are a running state).
         """

@@ -1,13 +1,17 @@
 """Typed disruptions, the published templates, the random lane-regime model, and their effect queries.
 
 A disruption has a kind, a start, a duration and an intensity, and points at ports (by id or tag), lanes or a
-chokepoint. Effects act on goods wherever they are when the disruption is live: a diversion lengthens voyages of
-vessels that have not yet reached the chokepoint (goods already at sea), a suspension holds them there, a closed or
+chokepoint. Effects act on goods wherever they are when the disruption is live: a diversion lengthens
+voyages of
+vessels that have not yet reached the chokepoint (goods already at sea), a suspension holds them there, a
+closed or
 slowed port builds a backlog that vessels already on their way join on arrival (held at anchorage).
 
-Port capacity is a fluid FIFO queue of all traffic (ours is a small share of it): background load ``utilization`` of
+Port capacity is a fluid FIFO queue of all traffic (ours is a small share of it): background load
+``utilization`` of
 normal capacity. A closure of D days then takes ``D * u / (1 - u)`` days to clear; at u = 0.85 that is the
-"each strike day is about 5-6 days of backlog" reported for the Oct 2024 US East/Gulf strike, from the mechanism.
+"each strike day is about 5-6 days of backlog" reported for the Oct 2024 US East/Gulf strike, from the
+mechanism.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ def _spec(**kw) -> DisruptionSpec:
 
 
 def template(name: str, start_day: float) -> list[DisruptionSpec]:
-    """Published disruption templates (FACTS.md, cross-border section), starting at ``start_day`` of the run."""
+    """Published disruption templates (FACTS.md, cross-border section), starting at ``start_day`` of the
+    run."""
     s = float(start_day)
     if name == "lalb_congestion_2021":
-        # LA/LB 2021: anchorage waits grew from about 8 d (Sep) to 17 d (Nov); dwell peaked at 8.4 d; 6-9 months.
+        # LA/LB 2021: anchorage waits grew from about 8 d (Sep) to 17 d (Nov); dwell peaked at 8.4 d; 6-9
+        # months.
         return [
             _spec(
                 name=name,
@@ -62,7 +68,8 @@ def template(name: str, start_day: float) -> list[DisruptionSpec]:
         # ILA strike 1-3 Oct 2024: 3 days; the backlog (5-6 d per strike day) follows from port utilization.
         return [_spec(name=name, kind="strike", start_day=s, duration_d=3, port_tags=("us_east_gulf",))]
     if name == "red_sea_diversion":
-        # Since Dec 2023: Suez routings go round the Cape, +10-14 d; ongoing, so it lasts to the end of the run.
+        # Since Dec 2023: Suez routings go round the Cape, +10-14 d; ongoing, so it lasts to the end of the
+        # run.
         return [
             _spec(
                 name=name, kind="diversion", start_day=s, duration_d=3650, intensity=12.0, chokepoint="suez"
@@ -271,7 +278,8 @@ class DisruptionState:
         )
 
     def known(self, t_d: float) -> list[Disruption]:
-        """Disruptions a planner knows about at ``t_d``: those that have started (with their announced end)."""
+        """Disruptions a planner knows about at ``t_d``: those that have started (with their announced
+        end)."""
         return [d for d in self.disruptions if d.start_d <= t_d < d.end_d]
 
     def projected_delay_d(

@@ -1,6 +1,7 @@
 """Named duration distributions, sampled by inverse CDF so that common random numbers are exact.
 
-Every stage duration in the inbound model is drawn as ``dist.ppf(u)`` from a uniform ``u`` that is keyed by the
+Every stage duration in the inbound model is drawn as ``dist.ppf(u)`` from a uniform ``u`` that is keyed by
+the
 shipment (or vessel sailing), not by the order in which events happen. Two runs that differ only in policy or
 disruption therefore see the same ``u`` for the same shipment: comparisons are paired.
 """

@@ -1,10 +1,13 @@
 """Forecasting baselines feeding the policies, vectorised over all series at once.
 
-Every forecaster sees one day of demand at a time, an array of shape ``(N, S)`` (stock points x SKUs), and offers
-``next_day()`` (one-step-ahead forecast, for scoring) and ``mean_d()`` / ``std_d()`` (expected units per day over
+Every forecaster sees one day of demand at a time, an array of shape ``(N, S)`` (stock points x SKUs), and
+offers
+``next_day()`` (one-step-ahead forecast, for scoring) and ``mean_d()`` / ``std_d()`` (expected units per day
+over
 the coming lead time and the one-step error spread, what the policies size stock with).
 
-- seasonal naive (weekly): tomorrow = the same weekday last week; the bar to beat (M5: only 35.8 % of teams did).
+- seasonal naive (weekly): tomorrow = the same weekday last week; the bar to beat (M5: only 35.8 % of teams
+did).
 - Holt-Winters: additive weekly season with damped trend.
 - Croston, SBA (Syntetos-Boylan bias correction), TSB (Teunter-Syntetos-Babai, decays when demand stops) for
   intermittent SKUs; ``auto`` picks TSB where the share of days with demand is below 1/1.32 (ADI > 1.32).
@@ -212,7 +215,8 @@ def evaluate_forecasts(history: np.ndarray, score_from: int, intermittent: np.nd
         score_from: first day scored (earlier days only train).
         intermittent: optional (S,) mask; scores are also given for that class and its complement.
     Returns:
-        ``{method: {"all": {"wape": .., "mase": .., "wape_vs_snaive": ..}, "smooth": .., "intermittent": ..}}``.
+        ``{method: {"all": {"wape": .., "mase": .., "wape_vs_snaive": ..}, "smooth": .., "intermittent":
+        ..}}``.
         MASE scales by the in-sample mean absolute error of the weekly seasonal naive on the scored window.
     """
     T, N, S = history.shape

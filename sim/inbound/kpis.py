@@ -4,16 +4,22 @@ Definitions (KPI window only, warm-up excluded):
 - fill rate: units sold / units demanded (lost sales; per SKU, node, channel, total);
 - in-stock rate: share of SKU-days an FC pool had sellable stock at the start of the day (after receiving);
   stockout days = the complement, in days per SKU and pool;
-- days of supply: average on hand (all nodes) / average daily demand; inventory turns: annualised sales / average
+- days of supply: average on hand (all nodes) / average daily demand; inventory turns: annualised sales /
+average
   on hand;
-- landed cost: freight by mode, expedite premium (air minus primary-lane freight), inland, handling, transfers,
+- landed cost: freight by mode, expedite premium (air minus primary-lane freight), inland, handling,
+transfers,
   storage by node type, duties; per unit sold; lost margin reported beside it;
 - lead times, units-weighted p50/p90: lane leg (door to the node it ships to: FC sellable for flow "direct",
-  regional storage otherwise), door to sellable (lane leg plus the regional-storage-to-FC leg, paired at random
+  regional storage otherwise), door to sellable (lane leg plus the regional-storage-to-FC leg, paired at
+  random
   with a fixed generator), dock to stock at the FC;
-- time to recover: days from the first disruption's start until the trailing 7-day fill rate is back within 1 pp
-  of its 28-day pre-disruption level, after first falling below it (0 when it never fell; NaN if not in the run);
-- bullwhip: variance of weekly units ordered by a tier / variance of weekly units demanded (all SKUs summed), and
+- time to recover: days from the first disruption's start until the trailing 7-day fill rate is back within
+1 pp
+  of its 28-day pre-disruption level, after first falling below it (0 when it never fell; NaN if not in the
+  run);
+- bullwhip: variance of weekly units ordered by a tier / variance of weekly units demanded (all SKUs
+summed), and
   the median over SKUs of the per-SKU ratio.
 """
 
@@ -196,7 +202,8 @@ def summarize(reps: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def paired(a: list[dict[str, float]], b: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Paired differences b - a over the same seeds (common random numbers), mean and 95 % interval; ``rel`` is
+    """Paired differences b - a over the same seeds (common random numbers), mean and 95 % interval; ``rel``
+    is
     the mean relative change (b - a) / a."""
     out = {}
     for k in a[0]:

@@ -5,14 +5,19 @@ Stock points (arrays over all S SKUs):
   rs  (R, S)    regional storage per region, AWD-style; flows "awd" and "hub"
   fc  (P, S)    FC stock pools; P = R with channels pooled (MCF-style), R x C with separate inventories
 
-A shipment carries a vector of SKU units (a container or consolidated batch) and is one SimPy process whose stage
-durations are drawn per shipment, so orders overtake each other. Vessel-level draws (transit, lateness) are keyed
-by lane and sailing, shipment-level draws by (tier, node, lane, day, kind): the same order gets the same numbers
+A shipment carries a vector of SKU units (a container or consolidated batch) and is one SimPy process whose
+stage
+durations are drawn per shipment, so orders overtake each other. Vessel-level draws (transit, lateness) are
+keyed
+by lane and sailing, shipment-level draws by (tier, node, lane, day, kind): the same order gets the same
+numbers
 under any policy or disruption (common random numbers).
 
-Time: days since warm-up start; KPI day 0 is ``warmup_days``. Tie-break: SimPy runs all events of day t (times in
+Time: days since warm-up start; KPI day 0 is ``warmup_days``. Tie-break: SimPy runs all events of day t
+(times in
 [t, t+1)), which only buffer arrivals; then the day step applies, in this fixed order: arrivals by (time,
-shipment id) -> FC dock receiving (FIFO, capacity) -> goods becoming sellable -> demand -> forecasts -> storage
+shipment id) -> FC dock receiving (FIFO, capacity) -> goods becoming sellable -> demand -> forecasts ->
+storage
 cost -> FC-tier orders -> lane-tier orders -> hub orders -> records. Orders leave at t + 1.
 """
 
@@ -429,7 +434,8 @@ class InboundModel:
                     cap -= int(take.sum())
                     rem -= take
                 if sh.receive_d is None:
-                    # keyed by what the shipment is (not its id, which shifts when decisions differ): paired runs
+                    # keyed by what the shipment is (not its id, which shifts when decisions differ): paired
+                    # runs
                     u = self._ship_uniforms(2, sh.dest, 997, int(sh.dispatch_d), _KIND_CODE[sh.kind]).random()
                     sh.receive_d = float(self.fc_of[r].receive_to_sellable_d.ppf(u))
                 delay = sh.receive_d
@@ -643,7 +649,8 @@ class InboundModel:
                 )
 
     def _initial_stock(self) -> None:
-        """Start near steady state so warm-up is short: each node holds its expected cycle + pipeline cover."""
+        """Start near steady state so warm-up is short: each node holds its expected cycle + pipeline
+        cover."""
         sc = self.scene
         base = self.demand._base  # (R, C, S) expected units/day before season and promotions
         region_mean = base.sum(axis=1)

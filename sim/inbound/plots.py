@@ -1,4 +1,5 @@
-"""Plots beside the run database: stock and in-transit per node over time, lead-time histogram; disruption windows
+"""Plots beside the run database: stock and in-transit per node over time, lead-time histogram; disruption
+windows
 shaded. Headless (Agg backend)."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def _shade(ax, res: RunResult) -> None:
 
 
 def save_plots(results: dict[str, RunResult], out_dir: Path) -> list[Path]:
-    """One PNG per policy with inventory and in-transit per node, plus one lead-time histogram for all policies."""
+    """One PNG per policy with inventory and in-transit per node, plus one lead-time histogram for all
+    policies."""
     paths = []
     for policy, res in results.items():
         W = res.warmup_days

@@ -1,7 +1,9 @@
 """Replenishment policies behind one decision interface.
 
-A policy sees a :class:`TierView` (one tier of stock points at the end of a day, arrays over all SKUs) and returns
-:class:`Order` objects. The model owns everything else (allocation from upstream stock, shipments, costs), so the
+A policy sees a :class:`TierView` (one tier of stock points at the end of a day, arrays over all SKUs) and
+returns
+:class:`Order` objects. The model owns everything else (allocation from upstream stock, shipments, costs),
+so the
 dispatcher agent can later take a tier over by implementing ``decide(view) -> list[Order]``.
 
 Order-up-to levels use the echelon inventory position for upper tiers (own stock + pipeline + everything
@@ -23,8 +25,10 @@ __all__ = ["LaneOption", "TierView", "Order", "Policy", "POLICIES", "make_policy
 
 @dataclass(frozen=True)
 class LaneOption:
-    """A way to ship to one stock point. ``lead_time_d`` is the planned door-to-available mean (no disruption),
-    echelon (down to sellable at the FC) for upper tiers; ``projected_delay_d`` is what known disruptions add."""
+    """A way to ship to one stock point. ``lead_time_d`` is the planned door-to-available mean (no
+    disruption),
+    echelon (down to sellable at the FC) for upper tiers; ``projected_delay_d`` is what known disruptions
+    add."""
 
     lane_id: str
     mode: str
@@ -125,7 +129,8 @@ class BaseStock:
 class MinMax:
     """(s, S) on inventory position (AWD-style min/max auto-replenishment): when IP <= s, order up to S.
 
-    s covers the lead time with safety stock; S - s is ``fc_cover_d`` days of demand on the FC tier and one review
+    s covers the lead time with safety stock; S - s is ``fc_cover_d`` days of demand on the FC tier and one
+    review
     period elsewhere.
     """
 
@@ -169,9 +174,11 @@ class RQ:
 
 
 class DualMode(BaseStock):
-    """Dual-index: ocean up to S_r on the full position; air up to S_e on the position due within the air lead.
+    """Dual-index: ocean up to S_r on the full position; air up to S_e on the position due within the air
+    lead.
 
-    S_e carries no safety factor, so air flies only when the ocean pipeline is late or thin (the expedite premium
+    S_e carries no safety factor, so air flies only when the ocean pipeline is late or thin (the expedite
+    premium
     is paid for lateness, not every week).
     """
 
@@ -207,8 +214,10 @@ class Resilient(DualMode):
     - reroute / switch provider: book the lane (primary or alternate, any port or provider) with the shortest
       projected lead time when it beats the primary by ``reroute_min_gain_d``; suspended lanes are skipped;
     - plan with projected lead times, so a known delay raises the order-up-to level;
-    - air expedite when projected cover (stock + goods due within the air lead) falls below ``expedite_cover_d``;
-    - transfer from another region's stock when cover falls below ``transfer_cover_d`` and the donor holds more
+    - air expedite when projected cover (stock + goods due within the air lead) falls below
+    ``expedite_cover_d``;
+    - transfer from another region's stock when cover falls below ``transfer_cover_d`` and the donor holds
+    more
       than ``donor_cover_d``.
     """
 
@@ -225,6 +234,8 @@ class Resilient(DualMode):
         def eta(o: LaneOption) -> float:
             return float("inf") if o.suspended else o.lead_time_d + o.projected_delay_d
 
+        if best.projected_delay_d <= 0 and not best.suspended:
+            return best  # the primary is the planned lane: reroute only around a known disruption
         for alt in view.alternates[n]:
             if eta(alt) + view.cfg.reroute_min_gain_d < eta(best):
                 best = alt

@@ -1,7 +1,10 @@
-"""Inbound scene schema (TOML, ``schema_version = 1``): the cross-border network, demand, policy and disruptions.
+"""Inbound scene schema (TOML, ``schema_version = 1``): the cross-border network, demand, policy and
+disruptions.
 
-Validation happens once, at load: every error names the file, the field path and the problem. Models are frozen and
-reject unknown keys, so a typo in a scene is an error, not a silently ignored field. Nothing downstream re-checks
+Validation happens once, at load: every error names the file, the field path and the problem. Models are
+frozen and
+reject unknown keys, so a typo in a scene is an error, not a silently ignored field. Nothing downstream
+re-checks
 what is validated here.
 """
 

@@ -20,7 +20,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS kpis (policy TEXT, rep INTEGER, metric TEXT, value REAL);
 CREATE TABLE IF NOT EXISTS summary (policy TEXT, metric TEXT, mean REAL, lo REAL, hi REAL, n INTEGER);
-CREATE TABLE IF NOT EXISTS daily (policy TEXT, rep INTEGER, day INTEGER, node TEXT, on_hand REAL, in_transit REAL);
+CREATE TABLE IF NOT EXISTS daily (policy TEXT, rep INTEGER, day INTEGER, node TEXT, on_hand REAL, in_transit
+REAL);
 CREATE TABLE IF NOT EXISTS shipments (policy TEXT, rep INTEGER, id INTEGER, to_tier TEXT, dest INTEGER,
     lane TEXT, mode TEXT, kind TEXT, units INTEGER, dispatch_d REAL, available_d REAL, dock_d REAL);
 CREATE TABLE IF NOT EXISTS sku_kpis (policy TEXT, sku INTEGER, fill_rate REAL, stockout_days REAL,

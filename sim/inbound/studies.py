@@ -1,7 +1,8 @@
 """The three scenario studies of docs/inbound.md, on common random numbers, with 95 % intervals over seeds.
 
 Run: cd /work/main && /work/venv/bin/python -m sim.inbound.studies [--reps 8] > /tmp/studies.md
-Nothing here knows the seed article's numbers: effects come from tariffs, pooling and lead times in the scenes.
+Nothing here knows the seed article's numbers: effects come from tariffs, pooling and lead times in the
+scenes.
 """
 
 from __future__ import annotations
@@ -68,18 +69,29 @@ def main() -> None:
     print(f"Scenario studies, {R} replications each (seed root {s}), 95 % t-intervals.")
     # (a) where the long-lead buffer sits
     flows = {f: _runs(with_changes(default, {"network.flow": f}), R, s) for f in ("awd", "hub", "direct")}
-    _table("(a) source-hub pooling (hub) vs AWD reservoir (awd) vs straight to FCs (direct)", flows, METRICS, "awd")
+    _table(
+        "(a) source-hub pooling (hub) vs AWD reservoir (awd) vs straight to FCs (direct)",
+        flows,
+        METRICS,
+        "awd",
+    )
     # (b) multi-channel pooling
-    pool = {"pooled": _runs(default, R, s),
-            "separate": _runs(with_changes(default, {"network.pool_channels": False}), R, s)}
+    pool = {
+        "pooled": _runs(default, R, s),
+        "separate": _runs(with_changes(default, {"network.pool_channels": False}), R, s),
+    }
     _table("(b) multi-channel pooling vs separate inventories (flow awd)", pool, METRICS, "separate")
     # (c) disruptions with and without resilience
-    met_c = [("total.fill_rate", "fill rate", 4), ("total.in_stock_rate", "in-stock rate", 4),
-             ("total.stockout_days_per_sku", "stockout days / SKU", 2),
-             ("total.time_to_recover_d", "time to recover d", 1),
-             ("total.lost_margin_usd", "lost margin $", 0), ("total.cost.expedite_premium_usd", "expedite premium $", 0),
-             ("total.landed_cost_usd_per_unit", "landed cost $ / unit", 3),
-             ("regions.east.fill_rate", "fill rate, East region", 4)]
+    met_c = [
+        ("total.fill_rate", "fill rate", 4),
+        ("total.in_stock_rate", "in-stock rate", 4),
+        ("total.stockout_days_per_sku", "stockout days / SKU", 2),
+        ("total.time_to_recover_d", "time to recover d", 1),
+        ("total.lost_margin_usd", "lost margin $", 0),
+        ("total.cost.expedite_premium_usd", "expedite premium $", 0),
+        ("total.landed_cost_usd_per_unit", "landed cost $ / unit", 3),
+        ("regions.east.fill_rate", "fill rate, East region", 4),
+    ]
     for name in ("us_east_gulf_strike_2024", "red_sea_diversion"):
         dis = template(name, two.disruption_start_day)
         var = {"no disruption": _runs(two, R, s)}
