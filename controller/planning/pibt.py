@@ -44,6 +44,8 @@ from controller.planning.guidance import highway_move_costs
 
 __all__ = ["PIBTPlanner"]
 
+_WARMED_UP = False  # kernels loaded in this process
+
 
 class PIBTPlanner:
     """PIBT planner for the F/R/C/W action model (see the module docstring).
@@ -94,6 +96,7 @@ class PIBTPlanner:
         self.rng = np.random.default_rng(seed)
         self.step_count = 0
         self._alloc(n_agents)
+        self._warm_up()
 
     def _alloc(self, n: int) -> None:
         hw = self.H * self.W
@@ -108,6 +111,24 @@ class PIBTPlanner:
         self.elapsed = np.zeros(n, np.int64)
         self.prev_goal = np.full(n, -2, np.int64)
         self.tie_frac = self.rng.random(n)
+
+    def _warm_up(self) -> None:
+        """Load (or compile) the kernels once per process, so the first timed step does not pay for it."""
+        global _WARMED_UP
+        if _WARMED_UP:
+            return
+        _WARMED_UP = True
+        tiny = np.zeros((3, 4), bool)
+        tiny[1, :] = True  # one aisle row, so guidance (if on) builds non-uniform costs as in real maps
+        tiny[:, 0] = True
+        grid = GridMaps(tiny, tiny.copy())
+        planner = PIBTPlanner(guidance=self.guidance, guidance_penalty=self.guidance_penalty)
+        planner.reset(grid, 1)
+        one = np.ones(1, bool)
+        fleet = FleetArrays(
+            np.array([[1, 1]], np.int32), np.zeros(1, np.int8), np.array([[1, 3]], np.int32), ~one, one
+        )
+        planner.step(grid, fleet, np.empty(1, np.int8))
 
     def preload_goals(self, goal_cells: np.ndarray, *, loaded: bool = False) -> int:
         """Compute distance tables for known goal cells (``int[K, 2]`` row, col) ahead of time.
