@@ -102,6 +102,7 @@ class StationRec:
     open_orders: set[int] = field(default_factory=set)
     queue_cells: list[Cell] = field(default_factory=list)
     storage_by_distance: np.ndarray | None = None
+    distance: np.ndarray | None = None  # int32[H, W] BFS cells to the station for loaded units
     busy: bool = False
 
 
@@ -540,7 +541,29 @@ class Dispatcher:
             self.trips.remove(trip)
             self.log.append((self.t_s, "trip_assigned", u.unit_id, trip.trip_id, trip.pod, 0))
 
+    def _order_queues(self) -> None:
+        """Serve units in the order they can reach the station, not the order they lifted pods.
+
+        A unit still far away must not hold the station while nearer ones wait behind it; the
+        trip being served stays first.
+        """
+        for station in self.stations:
+            if len(station.queue) < 2:
+                continue
+            dist = station.distance
+            r0, c0 = station.cell
+
+            def key(trip: Trip, dist=dist, r0=r0, c0=c0) -> tuple:
+                if trip.phase == AT_STATION:
+                    return (-1, 0)
+                r, c = self.units[trip.unit].cell
+                d = int(dist[r, c]) if dist[r, c] >= 0 else abs(r - r0) + abs(c - c0) + 1000
+                return (d, trip.trip_id)
+
+            station.queue.sort(key=key)
+
     def _advance(self, commands: list) -> None:
+        self._order_queues()
         for i, u in enumerate(self.units):
             if u.failed:
                 self.goal[i] = (-1, -1)
@@ -750,6 +773,7 @@ class Dispatcher:
                         dist[nr, nc] = dist[r, c] + 1
                         q.append((nr, nc))
             station.queue_cells = self._queue_line(station.cell, dist)
+            station.distance = dist
             st = np.argwhere(self.storage_mask & (dist >= 0))
             order = np.lexsort((st[:, 1], st[:, 0], dist[self.storage_mask & (dist >= 0)]))
             station.storage_by_distance = st[order]
