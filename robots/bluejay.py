@@ -1,7 +1,9 @@
 """Blue Jay: several arms over one shared work area doing pick, stow and consolidation in one place.
 
 Fast fidelity samples per-unit cycle times from the calibrated table (for the default 3-arm cell) and
-scales them by the cell's arm count with the calibrated throughput curve ``bluejay_arms``.
+scales them by the cell's arm count with the throughput curve ``bluejay_arms_units_per_h`` measured in
+physics. Physics fidelity runs `robots.physics.bluejay_cell.BlueJayCell` (all arms on one table,
+workspace reservation) and times each unit as the simulated time until the cell finishes one more.
 """
 
 from __future__ import annotations
@@ -43,11 +45,22 @@ class BlueJayStation(ArmStation):
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
 
     def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
+        if self.fidelity == "physics":  # the cell's own arm count is in the physics already
+            return ArmStation.line_outcome(self, command, new_pod=new_pod)
         out = super().line_outcome(command, new_pod=new_pod)
         return LineOutcome(out.duration_s * self._time_scale, out.units_done, out.units_to_person)
 
     def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
-        raise NotImplementedError("Blue Jay physics fidelity is not built yet; use fidelity='fast'")
+        """Simulated seconds until the cell's arms finish one more unit (the cell keeps all arms busy)."""
+        if self._cell is None:
+            from robots.physics.bluejay_cell import BlueJayCell  # pybullet only when physics is asked for
+
+            seed = int(self.rng.integers(2**31))
+            self._cell = BlueJayCell(
+                arms=self.arms, seed=seed, client_id=self.client_id, origin_world=self.origin_world
+            )
+        dt_s, ok = self._cell.run_units(1)
+        return dt_s, ok == 1
 
     @classmethod
     def for_checker(cls, floor) -> BlueJayStation:

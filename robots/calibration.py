@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from robots.data import item_class
+from robots.data.item_mix import sample_items
 
 __all__ = ["calibrate", "fit_gamma", "write_models"]
 
@@ -38,16 +39,19 @@ def calibrate(*, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=
     """Run the physics and return the model table (``schema_version`` 1)."""
     from robots.physics.sequoia_rack import SequoiaRack
     from robots.physics.vulcan_cell import VulcanCell
+    from robots.vulcan import PERSON_HANDOFF_S
 
     rng = np.random.default_rng(seed)
-    if sku_sizes_m is None:  # the scene schema's default catalogue ranges
-        sku_sizes_m = 0.05 + rng.random((200, 3)) * (np.array([0.40, 0.30, 0.30]) - 0.05)
-        sku_mass_kg = 0.05 + rng.random(200) * 3.95
+    if sku_sizes_m is None:
+        # Not the scene schema's catalogue ranges (up to 40 x 30 x 30 cm, uniform): almost none of
+        # those fit a 13-21 cm cubby. The default is an FC-like item mix (see robots.data.item_mix).
+        sku_sizes_m, sku_mass_kg = sample_items(rng, 400)
     sku_sizes_m = np.asarray(sku_sizes_m)
     results: dict[str, dict[str, tuple[list, list]]] = {"stow": {}, "pick": {}}
+    reasons: dict[str, int] = {}
     cell = VulcanCell()
     for k in range(trials):
-        if k % 5 == 0:
+        if k % 8 == 0:
             cell.load_pod(rng, fill_frac=0.5)
         sku = int(rng.integers(len(sku_sizes_m)))
         size = tuple(sorted(sku_sizes_m[sku].tolist()))
@@ -56,6 +60,8 @@ def calibrate(*, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=
         d, s = results["stow"].setdefault(cls, ([], []))
         d.append(res.duration_s)
         s.append(res.success)
+        if not res.success:
+            reasons[res.reason] = reasons.get(res.reason, 0) + 1
         item_id = cell.place_for_pick(size, float(sku_mass_kg[sku]))
         if item_id is not None:
             pres = cell.pick(item_id)
@@ -63,6 +69,17 @@ def calibrate(*, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=
             d.append(pres.duration_s)
             s.append(pres.success)
     cell.close()
+    stow_all = [(d, ok) for dd, ss in results["stow"].values() for d, ok in zip(dd, ss, strict=True)]
+    stow_s = sum(d for d, _ in stow_all) + PERSON_HANDOFF_S * sum(not ok for _, ok in stow_all)
+    vulcan_summary = {
+        "stow_trials": len(stow_all),
+        "stow_success_rate": round(float(np.mean([ok for _, ok in stow_all])), 3),
+        "to_person_share": round(float(np.mean([not ok for _, ok in stow_all])), 3),
+        # Units moved per hour of arm time (hand-offs count as moved, each costs PERSON_HANDOFF_S).
+        "stow_units_per_h": round(3600.0 * len(stow_all) / stow_s, 1),
+        "stow_success_cycle_mean_s": round(float(np.mean([d for d, ok in stow_all if ok] or [0.0])), 3),
+        "to_person_reasons": reasons,
+    }
     vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
     for per in vulcan.values():
         if "medium" not in per and per:
@@ -85,6 +102,7 @@ def calibrate(*, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=
         "schema_version": 1,
         "source": {"trials": trials, "seed": seed, "sim_hz": 240},
         "models": {"vulcan": vulcan, "sequoia": sequoia, "bluejay": _bluejay_assumed()},
+        "vulcan_summary": vulcan_summary,
         "sequoia_cycle_s": {
             "store_mean": float(np.mean(store_s)),
             "retrieve_mean": float(np.mean(retrieve_s)),

@@ -1,0 +1,77 @@
+"""Blue Jay cell in physics: workspace reservation keeps arms apart; the contact check catches it when off."""
+
+import pytest
+
+from robots.bluejay import BlueJayStation
+from robots.checker import CheckerFloor
+from robots.messages import Serve
+from robots.physics.bluejay_cell import BlueJayCell, Task
+
+# Arms 0, 1 and 2 all consolidate into the centre order tote at once: their zones overlap.
+SAME_ZONE = {
+    0: [Task("consolidate", "K0", "C")],
+    1: [Task("consolidate", "K0", "C")],
+    2: [Task("consolidate", "K1", "C")],
+}
+
+
+def _own_sector(k):
+    """Pick and stow between arm k's own tote and the shared tote on the same side: zones apart."""
+    return [Task("pick", f"O{k}", f"K{(k - 1) % 4}"), Task("stow", f"K{(k - 1) % 4}", f"O{k}")] * 2
+
+
+def test_reserved_arms_never_touch_while_all_busy():
+    cell = BlueJayCell(arms=3, seed=1)
+    scripted = {k: _own_sector(k) for k in range(3)}
+    busy_steps = 0
+    for _ in range(int(9.0 * 240)):
+        cell.step(scripted)
+        busy_steps += cell.busy_arms() == 3
+        assert cell.contact_points() == 0  # every arm pair, every step
+    assert busy_steps > 5 * 240  # all three arms mid-task together for over 5 s
+    assert cell.units_done >= 3 and cell.units_failed == 0
+    assert cell.max_zone_overlap_m2 == 0.0
+    cell.close()
+
+
+def test_random_task_mix_has_no_arm_contact():
+    cell = BlueJayCell(arms=4, seed=2)
+    res = cell.run(8.0)  # pick, stow and consolidation drawn at random, the cell controller dispatches
+    assert res["arm_contact_steps"] == 0 and res["failed"] == 0
+    assert cell.max_zone_overlap_m2 == 0.0
+    cell.close()
+
+
+def test_contact_check_catches_collision_without_reservation():
+    cell = BlueJayCell(arms=3, reserve=False)
+    res = cell.run(5.0, scripted={k: list(v) for k, v in SAME_ZONE.items()})
+    assert res["arm_contact_steps"] > 0
+    cell.close()
+
+
+def test_same_tasks_with_reservation_are_serialised_without_contact():
+    cell = BlueJayCell(arms=3, reserve=True)
+    res = cell.run(18.0, scripted={k: list(v) for k, v in SAME_ZONE.items()})
+    assert res["arm_contact_steps"] == 0 and cell.wait_steps > 0
+    assert res["units"] == 3 and res["failed"] == 0, res  # all three done, one after the other
+    cell.close()
+
+
+def test_bluejay_station_physics_fidelity_serves_a_line():
+    floor = CheckerFloor()
+    floor.carried[(2, 0)] = ("T", 0)
+    st = BlueJayStation(unit_id="B", floor=floor, cell=(2, 0), kind="pick", fidelity="physics", arms=2)
+    st.reset(seed=0)
+    st.handle(Serve(1, "B", 0, "pick", 0, 1, 2), 0.0)
+    t = 0.0
+    while st.units_served < 2 and t < 200:
+        t += 1.0
+        st.step(t, 1.0)
+    assert st.units_served == 2 and st.busy_s > 1.0
+    st.close()
+
+
+@pytest.mark.parametrize("arms", [0, 5])
+def test_cell_arm_count_is_checked(arms):
+    with pytest.raises(ValueError):
+        BlueJayCell(arms=arms)
