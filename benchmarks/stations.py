@@ -1,0 +1,109 @@
+"""Station physics speed (simulated seconds per wall second) and the shipped fitted cycle-time table.
+
+    python benchmarks/stations.py [--vulcan-stows 10] [--bluejay-s 20] [--sequoia-cycles 6]
+
+Every station runs its own PyBullet DIRECT client at 240 Hz on one core. Vulcan: stows from the
+calibration item mix into a half-full pod. Blue Jay: 1 and 4 arms, random task mix under workspace
+reservation. Sequoia: tote store and retrieve cycles on the gantry rack. The table printed after
+is `robots/data/station_models.json` as shipped (not refitted here; `fctwin calibrate` does that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from robots.data import load_station_models  # noqa: E402
+from robots.data.item_mix import sample_items  # noqa: E402
+
+
+def bench_vulcan(stows: int) -> tuple[float, float]:
+    """(simulated s, wall s) of ``stows`` stow attempts (physics steps only; fixed times excluded)."""
+    from robots.physics.vulcan_cell import VulcanCell
+
+    rng = np.random.default_rng(0)
+    cell = VulcanCell()
+    cell.load_pod(rng, fill_frac=0.5)
+    sizes_m, mass_kg = sample_items(rng, stows)
+    cell.pc.steps = 0
+    t0 = time.perf_counter()
+    for size, mass in zip(sizes_m, mass_kg, strict=True):
+        cell.stow(tuple(size), float(mass))
+    wall = time.perf_counter() - t0
+    sim = cell.pc.t_s
+    cell.close()
+    return sim, wall
+
+
+def bench_bluejay(arms: int, sim_s: float) -> tuple[float, float]:
+    from robots.physics.bluejay_cell import BlueJayCell
+
+    cell = BlueJayCell(arms=arms, seed=0)
+    t0 = time.perf_counter()
+    cell.run(sim_s)
+    wall = time.perf_counter() - t0
+    cell.close()
+    return sim_s, wall
+
+
+def bench_sequoia(cycles: int) -> tuple[float, float]:
+    from robots.physics.sequoia_rack import SequoiaRack
+
+    rack = SequoiaRack()
+    steps0 = rack.pc.steps
+    t0 = time.perf_counter()
+    slots = [rack.store()[1] for _ in range(cycles)]
+    for slot in slots:
+        rack.retrieve(slot)
+    wall = time.perf_counter() - t0
+    sim = (rack.pc.steps - steps0) / 240.0
+    rack.close()
+    return sim, wall
+
+
+def print_table(models: dict) -> None:
+    print("\nfitted cycle-time table (robots/data/station_models.json)")
+    print(f"{'unit':8s} {'kind':5s} {'class':7s} {'trials':>6s} {'success':>8s} {'mean s':>8s} {'cv':>6s}")
+    for unit, kinds in models["models"].items():
+        for kind, classes in kinds.items():
+            for cls, e in classes.items():
+                c = e["cycle_s"]
+                print(
+                    f"{unit:8s} {kind:5s} {cls:7s} {e['trials']:6d} {e['success_rate']:8.2f}"
+                    f" {c['mean']:8.2f} {c['cv']:6.2f}"
+                )
+    curve = models.get("bluejay_arms_units_per_h", {})
+    if curve:
+        print(
+            "Blue Jay cell units/h by arms: " + ", ".join(f"{k}: {v:.0f}" for k, v in sorted(curve.items()))
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vulcan-stows", type=int, default=10)
+    ap.add_argument("--bluejay-s", type=float, default=20.0)
+    ap.add_argument("--sequoia-cycles", type=int, default=6)
+    args = ap.parse_args()
+    rows = [
+        ("vulcan (1 arm, stow)", *bench_vulcan(args.vulcan_stows)),
+        ("bluejay (1 arm)", *bench_bluejay(1, args.bluejay_s)),
+        ("bluejay (4 arms)", *bench_bluejay(4, args.bluejay_s)),
+        ("sequoia (gantry)", *bench_sequoia(args.sequoia_cycles)),
+    ]
+    print(f"{'station physics':22s} {'sim s':>8s} {'wall s':>8s} {'sim s / wall s':>15s}")
+    for name, sim, wall in rows:
+        print(f"{name:22s} {sim:8.1f} {wall:8.1f} {sim / wall:15.2f}")
+    print_table(load_station_models())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
