@@ -44,4 +44,11 @@ def run(args) -> int:
                     f"{unit:8s} {kind:5s} {cls:7s} success {e['success_rate']:.2f}"
                     f"  cycle {e['cycle_s']['mean']:.1f} s"
                 )
+    v = table["vulcan_summary"]
+    print(
+        f"vulcan stow: {v['stow_units_per_h']:.0f} units/h, success {v['stow_success_rate']:.0%},"
+        f" to people {v['to_person_share']:.0%} (public: 224-300 units/h, ~85%, ~25%)"
+    )
+    curve = table["bluejay_arms_units_per_h"]
+    print("bluejay cell units/h by arms: " + ", ".join(f"{k}: {u:.0f}" for k, u in sorted(curve.items())))
     return 0

@@ -211,7 +211,7 @@ class VulcanCell:
             physicsClientId=cid,
         )
         p.changeDynamics(
-            body, 0, jointLowerLimit=-1.4, jointUpperLimit=1.4, lateralFriction=0.02, physicsClientId=cid
+            body, 0, jointLowerLimit=-1.6, jointUpperLimit=1.4, lateralFriction=0.02, physicsClientId=cid
         )
         p.setJointMotorControl2(body, 0, p.VELOCITY_CONTROL, force=0, physicsClientId=cid)
         self.pc.bodies.append(body)
@@ -682,11 +682,16 @@ class VulcanCell:
             settle_s=0.4,
         )
         # The band lies on the item; pulling the item out would wedge it, so the tool's hook holds the
-        # band up and open (as Vulcan's end-of-arm tool does) until the item is out.
+        # band up and open (as Vulcan's end-of-arm tool does) until the item is out. Negative angles
+        # swing the flap into the bin, flat under the bin's top (-1.55 rad). A real band is stretched
+        # up by the hook; our rigid flap instead sweeps an arc through a tall item's top and pressed
+        # it down hard enough to break the cup (picks of items taller than ~0.7 bin heights all
+        # failed), so the held-open flap does not collide with the item being picked.
         band = self.bins3d[bin_id].band
         self._held_open.add(bin_id)
+        p.setCollisionFilterPair(band, item.body, 0, -1, 0, physicsClientId=self.pc.cid)
         p.setJointMotorControl2(
-            band, 0, p.POSITION_CONTROL, targetPosition=-1.35, force=5.0, physicsClientId=self.pc.cid
+            band, 0, p.POSITION_CONTROL, targetPosition=-1.55, force=5.0, physicsClientId=self.pc.cid
         )
         self._attach(item_id, None)
         wait(self.pc, 0.25, on_tick=tick)  # vacuum builds up, band lifted
