@@ -84,8 +84,11 @@ def greedy_assign(agent_rc, pool_rc, pool_len, pool_free, out_pick):
 class TaskBook:
     """Tasks, revealing, assignment and completion for all three problem kinds."""
 
-    def __init__(self, kind: str, n: int, *, tasks=None, reveal=1.5, endpoints=None, rng=None, goals=None):
+    def __init__(
+        self, kind: str, n: int, *, tasks=None, reveal=1.5, endpoints=None, rng=None, goals=None, workers=None
+    ):
         self.kind = kind
+        self.workers = workers
         self.n = n
         self.cur_task = np.full(n, -1, np.int64)  # task id per robot
         self.errand = np.zeros(n, np.int64)  # next errand index within the task
@@ -124,6 +127,8 @@ class TaskBook:
     def assign(self, pos: np.ndarray, step: int) -> None:
         self.started: list[int] = []  # robots given a task now (their goal must be set)
         free = np.flatnonzero(self.cur_task < 0)
+        if self.workers is not None:
+            free = free[free < self.workers]  # surplus robots stay idle (they still make way)
         if free.size == 0:
             return
         if self.kind == "lorr2024":
@@ -180,7 +185,7 @@ class TaskBook:
         return done
 
 
-def load(problem: str, n_agents: int | None, seed: int):
+def load(problem: str, n_agents: int | None, seed: int, workers: int | None = None):
     """Return (name, kind, passable, starts, book, default_steps, reference key)."""
     path = Path(problem)
     rng = np.random.default_rng(seed)
@@ -190,7 +195,7 @@ def load(problem: str, n_agents: int | None, seed: int):
         if n > prob.team_size:
             raise SystemExit(f"{path.name}: team size is {prob.team_size}")
         kind = "lorr2024" if prob.version == 2024 else "lorr2023"
-        book = TaskBook(kind, n, tasks=prob.tasks, reveal=prob.reveal)
+        book = TaskBook(kind, n, tasks=prob.tasks, reveal=prob.reveal, workers=workers)
         ref = path.stem.upper() if path.stem.upper() in REFERENCES else ""
         return path.stem, kind, prob.passable, prob.starts[:n], book, 5000, ref
     if path.suffix == ".scen":
@@ -230,7 +235,9 @@ def sic_lower_bound(scen: Path, n: int) -> int | None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    name, kind, passable, starts, book, default_steps, ref = load(args.problem, args.agents, args.seed)
+    name, kind, passable, starts, book, default_steps, ref = load(
+        args.problem, args.agents, args.seed, args.workers
+    )
     steps = args.steps or default_steps
     n = starts.shape[0]
     grid = GridMaps(passable.copy(), passable.copy())
@@ -240,6 +247,9 @@ def run(args: argparse.Namespace) -> dict:
     active = np.ones(n, bool)
     goal = np.full((n, 2), -1, np.int32)
     opts = {}
+    if kind == "oneshot" and args.planner == "pibt":
+        # one-shot preset: PIBT swap + stepping aside when pushed (lifelong runs are better without)
+        opts.update(swap=1, push_penalty=1)
     for kv in args.planner_opt:
         key, _, value = kv.partition("=")
         opts[key] = int(value) if value.lstrip("-").isdigit() else value
@@ -317,10 +327,11 @@ def run(args: argparse.Namespace) -> dict:
         "meta": {
             "problem": str(args.problem),
             "planner": args.planner,
-            "planner_opts": args.planner_opt,
+            "planner_opts": opts,
             "seed": args.seed,
             "budget_ms": args.budget_ms,
             "preload": args.preload,
+            "workers": args.workers,
             "overrun_steps": overruns,
             "reset_s": reset_s,
             "peak_rss_mb": peak_mb,
@@ -380,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="planner keyword argument, e.g. guidance=none or guidance_penalty=2 (repeatable)",
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="LoRR 2024: give tasks to the first W robots only (surplus robots idle; a congestion control)",
     )
     ap.add_argument(
         "--preload", action="store_true", help="LoRR: build the errand cells' distance tables before step 0"

@@ -61,7 +61,7 @@ def run_kernel(planner: PIBTPlanner, inputs: dict) -> np.ndarray:
     out = np.empty(inputs["pos_lin"].shape[0], np.int8)
     pibt_step_kernel(
         *inputs.values(), planner.occ_now, planner.occ_next, planner.next_lin, planner.cand, planner.ncand,
-        planner.cidx, planner.stack, out,
+        planner.cidx, planner.stack, planner.swap_with, out,
     )  # fmt: skip
     return out
 
@@ -74,7 +74,9 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
     for seed in range(25):
         rng = np.random.default_rng(seed)
         grid, fleet, cells = random_instance(rng)
-        planner = PIBTPlanner(guidance_penalty=int(rng.integers(0, 4)))
+        planner = PIBTPlanner(
+            guidance_penalty=int(rng.integers(0, 4)), swap=bool(seed % 2), push_penalty=int(rng.integers(0, 3))
+        )
         planner.reset(grid, fleet.n, seed=seed)
         for _ in range(15):
             inputs = planner.prepare_step(grid, fleet)

@@ -81,6 +81,8 @@ def fill_candidates(
     move_cost,
     occ_now,
     tie,
+    pushed_dir,
+    push_penalty,
     cand,
     ncand,
 ):
@@ -90,7 +92,9 @@ def fill_candidates(
     cost is 1 unless guidance penalises that direction); staying costs one step
     more than the best move (zero at the goal), so a unit facing away from its route turns instead of
     idling. key = 8 * cost + tie, with tie 0..3 from the caller's random draw for moves and 4 for the
-    stay, so equal costs favour moving and are otherwise broken at random.
+    stay, so equal costs favour moving and are otherwise broken at random. A unit pushed along heading
+    ``pushed_dir`` (-1: not pushed) pays ``push_penalty`` steps for the cell straight on, where its
+    pusher will follow it (stepping aside ends the push; off by default, see PIBTPlanner).
     """
     cur = pos_lin[i]
     slot = goal_slot[i]
@@ -116,7 +120,7 @@ def fill_candidates(
         if cost < best:
             best = cost
         cand[i, n] = v
-        keys[n] = 8 * cost + tie[i, d]
+        keys[n] = 8 * (cost + (push_penalty if d == pushed_dir else 0)) + tie[i, d]
         n += 1
     d_cur = cell_distance(cur, cur, slot, cell_index, tables)
     if d_cur == 0:
@@ -140,6 +144,218 @@ def fill_candidates(
 
 
 @numba.njit(**NUMBA_OPTS)
+def _dead_end_goal(H, W, u, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u):
+    """True if a unit stands on its goal at ``u`` and ``u`` is a dead end (it need not move)."""
+    a = occ_now[u]
+    if a == NO_AGENT or goal_slot[a] < 0:
+        return False
+    deg = 0
+    for d in range(4):
+        w = neighbour(H, W, u, d)
+        if w >= 0 and pass_u[w]:
+            deg += 1
+    return deg == 1 and cell_distance(u, pos_lin[a], goal_slot[a], cell_index, tables) == 0
+
+
+@numba.njit(**NUMBA_OPTS)
+def _corridor_exits(H, W, v_pusher, v_puller, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u):
+    """Exits of ``v_puller`` other than ``v_pusher`` and dead-end goals: (count, one of them)."""
+    n = 0
+    tmp = -1
+    for d in range(4):
+        u = neighbour(H, W, v_puller, d)
+        if u < 0 or not pass_u[u]:
+            continue
+        if u == v_pusher or _dead_end_goal(H, W, u, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u):
+            continue
+        n += 1
+        tmp = u
+    return n, tmp
+
+
+@numba.njit(**NUMBA_OPTS)
+def is_swap_required(
+    H, W, pusher, puller, v_pusher, v_puller, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u
+):
+    """Okumura's PIBT swap test: pushing ``puller`` along a corridor would never let ``pusher`` pass."""
+    cp = pos_lin[pusher]
+    sp = goal_slot[pusher]
+    cl = pos_lin[puller]
+    sl = goal_slot[puller]
+    for _ in range(H * W):
+        if cell_distance(v_puller, cp, sp, cell_index, tables) >= cell_distance(
+            v_pusher, cp, sp, cell_index, tables
+        ):
+            break
+        n, tmp = _corridor_exits(
+            H, W, v_pusher, v_puller, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u
+        )
+        if n >= 2:
+            return False  # a junction: the two can pass each other there
+        if n <= 0:
+            break
+        v_pusher = v_puller
+        v_puller = tmp
+    return cell_distance(v_pusher, cl, sl, cell_index, tables) < cell_distance(
+        v_puller, cl, sl, cell_index, tables
+    ) and (
+        cell_distance(v_pusher, cp, sp, cell_index, tables) == 0
+        or cell_distance(v_puller, cp, sp, cell_index, tables)
+        < cell_distance(v_pusher, cp, sp, cell_index, tables)
+    )
+
+
+@numba.njit(**NUMBA_OPTS)
+def is_swap_possible(
+    H, W, v_pusher_origin, v_puller_origin, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u
+):
+    """Pulling along the corridor reaches a junction (so the pair can swap there)."""
+    v_pusher = v_pusher_origin
+    v_puller = v_puller_origin
+    for _ in range(H * W):
+        if v_puller == v_pusher_origin:
+            return False  # went round a loop
+        n, tmp = _corridor_exits(
+            H, W, v_pusher, v_puller, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u
+        )
+        if n >= 2:
+            return True
+        if n <= 0:
+            return False
+        v_pusher = v_puller
+        v_puller = tmp
+    return False
+
+
+@numba.njit(**NUMBA_OPTS)
+def find_swap_agent(H, W, i, cand, next_lin, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u):
+    """The unit ``i`` should pull instead of push (PIBT swap, Okumura 2024), or -1."""
+    c0 = cand[i, 0]
+    cur = pos_lin[i]
+    j = occ_now[c0]
+    if (
+        j != NO_AGENT
+        and j != i
+        and next_lin[j] == NO_AGENT
+        and is_swap_required(
+            H, W, i, j, cur, pos_lin[j], occ_now, pos_lin, goal_slot, cell_index, tables, pass_u
+        )
+        and is_swap_possible(H, W, pos_lin[j], cur, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u)
+    ):
+        return j
+    if c0 != cur:  # "clear": a unit behind i would be blocked by i's move
+        for d in range(4):
+            u = neighbour(H, W, cur, d)
+            if u < 0 or not pass_u[u]:
+                continue
+            k = occ_now[u]
+            if (
+                k != NO_AGENT
+                and c0 != pos_lin[k]
+                and is_swap_required(
+                    H, W, k, i, cur, c0, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u
+                )
+                and is_swap_possible(H, W, c0, cur, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u)
+            ):
+                return k
+    return NO_AGENT
+
+
+@numba.njit(**NUMBA_OPTS)
+def visit(
+    H,
+    W,
+    i,
+    pos_lin,
+    heading,
+    goal_slot,
+    loaded,
+    active,
+    pass_u,
+    pass_l,
+    cell_index,
+    tables,
+    move_cost,
+    occ_now,
+    next_lin,
+    tie,
+    use_swap,
+    push_penalty,
+    pusher,
+    cand,
+    ncand,
+    cidx,
+    swap_with,
+):
+    """First visit of unit ``i`` in a step: rank its cells, and reverse them if it must pull a unit."""
+    fill_candidates(
+        H,
+        W,
+        i,
+        pos_lin,
+        heading,
+        goal_slot,
+        loaded,
+        active,
+        pass_u,
+        pass_l,
+        cell_index,
+        tables,
+        move_cost,
+        occ_now,
+        tie,
+        direction_between(W, pos_lin[pusher], pos_lin[i]) if pusher != NO_AGENT else -1,
+        push_penalty,
+        cand,
+        ncand,
+    )
+    cidx[i] = 0
+    swap_with[i] = NO_AGENT
+    if use_swap:
+        s = find_swap_agent(H, W, i, cand, next_lin, occ_now, pos_lin, goal_slot, cell_index, tables, pass_u)
+        if s != NO_AGENT:
+            swap_with[i] = s
+            # move away first: farthest from the goal first (Okumura reverses the order); among
+            # equally far cells the one needing fewest rotations, so the choice is stable while the
+            # unit turns (a plain reversal would prefer the most rotations, and livelock)
+            n = ncand[i]
+            cur = pos_lin[i]
+            keys = np.empty(N_CAND, np.int64)
+            for a in range(n):
+                v = cand[i, a]
+                if v == cur:
+                    keys[a] = -16 * cell_distance(v, cur, goal_slot[i], cell_index, tables) + tie[i, 4]
+                else:
+                    d = direction_between(W, cur, v)
+                    keys[a] = (
+                        -16 * cell_distance(v, cur, goal_slot[i], cell_index, tables)
+                        + 4 * turn_steps(heading[i], d)
+                        + tie[i, d]
+                    )
+            for a in range(1, n):
+                kv = keys[a]
+                cv = cand[i, a]
+                b = a - 1
+                while b >= 0 and keys[b] > kv:
+                    keys[b + 1] = keys[b]
+                    cand[i, b + 1] = cand[i, b]
+                    b -= 1
+                keys[b + 1] = kv
+                cand[i, b + 1] = cv
+
+
+@numba.njit(**NUMBA_OPTS)
+def _pull(i, pos_lin, next_lin, occ_next, cidx, swap_with, loaded, pass_u, pass_l):
+    """After ``i`` secured its first (reversed) choice, its swap partner follows into ``i``'s cell."""
+    s = swap_with[i]
+    if s == NO_AGENT or cidx[i] != 1 or next_lin[s] != NO_AGENT or occ_next[pos_lin[i]] != NO_AGENT:
+        return
+    if pass_l[pos_lin[i]] if loaded[s] else pass_u[pos_lin[i]]:
+        next_lin[s] = pos_lin[i]
+        occ_next[pos_lin[i]] = s
+
+
+@numba.njit(**NUMBA_OPTS)
 def pibt_step_kernel(
     H,
     W,
@@ -155,6 +371,8 @@ def pibt_step_kernel(
     move_cost,
     order,
     tie,
+    use_swap,
+    push_penalty,
     occ_now,
     occ_next,
     next_lin,
@@ -162,17 +380,19 @@ def pibt_step_kernel(
     ncand,
     cidx,
     stack,
+    swap_with,
     out_actions,
 ):
     """One PIBT step with rotation-aware conversion to F/R/C/W actions.
 
     Inputs: pos_lin int32[N], heading int8[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N],
     pass_u/pass_l bool[H*W], cell_index int32[H*W], tables uint16[S, n_cells], move_cost
-    uint8[n_cells, 4] (guidance), order int32[N]
-    (units by decreasing priority), tie int8[N, 5] (random 0..3 per neighbour direction and stay).
+    uint8[n_cells, 4] (guidance), order int32[N] (units by decreasing priority), tie int8[N, 5]
+    (random 0..3 per neighbour direction and stay), use_swap bool (PIBT swap/pull for corridors),
+    push_penalty int (see fill_candidates).
     Scratch (any contents on entry except occ_now/occ_next, which must be all -1 and are left all -1):
-    occ_now/occ_next int32[H*W], next_lin int32[N], cand int32[N, 5], ncand/cidx int32[N],
-    stack int32[N]. Output: out_actions int8[N].
+    occ_now/occ_next int32[H*W], next_lin int32[N],
+    cand int32[N, 5], ncand/cidx/stack/swap_with int32[N]. Output: out_actions int8[N].
     """
     N = pos_lin.shape[0]
     for i in range(N):
@@ -192,7 +412,7 @@ def pibt_step_kernel(
             continue
         sp = 0
         stack[0] = root
-        fill_candidates(
+        visit(
             H,
             W,
             root,
@@ -207,15 +427,21 @@ def pibt_step_kernel(
             tables,
             move_cost,
             occ_now,
+            next_lin,
             tie,
+            use_swap,
+            push_penalty,
+            NO_AGENT,
             cand,
             ncand,
+            cidx,
+            swap_with,
         )
-        cidx[root] = 0
         ret = -1  # -1 fresh / resumed after a child failed, 1 child succeeded
         while sp >= 0:
             i = stack[sp]
             if ret == 1:  # success propagates straight up
+                _pull(i, pos_lin, next_lin, occ_next, cidx, swap_with, loaded, pass_u, pass_l)
                 sp -= 1
                 continue
             pushed = False
@@ -234,7 +460,7 @@ def pibt_step_kernel(
                     # priority inheritance: j must make room for i
                     sp += 1
                     stack[sp] = j
-                    fill_candidates(
+                    visit(
                         H,
                         W,
                         j,
@@ -249,11 +475,16 @@ def pibt_step_kernel(
                         tables,
                         move_cost,
                         occ_now,
+                        next_lin,
                         tie,
+                        use_swap,
+                        push_penalty,
+                        i,
                         cand,
                         ncand,
+                        cidx,
+                        swap_with,
                     )
-                    cidx[j] = 0
                     pushed = True
                 else:
                     ok = True
@@ -262,6 +493,7 @@ def pibt_step_kernel(
                 ret = -1
                 continue
             if ok:
+                _pull(i, pos_lin, next_lin, occ_next, cidx, swap_with, loaded, pass_u, pass_l)
                 ret = 1
                 sp -= 1
                 continue

@@ -191,7 +191,9 @@ class DistanceTables:
 
     def _grow(self, need: int) -> None:
         cap = self.tables.shape[0]
-        new_cap = min(self.max_tables, max(need, 2 * cap, 64))
+        # grow by half (not double): old and new arrays coexist during the copy, and this is the
+        # memory peak of a run
+        new_cap = min(self.max_tables, max(need, cap + cap // 2, 64))
         if new_cap <= cap:
             return
         tables = np.empty((new_cap, self.tables.shape[1]), np.uint16)

@@ -67,7 +67,11 @@ class PIBTPlanner:
         table_budget_bytes: float = 2e9,
         guidance: str = "highways",
         guidance_penalty: int = 2,
+        swap: bool = False,
+        push_penalty: int = 0,
     ) -> None:
+        self.swap = bool(swap)
+        self.push_penalty = int(push_penalty)
         if guidance not in ("highways", "none"):
             raise ValueError("guidance must be 'highways' or 'none'")
         self.guidance = guidance
@@ -108,6 +112,7 @@ class PIBTPlanner:
         self.ncand = np.empty(n, np.int32)
         self.cidx = np.empty(n, np.int32)
         self.stack = np.empty(max(n, 1), np.int32)
+        self.swap_with = np.empty(max(n, 1), np.int32)
         self.elapsed = np.zeros(n, np.int64)
         self.prev_goal = np.full(n, -2, np.int64)
         self.tie_frac = self.rng.random(n)
@@ -122,7 +127,12 @@ class PIBTPlanner:
         tiny[1, :] = True  # one aisle row, so guidance (if on) builds non-uniform costs as in real maps
         tiny[:, 0] = True
         grid = GridMaps(tiny, tiny.copy())
-        planner = PIBTPlanner(guidance=self.guidance, guidance_penalty=self.guidance_penalty)
+        planner = PIBTPlanner(
+            guidance=self.guidance,
+            guidance_penalty=self.guidance_penalty,
+            swap=self.swap,
+            push_penalty=self.push_penalty,
+        )
         planner.reset(grid, 1)
         one = np.ones(1, bool)
         fleet = FleetArrays(
@@ -144,6 +154,7 @@ class PIBTPlanner:
         )
         room = self.tables.max_tables - int((self.tables.slot_key >= 0).sum())
         cells = cells[: max(room, 0)]
+        self.tables._grow(self.tables.tables.shape[0] + cells.size)  # one allocation, no copy peaks
         for start in range(0, cells.size, 4096):
             chunk = cells[start : start + 4096]
             self.tables.slots_for(chunk, np.full(chunk.size, loaded), -1)
@@ -204,6 +215,8 @@ class PIBTPlanner:
             "move_cost": self.tables.move_cost,
             "order": order,
             "tie": tie,
+            "use_swap": self.swap,
+            "push_penalty": self.push_penalty,
         }
 
     def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:
@@ -212,5 +225,6 @@ class PIBTPlanner:
             raise ValueError("out_actions must be int8[N]")
         k = self.prepare_step(grid, fleet)
         scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx, self.stack)
+        scratch += (self.swap_with,)
         pibt_step_kernel(*k.values(), *scratch, out_actions)
         self.step_count += 1

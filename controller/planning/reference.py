@@ -1,7 +1,8 @@
 """Readable pure-Python reference of one planner step (same outputs as `_kernels.pibt_step_kernel`).
 
 Written for reading and for testing the kernel, not for speed (about 1,000x slower). It follows
-pypibt's ``funcPIBT`` (recursive priority inheritance) and then turns the planned next cells into
+pypibt's ``funcPIBT`` (recursive priority inheritance) with the swap/pull operation of LaCAM3's
+PIBT (Okumura, AAMAS 2024), and then turns the planned next cells into
 rotation-model actions exactly as the kernel does.
 """
 
@@ -28,6 +29,8 @@ def reference_step(
     move_cost: np.ndarray,
     order: np.ndarray,
     tie: np.ndarray,
+    use_swap: bool = False,
+    push_penalty: int = 0,
 ) -> np.ndarray:
     """Return ``int8[N]`` actions for one step; arguments as in `pibt_step_kernel` (no scratch)."""
     n = len(pos_lin)
@@ -41,7 +44,7 @@ def reference_step(
 
     stopped = {cur[i] for i in range(n) if not active[i]}
 
-    def candidates(i: int) -> list[int]:
+    def candidates(i: int, pusher: int | None = None) -> list[int]:
         """Stay and passable neighbours, best first (costs as documented in the kernel)."""
         moves = []
         r, c = divmod(cur[i], W)
@@ -55,14 +58,17 @@ def reference_step(
             turns = min((d - int(heading[i])) % 4, (int(heading[i]) - d) % 4)
             ci = cell_index[cur[i]]
             step_cost = int(move_cost[ci, d]) if ci >= 0 and goal_slot[i] >= 0 else 1
-            moves.append((turns + step_cost + dist(rr * W + cc, i), int(tie[i, d]), rr * W + cc))
+            cost = turns + step_cost + dist(rr * W + cc, i)
+            # pushed straight on, the pusher follows: stepping aside may be better (push_penalty)
+            straight_on = pusher is not None and cur[i] - cur[pusher] == rr * W + cc - cur[i]
+            moves.append((cost, cost + (push_penalty if straight_on else 0), int(tie[i, d]), rr * W + cc))
         d_cur = dist(cur[i], i)
         if d_cur == 0:
             stay_cost = 0
         else:
             stay_cost = 1 + (min(m[0] for m in moves) if moves else d_cur)
         scored = [(8 * stay_cost + 4, 0, cur[i])]
-        scored += [(8 * cost + t, k + 1, v) for k, (cost, t, v) in enumerate(moves)]
+        scored += [(8 * ranked + t, k + 1, v) for k, (_, ranked, t, v) in enumerate(moves)]
         scored.sort()  # the kernel's insertion sort is stable too: ties keep insertion order
         return [v for _, _, v in scored]
 
@@ -75,9 +81,85 @@ def reference_step(
             nxt[i] = cur[i]
             occ_next[cur[i]] = i
 
-    def pibt(i: int) -> bool:
-        cands[i] = candidates(i)
-        for v in cands[i]:
+    def neighbours(u: int) -> list[int]:
+        """Cells next to ``u`` that an unloaded unit may enter, in heading order E, S, W, N."""
+        r, c = divmod(u, W)
+        out = []
+        for dr, dc in DELTA:
+            if 0 <= r + dr < H and 0 <= c + dc < W and pass_u[(r + dr) * W + c + dc]:
+                out.append((r + dr) * W + c + dc)
+        return out
+
+    def on_dead_end_goal(u: int) -> bool:
+        a = occ_now.get(u)
+        return a is not None and goal_slot[a] >= 0 and len(neighbours(u)) == 1 and dist(u, a) == 0
+
+    def exits(v_pusher: int, v_puller: int) -> list[int]:
+        return [u for u in neighbours(v_puller) if u != v_pusher and not on_dead_end_goal(u)]
+
+    def swap_required(pusher: int, puller: int, v_pusher: int, v_puller: int) -> bool:
+        """Pushing ``puller`` down the corridor would never let ``pusher`` pass (Okumura's test)."""
+        while dist(v_puller, pusher) < dist(v_pusher, pusher):
+            ex = exits(v_pusher, v_puller)
+            if len(ex) >= 2:
+                return False
+            if not ex:
+                break
+            v_pusher, v_puller = v_puller, ex[-1]
+        return dist(v_pusher, puller) < dist(v_puller, puller) and (
+            dist(v_pusher, pusher) == 0 or dist(v_puller, pusher) < dist(v_pusher, pusher)
+        )
+
+    def swap_possible(v_pusher_origin: int, v_puller_origin: int) -> bool:
+        """Pulling along the corridor reaches a junction where the two can pass."""
+        v_pusher, v_puller = v_pusher_origin, v_puller_origin
+        while v_puller != v_pusher_origin:
+            ex = exits(v_pusher, v_puller)
+            if len(ex) >= 2:
+                return True
+            if not ex:
+                return False
+            v_pusher, v_puller = v_puller, ex[-1]
+        return False
+
+    def swap_agent(i: int, c0: int) -> int | None:
+        j = occ_now.get(c0)
+        if (
+            j is not None
+            and j != i
+            and nxt[j] is None
+            and swap_required(i, j, cur[i], cur[j])
+            and swap_possible(cur[j], cur[i])
+        ):
+            return j
+        if c0 != cur[i]:
+            for u in neighbours(cur[i]):
+                k = occ_now.get(u)
+                if (
+                    k is not None
+                    and c0 != cur[k]
+                    and swap_required(k, i, cur[i], c0)
+                    and swap_possible(c0, cur[i])
+                ):
+                    return k
+        return None
+
+    def pibt(i: int, pusher: int | None = None) -> bool:
+        cands[i] = candidates(i, pusher)
+        partner = swap_agent(i, cands[i][0]) if use_swap else None
+        if partner is not None:
+            # move away first and pull the partner along (PIBT swap): farthest from the goal first,
+            # then fewest rotations (see the kernel for why this is not a plain reversal)
+            def away_key(v: int) -> tuple[int, int]:
+                if v == cur[i]:
+                    return (-dist(v, i), int(tie[i, 4]))
+                (r, c), (tr, tc) = divmod(cur[i], W), divmod(v, W)
+                d = DELTA.index((tr - r, tc - c))
+                turns = min((d - int(heading[i])) % 4, (int(heading[i]) - d) % 4)
+                return (-dist(v, i), 4 * turns + int(tie[i, d]))
+
+            cands[i] = sorted(cands[i], key=lambda v: 16 * away_key(v)[0] + away_key(v)[1])
+        for k, v in enumerate(cands[i]):
             if v in occ_next:
                 continue
             j = occ_now.get(v)
@@ -85,8 +167,17 @@ def reference_step(
                 continue  # swap
             nxt[i] = v
             occ_next[v] = i
-            if j is not None and j != i and nxt[j] is None and not pibt(j):
+            if j is not None and j != i and nxt[j] is None and not pibt(j, i):
                 continue
+            if (
+                k == 0
+                and partner is not None
+                and nxt[partner] is None
+                and cur[i] not in occ_next
+                and (pass_l if loaded[partner] else pass_u)[cur[i]]
+            ):
+                nxt[partner] = cur[i]
+                occ_next[cur[i]] = partner
             return True
         nxt[i] = cur[i]
         occ_next[cur[i]] = i
