@@ -123,7 +123,7 @@ class DistanceTables:
     max_tables:
         Upper bound on live tables; must be at least the number of distinct (goal, class) pairs
         asked for in one step (at most the team size). Memory is ``2 * n_cells * max_tables`` bytes
-        at most, and grows only as needed.
+        at most; only the tables actually written become resident.
     """
 
     def __init__(
@@ -147,9 +147,11 @@ class DistanceTables:
             np.asarray(passable_loaded, bool).ravel().copy(),
         ]
         self.max_tables = int(max_tables)
-        self.tables = np.empty((0, max(self.n_cells, 1)), np.uint16)
-        self.slot_key = np.empty(0, np.int64)  # key = class * H*W + goal_lin, -1 free
-        self.slot_last_used = np.empty(0, np.int64)
+        # one allocation for the whole budget: np.empty only reserves address space, pages become
+        # resident as tables are written (slots are used lowest first), and nothing is ever copied
+        self.tables = np.empty((self.max_tables, max(self.n_cells, 1)), np.uint16)
+        self.slot_key = np.full(self.max_tables, -1, np.int64)  # key = class * H*W + goal_lin, -1 free
+        self.slot_last_used = np.full(self.max_tables, -1, np.int64)
         self.key_slot = np.full(2 * H * W, -1, np.int32)
         self._queue = np.empty(max(self.n_cells, 1), np.int32)
         self.nbr = _compact_neighbours(self.cell_index, H, W)
@@ -189,19 +191,6 @@ class DistanceTables:
         self.key_slot[self.slot_key[in_cls]] = -1
         self.slot_key[in_cls] = -1
 
-    def _grow(self, need: int) -> None:
-        cap = self.tables.shape[0]
-        # grow by half (not double): old and new arrays coexist during the copy, and this is the
-        # memory peak of a run
-        new_cap = min(self.max_tables, max(need, cap + cap // 2, 64))
-        if new_cap <= cap:
-            return
-        tables = np.empty((new_cap, self.tables.shape[1]), np.uint16)
-        tables[:cap] = self.tables
-        self.tables = tables
-        self.slot_key = np.concatenate([self.slot_key, np.full(new_cap - cap, -1, np.int64)])
-        self.slot_last_used = np.concatenate([self.slot_last_used, np.full(new_cap - cap, -1, np.int64)])
-
     def slots_for(self, goal_lin: np.ndarray, loaded: np.ndarray, step: int) -> np.ndarray:
         """Table slot for each unit (``int32[N]``, -1 where ``goal_lin`` is -1), computing missing ones."""
         hw = self.H * self.W
@@ -213,9 +202,6 @@ class DistanceTables:
         if np.any(missing):
             new_keys = np.unique(keys[missing])
             free = np.flatnonzero(self.slot_key < 0)
-            if free.size < new_keys.size:
-                self._grow(self.tables.shape[0] + new_keys.size - free.size)
-                free = np.flatnonzero(self.slot_key < 0)
             if free.size < new_keys.size:
                 # recycle the least recently used tables not needed this step
                 self.slot_last_used[slots[slots >= 0]] = step

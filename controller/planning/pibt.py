@@ -35,6 +35,8 @@ respected from the next step.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from controller.planning._kernels import pibt_step_kernel
@@ -154,7 +156,6 @@ class PIBTPlanner:
         )
         room = self.tables.max_tables - int((self.tables.slot_key >= 0).sum())
         cells = cells[: max(room, 0)]
-        self.tables._grow(self.tables.tables.shape[0] + cells.size)  # one allocation, no copy peaks
         for start in range(0, cells.size, 4096):
             chunk = cells[start : start + 4096]
             self.tables.slots_for(chunk, np.full(chunk.size, loaded), -1)
@@ -223,8 +224,15 @@ class PIBTPlanner:
         """Write one action per unit into ``out_actions`` (``int8[N]``: F=0, R=1, C=2, W=3)."""
         if out_actions.shape != (fleet.n,) or out_actions.dtype != np.int8:
             raise ValueError("out_actions must be int8[N]")
+        t0 = time.perf_counter()
+        bfs_before = self.tables.bfs_count if self.tables is not None else 0
         k = self.prepare_step(grid, fleet)
+        t1 = time.perf_counter()
         scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx, self.stack)
         scratch += (self.swap_with,)
         pibt_step_kernel(*k.values(), *scratch, out_actions)
+        # timings of the last step, for benchmarks: inputs + distance tables, and the PIBT kernel
+        self.last_prepare_s = t1 - t0
+        self.last_kernel_s = time.perf_counter() - t1
+        self.last_tables_built = self.tables.bfs_count - bfs_before
         self.step_count += 1
