@@ -91,7 +91,8 @@ class PIBTPlanner:
         # keep every goal's table while they fit the memory budget (LoRR warehouse_large has 24,768
         # distinct errand cells: 1.9 GB), and at least one table per unit plus slack
         by_budget = int(self.table_budget_bytes // max(2 * n_cells, 1))
-        max_tables = self._max_tables_arg or max(int(1.25 * n_agents) + 64, by_budget)
+        # ... but never more than there are distinct (goal cell, load class) keys
+        max_tables = self._max_tables_arg or min(max(int(1.25 * n_agents) + 64, by_budget), 2 * n_cells + 1)
         self.H, self.W = int(H), int(W)
         move_cost = None
         if self.guidance == "highways" and self.guidance_penalty > 0:
