@@ -245,6 +245,8 @@ class Dispatcher:
             self.loaded[i] = st.pod_id >= 0
             if st.mode == UnitMode.FAILED and not u.failed:
                 self._unit_failed(i, "reported failed")
+            elif u.failed and st.mode != UnitMode.FAILED and st.mode != UnitMode.STOPPED:
+                self.unit_recovered(u.unit_id)  # re-registered: resumes from where it reports
         for ev in frame.events:
             self._on_event(ev, commands)
 

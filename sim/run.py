@@ -78,6 +78,9 @@ class RunOptions:
     record_poses: bool | None = None  # default: on for fleets up to 100 units
     link: str = "zmq"  # "zmq" (default, fleet host in its own process) or "local" (tests, profiling)
     station_fidelity: str = "fast"
+    # Builds the fleet link: ``factory(scene_path, scene, opts) -> (link, host_or_None)``. `fctwin serve`
+    # uses it to put external (hardware) units beside the simulated fleet.
+    link_factory: Callable | None = None
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -205,7 +208,7 @@ def run_fc(
         )
     env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
 
-    link, host = make_link(scene_path, scene, opts)
+    link, host = (opts.link_factory or make_link)(scene_path, scene, opts)
     tracker = _Tracker(scene)
     initial_units = scene.pods.initial_units()
     unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
