@@ -68,7 +68,7 @@ class PIBTPlanner:
         max_tables: int | None = None,
         table_budget_bytes: float = 2e9,
         guidance: str = "highways",
-        guidance_penalty: int = 2,
+        guidance_penalty: int = 4,
         swap: bool = False,
         push_penalty: int = 0,
     ) -> None:
