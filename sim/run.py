@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -199,13 +199,17 @@ def run_fc(
     if scene.spec.inbound.scenario:
         from sim.inbound.coupling import dock_arrivals
 
-        arrivals = dock_arrivals(
+        # The run starts at `orders.start_hour` of `inbound.start_day`: take the network's dock
+        # arrivals from that moment on, in run time.
+        offset_s = scene.spec.orders.start_hour * 3600.0
+        window = dock_arrivals(
             (scene_path.parent / scene.spec.inbound.scenario),
             start_day=scene.spec.inbound.start_day,
-            days=scene.spec.run_hours / 24.0,
+            days=(offset_s + scene.run_s) / 86400.0,
             seed=scene.seed,
             n_fc_skus=scene.skus.count,
         )
+        arrivals = [replace(a, t_s=a.t_s - offset_s) for a in window if a.t_s >= offset_s]
     env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
 
     link, host = (opts.link_factory or make_link)(scene_path, scene, opts)
