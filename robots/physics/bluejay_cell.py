@@ -46,7 +46,8 @@ class BlueJayParams:
     """Geometry, speeds and non-motion times (SI units)."""
 
     base_radius_m: float = 0.65
-    home_reach_m: float = 0.22  # home point: this far from the base towards the centre
+    home_reach_m: float = 0.20  # home (parked) tool point: this far from the base towards the centre,
+    home_z_m: float = 0.70  # and this high: folded up and back, clear of the shared totes
     own_spot_radial_m: float = 0.30  # O{k}: this far from the centre towards arm k ...
     own_spot_side_m: float = 0.25  # ... and this far to the arm's right
     shared_spot_radius_m: float = 0.45  # K{k}: at 45 deg between arms k and k+1
@@ -59,7 +60,8 @@ class BlueJayParams:
     grasp_s: float = 0.3  # vacuum build-up
     release_s: float = 0.2
     perceive_s: float = 0.8  # image the tote, choose the grasp (assumed)
-    link_clearance_m: float = 0.12  # zone buffer: link radius plus margin
+    link_clearance_m: float = 0.10  # task-zone buffer round the base-tool skeleton: link radius plus margin
+    parking_margin_m: float = 0.02  # buffer round the parked arm's measured link boxes
     tote_half_m: float = 0.10  # an item must land within this of the spot centre
 
 
@@ -96,7 +98,8 @@ class _ArmState:
     wait_tag: str = ""
     item: int | None = None
     suction: int | None = None
-    rng_pending: list = field(default_factory=list)
+    rng_pending: list = field(default_factory=list)  # candidate tasks (random mix)
+    waited_steps: int = 0
 
 
 class BlueJayCell:
@@ -131,10 +134,9 @@ class BlueJayCell:
             base_xy = prm.base_radius_m * u
             arm = Arm(self.pc, urdf, (*base_xy, 0.0), base_yaw_rad=phi + math.pi)
             home_xy = base_xy - prm.home_reach_m * u
-            home = np.array([*home_xy, prm.travel_z_m + prm.tool_len_m / 2])
-            arm.reset_to(home, self.orn)
-            parking = task_zone(base_xy, [home_xy], prm.link_clearance_m)
-            self.arms.append(_ArmState(arm, k, base_xy, home, parking))
+            arm.reset_to(np.array([*home_xy, prm.home_z_m]), self.orn)
+            home = arm.ee_pose()[0]  # where IK actually put the tool (the zone must match the arm)
+            self.arms.append(_ArmState(arm, k, base_xy, home, self._parked_shadow(arm)))
         self.pc.step(int(0.3 * SIM_HZ))
         self.pc.steps = 0
         self.units_done = 0
@@ -142,6 +144,14 @@ class BlueJayCell:
         self.arm_contact_steps = 0  # steps with any arm-arm contact point
         self.max_zone_overlap_m2 = 0.0
         self.wait_steps = 0  # arm-steps spent waiting for a zone
+
+    def _parked_shadow(self, arm: Arm) -> shapely.Geometry:
+        """Floor-plan shadow of the parked arm: hull of its links' measured boxes, plus a margin."""
+        corners = []
+        for link in range(-1, p.getNumJoints(arm.body, physicsClientId=self.pc.cid)):
+            lo, hi = self.pc.aabb(arm.body, link)
+            corners += [(lo[0], lo[1]), (lo[0], hi[1]), (hi[0], lo[1]), (hi[0], hi[1])]
+        return MultiPoint(corners).convex_hull.buffer(self.params.parking_margin_m)
 
     # ------------------------------------------------------------------ layout and tasks
 
@@ -294,8 +304,13 @@ class BlueJayCell:
         for i, task in enumerate(st.rng_pending):
             if self._try_start(st, task):
                 st.rng_pending.pop(i)
+                st.waited_steps = 0
                 return
         self.wait_steps += 1
+        st.waited_steps += 1
+        if st.waited_steps >= SIM_HZ:  # blocked for 1 s: hand the oldest candidate back, draw another
+            st.rng_pending.pop(0)
+            st.waited_steps = 0
 
     def step(self, scripted: dict[int, list[Task]] | None = None) -> None:
         """One 1/240 s physics step: dispatch, advance every arm, count arm-arm contact."""
