@@ -18,7 +18,7 @@ Durations are simulated seconds: physics time of the motions plus the fixed non-
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pybullet as p
@@ -211,7 +211,7 @@ class VulcanCell:
             physicsClientId=cid,
         )
         p.changeDynamics(
-            body, 0, jointLowerLimit=-1.6, jointUpperLimit=1.4, lateralFriction=0.02, physicsClientId=cid
+            body, 0, jointLowerLimit=-1.4, jointUpperLimit=1.4, lateralFriction=0.02, physicsClientId=cid
         )
         p.setJointMotorControl2(body, 0, p.VELOCITY_CONTROL, force=0, physicsClientId=cid)
         self.pc.bodies.append(body)
@@ -683,15 +683,18 @@ class VulcanCell:
         )
         # The band lies on the item; pulling the item out would wedge it, so the tool's hook holds the
         # band up and open (as Vulcan's end-of-arm tool does) until the item is out. Negative angles
-        # swing the flap into the bin, flat under the bin's top (-1.55 rad). A real band is stretched
+        # swing the flap into the bin (held at -1.35 rad). A real band is stretched
         # up by the hook; our rigid flap instead sweeps an arc through a tall item's top and pressed
         # it down hard enough to break the cup (picks of items taller than ~0.7 bin heights all
-        # failed), so the held-open flap does not collide with the item being picked.
+        # failed), so when the arc reaches the item's front-top edge the flap ignores that item.
         band = self.bins3d[bin_id].band
         self._held_open.add(bin_id)
-        p.setCollisionFilterPair(band, item.body, 0, -1, 0, physicsClientId=self.pc.cid)
+        b3_hinge_z = b3.z_floor_m + b.height_m - 0.004
+        corner_m = math.hypot(v_face, b3_hinge_z - (hi[2] + 0.012))  # hinge to the lifted front-top edge
+        if corner_m < self.bins3d[bin_id].band_len_m:  # the flap's arc would cut through the item
+            p.setCollisionFilterPair(band, item.body, 0, -1, 0, physicsClientId=self.pc.cid)
         p.setJointMotorControl2(
-            band, 0, p.POSITION_CONTROL, targetPosition=-1.55, force=5.0, physicsClientId=self.pc.cid
+            band, 0, p.POSITION_CONTROL, targetPosition=-1.35, force=5.0, physicsClientId=self.pc.cid
         )
         self._attach(item_id, None)
         wait(self.pc, 0.25, on_tick=tick)  # vacuum builds up, band lifted
@@ -779,4 +782,4 @@ def direct_slot_at(b: Bin, u_m: float, w_m: float, d_m: float) -> bool:
     return b.free_region().contains(need.buffer(-1e-6))
 
 
-__all__ += ["direct_slot_at", "field", "math"]
+__all__ += ["direct_slot_at"]
