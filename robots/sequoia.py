@@ -27,6 +27,11 @@ class SequoiaStation(ArmStation):
     def __init__(self, *, unit_id: str, floor: FloorView, cell: Cell, kind: str = "stow", **kw):
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
 
+    def reset(self, *, seed: int | None = None):
+        self._move_units_left = 0  # units of the current line still to report the tote move for
+        self._move_share_s = 0.0
+        return super().reset(seed=seed)
+
     def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
         if self._cell is None:
             from robots.physics.sequoia_rack import SequoiaRack
@@ -34,6 +39,11 @@ class SequoiaStation(ArmStation):
             self._cell = SequoiaRack(client_id=self.client_id, origin_world=self.origin_world)
         rack = self._cell
         per_unit = DECANT_PER_UNIT_S if self.kind == "stow" else PICK_PER_UNIT_S
+        # One tote move per line, shared by its units: the move runs on the line's first unit and
+        # each unit reports its share (it used to run one store per unit: 12x the gantry work).
+        if self._move_units_left > 0:
+            self._move_units_left -= 1
+            return per_unit + self._move_share_s, True
         if self.kind == "stow":
             if not rack.free.any():
                 rack.retrieve(next(iter(rack.totes)))  # make room: a tote leaves for a Blue Jay cell
@@ -42,8 +52,9 @@ class SequoiaStation(ArmStation):
             if not rack.totes:
                 rack.store()
             t = rack.retrieve(next(iter(sorted(rack.totes))))
-        # The tote move is shared by the units of one line; report per unit.
-        return per_unit + t / max(1, command.units), True
+        self._move_share_s = t / max(1, command.units)
+        self._move_units_left = command.units - 1
+        return per_unit + self._move_share_s, True
 
     @classmethod
     def for_checker(cls, floor) -> SequoiaStation:
