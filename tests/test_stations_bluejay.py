@@ -75,3 +75,12 @@ def test_bluejay_station_physics_fidelity_serves_a_line():
 def test_cell_arm_count_is_checked(arms):
     with pytest.raises(ValueError):
         BlueJayCell(arms=arms)
+
+
+def test_station_units_pass_the_contract_checker():
+    from robots.checker import check_unit
+    from robots.sequoia import SequoiaStation
+    from robots.vulcan import VulcanStation
+
+    for cls in (BlueJayStation, VulcanStation, SequoiaStation):
+        check_unit(cls)
