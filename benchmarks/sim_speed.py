@@ -45,11 +45,15 @@ def main() -> int:
             t0 = time.perf_counter()
             res = run_fc(
                 ROOT / "scenes" / f"{name}.toml",
-                RunOptions(hours=hours, runs_dir=Path(tmp), link=args.link, planner=args.planner, record_poses=False),
+                RunOptions(
+                    hours=hours, runs_dir=Path(tmp), link=args.link, planner=args.planner, record_poses=False
+                ),
             )
             wall = time.perf_counter() - t0
             rows.append((name, hours, wall, hours * 3600 / wall, target, res.kpis, peak_rss_mb()))
-    print(f"{'scene':10} {'sim h':>6} {'wall s':>8} {'x real time':>12} {'target':>8} {'units/h':>9} {'planner ms':>10} {'peak MB':>8}")
+    print(
+        f"{'scene':10} {'sim h':>6} {'wall s':>8} {'x real time':>12} {'target':>8} {'units/h':>9} {'planner ms':>10} {'peak MB':>8}"
+    )
     for name, hours, wall, rtf, target, k, mb in rows:
         print(
             f"{name:10} {hours:6.2f} {wall:8.1f} {rtf:12.0f} {target:8.0f} {k['units_picked_per_h']:9.0f}"

@@ -45,10 +45,20 @@ def main() -> int:
         tmp = Path(tmp)
         for n in counts:
             path = scene_with_units(n, args.planner, tmp)
-            res = run_fc(path, RunOptions(hours=args.hours, runs_dir=tmp, link="local", planner=args.planner, record_poses=False))
+            res = run_fc(
+                path,
+                RunOptions(
+                    hours=args.hours, runs_dir=tmp, link="local", planner=args.planner, record_poses=False
+                ),
+            )
             k = res.kpis
-            rows.append((n, k["units_picked_per_h"], k["pick_station_utilisation"], k["drive_unit_utilisation"]))
-            print(f"{n:4d} units: {k['units_picked_per_h']:7.0f} units/h  pick stations {k['pick_station_utilisation']:.0%} busy", flush=True)
+            rows.append(
+                (n, k["units_picked_per_h"], k["pick_station_utilisation"], k["drive_unit_utilisation"])
+            )
+            print(
+                f"{n:4d} units: {k['units_picked_per_h']:7.0f} units/h  pick stations {k['pick_station_utilisation']:.0%} busy",
+                flush=True,
+            )
     print(f"\n{'units':>5} {'ours units/h':>13} {'RAWSim-O items/h':>17} {'station util':>13}")
     for n, uph, su, _ in rows:
         print(f"{n:5d} {uph:13.0f} {RAWSIM.get(n, ''):>17} {su:13.0%}")
@@ -60,7 +70,13 @@ def main() -> int:
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.plot([r[0] for r in rows], [r[1] for r in rows], "o-", label="fctwin fc_small (4 pick stations)")
     ax.plot(list(RAWSIM), list(RAWSIM.values()), "s--", label="RAWSim-O (4 pick stations, FACTS.md)")
-    ax.axhline(4 * 3600 / 12.0, color="grey", lw=0.8, ls=":", label="station limit (~12 s per unit incl. pod changes)")
+    ax.axhline(
+        4 * 3600 / 12.0,
+        color="grey",
+        lw=0.8,
+        ls=":",
+        label="station limit (~12 s per unit incl. pod changes)",
+    )
     ax.set_xlabel("drive units")
     ax.set_ylabel("units picked per hour")
     ax.set_title(f"Throughput vs fleet size ({args.hours:g} h simulated per point)")

@@ -196,7 +196,16 @@ class Dispatcher:
         else:
             idx = self.station_index[station_id]
         self.stations[idx].pending.append(Line(carton.carton_id, carton.sku, carton.units, carton.t_s))
-        self.log.append((carton.t_s, "carton_ready", self.stations[idx].station_id, carton.carton_id, carton.sku, carton.units))
+        self.log.append(
+            (
+                carton.t_s,
+                "carton_ready",
+                self.stations[idx].station_id,
+                carton.carton_id,
+                carton.sku,
+                carton.units,
+            )
+        )
 
     def block_cell(self, cell: Cell) -> None:
         """Close a cell at run time (a blocked aisle); respected from the next step."""
@@ -274,7 +283,16 @@ class Dispatcher:
                     self.book.busy_pod.discard(trip.pod)
                     self.return_targets.discard(u.cell)
                     self.stats["trips_completed"] += 1
-                    self.log.append((ev.t_s, "trip_done", u.unit_id, trip.trip_id, trip.pod, int(self.t_s - trip.created_s)))
+                    self.log.append(
+                        (
+                            ev.t_s,
+                            "trip_done",
+                            u.unit_id,
+                            trip.trip_id,
+                            trip.pod,
+                            int(self.t_s - trip.created_s),
+                        )
+                    )
                     u.trip = None
                     u.goal = None
             elif kind == "done" and op == "charge":
@@ -318,7 +336,9 @@ class Dispatcher:
                     cycle = ev.t_s - rec.order.t_s
                     self.cycle_times_s.append(cycle)
                     station.open_orders.discard(line.order_id)
-                    self.log.append((ev.t_s, "order_done", station.station_id, line.order_id, 0, round(cycle, 3)))
+                    self.log.append(
+                        (ev.t_s, "order_done", station.station_id, line.order_id, 0, round(cycle, 3))
+                    )
                     del self.orders[line.order_id]
         else:
             self.book.stowed(trip.pod, line.sku, units)
@@ -429,14 +449,18 @@ class Dispatcher:
 
     def _open_lines(self, idx: int) -> int:
         station = self.stations[idx]
-        return len(station.pending) + sum(len(t.lines) for t in station.queue) + sum(
-            len(t.lines) for t in self.trips if t.station == idx
+        return (
+            len(station.pending)
+            + sum(len(t.lines) for t in station.queue)
+            + sum(len(t.lines) for t in self.trips if t.station == idx)
         )
 
     def _trips_for(self, idx: int) -> int:
         n = len(self.stations[idx].queue)
         n += sum(1 for t in self.trips if t.station == idx)
-        n += sum(1 for u in self.units if u.trip is not None and u.trip.station == idx and u.trip.phase <= LIFTING)
+        n += sum(
+            1 for u in self.units if u.trip is not None and u.trip.station == idx and u.trip.phase <= LIFTING
+        )
         return n
 
     def _make_trips(self) -> None:
@@ -447,7 +471,9 @@ class Dispatcher:
                 if trip is None:
                     break
                 self.trips.append(trip)
-                self.log.append((self.t_s, "trip_created", station.station_id, trip.trip_id, trip.pod, len(trip.lines)))
+                self.log.append(
+                    (self.t_s, "trip_created", station.station_id, trip.trip_id, trip.pod, len(trip.lines))
+                )
 
     def _pod_distance(self, pod: int, station: StationRec) -> int:
         cell = self.book.pod_cell[pod]
@@ -488,7 +514,12 @@ class Dispatcher:
             if p in book.busy_pod or book.pod_cell[p] is None or not book.room_for(p, first.sku, first.units):
                 continue
             # Prefer pods already holding the SKU (fewer places to look later), then emptier and nearer.
-            key = (first.sku not in book.contents[p], book.units_in(p) // 50, self._pod_distance(p, station), p)
+            key = (
+                first.sku not in book.contents[p],
+                book.units_in(p) // 50,
+                self._pod_distance(p, station),
+                p,
+            )
             if best_key is None or key < best_key:
                 best, best_key = p, key
         if best < 0:
@@ -534,7 +565,9 @@ class Dispatcher:
             if pick is None:
                 pick = parked_at.get(cell)
             if pick is None or pick not in idle:
-                pick = min(idle, key=lambda k: (abs(self.pos[k, 0] - cell[0]) + abs(self.pos[k, 1] - cell[1]), k))
+                pick = min(
+                    idle, key=lambda k: (abs(self.pos[k, 0] - cell[0]) + abs(self.pos[k, 1] - cell[1]), k)
+                )
             idle.remove(pick)
             u = self.units[pick]
             u.trip = trip
@@ -651,7 +684,9 @@ class Dispatcher:
         for ln in lines:
             cid = self._cid()
             trip.open_serves[cid] = ln
-            commands.append(Serve(cid, station.station_id, trip.trip_id, trip.kind, trip.pod, ln.sku, ln.units))
+            commands.append(
+                Serve(cid, station.station_id, trip.trip_id, trip.kind, trip.pod, ln.sku, ln.units)
+            )
 
     def _pile_on(self, trip: Trip, station: StationRec) -> list[Line]:
         """Lines assigned to the station since the pod was chosen that this pod can also serve."""
@@ -717,7 +752,10 @@ class Dispatcher:
         u.goal = best
 
     def _park_free(self, cell: Cell, i: int) -> bool:
-        return all(x.park != cell for k, x in enumerate(self.units) if k != i) and cell not in self.book_busy_cells()
+        return (
+            all(x.park != cell for k, x in enumerate(self.units) if k != i)
+            and cell not in self.book_busy_cells()
+        )
 
     def book_busy_cells(self) -> set[Cell]:
         cells = set()
@@ -792,7 +830,9 @@ class Dispatcher:
         open_nb = [
             (cell[0] + dr, cell[1] + dc)
             for dr, dc in ((-1, 0), (0, 1), (1, 0), (0, -1))
-            if 0 <= cell[0] + dr < height and 0 <= cell[1] + dc < width and self.static_loaded[cell[0] + dr, cell[1] + dc]
+            if 0 <= cell[0] + dr < height
+            and 0 <= cell[1] + dc < width
+            and self.static_loaded[cell[0] + dr, cell[1] + dc]
         ]
         if len(open_nb) >= 2:
             best: list[Cell] = []

@@ -19,7 +19,7 @@ from robots.messages import Move, Serve, Stop, TelemetryFrame, UnitEvent, UnitMo
 Cell = tuple[int, int]
 
 
-class ContractViolation(AssertionError):
+class ContractViolation(AssertionError):  # noqa: N818 - reads as a verdict, like AssertionError
     pass
 
 
@@ -105,12 +105,16 @@ def check_unit(cls: type[RobotUnit]) -> None:
                 _fail(cls, f"reported mode {item.mode} not declared in spec.reported_modes")
         else:
             _fail(cls, f"step/handle returned {type(item).__name__}, not UnitEvent")
-    frame = TelemetryFrame(step=0, t_s=0.0, units=[unit.state()], events=[e for e in first if isinstance(e, UnitEvent)])
+    frame = TelemetryFrame(
+        step=0, t_s=0.0, units=[unit.state()], events=[e for e in first if isinstance(e, UnitEvent)]
+    )
     msgspec.msgpack.decode(msgspec.msgpack.encode(frame), type=TelemetryFrame)
 
     # Unsupported commands are refused with an event, never raised.
     unit.reset(seed=0)
-    foreign = Serve(9001, unit.unit_id, 1, "pick", 0, 0, 1) if "serve" not in unit.spec.accepted_commands else None
+    foreign = (
+        Serve(9001, unit.unit_id, 1, "pick", 0, 0, 1) if "serve" not in unit.spec.accepted_commands else None
+    )
     foreign = foreign or Move(9001, unit.unit_id, 0, 0)
     if "move" in unit.spec.accepted_commands and "serve" in unit.spec.accepted_commands:
         foreign = None

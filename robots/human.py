@@ -41,7 +41,6 @@ class HumanStation(StationUnit):
         duration += sum(self._per_unit(self.rng) for _ in range(command.units))
         return LineOutcome(duration_s=duration, units_done=command.units, units_to_person=0)
 
-
     @classmethod
     def for_checker(cls, floor) -> HumanStation:
         floor.carried[(2, 0)] = ("T-CHK", 0)  # a drive unit presents pod 0 at the station

@@ -103,7 +103,15 @@ class StationUnit(RobotUnit):
             reason = f"{self.kind} station cannot {command.kind}"
             return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": reason, "task": command.task_id})]
         if command.units <= 0:
-            return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": "units must be > 0", "task": command.task_id})]
+            return [
+                UnitEvent(
+                    self.unit_id,
+                    "refused",
+                    t_s,
+                    cid,
+                    {"reason": "units must be > 0", "task": command.task_id},
+                )
+            ]
         self._queue.append(command)
         return [UnitEvent(self.unit_id, "ack", t_s, cid, {"op": "serve", "task": command.task_id})]
 

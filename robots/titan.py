@@ -185,7 +185,9 @@ class Titan(RobotUnit):
                 self.mode = UnitMode.IDLE
                 if op == "lift":
                     self.pod_id = int(arg)
-                    events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": "lift", "pod": self.pod_id}))
+                    events.append(
+                        UnitEvent(self.unit_id, "done", t_s, cid, {"op": "lift", "pod": self.pod_id})
+                    )
                 else:
                     pod = self.pod_id
                     self.pod_id = -1
@@ -212,7 +214,9 @@ class Titan(RobotUnit):
             self.battery_wh = max(0.0, self.battery_wh - power_w * dt_s / 3600.0)
             low = p.low_battery_frac * p.battery_wh
             if before > low >= self.battery_wh:
-                events.append(UnitEvent(self.unit_id, "battery_low", t_s, -1, {"frac": self.battery_wh / p.battery_wh}))
+                events.append(
+                    UnitEvent(self.unit_id, "battery_low", t_s, -1, {"frac": self.battery_wh / p.battery_wh})
+                )
             if self.battery_wh <= 0.0 and not self._stopped:
                 self._stopped = True
                 self.mode = UnitMode.STOPPED
@@ -274,7 +278,12 @@ class Titan(RobotUnit):
                     "error",
                     t_s,
                     command.command_id,
-                    {"op": "lift", "reason": "overweight", "mass_kg": mass, "payload_kg": self.params.payload_kg},
+                    {
+                        "op": "lift",
+                        "reason": "overweight",
+                        "mass_kg": mass,
+                        "payload_kg": self.params.payload_kg,
+                    },
                 )
             ]
         self._timed = ("lift", command.command_id, pod)
@@ -303,4 +312,3 @@ class Titan(RobotUnit):
             self._recent_set.discard(self._recent[0])
         self._recent.append(command_id)
         self._recent_set.add(command_id)
-

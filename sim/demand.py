@@ -76,7 +76,14 @@ def carton_process(env, scene: Scene, submit: Callable[[Carton], None], counters
                 cid += 1
                 counters["cartons"] += 1
                 counters["units_arrived"] += a.units_per_carton
-                submit(Carton(carton_id=cid, t_s=env.now, sku=int(a.sku) % scene.skus.count, units=a.units_per_carton))
+                submit(
+                    Carton(
+                        carton_id=cid,
+                        t_s=env.now,
+                        sku=int(a.sku) % scene.skus.count,
+                        units=a.units_per_carton,
+                    )
+                )
         return
     if spec.cartons_per_h <= 0:
         return
@@ -89,7 +96,14 @@ def carton_process(env, scene: Scene, submit: Callable[[Carton], None], counters
         counters["cartons"] += 1
         counters["units_arrived"] += spec.units_per_carton
         # The carton crosses the dock and reaches a stow station after the hand-off time.
-        env.process(_deliver(env, transfer_s, Carton(carton_id=cid, t_s=env.now, sku=sku, units=spec.units_per_carton), submit))
+        env.process(
+            _deliver(
+                env,
+                transfer_s,
+                Carton(carton_id=cid, t_s=env.now, sku=sku, units=spec.units_per_carton),
+                submit,
+            )
+        )
 
 
 def _deliver(env, delay_s: float, carton: Carton, submit):

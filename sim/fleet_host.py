@@ -56,7 +56,9 @@ class SimFloor:
         return self.pods.get(tuple(cell), -1)
 
     def pod_mass_kg(self, pod_id: int) -> float:
-        return self.empty_mass_kg + sum(u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod_id].items())
+        return self.empty_mass_kg + sum(
+            u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod_id].items()
+        )
 
     def carrier_at(self, cell: Cell) -> tuple[str, int]:
         return self.carried.get(tuple(cell), ("", -1))
@@ -98,7 +100,14 @@ def make_station_unit(station, floor, *, fidelity: str = "fast") -> StationUnit:
     cls = types[station.unit]
     kwargs = getattr(cls, "scene_kwargs", None)
     extra = kwargs(group) if callable(kwargs) else {}
-    return cls(unit_id=station.station_id, floor=floor, cell=station.cell, kind=station.kind, fidelity=fidelity, **extra)
+    return cls(
+        unit_id=station.station_id,
+        floor=floor,
+        cell=station.cell,
+        kind=station.kind,
+        fidelity=fidelity,
+        **extra,
+    )
 
 
 class FleetHost:
@@ -162,7 +171,9 @@ class FleetHost:
         for cmd in batch.commands:
             unit = self.by_id.get(cmd.unit_id)
             if unit is None:
-                events.append(UnitEvent(cmd.unit_id, "error", batch.t_s, cmd.command_id, {"reason": "unknown unit"}))
+                events.append(
+                    UnitEvent(cmd.unit_id, "error", batch.t_s, cmd.command_id, {"reason": "unknown unit"})
+                )
                 continue
             events.extend(unit.handle(cmd, batch.t_s))
         prev = [(t.cell, t.heading) for t in self.titans]
@@ -262,7 +273,9 @@ class FleetHost:
             if station.kind == "pick":
                 have = contents.get(sku, 0)
                 if have < cmd_units:
-                    raise RuntimeError(f"station {station.unit_id} picked {cmd_units} of sku {sku} from pod {pod} holding {have}")
+                    raise RuntimeError(
+                        f"station {station.unit_id} picked {cmd_units} of sku {sku} from pod {pod} holding {have}"
+                    )
                 if have == cmd_units:
                     del contents[sku]
                 else:

@@ -38,9 +38,13 @@ def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[F
         grid=np.asarray(scene.grid),
         cell_size_m=scene.cell_size_m,
         step_s=scene.step_s,
-        stations=tuple(StationInfo(station_id=s.station_id, kind=s.kind, cell=s.cell) for s in scene.stations),
+        stations=tuple(
+            StationInfo(station_id=s.station_id, kind=s.kind, cell=s.cell) for s in scene.stations
+        ),
         drive_units=tuple(
-            DriveUnitInfo(unit_id=u.unit_id, payload_kg=u.config.payload_kg, low_battery_frac=u.config.low_battery_frac)
+            DriveUnitInfo(
+                unit_id=u.unit_id, payload_kg=u.config.payload_kg, low_battery_frac=u.config.low_battery_frac
+            )
             for u in scene.units
         ),
         charge_cells=scene.charge_cells,
@@ -228,7 +232,11 @@ def run_fc(
                 if ev.kind == "refused" and ev.data.get("reason") in ("cell contested", "swap"):
                     state["vetoed"] += 1
                 if ev.kind == "done" and ev.data.get("op") == "serve":
-                    key = "picked_phys" if ev.unit_id in tracker.station_kind and tracker.station_kind[ev.unit_id] == "pick" else "stowed_phys"
+                    key = (
+                        "picked_phys"
+                        if ev.unit_id in tracker.station_kind and tracker.station_kind[ev.unit_id] == "pick"
+                        else "stowed_phys"
+                    )
                     state[key] += int(ev.data.get("units", 0))
             for st in frame.units:
                 k = unit_index.get(st.unit_id)

@@ -77,10 +77,14 @@ class RunStore:
 
     def add_events(self, records: list[tuple]) -> None:
         if records:
-            self.db.executemany("INSERT INTO events (t_s, kind, subject, a, b, c) VALUES (?, ?, ?, ?, ?, ?)", records)
+            self.db.executemany(
+                "INSERT INTO events (t_s, kind, subject, a, b, c) VALUES (?, ?, ?, ?, ?, ?)", records
+            )
 
     def add_pose(self, step: int, t_s: float, data: np.ndarray) -> None:
-        self.db.execute("INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, data.astype(np.int16).tobytes()))
+        self.db.execute(
+            "INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, data.astype(np.int16).tobytes())
+        )
 
     def add_kpi(self, row: dict) -> None:
         self.db.execute(
@@ -108,5 +112,9 @@ def read_poses(path: Path, n_units: int) -> tuple[np.ndarray, np.ndarray]:
     rows = db.execute("SELECT step, data FROM poses ORDER BY step").fetchall()
     db.close()
     steps = np.array([r[0] for r in rows], dtype=np.int64)
-    data = np.stack([np.frombuffer(r[1], dtype=np.int16).reshape(n_units, 4) for r in rows]) if rows else np.zeros((0, n_units, 4), np.int16)
+    data = (
+        np.stack([np.frombuffer(r[1], dtype=np.int16).reshape(n_units, 4) for r in rows])
+        if rows
+        else np.zeros((0, n_units, 4), np.int16)
+    )
     return steps, data

@@ -16,7 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(path, tmp_path, *, seed=None, planner=None, name="r", hours=None):
-    opts = RunOptions(seed=seed, planner=planner, runs_dir=tmp_path, run_id=name, link="local", record_poses=True, hours=hours)
+    opts = RunOptions(
+        seed=seed,
+        planner=planner,
+        runs_dir=tmp_path,
+        run_id=name,
+        link="local",
+        record_poses=True,
+        hours=hours,
+    )
     return run_fc(path, opts)
 
 
@@ -38,7 +46,9 @@ def test_run_is_deterministic_and_valid(scene_path, tmp_path, planner):
     b = _run(scene_path, tmp_path, planner=planner, name=f"b-{planner}")
     assert _event_log(a.db_path) == _event_log(b.db_path)
     drop = {"wall_s", "realtime_factor", "planner_ms_per_step"}
-    assert {k: v for k, v in a.kpis.items() if k not in drop} == {k: v for k, v in b.kpis.items() if k not in drop}
+    assert {k: v for k, v in a.kpis.items() if k not in drop} == {
+        k: v for k, v in b.kpis.items() if k not in drop
+    }
     assert a.kpis["units_picked"] > 0 and a.kpis["orders_completed"] > 0
     assert a.kpis["collisions"] == 0
     assert a.kpis["units_conserved"] is True
@@ -66,7 +76,18 @@ def test_kpi_minutes_committed_as_the_run_goes(scene_path, tmp_path):
 
 def test_cli_run_over_zeromq_json(scene_path, tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "run", str(scene_path), "--hours", "0.05", "--json", "--runs-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            str(scene_path),
+            "--hours",
+            "0.05",
+            "--json",
+            "--runs-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -77,7 +98,10 @@ def test_cli_run_over_zeromq_json(scene_path, tmp_path):
     assert kpis["collisions"] == 0 and kpis["units_conserved"] is True
     assert Path(kpis["db"]).exists()
     listed = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "runs", "--runs-dir", str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "sim.cli", "runs", "--runs-dir", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert listed.returncode == 0 and kpis["run_id"] in listed.stdout
 
@@ -93,7 +117,9 @@ def test_cli_run_over_zeromq_json(scene_path, tmp_path):
     ],
 )
 def test_cli_bad_arguments(argv, needle):
-    res = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert res.returncode == 2
     assert needle in res.stderr and "Traceback" not in res.stderr
 
@@ -102,7 +128,11 @@ def test_gui_without_display_is_a_clear_error(scene_path, monkeypatch):
     env = {k: v for k, v in __import__("os").environ.items() if k != "DISPLAY"}
     res = subprocess.run(
         [sys.executable, "-m", "sim.cli", "run", str(scene_path), "--gui", "--hours", "0.01"],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
     )
     assert res.returncode == 2 and "display" in res.stderr.lower() and "Traceback" not in res.stderr
 
@@ -114,10 +144,28 @@ def test_gui_run_under_xvfb(scene_path, tmp_path):
     if shutil.which("xvfb-run") is None:
         pytest.skip("xvfb-run not installed (Debian package xvfb): GUI path not exercised")
     res = subprocess.run(
-        ["xvfb-run", "-a", sys.executable, "-m", "sim.cli", "run", str(scene_path), "--gui", "--hours", "0.004",
-         "--speedup", "40", "--json", "--runs-dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT, timeout=240,
+        [
+            "xvfb-run",
+            "-a",
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            str(scene_path),
+            "--gui",
+            "--hours",
+            "0.004",
+            "--speedup",
+            "40",
+            "--json",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    kpis = json.loads(res.stdout[res.stdout.index("{"):])
+    kpis = json.loads(res.stdout[res.stdout.index("{") :])
     assert kpis["collisions"] == 0

@@ -125,11 +125,18 @@ def test_map_unknown_symbol_names_line():
 
 
 def test_cli_validate_exit_codes(tmp_path, small_scene_dict, write_scene):
-    ok = subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(SCENES / "fc_small.toml")], capture_output=True, text=True, cwd=ROOT)
+    ok = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "validate", str(SCENES / "fc_small.toml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert ok.returncode == 0 and "valid" in ok.stdout
     small_scene_dict["fleet"][0]["count"] = 0
     bad = write_scene(small_scene_dict)
-    res = subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "validate", str(bad)], capture_output=True, text=True, cwd=ROOT
+    )
     assert res.returncode == 2
     assert "fleet[0].count" in res.stderr and "Traceback" not in res.stderr
 

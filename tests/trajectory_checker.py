@@ -70,7 +70,9 @@ def check_run(db_path, scene) -> dict:
             for i in range(len(unit_ids)):
                 before, after = int(prev[i, 3]), int(cur[i, 3])
                 if before < 0 <= after:
-                    assert stood.get(cells[i]) == after, f"unit {unit_ids[i]} lifted pod {after} not on its cell"
+                    assert stood.get(cells[i]) == after, (
+                        f"unit {unit_ids[i]} lifted pod {after} not on its cell"
+                    )
                     assert pod_mass(after) <= payload[unit_ids[i]] + 1e-9, f"pod {after} over payload"
                     del stood[cells[i]]
                     lifts += 1
@@ -79,5 +81,7 @@ def check_run(db_path, scene) -> dict:
                     stood[cells[i]] = before
         for i, cell in enumerate(cells):
             if cur[i, 3] >= 0:
-                assert cell not in stood, f"step {steps[k]}: loaded unit {unit_ids[i]} under stored pod {stood[cell]}"
+                assert cell not in stood, (
+                    f"step {steps[k]}: loaded unit {unit_ids[i]} under stored pod {stood[cell]}"
+                )
     return {"steps": int(len(steps)), "lifts": lifts}

@@ -37,10 +37,14 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=_seed, help="seed root (default: the scene's seed)")
     p.add_argument("--gui", action="store_true", help="open the PyBullet GUI (realtime, needs a display)")
     p.add_argument("--realtime", action="store_true", help="pace the run to the wall clock")
-    p.add_argument("--speedup", type=_positive_float, default=10.0, help="realtime speed-up factor (default 10)")
+    p.add_argument(
+        "--speedup", type=_positive_float, default=10.0, help="realtime speed-up factor (default 10)"
+    )
     p.add_argument("--planner", help="override the scene's planner (e.g. pibt, reservation)")
     p.add_argument("--runs-dir", default="runs", help="where run databases go (default: ./runs)")
-    p.add_argument("--record-poses", choices=("auto", "on", "off"), default="auto", help="store every unit pose")
+    p.add_argument(
+        "--record-poses", choices=("auto", "on", "off"), default="auto", help="store every unit pose"
+    )
     p.add_argument("--link", choices=("zmq", "local"), default="zmq", help=argparse.SUPPRESS)
     p.add_argument("--physics", choices=("none", "stations"), default="none", help="run stations in physics")
     p.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
@@ -59,7 +63,9 @@ def run_command(args) -> int:
         from controller.planning import PLANNERS
 
         if args.planner not in PLANNERS:
-            raise UsageError(f"--planner: unknown planner {args.planner!r}; known: {', '.join(sorted(PLANNERS))}")
+            raise UsageError(
+                f"--planner: unknown planner {args.planner!r}; known: {', '.join(sorted(PLANNERS))}"
+            )
     opts = RunOptions(
         hours=args.hours,
         seed=args.seed,

@@ -18,7 +18,10 @@ def add_parser(sub) -> None:
 def _summary(db: Path) -> tuple[dict, dict]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        meta = {k: v for k, v in con.execute("SELECT key, value FROM meta WHERE key != 'scene_text' AND key != 'grid'")}
+        meta = {
+            k: v
+            for k, v in con.execute("SELECT key, value FROM meta WHERE key != 'scene_text' AND key != 'grid'")
+        }
         summary = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM summary")}
         if not summary:  # interrupted run: report the last completed minute
             row = con.execute("SELECT * FROM kpi_minute ORDER BY minute DESC LIMIT 1").fetchone()

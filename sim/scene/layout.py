@@ -62,7 +62,14 @@ SYMBOL_FROM_CODE = {
 
 # Cells a unit may stand on: everything but walls. Storage cells only when unloaded (or when the
 # unit is returning its pod there), enforced by the dispatcher's passable maps.
-WALKABLE_CODES = (CellCode.AISLE, CellCode.STORAGE, CellCode.PICK, CellCode.STOW, CellCode.CHARGE, CellCode.PARK)
+WALKABLE_CODES = (
+    CellCode.AISLE,
+    CellCode.STORAGE,
+    CellCode.PICK,
+    CellCode.STOW,
+    CellCode.CHARGE,
+    CellCode.PARK,
+)
 
 
 class LayoutError(ValueError):
@@ -173,7 +180,9 @@ def parse_ascii_map(text: str, *, source: str = "<map>", header_lines: int | Non
             code = MAP_SYMBOLS.get(ch)
             if code is None:
                 known = "".join(MAP_SYMBOLS)
-                raise LayoutError(f"{source}:{line_no}:{c + 1}", f"unknown map symbol {ch!r} (known: {known})")
+                raise LayoutError(
+                    f"{source}:{line_no}:{c + 1}", f"unknown map symbol {ch!r} (known: {known})"
+                )
             grid[r, c] = code
     return grid
 

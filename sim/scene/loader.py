@@ -89,7 +89,9 @@ def scene_from_dict(raw: dict, *, source: str = "<scene>", base_dir: Path | None
         raise SceneError(source, [("schema_version", "required key is missing")])
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
-        raise SceneError(source, [("schema_version", f"unknown schema_version {version!r} (supported: {supported})")])
+        raise SceneError(
+            source, [("schema_version", f"unknown schema_version {version!r} (supported: {supported})")]
+        )
     try:
         spec = SceneFile.model_validate(raw)
     except pydantic.ValidationError as exc:
@@ -152,14 +154,19 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
             if not in_bounds(cell):
                 problems.append((where, f"cell {tuple(cell)} is outside the {height}x{width} layout"))
             elif grid[cell] in (CellCode.WALL, CellCode.STORAGE):
-                problems.append((where, f"station on a blocked cell {tuple(cell)} ({CellCode(grid[cell]).name.lower()})"))
+                problems.append(
+                    (where, f"station on a blocked cell {tuple(cell)} ({CellCode(grid[cell]).name.lower()})")
+                )
     for kind in ("pick", "stow"):
         wanted = sum(g.count for g in spec.stations if g.kind == kind and g.cells is None)
         have = len(layout_cells[kind])
         if spec.layout.map is not None and wanted != have:
             symbol = "K" if kind == "pick" else "U"
             problems.append(
-                ("stations", f"{wanted} {kind} stations without 'cells' but the map has {have} '{symbol}' cells")
+                (
+                    "stations",
+                    f"{wanted} {kind} stations without 'cells' but the map has {have} '{symbol}' cells",
+                )
             )
     if problems:
         raise SceneError(source, problems)
@@ -230,7 +237,9 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
         dist = lay.bfs_distance(loaded_ok, [s.cell])
         if not np.any((dist >= 0) & near_storage):
             gi = s.group_index
-            problems.append((f"stations[{gi}]", f"station {s.station_id} at {s.cell} is unreachable from storage"))
+            problems.append(
+                (f"stations[{gi}]", f"station {s.station_id} at {s.cell} is unreachable from storage")
+            )
 
     # Fleet: ids, count against free cells, externals.
     free_start = [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.PARK)]
@@ -238,7 +247,9 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     free_start += [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.AISLE)]
     total_units = sum(g.count for g in spec.fleet)
     if total_units > len(free_start):
-        problems.append(("fleet", f"{total_units} drive units but only {len(free_start)} free cells to place them"))
+        problems.append(
+            ("fleet", f"{total_units} drive units but only {len(free_start)} free cells to place them")
+        )
     seen_ids: set[str] = set()
     unit_ids: list[list[str]] = []
     for i, group in enumerate(spec.fleet):
@@ -250,7 +261,9 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
             seen_ids.add(uid)
         for j, ext in enumerate(group.external):
             if ext not in ids:
-                problems.append((f"fleet[{i}].external[{j}]", f"no unit {ext!r} in this group ({ids[0]}..{ids[-1]})"))
+                problems.append(
+                    (f"fleet[{i}].external[{j}]", f"no unit {ext!r} in this group ({ids[0]}..{ids[-1]})")
+                )
         unit_ids.append(ids)
     station_ids = [s.station_id for s in stations]
     if len(set(station_ids)) != len(station_ids):
@@ -259,7 +272,9 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     from controller.planning import PLANNERS
 
     if spec.dispatch.planner not in PLANNERS:
-        problems.append(("dispatch.planner", f"unknown planner {spec.dispatch.planner!r}; known: {sorted(PLANNERS)}"))
+        problems.append(
+            ("dispatch.planner", f"unknown planner {spec.dispatch.planner!r}; known: {sorted(PLANNERS)}")
+        )
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
     if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):
@@ -269,14 +284,23 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
 
     # Place units: park cells, then evenly spread storage cells (under pods, out of the aisles).
     rng_place = stream(spec.seed, "scene.placement")
-    order = _spread_order(len(free_start), total_units, rng_place, n_first=len(lay.cells_with(grid, CellCode.PARK)))
+    order = _spread_order(
+        len(free_start), total_units, rng_place, n_first=len(lay.cells_with(grid, CellCode.PARK))
+    )
     units: list[DriveUnitDef] = []
     k = 0
     for i, group in enumerate(spec.fleet):
         for uid in unit_ids[i]:
             cell = free_start[order[k]]
             units.append(
-                DriveUnitDef(unit_id=uid, group_index=i, config=group, cell=cell, heading=0, external=uid in group.external)
+                DriveUnitDef(
+                    unit_id=uid,
+                    group_index=i,
+                    config=group,
+                    cell=cell,
+                    heading=0,
+                    external=uid in group.external,
+                )
             )
             k += 1
 
