@@ -77,6 +77,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="N",
         help="FC receive/stow capacity measured by FC runs, units/day (all FCs)",
     )
+    p.add_argument(
+        "--fc-capacity-from",
+        metavar="RUN",
+        help="take the FC receive/stow capacity from an `fctwin run` database (run dir or run.sqlite)",
+    )
     p.add_argument("--runs-dir", default="runs", help="where run directories go [runs]")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--json", action="store_true", help="KPIs as JSON on stdout")
@@ -132,6 +137,13 @@ def _scene(args) -> InboundScene:
             changes["network.flow"] = args.flow
         if args.separate_channels:
             changes["network.pool_channels"] = False
+        if getattr(args, "fc_capacity_from", None):
+            from sim.inbound.coupling import fc_capacity_from_run
+
+            try:
+                args.fc_capacity_units_per_day = fc_capacity_from_run(args.fc_capacity_from)
+            except ValueError as exc:
+                raise UsageError(f"--fc-capacity-from: {exc}") from None
         if args.fc_capacity_units_per_day is not None:
             if args.fc_capacity_units_per_day <= 0:
                 raise UsageError("--fc-capacity-units-per-day: must be > 0")

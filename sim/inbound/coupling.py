@@ -93,3 +93,32 @@ def dock_arrivals(
                     left -= n
     out.sort(key=lambda a: (a.t_s, a.trailer_id, a.sku))
     return out
+
+
+def fc_capacity_from_run(db_path: str | Path, *, hours_per_day: float = 20.0) -> float:
+    """Receive/stow capacity (units/day) measured by an FC run (`fctwin run`'s run.sqlite).
+
+    The run's stow rate is limited by what arrived, not only by the stations, so the measured rate is
+    scaled by the stow stations' busy share: capacity/h = stowed/h / utilisation. ``hours_per_day``
+    is the dock's operating day (Vulcan-style 20 h by default). Raises ValueError naming the problem.
+    """
+    import json
+    import sqlite3
+
+    path = Path(db_path)
+    if path.is_dir():
+        path = path / "run.sqlite"
+    if not path.exists():
+        raise ValueError(f"{path}: no FC run database there")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        summary = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM summary")}
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{path}: not an FC run database ({exc})") from None
+    finally:
+        con.close()
+    stowed_per_h = float(summary.get("units_stowed_per_h") or 0.0)
+    util = float(summary.get("stow_station_utilisation") or 0.0)
+    if stowed_per_h <= 0 or util <= 0:
+        raise ValueError(f"{path}: the run stowed nothing, so it measures no stow capacity")
+    return stowed_per_h / util * hours_per_day
