@@ -455,21 +455,20 @@ class Dispatcher:
             + sum(len(t.lines) for t in self.trips if t.station == idx)
         )
 
-    def _trips_for(self, idx: int) -> int:
-        n = len(self.stations[idx].queue)
-        n += sum(1 for t in self.trips if t.station == idx)
-        n += sum(
-            1 for u in self.units if u.trip is not None and u.trip.station == idx and u.trip.phase <= LIFTING
-        )
-        return n
-
     def _make_trips(self) -> None:
         max_trips = self.config.queue_cells + 2
+        in_flight = [len(s.queue) for s in self.stations]
+        for t in self.trips:
+            in_flight[t.station] += 1
+        for u in self.units:
+            if u.trip is not None and u.trip.phase <= LIFTING:
+                in_flight[u.trip.station] += 1
         for idx, station in enumerate(self.stations):
-            while station.pending and self._trips_for(idx) < max_trips:
+            while station.pending and in_flight[idx] < max_trips:
                 trip = self._select_pod_pick(idx) if station.kind == "pick" else self._select_pod_stow(idx)
                 if trip is None:
                     break
+                in_flight[idx] += 1
                 self.trips.append(trip)
                 self.log.append(
                     (self.t_s, "trip_created", station.station_id, trip.trip_id, trip.pod, len(trip.lines))
@@ -599,6 +598,10 @@ class Dispatcher:
 
     def _advance(self, commands: list) -> None:
         self._order_queues()
+        # Per-tick lookups, built once: who stands where, which pods are committed, who parks where.
+        self._cell_owner = {u.cell: k for k, u in enumerate(self.units)}
+        self._busy_cells = self.book_busy_cells()
+        self._park_taken = {x.park: k for k, x in enumerate(self.units) if x.park is not None}
         for i, u in enumerate(self.units):
             if u.failed:
                 self.goal[i] = (-1, -1)
@@ -647,7 +650,8 @@ class Dispatcher:
                 u.goal = None
         elif trip.phase == TO_STATION:
             pos = station.queue.index(trip) if trip in station.queue else 0
-            occupied_by_other = any(x.cell == station.cell for k, x in enumerate(self.units) if k != i)
+            owner = self._cell_owner.get(station.cell)
+            occupied_by_other = owner is not None and owner != i
             if pos == 0 and (u.cell == station.cell or not occupied_by_other):
                 u.goal = station.cell
                 if u.cell == station.cell:
@@ -728,15 +732,16 @@ class Dispatcher:
 
     def _park(self, i: int, u: UnitRec) -> None:
         """Idle units wait under a stored pod, out of the aisles and away from other targets."""
-        if u.park is not None and self.pods_mask[u.park] and u.park not in self.book_busy_cells():
+        busy = self._busy_cells
+        taken = self._park_taken
+        if u.park is not None and self.pods_mask[u.park] and u.park not in busy:
             u.goal = u.park
             return
-        if self.pods_mask[u.cell] and self._park_free(u.cell, i):
+        if self.pods_mask[u.cell] and taken.get(u.cell, i) == i and u.cell not in busy:
             u.park = u.cell
             u.goal = u.cell
+            taken[u.cell] = i
             return
-        taken = {x.park for x in self.units if x.park is not None}
-        busy = self.book_busy_cells()
         r0, c0 = int(self.pos[i, 0]), int(self.pos[i, 1])
         best, best_d = None, None
         for r, c in self.storage_cells:
@@ -750,12 +755,6 @@ class Dispatcher:
                     break
         u.park = best
         u.goal = best
-
-    def _park_free(self, cell: Cell, i: int) -> bool:
-        return (
-            all(x.park != cell for k, x in enumerate(self.units) if k != i)
-            and cell not in self.book_busy_cells()
-        )
 
     def book_busy_cells(self) -> set[Cell]:
         cells = set()
