@@ -120,6 +120,8 @@ class DistanceTables:
     move_cost:
         Optional ``uint8[H, W, 4]`` cost of a forward move per cell and heading (guidance, see
         `controller.planning.guidance`); plain unit costs (BFS) when omitted.
+    refresh_steps:
+        Minimum age (steps) before a table made stale by a pod move is rebuilt (see `sync_maps`).
     max_tables:
         Upper bound on live tables; must be at least the number of distinct (goal, class) pairs
         asked for in one step (at most the team size). Memory is ``2 * n_cells * max_tables`` bytes
@@ -133,6 +135,7 @@ class DistanceTables:
         *,
         max_tables: int,
         move_cost: np.ndarray | None = None,
+        refresh_steps: int = 100,
     ):
         H, W = passable_unloaded.shape
         self.H, self.W = int(H), int(W)
@@ -152,6 +155,10 @@ class DistanceTables:
         self.tables = np.empty((self.max_tables, max(self.n_cells, 1)), np.uint16)
         self.slot_key = np.full(self.max_tables, -1, np.int64)  # key = class * H*W + goal_lin, -1 free
         self.slot_last_used = np.full(self.max_tables, -1, np.int64)
+        self.slot_version = np.zeros(self.max_tables, np.int64)  # map version the table was built on
+        self.slot_built = np.zeros(self.max_tables, np.int64)  # step it was built
+        self.map_version = [0, 0]
+        self.refresh_steps = int(refresh_steps)
         self.key_slot = np.full(2 * H * W, -1, np.int32)
         self._queue = np.empty(max(self.n_cells, 1), np.int32)
         self.nbr = _compact_neighbours(self.cell_index, H, W)
@@ -174,15 +181,24 @@ class DistanceTables:
         return int(self.tables.nbytes + self.key_slot.nbytes + self.cell_index.nbytes)
 
     def sync_maps(self, passable_unloaded: np.ndarray, passable_loaded: np.ndarray) -> None:
-        """Drop the tables of a load class whose reset-time passable cells changed state."""
-        for cls, new in enumerate((passable_unloaded, passable_loaded)):
-            flat = np.ascontiguousarray(new, bool).ravel()
-            old = self._maps[cls]
-            if np.array_equal(old, flat):
-                continue
-            if np.any((old != flat) & self.base_by_class[cls]):
-                self._flush_class(cls)
-            self._maps[cls] = flat.copy()
+        """Track map changes: structural ones drop tables now, pod moves refresh them lazily.
+
+        A change of ``passable_unloaded`` at a cell that was passable at reset (an aisle closed or
+        reopened) drops every table at once: routes must avoid it from the next step. A change of
+        ``passable_loaded`` only (pods lifted and set down change where loaded units may go, many
+        times a minute in a fulfilment centre) marks the loaded tables stale; a stale table is rebuilt
+        when used and at least ``refresh_steps`` old, which bounds the work per step.
+        """
+        flats = [np.ascontiguousarray(m, bool).ravel() for m in (passable_unloaded, passable_loaded)]
+        changed = [not np.array_equal(self._maps[c], flats[c]) for c in (0, 1)]
+        if changed[0] and np.any((self._maps[0] != flats[0]) & self.base_by_class[0]):
+            self._flush_class(0)
+            self._flush_class(1)
+        elif changed[1] and np.any((self._maps[1] != flats[1]) & self.base_by_class[1]):
+            self.map_version[1] += 1
+        for c in (0, 1):
+            if changed[c]:
+                self._maps[c] = flats[c].copy()
 
     def _flush_class(self, cls: int) -> None:
         hw = self.H * self.W
@@ -198,6 +214,19 @@ class DistanceTables:
         keys = np.where(has_goal, loaded.astype(np.int64) * hw + goal_lin, -1)
         slots = np.full(goal_lin.shape[0], -1, np.int32)
         slots[has_goal] = self.key_slot[keys[has_goal]]
+        if self.map_version[1] > 0:
+            live = slots >= 0
+            stale = np.zeros_like(live)
+            stale[live] = (
+                (keys[live] >= hw)
+                & (self.slot_version[slots[live]] < self.map_version[1])
+                & (step - self.slot_built[slots[live]] >= self.refresh_steps)
+            )
+            if np.any(stale):  # rebuild in a fresh slot (the old one is released)
+                old_slots = np.unique(slots[stale])
+                self.key_slot[self.slot_key[old_slots]] = -1
+                self.slot_key[old_slots] = -1
+                slots[stale] = -1
         missing = has_goal & (slots < 0)
         if np.any(missing):
             new_keys = np.unique(keys[missing])
@@ -218,6 +247,8 @@ class DistanceTables:
             use = free[: new_keys.size].astype(np.int32)
             self.slot_key[use] = new_keys
             self.key_slot[new_keys] = use
+            self.slot_version[use] = np.where(new_keys >= hw, self.map_version[1], self.map_version[0])
+            self.slot_built[use] = step
             for cls in (0, 1):
                 sel = (new_keys // hw) == cls
                 if np.any(sel):
