@@ -74,9 +74,8 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
     for seed in range(25):
         rng = np.random.default_rng(seed)
         grid, fleet, cells = random_instance(rng)
-        planner = PIBTPlanner(
-            guidance_penalty=int(rng.integers(0, 4)), swap=bool(seed % 2), push_penalty=int(rng.integers(0, 3))
-        )
+        penalty, push = int(rng.integers(0, 4)), int(rng.integers(0, 3))
+        planner = PIBTPlanner(guidance_penalty=penalty, swap=bool(seed % 2), push_penalty=push)
         planner.reset(grid, fleet.n, seed=seed)
         for _ in range(15):
             inputs = planner.prepare_step(grid, fleet)

@@ -8,29 +8,36 @@ combine:
 
 - **PIBT** (Okumura, Machida, Defago, Tamura, "Priority inheritance with backtracking for iterative
   multi-agent path finding", AIJ 2022): one step for all units in O(N) time; priorities grow with the
-  time since a unit last reached a goal, so the longest-waiting unit always gets its best cell, and a
-  unit with lower priority (or no goal) in its way is pushed aside by priority inheritance. This is
-  what gives the lifelong progress guarantee on graphs where adjacent cells lie on a cycle.
-- **Rotation-aware conversion** as in the LoRR start kit and WPPL (Jiang, Zhang, Li et al., "Scaling
-  lifelong multi-agent path finding to more realistic settings", AAAI 2024 / LoRR 2023 winner): PIBT
-  picks next *cells* with keys that add the rotations needed to face a cell, a unit facing its next
-  cell moves F, one that is not turns towards it (R/C) and keeps its cell, and units that planned to
-  enter a kept cell wait (a chain resolved in O(N)). A blocked unit uses its wait to face its
-  preferred cell.
-- **Exact heuristics, lazily**: distances are reverse-BFS tables per goal and load class, computed on
-  demand and recycled LRU (`controller.planning.distance`), instead of the start kit's all-pairs
+  time since a unit last reached a goal, so the longest-waiting unit gets its best cell, and a unit
+  with lower priority (or no goal) in its way is pushed aside by priority inheritance. On undirected
+  graphs where adjacent cells lie on a cycle this guarantees lifelong progress; with rotations there
+  is no proof, so progress is checked by a dense lifelong test instead.
+- **Rotation-aware conversion** as in the LoRR start kit and WPPL (Jiang, Zhang, Veerapaneni, Li,
+  "Scaling lifelong multi-agent path finding to more realistic settings", SoCS 2024; LoRR 2023
+  winner): PIBT picks next *cells* ranked by rotations-to-face + move cost + distance, a unit facing
+  its next cell moves F, one that is not turns towards it (R/C) and keeps its cell, and units that
+  planned to enter a kept cell wait (a chain resolved in O(N)). Staying costs one step more than the
+  best move, so a unit facing away from its route turns instead of idling.
+- **Highway guidance** (`controller.planning.guidance`), the fixed-direction form of traffic-flow
+  guidance (Chen, Harabor, Li, Stuckey, "Traffic flow optimisation for lifelong multi-agent path
+  finding", AAAI 2024; RHCR's highways, Li et al., AAAI 2021): aisles become one-way by cost, which
+  removes most head-on meetings; it doubled MR24-WAREHOUSE throughput.
+- **Exact heuristics, lazily**: reverse BFS/Dial tables per goal and load class, computed on demand,
+  budgeted and recycled LRU (`controller.planning.distance`), instead of the start kit's all-pairs
   tables (15.8 GB on warehouse_large).
+- **Options** `swap=True` (PIBT swap/pull in corridors, Okumura, "Engineering LaCAM*", AAMAS 2024)
+  and `push_penalty=1` (a pushed unit prefers stepping aside): together they make one-shot instances
+  complete where plain PIBT livelocks, but they cost lifelong throughput, so they are off by default.
 
-Not (yet) included, by choice for this first version: EPIBT's multi-action operations (Ali & Yakovlev,
-LoRR 2024 winner "No Man's Sky"; it removes the one-step myopia of the conversion above), WPPL's
-windowed LNS refinement (needs a time budget per step of 100+ ms to pay off) and traffic-flow
-guidance graphs (Chen, Harabor, Li, Stuckey, "Traffic flow optimisation for lifelong multi-agent path
-finding", AAAI 2024). They plug in as a different key in ``fill_candidates`` (guidance) or as a
-post-pass over the planned cells (LNS) without changing the interface; see docs/planner.md.
+Not included in this version: EPIBT's multi-action operations (the LoRR 2024 winner; it removes the
+one-step myopia of the conversion above: 20-40% of our actions are W), WPPL's windowed LNS refinement
+(it pays off with 100+ ms per step) and optimised, rather than fixed, guidance graphs; see
+docs/planner.md for the measurements behind these choices.
 
 Guarantees (tested with `controller.planning.validate`): no vertex conflict, no swap, no move into a
 cell impassable for the unit's load state, inactive units wait and are obstacles, map changes are
-respected from the next step.
+respected from the next step (closed aisles immediately; tables made stale by pod moves within
+``refresh_steps``, routing only, never safety).
 """
 
 from __future__ import annotations
