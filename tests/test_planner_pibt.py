@@ -75,7 +75,9 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
         rng = np.random.default_rng(seed)
         grid, fleet, cells = random_instance(rng)
         penalty, push = int(rng.integers(0, 4)), int(rng.integers(0, 3))
-        planner = PIBTPlanner(guidance_penalty=penalty, swap=bool(seed % 2), push_penalty=push)
+        stall_div = (0, 1, 3, 10)[seed % 4]  # 1: waiting gets dearer every step, so stalls matter here
+        options = dict(guidance_penalty=penalty, swap=bool(seed % 2), push_penalty=push, stall_div=stall_div)
+        planner = PIBTPlanner(**options)
         planner.reset(grid, fleet.n, seed=seed)
         for _ in range(15):
             inputs = planner.prepare_step(grid, fleet)
@@ -284,3 +286,38 @@ def test_kernels_run_as_plain_python_with_jit_disabled():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env
     )
     assert json.loads(nojit.stdout) == json.loads(jit.stdout)
+
+
+def run_pocket(seed: int, stall_div: int, steps: int = 80) -> bool:
+    """A loaded unit sits in a storage pocket whose only exit holds an unloaded unit that wants to
+    go through the pocket (under the pods). Returns whether both units reached their goals."""
+    pu = np.ones((3, 5), bool)
+    pl = pu.copy()
+    pl[0:2, :] = False  # storage with pods: loaded units may not enter
+    pl[1, 2] = True  # the empty storage cell the loaded unit just lifted its pod from
+    grid = GridMaps(pu, pl)
+    fleet = FleetArrays(
+        pos=np.array([[1, 2], [2, 2]], np.int32),
+        heading=np.array([1, 3], np.int8),  # facing each other
+        goal=np.array([[2, 4], [0, 2]], np.int32),
+        loaded=np.array([True, False]),
+        active=np.ones(2, bool),
+    )
+    planner = PIBTPlanner(stall_div=stall_div)
+    planner.reset(grid, 2, seed=seed)
+    planner.tie_frac = np.array([0.0, 0.5])  # the unloaded unit has priority: the bad case
+    done = np.zeros(2, bool)
+    out = np.empty(2, np.int8)
+    for _ in range(steps):
+        planner.step(grid, fleet, out)
+        advance(grid, fleet, out)
+        at = (fleet.pos == fleet.goal).all(axis=1)
+        done |= at
+        fleet.goal[at] = -1  # done: keep out of the way
+    return bool(done.all())
+
+
+def test_unit_blocking_a_loaded_unit_in_a_storage_pocket_gives_way():
+    # the fleet gridlocked this way in fc_small after ~2 h: the priority unit waited for ever
+    assert not run_pocket(seed=0, stall_div=0)
+    assert all(run_pocket(seed, stall_div=10) for seed in range(3))

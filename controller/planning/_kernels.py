@@ -83,6 +83,8 @@ def fill_candidates(
     tie,
     pushed_dir,
     push_penalty,
+    stall,
+    stall_div,
     cand,
     ncand,
 ):
@@ -94,7 +96,8 @@ def fill_candidates(
     idling. key = 8 * cost + tie, with tie 0..3 from the caller's random draw for moves and 4 for the
     stay, so equal costs favour moving and are otherwise broken at random. A unit pushed along heading
     ``pushed_dir`` (-1: not pushed) pays ``push_penalty`` steps for the cell straight on, where its
-    pusher will follow it (stepping aside ends the push; off by default, see PIBTPlanner).
+    pusher will follow it (stepping aside ends the push; off by default, see PIBTPlanner). Staying
+    costs ``stall[i] // stall_div`` more steps after ``stall[i]`` steps without progress.
     """
     cur = pos_lin[i]
     slot = goal_slot[i]
@@ -127,6 +130,11 @@ def fill_candidates(
         keys[0] = 4
     elif n == 1:
         keys[0] = 8 * (1 + d_cur) + 4
+    elif stall_div > 0:
+        # a unit kept off its route for long stops preferring to wait: a top-priority unit whose
+        # only way on is through a unit that can only leave through its own cell (a loaded unit in a
+        # storage pocket) would otherwise wait for ever
+        keys[0] = 8 * (1 + best + stall[i] // stall_div) + 4
     else:
         keys[0] = 8 * (1 + best) + 4
     # insertion sort: at most 5 entries
@@ -281,6 +289,8 @@ def visit(
     tie,
     use_swap,
     push_penalty,
+    stall,
+    stall_div,
     pusher,
     cand,
     ncand,
@@ -306,6 +316,8 @@ def visit(
         tie,
         direction_between(W, pos_lin[pusher], pos_lin[i]) if pusher != NO_AGENT else -1,
         push_penalty,
+        stall,
+        stall_div,
         cand,
         ncand,
     )
@@ -373,6 +385,8 @@ def pibt_step_kernel(
     tie,
     use_swap,
     push_penalty,
+    stall,
+    stall_div,
     occ_now,
     occ_next,
     next_lin,
@@ -389,7 +403,7 @@ def pibt_step_kernel(
     pass_u/pass_l bool[H*W], cell_index int32[H*W], tables uint16[S, n_cells], move_cost
     uint8[n_cells, 4] (guidance), order int32[N] (units by decreasing priority), tie int8[N, 5]
     (random 0..3 per neighbour direction and stay), use_swap bool (PIBT swap/pull for corridors),
-    push_penalty int (see fill_candidates).
+    push_penalty int, stall int32[N] (steps without progress) and stall_div int (see fill_candidates).
     Scratch (any contents on entry except occ_now/occ_next, which must be all -1 and are left all -1):
     occ_now/occ_next int32[H*W], next_lin int32[N],
     cand int32[N, 5], ncand/cidx/stack/swap_with int32[N]. Output: out_actions int8[N].
@@ -431,6 +445,8 @@ def pibt_step_kernel(
             tie,
             use_swap,
             push_penalty,
+            stall,
+            stall_div,
             NO_AGENT,
             cand,
             ncand,
@@ -479,6 +495,8 @@ def pibt_step_kernel(
                         tie,
                         use_swap,
                         push_penalty,
+                        stall,
+                        stall_div,
                         i,
                         cand,
                         ncand,

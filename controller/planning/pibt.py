@@ -78,7 +78,9 @@ class PIBTPlanner:
         guidance_penalty: int = 4,
         swap: bool = False,
         push_penalty: int = 0,
+        stall_div: int = 10,
     ) -> None:
+        self.stall_div = int(stall_div)
         self.swap = bool(swap)
         self.push_penalty = int(push_penalty)
         if guidance not in ("highways", "none"):
@@ -124,6 +126,8 @@ class PIBTPlanner:
         self.stack = np.empty(max(n, 1), np.int32)
         self.swap_with = np.empty(max(n, 1), np.int32)
         self.elapsed = np.zeros(n, np.int64)
+        self.stall = np.zeros(n, np.int32)
+        self.prev_pos = np.full(n, -1, np.int64)
         self.prev_goal = np.full(n, -2, np.int64)
         self.tie_frac = self.rng.random(n)
 
@@ -142,6 +146,7 @@ class PIBTPlanner:
             guidance_penalty=self.guidance_penalty,
             swap=self.swap,
             push_penalty=self.push_penalty,
+            stall_div=self.stall_div,
         )
         planner.reset(grid, 1)
         one = np.ones(1, bool)
@@ -205,6 +210,10 @@ class PIBTPlanner:
         # priority = steps since the goal was set or last reached (+ a fixed random fraction)
         fresh = (goal_lin != self.prev_goal) | (goal_lin == pos_lin)
         self.elapsed = np.where(fresh, 0, self.elapsed + 1)
+        # steps without progress (same cell, goal unchanged, not there yet): see fill_candidates
+        progress = fresh | (pos_lin != self.prev_pos) | ~has_goal
+        self.stall = np.where(progress, 0, self.stall + 1).astype(np.int32)
+        self.prev_pos = pos_lin.astype(np.int64)
         self.prev_goal = goal_lin.astype(np.int64)
         prio = np.where(has_goal, self.elapsed + self.tie_frac, self.tie_frac - 1.0)
         order = np.argsort(-prio, kind="stable").astype(np.int32)
@@ -226,6 +235,8 @@ class PIBTPlanner:
             "tie": tie,
             "use_swap": self.swap,
             "push_penalty": self.push_penalty,
+            "stall": self.stall,
+            "stall_div": self.stall_div,
         }
 
     def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:

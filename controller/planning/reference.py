@@ -31,6 +31,8 @@ def reference_step(
     tie: np.ndarray,
     use_swap: bool = False,
     push_penalty: int = 0,
+    stall: np.ndarray | None = None,
+    stall_div: int = 0,
 ) -> np.ndarray:
     """Return ``int8[N]`` actions for one step; arguments as in `pibt_step_kernel` (no scratch)."""
     n = len(pos_lin)
@@ -67,6 +69,8 @@ def reference_step(
             stay_cost = 0
         else:
             stay_cost = 1 + (min(m[0] for m in moves) if moves else d_cur)
+            if moves and stall_div > 0:  # long without progress: waiting loses its appeal
+                stay_cost += int(stall[i]) // stall_div
         scored = [(8 * stay_cost + 4, 0, cur[i])]
         scored += [(8 * ranked + t, k + 1, v) for k, (_, ranked, t, v) in enumerate(moves)]
         scored.sort()  # the kernel's insertion sort is stable too: ties keep insertion order
