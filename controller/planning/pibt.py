@@ -25,6 +25,10 @@ combine:
 - **Exact heuristics, lazily**: reverse BFS/Dial tables per goal and load class, computed on demand,
   budgeted and recycled LRU (`controller.planning.distance`), instead of the start kit's all-pairs
   tables (15.8 GB on warehouse_large).
+- **Stall penalty** (``stall_div``): after ``stall_div`` steps without progress waiting costs one
+  step more, and so on. Without it a top-priority unit whose only way on led through a loaded unit
+  that could only leave through the first unit's own cell (a storage pocket) waited for ever, and
+  the fc_small fleet gridlocked after about two simulated hours.
 - **Options** `swap=True` (PIBT swap/pull in corridors, Okumura, "Engineering LaCAM*", AAMAS 2024)
   and `push_penalty=1` (a pushed unit prefers stepping aside): together they make one-shot instances
   complete where plain PIBT livelocks, but they cost lifelong throughput, so they are off by default.
