@@ -176,7 +176,3 @@ class TelemetryFrame(msgspec.Struct, tag="telemetry", frozen=True):
     t_s: float
     units: list[UnitState]
     events: list[UnitEvent] = []
-
-
-def command_unit_id(command: Command) -> str:
-    return command.unit_id

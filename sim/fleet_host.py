@@ -18,7 +18,7 @@ import numpy as np
 from robots import registered_types
 from robots.floor import WALL
 from robots.human import HumanStation
-from robots.messages import Action, CommandBatch, Move, TelemetryFrame, UnitEvent
+from robots.messages import CommandBatch, TelemetryFrame, UnitEvent
 from robots.station import StationUnit
 from robots.titan import Titan, TitanParams
 from sim.scene import Scene, load_scene
@@ -186,7 +186,7 @@ class FleetHost:
             done = s.step(t_to, dt)
             self._apply_service_effects(s, done)
             events.extend(done)
-        self._count_collisions(prev)
+        self._count_collisions()
         if self.world is not None:
             self._update_world(prev)
         self.t_s = t_to
@@ -235,7 +235,7 @@ class FleetHost:
                     break
         return events
 
-    def _count_collisions(self, prev) -> None:
+    def _count_collisions(self) -> None:
         cells = [t.cell for t in self.titans]
         if len(set(cells)) != len(cells):
             self.collisions += len(cells) - len(set(cells))
@@ -323,8 +323,4 @@ class FleetHost:
             self.world.set_units_from_cells(cells, heads)
 
 
-def noop_batch(step: int, t_s: float) -> CommandBatch:
-    return CommandBatch(step=step, t_s=t_s, commands=[])
-
-
-__all__ = ["FleetHost", "SimFloor", "make_station_unit", "noop_batch", "Action", "Move"]
+__all__ = ["FleetHost", "SimFloor", "make_station_unit"]

@@ -9,8 +9,6 @@ commits the run store. Realtime mode runs the same model on `simpy.rt.RealtimeEn
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import sys
 import time
@@ -361,11 +359,3 @@ def summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initi
         "wall_s": round(wall_s, 3),
         "realtime_factor": round(scene.run_s / wall_s, 1) if wall_s > 0 else None,
     }
-
-
-def kpis_json(kpis: dict) -> str:
-    return json.dumps(kpis, indent=2, sort_keys=False)
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false")
