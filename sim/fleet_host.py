@@ -155,6 +155,10 @@ class FleetHost:
         self.collisions = 0
         self.world = None
         self.realtime_factor = realtime_factor
+        # Headless fast runs show nobody the world, so unit poses are synced once per simulated
+        # minute (and a unit just before it lifts or sets down a pod, which the world checks)
+        # instead of every step: the per-unit PyBullet teleports were a tenth of a tick's cost.
+        self._world_sync_steps = 1 if (gui or realtime_factor) else max(1, round(60.0 / self.step_s))
         if world or gui:
             self._build_world(gui)
 
@@ -176,7 +180,7 @@ class FleetHost:
                 )
                 continue
             events.extend(unit.handle(cmd, batch.t_s))
-        prev = [(t.cell, t.heading) for t in self.titans]
+        prev = [(t.cell, t.heading) for t in self.titans] if self.realtime_factor else None
         events.extend(self._veto_conflicts(batch.t_s))
         for t in self.titans:
             events.extend(t.step(t_to, dt))
@@ -187,10 +191,10 @@ class FleetHost:
             self._apply_service_effects(s, done)
             events.extend(done)
         self._count_collisions()
-        if self.world is not None:
-            self._update_world(prev)
         self.t_s = t_to
         self.step_index = batch.step + 1
+        if self.world is not None:
+            self._update_world(prev)
         return TelemetryFrame(
             step=self.step_index, t_s=t_to, units=[u.state() for u in self.by_id.values()], events=events
         )
@@ -251,6 +255,7 @@ class FleetHost:
                 self.floor.pods.pop(unit.cell, None)
                 self.floor.pod_cell[pod] = None
                 if self.world is not None:
+                    self._sync_world_unit(unit)
                     self.world.lift_pod(self._titan_index(unit), pod)
             elif op == "set_down":
                 unit = self.by_id[ev.unit_id]
@@ -258,6 +263,7 @@ class FleetHost:
                 self.floor.pods[unit.cell] = pod
                 self.floor.pod_cell[pod] = unit.cell
                 if self.world is not None:
+                    self._sync_world_unit(unit)
                     self.world.set_down_pod(self._titan_index(unit), unit.cell)
 
     def _apply_service_effects(self, station: StationUnit, events: list[UnitEvent]) -> None:
@@ -274,7 +280,8 @@ class FleetHost:
                 have = contents.get(sku, 0)
                 if have < cmd_units:
                     raise RuntimeError(
-                        f"station {station.unit_id} picked {cmd_units} of sku {sku} from pod {pod} holding {have}"
+                        f"station {station.unit_id} picked {cmd_units} of sku {sku} "
+                        f"from pod {pod} holding {have}"
                     )
                 if have == cmd_units:
                     del contents[sku]
@@ -310,7 +317,31 @@ class FleetHost:
         )
         self.world = World(spec, gui=gui)
 
+    def _sync_world_unit(self, unit) -> None:
+        """Bring one unit's world pose up to date (headless runs sync the rest lazily)."""
+        if self._world_sync_steps == 1:
+            return
+        from sim.world import poses_from_cells
+
+        poses = self.world.unit_poses_world()
+        k = self._titan_index(unit)
+        poses[k] = poses_from_cells(
+            np.array([unit.cell], dtype=np.int32),
+            np.array([unit.heading], dtype=np.int8),
+            self.scene.cell_size_m,
+        )[0]
+        self.world.set_unit_poses(poses)
+
+    def sync_world(self) -> None:
+        """Set every unit's world pose from the floor now (headless runs otherwise lag up to a minute)."""
+        if self.world is not None:
+            cells = np.array([t.cell for t in self.titans], dtype=np.int32).reshape(-1, 2)
+            heads = np.array([t.heading for t in self.titans], dtype=np.int8)
+            self.world.set_units_from_cells(cells, heads)
+
     def _update_world(self, prev) -> None:
+        if self.step_index % self._world_sync_steps:
+            return
         cells = np.array([t.cell for t in self.titans], dtype=np.int32).reshape(-1, 2)
         heads = np.array([t.heading for t in self.titans], dtype=np.int8)
         if self.realtime_factor:

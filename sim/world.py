@@ -770,6 +770,10 @@ class World:
         position, quat = self._pb(p.getBasePositionAndOrientation, int(self._bodies.units[unit]))
         return position[0], position[1], p.getEulerFromQuaternion(quat)[2]
 
+    def unit_poses_world(self) -> np.ndarray:
+        """float64[N, 3]: the (x_m, y_m, yaw_rad) of every unit as last set (a copy; no PyBullet call)."""
+        return self._unit_pose_world.copy()
+
     def pod_carrier(self, pod: int) -> int:
         """The unit carrying `pod`, or -1 if it rests on a storage cell."""
         return int(self._pod_carrier[self._check_index("pod", pod, len(self._pod_carrier))])
