@@ -47,7 +47,7 @@ TO_POD, LIFTING, TO_STATION, AT_STATION, TO_STORAGE, SETTING_DOWN = range(6)
 PHASE_NAMES = ("to_pod", "lifting", "to_station", "at_station", "to_storage", "setting_down")
 
 
-@dataclass
+@dataclass(eq=False)
 class Line:
     """One order line (pick) or carton (stow) waiting at a station."""
 
@@ -57,7 +57,7 @@ class Line:
     t_s: float
 
 
-@dataclass
+@dataclass(eq=False)
 class Trip:
     trip_id: int
     kind: str  # "pick" | "stow"
@@ -72,7 +72,7 @@ class Trip:
     served: set[int] = field(default_factory=set)  # id() of lines already served
 
 
-@dataclass
+@dataclass(eq=False)
 class UnitRec:
     unit_id: str
     row: int = 0
@@ -92,7 +92,7 @@ class UnitRec:
         return (self.row, self.col)
 
 
-@dataclass
+@dataclass(eq=False)
 class StationRec:
     station_id: str
     kind: str
@@ -106,7 +106,7 @@ class StationRec:
     busy: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class OrderRec:
     order: Order
     station: int = -1

@@ -77,6 +77,7 @@ class ZmqFleetLink:
         host_options: dict[str, Any] | None = None,
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
+        self._pending_step = -1
         self._tmpdir: str | None = None
         if endpoint is None:
             self._tmpdir = tempfile.mkdtemp(prefix="fctwin-link-")
@@ -123,10 +124,23 @@ class ZmqFleetLink:
 
     def exchange(self, batch: CommandBatch) -> TelemetryFrame:
         """Send one tick's commands and return the fleet's telemetry for that tick."""
+        return self.receive_frame(self.send_batch(batch))
+
+    def send_batch(self, batch: CommandBatch) -> int:
+        """First half of `exchange`: send the tick's commands; returns the token for `receive_frame`.
+
+        The run loop does its bookkeeping of the previous frame between the two halves, while the
+        fleet host steps (the two processes overlap instead of waiting on each other).
+        """
         self.server.t_sim_s = batch.t_s
         seq = self.server.send_commands(FLEET_HOST_ID, batch)
         if not seq:
             self._raise_dead("could not send commands to the fleet host")
+        self._pending_step = batch.step
+        return seq
+
+    def receive_frame(self, seq: int) -> TelemetryFrame:
+        """Second half of `exchange`: wait for the telemetry that answers command message `seq`."""
         deadline = time.monotonic() + self.reply_timeout_s
         while time.monotonic() < deadline:
             for ev in self.server.poll(0.1):
@@ -140,7 +154,7 @@ class ZmqFleetLink:
                     self._raise_dead(f"fleet host session ended ({type(ev).__name__})")
             if not self.process.is_alive():
                 self._raise_dead("fleet host process died")
-        self._raise_dead(f"no telemetry for step {batch.step} within {self.reply_timeout_s:g} s")
+        self._raise_dead(f"no telemetry for step {self._pending_step} within {self.reply_timeout_s:g} s")
         raise AssertionError("unreachable")
 
     def close(self) -> None:

@@ -95,17 +95,22 @@ class RunResult:
 
 
 class _Tracker:
-    """KPI accumulation from telemetry (station busy time, unit distance, queues)."""
+    """KPI accumulation from telemetry (station busy time, unit distance, queues, poses, collisions)."""
 
     def __init__(self, scene: Scene):
         self.station_kind = {s.station_id: s.kind for s in scene.stations}
         self.unit_ids = {u.unit_id for u in scene.units}
+        self.unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
+        self.width = int(scene.grid.shape[1])
         self.busy_ticks = {"pick": 0, "stow": 0}
         self.ticks = 0
         self.queue_sum = 0
         self.unit_busy = 0
         self.distance_cells = 0
-        self.last_pos: dict[str, tuple[int, int]] = {}
+        self.collisions = 0
+        # (row, col, heading, pod) per drive unit, in scene order; -1 rows until first reported.
+        self.poses = np.full((len(scene.units), 4), -1, dtype=np.int16)
+        self._seen = np.zeros(len(scene.units), dtype=bool)
 
     def reset_minute(self):
         self.busy_ticks = {"pick": 0, "stow": 0}
@@ -113,22 +118,39 @@ class _Tracker:
         self.queue_sum = 0
         self.unit_busy = 0
 
-    def observe(self, frame: TelemetryFrame, dispatcher: Dispatcher):
+    def observe_dispatcher(self, dispatcher: Dispatcher) -> None:
+        """What the dispatcher holds at the start of a tick (before it decides)."""
         self.ticks += 1
-        kinds = self.station_kind
-        for st in frame.units:
-            k = kinds.get(st.unit_id)
-            if k is not None:
-                if st.mode == UnitMode.SERVING:
-                    self.busy_ticks[k] += 1
-                continue
-            prev = self.last_pos.get(st.unit_id)
-            cur = (st.row, st.col)
-            if prev is not None and prev != cur:
-                self.distance_cells += abs(prev[0] - cur[0]) + abs(prev[1] - cur[1])
-            self.last_pos[st.unit_id] = cur
         self.queue_sum += sum(len(s.queue) for s in dispatcher.stations if s.kind == "pick")
         self.unit_busy += dispatcher.busy_units()
+
+    def observe_frame(self, frame: TelemetryFrame) -> None:
+        """What the fleet reported: station busy time, distance driven, poses, collisions."""
+        kinds = self.station_kind
+        index = self.unit_index
+        rows = []
+        for st in frame.units:
+            k = index.get(st.unit_id)
+            if k is not None:
+                rows.append((k, st.row, st.col, st.heading, st.pod_id))
+                continue
+            kind = kinds.get(st.unit_id)
+            if kind is not None and st.mode == UnitMode.SERVING:
+                self.busy_ticks[kind] += 1
+        if not rows:
+            return
+        arr = np.array(rows, dtype=np.int64)
+        idx = arr[:, 0]
+        new = arr[:, 1:].astype(np.int16)
+        seen = self._seen[idx]
+        old = self.poses[idx]
+        self.distance_cells += int(np.abs(new[seen, :2] - old[seen, :2]).sum())
+        self.poses[idx] = new
+        self._seen[idx] = True
+        # Independent of the fleet host's own safety layer: two units in one cell is a collision.
+        known = self.poses[self._seen]
+        keys = known[:, 0].astype(np.int64) * self.width + known[:, 1]
+        self.collisions += int(len(keys) - len(np.unique(keys)))
 
 
 def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
@@ -217,36 +239,30 @@ def run_fc(
     link, host = (opts.link_factory or make_link)(scene_path, scene, opts)
     tracker = _Tracker(scene)
     initial_units = scene.pods.initial_units()
-    unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
     state = {"frame": link.initial_frame(), "collisions": 0, "vetoed": 0, "picked_phys": 0, "stowed_phys": 0}
     wall0 = time.perf_counter()
-    pose_buf = np.zeros((len(scene.units), 4), dtype=np.int16)
+
+    # A link that can split an exchange lets the frame's bookkeeping run while the fleet host steps.
+    send_batch = getattr(link, "send_batch", None)
 
     def tick_process():
         while True:
             frame = state["frame"]
-            tracker.observe(frame, dispatcher)
-            for ev in frame.events:
-                if ev.kind == "refused" and ev.data.get("reason") in ("cell contested", "swap"):
-                    state["vetoed"] += 1
-                if ev.kind == "done" and ev.data.get("op") == "serve":
-                    key = (
-                        "picked_phys"
-                        if ev.unit_id in tracker.station_kind and tracker.station_kind[ev.unit_id] == "pick"
-                        else "stowed_phys"
-                    )
-                    state[key] += int(ev.data.get("units", 0))
-            for st in frame.units:
-                k = unit_index.get(st.unit_id)
-                if k is not None:
-                    pose_buf[k] = (st.row, st.col, st.heading, st.pod_id)
-            # Independent of the fleet host's own safety layer: two units in one cell is a collision.
-            cells = set(zip(pose_buf[:, 0].tolist(), pose_buf[:, 1].tolist(), strict=True))
-            state["collisions"] += len(scene.units) - len(cells)
-            if record_poses:
-                store.add_pose(frame.step, frame.t_s, pose_buf)
+            tracker.observe_dispatcher(dispatcher)
             batch = dispatcher.tick(frame)
-            state["frame"] = link.exchange(batch)
+            pending = send_batch(batch) if send_batch is not None else None
+            tracker.observe_frame(frame)
+            for ev in frame.events:
+                kind = ev.kind
+                if kind == "refused" and ev.data.get("reason") in ("cell contested", "swap"):
+                    state["vetoed"] += 1
+                elif kind == "done" and ev.data.get("op") == "serve":
+                    key = "picked_phys" if tracker.station_kind.get(ev.unit_id) == "pick" else "stowed_phys"
+                    state[key] += int(ev.data.get("units", 0))
+            state["collisions"] = tracker.collisions
+            if record_poses:
+                store.add_pose(frame.step, frame.t_s, tracker.poses)
+            state["frame"] = link.receive_frame(pending) if pending is not None else link.exchange(batch)
             yield env.timeout(scene.step_s)
 
     def kpi_row(minute: int) -> dict:
