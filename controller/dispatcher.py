@@ -47,6 +47,13 @@ TO_POD, LIFTING, TO_STATION, AT_STATION, TO_STORAGE, SETTING_DOWN = range(6)
 PHASE_NAMES = ("to_pod", "lifting", "to_station", "at_station", "to_storage", "setting_down")
 
 
+NO_GOAL = (-1, -1)
+# Modes in which a unit cannot take a move this step (the planner treats it as an obstacle).
+_INACTIVE_MODES = frozenset(
+    (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING)
+)
+
+
 @dataclass(eq=False)
 class Line:
     """One order line (pick) or carton (stow) waiting at a station."""
@@ -131,7 +138,7 @@ class Dispatcher:
         )
         self.units = [UnitRec(unit_id=u.unit_id) for u in plan.drive_units]
         self.unit_index = {u.unit_id: i for i, u in enumerate(self.units)}
-        self.low_battery = np.array([u.low_battery_frac for u in plan.drive_units])
+        self.low_battery = [float(u.low_battery_frac) for u in plan.drive_units]
         self.stations = [StationRec(s.station_id, s.kind, s.cell) for s in plan.stations]
         self.station_index = {s.station_id: i for i, s in enumerate(self.stations)}
         self.orders: dict[int, OrderRec] = {}
@@ -248,14 +255,14 @@ class Dispatcher:
                 st.pod_id,
                 st.battery_frac,
             )
-            self.pos[i, 0] = st.row
-            self.pos[i, 1] = st.col
-            self.heading[i] = st.heading
-            self.loaded[i] = st.pod_id >= 0
             if st.mode == UnitMode.FAILED and not u.failed:
                 self._unit_failed(i, "reported failed")
             elif u.failed and st.mode != UnitMode.FAILED and st.mode != UnitMode.STOPPED:
                 self.unit_recovered(u.unit_id)  # re-registered: resumes from where it reports
+        units = self.units
+        self.pos[:] = [(u.row, u.col) for u in units]
+        self.heading[:] = [u.heading for u in units]
+        self.loaded[:] = [u.pod >= 0 for u in units]
         for ev in frame.events:
             self._on_event(ev, commands)
 
@@ -599,12 +606,16 @@ class Dispatcher:
     def _advance(self, commands: list) -> None:
         self._order_queues()
         # Per-tick lookups, built once: who stands where, which pods are committed, who parks where.
-        self._cell_owner = {u.cell: k for k, u in enumerate(self.units)}
+        units = self.units
+        self._cell_owner = {u.cell: k for k, u in enumerate(units)}
         self._busy_cells = self.book_busy_cells()
-        self._park_taken = {x.park: k for k, x in enumerate(self.units) if x.park is not None}
-        for i, u in enumerate(self.units):
+        self._park_taken = {x.park: k for k, x in enumerate(units) if x.park is not None}
+        goals: list[Cell] = []
+        active: list[bool] = []
+        for i, u in enumerate(units):
             if u.failed:
-                self.goal[i] = (-1, -1)
+                goals.append(NO_GOAL)
+                active.append(False)
                 continue
             trip = u.trip
             if trip is not None:
@@ -627,17 +638,10 @@ class Dispatcher:
             else:
                 self._park(i, u)
             g = u.goal
-            if g is None:
-                self.goal[i] = (-1, -1)
-            else:
-                self.goal[i] = g
-            self.active[i] = u.mode not in (
-                UnitMode.LIFTING,
-                UnitMode.SETTING_DOWN,
-                UnitMode.STOPPED,
-                UnitMode.FAILED,
-                UnitMode.CHARGING,
-            )
+            goals.append(NO_GOAL if g is None else g)
+            active.append(u.mode not in _INACTIVE_MODES)
+        self.goal[:] = goals
+        self.active[:] = active
 
     def _advance_trip(self, i: int, u: UnitRec, trip: Trip, commands: list) -> None:
         station = self.stations[trip.station]

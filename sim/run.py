@@ -101,7 +101,6 @@ class _Tracker:
         self.station_kind = {s.station_id: s.kind for s in scene.stations}
         self.unit_ids = {u.unit_id for u in scene.units}
         self.unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
-        self.width = int(scene.grid.shape[1])
         self.busy_ticks = {"pick": 0, "stow": 0}
         self.ticks = 0
         self.queue_sum = 0
@@ -109,8 +108,11 @@ class _Tracker:
         self.distance_cells = 0
         self.collisions = 0
         # (row, col, heading, pod) per drive unit, in scene order; -1 rows until first reported.
-        self.poses = np.full((len(scene.units), 4), -1, dtype=np.int16)
-        self._seen = np.zeros(len(scene.units), dtype=bool)
+        self.pose_rows: list[tuple[int, int, int, int]] = [(-1, -1, -1, -1)] * len(scene.units)
+        self._last: list[tuple[int, int] | None] = [None] * len(scene.units)
+        self._n_seen = 0
+        self._cells_changed = True  # recount shared cells only when some unit moved
+        self._shared = 0
 
     def reset_minute(self):
         self.busy_ticks = {"pick": 0, "stow": 0}
@@ -124,33 +126,40 @@ class _Tracker:
         self.queue_sum += sum(len(s.queue) for s in dispatcher.stations if s.kind == "pick")
         self.unit_busy += dispatcher.busy_units()
 
+    def poses(self) -> np.ndarray:
+        """int16[N, 4]: (row, col, heading, pod) of each drive unit in scene order (-1 before seen)."""
+        return np.array(self.pose_rows, dtype=np.int16)
+
     def observe_frame(self, frame: TelemetryFrame) -> None:
         """What the fleet reported: station busy time, distance driven, poses, collisions."""
         kinds = self.station_kind
         index = self.unit_index
-        rows = []
+        last = self._last
+        poses = self.pose_rows
+        moved = 0
         for st in frame.units:
             k = index.get(st.unit_id)
-            if k is not None:
-                rows.append((k, st.row, st.col, st.heading, st.pod_id))
+            if k is None:
+                kind = kinds.get(st.unit_id)
+                if kind is not None and st.mode == UnitMode.SERVING:
+                    self.busy_ticks[kind] += 1
                 continue
-            kind = kinds.get(st.unit_id)
-            if kind is not None and st.mode == UnitMode.SERVING:
-                self.busy_ticks[kind] += 1
-        if not rows:
-            return
-        arr = np.array(rows, dtype=np.int64)
-        idx = arr[:, 0]
-        new = arr[:, 1:].astype(np.int16)
-        seen = self._seen[idx]
-        old = self.poses[idx]
-        self.distance_cells += int(np.abs(new[seen, :2] - old[seen, :2]).sum())
-        self.poses[idx] = new
-        self._seen[idx] = True
+            row, col = st.row, st.col
+            prev = last[k]
+            if prev is None:
+                self._n_seen += 1
+            elif prev != (row, col):
+                moved += abs(prev[0] - row) + abs(prev[1] - col)
+                self._cells_changed = True
+            last[k] = (row, col)
+            poses[k] = (row, col, st.heading, st.pod_id)
+        self.distance_cells += moved
         # Independent of the fleet host's own safety layer: two units in one cell is a collision.
-        known = self.poses[self._seen]
-        keys = known[:, 0].astype(np.int64) * self.width + known[:, 1]
-        self.collisions += int(len(keys) - len(np.unique(keys)))
+        if self._cells_changed:
+            self._cells_changed = False
+            cells = [c for c in last if c is not None]
+            self._shared = len(cells) - len(set(cells))
+        self.collisions += self._shared
 
 
 def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
@@ -261,7 +270,7 @@ def run_fc(
                     state[key] += int(ev.data.get("units", 0))
             state["collisions"] = tracker.collisions
             if record_poses:
-                store.add_pose(frame.step, frame.t_s, tracker.poses)
+                store.add_pose(frame.step, frame.t_s, tracker.poses())
             state["frame"] = link.receive_frame(pending) if pending is not None else link.exchange(batch)
             yield env.timeout(scene.step_s)
 
