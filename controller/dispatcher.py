@@ -34,6 +34,7 @@ from controller.floorplan import (
     WALL,
     DispatchConfig,
     FloorPlan,
+    grid_bfs_distance,
 )
 from controller.inventory import InventoryBook
 from controller.orders import Carton, Order
@@ -184,6 +185,9 @@ class Dispatcher:
         self.actions = np.full(n, 3, dtype=np.int8)
         self._prepare_stations()
         self.storage_cells = np.argwhere(self.storage_mask).astype(np.int32)
+        self._storage_rows = self.storage_cells[:, 0].astype(np.int64)
+        self._storage_cols = self.storage_cells[:, 1].astype(np.int64)
+        self._storage_slot = {(int(r), int(c)): k for k, (r, c) in enumerate(self.storage_cells.tolist())}
         self.t_s = 0.0
         self.step = 0
 
@@ -746,19 +750,28 @@ class Dispatcher:
             u.goal = u.cell
             taken[u.cell] = i
             return
-        r0, c0 = int(self.pos[i, 0]), int(self.pos[i, 1])
-        best, best_d = None, None
-        for r, c in self.storage_cells:
-            cell = (int(r), int(c))
-            if not self.pods_mask[cell] or cell in taken or cell in busy:
-                continue
-            d = abs(cell[0] - r0) + abs(cell[1] - c0)
-            if best_d is None or d < best_d:
-                best, best_d = cell, d
-                if d <= 1:
-                    break
+        best = self._nearest_free_pod_cell(int(self.pos[i, 0]), int(self.pos[i, 1]), taken, busy)
         u.park = best
         u.goal = best
+
+    def _nearest_free_pod_cell(self, r0: int, c0: int, taken, busy) -> Cell | None:
+        """Nearest (Manhattan) storage cell holding a pod that is neither taken nor busy.
+
+        Ties go to the first in row-major order. Vectorised over all storage cells: a Python scan
+        cost ~1 ms per idle unit on fc_large's 6,000 storage cells.
+        """
+        rows, cols = self._storage_rows, self._storage_cols
+        ok = self.pods_mask[rows, cols]
+        for cell in (*taken, *busy):
+            k = self._storage_slot.get(cell)
+            if k is not None:
+                ok[k] = False
+        if not ok.any():
+            return None
+        d = np.abs(rows - r0) + np.abs(cols - c0)
+        d[~ok] = np.iinfo(d.dtype).max
+        k = int(np.argmin(d))
+        return (int(rows[k]), int(cols[k]))
 
     def book_busy_cells(self) -> set[Cell]:
         cells = set()
@@ -800,21 +813,9 @@ class Dispatcher:
         return cid
 
     def _prepare_stations(self) -> None:
-        from collections import deque as _dq
-
-        height, width = self.grid.shape
         loaded_ok = self.static_loaded | self.storage_mask
         for station in self.stations:
-            dist = np.full((height, width), -1, dtype=np.int32)
-            dist[station.cell] = 0
-            q = _dq([station.cell])
-            while q:
-                r, c = q.popleft()
-                for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-                    nr, nc = r + dr, c + dc
-                    if 0 <= nr < height and 0 <= nc < width and dist[nr, nc] < 0 and loaded_ok[nr, nc]:
-                        dist[nr, nc] = dist[r, c] + 1
-                        q.append((nr, nc))
+            dist = grid_bfs_distance(loaded_ok, [station.cell])
             station.queue_cells = self._queue_line(station.cell, dist)
             station.distance = dist
             st = np.argwhere(self.storage_mask & (dist >= 0))

@@ -16,6 +16,37 @@ Cell = tuple[int, int]  # row, col
 AISLE, WALL, STORAGE, PICK, STOW, DOCK, CHARGE, PARK = range(8)
 
 
+def grid_bfs_distance(passable: np.ndarray, sources) -> np.ndarray:
+    """4-connected BFS distance in cells from any of ``sources`` over bool[H, W] ``passable``.
+
+    Returns int32[H, W], -1 where unreachable; sources count as distance 0 even on blocked cells.
+    Expands the whole wavefront per step with array shifts (one numpy pass per distance ring), which is
+    tens of times faster than a cell-by-cell Python queue on warehouse-sized grids.
+    """
+    passable = np.asarray(passable, dtype=bool)
+    dist = np.full(passable.shape, -1, dtype=np.int32)
+    frontier = np.zeros(passable.shape, dtype=bool)
+    for cell in sources:
+        frontier[tuple(cell)] = True
+    dist[frontier] = 0
+    unvisited = passable & ~frontier
+    ring = np.empty_like(frontier)
+    d = 0
+    while True:
+        ring[...] = False
+        ring[1:, :] |= frontier[:-1, :]
+        ring[:-1, :] |= frontier[1:, :]
+        ring[:, 1:] |= frontier[:, :-1]
+        ring[:, :-1] |= frontier[:, 1:]
+        ring &= unvisited
+        if not ring.any():
+            return dist
+        d += 1
+        dist[ring] = d
+        unvisited &= ~ring
+        frontier, ring = ring, frontier
+
+
 @dataclass(frozen=True, kw_only=True)
 class StationInfo:
     station_id: str

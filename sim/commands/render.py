@@ -47,11 +47,12 @@ def progress_bar(total_s: float, *, enabled: bool = True):
             t = row["t_s"]
             hours = t / 3600.0
             rate = row["units_picked"] / hours if hours > 0 else 0.0
+            speedup = t / max(row["wall_s"], 1e-9)
             prog.update(
                 task,
                 completed=t,
                 sim=f"{int(t // 3600)}:{int(t % 3600 // 60):02d}",
-                rate=f"{rate:,.0f} units/h  {row['orders_completed']} orders  x{t / max(row['wall_s'], 1e-9):,.0f} real time",
+                rate=f"{rate:,.0f} units/h  {row['orders_completed']} orders  x{speedup:,.0f} real time",
             )
 
         yield update

@@ -12,12 +12,13 @@ wall cells entered from the hallway.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
+
+from controller.floorplan import grid_bfs_distance
 
 Cell = tuple[int, int]  # row, col
 
@@ -207,18 +208,4 @@ def cells_with(grid: np.ndarray, code: CellCode) -> np.ndarray:
 
 def bfs_distance(passable: np.ndarray, sources: list[Cell]) -> np.ndarray:
     """4-connected BFS distance (in cells) from any source over ``passable``; -1 where unreachable."""
-    height, width = passable.shape
-    dist = np.full((height, width), -1, dtype=np.int32)
-    queue: deque[Cell] = deque()
-    for s in sources:
-        dist[s] = 0
-        queue.append(s)
-    while queue:
-        r, c = queue.popleft()
-        d = dist[r, c] + 1
-        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-            nr, nc = r + dr, c + dc
-            if 0 <= nr < height and 0 <= nc < width and passable[nr, nc] and dist[nr, nc] < 0:
-                dist[nr, nc] = d
-                queue.append((nr, nc))
-    return dist
+    return grid_bfs_distance(passable, sources)
