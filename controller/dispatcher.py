@@ -54,6 +54,8 @@ _INACTIVE_MODES = frozenset(
     (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING)
 )
 
+_UNUSABLE_MODES = frozenset((UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING))
+
 
 @dataclass(eq=False)
 class Line:
@@ -472,8 +474,9 @@ class Dispatcher:
         for t in self.trips:
             in_flight[t.station] += 1
         for u in self.units:
-            if u.trip is not None and u.trip.phase <= LIFTING:
-                in_flight[u.trip.station] += 1
+            trip = u.trip
+            if trip is not None and trip.phase <= LIFTING:
+                in_flight[trip.station] += 1
         for idx, station in enumerate(self.stations):
             while station.pending and in_flight[idx] < max_trips:
                 trip = self._select_pod_pick(idx) if station.kind == "pick" else self._select_pod_stow(idx)
@@ -493,9 +496,17 @@ class Dispatcher:
         station = self.stations[idx]
         book = self.book
         score: dict[int, int] = {}
+        busy, pod_cell, contents, reserved = book.busy_pod, book.pod_cell, book.contents, book.reserved
+        pods_of_sku = book.pods_of_sku
         for ln in station.pending:
-            for p in book.pods_of_sku.get(ln.sku, ()):
-                if p in book.busy_pod or book.pod_cell[p] is None or book.available(p, ln.sku) < ln.units:
+            sku, units = ln.sku, ln.units
+            for p in pods_of_sku.get(sku, ()):
+                # book.available(p, sku), inlined: this loop is the hot path of large floors.
+                if (
+                    p in busy
+                    or pod_cell[p] is None
+                    or contents[p].get(sku, 0) - reserved[p].get(sku, 0) < units
+                ):
                     continue
                 score[p] = score.get(p, 0) + 1
         if not score:
@@ -548,21 +559,20 @@ class Dispatcher:
         self.next_trip_id += 1
         return trip
 
-    def _usable(self, i: int) -> bool:
-        u = self.units[i]
-        return (
-            not u.failed
-            and u.trip is None
-            and u.charging_at is None
-            and u.mode not in (UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING)
-            and u.battery_frac > self.low_battery[i]
-            and u.pod < 0
-        )
-
     def _allocate_units(self) -> None:
         if not self.trips:
             return
-        idle = [i for i in range(len(self.units)) if self._usable(i)]
+        low = self.low_battery
+        idle = [
+            i
+            for i, u in enumerate(self.units)
+            if u.trip is None
+            and u.pod < 0
+            and u.charging_at is None
+            and not u.failed
+            and u.mode not in _UNUSABLE_MODES
+            and u.battery_frac > low[i]
+        ]
         if not idle:
             return
         parked_at = {self.units[i].park: i for i in idle if self.units[i].park is not None}
@@ -575,9 +585,10 @@ class Dispatcher:
             if pick is None:
                 pick = parked_at.get(cell)
             if pick is None or pick not in idle:
-                pick = min(
-                    idle, key=lambda k: (abs(self.pos[k, 0] - cell[0]) + abs(self.pos[k, 1] - cell[1]), k)
-                )
+                # Nearest idle unit (Manhattan), lowest index on ties; idle stays in ascending order.
+                at = self.pos[idle]
+                d = np.abs(at[:, 0] - cell[0]) + np.abs(at[:, 1] - cell[1])
+                pick = idle[int(np.argmin(d))]
             idle.remove(pick)
             u = self.units[pick]
             u.trip = trip
