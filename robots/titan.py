@@ -38,6 +38,8 @@ from robots.messages import (
 Cell = tuple[int, int]  # row, col
 
 _RECENT_COMMANDS = 4096  # idempotence window per unit
+_F, _R, _C, _W = (int(a) for a in (Action.F, Action.R, Action.C, Action.W))
+_IDLE, _MOVING, _STOPPED = (int(m) for m in (UnitMode.IDLE, UnitMode.MOVING, UnitMode.STOPPED))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +101,7 @@ class Titan(RobotUnit):
             ),
         )
         self.floor = floor
+        self._low_wh = p.low_battery_frac * p.battery_wh
         self._initial = (tuple(cell), int(heading))
         self.reset()
 
@@ -123,15 +126,15 @@ class Titan(RobotUnit):
 
     def state(self) -> UnitState:
         return UnitState(
-            unit_id=self.unit_id,
-            unit_type=self.unit_type,
-            mode=int(self.mode),
-            row=self.cell[0],
-            col=self.cell[1],
-            heading=self.heading,
-            pod_id=self.pod_id,
-            battery_frac=round(self.battery_wh / self.params.battery_wh, 6),
-            busy_until_s=self.busy_until_s,
+            self.unit_id,
+            self.unit_type,
+            int(self.mode),
+            self.cell[0],
+            self.cell[1],
+            self.heading,
+            self.pod_id,
+            round(self.battery_wh / self.params.battery_wh, 6),
+            self.busy_until_s,
         )
 
     def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
@@ -167,22 +170,24 @@ class Titan(RobotUnit):
         return [self._refuse(command, t_s, f"titan does not accept {type(command).__name__}")]
 
     def step(self, t_s: float, dt_s: float) -> list[UnitEvent]:
+        # The fleet host calls this for every unit every step: plain ints instead of enum lookups.
         events: list[UnitEvent] = []
         p = self.params
         moving = False
         if self._stopped:
-            self._pending_action = int(Action.W)
+            self._pending_action = _W
         elif self._timed is not None:
             op, cid, arg = self._timed
             if op == "charge":
                 self.battery_wh = min(p.battery_wh, self.battery_wh + p.charge_power_w * dt_s / 3600.0)
-                if self.battery_wh >= self._charge_until * p.battery_wh:
-                    self._timed = None
-                    self.mode = UnitMode.IDLE
-                    events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": "charge"}))
+                if self.battery_wh < self._charge_until * p.battery_wh:
+                    return events  # still charging: no drain this step
+                self._timed = None
+                self.mode = _IDLE
+                events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": "charge"}))
             elif t_s + 1e-9 >= self.busy_until_s:
                 self._timed = None
-                self.mode = UnitMode.IDLE
+                self.mode = _IDLE
                 if op == "lift":
                     self.pod_id = int(arg)
                     events.append(
@@ -195,32 +200,31 @@ class Titan(RobotUnit):
             moving = True  # lifting draws motor power too
         else:
             action = self._pending_action
-            self._pending_action = int(Action.W)
-            if action == Action.F:
+            self._pending_action = _W
+            if action == _F:
                 dr, dc = FORWARD_DELTA[self.heading]
                 self.cell = (self.cell[0] + dr, self.cell[1] + dc)
                 self.distance_m += p.cell_size_m
                 moving = True
-                self.mode = UnitMode.MOVING
-            elif action in (Action.R, Action.C):
-                self.heading = (self.heading + (1 if action == Action.R else 3)) % 4
+                self.mode = _MOVING
+            elif action in (_R, _C):
+                self.heading = (self.heading + (1 if action == _R else 3)) % 4
                 moving = True
-                self.mode = UnitMode.MOVING
+                self.mode = _MOVING
             else:
-                self.mode = UnitMode.IDLE
-        if self._timed is None or self._timed[0] != "charge":
-            power_w = p.power_moving_w if moving else p.power_idle_w
-            before = self.battery_wh
-            self.battery_wh = max(0.0, self.battery_wh - power_w * dt_s / 3600.0)
-            low = p.low_battery_frac * p.battery_wh
-            if before > low >= self.battery_wh:
-                events.append(
-                    UnitEvent(self.unit_id, "battery_low", t_s, -1, {"frac": self.battery_wh / p.battery_wh})
-                )
-            if self.battery_wh <= 0.0 and not self._stopped:
-                self._stopped = True
-                self.mode = UnitMode.STOPPED
-                events.append(UnitEvent(self.unit_id, "failed", t_s, -1, {"reason": "battery empty"}))
+                self.mode = _IDLE
+        before = self.battery_wh
+        after = before - (p.power_moving_w if moving else p.power_idle_w) * dt_s / 3600.0
+        self.battery_wh = after if after > 0.0 else 0.0
+        low = self._low_wh
+        if before > low >= self.battery_wh:
+            events.append(
+                UnitEvent(self.unit_id, "battery_low", t_s, -1, {"frac": self.battery_wh / p.battery_wh})
+            )
+        if self.battery_wh <= 0.0 and not self._stopped:
+            self._stopped = True
+            self.mode = _STOPPED
+            events.append(UnitEvent(self.unit_id, "failed", t_s, -1, {"reason": "battery empty"}))
         return events
 
     @classmethod

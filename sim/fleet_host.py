@@ -208,6 +208,19 @@ class FleetHost:
 
     def _veto_conflicts(self, t_s: float) -> list[UnitEvent]:
         """Cancel forward moves into an occupied or contested cell, or swaps, to a fixed point."""
+        titans = self.titans
+        nxt = [t.next_cell() for t in titans]
+        if len(set(nxt)) == len(nxt):
+            # The common case (the planner already avoids conflicts): no shared target and no swap.
+            movers = {t.cell: k for k, t in enumerate(titans) if nxt[k] != t.cell}
+            swap = False
+            for cell, k in movers.items():
+                j = movers.get(nxt[k])
+                if j is not None and nxt[j] == cell:
+                    swap = True
+                    break
+            if not swap:
+                return []
         events = []
         changed = True
         while changed:

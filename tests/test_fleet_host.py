@@ -1,0 +1,89 @@
+"""The fleet host's safety layer: it vetoes moves that would put two units in one cell or swap them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robots.messages import Action, CommandBatch, Move
+from sim.fleet_host import FleetHost
+
+AISLE = 0
+
+
+@pytest.fixture
+def host(small_scene_dict, write_scene):
+    h = FleetHost(write_scene(small_scene_dict), world=False)
+    yield h
+    h.close()
+
+
+def _aisle_run(host: FleetHost, length: int) -> tuple[int, int]:
+    """A (row, col) starting `length` free aisle cells in a row, away from every unit."""
+    grid = host.scene.grid
+    taken = {t.cell for t in host.titans}
+    for r in range(grid.shape[0]):
+        for c in range(grid.shape[1] - length):
+            cells = [(r, c + k) for k in range(length)]
+            if all(grid[x] == AISLE for x in cells) and not taken & set(cells):
+                return r, c
+    raise AssertionError("no free aisle run")
+
+
+def _place(host: FleetHost, placements: list[tuple[tuple[int, int], int]]) -> list:
+    units = host.titans[: len(placements)]
+    for t, (cell, heading) in zip(units, placements, strict=True):
+        t.cell, t.heading = cell, heading
+    host._refresh_carried()
+    return units
+
+
+def _forward(host: FleetHost, units, step: int = 0):
+    cmds = [Move(100 * step + k + 1, t.unit_id, int(Action.F), step) for k, t in enumerate(units)]
+    return host.apply(CommandBatch(step=step, t_s=host.t_s, commands=cmds))
+
+
+def _vetoes(frame) -> dict[str, str]:
+    return {e.unit_id: e.data["reason"] for e in frame.events if e.kind == "refused"}
+
+
+def test_two_units_moving_into_one_cell_are_both_stopped(host):
+    r, c = _aisle_run(host, 3)
+    a, b = _place(host, [((r, c), 0), ((r, c + 2), 2)])  # east and west, towards (r, c + 1)
+    frame = _forward(host, [a, b])
+    assert _vetoes(frame) == {a.unit_id: "cell contested", b.unit_id: "cell contested"}
+    assert (a.cell, b.cell) == ((r, c), (r, c + 2))
+    assert host.moves_vetoed == 2 and host.collisions == 0
+
+
+def test_a_swap_is_vetoed_but_following_is_allowed(host):
+    r, c = _aisle_run(host, 3)
+    a, b = _place(host, [((r, c), 0), ((r, c + 1), 2)])  # facing each other
+    frame = _forward(host, [a, b])
+    assert _vetoes(frame) == {a.unit_id: "swap", b.unit_id: "swap"}
+    assert (a.cell, b.cell) == ((r, c), (r, c + 1))
+
+    b.heading = 0  # now both face east: b leaves the cell a enters
+    frame = _forward(host, [a, b], step=1)
+    assert _vetoes(frame) == {}
+    assert (a.cell, b.cell) == ((r, c + 1), (r, c + 2))
+    assert host.collisions == 0
+
+
+def test_moving_into_a_waiting_unit_is_vetoed_for_the_mover_only(host):
+    r, c = _aisle_run(host, 2)
+    a, b = _place(host, [((r, c), 0), ((r, c + 1), 0)])
+    frame = _forward(host, [a])  # b waits
+    assert _vetoes(frame) == {a.unit_id: "cell contested"}
+    assert (a.cell, b.cell) == ((r, c), (r, c + 1))
+
+
+def test_no_two_units_share_a_cell_after_random_forward_commands(host):
+    rng = np.random.default_rng(3)
+    for step in range(60):
+        for t in host.titans:
+            t.heading = int(rng.integers(4)) if rng.random() < 0.3 else t.heading
+        frame = _forward(host, host.titans, step=step)
+        cells = [(u.row, u.col) for u in frame.units if u.unit_type == "titan"]
+        assert len(cells) == len(set(cells)), f"shared cell at step {step}"
+    assert host.collisions == 0
