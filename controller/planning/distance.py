@@ -100,6 +100,28 @@ def _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, bucket
             dist += 1
 
 
+@numba.njit(**NUMBA_OPTS)
+def _sync_kernel(new_u, new_l, old_u, old_l, base_u, base_l):
+    """Copy the new maps (bool[H*W]) over the old ones; return what changed as bit flags.
+
+    1: ``passable_unloaded`` changed at a cell passable for unloaded units at reset; 2: likewise for
+    ``passable_loaded``; 4: any change of ``passable_unloaded``; 8: any change of ``passable_loaded``.
+    """
+    flags = 0
+    for k in range(new_u.shape[0]):
+        if new_u[k] != old_u[k]:
+            flags |= 4
+            if base_u[k]:
+                flags |= 1
+            old_u[k] = new_u[k]
+        if new_l[k] != old_l[k]:
+            flags |= 8
+            if base_l[k]:
+                flags |= 2
+            old_l[k] = new_l[k]
+    return flags
+
+
 def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
     """``int32[n_cells, 4]``: compact index of the E, S, W, N neighbour of each compact cell, or -1."""
     idx = cell_index.reshape(H, W)
@@ -189,16 +211,19 @@ class DistanceTables:
         times a minute in a fulfilment centre) marks the loaded tables stale; a stale table is rebuilt
         when used and at least ``refresh_steps`` old, which bounds the work per step.
         """
-        flats = [np.ascontiguousarray(m, bool).ravel() for m in (passable_unloaded, passable_loaded)]
-        changed = [not np.array_equal(self._maps[c], flats[c]) for c in (0, 1)]
-        if changed[0] and np.any((self._maps[0] != flats[0]) & self.base_by_class[0]):
+        flags = _sync_kernel(
+            np.ascontiguousarray(passable_unloaded, bool).ravel(),
+            np.ascontiguousarray(passable_loaded, bool).ravel(),
+            self._maps[0],
+            self._maps[1],
+            self.base_by_class[0],
+            self.base_by_class[1],
+        )
+        if flags & 1:
             self._flush_class(0)
             self._flush_class(1)
-        elif changed[1] and np.any((self._maps[1] != flats[1]) & self.base_by_class[1]):
+        elif flags & 2:
             self.map_version[1] += 1
-        for c in (0, 1):
-            if changed[c]:
-                self._maps[c] = flats[c].copy()
 
     def _flush_class(self, cls: int) -> None:
         hw = self.H * self.W
