@@ -632,9 +632,9 @@ def prepare_kernel(
         if g >= 0:
             key = hw + g if loaded[i] else g
             slot = key_slot[key]
-            if slot >= 0 and key >= hw and slot_version[slot] < map_version_loaded:
-                if step - slot_built[slot] >= refresh_steps:
-                    slot = -1  # stale: rebuilt by the caller
+            stale = key >= hw and slot >= 0 and slot_version[slot] < map_version_loaded
+            if stale and step - slot_built[slot] >= refresh_steps:
+                slot = -1  # stale: rebuilt by the caller
             if slot < 0:
                 need += 1
             else:
