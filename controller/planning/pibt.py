@@ -220,15 +220,14 @@ class PIBTPlanner:
         )  # fmt: skip
         if need < 0:
             raise ValueError("a unit is outside the grid")
-        goal_slot = self.goal_slot
         if need > 0:  # new goals (or stale tables): build them
-            goal_slot = tables.slots_for(self.goal_lin, loaded, self.step_count)
+            tables.fill_slots(self.goal_lin, loaded, self.goal_slot, self.step_count)
         return {
             "H": self.H,
             "W": self.W,
             "pos_lin": self.pos_lin,
             "heading": heading,
-            "goal_slot": goal_slot,
+            "goal_slot": self.goal_slot,
             "loaded": loaded,
             "active": active,
             "pass_u": pass_u,
