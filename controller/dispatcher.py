@@ -808,6 +808,9 @@ class Dispatcher:
         for i, u in enumerate(self.units):
             if u.failed:  # a failed unit's cell is an obstacle for everyone else
                 self.active[i] = False
+            elif u.trip is not None and u.trip.phase == AT_STATION:
+                # being served: hold the station cell (PIBT otherwise pushes it off for passers-by)
+                self.active[i] = False
         fleet = FleetArrays(self.pos, self.heading, self.goal, self.loaded, self.active)
         t0 = time.perf_counter()
         self.planner.step(gm, fleet, self.actions)

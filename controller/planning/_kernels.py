@@ -567,3 +567,98 @@ def pibt_step_kernel(
         if next_lin[i] >= 0:
             occ_next[next_lin[i]] = NO_AGENT
         occ_next[pos_lin[i]] = NO_AGENT
+
+
+# LCG modulus 2**31 (glibc constants): products stay below 2**62, so the arithmetic is identical in
+# numba and in plain Python (NUMBA_DISABLE_JIT) and never overflows int64
+_LCG_A = 1103515245
+_LCG_C = 12345
+_LCG_MASK = (1 << 31) - 1
+
+
+@numba.njit(**NUMBA_OPTS)
+def prepare_kernel(
+    H,
+    W,
+    pos,
+    goal,
+    key_slot,
+    slot_version,
+    slot_built,
+    slot_last_used,
+    map_version_loaded,
+    refresh_steps,
+    step,
+    loaded,
+    elapsed,
+    stall,
+    prev_pos,
+    prev_goal,
+    tie_frac,
+    rng_state,
+    pos_lin,
+    goal_lin,
+    goal_slot,
+    prio,
+    order,
+    tie,
+):
+    """Per-step inputs of `pibt_step_kernel`, in one pass (the Python version cost 0.3 ms for 30 units).
+
+    pos, goal int32[N, 2] (row, col; goal -1 = none). Looks up each unit's distance-table slot in
+    ``key_slot`` (key = loaded * H*W + goal cell) and marks the slot used at ``step``; updates the
+    priorities (``elapsed``: steps since the goal was set or last reached), the stall counters and
+    ``order`` (units by decreasing priority, ties by the fixed ``tie_frac``), and draws ``tie``
+    (int8[N, 5], 0..3) from the LCG state ``rng_state`` (int64[1]). Returns -1 if a unit is outside
+    the grid, otherwise the number of units whose table is missing or stale (the caller then builds
+    them, see `DistanceTables.slots_for`); ``goal_slot`` is -1 for those.
+    """
+    N = pos.shape[0]
+    hw = H * W
+    need = 0
+    s = rng_state[0]
+    for i in range(N):
+        r = pos[i, 0]
+        c = pos[i, 1]
+        if r < 0 or r >= H or c < 0 or c >= W:
+            return -1
+        p = r * W + c
+        pos_lin[i] = p
+        g = -1
+        if goal[i, 0] >= 0:
+            g = goal[i, 0] * W + goal[i, 1]
+        goal_lin[i] = g
+        slot = -1
+        if g >= 0:
+            key = hw + g if loaded[i] else g
+            slot = key_slot[key]
+            stale = key >= hw and slot >= 0 and slot_version[slot] < map_version_loaded
+            if stale and step - slot_built[slot] >= refresh_steps:
+                slot = -1  # stale: rebuilt by the caller
+            if slot < 0:
+                need += 1
+            else:
+                slot_last_used[slot] = step
+        goal_slot[i] = slot
+        fresh = g != prev_goal[i] or g == p
+        if fresh:
+            elapsed[i] = 0
+        else:
+            elapsed[i] += 1
+        if fresh or p != prev_pos[i] or g < 0:
+            stall[i] = 0
+        else:
+            stall[i] += 1
+        prev_pos[i] = p
+        prev_goal[i] = g
+        if g >= 0:
+            prio[i] = -(elapsed[i] + tie_frac[i])
+        else:
+            prio[i] = -(tie_frac[i] - 1.0)
+        s = (s * _LCG_A + _LCG_C) & _LCG_MASK
+        bits = s >> 16  # the high 15 bits of the state
+        for k in range(5):
+            tie[i, k] = (bits >> (2 * k)) & 3
+    rng_state[0] = s
+    order[:] = np.argsort(prio, kind="mergesort")  # stable: equal keys keep unit order
+    return need

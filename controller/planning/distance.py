@@ -100,6 +100,94 @@ def _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, bucket
             dist += 1
 
 
+@numba.njit(**NUMBA_OPTS)
+def _sync_kernel(new_u, new_l, old_u, old_l, base_u, base_l):
+    """Copy the new maps (bool[H*W]) over the old ones; return what changed as bit flags.
+
+    1: ``passable_unloaded`` changed at a cell passable for unloaded units at reset; 2: likewise for
+    ``passable_loaded``; 4: any change of ``passable_unloaded``; 8: any change of ``passable_loaded``.
+    """
+    flags = 0
+    for k in range(new_u.shape[0]):
+        if new_u[k] != old_u[k]:
+            flags |= 4
+            if base_u[k]:
+                flags |= 1
+            old_u[k] = new_u[k]
+        if new_l[k] != old_l[k]:
+            flags |= 8
+            if base_l[k]:
+                flags |= 2
+            old_l[k] = new_l[k]
+    return flags
+
+
+@numba.njit(**NUMBA_OPTS)
+def _fill_slots_kernel(
+    goal_lin, loaded, goal_slot, step, hw, key_slot, slot_key, slot_last_used, slot_version, slot_built,
+    map_version_loaded, cell_index, base_cells, map_u, map_l, nbr, move_cost, unit_costs, tables, queue,
+    buckets, bucket_len, live,
+):  # fmt: skip
+    """Give every unit with a goal and ``goal_slot == -1`` a fresh table (the few-per-step case).
+
+    A missing key takes a free slot, else the least recently used slot not used at ``step``; a stale
+    key (see `DistanceTables.sync_maps`) is rebuilt in its own slot. Returns the number of tables
+    built, or -1 if no slot could be found (the caller then raises). ``live`` (bool[n_cells]) is
+    scratch for the passable cells of a load class.
+    """
+    S = slot_key.shape[0]
+    built = 0
+    one_goal = np.empty(1, np.int32)
+    one_slot = np.empty(1, np.int32)
+    for i in range(goal_lin.shape[0]):
+        g = goal_lin[i]
+        if g < 0 or goal_slot[i] >= 0:
+            continue
+        cls = 1 if loaded[i] else 0
+        key = cls * hw + g
+        s = key_slot[key]
+        if s >= 0 and slot_built[s] == step:
+            goal_slot[i] = s  # built this step for another unit
+            slot_last_used[s] = step
+            continue
+        if s < 0:
+            best = -1
+            best_used = np.int64(1) << 62
+            for k in range(S):
+                if slot_key[k] < 0:
+                    best = k
+                    break
+                if slot_last_used[k] < step and slot_last_used[k] < best_used:
+                    best_used = slot_last_used[k]
+                    best = k
+            if best < 0:
+                return -1
+            s = best
+            if slot_key[s] >= 0:
+                key_slot[slot_key[s]] = -1
+            slot_key[s] = key
+            key_slot[key] = s
+        slot_version[s] = map_version_loaded if cls == 1 else 0
+        slot_built[s] = step
+        slot_last_used[s] = step
+        goal_slot[i] = s
+        built += 1
+        gc = cell_index[g]
+        if gc < 0:  # a goal outside the reset-time map: unreachable everywhere
+            tables[s, :] = 65535
+            continue
+        m = map_l if cls == 1 else map_u
+        for k in range(base_cells.shape[0]):
+            live[k] = m[base_cells[k]]
+        one_goal[0] = gc
+        one_slot[0] = s
+        if unit_costs:
+            _bfs_fill_kernel(nbr, live, one_goal, one_slot, tables, queue)
+        else:
+            _dial_fill_kernel(nbr, live, move_cost, one_goal, one_slot, tables, buckets, bucket_len)
+    return built
+
+
 def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
     """``int32[n_cells, 4]``: compact index of the E, S, W, N neighbour of each compact cell, or -1."""
     idx = cell_index.reshape(H, W)
@@ -175,6 +263,31 @@ class DistanceTables:
             np.ascontiguousarray(passable_loaded, bool).ravel().copy(),
         ]
         self.bfs_count = 0
+        self.base_cells = np.flatnonzero(base).astype(np.int64)  # compact index -> linear cell
+        self._live = np.empty(max(self.n_cells, 1), bool)
+        self._no_buckets = np.empty((1, 1), np.int32)
+
+    def fill_slots(self, goal_lin: np.ndarray, loaded: np.ndarray, goal_slot: np.ndarray, step: int) -> None:
+        """Fill ``goal_slot`` (``int32[N]``) where it is -1 for a unit with a goal, building tables.
+
+        ``goal_slot`` comes from `controller.planning._kernels.prepare_kernel` (-1 where the table is
+        missing or stale). A few tables a step are built in one numba call; many at once (the first
+        step of a large fleet) go through `slots_for`, which recycles LRU slots in bulk.
+        """
+        missing = int(np.count_nonzero((goal_slot < 0) & (goal_lin >= 0)))
+        if missing > 64:
+            goal_slot[:] = self.slots_for(goal_lin, loaded, step)
+            return
+        built = _fill_slots_kernel(
+            goal_lin, loaded, goal_slot, step, self.H * self.W, self.key_slot, self.slot_key,
+            self.slot_last_used, self.slot_version, self.slot_built, self.map_version[1], self.cell_index,
+            self.base_cells, self._maps[0], self._maps[1], self.nbr, self.move_cost, self.unit_costs,
+            self.tables, self._queue, self._buckets if self._buckets is not None else self._no_buckets,
+            self._bucket_len, self._live,
+        )  # fmt: skip
+        if built < 0:
+            raise RuntimeError(f"max_tables={self.max_tables} is below the distinct goals of one step")
+        self.bfs_count += built
 
     @property
     def nbytes(self) -> int:
@@ -189,16 +302,19 @@ class DistanceTables:
         times a minute in a fulfilment centre) marks the loaded tables stale; a stale table is rebuilt
         when used and at least ``refresh_steps`` old, which bounds the work per step.
         """
-        flats = [np.ascontiguousarray(m, bool).ravel() for m in (passable_unloaded, passable_loaded)]
-        changed = [not np.array_equal(self._maps[c], flats[c]) for c in (0, 1)]
-        if changed[0] and np.any((self._maps[0] != flats[0]) & self.base_by_class[0]):
+        flags = _sync_kernel(
+            np.ascontiguousarray(passable_unloaded, bool).ravel(),
+            np.ascontiguousarray(passable_loaded, bool).ravel(),
+            self._maps[0],
+            self._maps[1],
+            self.base_by_class[0],
+            self.base_by_class[1],
+        )
+        if flags & 1:
             self._flush_class(0)
             self._flush_class(1)
-        elif changed[1] and np.any((self._maps[1] != flats[1]) & self.base_by_class[1]):
+        elif flags & 2:
             self.map_version[1] += 1
-        for c in (0, 1):
-            if changed[c]:
-                self._maps[c] = flats[c].copy()
 
     def _flush_class(self, cls: int) -> None:
         hw = self.H * self.W

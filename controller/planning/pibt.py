@@ -50,7 +50,7 @@ import time
 
 import numpy as np
 
-from controller.planning._kernels import pibt_step_kernel
+from controller.planning._kernels import pibt_step_kernel, prepare_kernel
 from controller.planning.base import FleetArrays, GridMaps
 from controller.planning.distance import DistanceTables
 from controller.planning.guidance import highway_move_costs
@@ -134,6 +134,13 @@ class PIBTPlanner:
         self.prev_pos = np.full(n, -1, np.int64)
         self.prev_goal = np.full(n, -2, np.int64)
         self.tie_frac = self.rng.random(n)
+        self.rng_state = np.array([int(self.rng.integers(0, 1 << 31))], np.int64)
+        self.pos_lin = np.empty(n, np.int32)
+        self.goal_lin = np.empty(n, np.int32)
+        self.goal_slot = np.empty(n, np.int32)
+        self.prio = np.empty(n, np.float64)
+        self.order = np.empty(n, np.int32)
+        self.tie = np.empty((n, 5), np.int8)
 
     def _warm_up(self) -> None:
         """Load (or compile) the kernels once per process, so the first timed step does not pay for it."""
@@ -192,42 +199,35 @@ class PIBTPlanner:
         n = fleet.n
         if n != self.n:
             self._alloc(n)
-        pos = np.asarray(fleet.pos)
-        if pos.shape != (n, 2) or np.asarray(fleet.goal).shape != (n, 2):
+        pos = np.ascontiguousarray(fleet.pos, np.int32)
+        goal = np.ascontiguousarray(fleet.goal, np.int32)
+        if pos.shape != (n, 2) or goal.shape != (n, 2):
             raise ValueError("pos and goal must be int[N, 2]")
-        if n and (pos.min() < 0 or pos[:, 0].max() >= self.H or pos[:, 1].max() >= self.W):
-            raise ValueError("a unit is outside the grid")
-        W = self.W
-        pos_lin = (pos[:, 0] * W + pos[:, 1]).astype(np.int32)
-        goal = np.asarray(fleet.goal)
-        has_goal = goal[:, 0] >= 0
-        goal_lin = np.where(has_goal, goal[:, 0] * W + goal[:, 1], -1).astype(np.int32)
         loaded = np.ascontiguousarray(fleet.loaded, bool)
         active = np.ascontiguousarray(fleet.active, bool)
         heading = np.ascontiguousarray(fleet.heading, np.int8)
         pass_u = np.ascontiguousarray(grid.passable_unloaded, bool).ravel()
         pass_l = np.ascontiguousarray(grid.passable_loaded, bool).ravel()
-
-        self.tables.sync_maps(grid.passable_unloaded, grid.passable_loaded)
-        goal_slot = self.tables.slots_for(goal_lin, loaded, self.step_count)
-
-        # priority = steps since the goal was set or last reached (+ a fixed random fraction)
-        fresh = (goal_lin != self.prev_goal) | (goal_lin == pos_lin)
-        self.elapsed = np.where(fresh, 0, self.elapsed + 1)
-        # steps without progress (same cell, goal unchanged, not there yet): see fill_candidates
-        progress = fresh | (pos_lin != self.prev_pos) | ~has_goal
-        self.stall = np.where(progress, 0, self.stall + 1).astype(np.int32)
-        self.prev_pos = pos_lin.astype(np.int64)
-        self.prev_goal = goal_lin.astype(np.int64)
-        prio = np.where(has_goal, self.elapsed + self.tie_frac, self.tie_frac - 1.0)
-        order = np.argsort(-prio, kind="stable").astype(np.int32)
-        tie = self.rng.integers(0, 4, size=(n, 5), dtype=np.int8)
+        tables = self.tables
+        tables.sync_maps(pass_u, pass_l)
+        # one numba pass: cells, table slots, priorities (steps since the goal was set or last
+        # reached, + a fixed random fraction), stall counters, order and tie-breaking draws
+        need = prepare_kernel(
+            self.H, self.W, pos, goal, tables.key_slot, tables.slot_version, tables.slot_built,
+            tables.slot_last_used, tables.map_version[1], tables.refresh_steps, self.step_count, loaded,
+            self.elapsed, self.stall, self.prev_pos, self.prev_goal, self.tie_frac, self.rng_state,
+            self.pos_lin, self.goal_lin, self.goal_slot, self.prio, self.order, self.tie,
+        )  # fmt: skip
+        if need < 0:
+            raise ValueError("a unit is outside the grid")
+        if need > 0:  # new goals (or stale tables): build them
+            tables.fill_slots(self.goal_lin, loaded, self.goal_slot, self.step_count)
         return {
             "H": self.H,
             "W": self.W,
-            "pos_lin": pos_lin,
+            "pos_lin": self.pos_lin,
             "heading": heading,
-            "goal_slot": goal_slot,
+            "goal_slot": self.goal_slot,
             "loaded": loaded,
             "active": active,
             "pass_u": pass_u,
@@ -235,8 +235,8 @@ class PIBTPlanner:
             "cell_index": self.tables.cell_index,
             "tables": self.tables.tables,
             "move_cost": self.tables.move_cost,
-            "order": order,
-            "tie": tie,
+            "order": self.order,
+            "tie": self.tie,
             "use_swap": self.swap,
             "push_penalty": self.push_penalty,
             "stall": self.stall,
