@@ -511,7 +511,10 @@ class Dispatcher:
                 score[p] = score.get(p, 0) + 1
         if not score:
             return None
-        best = min(score, key=lambda p: (-score[p], self._pod_distance(p, station), p))
+        top = max(score.values())
+        best = min(
+            (p for p, n in score.items() if n == top), key=lambda p: (self._pod_distance(p, station), p)
+        )
         lines = []
         keep = deque()
         for ln in station.pending:

@@ -38,6 +38,9 @@ class InventoryBook:
                 if s >= 0 and u > 0:
                     self.contents[p][int(s)] = self.contents[p].get(int(s), 0) + int(u)
         self.reserved: list[dict[int, int]] = [dict() for _ in range(n_pods)]
+        # Per-pod totals kept beside the contents: stow selection asks them of every pod each time.
+        self._units_total: list[int] = [sum(c.values()) for c in self.contents]
+        self._mass_kg: list[float | None] = [None] * n_pods  # computed lazily, dropped on change
         self.incoming: list[int] = [0] * n_pods  # units promised to stow trips
         self.incoming_mass: list[float] = [0.0] * n_pods
         # sku -> set of pods holding it
@@ -55,13 +58,19 @@ class InventoryBook:
         return self.contents[pod].get(sku, 0) - self.reserved[pod].get(sku, 0)
 
     def units_in(self, pod: int) -> int:
-        return sum(self.contents[pod].values())
+        return self._units_total[pod]
 
     def mass_kg(self, pod: int) -> float:
-        return self.empty_mass_kg + sum(u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod].items())
+        mass = self._mass_kg[pod]
+        if mass is None:
+            mass = self.empty_mass_kg + sum(
+                u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod].items()
+            )
+            self._mass_kg[pod] = mass
+        return mass
 
     def total_units(self) -> int:
-        return sum(sum(c.values()) for c in self.contents)
+        return sum(self._units_total)
 
     def room_for(self, pod: int, sku: int, units: int) -> bool:
         if self.units_in(pod) + self.incoming[pod] + units > self.capacity_units:
@@ -91,6 +100,8 @@ class InventoryBook:
         else:
             self.contents[pod].pop(sku, None)
             self.pods_of_sku[sku].discard(pod)
+        self._units_total[pod] -= units
+        self._mass_kg[pod] = None
 
     def promise_stow(self, pod: int, sku: int, units: int) -> None:
         self.incoming[pod] += units
@@ -104,6 +115,8 @@ class InventoryBook:
         self.unpromise_stow(pod, sku, units)
         self.contents[pod][sku] = self.contents[pod].get(sku, 0) + units
         self.pods_of_sku[sku].add(pod)
+        self._units_total[pod] += units
+        self._mass_kg[pod] = None
 
     def lifted(self, pod: int) -> None:
         cell = self.pod_cell[pod]
