@@ -645,7 +645,10 @@ class Dispatcher:
                         u.goal = None  # wait for the charge to finish
                 else:
                     u.goal = u.charging_at
-            elif u.battery_frac <= self.low_battery[i] and u.pod < 0:
+            elif u.pod < 0 and (
+                u.battery_frac <= self.low_battery[i]
+                or (u.battery_frac <= self.config.opportunity_charge_frac and u.mode == UnitMode.IDLE)
+            ):
                 target = self._free_charger(i)
                 if target is not None:
                     u.charging_at = target

@@ -86,3 +86,7 @@ class DispatchConfig:
     max_lines_per_station: int = 12
     queue_cells: int = 3
     seed: int = 0
+    # An idle unit below this charge goes to a free charging pad (opportunity charging), so a fleet
+    # that starts the shift fully charged does not run low all at once and queue for the few pads.
+    # 0 disables it (units then charge only at their low-battery threshold).
+    opportunity_charge_frac: float = 0.5

@@ -334,16 +334,7 @@ class FleetHost:
         """Bring one unit's world pose up to date (headless runs sync the rest lazily)."""
         if self._world_sync_steps == 1:
             return
-        from sim.world import poses_from_cells
-
-        poses = self.world.unit_poses_world()
-        k = self._titan_index(unit)
-        poses[k] = poses_from_cells(
-            np.array([unit.cell], dtype=np.int32),
-            np.array([unit.heading], dtype=np.int8),
-            self.scene.cell_size_m,
-        )[0]
-        self.world.set_unit_poses(poses)
+        self.world.set_unit_cell(self._titan_index(unit), unit.cell, unit.heading)
 
     def sync_world(self) -> None:
         """Set every unit's world pose from the floor now (headless runs otherwise lag up to a minute)."""

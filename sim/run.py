@@ -61,6 +61,7 @@ def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[F
         order_assignment=d.order_assignment,
         pod_return=d.pod_return,
         max_lines_per_station=d.max_lines_per_station,
+        opportunity_charge_frac=d.opportunity_charge_frac,
         queue_cells=queue_cells,
         seed=child_seed(scene.seed, "dispatcher"),
     )

@@ -169,3 +169,25 @@ def test_gui_run_under_xvfb(scene_path, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     kpis = json.loads(res.stdout[res.stdout.index("{") :])
     assert kpis["collisions"] == 0
+
+
+def _first_charge_s(db):
+    rows = [r for r in _event_log(db) if r[1] == "to_charge"]
+    return rows[0][0] if rows else None
+
+
+def test_opportunity_charging_staggers_charging(small_scene_dict, write_scene, tmp_path):
+    # Tiny batteries so a few simulated minutes drain them: with opportunity charging an idle unit
+    # tops up at a free pad well before any unit reaches its low-battery threshold.
+    raw = small_scene_dict
+    raw["fleet"][0]["battery_wh"] = 30.0
+    raw["orders"]["rate_per_h"] = 60.0  # light demand: most units idle, parked
+    raw["dispatch"]["opportunity_charge_frac"] = 0.0
+    late = _run(write_scene(raw, "late.toml"), tmp_path, name="late", hours=0.15)
+    raw["dispatch"]["opportunity_charge_frac"] = 0.7
+    early = _run(write_scene(raw, "early.toml"), tmp_path, name="early", hours=0.15)
+    t_late, t_early = _first_charge_s(late.db_path), _first_charge_s(early.db_path)
+    assert t_early is not None  # idle units top up early...
+    assert t_late is None or t_early < t_late  # ...where without it they wait for low battery
+    for res in (late, early):
+        assert res.kpis["units_conserved"] is True and res.kpis["collisions"] == 0

@@ -241,6 +241,8 @@ class Dispatch(Strict):
     order_assignment: Literal["least_loaded", "round_robin"] = "least_loaded"
     pod_return: Literal["nearest_free", "home"] = "nearest_free"
     max_lines_per_station: PosInt = 12
+    # idle units below this battery fraction charge when a pad is free (0 = only at low battery)
+    opportunity_charge_frac: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
 
 
 class SceneFile(Strict):
