@@ -52,7 +52,8 @@ def main() -> int:
             wall = time.perf_counter() - t0
             rows.append((name, hours, wall, hours * 3600 / wall, target, res.kpis, peak_rss_mb()))
     print(
-        f"{'scene':10} {'sim h':>6} {'wall s':>8} {'x real time':>12} {'target':>8} {'units/h':>9} {'planner ms':>10} {'peak MB':>8}"
+        f"{'scene':10} {'sim h':>6} {'wall s':>8} {'x real time':>12} {'target':>8} {'units/h':>9}"
+        f" {'planner ms':>10} {'peak MB':>8}"
     )
     for name, hours, wall, rtf, target, k, mb in rows:
         print(

@@ -56,7 +56,8 @@ def main() -> int:
                 (n, k["units_picked_per_h"], k["pick_station_utilisation"], k["drive_unit_utilisation"])
             )
             print(
-                f"{n:4d} units: {k['units_picked_per_h']:7.0f} units/h  pick stations {k['pick_station_utilisation']:.0%} busy",
+                f"{n:4d} units: {k['units_picked_per_h']:7.0f} units/h"
+                f"  pick stations {k['pick_station_utilisation']:.0%} busy",
                 flush=True,
             )
     print(f"\n{'units':>5} {'ours units/h':>13} {'RAWSim-O items/h':>17} {'station util':>13}")

@@ -31,8 +31,6 @@ class FloorView(Protocol):
 def may_enter(floor: FloorView, cell: Cell, *, loaded: bool) -> bool:
     """A unit may enter any non-wall cell; a loaded unit not a cell where a pod stands."""
     code = floor.code(cell)
-    if code == WALL or code == DOCK:
+    if code in (WALL, DOCK):
         return False
-    if loaded and code == STORAGE and floor.pod_at(cell) >= 0:
-        return False
-    return True
+    return not (loaded and code == STORAGE and floor.pod_at(cell) >= 0)

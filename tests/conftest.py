@@ -37,9 +37,7 @@ def write_scene(tmp_path):
         lines = []
         tables = []
         for k, v in raw.items():
-            if isinstance(v, dict):
-                tables.append((k, v))
-            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            if isinstance(v, dict) or (isinstance(v, list) and v and all(isinstance(x, dict) for x in v)):
                 tables.append((k, v))
             else:
                 lines.append(f"{k} = {_fmt(v)}")
