@@ -54,6 +54,8 @@ _INACTIVE_MODES = frozenset(
     (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING)
 )
 
+# Steps a returning unit waits for another unit to leave its chosen storage cell before choosing another.
+RETURN_RETARGET_STEPS = 8
 _UNUSABLE_MODES = frozenset((UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING))
 
 
@@ -78,6 +80,7 @@ class Trip:
     unit: int = -1
     phase: int = TO_POD
     return_cell: Cell | None = None
+    return_blocked_steps: int = 0  # steps the return cell has been held by another unit
     open_serves: dict[int, Line] = field(default_factory=dict)  # command id -> line
     served: set[int] = field(default_factory=set)  # id() of lines already served
 
@@ -699,6 +702,21 @@ class Dispatcher:
                 trip.phase = TO_STORAGE
                 self.log.append((self.t_s, "leave_station", u.unit_id, trip.trip_id, trip.pod, trip.station))
         if trip.phase == TO_STORAGE:
+            cell = trip.return_cell
+            if cell is not None and u.cell != cell and self._cell_owner.get(cell, i) != i:
+                # Another unit stands on our storage cell. If it is a loaded unit in a storage
+                # pocket, its only way out may be through us (rotation-model PIBT cannot solve
+                # that swap): after a few steps pick another cell rather than wait for ever.
+                trip.return_blocked_steps += 1
+                if trip.return_blocked_steps > RETURN_RETARGET_STEPS:
+                    self.return_targets.discard(cell)
+                    trip.return_cell = self._return_cell(trip, station, avoid=cell)
+                    trip.return_blocked_steps = 0
+                    if trip.return_cell is None:  # nowhere else: keep waiting for this one
+                        trip.return_cell = cell
+                        self.return_targets.add(cell)
+            else:
+                trip.return_blocked_steps = 0
             if trip.return_cell is None:
                 trip.return_cell = self._return_cell(trip, station)
             u.goal = trip.return_cell
@@ -731,8 +749,10 @@ class Dispatcher:
         station.pending = keep
         return added
 
-    def _return_cell(self, trip: Trip, station: StationRec) -> Cell | None:
+    def _return_cell(self, trip: Trip, station: StationRec, avoid: Cell | None = None) -> Cell | None:
         occupied = {u.cell for u in self.units}
+        if avoid is not None:
+            occupied.add(avoid)
         parked = {u.park for u in self.units if u.park is not None}
         for r, c in station.storage_by_distance:
             cell = (int(r), int(c))

@@ -191,3 +191,20 @@ def test_opportunity_charging_staggers_charging(small_scene_dict, write_scene, t
     assert t_late is None or t_early < t_late  # ...where without it they wait for low battery
     for res in (late, early):
         assert res.kpis["units_conserved"] is True and res.kpis["collisions"] == 0
+
+
+def test_no_trip_stalls_when_a_loaded_unit_sits_on_another_units_return_cell(
+    small_scene_dict, write_scene, tmp_path
+):
+    # Seed 7 with 8 units reproduced a deadlock: PIBT pushed a loaded unit back into the storage
+    # pocket it had lifted from, which another unit had meanwhile chosen to return its pod to; each
+    # waited for the other's cell for the rest of the shift. Every trip must finish in bounded time.
+    raw = small_scene_dict
+    raw["fleet"][0]["count"] = 8
+    res = _run(write_scene(raw), tmp_path, name="pockets", hours=0.6)
+    events = _event_log(res.db_path)
+    end_s = max(e[0] for e in events)
+    assigned = {e[3]: e[0] for e in events if e[1] == "trip_assigned"}
+    done = {e[3] for e in events if e[1] == "trip_done"}
+    stuck = {tid: t for tid, t in assigned.items() if tid not in done and end_s - t > 900.0}
+    assert not stuck, f"trips assigned but not done after 15 simulated minutes: {stuck}"
