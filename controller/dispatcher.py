@@ -142,6 +142,9 @@ class Dispatcher:
             max_gross_mass_kg=plan.pod_max_gross_mass_kg,
             sku_mass_kg=plan.sku_mass_kg,
         )
+        if config.pod_return not in ("nearest_free", "home"):
+            raise ValueError(f"pod_return must be 'nearest_free' or 'home', not {config.pod_return!r}")
+        self.pod_home: list[Cell] = [(int(r), int(c)) for r, c in plan.pod_cells]
         self.units = [UnitRec(unit_id=u.unit_id) for u in plan.drive_units]
         self.unit_index = {u.unit_id: i for i, u in enumerate(self.units)}
         self.low_battery = [float(u.low_battery_frac) for u in plan.drive_units]
@@ -754,14 +757,26 @@ class Dispatcher:
         if avoid is not None:
             occupied.add(avoid)
         parked = {u.park for u in self.units if u.park is not None}
+
+        def free(cell: Cell) -> bool:
+            return not (
+                self.pods_mask[cell]
+                or cell in self.return_targets
+                or cell in occupied
+                or cell in parked
+                or cell in self.blocked_cells
+            )
+
+        # "home": the pod's own storage cell when free (fixed slotting), else the nearest free one.
+        home = self.pod_home[trip.pod] if self.config.pod_return == "home" else None
+        if home is not None and free(home):
+            self.return_targets.add(home)
+            return home
         for r, c in station.storage_by_distance:
             cell = (int(r), int(c))
-            if self.pods_mask[cell] or cell in self.return_targets or cell in occupied or cell in parked:
-                continue
-            if cell in self.blocked_cells:
-                continue
-            self.return_targets.add(cell)
-            return cell
+            if free(cell):
+                self.return_targets.add(cell)
+                return cell
         return None
 
     def _free_charger(self, i: int) -> Cell | None:

@@ -208,3 +208,37 @@ def test_no_trip_stalls_when_a_loaded_unit_sits_on_another_units_return_cell(
     done = {e[3] for e in events if e[1] == "trip_done"}
     stuck = {tid: t for tid, t in assigned.items() if tid not in done and end_s - t > 900.0}
     assert not stuck, f"trips assigned but not done after 15 simulated minutes: {stuck}"
+
+
+@pytest.mark.parametrize("policy", ["home", "nearest_free"])
+def test_pod_return_policy_picks_the_home_cell_or_the_nearest_free_one(small_scene_dict, write_scene, policy):
+    from dataclasses import replace
+
+    from controller.dispatcher import Dispatcher, Trip
+    from sim.run import floorplan_from_scene
+
+    plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
+    d = Dispatcher(plan, replace(config, pod_return=policy))
+    station = next(s for s in d.stations if s.kind == "pick")
+    # the pod whose home is farthest from the station, lifted (its cell is free now)
+    far = max(range(len(d.pod_home)), key=lambda p: int(station.distance[d.pod_home[p]]))
+    home = d.pod_home[far]
+    d.pods_mask[home] = False
+    trip = Trip(trip_id=1, kind="pick", pod=far, station=0, lines=[], created_s=0.0)
+    cell = d._return_cell(trip, station)
+    if policy == "home":
+        assert cell == home
+    else:
+        assert cell != home and int(station.distance[cell]) < int(station.distance[home])
+    assert cell in d.return_targets and not d.pods_mask[cell]
+
+
+def test_an_unknown_pod_return_policy_is_refused(small_scene_dict, write_scene):
+    from dataclasses import replace
+
+    from controller.dispatcher import Dispatcher
+    from sim.run import floorplan_from_scene
+
+    plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
+    with pytest.raises(ValueError, match="pod_return"):
+        Dispatcher(plan, replace(config, pod_return="random"))
