@@ -39,7 +39,7 @@ from controller.floorplan import (
 from controller.inventory import InventoryBook
 from controller.orders import Carton, Order
 from controller.planning import FleetArrays, GridMaps, make_planner
-from robots.messages import Charge, CommandBatch, Lift, Move, Serve, SetDown, TelemetryFrame, UnitMode
+from robots.messages import Charge, CommandBatch, Lift, Move, Resume, Serve, SetDown, TelemetryFrame, UnitMode
 
 Cell = tuple[int, int]  # row, col
 
@@ -321,10 +321,14 @@ class Dispatcher:
                 self._on_overweight(i, ev)
             elif kind == "failed":
                 self._unit_failed(i, str(ev.data.get("reason", "")))
+            elif kind == "aborted":
+                self._on_aborted(i, ev, commands)
             return
         s = self.station_index.get(ev.unit_id)
         if s is not None and kind == "done" and ev.data.get("op") == "serve":
             self._line_served(s, ev)
+        elif s is not None and kind == "aborted":
+            self._serve_aborted(s, ev, commands)
 
     def _line_served(self, s: int, ev) -> None:
         station = self.stations[s]
@@ -376,6 +380,39 @@ class Dispatcher:
             self.return_targets.discard(trip.return_cell)
             trip.return_cell = None
             trip.phase = TO_STORAGE
+
+    def _on_aborted(self, i: int, ev, commands: list) -> None:
+        """A unit stopped before finishing (its watchdog, an operator): redo the interrupted step.
+
+        A lift or set-down that did not finish is planned again (the unit is still where it was);
+        a charge releases its pad. A watchdog stop holds the unit until told otherwise: the
+        dispatcher hears it again, so it sends `Resume` (before this tick's other commands).
+        """
+        u = self.units[i]
+        trip = u.trip
+        self.log.append((ev.t_s, "aborted", u.unit_id, ev.command_id, -1 if trip is None else trip.phase, 0))
+        if trip is not None and trip.phase == LIFTING:
+            trip.phase = TO_POD
+        elif trip is not None and trip.phase == SETTING_DOWN:
+            self.return_targets.discard(trip.return_cell)
+            trip.return_cell = None
+            trip.phase = TO_STORAGE
+        if u.charging_at is not None:
+            self.charge_targets.discard(u.charging_at)
+            u.charging_at = None
+        u.goal = None
+        if ev.data.get("reason") == "watchdog" and not u.failed:
+            commands.append(Resume(self._cid(), u.unit_id))
+
+    def _serve_aborted(self, s: int, ev, commands: list) -> None:
+        """A station dropped a serve before finishing it: serve the line again."""
+        station = self.stations[s]
+        trip = station.queue[0] if station.queue else None
+        if trip is None or ev.command_id not in trip.open_serves:
+            return
+        line = trip.open_serves.pop(ev.command_id)
+        self.log.append((ev.t_s, "aborted", station.station_id, ev.command_id, trip.trip_id, 0))
+        self._issue_serves(trip, station, commands, [line])
 
     def _on_overweight(self, i: int, ev) -> None:
         u = self.units[i]
