@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from network import protocol as p
@@ -59,7 +60,6 @@ def _serve(args: argparse.Namespace) -> int:
     if not external:
         raise UsageError(f"{scene_path} marks no unit external (fleet[].external = [...])")
 
-    import sim.run as run_module
     from sim.run import RunOptions, run_fc
 
     def make_hil_link(path, sc, opts):
@@ -84,14 +84,15 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return link, None
 
-    # sim.run has no link hook yet: swap its factory for this process (asked of the lead).
-    run_module.make_link = make_hil_link
+    # The normal run path (run store, KPIs, progress); only the link differs from `fctwin run`.
     opts = RunOptions(
         hours=args.hours,
         seed=args.seed,
         realtime=args.realtime,
         speedup=args.speedup,
         runs_dir=Path(args.runs_dir),
+        link_factory=make_hil_link,
+        command_line=["fctwin", *sys.argv[1:]],
     )
     result = run_fc(scene_path, opts)
     print(
