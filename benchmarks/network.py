@@ -36,8 +36,9 @@ import numpy as np
 import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First on the path, even with PYTHONPATH=.: this file's own directory would otherwise come first and
+# `import network` would find this script instead of the package.
+sys.path.insert(0, str(ROOT))
 
 from network import protocol as p  # noqa: E402
 from network.dispatcher_side import DispatcherServer, Received, Registered, ServerConfig  # noqa: E402
