@@ -220,7 +220,9 @@ class FleetClient:
             env = p.decode(buf, allowed_types=p.DISPATCHER_TYPES)
             if env.type == p.WELCOME:
                 self._in = SeqTracker(first=env.seq)
-            elif self.registered:
+            elif self.registered and not (env.type == p.ERROR and env.seq == 0):
+                # An error from a dispatcher that has no session for us (it restarted) carries seq 0
+                # and is exempt: sequence-checked, its unknown_client was refused and hello never sent.
                 self.counters["lost"] += self._in.accept(env.seq)
         except ProtocolError as exc:
             self.counters[f"error_{exc.code}"] += 1
