@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 SERVER_ID = "dispatcher"
 MAX_MESSAGES_PER_POLL = 20_000  # bounds one poll() so heartbeats and liveness still run under flood
+# Bounds the time one poll() spends reading: a backlog is read over several polls, so the owner's
+# tick stays short (reading 20,000 queued messages in one call took seconds on a busy machine).
+MAX_DRAIN_S = 0.004
 _LOG_FIRST_N_PER_CODE = 5  # then one log line per 1,000 errors of a code: a fuzzer cannot flood logs
 
 
@@ -48,6 +51,7 @@ class ServerConfig:
     watchdog_s: float = p.WATCHDOG_S
     keys: ServerKeys | None = None
     insecure: bool = False  # allow a plaintext bind on a non-loopback address
+    max_drain_s: float = MAX_DRAIN_S  # reading time per poll() before returning to the owner
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class DispatcherServer:
         self._keyed_ids: set[str] = set()
         self._events: list[ServerEvent] = []
         self._next_housekeeping_s = 0.0
+        self._backlog = False  # the last drain stopped on its time budget: messages are still queued
         if config.keys is not None:
             self._auth, self._keyed_ids = start_authenticator(self.context, config.keys)
         self.router = self._make_router()
@@ -234,13 +239,19 @@ class DispatcherServer:
     # ------------------------------------------------------------------ receiving
 
     def _drain(self) -> None:
+        end_s = time.perf_counter() + self.config.max_drain_s
         for _ in range(MAX_MESSAGES_PER_POLL):
             try:
                 frames = self.router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
             except zmq.Again:
+                self._backlog = False
                 return
             self.counters["received"] += 1
             self._handle(frames)
+            if time.perf_counter() >= end_s:
+                break
+        self._backlog = True
+        self.counters["drain_capped"] += 1
 
     def _handle(self, frames: list[zmq.Frame]) -> None:
         rid = frames[0].bytes
@@ -410,7 +421,8 @@ class DispatcherServer:
         self._next_housekeeping_s = now + ivl / 4
         dead_after = ivl * self.config.heartbeat_liveness
         for s in list(self._sessions.values()):
-            if now - s.last_heard_s > dead_after:
+            # Unread messages may be this client's: silence counts only once the queue is read.
+            if now - s.last_heard_s > dead_after and not self._backlog:
                 log.warning("client %s silent for %.2f s: lost", s.client_id, now - s.last_heard_s)
                 self.counters["lost_clients"] += 1
                 self._end_session(s.client_id, "heartbeat")
