@@ -1,0 +1,93 @@
+"""External (hardware) units in the fleet host: shown in the world from their telemetry, avoided by
+the safety layer like any other unit, and carrying pods the floor and world follow."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from robots.floor import STORAGE
+from robots.messages import Action, CommandBatch, Move, UnitMode, UnitState
+from sim.fleet_host import FleetHost
+from sim.world import xy_from_cell
+
+AISLE = 0
+EXTERNAL = "T-01"
+
+
+@pytest.fixture
+def host(small_scene_dict, write_scene):
+    raw = dict(small_scene_dict)
+    raw["fleet"] = [{**raw["fleet"][0], "external": [EXTERNAL]}]
+    h = FleetHost(write_scene(raw), exclude_units=frozenset({EXTERNAL}))
+    yield h
+    h.close()
+
+
+def _state(cell, heading=0, pod=-1, mode=UnitMode.IDLE) -> UnitState:
+    return UnitState(EXTERNAL, "titan", int(mode), cell[0], cell[1], heading, pod)
+
+
+def _free_aisle_pair(host: FleetHost) -> tuple[tuple[int, int], tuple[int, int]]:
+    grid = host.scene.grid
+    taken = {t.cell for t in host.titans} | {(u.row, u.col) for u in host.external.values()}
+    for r in range(grid.shape[0]):
+        for c in range(grid.shape[1] - 1):
+            a, b = (r, c), (r, c + 1)
+            if grid[a] == AISLE and grid[b] == AISLE and not taken & {a, b}:
+                return a, b
+    raise AssertionError("no free aisle pair")
+
+
+def _world_xy(host: FleetHost, unit_id: str) -> tuple[float, float]:
+    x, y, _ = host.world.unit_pose(host._titan_pos[unit_id])
+    return x, y
+
+
+def test_an_external_units_reported_pose_moves_its_body_and_a_simulated_unit_is_kept_out_of_its_cell(host):
+    assert EXTERNAL not in host.by_id and host.world is not None
+    mover_cell, ext_cell = _free_aisle_pair(host)
+    host.set_external_states([_state(ext_cell, heading=2)])
+    assert _world_xy(host, EXTERNAL) == pytest.approx(xy_from_cell(*ext_cell, host.scene.cell_size_m))
+
+    mover = host.titans[0]
+    mover.cell, mover.heading = mover_cell, 0  # facing east, into the external unit's cell
+    host._refresh_carried()
+    frame = host.apply(
+        CommandBatch(step=0, t_s=host.t_s, commands=[Move(1, mover.unit_id, int(Action.F), 0)])
+    )
+    refusals = [e for e in frame.events if e.unit_id == mover.unit_id and e.kind == "refused"]
+    assert [e.data["reason"] for e in refusals] == ["cell contested"]
+    assert mover.cell == mover_cell
+
+    # the external unit drives on (its telemetry says so): the cell is free again, the body follows
+    away = (ext_cell[0], ext_cell[1] + 1)
+    host.set_external_states([_state(away)])
+    assert _world_xy(host, EXTERNAL) == pytest.approx(xy_from_cell(*away, host.scene.cell_size_m))
+    host.apply(CommandBatch(step=1, t_s=host.t_s, commands=[Move(2, mover.unit_id, int(Action.F), 1)]))
+    assert mover.cell == ext_cell
+
+
+def test_a_pod_lifted_by_an_external_unit_leaves_the_floor_rides_on_it_and_is_set_down_where_it_reports(host):
+    pod = 0
+    home = host.floor.pod_cell[pod]
+    k = host._titan_pos[EXTERNAL]
+    host.set_external_states([_state(home)])
+    host.set_external_states([_state(home, pod=pod, mode=UnitMode.IDLE)])
+    assert host.floor.pod_at(home) == -1 and host.world.pod_carrier(pod) == k
+    assert host.floor.carrier_at(home) == (EXTERNAL, pod)
+
+    free = next(
+        (int(r), int(c))
+        for r, c in np.argwhere(host.scene.grid == STORAGE)
+        if host.floor.pod_at((int(r), int(c))) < 0 and (int(r), int(c)) != home
+    )
+    host.set_external_states([_state(free, pod=pod)])
+    x, y, z = host.world.pod_position(pod)
+    fx, fy = xy_from_cell(*free, host.scene.cell_size_m)
+    assert math.hypot(x - fx, y - fy) < 1e-6 and z > 0  # riding on the unit
+    host.set_external_states([_state(free, pod=-1)])
+    assert host.floor.pod_at(free) == pod and host.world.pod_carrier(pod) == -1
+    assert host.floor.code(free) == STORAGE
