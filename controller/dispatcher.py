@@ -283,31 +283,11 @@ class Dispatcher:
             if kind == "done" and op == "lift":
                 trip = u.trip
                 if trip is not None and trip.phase == LIFTING:
-                    self.book.lifted(trip.pod)
-                    self.pods_mask[u.cell] = False
-                    trip.phase = TO_STATION
-                    self.stations[trip.station].queue.append(trip)
-                    self.log.append((ev.t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
+                    self._lift_done(u, trip, ev.t_s)
             elif kind == "done" and op == "set_down":
                 trip = u.trip
                 if trip is not None and trip.phase == SETTING_DOWN:
-                    self.book.set_down(trip.pod, u.cell)
-                    self.pods_mask[u.cell] = True
-                    self.book.busy_pod.discard(trip.pod)
-                    self.return_targets.discard(u.cell)
-                    self.stats["trips_completed"] += 1
-                    self.log.append(
-                        (
-                            ev.t_s,
-                            "trip_done",
-                            u.unit_id,
-                            trip.trip_id,
-                            trip.pod,
-                            int(self.t_s - trip.created_s),
-                        )
-                    )
-                    u.trip = None
-                    u.goal = None
+                    self._set_down_done(u, trip, ev.t_s)
             elif kind == "done" and op == "charge":
                 if u.charging_at is not None:
                     self.charge_targets.discard(u.charging_at)
@@ -329,6 +309,23 @@ class Dispatcher:
             self._line_served(s, ev)
         elif s is not None and kind == "aborted":
             self._serve_aborted(s, ev, commands)
+
+    def _lift_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
+        self.book.lifted(trip.pod)
+        self.pods_mask[u.cell] = False
+        trip.phase = TO_STATION
+        self.stations[trip.station].queue.append(trip)
+        self.log.append((t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
+
+    def _set_down_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
+        self.book.set_down(trip.pod, u.cell)
+        self.pods_mask[u.cell] = True
+        self.book.busy_pod.discard(trip.pod)
+        self.return_targets.discard(u.cell)
+        self.stats["trips_completed"] += 1
+        self.log.append((t_s, "trip_done", u.unit_id, trip.trip_id, trip.pod, int(self.t_s - trip.created_s)))
+        u.trip = None
+        u.goal = None
 
     def _line_served(self, s: int, ev) -> None:
         station = self.stations[s]
@@ -742,6 +739,13 @@ class Dispatcher:
                 u.goal = None
         elif trip.phase in (LIFTING, SETTING_DOWN):
             u.goal = None
+            # The unit finished but its done event never arrived (sent to a dispatcher that then
+            # died; we are its restart): trust what it reports. In lockstep the done event comes
+            # with the state change and was handled already, so this never fires there.
+            if trip.phase == LIFTING and u.pod == trip.pod and u.mode != UnitMode.LIFTING:
+                self._lift_done(u, trip, self.t_s)
+            elif trip.phase == SETTING_DOWN and u.pod < 0 and u.mode != UnitMode.SETTING_DOWN:
+                self._set_down_done(u, trip, self.t_s)
 
     def _issue_serves(self, trip: Trip, station: StationRec, commands: list, lines: list[Line]) -> None:
         for ln in lines:

@@ -69,6 +69,7 @@ class HilFleetLink:
         self.states: dict[str, UnitState] = {}
         self.reported_step: dict[str, int] = {}
         self._events: list[UnitEvent] = []
+        self._told_external: list[UnitState] = []  # external units in the last frame returned
         kwargs = dict(link_kwargs or {})
         options = dict(kwargs.pop("host_options", {}) or {})
         options["exclude_units"] = frozenset(hil.external_ids)
@@ -98,13 +99,33 @@ class HilFleetLink:
             if self.server.send_commands(uid, CommandBatch(step=batch.step, t_s=batch.t_s, commands=cmds)):
                 waiting.add(uid)
         self._pump(0.0)
-        frame = self.sim.exchange(CommandBatch(step=batch.step, t_s=batch.t_s, commands=simulated))
+        frame = self.sim.exchange(self._sim_batch(batch, simulated, self._told_external))
         deadline = time.monotonic() + self.hil.external_wait_s
         while time.monotonic() < deadline and any(
             self.reported_step.get(u, -1) < batch.step for u in waiting
         ):
             self._pump(0.01)
         return self._merge(frame)
+
+    def replay(self, batch: CommandBatch, before: TelemetryFrame, after: TelemetryFrame) -> TelemetryFrame:
+        """Re-drive the simulated units with a journaled tick (`sim.journal`); return their frame.
+
+        ``before`` is the journaled frame the batch was decided from, ``after`` the one it got.
+
+        External units are taken from the journal and are not commanded: a robot keeps its own
+        state, and the batches after the journal reach it live (repeats are acknowledged, not run).
+        Sessions are served meanwhile, so robots reconnecting during a long replay stay registered.
+        """
+        self._pump(0.0)
+        simulated = [c for c in batch.commands if c.unit_id not in self.hil.external_ids]
+        external = [u for u in before.units if u.unit_id in self.hil.external_ids]
+        return self.sim.exchange(self._sim_batch(batch, simulated, external))
+
+    def _sim_batch(self, batch: CommandBatch, simulated: list, external) -> CommandBatch:
+        # The fleet host gets the external units' states from the frame the dispatcher decided on
+        # (journaled, so a replay gives the fleet host the same input): its safety layer keeps out
+        # of their cells, its floor and world follow the pods they carry.
+        return CommandBatch(step=batch.step, t_s=batch.t_s, commands=simulated, external=list(external))
 
     def close(self) -> None:
         try:
@@ -158,5 +179,6 @@ class HilFleetLink:
     def _merge(self, frame: TelemetryFrame) -> TelemetryFrame:
         events, self._events = self._events, []
         units = [u for u in frame.units if u.unit_id not in self.hil.external_ids]
-        units += [self.states[uid] for uid in sorted(self.states)]
+        self._told_external = [self.states[uid] for uid in sorted(self.states)]
+        units += self._told_external
         return TelemetryFrame(step=frame.step, t_s=frame.t_s, units=units, events=[*frame.events, *events])
