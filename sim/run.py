@@ -264,6 +264,7 @@ def run_fc(
 
             def on_live():
                 env._factor = factor
+                env.env_start = env.now  # sync() re-anchors only the wall clock, not simulated time
                 env.sync()
 
         link = JournaledLink(

@@ -103,3 +103,10 @@ def test_the_journaled_link_keeps_the_split_send_and_receive_of_the_link_it_wrap
     initial, ticks = TickJournal(store).read()
     assert initial.step == 0 and [f.units[0].col for _, f in ticks] == [2]
     store.close()
+
+
+@pytest.mark.timeout(120)  # a bound, not a measurement: paced, the replay alone would take 6 minutes
+def test_a_realtime_resume_replays_unpaced_then_paces_from_where_the_journal_ends(scene_path, tmp_path):
+    first = run_fc(scene_path, _opts(tmp_path, journal=True, realtime=True, speedup=400.0))
+    resumed = run_fc(scene_path, _opts(tmp_path, resume=True, realtime=True, speedup=1.0))
+    assert _events(resumed.db_path) == _events(first.db_path)
