@@ -271,6 +271,7 @@ def bench_load(robots: int, procs: int, seconds: float, rate_hz: float) -> dict[
         "drain_capped": server.counters["drain_capped"],
         "lost_clients": server.counters["lost_clients"],
         "load_avg_1m": (load0, os.getloadavg()[0]),
+        "preempted": cpu1.ru_nivcsw - cpu0.ru_nivcsw,  # involuntary context switches of the dispatcher
         "dispatcher_cpu_pct": 100 * (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / wall,
         "client_cpu_s": sum(r["cpu_s"] for r in reports),
     }
@@ -441,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"      tick CPU time p50 {r['tick_cpu_p50_ms']:.2f} ms, p99 {r['tick_cpu_p99_ms']:.2f} ms; "
             f"polls stopped on the {MAX_DRAIN_S * 1e3:g} ms read budget: {r['drain_capped']}; "
-            f"clients declared lost: {r['lost_clients']}; "
+            f"clients declared lost: {r['lost_clients']}; dispatcher preempted {r['preempted']} times; "
             f"load average (1 min) {r['load_avg_1m'][0]:.1f} -> {r['load_avg_1m'][1]:.1f} "
             f"on {os.cpu_count()} cores"
         )
