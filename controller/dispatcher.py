@@ -373,7 +373,7 @@ class Dispatcher:
             return
         if op == "lift" and trip.phase == LIFTING:
             trip.phase = TO_POD  # retry when the unit is really on the pod's cell
-        elif op == "set_down" and trip.phase == SETTING_DOWN:
+        elif op in ("set_down", "setdown") and trip.phase == SETTING_DOWN:  # Titan names it setdown
             self.return_targets.discard(trip.return_cell)
             trip.return_cell = None
             trip.phase = TO_STORAGE
@@ -388,12 +388,19 @@ class Dispatcher:
         u = self.units[i]
         trip = u.trip
         self.log.append((ev.t_s, "aborted", u.unit_id, ev.command_id, -1 if trip is None else trip.phase, 0))
+        # What the unit reports (already ingested) says whether the step finished before the stop.
         if trip is not None and trip.phase == LIFTING:
-            trip.phase = TO_POD
+            if u.pod == trip.pod:
+                self._lift_done(u, trip, ev.t_s)
+            else:
+                trip.phase = TO_POD
         elif trip is not None and trip.phase == SETTING_DOWN:
-            self.return_targets.discard(trip.return_cell)
-            trip.return_cell = None
-            trip.phase = TO_STORAGE
+            if u.pod < 0:
+                self._set_down_done(u, trip, ev.t_s)
+            else:
+                self.return_targets.discard(trip.return_cell)
+                trip.return_cell = None
+                trip.phase = TO_STORAGE
         if u.charging_at is not None:
             self.charge_targets.discard(u.charging_at)
             u.charging_at = None

@@ -7,9 +7,9 @@ lift again, and the trip must still be completed with its lines served.
 
 from __future__ import annotations
 
-from controller.dispatcher import LIFTING, Dispatcher
+from controller.dispatcher import LIFTING, SETTING_DOWN, Dispatcher
 from controller.orders import Order, OrderLine
-from robots.messages import Resume, Stop, UnitEvent
+from robots.messages import CommandBatch, Resume, SetDown, Stop, TelemetryFrame, UnitEvent
 from sim.fleet_host import FleetHost
 from sim.fleet_link_local import LocalFleetLink
 from sim.run import floorplan_from_scene
@@ -60,5 +60,49 @@ def test_a_lift_aborted_by_the_watchdog_is_resumed_and_redone_and_its_trip_compl
         assert any(r[1] == "trip_done" and r[3] == trip.trip_id for r in dispatcher.log)
         assert dispatcher.stats["units_picked"] == 1 and dispatcher.stats["orders_completed"] == 1
         assert host.floor.stored_units() == dispatcher.book.total_units()  # book and floor agree
+    finally:
+        link.close()
+
+
+def test_a_set_down_that_finished_before_the_watchdog_stop_is_taken_as_done_where_the_unit_reports(
+    small_scene_dict, write_scene
+):
+    """The done event went to a dispatcher that died; the unit comes back stopped, pod already down."""
+    host = FleetHost(write_scene(small_scene_dict), world=False)
+    link = LocalFleetLink(host)
+    plan, config = floorplan_from_scene(host.scene)
+    dispatcher = Dispatcher(plan, config)
+    sku = next(int(s) for s in plan.slot_sku[0] if s >= 0)
+    dispatcher.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=1)]))
+    frame = link.initial_frame()
+    victim = trip = None
+    sent = []
+    try:
+        for _ in range(MAX_TICKS):
+            batch = dispatcher.tick(frame)
+            sent.extend(c for c in batch.commands if victim is not None and c.unit_id == victim.unit_id)
+            frame = link.exchange(batch)
+            if victim is None:
+                setting = [u for u in dispatcher.units if u.trip is not None and u.trip.phase == SETTING_DOWN]
+                if setting:
+                    victim, trip = setting[0], setting[0].trip
+                    titan = host.by_id[victim.unit_id]
+                    while titan.pod_id >= 0:  # the set-down finishes; its done event is lost
+                        frame = link.exchange(CommandBatch(step=frame.step, t_s=frame.t_s, commands=[]))
+                    titan.handle(Stop(-1, victim.unit_id, "watchdog"), frame.t_s)
+                    aborted = UnitEvent(victim.unit_id, "aborted", frame.t_s, -1, {"reason": "watchdog"})
+                    frame = TelemetryFrame(
+                        step=frame.step,
+                        t_s=frame.t_s,
+                        units=[titan.state() if s.unit_id == victim.unit_id else s for s in frame.units],
+                        events=[e for e in frame.events if e.unit_id != victim.unit_id] + [aborted],
+                    )
+                    down_at = titan.cell
+            elif any(r[1] == "trip_done" and r[3] == trip.trip_id for r in dispatcher.log):
+                break
+        assert victim is not None, "no unit ever set a pod down"
+        assert any(r[1] == "trip_done" and r[3] == trip.trip_id for r in dispatcher.log)
+        assert dispatcher.book.pod_cell[trip.pod] == down_at == host.floor.pod_cell[trip.pod]
+        assert not [c for c in sent if isinstance(c, SetDown)]  # not set down a second time elsewhere
     finally:
         link.close()
