@@ -91,3 +91,19 @@ def test_a_pod_lifted_by_an_external_unit_leaves_the_floor_rides_on_it_and_is_se
     host.set_external_states([_state(free, pod=-1)])
     assert host.floor.pod_at(free) == pod and host.world.pod_carrier(pod) == -1
     assert host.floor.code(free) == STORAGE
+
+
+def test_an_external_robot_is_not_sent_into_a_cell_a_unit_still_holds():
+    from network.hil_link import hold_blocked_moves
+    from robots.messages import Lift
+
+    states = {"T-01": _state((2, 4), heading=0), "T-02": _state((5, 5), heading=3)}
+    commands = {
+        "T-01": [Move(7, "T-01", int(Action.F), 3)],  # east into (2, 5): held
+        "T-02": [Move(8, "T-02", int(Action.F), 3), Lift(9, "T-02", 4)],  # north into (4, 5): free
+    }
+    kept, held = hold_blocked_moves(commands, states, {(2, 5)}, 12.0)
+    assert kept == {"T-02": commands["T-02"]}
+    assert [(e.unit_id, e.kind, e.command_id, e.data["reason"]) for e in held] == [
+        ("T-01", "refused", 7, "cell contested")
+    ]
