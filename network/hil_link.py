@@ -171,7 +171,12 @@ class HilFleetLink:
         self._pump(0.0)
         simulated = [c for c in batch.commands if c.unit_id not in self.hil.external_ids]
         external = [u for u in before.units if u.unit_id in self.hil.external_ids]
-        return self.sim.exchange(self._sim_batch(batch, simulated, external))
+        frame = self.sim.exchange(self._sim_batch(batch, simulated, external))
+        # The dispatcher decides the next batch from `after`: the first live tick must give the
+        # fleet host those states, or it misses what robots did in the last journaled tick (a
+        # set-down seen one cell later put the pod on the wrong cell).
+        self._told_external = [u for u in after.units if u.unit_id in self.hil.external_ids]
+        return frame
 
     def _sim_batch(self, batch: CommandBatch, simulated: list, external) -> CommandBatch:
         # The fleet host gets the external units' states from the frame the dispatcher decided on

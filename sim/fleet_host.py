@@ -290,6 +290,13 @@ class FleetHost:
                     self.floor.pods.pop(at, None)
                 self.floor.pod_cell[st.pod_id] = None
             elif st.pod_id < 0 <= old.pod_id:  # set down where it stands
+                if self.floor.pods.get(cell, old.pod_id) != old.pod_id:
+                    log.warning(
+                        "external unit %s set pod %d down on pod %d",
+                        st.unit_id,
+                        old.pod_id,
+                        self.floor.pods[cell],
+                    )
                 self.floor.pods[cell] = old.pod_id
                 self.floor.pod_cell[old.pod_id] = cell
             if self.world is not None:

@@ -107,3 +107,41 @@ def test_an_external_robot_is_not_sent_into_a_cell_a_unit_still_holds():
     assert [(e.unit_id, e.kind, e.command_id, e.data["reason"]) for e in held] == [
         ("T-01", "refused", 7, "cell contested")
     ]
+
+
+def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journaled_external_states():
+    """The robot's last journaled state (pod just set down) must reach the fleet host, else it sees
+    the set-down one cell later, on the wrong cell."""
+    from network.hil_link import HilFleetLink, HilOptions
+    from robots.messages import TelemetryFrame
+
+    class _Server:
+        t_sim_s = 0.0
+
+        def poll(self, timeout_s):
+            return []
+
+        def send_commands(self, uid, batch):
+            return 1
+
+    class _Sim:
+        def __init__(self):
+            self.batches = []
+
+        def exchange(self, batch):
+            self.batches.append(batch)
+            return TelemetryFrame(step=batch.step + 1, t_s=batch.t_s + 1.0, units=[])
+
+    link = HilFleetLink.__new__(HilFleetLink)  # no sockets, no fleet-host process: the bookkeeping only
+    link.hil = HilOptions(bind="tcp://127.0.0.1:1", external_ids=frozenset({EXTERNAL}), external_wait_s=0.0)
+    link.server, link.sim = _Server(), _Sim()
+    link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
+    carrying = _state((3, 5), pod=155, mode=UnitMode.SETTING_DOWN)
+    set_down = _state((3, 5), pod=-1)
+    before = TelemetryFrame(step=9, t_s=9.0, units=[carrying])
+    after = TelemetryFrame(step=10, t_s=10.0, units=[set_down])
+    link.replay(CommandBatch(step=9, t_s=9.0, commands=[]), before, after)
+    assert link.sim.batches[-1].external == [carrying]
+    link.states[EXTERNAL] = _state((4, 5))  # live: the robot has driven on since
+    link.exchange(CommandBatch(step=10, t_s=10.0, commands=[]))
+    assert link.sim.batches[-1].external == [set_down]
