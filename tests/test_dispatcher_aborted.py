@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from controller.dispatcher import LIFTING, SETTING_DOWN, Dispatcher
 from controller.orders import Order, OrderLine
-from robots.messages import CommandBatch, Resume, SetDown, Stop, TelemetryFrame, UnitEvent
+from robots.messages import CommandBatch, Resume, Serve, SetDown, Stop, TelemetryFrame, UnitEvent
 from sim.fleet_host import FleetHost
 from sim.fleet_link_local import LocalFleetLink
 from sim.run import floorplan_from_scene
@@ -104,5 +104,33 @@ def test_a_set_down_that_finished_before_the_watchdog_stop_is_taken_as_done_wher
         assert any(r[1] == "trip_done" and r[3] == trip.trip_id for r in dispatcher.log)
         assert dispatcher.book.pod_cell[trip.pod] == down_at == host.floor.pod_cell[trip.pod]
         assert not [c for c in sent if isinstance(c, SetDown)]  # not set down a second time elsewhere
+    finally:
+        link.close()
+
+
+def test_a_serve_a_station_aborts_is_sent_again_for_the_same_line(small_scene_dict, write_scene):
+    host = FleetHost(write_scene(small_scene_dict), world=False)
+    link = LocalFleetLink(host)
+    plan, config = floorplan_from_scene(host.scene)
+    dispatcher = Dispatcher(plan, config)
+    sku = next(int(s) for s in plan.slot_sku[0] if s >= 0)
+    dispatcher.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=1)]))
+    frame = link.initial_frame()
+    try:
+        for _ in range(MAX_TICKS):
+            frame = link.exchange(dispatcher.tick(frame))
+            serving = [s for s in dispatcher.stations if s.queue and s.queue[0].open_serves]
+            if serving:
+                break
+        station = serving[0]
+        trip = station.queue[0]
+        (cid, line), *_ = trip.open_serves.items()
+        aborted = UnitEvent(station.station_id, "aborted", frame.t_s, cid, {"reason": "operator"})
+        batch = dispatcher.tick(
+            TelemetryFrame(step=frame.step, t_s=frame.t_s, units=frame.units, events=[aborted])
+        )
+        again = [c for c in batch.commands if isinstance(c, Serve) and c.unit_id == station.station_id]
+        assert [(c.sku, c.units, c.task_id) for c in again] == [(line.sku, line.units, trip.trip_id)]
+        assert again[0].command_id != cid and list(trip.open_serves) == [again[0].command_id]
     finally:
         link.close()
