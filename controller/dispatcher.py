@@ -39,7 +39,7 @@ from controller.floorplan import (
 from controller.inventory import InventoryBook
 from controller.orders import Carton, Order
 from controller.planning import FleetArrays, GridMaps, make_planner
-from robots.messages import Charge, CommandBatch, Lift, Move, Serve, SetDown, TelemetryFrame, UnitMode
+from robots.messages import Charge, CommandBatch, Lift, Move, Resume, Serve, SetDown, TelemetryFrame, UnitMode
 
 Cell = tuple[int, int]  # row, col
 
@@ -289,31 +289,11 @@ class Dispatcher:
             if kind == "done" and op == "lift":
                 trip = u.trip
                 if trip is not None and trip.phase == LIFTING:
-                    self.book.lifted(trip.pod)
-                    self.pods_mask[u.cell] = False
-                    trip.phase = TO_STATION
-                    self.stations[trip.station].queue.append(trip)
-                    self.log.append((ev.t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
+                    self._lift_done(u, trip, ev.t_s)
             elif kind == "done" and op == "set_down":
                 trip = u.trip
                 if trip is not None and trip.phase == SETTING_DOWN:
-                    self.book.set_down(trip.pod, u.cell)
-                    self.pods_mask[u.cell] = True
-                    self.book.busy_pod.discard(trip.pod)
-                    self.return_targets.discard(u.cell)
-                    self.stats["trips_completed"] += 1
-                    self.log.append(
-                        (
-                            ev.t_s,
-                            "trip_done",
-                            u.unit_id,
-                            trip.trip_id,
-                            trip.pod,
-                            int(self.t_s - trip.created_s),
-                        )
-                    )
-                    u.trip = None
-                    u.goal = None
+                    self._set_down_done(u, trip, ev.t_s)
             elif kind == "done" and op == "charge":
                 if u.charging_at is not None:
                     self.charge_targets.discard(u.charging_at)
@@ -327,10 +307,31 @@ class Dispatcher:
                 self._on_overweight(i, ev)
             elif kind == "failed":
                 self._unit_failed(i, str(ev.data.get("reason", "")))
+            elif kind == "aborted":
+                self._on_aborted(i, ev, commands)
             return
         s = self.station_index.get(ev.unit_id)
         if s is not None and kind == "done" and ev.data.get("op") == "serve":
             self._line_served(s, ev)
+        elif s is not None and kind == "aborted":
+            self._serve_aborted(s, ev, commands)
+
+    def _lift_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
+        self.book.lifted(trip.pod)
+        self.pods_mask[u.cell] = False
+        trip.phase = TO_STATION
+        self.stations[trip.station].queue.append(trip)
+        self.log.append((t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
+
+    def _set_down_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
+        self.book.set_down(trip.pod, u.cell)
+        self.pods_mask[u.cell] = True
+        self.book.busy_pod.discard(trip.pod)
+        self.return_targets.discard(u.cell)
+        self.stats["trips_completed"] += 1
+        self.log.append((t_s, "trip_done", u.unit_id, trip.trip_id, trip.pod, int(self.t_s - trip.created_s)))
+        u.trip = None
+        u.goal = None
 
     def _line_served(self, s: int, ev) -> None:
         station = self.stations[s]
@@ -378,10 +379,50 @@ class Dispatcher:
             return
         if op == "lift" and trip.phase == LIFTING:
             trip.phase = TO_POD  # retry when the unit is really on the pod's cell
-        elif op == "set_down" and trip.phase == SETTING_DOWN:
+        elif op in ("set_down", "setdown") and trip.phase == SETTING_DOWN:  # Titan names it setdown
             self.return_targets.discard(trip.return_cell)
             trip.return_cell = None
             trip.phase = TO_STORAGE
+
+    def _on_aborted(self, i: int, ev, commands: list) -> None:
+        """A unit stopped before finishing (its watchdog, an operator): redo the interrupted step.
+
+        A lift or set-down that did not finish is planned again (the unit is still where it was);
+        a charge releases its pad. A watchdog stop holds the unit until told otherwise: the
+        dispatcher hears it again, so it sends `Resume` (before this tick's other commands).
+        """
+        u = self.units[i]
+        trip = u.trip
+        self.log.append((ev.t_s, "aborted", u.unit_id, ev.command_id, -1 if trip is None else trip.phase, 0))
+        # What the unit reports (already ingested) says whether the step finished before the stop.
+        if trip is not None and trip.phase == LIFTING:
+            if u.pod == trip.pod:
+                self._lift_done(u, trip, ev.t_s)
+            else:
+                trip.phase = TO_POD
+        elif trip is not None and trip.phase == SETTING_DOWN:
+            if u.pod < 0:
+                self._set_down_done(u, trip, ev.t_s)
+            else:
+                self.return_targets.discard(trip.return_cell)
+                trip.return_cell = None
+                trip.phase = TO_STORAGE
+        if u.charging_at is not None:
+            self.charge_targets.discard(u.charging_at)
+            u.charging_at = None
+        u.goal = None
+        if ev.data.get("reason") == "watchdog" and not u.failed:
+            commands.append(Resume(self._cid(), u.unit_id))
+
+    def _serve_aborted(self, s: int, ev, commands: list) -> None:
+        """A station dropped a serve before finishing it: serve the line again."""
+        station = self.stations[s]
+        trip = station.queue[0] if station.queue else None
+        if trip is None or ev.command_id not in trip.open_serves:
+            return
+        line = trip.open_serves.pop(ev.command_id)
+        self.log.append((ev.t_s, "aborted", station.station_id, ev.command_id, trip.trip_id, 0))
+        self._issue_serves(trip, station, commands, [line])
 
     def _on_overweight(self, i: int, ev) -> None:
         u = self.units[i]
@@ -729,6 +770,13 @@ class Dispatcher:
                 u.goal = None
         elif trip.phase in (LIFTING, SETTING_DOWN):
             u.goal = None
+            # The unit finished but its done event never arrived (sent to a dispatcher that then
+            # died; we are its restart): trust what it reports. In lockstep the done event comes
+            # with the state change and was handled already, so this never fires there.
+            if trip.phase == LIFTING and u.pod == trip.pod and u.mode != UnitMode.LIFTING:
+                self._lift_done(u, trip, self.t_s)
+            elif trip.phase == SETTING_DOWN and u.pod < 0 and u.mode != UnitMode.SETTING_DOWN:
+                self._set_down_done(u, trip, self.t_s)
 
     def _issue_serves(self, trip: Trip, station: StationRec, commands: list, lines: list[Line]) -> None:
         for ln in lines:

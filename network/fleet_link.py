@@ -264,6 +264,8 @@ def serve_fleet_host(
                 if batch.step == last_step and last_reply is not None:
                     reply = last_reply  # a repeated tick is answered again, never stepped twice
                 else:
+                    if batch.external and hasattr(host, "set_external_states"):
+                        host.set_external_states(batch.external)
                     fresh, acks = dedup.split(batch.commands, batch.t_s)
                     reply = host.apply(CommandBatch(step=batch.step, t_s=batch.t_s, commands=fresh))
                     if acks:

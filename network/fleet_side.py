@@ -121,7 +121,10 @@ class FleetClient:
         self.registered = False
         self._connect()
         self._last_heard_s = now
-        self._next_hello_s = now + self._backoff_s
+        # Hello as soon as the new connection is up. (It was scheduled one back-off later, which
+        # at the back-off cap is exactly when the next reconnect fired first: no hello was ever
+        # sent again and a robot never came back to a restarted dispatcher.)
+        self._next_hello_s = now
         self._backoff_s = min(self._backoff_s * 2, self.config.reconnect_max_s)
         self.counters["reconnects"] += 1
 
@@ -191,7 +194,7 @@ class FleetClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _hello(self) -> None:
+    def _hello(self) -> bool:
         # A new session: our seq restarts (any start is allowed for hello), theirs restarts at welcome.
         self._out = SeqCounter()
         hello = p.Hello(
@@ -202,6 +205,8 @@ class FleetClient:
         )
         if self.send(p.HELLO, hello):
             self.counters["hellos"] += 1
+            return True
+        return False
 
     def _housekeeping(self, now: float) -> None:
         dead_after = self.config.dispatcher_timeout_s or self.heartbeat_interval_s * self.heartbeat_liveness
@@ -209,9 +214,11 @@ class FleetClient:
             self._reconnect(now)
         if not self.registered:
             if now >= self._next_hello_s:
-                self._hello()
-                self._next_hello_s = now + self._backoff_s
-                self._backoff_s = min(self._backoff_s * 2, self.config.reconnect_max_s)
+                if self._hello():  # sent: give the dispatcher a back-off to answer
+                    self._next_hello_s = now + self._backoff_s
+                    self._backoff_s = min(self._backoff_s * 2, self.config.reconnect_max_s)
+                else:  # not connected yet (IMMEDIATE): nothing went out, try again soon
+                    self._next_hello_s = now + self.config.reconnect_min_s
         elif now - self._last_sent_s >= self.heartbeat_interval_s:
             self.send(p.HEARTBEAT, p.Heartbeat())
 
@@ -220,7 +227,9 @@ class FleetClient:
             env = p.decode(buf, allowed_types=p.DISPATCHER_TYPES)
             if env.type == p.WELCOME:
                 self._in = SeqTracker(first=env.seq)
-            elif self.registered:
+            elif self.registered and not (env.type == p.ERROR and env.seq == 0):
+                # An error from a dispatcher that has no session for us (it restarted) carries seq 0
+                # and is exempt: sequence-checked, its unknown_client was refused and hello never sent.
                 self.counters["lost"] += self._in.accept(env.seq)
         except ProtocolError as exc:
             self.counters[f"error_{exc.code}"] += 1

@@ -8,11 +8,14 @@ to it as ``exclude_units``).
 
 Each tick, `exchange`:
 
-1. splits the batch: commands for external units go to their robot (one ``command`` per robot),
-   the rest to the fleet host (lockstep);
-2. waits, at most ``external_wait_s``, for every commanded external robot to report telemetry for
+1. splits the batch: the simulated units' commands go to the fleet host (lockstep), with the
+   external units' states (``CommandBatch.external``) so its safety layer keeps out of their cells;
+2. sends each external robot its commands (one ``command`` per robot), except a forward move into
+   a cell a drive unit still holds after the fleet host's step (answered ``refused``, reason
+   ``cell contested``, as the fleet host does for its own units);
+3. waits, at most ``external_wait_s``, for every commanded external robot to report telemetry for
    this step (a real robot executes its motion step in real time);
-3. merges the fleet host's frame with the latest state and the events of every external unit.
+4. merges the fleet host's frame with the latest state and the events of every external unit.
 
 An external robot that is lost (killed, frozen, unplugged: no heartbeat for three intervals) is
 reported with mode ``FAILED`` at its last known cell until it registers again, so the dispatcher
@@ -32,7 +35,16 @@ from network import protocol as p
 from network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
 from network.fleet_link import ZmqFleetLink
 from network.security import ServerKeys
-from robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitMode, UnitState
+from robots.messages import (
+    FORWARD_DELTA,
+    Action,
+    CommandBatch,
+    Move,
+    TelemetryFrame,
+    UnitEvent,
+    UnitMode,
+    UnitState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +59,39 @@ class HilOptions:
     watchdog_s: float = p.WATCHDOG_S
     register_timeout_s: float = 120.0  # how long to wait at start for every external robot
     external_wait_s: float = 2.0  # how long one tick waits for commanded robots to report
+
+
+DRIVE_UNIT_TYPE = "titan"
+
+
+def hold_blocked_moves(
+    commands: dict[str, list[Any]], states: dict[str, UnitState], occupied: set, t_s: float
+) -> tuple[dict[str, list[Any]], list[UnitEvent]]:
+    """Withhold forward moves of external units into ``occupied`` cells (row, col).
+
+    Returns the commands to send (units left with none are dropped) and a ``refused`` event
+    (reason ``cell contested``, as the fleet host's safety layer says it) for each withheld move.
+    A unit whose state is unknown keeps its commands.
+    """
+    out: dict[str, list[Any]] = {}
+    held: list[UnitEvent] = []
+    for uid, cmds in commands.items():
+        st = states.get(uid)
+        keep = []
+        for c in cmds:
+            if st is not None and isinstance(c, Move) and c.action == Action.F:
+                dr, dc = FORWARD_DELTA[st.heading]
+                if (st.row + dr, st.col + dc) in occupied:
+                    held.append(
+                        UnitEvent(
+                            uid, "refused", t_s, c.command_id, {"op": "move", "reason": "cell contested"}
+                        )
+                    )
+                    continue
+            keep.append(c)
+        if keep:
+            out[uid] = keep
+    return out, held
 
 
 class HilFleetLink:
@@ -69,6 +114,7 @@ class HilFleetLink:
         self.states: dict[str, UnitState] = {}
         self.reported_step: dict[str, int] = {}
         self._events: list[UnitEvent] = []
+        self._told_external: list[UnitState] = []  # external units in the last frame returned
         kwargs = dict(link_kwargs or {})
         options = dict(kwargs.pop("host_options", {}) or {})
         options["exclude_units"] = frozenset(hil.external_ids)
@@ -93,18 +139,50 @@ class HilFleetLink:
                 external.setdefault(c.unit_id, []).append(c)
             else:
                 simulated.append(c)
+        self._pump(0.0)
+        # Simulated units step first: a robot is not sent into a cell a simulated unit still holds
+        # (its move was vetoed or refused) or another robot stands in; the fleet host's safety
+        # layer cannot stop a robot, so this is the same layer for it.
+        frame = self.sim.exchange(self._sim_batch(batch, simulated, self._told_external))
+        occupied = {(u.row, u.col) for u in frame.units if u.unit_type == DRIVE_UNIT_TYPE}
+        occupied |= {(u.row, u.col) for u in self.states.values()}
+        external, held = hold_blocked_moves(external, self.states, occupied, batch.t_s)
+        self._events.extend(held)
         waiting = set()
         for uid, cmds in external.items():
             if self.server.send_commands(uid, CommandBatch(step=batch.step, t_s=batch.t_s, commands=cmds)):
                 waiting.add(uid)
-        self._pump(0.0)
-        frame = self.sim.exchange(CommandBatch(step=batch.step, t_s=batch.t_s, commands=simulated))
         deadline = time.monotonic() + self.hil.external_wait_s
         while time.monotonic() < deadline and any(
             self.reported_step.get(u, -1) < batch.step for u in waiting
         ):
             self._pump(0.01)
         return self._merge(frame)
+
+    def replay(self, batch: CommandBatch, before: TelemetryFrame, after: TelemetryFrame) -> TelemetryFrame:
+        """Re-drive the simulated units with a journaled tick (`sim.journal`); return their frame.
+
+        ``before`` is the journaled frame the batch was decided from, ``after`` the one it got.
+
+        External units are taken from the journal and are not commanded: a robot keeps its own
+        state, and the batches after the journal reach it live (repeats are acknowledged, not run).
+        Sessions are served meanwhile, so robots reconnecting during a long replay stay registered.
+        """
+        self._pump(0.0)
+        simulated = [c for c in batch.commands if c.unit_id not in self.hil.external_ids]
+        external = [u for u in before.units if u.unit_id in self.hil.external_ids]
+        frame = self.sim.exchange(self._sim_batch(batch, simulated, external))
+        # The dispatcher decides the next batch from `after`: the first live tick must give the
+        # fleet host those states, or it misses what robots did in the last journaled tick (a
+        # set-down seen one cell later put the pod on the wrong cell).
+        self._told_external = [u for u in after.units if u.unit_id in self.hil.external_ids]
+        return frame
+
+    def _sim_batch(self, batch: CommandBatch, simulated: list, external) -> CommandBatch:
+        # The fleet host gets the external units' states from the frame the dispatcher decided on
+        # (journaled, so a replay gives the fleet host the same input): its safety layer keeps out
+        # of their cells, its floor and world follow the pods they carry.
+        return CommandBatch(step=batch.step, t_s=batch.t_s, commands=simulated, external=list(external))
 
     def close(self) -> None:
         try:
@@ -158,5 +236,6 @@ class HilFleetLink:
     def _merge(self, frame: TelemetryFrame) -> TelemetryFrame:
         events, self._events = self._events, []
         units = [u for u in frame.units if u.unit_id not in self.hil.external_ids]
-        units += [self.states[uid] for uid in sorted(self.states)]
+        self._told_external = [self.states[uid] for uid in sorted(self.states)]
+        units += self._told_external
         return TelemetryFrame(step=frame.step, t_s=frame.t_s, units=units, events=[*frame.events, *events])

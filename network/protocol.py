@@ -341,6 +341,8 @@ def _check_limits(msg_type: str, body: Any) -> str:
     elif msg_type == COMMAND:
         if len(body.commands) > MAX_COMMANDS_PER_BATCH:
             return f"{len(body.commands)} commands > {MAX_COMMANDS_PER_BATCH}"
+        if len(body.external) > MAX_UNITS_PER_FRAME:
+            return f"{len(body.external)} external units > {MAX_UNITS_PER_FRAME}"
     elif msg_type in EVENT_TYPES:
         if msg_type != EVENT and body.kind != msg_type:
             return f"event kind {body.kind[:32]!r} sent as type {msg_type!r}"

@@ -73,5 +73,6 @@ def _run(args: argparse.Namespace) -> int:
         heartbeat_interval_s=args.heartbeat_s,
         key_dir=args.keys,
         duration_s=args.duration_s,
+        scene_path=args.scene,
     )
     return 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from network import protocol as p
 from network.fleet_side import ClientConfig, CommandDeduper, FleetClient
 from robots.floor import AISLE, STORAGE, Cell
-from robots.messages import CommandBatch, Stop, TelemetryFrame, UnitEvent, UnitMode
+from robots.messages import CommandBatch, Lift, Stop, TelemetryFrame, UnitEvent, UnitMode
 from robots.titan import Titan
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,11 @@ TITAN_CAPABILITIES = ["move", "lift", "set_down", "charge", "stop", "resume"]
 
 
 class OpenFloor:
-    """What an emulated robot senses without a scene: open floor, pods where it put them."""
+    """What an emulated robot senses: open floor (or the scene's cell codes), pods where it put them.
+
+    An emulated robot has no pod sensor: told to lift pod P, it takes P to be where it stands (a
+    real drive unit reads the pod's fiducial). `scene_codes` gives the codes of a scene's grid.
+    """
 
     def __init__(self, pods: dict[Cell, int] | None = None, codes: dict[Cell, int] | None = None):
         self.pods = dict(pods or {})
@@ -51,6 +55,14 @@ class OpenFloor:
 
     def carrier_at(self, cell: Cell) -> tuple[str, int]:
         return ("", -1)
+
+
+def scene_codes(scene_path: str) -> dict[Cell, int]:
+    """Cell codes of a scene's grid, except aisles (the default)."""
+    from sim.scene import load_scene
+
+    grid = load_scene(scene_path).grid
+    return {(int(r), int(c)): int(grid[r, c]) for r, c in zip(*(grid != AISLE).nonzero(), strict=True)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +138,8 @@ class ReferenceRobot:
         self.client.t_sim_s = self.t_s
         events = list(acks)
         for cmd in fresh:
+            if isinstance(cmd, Lift) and isinstance(self.unit.floor, OpenFloor):
+                self.unit.floor.pods[self.unit.cell] = cmd.pod_id  # emulated pod sensor
             events += self.unit.handle(cmd, self.t_s)
             if self.watchdog_stopped and cmd.__class__.__name__ == "Resume":
                 self.watchdog_stopped = False
@@ -142,6 +156,12 @@ class ReferenceRobot:
         # Real hardware: read back the achieved pose from odometry / fiducials here.
         self.t_s += self.config.step_s
         events = self.unit.step(self.t_s, self.config.step_s)
+        if isinstance(self.unit.floor, OpenFloor):  # the emulated floor follows the pods it moves
+            for e in events:
+                if e.kind == "done" and e.data.get("op") == "lift":
+                    self.unit.floor.pods.pop(self.unit.cell, None)
+                elif e.kind == "done" and e.data.get("op") == "set_down":
+                    self.unit.floor.pods[self.unit.cell] = int(e.data["pod"])
         self.step = self._batch_step
         self._send_events(events)
         busy = self.unit.mode in (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.CHARGING)
@@ -204,6 +224,7 @@ def run_robot_process(
     heartbeat_interval_s: float = p.HEARTBEAT_INTERVAL_S,
     key_dir: str | None = None,
     duration_s: float | None = None,
+    scene_path: str | None = None,
 ) -> None:
     """Process entry point (multiprocessing "spawn" target, and `fctwin robot`)."""
     from network.security import ClientKeys
@@ -217,8 +238,12 @@ def run_robot_process(
         keys=keys,
         software="fctwin-robot",
     )
+    floor = OpenFloor(codes=scene_codes(scene_path)) if scene_path else None
     robot = ReferenceRobot(
-        RobotConfig(client=client, cell=cell, heading=heading, step_s=step_s, realtime_factor=realtime_factor)
+        RobotConfig(
+            client=client, cell=cell, heading=heading, step_s=step_s, realtime_factor=realtime_factor
+        ),
+        floor=floor,
     )
     install_signal_handlers(robot)
     robot.run(duration_s=duration_s)

@@ -6,13 +6,17 @@ the scene's external units served by robots over the network (hardware in the lo
     fctwin robot --type titan --id T-07 --connect tcp://HOST:5555 --keys keys --scene scenes/hil.toml
 
 Waits for every external unit to register, then runs the scene like `fctwin run` (run store,
-KPIs). Binding beyond loopback without ``--keys`` is refused unless ``--insecure``.
+KPIs), journaling every tick. If the dispatcher dies, ``fctwin serve SCENE --bind ... --resume
+RUN_ID`` replays the journal through a fresh dispatcher (checking it decides exactly as recorded)
+and continues the run live; the robots reconnect by themselves (`sim.journal`). Binding beyond
+loopback without ``--keys`` is refused unless ``--insecure``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from network import protocol as p
@@ -33,6 +37,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hours", type=float, help="simulated hours (default: the scene's)")
     parser.add_argument("--seed", type=int, help="seed root (default: the scene's)")
     parser.add_argument("--runs-dir", default="runs", help="where run databases go")
+    parser.add_argument("--run-id", help="name the run (default: time, scene and seed)")
+    parser.add_argument(
+        "--resume", metavar="RUN_ID", help="continue this run from its journal (after a dispatcher crash)"
+    )
     parser.add_argument("--wait-s", type=float, default=120.0, help="how long to wait for external robots")
     parser.add_argument(
         "--heartbeat-s", type=float, default=p.HEARTBEAT_INTERVAL_S, help="heartbeat interval"
@@ -54,12 +62,24 @@ def _serve(args: argparse.Namespace) -> int:
     except InsecureBindError as exc:
         raise UsageError(str(exc)) from None
     scene_path = Path(args.scene)
-    scene = load_scene(scene_path, seed=args.seed, run_hours=args.hours)
+    seed, hours = args.seed, args.hours
+    if args.resume:
+        from sim.runstore import RunStore
+
+        db = Path(args.runs_dir) / args.resume / "run.sqlite"
+        if not db.exists():
+            raise UsageError(f"--resume: no run {args.resume!r} in {args.runs_dir}")
+        store = RunStore(db)
+        meta = store.read_meta()
+        store.close()
+        seed = meta.get("seed") if seed is None else seed  # the run's own, unless overridden
+        hours = meta.get("run_hours") if hours is None else hours
+    scene = load_scene(scene_path, seed=seed, run_hours=hours)
     external = frozenset(u.unit_id for u in scene.units if u.external)
     if not external:
         raise UsageError(f"{scene_path} marks no unit external (fleet[].external = [...])")
 
-    import sim.run as run_module
+    from sim.journal import ResumeError
     from sim.run import RunOptions, run_fc
 
     def make_hil_link(path, sc, opts):
@@ -84,17 +104,36 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return link, None
 
-    # sim.run has no link hook yet: swap its factory for this process (asked of the lead).
-    run_module.make_link = make_hil_link
+    from sim.runstore import new_run_id
+
+    run_id = args.resume or args.run_id or new_run_id(scene.name, scene.seed)
+    print(f"run {run_id} in {args.runs_dir} (after a crash: --resume {run_id})", flush=True)
+    # The normal run path (run store, KPIs, progress); only the link differs from `fctwin run`.
     opts = RunOptions(
-        hours=args.hours,
-        seed=args.seed,
+        hours=hours,
+        seed=seed,
         realtime=args.realtime,
         speedup=args.speedup,
         runs_dir=Path(args.runs_dir),
+        run_id=run_id,
+        link_factory=make_hil_link,
+        journal=True,
+        resume=bool(args.resume),
+        command_line=["fctwin", *sys.argv[1:]],
     )
-    result = run_fc(scene_path, opts)
+    try:
+        result = run_fc(scene_path, opts, progress=_progress)
+    except ResumeError as exc:
+        raise UsageError(str(exc)) from None
     print(
         json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2, default=str)
     )
     return 0
+
+
+def _progress(row: dict) -> None:
+    print(
+        f"minute {row['minute']}: {row['units_picked']} units picked, {row['orders_completed']} orders",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -127,12 +127,18 @@ class Serve(msgspec.Struct, tag="serve", frozen=True):
 Command = Move | Lift | SetDown | Charge | Stop | Resume | Serve
 
 
-class CommandBatch(msgspec.Struct, tag="commands", frozen=True):
-    """All commands the dispatcher issues for one step (lockstep tick)."""
+class CommandBatch(msgspec.Struct, tag="commands", frozen=True, omit_defaults=True):
+    """All commands the dispatcher issues for one step (lockstep tick).
+
+    ``external`` (optional, omitted when empty) is for a fleet host only: the last reported state
+    of units it does not simulate (hardware on the wire), so its safety layer keeps out of their
+    cells and its world shows them.
+    """
 
     step: int
     t_s: float
     commands: list[Command]
+    external: list[UnitState] = []
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ ZeroMQ in its own process), so the dispatcher cannot tell it from hardware.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,15 @@ import numpy as np
 from robots import registered_types
 from robots.floor import WALL
 from robots.human import HumanStation
-from robots.messages import CommandBatch, TelemetryFrame, UnitEvent
+from robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitMode, UnitState
 from robots.station import StationUnit
 from robots.titan import Titan, TitanParams
 from sim.scene import Scene, load_scene
 from sim.seeds import child_seed
 
 Cell = tuple[int, int]
+
+log = logging.getLogger(__name__)
 
 
 class SimFloor:
@@ -131,8 +134,15 @@ class FleetHost:
         self.t_s = 0.0
         self.step_index = 0
         self.titans: list[Titan] = []
+        # Units simulated elsewhere (hardware on the wire): their reported state, fed by the link
+        # (`set_external_states`); start where the scene puts them until they report.
+        self.external: dict[str, UnitState] = {}
+        self._external_cells: set[Cell] = set()
         for u in sc.units:
             if u.unit_id in exclude_units:
+                self.external[u.unit_id] = UnitState(
+                    u.unit_id, "titan", int(UnitMode.IDLE), *u.cell, u.heading
+                )
                 continue
             t = Titan(
                 unit_id=u.unit_id,
@@ -149,6 +159,7 @@ class FleetHost:
             unit.reset(seed=child_seed(sc.seed, f"station.{s.station_id}"))
             self.stations.append(unit)
         self.by_id = {u.unit_id: u for u in [*self.titans, *self.stations]}
+        self._external_cells = {(u.row, u.col) for u in self.external.values()}
         self.units_picked = 0
         self.units_stowed = 0
         self.moves_vetoed = 0
@@ -208,6 +219,7 @@ class FleetHost:
 
     def _veto_conflicts(self, t_s: float) -> list[UnitEvent]:
         """Cancel forward moves into an occupied or contested cell, or swaps, to a fixed point."""
+        vetoed = self._veto_external(t_s) if self._external_cells else []
         titans = self.titans
         nxt = [t.next_cell() for t in titans]
         if len(set(nxt)) == len(nxt):
@@ -220,8 +232,8 @@ class FleetHost:
                     swap = True
                     break
             if not swap:
-                return []
-        events = []
+                return vetoed
+        events = vetoed
         changed = True
         while changed:
             changed = False
@@ -251,6 +263,66 @@ class FleetHost:
                     changed = True
                     break
         return events
+
+    def _veto_external(self, t_s: float) -> list[UnitEvent]:
+        """Cancel forward moves into the cell of an external unit (it may not see us coming)."""
+        events = []
+        for t in self.titans:
+            nxt = t.next_cell()
+            if nxt != t.cell and nxt in self._external_cells:
+                events.append(t.cancel_move(t_s, "cell contested"))
+                self.moves_vetoed += 1
+        return events
+
+    def set_external_states(self, states: list[UnitState]) -> None:
+        """Take the latest reported state of external units: their cells become occupied for the
+        safety layer, pods they lift or set down leave or join the floor, the world shows them
+        (blue; red when failed). States of units that are not external are ignored."""
+        for st in states:
+            old = self.external.get(st.unit_id)
+            if old is None:
+                continue
+            self.external[st.unit_id] = st
+            cell = (st.row, st.col)
+            if old.pod_id < 0 <= st.pod_id:  # lifted where it stands
+                at = self.floor.pod_cell.get(st.pod_id)
+                if at is not None:
+                    self.floor.pods.pop(at, None)
+                self.floor.pod_cell[st.pod_id] = None
+            elif st.pod_id < 0 <= old.pod_id:  # set down where it stands
+                if self.floor.pods.get(cell, old.pod_id) != old.pod_id:
+                    log.warning(
+                        "external unit %s set pod %d down on pod %d",
+                        st.unit_id,
+                        old.pod_id,
+                        self.floor.pods[cell],
+                    )
+                self.floor.pods[cell] = old.pod_id
+                self.floor.pod_cell[old.pod_id] = cell
+            if self.world is not None:
+                self._show_external(old, st)
+        self._external_cells = {(u.row, u.col) for u in self.external.values()}
+        self._refresh_carried()
+
+    def _show_external(self, old: UnitState, st: UnitState) -> None:
+        from sim import world_assets
+
+        k = self._titan_pos[st.unit_id]
+        try:
+            self.world.place_units([k], [(st.row, st.col)], [st.heading])
+            if old.pod_id < 0 <= st.pod_id:
+                self.world.lift_pod(k, st.pod_id)
+            elif st.pod_id < 0 <= old.pod_id:
+                self.world.set_down_pod(k, (st.row, st.col))
+        except ValueError as exc:  # a robot's report the world cannot show must not stop the fleet
+            log.warning("external unit %s: %s", st.unit_id, exc)
+        if (old.mode == UnitMode.FAILED) != (st.mode == UnitMode.FAILED):
+            rgba = (
+                world_assets.RGBA_UNIT_FAILED
+                if st.mode == UnitMode.FAILED
+                else world_assets.RGBA_UNIT_EXTERNAL
+            )
+            self.world.set_unit_color(k, rgba)
 
     def _count_collisions(self) -> None:
         cells = [t.cell for t in self.titans]
@@ -307,6 +379,10 @@ class FleetHost:
 
     def _refresh_carried(self) -> None:
         self.floor.carried = {t.cell: (t.unit_id, t.pod_id) for t in self.titans if t.pod_id >= 0}
+        if self.external:  # a station serves a pod an external unit brings like any other
+            for u in self.external.values():
+                if u.pod_id >= 0:
+                    self.floor.carried[(u.row, u.col)] = (u.unit_id, u.pod_id)
 
     def _titan_index(self, unit) -> int:
         return self._titan_pos[unit.unit_id]
@@ -319,16 +395,32 @@ class FleetHost:
         except ImportError:  # the PyBullet world module is optional for headless tests
             return
         sc = self.scene
-        self._titan_pos = {t.unit_id: k for k, t in enumerate(self.titans)}
+        # External units get bodies after the simulated ones (index len(titans) + k).
+        self._titan_pos = {
+            uid: k for k, uid in enumerate([*(t.unit_id for t in self.titans), *self.external])
+        }
+        cells, heads = self._world_cells()
         spec = WorldSpec(
             cell_size_m=sc.cell_size_m,
             cell_codes=np.asarray(sc.grid),
             pod_cells=np.asarray(sc.pods.home_cells, dtype=np.int32),
-            n_units=len(self.titans),
-            unit_cells=np.array([t.cell for t in self.titans], dtype=np.int32).reshape(-1, 2),
-            unit_headings=np.array([t.heading for t in self.titans], dtype=np.int8),
+            n_units=len(self._titan_pos),
+            unit_cells=cells,
+            unit_headings=heads,
         )
         self.world = World(spec, gui=gui)
+        if self.external:
+            from sim import world_assets
+
+            for uid in self.external:
+                self.world.set_unit_color(self._titan_pos[uid], world_assets.RGBA_UNIT_EXTERNAL)
+
+    def _world_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """int32[N, 2] cells and int8[N] headings of every world body: simulated, then external."""
+        units = [(t.cell, t.heading) for t in self.titans]
+        units += [((u.row, u.col), u.heading) for u in self.external.values()]
+        cells = np.array([c for c, _ in units], dtype=np.int32).reshape(-1, 2)
+        return cells, np.array([h for _, h in units], dtype=np.int8)
 
     def _sync_world_unit(self, unit) -> None:
         """Bring one unit's world pose up to date (headless runs sync the rest lazily)."""
@@ -339,16 +431,14 @@ class FleetHost:
     def sync_world(self) -> None:
         """Set every unit's world pose from the floor now (headless runs otherwise lag up to a minute)."""
         if self.world is not None:
-            cells = np.array([t.cell for t in self.titans], dtype=np.int32).reshape(-1, 2)
-            heads = np.array([t.heading for t in self.titans], dtype=np.int8)
-            self.world.set_units_from_cells(cells, heads)
+            self.world.set_units_from_cells(*self._world_cells())
 
     def _update_world(self, prev) -> None:
         if self.step_index % self._world_sync_steps:
             return
-        cells = np.array([t.cell for t in self.titans], dtype=np.int32).reshape(-1, 2)
-        heads = np.array([t.heading for t in self.titans], dtype=np.int8)
+        cells, heads = self._world_cells()
         if self.realtime_factor:
+            prev += [((u.row, u.col), u.heading) for u in self.external.values()]
             prev_cells = np.array([p[0] for p in prev], dtype=np.int32).reshape(-1, 2)
             prev_heads = np.array([p[1] for p in prev], dtype=np.int8)
             self.world.render_step(

@@ -24,7 +24,8 @@ from controller.dispatcher import Dispatcher
 from controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
 from robots.messages import TelemetryFrame, UnitMode
 from sim.demand import carton_process, order_process
-from sim.runstore import RunStore, new_run_id
+from sim.journal import JournaledLink, ResumeError, TickJournal, check_resumable
+from sim.runstore import RunStore, SkippingStore, new_run_id
 from sim.scene import Scene, load_scene
 from sim.seeds import child_seed
 
@@ -84,6 +85,8 @@ class RunOptions:
     # Builds the fleet link: ``factory(scene_path, scene, opts) -> (link, host_or_None)``. `fctwin serve`
     # uses it to put external (hardware) units beside the simulated fleet.
     link_factory: Callable | None = None
+    journal: bool = False  # record every tick's commands and telemetry, so the run can be resumed
+    resume: bool = False  # continue run `run_id` from its journal (`fctwin serve --resume`)
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -203,26 +206,33 @@ def run_fc(
     dispatcher = Dispatcher(plan, config)
     run_id = opts.run_id or new_run_id(scene.name, scene.seed)
     db_path = Path(opts.runs_dir) / run_id / "run.sqlite"
+    if opts.resume and not db_path.exists():
+        raise ResumeError(f"no run {run_id!r} in {opts.runs_dir}")
     store = RunStore(db_path)
     record_poses = opts.record_poses if opts.record_poses is not None else len(scene.units) <= 100
-    store.write_meta(
-        {
-            "run_id": run_id,
-            "scene_name": scene.name,
-            "scene_file": str(scene_path),
-            "scene_text": scene_path.read_text(),
-            "seed": scene.seed,
-            "run_hours": scene.spec.run_hours,
-            "version": VERSION,
-            "python": platform.python_version(),
-            "command_line": " ".join(opts.command_line),
-            "planner": config.planner,
-            "step_s": scene.step_s,
-            "unit_ids": [u.unit_id for u in scene.units],
-            "grid": scene.grid.tolist(),
-            "mode": "realtime" if opts.realtime else "fast",
-        }
-    )
+    meta = {
+        "run_id": run_id,
+        "scene_name": scene.name,
+        "scene_file": str(scene_path),
+        "scene_text": scene_path.read_text(),
+        "seed": scene.seed,
+        "run_hours": scene.spec.run_hours,
+        "version": VERSION,
+        "python": platform.python_version(),
+        "command_line": " ".join(opts.command_line),
+        "planner": config.planner,
+        "step_s": scene.step_s,
+        "unit_ids": [u.unit_id for u in scene.units],
+        "grid": scene.grid.tolist(),
+        "mode": "realtime" if opts.realtime else "fast",
+    }
+    if opts.resume:
+        check_resumable(store.read_meta(), meta)
+        replay = TickJournal(store).read()
+        kept_events, kept_kpi = store.clear_derived(after_step=replay[1][-1][1].step if replay[1] else -1)
+        store = SkippingStore(store, events=kept_events, kpi_rows=kept_kpi)
+    else:
+        store.write_meta(meta)
     if opts.realtime:
         env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
     else:
@@ -247,6 +257,20 @@ def run_fc(
     env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
 
     link, host = (opts.link_factory or make_link)(scene_path, scene, opts)
+    if opts.journal or opts.resume:
+        on_live = None
+        if opts.resume and opts.realtime:
+            # Replay as fast as the dispatcher goes, then pace from where the journal ends.
+            factor, env._factor = env.factor, 0.0
+
+            def on_live():
+                env._factor = factor
+                env.env_start = env.now  # sync() re-anchors only the wall clock, not simulated time
+                env.sync()
+
+        link = JournaledLink(
+            link, TickJournal(store), replay=replay if opts.resume else None, on_live=on_live
+        )
     tracker = _Tracker(scene)
     initial_units = scene.pods.initial_units()
     state = {"frame": link.initial_frame(), "collisions": 0, "vetoed": 0, "picked_phys": 0, "stowed_phys": 0}

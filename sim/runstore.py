@@ -5,6 +5,11 @@ the dispatcher's task events, a KPI row per simulated minute and, optionally, th
 drive unit at every step (one compact blob per step). It commits at every simulated minute, so an
 interrupted run keeps everything up to the last completed minute. WAL mode keeps readers (the
 `fctwin runs` command, a viewer) from blocking the writer.
+
+Runs that can be resumed (`fctwin serve`) also keep a ``journal``: per tick, the command batch the
+dispatcher sent and the telemetry frame it received (msgpack, as on the wire), committed every
+tick (`sim.journal`). Everything else in the database is derived from the scene, the seed and the
+journal, which is how `fctwin serve --resume` rebuilds a dispatcher.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS kpi_minute ({", ".join(f"{c} REAL" for c in KPI_COLUMNS)});
 CREATE TABLE IF NOT EXISTS poses (step INTEGER PRIMARY KEY, t_s REAL NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (
+    step INTEGER PRIMARY KEY, t_s REAL NOT NULL, sent BLOB, received BLOB NOT NULL
+);
 """
 
 
@@ -95,6 +103,40 @@ class RunStore:
     def commit(self) -> None:
         self.db.commit()
 
+    def read_meta(self) -> dict:
+        """The run's metadata as written by `write_meta` (JSON values decoded, plain strings as is)."""
+        out = {}
+        for key, value in self.db.execute("SELECT key, value FROM meta"):
+            try:
+                out[key] = json.loads(value)
+            except json.JSONDecodeError:
+                out[key] = value
+        return out
+
+    def add_journal(self, step: int, t_s: float, sent: bytes | None, received: bytes) -> None:
+        """One tick of the journal (``sent`` is None for the initial frame, step -1)."""
+        self.db.execute("INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?)", (step, t_s, sent, received))
+
+    def read_journal(self) -> list[tuple[int, float, bytes | None, bytes]]:
+        """Every journaled tick in step order: (step, t_s, sent, received)."""
+        return self.db.execute("SELECT step, t_s, sent, received FROM journal ORDER BY step").fetchall()
+
+    def clear_derived(self, *, after_step: int) -> tuple[int, int]:
+        """Prepare a resume at journal step `after_step`: drop rows a resumed run writes again.
+
+        Task events and KPI minutes are committed together each simulated minute; those kept are
+        the ones a deterministic replay produces first, so the caller skips that many. Poses and
+        journal rows after `after_step` and the summary are deleted. Returns (events kept, KPI
+        rows kept).
+        """
+        self.db.execute("DELETE FROM poses WHERE step > ?", (after_step,))
+        self.db.execute("DELETE FROM journal WHERE step > ?", (after_step,))
+        self.db.execute("DELETE FROM summary")
+        self.db.commit()
+        n_events = self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        n_kpi = self.db.execute("SELECT COUNT(*) FROM kpi_minute").fetchone()[0]
+        return n_events, n_kpi
+
     def write_summary(self, summary: dict) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO summary VALUES (?, ?)", [(k, json.dumps(v)) for k, v in summary.items()]
@@ -118,3 +160,32 @@ def read_poses(path: Path, n_units: int) -> tuple[np.ndarray, np.ndarray]:
         else np.zeros((0, n_units, 4), np.int16)
     )
     return steps, data
+
+
+class SkippingStore:
+    """A run store that drops the first ``events`` task events and ``kpi_rows`` KPI rows written.
+
+    A resumed run replays from the start, so its first records are the ones the store already
+    holds (see `RunStore.clear_derived`); everything else passes through to the wrapped store.
+    """
+
+    def __init__(self, store: RunStore, *, events: int, kpi_rows: int) -> None:
+        self.store = store
+        self._skip_events = events
+        self._skip_kpi = kpi_rows
+
+    def add_events(self, records: list[tuple]) -> None:
+        if self._skip_events:
+            n = min(len(records), self._skip_events)
+            self._skip_events -= n
+            records = records[n:]
+        self.store.add_events(records)
+
+    def add_kpi(self, row: dict) -> None:
+        if self._skip_kpi:
+            self._skip_kpi -= 1
+            return
+        self.store.add_kpi(row)
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)

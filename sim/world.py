@@ -669,6 +669,22 @@ class World:
         """Teleport units to int32[N, 2] (row, col) cell centres facing int8[N] headings."""
         return self.set_unit_poses(poses_from_cells(cells, headings, self.spec.cell_size_m))
 
+    def place_units(self, units, cells, headings) -> int:
+        """Teleport some units (indices int[K]) to cells int[K, 2] facing headings int[K]; the others stay.
+
+        For units whose pose comes from elsewhere (an external unit's telemetry).
+        """
+        units = np.asarray(units, dtype=np.int64).reshape(-1)
+        for k in units.tolist():
+            self._check_index("unit", k, self.spec.n_units)
+        pose_world = self._unit_pose_world.copy()
+        pose_world[units] = poses_from_cells(
+            np.asarray(cells, dtype=np.int32).reshape(-1, 2),
+            np.asarray(headings, dtype=np.int8).reshape(-1),
+            self.spec.cell_size_m,
+        )
+        return self.set_unit_poses(pose_world)
+
     def interpolate(
         self,
         prev_cells: np.ndarray,

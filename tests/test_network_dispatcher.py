@@ -173,6 +173,66 @@ def test_registration_heartbeats_and_a_silent_client_is_lost_within_three_interv
     client.close()
 
 
+def test_a_client_re_registers_with_a_restarted_dispatcher_on_its_first_unknown_client(ctx):
+    """The new dispatcher answers with seq 0 (no session): the client must take it and say hello,
+    not refuse it as out of sequence and wait for its liveness timeout (set here beyond the wait)."""
+    first = DispatcherServer(ServerConfig(router_endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=0.05))
+    endpoint = first.router_endpoint
+    cfg = ClientConfig(
+        endpoint=endpoint,
+        client_id="T-09",
+        heartbeat_interval_s=0.05,
+        reconnect_min_s=0.02,
+        dispatcher_timeout_s=600.0,
+    )
+    client = FleetClient(cfg, lambda: [p.UnitInfo(unit_id="T-09", unit_type="titan", state=_state("T-09"))])
+    try:
+        _serve_until(first, [client], lambda evs: client.registered)
+        for _ in range(20):  # a few dispatcher messages, so the client's sequence is past 0
+            first.send("T-09", p.HEARTBEAT, p.Heartbeat())
+        _serve_until(first, [client], lambda evs: client._in.last > 5)
+        first.close()
+        second = DispatcherServer(ServerConfig(router_endpoint=endpoint, heartbeat_interval_s=0.05))
+        try:
+            seen = _serve_until(
+                second, [client], lambda evs: any(isinstance(e, Registered) for e in evs), timeout_s=10.0
+            )
+            assert [e.client_id for e in seen if isinstance(e, Registered)] == ["T-09"]
+            assert client.counters["reconnects"] == 0  # it did not need its liveness timeout
+        finally:
+            second.close()
+    finally:
+        client.close()
+
+
+def test_a_client_whose_back_off_reached_its_cap_still_says_hello_to_a_dispatcher_that_comes_back(ctx):
+    """A long dispatcher outage drives the reconnect back-off to its cap; each reconnect must still
+    send hello (it was scheduled one back-off later, when the next reconnect came first)."""
+    first = DispatcherServer(ServerConfig(router_endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=0.1))
+    endpoint = first.router_endpoint
+    cfg = ClientConfig(
+        endpoint=endpoint,
+        client_id="T-10",
+        heartbeat_interval_s=0.1,
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.4,
+    )
+    client = FleetClient(cfg, lambda: [p.UnitInfo(unit_id="T-10", unit_type="titan", state=_state("T-10"))])
+    try:
+        _serve_until(first, [client], lambda evs: client.registered)
+        first.close()
+        while client.counters["reconnects"] < 6:  # bounded: a reconnect every <= 0.4 s
+            client.poll(0.05)
+        assert client._backoff_s == cfg.reconnect_max_s
+        second = DispatcherServer(ServerConfig(router_endpoint=endpoint, heartbeat_interval_s=0.1))
+        try:
+            _serve_until(second, [client], lambda evs: client.registered, timeout_s=10.0)
+        finally:
+            second.close()
+    finally:
+        client.close()
+
+
 def test_plaintext_bind_beyond_loopback_needs_an_explicit_insecure():
     assert is_loopback_endpoint("tcp://127.0.0.1:5555") and is_loopback_endpoint("ipc:///tmp/x")
     assert not is_loopback_endpoint("tcp://*:5555") and not is_loopback_endpoint("tcp://10.0.0.7:5555")

@@ -1,0 +1,147 @@
+"""External (hardware) units in the fleet host: shown in the world from their telemetry, avoided by
+the safety layer like any other unit, and carrying pods the floor and world follow."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from robots.floor import STORAGE
+from robots.messages import Action, CommandBatch, Move, UnitMode, UnitState
+from sim.fleet_host import FleetHost
+from sim.world import xy_from_cell
+
+AISLE = 0
+EXTERNAL = "T-01"
+
+
+@pytest.fixture
+def host(small_scene_dict, write_scene):
+    raw = dict(small_scene_dict)
+    raw["fleet"] = [{**raw["fleet"][0], "external": [EXTERNAL]}]
+    h = FleetHost(write_scene(raw), exclude_units=frozenset({EXTERNAL}))
+    yield h
+    h.close()
+
+
+def _state(cell, heading=0, pod=-1, mode=UnitMode.IDLE) -> UnitState:
+    return UnitState(EXTERNAL, "titan", int(mode), cell[0], cell[1], heading, pod)
+
+
+def _free_aisle_pair(host: FleetHost) -> tuple[tuple[int, int], tuple[int, int]]:
+    grid = host.scene.grid
+    taken = {t.cell for t in host.titans} | {(u.row, u.col) for u in host.external.values()}
+    for r in range(grid.shape[0]):
+        for c in range(grid.shape[1] - 1):
+            a, b = (r, c), (r, c + 1)
+            if grid[a] == AISLE and grid[b] == AISLE and not taken & {a, b}:
+                return a, b
+    raise AssertionError("no free aisle pair")
+
+
+def _world_xy(host: FleetHost, unit_id: str) -> tuple[float, float]:
+    x, y, _ = host.world.unit_pose(host._titan_pos[unit_id])
+    return x, y
+
+
+def test_an_external_units_reported_pose_moves_its_body_and_a_simulated_unit_is_kept_out_of_its_cell(host):
+    assert EXTERNAL not in host.by_id and host.world is not None
+    mover_cell, ext_cell = _free_aisle_pair(host)
+    host.set_external_states([_state(ext_cell, heading=2)])
+    assert _world_xy(host, EXTERNAL) == pytest.approx(xy_from_cell(*ext_cell, host.scene.cell_size_m))
+
+    mover = host.titans[0]
+    mover.cell, mover.heading = mover_cell, 0  # facing east, into the external unit's cell
+    host._refresh_carried()
+    frame = host.apply(
+        CommandBatch(step=0, t_s=host.t_s, commands=[Move(1, mover.unit_id, int(Action.F), 0)])
+    )
+    refusals = [e for e in frame.events if e.unit_id == mover.unit_id and e.kind == "refused"]
+    assert [e.data["reason"] for e in refusals] == ["cell contested"]
+    assert mover.cell == mover_cell
+
+    # the external unit drives on (its telemetry says so): the cell is free again, the body follows
+    away = (ext_cell[0], ext_cell[1] + 1)
+    host.set_external_states([_state(away)])
+    assert _world_xy(host, EXTERNAL) == pytest.approx(xy_from_cell(*away, host.scene.cell_size_m))
+    host.apply(CommandBatch(step=1, t_s=host.t_s, commands=[Move(2, mover.unit_id, int(Action.F), 1)]))
+    assert mover.cell == ext_cell
+
+
+def test_a_pod_lifted_by_an_external_unit_leaves_the_floor_rides_on_it_and_is_set_down_where_it_reports(host):
+    pod = 0
+    home = host.floor.pod_cell[pod]
+    k = host._titan_pos[EXTERNAL]
+    host.set_external_states([_state(home)])
+    host.set_external_states([_state(home, pod=pod, mode=UnitMode.IDLE)])
+    assert host.floor.pod_at(home) == -1 and host.world.pod_carrier(pod) == k
+    assert host.floor.carrier_at(home) == (EXTERNAL, pod)
+
+    free = next(
+        (int(r), int(c))
+        for r, c in np.argwhere(host.scene.grid == STORAGE)
+        if host.floor.pod_at((int(r), int(c))) < 0 and (int(r), int(c)) != home
+    )
+    host.set_external_states([_state(free, pod=pod)])
+    x, y, z = host.world.pod_position(pod)
+    fx, fy = xy_from_cell(*free, host.scene.cell_size_m)
+    assert math.hypot(x - fx, y - fy) < 1e-6 and z > 0  # riding on the unit
+    host.set_external_states([_state(free, pod=-1)])
+    assert host.floor.pod_at(free) == pod and host.world.pod_carrier(pod) == -1
+    assert host.floor.code(free) == STORAGE
+
+
+def test_an_external_robot_is_not_sent_into_a_cell_a_unit_still_holds():
+    from network.hil_link import hold_blocked_moves
+    from robots.messages import Lift
+
+    states = {"T-01": _state((2, 4), heading=0), "T-02": _state((5, 5), heading=3)}
+    commands = {
+        "T-01": [Move(7, "T-01", int(Action.F), 3)],  # east into (2, 5): held
+        "T-02": [Move(8, "T-02", int(Action.F), 3), Lift(9, "T-02", 4)],  # north into (4, 5): free
+    }
+    kept, held = hold_blocked_moves(commands, states, {(2, 5)}, 12.0)
+    assert kept == {"T-02": commands["T-02"]}
+    assert [(e.unit_id, e.kind, e.command_id, e.data["reason"]) for e in held] == [
+        ("T-01", "refused", 7, "cell contested")
+    ]
+
+
+def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journaled_external_states():
+    """The robot's last journaled state (pod just set down) must reach the fleet host, else it sees
+    the set-down one cell later, on the wrong cell."""
+    from network.hil_link import HilFleetLink, HilOptions
+    from robots.messages import TelemetryFrame
+
+    class _Server:
+        t_sim_s = 0.0
+
+        def poll(self, timeout_s):
+            return []
+
+        def send_commands(self, uid, batch):
+            return 1
+
+    class _Sim:
+        def __init__(self):
+            self.batches = []
+
+        def exchange(self, batch):
+            self.batches.append(batch)
+            return TelemetryFrame(step=batch.step + 1, t_s=batch.t_s + 1.0, units=[])
+
+    link = HilFleetLink.__new__(HilFleetLink)  # no sockets, no fleet-host process: the bookkeeping only
+    link.hil = HilOptions(bind="tcp://127.0.0.1:1", external_ids=frozenset({EXTERNAL}), external_wait_s=0.0)
+    link.server, link.sim = _Server(), _Sim()
+    link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
+    carrying = _state((3, 5), pod=155, mode=UnitMode.SETTING_DOWN)
+    set_down = _state((3, 5), pod=-1)
+    before = TelemetryFrame(step=9, t_s=9.0, units=[carrying])
+    after = TelemetryFrame(step=10, t_s=10.0, units=[set_down])
+    link.replay(CommandBatch(step=9, t_s=9.0, commands=[]), before, after)
+    assert link.sim.batches[-1].external == [carrying]
+    link.states[EXTERNAL] = _state((4, 5))  # live: the robot has driven on since
+    link.exchange(CommandBatch(step=10, t_s=10.0, commands=[]))
+    assert link.sim.batches[-1].external == [set_down]

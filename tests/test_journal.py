@@ -1,0 +1,112 @@
+"""The tick journal: a journaled run resumes to the same log and KPIs; a different scene, seed or
+code is refused with a clear error; the wrapper keeps both halves of the lockstep link API."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import msgspec
+import pytest
+
+from robots.messages import CommandBatch, Move, TelemetryFrame, UnitState
+from sim.journal import JournaledLink, ResumeError, ResumeMismatchError, TickJournal, check_resumable
+from sim.run import RunOptions, run_fc
+from sim.runstore import RunStore
+
+DROP = {"wall_s", "realtime_factor", "planner_ms_per_step"}
+
+
+def _opts(tmp_path, **kw) -> RunOptions:
+    return RunOptions(runs_dir=tmp_path, run_id="j", link="local", **kw)
+
+
+def _events(db) -> list:
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT t_s, kind, subject, a, b, c FROM events ORDER BY id").fetchall()
+    kpi = con.execute("SELECT COUNT(*) FROM kpi_minute").fetchone()[0]
+    con.close()
+    return rows, kpi
+
+
+@pytest.fixture
+def scene_path(small_scene_dict, write_scene):
+    return write_scene(small_scene_dict)
+
+
+def test_a_journaled_run_resumed_from_its_journal_writes_nothing_twice_and_ends_the_same(
+    scene_path, tmp_path
+):
+    first = run_fc(scene_path, _opts(tmp_path, journal=True))
+    log, kpi_rows = _events(first.db_path)
+    resumed = run_fc(scene_path, _opts(tmp_path, resume=True))  # the whole run comes from the journal
+    assert _events(resumed.db_path) == (log, kpi_rows)
+    assert {k: v for k, v in resumed.kpis.items() if k not in DROP} == {
+        k: v for k, v in first.kpis.items() if k not in DROP
+    }
+
+
+def test_resume_refuses_another_seed_or_scene_and_a_journal_that_does_not_replay(
+    scene_path, small_scene_dict, write_scene, tmp_path
+):
+    run_fc(scene_path, _opts(tmp_path, journal=True))
+    with pytest.raises(ResumeError, match=r"seed \(7 recorded, 8 now\)"):
+        run_fc(scene_path, _opts(tmp_path, resume=True, seed=8))
+    other = write_scene({**small_scene_dict, "description": "another floor"}, name="other.toml")
+    with pytest.raises(ResumeError, match="scene_text"):
+        run_fc(other, _opts(tmp_path, resume=True))
+    # a recorded batch the dispatcher would not produce (other code): stopped, not continued
+    store = RunStore(tmp_path / "j" / "run.sqlite")
+    step, sent = store.db.execute("SELECT step, sent FROM journal WHERE step = 5").fetchone()
+    batch = msgspec.msgpack.decode(sent, type=CommandBatch)
+    forged = msgspec.structs.replace(batch, commands=[*batch.commands, Move(10**6, "T-01", 0, step)])
+    store.db.execute("UPDATE journal SET sent = ? WHERE step = 5", (msgspec.msgpack.encode(forged),))
+    store.close()
+    with pytest.raises(ResumeMismatchError, match="step 5"):
+        run_fc(scene_path, _opts(tmp_path, resume=True))
+
+
+def test_check_resumable_names_every_difference():
+    with pytest.raises(ResumeError) as err:
+        check_resumable({"seed": 1, "version": "0.1.0"}, {"seed": 2, "version": "0.2.0"})
+    assert "seed (1 recorded, 2 now)" in str(err.value) and "version ('0.1.0' recorded" in str(err.value)
+
+
+class _SplitLink:
+    """A fleet link with the split lockstep API; records which half was used."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def initial_frame(self):
+        return TelemetryFrame(step=0, t_s=0.0, units=[UnitState("T-01", "titan", 0, 1, 1, 0)])
+
+    def send_batch(self, batch):
+        self.calls.append("send")
+        return 41
+
+    def receive_frame(self, token):
+        self.calls.append(f"receive {token}")
+        return TelemetryFrame(step=1, t_s=1.0, units=[UnitState("T-01", "titan", 0, 1, 2, 0)])
+
+    def close(self):
+        pass
+
+
+def test_the_journaled_link_keeps_the_split_send_and_receive_of_the_link_it_wraps(tmp_path):
+    inner = _SplitLink()
+    store = RunStore(tmp_path / "s.sqlite")
+    link = JournaledLink(inner, TickJournal(store))
+    token = link.send_batch(CommandBatch(step=0, t_s=0.0, commands=[Move(1, "T-01", 0, 0)]))
+    assert inner.calls == ["send"]  # sent at once: the fleet steps while the run loop does bookkeeping
+    frame = link.receive_frame(token)
+    assert inner.calls == ["send", "receive 41"] and frame.units[0].col == 2
+    initial, ticks = TickJournal(store).read()
+    assert initial.step == 0 and [f.units[0].col for _, f in ticks] == [2]
+    store.close()
+
+
+@pytest.mark.timeout(120)  # a bound, not a measurement: paced, the replay alone would take 6 minutes
+def test_a_realtime_resume_replays_unpaced_then_paces_from_where_the_journal_ends(scene_path, tmp_path):
+    first = run_fc(scene_path, _opts(tmp_path, journal=True, realtime=True, speedup=400.0))
+    resumed = run_fc(scene_path, _opts(tmp_path, resume=True, realtime=True, speedup=1.0))
+    assert _events(resumed.db_path) == _events(first.db_path)
