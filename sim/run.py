@@ -180,6 +180,7 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         gui=opts.gui,
         realtime_factor=realtime_factor,
         run_hours=scene.spec.run_hours,
+        host_options={"station_fidelity": opts.station_fidelity},
     )
     return link, None
 
