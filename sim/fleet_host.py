@@ -342,6 +342,16 @@ class FleetHost:
             unit_headings=np.array([t.heading for t in self.titans], dtype=np.int8),
         )
         self.world = World(spec, gui=gui)
+        for unit, s in zip(self.stations, sc.stations, strict=True):
+            # Someone watching a physics run sees the real cells (arms moving) in the world's client;
+            # headless, each cell keeps its own client (independent, reproducible) and the world
+            # shows a static model.
+            live = gui and getattr(unit, "fidelity", "fast") == "physics"
+            _, origin = self.world.add_station_model(
+                s.station_id, s.cell, s.unit, arms=getattr(unit, "arms", 3), bodies=not live
+            )
+            if live:
+                unit.attach_world(self.world.client_id, origin)
 
     def _sync_world_unit(self, unit) -> None:
         """Bring one unit's world pose up to date (headless runs sync the rest lazily)."""
