@@ -132,3 +132,13 @@ def test_pick_of_tall_and_deep_items_ends_on_the_tool(cell, size_m, why):
     lo, hi = seen["aabb"]
     tip_x = cell.arm.ee_pose()[0][0] + cell.params.tool_len_m / 2
     assert hi[0] < cell.params.face_x_m and abs(lo[0] - tip_x) < 0.02  # out of the pod, on the tool tip
+
+
+def test_top_row_stow_short_of_the_back_wall_is_not_a_jam(cell):
+    """In the top row the arm settles ~2 cm short of the back wall, at no force: the item is in."""
+    cell.clear_pod()
+    _only_bin(cell, 14)
+    res = cell.stow((0.046, 0.051, 0.113), 0.09)
+    assert res.success and res.jams == 0 and res.peak_force_n < cell.params.jam_force_n, res
+    stowed = [i for i, it in cell.items.items() if it.bin_id == 14]
+    assert stowed and cell.item_inside_bin(stowed[-1], 14)  # physics, not the plan
