@@ -84,6 +84,27 @@ def print_table(models: dict) -> None:
         print(
             "Blue Jay cell units/h by arms: " + ", ".join(f"{k}: {v:.0f}" for k, v in sorted(curve.items()))
         )
+        print(
+            "Blue Jay units/h per arm: "
+            + ", ".join(f"{k}: {v / int(k):.0f}" for k, v in sorted(curve.items()))
+            + " (public: no rate published)"
+        )
+        if "1" in curve and "3" in curve:
+            three = 3 * curve["1"]
+            print(
+                f"three 1-arm cells {three:,.0f} units/h vs one 3-arm cell {curve['3']:,.0f} units/h:"
+                f" {curve['3'] / three - 1:+.0%} (public: one cell does the work of three stations)"
+            )
+    v = models.get("vulcan_summary")
+    if v:
+        pick = models["models"]["vulcan"].get("pick", {})
+        n_pick = sum(e["trials"] for e in pick.values())
+        ok_pick = sum(e["trials"] * e["success_rate"] for e in pick.values())
+        print(
+            f"Vulcan stow {v['stow_units_per_h']:.0f} units/h per arm-hour (public 224-300),"
+            f" success {v['stow_success_rate']:.0%} (public ~85%), to people {v['to_person_share']:.0%}"
+            f" (public ~25%); pick success {ok_pick / max(1, n_pick):.0%} over {n_pick} (public 91%)"
+        )
 
 
 def main() -> int:

@@ -44,6 +44,10 @@ class BlueJayStation(ArmStation):
         self._time_scale = base / curve[str(arms)] if base and str(arms) in curve else DEFAULT_ARMS / arms
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
 
+    def reset(self, *, seed: int | None = None):
+        self._finished: list[bool] = []  # outcomes of units the cell finished in the same step as another
+        return super().reset(seed=seed)
+
     def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
         if self.fidelity == "physics":  # the cell's own arm count is in the physics already
             return ArmStation.line_outcome(self, command, new_pod=new_pod)
@@ -52,6 +56,16 @@ class BlueJayStation(ArmStation):
 
     def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
         """Simulated seconds until the cell's arms finish one more unit (the cell keeps all arms busy)."""
+        if self._finished:  # finished in the same physics step as the previous unit
+            return 0.0, self._finished.pop(0)
+        dt_s, done, failed = self._physics_cell().run_units(1)
+        outcomes = [True] * done + [False] * failed
+        if not outcomes:
+            return dt_s, False
+        self._finished.extend(outcomes[1:])
+        return dt_s, outcomes[0]
+
+    def _physics_cell(self):
         if self._cell is None:
             from robots.physics.bluejay_cell import BlueJayCell  # pybullet only when physics is asked for
 
@@ -59,8 +73,7 @@ class BlueJayStation(ArmStation):
             self._cell = BlueJayCell(
                 arms=self.arms, seed=seed, client_id=self.client_id, origin_world=self.origin_world
             )
-        dt_s, ok = self._cell.run_units(1)
-        return dt_s, ok == 1
+        return self._cell
 
     @classmethod
     def for_checker(cls, floor) -> BlueJayStation:

@@ -133,9 +133,12 @@ def calibrate_bluejay(*, sim_s: float = 60.0, seed: int = 0) -> tuple[dict, dict
         cell = BlueJayCell(arms=arms, seed=seed + arms)
         gaps_s, oks = [], []
         while cell.pc.t_s < sim_s:
-            dt_s, ok = cell.run_units(1, max_s=sim_s)
-            gaps_s.append(dt_s)
-            oks.append(ok == 1)
+            dt_s, done, failed = cell.run_units(1, max_s=sim_s)
+            n = done + failed  # arms that finished in the same step share the gap
+            if n == 0:
+                break
+            gaps_s += [dt_s / n] * n
+            oks += [True] * done + [False] * failed
         curve[str(arms)] = round(3600.0 * len(gaps_s) / cell.pc.t_s, 1)
         summary[str(arms)] = {
             "sim_s": round(cell.pc.t_s, 2),

@@ -110,6 +110,22 @@ class ArmStation(StationUnit):
     def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
         raise NotImplementedError
 
+    def attach_world(self, client_id: int, origin_world) -> None:
+        """Build the physics cell in another client (a world's, to be seen), its frame at ``origin_world``.
+
+        The client gets gravity and the 240 Hz step the cells assume (world bodies have mass 0, so
+        neither moves them). Cells sharing one client step each other's bodies too: fine to watch,
+        but runs that must be reproducible give each cell its own client (the default).
+        """
+        import pybullet as p
+
+        from robots.physics.engine import GRAVITY_MPS2, SIM_HZ
+
+        p.setGravity(0, 0, -GRAVITY_MPS2, physicsClientId=client_id)
+        p.setTimeStep(1.0 / SIM_HZ, physicsClientId=client_id)
+        self.close()
+        self.client_id, self.origin_world = int(client_id), tuple(origin_world)
+
     def close(self) -> None:
         if self._cell is not None:
             self._cell.close()

@@ -87,8 +87,15 @@ def _titan_params(group, cell_size_m: float) -> TitanParams:
     )
 
 
-def make_station_unit(station, floor, *, fidelity: str = "fast") -> StationUnit:
-    """Build the station unit of a scene station (human by default)."""
+def make_station_unit(
+    station, floor, *, fidelity: str = "fast", skus=None, client_id: int | None = None, origin_world=None
+) -> StationUnit:
+    """Build the station unit of a scene station (human by default).
+
+    ``fidelity`` is the run's station fidelity; a station's own ``fidelity`` key overrides it.
+    ``skus`` (the scene's `SkuTable`) gives arms the item sizes and masses; ``client_id`` and
+    ``origin_world`` put a physics cell's bodies into the world's PyBullet client at that point.
+    """
     group = station.config
     types = registered_types()
     if station.unit == "human" or station.unit not in types:
@@ -100,15 +107,21 @@ def make_station_unit(station, floor, *, fidelity: str = "fast") -> StationUnit:
             per_pod_s=group.per_pod_s.model_dump(),
             per_unit_s=group.per_unit_s.model_dump(),
         )
-    cls = types[station.unit]
-    kwargs = getattr(cls, "scene_kwargs", None)
-    extra = kwargs(group) if callable(kwargs) else {}
-    return cls(
+    extra = {"per_pod_s": group.per_pod_s.model_dump(), "success_rate": group.success_rate}
+    if station.unit == "vulcan":
+        extra["rows_for_people"] = group.rows_for_people
+    if station.unit == "bluejay" and group.arms is not None:
+        extra["arms"] = group.arms
+    if skus is not None:
+        extra["sku_sizes_m"], extra["sku_mass_kg"] = skus.size_m, skus.mass_kg
+    if client_id is not None:
+        extra["client_id"], extra["origin_world"] = client_id, tuple(origin_world or (0.0, 0.0, 0.0))
+    return types[station.unit](
         unit_id=station.station_id,
         floor=floor,
         cell=station.cell,
         kind=station.kind,
-        fidelity=fidelity,
+        fidelity=group.fidelity or fidelity,
         **extra,
     )
 
@@ -155,7 +168,7 @@ class FleetHost:
             self.titans.append(t)
         self.stations: list[StationUnit] = []
         for s in sc.stations:
-            unit = make_station_unit(s, self.floor, fidelity=station_fidelity)
+            unit = make_station_unit(s, self.floor, fidelity=station_fidelity, skus=sc.skus)
             unit.reset(seed=child_seed(sc.seed, f"station.{s.station_id}"))
             self.stations.append(unit)
         self.by_id = {u.unit_id: u for u in [*self.titans, *self.stations]}
@@ -409,6 +422,16 @@ class FleetHost:
             unit_headings=heads,
         )
         self.world = World(spec, gui=gui)
+        for unit, s in zip(self.stations, sc.stations, strict=True):
+            # Someone watching a physics run sees the real cells (arms moving) in the world's client;
+            # headless, each cell keeps its own client (independent, reproducible) and the world
+            # shows a static model.
+            live = gui and getattr(unit, "fidelity", "fast") == "physics"
+            _, origin = self.world.add_station_model(
+                s.station_id, s.cell, s.unit, arms=getattr(unit, "arms", 3), bodies=not live
+            )
+            if live:
+                unit.attach_world(self.world.client_id, origin)
         if self.external:
             from sim import world_assets
 

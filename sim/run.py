@@ -103,6 +103,9 @@ class _Tracker:
 
     def __init__(self, scene: Scene):
         self.station_kind = {s.station_id: s.kind for s in scene.stations}
+        # Per station type (human, vulcan, ...): counted from "done" events, never per tick.
+        self.station_type = {s.station_id: s.unit for s in scene.stations}
+        self.by_type = {t: {"lines": 0, "units": 0, "to_person": 0} for t in self.station_type.values()}
         self.unit_ids = {u.unit_id for u in scene.units}
         self.unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
         self.busy_ticks = {"pick": 0, "stow": 0}
@@ -129,6 +132,13 @@ class _Tracker:
         self.ticks += 1
         self.queue_sum += sum(len(s.queue) for s in dispatcher.stations if s.kind == "pick")
         self.unit_busy += dispatcher.busy_units()
+
+    def observe_served(self, unit_id: str, data: dict) -> None:
+        """One station "done" (serve) event: units moved and handed to people, by station type."""
+        row = self.by_type[self.station_type[unit_id]]
+        row["lines"] += 1
+        row["units"] += int(data.get("units", 0))
+        row["to_person"] += int(data.get("to_person", 0))
 
     def poses(self) -> np.ndarray:
         """int16[N, 4]: (row, col, heading, pod) of each drive unit in scene order (-1 before seen)."""
@@ -184,6 +194,7 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         gui=opts.gui,
         realtime_factor=realtime_factor,
         run_hours=scene.spec.run_hours,
+        host_options={"station_fidelity": opts.station_fidelity},
     )
     return link, None
 
@@ -293,6 +304,7 @@ def run_fc(
                 elif kind == "done" and ev.data.get("op") == "serve":
                     key = "picked_phys" if tracker.station_kind.get(ev.unit_id) == "pick" else "stowed_phys"
                     state[key] += int(ev.data.get("units", 0))
+                    tracker.observe_served(ev.unit_id, ev.data)
             state["collisions"] = tracker.collisions
             if record_poses:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
@@ -402,6 +414,7 @@ def summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initi
         "moves_vetoed": state["vetoed"],
         "trips_completed": st["trips_completed"],
         "units_to_person": st["units_to_person"],
+        "by_station_type": by_station_type(scene, tracker.by_type, hours),
         "units_in": initial_units + counters["units_arrived"],
         "units_stored": stored,
         "units_in_process": in_process,
@@ -409,3 +422,27 @@ def summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initi
         "wall_s": round(wall_s, 3),
         "realtime_factor": round(scene.run_s / wall_s, 1) if wall_s > 0 else None,
     }
+
+
+def by_station_type(scene, counts: dict, hours: float) -> dict:
+    """Throughput, success rate and hand-offs per station type (``{type: {...}}``, types in scene order).
+
+    ``success_rate`` is the share of units the station's own unit moved (an arm's failures go to a
+    person and still count as moved); None when the type moved nothing.
+    """
+    out = {}
+    for unit_type, c in counts.items():
+        stations = [s for s in scene.stations if s.unit == unit_type]
+        units = c["units"]
+        out[unit_type] = {
+            "stations": len(stations),
+            "kinds": sorted({s.kind for s in stations}),
+            "lines": c["lines"],
+            "units": units,
+            "units_per_h": round(units / hours, 2),
+            "units_per_station_h": round(units / hours / len(stations), 2),
+            "units_to_person": c["to_person"],
+            "to_person_share": round(c["to_person"] / units, 4) if units else None,
+            "success_rate": round(1.0 - c["to_person"] / units, 4) if units else None,
+        }
+    return out

@@ -272,6 +272,7 @@ class World:
         self._resting_pod = np.full(spec.cell_codes.shape, -1, dtype=np.int32)  # pod resting on each cell
         self._resting_pod[spec.pod_cells[:, 0], spec.pod_cells[:, 1]] = np.arange(n_pods, dtype=np.int32)
         self._bodies = _Bodies()
+        self.station_bodies: dict[str, list[int]] = {}  # static station-unit models (add_station_model)
 
         try:
             self._build()
@@ -516,6 +517,32 @@ class World:
             add(post_half, post_half[2], assets.RGBA_DOOR, DOCK, 0.5, side)
         add(lintel_half_along, 2 * post_half[2], assets.RGBA_DOOR, DOCK, 0.5)
         add(charger_half, charger_half[2], assets.RGBA_CHARGE, CHARGE, 0.45, collide=False)
+
+    def add_station_model(
+        self, station_id: str, cell: Cell, unit_type: str, *, arms: int = 3, bodies: bool = True
+    ) -> tuple[list[int], tuple[float, float, float]]:
+        """Show a station unit (vulcan, bluejay, sequoia) beside its cell, outside the floor.
+
+        Returns (body ids, origin): ``origin`` is the world point of the unit's cell frame (see
+        `world_assets.station_model_parts`), placed 1.6 cells out past the operator so the model's
+        footprint stays off the floor. ``bodies=False`` only places the frame (a physics cell is
+        loaded there instead). A ``human`` station has its furniture already: no bodies.
+        """
+        row, col = cell
+        cs = self.spec.cell_size_m
+        x, y = xy_from_cell(row, col, cs)
+        dr, dc = self._outward(row, col)
+        x0, x1, y0, y1 = assets.STATION_SPANS_M.get(unit_type, (0.0, 0.0, 0.0, 0.0))
+        ox = x + 1.6 * cs * dc - (x0 if dc > 0 else x1 if dc < 0 else 0.0)
+        oy = y - 1.6 * cs * dr - (y0 if dr < 0 else y1 if dr > 0 else 0.0)  # rows grow southwards (-y)
+        origin = (float(ox), float(oy), 0.0)
+        ids: list[int] = []
+        for half, centre, rgba in assets.station_model_parts(unit_type, arms=arms) if bodies else ():
+            ids += self._static_batch(
+                [tuple(np.add(origin, centre))], visual=self._box_visual(half, rgba), collision=-1
+            )
+        self.station_bodies[station_id] = ids
+        return ids, origin
 
     def _build_pods(self) -> None:
         """All pods in one batch: a dark frame (base) and yellow bins (one fixed link, its own colour)."""

@@ -12,6 +12,8 @@ Frames: a body's origin is the centre of its footprint at floor level (z = 0 on 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -248,3 +250,55 @@ def synthetic_layout(
     unit_cells = free[rng.choice(len(free), size=n_units, replace=False)]
     unit_headings = rng.integers(0, 4, size=n_units).astype(np.int8)
     return codes, pod_cells.astype(np.int32), unit_cells.astype(np.int32), unit_headings
+
+
+# --- station units (robots/) as the world shows them ------------------------------------------------
+# Each station type's model lives in its own cell frame (metres, z up, the frame robots/physics builds
+# its cell in): footprint spans (x0, x1, y0, y1) and boxes (half extents, centre, rgba). The world puts
+# the frame beside the station, outside the floor, and draws these boxes; in physics mode with a GUI
+# the real cell (arms, pod face, gantry) is loaded there instead and moves.
+RGBA_ARM = (0.95, 0.55, 0.10, 1.0)
+RGBA_ARM_BASE = (0.30, 0.30, 0.35, 1.0)
+RGBA_FABRIC = (0.25, 0.35, 0.55, 1.0)
+RGBA_TOTE = (0.20, 0.40, 0.80, 1.0)
+RGBA_CELL_TABLE = (0.55, 0.50, 0.45, 1.0)
+
+STATION_SPANS_M = {
+    "vulcan": (-0.45, 1.0, -0.40, 0.40),
+    "bluejay": (-1.1, 1.1, -1.1, 1.1),
+    "sequoia": (-0.35, 5.9, -0.25, 0.80),
+}
+
+
+def station_model_parts(unit_type: str, *, arms: int = 3) -> list[tuple[tuple, tuple, tuple]]:
+    """Boxes ``(half_m, centre_m, rgba)`` of a station type's static model in its cell frame.
+
+    Empty for ``human`` (the operator table and operator are station furniture). Shapes follow the
+    physics cells: Vulcan's arm on a pedestal facing a fabric pod face at x = 0.72 m; Blue Jay's table
+    with ``arms`` arms round it (arm k at k x 90 deg, radius 0.65 m); Sequoia's 8 x 5 tote rack with
+    the gantry's port stand at x = 0.
+    """
+    if unit_type == "vulcan":
+        return [
+            ((0.30, 0.15, 0.30), (-0.10, 0.0, 0.30), RGBA_ARM_BASE),  # rail pedestal
+            ((0.07, 0.07, 0.30), (-0.25, 0.0, 0.90), RGBA_ARM),  # upper arm
+            ((0.30, 0.05, 0.05), (0.10, 0.0, 1.15), RGBA_ARM),  # forearm towards the face
+            ((0.12, 0.33, 0.50), (0.84, 0.0, 1.15), RGBA_FABRIC),  # pod face with its bins
+        ]
+    if unit_type == "bluejay":
+        parts = [
+            ((1.1, 1.1, 0.02), (0.0, 0.0, -0.02), RGBA_CELL_TABLE),
+            ((0.1, 0.1, 0.05), (0, 0, 0.05), RGBA_TOTE),
+        ]
+        for k in range(arms):
+            cx, cy = 0.65 * math.cos(k * math.pi / 2), 0.65 * math.sin(k * math.pi / 2)
+            parts.append(((0.07, 0.07, 0.35), (cx, cy, 0.35), RGBA_ARM))
+            parts.append(((0.05, 0.05, 0.05), (0.6 * cx, 0.6 * cy, 0.72), RGBA_ARM))
+        return parts
+    if unit_type == "sequoia":
+        return [
+            ((2.95, 0.30, 1.15), (3.15, 0.60, 1.15), RGBA_TOTE),  # the rack of totes
+            ((0.35, 0.25, 0.30), (0.0, 0.60, 0.30), (0.2, 0.6, 0.3, 1.0)),  # port stand
+            ((3.1, 0.05, 0.05), (2.8, 0.0, 2.35), RGBA_ARM),  # gantry rail
+        ]
+    return []

@@ -84,3 +84,45 @@ def test_station_units_pass_the_contract_checker():
 
     for cls in (BlueJayStation, VulcanStation, SequoiaStation):
         check_unit(cls)
+
+
+def test_every_arm_keeps_its_tool_pointing_down_over_the_totes():
+    """The cup must face the item squarely whichever side of the table the arm stands on."""
+    import numpy as np
+    import pybullet as p
+
+    cell = BlueJayCell(arms=4, seed=0)
+    for st in cell.arms:
+        for spot in (f"O{st.index}", f"K{st.index}", "C"):
+            cell_xyz = np.array([*cell.spots[spot], 0.12])
+            st.arm.reset_to(cell_xyz, st.orn)
+            _, orn = st.arm.ee_pose()
+            tool_z = np.asarray(p.getMatrixFromQuaternion(orn)).reshape(3, 3)[:, 2]
+            tilt_deg = np.degrees(np.arccos(np.clip(-tool_z[2], -1.0, 1.0)))
+            assert tilt_deg < 3.0, (st.index, spot, tilt_deg)
+            assert np.all(np.abs(st.arm.q()[-1]) < np.radians(170))  # wrist A7 away from its +-175 deg limit
+    cell.close()
+
+
+class _TwoAtOnce:
+    """A cell stand-in whose arms finish two units in the same step, then one."""
+
+    def __init__(self):
+        self.calls = [(1.5, 2, 0), (2.0, 0, 1)]
+
+    def run_units(self, n_units, max_s=600.0):
+        return self.calls.pop(0)
+
+    def close(self):
+        pass
+
+
+def test_units_finished_in_the_same_step_are_all_counted():
+    floor = CheckerFloor()
+    floor.carried[(2, 0)] = ("T", 0)
+    st = BlueJayStation(unit_id="B", floor=floor, cell=(2, 0), kind="pick", fidelity="physics")
+    st.reset(seed=1)
+    st._cell = _TwoAtOnce()
+    out = st.line_outcome(Serve(1, "B", 1, "pick", 0, 5, 3), new_pod=False)
+    assert (out.units_done, out.units_to_person) == (2, 1)  # two done together, then one failure
+    assert out.duration_s == pytest.approx(1.5 + 0.0 + 2.0 + 2.0)  # gaps (the 2nd unit: 0 s), hand-off

@@ -101,3 +101,44 @@ def test_fast_and_physics_agree_on_sequoia_throughput():
         rates[fidelity] = st.units_served / st.busy_s * 3600
         st.close()
     assert abs(rates["fast"] - rates["physics"]) / rates["physics"] < 0.2, rates
+
+
+@pytest.mark.parametrize(
+    "size_m, why",
+    [
+        ((0.035, 0.08, 0.137), "tall: 0.86 of a top-row bin's height, slides out under the held-open band"),
+        ((0.04, 0.19, 0.10), "deep: reached into the pod face when carried at the plain home pose"),
+    ],
+)
+def test_pick_of_tall_and_deep_items_ends_on_the_tool(cell, size_m, why):
+    cell.clear_pod()
+    item = cell.place_for_pick(size_m, 0.1)
+    assert item is not None and cell.face.bin(cell.items[item].bin_id).row == 3  # top row first
+    seen = {}
+    release = cell._release
+
+    def spy():  # where the item is, in physics, the moment the arm lets go at the end of the pick
+        if cell._suction_item == item:
+            seen["aabb"] = cell.pc.aabb(cell.items[item].body)
+            seen["held"] = True
+        release()
+
+    cell._release = spy
+    try:
+        res = cell.pick(item)
+    finally:
+        cell._release = release
+    assert res.success and not res.broke, (why, res)
+    lo, hi = seen["aabb"]
+    tip_x = cell.arm.ee_pose()[0][0] + cell.params.tool_len_m / 2
+    assert hi[0] < cell.params.face_x_m and abs(lo[0] - tip_x) < 0.02  # out of the pod, on the tool tip
+
+
+def test_top_row_stow_short_of_the_back_wall_is_not_a_jam(cell):
+    """In the top row the arm settles ~2 cm short of the back wall, at no force: the item is in."""
+    cell.clear_pod()
+    _only_bin(cell, 14)
+    res = cell.stow((0.046, 0.051, 0.113), 0.09)
+    assert res.success and res.jams == 0 and res.peak_force_n < cell.params.jam_force_n, res
+    stowed = [i for i, it in cell.items.items() if it.bin_id == 14]
+    assert stowed and cell.item_inside_bin(stowed[-1], 14)  # physics, not the plan

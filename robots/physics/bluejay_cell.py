@@ -34,9 +34,9 @@ import pybullet as p
 import shapely
 from shapely.geometry import MultiPoint
 
-from robots.physics.engine import SIM_HZ, Arm, PhysicsClient, kuka_with_tool_urdf, tool_down_orn
+from robots.physics.engine import SIM_HZ, Arm, PhysicsClient, kuka_with_tool_urdf
 
-__all__ = ["BlueJayCell", "BlueJayParams", "Task", "task_zone"]
+__all__ = ["BlueJayCell", "BlueJayParams", "Task", "task_zone", "tool_down_orn_for"]
 
 KINDS = ("pick", "stow", "consolidate")
 
@@ -79,6 +79,16 @@ def task_zone(base_xy, points_xy, clearance_m: float) -> shapely.Geometry:
     return MultiPoint([tuple(base_xy), *(tuple(q) for q in points_xy)]).convex_hull.buffer(clearance_m)
 
 
+def tool_down_orn_for(base_angle_rad: float) -> tuple:
+    """Tool pointing down (-z), turned about z with an arm standing at ``base_angle_rad`` round the table.
+
+    One world orientation for every arm (as before) asked arm ``k`` to turn its wrist by k x 90 deg
+    from its natural pose: arm 2 needed 180 deg against the iiwa's +-175 deg A7 limit, so IK tilted
+    the cup and its grasps missed or dropped items (3 of 18 tasks with 3 arms).
+    """
+    return p.getQuaternionFromEuler((math.pi, 0.0, base_angle_rad))
+
+
 @dataclass
 class _ArmState:
     arm: Arm
@@ -86,6 +96,7 @@ class _ArmState:
     base_xy: np.ndarray
     home_xyz: np.ndarray
     parking: shapely.Geometry
+    orn: tuple = (0.0, 0.0, 0.0, 1.0)  # tool down, wrist turned with the arm (`tool_down_orn_for`)
     held: shapely.Geometry | None = None  # the task zone it holds, beyond parking
     task: Task | None = None
     path: deque = field(default_factory=deque)  # pending segments: ("move", xyz, speed) | ("wait", s, tag)
@@ -126,7 +137,6 @@ class BlueJayCell:
         for xy in self.spots.values():  # tote outlines (visual cue only, flush with the table)
             self.pc.box((prm.tote_half_m, prm.tote_half_m, 0.001), (*xy, 0.001), rgba=(0.2, 0.4, 0.8, 1))
         urdf = kuka_with_tool_urdf(tool_len_m=prm.tool_len_m, tool_w_m=0.05, tool_h_m=0.05)
-        self.orn = tool_down_orn()
         self.arms: list[_ArmState] = []
         for k in range(arms):
             phi = k * math.pi / 2
@@ -134,9 +144,10 @@ class BlueJayCell:
             base_xy = prm.base_radius_m * u
             arm = Arm(self.pc, urdf, (*base_xy, 0.0), base_yaw_rad=phi + math.pi)
             home_xy = base_xy - prm.home_reach_m * u
-            arm.reset_to(np.array([*home_xy, prm.home_z_m]), self.orn)
+            orn = tool_down_orn_for(phi)
+            arm.reset_to(np.array([*home_xy, prm.home_z_m]), orn)
             home = arm.ee_pose()[0]  # where IK actually put the tool (the zone must match the arm)
-            self.arms.append(_ArmState(arm, k, base_xy, home, self._parked_shadow(arm)))
+            self.arms.append(_ArmState(arm, k, base_xy, home, self._parked_shadow(arm), orn=orn))
         self.pc.step(int(0.3 * SIM_HZ))
         self.pc.steps = 0
         self.units_done = 0
@@ -283,7 +294,7 @@ class BlueJayCell:
         s = min(1.0, st.seg_k / st.seg_n)
         s = s * s * (3 - 2 * s)  # smooth start and stop
         if st.seg_k % 2 == 1 or st.seg_k >= st.seg_n:  # IK at 120 Hz
-            st.arm.aim(st.seg_start + s * (st.seg_goal - st.seg_start), self.orn)
+            st.arm.aim(st.seg_start + s * (st.seg_goal - st.seg_start), st.orn)
         if st.seg_k >= st.seg_n + int(0.15 * SIM_HZ) or (
             st.seg_k >= st.seg_n and np.linalg.norm(st.arm.ee_pose()[0] - st.seg_goal) < 0.01
         ):
@@ -353,14 +364,19 @@ class BlueJayCell:
             "arm_contact_steps": self.arm_contact_steps,
         }
 
-    def run_units(self, n_units: int, max_s: float = 600.0) -> tuple[float, int]:
-        """Step until ``n_units`` more tasks end; (simulated s, successes)."""
+    def run_units(self, n_units: int, max_s: float = 600.0) -> tuple[float, int, int]:
+        """Step until at least ``n_units`` more tasks end; (simulated s, successes, failures).
+
+        Several arms can finish in the same step, so successes + failures may exceed ``n_units``:
+        every one is reported (this used to return only the successes and callers read "1" as the
+        one unit: a step where two arms finished counted one unit, and as a failure).
+        """
         t0, done0, fail0 = self.pc.steps, self.units_done, self.units_failed
         while (self.units_done + self.units_failed) - (done0 + fail0) < n_units:
             if (self.pc.steps - t0) / SIM_HZ > max_s:
                 break
             self.step()
-        return (self.pc.steps - t0) / SIM_HZ, self.units_done - done0
+        return (self.pc.steps - t0) / SIM_HZ, self.units_done - done0, self.units_failed - fail0
 
     def close(self) -> None:
         self.pc.close()

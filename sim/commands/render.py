@@ -63,10 +63,32 @@ def kpi_table(kpis: dict, *, title: str) -> None:
     table.add_column("KPI")
     table.add_column("value", justify="right")
     for key, value in kpis.items():
+        if isinstance(value, dict):
+            continue  # nested breakdowns get tables of their own
         label = LABELS.get(key, key.replace("_", " "))
         if isinstance(value, float):
             text = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
         else:
             text = str(value)
         table.add_row(label, text)
+    Console().print(table)
+    if kpis.get("by_station_type"):
+        station_type_table(kpis["by_station_type"])
+
+
+def station_type_table(by_type: dict) -> None:
+    """Throughput, success rate and hand-offs to people per station type."""
+    table = Table(title="by station type", show_lines=False)
+    for col in ("type", "stations", "units / h", "units / station-h", "success", "to people"):
+        table.add_column(col, justify="left" if col == "type" else "right")
+    for unit_type, row in by_type.items():
+        rate = row["success_rate"]
+        table.add_row(
+            unit_type,
+            f"{row['stations']} ({'/'.join(row['kinds'])})",
+            f"{row['units_per_h']:,.0f}",
+            f"{row['units_per_station_h']:,.0f}",
+            "-" if rate is None else f"{rate:.0%}",
+            f"{row['units_to_person']:,}",
+        )
     Console().print(table)

@@ -135,6 +135,28 @@ def _build_grid(spec: SceneFile, source: str, base_dir: Path) -> np.ndarray:
         raise SceneError(source, [(path, exc.message)]) from None
 
 
+# Station parameters that only some unit types read: anything else is a mistake worth naming.
+_STATION_PARAM_UNITS = {
+    "arms": ("bluejay",),
+    "rows_for_people": ("vulcan",),
+    "success_rate": ("vulcan", "bluejay", "sequoia"),
+    "fidelity": ("vulcan", "bluejay", "sequoia"),
+}
+
+
+def _station_unit_problems(spec: SceneFile) -> list[tuple[str, str]]:
+    """Per-station parameters given for a unit type that does not use them."""
+    problems = []
+    for i, group in enumerate(spec.stations):
+        for name, units in _STATION_PARAM_UNITS.items():
+            if name not in group.model_fields_set or group.unit in units:
+                continue
+            problems.append(
+                (f"stations[{i}].{name}", f"only for unit {' / '.join(units)} stations, not {group.unit!r}")
+            )
+    return problems
+
+
 def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     problems: list[tuple[str, str]] = []
     grid = _build_grid(spec, source, base_dir)
@@ -157,6 +179,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
                 problems.append(
                     (where, f"station on a blocked cell {tuple(cell)} ({CellCode(grid[cell]).name.lower()})")
                 )
+    problems += _station_unit_problems(spec)
     for kind in ("pick", "stow"):
         wanted = sum(g.count for g in spec.stations if g.kind == kind and g.cells is None)
         have = len(layout_cells[kind])

@@ -167,9 +167,15 @@ class StationGroup(Strict):
     cells: list[tuple[int, int]] | None = None
     per_pod_s: Distribution = Constant(dist="constant", value=2.0)
     per_unit_s: Distribution = LogNormal(dist="lognormal", mean=10.0, cv=0.3)
-    success_rate: Frac = 1.0  # arms: share of attempts that succeed; failures go to a person
+    # Arms (vulcan, bluejay, sequoia): share of units that succeed (failures go to a person); None
+    # uses the calibrated rate of robots/data/station_models.json. Not valid for human stations.
+    success_rate: Frac | None = None
     queue_cells: NonNegInt = 3
-    rows_for_people: NonNegInt = 0  # arms prefer the top rows when people work the lower ones
+    rows_for_people: NonNegInt = 0  # vulcan: the arm prefers the top rows when people work these lower ones
+    arms: Annotated[int, Field(ge=1, le=4)] | None = None  # bluejay only: arms in the cell (default 3)
+    # Arms: "fast" (calibrated cycle-time model) or "physics" (PyBullet cell); None follows the run
+    # (`fctwin run --physics stations` turns every arm station to physics).
+    fidelity: Literal["fast", "physics"] | None = None
 
     @model_validator(mode="after")
     def _cells_match(self):
