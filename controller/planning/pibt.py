@@ -133,7 +133,7 @@ class PIBTPlanner:
         self.stall = np.zeros(n, np.int32)
         self.prev_pos = np.full(n, -1, np.int64)
         self.prev_goal = np.full(n, -2, np.int64)
-        self.tie_frac = self.rng.random(n)
+        self.tie_frac = self.rng.random(n)  # also sets tie_order (a property)
         self.rng_state = np.array([int(self.rng.integers(0, 1 << 31))], np.int64)
         self.pos_lin = np.empty(n, np.int32)
         self.goal_lin = np.empty(n, np.int32)
@@ -185,6 +185,17 @@ class PIBTPlanner:
             self.tables.slots_for(chunk, np.full(chunk.size, loaded), -1)
         return int((self.tables.slot_key >= 0).sum())
 
+    @property
+    def tie_frac(self) -> np.ndarray:
+        """Fixed random fraction per unit, ``float64[N]`` in [0, 1): breaks ties between equal priorities."""
+        return self._tie_frac
+
+    @tie_frac.setter
+    def tie_frac(self, value: np.ndarray) -> None:
+        self._tie_frac = np.asarray(value, np.float64)
+        # units by decreasing tie_frac (stable), so the kernel orders by priority with a counting sort
+        self.tie_order = np.argsort(-self._tie_frac, kind="stable").astype(np.int32)
+
     # -------------------------------------------------------------------------------------
     def prepare_step(self, grid: GridMaps, fleet: FleetArrays) -> dict[str, object]:
         """Validate inputs, update priorities and distance tables, return the kernel's inputs.
@@ -215,8 +226,8 @@ class PIBTPlanner:
         need = prepare_kernel(
             self.H, self.W, pos, goal, tables.key_slot, tables.slot_version, tables.slot_built,
             tables.slot_last_used, tables.map_version[1], tables.refresh_steps, self.step_count, loaded,
-            self.elapsed, self.stall, self.prev_pos, self.prev_goal, self.tie_frac, self.rng_state,
-            self.pos_lin, self.goal_lin, self.goal_slot, self.prio, self.order, self.tie,
+            self.elapsed, self.stall, self.prev_pos, self.prev_goal, self.tie_frac, self.tie_order,
+            self.rng_state, self.pos_lin, self.goal_lin, self.goal_slot, self.prio, self.order, self.tie,
         )  # fmt: skip
         if need < 0:
             raise ValueError("a unit is outside the grid")
