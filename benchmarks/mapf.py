@@ -251,6 +251,12 @@ def run(args: argparse.Namespace) -> dict:
         # one-shot preset: PIBT swap + stepping aside when pushed, milder guidance (measured on the
         # warehouse-10-20-10-2-1 scens; lifelong runs are better without swap and push-aside)
         opts.update(swap=1, push_penalty=1, guidance_penalty=2)
+    if kind == "kiva" and args.planner == "pibt":
+        # kiva preset: RHCR-style one-way streets across the open floor (see guidance.py for the
+        # measurements behind the preset and the penalty)
+        opts.update(guidance="highways+grid", guidance_penalty=2)
+    if args.guidance is not None:
+        opts["guidance"] = args.guidance
     for kv in args.planner_opt:
         key, _, value = kv.partition("=")
         opts[key] = int(value) if value.lstrip("-").isdigit() else value
@@ -450,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="planner keyword argument, e.g. guidance=none or guidance_penalty=2 (repeatable)",
+    )
+    ap.add_argument(
+        "--guidance",
+        default=None,
+        help="pibt guidance preset: highways, highways+grid or none (default: highways+grid for kiva "
+        "maps, highways otherwise)",
     )
     ap.add_argument(
         "--workers",

@@ -53,11 +53,14 @@ import numpy as np
 from controller.planning._kernels import pibt_step_kernel, prepare_kernel
 from controller.planning.base import FleetArrays, GridMaps
 from controller.planning.distance import DistanceTables
-from controller.planning.guidance import highway_move_costs
+from controller.planning.guidance import grid_highway_move_costs, highway_move_costs
 
 __all__ = ["PIBTPlanner"]
 
 _WARMED_UP = False  # kernels loaded in this process
+# guidance presets: "highways" (one-way aisles), "highways+grid" (plus alternating one-way rows and
+# columns in open areas, RHCR style; for kiva.map), "none"
+GUIDANCE = {"highways": highway_move_costs, "highways+grid": grid_highway_move_costs, "none": None}
 
 
 class PIBTPlanner:
@@ -87,8 +90,8 @@ class PIBTPlanner:
         self.stall_div = int(stall_div)
         self.swap = bool(swap)
         self.push_penalty = int(push_penalty)
-        if guidance not in ("highways", "none"):
-            raise ValueError("guidance must be 'highways' or 'none'")
+        if guidance not in GUIDANCE:
+            raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}")
         self.guidance = guidance
         self.guidance_penalty = int(guidance_penalty)
         self._max_tables_arg = max_tables
@@ -108,8 +111,8 @@ class PIBTPlanner:
         max_tables = self._max_tables_arg or min(max(int(1.25 * n_agents) + 64, by_budget), 2 * n_cells + 1)
         self.H, self.W = int(H), int(W)
         move_cost = None
-        if self.guidance == "highways" and self.guidance_penalty > 0:
-            move_cost = highway_move_costs(grid.passable_loaded, penalty=self.guidance_penalty)
+        if GUIDANCE[self.guidance] is not None and self.guidance_penalty > 0:
+            move_cost = GUIDANCE[self.guidance](grid.passable_loaded, penalty=self.guidance_penalty)
         self.tables = DistanceTables(
             grid.passable_unloaded, grid.passable_loaded, max_tables=max_tables, move_cost=move_cost
         )
