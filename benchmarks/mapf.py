@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -239,6 +240,7 @@ def run(args: argparse.Namespace) -> dict:
         args.problem, args.agents, args.seed, args.workers
     )
     steps = args.steps or default_steps
+    load_before = os.getloadavg()  # timings are only comparable at similar machine load
     n = starts.shape[0]
     grid = GridMaps(passable.copy(), passable.copy())
     pos = starts.astype(np.int32).copy()
@@ -251,6 +253,12 @@ def run(args: argparse.Namespace) -> dict:
         # one-shot preset: PIBT swap + stepping aside when pushed, milder guidance (measured on the
         # warehouse-10-20-10-2-1 scens; lifelong runs are better without swap and push-aside)
         opts.update(swap=1, push_penalty=1, guidance_penalty=2)
+    if kind == "kiva" and args.planner == "pibt":
+        # kiva preset: RHCR-style one-way streets across the open floor (see guidance.py for the
+        # measurements behind the preset and the penalty)
+        opts.update(guidance="highways+grid", guidance_penalty=2)
+    if args.guidance is not None:
+        opts["guidance"] = args.guidance
     for kv in args.planner_opt:
         key, _, value = kv.partition("=")
         opts[key] = int(value) if value.lstrip("-").isdigit() else value
@@ -340,6 +348,7 @@ def run(args: argparse.Namespace) -> dict:
             "overrun_steps": overruns,
             "reset_s": reset_s,
             "peak_rss_mb": peak_mb,
+            "loadavg_1_5_15_before_after": [list(load_before), list(os.getloadavg())],
         },
     }
     # --- report ---
@@ -367,7 +376,8 @@ def run(args: argparse.Namespace) -> dict:
         f"max {times_ms.max():.1f} ms (first step {times_ms[0]:.1f} ms); overruns {overruns}"
     )
     print(
-        f"  planner alone: mean {plan_ms.mean():.2f} ms, median {np.median(plan_ms):.2f} ms, "
+        f"  planner alone: min {plan_ms.min():.2f} ms, mean {plan_ms.mean():.2f} ms, "
+        f"median {np.median(plan_ms):.2f} ms, "
         f"steady (after step 10) mean {plan_ms[10:].mean() if plan_ms.size > 10 else float('nan'):.2f} ms"
     )
     share = np.bincount(actions_log.ravel(), minlength=4) / max(actions_log.size, 1) * 100
@@ -379,12 +389,18 @@ def run(args: argparse.Namespace) -> dict:
     built = np.array(tables_built)
     no_new = built[1:] == 0
     print(
-        f"  PIBT kernel alone: mean {np.nanmean(kern_ms):.2f} ms, max {np.nanmax(kern_ms):.2f} ms; "
+        f"  PIBT kernel alone: min {np.nanmin(kern_ms):.2f} ms, median {np.nanmedian(kern_ms):.2f} ms, "
+        f"mean {np.nanmean(kern_ms):.2f} ms, max {np.nanmax(kern_ms):.2f} ms; "
         f"steps that built no distance table: {int(no_new.sum())}, planner mean there "
         f"{plan_ms[1:][no_new].mean() if no_new.any() else float('nan'):.2f} ms; "
         f"tables built per step: {built[1:].mean() if built.size > 1 else 0:.1f}"
     )
     print(f"  peak memory (RSS): {peak_mb:,.0f} MB; reset {reset_s:.2f} s; errors {len(errors)}")
+    la, lb = load_before, os.getloadavg()
+    print(
+        f"  machine load (1/5/15 min): {la[0]:.2f}/{la[1]:.2f}/{la[2]:.2f} before, "
+        f"{lb[0]:.2f}/{lb[1]:.2f}/{lb[2]:.2f} after; {os.cpu_count()} cores"
+    )
     print(f"  reference step time: {REFERENCES['step']}")
     return result
 
@@ -450,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="planner keyword argument, e.g. guidance=none or guidance_penalty=2 (repeatable)",
+    )
+    ap.add_argument(
+        "--guidance",
+        default=None,
+        help="pibt guidance preset: highways, highways+grid or none (default: highways+grid for kiva "
+        "maps, highways otherwise)",
     )
     ap.add_argument(
         "--workers",

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from controller.planning import make_planner
-from controller.planning._kernels import pibt_step_kernel
+from controller.planning._kernels import order_by_priority, pibt_step_kernel
 from controller.planning.base import FleetArrays, GridMaps
+from controller.planning.guidance import grid_highway_move_costs
 from controller.planning.instances import read_kiva_map, read_lorr_problem
 from controller.planning.pibt import PIBTPlanner
 from controller.planning.reference import reference_step
@@ -88,6 +89,35 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
             reached = (fleet.pos == fleet.goal).all(axis=1)
             fleet.goal[reached] = cells[rng.integers(0, len(cells), int(reached.sum()))]
             fleet.active = rng.random(fleet.n) > 0.1  # units stop and resume at any step
+
+
+def test_priority_order_is_the_stable_sort_of_the_priorities():
+    # the kernel orders units with a counting sort on steps-since-goal; it must give exactly the order
+    # of the stable sort on prio = -(elapsed + tie_frac) (no goal: after every unit with one)
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        grid, fleet, cells = random_instance(rng, max_agents=40)
+        planner = PIBTPlanner()
+        planner.reset(grid, fleet.n, seed=seed)
+        if seed % 2:  # equal tie fractions: the stable sort keeps unit order
+            planner.tie_frac = np.repeat([0.25, 0.75], fleet.n)[: fleet.n]
+        for _ in range(30):
+            inputs = planner.prepare_step(grid, fleet)
+            expected = np.argsort(planner.prio, kind="stable")
+            np.testing.assert_array_equal(planner.order, expected, err_msg=f"seed {seed}")
+            act = run_kernel(planner, inputs)
+            advance(grid, fleet, act)
+            fleet.goal[rng.random(fleet.n) < 0.1] = -1
+            fleet.goal[rng.random(fleet.n) < 0.1] = cells[0]
+    # a unit waiting longer than the count array allows takes the argsort fallback, same order
+    goal_lin = np.array([5, -1, 7, 3, 2], np.int32)
+    tie_order = np.array([3, 0, 4, 1, 2], np.int32)
+    order = np.empty(5, np.int32)
+    for elapsed in ([3, 0, 3, 1, 4], [10**6, 0, 3, 10**6, 4]):
+        order_by_priority(goal_lin, np.array(elapsed, np.int64), tie_order, order)
+        rank = np.argsort(tie_order)
+        key = [(g < 0, -e, rank[i]) for i, (g, e) in enumerate(zip(goal_lin, elapsed, strict=True))]
+        assert order.tolist() == sorted(range(5), key=lambda i: key[i])
 
 
 def test_validator_catches_each_kind_of_violation():
@@ -239,7 +269,8 @@ def test_loaded_units_stay_in_aisles_unloaded_pass_under_pods():
 
 
 @needs_data
-def test_kiva_map_short_lifelong_run_is_conflict_free():
+@pytest.mark.parametrize("guidance", ["highways", "highways+grid"])
+def test_kiva_map_short_lifelong_run_is_conflict_free(guidance):
     kiva = read_kiva_map(MAPF / "rhcr" / "kiva.map")
     rng = np.random.default_rng(0)
     starts = np.concatenate([kiva.homes, kiva.endpoints])
@@ -248,8 +279,25 @@ def test_kiva_map_short_lifelong_run_is_conflict_free():
     goal = kiva.endpoints[rng.integers(0, len(kiva.endpoints), n)].astype(np.int32)
     fleet = FleetArrays(pos, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.ones(n, bool))
     grid = GridMaps(kiva.passable.copy(), kiva.passable.copy())
-    reached, _ = lifelong(grid, fleet, kiva.endpoints, 300, rng)
+    planner = PIBTPlanner(guidance=guidance, guidance_penalty=2 if guidance == "highways+grid" else 4)
+    reached, _ = lifelong(grid, fleet, kiva.endpoints, 300, rng, planner=planner)
     assert reached.sum() / 300 > 1.0  # tasks per step; RHCR's PBS makes 1.43 at 140 agents
+
+
+@needs_data
+def test_kiva_streets_alternate_and_leave_every_move_allowed():
+    kiva = read_kiva_map(MAPF / "rhcr" / "kiva.map")
+    cost = grid_highway_move_costs(kiva.passable, penalty=2)
+    free = kiva.passable
+    assert (cost[free] <= 5).all()  # dearer against the flow, never forbidden
+    streets = np.flatnonzero(free.all(axis=1))  # the open rows
+    west_dear = [bool((cost[r, :, 2] > cost[r, :, 0]).all()) for r in streets]
+    east_dear = [bool((cost[r, :, 0] > cost[r, :, 2]).all()) for r in streets]
+    assert all(w != e for w, e in zip(west_dear, east_dear, strict=True))  # each street is one-way
+    assert west_dear == [k % 2 == 0 for k in range(len(streets))]  # E, W, E, ... in row order
+    side = [c for c in range(6) if free[:, c].all()]  # the open columns left of the shelves
+    south_dear = [bool((cost[:, c, 1] > cost[:, c, 3])[free[:, c]].all()) for c in side]
+    assert south_dear == [k % 2 == 1 for k in range(len(side))]  # S, N, S, ... in column order
 
 
 SMALL_RUN = """

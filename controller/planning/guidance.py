@@ -9,13 +9,18 @@ horizontal aisle cells (free, blocked above and below) gets a preferred directio
 E, W, E, ... in row order; every column with vertical aisle cells alternates S, N, S, .... Moving
 against the preference costs ``1 + penalty`` in the distance tables (moves stay allowed: this shapes
 routes, it never forbids a cell). Open areas get no preference.
+
+``highways+grid`` (`grid_highway_move_costs`) adds RHCR-style one-way streets across open floor,
+where the aisle rule finds nothing (RHCR's ``kiva.map`` is open floor between shelf blocks): rows
+and columns free over (almost) their whole length alternate direction, forming a grid of loops.
+Penalties stay below 10 so ``1 + 2 * penalty`` fits the tables' ``uint8`` move costs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["highway_move_costs", "uniform_move_costs"]
+__all__ = ["grid_highway_move_costs", "highway_move_costs", "uniform_move_costs"]
 
 
 def uniform_move_costs(shape: tuple[int, int]) -> np.ndarray:
@@ -47,4 +52,32 @@ def highway_move_costs(passable: np.ndarray, *, penalty: int = 1) -> np.ndarray:
     for k, c in enumerate(cols):
         against = 3 if k % 2 == 0 else 1  # even-ranked aisle columns run south
         cost[free[:, c], c, against] += penalty
+    return cost
+
+
+def grid_highway_move_costs(
+    passable: np.ndarray, *, penalty: int = 1, street_share: float = 0.9
+) -> np.ndarray:
+    """`highway_move_costs` plus alternating one-way *streets* across open floor: ``uint8[H, W, 4]``.
+
+    A street is a row (column) that is free over at least ``street_share`` of its length: on RHCR's
+    ``kiva.map`` the 25 rows outside the shelf rows and the 16 columns at the sides and through the
+    gaps between shelf blocks. Streets alternate E, W, E, ... (rows) and S, N, S, ... (columns) in
+    order, so they form loops; moving against costs ``penalty`` more, on top of the aisle rule. Where
+    the two disagree (kiva's two gap columns) both directions cost ``1 + penalty``: a two-way street
+    that routes use only when it saves more than ``penalty`` steps.
+    Measured on kiva.map (seed 0, penalty 2, tasks/step at 140 / 220 agents): this 3.54 / 4.45; the
+    gap columns one-way 2.58 / 2.64, or two-way at cost 1 1.06 / 1.19, or at 1 + 2 * penalty 3.38 /
+    3.80; every row and column alternating by parity 2.62 (140); aisle highways alone 2.77 (140,
+    penalty 4).
+    """
+    cost = highway_move_costs(passable, penalty=penalty)
+    free = np.asarray(passable, bool)
+    H, W = free.shape
+    rows = np.flatnonzero(free.sum(axis=1) >= street_share * W)
+    for k, r in enumerate(rows):
+        cost[r, free[r], 2 if k % 2 == 0 else 0] += penalty  # even-ranked streets run east
+    cols = np.flatnonzero(free.sum(axis=0) >= street_share * H)
+    for k, c in enumerate(cols):
+        cost[free[:, c], c, 3 if k % 2 == 0 else 1] += penalty  # even-ranked streets run south
     return cost

@@ -1,0 +1,96 @@
+"""Lazy distance tables: a bounded slot pool recycled as goals change, every table still exact."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+
+from controller.planning.base import FleetArrays, GridMaps
+from controller.planning.pibt import PIBTPlanner
+from controller.planning.validate import check_step
+
+STEP = ((0, 1), (1, 0), (0, -1), (-1, 0))  # headings E, S, W, N
+
+
+def exact_distances(passable: np.ndarray, move_cost: np.ndarray, goal: tuple[int, int]) -> np.ndarray:
+    """Dijkstra to ``goal`` over ``passable`` (the goal itself always counts), ``int[H, W]``, 65535 none.
+
+    move_cost ``[H, W, 4]``: cost of moving from a cell in heading d, as in the guidance module.
+    """
+    H, W = passable.shape
+    dist = np.full((H, W), 65535, np.int64)
+    dist[goal] = 0
+    heap = [(0, goal)]
+    while heap:
+        d, (r, c) = heapq.heappop(heap)
+        if d > dist[r, c]:
+            continue
+        for h, (dr, dc) in enumerate(STEP):  # a unit at (r - dr, c - dc) moving in heading h enters (r, c)
+            pr, pc = r - dr, c - dc
+            if 0 <= pr < H and 0 <= pc < W and passable[pr, pc]:
+                nd = d + int(move_cost[pr, pc, h])
+                if nd < dist[pr, pc]:
+                    dist[pr, pc] = nd
+                    heapq.heappush(heap, (nd, (pr, pc)))
+    return dist
+
+
+@pytest.mark.parametrize("guidance", ["none", "highways"])
+def test_recycled_slots_hold_the_table_of_each_units_current_goal(guidance):
+    rng = np.random.default_rng(3)
+    H, W = 16, 26
+    pu = np.ones((H, W), bool)
+    pu[2::3, 1:-1] = False  # shelf rows: one-cell aisles, so guidance shapes the costs
+    pu[2::3, 4::4] = True
+    pl = pu.copy()
+    pl[0, 3:6] = False  # loaded units route differently: a second load class
+    cells = np.argwhere(pu)
+    n = 80  # more than 64 new goals in one step take the bulk path (slots_for)
+    fleet = FleetArrays(
+        pos=cells[rng.choice(len(cells), n, replace=False)].astype(np.int32),
+        heading=np.zeros(n, np.int8),
+        goal=cells[rng.integers(0, len(cells), n)].astype(np.int32),
+        loaded=np.zeros(n, bool),
+        active=np.ones(n, bool),
+    )
+    grid = GridMaps(pu, pl)
+    pool = n + 4  # a few spare slots: goals change faster than that, so slots are recycled
+    planner = PIBTPlanner(max_tables=pool, guidance=guidance, guidance_penalty=3)
+    planner.reset(grid, n, seed=0)
+    tables = planner.tables
+    move_cost = tables.move_cost  # compact [n_cells, 4]; back to [H, W, 4] for the reference
+    full_cost = np.ones((H * W, 4), np.int64)
+    full_cost[tables.base_cells] = move_cost
+    full_cost = full_cost.reshape(H, W, 4)
+    out = np.empty(n, np.int8)
+    exact: dict[int, np.ndarray] = {}  # key -> reference table (the maps never change here)
+    for t in range(120):
+        if t == 60:  # many goals at once: the bulk path (slots_for) instead of the per-step kernel
+            fleet.goal[:] = cells[rng.integers(0, len(cells), n)]
+        if t % 10 == 5:
+            fleet.loaded = rng.random(n) < 0.3
+            fleet.loaded &= pl[fleet.pos[:, 0], fleet.pos[:, 1]]
+        planner.step(grid, fleet, out)
+        live = np.flatnonzero(tables.slot_key >= 0)
+        assert live.size <= pool
+        # the key <-> slot maps stay inverse to each other
+        assert (tables.key_slot[tables.slot_key[live]] == live).all()
+        assert np.count_nonzero(tables.key_slot >= 0) == live.size
+        for i in np.flatnonzero(fleet.goal[:, 0] >= 0):
+            s = planner.goal_slot[i]
+            g = (int(fleet.goal[i, 0]), int(fleet.goal[i, 1]))
+            key = int(fleet.loaded[i]) * H * W + g[0] * W + g[1]
+            assert tables.slot_key[s] == key, f"step {t}: unit {i} reads another goal's table"
+            if key not in exact:
+                ref = exact_distances(pl if fleet.loaded[i] else pu, full_cost, g)
+                exact[key] = ref.ravel()[tables.base_cells]
+            np.testing.assert_array_equal(tables.tables[s], exact[key], err_msg=f"step {t}")
+        fleet.pos, fleet.heading = check_step(
+            pu, pl, fleet.pos, fleet.heading, fleet.loaded, fleet.active, out
+        )
+        at = (fleet.pos == fleet.goal).all(axis=1)
+        fleet.goal[at] = cells[rng.integers(0, len(cells), int(at.sum()))]
+        fleet.goal[rng.random(n) < 0.15] = cells[rng.integers(0, len(cells))]  # reassigned mid-route
+    assert tables.bfs_count > 3 * pool  # the pool really was recycled, several times over
