@@ -56,6 +56,12 @@ _INACTIVE_MODES = frozenset(
 
 # Steps a returning unit waits for another unit to leave its chosen storage cell before choosing another.
 RETURN_RETARGET_STEPS = 8
+_MODE_FAILED, _MODE_STOPPED, _MODE_SERVING = (
+    int(UnitMode.FAILED),
+    int(UnitMode.STOPPED),
+    int(UnitMode.SERVING),
+)
+_MODE_IDLE, _MODE_CHARGING = int(UnitMode.IDLE), int(UnitMode.CHARGING)
 _UNUSABLE_MODES = frozenset((UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING))
 
 
@@ -99,10 +105,7 @@ class UnitRec:
     failed: bool = False
     charging_at: Cell | None = None
     park: Cell | None = None
-
-    @property
-    def cell(self) -> Cell:
-        return (self.row, self.col)
+    cell: Cell = (0, 0)  # (row, col), set with them from telemetry (read ~1,500 times a tick on fc_large)
 
 
 @dataclass(eq=False)
@@ -146,6 +149,10 @@ class Dispatcher:
             raise ValueError(f"pod_return must be 'nearest_free' or 'home', not {config.pod_return!r}")
         self.pod_home: list[Cell] = [(int(r), int(c)) for r, c in plan.pod_cells]
         self.units = [UnitRec(unit_id=u.unit_id) for u in plan.drive_units]
+        # per-tick lookups, rebuilt by _advance: who stands where, which pods are committed, parking
+        self._cell_owner: dict[Cell, int] = {}
+        self._busy_cells: set[Cell] = set()
+        self._park_taken: dict[Cell, int] = {}
         self.unit_index = {u.unit_id: i for i, u in enumerate(self.units)}
         self.low_battery = [float(u.low_battery_frac) for u in plan.drive_units]
         self.stations = [StationRec(s.station_id, s.kind, s.cell) for s in plan.stations]
@@ -251,28 +258,35 @@ class Dispatcher:
 
     def _ingest(self, frame: TelemetryFrame, commands: list) -> None:
         index = self.unit_index
+        units = self.units
+        # plain ints: comparing against IntEnum members costs more than the rest of the loop
+        failed_mode, stopped_mode = _MODE_FAILED, _MODE_STOPPED
         for st in frame.units:
             i = index.get(st.unit_id)
             if i is None:
                 s = self.station_index.get(st.unit_id)
                 if s is not None:
-                    self.stations[s].busy = st.mode == UnitMode.SERVING
+                    self.stations[s].busy = st.mode == _MODE_SERVING
                 continue
-            u = self.units[i]
-            u.row, u.col, u.heading, u.mode, u.pod, u.battery_frac = (
-                st.row,
-                st.col,
+            u = units[i]
+            mode = st.mode
+            row = st.row
+            col = st.col
+            u.row, u.col, u.cell, u.heading, u.mode, u.pod, u.battery_frac = (
+                row,
+                col,
+                (row, col),
                 st.heading,
-                st.mode,
+                mode,
                 st.pod_id,
                 st.battery_frac,
             )
-            if st.mode == UnitMode.FAILED and not u.failed:
-                self._unit_failed(i, "reported failed")
-            elif u.failed and st.mode != UnitMode.FAILED and st.mode != UnitMode.STOPPED:
+            if mode == failed_mode:
+                if not u.failed:
+                    self._unit_failed(i, "reported failed")
+            elif u.failed and mode != stopped_mode:
                 self.unit_recovered(u.unit_id)  # re-registered: resumes from where it reports
-        units = self.units
-        self.pos[:] = [(u.row, u.col) for u in units]
+        self.pos[:] = [u.cell for u in units]
         self.heading[:] = [u.heading for u in units]
         self.loaded[:] = [u.pod >= 0 for u in units]
         for ev in frame.events:
@@ -677,6 +691,8 @@ class Dispatcher:
         self._park_taken = {x.park: k for k, x in enumerate(units) if x.park is not None}
         goals: list[Cell] = []
         active: list[bool] = []
+        # a unit at its low-battery threshold always looks for a pad, whatever the opportunity level
+        opportunity = max(self.config.opportunity_charge_frac, max(self.low_battery, default=0.0))
         for i, u in enumerate(units):
             if u.failed:
                 goals.append(NO_GOAL)
@@ -692,18 +708,18 @@ class Dispatcher:
                         u.goal = None  # wait for the charge to finish
                 else:
                     u.goal = u.charging_at
-            elif u.pod < 0 and (
-                u.battery_frac <= self.low_battery[i]
-                or (u.battery_frac <= self.config.opportunity_charge_frac and u.mode == UnitMode.IDLE)
+            elif (
+                u.pod < 0
+                and u.battery_frac <= opportunity
+                and (u.battery_frac <= self.low_battery[i] or u.mode == _MODE_IDLE)
+                and (target := self._free_charger(i)) is not None
             ):
-                target = self._free_charger(i)
-                if target is not None:
-                    u.charging_at = target
-                    u.park = None
-                    u.goal = target
-                    self.charge_targets.add(target)
-                    self.log.append((self.t_s, "to_charge", u.unit_id, 0, 0, 0))
-            else:
+                u.charging_at = target
+                u.park = None
+                u.goal = target
+                self.charge_targets.add(target)
+                self.log.append((self.t_s, "to_charge", u.unit_id, 0, 0, 0))
+            else:  # idle, or waiting for a free pad: out of the aisles, under a stored pod
                 self._park(i, u)
             g = u.goal
             goals.append(NO_GOAL if g is None else g)
@@ -801,9 +817,10 @@ class Dispatcher:
         return added
 
     def _return_cell(self, trip: Trip, station: StationRec, avoid: Cell | None = None) -> Cell | None:
-        occupied = {u.cell for u in self.units}
+        # _advance (the only caller) has just indexed who stands where this tick
+        occupied = self._cell_owner
         if avoid is not None:
-            occupied.add(avoid)
+            occupied = {**occupied, avoid: -1}
         parked = {u.park for u in self.units if u.park is not None}
 
         def free(cell: Cell) -> bool:
@@ -829,9 +846,9 @@ class Dispatcher:
 
     def _free_charger(self, i: int) -> Cell | None:
         best, best_d = None, None
-        occupied = {u.cell for k, u in enumerate(self.units) if k != i}
+        owner = self._cell_owner  # this tick's positions (_advance is the caller)
         for cell in self.plan.charge_cells:
-            if cell in self.charge_targets or cell in occupied:
+            if cell in self.charge_targets or owner.get(cell, i) != i:
                 continue
             d = abs(cell[0] - self.pos[i, 0]) + abs(cell[1] - self.pos[i, 1])
             if best_d is None or d < best_d:
