@@ -500,19 +500,23 @@ class Dispatcher:
     # ================================================================= decisions
 
     def _assign_orders(self) -> None:
+        if not self.backlog:
+            return
         picks = [i for i, s in enumerate(self.stations) if s.kind == "pick"]
         cap = self.config.max_lines_per_station
+        # open lines per station, counted once and kept up to date as orders are assigned (the
+        # backlog is never empty on a busy floor, so this ran every tick for every station)
+        open_lines = self._open_lines_all()
         while self.backlog:
             oid = self.backlog[0]
             rec = self.orders[oid]
             if self.config.order_assignment == "round_robin":
                 idx = picks[oid % len(picks)]
-                if self._open_lines(idx) >= cap:
-                    break
             else:
-                idx = min(picks, key=lambda k: (self._open_lines(k), k))
-                if self._open_lines(idx) >= cap:
-                    break
+                idx = min(picks, key=lambda k: (open_lines[k], k))
+            if open_lines[idx] >= cap:
+                break
+            open_lines[idx] += len(rec.order.lines)
             self.backlog.popleft()
             rec.station = idx
             station = self.stations[idx]
@@ -521,13 +525,12 @@ class Dispatcher:
                 station.pending.append(Line(oid, ln.sku, ln.units, rec.order.t_s))
             self.log.append((self.t_s, "order_assigned", station.station_id, oid, 0, 0))
 
-    def _open_lines(self, idx: int) -> int:
-        station = self.stations[idx]
-        return (
-            len(station.pending)
-            + sum(len(t.lines) for t in station.queue)
-            + sum(len(t.lines) for t in self.trips if t.station == idx)
-        )
+    def _open_lines_all(self) -> list[int]:
+        """Order lines waiting at, queued for, or on a trip to each station."""
+        counts = [len(s.pending) + sum(len(t.lines) for t in s.queue) for s in self.stations]
+        for t in self.trips:
+            counts[t.station] += len(t.lines)
+        return counts
 
     def _make_trips(self) -> None:
         max_trips = self.config.queue_cells + 2
