@@ -239,7 +239,7 @@ class Titan(RobotUnit):
 
     def next_cell(self) -> Cell:
         """Where the pending action will put the unit at the end of this step."""
-        if self._pending_action == Action.F and self._timed is None and not self._stopped:
+        if self._pending_action == _F and self._timed is None and not self._stopped:
             dr, dc = FORWARD_DELTA[self.heading]
             return (self.cell[0] + dr, self.cell[1] + dc)
         return self.cell
@@ -253,14 +253,14 @@ class Titan(RobotUnit):
         action = command.action
         if action not in (0, 1, 2, 3):
             return [self._refuse(command, t_s, f"unknown action {action}")]
-        if action == Action.W:
+        if action == _W:
             self._pending_action = action
             return []
         if self._stopped:
             return [self._refuse(command, t_s, "unit is stopped")]
         if self._timed is not None:
             return [self._refuse(command, t_s, f"busy with {self._timed[0]}")]
-        if action == Action.F:
+        if action == _F:
             dr, dc = FORWARD_DELTA[self.heading]
             target = (self.cell[0] + dr, self.cell[1] + dc)
             if not may_enter(self.floor, target, loaded=self.pod_id >= 0):
