@@ -56,12 +56,8 @@ _INACTIVE_MODES = frozenset(
 
 # Steps a returning unit waits for another unit to leave its chosen storage cell before choosing another.
 RETURN_RETARGET_STEPS = 8
-_MODE_FAILED, _MODE_STOPPED, _MODE_SERVING = (
-    int(UnitMode.FAILED),
-    int(UnitMode.STOPPED),
-    int(UnitMode.SERVING),
-)
-_MODE_IDLE, _MODE_CHARGING = int(UnitMode.IDLE), int(UnitMode.CHARGING)
+_MODE_FAILED, _MODE_STOPPED = int(UnitMode.FAILED), int(UnitMode.STOPPED)
+_MODE_SERVING, _MODE_IDLE = int(UnitMode.SERVING), int(UnitMode.IDLE)
 _UNUSABLE_MODES = frozenset((UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING))
 
 
@@ -155,6 +151,9 @@ class Dispatcher:
         self._park_taken: dict[Cell, int] = {}
         self.unit_index = {u.unit_id: i for i, u in enumerate(self.units)}
         self.low_battery = [float(u.low_battery_frac) for u in plan.drive_units]
+        # below this a unit may go to a pad: idle ones from the opportunity level, any unit at its
+        # low-battery threshold (which may be the higher of the two)
+        self.charge_below = max(config.opportunity_charge_frac, max(self.low_battery, default=0.0))
         self.stations = [StationRec(s.station_id, s.kind, s.cell) for s in plan.stations]
         self.station_index = {s.station_id: i for i, s in enumerate(self.stations)}
         self.orders: dict[int, OrderRec] = {}
@@ -694,8 +693,6 @@ class Dispatcher:
         self._park_taken = {x.park: k for k, x in enumerate(units) if x.park is not None}
         goals: list[Cell] = []
         active: list[bool] = []
-        # a unit at its low-battery threshold always looks for a pad, whatever the opportunity level
-        opportunity = max(self.config.opportunity_charge_frac, max(self.low_battery, default=0.0))
         for i, u in enumerate(units):
             if u.failed:
                 goals.append(NO_GOAL)
@@ -713,7 +710,7 @@ class Dispatcher:
                     u.goal = u.charging_at
             elif (
                 u.pod < 0
-                and u.battery_frac <= opportunity
+                and u.battery_frac <= self.charge_below
                 and (u.battery_frac <= self.low_battery[i] or u.mode == _MODE_IDLE)
                 and (target := self._free_charger(i)) is not None
             ):

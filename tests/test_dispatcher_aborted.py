@@ -17,16 +17,21 @@ from sim.run import floorplan_from_scene
 MAX_TICKS = 3000
 
 
+def _one_order_floor(scene_path):
+    """A fleet host, its in-process link and a dispatcher holding one order for a SKU of pod 0, so
+    a pick trip starts at once."""
+    host = FleetHost(scene_path, world=False)
+    plan, config = floorplan_from_scene(host.scene)
+    dispatcher = Dispatcher(plan, config)
+    sku = next(int(s) for s in plan.slot_sku[0] if s >= 0)
+    dispatcher.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=1)]))
+    return host, LocalFleetLink(host), dispatcher
+
+
 def test_a_lift_aborted_by_the_watchdog_is_resumed_and_redone_and_its_trip_completes(
     small_scene_dict, write_scene
 ):
-    host = FleetHost(write_scene(small_scene_dict), world=False)
-    link = LocalFleetLink(host)
-    plan, config = floorplan_from_scene(host.scene)
-    dispatcher = Dispatcher(plan, config)
-    # One order for a SKU of pod 0, so a pick trip starts at once.
-    sku = next(int(s) for s in plan.slot_sku[0] if s >= 0)
-    dispatcher.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=1)]))
+    host, link, dispatcher = _one_order_floor(write_scene(small_scene_dict))
     frame = link.initial_frame()
     victim = None
     trip = None
@@ -68,12 +73,7 @@ def test_a_set_down_that_finished_before_the_watchdog_stop_is_taken_as_done_wher
     small_scene_dict, write_scene
 ):
     """The done event went to a dispatcher that died; the unit comes back stopped, pod already down."""
-    host = FleetHost(write_scene(small_scene_dict), world=False)
-    link = LocalFleetLink(host)
-    plan, config = floorplan_from_scene(host.scene)
-    dispatcher = Dispatcher(plan, config)
-    sku = next(int(s) for s in plan.slot_sku[0] if s >= 0)
-    dispatcher.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=1)]))
+    host, link, dispatcher = _one_order_floor(write_scene(small_scene_dict))
     frame = link.initial_frame()
     victim = trip = None
     sent = []
@@ -109,12 +109,7 @@ def test_a_set_down_that_finished_before_the_watchdog_stop_is_taken_as_done_wher
 
 
 def test_a_serve_a_station_aborts_is_sent_again_for_the_same_line(small_scene_dict, write_scene):
-    host = FleetHost(write_scene(small_scene_dict), world=False)
-    link = LocalFleetLink(host)
-    plan, config = floorplan_from_scene(host.scene)
-    dispatcher = Dispatcher(plan, config)
-    sku = next(int(s) for s in plan.slot_sku[0] if s >= 0)
-    dispatcher.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=1)]))
+    host, link, dispatcher = _one_order_floor(write_scene(small_scene_dict))
     frame = link.initial_frame()
     try:
         for _ in range(MAX_TICKS):
