@@ -288,6 +288,7 @@ def run(args: argparse.Namespace) -> dict:
             "generated": res.generated,
             "invalid": res.invalid,
             "revisits": res.revisits,
+            "sic_rotation_model": res.sic,
         }
     actions_log = np.full((steps, n), 3, np.int8)
     planner_times: list[float] = []  # scheduler + planner, as LoRR counts it
@@ -385,6 +386,10 @@ def run(args: argparse.Namespace) -> dict:
         )
         print(f"  SIC lower bound (4-connected, no rotations): {lb}; reference: {REFERENCES['scen']}")
         if oneshot:
+            print(
+                f"  rotation-model lower bound (sum of individual F/R/C distances from the starts facing "
+                f"east): {oneshot['sic_rotation_model']:,}"
+            )
             print(
                 f"  one-shot search: {oneshot['plan_s']:.2f} s, solved {oneshot['solved']}, "
                 f"{oneshot['expanded']:,} nodes expanded, {oneshot['generated']:,} configurations, "

@@ -97,10 +97,15 @@ class _HNode:
 
 
 class LaCAMResult:
-    """Outcome of `solve_lacam`: ``states`` int32[T + 1, N] (None if not solved) and search counts."""
+    """Outcome of `solve_lacam`: ``states`` int32[T + 1, N] (None if not solved), search counts, and
+    ``sic``, the sum of each unit's rotation-model distance from its start state (a lower bound on the
+    sum of costs under the F/R/C/W model)."""
 
-    def __init__(self, states, *, expanded: int, generated: int, invalid: int, revisits: int, time_s: float):
+    def __init__(
+        self, states, *, expanded: int, generated: int, invalid: int, revisits: int, time_s: float, sic: int
+    ):
         self.states = states
+        self.sic = sic  # sum of individual rotation-model distances: a lower bound on the sum of costs
         self.expanded = expanded
         self.generated = generated
         self.invalid = invalid
@@ -145,6 +150,7 @@ def solve_lacam(
     d0 = dist[rows, start].astype(np.float64)
     if (d0 == 65535).any():
         raise ValueError("a goal is unreachable from its unit's start")
+    sic = int(d0.sum())
     rng = np.random.default_rng(seed)
     occ_now = np.full(H * W, -1, np.int32)
     occ_next = np.full(H * W, -1, np.int32)
@@ -169,7 +175,7 @@ def solve_lacam(
                 node = node.parent
             states = np.array(path[::-1], np.int32)
             return LaCAMResult(states, expanded=expanded, generated=generated, invalid=invalid,
-                               revisits=revisits, time_s=time.perf_counter() - t0)  # fmt: skip
+                               revisits=revisits, time_s=time.perf_counter() - t0, sic=sic)  # fmt: skip
         if not node.tree:
             open_stack.pop()
             continue
@@ -211,7 +217,7 @@ def solve_lacam(
         explored[key] = child
         open_stack.append(child)
     return LaCAMResult(None, expanded=expanded, generated=generated, invalid=invalid, revisits=revisits,
-                       time_s=time.perf_counter() - t0)  # fmt: skip
+                       time_s=time.perf_counter() - t0, sic=sic)  # fmt: skip
 
 
 def pibt_successor(passable: np.ndarray, goal_cell: np.ndarray, *, seed: int = 0, **pibt_opts):
