@@ -258,3 +258,22 @@ def test_benchmark_scen_defaults_to_lacam_and_replays(tmp_path):
         timeout=120,
     )
     assert replay.returncode == 0 and "without conflict" in replay.stdout
+
+
+def test_planner_falls_back_to_pibt_when_the_search_times_out():
+    passable, state, goal = encode(KNOT)
+    W = passable.shape[1]
+    n = len(goal)
+    grid = GridMaps(passable, passable.copy())
+    pos = np.stack([(state >> 2) // W, (state >> 2) % W], axis=1).astype(np.int32)
+    goal_rc = np.stack([goal // W, goal % W], axis=1).astype(np.int32)
+    fleet = FleetArrays(pos, (state & 3).astype(np.int8), goal_rc, np.zeros(n, bool), np.ones(n, bool))
+    planner = make_planner("lacam", time_limit_s=0)
+    planner.reset(grid, n, seed=0)
+    out = np.empty(n, np.int8)
+    for _ in range(30):  # no plan, but every step is still legal
+        planner.step(grid, fleet, out)
+        fleet.pos, fleet.heading = check_step(
+            passable, passable, fleet.pos, fleet.heading, fleet.loaded, fleet.active, out
+        )
+    assert not planner.last_result.solved

@@ -126,12 +126,16 @@ def solve_lacam(
     time_limit_s: float = 60.0,
     dist: np.ndarray | None = None,
     first_successor=None,
+    max_table_bytes: float = 4e9,
 ) -> LaCAMResult:
     """LaCAM search from ``start_state`` to any configuration with every unit on its goal cell.
 
     passable bool[H, W]; start_state int32[N] (``cell * 4 + heading``, cell = row * W + col);
     goal_cell int32[N] linear cells; ``dist`` (optional) uint16[N, H*W*4] rotation-model distances
-    (built with `state_distance_kernel` if not given). Returns a `LaCAMResult`; its ``states`` are
+    (built with `state_distance_kernel` if not given; ValueError if that would exceed
+    ``max_table_bytes``); ``first_successor`` (optional) ``config -> next config or None``, used for
+    each node's unconstrained visit (e.g. `pibt_successor`; default: the constrained kernel with no
+    constraints). ``time_limit_s`` bounds the search. Returns a `LaCAMResult`; its ``states`` are
     the configurations step by step, start included. Raises ValueError if a goal is unreachable or
     two units share a start or goal cell.
     """
@@ -144,6 +148,9 @@ def solve_lacam(
     if np.unique(start >> 2).size != N or np.unique(goal).size != N:
         raise ValueError("units must start on distinct cells and have distinct goal cells")
     if dist is None:
+        table_bytes = N * H * W * 8  # uint16[N, 4 H W]
+        if table_bytes > max_table_bytes:
+            raise ValueError(f"distance tables would take {table_bytes / 1e9:.1f} GB")
         dist = np.empty((N, H * W * 4), np.uint16)
         state_distance_kernel(H, W, pas, goal, dist, np.empty(H * W * 4, np.int32))
     rows = np.arange(N)
@@ -274,8 +281,8 @@ class LaCAMPlanner:
     Parameters
     ----------
     time_limit_s:
-        Search time limit per solve; if no solution is found by then every unit waits (and the
-        planner tries again at the next step) and ``last_result.solved`` is False.
+        Search time limit per solve; if no solution is found by then ``last_result.solved`` is
+        False and the planner falls back to stepping the (incomplete) PIBT one-shot preset.
     generator:
         Successor generator for a node's first (unconstrained) visit: ``"pibt"`` (default) the
         lifelong `PIBTPlanner` with the one-shot preset (`pibt_successor`; ``pibt_opts`` override
@@ -301,6 +308,7 @@ class LaCAMPlanner:
         self.n = int(n_agents)
         self.actions = None
         self.states: np.ndarray | None = None
+        self._fallback = None
         self.t = 0
         self.last_kernel_s = float("nan")
         self.last_tables_built = 0
@@ -328,22 +336,35 @@ class LaCAMPlanner:
         )
         self.last_result = res
         self.seed += 1  # a replan explores differently
+        self._fallback = None
         if res.solved:
             self.states = res.states
             self.actions = states_to_actions(res.states)
         else:
+            # out of time: keep the units moving with the (incomplete) PIBT one-shot preset
+            from controller.planning.pibt import PIBTPlanner
+
             self.states, self.actions = None, None
+            opts = {"swap": True, "push_penalty": 1, "guidance_penalty": 2} | self.pibt_opts
+            self._fallback = PIBTPlanner(**opts)
+            self._fallback.reset(grid, fleet.n, seed=self.seed)
         self.t = 0
         return res
 
     def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:
         """Write the plan's next actions into ``out_actions`` (``int8[N]``); W once the plan is done."""
         t0 = time.perf_counter()
+        if self._fallback is not None:
+            self._fallback.step(grid, fleet, out_actions)
+            self.last_kernel_s = time.perf_counter() - t0
+            return
         state, _ = self._fleet_state(grid, fleet)
-        on_plan = self.states is not None and self.t < len(self.states)
-        if not on_plan or not np.array_equal(self.states[self.t], state):
+        expected = None if self.states is None else self.states[min(self.t, len(self.states) - 1)]
+        if expected is None or not np.array_equal(expected, state):
             self.plan_oneshot(grid, fleet)
-        if self.actions is None or self.t >= len(self.actions):
+        if self._fallback is not None:
+            self._fallback.step(grid, fleet, out_actions)
+        elif self.t >= len(self.actions):
             out_actions[:] = ACT_W
         else:
             out_actions[:] = self.actions[self.t]
