@@ -442,12 +442,13 @@ def replay(out_path: str | Path) -> tuple[int, int]:
 
     Every step goes through the validator (no vertex/swap conflict, no move into an obstacle); every
     logged task must have its errands visited in order by its robot between the assigned and the
-    finished step, finishing exactly at the finished step. Returns (steps replayed, tasks confirmed);
-    raises `StepViolationError` or ``ValueError`` on the first discrepancy.
+    finished step, finishing exactly at the finished step; one-shot, the units on their goals after
+    the last step must number ``numTaskFinished``. Returns (steps replayed, tasks or one-shot
+    arrivals confirmed); raises `StepViolationError` or ``ValueError`` on the first discrepancy.
     """
     result = json.loads(Path(out_path).read_text())
     meta = result["meta"]
-    _, kind, passable, starts, _, _, _ = load(
+    _, kind, passable, starts, book, _, _ = load(
         meta["problem"], result["teamSize"], meta["seed"], meta.get("workers")
     )
     if [[int(r), int(c)] for r, c in starts] != [s[:2] for s in result["start"]]:
@@ -477,7 +478,14 @@ def replay(out_path: str | Path) -> tuple[int, int]:
         if k != len(e):
             raise ValueError(f"task {task}: robot {agent} did not visit its errands in order")
         confirmed += 1
-    if kind != "oneshot" and confirmed != result["numTaskFinished"]:
+    if kind == "oneshot":
+        # one-shot: count the units standing on their goals after the last step
+        goals = np.array([t[0] for t in book.tasks], np.int32)
+        arrived = int((trace[T] == goals).all(axis=1).sum())
+        if arrived != result["numTaskFinished"]:
+            raise ValueError("numTaskFinished differs from the units on their goals after the last step")
+        return T, arrived
+    if confirmed != result["numTaskFinished"]:
         raise ValueError("numTaskFinished differs from the task log")
     return T, confirmed
 

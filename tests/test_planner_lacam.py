@@ -257,7 +257,15 @@ def test_benchmark_scen_defaults_to_lacam_and_replays(tmp_path):
         text=True,
         timeout=120,
     )
-    assert replay.returncode == 0 and "without conflict" in replay.stdout
+    assert replay.returncode == 0 and "without conflict, 50 tasks confirmed" in replay.stdout
+    result["numTaskFinished"] = 49  # a result claiming a different count is rejected
+    out.write_text(json.dumps(result))
+    replay = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "mapf.py"), "--replay", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert replay.returncode != 0 and "numTaskFinished" in replay.stderr
 
 
 def test_planner_falls_back_to_pibt_when_the_search_times_out():
