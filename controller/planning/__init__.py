@@ -8,6 +8,7 @@ __all__ = ["FleetArrays", "GridMaps", "Planner", "make_planner", "PLANNERS"]
 PLANNERS: dict[str, str] = {
     "reservation": "controller.planning.reservation:ReservationPlanner",
     "pibt": "controller.planning.pibt:PIBTPlanner",
+    "lacam": "controller.planning.lacam:LaCAMPlanner",
 }
 
 
