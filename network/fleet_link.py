@@ -75,8 +75,11 @@ class ZmqFleetLink:
         reply_timeout_s: float = 600.0,
         run_hours: float | None = None,
         host_options: dict[str, Any] | None = None,
+        wait_for_start: bool = True,
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
+        self._start_timeout_s = start_timeout_s
+        self._initial: TelemetryFrame | None = None
         self._pending_step = -1
         self._tmpdir: str | None = None
         if endpoint is None:
@@ -113,13 +116,17 @@ class ZmqFleetLink:
         )
         self.process.start()
         self._closed = False
-        try:
-            self._initial = self._wait_initial(start_timeout_s)
-        except BaseException:
-            self.close()
-            raise
+        if wait_for_start:
+            self.initial_frame()
 
     def initial_frame(self) -> TelemetryFrame:
+        """The fleet's state before the first tick; waits for the fleet host to start if needed."""
+        if self._initial is None:
+            try:
+                self._initial = self._wait_initial(self._start_timeout_s)
+            except BaseException:
+                self.close()
+                raise
         return self._initial
 
     def exchange(self, batch: CommandBatch) -> TelemetryFrame:
@@ -161,6 +168,10 @@ class ZmqFleetLink:
         if self._closed:
             return
         self._closed = True
+        if self._initial is None and self.process.is_alive():
+            # Closed before it reported (the run failed while the host was starting): it has no
+            # session to say bye to and would only find out by its watchdog.
+            self.process.kill()
         try:
             # bye ends the child's loop; keep the socket open until it is gone (linger is 0).
             self.server.drop(FLEET_HOST_ID, reason="run finished")

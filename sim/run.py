@@ -195,6 +195,8 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         realtime_factor=realtime_factor,
         run_hours=scene.spec.run_hours,
         host_options={"station_fidelity": opts.station_fidelity},
+        # run_fc builds the dispatcher (planner warm-up, ~1.5 s) while the fleet host starts.
+        wait_for_start=False,
     )
     return link, None
 
@@ -214,7 +216,6 @@ def run_fc(
 
         require_display()
     plan, config = floorplan_from_scene(scene, planner=opts.planner)
-    dispatcher = Dispatcher(plan, config)
     run_id = opts.run_id or new_run_id(scene.name, scene.seed)
     db_path = Path(opts.runs_dir) / run_id / "run.sqlite"
     if opts.resume and not db_path.exists():
@@ -244,12 +245,6 @@ def run_fc(
         store = SkippingStore(store, events=kept_events, kpi_rows=kept_kpi)
     else:
         store.write_meta(meta)
-    if opts.realtime:
-        env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
-    else:
-        env = simpy.Environment()
-    counters = {"orders": 0, "units_ordered": 0, "cartons": 0, "units_arrived": 0}
-    env.process(order_process(env, scene, dispatcher.submit_order, counters))
     arrivals = None
     if scene.spec.inbound.scenario:
         from sim.inbound.coupling import dock_arrivals
@@ -265,26 +260,46 @@ def run_fc(
             n_fc_skus=scene.skus.count,
         )
         arrivals = [replace(a, t_s=a.t_s - offset_s) for a in window if a.t_s >= offset_s]
-    env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
-
+    # The fleet host starts in its own process (about 1.7 s: imports, scene, PyBullet world) while
+    # this one builds the dispatcher (about 1.5 s, mostly the planner's kernels): on two cores the
+    # start-up costs the longer of the two instead of their sum.
     link, host = (opts.link_factory or make_link)(scene_path, scene, opts)
-    if opts.journal or opts.resume:
-        on_live = None
-        if opts.resume and opts.realtime:
-            # Replay as fast as the dispatcher goes, then pace from where the journal ends.
-            factor, env._factor = env.factor, 0.0
+    try:
+        dispatcher = Dispatcher(plan, config)
+        if opts.realtime:
+            env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
+        else:
+            env = simpy.Environment()
+        counters = {"orders": 0, "units_ordered": 0, "cartons": 0, "units_arrived": 0}
+        env.process(order_process(env, scene, dispatcher.submit_order, counters))
+        env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
 
-            def on_live():
-                env._factor = factor
-                env.env_start = env.now  # sync() re-anchors only the wall clock, not simulated time
-                env.sync()
+        if opts.journal or opts.resume:
+            on_live = None
+            if opts.resume and opts.realtime:
+                # Replay as fast as the dispatcher goes, then pace from where the journal ends.
+                factor, env._factor = env.factor, 0.0
 
-        link = JournaledLink(
-            link, TickJournal(store), replay=replay if opts.resume else None, on_live=on_live
-        )
-    tracker = _Tracker(scene)
-    initial_units = scene.pods.initial_units()
-    state = {"frame": link.initial_frame(), "collisions": 0, "vetoed": 0, "picked_phys": 0, "stowed_phys": 0}
+                def on_live():
+                    env._factor = factor
+                    env.env_start = env.now  # sync() re-anchors only the wall clock, not simulated time
+                    env.sync()
+
+            link = JournaledLink(
+                link, TickJournal(store), replay=replay if opts.resume else None, on_live=on_live
+            )
+        tracker = _Tracker(scene)
+        initial_units = scene.pods.initial_units()
+        state = {
+            "frame": link.initial_frame(),
+            "collisions": 0,
+            "vetoed": 0,
+            "picked_phys": 0,
+            "stowed_phys": 0,
+        }
+    except BaseException:
+        link.close()  # the fleet host must not outlive a run that failed to start
+        raise
     wall0 = time.perf_counter()
 
     # A link that can split an exchange lets the frame's bookkeeping run while the fleet host steps.
