@@ -302,15 +302,22 @@ def run_fc(
         raise
     wall0 = time.perf_counter()
 
-    # A link that can split an exchange lets the frame's bookkeeping run while the fleet host steps.
+    # A link that can split an exchange (send the batch now, take the frame later) lets everything
+    # that does not need the next frame run while the fleet host steps: this frame's bookkeeping, and
+    # after the tick's timeout the other processes of the same instant (orders and cartons arriving,
+    # the minute's KPI row and run-store commit). They touch no telemetry and create the same SimPy
+    # events in the same order, so the run is the same; only the waiting for the frame moves.
     send_batch = getattr(link, "send_batch", None)
 
     def tick_process():
+        frame = state["frame"]
         while True:
-            frame = state["frame"]
             tracker.observe_dispatcher(dispatcher)
             batch = dispatcher.tick(frame)
-            pending = send_batch(batch) if send_batch is not None else None
+            if send_batch is not None:
+                state["pending"] = send_batch(batch)
+            else:
+                state["frame"] = link.exchange(batch)
             tracker.observe_frame(frame)
             for ev in frame.events:
                 kind = ev.kind
@@ -323,8 +330,13 @@ def run_fc(
             state["collisions"] = tracker.collisions
             if record_poses:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
-            state["frame"] = link.receive_frame(pending) if pending is not None else link.exchange(batch)
             yield env.timeout(scene.step_s)
+            receive_pending()
+            frame = state["frame"]
+
+    def receive_pending() -> None:
+        if "pending" in state:
+            state["frame"] = link.receive_frame(state.pop("pending"))
 
     def kpi_row(minute: int) -> dict:
         st = dispatcher.stats
@@ -384,6 +396,7 @@ def run_fc(
     env.process(minute_process())
     try:
         env.run(until=scene.run_s)
+        receive_pending()  # the last tick's frame: the fleet host stepped it, a journal records it
     finally:
         link.close()
     store.add_events(dispatcher.log)
