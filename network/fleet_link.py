@@ -21,6 +21,7 @@ Lockstep liveness is the child *process*: the link checks it between polls and r
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import multiprocessing
@@ -254,6 +255,9 @@ def serve_fleet_host(
     )
     dedup = CommandDeduper()
     initial_sent_session = 0
+    # This process only serves from here on: what start-up built (modules, world, units) lives to
+    # the end, so full garbage collections need not walk it every time.
+    gc.freeze()
     last_step: int | None = None
     last_reply: TelemetryFrame | None = None
     # Whether the parent lives is asked at most every PARENT_CHECK_S: asking costs a system call,
