@@ -254,6 +254,10 @@ def serve_fleet_host(
         units,
     )
     dedup = CommandDeduper()
+    # Work the frame does not need (the fleet host's lazily synced world) runs after each reply.
+    flush_world = getattr(host, "flush_world", None)
+    if flush_world is not None:
+        host.defer_world_updates = True
     initial_sent_session = 0
     # This process only serves from here on: what start-up built (modules, world, units) lives to
     # the end, so full garbage collections need not walk it every time.
@@ -296,6 +300,8 @@ def serve_fleet_host(
                     last_step, last_reply, latest = batch.step, reply, reply
                 client.t_sim_s = reply.t_s
                 client.send(p.TELEMETRY, reply, ref_seq=env.seq)
+                if flush_world is not None:
+                    flush_world()
     except zmq.ContextTerminated:
         pass
     finally:
