@@ -202,6 +202,28 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
     return link, None
 
 
+def _link_and_dispatcher(scene_path: Path, scene: Scene, opts: RunOptions, plan, config):
+    """Build the fleet link and the dispatcher: ``(link, host_or_None, dispatcher)``.
+
+    The default link starts the fleet host in its own process (about 1.7 s: imports, scene,
+    PyBullet world) and returns at once, so the dispatcher (about 1.5 s, mostly the planner's
+    kernels) is built meanwhile: on two cores start-up costs the longer of the two, not their sum.
+    A custom factory runs after the dispatcher as before: `fctwin serve`'s connects robots whose
+    sessions must be served from then on, not left silent for the dispatcher's start-up.
+    """
+    if opts.link_factory is not None:
+        dispatcher = Dispatcher(plan, config)
+        link, host = opts.link_factory(scene_path, scene, opts)
+        return link, host, dispatcher
+    link, host = make_link(scene_path, scene, opts)
+    try:
+        dispatcher = Dispatcher(plan, config)
+    except BaseException:
+        link.close()  # the fleet host must not outlive a run that failed to start
+        raise
+    return link, host, dispatcher
+
+
 def run_fc(
     scene_path: str | Path,
     opts: RunOptions | None = None,
@@ -261,12 +283,8 @@ def run_fc(
             n_fc_skus=scene.skus.count,
         )
         arrivals = [replace(a, t_s=a.t_s - offset_s) for a in window if a.t_s >= offset_s]
-    # The fleet host starts in its own process (about 1.7 s: imports, scene, PyBullet world) while
-    # this one builds the dispatcher (about 1.5 s, mostly the planner's kernels): on two cores the
-    # start-up costs the longer of the two instead of their sum.
-    link, host = (opts.link_factory or make_link)(scene_path, scene, opts)
+    link, host, dispatcher = _link_and_dispatcher(scene_path, scene, opts, plan, config)
     try:
-        dispatcher = Dispatcher(plan, config)
         if opts.realtime:
             env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
         else:
@@ -305,9 +323,10 @@ def run_fc(
 
     # A link that can split an exchange (send the batch now, take the frame later) lets everything
     # that does not need the next frame run while the fleet host steps: this frame's bookkeeping, and
-    # after the tick's timeout the other processes of the same instant (orders and cartons arriving,
-    # the minute's KPI row and run-store commit). They touch no telemetry and create the same SimPy
-    # events in the same order, so the run is the same; only the waiting for the frame moves.
+    # in fast runs, after the tick's timeout, the other processes of the same instant (orders and
+    # cartons arriving, the minute's KPI row and run-store commit). They touch no telemetry and
+    # create the same SimPy events in the same order, so the run is the same; only the waiting for
+    # the frame moves.
     send_batch = getattr(link, "send_batch", None)
 
     def tick_process():
@@ -331,6 +350,11 @@ def run_fc(
             state["collisions"] = tracker.collisions
             if record_poses:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
+            if opts.realtime:
+                # Paced runs take the frame before waiting for the wall clock: a link that cannot
+                # split the exchange (hardware on the wire) sends the commands only when asked
+                # for the frame, and robots must not get them a step late.
+                receive_pending()
             yield env.timeout(scene.step_s)
             receive_pending()
             frame = state["frame"]
