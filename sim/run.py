@@ -23,7 +23,7 @@ import simpy.rt
 
 from controller.dispatcher import Dispatcher
 from controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
-from robots.messages import TelemetryFrame, UnitMode
+from robots.messages import TelemetryFrame, UnitMode, UnitState
 from sim.demand import carton_process, order_process
 from sim.journal import JournaledLink, ResumeError, TickJournal, check_resumable
 from sim.runstore import RunStore, SkippingStore, new_run_id
@@ -31,6 +31,7 @@ from sim.scene import Scene, load_scene
 from sim.seeds import child_seed
 
 VERSION = "0.1.0"
+_MODE_SERVING = int(UnitMode.SERVING)  # a plain int: IntEnum comparisons cost more per unit and tick
 
 
 def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[FloorPlan, DispatchConfig]:
@@ -115,9 +116,10 @@ class _Tracker:
         self.unit_busy = 0
         self.distance_cells = 0
         self.collisions = 0
-        # (row, col, heading, pod) per drive unit, in scene order; -1 rows until first reported.
-        self.pose_rows: list[tuple[int, int, int, int]] = [(-1, -1, -1, -1)] * len(scene.units)
-        self._last: list[tuple[int, int] | None] = [None] * len(scene.units)
+        # The last reported state of each drive unit, in scene order (None until first reported):
+        # kept as received, since building (row, col) and pose tuples for every unit every tick cost
+        # more than reading them back when a minute ends or poses are recorded.
+        self._last: list[UnitState | None] = [None] * len(scene.units)
         self._n_seen = 0
         self._cells_changed = True  # recount shared cells only when some unit moved
         self._shared = 0
@@ -143,36 +145,35 @@ class _Tracker:
 
     def poses(self) -> np.ndarray:
         """int16[N, 4]: (row, col, heading, pod) of each drive unit in scene order (-1 before seen)."""
-        return np.array(self.pose_rows, dtype=np.int16)
+        rows = [(-1, -1, -1, -1) if s is None else (s.row, s.col, s.heading, s.pod_id) for s in self._last]
+        return np.array(rows, dtype=np.int16)
 
     def observe_frame(self, frame: TelemetryFrame) -> None:
         """What the fleet reported: station busy time, distance driven, poses, collisions."""
         kinds = self.station_kind
         index = self.unit_index
         last = self._last
-        poses = self.pose_rows
+        serving = _MODE_SERVING
         moved = 0
         for st in frame.units:
             k = index.get(st.unit_id)
             if k is None:
                 kind = kinds.get(st.unit_id)
-                if kind is not None and st.mode == UnitMode.SERVING:
+                if kind is not None and st.mode == serving:
                     self.busy_ticks[kind] += 1
                 continue
-            row, col = st.row, st.col
             prev = last[k]
             if prev is None:
                 self._n_seen += 1
-            elif prev != (row, col):
-                moved += abs(prev[0] - row) + abs(prev[1] - col)
+            elif prev.row != st.row or prev.col != st.col:
+                moved += abs(prev.row - st.row) + abs(prev.col - st.col)
                 self._cells_changed = True
-            last[k] = (row, col)
-            poses[k] = (row, col, st.heading, st.pod_id)
+            last[k] = st
         self.distance_cells += moved
         # Independent of the fleet host's own safety layer: two units in one cell is a collision.
         if self._cells_changed:
             self._cells_changed = False
-            cells = [c for c in last if c is not None]
+            cells = [(s.row, s.col) for s in last if s is not None]
             self._shared = len(cells) - len(set(cells))
         self.collisions += self._shared
 
