@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 FLEET_HOST_ID = "fleet-host"
 DEFAULT_HOST_FACTORY = "sim.fleet_host:FleetHost"
 LINK_HEARTBEAT_INTERVAL_S = 1.0
-PARENT_CHECK_S = 0.25
-CLOSE_TIMEOUT_S = 10.0  # how often the child checks that its parent process still exists
+PARENT_CHECK_S = 0.25  # how often the child checks that its parent process still exists
+CLOSE_TIMEOUT_S = 10.0  # how long close() waits for the child to exit after bye
 
 
 class FleetLinkError(RuntimeError):
