@@ -39,7 +39,18 @@ from controller.floorplan import (
 from controller.inventory import InventoryBook
 from controller.orders import Carton, Order
 from controller.planning import FleetArrays, GridMaps, make_planner
-from robots.messages import Charge, CommandBatch, Lift, Move, Resume, Serve, SetDown, TelemetryFrame, UnitMode
+from robots.messages import (
+    Action,
+    Charge,
+    CommandBatch,
+    Lift,
+    Move,
+    Resume,
+    Serve,
+    SetDown,
+    TelemetryFrame,
+    UnitMode,
+)
 
 Cell = tuple[int, int]  # row, col
 
@@ -113,7 +124,9 @@ class StationRec:
     queue: list[Trip] = field(default_factory=list)  # trips heading here, in arrival order
     open_orders: set[int] = field(default_factory=set)
     queue_cells: list[Cell] = field(default_factory=list)
-    storage_by_distance: np.ndarray | None = None
+    # (row, col) storage cells reachable loaded, nearest first (ties row-major), as plain tuples:
+    # choosing a return cell walks this list, and iterating numpy rows cost ~10x more.
+    storage_by_distance: list[Cell] = field(default_factory=list)
     distance: np.ndarray | None = None  # int32[H, W] BFS cells to the station for loaded units
     busy: bool = False
 
@@ -196,6 +209,8 @@ class Dispatcher:
         self.goal = np.full((n, 2), -1, dtype=np.int32)
         self.loaded = np.zeros(n, dtype=bool)
         self.active = np.ones(n, dtype=bool)
+        self._pos_flat = self.pos.reshape(-1)  # views, for fast per-tick refills
+        self._goal_flat = self.goal.reshape(-1)
         self.actions = np.full(n, 3, dtype=np.int8)
         self._prepare_stations()
         self.storage_cells = np.argwhere(self.storage_mask).astype(np.int32)
@@ -285,7 +300,9 @@ class Dispatcher:
                     self._unit_failed(i, "reported failed")
             elif u.failed and mode != stopped_mode:
                 self.unit_recovered(u.unit_id)  # re-registered: resumes from where it reports
-        self.pos[:] = [u.cell for u in units]
+        # A flat list of ints into a flat view: a list of (row, col) tuples into the [N, 2] array
+        # cost ~3x more (numpy converts each tuple as a sequence).
+        self._pos_flat[:] = [v for u in units for v in u.cell]
         self.heading[:] = [u.heading for u in units]
         self.loaded[:] = [u.pod >= 0 for u in units]
         for ev in frame.events:
@@ -679,7 +696,9 @@ class Dispatcher:
                 if trip.phase == AT_STATION:
                     return (-1, 0)
                 r, c = self.units[trip.unit].cell
-                d = int(dist[r, c]) if dist[r, c] >= 0 else abs(r - r0) + abs(c - c0) + 1000
+                d = int(dist[r, c])
+                if d < 0:
+                    d = abs(r - r0) + abs(c - c0) + 1000
                 return (d, trip.trip_id)
 
             station.queue.sort(key=key)
@@ -724,7 +743,7 @@ class Dispatcher:
             g = u.goal
             goals.append(NO_GOAL if g is None else g)
             active.append(u.mode not in _INACTIVE_MODES)
-        self.goal[:] = goals
+        self._goal_flat[:] = [v for g in goals for v in g]
         self.active[:] = active
 
     def _advance_trip(self, i: int, u: UnitRec, trip: Trip, commands: list) -> None:
@@ -837,8 +856,7 @@ class Dispatcher:
         if home is not None and free(home):
             self.return_targets.add(home)
             return home
-        for r, c in station.storage_by_distance:
-            cell = (int(r), int(c))
+        for cell in station.storage_by_distance:
             if free(cell):
                 self.return_targets.add(cell)
                 return cell
@@ -922,8 +940,11 @@ class Dispatcher:
         self.planner.step(gm, fleet, self.actions)
         self.stats["planner_s"] += time.perf_counter() - t0
         self.stats["planner_steps"] += 1
-        for i in np.flatnonzero(self.actions != 3):
-            commands.append(Move(self._cid(), self.units[i].unit_id, int(self.actions[i]), self.step))
+        # plain ints: indexing the numpy array per unit cost more than building the Move
+        units, step, wait = self.units, self.step, int(Action.W)
+        for i, action in enumerate(self.actions.tolist()):
+            if action != wait:
+                commands.append(Move(self._cid(), units[i].unit_id, action, step))
 
     # ================================================================= helpers
 
@@ -940,7 +961,7 @@ class Dispatcher:
             station.distance = dist
             st = np.argwhere(self.storage_mask & (dist >= 0))
             order = np.lexsort((st[:, 1], st[:, 0], dist[self.storage_mask & (dist >= 0)]))
-            station.storage_by_distance = st[order]
+            station.storage_by_distance = [(int(r), int(c)) for r, c in st[order].tolist()]
 
     def _queue_line(self, cell: Cell, dist: np.ndarray) -> list[Cell]:
         """Cells where units wait for a station, nearest first.

@@ -21,6 +21,7 @@ Lockstep liveness is the child *process*: the link checks it between polls and r
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import multiprocessing
@@ -43,8 +44,8 @@ log = logging.getLogger(__name__)
 FLEET_HOST_ID = "fleet-host"
 DEFAULT_HOST_FACTORY = "sim.fleet_host:FleetHost"
 LINK_HEARTBEAT_INTERVAL_S = 1.0
-PARENT_CHECK_S = 0.25
-CLOSE_TIMEOUT_S = 10.0  # how often the child checks that its parent process still exists
+PARENT_CHECK_S = 0.25  # how often the child checks that its parent process still exists
+CLOSE_TIMEOUT_S = 10.0  # how long close() waits for the child to exit after bye
 
 
 class FleetLinkError(RuntimeError):
@@ -75,8 +76,11 @@ class ZmqFleetLink:
         reply_timeout_s: float = 600.0,
         run_hours: float | None = None,
         host_options: dict[str, Any] | None = None,
+        wait_for_start: bool = True,
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
+        self._start_timeout_s = start_timeout_s
+        self._initial: TelemetryFrame | None = None
         self._pending_step = -1
         self._tmpdir: str | None = None
         if endpoint is None:
@@ -113,13 +117,17 @@ class ZmqFleetLink:
         )
         self.process.start()
         self._closed = False
-        try:
-            self._initial = self._wait_initial(start_timeout_s)
-        except BaseException:
-            self.close()
-            raise
+        if wait_for_start:
+            self.initial_frame()
 
     def initial_frame(self) -> TelemetryFrame:
+        """The fleet's state before the first tick; waits for the fleet host to start if needed."""
+        if self._initial is None:
+            try:
+                self._initial = self._wait_initial(self._start_timeout_s)
+            except BaseException:
+                self.close()
+                raise
         return self._initial
 
     def exchange(self, batch: CommandBatch) -> TelemetryFrame:
@@ -161,6 +169,10 @@ class ZmqFleetLink:
         if self._closed:
             return
         self._closed = True
+        if self._initial is None and self.process.is_alive():
+            # Closed before it reported (the run failed while the host was starting): it has no
+            # session to say bye to and would only find out by its watchdog.
+            self.process.kill()
         try:
             # bye ends the child's loop; keep the socket open until it is gone (linger is 0).
             self.server.drop(FLEET_HOST_ID, reason="run finished")
@@ -242,11 +254,26 @@ def serve_fleet_host(
         units,
     )
     dedup = CommandDeduper()
+    # Work the frame does not need (the fleet host's lazily synced world) runs after each reply.
+    flush_world = getattr(host, "flush_world", None)
+    if flush_world is not None:
+        host.defer_world_updates = True
     initial_sent_session = 0
+    # This process only serves from here on: what start-up built (modules, world, units) lives to
+    # the end, so full garbage collections need not walk it every time.
+    gc.freeze()
     last_step: int | None = None
     last_reply: TelemetryFrame | None = None
+    # Whether the parent lives is asked at most every PARENT_CHECK_S: asking costs a system call,
+    # and asking once per lockstep tick was a tenth of this loop's own work.
+    parent_checked_s = time.monotonic()
     try:
-        while parent is None or parent.is_alive():
+        while True:
+            now_s = time.monotonic()
+            if parent is not None and now_s - parent_checked_s >= PARENT_CHECK_S:
+                if not parent.is_alive():
+                    break
+                parent_checked_s = now_s
             if client.watchdog_expired():
                 log.error(
                     "fleet host: no message from the dispatcher for %.0f s; exiting", client.silence_s()
@@ -273,6 +300,8 @@ def serve_fleet_host(
                     last_step, last_reply, latest = batch.step, reply, reply
                 client.t_sim_s = reply.t_s
                 client.send(p.TELEMETRY, reply, ref_seq=env.seq)
+                if flush_world is not None:
+                    flush_world()
     except zmq.ContextTerminated:
         pass
     finally:

@@ -183,6 +183,13 @@ class FleetHost:
         # minute (and a unit just before it lifts or sets down a pod, which the world checks)
         # instead of every step: the per-unit PyBullet teleports were a tenth of a tick's cost.
         self._world_sync_steps = 1 if (gui or realtime_factor) else max(1, round(60.0 / self.step_s))
+        # A link that calls `flush_world` after sending each frame sets this: the lazily synced
+        # world's updates (pod lifts and set-downs, the minute's pose sync) then run after the reply,
+        # while the dispatcher decides the next tick, instead of before it. Nothing in a frame reads
+        # the world, so the frames are the same.
+        self.defer_world_updates = False
+        self._world_backlog: list[tuple[str, object, int]] = []  # (op, unit, pod) in step order
+        self._world_sync_due = False
         if world or gui:
             self._build_world(gui)
 
@@ -218,10 +225,28 @@ class FleetHost:
         self.t_s = t_to
         self.step_index = batch.step + 1
         if self.world is not None:
-            self._update_world(prev)
+            if self._deferring():
+                self._world_sync_due = self.step_index % self._world_sync_steps == 0
+            else:
+                self._update_world(prev)
         return TelemetryFrame(
             step=self.step_index, t_s=t_to, units=[u.state() for u in self.by_id.values()], events=events
         )
+
+    def flush_world(self) -> None:
+        """Apply the world updates the last `apply` deferred (see ``defer_world_updates``), in order.
+
+        The floor has not changed since that step, so each unit is synced to where it stood then.
+        """
+        backlog, self._world_backlog = self._world_backlog, []
+        for op, unit, pod in backlog:
+            self._world_pod_op(op, unit, pod)
+        if self._world_sync_due:
+            self._world_sync_due = False
+            self._update_world(None)
+
+    def _deferring(self) -> bool:
+        return self.defer_world_updates and self._world_sync_steps > 1
 
     def close(self) -> None:
         if self.world is not None:
@@ -353,16 +378,27 @@ class FleetHost:
                 self.floor.pods.pop(unit.cell, None)
                 self.floor.pod_cell[pod] = None
                 if self.world is not None:
-                    self._sync_world_unit(unit)
-                    self.world.lift_pod(self._titan_index(unit), pod)
+                    self._world_pod_event("lift", unit, pod)
             elif op == "set_down":
                 unit = self.by_id[ev.unit_id]
                 pod = int(ev.data["pod"])
                 self.floor.pods[unit.cell] = pod
                 self.floor.pod_cell[pod] = unit.cell
                 if self.world is not None:
-                    self._sync_world_unit(unit)
-                    self.world.set_down_pod(self._titan_index(unit), unit.cell)
+                    self._world_pod_event("set_down", unit, pod)
+
+    def _world_pod_event(self, op: str, unit, pod: int) -> None:
+        if self._deferring():
+            self._world_backlog.append((op, unit, pod))
+        else:
+            self._world_pod_op(op, unit, pod)
+
+    def _world_pod_op(self, op: str, unit, pod: int) -> None:
+        self._sync_world_unit(unit)
+        if op == "lift":
+            self.world.lift_pod(self._titan_index(unit), pod)
+        else:
+            self.world.set_down_pod(self._titan_index(unit), unit.cell)
 
     def _apply_service_effects(self, station: StationUnit, events: list[UnitEvent]) -> None:
         for ev in events:

@@ -9,6 +9,7 @@ commits the run store. Realtime mode runs the same model on `simpy.rt.RealtimeEn
 
 from __future__ import annotations
 
+import gc
 import platform
 import sys
 import time
@@ -22,7 +23,7 @@ import simpy.rt
 
 from controller.dispatcher import Dispatcher
 from controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
-from robots.messages import TelemetryFrame, UnitMode
+from robots.messages import TelemetryFrame, UnitMode, UnitState
 from sim.demand import carton_process, order_process
 from sim.journal import JournaledLink, ResumeError, TickJournal, check_resumable
 from sim.runstore import RunStore, SkippingStore, new_run_id
@@ -30,6 +31,7 @@ from sim.scene import Scene, load_scene
 from sim.seeds import child_seed
 
 VERSION = "0.1.0"
+_MODE_SERVING = int(UnitMode.SERVING)  # a plain int: IntEnum comparisons cost more per unit and tick
 
 
 def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[FloorPlan, DispatchConfig]:
@@ -114,9 +116,10 @@ class _Tracker:
         self.unit_busy = 0
         self.distance_cells = 0
         self.collisions = 0
-        # (row, col, heading, pod) per drive unit, in scene order; -1 rows until first reported.
-        self.pose_rows: list[tuple[int, int, int, int]] = [(-1, -1, -1, -1)] * len(scene.units)
-        self._last: list[tuple[int, int] | None] = [None] * len(scene.units)
+        # The last reported state of each drive unit, in scene order (None until first reported):
+        # kept as received, since building (row, col) and pose tuples for every unit every tick cost
+        # more than reading them back when a minute ends or poses are recorded.
+        self._last: list[UnitState | None] = [None] * len(scene.units)
         self._n_seen = 0
         self._cells_changed = True  # recount shared cells only when some unit moved
         self._shared = 0
@@ -142,36 +145,35 @@ class _Tracker:
 
     def poses(self) -> np.ndarray:
         """int16[N, 4]: (row, col, heading, pod) of each drive unit in scene order (-1 before seen)."""
-        return np.array(self.pose_rows, dtype=np.int16)
+        rows = [(-1, -1, -1, -1) if s is None else (s.row, s.col, s.heading, s.pod_id) for s in self._last]
+        return np.array(rows, dtype=np.int16)
 
     def observe_frame(self, frame: TelemetryFrame) -> None:
         """What the fleet reported: station busy time, distance driven, poses, collisions."""
         kinds = self.station_kind
         index = self.unit_index
         last = self._last
-        poses = self.pose_rows
+        serving = _MODE_SERVING
         moved = 0
         for st in frame.units:
             k = index.get(st.unit_id)
             if k is None:
                 kind = kinds.get(st.unit_id)
-                if kind is not None and st.mode == UnitMode.SERVING:
+                if kind is not None and st.mode == serving:
                     self.busy_ticks[kind] += 1
                 continue
-            row, col = st.row, st.col
             prev = last[k]
             if prev is None:
                 self._n_seen += 1
-            elif prev != (row, col):
-                moved += abs(prev[0] - row) + abs(prev[1] - col)
+            elif prev.row != st.row or prev.col != st.col:
+                moved += abs(prev.row - st.row) + abs(prev.col - st.col)
                 self._cells_changed = True
-            last[k] = (row, col)
-            poses[k] = (row, col, st.heading, st.pod_id)
+            last[k] = st
         self.distance_cells += moved
         # Independent of the fleet host's own safety layer: two units in one cell is a collision.
         if self._cells_changed:
             self._cells_changed = False
-            cells = [c for c in last if c is not None]
+            cells = [(s.row, s.col) for s in last if s is not None]
             self._shared = len(cells) - len(set(cells))
         self.collisions += self._shared
 
@@ -195,8 +197,32 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         realtime_factor=realtime_factor,
         run_hours=scene.spec.run_hours,
         host_options={"station_fidelity": opts.station_fidelity},
+        # run_fc builds the dispatcher (planner warm-up, ~1.5 s) while the fleet host starts.
+        wait_for_start=False,
     )
     return link, None
+
+
+def _link_and_dispatcher(scene_path: Path, scene: Scene, opts: RunOptions, plan, config):
+    """Build the fleet link and the dispatcher: ``(link, host_or_None, dispatcher)``.
+
+    The default link starts the fleet host in its own process (about 1.7 s: imports, scene,
+    PyBullet world) and returns at once, so the dispatcher (about 1.5 s, mostly the planner's
+    kernels) is built meanwhile: on two cores start-up costs the longer of the two, not their sum.
+    A custom factory runs after the dispatcher as before: `fctwin serve`'s connects robots whose
+    sessions must be served from then on, not left silent for the dispatcher's start-up.
+    """
+    if opts.link_factory is not None:
+        dispatcher = Dispatcher(plan, config)
+        link, host = opts.link_factory(scene_path, scene, opts)
+        return link, host, dispatcher
+    link, host = make_link(scene_path, scene, opts)
+    try:
+        dispatcher = Dispatcher(plan, config)
+    except BaseException:
+        link.close()  # the fleet host must not outlive a run that failed to start
+        raise
+    return link, host, dispatcher
 
 
 def run_fc(
@@ -214,7 +240,6 @@ def run_fc(
 
         require_display()
     plan, config = floorplan_from_scene(scene, planner=opts.planner)
-    dispatcher = Dispatcher(plan, config)
     run_id = opts.run_id or new_run_id(scene.name, scene.seed)
     db_path = Path(opts.runs_dir) / run_id / "run.sqlite"
     if opts.resume and not db_path.exists():
@@ -244,12 +269,6 @@ def run_fc(
         store = SkippingStore(store, events=kept_events, kpi_rows=kept_kpi)
     else:
         store.write_meta(meta)
-    if opts.realtime:
-        env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
-    else:
-        env = simpy.Environment()
-    counters = {"orders": 0, "units_ordered": 0, "cartons": 0, "units_arrived": 0}
-    env.process(order_process(env, scene, dispatcher.submit_order, counters))
     arrivals = None
     if scene.spec.inbound.scenario:
         from sim.inbound.coupling import dock_arrivals
@@ -265,37 +284,61 @@ def run_fc(
             n_fc_skus=scene.skus.count,
         )
         arrivals = [replace(a, t_s=a.t_s - offset_s) for a in window if a.t_s >= offset_s]
-    env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
+    link, host, dispatcher = _link_and_dispatcher(scene_path, scene, opts, plan, config)
+    try:
+        if opts.realtime:
+            env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
+        else:
+            env = simpy.Environment()
+        counters = {"orders": 0, "units_ordered": 0, "cartons": 0, "units_arrived": 0}
+        env.process(order_process(env, scene, dispatcher.submit_order, counters))
+        env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
 
-    link, host = (opts.link_factory or make_link)(scene_path, scene, opts)
-    if opts.journal or opts.resume:
-        on_live = None
-        if opts.resume and opts.realtime:
-            # Replay as fast as the dispatcher goes, then pace from where the journal ends.
-            factor, env._factor = env.factor, 0.0
+        if opts.journal or opts.resume:
+            on_live = None
+            if opts.resume and opts.realtime:
+                # Replay as fast as the dispatcher goes, then pace from where the journal ends.
+                factor, env._factor = env.factor, 0.0
 
-            def on_live():
-                env._factor = factor
-                env.env_start = env.now  # sync() re-anchors only the wall clock, not simulated time
-                env.sync()
+                def on_live():
+                    env._factor = factor
+                    env.env_start = env.now  # sync() re-anchors only the wall clock, not simulated time
+                    env.sync()
 
-        link = JournaledLink(
-            link, TickJournal(store), replay=replay if opts.resume else None, on_live=on_live
-        )
-    tracker = _Tracker(scene)
-    initial_units = scene.pods.initial_units()
-    state = {"frame": link.initial_frame(), "collisions": 0, "vetoed": 0, "picked_phys": 0, "stowed_phys": 0}
+            link = JournaledLink(
+                link, TickJournal(store), replay=replay if opts.resume else None, on_live=on_live
+            )
+        tracker = _Tracker(scene)
+        initial_units = scene.pods.initial_units()
+        state = {
+            "frame": link.initial_frame(),
+            "collisions": 0,
+            "vetoed": 0,
+            "picked_phys": 0,
+            "stowed_phys": 0,
+        }
+    except BaseException:
+        link.close()  # the fleet host must not outlive a run that failed to start
+        raise
     wall0 = time.perf_counter()
 
-    # A link that can split an exchange lets the frame's bookkeeping run while the fleet host steps.
+    # A link that can split an exchange (send the batch now, take the frame later) lets everything
+    # that does not need the next frame run while the fleet host steps: this frame's bookkeeping, and
+    # in fast runs, after the tick's timeout, the other processes of the same instant (orders and
+    # cartons arriving, the minute's KPI row and run-store commit). They touch no telemetry and
+    # create the same SimPy events in the same order, so the run is the same; only the waiting for
+    # the frame moves.
     send_batch = getattr(link, "send_batch", None)
 
     def tick_process():
+        frame = state["frame"]
         while True:
-            frame = state["frame"]
             tracker.observe_dispatcher(dispatcher)
             batch = dispatcher.tick(frame)
-            pending = send_batch(batch) if send_batch is not None else None
+            if send_batch is not None:
+                state["pending"] = send_batch(batch)
+            else:
+                state["frame"] = link.exchange(batch)
             tracker.observe_frame(frame)
             for ev in frame.events:
                 kind = ev.kind
@@ -308,8 +351,18 @@ def run_fc(
             state["collisions"] = tracker.collisions
             if record_poses:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
-            state["frame"] = link.receive_frame(pending) if pending is not None else link.exchange(batch)
+            if opts.realtime:
+                # Paced runs take the frame before waiting for the wall clock: a link that cannot
+                # split the exchange (hardware on the wire) sends the commands only when asked
+                # for the frame, and robots must not get them a step late.
+                receive_pending()
             yield env.timeout(scene.step_s)
+            receive_pending()
+            frame = state["frame"]
+
+    def receive_pending() -> None:
+        if "pending" in state:
+            state["frame"] = link.receive_frame(state.pop("pending"))
 
     def kpi_row(minute: int) -> dict:
         st = dispatcher.stats
@@ -367,9 +420,16 @@ def run_fc(
 
     env.process(tick_process())
     env.process(minute_process())
+    # Start-up leaves ~130,000 long-lived objects (numba, the scene, the dispatcher) that every full
+    # garbage collection of the run walked again: 0.12 s each, a few per simulated hour. Frozen, a
+    # collection walks only what the run allocates. Unfrozen afterwards, so a calling process (a
+    # sweep, the tests) collects them as before.
+    gc.freeze()
     try:
         env.run(until=scene.run_s)
+        receive_pending()  # the last tick's frame: the fleet host stepped it, a journal records it
     finally:
+        gc.unfreeze()
         link.close()
     store.add_events(dispatcher.log)
     dispatcher.log.clear()
