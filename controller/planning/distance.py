@@ -188,6 +188,22 @@ def _fill_slots_kernel(
     return built
 
 
+def _tiled_order(cells: np.ndarray, W: int, tile_rows: int = 8, tile_cols: int = 8) -> np.ndarray:
+    """Linear cells ``int64[K]`` reordered tile by tile (8 x 8 cells, row-major inside a tile).
+
+    The step kernel reads a unit's table at its cell and its four neighbours. In row-major order the
+    cells above and below lie a row apart (three cache lines per unit); within tiles most of them
+    share a line. Measured on MR24-WAREHOUSE (PIBT kernel, same state, interleaved repetitions):
+    median 8.61 -> 8.01 ms. Any order gives the same distances: only the layout changes.
+    """
+    cells = np.asarray(cells, np.int64)
+    r, c = cells // W, cells % W
+    n_tile_cols = (W + tile_cols - 1) // tile_cols
+    key = ((r // tile_rows) * n_tile_cols + c // tile_cols) * (tile_rows * tile_cols)
+    key += (r % tile_rows) * tile_cols + c % tile_cols
+    return cells[np.argsort(key, kind="stable")]
+
+
 def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
     """``int32[n_cells, 4]``: compact index of the E, S, W, N neighbour of each compact cell, or -1."""
     idx = cell_index.reshape(H, W)
@@ -195,7 +211,9 @@ def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
     padded[1:-1, 1:-1] = idx
     shifts = (padded[1:-1, 2:], padded[2:, 1:-1], padded[1:-1, :-2], padded[:-2, 1:-1])  # E, S, W, N
     live = idx >= 0
-    return np.stack([sh[live] for sh in shifts], axis=1).astype(np.int32)
+    out = np.empty((int(live.sum()), 4), np.int32)
+    out[idx[live]] = np.stack([sh[live] for sh in shifts], axis=1)  # rows in compact-index order
+    return out
 
 
 class DistanceTables:
@@ -228,8 +246,10 @@ class DistanceTables:
         H, W = passable_unloaded.shape
         self.H, self.W = int(H), int(W)
         base = (np.asarray(passable_unloaded, bool) | np.asarray(passable_loaded, bool)).ravel()
+        # compact index -> linear cell, in tiles (see `_tiled_order`)
+        self.base_cells = _tiled_order(np.flatnonzero(base), W)
         self.cell_index = np.full(H * W, -1, np.int32)
-        self.cell_index[base] = np.arange(int(base.sum()), dtype=np.int32)
+        self.cell_index[self.base_cells] = np.arange(self.base_cells.size, dtype=np.int32)
         self.n_cells = int(base.sum())
         self.base_any = base
         # per class: the cells whose state change means the routes of that class changed
@@ -252,7 +272,8 @@ class DistanceTables:
         self.nbr = _compact_neighbours(self.cell_index, H, W)
         if move_cost is None:
             move_cost = np.ones((H, W, 4), np.uint8)
-        self.move_cost = np.ascontiguousarray(np.asarray(move_cost, np.uint8).reshape(H * W, 4)[base])
+        move_cost = np.asarray(move_cost, np.uint8).reshape(H * W, 4)
+        self.move_cost = np.ascontiguousarray(move_cost[self.base_cells])
         self.unit_costs = bool((self.move_cost == 1).all())
         k = int(self.move_cost.max()) if self.n_cells else 1
         n_buckets = 1 << int(k).bit_length()  # power of two > k
@@ -263,7 +284,6 @@ class DistanceTables:
             np.ascontiguousarray(passable_loaded, bool).ravel().copy(),
         ]
         self.bfs_count = 0
-        self.base_cells = np.flatnonzero(base).astype(np.int64)  # compact index -> linear cell
         self._live = np.empty(max(self.n_cells, 1), bool)
         self._no_buckets = np.empty((1, 1), np.int32)
 
@@ -371,7 +391,7 @@ class DistanceTables:
                     goals = self.cell_index[new_keys[sel] - cls * hw]
                     ok = goals >= 0  # goals outside the reset-time map: tables stay "unreachable"
                     self.tables[use[sel][~ok]] = 65535
-                    live = self._maps[cls][self.base_any]
+                    live = self._maps[cls][self.base_cells]
                     if self.unit_costs:
                         _bfs_fill_kernel(self.nbr, live, goals[ok], use[sel][ok], self.tables, self._queue)
                     else:
