@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> dict:
     if kind == "kiva" and args.planner == "pibt":
         # kiva preset: RHCR-style one-way streets across the open floor (see guidance.py for the
         # measurements behind the preset and the penalty)
-        opts.update(guidance="highways+grid", guidance_penalty=2)
+        opts.update(guidance="highways+grid", guidance_penalty=2, heading_tables=1)
     if args.guidance is not None:
         opts["guidance"] = args.guidance
     for kv in args.planner_opt:

@@ -65,20 +65,31 @@ def cell_distance(u, cur, slot, cell_index, tables):
 
 
 @numba.njit(**NUMBA_OPTS)
-def near_distances(H, W, pos_lin, goal_slot, cell_index, tables, near):
+def near_distances(H, W, pos_lin, heading, goal_slot, cell_index, tables, stride, near):
     """Distances to the goal from each unit's 4 neighbours (E, S, W, N) and its cell: ``near`` int32[N, 5].
 
     One tight pass before PIBT, so the CPU overlaps the cache misses of many units' tables (each
     unit reads its own goal's table, ~10,000 tables spread over 2 GB on warehouse_large); inside
     PIBT's branchy search the same reads were taken one miss at a time. Off-grid neighbours: 65535.
+    With rotation-aware tables (``stride`` 5, see `controller.planning.distance`) a neighbour's
+    entry is that of arriving there facing the move's heading, and the unit's own that of its
+    current heading, so the ranking counts every later turn of the route.
     """
     for i in range(pos_lin.shape[0]):
         cur = pos_lin[i]
         slot = goal_slot[i]
+        if stride == 1 or slot < 0:
+            for d in range(4):
+                v = neighbour(H, W, cur, d)
+                near[i, d] = cell_distance(v, cur, slot, cell_index, tables) if v >= 0 else 65535
+            near[i, 4] = cell_distance(cur, cur, slot, cell_index, tables)
+            continue
         for d in range(4):
             v = neighbour(H, W, cur, d)
-            near[i, d] = cell_distance(v, cur, slot, cell_index, tables) if v >= 0 else 65535
-        near[i, 4] = cell_distance(cur, cur, slot, cell_index, tables)
+            ci = cell_index[v] if v >= 0 else -1
+            near[i, d] = tables[slot, ci - stride + 1 + d] if ci >= 0 else 65535
+        ci = cell_index[cur]
+        near[i, 4] = tables[slot, ci - stride + 1 + heading[i]] if ci >= 0 else 65535
 
 
 @numba.njit(**NUMBA_OPTS)
@@ -121,7 +132,7 @@ def fill_candidates(
     cur = pos_lin[i]
     slot = goal_slot[i]
     cand[i, 0] = cur
-    ci_cur = cell_index[cur]
+    ci_cur = cell_index[cur] // (tables.shape[1] // max(move_cost.shape[0], 1))  # compact cell index
     n = 1
     best = np.int64(1) << 40
     for d in range(4):
@@ -421,10 +432,12 @@ def pibt_step_kernel(
     """One PIBT step with rotation-aware conversion to F/R/C/W actions.
 
     Inputs: pos_lin int32[N], heading int8[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N],
-    pass_u/pass_l bool[H*W], cell_index int32[H*W], tables uint16[S, n_cells], move_cost
-    uint8[n_cells, 4] (guidance), order int32[N] (units by decreasing priority), tie int8[N, 5]
-    (random 0..3 per neighbour direction and stay), use_swap bool (PIBT swap/pull for corridors),
-    push_penalty int, stall int32[N] (steps without progress) and stall_div int (see fill_candidates).
+    pass_u/pass_l bool[H*W], cell_index int32[H*W] (a cell's table entry, -1 outside the map),
+    tables uint16[S, n_cells] or, rotation-aware, uint16[S, 5 * n_cells] (the stride follows from
+    the shapes; see `controller.planning.distance`), move_cost uint8[n_cells, 4] (guidance), order
+    int32[N] (units by decreasing priority), tie int8[N, 5] (random 0..3 per neighbour direction and
+    stay), use_swap bool (PIBT swap/pull for corridors), push_penalty int, stall int32[N] (steps
+    without progress) and stall_div int (see fill_candidates).
     Scratch (any contents on entry except occ_now/occ_next, which must be all -1 and are left all -1):
     occ_now/occ_next int32[H*W], next_lin int32[N],
     cand int32[N, 5], ncand/cidx/stack/swap_with int32[N]. Output: out_actions int8[N].
@@ -432,7 +445,9 @@ def pibt_step_kernel(
     N = pos_lin.shape[0]
     keys = np.empty(N_CAND, np.int64)  # candidate keys, shared by every visit (one allocation a step)
     near = np.empty((N, N_CAND), np.int32)
-    near_distances(H, W, pos_lin, goal_slot, cell_index, tables, near)
+    # table entries per cell: 1, or 5 for rotation-aware tables (move_cost has one row per cell)
+    stride = tables.shape[1] // max(move_cost.shape[0], 1)
+    near_distances(H, W, pos_lin, heading, goal_slot, cell_index, tables, stride, near)
     for i in range(N):
         occ_now[pos_lin[i]] = i
         next_lin[i] = NO_AGENT
