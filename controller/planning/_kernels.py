@@ -65,31 +65,47 @@ def cell_distance(u, cur, slot, cell_index, tables):
 
 
 @numba.njit(**NUMBA_OPTS)
-def near_distances(H, W, pos_lin, heading, goal_slot, cell_index, tables, stride, near):
-    """Distances to the goal from each unit's 4 neighbours (E, S, W, N) and its cell: ``near`` int32[N, 5].
+def near_distances(
+    H, W, pos_lin, heading, goal_slot, loaded, active, pass_u, pass_l, cell_index, tables, move_cost, occ_now,
+    stride, near,
+):  # fmt: skip
+    """Each unit's step costs: ``near`` int32[N, 5], read by `fill_candidates`.
 
-    One tight pass before PIBT, so the CPU overlaps the cache misses of many units' tables (each
-    unit reads its own goal's table, ~10,000 tables spread over 2 GB on warehouse_large); inside
-    PIBT's branchy search the same reads were taken one miss at a time. Off-grid neighbours: 65535.
-    With rotation-aware tables (``stride`` 5, see `controller.planning.distance`) a neighbour's
-    entry is that of arriving there facing the move's heading, and the unit's own that of its
-    current heading, so the ranking counts every later turn of the route.
+    ``near[i, d]`` (d = 0..3: E, S, W, N) is the move cost (guidance) plus the goal distance from
+    that neighbour, or -1 where unit i may not go (off the grid, impassable for its load state, or
+    a stopped unit's cell); ``near[i, 4]`` is the distance from its own cell. Needs ``occ_now``
+    filled. One tight pass before PIBT, so the CPU overlaps the cache misses of many units' tables
+    (each unit reads its own goal's table, ~10,000 tables spread over 2 GB on warehouse_large);
+    inside PIBT's branchy search the same reads were taken one miss at a time. With rotation-aware
+    tables (``stride`` 5, see `controller.planning.distance`) a neighbour's entry is that of
+    arriving there facing the move's heading, and the unit's own that of its current heading, so
+    the ranking counts every later turn of the route.
     """
     for i in range(pos_lin.shape[0]):
         cur = pos_lin[i]
         slot = goal_slot[i]
-        if stride == 1 or slot < 0:
-            for d in range(4):
-                v = neighbour(H, W, cur, d)
-                near[i, d] = cell_distance(v, cur, slot, cell_index, tables) if v >= 0 else 65535
-            near[i, 4] = cell_distance(cur, cur, slot, cell_index, tables)
-            continue
+        ci_cur = cell_index[cur]
+        cc = ci_cur // stride  # compact cell index (floor division keeps -1 for cells off the map)
         for d in range(4):
             v = neighbour(H, W, cur, d)
-            ci = cell_index[v] if v >= 0 else -1
-            near[i, d] = tables[slot, ci - stride + 1 + d] if ci >= 0 else 65535
-        ci = cell_index[cur]
-        near[i, 4] = tables[slot, ci - stride + 1 + heading[i]] if ci >= 0 else 65535
+            if v < 0 or not (pass_l[v] if loaded[i] else pass_u[v]):
+                near[i, d] = -1
+                continue
+            j = occ_now[v]
+            if j != NO_AGENT and not active[j]:
+                near[i, d] = -1  # a stopped unit is an obstacle: it must not count as a best move
+                continue
+            step_cost = np.int64(move_cost[cc, d]) if (cc >= 0 and slot >= 0) else 1
+            if stride == 1 or slot < 0:
+                dist = cell_distance(v, cur, slot, cell_index, tables)
+            else:
+                ci = cell_index[v]
+                dist = np.int64(tables[slot, ci - stride + 1 + d]) if ci >= 0 else 65535
+            near[i, d] = step_cost + dist
+        if stride == 1 or slot < 0:
+            near[i, 4] = cell_distance(cur, cur, slot, cell_index, tables)
+        else:
+            near[i, 4] = tables[slot, ci_cur - stride + 1 + heading[i]] if ci_cur >= 0 else 65535
 
 
 @numba.njit(**NUMBA_OPTS)
@@ -130,25 +146,15 @@ def fill_candidates(
     costs ``stall[i] // stall_div`` more steps after ``stall[i]`` steps without progress.
     """
     cur = pos_lin[i]
-    slot = goal_slot[i]
     cand[i, 0] = cur
-    ci_cur = cell_index[cur] // (tables.shape[1] // max(move_cost.shape[0], 1))  # compact cell index
     n = 1
     best = np.int64(1) << 40
     for d in range(4):
+        step_dist = near[i, d]  # move cost + distance, -1 where the unit may not go (`near_distances`)
+        if step_dist < 0:
+            continue
         v = neighbour(H, W, cur, d)
-        if v < 0:
-            continue
-        if loaded[i]:
-            if not pass_l[v]:
-                continue
-        elif not pass_u[v]:
-            continue
-        j = occ_now[v]
-        if j != NO_AGENT and not active[j]:
-            continue  # a stopped unit is an obstacle: it must not count as this unit's best move
-        step_cost = np.int64(move_cost[ci_cur, d]) if (ci_cur >= 0 and slot >= 0) else 1
-        cost = turn_steps(heading[i], d) + step_cost + np.int64(near[i, d])
+        cost = turn_steps(heading[i], d) + np.int64(step_dist)
         if cost < best:
             best = cost
         cand[i, n] = v
@@ -445,13 +451,16 @@ def pibt_step_kernel(
     N = pos_lin.shape[0]
     keys = np.empty(N_CAND, np.int64)  # candidate keys, shared by every visit (one allocation a step)
     near = np.empty((N, N_CAND), np.int32)
-    # table entries per cell: 1, or 5 for rotation-aware tables (move_cost has one row per cell)
-    stride = tables.shape[1] // max(move_cost.shape[0], 1)
-    near_distances(H, W, pos_lin, heading, goal_slot, cell_index, tables, stride, near)
     for i in range(N):
         occ_now[pos_lin[i]] = i
         next_lin[i] = NO_AGENT
         ncand[i] = -1
+    # table entries per cell: 1, or 5 for rotation-aware tables (move_cost has one row per cell)
+    stride = tables.shape[1] // max(move_cost.shape[0], 1)
+    near_distances(
+        H, W, pos_lin, heading, goal_slot, loaded, active, pass_u, pass_l, cell_index, tables, move_cost,
+        occ_now, stride, near,
+    )  # fmt: skip
     # failed / stopped units are obstacles: they keep their cell
     for i in range(N):
         if not active[i]:
