@@ -10,7 +10,11 @@ warehouse_large. Here tables are
 - *bounded*: at most ``max_tables`` tables; the least recently used one is recycled;
 - *per load class*: loaded units route over ``passable_loaded``, unloaded ones over
   ``passable_unloaded``; the goal cell itself always counts as passable (a loaded unit returns a
-  pod to its own storage cell).
+  pod to its own storage cell);
+- *tiled*: compact cells are numbered in 8 x 8 tiles, so the five entries one unit reads per step
+  (its cell and four neighbours) mostly share a cache line;
+- optionally *rotation-aware* (``headings=True``): five entries per cell, the steps from each
+  (cell, heading) state under the F/R/C/W model and their minimum (`_state_fill_kernel`).
 
 Tables are heuristics only: safety never depends on them (the step kernel checks the current
 maps). When a cell that was passable at reset changes state (an aisle is closed or reopened) the
