@@ -94,3 +94,76 @@ def test_recycled_slots_hold_the_table_of_each_units_current_goal(guidance):
         fleet.goal[at] = cells[rng.integers(0, len(cells), int(at.sum()))]
         fleet.goal[rng.random(n) < 0.15] = cells[rng.integers(0, len(cells))]  # reassigned mid-route
     assert tables.bfs_count > 3 * pool  # the pool really was recycled, several times over
+
+
+def exact_state_distances(passable: np.ndarray, move_cost: np.ndarray, goal: tuple[int, int]) -> np.ndarray:
+    """Dijkstra over (cell, heading) states to ``goal`` (any heading): ``int[H, W, 4]``, 65535 none.
+
+    F moves one cell at ``move_cost[r, c, h]``, R/C turn at cost 1 (the LoRR action model).
+    """
+    H, W = passable.shape
+    dist = np.full((H, W, 4), 65535, np.int64)
+    heap = []
+    for h in range(4):
+        dist[goal][h] = 0
+        heap.append((0, goal[0], goal[1], h))
+    while heap:
+        d, r, c, h = heapq.heappop(heap)
+        if d > dist[r, c, h]:
+            continue
+        preds = [(r, c, (h + 1) % 4, 1), (r, c, (h + 3) % 4, 1)]  # turned into heading h
+        pr, pc = r - STEP[h][0], c - STEP[h][1]  # moved forward into (r, c) facing h
+        if 0 <= pr < H and 0 <= pc < W and passable[pr, pc]:
+            preds.append((pr, pc, h, int(move_cost[pr, pc, h])))
+        for qr, qc, qh, w in preds:
+            if d + w < dist[qr, qc, qh]:
+                dist[qr, qc, qh] = d + w
+                heapq.heappush(heap, (d + w, qr, qc, qh))
+    return dist
+
+
+@pytest.mark.parametrize("guidance", ["none", "highways+grid"])
+def test_rotation_aware_tables_hold_exact_steps_per_heading(guidance):
+    rng = np.random.default_rng(7)
+    H, W = 11, 17
+    pu = rng.random((H, W)) > 0.2
+    pu[::4, :] = True  # open rows: streets for the grid guidance
+    pl = pu & (rng.random((H, W)) > 0.2)
+    cells = np.argwhere(pu)
+    n = 70  # > 64 new goals: the bulk path first, then the per-step kernel as goals change
+    fleet = FleetArrays(
+        pos=cells[rng.choice(len(cells), n, replace=False)].astype(np.int32),
+        heading=rng.integers(0, 4, n).astype(np.int8),
+        goal=cells[rng.integers(0, len(cells), n)].astype(np.int32),
+        loaded=np.zeros(n, bool),
+        active=np.ones(n, bool),
+    )
+    fleet.loaded = (rng.random(n) < 0.3) & pl[fleet.pos[:, 0], fleet.pos[:, 1]]
+    grid = GridMaps(pu, pl)
+    planner = PIBTPlanner(guidance=guidance, guidance_penalty=2, heading_tables=True)
+    planner.reset(grid, n, seed=0)
+    tables = planner.tables
+    full_cost = np.ones((H * W, 4), np.int64)
+    full_cost[tables.base_cells] = tables.move_cost
+    full_cost = full_cost.reshape(H, W, 4)
+    out = np.empty(n, np.int8)
+    for t in range(12):
+        planner.step(grid, fleet, out)
+        for i in np.flatnonzero(fleet.goal[:, 0] >= 0):
+            g = (int(fleet.goal[i, 0]), int(fleet.goal[i, 1]))
+            ref = exact_state_distances(pl if fleet.loaded[i] else pu, full_cost, g)
+            ref = ref.reshape(H * W, 4)[tables.base_cells]
+            got = tables.tables[planner.goal_slot[i]].reshape(-1, 5)
+            np.testing.assert_array_equal(got[:, :4], ref, err_msg=f"step {t}, unit {i}")
+            np.testing.assert_array_equal(got[:, 4], ref.min(axis=1))
+            r, c = fleet.pos[i]
+            assert (
+                tables.distance(planner.goal_slot[i], r * W + c)
+                == ref.min(axis=1)[tables.cell_index[r * W + c]]
+            )
+        fleet.pos, fleet.heading = check_step(
+            pu, pl, fleet.pos, fleet.heading, fleet.loaded, fleet.active, out
+        )
+        at = (fleet.pos == fleet.goal).all(axis=1)
+        fleet.goal[at] = cells[rng.integers(0, len(cells), int(at.sum()))]
+        fleet.goal[rng.random(n) < 0.2] = cells[rng.integers(0, len(cells))]

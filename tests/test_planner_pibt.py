@@ -78,6 +78,7 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
         penalty, push = int(rng.integers(0, 4)), int(rng.integers(0, 3))
         stall_div = (0, 1, 3, 10)[seed % 4]  # 1: waiting gets dearer every step, so stalls matter here
         options = dict(guidance_penalty=penalty, swap=bool(seed % 2), push_penalty=push, stall_div=stall_div)
+        options["heading_tables"] = seed % 3 == 0  # rotation-aware tables (5 entries per cell)
         planner = PIBTPlanner(**options)
         planner.reset(grid, fleet.n, seed=seed)
         for _ in range(15):
@@ -314,12 +315,16 @@ start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
 goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
 fleet = FleetArrays(start, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.ones(n, bool))
 grid = GridMaps(pu, pu.copy())
-p = PIBTPlanner(); p.reset(grid, n, seed=2)
-out = np.empty(n, np.int8); log = []
-for t in range(30):
-    p.step(grid, fleet, out)
-    fleet.pos, fleet.heading = check_step(pu, pu, fleet.pos, fleet.heading, fleet.loaded, fleet.active, out)
-    log.append(out.tolist())
+log = []
+for heading_tables in (False, True):
+    fleet = FleetArrays(start.copy(), np.zeros(n, np.int8), goal.copy(), np.zeros(n, bool), np.ones(n, bool))
+    p = PIBTPlanner(heading_tables=heading_tables); p.reset(grid, n, seed=2)
+    out = np.empty(n, np.int8)
+    for t in range(30):
+        p.step(grid, fleet, out)
+        fleet.pos, fleet.heading = check_step(pu, pu, fleet.pos, fleet.heading, fleet.loaded,
+                                              fleet.active, out)
+        log.append(out.tolist())
 print(log)
 """
 

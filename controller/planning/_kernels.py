@@ -65,6 +65,50 @@ def cell_distance(u, cur, slot, cell_index, tables):
 
 
 @numba.njit(**NUMBA_OPTS)
+def near_distances(
+    H, W, pos_lin, heading, goal_slot, loaded, active, pass_u, pass_l, cell_index, tables, move_cost, occ_now,
+    stride, near,
+):  # fmt: skip
+    """Each unit's step costs: ``near`` int32[N, 5], read by `fill_candidates`.
+
+    ``near[i, d]`` (d = 0..3: E, S, W, N) is the move cost (guidance) plus the goal distance from
+    that neighbour, or -1 where unit i may not go (off the grid, impassable for its load state, or
+    a stopped unit's cell); ``near[i, 4]`` is the distance from its own cell. Needs ``occ_now``
+    filled. One tight pass before PIBT, so the CPU overlaps the cache misses of many units' tables
+    (each unit reads its own goal's table, ~10,000 tables spread over 2 GB on warehouse_large);
+    inside PIBT's branchy search the same reads were taken one miss at a time. With rotation-aware
+    tables (``stride`` 5, see `controller.planning.distance`) a neighbour's entry is that of
+    arriving there facing the move's heading, and the unit's own that of its current heading, so
+    the ranking counts every later turn of the route.
+    """
+    for i in range(pos_lin.shape[0]):
+        cur = pos_lin[i]
+        slot = goal_slot[i]
+        ci_cur = cell_index[cur]
+        cc = ci_cur // stride  # compact cell index (floor division keeps -1 for cells off the map)
+        for d in range(4):
+            v = neighbour(H, W, cur, d)
+            if v < 0 or not (pass_l[v] if loaded[i] else pass_u[v]):
+                near[i, d] = -1
+                continue
+            j = occ_now[v]
+            if j != NO_AGENT and not active[j]:
+                near[i, d] = -1  # a stopped unit is an obstacle: it must not count as a best move
+                continue
+            step_cost = np.int64(move_cost[cc, d]) if (cc >= 0 and slot >= 0) else 1
+            if stride == 1 or slot < 0:
+                dist = cell_distance(v, cur, slot, cell_index, tables)
+            else:
+                ci = cell_index[v]
+                dist = np.int64(tables[slot, ci - stride + 1 + d]) if ci >= 0 else 65535
+            near[i, d] = step_cost + dist
+        if stride == 1 or slot < 0:
+            near[i, 4] = cell_distance(cur, cur, slot, cell_index, tables)
+        else:
+            near[i, 4] = tables[slot, ci_cur - stride + 1 + heading[i]] if ci_cur >= 0 else 65535
+
+
+@numba.njit(**NUMBA_OPTS)
 def fill_candidates(
     H,
     W,
@@ -87,6 +131,8 @@ def fill_candidates(
     stall_div,
     cand,
     ncand,
+    keys,
+    near,
 ):
     """Sort unit ``i``'s next cells (stay + passable neighbours) by key, best first, into ``cand[i]``.
 
@@ -100,32 +146,21 @@ def fill_candidates(
     costs ``stall[i] // stall_div`` more steps after ``stall[i]`` steps without progress.
     """
     cur = pos_lin[i]
-    slot = goal_slot[i]
-    keys = np.empty(N_CAND, np.int64)
     cand[i, 0] = cur
-    ci_cur = cell_index[cur]
     n = 1
     best = np.int64(1) << 40
     for d in range(4):
+        step_dist = near[i, d]  # move cost + distance, -1 where the unit may not go (`near_distances`)
+        if step_dist < 0:
+            continue
         v = neighbour(H, W, cur, d)
-        if v < 0:
-            continue
-        if loaded[i]:
-            if not pass_l[v]:
-                continue
-        elif not pass_u[v]:
-            continue
-        j = occ_now[v]
-        if j != NO_AGENT and not active[j]:
-            continue  # a stopped unit is an obstacle: it must not count as this unit's best move
-        step_cost = np.int64(move_cost[ci_cur, d]) if (ci_cur >= 0 and slot >= 0) else 1
-        cost = turn_steps(heading[i], d) + step_cost + cell_distance(v, cur, slot, cell_index, tables)
+        cost = turn_steps(heading[i], d) + np.int64(step_dist)
         if cost < best:
             best = cost
         cand[i, n] = v
         keys[n] = 8 * (cost + (push_penalty if d == pushed_dir else 0)) + tie[i, d]
         n += 1
-    d_cur = cell_distance(cur, cur, slot, cell_index, tables)
+    d_cur = np.int64(near[i, 4])
     if d_cur == 0:
         keys[0] = 4
     elif n == 1:
@@ -296,6 +331,8 @@ def visit(
     ncand,
     cidx,
     swap_with,
+    keys,
+    near,
 ):
     """First visit of unit ``i`` in a step: rank its cells, and reverse them if it must pull a unit."""
     fill_candidates(
@@ -320,6 +357,8 @@ def visit(
         stall_div,
         cand,
         ncand,
+        keys,
+        near,
     )
     cidx[i] = 0
     swap_with[i] = NO_AGENT
@@ -332,7 +371,6 @@ def visit(
             # unit turns (a plain reversal would prefer the most rotations, and livelock)
             n = ncand[i]
             cur = pos_lin[i]
-            keys = np.empty(N_CAND, np.int64)
             for a in range(n):
                 v = cand[i, a]
                 if v == cur:
@@ -400,19 +438,29 @@ def pibt_step_kernel(
     """One PIBT step with rotation-aware conversion to F/R/C/W actions.
 
     Inputs: pos_lin int32[N], heading int8[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N],
-    pass_u/pass_l bool[H*W], cell_index int32[H*W], tables uint16[S, n_cells], move_cost
-    uint8[n_cells, 4] (guidance), order int32[N] (units by decreasing priority), tie int8[N, 5]
-    (random 0..3 per neighbour direction and stay), use_swap bool (PIBT swap/pull for corridors),
-    push_penalty int, stall int32[N] (steps without progress) and stall_div int (see fill_candidates).
+    pass_u/pass_l bool[H*W], cell_index int32[H*W] (a cell's table entry, -1 outside the map),
+    tables uint16[S, n_cells] or, rotation-aware, uint16[S, 5 * n_cells] (the stride follows from
+    the shapes; see `controller.planning.distance`), move_cost uint8[n_cells, 4] (guidance), order
+    int32[N] (units by decreasing priority), tie int8[N, 5] (random 0..3 per neighbour direction and
+    stay), use_swap bool (PIBT swap/pull for corridors), push_penalty int, stall int32[N] (steps
+    without progress) and stall_div int (see fill_candidates).
     Scratch (any contents on entry except occ_now/occ_next, which must be all -1 and are left all -1):
     occ_now/occ_next int32[H*W], next_lin int32[N],
     cand int32[N, 5], ncand/cidx/stack/swap_with int32[N]. Output: out_actions int8[N].
     """
     N = pos_lin.shape[0]
+    keys = np.empty(N_CAND, np.int64)  # candidate keys, shared by every visit (one allocation a step)
+    near = np.empty((N, N_CAND), np.int32)
     for i in range(N):
         occ_now[pos_lin[i]] = i
         next_lin[i] = NO_AGENT
         ncand[i] = -1
+    # table entries per cell: 1, or 5 for rotation-aware tables (move_cost has one row per cell)
+    stride = tables.shape[1] // max(move_cost.shape[0], 1)
+    near_distances(
+        H, W, pos_lin, heading, goal_slot, loaded, active, pass_u, pass_l, cell_index, tables, move_cost,
+        occ_now, stride, near,
+    )  # fmt: skip
     # failed / stopped units are obstacles: they keep their cell
     for i in range(N):
         if not active[i]:
@@ -452,6 +500,8 @@ def pibt_step_kernel(
             ncand,
             cidx,
             swap_with,
+            keys,
+            near,
         )
         ret = -1  # -1 fresh / resumed after a child failed, 1 child succeeded
         while sp >= 0:
@@ -502,6 +552,8 @@ def pibt_step_kernel(
                         ncand,
                         cidx,
                         swap_with,
+                        keys,
+                        near,
                     )
                     pushed = True
                 else:

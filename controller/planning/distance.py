@@ -10,7 +10,11 @@ warehouse_large. Here tables are
 - *bounded*: at most ``max_tables`` tables; the least recently used one is recycled;
 - *per load class*: loaded units route over ``passable_loaded``, unloaded ones over
   ``passable_unloaded``; the goal cell itself always counts as passable (a loaded unit returns a
-  pod to its own storage cell).
+  pod to its own storage cell);
+- *tiled*: compact cells are numbered in 8 x 8 tiles, so the five entries one unit reads per step
+  (its cell and four neighbours) mostly share a cache line;
+- optionally *rotation-aware* (``headings=True``): five entries per cell, the steps from each
+  (cell, heading) state under the F/R/C/W model and their minimum (`_state_fill_kernel`).
 
 Tables are heuristics only: safety never depends on them (the step kernel checks the current
 maps). When a cell that was passable at reset changes state (an aisle is closed or reopened) the
@@ -101,6 +105,80 @@ def _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, bucket
 
 
 @numba.njit(**NUMBA_OPTS)
+def _state_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, buckets, bucket_len):
+    """Rotation-aware tables: steps from every (cell, heading) state to compact cell ``goals_c[k]``.
+
+    Row layout ``uint16[5 * n_cells]``: entries ``5c + h`` hold the steps from cell c facing heading
+    h (0 E, 1 S, 2 W, 3 N) when F moves one cell at ``move_cost[c, h]`` and R/C turn 90 degrees at
+    cost 1; entry ``5c + 4`` holds their minimum (the cell's distance, read by the swap logic). Any
+    heading at the goal counts. buckets: int32[B, 4 * n_cells] and bucket_len: int32[B] scratch, B
+    a power of two above the largest move cost. Reverse Dial search, as `_dial_fill_kernel`.
+    """
+    mask = buckets.shape[0] - 1
+    n_cells = nbr.shape[0]
+    for k in range(goals_c.shape[0]):
+        row = tables[slots[k]]
+        row[:] = 65535
+        g = goals_c[k]
+        bucket_len[:] = 0
+        for h in range(4):
+            row[5 * g + h] = 0
+            buckets[0, h] = 4 * g + h
+        bucket_len[0] = 4
+        pending = 4
+        dist = 0
+        while pending > 0:
+            b = dist & mask
+            while bucket_len[b] > 0:
+                bucket_len[b] -= 1
+                st = buckets[b, bucket_len[b]]
+                pending -= 1
+                u = st >> 2
+                h = st & 3
+                if row[5 * u + h] != dist:
+                    continue  # stale entry
+                # a unit at u facing h - 1 turns R (or facing h + 1 turns C) into this state
+                for hp in ((h + 3) & 3, (h + 1) & 3):
+                    nd = dist + 1
+                    if nd < row[5 * u + hp]:
+                        row[5 * u + hp] = nd
+                        nb = nd & mask
+                        buckets[nb, bucket_len[nb]] = 4 * u + hp
+                        bucket_len[nb] += 1
+                        pending += 1
+                # a unit behind u, facing h, moves F into u
+                w = nbr[u, (h + 2) & 3]
+                if w >= 0 and passable_c[w]:
+                    nd = dist + move_cost[w, h]
+                    if nd > 65534:
+                        nd = 65534
+                    if nd < row[5 * w + h]:
+                        row[5 * w + h] = nd
+                        nb = nd & mask
+                        buckets[nb, bucket_len[nb]] = 4 * w + h
+                        bucket_len[nb] += 1
+                        pending += 1
+            dist += 1
+        for c in range(n_cells):
+            m = row[5 * c]
+            for h in range(1, 4):
+                if row[5 * c + h] < m:
+                    m = row[5 * c + h]
+            row[5 * c + 4] = m
+
+
+@numba.njit(**NUMBA_OPTS)
+def _fill_tables(fill_mode, nbr, passable_c, move_cost, goals_c, slots, tables, queue, buckets, bucket_len):
+    """Build tables with the search of ``fill_mode``: 0 Dial (guidance costs), 1 BFS, 2 rotation-aware."""
+    if fill_mode == 1:
+        _bfs_fill_kernel(nbr, passable_c, goals_c, slots, tables, queue)
+    elif fill_mode == 2:
+        _state_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, buckets, bucket_len)
+    else:
+        _dial_fill_kernel(nbr, passable_c, move_cost, goals_c, slots, tables, buckets, bucket_len)
+
+
+@numba.njit(**NUMBA_OPTS)
 def _sync_kernel(new_u, new_l, old_u, old_l, base_u, base_l):
     """Copy the new maps (bool[H*W]) over the old ones; return what changed as bit flags.
 
@@ -125,7 +203,7 @@ def _sync_kernel(new_u, new_l, old_u, old_l, base_u, base_l):
 @numba.njit(**NUMBA_OPTS)
 def _fill_slots_kernel(
     goal_lin, loaded, goal_slot, step, hw, key_slot, slot_key, slot_last_used, slot_version, slot_built,
-    map_version_loaded, cell_index, base_cells, map_u, map_l, nbr, move_cost, unit_costs, tables, queue,
+    map_version_loaded, cell_index, base_cells, map_u, map_l, nbr, move_cost, fill_mode, tables, queue,
     buckets, bucket_len, live,
 ):  # fmt: skip
     """Give every unit with a goal and ``goal_slot == -1`` a fresh table (the few-per-step case).
@@ -181,11 +259,24 @@ def _fill_slots_kernel(
             live[k] = m[base_cells[k]]
         one_goal[0] = gc
         one_slot[0] = s
-        if unit_costs:
-            _bfs_fill_kernel(nbr, live, one_goal, one_slot, tables, queue)
-        else:
-            _dial_fill_kernel(nbr, live, move_cost, one_goal, one_slot, tables, buckets, bucket_len)
+        _fill_tables(fill_mode, nbr, live, move_cost, one_goal, one_slot, tables, queue, buckets, bucket_len)
     return built
+
+
+def _tiled_order(cells: np.ndarray, W: int, tile_rows: int = 8, tile_cols: int = 8) -> np.ndarray:
+    """Linear cells ``int64[K]`` reordered tile by tile (8 x 8 cells, row-major inside a tile).
+
+    The step kernel reads a unit's table at its cell and its four neighbours. In row-major order the
+    cells above and below lie a row apart (three cache lines per unit); within tiles most of them
+    share a line. Measured on MR24-WAREHOUSE (PIBT kernel, same state, interleaved repetitions):
+    median 8.61 -> 8.01 ms. Any order gives the same distances: only the layout changes.
+    """
+    cells = np.asarray(cells, np.int64)
+    r, c = cells // W, cells % W
+    n_tile_cols = (W + tile_cols - 1) // tile_cols
+    key = ((r // tile_rows) * n_tile_cols + c // tile_cols) * (tile_rows * tile_cols)
+    key += (r % tile_rows) * tile_cols + c % tile_cols
+    return cells[np.argsort(key, kind="stable")]
 
 
 def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
@@ -195,7 +286,9 @@ def _compact_neighbours(cell_index: np.ndarray, H: int, W: int) -> np.ndarray:
     padded[1:-1, 1:-1] = idx
     shifts = (padded[1:-1, 2:], padded[2:, 1:-1], padded[1:-1, :-2], padded[:-2, 1:-1])  # E, S, W, N
     live = idx >= 0
-    return np.stack([sh[live] for sh in shifts], axis=1).astype(np.int32)
+    out = np.empty((int(live.sum()), 4), np.int32)
+    out[idx[live]] = np.stack([sh[live] for sh in shifts], axis=1)  # rows in compact-index order
+    return out
 
 
 class DistanceTables:
@@ -213,7 +306,10 @@ class DistanceTables:
     max_tables:
         Upper bound on live tables; must be at least the number of distinct (goal, class) pairs
         asked for in one step (at most the team size). Memory is ``2 * n_cells * max_tables`` bytes
-        at most; only the tables actually written become resident.
+        at most (five times that with ``headings``); only the tables actually written become resident.
+    headings:
+        Rotation-aware tables: steps from each (cell, heading) state under the F/R/C/W model, so a
+        route's turns are counted (`_state_fill_kernel`). Five times the memory; for small maps.
     """
 
     def __init__(
@@ -224,12 +320,15 @@ class DistanceTables:
         max_tables: int,
         move_cost: np.ndarray | None = None,
         refresh_steps: int = 100,
+        headings: bool = False,
     ):
         H, W = passable_unloaded.shape
         self.H, self.W = int(H), int(W)
         base = (np.asarray(passable_unloaded, bool) | np.asarray(passable_loaded, bool)).ravel()
+        # compact index -> linear cell, in tiles (see `_tiled_order`)
+        self.base_cells = _tiled_order(np.flatnonzero(base), W)
         self.cell_index = np.full(H * W, -1, np.int32)
-        self.cell_index[base] = np.arange(int(base.sum()), dtype=np.int32)
+        self.cell_index[self.base_cells] = np.arange(self.base_cells.size, dtype=np.int32)
         self.n_cells = int(base.sum())
         self.base_any = base
         # per class: the cells whose state change means the routes of that class changed
@@ -240,7 +339,12 @@ class DistanceTables:
         self.max_tables = int(max_tables)
         # one allocation for the whole budget: np.empty only reserves address space, pages become
         # resident as tables are written (slots are used lowest first), and nothing is ever copied
-        self.tables = np.empty((self.max_tables, max(self.n_cells, 1)), np.uint16)
+        # rotation-aware tables hold 5 entries per cell (see `_state_fill_kernel`); ``lookup_index``
+        # maps a linear cell to its entry holding the cell's distance (the minimum over headings)
+        self.stride = 5 if headings else 1
+        entry = self.cell_index * self.stride + self.stride - 1
+        self.lookup_index = np.where(self.cell_index >= 0, entry, -1).astype(np.int32)
+        self.tables = np.empty((self.max_tables, max(self.n_cells, 1) * self.stride), np.uint16)
         self.slot_key = np.full(self.max_tables, -1, np.int64)  # key = class * H*W + goal_lin, -1 free
         self.slot_last_used = np.full(self.max_tables, -1, np.int64)
         self.slot_version = np.zeros(self.max_tables, np.int64)  # map version the table was built on
@@ -252,18 +356,20 @@ class DistanceTables:
         self.nbr = _compact_neighbours(self.cell_index, H, W)
         if move_cost is None:
             move_cost = np.ones((H, W, 4), np.uint8)
-        self.move_cost = np.ascontiguousarray(np.asarray(move_cost, np.uint8).reshape(H * W, 4)[base])
+        move_cost = np.asarray(move_cost, np.uint8).reshape(H * W, 4)
+        self.move_cost = np.ascontiguousarray(move_cost[self.base_cells])
         self.unit_costs = bool((self.move_cost == 1).all())
+        self.fill_mode = 2 if headings else (1 if self.unit_costs else 0)
         k = int(self.move_cost.max()) if self.n_cells else 1
         n_buckets = 1 << int(k).bit_length()  # power of two > k
-        self._buckets = np.empty((n_buckets, max(self.n_cells, 1)), np.int32) if not self.unit_costs else None
+        bucket_cells = max(self.n_cells, 1) * (4 if headings else 1)
+        self._buckets = np.empty((n_buckets, bucket_cells), np.int32) if self.fill_mode != 1 else None
         self._bucket_len = np.zeros(n_buckets, np.int32)
         self._maps = [
             np.ascontiguousarray(passable_unloaded, bool).ravel().copy(),
             np.ascontiguousarray(passable_loaded, bool).ravel().copy(),
         ]
         self.bfs_count = 0
-        self.base_cells = np.flatnonzero(base).astype(np.int64)  # compact index -> linear cell
         self._live = np.empty(max(self.n_cells, 1), bool)
         self._no_buckets = np.empty((1, 1), np.int32)
 
@@ -281,7 +387,7 @@ class DistanceTables:
         built = _fill_slots_kernel(
             goal_lin, loaded, goal_slot, step, self.H * self.W, self.key_slot, self.slot_key,
             self.slot_last_used, self.slot_version, self.slot_built, self.map_version[1], self.cell_index,
-            self.base_cells, self._maps[0], self._maps[1], self.nbr, self.move_cost, self.unit_costs,
+            self.base_cells, self._maps[0], self._maps[1], self.nbr, self.move_cost, self.fill_mode,
             self.tables, self._queue, self._buckets if self._buckets is not None else self._no_buckets,
             self._bucket_len, self._live,
         )  # fmt: skip
@@ -302,9 +408,13 @@ class DistanceTables:
         times a minute in a fulfilment centre) marks the loaded tables stale; a stale table is rebuilt
         when used and at least ``refresh_steps`` old, which bounds the work per step.
         """
+        new_u = np.ascontiguousarray(passable_unloaded, bool).ravel()
+        new_l = np.ascontiguousarray(passable_loaded, bool).ravel()
+        if np.array_equal(new_u, self._maps[0]) and np.array_equal(new_l, self._maps[1]):
+            return  # the common case, vectorised: 0.02 ms instead of 0.08-0.18 ms on warehouse_large
         flags = _sync_kernel(
-            np.ascontiguousarray(passable_unloaded, bool).ravel(),
-            np.ascontiguousarray(passable_loaded, bool).ravel(),
+            new_u,
+            new_l,
             self._maps[0],
             self._maps[1],
             self.base_by_class[0],
@@ -371,14 +481,12 @@ class DistanceTables:
                     goals = self.cell_index[new_keys[sel] - cls * hw]
                     ok = goals >= 0  # goals outside the reset-time map: tables stay "unreachable"
                     self.tables[use[sel][~ok]] = 65535
-                    live = self._maps[cls][self.base_any]
-                    if self.unit_costs:
-                        _bfs_fill_kernel(self.nbr, live, goals[ok], use[sel][ok], self.tables, self._queue)
-                    else:
-                        _dial_fill_kernel(
-                            self.nbr, live, self.move_cost, goals[ok], use[sel][ok], self.tables,
-                            self._buckets, self._bucket_len,
-                        )  # fmt: skip
+                    live = self._maps[cls][self.base_cells]
+                    _fill_tables(
+                        self.fill_mode, self.nbr, live, self.move_cost, goals[ok], use[sel][ok], self.tables,
+                        self._queue, self._buckets if self._buckets is not None else self._no_buckets,
+                        self._bucket_len,
+                    )  # fmt: skip
             self.bfs_count += int(new_keys.size)
             slots[missing] = self.key_slot[keys[missing]]
         self.slot_last_used[slots[slots >= 0]] = step
@@ -386,5 +494,5 @@ class DistanceTables:
 
     def distance(self, slot: int, cell_lin: int) -> int:
         """Distance (steps) from ``cell_lin`` to the table's goal; 65535 if unreachable."""
-        ci = self.cell_index[cell_lin]
+        ci = self.lookup_index[cell_lin]
         return 65535 if ci < 0 else int(self.tables[slot, ci])

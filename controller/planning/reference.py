@@ -38,11 +38,22 @@ def reference_step(
     n = len(pos_lin)
     cur = [int(p) for p in pos_lin]
 
+    # entries per cell: 1, or 5 for rotation-aware tables (4 headings, then their minimum, which
+    # ``cell_index`` points at); move_cost has one row per compact cell
+    stride = tables.shape[1] // max(move_cost.shape[0], 1)
+
     def dist(u: int, i: int) -> int:
         if goal_slot[i] < 0:
             return 0 if u == cur[i] else 1
         ci = cell_index[u]
         return 65535 if ci < 0 else int(tables[goal_slot[i], ci])
+
+    def dist_facing(u: int, h: int, i: int) -> int:
+        """Steps to the goal from ``u`` facing ``h`` (rotation-aware tables), else `dist`."""
+        if stride == 1 or goal_slot[i] < 0:
+            return dist(u, i)
+        ci = cell_index[u]
+        return 65535 if ci < 0 else int(tables[goal_slot[i], ci - stride + 1 + h])
 
     stopped = {cur[i] for i in range(n) if not active[i]}
 
@@ -59,12 +70,12 @@ def reference_step(
                 continue  # stopped units are obstacles
             turns = min((d - int(heading[i])) % 4, (int(heading[i]) - d) % 4)
             ci = cell_index[cur[i]]
-            step_cost = int(move_cost[ci, d]) if ci >= 0 and goal_slot[i] >= 0 else 1
-            cost = turns + step_cost + dist(rr * W + cc, i)
+            step_cost = int(move_cost[ci // stride, d]) if ci >= 0 and goal_slot[i] >= 0 else 1
+            cost = turns + step_cost + dist_facing(rr * W + cc, d, i)
             # pushed straight on, the pusher follows: stepping aside may be better (push_penalty)
             straight_on = pusher is not None and cur[i] - cur[pusher] == rr * W + cc - cur[i]
             moves.append((cost, cost + (push_penalty if straight_on else 0), int(tie[i, d]), rr * W + cc))
-        d_cur = dist(cur[i], i)
+        d_cur = dist_facing(cur[i], int(heading[i]), i)
         if d_cur == 0:
             stay_cost = 0
         else:
