@@ -24,6 +24,7 @@ import simpy.rt
 from controller.dispatcher import Dispatcher
 from controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
 from robots.messages import TelemetryFrame, UnitMode, UnitState
+from sim.affinity import CpuPin
 from sim.demand import carton_process, order_process
 from sim.journal import JournaledLink, ResumeError, TickJournal, check_resumable
 from sim.runstore import RunStore, SkippingStore, new_run_id
@@ -83,6 +84,7 @@ class RunOptions:
     run_id: str | None = None
     record_poses: bool | None = None  # default: on for fleets up to 100 units
     link: str = "zmq"  # "zmq" (default, fleet host in its own process) or "local" (tests, profiling)
+    cpu: str | int = "auto"  # fast runs: both processes on this CPU ("auto": the current one; "off")
     station_fidelity: str = "fast"
     # Builds the fleet link: ``factory(scene_path, scene, opts) -> (link, host_or_None)``. `fctwin serve`
     # uses it to put external (hardware) units beside the simulated fleet.
@@ -425,10 +427,18 @@ def run_fc(
     # collection walks only what the run allocates. Unfrozen afterwards, so a calling process (a
     # sweep, the tests) collects them as before.
     gc.freeze()
+    # Fast runs with our own fleet host process: both on one CPU (see sim.affinity for why and the
+    # figures); realtime runs and custom links (`fctwin serve`, hardware) are left to the scheduler.
+    pin = None
+    host_process = getattr(link, "process", None)
+    if not opts.realtime and opts.link_factory is None and host_process is not None:
+        pin = CpuPin(opts.cpu, [host_process.pid])
     try:
         env.run(until=scene.run_s)
         receive_pending()  # the last tick's frame: the fleet host stepped it, a journal records it
     finally:
+        if pin is not None:
+            pin.release()
         gc.unfreeze()
         link.close()
     store.add_events(dispatcher.log)

@@ -114,6 +114,8 @@ def test_cli_run_over_zeromq_json(scene_path, tmp_path):
         (["run", "no/such/scene.toml"], "no such scene file"),
         (["run", "--planner", "teleport"], "unknown planner"),
         (["runs", "nope", "--runs-dir", "/nonexistent"], "no run"),
+        (["run", "--cpu", "fast"], "--cpu"),
+        (["run", "--cpu", "4096"], "--cpu"),
     ],
 )
 def test_cli_bad_arguments(argv, needle):
@@ -242,3 +244,43 @@ def test_an_unknown_pod_return_policy_is_refused(small_scene_dict, write_scene):
     plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
     with pytest.raises(ValueError, match="pod_return"):
         Dispatcher(plan, replace(config, pod_return="random"))
+
+
+def _affinity_of_all_threads(pid):
+    import os
+
+    return {tid: os.sched_getaffinity(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "sched_setaffinity") or len(__import__("os").sched_getaffinity(0)) < 2,
+    reason="needs Linux CPU affinity and at least 2 CPUs",
+)
+@pytest.mark.parametrize("cpu", ["auto", "off", 1])
+def test_fast_zmq_run_keeps_both_processes_on_one_cpu(scene_path, tmp_path, cpu):
+    """The lockstep pair shares one CPU during a fast run (all threads, both processes) unless off;
+    this process gets its CPUs back afterwards, and the KPIs do not depend on it."""
+    import multiprocessing
+    import os
+
+    before = os.sched_getaffinity(0)
+    seen = []
+
+    def progress(row):
+        (child,) = [p.pid for p in multiprocessing.active_children()]  # the fleet host
+        seen.append((_affinity_of_all_threads(os.getpid()), _affinity_of_all_threads(child)))
+
+    opts = RunOptions(runs_dir=tmp_path, run_id=f"pin-{cpu}", hours=0.05, cpu=cpu, record_poses=False)
+    res = run_fc(scene_path, opts, progress=progress)
+    assert seen, "no minute reported"
+    for own, host in seen:
+        sets = {frozenset(a) for a in [*own.values(), *host.values()]}
+        if cpu == "off":
+            assert sets == {frozenset(before)}
+        else:
+            assert len(sets) == 1 and len(next(iter(sets))) == 1, sets
+            if cpu == 1:
+                assert sets == {frozenset({1})}
+    assert os.sched_getaffinity(0) == before
+    assert all(a == before for a in _affinity_of_all_threads(os.getpid()).values())
+    assert res.kpis["collisions"] == 0 and res.kpis["units_conserved"] is True

@@ -30,6 +30,15 @@ def _seed(text: str) -> int:
     return value
 
 
+def _cpu_choice(text: str) -> str | int:
+    from sim.affinity import parse_cpu_choice
+
+    try:
+        return parse_cpu_choice(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a scene and report KPIs", description=__doc__)
     p.add_argument("scene", nargs="?", default=None, help="scene file (default: scenes/fc_small.toml)")
@@ -46,6 +55,13 @@ def add_parser(sub) -> None:
         "--record-poses", choices=("auto", "on", "off"), default="auto", help="store every unit pose"
     )
     p.add_argument("--link", choices=("zmq", "local"), default="zmq", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--cpu",
+        type=_cpu_choice,
+        default="auto",
+        help="fast runs: keep the dispatcher and its fleet host on one CPU, which on VMs makes their"
+        " lockstep hand-overs several times cheaper: auto (the current CPU, default), off, or a CPU number",
+    )
     p.add_argument("--physics", choices=("none", "stations"), default="none", help="run stations in physics")
     p.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
     p.set_defaults(func=run_command)
@@ -76,6 +92,7 @@ def run_command(args) -> int:
         runs_dir=Path(args.runs_dir),
         record_poses={"auto": None, "on": True, "off": False}[args.record_poses],
         link=args.link,
+        cpu=args.cpu,
         station_fidelity="physics" if args.physics == "stations" else "fast",
         command_line=["fctwin", *sys.argv[1:]],
     )

@@ -1,0 +1,108 @@
+"""Keep a fast lockstep run's two processes on one CPU.
+
+Why: in fast mode the dispatcher and its fleet host take turns (strict lockstep: the dispatcher
+decides tick t from the telemetry of tick t), so at any moment one of them computes while the other
+waits for a message. Spread over two CPUs, every hand-over is a cross-CPU wake-up of the receiving
+process and of both ZeroMQ I/O threads. On the 2-core VMs we run on that is the dominant cost:
+
+- a raw DEALER/ROUTER ipc round trip of a 2 KB message took 244-613 us spread over two CPUs and
+  124 us with both processes on one CPU (`sys` time of an fc_small run fell from 3.4 s to 0.7 s);
+- fc_small's 8-hour shift took 29.5-30.4 s unpinned and 22.9-25.5 s pinned, fc_large's hour
+  30-33 s and 29 s.
+
+Nothing of a lockstep run runs in parallel except the previous frame's bookkeeping, which overlaps
+the fleet host's step, so one CPU costs almost nothing. Pinning is done after start-up (the two
+start-ups do run in parallel) and undone when the run ends. Realtime runs and `fctwin serve` are not
+pinned: they wait on the wall clock and on hardware, not on each other.
+
+Linux only (`os.sched_setaffinity`); elsewhere, and when the process may use a single CPU anyway,
+pinning is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["CpuPin", "parse_cpu_choice"]
+
+
+def parse_cpu_choice(text: str | int) -> str | int:
+    """``"auto"``, ``"off"`` or a CPU number (as the CLI's ``--cpu`` takes it); ValueError otherwise."""
+    if isinstance(text, int) or (isinstance(text, str) and text.strip().isdigit()):
+        cpu = int(text)
+        allowed = _allowed_cpus()
+        if allowed is not None and cpu not in allowed:
+            raise ValueError(f"CPU {cpu} is not one this process may use ({sorted(allowed)})")
+        return cpu
+    if text in ("auto", "off"):
+        return text
+    raise ValueError(f"expected 'auto', 'off' or a CPU number, got {text!r}")
+
+
+def _allowed_cpus() -> set[int] | None:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def _current_cpu() -> int | None:
+    """The CPU this process last ran on (field 39 of /proc/self/stat), None if unknown."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        # The command name (field 2) may hold spaces; fields after it are space-separated.
+        return int(stat.rsplit(")", 1)[1].split()[36])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return [pid]
+
+
+class CpuPin:
+    """Pin the threads of this process and of ``child_pids`` to one CPU; `release` undoes it here.
+
+    ``choice``: ``"auto"`` (the CPU this process is on, if it may use more than one), ``"off"``, or a
+    CPU number. The child processes are not released: they end with the run.
+    """
+
+    def __init__(self, choice: str | int, child_pids: list[int]) -> None:
+        self.cpu: int | None = None
+        self._saved: dict[int, set[int]] = {}
+        allowed = _allowed_cpus()
+        if choice == "off" or allowed is None or len(allowed) < 2:
+            return
+        cpu = choice if isinstance(choice, int) else _current_cpu()
+        if cpu is None or cpu not in allowed:
+            cpu = min(allowed)
+        own = os.getpid()
+        for tid in _threads(own):
+            try:
+                self._saved[tid] = set(os.sched_getaffinity(tid))
+                os.sched_setaffinity(tid, {cpu})
+            except OSError:
+                continue  # a thread that ended meanwhile
+        for pid in child_pids:
+            for tid in _threads(pid):
+                try:
+                    os.sched_setaffinity(tid, {cpu})
+                except OSError:
+                    continue
+        self.cpu = cpu
+
+    def release(self) -> None:
+        """Give this process's threads their CPUs back (threads started since get all allowed ones)."""
+        saved, self._saved = self._saved, {}
+        if not saved:
+            return
+        allowed = set().union(*saved.values())
+        for tid in _threads(os.getpid()):
+            try:
+                os.sched_setaffinity(tid, saved.get(tid, allowed))
+            except OSError:
+                continue
