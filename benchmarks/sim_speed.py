@@ -1,6 +1,10 @@
 """Real-time factor and peak memory of FC runs, beside the RAWSim-O reference.
 
     python benchmarks/sim_speed.py [--hours-small 8] [--hours-large 1] [--link zmq|local] [--planner pibt]
+                                   [--cpu auto|off|N]
+
+Runs as `fctwin run` does: the fleet host in its own process over ZeroMQ, both processes on one CPU
+(`--cpu off` lets the OS spread them, as before December 2026; see sim/affinity.py).
 
 Reference (../shared/FACTS.md): RAWSim-O simulated 1.5 h with 32 robots in 30 s of wall clock with
 its fastest planner (about 180x real time). Targets: fc_small 8 h in <= 20 s (>= 1,440x), fc_large
@@ -19,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sim.affinity import parse_cpu_choice  # noqa: E402
 from sim.run import RunOptions, run_fc  # noqa: E402
 
 
@@ -34,6 +39,7 @@ def main() -> int:
     ap.add_argument("--hours-large", type=float, default=1.0)
     ap.add_argument("--link", choices=("zmq", "local"), default="zmq")
     ap.add_argument("--planner", default=None)
+    ap.add_argument("--cpu", default="auto", help="auto (default, as fctwin run), off, or a CPU number")
     ap.add_argument("--skip-large", action="store_true")
     args = ap.parse_args()
     rows = []
@@ -46,7 +52,12 @@ def main() -> int:
             res = run_fc(
                 ROOT / "scenes" / f"{name}.toml",
                 RunOptions(
-                    hours=hours, runs_dir=Path(tmp), link=args.link, planner=args.planner, record_poses=False
+                    hours=hours,
+                    runs_dir=Path(tmp),
+                    link=args.link,
+                    planner=args.planner,
+                    record_poses=False,
+                    cpu=parse_cpu_choice(args.cpu),
                 ),
             )
             wall = time.perf_counter() - t0
