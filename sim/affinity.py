@@ -12,7 +12,8 @@ process and of both ZeroMQ I/O threads. On the 2-core VMs we run on that is the 
 
 Nothing of a lockstep run runs in parallel except the previous frame's bookkeeping, which overlaps
 the fleet host's step, so one CPU costs almost nothing. Pinning is done after start-up (the two
-start-ups do run in parallel) and undone when the run ends. Realtime runs and `fctwin serve` are not
+start-ups do run in parallel), on the least busy CPU (so runs side by side spread out), and undone
+when the run ends. Realtime runs and `fctwin serve` are not
 pinned: they wait on the wall clock and on hardware, not on each other.
 
 Linux only (`os.sched_setaffinity`); elsewhere, and when the process may use a single CPU anyway,
@@ -22,9 +23,10 @@ pinning is a no-op.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-__all__ = ["CpuPin", "parse_cpu_choice"]
+__all__ = ["CpuPin", "cpu_loads", "parse_cpu_choice", "pick_cpu"]
 
 
 def parse_cpu_choice(text: str | int) -> str | int:
@@ -57,6 +59,50 @@ def _current_cpu() -> int | None:
         return None
 
 
+def _cpu_busy_ticks() -> dict[int, tuple[int, int]]:
+    """Per CPU: (busy, total) jiffies since boot, from /proc/stat; empty if unreadable."""
+    out: dict[int, tuple[int, int]] = {}
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        name, *fields = line.split()
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        vals = [int(v) for v in fields[:8]]
+        idle = vals[3] + vals[4]  # idle + iowait
+        out[int(name[3:])] = (sum(vals) - idle, sum(vals))
+    return out
+
+
+def cpu_loads(allowed: set[int], sample_s: float = 0.05) -> dict[int, float]:
+    """Busy fraction of each allowed CPU over ``sample_s`` (from /proc/stat); empty if unknown."""
+    a = _cpu_busy_ticks()
+    time.sleep(sample_s)
+    b = _cpu_busy_ticks()
+    load: dict[int, float] = {}
+    for cpu in allowed:
+        if cpu in a and cpu in b:
+            total = b[cpu][1] - a[cpu][1]
+            load[cpu] = (b[cpu][0] - a[cpu][0]) / total if total > 0 else 0.0
+    return load
+
+
+def pick_cpu(load: dict[int, float], here: int | None) -> int | None:
+    """The least busy CPU, but ``here`` (where our caches are) if it is within 0.25 of that.
+
+    Several runs side by side (a sweep) each pin themselves; a pinned run keeps its CPU busy, so a
+    run that starts later sees it and takes another CPU instead of doubling up.
+    """
+    if not load:
+        return here
+    least = min(load.values())
+    if here in load and load[here] <= least + 0.25:
+        return here
+    return min(load, key=lambda c: (load[c], c))
+
+
 def _threads(pid: int) -> list[int]:
     try:
         return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
@@ -67,8 +113,9 @@ def _threads(pid: int) -> list[int]:
 class CpuPin:
     """Pin the threads of this process and of ``child_pids`` to one CPU; `release` undoes it here.
 
-    ``choice``: ``"auto"`` (the CPU this process is on, if it may use more than one), ``"off"``, or a
-    CPU number. The child processes are not released: they end with the run.
+    ``choice``: ``"auto"`` (the least busy CPU over 50 ms, preferring the one this process is on; only
+    if it may use more than one), ``"off"``, or a CPU number. The child processes are not released:
+    they end with the run.
     """
 
     def __init__(self, choice: str | int, child_pids: list[int]) -> None:
@@ -77,7 +124,7 @@ class CpuPin:
         allowed = _allowed_cpus()
         if choice == "off" or allowed is None or len(allowed) < 2:
             return
-        cpu = choice if isinstance(choice, int) else _current_cpu()
+        cpu = choice if isinstance(choice, int) else pick_cpu(cpu_loads(allowed), _current_cpu())
         if cpu is None or cpu not in allowed:
             cpu = min(allowed)
         own = os.getpid()

@@ -284,3 +284,37 @@ def test_fast_zmq_run_keeps_both_processes_on_one_cpu(scene_path, tmp_path, cpu)
     assert os.sched_getaffinity(0) == before
     assert all(a == before for a in _affinity_of_all_threads(os.getpid()).values())
     assert res.kpis["collisions"] == 0 and res.kpis["units_conserved"] is True
+
+
+def test_auto_pin_prefers_an_idle_cpu_and_stays_put_within_noise():
+    """A run that starts beside a pinned one (a sweep) takes another CPU instead of doubling up."""
+    from sim.affinity import pick_cpu
+
+    assert pick_cpu({0: 0.98, 1: 0.05}, here=0) == 1  # our CPU is taken by another run
+    assert pick_cpu({0: 0.30, 1: 0.10}, here=0) == 0  # close enough: keep our caches
+    assert pick_cpu({0: 0.9, 1: 0.2, 2: 0.0}, here=1) == 1
+    assert pick_cpu({0: 0.9, 1: 0.6, 2: 0.0}, here=1) == 2
+    assert pick_cpu({}, here=3) == 3
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "sched_setaffinity") or len(__import__("os").sched_getaffinity(0)) < 2,
+    reason="needs Linux CPU affinity and at least 2 CPUs",
+)
+def test_cpu_loads_sees_a_busy_cpu():
+    import os
+    import time
+
+    from sim.affinity import cpu_loads
+
+    busy = sorted(os.sched_getaffinity(0))[0]
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{busy}}})\nwhile True: pass"]
+    )
+    try:
+        time.sleep(0.3)  # let it start spinning
+        load = cpu_loads(set(os.sched_getaffinity(0)), sample_s=0.2)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert load[busy] > 0.8, load
