@@ -24,7 +24,7 @@ import simpy.rt
 from controller.dispatcher import Dispatcher
 from controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
 from robots.messages import TelemetryFrame, UnitMode, UnitState
-from sim.affinity import CpuPin
+from sim.affinity import CpuPin, parse_cpu_choice
 from sim.demand import carton_process, order_process
 from sim.journal import JournaledLink, ResumeError, TickJournal, check_resumable
 from sim.runstore import RunStore, SkippingStore, new_run_id
@@ -235,6 +235,7 @@ def run_fc(
 ) -> RunResult:
     """Run a scene; returns the KPIs and where the run database is. Raises `SceneError` on bad scenes."""
     opts = opts or RunOptions()
+    cpu = parse_cpu_choice(opts.cpu)  # ValueError before anything starts, not after the fleet host did
     scene_path = Path(scene_path)
     scene = load_scene(scene_path, seed=opts.seed, run_hours=opts.hours)
     if opts.gui:
@@ -432,7 +433,7 @@ def run_fc(
     pin = None
     host_process = getattr(link, "process", None)
     if not opts.realtime and opts.link_factory is None and host_process is not None:
-        pin = CpuPin(opts.cpu, [host_process.pid])
+        pin = CpuPin(cpu, [host_process.pid])
     try:
         env.run(until=scene.run_s)
         receive_pending()  # the last tick's frame: the fleet host stepped it, a journal records it

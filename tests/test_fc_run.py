@@ -286,6 +286,13 @@ def test_fast_zmq_run_keeps_both_processes_on_one_cpu(scene_path, tmp_path, cpu)
     assert res.kpis["collisions"] == 0 and res.kpis["units_conserved"] is True
 
 
+def test_bad_cpu_choice_is_refused_before_the_run_starts(scene_path, tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(ValueError, match="CPU 4096"):
+        run_fc(scene_path, RunOptions(runs_dir=runs, hours=0.01, cpu=4096))
+    assert not runs.exists()  # no run database was started
+
+
 def test_auto_pin_prefers_an_idle_cpu_and_stays_put_within_noise():
     """A run that starts beside a pinned one (a sweep) takes another CPU instead of doubling up."""
     from sim.affinity import pick_cpu
