@@ -108,6 +108,23 @@ def near_distances(
             near[i, 4] = tables[slot, ci_cur - stride + 1 + heading[i]] if ci_cur >= 0 else 65535
 
 
+# inline="always": inlined in numba's IR, so the hot candidate loop pays no call (as a plain call it
+# made the MR24-WAREHOUSE kernel median 9.24 ms against 8.77 ms back to back; inlined 7.98-8.88 ms)
+@numba.njit(inline="always", **NUMBA_OPTS)
+def sort_candidates(keys, cand, i, n):
+    """Sort ``cand[i, :n]`` by ``keys[:n]``, ascending and stable (insertion sort: at most 5 entries)."""
+    for a in range(1, n):
+        kv = keys[a]
+        cv = cand[i, a]
+        b = a - 1
+        while b >= 0 and keys[b] > kv:
+            keys[b + 1] = keys[b]
+            cand[i, b + 1] = cand[i, b]
+            b -= 1
+        keys[b + 1] = kv
+        cand[i, b + 1] = cv
+
+
 @numba.njit(**NUMBA_OPTS)
 def fill_candidates(
     H,
@@ -172,17 +189,7 @@ def fill_candidates(
         keys[0] = 8 * (1 + best + stall[i] // stall_div) + 4
     else:
         keys[0] = 8 * (1 + best) + 4
-    # insertion sort: at most 5 entries
-    for a in range(1, n):
-        kv = keys[a]
-        cv = cand[i, a]
-        b = a - 1
-        while b >= 0 and keys[b] > kv:
-            keys[b + 1] = keys[b]
-            cand[i, b + 1] = cand[i, b]
-            b -= 1
-        keys[b + 1] = kv
-        cand[i, b + 1] = cv
+    sort_candidates(keys, cand, i, n)
     ncand[i] = n
 
 

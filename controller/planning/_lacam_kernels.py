@@ -4,7 +4,7 @@ States are (cell, heading) pairs encoded as ``state = cell * 4 + heading`` with 
 col`` and headings 0 E, 1 S, 2 W, 3 N. A unit's successors are F (the cell ahead, same heading),
 R (heading + 1), C (heading - 1) and W. Collisions are on cells only: no two units in one cell, no
 two units exchanging cells. Array in / array out like `controller.planning._kernels` (whose
-``neighbour`` helper is reused); scratch arrays are allocated once by the caller.
+``neighbour`` and ``sort_candidates`` helpers are reused); scratch arrays are allocated once by the caller.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from controller.planning._kernels import neighbour
+from controller.planning._kernels import neighbour, sort_candidates
 from controller.planning.numba_config import NUMBA_OPTS
 
 NO_AGENT = -1
@@ -88,16 +88,7 @@ def _fill_successors(H, W, i, passable, state, dist, tie, cand, ncand):
     d_s = np.int64(dist[i, s])
     keys[n] = tie[i, 3] if d_s == 0 else 8 * (1 + d_s) + tie[i, 3]
     n += 1
-    for a in range(1, n):  # insertion sort: at most 4 entries
-        kv = keys[a]
-        cv = cand[i, a]
-        b = a - 1
-        while b >= 0 and keys[b] > kv:
-            keys[b + 1] = keys[b]
-            cand[i, b + 1] = cand[i, b]
-            b -= 1
-        keys[b + 1] = kv
-        cand[i, b + 1] = cv
+    sort_candidates(keys, cand, i, n)
     ncand[i] = n
 
 
