@@ -1,7 +1,7 @@
 """Lifelong and one-shot MAPF benchmark for the drive-unit planner (issue 3).
 
     python benchmarks/mapf.py PROBLEM [--agents N] [--steps T] [--seed S] [--budget-ms B] --out OUT.json
-                              [--planner NAME]
+                              [--planner NAME] [--action-model rotation|grid]
 
 PROBLEM is one of
 - a LoRR problem JSON (2023 or 2024 rules, from its ``version`` field): first N agents of the team,
@@ -11,15 +11,32 @@ PROBLEM is one of
 - a MovingAI ``.scen``: the first N agents, one-shot (run until all stand on their goals); planned
   by default with LaCAM (`controller.planning.lacam`, complete), solved once before step 0 and then
   replayed step by step through the same validator (``--planner pibt`` runs PIBT step by step);
-- an RHCR ``kiva.map``: N robots starting on distinct home/endpoint cells, each given a random
-  endpoint goal (from the seed) and a new one whenever it arrives, as RHCR's KIVA scenario.
+- an RHCR ``kiva.map``: N robots, each given a random endpoint goal (from the seed) and, on arrival,
+  a new random endpoint other than the cell it stands on, as RHCR's KIVA scenario
+  (``KivaSystem::update_goal_locations``: ``G.endpoints[rand() % size]``, never the previous goal).
+  Starts: under the grid model, as RHCR (``initialize_start_locations`` puts robot k on
+  ``G.agent_home_locations[k]``, the ``r`` cells in shuffled order) N distinct home cells drawn from
+  the seed; kiva.map has 192, so beyond that the remaining robots start on distinct random
+  endpoints (RHCR itself would index past its home list). Under the rotation model: distinct cells
+  drawn from homes and endpoints together (the earlier harness; kept so its figures reproduce).
 
-Rules (LoRR): every step every robot takes F/R/C/W; the step is checked by the independent
-validator; if the planner plus scheduler take longer than ``--budget-ms`` (0 = unlimited) every
-robot waits that step, as in the official simulator. Output: LoRR-style JSON (``actionModel``,
-``teamSize``, ``start``, ``actualPaths``, ``numTaskFinished``, ``plannerTimes``, ...) plus ``taskLog``
-``[task_id, agent, assigned_step, finished_step]`` so anyone can replay the paths and recount.
-Prints throughput, planning time per step and peak memory beside the reference figures.
+Action models (``--action-model``):
+- ``rotation`` (LoRR ``MAPF_T``, the default for LoRR JSON and ``.scen``): every step every robot
+  takes F (forward), R (clockwise), C (counter-clockwise) or W (wait); robots start facing east.
+- ``grid`` (``MAPF``, the default for kiva maps): every step a robot moves to one of its 4
+  neighbours or waits, no heading; this is the model of RHCR's published kiva figures (its
+  ``driver.cpp``: ``("rotation", po::value<bool>()->default_value(false), "consider rotation")``).
+  Planned by `controller.planning.grid_pibt`. In the output ``start`` is ``[row, col]`` per robot
+  (no heading) and ``actualPaths`` holds one comma-separated string of moves per robot: ``R``
+  right (col + 1), ``D`` down (row + 1), ``L`` left (col - 1), ``U`` up (row - 1), ``W`` wait.
+
+Rules (LoRR): every step is checked by the independent validator (no vertex or swap conflict, no
+move into an obstacle); if the planner plus scheduler take longer than ``--budget-ms`` (0 =
+unlimited) every robot waits that step, as in the official simulator. Output: LoRR-style JSON
+(``actionModel``, ``teamSize``, ``start``, ``actualPaths``, ``numTaskFinished``, ``plannerTimes``,
+...) plus ``taskLog`` ``[task_id, agent, assigned_step, finished_step]`` so anyone can replay the paths
+and recount (``--replay OUT.json``, either model). Prints throughput, planning time per step and
+peak memory beside the reference figures.
 """
 
 from __future__ import annotations
@@ -44,22 +61,42 @@ if str(ROOT) not in sys.path:
 from controller.planning import make_planner  # noqa: E402
 from controller.planning.base import FleetArrays, GridMaps  # noqa: E402
 from controller.planning.instances import read_kiva_map, read_lorr_problem, read_movingai_map, read_scen  # noqa: E402
-from controller.planning.validate import StepViolationError, check_step  # noqa: E402
+from controller.planning.validate import StepViolationError, check_grid_step, check_step  # noqa: E402
 
 HEADING_LETTER = "ESWN"
 ACTION_LETTER = np.frombuffer(b"FRCW", np.uint8)
+GRID_LETTER = np.frombuffer(b"RDLUW", np.uint8)  # grid model: right, down, left, up, wait
+WAIT_CODE = {"rotation": 3, "grid": 4}
 
 # Reference figures (../shared/benchmarks/mapf/README.md); printed beside ours.
 REFERENCES = {
     "WAREHOUSE": "best known 154,834 tasks / 5,000 steps (31.0 per step); start kit 13-16 per step, 15.8 GB",
     "SORTATION": "best known 152,714 tasks / 5,000 steps (30.5 per step)",
     "kiva": (
-        "RHCR PBS w=10: 2.27/3.31/1.43/0.94/0.45 tasks per step at 60/100/140/180/220 agents; "
-        "4.52 at 140 (w=20)"
+        "RHCR PBS w=10, 4-connected grid model without rotation: 2.27/3.31/1.43/0.94/0.45 tasks per step "
+        "at 60/100/140/180/220 agents; 4.52 at 140 (w=20)"
     ),
     "scen": "LaCAM3 SoC 9,089 (N=100) / 46,396 (N=500); plain PIBT livelocks at N=100",
     "step": "C++ PIBT: 1,000 agents in ~0.25 ms (2 vCPU)",
 }
+
+
+def grid_kiva_preset(n_agents: int, n_free_cells: int) -> dict[str, object]:
+    """Options of the grid-model planner (``pibt_grid``) on kiva maps, by fleet density.
+
+    Below 9% of the free cells (kiva.map: up to 115 robots) only the two gap columns between the
+    shelf blocks are one-way, at a steep penalty (6), and a pushed robot prefers stepping aside
+    (``push_penalty=1``): few robots meet, so short routes matter more than order. From 9% on,
+    RHCR-style one-way streets over the whole floor at penalty 1 (``highways+grid``), whose
+    detours (26.1 instead of 22.8 steps per task alone) buy far fewer head-on meetings.
+    Measured on kiva.map, seeds 0/1/2, tasks per step (docs/planner.md):
+    gaps 6 + push 1: 60 robots 2.30/2.21/2.23, 100: 3.51/3.53/3.52, 120: 4.03/4.09 (seeds 0/1),
+    140: 4.34/4.40/4.49; streets 1: 60 2.15/2.15/2.19, 100: 3.43/3.43/3.47, 120: 4.06/3.98,
+    140: 4.59/4.66/4.58, 220: 6.25/6.45/6.35.
+    """
+    if n_agents / max(n_free_cells, 1) >= 0.09:
+        return {"guidance": "highways+grid", "guidance_penalty": 1}
+    return {"guidance": "highways", "guidance_penalty": 6, "push_penalty": 1}
 
 
 @numba.njit(cache=True)
@@ -188,7 +225,14 @@ class TaskBook:
         return done
 
 
-def load(problem: str, n_agents: int | None, seed: int, workers: int | None = None):
+def default_action_model(problem: str) -> str:
+    """``grid`` for RHCR kiva maps (RHCR's model), ``rotation`` (LoRR MAPF_T) otherwise."""
+    return "grid" if Path(problem).suffix in (".map", ".grid") else "rotation"
+
+
+def load(
+    problem: str, n_agents: int | None, seed: int, workers: int | None = None, action_model: str = "rotation"
+):
     """Return (name, kind, passable, starts, book, default_steps, reference key)."""
     path = Path(problem)
     rng = np.random.default_rng(seed)
@@ -209,20 +253,27 @@ def load(problem: str, n_agents: int | None, seed: int, workers: int | None = No
     if path.suffix in (".map", ".grid"):
         kiva = read_kiva_map(path)
         n = n_agents or 100
-        cells = np.concatenate([kiva.homes, kiva.endpoints])
-        starts = cells[rng.choice(len(cells), n, replace=False)]
+        if action_model == "grid":
+            # RHCR: robot k starts on home k of the shuffled home list; more robots than homes
+            # (220 on kiva.map's 192) take distinct random endpoints
+            homes = kiva.homes[rng.permutation(len(kiva.homes))[:n]]
+            extra = kiva.endpoints[rng.choice(len(kiva.endpoints), n - len(homes), replace=False)]
+            starts = np.concatenate([homes, extra])
+        else:
+            cells = np.concatenate([kiva.homes, kiva.endpoints])
+            starts = cells[rng.choice(len(cells), n, replace=False)]
         book = TaskBook("kiva", n, endpoints=kiva.endpoints, rng=rng)
         return path.stem, "kiva", kiva.passable, starts.astype(np.int32), book, 1000, "kiva"
     raise SystemExit(f"unknown problem type: {problem}")
 
 
-def paths_to_strings(actions: np.ndarray) -> list[str]:
-    """``int8[T, N]`` actions to one ``"F,R,W,..."`` string per robot."""
+def paths_to_strings(actions: np.ndarray, letters: np.ndarray = ACTION_LETTER) -> list[str]:
+    """``int8[T, N]`` actions to one ``"F,R,W,..."`` string per robot (``letters``: code -> byte)."""
     T, N = actions.shape
     if T == 0:
         return [""] * N
     buf = np.full((N, 2 * T - 1), ord(","), np.uint8)
-    buf[:, ::2] = ACTION_LETTER[actions.T]
+    buf[:, ::2] = letters[actions.T]
     return [row.tobytes().decode() for row in buf]
 
 
@@ -238,12 +289,19 @@ def sic_lower_bound(scen: Path, n: int) -> int | None:
 
 
 def run(args: argparse.Namespace) -> dict:
+    model = args.action_model or default_action_model(args.problem)
+    if model == "grid" and default_action_model(args.problem) != "grid":
+        raise SystemExit(
+            "--action-model grid is for RHCR kiva maps; LoRR and .scen use LoRR's rotation model"
+        )
     name, kind, passable, starts, book, default_steps, ref = load(
-        args.problem, args.agents, args.seed, args.workers
+        args.problem, args.agents, args.seed, args.workers, model
     )
     steps = args.steps or default_steps
     if args.planner is None:  # one-shot problems: the complete LaCAM; lifelong: PIBT
         args.planner = "lacam" if kind == "oneshot" else "pibt"
+    if model == "grid" and args.planner == "pibt":
+        args.planner = "pibt_grid"  # PIBT for the 4-connected model
     load_before = os.getloadavg()  # timings are only comparable at similar machine load
     n = starts.shape[0]
     grid = GridMaps(passable.copy(), passable.copy())
@@ -257,6 +315,8 @@ def run(args: argparse.Namespace) -> dict:
         # one-shot preset: PIBT swap + stepping aside when pushed, milder guidance (measured on the
         # warehouse-10-20-10-2-1 scens; lifelong runs are better without swap and push-aside)
         opts.update(swap=1, push_penalty=1, guidance_penalty=2)
+    if kind == "kiva" and args.planner == "pibt_grid":
+        opts.update(grid_kiva_preset(n, int(passable.sum())))
     if kind == "kiva" and args.planner == "pibt":
         # kiva preset: rotation-aware tables, and RHCR-style one-way streets across the open floor
         # (see guidance.py for the measurements behind the streets and the penalty) once 7% of the
@@ -299,7 +359,8 @@ def run(args: argparse.Namespace) -> dict:
             "revisits": res.revisits,
             "sic_rotation_model": res.sic,
         }
-    actions_log = np.full((steps, n), 3, np.int8)
+    wait = WAIT_CODE[model]
+    actions_log = np.full((steps, n), wait, np.int8)
     planner_times: list[float] = []  # scheduler + planner, as LoRR counts it
     planner_only: list[float] = []
     kernel_only: list[float] = []  # the PIBT kernel alone (no input preparation, no distance tables)
@@ -325,14 +386,17 @@ def run(args: argparse.Namespace) -> dict:
         act = out
         if args.budget_ms > 0 and (t_end - t_start) * 1e3 > args.budget_ms:
             overruns += 1
-            act = np.full(n, 3, np.int8)  # LoRR: a late planner makes every robot wait
+            act = np.full(n, wait, np.int8)  # LoRR: a late planner makes every robot wait
         try:
-            pos, heading = check_step(
-                grid.passable_unloaded, grid.passable_loaded, pos, heading, loaded, active, act
-            )
+            if model == "grid":
+                pos = check_grid_step(grid.passable_unloaded, grid.passable_loaded, pos, loaded, active, act)
+            else:
+                pos, heading = check_step(
+                    grid.passable_unloaded, grid.passable_loaded, pos, heading, loaded, active, act
+                )
         except StepViolationError as exc:
             errors.append(f"step {t}: {exc}")
-            act = np.full(n, 3, np.int8)
+            act = np.full(n, wait, np.int8)
         actions_log[t] = act
         executed = t + 1
         finished_per_step[t] = book.arrive(pos, goal, t + 1)
@@ -349,16 +413,18 @@ def run(args: argparse.Namespace) -> dict:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times_ms = np.array(planner_times) * 1e3
     plan_ms = np.array(planner_only) * 1e3
+    grid_model = model == "grid"
     result = {
-        "actionModel": "MAPF_T",
+        "actionModel": "MAPF" if grid_model else "MAPF_T",
         "version": "2024 LoRR" if kind == "lorr2024" else ("2023 LoRR" if kind == "lorr2023" else kind),
         "teamSize": n,
-        "start": [[int(r), int(c), HEADING_LETTER[0]] for r, c in starts],
+        # grid model: [row, col] (no heading); rotation: [row, col, "E"] (LoRR starts facing east)
+        "start": [[int(r), int(c)] if grid_model else [int(r), int(c), HEADING_LETTER[0]] for r, c in starts],
         "numTaskFinished": len(book.log) if kind != "oneshot" else int((arrival_step >= 0).sum()),
         "numErrandsFinished": book.finished_errands,
-        "sumOfCost": int(np.count_nonzero(actions_log != 3)) if kind != "oneshot" else None,
+        "sumOfCost": int(np.count_nonzero(actions_log != wait)) if kind != "oneshot" else None,
         "makespan": executed,
-        "actualPaths": paths_to_strings(actions_log),
+        "actualPaths": paths_to_strings(actions_log, GRID_LETTER if grid_model else ACTION_LETTER),
         "plannerTimes": [round(x, 6) for x in planner_times],
         "errors": errors,
         "events": [],
@@ -371,6 +437,7 @@ def run(args: argparse.Namespace) -> dict:
             "problem": str(args.problem),
             "planner": args.planner,
             "planner_opts": opts,
+            "action_model": model,
             "seed": args.seed,
             "budget_ms": args.budget_ms,
             "preload": args.preload,
@@ -384,7 +451,10 @@ def run(args: argparse.Namespace) -> dict:
     }
     # --- report ---
     T = executed
-    print(f"{name}: {n} agents, {T} steps, planner {args.planner} {opts}, budget {args.budget_ms} ms/step")
+    print(
+        f"{name}: {n} agents, {T} steps, {model} action model, planner {args.planner} {opts}, "
+        f"budget {args.budget_ms} ms/step"
+    )
     if kind == "oneshot":
         at = arrival_step >= 0
         soc = int(np.where(at, arrival_step, T).sum())
@@ -421,11 +491,14 @@ def run(args: argparse.Namespace) -> dict:
         f"median {np.median(plan_ms):.2f} ms, "
         f"steady (after step 10) mean {plan_ms[10:].mean() if plan_ms.size > 10 else float('nan'):.2f} ms"
     )
-    share = np.bincount(actions_log.ravel(), minlength=4) / max(actions_log.size, 1) * 100
-    print(
-        f"  action shares: {share[0]:.1f}% F, {share[1]:.1f}% R, {share[2]:.1f}% C, {share[3]:.1f}% W "
-        "(best 2024 sortation solution: 95.5% F, 1.7% R, 1.5% C, 1.3% W)"
-    )
+    share = np.bincount(actions_log.ravel(), minlength=wait + 1) / max(actions_log.size, 1) * 100
+    if grid_model:
+        print(f"  action shares: {share[:4].sum():.1f}% moves, {share[4]:.1f}% W")
+    else:
+        print(
+            f"  action shares: {share[0]:.1f}% F, {share[1]:.1f}% R, {share[2]:.1f}% C, {share[3]:.1f}% W "
+            "(best 2024 sortation solution: 95.5% F, 1.7% R, 1.5% C, 1.3% W)"
+        )
     kern_ms = np.array(kernel_only) * 1e3
     built = np.array(tables_built)
     no_new = built[1:] == 0
@@ -457,15 +530,17 @@ def replay(out_path: str | Path) -> tuple[int, int]:
     """
     result = json.loads(Path(out_path).read_text())
     meta = result["meta"]
+    model = {"MAPF": "grid", "MAPF_T": "rotation"}[result["actionModel"]]
     _, kind, passable, starts, book, _, _ = load(
-        meta["problem"], result["teamSize"], meta["seed"], meta.get("workers")
+        meta["problem"], result["teamSize"], meta["seed"], meta.get("workers"), model
     )
     if [[int(r), int(c)] for r, c in starts] != [s[:2] for s in result["start"]]:
         raise ValueError("start positions differ from the problem")
     n = len(result["actualPaths"])
     paths = [p.split(",") if p else [] for p in result["actualPaths"]]
     T = len(paths[0]) if n else 0
-    code = {"F": 0, "R": 1, "C": 2, "W": 3}
+    letters = "RDLUW" if model == "grid" else "FRCW"
+    code = {a: k for k, a in enumerate(letters)}
     actions = np.array([[code[a] for a in p] for p in paths], np.int8).T.reshape(T, n)
     pos = starts.astype(np.int32).copy()
     heading = np.zeros(n, np.int8)
@@ -473,7 +548,10 @@ def replay(out_path: str | Path) -> tuple[int, int]:
     trace[0] = pos
     unloaded, active = np.zeros(n, bool), np.ones(n, bool)
     for t in range(T):
-        pos, heading = check_step(passable, passable, pos, heading, unloaded, active, actions[t])
+        if model == "grid":
+            pos = check_grid_step(passable, passable, pos, unloaded, active, actions[t])
+        else:
+            pos, heading = check_step(passable, passable, pos, heading, unloaded, active, actions[t])
         trace[t + 1] = pos
     errands = {int(k): np.array(e, np.int32) for k, e in result["tasks"]}
     confirmed = 0
@@ -523,8 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--guidance",
         default=None,
-        help="pibt guidance preset: highways, highways+grid or none (default: highways+grid for kiva "
-        "maps, highways otherwise)",
+        help="pibt guidance preset: highways, highways+grid or none (default on kiva maps: by fleet density, "
+        "see the kiva presets in run() and grid_kiva_preset; highways otherwise)",
     )
     ap.add_argument(
         "--workers",
@@ -534,6 +612,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--preload", action="store_true", help="LoRR: build the errand cells' distance tables before step 0"
+    )
+    ap.add_argument(
+        "--action-model",
+        choices=("rotation", "grid"),
+        default=None,
+        help="rotation: LoRR MAPF_T (F/R/C/W with headings), the default for LoRR JSON and .scen; grid: "
+        "move to one of 4 neighbours or wait, no heading, the default for RHCR kiva maps because RHCR's "
+        'published figures use it (RHCR driver.cpp: ("rotation", po::value<bool>()->default_value(false), '
+        '"consider rotation"))',
     )
     ap.add_argument("--out", required=True)
     if argv is None:

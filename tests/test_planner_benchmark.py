@@ -26,7 +26,7 @@ def load_harness():
     ("problem", "extra"),
     [
         ("lorr/2023_example_warehouse_small/EI23-warehouse_small_100.json", []),
-        ("rhcr/kiva.map", ["--agents", "60"]),
+        ("rhcr/kiva.map", ["--agents", "60", "--action-model", "rotation"]),  # grid: test_planner_grid.py
     ],
 )
 def test_harness_output_replays_and_recounts(tmp_path, problem, extra):

@@ -8,6 +8,7 @@ __all__ = ["FleetArrays", "GridMaps", "Planner", "make_planner", "PLANNERS"]
 PLANNERS: dict[str, str] = {
     "reservation": "controller.planning.reservation:ReservationPlanner",
     "pibt": "controller.planning.pibt:PIBTPlanner",
+    "pibt_grid": "controller.planning.grid_pibt:GridPIBTPlanner",  # 4-connected model, no headings
     "lacam": "controller.planning.lacam:LaCAMPlanner",
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["StepViolationError", "apply_actions", "check_step"]
+__all__ = ["StepViolationError", "apply_actions", "apply_grid_actions", "check_grid_step", "check_step"]
 
 # headings 0 E, 1 S, 2 W, 3 N; row/col step of a forward move
 _FWD = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=np.int64)
@@ -86,3 +86,70 @@ def check_step(
     if problems:
         raise StepViolationError("; ".join(problems))
     return new_pos, new_heading
+
+
+# 4-connected grid model (no headings): 0 right (col + 1), 1 down (row + 1), 2 left, 3 up, 4 wait
+_GRID_STEP = np.array([[0, 1], [1, 0], [0, -1], [-1, 0], [0, 0]], dtype=np.int64)
+
+
+def apply_grid_actions(pos: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """Return ``new_pos int32[N, 2]`` after grid actions 0 right, 1 down, 2 left, 3 up, 4 wait."""
+    return (np.asarray(pos).astype(np.int64) + _GRID_STEP[np.asarray(actions, np.int64)]).astype(np.int32)
+
+
+def check_grid_step(
+    passable_unloaded: np.ndarray,
+    passable_loaded: np.ndarray,
+    pos: np.ndarray,
+    loaded: np.ndarray,
+    active: np.ndarray,
+    actions: np.ndarray,
+) -> np.ndarray:
+    """Check one step of the 4-connected model and return the new ``pos``; raise `StepViolationError`.
+
+    Rules as `check_step`, for actions in {0 right, 1 down, 2 left, 3 up, 4 wait}: each move goes to
+    one of the 4 neighbours (by construction of the codes), stays on the grid and enters a cell
+    passable for the unit's load state; inactive units wait; no vertex conflict; no swap.
+    """
+    actions = np.asarray(actions)
+    pos = np.asarray(pos)
+    H, W = passable_unloaded.shape
+    problems: list[str] = []
+    valid = (actions >= 0) & (actions <= 4)
+    bad = np.flatnonzero(~valid)
+    if bad.size:
+        problems.append(f"invalid action codes for units {bad[:5].tolist()}")
+    act = np.where(valid, actions, 4).astype(np.int64)
+    bad = np.flatnonzero(~np.asarray(active, bool) & (act != 4))
+    if bad.size:
+        problems.append(f"inactive units {bad[:5].tolist()} did not wait")
+    new_pos = pos.astype(np.int64) + _GRID_STEP[act]
+    moved = np.flatnonzero(act != 4)
+    r, c = new_pos[moved, 0], new_pos[moved, 1]
+    off = (r < 0) | (r >= H) | (c < 0) | (c >= W)
+    if off.any():
+        problems.append(f"units {moved[off][:5].tolist()} drove off the grid")
+    on = moved[~off]
+    rr, cc = new_pos[on, 0], new_pos[on, 1]
+    ok = np.where(np.asarray(loaded, bool)[on], passable_loaded[rr, cc], passable_unloaded[rr, cc])
+    if not ok.all():
+        problems.append(f"units {on[~ok][:5].tolist()} entered an impassable cell")
+    # cells as (row, col) pairs compared whole, so off-grid positions cannot alias a real cell
+    uniq, counts = np.unique(new_pos, axis=0, return_counts=True)
+    if (counts > 1).any():
+        problems.append(f"vertex conflict at {[tuple(x) for x in uniq[counts > 1][:5].tolist()]}")
+    old = {(int(a), int(b)): k for k, (a, b) in enumerate(pos.tolist())}
+    swapped = [
+        (int(i), j)
+        for i in moved.tolist()
+        if (j := old.get((int(new_pos[i, 0]), int(new_pos[i, 1])))) is not None
+        and j != i
+        and (new_pos[j] == pos[i]).all()
+    ]
+    if swapped:
+        problems.append(
+            f"units {[i for i, _ in swapped[:5]]} swapped cells with {[j for _, j in swapped[:5]]}"
+        )
+    if problems:
+        raise StepViolationError("; ".join(problems))
+    return new_pos.astype(np.int32)

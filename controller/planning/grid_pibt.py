@@ -1,0 +1,128 @@
+"""Lifelong PIBT for the 4-connected grid action model (no headings): `GridPIBTPlanner`.
+
+Each step a unit moves to one of its four neighbours or waits. This is the model RHCR's published
+``kiva.map`` figures were measured in (Li, Tinka, Kiesel, Durham, Kumar, Koenig, "Lifelong
+multi-agent path finding in large-scale warehouses", AAAI 2021: ``driver.cpp`` declares
+``("rotation", po::value<bool>()->default_value(false), "consider rotation")``), so it is the
+like-for-like comparison for the benchmark; the fleet itself drives under the rotation model of
+`controller.planning.pibt`.
+
+The planner is PIBT (Okumura, Machida, Defago, Tamura, "Priority inheritance with backtracking for
+iterative multi-agent path finding", AIJ 2022) with the lifelong details of `PIBTPlanner`, whose
+input preparation it shares: priorities grow with the steps since a unit's goal was set or last
+reached (ties by a fixed random fraction), a lower-priority unit in the way is pushed aside by
+priority inheritance, a pushed unit that finds no cell makes its pusher backtrack, equal costs are
+broken at random, waiting gets dearer after ``stall_div`` steps without progress, and optional
+guidance (`controller.planning.guidance`) makes moves against a one-way street dearer in the
+distance tables. On an undirected graph where every pair of adjacent cells lies on a cycle PIBT
+lets the top-priority unit reach its goal, and since a unit that has waited longest gets the top
+priority, every unit keeps reaching goals in lifelong operation (Okumura et al.); kiva.map is such a
+graph. The guidance costs and the stall penalty change the ranking but not this argument (the top
+unit still strictly decreases its guided distance); a dense lifelong test checks it. Differences
+from the rotation model: plain cell distance tables (one entry per cell), no rotation conversion (a
+planned move is executed as planned), no swap/pull option, ties between equal costs go first to a
+cell nobody stands on (pibt2's lifelong tie-break), and ``step_unit`` (see the class).
+
+Actions (``int8``): 0 right (col + 1), 1 down (row + 1), 2 left (col - 1), 3 up (row - 1), 4 wait;
+that is, the heading of the move as in the rotation model (0 E, 1 S, 2 W, 3 N), and 4 for waiting.
+Checked by `controller.planning.validate.check_grid_step`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
+from controller.planning.base import FleetArrays, GridMaps
+from controller.planning.pibt import PIBTPlanner
+
+__all__ = ["GRID_ACTION_LETTERS", "GRID_WAIT", "GridPIBTPlanner"]
+
+GRID_ACTION_LETTERS = "RDLUW"  # action code -> letter in result files (right, down, left, up, wait)
+_WARMED_UP = False  # grid kernel loaded in this process
+
+
+class GridPIBTPlanner(PIBTPlanner):
+    """PIBT for the 4-connected model (see the module docstring); options as `PIBTPlanner`, plus:
+
+    step_unit:
+        Cost of one step in the distance tables (1..200). Guidance penalties are added to it, so
+        with ``step_unit=k`` a move against a one-way street costs ``1 + penalty / k`` steps: guidance
+        then mostly picks, among (nearly) shortest routes, those that follow the streets, instead of
+        buying one-way flow with long detours.
+
+    ``heading_tables`` and ``swap`` do not apply to this model and raise ValueError when set.
+    ``FleetArrays.heading`` is ignored.
+    """
+
+    name = "pibt_grid"
+    action_model = "grid"
+
+    def __init__(
+        self, *, step_unit: int = 1, heading_tables: bool = False, swap: bool = False, **options
+    ) -> None:
+        if heading_tables or swap:
+            raise ValueError("the grid model has no headings and no swap option")
+        if not 1 <= step_unit <= 200:
+            raise ValueError("step_unit must be in 1..200 (move costs are uint8)")
+        self.step_unit = int(step_unit)
+        super().__init__(**options)
+
+    def _move_costs(self, grid: GridMaps) -> np.ndarray | None:
+        """Guidance costs with one step worth ``step_unit`` (penalties unchanged), ``uint8[H, W, 4]``."""
+        cost = super()._move_costs(grid)
+        if self.step_unit == 1:
+            return cost
+        if cost is None:
+            cost = np.ones((*grid.shape, 4), np.uint8)
+        return (cost.astype(np.int64) + self.step_unit - 1).astype(np.uint8)
+
+    def _warm_up(self) -> None:
+        """Load (or compile) the grid kernel once per process, so the first timed step does not pay."""
+        global _WARMED_UP
+        super()._warm_up()  # the shared input preparation and distance kernels
+        if _WARMED_UP:
+            return
+        _WARMED_UP = True
+        tiny = np.zeros((3, 4), bool)
+        tiny[1, :] = True
+        tiny[:, 0] = True
+        grid = GridMaps(tiny, tiny.copy())
+        planner = GridPIBTPlanner(
+            guidance=self.guidance,
+            guidance_penalty=self.guidance_penalty,
+            push_penalty=self.push_penalty,
+            stall_div=self.stall_div,
+            step_unit=self.step_unit,
+        )
+        planner.reset(grid, 1)
+        one = np.ones(1, bool)
+        fleet = FleetArrays(
+            np.array([[1, 1]], np.int32), np.zeros(1, np.int8), np.array([[1, 3]], np.int32), ~one, one
+        )
+        planner.step(grid, fleet, np.empty(1, np.int8))
+
+    def prepare_step(self, grid: GridMaps, fleet: FleetArrays) -> dict[str, object]:
+        """Inputs of `grid_pibt_step_kernel` (and of `reference_grid_step`), priorities updated."""
+        k = super().prepare_step(grid, fleet)
+        for key in ("heading", "use_swap"):
+            del k[key]
+        k["step_unit"] = self.step_unit
+        return k
+
+    def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:
+        """Write one action per unit into ``out_actions`` (``int8[N]``: 0 R, 1 D, 2 L, 3 U, 4 W)."""
+        if out_actions.shape != (fleet.n,) or out_actions.dtype != np.int8:
+            raise ValueError("out_actions must be int8[N]")
+        t0 = time.perf_counter()
+        bfs_before = self.tables.bfs_count if self.tables is not None else 0
+        k = self.prepare_step(grid, fleet)
+        t1 = time.perf_counter()
+        scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx, self.stack)
+        grid_pibt_step_kernel(*k.values(), *scratch, out_actions)
+        self.last_prepare_s = t1 - t0
+        self.last_kernel_s = time.perf_counter() - t1
+        self.last_tables_built = self.tables.bfs_count - bfs_before
+        self.step_count += 1

@@ -1,0 +1,344 @@
+"""PIBT for the 4-connected grid model: reference equality, validator-checked safety, lifelong progress."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from controller.planning import make_planner
+from controller.planning._grid_kernels import grid_pibt_step_kernel
+from controller.planning.base import FleetArrays, GridMaps
+from controller.planning.grid_pibt import GridPIBTPlanner
+from controller.planning.instances import read_kiva_map
+from controller.planning.reference_grid import reference_grid_step
+from controller.planning.validate import StepViolationError, check_grid_step
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPF = ROOT.parent / "shared" / "benchmarks" / "mapf"
+needs_data = pytest.mark.skipif(not MAPF.exists(), reason="shared MAPF benchmark data not present")
+RIGHT, DOWN, LEFT, UP, WAIT = 0, 1, 2, 3, 4
+
+
+def random_instance(rng: np.random.Generator, *, max_side: int = 10, max_agents: int = 30):
+    """A random small grid (some cells loaded-impassable) and a fleet with mixed states."""
+    H, W = int(rng.integers(4, max_side)), int(rng.integers(4, max_side + 2))
+    if rng.random() < 0.5:
+        pu = rng.random((H, W)) > 0.2
+    else:  # shelf rows with one-cell aisles, so that highway guidance shapes the costs
+        pu = np.ones((H, W), bool)
+        pu[1::3, 1:-1] = rng.random((len(range(1, H, 3)), W - 2)) > 0.3
+        pu[1::3, 2::3] = False
+    pl = pu & (rng.random((H, W)) > 0.25)
+    cells = np.argwhere(pu)
+    n = int(min(len(cells) // 2, rng.integers(2, max_agents)))
+    pos = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
+    fleet = FleetArrays(
+        pos=pos,
+        heading=np.zeros(n, np.int8),
+        goal=cells[rng.integers(0, len(cells), n)].astype(np.int32),
+        loaded=rng.random(n) < 0.3,
+        active=rng.random(n) > 0.1,
+    )
+    fleet.goal[rng.random(n) < 0.2] = -1
+    fleet.loaded &= pl[pos[:, 0], pos[:, 1]]  # loaded units start where they may stand
+    return GridMaps(pu, pl), fleet, cells
+
+
+def advance(grid: GridMaps, fleet: FleetArrays, act: np.ndarray) -> None:
+    """Apply one step through the independent validator (raises on any violation)."""
+    fleet.pos = check_grid_step(
+        grid.passable_unloaded, grid.passable_loaded, fleet.pos, fleet.loaded, fleet.active, act
+    )
+
+
+def run_kernel(planner: GridPIBTPlanner, inputs: dict) -> np.ndarray:
+    out = np.empty(inputs["pos_lin"].shape[0], np.int8)
+    grid_pibt_step_kernel(
+        *inputs.values(), planner.occ_now, planner.occ_next, planner.next_lin, planner.cand, planner.ncand,
+        planner.cidx, planner.stack, out,
+    )  # fmt: skip
+    return out
+
+
+def test_registry_builds_the_grid_planner_and_rejects_rotation_options():
+    assert isinstance(make_planner("pibt_grid"), GridPIBTPlanner)
+    with pytest.raises(ValueError):
+        GridPIBTPlanner(heading_tables=True)
+    with pytest.raises(ValueError):
+        GridPIBTPlanner(swap=True)
+    with pytest.raises(ValueError):
+        GridPIBTPlanner(step_unit=0)
+
+
+def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        grid, fleet, cells = random_instance(rng)
+        options = dict(
+            guidance=("highways", "highways+grid", "none")[seed % 3],
+            guidance_penalty=int(rng.integers(0, 4)),
+            push_penalty=int(rng.integers(0, 3)),
+            stall_div=(0, 1, 3, 10)[seed % 4],  # 1: waiting gets dearer every step, so stalls matter here
+            step_unit=int(rng.integers(1, 5)),
+        )
+        planner = GridPIBTPlanner(**options)
+        planner.reset(grid, fleet.n, seed=seed)
+        for _ in range(15):
+            inputs = planner.prepare_step(grid, fleet)
+            ours = run_kernel(planner, inputs)
+            np.testing.assert_array_equal(ours, reference_grid_step(**inputs), err_msg=f"seed {seed}")
+            assert (ours[~fleet.active] == WAIT).all()
+            advance(grid, fleet, ours)
+            reached = (fleet.pos == fleet.goal).all(axis=1)
+            fleet.goal[reached] = cells[rng.integers(0, len(cells), int(reached.sum()))]
+            fleet.active = rng.random(fleet.n) > 0.1  # units stop and resume at any step
+
+
+def test_grid_validator_catches_each_kind_of_violation():
+    pu = np.ones((3, 3), bool)
+    pl = pu.copy()
+    pl[1, 2] = False
+    pos = np.array([[1, 0], [1, 1]], np.int32)
+    idle, moving = np.zeros(2, bool), np.ones(2, bool)
+
+    def check(actions, loaded=idle, active=moving):
+        return check_grid_step(pu, pl, pos, loaded, active, np.array(actions, np.int8))
+
+    with pytest.raises(StepViolationError, match="vertex"):
+        check([RIGHT, WAIT])
+    with pytest.raises(StepViolationError, match="swapped"):
+        check([RIGHT, LEFT])
+    with pytest.raises(StepViolationError, match="impassable"):
+        check([WAIT, RIGHT], loaded=np.array([False, True]))
+    with pytest.raises(StepViolationError, match="inactive"):
+        check([WAIT, UP], active=np.array([True, False]))
+    with pytest.raises(StepViolationError, match="off the grid"):
+        check([LEFT, WAIT])
+    with pytest.raises(StepViolationError, match="invalid action"):
+        check([5, WAIT])
+    blocked = pu.copy()
+    blocked[0, 1] = False
+    with pytest.raises(StepViolationError, match="impassable"):
+        check_grid_step(blocked, blocked, pos, idle, moving, np.array([WAIT, UP], np.int8))
+    assert check([RIGHT, RIGHT]).tolist() == [[1, 1], [1, 2]]  # a train moving together is fine
+    assert check([UP, DOWN]).tolist() == [[0, 0], [2, 1]]
+    # a cycle of four (no two units exchange cells) is allowed in the 4-connected model
+    square = np.array([[0, 0], [0, 1], [1, 1], [1, 0]], np.int32)
+    new = check_grid_step(
+        pu, pu, square, np.zeros(4, bool), np.ones(4, bool), np.array([0, 1, 2, 3], np.int8)
+    )
+    assert new.tolist() == [[0, 1], [1, 1], [1, 0], [0, 0]]
+
+
+def lifelong(grid, fleet, goal_cells, steps, rng, planner):
+    """Run lifelong random goals through the validator; return (goals reached, longest gap) per unit."""
+    planner.reset(grid, fleet.n, seed=1)
+    reached = np.zeros(fleet.n, np.int64)
+    last = np.zeros(fleet.n, np.int64)
+    max_gap = np.zeros(fleet.n, np.int64)
+    out = np.empty(fleet.n, np.int8)
+    for t in range(steps):
+        planner.step(grid, fleet, out)
+        advance(grid, fleet, out)
+        at = (fleet.pos == fleet.goal).all(axis=1) & (fleet.goal[:, 0] >= 0)
+        reached[at] += 1
+        max_gap = np.maximum(max_gap, t - last)
+        last[at] = t
+        fleet.goal[at] = goal_cells[rng.integers(0, len(goal_cells), int(at.sum()))]
+    return reached, np.maximum(max_gap, steps - last)
+
+
+def kiva_fleet(n: int, rng: np.random.Generator):
+    kiva = read_kiva_map(MAPF / "rhcr" / "kiva.map")
+    cells = np.concatenate([kiva.homes, kiva.endpoints])
+    pos = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
+    goal = kiva.endpoints[rng.integers(0, len(kiva.endpoints), n)].astype(np.int32)
+    fleet = FleetArrays(pos, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.ones(n, bool))
+    return kiva, GridMaps(kiva.passable.copy(), kiva.passable.copy()), fleet
+
+
+@needs_data
+def test_dense_kiva_lifelong_every_robot_keeps_reaching_goals():
+    """300 robots on kiva.map (23% of the free cells, above RHCR's densest 220) for 3,000 steps."""
+    rng = np.random.default_rng(7)
+    kiva, grid, fleet = kiva_fleet(300, rng)
+    planner = GridPIBTPlanner(guidance="highways+grid", guidance_penalty=1)
+    reached, max_gap = lifelong(grid, fleet, kiva.endpoints, 3000, rng, planner)
+    assert reached.min() >= 10, f"robot {reached.argmin()} reached only {reached.min()} goals"
+    assert max_gap.max() < 1000, f"robot {max_gap.argmax()} went {max_gap.max()} steps without a goal"
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(guidance="highways", guidance_penalty=6, push_penalty=1),
+        dict(guidance="highways+grid", guidance_penalty=1),
+    ],
+)
+def test_kiva_map_short_lifelong_run_is_conflict_free_and_productive(options):
+    rng = np.random.default_rng(0)
+    kiva, grid, fleet = kiva_fleet(140, rng)
+    reached, _ = lifelong(grid, fleet, kiva.endpoints, 300, rng, GridPIBTPlanner(**options))
+    assert reached.sum() / 300 > 2.5  # tasks per step; RHCR's PBS makes 1.43 at 140 robots
+
+
+def test_inactive_units_are_obstacles_and_units_without_goal_make_way():
+    # a 3-wide open floor: unit 0 crosses, unit 1 is failed in its way, unit 2 idles on the route
+    grid = GridMaps(np.ones((3, 9), bool), np.ones((3, 9), bool))
+    fleet = FleetArrays(
+        pos=np.array([[1, 0], [1, 4], [1, 6]], np.int32),
+        heading=np.zeros(3, np.int8),
+        goal=np.array([[1, 8], [-1, -1], [-1, -1]], np.int32),
+        loaded=np.zeros(3, bool),
+        active=np.array([True, False, True]),
+    )
+    planner = GridPIBTPlanner()
+    planner.reset(grid, 3)
+    out = np.empty(3, np.int8)
+    for _ in range(20):
+        planner.step(grid, fleet, out)
+        assert out[1] == WAIT
+        advance(grid, fleet, out)
+        assert fleet.pos[1].tolist() == [1, 4]
+    assert fleet.pos[0].tolist() == [1, 8]
+
+
+def test_cell_closed_at_run_time_is_respected_from_the_next_step():
+    grid = GridMaps(np.ones((3, 8), bool), np.ones((3, 8), bool))
+    grid.passable_unloaded[1, 1:7] = False  # a 1-wide ring around an island
+    grid.passable_loaded[:] = grid.passable_unloaded
+    fleet = FleetArrays(
+        pos=np.array([[0, 0]], np.int32), heading=np.zeros(1, np.int8), goal=np.array([[0, 7]], np.int32),
+        loaded=np.zeros(1, bool), active=np.ones(1, bool),
+    )  # fmt: skip
+    planner = GridPIBTPlanner()
+    planner.reset(grid, 1)
+    out = np.empty(1, np.int8)
+    planner.step(grid, fleet, out)
+    assert out[0] == RIGHT
+    advance(grid, fleet, out)
+    for m in (grid.passable_unloaded, grid.passable_loaded):
+        m[0, 2] = False  # the aisle ahead is blocked now
+    visited = set()
+    for _ in range(20):
+        planner.step(grid, fleet, out)
+        advance(grid, fleet, out)
+        visited.add(tuple(fleet.pos[0].tolist()))
+    assert (0, 2) not in visited
+    assert fleet.pos[0].tolist() == [0, 7]  # went round by the bottom aisle
+
+
+def test_units_swap_places_in_open_floor_without_an_edge_conflict():
+    # head-on in a 2-wide corridor: one steps aside, both arrive; a 1-step plan must never swap
+    grid = GridMaps(np.ones((2, 6), bool), np.ones((2, 6), bool))
+    fleet = FleetArrays(
+        pos=np.array([[0, 0], [0, 5]], np.int32), heading=np.zeros(2, np.int8),
+        goal=np.array([[0, 5], [0, 0]], np.int32), loaded=np.zeros(2, bool), active=np.ones(2, bool),
+    )  # fmt: skip
+    planner = GridPIBTPlanner(guidance="none")
+    planner.reset(grid, 2)
+    out = np.empty(2, np.int8)
+    for _ in range(12):
+        planner.step(grid, fleet, out)
+        advance(grid, fleet, out)
+    assert fleet.pos.tolist() == [[0, 5], [0, 0]]
+
+
+SMALL_RUN = """
+import numpy as np, sys
+sys.path.insert(0, {root!r})
+from controller.planning.base import FleetArrays, GridMaps
+from controller.planning.grid_pibt import GridPIBTPlanner
+from controller.planning.validate import check_grid_step
+rng = np.random.default_rng(5)
+pu = rng.random((8, 9)) > 0.2
+cells = np.argwhere(pu)
+n = 12
+start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
+goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
+grid = GridMaps(pu, pu.copy())
+log = []
+for options in (dict(), dict(guidance="highways+grid", guidance_penalty=1, push_penalty=1, step_unit=3)):
+    fleet = FleetArrays(start.copy(), np.zeros(n, np.int8), goal.copy(), np.zeros(n, bool), np.ones(n, bool))
+    p = GridPIBTPlanner(**options); p.reset(grid, n, seed=2)
+    out = np.empty(n, np.int8)
+    for t in range(30):
+        p.step(grid, fleet, out)
+        fleet.pos = check_grid_step(pu, pu, fleet.pos, fleet.loaded, fleet.active, out)
+        log.append(out.tolist())
+print(log)
+"""
+
+
+def test_grid_kernel_runs_as_plain_python_with_jit_disabled():
+    code = SMALL_RUN.format(root=str(ROOT))
+    jit = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    nojit = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env
+    )
+    assert json.loads(nojit.stdout) == json.loads(jit.stdout)
+    assert any(a != WAIT for step in json.loads(jit.stdout) for a in step)
+
+
+def load_harness():
+    spec = importlib.util.spec_from_file_location("mapf_harness", ROOT / "benchmarks" / "mapf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_data
+def test_harness_runs_kiva_in_the_grid_model_from_the_homes_and_replays(tmp_path):
+    out = tmp_path / "out.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "mapf.py"), str(MAPF / "rhcr" / "kiva.map")]
+    done = subprocess.run(
+        [*cmd, "--agents", "60", "--steps", "150", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "grid model without rotation" in done.stdout  # the reference line names RHCR's model
+    result = json.loads(out.read_text())
+    assert result["actionModel"] == "MAPF" and result["errors"] == []
+    assert result["meta"]["planner"] == "pibt_grid"
+    assert all(len(s) == 2 for s in result["start"])  # [row, col], no heading
+    kiva = read_kiva_map(MAPF / "rhcr" / "kiva.map")
+    homes = {tuple(h) for h in kiva.homes.tolist()}
+    assert all(tuple(s) in homes for s in result["start"])  # RHCR starts robots on home cells
+    assert set(",".join(result["actualPaths"]).split(",")) <= set("RDLUW")
+    assert result["numTaskFinished"] > 0
+    harness = load_harness()
+    assert harness.replay(out) == (150, result["numTaskFinished"])
+    # a move changed into one that collides or leaves the floor is caught by the replay
+    paths = [p.split(",") for p in result["actualPaths"]]
+    t = next(k for k, a in enumerate(paths[0]) if a != "W")
+    paths[0][t] = {"R": "L", "L": "R", "U": "D", "D": "U"}[paths[0][t]]
+    result["actualPaths"][0] = ",".join(paths[0])
+    out.write_text(json.dumps(result))
+    with pytest.raises((StepViolationError, ValueError)):
+        harness.replay(out)
+
+
+@needs_data
+def test_harness_starts_extra_robots_on_endpoints_when_homes_run_out():
+    harness = load_harness()
+    kiva = read_kiva_map(MAPF / "rhcr" / "kiva.map")
+    _, _, _, starts, _, _, _ = harness.load(str(MAPF / "rhcr" / "kiva.map"), 220, 0, None, "grid")
+    cells = [tuple(s) for s in starts.tolist()]
+    assert len(set(cells)) == 220
+    homes = {tuple(h) for h in kiva.homes.tolist()}
+    ends = {tuple(e) for e in kiva.endpoints.tolist()}
+    assert sum(c in homes for c in cells) == len(homes) == 192
+    assert all(c in ends for c in cells if c not in homes)
