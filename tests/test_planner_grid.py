@@ -73,8 +73,6 @@ def test_registry_builds_the_grid_planner_and_rejects_rotation_options():
         GridPIBTPlanner(heading_tables=True)
     with pytest.raises(ValueError):
         GridPIBTPlanner(swap=True)
-    with pytest.raises(ValueError):
-        GridPIBTPlanner(step_unit=0)
 
 
 def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
@@ -86,7 +84,6 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
             guidance_penalty=int(rng.integers(0, 4)),
             push_penalty=int(rng.integers(0, 3)),
             stall_div=(0, 1, 3, 10)[seed % 4],  # 1: waiting gets dearer every step, so stalls matter here
-            step_unit=int(rng.integers(1, 5)),
         )
         planner = GridPIBTPlanner(**options)
         planner.reset(grid, fleet.n, seed=seed)
@@ -266,7 +263,7 @@ start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
 goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
 grid = GridMaps(pu, pu.copy())
 log = []
-for options in (dict(), dict(guidance="highways+grid", guidance_penalty=1, push_penalty=1, step_unit=3)):
+for options in (dict(), dict(guidance="highways+grid", guidance_penalty=1, push_penalty=1)):
     fleet = FleetArrays(start.copy(), np.zeros(n, np.int8), goal.copy(), np.zeros(n, bool), np.ones(n, bool))
     p = GridPIBTPlanner(**options); p.reset(grid, n, seed=2)
     out = np.empty(n, np.int8)

@@ -31,7 +31,6 @@ def grid_fill_candidates(
     push_penalty,
     stall,
     stall_div,
-    step_unit,
     cand,
     ncand,
     keys,
@@ -41,15 +40,14 @@ def grid_fill_candidates(
     """Sort unit ``i``'s next cells (stay + allowed neighbours) by key, best first, into ``cand[i]``.
 
     A move to neighbour ``v`` along heading d costs ``near[i, d]`` (move cost + distance from v, see
-    `near_distances`; -1 = not allowed), in table units: one step costs ``step_unit`` (1, or more
-    when guidance is a fraction of a step, see `GridPIBTPlanner`). Staying costs one step more than
-    the best move (wait one step, then take it), zero at the goal, and ``stall[i] // stall_div``
-    steps more after that many steps without progress. key = 16 * cost + 8 * occupied + tie: among
-    equal costs a cell no unit stands on now comes first (pibt2's lifelong tie-break: a free cell
-    needs no push), then a random tie 0..3 per direction; the stay counts as occupied with tie 4,
-    so equal costs favour moving. A unit pushed along heading ``pushed_dir`` (-1: not pushed) pays
-    ``push_penalty`` steps for the cell straight on, where its pusher follows it. As
-    `controller.planning._kernels.fill_candidates` without rotations.
+    `near_distances`; -1 = not allowed). Staying costs one step more than the best move (wait one
+    step, then take it), zero at the goal, and ``stall[i] // stall_div`` steps more after that many
+    steps without progress. key = 16 * cost + 8 * occupied + tie: among equal costs a cell no unit
+    stands on now comes first (pibt2's lifelong tie-break: a free cell needs no push), then a random
+    tie 0..3 per direction; the stay counts as occupied with tie 4, so equal costs favour moving. A
+    unit pushed along heading ``pushed_dir`` (-1: not pushed) pays ``push_penalty`` steps for the
+    cell straight on, where its pusher follows it. As `controller.planning._kernels.fill_candidates`
+    without rotations.
     """
     cur = pos_lin[i]
     cand[i, 0] = cur
@@ -64,18 +62,18 @@ def grid_fill_candidates(
         v = cur + 1 if d == 0 else (cur + W if d == 1 else (cur - 1 if d == 2 else cur - W))
         cand[i, n] = v
         occupied = 8 if occ_now[v] != NO_AGENT else 0
-        keys[n] = 16 * (cost + (step_unit * push_penalty if d == pushed_dir else 0)) + occupied + tie[i, d]
+        keys[n] = 16 * (cost + (push_penalty if d == pushed_dir else 0)) + occupied + tie[i, d]
         n += 1
     d_cur = np.int64(near[i, 4])
     if d_cur == 0:
         stay = np.int64(0)
     elif n == 1:
-        stay = step_unit + d_cur
+        stay = 1 + d_cur
     elif stall_div > 0:
         # kept off its route for long, a unit stops preferring to wait (see the rotation kernel)
-        stay = step_unit * (1 + stall[i] // stall_div) + best
+        stay = 1 + best + stall[i] // stall_div
     else:
-        stay = step_unit + best
+        stay = 1 + best
     keys[0] = 16 * stay + 8 + 4  # its own cell counts as occupied; equal costs favour moving
     sort_candidates(keys, cand, i, n)
     ncand[i] = n
@@ -99,7 +97,6 @@ def grid_pibt_step_kernel(
     push_penalty,
     stall,
     stall_div,
-    step_unit,
     occ_now,
     occ_next,
     next_lin,
@@ -115,8 +112,7 @@ def grid_pibt_step_kernel(
     int32[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N], pass_u/pass_l bool[H*W],
     cell_index int32[H*W], tables uint16[S, n_cells] (cell distances, one entry per cell; raises
     ValueError for rotation-aware tables), move_cost uint8[n_cells, 4], order int32[N] (units by
-    decreasing priority), tie int8[N, 5], push_penalty int, stall int32[N], stall_div int,
-    step_unit int (table units per step; see `grid_fill_candidates`).
+    decreasing priority), tie int8[N, 5], push_penalty int, stall int32[N], stall_div int.
     Scratch: occ_now/occ_next int32[H*W] (all -1 on entry, left all -1), next_lin int32[N],
     cand int32[N, 5], ncand/cidx/stack int32[N]. Output: out_actions int8[N], the heading of the
     move (0 E, 1 S, 2 W, 3 N) or `GRID_WAIT`. Every planned move is executed as planned, so
@@ -157,7 +153,6 @@ def grid_pibt_step_kernel(
             push_penalty,
             stall,
             stall_div,
-            step_unit,
             cand,
             ncand,
             keys,
@@ -189,7 +184,7 @@ def grid_pibt_step_kernel(
                     stack[sp] = j
                     grid_fill_candidates(
                         j, pos_lin, occ_now, tie, direction_between(W, pos_lin[i], pos_lin[j]), push_penalty,
-                        stall, stall_div, step_unit, cand, ncand, keys, near, W,
+                        stall, stall_div, cand, ncand, keys, near, W,
                     )  # fmt: skip
                     cidx[j] = 0
                     pushed = True

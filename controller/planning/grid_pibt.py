@@ -20,8 +20,8 @@ priority, every unit keeps reaching goals in lifelong operation (Okumura et al.)
 graph. The guidance costs and the stall penalty change the ranking but not this argument (the top
 unit still strictly decreases its guided distance); a dense lifelong test checks it. Differences
 from the rotation model: plain cell distance tables (one entry per cell), no rotation conversion (a
-planned move is executed as planned), no swap/pull option, ties between equal costs go first to a
-cell nobody stands on (pibt2's lifelong tie-break), and ``step_unit`` (see the class).
+planned move is executed as planned), no swap/pull option, and ties between equal costs go first
+to a cell nobody stands on (pibt2's lifelong tie-break).
 
 Actions (``int8``): 0 right (col + 1), 1 down (row + 1), 2 left (col - 1), 3 up (row - 1), 4 wait;
 that is, the heading of the move as in the rotation model (0 E, 1 S, 2 W, 3 N), and 4 for waiting.
@@ -45,13 +45,7 @@ _WARMED_UP = False  # grid kernel loaded in this process
 
 
 class GridPIBTPlanner(PIBTPlanner):
-    """PIBT for the 4-connected model (see the module docstring); options as `PIBTPlanner`, plus:
-
-    step_unit:
-        Cost of one step in the distance tables (1..200). Guidance penalties are added to it, so
-        with ``step_unit=k`` a move against a one-way street costs ``1 + penalty / k`` steps: guidance
-        then mostly picks, among (nearly) shortest routes, those that follow the streets, instead of
-        buying one-way flow with long detours.
+    """PIBT for the 4-connected model (see the module docstring); options as `PIBTPlanner`.
 
     ``heading_tables`` and ``swap`` do not apply to this model and raise ValueError when set.
     ``FleetArrays.heading`` is ignored.
@@ -60,24 +54,10 @@ class GridPIBTPlanner(PIBTPlanner):
     name = "pibt_grid"
     action_model = "grid"
 
-    def __init__(
-        self, *, step_unit: int = 1, heading_tables: bool = False, swap: bool = False, **options
-    ) -> None:
+    def __init__(self, *, heading_tables: bool = False, swap: bool = False, **options) -> None:
         if heading_tables or swap:
             raise ValueError("the grid model has no headings and no swap option")
-        if not 1 <= step_unit <= 200:
-            raise ValueError("step_unit must be in 1..200 (move costs are uint8)")
-        self.step_unit = int(step_unit)
         super().__init__(**options)
-
-    def _move_costs(self, grid: GridMaps) -> np.ndarray | None:
-        """Guidance costs with one step worth ``step_unit`` (penalties unchanged), ``uint8[H, W, 4]``."""
-        cost = super()._move_costs(grid)
-        if self.step_unit == 1:
-            return cost
-        if cost is None:
-            cost = np.ones((*grid.shape, 4), np.uint8)
-        return (cost.astype(np.int64) + self.step_unit - 1).astype(np.uint8)
 
     def _warm_up(self) -> None:
         """Load (or compile) the grid kernel once per process, so the first timed step does not pay."""
@@ -95,7 +75,6 @@ class GridPIBTPlanner(PIBTPlanner):
             guidance_penalty=self.guidance_penalty,
             push_penalty=self.push_penalty,
             stall_div=self.stall_div,
-            step_unit=self.step_unit,
         )
         planner.reset(grid, 1)
         one = np.ones(1, bool)
@@ -109,7 +88,6 @@ class GridPIBTPlanner(PIBTPlanner):
         k = super().prepare_step(grid, fleet)
         for key in ("heading", "use_swap"):
             del k[key]
-        k["step_unit"] = self.step_unit
         return k
 
     def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:

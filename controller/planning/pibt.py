@@ -127,7 +127,9 @@ class PIBTPlanner:
         # ... but never more than there are distinct (goal cell, load class) keys
         max_tables = self._max_tables_arg or min(max(int(1.25 * n_agents) + 64, by_budget), 2 * n_cells + 1)
         self.H, self.W = int(H), int(W)
-        move_cost = self._move_costs(grid)
+        move_cost = None
+        if GUIDANCE[self.guidance] is not None and self.guidance_penalty > 0:
+            move_cost = GUIDANCE[self.guidance](grid.passable_loaded, penalty=self.guidance_penalty)
         self.tables = DistanceTables(
             grid.passable_unloaded,
             grid.passable_loaded,
@@ -139,12 +141,6 @@ class PIBTPlanner:
         self.step_count = 0
         self._alloc(n_agents)
         self._warm_up()
-
-    def _move_costs(self, grid: GridMaps) -> np.ndarray | None:
-        """Guidance move costs ``uint8[H, W, 4]`` for the distance tables, or None for unit costs."""
-        if GUIDANCE[self.guidance] is not None and self.guidance_penalty > 0:
-            return GUIDANCE[self.guidance](grid.passable_loaded, penalty=self.guidance_penalty)
-        return None
 
     def _alloc(self, n: int) -> None:
         hw = self.H * self.W

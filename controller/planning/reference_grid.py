@@ -30,7 +30,6 @@ def reference_grid_step(
     push_penalty: int = 0,
     stall: np.ndarray | None = None,
     stall_div: int = 0,
-    step_unit: int = 1,
 ) -> np.ndarray:
     """Return ``int8[N]`` actions for one step; arguments as in `grid_pibt_step_kernel` (no scratch)."""
     n = len(pos_lin)
@@ -56,20 +55,20 @@ def reference_grid_step(
                 continue
             ci = cell_index[cur[i]]
             step_cost = int(move_cost[ci, d]) if ci >= 0 and goal_slot[i] >= 0 else 1
-            cost = step_cost + dist(v, i)  # in table units: one step is step_unit
+            cost = step_cost + dist(v, i)
             # pushed straight on, the pusher follows: stepping aside may be better (push_penalty)
             straight_on = pusher is not None and cur[i] - cur[pusher] == v - cur[i]
-            ranked = cost + (step_unit * push_penalty if straight_on else 0)
+            ranked = cost + (push_penalty if straight_on else 0)
             # equal costs: a cell nobody stands on first (no push needed), then the random tie
             moves.append((cost, ranked, 1 if v in occ_now else 0, int(tie[i, d]), v))
         d_cur = dist(cur[i], i)
         if d_cur == 0:
             stay = 0
         elif not moves:
-            stay = step_unit + d_cur
+            stay = 1 + d_cur
         else:  # wait one step, then take the best move; dearer after a long stall
             stall_steps = int(stall[i]) // stall_div if stall_div > 0 else 0
-            stay = step_unit * (1 + stall_steps) + min(m[0] for m in moves)
+            stay = 1 + stall_steps + min(m[0] for m in moves)
         # the stay counts as occupied with tie 4: equal costs favour moving
         scored = [((stay, 1, 4), 0, cur[i])]
         scored += [((ranked, occ, t), k + 1, v) for k, (_, ranked, occ, t, v) in enumerate(moves)]
