@@ -336,6 +336,8 @@ def run(args: argparse.Namespace) -> dict:
         key, _, value = kv.partition("=")
         opts[key] = int(value) if value.lstrip("-").isdigit() else value
     planner = make_planner(args.planner, **opts)
+    if getattr(planner, "action_model", "rotation") != model:
+        raise SystemExit(f"planner {args.planner} does not plan for the {model} action model")
     t0 = time.perf_counter()
     planner.reset(grid, n, seed=args.seed)
     if args.preload and kind.startswith("lorr") and hasattr(planner, "preload_goals"):
