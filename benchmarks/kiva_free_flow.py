@@ -74,7 +74,9 @@ def grid_steps(passable: np.ndarray, sources: np.ndarray, move_cost: np.ndarray 
                 weight.append((1 if move_cost is None else int(move_cost[r, c, h])) * 65536 + 1)
     graph = csr_matrix((np.array(weight, float), (rows, cols)), shape=(H * W, H * W))
     dist = dijkstra(graph, indices=sources)
-    return np.where(np.isfinite(dist), dist % 65536, np.inf)  # obstacles stay unreachable
+    reachable = np.isfinite(dist)  # obstacles stay unreachable (inf)
+    dist[reachable] %= 65536
+    return dist
 
 
 def mean_task_steps(to_end: np.ndarray, rng: np.random.Generator, n_tasks: int) -> float:
