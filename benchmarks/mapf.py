@@ -88,7 +88,7 @@ def grid_kiva_preset(n_agents: int, n_free_cells: int) -> dict[str, object]:
     shelf blocks are one-way, at a steep penalty (6), and a pushed robot prefers stepping aside
     (``push_penalty=1``): few robots meet, so short routes matter more than order. From 9% on,
     RHCR-style one-way streets over the whole floor at penalty 1 (``highways+grid``), whose
-    detours (26.1 instead of 22.8 steps per task alone) buy far fewer head-on meetings.
+    detours (26.2 instead of 22.9 steps per task alone) buy far fewer head-on meetings.
     Measured on kiva.map, seeds 0/1/2, tasks per step (docs/planner.md):
     gaps 6 + push 1: 60 robots 2.30/2.21/2.23, 100: 3.51/3.53/3.52, 120: 4.03/4.09 (seeds 0/1),
     140: 4.34/4.40/4.49; streets 1: 60 2.15/2.15/2.19, 100: 3.43/3.43/3.47, 120: 4.06/3.98,
