@@ -294,7 +294,9 @@ def serve_fleet_host(
                     if batch.external and hasattr(host, "set_external_states"):
                         host.set_external_states(batch.external)
                     fresh, acks = dedup.split(batch.commands, batch.t_s)
-                    reply = host.apply(CommandBatch(step=batch.step, t_s=batch.t_s, commands=fresh))
+                    if fresh is not batch.commands:  # repeats were dropped
+                        batch = CommandBatch(step=batch.step, t_s=batch.t_s, commands=fresh)
+                    reply = host.apply(batch)
                     if acks:
                         reply = msgspec.structs.replace(reply, events=[*reply.events, *acks])
                     last_step, last_reply, latest = batch.step, reply, reply
