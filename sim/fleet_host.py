@@ -482,10 +482,11 @@ class FleetHost:
         return cells, np.array([h for _, h in units], dtype=np.int8)
 
     def _sync_world_unit(self, unit) -> None:
-        """Bring one unit's world pose up to date (headless runs sync the rest lazily)."""
+        """Bring one unit's world pose up to date for a lift or set-down check (headless runs sync
+        poses lazily; the body itself follows at the minute's sync, see `World.note_unit_cell`)."""
         if self._world_sync_steps == 1:
             return
-        self.world.set_unit_cell(self._titan_index(unit), unit.cell, unit.heading)
+        self.world.note_unit_cell(self._titan_index(unit), unit.cell, unit.heading)
 
     def sync_world(self) -> None:
         """Set every unit's world pose from the floor now (headless runs otherwise lag up to a minute)."""
