@@ -129,6 +129,11 @@ def make_station_unit(
 class FleetHost:
     """Hosts every simulated unit of a scene. See the module docstring."""
 
+    # Every unit acknowledges a command id it has seen (the last 4,096 at least) with ``ack``
+    # ``{"duplicate": 1}`` and does not execute it again (the robot contract requires it), so a link
+    # needs no de-duplication of its own in front of this host.
+    dedups_commands = True
+
     def __init__(
         self,
         scene: str | Path | Scene,

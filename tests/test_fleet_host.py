@@ -145,3 +145,36 @@ def test_deferred_world_updates_are_replayed_at_the_cells_where_they_happened(sm
         finally:
             h.close()
     assert worlds[0] == worlds[1]
+
+
+def test_a_repeated_command_is_acknowledged_by_the_host_and_not_executed_again(host):
+    """The ZeroMQ link relies on this (`dedups_commands`) instead of de-duplicating in front of it."""
+    from robots.messages import Lift, Stop
+
+    assert FleetHost.dedups_commands
+    row, col = _aisle_run(host, 3)
+    (t,) = _place(host, [((row, col), 0)])
+    station = host.stations[0]
+    first = _forward(host, [t], step=0)
+    assert t.cell == (row, col + 1) and not _vetoes(first)
+    again = host.apply(
+        CommandBatch(
+            step=1,
+            t_s=host.t_s,
+            commands=[
+                Move(1, t.unit_id, int(Action.F), 1),  # the same command id as step 0's move
+                Stop(7, station.unit_id),
+                Stop(7, station.unit_id),  # a repeat within one batch
+                Lift(8, "T-NOPE", 0),
+            ],
+        )
+    )
+    assert t.cell == (row, col + 1)  # not moved a second time
+    assert [(e.unit_id, e.kind, e.command_id, e.data) for e in again.events if e.kind == "ack"] == [
+        (t.unit_id, "ack", 1, {"duplicate": 1}),
+        (station.unit_id, "ack", 7, {"op": "stop"}),
+        (station.unit_id, "ack", 7, {"duplicate": 1}),
+    ]
+    assert [(e.kind, e.data["reason"]) for e in again.events if e.unit_id == "T-NOPE"] == [
+        ("error", "unknown unit")
+    ]
