@@ -167,7 +167,7 @@ class FleetClient:
             ref_seq=ref_seq,
         )
         try:
-            self.sock.send(data, flags=zmq.NOBLOCK)
+            self.sock.send(data, _NOBLOCK)
         except zmq.Again:
             self.counters["send_dropped"] += 1
             return False
@@ -190,14 +190,20 @@ class FleetClient:
             wait_ms = min(wait_ms, max(1, int(self.heartbeat_interval_s * 250)))
             if self._poller.poll(wait_ms):
                 sock = self.sock
+                ready = True  # the poller just reported a message: no need to ask (2.3 us) again
                 for _ in range(10_000):  # bounded drain
                     # Ask whether a message is queued rather than read until zmq.Again, whose raising
                     # and catching cost more than the check on every tick of a lockstep fleet host.
-                    if not sock.getsockopt(_EVENTS) & _POLLIN:
+                    if not ready and not sock.getsockopt(_EVENTS) & _POLLIN:
                         break
+                    ready = False
                     # As bytes: a zero-copy Frame only pays off for large messages; a command batch
                     # is small, and creating the Frame cost more than copying it.
-                    env = self._handle(sock.recv(_NOBLOCK))
+                    try:
+                        buf = sock.recv(_NOBLOCK)
+                    except zmq.Again:  # the poller's report went stale
+                        break
+                    env = self._handle(buf)
                     if env is not None:
                         out.append(env)
             if out or time.monotonic() >= deadline:
@@ -305,16 +311,31 @@ class CommandDeduper:
         return False
 
     def split(self, commands: list[Any], t_s: float) -> tuple[list[Any], list[UnitEvent]]:
-        """Fresh commands to execute, and ``ack`` events (data duplicate=1) for the repeats."""
-        fresh: list[Any] = []
+        """Fresh commands to execute, and ``ack`` events (data duplicate=1) for the repeats.
+
+        With no repeat (every lockstep tick of a healthy run) ``fresh`` is ``commands`` itself.
+        """
+        # `is_repeat` inlined: a lockstep fleet host splits ~15 commands every tick, and the call
+        # per command was half of this method's cost.
+        seen = self._seen
+        capacity = self.capacity
         acks: list[UnitEvent] = []
-        for c in commands:
-            if self.is_repeat(c.unit_id, c.command_id):
+        repeats: list[int] = []
+        for k, c in enumerate(commands):
+            cid = c.command_id
+            if cid < 0:
+                continue
+            key = (c.unit_id, cid)
+            if key in seen:
+                repeats.append(k)
                 acks.append(
-                    UnitEvent(
-                        unit_id=c.unit_id, kind="ack", t_s=t_s, command_id=c.command_id, data={"duplicate": 1}
-                    )
+                    UnitEvent(unit_id=c.unit_id, kind="ack", t_s=t_s, command_id=cid, data={"duplicate": 1})
                 )
-            else:
-                fresh.append(c)
-        return fresh, acks
+                continue
+            seen[key] = None
+            if len(seen) > capacity:
+                seen.popitem(last=False)
+        if not repeats:
+            return commands, acks
+        skip = set(repeats)
+        return [c for k, c in enumerate(commands) if k not in skip], acks

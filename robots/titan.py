@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from math import floor as _floor
 
 import numpy as np
 
@@ -40,6 +41,23 @@ Cell = tuple[int, int]  # row, col
 _RECENT_COMMANDS = 4096  # idempotence window per unit
 _F, _R, _C, _W = (int(a) for a in (Action.F, Action.R, Action.C, Action.W))
 _IDLE, _MOVING, _STOPPED = (int(m) for m in (UnitMode.IDLE, UnitMode.MOVING, UnitMode.STOPPED))
+
+
+def round_6(x: float) -> float:
+    """``round(x, 6)``, bit for bit, at about half its cost.
+
+    The fleet host reports every unit's battery fraction every step, and ``round(x, 6)`` (a correctly
+    rounded decimal conversion, 0.6-1.0 us) was the largest part of a unit's `Titan.state`. Here
+    ``k = floor(x * 1e6 + 0.5)`` picks the same 6-digit decimal unless ``x * 1e6`` lies within 1e-4
+    of a rounding boundary (its own rounding error is below 1e-9 for ``x`` under 1e6), and ``k / 1e6``
+    is the double nearest ``k / 10**6``, as ``round`` returns. Anything else takes ``round`` itself.
+    """
+    if 0.0 < x < 1e6:  # not zero (keeps round's sign of -0.0), inf or nan
+        y = x * 1e6
+        k = _floor(y + 0.5)
+        if -0.4999 < y - k < 0.4999:
+            return k / 1e6
+    return round(x, 6)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,14 +151,22 @@ class Titan(RobotUnit):
             self.cell[1],
             self.heading,
             self.pod_id,
-            round(self.battery_wh / self.params.battery_wh, 6),
+            round_6(self.battery_wh / self.params.battery_wh),
             self.busy_until_s,
         )
 
     def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
-        if command.command_id >= 0 and command.command_id in self._recent_set:
-            return [UnitEvent(self.unit_id, "ack", t_s, command.command_id, {"duplicate": 1})]
-        self._remember(command.command_id)
+        cid = command.command_id
+        if cid >= 0:
+            recent_set = self._recent_set
+            if cid in recent_set:
+                return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
+            # `_remember`, inlined: the fleet host hands every unit ~15 commands a step
+            recent = self._recent
+            if len(recent) == _RECENT_COMMANDS:
+                recent_set.discard(recent[0])
+            recent.append(cid)
+            recent_set.add(cid)
         if isinstance(command, Move):
             return self._handle_move(command, t_s)
         if isinstance(command, Stop):
@@ -308,11 +334,3 @@ class Titan(RobotUnit):
     def _refuse(self, command: Command, t_s: float, reason: str) -> UnitEvent:
         op = type(command).__name__.lower()
         return UnitEvent(self.unit_id, "refused", t_s, command.command_id, {"op": op, "reason": reason})
-
-    def _remember(self, command_id: int) -> None:
-        if command_id < 0:
-            return
-        if len(self._recent) == self._recent.maxlen:
-            self._recent_set.discard(self._recent[0])
-        self._recent.append(command_id)
-        self._recent_set.add(command_id)

@@ -129,6 +129,11 @@ def make_station_unit(
 class FleetHost:
     """Hosts every simulated unit of a scene. See the module docstring."""
 
+    # Every unit acknowledges a command id it has seen (the last 4,096 at least) with ``ack``
+    # ``{"duplicate": 1}`` and does not execute it again (the robot contract requires it), so a link
+    # needs no de-duplication of its own in front of this host.
+    dedups_commands = True
+
     def __init__(
         self,
         scene: str | Path | Scene,
@@ -184,11 +189,14 @@ class FleetHost:
         # instead of every step: the per-unit PyBullet teleports were a tenth of a tick's cost.
         self._world_sync_steps = 1 if (gui or realtime_factor) else max(1, round(60.0 / self.step_s))
         # A link that calls `flush_world` after sending each frame sets this: the lazily synced
-        # world's updates (pod lifts and set-downs, the minute's pose sync) then run after the reply,
-        # while the dispatcher decides the next tick, instead of before it. Nothing in a frame reads
-        # the world, so the frames are the same.
+        # world's updates (pod lifts and set-downs, the minute's pose sync) then run after the reply
+        # instead of before it, and all together at the minute's sync: each lift or set-down is
+        # replayed there, in order, at the cell where it happened. One by one, between the
+        # dispatcher's ticks, they cost ~70 us each (the PyBullet world's memory gone cold); together
+        # about a fifth of that. Nothing in a frame reads the world, so the frames are the same.
         self.defer_world_updates = False
-        self._world_backlog: list[tuple[str, object, int]] = []  # (op, unit, pod) in step order
+        # (op, unit, pod, cell, heading) in step order
+        self._world_backlog: list[tuple[str, object, int, Cell, int]] = []
         self._world_sync_due = False
         if world or gui:
             self._build_world(gui)
@@ -233,14 +241,17 @@ class FleetHost:
             step=self.step_index, t_s=t_to, units=[u.state() for u in self.by_id.values()], events=events
         )
 
-    def flush_world(self) -> None:
-        """Apply the world updates the last `apply` deferred (see ``defer_world_updates``), in order.
+    def flush_world(self, *, now: bool = False) -> None:
+        """Apply the world updates deferred since the last pose sync (see ``defer_world_updates``),
+        in order, when this step's sync is due (or ``now``); otherwise keep them for it.
 
-        The floor has not changed since that step, so each unit is synced to where it stood then.
+        Each lift or set-down is replayed at the cell and heading its unit had when it happened.
         """
+        if not (self._world_sync_due or now):
+            return
         backlog, self._world_backlog = self._world_backlog, []
-        for op, unit, pod in backlog:
-            self._world_pod_op(op, unit, pod)
+        for op, unit, pod, cell, heading in backlog:
+            self._world_pod_op(op, unit, pod, cell, heading)
         if self._world_sync_due:
             self._world_sync_due = False
             self._update_world(None)
@@ -316,6 +327,8 @@ class FleetHost:
         """Take the latest reported state of external units: their cells become occupied for the
         safety layer, pods they lift or set down leave or join the floor, the world shows them
         (blue; red when failed). States of units that are not external are ignored."""
+        if self._world_backlog:  # the world's pods must be current before external units move them
+            self.flush_world(now=True)
         for st in states:
             old = self.external.get(st.unit_id)
             if old is None:
@@ -389,16 +402,16 @@ class FleetHost:
 
     def _world_pod_event(self, op: str, unit, pod: int) -> None:
         if self._deferring():
-            self._world_backlog.append((op, unit, pod))
+            self._world_backlog.append((op, unit, pod, unit.cell, unit.heading))
         else:
-            self._world_pod_op(op, unit, pod)
+            self._world_pod_op(op, unit, pod, unit.cell, unit.heading)
 
-    def _world_pod_op(self, op: str, unit, pod: int) -> None:
-        self._sync_world_unit(unit)
+    def _world_pod_op(self, op: str, unit, pod: int, cell: Cell, heading: int) -> None:
+        self._sync_world_unit(unit, cell, heading)
         if op == "lift":
             self.world.lift_pod(self._titan_index(unit), pod)
         else:
-            self.world.set_down_pod(self._titan_index(unit), unit.cell)
+            self.world.set_down_pod(self._titan_index(unit), cell)
 
     def _apply_service_effects(self, station: StationUnit, events: list[UnitEvent]) -> None:
         for ev in events:
@@ -481,15 +494,18 @@ class FleetHost:
         cells = np.array([c for c, _ in units], dtype=np.int32).reshape(-1, 2)
         return cells, np.array([h for _, h in units], dtype=np.int8)
 
-    def _sync_world_unit(self, unit) -> None:
-        """Bring one unit's world pose up to date (headless runs sync the rest lazily)."""
+    def _sync_world_unit(self, unit, cell: Cell, heading: int) -> None:
+        """Bring one unit's world pose to ``cell`` for a lift or set-down check (headless runs sync
+        poses lazily; the body itself follows at the minute's sync, see `World.note_unit_cell`)."""
         if self._world_sync_steps == 1:
             return
-        self.world.set_unit_cell(self._titan_index(unit), unit.cell, unit.heading)
+        self.world.note_unit_cell(self._titan_index(unit), cell, heading)
 
     def sync_world(self) -> None:
-        """Set every unit's world pose from the floor now (headless runs otherwise lag up to a minute)."""
+        """Set every unit's world pose (and pod) from the floor now (headless runs otherwise lag up
+        to a minute)."""
         if self.world is not None:
+            self.flush_world(now=True)
             self.world.set_units_from_cells(*self._world_cells())
 
     def _update_world(self, prev) -> None:

@@ -252,23 +252,33 @@ def _affinity_of_all_threads(pid):
     return {tid: os.sched_getaffinity(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
 
 
+def _policies_of_all_threads(pid):
+    import os
+
+    return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
 @pytest.mark.skipif(
     not hasattr(__import__("os"), "sched_setaffinity") or len(__import__("os").sched_getaffinity(0)) < 2,
     reason="needs Linux CPU affinity and at least 2 CPUs",
 )
 @pytest.mark.parametrize("cpu", ["auto", "off", 1])
 def test_fast_zmq_run_keeps_both_processes_on_one_cpu(scene_path, tmp_path, cpu):
-    """The lockstep pair shares one CPU during a fast run (all threads, both processes) unless off;
-    this process gets its CPUs back afterwards, and the KPIs do not depend on it."""
+    """The lockstep pair shares one CPU during a fast run (all threads, both processes, under
+    SCHED_BATCH) unless off; this process gets its CPUs and its policy back afterwards, and the KPIs
+    do not depend on it."""
     import multiprocessing
     import os
 
     before = os.sched_getaffinity(0)
+    policy_before = _policies_of_all_threads(os.getpid())
     seen = []
+    policies = []
 
     def progress(row):
         (child,) = [p.pid for p in multiprocessing.active_children()]  # the fleet host
         seen.append((_affinity_of_all_threads(os.getpid()), _affinity_of_all_threads(child)))
+        policies.append(_policies_of_all_threads(os.getpid()) | _policies_of_all_threads(child))
 
     opts = RunOptions(runs_dir=tmp_path, run_id=f"pin-{cpu}", hours=0.05, cpu=cpu, record_poses=False)
     res = run_fc(scene_path, opts, progress=progress)
@@ -283,6 +293,11 @@ def test_fast_zmq_run_keeps_both_processes_on_one_cpu(scene_path, tmp_path, cpu)
                 assert sets == {frozenset({1})}
     assert os.sched_getaffinity(0) == before
     assert all(a == before for a in _affinity_of_all_threads(os.getpid()).values())
+    if cpu == "off":
+        assert os.SCHED_BATCH not in set().union(*policies)
+    else:
+        assert set().union(*policies) == {os.SCHED_BATCH}
+    assert _policies_of_all_threads(os.getpid()) == policy_before
     assert res.kpis["collisions"] == 0 and res.kpis["units_conserved"] is True
 
 

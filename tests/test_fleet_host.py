@@ -7,6 +7,7 @@ import pytest
 
 from robots.messages import Action, CommandBatch, Move
 from sim.fleet_host import FleetHost
+from sim.world import xy_from_cell
 
 AISLE = 0
 
@@ -87,3 +88,93 @@ def test_no_two_units_share_a_cell_after_random_forward_commands(host):
         cells = [(u.row, u.col) for u in frame.units if u.unit_type == "titan"]
         assert len(cells) == len(set(cells)), f"shared cell at step {step}"
     assert host.collisions == 0
+
+
+def _drive_pod_trip(host: FleetHost, defer: bool) -> tuple[int, tuple[int, int], tuple[int, int], list]:
+    """Unit 0 lifts pod 0 at its home, is carried off to a free storage cell and sets it down there;
+    the host then runs to the next pose sync. Returns (pod, home, free cell, world pod-carrier trace)."""
+    from robots.floor import STORAGE
+    from robots.messages import Lift, SetDown
+
+    host.defer_world_updates = defer
+    t, pod = host.titans[0], 0
+    home = host.floor.pod_cell[pod]
+    free = next(
+        (int(r), int(c))
+        for r, c in np.argwhere(host.scene.grid == STORAGE)
+        if host.floor.pod_at((int(r), int(c))) < 0 and (int(r), int(c)) != home
+    )
+    trace = []
+
+    def tick(cmds) -> None:
+        host.apply(CommandBatch(step=host.step_index, t_s=host.t_s, commands=cmds))
+        host.flush_world()
+        trace.append(host.world.pod_carrier(pod))
+
+    _place(host, [(home, 0)])
+    tick([Lift(1, t.unit_id, pod)])
+    while t.pod_id != pod:
+        tick([])
+    _place(host, [(free, 1)])  # carried off (teleported: the safety layer is not under test here)
+    tick([SetDown(2, t.unit_id)])
+    while t.pod_id >= 0:
+        tick([])
+    while host.step_index % host._world_sync_steps:
+        tick([])
+    return pod, home, free, trace
+
+
+def test_deferred_world_updates_are_replayed_at_the_cells_where_they_happened(small_scene_dict, write_scene):
+    """A link that defers world updates (the ZeroMQ fleet host) gets them at the minute's pose sync,
+    each lift and set-down at the cell where it happened (the unit has moved on since): the world
+    then shows what an undeferred host shows, and the frames never depended on it."""
+    worlds = []
+    for defer in (False, True):
+        h = FleetHost(write_scene(small_scene_dict))
+        try:
+            assert h.world is not None and h._world_sync_steps > 1  # headless: lazily synced
+            pod, home, free, trace = _drive_pod_trip(h, defer)
+            worlds.append((h.world.pod_cells.tolist(), h.world.unit_poses_world().tolist(), trace[-1]))
+            if defer:  # nothing reached the world before the sync, then all of it at once
+                assert set(trace[:-1]) == {-1} and h._world_backlog == []
+            else:  # the lift showed at once
+                assert 0 in trace
+            assert h.world.pod_cells[pod].tolist() == list(free) and h.world.pod_carrier(pod) == -1
+            x, y, _ = h.world.unit_pose(h._titan_pos[h.titans[0].unit_id])  # the body caught up
+            assert (x, y) == pytest.approx(xy_from_cell(*free, h.scene.cell_size_m))
+        finally:
+            h.close()
+    assert worlds[0] == worlds[1]
+
+
+def test_a_repeated_command_is_acknowledged_by_the_host_and_not_executed_again(host):
+    """The ZeroMQ link relies on this (`dedups_commands`) instead of de-duplicating in front of it."""
+    from robots.messages import Lift, Stop
+
+    assert FleetHost.dedups_commands
+    row, col = _aisle_run(host, 3)
+    (t,) = _place(host, [((row, col), 0)])
+    station = host.stations[0]
+    first = _forward(host, [t], step=0)
+    assert t.cell == (row, col + 1) and not _vetoes(first)
+    again = host.apply(
+        CommandBatch(
+            step=1,
+            t_s=host.t_s,
+            commands=[
+                Move(1, t.unit_id, int(Action.F), 1),  # the same command id as step 0's move
+                Stop(7, station.unit_id),
+                Stop(7, station.unit_id),  # a repeat within one batch
+                Lift(8, "T-NOPE", 0),
+            ],
+        )
+    )
+    assert t.cell == (row, col + 1)  # not moved a second time
+    assert [(e.unit_id, e.kind, e.command_id, e.data) for e in again.events if e.kind == "ack"] == [
+        (t.unit_id, "ack", 1, {"duplicate": 1}),
+        (station.unit_id, "ack", 7, {"op": "stop"}),
+        (station.unit_id, "ack", 7, {"duplicate": 1}),
+    ]
+    assert [(e.kind, e.data["reason"]) for e in again.events if e.unit_id == "T-NOPE"] == [
+        ("error", "unknown unit")
+    ]

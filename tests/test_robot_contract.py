@@ -83,3 +83,24 @@ def test_battery_drains_while_moving_and_unit_stops_when_empty():
         kinds += [e.kind for e in unit.step(float(k + 1), 1.0)]
     assert "battery_low" in kinds and "failed" in kinds
     assert unit.state().battery_frac == 0.0
+
+
+def test_round_6_equals_round_bit_for_bit():
+    """Battery fractions go into the telemetry and the dispatcher's charging decisions: the fast
+    rounding must give exactly what ``round(x, 6)`` gives, also next to every rounding boundary."""
+    import math
+    import random
+
+    from robots.titan import round_6
+
+    rng = random.Random(7)
+    xs = [rng.random() for _ in range(200_000)]
+    xs += [rng.uniform(0.0, 2e6) for _ in range(20_000)]  # beyond the fast path's range too
+    for k in range(0, 1_000_001, 7):  # every 7th boundary of [0, 1] and its neighbours
+        mid = (k + 0.5) / 1e6
+        xs += [k / 1e6, mid, math.nextafter(mid, 0.0), math.nextafter(mid, 1.0)]
+    xs += [0.0, 1.0, -0.0, -0.25, -1.5e-7, 1e-7, 5e-7, math.inf, -math.inf]
+    mismatched = [x for x in xs if math.copysign(1.0, round_6(x)) != math.copysign(1.0, round(x, 6))]
+    mismatched += [x for x in xs if round_6(x) != round(x, 6)]
+    assert mismatched == []
+    assert math.isnan(round_6(math.nan))

@@ -121,6 +121,29 @@ def test_a_lifted_pod_rides_on_its_unit_and_lands_on_a_storage_cell(world):
     assert world.pod_cells[0].tolist() == [4, 5]
 
 
+def test_a_noted_unit_lifts_and_sets_down_at_once_and_its_body_follows_at_the_next_sync(world):
+    """Headless runs record a unit's cell for a lift or set-down without teleporting its body: the
+    checks and the pod use the recorded pose, the body catches up at the next pose sync."""
+    start = world.unit_pose(0)
+    world.note_unit_cell(0, (3, 3), 0)
+    world.lift_pod(0, 0)  # passes the is-it-under-the-pod check on the recorded pose
+    np.testing.assert_allclose(world.pod_position(0), cell_xyz(3, 3, POD_LIFT_M), atol=1e-6)
+    np.testing.assert_allclose(world.unit_pose(0), start, atol=1e-6)  # the body has not moved yet
+    world.note_unit_cell(0, (4, 5), 1)
+    assert world.set_down_pod(0, (4, 5)) == 0
+    np.testing.assert_allclose(world.pod_position(0), cell_xyz(4, 5), atol=1e-6)
+    # The sync moves the body even though its recorded pose already equals the target.
+    target = poses_from_cells(np.array([[4, 5], [6, 8]]), np.array([1, 3]), CELL_SIZE_M)
+    assert world.set_unit_poses(target) == 1
+    x, y, yaw = world.unit_pose(0)
+    np.testing.assert_allclose((x, y), target[0, :2], atol=1e-6)
+    assert math.isclose(math.cos(yaw - target[0, 2]), 1.0, abs_tol=1e-9)
+    assert world.set_unit_poses(target) == 0  # in step now: nothing left to move
+    with pytest.raises(ValueError, match="not on pod 1"):
+        world.note_unit_cell(0, (2, 3), 0)
+        world.lift_pod(0, 1)
+
+
 def test_lift_and_set_down_refuse_impossible_moves(world):
     with pytest.raises(ValueError, match="not on pod 1"):
         world.lift_pod(0, 1)  # unit 0 stands at (2, 3), pod 1 at (3, 4)

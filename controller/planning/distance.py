@@ -410,8 +410,11 @@ class DistanceTables:
         """
         new_u = np.ascontiguousarray(passable_unloaded, bool).ravel()
         new_l = np.ascontiguousarray(passable_loaded, bool).ravel()
-        if np.array_equal(new_u, self._maps[0]) and np.array_equal(new_l, self._maps[1]):
-            return  # the common case, vectorised: 0.02 ms instead of 0.08-0.18 ms on warehouse_large
+        # The common case. Both sides are flat C-contiguous bool arrays, so equal bytes mean equal
+        # maps; comparing the bytes took 0.6 us on fc_small's 989 cells, np.array_equal 8 us (its
+        # elementwise temporary and wrapper), twice per step.
+        if new_u.tobytes() == self._maps[0].tobytes() and new_l.tobytes() == self._maps[1].tobytes():
+            return
         flags = _sync_kernel(
             new_u,
             new_l,
