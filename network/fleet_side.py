@@ -178,11 +178,15 @@ class FleetClient:
     def poll(self, timeout_s: float) -> list[Envelope]:
         """Run the session for up to ``timeout_s``; return command and bye messages received.
 
-        Returns early as soon as a command arrives. Never raises for bad input from the wire.
+        Returns early as soon as a command arrives, and as soon as a session is established (a
+        welcome), so the caller can send what a new session needs at once: waiting out the timeout
+        there delayed a fleet host's first frame, and so every run's start, by up to ``timeout_s``.
+        Never raises for bad input from the wire.
         """
         assert self.sock is not None, "client closed"
         deadline = time.monotonic() + max(0.0, timeout_s)
         out: list[Envelope] = []
+        session = self.session
         while True:
             now = time.monotonic()
             self._housekeeping(now)
@@ -206,7 +210,7 @@ class FleetClient:
                     env = self._handle(buf)
                     if env is not None:
                         out.append(env)
-            if out or time.monotonic() >= deadline:
+            if out or (self.registered and self.session != session) or time.monotonic() >= deadline:
                 return out
 
     # ------------------------------------------------------------------ internals

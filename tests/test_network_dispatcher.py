@@ -275,3 +275,18 @@ def test_curve_admits_allow_listed_keys_and_binds_each_key_to_one_robot_id(ctx, 
         good.close()
     finally:
         server.close()
+
+
+def test_client_poll_returns_as_soon_as_its_session_is_established(ctx, server):
+    # A fleet host sends its first frame right after the welcome; a poll that waited out its
+    # timeout there delayed the start of every run by up to that timeout.
+    client = _client(ctx, server.router_endpoint, "T-30")
+    # the client says hello; the server's poll that reports the registration also sends the welcome,
+    # which the client has not read when this returns (the client is polled before the server)
+    _serve_until(server, [client], lambda evs: any(isinstance(e, Registered) for e in evs))
+    assert not client.registered
+    t0 = time.monotonic()
+    out = client.poll(60.0)
+    assert client.registered and out == []
+    assert time.monotonic() - t0 < 30.0  # returned on the welcome, not at the 60 s timeout
+    client.close()
