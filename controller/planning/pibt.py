@@ -59,6 +59,7 @@ import time
 
 import numpy as np
 
+from controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
 from controller.planning._kernels import pibt_step_kernel, prepare_kernel
 from controller.planning.base import FleetArrays, GridMaps
 from controller.planning.distance import DistanceTables
@@ -67,6 +68,12 @@ from controller.planning.guidance import grid_highway_move_costs, highway_move_c
 __all__ = ["PIBTPlanner"]
 
 _WARMED_UP = False  # kernels loaded in this process
+_WARMED_UP_OPS = False  # the operation kernel loaded in this process
+# kernel inputs (from `PIBTPlanner.prepare_step`) of the operation kernel
+_OPERATION_INPUTS = (
+    "H", "W", "pos_lin", "heading", "goal_slot", "loaded", "active", "pass_u", "pass_l", "cell_index",
+    "tables", "move_cost", "order", "tie",
+)  # fmt: skip
 # guidance presets: "highways" (one-way aisles), "highways+grid" (plus alternating one-way rows and
 # columns in open areas, RHCR style; for kiva.map), "none"
 GUIDANCE = {"highways": highway_move_costs, "highways+grid": grid_highway_move_costs, "none": None}
@@ -101,7 +108,17 @@ class PIBTPlanner:
         push_penalty: int = 0,
         stall_div: int = 10,
         heading_tables: bool = False,
+        operation_steps: int = 0,
+        operation_budget: int = 100_000,
+        operation_depth: int = 64,
     ) -> None:
+        # operation_steps K > 0: plan K-action operations per unit (`controller.planning._epibt_kernels`)
+        # instead of single cells; budget and depth bound the backtracking per root unit
+        self.operation_steps = int(operation_steps)
+        self.operation_budget = int(operation_budget)
+        self.operation_depth = int(operation_depth)
+        self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
+        self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
         self.stall_div = int(stall_div)
         self.heading_tables = bool(heading_tables)
         self.swap = bool(swap)
@@ -165,13 +182,31 @@ class PIBTPlanner:
         self.prio = np.empty(n, np.float64)
         self.order = np.empty(n, np.int32)
         self.tie = np.empty((n, 5), np.int8)
+        if self.ops is not None:
+            k_steps = self.operation_steps
+            self.op_occ = np.full((k_steps + 1, hw), -1, np.int32)
+            self.op_path = np.empty((n, k_steps + 1), np.int32)
+            self.op_planned = np.zeros(n, np.bool_)
+            self.op_sel = np.empty(n, np.int32)
+            self.op_ord = np.empty((n, self.ops.shape[0]), np.int32)
+            self.op_n = np.empty(n, np.int32)
+            self.op_blockers = np.empty((n, k_steps), np.int32)
+            self.op_blocker_time = np.empty((n, k_steps), np.int32)
+            # per unit: next operation to try, blockers, next blocker, trail mark; trail; failed
+            # under which root, and when asked to clear its cell by which time; DFS stack
+            self.op_scratch = tuple(np.empty(max(n, 1), np.int32) for _ in range(9))
 
     def _warm_up(self) -> None:
         """Load (or compile) the kernels once per process, so the first timed step does not pay for it."""
-        global _WARMED_UP
-        if _WARMED_UP:
-            return
-        _WARMED_UP = True
+        global _WARMED_UP, _WARMED_UP_OPS
+        if self.ops is not None:
+            if _WARMED_UP_OPS:
+                return
+            _WARMED_UP_OPS = True
+        else:
+            if _WARMED_UP:
+                return
+            _WARMED_UP = True
         tiny = np.zeros((3, 4), bool)
         tiny[1, :] = True  # one aisle row, so guidance (if on) builds non-uniform costs as in real maps
         tiny[:, 0] = True
@@ -183,6 +218,7 @@ class PIBTPlanner:
             push_penalty=self.push_penalty,
             stall_div=self.stall_div,
             heading_tables=self.heading_tables,
+            operation_steps=self.operation_steps,
         )
         planner.reset(grid, 1)
         one = np.ones(1, bool)
@@ -287,9 +323,20 @@ class PIBTPlanner:
         bfs_before = self.tables.bfs_count if self.tables is not None else 0
         k = self.prepare_step(grid, fleet)
         t1 = time.perf_counter()
-        scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx, self.stack)
-        scratch += (self.swap_with,)
-        pibt_step_kernel(*k.values(), *scratch, out_actions)
+        if self.ops is not None:
+            args = [k[name] for name in _OPERATION_INPUTS]
+            cidx, nblk, bpos, mark, trail, failed, fail_time, need_time, stack = self.op_scratch
+            scratch = (self.op_occ, self.op_path, self.op_planned, self.op_sel, self.op_ord, self.op_n, cidx)
+            scratch += (self.op_blockers, nblk, bpos, mark, trail, failed, fail_time, need_time)
+            scratch += (self.op_blocker_time, stack)
+            epibt_step_kernel(
+                *args, self.ops, self.op_lateness, self.operation_budget, self.operation_depth, *scratch,
+                out_actions,
+            )  # fmt: skip
+        else:
+            scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx)
+            scratch += (self.stack, self.swap_with)
+            pibt_step_kernel(*k.values(), *scratch, out_actions)
         # timings of the last step, for benchmarks: inputs + distance tables, and the PIBT kernel
         self.last_prepare_s = t1 - t0
         self.last_kernel_s = time.perf_counter() - t1
