@@ -20,14 +20,15 @@ from controller.planning.reference_epibt import reference_epibt_step
 F, R, C, W = 0, 1, 2, 3
 
 
-def run_kernel(planner: PIBTPlanner, inputs: dict) -> np.ndarray:
+def run_kernel(planner: PIBTPlanner, inputs: dict, prev_op: np.ndarray) -> np.ndarray:
     out = np.empty(inputs["pos_lin"].shape[0], np.int8)
     cidx, nblk, bpos, mark, trail, failed, fail_time, need_time, stack = planner.op_scratch
     epibt_step_kernel(
-        *[inputs[k] for k in _OPERATION_INPUTS], planner.ops, planner.op_lateness, planner.operation_budget,
-        planner.operation_depth, planner.op_occ, planner.op_path, planner.op_planned, planner.op_sel,
-        planner.op_ord, planner.op_n, cidx, planner.op_blockers, nblk, bpos, mark, trail, failed, fail_time,
-        need_time, planner.op_blocker_time, stack, out,
+        *[inputs[k] for k in _OPERATION_INPUTS], planner.ops, planner.op_lateness, prev_op,
+        planner.operation_keep, planner.operation_budget, planner.operation_depth, planner.op_occ,
+        planner.op_path, planner.op_planned, planner.op_sel, planner.op_ord, planner.op_n, cidx,
+        planner.op_blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, planner.op_blocker_time,
+        stack, out,
     )  # fmt: skip
     return out
 
@@ -54,15 +55,19 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances(k_step
         # small budgets and depths make units give up, so those paths are compared too
         options.update(operation_steps=k_steps, operation_budget=(4, 16, 256)[seed % 3])
         options["operation_depth"] = (1, 3, 64)[seed % 3]
+        options["operation_keep"] = seed % 3  # 0: no hysteresis
         planner = PIBTPlanner(**options)
         planner.reset(grid, fleet.n, seed=seed)
         for _ in range(15):
             inputs = planner.prepare_step(grid, fleet)
-            ours = run_kernel(planner, inputs)
+            prev_op = planner.previous_operations(inputs["heading"])
+            ours = run_kernel(planner, inputs, prev_op)
             ref = reference_epibt_step(
                 **{k: inputs[k] for k in _OPERATION_INPUTS}, ops=planner.ops, lateness=planner.op_lateness,
-                budget=planner.operation_budget, max_depth=planner.operation_depth,
+                prev_op=prev_op, keep=planner.operation_keep, budget=planner.operation_budget,
+                max_depth=planner.operation_depth,
             )  # fmt: skip
+            planner.remember_operations(inputs["heading"], ours)
             np.testing.assert_array_equal(ours, ref, err_msg=f"seed {seed}")
             assert (ours[~fleet.active] == W).all()
             assert (planner.op_occ == -1).all()  # scratch left clean

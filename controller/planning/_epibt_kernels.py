@@ -107,19 +107,25 @@ def _end_cost(
 @numba.njit(**NUMBA_OPTS)
 def rank_operations(
     H, W, i, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost, tie, ops,
-    lateness, opord, nops, keys,
+    lateness, prev_op, keep, opord, nops, keys,
 ):  # fmt: skip
     """Unit i's feasible operations (cells on the grid and passable), best first, into ``opord[i]``.
 
     Cost of an operation for a unit with a goal: if it reaches the goal at step k, k plus its later
     forward moves (leaving the goal again costs); otherwise the steps it takes (moves at their
     guidance cost) plus the remaining steps from where it ends (`_end_cost`). A unit without a
-    goal pays 4 per forward move and 1 per turn. Key = (16 * cost + lateness) * 4 + tie, with the
-    tie drawn per direction of the first move (4 for none), so equal ranks are broken at random.
+    goal pays 4 per forward move and 1 per turn. An operation that goes on with the one the unit
+    chose last step (``prev_op[i]``, -1: none; its first K - 1 actions are the last K - 1 of
+    that one) costs ``keep`` steps less (hysteresis: a unit does not drop its plan for one just as
+    good). Key = ((8 * cost + turns) * 16 + lateness) * 4 + tie: among equal costs fewer turns
+    first (else a unit whose goal is equally far via two neighbours turns between them for ever,
+    R C R C ..., in a jam), then early moves first (`operation_lateness`), then at random (tie
+    drawn per direction of the first move, 4 for none).
     """
     K = ops.shape[1]
     cur = pos_lin[i]
     slot = goal_slot[i]
+    p = prev_op[i]
     stride = tables.shape[1] // max(move_cost.shape[0], 1)
     n = 0
     for o in range(ops.shape[0]):
@@ -177,7 +183,14 @@ def rank_operations(
                 stride,
             )  # fmt: skip
             late = lateness[o]
-        keys[n] = (16 * cost + late) * 4 + tie[i, first_dir if first_dir >= 0 else 4]
+        if p >= 0:
+            same = True
+            for k in range(K - 1):
+                if ops[o, k] != ops[p, k + 1]:
+                    same = False
+            if same:
+                cost -= keep  # it goes on with last step's operation
+        keys[n] = ((8 * cost + n_turn) * 16 + late) * 4 + tie[i, first_dir if first_dir >= 0 else 4]
         opord[i, n] = o
         n += 1
     # insertion sort, stable (ties keep the operation order)
@@ -209,8 +222,8 @@ def _undo(mark, trail, state, occ, path, planned):
 @numba.njit(**NUMBA_OPTS)
 def _try_operations(
     H, W, i, depth, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost, tie,
-    ops, lateness, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx, blockers, nblk, bpos,
-    mark, trail, failed, fail_time, need_time, blocker_time, state, keys,
+    ops, lateness, prev_op, keep, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx, blockers,
+    nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, state, keys,
 ):  # fmt: skip
     """Reserve unit i's next operation (from ``cidx[i]`` on) that the planned units allow.
 
@@ -226,7 +239,7 @@ def _try_operations(
     if nops[i] < 0:
         rank_operations(
             H, W, i, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost, tie,
-            ops, lateness, opord, nops, keys,
+            ops, lateness, prev_op, keep, opord, nops, keys,
         )  # fmt: skip
     while cidx[i] < nops[i]:
         if depth > 0 and state[1] >= budget:
@@ -291,8 +304,8 @@ def _try_operations(
 @numba.njit(**NUMBA_OPTS)
 def plan_root(
     H, W, root, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost, tie, ops,
-    lateness, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx, blockers, nblk, bpos, mark,
-    trail, failed, fail_time, need_time, blocker_time, stack, state, keys,
+    lateness, prev_op, keep, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx, blockers, nblk,
+    bpos, mark, trail, failed, fail_time, need_time, blocker_time, stack, state, keys,
 ):  # fmt: skip
     """Plan ``root`` (not planned yet) and, by priority inheritance, every unit in its way.
 
@@ -317,8 +330,8 @@ def plan_root(
         i = stack[sp]
         if fresh and not _try_operations(
             H, W, i, sp, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost,
-            tie, ops, lateness, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx, blockers,
-            nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, state, keys,
+            tie, ops, lateness, prev_op, keep, budget, max_depth, occ, path, planned, opsel, opord, nops,
+            cidx, blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, state, keys,
         ):  # fmt: skip
             # i failed: its pusher undoes its own operation (and all planned under it) and tries
             # its next one
@@ -347,15 +360,16 @@ def plan_root(
 @numba.njit(**NUMBA_OPTS)
 def epibt_step_kernel(
     H, W, pos_lin, heading, goal_slot, loaded, active, pass_u, pass_l, cell_index, tables, move_cost, order,
-    tie, ops, lateness, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx, blockers, nblk, bpos,
-    mark, trail, failed, fail_time, need_time, blocker_time, stack, out_actions,
+    tie, ops, lateness, prev_op, keep, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx,
+    blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, stack, out_actions,
 ):  # fmt: skip
     """One lifelong step: an operation per unit in priority ``order``; writes its first action.
 
     Inputs as `controller.planning._kernels.pibt_step_kernel` (``tables`` cell or rotation-aware),
     plus ``ops`` int8[n_ops, K] (`make_operations`), ``lateness`` int64[n_ops]
-    (`operation_lateness`), ``budget`` (operations tried per root before units below it give up)
-    and ``max_depth`` (longest inheritance chain). Scratch: occ int32[K + 1, H*W] (all -1 on entry,
+    (`operation_lateness`), ``prev_op`` int32[N] and ``keep`` (see `rank_operations`), ``budget``
+    (operations tried per root before units below it give up) and ``max_depth`` (longest
+    inheritance chain). Scratch: occ int32[K + 1, H*W] (all -1 on entry,
     left all -1), path int32[N, K + 1], planned bool[N], opord int32[N, n_ops], blockers
     int32[N, K], opsel/nops/cidx/nblk/bpos/mark/trail/failed/fail_time/need_time/stack int32[N],
     blocker_time int32[N, K]. Output: out_actions int8[N].
@@ -384,8 +398,9 @@ def epibt_step_kernel(
             continue
         if not plan_root(
             H, W, root, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost,
-            tie, ops, lateness, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx, blockers,
-            nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, stack, state, keys,
+            tie, ops, lateness, prev_op, keep, budget, max_depth, occ, path, planned, opsel, opord, nops,
+            cidx, blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, stack, state,
+            keys,
         ):  # fmt: skip
             # unreachable by the argument in plan_root; kept safe: wait in place
             for k in range(K + 1):

@@ -111,12 +111,14 @@ class PIBTPlanner:
         operation_steps: int = 0,
         operation_budget: int = 100_000,
         operation_depth: int = 64,
+        operation_keep: int = 1,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`controller.planning._epibt_kernels`)
         # instead of single cells; budget and depth bound the backtracking per root unit
         self.operation_steps = int(operation_steps)
         self.operation_budget = int(operation_budget)
         self.operation_depth = int(operation_depth)
+        self.operation_keep = int(operation_keep)  # hysteresis, see `_epibt_kernels.rank_operations`
         self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
         self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
         self.stall_div = int(stall_div)
@@ -192,6 +194,9 @@ class PIBTPlanner:
             self.op_n = np.empty(n, np.int32)
             self.op_blockers = np.empty((n, k_steps), np.int32)
             self.op_blocker_time = np.empty((n, k_steps), np.int32)
+            # last step's operation per unit, and where it should have taken the unit (-1: none)
+            self.op_last = np.full(n, -1, np.int32)
+            self.op_expect = np.full((3, n), -1, np.int64)  # cell, heading, goal cell
             # per unit: next operation to try, blockers, next blocker, trail mark; trail; failed
             # under which root, and when asked to clear its cell by which time; DFS stack
             self.op_scratch = tuple(np.empty(max(n, 1), np.int32) for _ in range(9))
@@ -315,6 +320,22 @@ class PIBTPlanner:
             "stall_div": self.stall_div,
         }
 
+    def previous_operations(self, heading: np.ndarray) -> np.ndarray:
+        """Last step's operation of each unit that executed its first action as planned and kept its
+        goal, else -1 (``int32[N]``; call after `prepare_step`). Operation planner only."""
+        cell, head, goal = self.op_expect
+        same = (cell == self.pos_lin) & (head == heading) & (goal == self.goal_lin)
+        return np.where(same, self.op_last, -1).astype(np.int32)
+
+    def remember_operations(self, heading: np.ndarray, out_actions: np.ndarray) -> None:
+        """Store the operations just chosen (``op_sel``) and where their first actions lead."""
+        self.op_last[:] = self.op_sel
+        step = np.array([1, self.W, -1, -self.W], np.int64)[heading.astype(np.int64)]
+        self.op_expect[0] = self.pos_lin + np.where(out_actions == 0, step, 0)
+        turn = np.where(out_actions == 1, 1, np.where(out_actions == 2, 3, 0))
+        self.op_expect[1] = (heading.astype(np.int64) + turn) % 4
+        self.op_expect[2] = self.goal_lin
+
     def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:
         """Write one action per unit into ``out_actions`` (``int8[N]``: F=0, R=1, C=2, W=3)."""
         if out_actions.shape != (fleet.n,) or out_actions.dtype != np.int8:
@@ -325,14 +346,16 @@ class PIBTPlanner:
         t1 = time.perf_counter()
         if self.ops is not None:
             args = [k[name] for name in _OPERATION_INPUTS]
+            prev_op = self.previous_operations(k["heading"])
             cidx, nblk, bpos, mark, trail, failed, fail_time, need_time, stack = self.op_scratch
             scratch = (self.op_occ, self.op_path, self.op_planned, self.op_sel, self.op_ord, self.op_n, cidx)
             scratch += (self.op_blockers, nblk, bpos, mark, trail, failed, fail_time, need_time)
             scratch += (self.op_blocker_time, stack)
             epibt_step_kernel(
-                *args, self.ops, self.op_lateness, self.operation_budget, self.operation_depth, *scratch,
-                out_actions,
+                *args, self.ops, self.op_lateness, prev_op, self.operation_keep, self.operation_budget,
+                self.operation_depth, *scratch, out_actions,
             )  # fmt: skip
+            self.remember_operations(k["heading"], out_actions)
         else:
             scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx)
             scratch += (self.stack, self.swap_with)

@@ -30,6 +30,8 @@ def reference_epibt_step(
     tie: np.ndarray,
     ops: np.ndarray,
     lateness: np.ndarray,
+    prev_op: np.ndarray,
+    keep: int,
     budget: int,
     max_depth: int,
 ) -> np.ndarray:
@@ -117,7 +119,10 @@ def reference_epibt_step(
                 cost, late = arrive + after, int(lateness[o])
             else:
                 cost, late = steps + end_cost(i, u, h), int(lateness[o])
-            keyed.append(((16 * cost + late) * 4 + int(tie[i, 4 if first_dir is None else first_dir]), o))
+            if prev_op[i] >= 0 and tuple(op[:-1]) == tuple(ops[prev_op[i]][1:]):
+                cost -= keep  # goes on with last step's operation
+            draw = int(tie[i, 4 if first_dir is None else first_dir])
+            keyed.append((((8 * cost + n_turn) * 16 + late) * 4 + draw, o))
         return [o for _, o in sorted(keyed, key=lambda t: t[0])]  # stable: ties keep operation order
 
     ranked: dict[int, list[int]] = {}
