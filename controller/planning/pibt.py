@@ -42,10 +42,16 @@ combine:
   and `push_penalty=1` (a pushed unit prefers stepping aside): together they make one-shot instances
   complete where plain PIBT livelocks, but they cost lifelong throughput, so they are off by default.
 
-Not included in this version: EPIBT's multi-action operations (the LoRR 2024 winner; it removes the
-one-step myopia of the conversion above: 20-40% of our actions are W), WPPL's windowed LNS refinement
-(it pays off with 100+ ms per step) and optimised, rather than fixed, guidance graphs; see
-docs/planner.md for the measurements behind these choices.
+- **Operations** (option ``operation_steps=3``, `controller.planning._epibt_kernels`): PIBT over
+  3-action operations (R F F, F F W, ...) with their cells reserved over the next three steps, as
+  EPIBT (the LoRR 2024 winner): a unit that must turn no longer reserves a cell it will not enter
+  this step. It removes most of the waits on MR24-WAREHOUSE (12% W instead of 27-32%) at ~60-150 ms
+  per step instead of ~10 ms, and loses 1-2% on kiva.map up to 140 robots, so it is an option.
+  Swap, push-aside and the stall penalty do not apply to it.
+
+Not included in this version: WPPL's windowed LNS refinement (it pays off with 100+ ms per step)
+and optimised, rather than fixed, guidance graphs; see docs/planner.md for the measurements
+behind these choices.
 
 Guarantees (tested with `controller.planning.validate`): no vertex conflict, no swap, no move into a
 cell impassable for the unit's load state, inactive units wait and are obstacles, map changes are
@@ -59,6 +65,7 @@ import time
 
 import numpy as np
 
+from controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
 from controller.planning._kernels import pibt_step_kernel, prepare_kernel
 from controller.planning.base import FleetArrays, GridMaps
 from controller.planning.distance import DistanceTables
@@ -67,6 +74,12 @@ from controller.planning.guidance import grid_highway_move_costs, highway_move_c
 __all__ = ["PIBTPlanner"]
 
 _WARMED_UP = False  # kernels loaded in this process
+_WARMED_UP_OPS = False  # the operation kernel loaded in this process
+# kernel inputs (from `PIBTPlanner.prepare_step`) of the operation kernel
+_OPERATION_INPUTS = (
+    "H", "W", "pos_lin", "heading", "goal_slot", "loaded", "active", "pass_u", "pass_l", "cell_index",
+    "tables", "move_cost", "order", "tie",
+)  # fmt: skip
 # guidance presets: "highways" (one-way aisles), "highways+grid" (plus alternating one-way rows and
 # columns in open areas, RHCR style; for kiva.map), "none"
 GUIDANCE = {"highways": highway_move_costs, "highways+grid": grid_highway_move_costs, "none": None}
@@ -86,6 +99,12 @@ class PIBTPlanner:
         times the memory per table. Ranks moves by the exact remaining steps of the rotation model,
         so guidance detours are priced with their turns. Used by the kiva preset; off for
         warehouse_large, whose 24,768 errand tables would need 9.6 GB.
+    operation_steps:
+        0 (default): plain PIBT over next cells. K > 0: PIBT over K-action operations (see
+        `controller.planning._epibt_kernels`; 3 is the tested setting). ``operation_budget``
+        (operations tried per root unit before the units below it give up), ``operation_depth``
+        (longest priority-inheritance chain) and ``operation_keep`` (steps of hysteresis for
+        going on with last step's operation) tune it.
     """
 
     name = "pibt"
@@ -101,7 +120,19 @@ class PIBTPlanner:
         push_penalty: int = 0,
         stall_div: int = 10,
         heading_tables: bool = False,
+        operation_steps: int = 0,
+        operation_budget: int = 100_000,
+        operation_depth: int = 64,
+        operation_keep: int = 1,
     ) -> None:
+        # operation_steps K > 0: plan K-action operations per unit (`controller.planning._epibt_kernels`)
+        # instead of single cells; budget and depth bound the backtracking per root unit
+        self.operation_steps = int(operation_steps)
+        self.operation_budget = int(operation_budget)
+        self.operation_depth = int(operation_depth)
+        self.operation_keep = int(operation_keep)  # hysteresis, see `_epibt_kernels.rank_operations`
+        self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
+        self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
         self.stall_div = int(stall_div)
         self.heading_tables = bool(heading_tables)
         self.swap = bool(swap)
@@ -165,13 +196,34 @@ class PIBTPlanner:
         self.prio = np.empty(n, np.float64)
         self.order = np.empty(n, np.int32)
         self.tie = np.empty((n, 5), np.int8)
+        if self.ops is not None:
+            k_steps = self.operation_steps
+            self.op_occ = np.full((k_steps + 1, hw), -1, np.int32)
+            self.op_path = np.empty((n, k_steps + 1), np.int32)
+            self.op_planned = np.zeros(n, np.bool_)
+            self.op_sel = np.empty(n, np.int32)
+            self.op_ord = np.empty((n, self.ops.shape[0]), np.int32)
+            self.op_n = np.empty(n, np.int32)
+            self.op_blockers = np.empty((n, k_steps), np.int32)
+            self.op_blocker_time = np.empty((n, k_steps), np.int32)
+            # last step's operation per unit, and where it should have taken the unit (-1: none)
+            self.op_last = np.full(n, -1, np.int32)
+            self.op_expect = np.full((3, n), -1, np.int64)  # cell, heading, goal cell
+            # per unit: next operation to try, blockers, next blocker, trail mark; trail; failed
+            # under which root, and when asked to clear its cell by which time; DFS stack
+            self.op_scratch = tuple(np.empty(max(n, 1), np.int32) for _ in range(9))
 
     def _warm_up(self) -> None:
         """Load (or compile) the kernels once per process, so the first timed step does not pay for it."""
-        global _WARMED_UP
-        if _WARMED_UP:
-            return
-        _WARMED_UP = True
+        global _WARMED_UP, _WARMED_UP_OPS
+        if self.ops is not None:
+            if _WARMED_UP_OPS:
+                return
+            _WARMED_UP_OPS = True
+        else:
+            if _WARMED_UP:
+                return
+            _WARMED_UP = True
         tiny = np.zeros((3, 4), bool)
         tiny[1, :] = True  # one aisle row, so guidance (if on) builds non-uniform costs as in real maps
         tiny[:, 0] = True
@@ -183,6 +235,7 @@ class PIBTPlanner:
             push_penalty=self.push_penalty,
             stall_div=self.stall_div,
             heading_tables=self.heading_tables,
+            operation_steps=self.operation_steps,
         )
         planner.reset(grid, 1)
         one = np.ones(1, bool)
@@ -279,6 +332,22 @@ class PIBTPlanner:
             "stall_div": self.stall_div,
         }
 
+    def previous_operations(self, heading: np.ndarray) -> np.ndarray:
+        """Last step's operation of each unit that executed its first action as planned and kept its
+        goal, else -1 (``int32[N]``; call after `prepare_step`). Operation planner only."""
+        cell, head, goal = self.op_expect
+        same = (cell == self.pos_lin) & (head == heading) & (goal == self.goal_lin)
+        return np.where(same, self.op_last, -1).astype(np.int32)
+
+    def remember_operations(self, heading: np.ndarray, out_actions: np.ndarray) -> None:
+        """Store the operations just chosen (``op_sel``) and where their first actions lead."""
+        self.op_last[:] = self.op_sel
+        step = np.array([1, self.W, -1, -self.W], np.int64)[heading.astype(np.int64)]
+        self.op_expect[0] = self.pos_lin + np.where(out_actions == 0, step, 0)
+        turn = np.where(out_actions == 1, 1, np.where(out_actions == 2, 3, 0))
+        self.op_expect[1] = (heading.astype(np.int64) + turn) % 4
+        self.op_expect[2] = self.goal_lin
+
     def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:
         """Write one action per unit into ``out_actions`` (``int8[N]``: F=0, R=1, C=2, W=3)."""
         if out_actions.shape != (fleet.n,) or out_actions.dtype != np.int8:
@@ -287,9 +356,22 @@ class PIBTPlanner:
         bfs_before = self.tables.bfs_count if self.tables is not None else 0
         k = self.prepare_step(grid, fleet)
         t1 = time.perf_counter()
-        scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx, self.stack)
-        scratch += (self.swap_with,)
-        pibt_step_kernel(*k.values(), *scratch, out_actions)
+        if self.ops is not None:
+            args = [k[name] for name in _OPERATION_INPUTS]
+            prev_op = self.previous_operations(k["heading"])
+            cidx, nblk, bpos, mark, trail, failed, fail_time, need_time, stack = self.op_scratch
+            scratch = (self.op_occ, self.op_path, self.op_planned, self.op_sel, self.op_ord, self.op_n, cidx)
+            scratch += (self.op_blockers, nblk, bpos, mark, trail, failed, fail_time, need_time)
+            scratch += (self.op_blocker_time, stack)
+            epibt_step_kernel(
+                *args, self.ops, self.op_lateness, prev_op, self.operation_keep, self.operation_budget,
+                self.operation_depth, *scratch, out_actions,
+            )  # fmt: skip
+            self.remember_operations(k["heading"], out_actions)
+        else:
+            scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx)
+            scratch += (self.stack, self.swap_with)
+            pibt_step_kernel(*k.values(), *scratch, out_actions)
         # timings of the last step, for benchmarks: inputs + distance tables, and the PIBT kernel
         self.last_prepare_s = t1 - t0
         self.last_kernel_s = time.perf_counter() - t1
