@@ -340,3 +340,22 @@ def test_cpu_loads_sees_a_busy_cpu():
         spinner.kill()
         spinner.wait()
     assert load[busy] > 0.8, load
+
+
+def test_cli_builds_only_the_subcommand_asked_for_and_lists_all_on_help():
+    # `fctwin run` must not import the other subcommands' modules (the inbound model pulls in
+    # scipy.stats, ~1 s before every run); top-level help and a typo still see every subcommand.
+    code = (
+        "import sys\n"
+        "from sim.cli import SUBCOMMANDS, build_parser\n"
+        "build_parser(only='run')\n"
+        "assert 'sim.inbound.cli' not in sys.modules and 'network.serve_cli' not in sys.modules\n"
+        "text = build_parser().format_help()\n"
+        "assert all(name in text for name in SUBCOMMANDS), text\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    typo = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "rnu"], capture_output=True, text=True, timeout=120
+    )
+    assert typo.returncode == 2 and "invalid choice: 'rnu'" in typo.stderr and "inbound" in typo.stderr
