@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
 from test_planner_pibt import MAPF, ROOT, advance, lifelong, needs_data, random_instance
 
 from controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
@@ -165,12 +161,5 @@ print(log)
 
 
 def test_kernel_runs_as_plain_python_with_jit_disabled():
-    code = SMALL_RUN.format(root=str(ROOT))
-    jit = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    nojit = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env
-    )
-    assert json.loads(nojit.stdout) == json.loads(jit.stdout)
+    jit, nojit = jit_and_nojit_outputs(SMALL_RUN.format(root=str(ROOT)))
+    assert nojit == jit

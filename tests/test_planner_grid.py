@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
 
 from controller.planning import make_planner
 from controller.planning._grid_kernels import grid_pibt_step_kernel
@@ -276,16 +276,9 @@ print(log)
 
 
 def test_grid_kernel_runs_as_plain_python_with_jit_disabled():
-    code = SMALL_RUN.format(root=str(ROOT))
-    jit = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    nojit = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env
-    )
-    assert json.loads(nojit.stdout) == json.loads(jit.stdout)
-    assert any(a != WAIT for step in json.loads(jit.stdout) for a in step)
+    jit, nojit = jit_and_nojit_outputs(SMALL_RUN.format(root=str(ROOT)))
+    assert nojit == jit
+    assert any(a != WAIT for step in jit for a in step)
 
 
 def load_harness():

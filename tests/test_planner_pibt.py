@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
 
 from controller.planning import make_planner
 from controller.planning._kernels import order_by_priority, pibt_step_kernel
@@ -330,15 +327,8 @@ print(log)
 
 
 def test_kernels_run_as_plain_python_with_jit_disabled():
-    code = SMALL_RUN.format(root=str(ROOT))
-    jit = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    nojit = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=env
-    )
-    assert json.loads(nojit.stdout) == json.loads(jit.stdout)
+    jit, nojit = jit_and_nojit_outputs(SMALL_RUN.format(root=str(ROOT)))
+    assert nojit == jit
 
 
 def run_pocket(seed: int, stall_div: int, steps: int = 80) -> bool:
