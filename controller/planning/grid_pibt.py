@@ -30,8 +30,6 @@ Checked by `controller.planning.validate.check_grid_step`.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
@@ -41,7 +39,6 @@ from controller.planning.pibt import PIBTPlanner
 __all__ = ["GRID_ACTION_LETTERS", "GRID_WAIT", "GridPIBTPlanner"]
 
 GRID_ACTION_LETTERS = "RDLUW"  # action code -> letter in result files (right, down, left, up, wait)
-_WARMED_UP = False  # grid kernel loaded in this process
 
 
 class GridPIBTPlanner(PIBTPlanner):
@@ -59,29 +56,16 @@ class GridPIBTPlanner(PIBTPlanner):
             raise ValueError("the grid model has no headings and no swap option")
         super().__init__(**options)
 
-    def _warm_up(self) -> None:
-        """Load (or compile) the grid kernel once per process, so the first timed step does not pay."""
-        global _WARMED_UP
-        super()._warm_up()  # the shared input preparation and distance kernels
-        if _WARMED_UP:
-            return
-        _WARMED_UP = True
-        tiny = np.zeros((3, 4), bool)
-        tiny[1, :] = True
-        tiny[:, 0] = True
-        grid = GridMaps(tiny, tiny.copy())
-        planner = GridPIBTPlanner(
-            guidance=self.guidance,
-            guidance_penalty=self.guidance_penalty,
-            push_penalty=self.push_penalty,
-            stall_div=self.stall_div,
-        )
-        planner.reset(grid, 1)
-        one = np.ones(1, bool)
-        fleet = FleetArrays(
-            np.array([[1, 1]], np.int32), np.zeros(1, np.int8), np.array([[1, 3]], np.int32), ~one, one
-        )
-        planner.step(grid, fleet, np.empty(1, np.int8))
+    def _kernel_key(self) -> str:
+        return "grid"
+
+    def _warm_up_options(self) -> dict[str, object]:
+        return {
+            "guidance": self.guidance,
+            "guidance_penalty": self.guidance_penalty,
+            "push_penalty": self.push_penalty,
+            "stall_div": self.stall_div,
+        }
 
     def prepare_step(self, grid: GridMaps, fleet: FleetArrays) -> dict[str, object]:
         """Inputs of `grid_pibt_step_kernel` (and of `reference_grid_step`), priorities updated."""
@@ -90,17 +74,7 @@ class GridPIBTPlanner(PIBTPlanner):
             del k[key]
         return k
 
-    def step(self, grid: GridMaps, fleet: FleetArrays, out_actions: np.ndarray) -> None:
-        """Write one action per unit into ``out_actions`` (``int8[N]``: 0 R, 1 D, 2 L, 3 U, 4 W)."""
-        if out_actions.shape != (fleet.n,) or out_actions.dtype != np.int8:
-            raise ValueError("out_actions must be int8[N]")
-        t0 = time.perf_counter()
-        bfs_before = self.tables.bfs_count if self.tables is not None else 0
-        k = self.prepare_step(grid, fleet)
-        t1 = time.perf_counter()
+    def _run_kernel(self, k: dict[str, object], out_actions: np.ndarray) -> None:
+        """`grid_pibt_step_kernel`: ``out_actions`` ``int8[N]``, 0 R, 1 D, 2 L, 3 U, 4 W."""
         scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx, self.stack)
         grid_pibt_step_kernel(*k.values(), *scratch, out_actions)
-        self.last_prepare_s = t1 - t0
-        self.last_kernel_s = time.perf_counter() - t1
-        self.last_tables_built = self.tables.bfs_count - bfs_before
-        self.step_count += 1

@@ -73,8 +73,7 @@ from controller.planning.guidance import grid_highway_move_costs, highway_move_c
 
 __all__ = ["PIBTPlanner"]
 
-_WARMED_UP = False  # kernels loaded in this process
-_WARMED_UP_OPS = False  # the operation kernel loaded in this process
+_WARMED_UP: set[str] = set()  # step kernels loaded in this process (see `PIBTPlanner._kernel_key`)
 # kernel inputs (from `PIBTPlanner.prepare_step`) of the operation kernel
 _OPERATION_INPUTS = (
     "H", "W", "pos_lin", "heading", "goal_slot", "loaded", "active", "pass_u", "pass_l", "cell_index",
@@ -215,34 +214,39 @@ class PIBTPlanner:
 
     def _warm_up(self) -> None:
         """Load (or compile) the kernels once per process, so the first timed step does not pay for it."""
-        global _WARMED_UP, _WARMED_UP_OPS
-        if self.ops is not None:
-            if _WARMED_UP_OPS:
-                return
-            _WARMED_UP_OPS = True
-        else:
-            if _WARMED_UP:
-                return
-            _WARMED_UP = True
+        key = self._kernel_key()
+        if key in _WARMED_UP:
+            return
+        _WARMED_UP.add(key)
+        # the same planner type and options on a tiny map: one step loads every kernel a step calls
+        # (its reset finds the key set and does not recurse)
         tiny = np.zeros((3, 4), bool)
         tiny[1, :] = True  # one aisle row, so guidance (if on) builds non-uniform costs as in real maps
         tiny[:, 0] = True
         grid = GridMaps(tiny, tiny.copy())
-        planner = PIBTPlanner(
-            guidance=self.guidance,
-            guidance_penalty=self.guidance_penalty,
-            swap=self.swap,
-            push_penalty=self.push_penalty,
-            stall_div=self.stall_div,
-            heading_tables=self.heading_tables,
-            operation_steps=self.operation_steps,
-        )
+        planner = type(self)(**self._warm_up_options())
         planner.reset(grid, 1)
         one = np.ones(1, bool)
         fleet = FleetArrays(
             np.array([[1, 1]], np.int32), np.zeros(1, np.int8), np.array([[1, 3]], np.int32), ~one, one
         )
         planner.step(grid, fleet, np.empty(1, np.int8))
+
+    def _kernel_key(self) -> str:
+        """Which step kernel this planner runs (kernels are loaded once per process and key)."""
+        return "operations" if self.ops is not None else "pibt"
+
+    def _warm_up_options(self) -> dict[str, object]:
+        """Constructor options that decide which kernel specialisations a step uses."""
+        return {
+            "guidance": self.guidance,
+            "guidance_penalty": self.guidance_penalty,
+            "swap": self.swap,
+            "push_penalty": self.push_penalty,
+            "stall_div": self.stall_div,
+            "heading_tables": self.heading_tables,
+            "operation_steps": self.operation_steps,
+        }
 
     def preload_goals(self, goal_cells: np.ndarray, *, loaded: bool = False) -> int:
         """Compute distance tables for known goal cells (``int[K, 2]`` row, col) ahead of time.
@@ -356,6 +360,15 @@ class PIBTPlanner:
         bfs_before = self.tables.bfs_count if self.tables is not None else 0
         k = self.prepare_step(grid, fleet)
         t1 = time.perf_counter()
+        self._run_kernel(k, out_actions)
+        # timings of the last step, for benchmarks: inputs + distance tables, and the PIBT kernel
+        self.last_prepare_s = t1 - t0
+        self.last_kernel_s = time.perf_counter() - t1
+        self.last_tables_built = self.tables.bfs_count - bfs_before
+        self.step_count += 1
+
+    def _run_kernel(self, k: dict[str, object], out_actions: np.ndarray) -> None:
+        """The step kernel on the inputs of `prepare_step` (PIBT, or PIBT over operations)."""
         if self.ops is not None:
             args = [k[name] for name in _OPERATION_INPUTS]
             prev_op = self.previous_operations(k["heading"])
@@ -372,8 +385,3 @@ class PIBTPlanner:
             scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx)
             scratch += (self.stack, self.swap_with)
             pibt_step_kernel(*k.values(), *scratch, out_actions)
-        # timings of the last step, for benchmarks: inputs + distance tables, and the PIBT kernel
-        self.last_prepare_s = t1 - t0
-        self.last_kernel_s = time.perf_counter() - t1
-        self.last_tables_built = self.tables.bfs_count - bfs_before
-        self.step_count += 1
