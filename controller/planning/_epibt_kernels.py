@@ -21,7 +21,16 @@ import itertools
 import numba
 import numpy as np
 
-from controller.planning._kernels import ACT_C, ACT_F, ACT_R, ACT_W, NO_AGENT, neighbour, turn_steps
+from controller.planning._kernels import (
+    ACT_C,
+    ACT_F,
+    ACT_R,
+    ACT_W,
+    NO_AGENT,
+    neighbour,
+    sort_candidates,
+    turn_steps,
+)
 from controller.planning.numba_config import NUMBA_OPTS
 
 FAR = 65535  # distance of a cell outside the tables
@@ -193,17 +202,7 @@ def rank_operations(
         keys[n] = ((8 * cost + n_turn) * 16 + late) * 4 + tie[i, first_dir if first_dir >= 0 else 4]
         opord[i, n] = o
         n += 1
-    # insertion sort, stable (ties keep the operation order)
-    for a in range(1, n):
-        kv = keys[a]
-        ov = opord[i, a]
-        b = a - 1
-        while b >= 0 and keys[b] > kv:
-            keys[b + 1] = keys[b]
-            opord[i, b + 1] = opord[i, b]
-            b -= 1
-        keys[b + 1] = kv
-        opord[i, b + 1] = ov
+    sort_candidates(keys, opord, i, n)  # insertion sort, stable: ties keep the operation order
     nops[i] = n
 
 
