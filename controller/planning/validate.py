@@ -48,8 +48,6 @@ def check_step(
     no two units swap cells (edge conflict).
     """
     actions = np.asarray(actions)
-    n = actions.shape[0]
-    H, W = passable_unloaded.shape
     problems: list[str] = []
     bad = np.flatnonzero((actions < 0) | (actions > 3))
     if bad.size:
@@ -58,7 +56,31 @@ def check_step(
     if bad.size:
         problems.append(f"inactive units {bad[:5].tolist()} did not wait")
     new_pos, new_heading = apply_actions(pos, heading, np.where((actions >= 0) & (actions <= 3), actions, 3))
-    moved = np.flatnonzero(actions == 0)
+    _check_moves(
+        passable_unloaded, passable_loaded, pos, new_pos, np.flatnonzero(actions == 0), loaded, problems
+    )
+    if problems:
+        raise StepViolationError("; ".join(problems))
+    return new_pos, new_heading
+
+
+def _check_moves(
+    passable_unloaded: np.ndarray,
+    passable_loaded: np.ndarray,
+    pos: np.ndarray,
+    new_pos: np.ndarray,
+    moved: np.ndarray,
+    loaded: np.ndarray,
+    problems: list[str],
+) -> None:
+    """Append what breaks the rules in a step from ``pos`` to ``new_pos`` (either action model).
+
+    ``moved``: the units that changed cell. A mover stays on the grid and enters a cell passable for
+    its load state (staying on an impassable cell is allowed); no two units share a cell afterwards
+    (vertex conflict); no two units swap cells (edge conflict).
+    """
+    n = new_pos.shape[0]
+    H, W = passable_unloaded.shape
     r, c = new_pos[moved, 0], new_pos[moved, 1]
     off = (r < 0) | (r >= H) | (c < 0) | (c >= W)
     if off.any():
@@ -68,6 +90,7 @@ def check_step(
     ok = np.where(np.asarray(loaded, bool)[on], passable_loaded[rr, cc], passable_unloaded[rr, cc])
     if not ok.all():
         problems.append(f"units {on[~ok][:5].tolist()} entered an impassable cell")
+    # cells as row * (W + 2) + col: a unit one cell off the grid cannot alias a real cell
     lin_new = new_pos[:, 0].astype(np.int64) * (W + 2) + new_pos[:, 1]
     uniq, counts = np.unique(lin_new, return_counts=True)
     if (counts > 1).any():
@@ -83,9 +106,6 @@ def check_step(
         swap = (old_lin[j] == lin_new[moved]) & (j != moved) & (lin_new[j] == old_lin[moved])
         if swap.any():
             problems.append(f"units {moved[swap][:5].tolist()} swapped cells with {j[swap][:5].tolist()}")
-    if problems:
-        raise StepViolationError("; ".join(problems))
-    return new_pos, new_heading
 
 
 # 4-connected grid model (no headings): 0 right (col + 1), 1 down (row + 1), 2 left, 3 up, 4 wait
@@ -113,7 +133,6 @@ def check_grid_step(
     """
     actions = np.asarray(actions)
     pos = np.asarray(pos)
-    H, W = passable_unloaded.shape
     problems: list[str] = []
     valid = (actions >= 0) & (actions <= 4)
     bad = np.flatnonzero(~valid)
@@ -124,32 +143,7 @@ def check_grid_step(
     if bad.size:
         problems.append(f"inactive units {bad[:5].tolist()} did not wait")
     new_pos = pos.astype(np.int64) + _GRID_STEP[act]
-    moved = np.flatnonzero(act != 4)
-    r, c = new_pos[moved, 0], new_pos[moved, 1]
-    off = (r < 0) | (r >= H) | (c < 0) | (c >= W)
-    if off.any():
-        problems.append(f"units {moved[off][:5].tolist()} drove off the grid")
-    on = moved[~off]
-    rr, cc = new_pos[on, 0], new_pos[on, 1]
-    ok = np.where(np.asarray(loaded, bool)[on], passable_loaded[rr, cc], passable_unloaded[rr, cc])
-    if not ok.all():
-        problems.append(f"units {on[~ok][:5].tolist()} entered an impassable cell")
-    # cells as (row, col) pairs compared whole, so off-grid positions cannot alias a real cell
-    uniq, counts = np.unique(new_pos, axis=0, return_counts=True)
-    if (counts > 1).any():
-        problems.append(f"vertex conflict at {[tuple(x) for x in uniq[counts > 1][:5].tolist()]}")
-    old = {(int(a), int(b)): k for k, (a, b) in enumerate(pos.tolist())}
-    swapped = [
-        (int(i), j)
-        for i in moved.tolist()
-        if (j := old.get((int(new_pos[i, 0]), int(new_pos[i, 1])))) is not None
-        and j != i
-        and (new_pos[j] == pos[i]).all()
-    ]
-    if swapped:
-        problems.append(
-            f"units {[i for i, _ in swapped[:5]]} swapped cells with {[j for _, j in swapped[:5]]}"
-        )
+    _check_moves(passable_unloaded, passable_loaded, pos, new_pos, np.flatnonzero(act != 4), loaded, problems)
     if problems:
         raise StepViolationError("; ".join(problems))
     return new_pos.astype(np.int32)
