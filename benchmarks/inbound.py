@@ -12,15 +12,13 @@ Not a test: numbers vary with machine load; compare runs over time on the same m
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fctwin.sim.inbound.network import simulate
+from fctwin.sim.inbound.scene import load_scene, with_changes
 
-from sim.inbound.network import simulate  # noqa: E402
-from sim.inbound.scene import load_scene, with_changes  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REFERENCES = [
     ("SupplyNetPy, 3-node chain", "8,000-10,000 node-days/s"),

@@ -19,19 +19,16 @@ guided routes, the fewest steps among equal costs).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra, shortest_path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from fctwin.controller.planning.guidance import grid_highway_move_costs, highway_move_costs
+from fctwin.controller.planning.instances import read_kiva_map
 
-from controller.planning.guidance import grid_highway_move_costs, highway_move_costs  # noqa: E402
-from controller.planning.instances import read_kiva_map  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 KIVA = ROOT.parent / "shared" / "benchmarks" / "mapf" / "rhcr" / "kiva.map"
 RHCR = {60: 2.27, 100: 3.31, 140: 1.43, 180: 0.94, 220: 0.45}  # PBS, w=10, no rotations

@@ -9,7 +9,7 @@ PROBLEM is one of
   robots, a task ends when its errands are visited in order; 2023: tasks dealt round-robin to
   per-robot queues, each finished errand counts;
 - a MovingAI ``.scen``: the first N agents, one-shot (run until all stand on their goals); planned
-  by default with LaCAM (`controller.planning.lacam`, complete), solved once before step 0 and then
+  by default with LaCAM (`fctwin.controller.planning.lacam`, complete), solved once before step 0 and then
   replayed step by step through the same validator (``--planner pibt`` runs PIBT step by step);
 - an RHCR ``kiva.map``: N robots, each given a random endpoint goal (from the seed) and, on arrival,
   a new random endpoint other than the cell it stands on, as RHCR's KIVA scenario
@@ -26,7 +26,7 @@ Action models (``--action-model``):
 - ``grid`` (``MAPF``, the default for kiva maps): every step a robot moves to one of its 4
   neighbours or waits, no heading; this is the model of RHCR's published kiva figures (its
   ``driver.cpp``: ``("rotation", po::value<bool>()->default_value(false), "consider rotation")``).
-  Planned by `controller.planning.grid_pibt`. In the output ``start`` is ``[row, col]`` per robot
+  Planned by `fctwin.controller.planning.grid_pibt`. In the output ``start`` is ``[row, col]`` per robot
   (no heading) and ``actualPaths`` holds one comma-separated string of moves per robot: ``R``
   right (col + 1), ``D`` down (row + 1), ``L`` left (col - 1), ``U`` up (row - 1), ``W`` wait.
 
@@ -54,14 +54,17 @@ from pathlib import Path
 import numba
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from fctwin.controller.planning import make_planner
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.instances import (
+    read_kiva_map,
+    read_lorr_problem,
+    read_movingai_map,
+    read_scen,
+)
+from fctwin.controller.planning.validate import StepViolationError, check_grid_step, check_step
 
-from controller.planning import make_planner  # noqa: E402
-from controller.planning.base import FleetArrays, GridMaps  # noqa: E402
-from controller.planning.instances import read_kiva_map, read_lorr_problem, read_movingai_map, read_scen  # noqa: E402
-from controller.planning.validate import StepViolationError, check_grid_step, check_step  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 HEADING_LETTER = "ESWN"
 ACTION_LETTER = np.frombuffer(b"FRCW", np.uint8)

@@ -36,22 +36,19 @@ import msgspec
 import numpy as np
 import zmq
 
-ROOT = Path(__file__).resolve().parents[1]
-# First on the path, even with PYTHONPATH=.: this file's own directory would otherwise come first and
-# `import network` would find this script instead of the package.
-sys.path.insert(0, str(ROOT))
-
-from network import protocol as p  # noqa: E402
-from network.dispatcher_side import (  # noqa: E402
+from fctwin.network import protocol as p
+from fctwin.network.dispatcher_side import (
     MAX_DRAIN_S,
     DispatcherServer,
     Received,
     Registered,
     ServerConfig,
 )
-from network.fleet_side import ClientConfig, FleetClient  # noqa: E402
-from network.security import ClientKeys, ServerKeys, generate_keys  # noqa: E402
-from robots.messages import CommandBatch, Move, TelemetryFrame, UnitEvent, UnitState  # noqa: E402
+from fctwin.network.fleet_side import ClientConfig, FleetClient
+from fctwin.network.security import ClientKeys, ServerKeys, generate_keys
+from fctwin.robots.messages import CommandBatch, Move, TelemetryFrame, UnitEvent, UnitState
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pct(xs: list[float], q: float) -> float:

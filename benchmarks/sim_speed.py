@@ -20,11 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fctwin.sim.affinity import parse_cpu_choice
+from fctwin.sim.run import RunOptions, run_fc
 
-from sim.affinity import parse_cpu_choice  # noqa: E402
-from sim.run import RunOptions, run_fc  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def peak_rss_mb() -> float:

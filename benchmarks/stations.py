@@ -11,22 +11,20 @@ is `robots/data/station_models.json` as shipped (not refitted here; `fctwin cali
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fctwin.robots.data import load_station_models
+from fctwin.robots.data.item_mix import sample_items
 
-from robots.data import load_station_models  # noqa: E402
-from robots.data.item_mix import sample_items  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench_vulcan(stows: int) -> tuple[float, float]:
     """(simulated s, wall s) of ``stows`` stow attempts (physics steps only; fixed times excluded)."""
-    from robots.physics.vulcan_cell import VulcanCell
+    from fctwin.robots.physics.vulcan_cell import VulcanCell
 
     rng = np.random.default_rng(0)
     cell = VulcanCell()
@@ -43,7 +41,7 @@ def bench_vulcan(stows: int) -> tuple[float, float]:
 
 
 def bench_bluejay(arms: int, sim_s: float) -> tuple[float, float]:
-    from robots.physics.bluejay_cell import BlueJayCell
+    from fctwin.robots.physics.bluejay_cell import BlueJayCell
 
     cell = BlueJayCell(arms=arms, seed=0)
     t0 = time.perf_counter()
@@ -54,7 +52,7 @@ def bench_bluejay(arms: int, sim_s: float) -> tuple[float, float]:
 
 
 def bench_sequoia(cycles: int) -> tuple[float, float]:
-    from robots.physics.sequoia_rack import SequoiaRack
+    from fctwin.robots.physics.sequoia_rack import SequoiaRack
 
     rack = SequoiaRack()
     steps0 = rack.pc.steps

@@ -14,10 +14,9 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fctwin.sim.run import RunOptions, run_fc
 
-from sim.run import RunOptions, run_fc  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RAWSIM = {8: 405, 16: 684, 32: 1150, 64: 1369}
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controller.floorplan import (
+from fctwin.controller.floorplan import (
     AISLE,
     CHARGE,
     DOCK,
@@ -36,10 +36,10 @@ from controller.floorplan import (
     FloorPlan,
     grid_bfs_distance,
 )
-from controller.inventory import InventoryBook
-from controller.orders import Carton, Order
-from controller.planning import FleetArrays, GridMaps, make_planner
-from robots.messages import (
+from fctwin.controller.inventory import InventoryBook
+from fctwin.controller.orders import Carton, Order
+from fctwin.controller.planning import FleetArrays, GridMaps, make_planner
+from fctwin.robots.messages import (
     Action,
     Charge,
     CommandBatch,

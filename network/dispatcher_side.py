@@ -26,9 +26,17 @@ from typing import Any
 
 import zmq
 
-from network import protocol as p
-from network.protocol import Envelope, ErrorCode, Hello, ProtocolError, SeqCounter, SeqTracker, UnitInfo
-from network.security import ServerKeys, apply_server_curve, check_bind_allowed, start_authenticator
+from fctwin.network import protocol as p
+from fctwin.network.protocol import (
+    Envelope,
+    ErrorCode,
+    Hello,
+    ProtocolError,
+    SeqCounter,
+    SeqTracker,
+    UnitInfo,
+)
+from fctwin.network.security import ServerKeys, apply_server_curve, check_bind_allowed, start_authenticator
 
 log = logging.getLogger(__name__)
 

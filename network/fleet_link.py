@@ -2,30 +2,39 @@
 
 `ZmqFleetLink` is what the run loop talks to (``initial_frame()``, ``exchange(batch)``,
 ``close()``). It binds the dispatcher side (ROUTER) on ``ipc://`` in a private temp dir (or a tcp
-loopback endpoint), spawns a fleet-host process that builds ``sim.fleet_host.FleetHost`` (PyBullet
-holds the GIL, so it gets its own interpreter) and serves it with a `FleetClient`, and runs the
+loopback endpoint), starts the fleet host as its own program (``python -m fctwin.sim.fleet_host
+--spec FILE``, as a real fleet would run; PyBullet holds the GIL, so it gets its own interpreter)
+which builds the fleet host from the scene handed to it as data and serves it with a
+`FleetClient`, and runs the
 fleet in lockstep: one ``command`` message per tick, answered by one ``telemetry`` message whose
 ``ref_seq`` names the command. The same protocol a hardware robot speaks; no in-process shortcut.
 
 Usage::
 
-    link = ZmqFleetLink("scenes/fc_small.toml", seed=7)
+    link = ZmqFleetLink(load_scene("fc_small.toml").as_data(), seed=7)
     frame = link.initial_frame()
     while ...:
         frame = link.exchange(CommandBatch(step=frame.step + 1, t_s=..., commands=[...]))
     link.close()
 
 Lockstep liveness is the child *process*: the link checks it between polls and raises
-`FleetLinkError` if it died; the child exits when its parent process is gone.
+`FleetLinkError` if it died; the child exits when its parent process is gone. Starting a program
+rather than a multiprocessing "spawn" child means the caller's ``__main__`` is never re-imported,
+so `fctwin.run` works from a plain script or a notebook without an ``if __name__`` guard.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import gc
 import importlib
+import json
 import logging
-import multiprocessing
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,15 +43,19 @@ from typing import Any
 import msgspec
 import zmq
 
-from network import protocol as p
-from network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
-from network.fleet_side import ClientConfig, CommandDeduper, FleetClient
-from robots.messages import CommandBatch, TelemetryFrame
+from fctwin.network import protocol as p
+from fctwin.network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
+from fctwin.network.fleet_side import ClientConfig, CommandDeduper, FleetClient
+from fctwin.robots.messages import CommandBatch, TelemetryFrame
 
 log = logging.getLogger(__name__)
 
 FLEET_HOST_ID = "fleet-host"
-DEFAULT_HOST_FACTORY = "sim.fleet_host:FleetHost"
+DEFAULT_HOST_FACTORY = "fctwin.sim.fleet_host:FleetHost"
+# The program that serves a fleet host: ``python -m PROGRAM --spec FILE``. Named, never imported
+# here (network sits below sim); any module whose main calls `fleet_process_main` will do.
+DEFAULT_HOST_PROGRAM = "fctwin.sim.fleet_host"
+GENERIC_HOST_PROGRAM = "fctwin.network.fleet_process"
 LINK_HEARTBEAT_INTERVAL_S = 1.0
 PARENT_CHECK_S = 0.25  # how often the child checks that its parent process still exists
 CLOSE_TIMEOUT_S = 10.0  # how long close() waits for the child to exit after bye
@@ -55,17 +68,18 @@ class FleetLinkError(RuntimeError):
 class ZmqFleetLink:
     """Lockstep link to a fleet host in a child process, over the fctwin protocol.
 
-    ``endpoint``: None for ``ipc://`` in a private temp dir; or a ``tcp://127.0.0.1:*`` style
-    endpoint. ``host_factory``: ``"module:attr"`` of the fleet-host class (the real one by default;
-    `network.toy_fleet:ToyFleetHost` in network tests). ``reply_timeout_s`` bounds one tick.
-    ``run_hours``: the child loads the scene with this override (as the parent did), so both sides
-    compile the same scene. ``host_options``: extra keyword arguments for the fleet host (plain
-    data: they cross a process boundary), e.g. ``{"exclude_units": frozenset({"T-07"})}``.
+    ``scene``: plain data the host factory builds its fleet from (the sim's fleet host takes
+    `Scene.as_data()`; the toy host a string); it is handed over as JSON, so the child never reads
+    the scene file. ``endpoint``: None for ``ipc://`` in a private temp dir; or a
+    ``tcp://127.0.0.1:*`` style endpoint. ``host_factory``: ``"module:attr"`` of the fleet-host
+    class (the real one by default; `fctwin.network.toy_fleet:ToyFleetHost` in network tests).
+    ``reply_timeout_s`` bounds one tick. ``host_options``: extra keyword arguments for the fleet
+    host (JSON data; sets become lists), e.g. ``{"exclude_units": ["T-07"]}``.
     """
 
     def __init__(
         self,
-        scene_path: str,
+        scene: Any,
         *,
         seed: int | None = None,
         gui: bool = False,
@@ -74,7 +88,6 @@ class ZmqFleetLink:
         host_factory: str = DEFAULT_HOST_FACTORY,
         start_timeout_s: float = 180.0,
         reply_timeout_s: float = 600.0,
-        run_hours: float | None = None,
         host_options: dict[str, Any] | None = None,
         wait_for_start: bool = True,
     ) -> None:
@@ -82,40 +95,41 @@ class ZmqFleetLink:
         self._start_timeout_s = start_timeout_s
         self._initial: TelemetryFrame | None = None
         self._pending_step = -1
-        self._tmpdir: str | None = None
-        if endpoint is None:
-            self._tmpdir = tempfile.mkdtemp(prefix="fctwin-link-")
-            endpoint = f"ipc://{Path(self._tmpdir) / 'fleet.sock'}"
-        # Lockstep: the child may be busy in one long PyBullet tick and we in one long planning
-        # tick; liveness comes from the process itself, so heartbeat silence is tolerated long.
-        liveness = max(3, int(reply_timeout_s / LINK_HEARTBEAT_INTERVAL_S))
-        self.server = DispatcherServer(
-            ServerConfig(
-                router_endpoint=endpoint,
-                heartbeat_interval_s=LINK_HEARTBEAT_INTERVAL_S,
-                heartbeat_liveness=liveness,
-                watchdog_s=reply_timeout_s,
+        self._closed = True  # until the child runs: close() has nothing to stop
+        self._tmpdir = tempfile.mkdtemp(prefix="fctwin-link-")
+        try:
+            if endpoint is None:
+                endpoint = f"ipc://{Path(self._tmpdir) / 'fleet.sock'}"
+            # Lockstep: the child may be busy in one long PyBullet tick and we in one long planning
+            # tick; liveness comes from the process itself, so heartbeat silence is tolerated long.
+            liveness = max(3, int(reply_timeout_s / LINK_HEARTBEAT_INTERVAL_S))
+            self.server = DispatcherServer(
+                ServerConfig(
+                    router_endpoint=endpoint,
+                    heartbeat_interval_s=LINK_HEARTBEAT_INTERVAL_S,
+                    heartbeat_liveness=liveness,
+                    watchdog_s=reply_timeout_s,
+                )
             )
-        )
-        self.endpoint = self.server.router_endpoint
-        ctx = multiprocessing.get_context("spawn")
-        self.process = ctx.Process(
-            target=serve_fleet_host,
-            kwargs={
+            self.endpoint = self.server.router_endpoint
+            spec = {
                 "endpoint": self.endpoint,
-                "scene_path": str(scene_path),
+                "scene": scene,
                 "seed": seed,
                 "gui": gui,
                 "realtime_factor": realtime_factor,
                 "host_factory": host_factory,
                 "dispatcher_timeout_s": reply_timeout_s,
-                "run_hours": run_hours,
-                "host_options": dict(host_options or {}),
-            },
-            name="fctwin-fleet-host",
-            daemon=True,
-        )
-        self.process.start()
+                "host_options": _plain(dict(host_options or {})),
+                "parent_pid": os.getpid(),
+            }
+            spec_path = Path(self._tmpdir) / "fleet_host.json"
+            spec_path.write_text(json.dumps(spec))
+            program = DEFAULT_HOST_PROGRAM if host_factory == DEFAULT_HOST_FACTORY else GENERIC_HOST_PROGRAM
+            self.process = ChildProcess([sys.executable, "-m", program, "--spec", str(spec_path)])
+        except BaseException:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            raise
         self._closed = False
         if wait_for_start:
             self.initial_frame()
@@ -186,8 +200,7 @@ class ZmqFleetLink:
                 log.warning("fleet host did not exit after bye; killing it")
                 self.process.kill()
                 self.process.join(timeout=5)
-            if self._tmpdir:
-                shutil.rmtree(self._tmpdir, ignore_errors=True)
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     def __enter__(self) -> ZmqFleetLink:
         return self
@@ -211,31 +224,75 @@ class ZmqFleetLink:
         raise FleetLinkError(f"{why} (fleet host exit code {code})")
 
 
+class ChildProcess:
+    """The fleet-host program as a child process, with the few calls the link needs."""
+
+    def __init__(self, argv: list[str]) -> None:
+        # Its stdout goes to our stderr: what a library prints there (pybullet's banner) must not
+        # mix into a caller's stdout (`fctwin run --json`).
+        self._popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno())
+        self.pid = self._popen.pid
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._popen.poll()
+
+    def kill(self) -> None:
+        if self.is_alive():
+            self._popen.kill()
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout=timeout)
+
+
+def _plain(value: Any) -> Any:
+    """Host options as JSON data: sets become sorted lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _load_factory(spec: str) -> Any:
     module_name, _, attr = spec.partition(":")
     return getattr(importlib.import_module(module_name), attr)
 
 
+def fleet_process_main(argv: list[str] | None = None, *, prog: str = GENERIC_HOST_PROGRAM) -> int:
+    """Main of the fleet-host program: ``python -m fctwin.sim.fleet_host --spec FILE``.
+
+    The spec (JSON, written by `ZmqFleetLink`) names the endpoint, the host factory, the scene as
+    data and the host's options. Exit code 0 after bye or when the parent is gone.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=fleet_process_main.__doc__)
+    parser.add_argument("--spec", required=True, help="the JSON spec written by the dispatcher's fleet link")
+    args = parser.parse_args(argv)
+    spec = json.loads(Path(args.spec).read_text())
+    serve_fleet_host(**spec)
+    return 0
+
+
 def serve_fleet_host(
     *,
     endpoint: str,
-    scene_path: str,
+    scene: Any,
     seed: int | None,
     gui: bool,
     realtime_factor: float | None,
     host_factory: str,
     dispatcher_timeout_s: float,
-    run_hours: float | None = None,
     host_options: dict[str, Any] | None = None,
+    parent_pid: int | None = None,
 ) -> None:
     """Child-process main: build the fleet host and serve it in lockstep until bye or orphaned."""
     logging.basicConfig(level=logging.WARNING)
-    parent = multiprocessing.parent_process()
-    scene: Any = scene_path
-    if run_hours is not None:
-        from sim.scene import load_scene
-
-        scene = load_scene(scene_path, seed=seed, run_hours=run_hours)
     factory = _load_factory(host_factory)
     host = factory(scene, seed=seed, gui=gui, realtime_factor=realtime_factor, **(host_options or {}))
     latest = host.initial_frame()
@@ -273,8 +330,8 @@ def serve_fleet_host(
     try:
         while True:
             now_s = time.monotonic()
-            if parent is not None and now_s - parent_checked_s >= PARENT_CHECK_S:
-                if not parent.is_alive():
+            if parent_pid is not None and now_s - parent_checked_s >= PARENT_CHECK_S:
+                if os.getppid() != parent_pid:  # orphaned: the dispatcher's process is gone
                     break
                 parent_checked_s = now_s
             if client.watchdog_expired():

@@ -26,10 +26,10 @@ from typing import Any
 
 import zmq
 
-from network import protocol as p
-from network.protocol import Envelope, ErrorCode, ProtocolError, SeqCounter, SeqTracker, UnitInfo
-from network.security import ClientKeys, apply_client_curve
-from robots.messages import UnitEvent
+from fctwin.network import protocol as p
+from fctwin.network.protocol import Envelope, ErrorCode, ProtocolError, SeqCounter, SeqTracker, UnitInfo
+from fctwin.network.security import ClientKeys, apply_client_curve
+from fctwin.robots.messages import UnitEvent
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ class CommandDeduper:
 
     def is_repeat(self, unit_id: str, command_id: int) -> bool:
         """True if this command was seen before; records it otherwise. Negative ids (local,
-        unnumbered commands) are never repeats, as in `robots.titan.Titan`."""
+        unnumbered commands) are never repeats, as in `fctwin.robots.titan.Titan`."""
         if command_id < 0:
             return False
         key = (unit_id, command_id)

@@ -31,11 +31,11 @@ from typing import Any
 
 import msgspec
 
-from network import protocol as p
-from network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
-from network.fleet_link import ZmqFleetLink
-from network.security import ServerKeys
-from robots.messages import (
+from fctwin.network import protocol as p
+from fctwin.network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
+from fctwin.network.fleet_link import ZmqFleetLink
+from fctwin.network.security import ServerKeys
+from fctwin.robots.messages import (
     FORWARD_DELTA,
     Action,
     CommandBatch,
@@ -97,9 +97,7 @@ def hold_blocked_moves(
 class HilFleetLink:
     """Fleet link whose external units are real (or reference) robot processes."""
 
-    def __init__(
-        self, scene_path: str, hil: HilOptions, *, link_kwargs: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, scene: Any, hil: HilOptions, *, link_kwargs: dict[str, Any] | None = None) -> None:
         self.hil = hil
         self.server = DispatcherServer(
             ServerConfig(
@@ -119,7 +117,7 @@ class HilFleetLink:
         options = dict(kwargs.pop("host_options", {}) or {})
         options["exclude_units"] = frozenset(hil.external_ids)
         try:
-            self.sim = ZmqFleetLink(scene_path, host_options=options, **kwargs)
+            self.sim = ZmqFleetLink(scene, host_options=options, **kwargs)
             self._wait_for_robots()
         except BaseException:
             self.server.close()
@@ -160,7 +158,7 @@ class HilFleetLink:
         return self._merge(frame)
 
     def replay(self, batch: CommandBatch, before: TelemetryFrame, after: TelemetryFrame) -> TelemetryFrame:
-        """Re-drive the simulated units with a journaled tick (`sim.journal`); return their frame.
+        """Re-drive the simulated units with a journaled tick (`fctwin.sim.journal`); return their frame.
 
         ``before`` is the journaled frame the batch was decided from, ``after`` the one it got.
 

@@ -9,7 +9,7 @@ One ZeroMQ message = one frame = one msgpack map (the `Envelope`)::
      "t_sim_s": 12.5, "t_wall_s": 1718000000.25, "body": {...}}
 
 The body's schema is chosen by ``type`` (`BODY_TYPES`). Bodies are the payloads of
-`robots.messages` (commands, telemetry, unit events) plus the session messages defined here
+`fctwin.robots.messages` (commands, telemetry, unit events) plus the session messages defined here
 (hello, welcome, heartbeat, error, bye). Nothing is ever pickled: decoding is msgspec's typed
 msgpack decoder, which validates while it parses.
 
@@ -24,7 +24,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitState
+from fctwin.robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitState
 
 # ----------------------------------------------------------------------------------------------
 # Versions and limits

@@ -7,7 +7,7 @@ and keeps the wire, the safety logic and the motion apart:
 - safety: commands are deduplicated by id (a repeat is acknowledged, never executed twice); the
   watchdog stops the unit when no valid message came from the dispatcher in time, and the unit
   stays stopped, reporting ``STOPPED``, until the dispatcher sends ``Resume``;
-- motion: `robots.titan.Titan` is the emulated drive (its local state machine executes Move, Lift,
+- motion: `fctwin.robots.titan.Titan` is the emulated drive (its local state machine executes Move, Lift,
   SetDown, Charge). Replace `_start_step`/`_finish_step` with real motor control.
 
 Timing: a batch of commands starts one motion step of ``step_s`` wall seconds (divided by the
@@ -22,11 +22,11 @@ import signal
 import time
 from dataclasses import dataclass
 
-from network import protocol as p
-from network.fleet_side import ClientConfig, CommandDeduper, FleetClient
-from robots.floor import AISLE, STORAGE, Cell
-from robots.messages import CommandBatch, Lift, Stop, TelemetryFrame, UnitEvent, UnitMode
-from robots.titan import Titan
+from fctwin.network import protocol as p
+from fctwin.network.fleet_side import ClientConfig, CommandDeduper, FleetClient
+from fctwin.robots.floor import AISLE, STORAGE, Cell
+from fctwin.robots.messages import CommandBatch, Lift, Stop, TelemetryFrame, UnitEvent, UnitMode
+from fctwin.robots.titan import Titan
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class OpenFloor:
     """What an emulated robot senses: open floor (or the scene's cell codes), pods where it put them.
 
     An emulated robot has no pod sensor: told to lift pod P, it takes P to be where it stands (a
-    real drive unit reads the pod's fiducial). `scene_codes` gives the codes of a scene's grid.
+    real drive unit reads the pod's fiducial). `grid_codes` gives the codes of a scene's grid.
     """
 
     def __init__(self, pods: dict[Cell, int] | None = None, codes: dict[Cell, int] | None = None):
@@ -57,11 +57,8 @@ class OpenFloor:
         return ("", -1)
 
 
-def scene_codes(scene_path: str) -> dict[Cell, int]:
-    """Cell codes of a scene's grid, except aisles (the default)."""
-    from sim.scene import load_scene
-
-    grid = load_scene(scene_path).grid
+def grid_codes(grid) -> dict[Cell, int]:
+    """Cell codes of a floor grid (uint8[H, W], a scene's ``grid``), except aisles (the default)."""
     return {(int(r), int(c)): int(grid[r, c]) for r, c in zip(*(grid != AISLE).nonzero(), strict=True)}
 
 
@@ -224,10 +221,10 @@ def run_robot_process(
     heartbeat_interval_s: float = p.HEARTBEAT_INTERVAL_S,
     key_dir: str | None = None,
     duration_s: float | None = None,
-    scene_path: str | None = None,
+    codes: dict[Cell, int] | None = None,
 ) -> None:
     """Process entry point (multiprocessing "spawn" target, and `fctwin robot`)."""
-    from network.security import ClientKeys
+    from fctwin.network.security import ClientKeys
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     keys = ClientKeys.from_dir(key_dir, client_id) if key_dir else None
@@ -238,7 +235,7 @@ def run_robot_process(
         keys=keys,
         software="fctwin-robot",
     )
-    floor = OpenFloor(codes=scene_codes(scene_path)) if scene_path else None
+    floor = OpenFloor(codes=codes) if codes else None
     robot = ReferenceRobot(
         RobotConfig(
             client=client, cell=cell, heading=heading, step_s=step_s, realtime_factor=realtime_factor

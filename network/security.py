@@ -25,7 +25,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from network.protocol import MAX_ID_CHARS
+from fctwin.network.protocol import MAX_ID_CHARS
 
 log = logging.getLogger(__name__)
 

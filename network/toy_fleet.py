@@ -1,4 +1,4 @@
-"""A tiny stand-in for `sim.fleet_host.FleetHost`, for network tests and benchmarks.
+"""A tiny stand-in for `fctwin.sim.fleet_host.FleetHost`, for network tests and benchmarks.
 
 Same constructor and methods as the real fleet host (``initial_frame``, ``apply``, ``close``) but
 no PyBullet and no scene: ``scene_path`` names the fleet, ``"toy:N"`` for N drive units (default 2)
@@ -8,7 +8,7 @@ id, so a test can count executions (idempotence) and see where each unit is.
 
 from __future__ import annotations
 
-from robots.messages import (
+from fctwin.robots.messages import (
     FORWARD_DELTA,
     Action,
     CommandBatch,

@@ -2,18 +2,18 @@
 
 Fast fidelity samples per-unit cycle times from the calibrated table (for the default 3-arm cell) and
 scales them by the cell's arm count with the throughput curve ``bluejay_arms_units_per_h`` measured in
-physics. Physics fidelity runs `robots.physics.bluejay_cell.BlueJayCell` (all arms on one table,
+physics. Physics fidelity runs `fctwin.robots.physics.bluejay_cell.BlueJayCell` (all arms on one table,
 workspace reservation) and times each unit as the simulated time until the cell finishes one more.
 """
 
 from __future__ import annotations
 
-from robots.contract import register
-from robots.data import load_station_models
-from robots.floor import FloorView
-from robots.messages import Serve
-from robots.station import LineOutcome
-from robots.vulcan import ArmStation
+from fctwin.robots.contract import register
+from fctwin.robots.data import load_station_models
+from fctwin.robots.floor import FloorView
+from fctwin.robots.messages import Serve
+from fctwin.robots.station import LineOutcome
+from fctwin.robots.vulcan import ArmStation
 
 Cell = tuple[int, int]
 
@@ -67,7 +67,9 @@ class BlueJayStation(ArmStation):
 
     def _physics_cell(self):
         if self._cell is None:
-            from robots.physics.bluejay_cell import BlueJayCell  # pybullet only when physics is asked for
+            from fctwin.robots.physics.bluejay_cell import (
+                BlueJayCell,
+            )  # pybullet only when physics is asked for
 
             seed = int(self.rng.integers(2**31))
             self._cell = BlueJayCell(

@@ -2,7 +2,13 @@
 
 import importlib
 
-BUILTIN_MODULES = ("robots.titan", "robots.human", "robots.vulcan", "robots.bluejay", "robots.sequoia")
+BUILTIN_MODULES = (
+    "fctwin.robots.titan",
+    "fctwin.robots.human",
+    "fctwin.robots.vulcan",
+    "fctwin.robots.bluejay",
+    "fctwin.robots.sequoia",
+)
 
 for _name in BUILTIN_MODULES:
     try:

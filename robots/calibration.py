@@ -3,8 +3,8 @@
 `calibrate(trials=..., sku_sizes_m=..., sku_mass_kg=...)` runs Vulcan stow and pick trials in the
 PyBullet cell, the Blue Jay cell with 1-4 arms, and Sequoia store/retrieve cycles on the rack, fits a
 gamma distribution (mean, cv by moments) per unit type, line kind and item class, and returns the
-table `robots.data` reads. Without a scene catalogue Vulcan's items come from
-`robots.data.item_mix` (an assumed FC-like size mix); ``vulcan_summary`` and ``bluejay_summary``
+table `fctwin.robots.data` reads. Without a scene catalogue Vulcan's items come from
+`fctwin.robots.data.item_mix` (an assumed FC-like size mix); ``vulcan_summary`` and ``bluejay_summary``
 carry the figures to compare with the public record.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from robots.data import item_class
-from robots.data.item_mix import sample_items
+from fctwin.robots.data import item_class
+from fctwin.robots.data.item_mix import sample_items
 
 __all__ = ["calibrate", "calibrate_bluejay", "fit_gamma", "write_models"]
 
@@ -42,9 +42,9 @@ def calibrate(
     *, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=None, bluejay_sim_s: float = 60.0
 ) -> dict:
     """Run the physics and return the model table (``schema_version`` 1)."""
-    from robots.physics.sequoia_rack import SequoiaRack
-    from robots.physics.vulcan_cell import VulcanCell
-    from robots.vulcan import PERSON_HANDOFF_S
+    from fctwin.robots.physics.sequoia_rack import SequoiaRack
+    from fctwin.robots.physics.vulcan_cell import VulcanCell
+    from fctwin.robots.vulcan import PERSON_HANDOFF_S
 
     rng = np.random.default_rng(seed)
     if sku_sizes_m is None:
@@ -95,7 +95,7 @@ def calibrate(
     slots = sorted(rack.totes)
     retrieve_s = [rack.retrieve(slot) for slot in slots[: max(1, trials // 2)]]
     rack.close()
-    from robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S
+    from fctwin.robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S
 
     units_per_tote = 12  # one inbound carton decanted per stored tote
     sequoia = {
@@ -124,7 +124,7 @@ def calibrate_bluejay(*, sim_s: float = 60.0, seed: int = 0) -> tuple[dict, dict
     Returns (models ``{kind: {"medium": entry}}`` for the default 3-arm cell: the time between
     successive units the cell finishes; ``{"1".."4": units_per_h}``; a summary with contact counts).
     """
-    from robots.physics.bluejay_cell import BlueJayCell
+    from fctwin.robots.physics.bluejay_cell import BlueJayCell
 
     curve: dict[str, float] = {}
     summary: dict[str, dict] = {}

@@ -12,9 +12,9 @@ import inspect
 
 import msgspec
 
-from robots.contract import RobotUnit, UnitSpec
-from robots.floor import AISLE, CHARGE, PICK, STORAGE, WALL
-from robots.messages import Move, Serve, Stop, TelemetryFrame, UnitEvent, UnitMode, UnitState
+from fctwin.robots.contract import RobotUnit, UnitSpec
+from fctwin.robots.floor import AISLE, CHARGE, PICK, STORAGE, WALL
+from fctwin.robots.messages import Move, Serve, Stop, TelemetryFrame, UnitEvent, UnitMode, UnitState
 
 Cell = tuple[int, int]
 

@@ -3,7 +3,7 @@
 In the spirit of Gymnasium's `Env`: a unit declares its limits (`UnitSpec`), the commands it
 accepts, resets with a keyword-only seed, takes commands, advances by a time step and reports its
 state and events. A simulated unit and a hardware unit behind the network speak the same contract,
-so the dispatcher cannot tell them apart. `robots.checker.check_unit` verifies any implementation.
+so the dispatcher cannot tell them apart. `fctwin.robots.checker.check_unit` verifies any implementation.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from robots.messages import Command, UnitEvent, UnitState
+from fctwin.robots.messages import Command, UnitEvent, UnitState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +63,7 @@ class RobotUnit(abc.ABC):
 
     @classmethod
     def for_checker(cls, floor) -> RobotUnit:
-        """A default instance on ``floor`` (a `robots.checker.CheckerFloor`) for the contract checker.
+        """A default instance on ``floor`` (a `fctwin.robots.checker.CheckerFloor`) for the contract checker.
 
         ``floor`` has a pod (id 0) standing on (2, 2), a pick station cell at (2, 0) and a charging pad
         at (0, 2); the unit should be placed where it can act (drive units on (2, 1)).
@@ -89,6 +89,6 @@ def register(cls: type[RobotUnit]) -> type[RobotUnit]:
 
 def registered_types() -> dict[str, type[RobotUnit]]:
     """All registered unit types, importing the built-in ones first."""
-    import robots.builtin  # noqa: F401  (imports register the built-in unit types)
+    import fctwin.robots.builtin  # noqa: F401  (imports register the built-in unit types)
 
     return dict(_REGISTRY)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from robots.contract import register
-from robots.distributions import make_sampler
-from robots.floor import FloorView
-from robots.messages import Serve
-from robots.station import LineOutcome, StationUnit
+from fctwin.robots.contract import register
+from fctwin.robots.distributions import make_sampler
+from fctwin.robots.floor import FloorView
+from fctwin.robots.messages import Serve
+from fctwin.robots.station import LineOutcome, StationUnit
 
 Cell = tuple[int, int]
 

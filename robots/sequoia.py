@@ -2,15 +2,15 @@
 
 A stow line decants the units of an inbound carton into a tote and the gantry stores the tote (nearest
 free slot by default); a pick line retrieves the tote to the port, units are picked, the tote goes back.
-Physics fidelity times the tote moves in `robots.physics.sequoia_rack.SequoiaRack` at 240 Hz.
+Physics fidelity times the tote moves in `fctwin.robots.physics.sequoia_rack.SequoiaRack` at 240 Hz.
 """
 
 from __future__ import annotations
 
-from robots.contract import register
-from robots.floor import FloorView
-from robots.messages import Serve
-from robots.vulcan import ArmStation
+from fctwin.robots.contract import register
+from fctwin.robots.floor import FloorView
+from fctwin.robots.messages import Serve
+from fctwin.robots.vulcan import ArmStation
 
 Cell = tuple[int, int]
 
@@ -34,7 +34,7 @@ class SequoiaStation(ArmStation):
 
     def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
         if self._cell is None:
-            from robots.physics.sequoia_rack import SequoiaRack
+            from fctwin.robots.physics.sequoia_rack import SequoiaRack
 
             self._cell = SequoiaRack(client_id=self.client_id, origin_world=self.origin_world)
         rack = self._cell

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robots.contract import RobotUnit, UnitSpec
-from robots.floor import FloorView
-from robots.messages import Command, Resume, Serve, Stop, UnitEvent, UnitMode, UnitState
+from fctwin.robots.contract import RobotUnit, UnitSpec
+from fctwin.robots.floor import FloorView
+from fctwin.robots.messages import Command, Resume, Serve, Stop, UnitEvent, UnitMode, UnitState
 
 Cell = tuple[int, int]  # row, col
 

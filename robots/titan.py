@@ -19,9 +19,9 @@ from math import floor as _floor
 
 import numpy as np
 
-from robots.contract import RobotUnit, UnitSpec, register
-from robots.floor import CHARGE, STORAGE, FloorView, may_enter
-from robots.messages import (
+from fctwin.robots.contract import RobotUnit, UnitSpec, register
+from fctwin.robots.floor import CHARGE, STORAGE, FloorView, may_enter
+from fctwin.robots.messages import (
     FORWARD_DELTA,
     Action,
     Charge,

@@ -1,7 +1,7 @@
 """Vulcan: a stow/pick arm at a pod station, fast (calibrated tables) or physics (PyBullet cell).
 
 Fast fidelity samples each unit's duration and success from ``robots/data/station_models.json``
-(per item class); physics fidelity runs every unit through `robots.physics.vulcan_cell.VulcanCell`
+(per item class); physics fidelity runs every unit through `fctwin.robots.physics.vulcan_cell.VulcanCell`
 at 240 Hz and reports its simulated duration. A unit the arm gives up on is handed to a person
 (``to_person``), still counted as moved.
 """
@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from robots.contract import register
-from robots.data import FastLineModel, item_class, load_station_models
-from robots.distributions import make_sampler
-from robots.floor import FloorView
-from robots.messages import Serve
-from robots.station import LineOutcome, StationUnit
+from fctwin.robots.contract import register
+from fctwin.robots.data import FastLineModel, item_class, load_station_models
+from fctwin.robots.distributions import make_sampler
+from fctwin.robots.floor import FloorView
+from fctwin.robots.messages import Serve
+from fctwin.robots.station import LineOutcome, StationUnit
 
 Cell = tuple[int, int]
 
@@ -119,7 +119,7 @@ class ArmStation(StationUnit):
         """
         import pybullet as p
 
-        from robots.physics.engine import GRAVITY_MPS2, SIM_HZ
+        from fctwin.robots.physics.engine import GRAVITY_MPS2, SIM_HZ
 
         p.setGravity(0, 0, -GRAVITY_MPS2, physicsClientId=client_id)
         p.setTimeStep(1.0 / SIM_HZ, physicsClientId=client_id)
@@ -153,7 +153,9 @@ class VulcanStation(ArmStation):
 
     def _physics_cell(self):
         if self._cell is None:
-            from robots.physics.vulcan_cell import VulcanCell  # pybullet only when physics is asked for
+            from fctwin.robots.physics.vulcan_cell import (
+                VulcanCell,
+            )  # pybullet only when physics is asked for
 
             self._cell = VulcanCell(
                 client_id=self.client_id, origin_world=self.origin_world, rows_for_people=self.rows_for_people

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from controller.orders import Carton, Order, OrderLine
-from robots.distributions import make_sampler
-from sim.scene import Scene
-from sim.seeds import stream
+from fctwin.controller.orders import Carton, Order, OrderLine
+from fctwin.robots.distributions import make_sampler
+from fctwin.sim.scene import Scene
+from fctwin.sim.seeds import stream
 
 # A mild two-peak day when the scene gives no profile (relative rates, mean about 1).
 DEFAULT_PROFILE = [

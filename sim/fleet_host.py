@@ -5,8 +5,10 @@ layer veto forward moves that would collide (as a real drive unit's bumper and r
 would), steps every unit to the next tick, applies physical effects (pods lifted, set down, items
 picked and stowed) and returns a `TelemetryFrame`. It also keeps the PyBullet world in sync.
 
-It is reached only through a link (`sim.fleet_link_local` in-process, `network.fleet_link` over
-ZeroMQ in its own process), so the dispatcher cannot tell it from hardware.
+It is reached only through a link (`fctwin.sim.fleet_link_local` in-process,
+`fctwin.network.fleet_link` over ZeroMQ in its own process), so the dispatcher cannot tell it from
+hardware. As its own program, ``python -m fctwin.sim.fleet_host --spec FILE`` serves one fleet
+over ZeroMQ (the link writes the spec: endpoint, scene as data, options).
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from robots import registered_types
-from robots.floor import WALL
-from robots.human import HumanStation
-from robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitMode, UnitState
-from robots.station import StationUnit
-from robots.titan import Titan, TitanParams
-from sim.scene import Scene, load_scene
-from sim.seeds import child_seed
+from fctwin.robots import registered_types
+from fctwin.robots.floor import WALL
+from fctwin.robots.human import HumanStation
+from fctwin.robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitMode, UnitState
+from fctwin.robots.station import StationUnit
+from fctwin.robots.titan import Titan, TitanParams
+from fctwin.sim.scene import Scene, load_scene, scene_from_data
+from fctwin.sim.seeds import child_seed
 
 Cell = tuple[int, int]
 
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class SimFloor:
-    """`robots.floor.FloorView` over the scene grid, with live pod positions and contents."""
+    """`fctwin.robots.floor.FloorView` over the scene grid, with live pod positions and contents."""
 
     def __init__(self, scene: Scene):
         self.grid = scene.grid
@@ -136,7 +138,7 @@ class FleetHost:
 
     def __init__(
         self,
-        scene: str | Path | Scene,
+        scene: str | Path | Scene | dict,
         *,
         seed: int | None = None,
         gui: bool = False,
@@ -145,7 +147,13 @@ class FleetHost:
         exclude_units: frozenset[str] = frozenset(),
         station_fidelity: str = "fast",
     ):
-        self.scene = scene if isinstance(scene, Scene) else load_scene(scene, seed=seed)
+        if isinstance(scene, Scene):
+            self.scene = scene
+        elif isinstance(scene, dict):  # `Scene.as_data()`: how the fleet-host program gets its scene
+            self.scene = scene_from_data(scene)
+        else:
+            self.scene = load_scene(scene, seed=seed)
+        exclude_units = frozenset(exclude_units)
         sc = self.scene
         self.floor = SimFloor(sc)
         self.step_s = sc.step_s
@@ -356,7 +364,7 @@ class FleetHost:
         self._refresh_carried()
 
     def _show_external(self, old: UnitState, st: UnitState) -> None:
-        from sim import world_assets
+        from fctwin.sim import world_assets
 
         k = self._titan_pos[st.unit_id]
         try:
@@ -453,7 +461,7 @@ class FleetHost:
 
     def _build_world(self, gui: bool) -> None:
         try:
-            from sim.world import World, WorldSpec
+            from fctwin.sim.world import World, WorldSpec
         except ImportError:  # the PyBullet world module is optional for headless tests
             return
         sc = self.scene
@@ -482,7 +490,7 @@ class FleetHost:
             if live:
                 unit.attach_world(self.world.client_id, origin)
         if self.external:
-            from sim import world_assets
+            from fctwin.sim import world_assets
 
             for uid in self.external:
                 self.world.set_unit_color(self._titan_pos[uid], world_assets.RGBA_UNIT_EXTERNAL)
@@ -524,3 +532,11 @@ class FleetHost:
 
 
 __all__ = ["FleetHost", "SimFloor", "make_station_unit"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    from fctwin.network.fleet_link import fleet_process_main
+
+    sys.exit(fleet_process_main(prog="fctwin.sim.fleet_host"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
-from robots.messages import CommandBatch, TelemetryFrame
-from sim.fleet_host import FleetHost
+from fctwin.robots.messages import CommandBatch, TelemetryFrame
+from fctwin.sim.fleet_host import FleetHost
 
 
 class LocalFleetLink:

@@ -24,8 +24,8 @@ from typing import Any
 
 import msgspec
 
-from robots.messages import CommandBatch, TelemetryFrame
-from sim.runstore import RunStore
+from fctwin.robots.messages import CommandBatch, TelemetryFrame
+from fctwin.sim.runstore import RunStore
 
 _enc = msgspec.msgpack.Encoder()
 _dec_frame = msgspec.msgpack.Decoder(TelemetryFrame)

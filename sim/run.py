@@ -21,15 +21,17 @@ import numpy as np
 import simpy
 import simpy.rt
 
-from controller.dispatcher import Dispatcher
-from controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
-from robots.messages import TelemetryFrame, UnitMode, UnitState
-from sim.affinity import CpuPin, parse_cpu_choice
-from sim.demand import carton_process, order_process
-from sim.journal import JournaledLink, ResumeError, TickJournal, check_resumable
-from sim.runstore import RunStore, SkippingStore, new_run_id
-from sim.scene import Scene, load_scene
-from sim.seeds import child_seed
+from fctwin.controller.dispatcher import Dispatcher
+from fctwin.controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
+from fctwin.robots.messages import TelemetryFrame, UnitMode, UnitState
+from fctwin.sim.affinity import CpuPin, parse_cpu_choice
+from fctwin.sim.demand import carton_process, order_process
+from fctwin.sim.journal import JournaledLink, ResumeError, TickJournal, check_resumable
+from fctwin.sim.runstore import RunStore, SkippingStore, new_run_id
+from fctwin.sim.scene import Scene, load_scene, scene_from_dict
+from fctwin.sim.scene.catalog import resolve_scene
+from fctwin.sim.scene.loader import with_overrides
+from fctwin.sim.seeds import child_seed
 
 VERSION = "0.1.0"
 _MODE_SERVING = int(UnitMode.SERVING)  # a plain int: IntEnum comparisons cost more per unit and tick
@@ -89,6 +91,8 @@ class RunOptions:
     # Builds the fleet link: ``factory(scene_path, scene, opts) -> (link, host_or_None)``. `fctwin serve`
     # uses it to put external (hardware) units beside the simulated fleet.
     link_factory: Callable | None = None
+    # Field-path overrides of the scene (``{"fleet[0].count": 20}``), validated like the file.
+    overrides: dict = field(default_factory=dict)
     journal: bool = False  # record every tick's commands and telemetry, so the run can be resumed
     resume: bool = False  # continue run `run_id` from its journal (`fctwin serve --resume`)
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
@@ -183,21 +187,20 @@ class _Tracker:
 def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
     realtime_factor = opts.speedup if opts.realtime else None
     if opts.link == "local":
-        from sim.fleet_host import FleetHost
-        from sim.fleet_link_local import LocalFleetLink
+        from fctwin.sim.fleet_host import FleetHost
+        from fctwin.sim.fleet_link_local import LocalFleetLink
 
         host = FleetHost(
             scene, gui=opts.gui, realtime_factor=realtime_factor, station_fidelity=opts.station_fidelity
         )
         return LocalFleetLink(host), host
-    from network.fleet_link import ZmqFleetLink
+    from fctwin.network.fleet_link import ZmqFleetLink
 
     link = ZmqFleetLink(
-        str(scene_path),
+        scene.as_data(),  # the scene as data: the fleet host never reads the file again
         seed=scene.seed,
         gui=opts.gui,
         realtime_factor=realtime_factor,
-        run_hours=scene.spec.run_hours,
         host_options={"station_fidelity": opts.station_fidelity},
         # run_fc builds the dispatcher (planner warm-up, ~1.5 s) while the fleet host starts.
         wait_for_start=False,
@@ -227,19 +230,38 @@ def _link_and_dispatcher(scene_path: Path, scene: Scene, opts: RunOptions, plan,
     return link, host, dispatcher
 
 
+def prepare_scene(scene_ref: str | Path | Scene | None, opts: RunOptions) -> tuple[Path, Scene]:
+    """The run's scene: a path, a shipped scene's name or a loaded `Scene`, with the run's overrides.
+
+    Raises `SceneError` (bad file, bad override) or `FileNotFoundError` (no such file or name).
+    """
+    if isinstance(scene_ref, Scene):
+        scene = scene_ref
+        if opts.seed is not None or opts.hours is not None or opts.overrides:
+            raw = with_overrides(
+                scene.raw, scene.source, seed=opts.seed, run_hours=opts.hours, overrides=opts.overrides
+            )
+            text = scene.text
+            scene = scene_from_dict(raw, source=scene.source, base_dir=Path(scene.base_dir))
+            object.__setattr__(scene, "text", text)
+        return Path(scene.source), scene
+    path = resolve_scene(scene_ref)
+    return path, load_scene(path, seed=opts.seed, run_hours=opts.hours, overrides=opts.overrides)
+
+
 def run_fc(
-    scene_path: str | Path,
+    scene_ref: str | Path | Scene | None,
     opts: RunOptions | None = None,
     *,
     progress: Callable[[dict], None] | None = None,
 ) -> RunResult:
-    """Run a scene; returns the KPIs and where the run database is. Raises `SceneError` on bad scenes."""
+    """Run a scene (a path, a shipped scene's name or a loaded `Scene`); returns the KPIs and where
+    the run database is. Raises `SceneError` on bad scenes."""
     opts = opts or RunOptions()
     cpu = parse_cpu_choice(opts.cpu)  # ValueError before anything starts, not after the fleet host did
-    scene_path = Path(scene_path)
-    scene = load_scene(scene_path, seed=opts.seed, run_hours=opts.hours)
+    scene_path, scene = prepare_scene(scene_ref, opts)
     if opts.gui:
-        from sim.world import require_display
+        from fctwin.sim.world import require_display
 
         require_display()
     plan, config = floorplan_from_scene(scene, planner=opts.planner)
@@ -253,7 +275,7 @@ def run_fc(
         "run_id": run_id,
         "scene_name": scene.name,
         "scene_file": str(scene_path),
-        "scene_text": scene_path.read_text(),
+        "scene_text": scene.text or scene_path.read_text(),
         "seed": scene.seed,
         "run_hours": scene.spec.run_hours,
         "version": VERSION,
@@ -274,13 +296,13 @@ def run_fc(
         store.write_meta(meta)
     arrivals = None
     if scene.spec.inbound.scenario:
-        from sim.inbound.coupling import dock_arrivals
+        from fctwin.sim.inbound.coupling import dock_arrivals
 
         # The run starts at `orders.start_hour` of `inbound.start_day`: take the network's dock
         # arrivals from that moment on, in run time.
         offset_s = scene.spec.orders.start_hour * 3600.0
         window = dock_arrivals(
-            (scene_path.parent / scene.spec.inbound.scenario),
+            (Path(scene.base_dir) / scene.spec.inbound.scenario),
             start_day=scene.spec.inbound.start_day,
             days=(offset_s + scene.run_s) / 86400.0,
             seed=scene.seed,

@@ -8,7 +8,7 @@ interrupted run keeps everything up to the last completed minute. WAL mode keeps
 
 Runs that can be resumed (`fctwin serve`) also keep a ``journal``: per tick, the command batch the
 dispatcher sent and the telemetry frame it received (msgpack, as on the wire), committed every
-tick (`sim.journal`). Everything else in the database is derived from the scene, the seed and the
+tick (`fctwin.sim.journal`). Everything else in the database is derived from the scene, the seed and the
 journal, which is how `fctwin serve --resume` rebuilds a dispatcher.
 """
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pybullet as p
 
-from sim import world_assets as assets
-from sim.world_assets import AISLE, CHARGE, DOCK, PARK, PICK, STORAGE, STOW, WALL
+from fctwin.sim import world_assets as assets
+from fctwin.sim.world_assets import AISLE, CHARGE, DOCK, PARK, PICK, STORAGE, STOW, WALL
 
 __all__ = [
     "AISLE",

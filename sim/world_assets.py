@@ -1,4 +1,4 @@
-"""Geometry, colours and a synthetic demo layout for the PyBullet world (`sim.world`).
+"""Geometry, colours and a synthetic demo layout for the PyBullet world (`fctwin.sim.world`).
 
 Everything here is plain data or a pure function: the world module turns it into bodies. Bodies are made
 of boxes only, because a 10k-triangle mesh per pod (``kiva_shelf``) is far too heavy for thousands of pods
@@ -35,8 +35,8 @@ __all__ = [
     "synthetic_layout",
 ]
 
-# Cell codes (uint8), the same values as `sim.scene.layout.CellCode` (the scene layer owns the enum; these
-# constants keep the world importable without the scene schema).
+# Cell codes (uint8), the same values as `fctwin.sim.scene.layout.CellCode` (the scene layer owns
+# the enum; these constants keep the world importable without the scene schema).
 AISLE = 0
 WALL = 1
 STORAGE = 2

@@ -3,7 +3,7 @@
 import msgspec
 import pytest
 
-from robots.messages import CommandBatch, Lift, Move, TelemetryFrame, UnitEvent, UnitState
+from fctwin.robots.messages import CommandBatch, Lift, Move, TelemetryFrame, UnitEvent, UnitState
 
 
 def test_command_batch_round_trip():

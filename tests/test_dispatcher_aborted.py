@@ -7,12 +7,12 @@ lift again, and the trip must still be completed with its lines served.
 
 from __future__ import annotations
 
-from controller.dispatcher import LIFTING, SETTING_DOWN, Dispatcher
-from controller.orders import Order, OrderLine
-from robots.messages import CommandBatch, Resume, Serve, SetDown, Stop, TelemetryFrame, UnitEvent
-from sim.fleet_host import FleetHost
-from sim.fleet_link_local import LocalFleetLink
-from sim.run import floorplan_from_scene
+from fctwin.controller.dispatcher import LIFTING, SETTING_DOWN, Dispatcher
+from fctwin.controller.orders import Order, OrderLine
+from fctwin.robots.messages import CommandBatch, Resume, Serve, SetDown, Stop, TelemetryFrame, UnitEvent
+from fctwin.sim.fleet_host import FleetHost
+from fctwin.sim.fleet_link_local import LocalFleetLink
+from fctwin.sim.run import floorplan_from_scene
 
 MAX_TICKS = 3000
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from trajectory_checker import check_run  # noqa: E402  (tests/ is on sys.path via conftest rootdir)
 
-from sim.run import RunOptions, run_fc
-from sim.scene import load_scene
+from fctwin.sim.run import RunOptions, run_fc
+from fctwin.sim.scene import load_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def test_cli_run_over_zeromq_json(scene_path, tmp_path):
         [
             sys.executable,
             "-m",
-            "sim.cli",
+            "fctwin.sim.cli",
             "run",
             str(scene_path),
             "--hours",
@@ -98,7 +98,7 @@ def test_cli_run_over_zeromq_json(scene_path, tmp_path):
     assert kpis["collisions"] == 0 and kpis["units_conserved"] is True
     assert Path(kpis["db"]).exists()
     listed = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "runs", "--runs-dir", str(tmp_path), "--json"],
+        [sys.executable, "-m", "fctwin.sim.cli", "runs", "--runs-dir", str(tmp_path), "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -120,7 +120,7 @@ def test_cli_run_over_zeromq_json(scene_path, tmp_path):
 )
 def test_cli_bad_arguments(argv, needle):
     res = subprocess.run(
-        [sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "fctwin.sim.cli", *argv], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert res.returncode == 2
     assert needle in res.stderr and "Traceback" not in res.stderr
@@ -129,7 +129,7 @@ def test_cli_bad_arguments(argv, needle):
 def test_gui_without_display_is_a_clear_error(scene_path, monkeypatch):
     env = {k: v for k, v in __import__("os").environ.items() if k != "DISPLAY"}
     res = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "run", str(scene_path), "--gui", "--hours", "0.01"],
+        [sys.executable, "-m", "fctwin.sim.cli", "run", str(scene_path), "--gui", "--hours", "0.01"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -151,7 +151,7 @@ def test_gui_run_under_xvfb(scene_path, tmp_path):
             "-a",
             sys.executable,
             "-m",
-            "sim.cli",
+            "fctwin.sim.cli",
             "run",
             str(scene_path),
             "--gui",
@@ -216,8 +216,8 @@ def test_no_trip_stalls_when_a_loaded_unit_sits_on_another_units_return_cell(
 def test_pod_return_policy_picks_the_home_cell_or_the_nearest_free_one(small_scene_dict, write_scene, policy):
     from dataclasses import replace
 
-    from controller.dispatcher import Dispatcher, Trip
-    from sim.run import floorplan_from_scene
+    from fctwin.controller.dispatcher import Dispatcher, Trip
+    from fctwin.sim.run import floorplan_from_scene
 
     plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
     d = Dispatcher(plan, replace(config, pod_return=policy))
@@ -238,8 +238,8 @@ def test_pod_return_policy_picks_the_home_cell_or_the_nearest_free_one(small_sce
 def test_an_unknown_pod_return_policy_is_refused(small_scene_dict, write_scene):
     from dataclasses import replace
 
-    from controller.dispatcher import Dispatcher
-    from sim.run import floorplan_from_scene
+    from fctwin.controller.dispatcher import Dispatcher
+    from fctwin.sim.run import floorplan_from_scene
 
     plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
     with pytest.raises(ValueError, match="pod_return"):
@@ -258,6 +258,14 @@ def _policies_of_all_threads(pid):
     return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
 
 
+def _child_pids(pid: int) -> list[int]:
+    """Processes started by ``pid`` (any of its threads), from /proc."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(x) for x in (task / "children").read_text().split()]
+    return out
+
+
 @pytest.mark.skipif(
     not hasattr(__import__("os"), "sched_setaffinity") or len(__import__("os").sched_getaffinity(0)) < 2,
     reason="needs Linux CPU affinity and at least 2 CPUs",
@@ -267,7 +275,6 @@ def test_fast_zmq_run_keeps_both_processes_on_one_cpu(scene_path, tmp_path, cpu)
     """The lockstep pair shares one CPU during a fast run (all threads, both processes, under
     SCHED_BATCH) unless off; this process gets its CPUs and its policy back afterwards, and the KPIs
     do not depend on it."""
-    import multiprocessing
     import os
 
     before = os.sched_getaffinity(0)
@@ -276,7 +283,7 @@ def test_fast_zmq_run_keeps_both_processes_on_one_cpu(scene_path, tmp_path, cpu)
     policies = []
 
     def progress(row):
-        (child,) = [p.pid for p in multiprocessing.active_children()]  # the fleet host
+        (child,) = _child_pids(os.getpid())  # the fleet-host program
         seen.append((_affinity_of_all_threads(os.getpid()), _affinity_of_all_threads(child)))
         policies.append(_policies_of_all_threads(os.getpid()) | _policies_of_all_threads(child))
 
@@ -310,7 +317,7 @@ def test_bad_cpu_choice_is_refused_before_the_run_starts(scene_path, tmp_path):
 
 def test_auto_pin_prefers_an_idle_cpu_and_stays_put_within_noise():
     """A run that starts beside a pinned one (a sweep) takes another CPU instead of doubling up."""
-    from sim.affinity import pick_cpu
+    from fctwin.sim.affinity import pick_cpu
 
     assert pick_cpu({0: 0.98, 1: 0.05}, here=0) == 1  # our CPU is taken by another run
     assert pick_cpu({0: 0.30, 1: 0.10}, here=0) == 0  # close enough: keep our caches
@@ -327,7 +334,7 @@ def test_cpu_loads_sees_a_busy_cpu():
     import os
     import time
 
-    from sim.affinity import cpu_loads
+    from fctwin.sim.affinity import cpu_loads
 
     busy = sorted(os.sched_getaffinity(0))[0]
     spinner = subprocess.Popen(
@@ -347,15 +354,15 @@ def test_cli_builds_only_the_subcommand_asked_for_and_lists_all_on_help():
     # scipy.stats, ~1 s before every run); top-level help and a typo still see every subcommand.
     code = (
         "import sys\n"
-        "from sim.cli import SUBCOMMANDS, build_parser\n"
+        "from fctwin.sim.cli import SUBCOMMANDS, build_parser\n"
         "build_parser(only='run')\n"
-        "assert 'sim.inbound.cli' not in sys.modules and 'network.serve_cli' not in sys.modules\n"
+        "assert 'fctwin.sim.cli.inbound' not in sys.modules and 'fctwin.sim.cli.serve' not in sys.modules\n"
         "text = build_parser().format_help()\n"
         "assert all(name in text for name in SUBCOMMANDS), text\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     typo = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "rnu"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "fctwin.sim.cli", "rnu"], capture_output=True, text=True, timeout=120
     )
     assert typo.returncode == 2 and "invalid choice: 'rnu'" in typo.stderr and "inbound" in typo.stderr

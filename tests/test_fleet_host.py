@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from robots.messages import Action, CommandBatch, Move
-from sim.fleet_host import FleetHost
-from sim.world import xy_from_cell
+from fctwin.robots.messages import Action, CommandBatch, Move
+from fctwin.sim.fleet_host import FleetHost
+from fctwin.sim.world import xy_from_cell
 
 AISLE = 0
 
@@ -93,8 +93,8 @@ def test_no_two_units_share_a_cell_after_random_forward_commands(host):
 def _drive_pod_trip(host: FleetHost, defer: bool) -> tuple[int, tuple[int, int], tuple[int, int], list]:
     """Unit 0 lifts pod 0 at its home, is carried off to a free storage cell and sets it down there;
     the host then runs to the next pose sync. Returns (pod, home, free cell, world pod-carrier trace)."""
-    from robots.floor import STORAGE
-    from robots.messages import Lift, SetDown
+    from fctwin.robots.floor import STORAGE
+    from fctwin.robots.messages import Lift, SetDown
 
     host.defer_world_updates = defer
     t, pod = host.titans[0], 0
@@ -149,7 +149,7 @@ def test_deferred_world_updates_are_replayed_at_the_cells_where_they_happened(sm
 
 def test_a_repeated_command_is_acknowledged_by_the_host_and_not_executed_again(host):
     """The ZeroMQ link relies on this (`dedups_commands`) instead of de-duplicating in front of it."""
-    from robots.messages import Lift, Stop
+    from fctwin.robots.messages import Lift, Stop
 
     assert FleetHost.dedups_commands
     row, col = _aisle_run(host, 3)

@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 import pytest
 
-from controller.floorplan import grid_bfs_distance
+from fctwin.controller.floorplan import grid_bfs_distance
 
 
 def bfs_reference(passable: np.ndarray, sources: list[tuple[int, int]]) -> np.ndarray:

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from robots.floor import STORAGE
-from robots.messages import Action, CommandBatch, Move, UnitMode, UnitState
-from sim.fleet_host import FleetHost
-from sim.world import xy_from_cell
+from fctwin.robots.floor import STORAGE
+from fctwin.robots.messages import Action, CommandBatch, Move, UnitMode, UnitState
+from fctwin.sim.fleet_host import FleetHost
+from fctwin.sim.world import xy_from_cell
 
 AISLE = 0
 EXTERNAL = "T-01"
@@ -94,8 +94,8 @@ def test_a_pod_lifted_by_an_external_unit_leaves_the_floor_rides_on_it_and_is_se
 
 
 def test_an_external_robot_is_not_sent_into_a_cell_a_unit_still_holds():
-    from network.hil_link import hold_blocked_moves
-    from robots.messages import Lift
+    from fctwin.network.hil_link import hold_blocked_moves
+    from fctwin.robots.messages import Lift
 
     states = {"T-01": _state((2, 4), heading=0), "T-02": _state((5, 5), heading=3)}
     commands = {
@@ -112,8 +112,8 @@ def test_an_external_robot_is_not_sent_into_a_cell_a_unit_still_holds():
 def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journaled_external_states():
     """The robot's last journaled state (pod just set down) must reach the fleet host, else it sees
     the set-down one cell later, on the wrong cell."""
-    from network.hil_link import HilFleetLink, HilOptions
-    from robots.messages import TelemetryFrame
+    from fctwin.network.hil_link import HilFleetLink, HilOptions
+    from fctwin.robots.messages import TelemetryFrame
 
     class _Server:
         t_sim_s = 0.0

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sim.inbound.coupling import dock_arrivals, fc_capacity_from_run
-from sim.runstore import RunStore
+from fctwin.sim.inbound.coupling import dock_arrivals, fc_capacity_from_run
+from fctwin.sim.runstore import RunStore
 
 
 def test_capacity_read_from_an_fc_run_database(tmp_path):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.inbound.disruptions import template
-from sim.inbound.kpis import flatten, run_kpis
-from sim.inbound.network import simulate
-from sim.inbound.scene import load_scene, with_changes
+from fctwin.sim.inbound.disruptions import template
+from fctwin.sim.inbound.kpis import flatten, run_kpis
+from fctwin.sim.inbound.network import simulate
+from fctwin.sim.inbound.scene import load_scene, with_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenes" / "inbound_default.toml"

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.cli import main
-from sim.inbound.coupling import dock_arrivals
-from sim.inbound.forecast import evaluate_forecasts
-from sim.inbound.scene import SceneError, load_scene
+from fctwin.sim.cli import main
+from fctwin.sim.inbound.coupling import dock_arrivals
+from fctwin.sim.inbound.forecast import evaluate_forecasts
+from fctwin.sim.inbound.scene import SceneError, load_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenes" / "inbound_default.toml"

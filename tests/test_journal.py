@@ -8,10 +8,10 @@ import sqlite3
 import msgspec
 import pytest
 
-from robots.messages import CommandBatch, Move, TelemetryFrame, UnitState
-from sim.journal import JournaledLink, ResumeError, ResumeMismatchError, TickJournal, check_resumable
-from sim.run import RunOptions, run_fc
-from sim.runstore import RunStore
+from fctwin.robots.messages import CommandBatch, Move, TelemetryFrame, UnitState
+from fctwin.sim.journal import JournaledLink, ResumeError, ResumeMismatchError, TickJournal, check_resumable
+from fctwin.sim.run import RunOptions, run_fc
+from fctwin.sim.runstore import RunStore
 
 DROP = {"wall_s", "realtime_factor", "planner_ms_per_step"}
 

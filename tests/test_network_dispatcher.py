@@ -9,12 +9,18 @@ import msgspec
 import pytest
 import zmq
 
-from network import protocol as p
-from network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
-from network.fleet_side import ClientConfig, FleetClient
-from network.protocol import ErrorCode
-from network.security import ClientKeys, InsecureBindError, ServerKeys, generate_keys, is_loopback_endpoint
-from robots.messages import TelemetryFrame, UnitState
+from fctwin.network import protocol as p
+from fctwin.network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
+from fctwin.network.fleet_side import ClientConfig, FleetClient
+from fctwin.network.protocol import ErrorCode
+from fctwin.network.security import (
+    ClientKeys,
+    InsecureBindError,
+    ServerKeys,
+    generate_keys,
+    is_loopback_endpoint,
+)
+from fctwin.robots.messages import TelemetryFrame, UnitState
 
 HEARTBEAT_S = 0.1
 
@@ -44,7 +50,7 @@ def _dealer(ctx: zmq.Context, endpoint: str, identity: str, keys: ClientKeys | N
     s.linger = 0
     s.setsockopt_string(zmq.IDENTITY, identity)
     if keys is not None:
-        from network.security import apply_client_curve
+        from fctwin.network.security import apply_client_curve
 
         apply_client_curve(s, keys)
     s.connect(endpoint)
@@ -254,7 +260,7 @@ def test_curve_admits_allow_listed_keys_and_binds_each_key_to_one_robot_id(ctx, 
         good = _client(ctx, server.router_endpoint, "T-01", ClientKeys.from_dir(tmp_path, "T-01"))
         _serve_until(server, [good], lambda evs: good.registered)
         # T-02's key claiming to be robot T-03: refused and logged
-        caplog.set_level(logging.WARNING, logger="network.dispatcher_side")
+        caplog.set_level(logging.WARNING, logger="fctwin.network.dispatcher_side")
         impostor = _dealer(ctx, server.router_endpoint, "T-03", ClientKeys.from_dir(tmp_path, "T-02"))
         reply = _exchange(server, impostor, [_hello("T-03")])
         assert reply.body.code == ErrorCode.UNAUTHORIZED and "bound to 'T-02'" in reply.body.detail

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from network import protocol as p
-from network.dispatcher_side import (
+from fctwin.network import protocol as p
+from fctwin.network.dispatcher_side import (
     ClientLost,
     DispatcherServer,
     Received,
@@ -26,8 +26,8 @@ from network.dispatcher_side import (
     ServerConfig,
     ServerEvent,
 )
-from network.robot_client import run_robot_process
-from robots.messages import Action, CommandBatch, Move, Resume, UnitMode, UnitState
+from fctwin.network.robot_client import run_robot_process
+from fctwin.robots.messages import Action, CommandBatch, Move, Resume, UnitMode, UnitState
 
 HEARTBEAT_S = 0.2
 WATCHDOG_S = 1.0

@@ -12,9 +12,9 @@ import os
 import signal
 import time
 
-from network.hil_link import HilFleetLink, HilOptions
-from network.robot_client import run_robot_process
-from robots.messages import Action, CommandBatch, Move, UnitMode
+from fctwin.network.hil_link import HilFleetLink, HilOptions
+from fctwin.network.robot_client import run_robot_process
+from fctwin.robots.messages import Action, CommandBatch, Move, UnitMode
 
 HEARTBEAT_S = 0.2
 STEP_S = 0.05
@@ -65,7 +65,7 @@ def test_external_robots_and_simulated_units_are_driven_alike_and_a_lost_robot_f
         link = HilFleetLink(
             "toy:3",
             HilOptions(**{**opts.__dict__, "bind": endpoint}),
-            link_kwargs={"host_factory": "network.toy_fleet:ToyFleetHost"},
+            link_kwargs={"host_factory": "fctwin.network.toy_fleet:ToyFleetHost"},
         )
         first = link.initial_frame()
         assert sorted(u.unit_id for u in first.units) == ["T-01", "T-02", "T-03"]

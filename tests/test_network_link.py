@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from network.fleet_link import FleetLinkError, ZmqFleetLink
-from robots.messages import Action, CommandBatch, Move
+from fctwin.network.fleet_link import FleetLinkError, ZmqFleetLink
+from fctwin.robots.messages import Action, CommandBatch, Move
 
-TOY = "network.toy_fleet:ToyFleetHost"
+TOY = "fctwin.network.toy_fleet:ToyFleetHost"
 
 
 def _forward(step: int, command_id: int, uid: str = "T-01") -> CommandBatch:
@@ -55,7 +55,7 @@ def test_a_dead_fleet_host_is_an_error_not_a_hang():
 
 def test_a_fleet_host_that_cannot_start_is_reported():
     with pytest.raises(FleetLinkError, match="start-up"):
-        ZmqFleetLink("toy:1", host_factory="network.toy_fleet:NoSuchHost", start_timeout_s=30)
+        ZmqFleetLink("toy:1", host_factory="fctwin.network.toy_fleet:NoSuchHost", start_timeout_s=30)
 
 
 def _open_link_and_wait(pid_file: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from network import protocol as p
-from network.fleet_side import CommandDeduper
-from network.protocol import ErrorCode, ProtocolError
-from robots.messages import CommandBatch, Lift, Move, TelemetryFrame, UnitEvent, UnitState
+from fctwin.network import protocol as p
+from fctwin.network.fleet_side import CommandDeduper
+from fctwin.network.protocol import ErrorCode, ProtocolError
+from fctwin.robots.messages import CommandBatch, Lift, Move, TelemetryFrame, UnitEvent, UnitState
 
 STATE = UnitState(unit_id="T-01", unit_type="titan", mode=0, row=2, col=3, heading=1)
 

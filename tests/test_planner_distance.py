@@ -7,9 +7,9 @@ import heapq
 import numpy as np
 import pytest
 
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.pibt import PIBTPlanner
-from controller.planning.validate import check_step
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.pibt import PIBTPlanner
+from fctwin.controller.planning.validate import check_step
 
 STEP = ((0, 1), (1, 0), (0, -1), (-1, 0))  # headings E, S, W, N
 

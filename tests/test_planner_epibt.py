@@ -7,11 +7,11 @@ import pytest
 from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
 from test_planner_pibt import MAPF, ROOT, advance, lifelong, needs_data, random_instance
 
-from controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.instances import read_lorr_problem
-from controller.planning.pibt import _OPERATION_INPUTS, PIBTPlanner
-from controller.planning.reference_epibt import reference_epibt_step
+from fctwin.controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.instances import read_lorr_problem
+from fctwin.controller.planning.pibt import _OPERATION_INPUTS, PIBTPlanner
+from fctwin.controller.planning.reference_epibt import reference_epibt_step
 
 F, R, C, W = 0, 1, 2, 3
 
@@ -135,9 +135,9 @@ def test_dense_lifelong_every_unit_keeps_reaching_goals(k_steps):
 SMALL_RUN = """
 import numpy as np, sys
 sys.path.insert(0, {root!r})
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.pibt import PIBTPlanner
-from controller.planning.validate import check_step
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.pibt import PIBTPlanner
+from fctwin.controller.planning.validate import check_step
 rng = np.random.default_rng(5)
 pu = rng.random((8, 9)) > 0.2
 cells = np.argwhere(pu)

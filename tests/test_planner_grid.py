@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
 
-from controller.planning import make_planner
-from controller.planning._grid_kernels import grid_pibt_step_kernel
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.grid_pibt import GridPIBTPlanner
-from controller.planning.instances import read_kiva_map
-from controller.planning.reference_grid import reference_grid_step
-from controller.planning.validate import StepViolationError, check_grid_step
+from fctwin.controller.planning import make_planner
+from fctwin.controller.planning._grid_kernels import grid_pibt_step_kernel
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.grid_pibt import GridPIBTPlanner
+from fctwin.controller.planning.instances import read_kiva_map
+from fctwin.controller.planning.reference_grid import reference_grid_step
+from fctwin.controller.planning.validate import StepViolationError, check_grid_step
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPF = ROOT.parent / "shared" / "benchmarks" / "mapf"
@@ -252,9 +252,9 @@ def test_units_swap_places_in_open_floor_without_an_edge_conflict():
 SMALL_RUN = """
 import numpy as np, sys
 sys.path.insert(0, {root!r})
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.grid_pibt import GridPIBTPlanner
-from controller.planning.validate import check_grid_step
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.grid_pibt import GridPIBTPlanner
+from fctwin.controller.planning.validate import check_grid_step
 rng = np.random.default_rng(5)
 pu = rng.random((8, 9)) > 0.2
 cells = np.argwhere(pu)

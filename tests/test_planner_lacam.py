@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from controller.planning import make_planner
-from controller.planning._lacam_kernels import constrained_pibt_kernel, state_distance_kernel
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.instances import read_movingai_map, read_scen
-from controller.planning.lacam import pibt_successor, solve_lacam, states_to_actions
-from controller.planning.validate import check_step
+from fctwin.controller.planning import make_planner
+from fctwin.controller.planning._lacam_kernels import constrained_pibt_kernel, state_distance_kernel
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.instances import read_movingai_map, read_scen
+from fctwin.controller.planning.lacam import pibt_successor, solve_lacam, states_to_actions
+from fctwin.controller.planning.validate import check_step
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPF = ROOT.parent / "shared" / "benchmarks" / "mapf"

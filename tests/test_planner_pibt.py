@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
 
-from controller.planning import make_planner
-from controller.planning._kernels import order_by_priority, pibt_step_kernel
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.guidance import grid_highway_move_costs
-from controller.planning.instances import read_kiva_map, read_lorr_problem
-from controller.planning.pibt import PIBTPlanner
-from controller.planning.reference import reference_step
-from controller.planning.validate import StepViolationError, check_step
+from fctwin.controller.planning import make_planner
+from fctwin.controller.planning._kernels import order_by_priority, pibt_step_kernel
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.guidance import grid_highway_move_costs
+from fctwin.controller.planning.instances import read_kiva_map, read_lorr_problem
+from fctwin.controller.planning.pibt import PIBTPlanner
+from fctwin.controller.planning.reference import reference_step
+from fctwin.controller.planning.validate import StepViolationError, check_step
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPF = ROOT.parent / "shared" / "benchmarks" / "mapf"
@@ -301,9 +301,9 @@ def test_kiva_streets_alternate_and_leave_every_move_allowed():
 SMALL_RUN = """
 import numpy as np, sys
 sys.path.insert(0, {root!r})
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.pibt import PIBTPlanner
-from controller.planning.validate import check_step
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.pibt import PIBTPlanner
+from fctwin.controller.planning.validate import check_step
 rng = np.random.default_rng(5)
 pu = rng.random((8, 9)) > 0.2
 cells = np.argwhere(pu)

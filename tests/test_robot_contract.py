@@ -2,10 +2,10 @@
 
 import pytest
 
-from robots import registered_types
-from robots.checker import CheckerFloor, ContractViolation, check_unit
-from robots.messages import Action, Lift, Move, SetDown
-from robots.titan import Titan, TitanParams
+from fctwin.robots import registered_types
+from fctwin.robots.checker import CheckerFloor, ContractViolation, check_unit
+from fctwin.robots.messages import Action, Lift, Move, SetDown
+from fctwin.robots.titan import Titan, TitanParams
 
 UNIT_TYPES = sorted(registered_types())
 
@@ -91,7 +91,7 @@ def test_round_6_equals_round_bit_for_bit():
     import math
     import random
 
-    from robots.titan import round_6
+    from fctwin.robots.titan import round_6
 
     rng = random.Random(7)
     xs = [rng.random() for _ in range(200_000)]

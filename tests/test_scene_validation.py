@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.scene import SceneError, load_scene, scene_from_dict
-from sim.scene.layout import CellCode
+from fctwin.sim.scene import SceneError, load_scene, scene_from_dict
+from fctwin.sim.scene.layout import CellCode
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "scenes"
@@ -126,7 +126,7 @@ def test_map_unknown_symbol_names_line():
 
 def test_cli_validate_exit_codes(tmp_path, small_scene_dict, write_scene):
     ok = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "validate", str(SCENES / "fc_small.toml")],
+        [sys.executable, "-m", "fctwin.sim.cli", "validate", str(SCENES / "fc_small.toml")],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -135,7 +135,10 @@ def test_cli_validate_exit_codes(tmp_path, small_scene_dict, write_scene):
     small_scene_dict["fleet"][0]["count"] = 0
     bad = write_scene(small_scene_dict)
     res = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "validate", str(bad)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "fctwin.sim.cli", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert res.returncode == 2
     assert "fleet[0].count" in res.stderr and "Traceback" not in res.stderr

@@ -23,7 +23,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from robots.messages import CommandBatch
+from fctwin.robots.messages import CommandBatch
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ("T-01", "T-02")
@@ -41,7 +41,7 @@ def _cli(*args: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = log.open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", *args], cwd=ROOT, env=env, stdout=out, stderr=out
+        [sys.executable, "-m", "fctwin.sim.cli", *args], cwd=ROOT, env=env, stdout=out, stderr=out
     )
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from robots.data import load_station_models
-from sim.fleet_host import FleetHost
-from sim.run import RunOptions, run_fc
-from sim.scene import SceneError, load_scene, scene_from_dict
+from fctwin.robots.data import load_station_models
+from fctwin.sim.fleet_host import FleetHost
+from fctwin.sim.run import RunOptions, run_fc
+from fctwin.sim.scene import SceneError, load_scene, scene_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenes" / "stations_tiny.toml"

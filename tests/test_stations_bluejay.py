@@ -2,10 +2,10 @@
 
 import pytest
 
-from robots.bluejay import BlueJayStation
-from robots.checker import CheckerFloor
-from robots.messages import Serve
-from robots.physics.bluejay_cell import BlueJayCell, Task
+from fctwin.robots.bluejay import BlueJayStation
+from fctwin.robots.checker import CheckerFloor
+from fctwin.robots.messages import Serve
+from fctwin.robots.physics.bluejay_cell import BlueJayCell, Task
 
 # Arms 0, 1 and 2 all consolidate into the centre order tote at once: their zones overlap.
 SAME_ZONE = {
@@ -78,9 +78,9 @@ def test_cell_arm_count_is_checked(arms):
 
 
 def test_station_units_pass_the_contract_checker():
-    from robots.checker import check_unit
-    from robots.sequoia import SequoiaStation
-    from robots.vulcan import VulcanStation
+    from fctwin.robots.checker import check_unit
+    from fctwin.robots.sequoia import SequoiaStation
+    from fctwin.robots.vulcan import VulcanStation
 
     for cls in (BlueJayStation, VulcanStation, SequoiaStation):
         check_unit(cls)

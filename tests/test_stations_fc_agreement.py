@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.run import RunOptions, run_fc
+from fctwin.sim.run import RunOptions, run_fc
 
 TINY = Path(__file__).resolve().parents[1] / "scenes" / "stations_tiny.toml"
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from robots.checker import CheckerFloor
-from robots.messages import Serve
-from robots.physics.sequoia_rack import SequoiaRack, SequoiaRackParams, nearest_free_slot
-from robots.physics.vulcan_cell import VulcanCell
-from robots.sequoia import SequoiaStation
+from fctwin.robots.checker import CheckerFloor
+from fctwin.robots.messages import Serve
+from fctwin.robots.physics.sequoia_rack import SequoiaRack, SequoiaRackParams, nearest_free_slot
+from fctwin.robots.physics.vulcan_cell import VulcanCell
+from fctwin.robots.sequoia import SequoiaStation
 
 
 @pytest.fixture(scope="module")

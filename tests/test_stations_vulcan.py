@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from robots.checker import CheckerFloor
-from robots.data import load_station_models
-from robots.data.item_mix import sample_items
-from robots.messages import Serve
-from robots.vulcan import VulcanStation
+from fctwin.robots.checker import CheckerFloor
+from fctwin.robots.data import load_station_models
+from fctwin.robots.data.item_mix import sample_items
+from fctwin.robots.messages import Serve
+from fctwin.robots.vulcan import VulcanStation
 
 LINES = 10
 UNITS_PER_LINE = 2

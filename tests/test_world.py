@@ -18,7 +18,7 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from sim.world import (
+from fctwin.sim.world import (
     AISLE,
     CHARGE,
     DOCK,
@@ -35,7 +35,7 @@ from sim.world import (
     xy_from_cell,
     yaw_from_heading,
 )
-from sim.world_assets import POD_LIFT_M
+from fctwin.sim.world_assets import POD_LIFT_M
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CELL_SIZE_M = 1.2
@@ -263,7 +263,7 @@ GUI_WITHOUT_DISPLAY = """
     import sys
     sys.path.insert(0, "tests")
     from test_world import small_spec
-    from sim.world import DisplayUnavailable, World
+    from fctwin.sim.world import DisplayUnavailable, World
     try:
         World(small_spec(), gui=True)
     except DisplayUnavailable as exc:
@@ -286,7 +286,7 @@ GUI_STORY = """
     import numpy as np
     sys.path.insert(0, "tests")
     from test_world import small_spec
-    from sim.world import World
+    from fctwin.sim.world import World
     with World(small_spec(), gui=True) as world:
         cells = world.spec.unit_cells.copy()
         headings = world.spec.unit_headings.copy()

@@ -11,9 +11,9 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from robots.messages import Serve
-from sim.fleet_host import FleetHost
-from sim.scene import load_scene
+from fctwin.robots.messages import Serve
+from fctwin.sim.fleet_host import FleetHost
+from fctwin.sim.scene import load_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenes" / "stations_tiny.toml"
@@ -64,8 +64,8 @@ def test_physics_cell_loaded_into_the_world_moves_its_arm():
 
 GUI_STORY = """
     import numpy as np, pybullet as p
-    from robots.messages import Serve
-    from sim.fleet_host import FleetHost
+    from fctwin.robots.messages import Serve
+    from fctwin.sim.fleet_host import FleetHost
     host = FleetHost("scenes/stations_tiny.toml", gui=True, station_fidelity="physics")
     cid = host.world.client_id
     arms = [u for u in host.stations if u.unit_type in ("vulcan", "bluejay", "sequoia")]

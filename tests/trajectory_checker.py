@@ -13,7 +13,7 @@ import sqlite3
 
 import numpy as np
 
-from sim.runstore import read_poses
+from fctwin.sim.runstore import read_poses
 
 
 def check_run(db_path, scene) -> dict:

@@ -1,15 +1,15 @@
 """Drive-unit path planners behind one interface (`Planner`), plus the registry of planners."""
 
-from controller.planning.base import FleetArrays, GridMaps, Planner
+from fctwin.controller.planning.base import FleetArrays, GridMaps, Planner
 
 __all__ = ["FleetArrays", "GridMaps", "Planner", "make_planner", "PLANNERS"]
 
 # name -> "module:Class"; imported lazily so that numba kernels compile only when used.
 PLANNERS: dict[str, str] = {
-    "reservation": "controller.planning.reservation:ReservationPlanner",
-    "pibt": "controller.planning.pibt:PIBTPlanner",
-    "pibt_grid": "controller.planning.grid_pibt:GridPIBTPlanner",  # 4-connected model, no headings
-    "lacam": "controller.planning.lacam:LaCAMPlanner",
+    "reservation": "fctwin.controller.planning.reservation:ReservationPlanner",
+    "pibt": "fctwin.controller.planning.pibt:PIBTPlanner",
+    "pibt_grid": "fctwin.controller.planning.grid_pibt:GridPIBTPlanner",  # 4-connected model, no headings
+    "lacam": "fctwin.controller.planning.lacam:LaCAMPlanner",
 }
 
 

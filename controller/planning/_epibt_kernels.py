@@ -1,6 +1,6 @@
 """numba kernel of one lifelong step by PIBT over multi-action operations (EPIBT-style).
 
-Plain PIBT (`controller.planning._kernels`) plans one cell ahead; under the rotation model a unit
+Plain PIBT (`fctwin.controller.planning._kernels`) plans one cell ahead; under the rotation model a unit
 that must turn first reserves a cell it will not enter this step, and the units behind it wait.
 Here each unit chooses an *operation*: a sequence of ``K`` F/R/C/W actions (e.g. R F F), whose
 cells are reserved at times t+1 .. t+K. Units plan in priority order; an operation may not meet a
@@ -11,7 +11,7 @@ operation is tried. Only the first action is executed; every step plans afresh. 
 EPIBT, the LoRR 2024 winning approach (PIBT over operations); the operation set, the ranking and
 the work bound below are ours.
 
-Readable twin: `controller.planning.reference_epibt` (same algorithm, plain Python).
+Readable twin: `fctwin.controller.planning.reference_epibt` (same algorithm, plain Python).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import itertools
 import numba
 import numpy as np
 
-from controller.planning._kernels import (
+from fctwin.controller.planning._kernels import (
     ACT_C,
     ACT_F,
     ACT_R,
@@ -31,7 +31,7 @@ from controller.planning._kernels import (
     sort_candidates,
     turn_steps,
 )
-from controller.planning.numba_config import NUMBA_OPTS
+from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
 FAR = 65535  # distance of a cell outside the tables
 
@@ -364,7 +364,7 @@ def epibt_step_kernel(
 ):  # fmt: skip
     """One lifelong step: an operation per unit in priority ``order``; writes its first action.
 
-    Inputs as `controller.planning._kernels.pibt_step_kernel` (``tables`` cell or rotation-aware),
+    Inputs as `fctwin.controller.planning._kernels.pibt_step_kernel` (``tables`` cell or rotation-aware),
     plus ``ops`` int8[n_ops, K] (`make_operations`), ``lateness`` int64[n_ops]
     (`operation_lateness`), ``prev_op`` int32[N] and ``keep`` (see `rank_operations`), ``budget``
     (operations tried per root before units below it give up) and ``max_depth`` (longest

@@ -1,11 +1,13 @@
-"""numba kernel of the PIBT step for the 4-connected grid action model (see `controller.planning.grid_pibt`).
+"""numba kernel of the PIBT step for the 4-connected grid action model.
+
+See `fctwin.controller.planning.grid_pibt`.
 
 Each step a unit moves to one of its four neighbours or waits; there is no heading. This is the
 model of RHCR (Li et al., AAAI 2021; ``rotation`` defaults to false in its ``driver.cpp``) and of
-the MovingAI MAPF benchmarks. Same layout as `controller.planning._kernels` (array in / array out,
+the MovingAI MAPF benchmarks. Same layout as `fctwin.controller.planning._kernels` (array in / array out,
 cells are linear indices ``row * W + col``, scratch allocated once by the wrapper); the distance
 inputs (`near_distances`) and the candidate sort (`sort_candidates`) are shared with the rotation
-kernel, which this module leaves untouched. Readable twin: `controller.planning.reference_grid`.
+kernel, which this module leaves untouched. Readable twin: `fctwin.controller.planning.reference_grid`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from controller.planning._kernels import N_CAND, NO_AGENT, direction_between, near_distances, sort_candidates
-from controller.planning.numba_config import NUMBA_OPTS
+from fctwin.controller.planning._kernels import (
+    N_CAND,
+    NO_AGENT,
+    direction_between,
+    near_distances,
+    sort_candidates,
+)
+from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
 # grid actions: a move along heading d (0 east = right, 1 south = down, 2 west = left, 3 north = up)
 # has code d, so an action is also the index of the neighbour it enters; 4 waits
@@ -46,7 +54,7 @@ def grid_fill_candidates(
     stands on now comes first (pibt2's lifelong tie-break: a free cell needs no push), then a random
     tie 0..3 per direction; the stay counts as occupied with tie 4, so equal costs favour moving. A
     unit pushed along heading ``pushed_dir`` (-1: not pushed) pays ``push_penalty`` steps for the
-    cell straight on, where its pusher follows it. As `controller.planning._kernels.fill_candidates`
+    cell straight on, where its pusher follows it. As `fctwin.controller.planning._kernels.fill_candidates`
     without rotations.
     """
     cur = pos_lin[i]
@@ -108,7 +116,7 @@ def grid_pibt_step_kernel(
 ):
     """One PIBT step (Okumura et al., AIJ 2022) for the 4-connected model: int8 actions 0-3 move, 4 waits.
 
-    Inputs as `controller.planning._kernels.pibt_step_kernel` without heading and swap: pos_lin
+    Inputs as `fctwin.controller.planning._kernels.pibt_step_kernel` without heading and swap: pos_lin
     int32[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N], pass_u/pass_l bool[H*W],
     cell_index int32[H*W], tables uint16[S, n_cells] (cell distances, one entry per cell; raises
     ValueError for rotation-aware tables), move_cost uint8[n_cells, 4], order int32[N] (units by

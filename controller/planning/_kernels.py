@@ -1,8 +1,8 @@
-"""numba kernels of the PIBT step for the rotation action model (see `controller.planning.pibt`).
+"""numba kernels of the PIBT step for the rotation action model (see `fctwin.controller.planning.pibt`).
 
 All kernels are array in / array out: the wrapper allocates every array (including scratch space)
 once per run and the kernels write into them. Cells are linear indices ``row * W + col``.
-Readable twin: `controller.planning.reference` (same algorithm, plain Python, recursive).
+Readable twin: `fctwin.controller.planning.reference` (same algorithm, plain Python, recursive).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from controller.planning.numba_config import NUMBA_OPTS
+from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
 ACT_F = 0
 ACT_R = 1  # clockwise: heading + 1
@@ -77,7 +77,7 @@ def near_distances(
     filled. One tight pass before PIBT, so the CPU overlaps the cache misses of many units' tables
     (each unit reads its own goal's table, ~10,000 tables spread over 2 GB on warehouse_large);
     inside PIBT's branchy search the same reads were taken one miss at a time. With rotation-aware
-    tables (``stride`` 5, see `controller.planning.distance`) a neighbour's entry is that of
+    tables (``stride`` 5, see `fctwin.controller.planning.distance`) a neighbour's entry is that of
     arriving there facing the move's heading, and the unit's own that of its current heading, so
     the ranking counts every later turn of the route.
     """
@@ -447,7 +447,7 @@ def pibt_step_kernel(
     Inputs: pos_lin int32[N], heading int8[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N],
     pass_u/pass_l bool[H*W], cell_index int32[H*W] (a cell's table entry, -1 outside the map),
     tables uint16[S, n_cells] or, rotation-aware, uint16[S, 5 * n_cells] (the stride follows from
-    the shapes; see `controller.planning.distance`), move_cost uint8[n_cells, 4] (guidance), order
+    the shapes; see `fctwin.controller.planning.distance`), move_cost uint8[n_cells, 4] (guidance), order
     int32[N] (units by decreasing priority), tie int8[N, 5] (random 0..3 per neighbour direction and
     stay), use_swap bool (PIBT swap/pull for corridors), push_penalty int, stall int32[N] (steps
     without progress) and stall_div int (see fill_candidates).

@@ -1,9 +1,9 @@
-"""numba kernels of the LaCAM one-shot planner (see `controller.planning.lacam`).
+"""numba kernels of the LaCAM one-shot planner (see `fctwin.controller.planning.lacam`).
 
 States are (cell, heading) pairs encoded as ``state = cell * 4 + heading`` with ``cell = row * W +
 col`` and headings 0 E, 1 S, 2 W, 3 N. A unit's successors are F (the cell ahead, same heading),
 R (heading + 1), C (heading - 1) and W. Collisions are on cells only: no two units in one cell, no
-two units exchanging cells. Array in / array out like `controller.planning._kernels` (whose
+two units exchanging cells. Array in / array out like `fctwin.controller.planning._kernels` (whose
 ``neighbour`` and ``sort_candidates`` helpers are reused); scratch arrays are allocated once by the caller.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from controller.planning._kernels import neighbour, sort_candidates
-from controller.planning.numba_config import NUMBA_OPTS
+from fctwin.controller.planning._kernels import neighbour, sort_candidates
+from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
 NO_AGENT = -1
 N_SUCC = 4  # F, R, C, W

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from controller.planning.numba_config import NUMBA_OPTS
+from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
 DIST_INF = np.uint16(65535)  # unreachable (or outside the reset-time passable set)
 
@@ -300,7 +300,7 @@ class DistanceTables:
         ``bool[H, W]`` maps at reset; the union defines the compact cell index.
     move_cost:
         Optional ``uint8[H, W, 4]`` cost of a forward move per cell and heading (guidance, see
-        `controller.planning.guidance`); plain unit costs (BFS) when omitted.
+        `fctwin.controller.planning.guidance`); plain unit costs (BFS) when omitted.
     refresh_steps:
         Minimum age (steps) before a table made stale by a pod move is rebuilt (see `sync_maps`).
     max_tables:
@@ -376,7 +376,7 @@ class DistanceTables:
     def fill_slots(self, goal_lin: np.ndarray, loaded: np.ndarray, goal_slot: np.ndarray, step: int) -> None:
         """Fill ``goal_slot`` (``int32[N]``) where it is -1 for a unit with a goal, building tables.
 
-        ``goal_slot`` comes from `controller.planning._kernels.prepare_kernel` (-1 where the table is
+        ``goal_slot`` comes from `fctwin.controller.planning._kernels.prepare_kernel` (-1 where the table is
         missing or stale). A few tables a step are built in one numba call; many at once (the first
         step of a large fleet) go through `slots_for`, which recycles LRU slots in bulk.
         """

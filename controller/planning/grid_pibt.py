@@ -5,7 +5,7 @@ Each step a unit moves to one of its four neighbours or waits. This is the model
 multi-agent path finding in large-scale warehouses", AAAI 2021: ``driver.cpp`` declares
 ``("rotation", po::value<bool>()->default_value(false), "consider rotation")``), so it is the
 like-for-like comparison for the benchmark; the fleet itself drives under the rotation model of
-`controller.planning.pibt`.
+`fctwin.controller.planning.pibt`.
 
 The planner is PIBT (Okumura, Machida, Defago, Tamura, "Priority inheritance with backtracking for
 iterative multi-agent path finding", AIJ 2022) with the lifelong details of `PIBTPlanner`, whose
@@ -13,7 +13,7 @@ input preparation it shares: priorities grow with the steps since a unit's goal 
 reached (ties by a fixed random fraction), a lower-priority unit in the way is pushed aside by
 priority inheritance, a pushed unit that finds no cell makes its pusher backtrack, equal costs are
 broken at random, waiting gets dearer after ``stall_div`` steps without progress, and optional
-guidance (`controller.planning.guidance`) makes moves against a one-way street dearer in the
+guidance (`fctwin.controller.planning.guidance`) makes moves against a one-way street dearer in the
 distance tables. On an undirected graph where every pair of adjacent cells lies on a cycle PIBT
 lets the top-priority unit reach its goal, and since a unit that has waited longest gets the top
 priority, every unit keeps reaching goals in lifelong operation (Okumura et al.); kiva.map is such a
@@ -25,16 +25,16 @@ to a cell nobody stands on (pibt2's lifelong tie-break).
 
 Actions (``int8``): 0 right (col + 1), 1 down (row + 1), 2 left (col - 1), 3 up (row - 1), 4 wait;
 that is, the heading of the move as in the rotation model (0 E, 1 S, 2 W, 3 N), and 4 for waiting.
-Checked by `controller.planning.validate.check_grid_step`.
+Checked by `fctwin.controller.planning.validate.check_grid_step`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.pibt import PIBTPlanner
+from fctwin.controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.pibt import PIBTPlanner
 
 __all__ = ["GRID_ACTION_LETTERS", "GRID_WAIT", "GridPIBTPlanner"]
 

@@ -2,7 +2,7 @@
 
 Choice (issue 3, one-shot target)
 ---------------------------------
-One-shot MAPF asks every unit to reach its goal and stay. PIBT alone (`controller.planning.pibt`)
+One-shot MAPF asks every unit to reach its goal and stay. PIBT alone (`fctwin.controller.planning.pibt`)
 is greedy and incomplete: on ``warehouse-10-20-10-2-1`` plain PIBT livelocks at 100 agents, and
 with swap + push-aside still at 500 agents for some seeds (units at a corridor junction turning back
 and forth for ever). We therefore wrap PIBT in **LaCAM** (Okumura, "LaCAM: search-based algorithm
@@ -25,7 +25,7 @@ and reports failure otherwise (given time).
   ranking, PIBT swap from "Engineering LaCAM*", Okumura, AAMAS 2024, and push-aside), which alone
   reaches all goals in most runs, so LaCAM returns its rollout unchanged where it works and only
   branches where it livelocks. Constrained visits use PIBT over (cell, heading) states that places
-  the constrained units first (`controller.planning._lacam_kernels.constrained_pibt_kernel`,
+  the constrained units first (`fctwin.controller.planning._lacam_kernels.constrained_pibt_kernel`,
   numba). Completeness needs only that constrained visits obey their constraints: any valid
   successor may be tried first.
 - **Rotation model**: an agent state is (cell, heading); successors are F (cell ahead), R, C and W;
@@ -54,8 +54,8 @@ from collections import deque
 
 import numpy as np
 
-from controller.planning._lacam_kernels import constrained_pibt_kernel, state_distance_kernel
-from controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning._lacam_kernels import constrained_pibt_kernel, state_distance_kernel
+from fctwin.controller.planning.base import FleetArrays, GridMaps
 
 __all__ = ["LaCAMPlanner", "LaCAMResult", "pibt_successor", "solve_lacam", "states_to_actions"]
 
@@ -242,7 +242,7 @@ def pibt_successor(passable: np.ndarray, goal_cell: np.ndarray, *, seed: int = 0
     unit's goal was set or reached), which only shape its choices: any valid step is a valid
     successor for LaCAM.
     """
-    from controller.planning.pibt import PIBTPlanner
+    from fctwin.controller.planning.pibt import PIBTPlanner
 
     opts = {"swap": True, "push_penalty": 1, "guidance_penalty": 2} | pibt_opts
     H, W = passable.shape
@@ -348,7 +348,7 @@ class LaCAMPlanner:
             self.actions = states_to_actions(res.states)
         else:
             # out of time: keep the units moving with the (incomplete) PIBT one-shot preset
-            from controller.planning.pibt import PIBTPlanner
+            from fctwin.controller.planning.pibt import PIBTPlanner
 
             self.states, self.actions = None, None
             opts = {"swap": True, "push_penalty": 1, "guidance_penalty": 2} | self.pibt_opts

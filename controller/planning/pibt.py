@@ -18,14 +18,14 @@ combine:
   its next cell moves F, one that is not turns towards it (R/C) and keeps its cell, and units that
   planned to enter a kept cell wait (a chain resolved in O(N)). Staying costs one step more than the
   best move, so a unit facing away from its route turns instead of idling.
-- **Highway guidance** (`controller.planning.guidance`), the fixed-direction form of traffic-flow
+- **Highway guidance** (`fctwin.controller.planning.guidance`), the fixed-direction form of traffic-flow
   guidance (Chen, Harabor, Li, Stuckey, "Traffic flow optimisation for lifelong multi-agent path
   finding", AAAI 2024; RHCR's highways, Li et al., AAAI 2021): aisles become one-way by cost, which
   removes most head-on meetings; it doubled MR24-WAREHOUSE throughput. ``guidance="highways+grid"``
   also makes the rows and columns that cross open floor alternating one-way streets (RHCR's
   ``kiva.map``: 3.54 instead of 2.77 tasks per step at 140 agents).
 - **Exact heuristics, lazily**: reverse BFS/Dial tables per goal and load class, computed on demand,
-  budgeted and recycled LRU (`controller.planning.distance`), instead of the start kit's all-pairs
+  budgeted and recycled LRU (`fctwin.controller.planning.distance`), instead of the start kit's all-pairs
   tables (15.8 GB on warehouse_large). Laid out in 8 x 8 cell tiles, and read for all units in one
   pass before the search (`near_distances`): the step is bound by cache misses on ~10,000 tables.
 - **Rotation-aware tables** (``heading_tables=True``, the kiva preset): one entry per (cell,
@@ -42,7 +42,7 @@ combine:
   and `push_penalty=1` (a pushed unit prefers stepping aside): together they make one-shot instances
   complete where plain PIBT livelocks, but they cost lifelong throughput, so they are off by default.
 
-- **Operations** (option ``operation_steps=3``, `controller.planning._epibt_kernels`): PIBT over
+- **Operations** (option ``operation_steps=3``, `fctwin.controller.planning._epibt_kernels`): PIBT over
   3-action operations (R F F, F F W, ...) with their cells reserved over the next three steps, as
   EPIBT (the LoRR 2024 winner): a unit that must turn no longer reserves a cell it will not enter
   this step. It removes most of the waits on MR24-WAREHOUSE (12% W instead of 27-32%) at ~60-150 ms
@@ -53,7 +53,7 @@ Not included in this version: WPPL's windowed LNS refinement (it pays off with 1
 and optimised, rather than fixed, guidance graphs; see docs/planner.md for the measurements
 behind these choices.
 
-Guarantees (tested with `controller.planning.validate`): no vertex conflict, no swap, no move into a
+Guarantees (tested with `fctwin.controller.planning.validate`): no vertex conflict, no swap, no move into a
 cell impassable for the unit's load state, inactive units wait and are obstacles, map changes are
 respected from the next step (closed aisles immediately; tables made stale by pod moves within
 ``refresh_steps``, routing only, never safety).
@@ -65,11 +65,11 @@ import time
 
 import numpy as np
 
-from controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
-from controller.planning._kernels import pibt_step_kernel, prepare_kernel
-from controller.planning.base import FleetArrays, GridMaps
-from controller.planning.distance import DistanceTables
-from controller.planning.guidance import grid_highway_move_costs, highway_move_costs
+from fctwin.controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
+from fctwin.controller.planning._kernels import pibt_step_kernel, prepare_kernel
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.distance import DistanceTables
+from fctwin.controller.planning.guidance import grid_highway_move_costs, highway_move_costs
 
 __all__ = ["PIBTPlanner"]
 
@@ -100,7 +100,7 @@ class PIBTPlanner:
         warehouse_large, whose 24,768 errand tables would need 9.6 GB.
     operation_steps:
         0 (default): plain PIBT over next cells. K > 0: PIBT over K-action operations (see
-        `controller.planning._epibt_kernels`; 3 is the tested setting). ``operation_budget``
+        `fctwin.controller.planning._epibt_kernels`; 3 is the tested setting). ``operation_budget``
         (operations tried per root unit before the units below it give up), ``operation_depth``
         (longest priority-inheritance chain) and ``operation_keep`` (steps of hysteresis for
         going on with last step's operation) tune it.
@@ -124,7 +124,7 @@ class PIBTPlanner:
         operation_depth: int = 64,
         operation_keep: int = 1,
     ) -> None:
-        # operation_steps K > 0: plan K-action operations per unit (`controller.planning._epibt_kernels`)
+        # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
         # instead of single cells; budget and depth bound the backtracking per root unit
         self.operation_steps = int(operation_steps)
         self.operation_budget = int(operation_budget)
@@ -283,7 +283,7 @@ class PIBTPlanner:
         """Validate inputs, update priorities and distance tables, return the kernel's inputs.
 
         Raises ValueError on wrong shapes or units outside the grid. Exposed so tests can feed the
-        very same inputs to `controller.planning.reference.reference_step`.
+        very same inputs to `fctwin.controller.planning.reference.reference_step`.
         """
         if self.tables is None:
             raise RuntimeError("call reset() before step()")

@@ -1,7 +1,7 @@
 """Readable pure-Python reference of the operation step (same outputs as `_epibt_kernels.epibt_step_kernel`).
 
 Written for reading and for testing the kernel, not for speed. Recursive priority inheritance over
-K-action operations with backtracking, as described in `controller.planning._epibt_kernels`.
+K-action operations with backtracking, as described in `fctwin.controller.planning._epibt_kernels`.
 """
 
 from __future__ import annotations

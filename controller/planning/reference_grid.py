@@ -2,7 +2,7 @@
 
 For reading and for testing the kernel, not for speed. It follows pypibt's ``funcPIBT`` (Okumura:
 recursive priority inheritance with backtracking) on the 4-connected model, with the candidate
-ranking documented in `controller.planning._grid_kernels.grid_fill_candidates`.
+ranking documented in `fctwin.controller.planning._grid_kernels.grid_fill_candidates`.
 """
 
 from __future__ import annotations

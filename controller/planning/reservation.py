@@ -20,7 +20,7 @@ from collections import deque
 
 import numpy as np
 
-from controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.base import FleetArrays, GridMaps
 
 F, R, C, W = 0, 1, 2, 3
 DELTA = ((0, 1), (1, 0), (0, -1), (-1, 0))  # E, S, W, N

@@ -1,7 +1,7 @@
 """Shipped calibrated station models (``station_models.json``, from ``fctwin calibrate``) and their reader.
 
 A table entry, per unit type, line kind and item class, is ``{"success_rate": f, "cycle_s": dist,
-"fail_s": dist, "trials": n}`` where ``dist`` is a `robots.distributions` mapping fitted to physics
+"fail_s": dist, "trials": n}`` where ``dist`` is a `fctwin.robots.distributions` mapping fitted to physics
 trials (seconds of simulated time per unit). Item classes by SKU volume: small < 1 L <= medium < 8 L
 <= large.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robots.distributions import make_sampler
+from fctwin.robots.distributions import make_sampler
 
 __all__ = ["DEFAULT_MODELS_PATH", "FastLineModel", "item_class", "load_station_models"]
 

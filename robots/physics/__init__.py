@@ -4,6 +4,6 @@ Each cell owns (or borrows) one PyBullet client, steps it at 240 Hz and reports 
 seconds. Cells know nothing of commands or the fleet: the station units in ``robots/`` drive them.
 """
 
-from robots.physics.engine import SIM_HZ, PhysicsClient
+from fctwin.robots.physics.engine import SIM_HZ, PhysicsClient
 
 __all__ = ["SIM_HZ", "PhysicsClient"]

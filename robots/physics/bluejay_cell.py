@@ -34,7 +34,7 @@ import pybullet as p
 import shapely
 from shapely.geometry import MultiPoint
 
-from robots.physics.engine import SIM_HZ, Arm, PhysicsClient, kuka_with_tool_urdf
+from fctwin.robots.physics.engine import SIM_HZ, Arm, PhysicsClient, kuka_with_tool_urdf
 
 __all__ = ["BlueJayCell", "BlueJayParams", "Task", "task_zone", "tool_down_orn_for"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as p
 
-from robots.physics.engine import SIM_HZ, PhysicsClient
+from fctwin.robots.physics.engine import SIM_HZ, PhysicsClient
 
 __all__ = ["SequoiaRack", "SequoiaRackParams", "nearest_free_slot"]
 

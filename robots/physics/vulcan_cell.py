@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as p
 
-from robots.bins import CLEARANCE_M, Bin, PodFace, StowPlan, direct_slot, make_pod_face, plan_stow
-from robots.physics.engine import (
+from fctwin.robots.bins import CLEARANCE_M, Bin, PodFace, StowPlan, direct_slot, make_pod_face, plan_stow
+from fctwin.robots.physics.engine import (
     SIM_HZ,
     Arm,
     PhysicsClient,

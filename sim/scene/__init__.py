@@ -1,8 +1,8 @@
 """Scene files: schema, layouts, loading and validation into a frozen `Scene`."""
 
-from sim.scene.layout import CellCode
-from sim.scene.loader import SceneError, load_scene, scene_from_dict
-from sim.scene.model import DriveUnitDef, PodTable, Scene, SkuTable, StationDef
+from fctwin.sim.scene.layout import CellCode
+from fctwin.sim.scene.loader import SceneError, load_scene, scene_from_data, scene_from_dict
+from fctwin.sim.scene.model import DriveUnitDef, PodTable, Scene, SkuTable, StationDef
 
 __all__ = [
     "CellCode",
@@ -13,5 +13,6 @@ __all__ = [
     "SkuTable",
     "StationDef",
     "load_scene",
+    "scene_from_data",
     "scene_from_dict",
 ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controller.floorplan import grid_bfs_distance
+from fctwin.controller.floorplan import grid_bfs_distance
 
 Cell = tuple[int, int]  # row, col
 

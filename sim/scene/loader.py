@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydantic
 
-from sim.scene import layout as lay
-from sim.scene.layout import CellCode, LayoutError
-from sim.scene.model import DriveUnitDef, PodTable, Scene, SkuTable, StationDef
-from sim.scene.schema import SUPPORTED_SCHEMA_VERSIONS, SceneFile
-from sim.seeds import stream
+from fctwin.sim.scene import layout as lay
+from fctwin.sim.scene.layout import CellCode, LayoutError
+from fctwin.sim.scene.model import DriveUnitDef, PodTable, Scene, SkuTable, StationDef
+from fctwin.sim.scene.overrides import OverrideError, apply_overrides
+from fctwin.sim.scene.schema import SUPPORTED_SCHEMA_VERSIONS, SceneFile
+from fctwin.sim.seeds import stream
 
 
 class SceneError(ValueError):
@@ -60,27 +63,63 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-def load_scene(path: str | Path, *, seed: int | None = None, run_hours: float | None = None) -> Scene:
+def load_scene(
+    path: str | Path,
+    *,
+    seed: int | None = None,
+    run_hours: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Scene:
     """Read, validate and compile a scene file. Raises `SceneError`.
 
     ``seed`` and ``run_hours`` override the file's values (the CLI's --seed and --hours); the seed
-    drives everything random, the initial inventory included.
+    drives everything random, the initial inventory included. ``overrides`` maps field paths
+    (``"fleet[0].count"``, as errors print them) to values, validated like the file (``--set``).
+    The file is read once; the scene keeps what it was built from (`Scene.as_data`).
     """
     path = Path(path)
     source = str(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise SceneError(source, [("", "no such scene file")]) from None
     except OSError as exc:
         raise SceneError(source, [("", f"cannot read: {exc.strerror}")]) from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(source, [("", f"not valid TOML: {exc}")]) from None
+    raw = with_overrides(raw, source, seed=seed, run_hours=run_hours, overrides=overrides)
+    scene = scene_from_dict(raw, source=source, base_dir=path.parent)
+    object.__setattr__(scene, "text", text)
+    return scene
+
+
+def with_overrides(
+    raw: dict,
+    source: str,
+    *,
+    seed: int | None = None,
+    run_hours: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict:
+    """``raw`` with the run's overrides applied (a copy); a bad override is a `SceneError` at its path."""
+    changes: dict[str, Any] = dict(overrides or {})
     if seed is not None:
-        raw["seed"] = seed
+        changes["seed"] = seed
     if run_hours is not None:
-        raw["run_hours"] = run_hours
-    return scene_from_dict(raw, source=source, base_dir=path.parent)
+        changes["run_hours"] = run_hours
+    if not changes:
+        return raw
+    try:
+        return apply_overrides(raw, changes)
+    except OverrideError as exc:
+        raise SceneError(source, [(exc.path, str(exc).removeprefix(f"{exc.path}: "))]) from None
+
+
+def scene_from_data(data: Mapping[str, Any]) -> Scene:
+    """Rebuild a scene from `Scene.as_data` (the fleet host gets its scene this way, never the file)."""
+    return scene_from_dict(dict(data["raw"]), source=str(data["source"]), base_dir=Path(data["base_dir"]))
 
 
 def scene_from_dict(raw: dict, *, source: str = "<scene>", base_dir: Path | None = None) -> Scene:
@@ -96,7 +135,11 @@ def scene_from_dict(raw: dict, *, source: str = "<scene>", base_dir: Path | None
         spec = SceneFile.model_validate(raw)
     except pydantic.ValidationError as exc:
         raise SceneError(source, _pydantic_problems(exc)) from None
-    return _compile(spec, source=source, base_dir=base_dir or Path("."))
+    base_dir = base_dir or Path(".")
+    scene = _compile(spec, source=source, base_dir=base_dir)
+    object.__setattr__(scene, "raw", raw)
+    object.__setattr__(scene, "base_dir", str(base_dir))
+    return scene
 
 
 # --------------------------------------------------------------------------- compile + semantic checks
@@ -292,7 +335,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     if len(set(station_ids)) != len(station_ids):
         problems.append(("stations", "two station groups produce the same station ids: set id_prefix"))
 
-    from controller.planning import PLANNERS
+    from fctwin.controller.planning import PLANNERS
 
     if spec.dispatch.planner not in PLANNERS:
         problems.append(

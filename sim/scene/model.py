@@ -5,12 +5,12 @@ Arrays are made read-only at load; cells are ``(row, col)``, masses in kg, times
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.scene.layout import CellCode
-from sim.scene.schema import DriveUnitGroup, SceneFile, StationGroup
+from fctwin.sim.scene.layout import CellCode
+from fctwin.sim.scene.schema import DriveUnitGroup, SceneFile, StationGroup
 
 Cell = tuple[int, int]  # row, col
 
@@ -79,6 +79,15 @@ class Scene:
     skus: SkuTable
     pods: PodTable
     step_s: float  # duration of one drive-unit action step
+    # What the scene was built from (the file's table with overrides applied, and where relative
+    # paths in it start), so another process can rebuild the same scene without reading the file.
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    base_dir: str = "."
+    text: str = field(default="", repr=False, compare=False)  # the file as read, for the run store
+
+    def as_data(self) -> dict:
+        """Plain data (JSON-able) from which `fctwin.sim.scene.scene_from_data` rebuilds this scene."""
+        return {"raw": self.raw, "source": self.source, "base_dir": self.base_dir}
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """The scene file schema (TOML), as strict pydantic models.
 
 Every model forbids unknown keys and is frozen; numbers carry their unit in the key name. The
-loader (`sim.scene.loader`) turns a validated `SceneFile` plus the layout into a `Scene`.
+loader (`fctwin.sim.scene.loader`) turns a validated `SceneFile` plus the layout into a `Scene`.
 See docs/scenes.md for a commented example.
 """
 

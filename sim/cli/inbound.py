@@ -16,10 +16,11 @@ import math
 import sys
 from pathlib import Path
 
-from .disruptions import TEMPLATES, template
-from .kpis import flatten, paired, run_kpis, summarize
-from .policies import POLICIES
-from .scene import (
+from fctwin.sim.cli.args import scene_file
+from fctwin.sim.inbound.disruptions import TEMPLATES, template
+from fctwin.sim.inbound.kpis import flatten, paired, run_kpis, summarize
+from fctwin.sim.inbound.policies import POLICIES
+from fctwin.sim.inbound.scene import (
     DisruptionSpec,
     InboundScene,
     SceneError,
@@ -56,7 +57,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scene", help="inbound scene file (TOML), e.g. scenes/inbound_default.toml")
+    p.add_argument(
+        "scene", type=scene_file, help="inbound scene file (TOML), e.g. scenes/inbound_default.toml"
+    )
     p.add_argument("--days", type=int, help="days in the KPI window (default: the scene's)")
     p.add_argument("--seed", type=int, help="seed root (default: the scene's)")
     p.add_argument("--reps", type=int, default=5, help="replications (seed children) for intervals [5]")
@@ -126,7 +129,7 @@ def resolve_disruptions(scene: InboundScene, names: list[str]) -> tuple[list[Dis
 
 
 def _scene(args) -> InboundScene:
-    from sim.cli import UsageError
+    from fctwin.sim.cli import UsageError
 
     try:
         scene = load_scene(args.scene)
@@ -138,7 +141,7 @@ def _scene(args) -> InboundScene:
         if args.separate_channels:
             changes["network.pool_channels"] = False
         if getattr(args, "fc_capacity_from", None):
-            from sim.inbound.coupling import fc_capacity_from_run
+            from fctwin.sim.inbound.coupling import fc_capacity_from_run
 
             try:
                 args.fc_capacity_units_per_day = fc_capacity_from_run(args.fc_capacity_from)
@@ -171,11 +174,10 @@ def run_inbound(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from sim.cli import UsageError
-
-    from .network import simulate
-    from .plots import save_plots
-    from .store import RunStore, new_run_dir
+    from fctwin.sim.cli import UsageError
+    from fctwin.sim.inbound.network import simulate
+    from fctwin.sim.inbound.plots import save_plots
+    from fctwin.sim.inbound.store import RunStore, new_run_dir
 
     scene = _scene(args)
     policies = (

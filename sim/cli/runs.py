@@ -37,8 +37,8 @@ def runs_command(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from sim.cli import UsageError
-    from sim.commands.render import kpi_table
+    from fctwin.sim.cli import UsageError
+    from fctwin.sim.cli.render import kpi_table
 
     root = Path(args.runs_dir)
     dbs = sorted(root.glob("*/run.sqlite")) if root.exists() else []

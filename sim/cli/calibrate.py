@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from robots.data import DEFAULT_MODELS_PATH
+from fctwin.robots.data import DEFAULT_MODELS_PATH
+from fctwin.sim.cli.args import scene_file
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "calibrate", help="run station physics and write the fitted cycle-time models"
     )
-    parser.add_argument("scene", nargs="?", help="scene file whose SKU catalogue the trials draw from")
+    parser.add_argument(
+        "scene", nargs="?", type=scene_file, help="scene file whose SKU catalogue the trials draw from"
+    )
     parser.add_argument("--trials", type=int, default=20, help="physics trials per station type (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -19,20 +22,20 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from sim.cli import UsageError  # robots/ imports sim/ only here, at run time
+    from fctwin.sim.cli import UsageError  # robots/ imports sim/ only here, at run time
 
     if args.trials < 1:
         raise UsageError("--trials must be >= 1")
     sizes = masses = None
     if args.scene:
-        from sim.scene import SceneError, load_scene
+        from fctwin.sim.scene import SceneError, load_scene
 
         try:
             scene = load_scene(args.scene)
         except (SceneError, OSError) as exc:
             raise UsageError(str(exc)) from exc
         sizes, masses = scene.skus.size_m, scene.skus.mass_kg
-    from robots.calibration import calibrate, write_models
+    from fctwin.robots.calibration import calibrate, write_models
 
     table = calibrate(trials=args.trials, seed=args.seed, sku_sizes_m=sizes, sku_mass_kg=masses)
     path = write_models(table, args.out)

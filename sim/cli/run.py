@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-DEFAULT_SCENE = Path(__file__).resolve().parents[2] / "scenes" / "fc_small.toml"
+from fctwin.sim.cli.args import scene_file
+from fctwin.sim.cli.overrides import add_set_option, overrides_of
 
 
 def _positive_float(text: str) -> float:
@@ -31,7 +33,7 @@ def _seed(text: str) -> int:
 
 
 def _cpu_choice(text: str) -> str | int:
-    from sim.affinity import parse_cpu_choice
+    from fctwin.sim.affinity import parse_cpu_choice
 
     try:
         return parse_cpu_choice(text)
@@ -41,7 +43,13 @@ def _cpu_choice(text: str) -> str | int:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a scene and report KPIs", description=__doc__)
-    p.add_argument("scene", nargs="?", default=None, help="scene file (default: scenes/fc_small.toml)")
+    p.add_argument(
+        "scene",
+        nargs="?",
+        default=None,
+        type=scene_file,
+        help="scene file or shipped scene name (default: fc_small; `fctwin scenes` lists them)",
+    )
     p.add_argument("--hours", type=_positive_float, help="simulated hours (default: the scene's run_hours)")
     p.add_argument("--seed", type=_seed, help="seed root (default: the scene's seed)")
     p.add_argument("--gui", action="store_true", help="open the PyBullet GUI (realtime, needs a display)")
@@ -64,19 +72,19 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--physics", choices=("none", "stations"), default="none", help="run stations in physics")
     p.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
+    add_set_option(p)
     p.set_defaults(func=run_command)
 
 
 def run_command(args) -> int:
-    from sim.cli import UsageError
-    from sim.run import RunOptions, run_fc
-    from sim.scene import SceneError
+    from fctwin.sim.cli import UsageError
+    from fctwin.sim.run import RunOptions, run_fc
+    from fctwin.sim.scene import SceneError
+    from fctwin.sim.scene.catalog import resolve_scene
 
-    scene = Path(args.scene) if args.scene else DEFAULT_SCENE
-    if not scene.exists():
-        raise UsageError(f"no such scene file: {scene}")
+    scene = args.scene if args.scene is not None else resolve_scene(None)
     if args.planner is not None:
-        from controller.planning import PLANNERS
+        from fctwin.controller.planning import PLANNERS
 
         if args.planner not in PLANNERS:
             raise UsageError(
@@ -94,27 +102,30 @@ def run_command(args) -> int:
         link=args.link,
         cpu=args.cpu,
         station_fidelity="physics" if args.physics == "stations" else "fast",
+        overrides=overrides_of(args),
         command_line=["fctwin", *sys.argv[1:]],
     )
     try:
-        from sim.scene import load_scene
+        from fctwin.sim.scene import load_scene
 
-        sc = load_scene(scene, seed=args.seed, run_hours=args.hours)
+        sc = load_scene(scene, seed=args.seed, run_hours=args.hours, overrides=overrides_of(args))
     except SceneError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     if args.gui:
-        from sim.world import DisplayUnavailable, require_display
+        from fctwin.sim.world import DisplayUnavailable, require_display
 
         try:
             require_display()
         except DisplayUnavailable as exc:
             raise UsageError(str(exc)) from None
 
-    from sim.commands.render import kpi_table, progress_bar
+    from fctwin.sim.cli.render import kpi_table, progress_bar
 
     with progress_bar(sc.run_s, enabled=not args.json) as update:
-        result = run_fc(scene, opts, progress=update)
+        # The scene is read once: seed, hours and overrides are in `sc` already.
+        once = replace(opts, seed=None, hours=None, overrides={})
+        result = run_fc(sc, once, progress=update)
     if args.json:
         print(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
     else:

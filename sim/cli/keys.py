@@ -4,14 +4,14 @@
 
 writes ``keys/server/dispatcher.key(_secret)``, ``keys/allowed/<id>.key`` (the dispatcher's
 allow-list: each public key is bound to the id in its file name) and
-``keys/clients/<id>.key_secret`` (copy onto that robot only). See `network.security`.
+``keys/clients/<id>.key_secret`` (copy onto that robot only). See `fctwin.network.security`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from network.security import generate_keys
+from fctwin.network.security import generate_keys
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sim.cli import UsageError
+    from fctwin.sim.cli import UsageError
 
     ids = [s.strip() for s in args.ids.split(",") if s.strip()]
     if not ids:

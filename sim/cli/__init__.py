@@ -13,18 +13,19 @@ import sys
 
 # subcommand -> module providing add_parser(subparsers)
 SUBCOMMANDS: dict[str, str] = {
-    "run": "sim.commands.run",
-    "validate": "sim.commands.validate",
-    "runs": "sim.commands.runs",
-    "inbound": "sim.inbound.cli",
-    "calibrate": "robots.calibrate_cli",
-    "serve": "network.serve_cli",
-    "robot": "network.robot_cli",
-    "keys": "network.keys_cli",
+    "run": "fctwin.sim.cli.run",
+    "validate": "fctwin.sim.cli.validate",
+    "scenes": "fctwin.sim.cli.scenes",
+    "runs": "fctwin.sim.cli.runs",
+    "inbound": "fctwin.sim.cli.inbound",
+    "calibrate": "fctwin.sim.cli.calibrate",
+    "serve": "fctwin.sim.cli.serve",
+    "robot": "fctwin.sim.cli.robot",
+    "keys": "fctwin.sim.cli.keys",
 }
 
 
-from sim.errors import UsageError  # noqa: E402  (one class, whether run as sim.cli or __main__)
+from fctwin.sim.errors import UsageError  # noqa: E402  (one class, whether run as sim.cli or __main__)
 
 __all__ = ["UsageError", "main", "build_parser"]
 

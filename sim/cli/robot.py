@@ -1,4 +1,4 @@
-"""`fctwin robot`: the reference hardware client, as a process (see `network.robot_client`).
+"""`fctwin robot`: the reference hardware client, as a process (see `fctwin.network.robot_client`).
 
     fctwin robot --type titan --id T-07 --connect tcp://10.0.0.5:5555 [--keys KEYS] [--scene S]
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from network import protocol as p
+from fctwin.network import protocol as p
+from fctwin.sim.cli.args import scene_file
 
 SUPPORTED_TYPES = ("titan",)
 
@@ -20,7 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--id", required=True, help="robot id (the scene's unit id, e.g. T-07)")
     parser.add_argument("--connect", required=True, help="dispatcher endpoint, e.g. tcp://HOST:PORT")
     parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE)")
-    parser.add_argument("--scene", help="scene file: start at this unit's cell and use its step time")
+    parser.add_argument(
+        "--scene", type=scene_file, help="scene file: start at this unit's cell and use its step time"
+    )
     parser.add_argument("--cell", help="start cell ROW,COL (default: from --scene, else 0,0)")
     parser.add_argument("--heading", type=int, default=0, help="0 east, 1 south, 2 west, 3 north")
     parser.add_argument(
@@ -39,15 +42,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.cli import UsageError
+    from fctwin.sim.cli import UsageError
 
     if args.type not in SUPPORTED_TYPES:
         raise UsageError(f"--type {args.type!r}: supported: {', '.join(SUPPORTED_TYPES)}")
     if not args.connect.startswith(("tcp://", "ipc://")):
         raise UsageError("--connect takes tcp://HOST:PORT or ipc://PATH")
     cell, heading, step_s = (0, 0), args.heading, args.step_s
+    codes = None
     if args.scene:
-        from sim.scene import load_scene
+        from fctwin.sim.scene import load_scene
 
         scene = load_scene(args.scene)
         unit = next((u for u in scene.units if u.unit_id == args.id), None)
@@ -55,13 +59,16 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"no unit {args.id!r} in {args.scene}")
         cell, heading = unit.cell, unit.heading
         step_s = step_s or scene.step_s
+        from fctwin.network.robot_client import grid_codes
+
+        codes = grid_codes(scene.grid)
     if args.cell:
         try:
             row, col = (int(v) for v in args.cell.split(","))
         except ValueError:
             raise UsageError("--cell takes ROW,COL") from None
         cell = (row, col)
-    from network.robot_client import run_robot_process
+    from fctwin.network.robot_client import run_robot_process
 
     run_robot_process(
         endpoint=args.connect,
@@ -73,6 +80,6 @@ def _run(args: argparse.Namespace) -> int:
         heartbeat_interval_s=args.heartbeat_s,
         key_dir=args.keys,
         duration_s=args.duration_s,
-        scene_path=args.scene,
+        codes=codes,
     )
     return 0

@@ -8,7 +8,7 @@ the scene's external units served by robots over the network (hardware in the lo
 Waits for every external unit to register, then runs the scene like `fctwin run` (run store,
 KPIs), journaling every tick. If the dispatcher dies, ``fctwin serve SCENE --bind ... --resume
 RUN_ID`` replays the journal through a fresh dispatcher (checking it decides exactly as recorded)
-and continues the run live; the robots reconnect by themselves (`sim.journal`). Binding beyond
+and continues the run live; the robots reconnect by themselves (`fctwin.sim.journal`). Binding beyond
 loopback without ``--keys`` is refused unless ``--insecure``.
 """
 
@@ -19,14 +19,16 @@ import json
 import sys
 from pathlib import Path
 
-from network import protocol as p
+from fctwin.network import protocol as p
+from fctwin.sim.cli.args import scene_file
+from fctwin.sim.cli.overrides import add_set_option, overrides_of
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve", help="run the dispatcher and simulation, accepting external robots"
     )
-    parser.add_argument("scene", help="scene file whose fleet marks some units external")
+    parser.add_argument("scene", type=scene_file, help="scene file whose fleet marks some units external")
     parser.add_argument("--bind", required=True, help="endpoint for robots, e.g. tcp://0.0.0.0:5555")
     parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE + allow-list)")
     parser.add_argument("--insecure", action="store_true", help="allow a plaintext bind beyond loopback")
@@ -45,14 +47,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--heartbeat-s", type=float, default=p.HEARTBEAT_INTERVAL_S, help="heartbeat interval"
     )
+    add_set_option(parser)
     parser.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from network.hil_link import HilFleetLink, HilOptions
-    from network.security import InsecureBindError, ServerKeys, check_bind_allowed
-    from sim.cli import UsageError
-    from sim.scene import load_scene
+    from fctwin.network.hil_link import HilFleetLink, HilOptions
+    from fctwin.network.security import InsecureBindError, ServerKeys, check_bind_allowed
+    from fctwin.sim.cli import UsageError
+    from fctwin.sim.scene import load_scene
 
     keys = ServerKeys.from_dir(args.keys) if args.keys else None
     if keys is not None and not keys.secret_file.exists():
@@ -64,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
     scene_path = Path(args.scene)
     seed, hours = args.seed, args.hours
     if args.resume:
-        from sim.runstore import RunStore
+        from fctwin.sim.runstore import RunStore
 
         db = Path(args.runs_dir) / args.resume / "run.sqlite"
         if not db.exists():
@@ -74,13 +77,13 @@ def _serve(args: argparse.Namespace) -> int:
         store.close()
         seed = meta.get("seed") if seed is None else seed  # the run's own, unless overridden
         hours = meta.get("run_hours") if hours is None else hours
-    scene = load_scene(scene_path, seed=seed, run_hours=hours)
+    scene = load_scene(scene_path, seed=seed, run_hours=hours, overrides=overrides_of(args))
     external = frozenset(u.unit_id for u in scene.units if u.external)
     if not external:
         raise UsageError(f"{scene_path} marks no unit external (fleet[].external = [...])")
 
-    from sim.journal import ResumeError
-    from sim.run import RunOptions, run_fc
+    from fctwin.sim.journal import ResumeError
+    from fctwin.sim.run import RunOptions, run_fc
 
     def make_hil_link(path, sc, opts):
         hil = HilOptions(
@@ -94,24 +97,18 @@ def _serve(args: argparse.Namespace) -> int:
         )
         print(f"waiting for external units {sorted(external)} on {args.bind}", flush=True)
         link = HilFleetLink(
-            str(path),
+            sc.as_data(),
             hil,
-            link_kwargs={
-                "seed": sc.seed,
-                "realtime_factor": opts.speedup if opts.realtime else None,
-                "run_hours": sc.spec.run_hours,
-            },
+            link_kwargs={"seed": sc.seed, "realtime_factor": opts.speedup if opts.realtime else None},
         )
         return link, None
 
-    from sim.runstore import new_run_id
+    from fctwin.sim.runstore import new_run_id
 
     run_id = args.resume or args.run_id or new_run_id(scene.name, scene.seed)
     print(f"run {run_id} in {args.runs_dir} (after a crash: --resume {run_id})", flush=True)
     # The normal run path (run store, KPIs, progress); only the link differs from `fctwin run`.
-    opts = RunOptions(
-        hours=hours,
-        seed=seed,
+    opts = RunOptions(  # seed, hours and overrides are in `scene` already: it is read once
         realtime=args.realtime,
         speedup=args.speedup,
         runs_dir=Path(args.runs_dir),
@@ -122,7 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
         command_line=["fctwin", *sys.argv[1:]],
     )
     try:
-        result = run_fc(scene_path, opts, progress=_progress)
+        result = run_fc(scene, opts, progress=_progress)
     except ResumeError as exc:
         raise UsageError(str(exc)) from None
     print(

@@ -1,1 +1,0 @@
-"""One module per `fctwin` subcommand of the FC run."""

@@ -1,0 +1,45 @@
+"""The event log, bit for bit, against the dispatcher before the package and policy refactor.
+
+Hashes taken with the pre-change main (ea69077) on `fc_small` 1 h seed 7 and `fc_stations` 1 h
+seed 11: sha256 over the events table's rows in order (t_s, kind, subject, a, b, c), first 16 hex.
+A change that moves any event, however slightly, fails here; a deliberate behaviour change must
+say so and update the figures with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fctwin.sim.run import RunOptions, run_fc
+
+ROOT = Path(__file__).resolve().parents[1]
+
+REFERENCE = {
+    ("fc_small", 7): ("3572480b30475df0", 6748),
+    ("fc_stations", 11): ("81bbf9074e5078a8", 8286),
+}
+
+
+def event_log_hash(db_path: Path) -> tuple[str, int]:
+    db = sqlite3.connect(db_path)
+    digest = hashlib.sha256()
+    n = 0
+    for row in db.execute("SELECT t_s, kind, subject, a, b, c FROM events ORDER BY id"):
+        digest.update(repr(row).encode())
+        n += 1
+    db.close()
+    return digest.hexdigest()[:16], n
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("scene", "seed"), sorted(REFERENCE))
+def test_default_policies_give_the_same_event_log(scene, seed, tmp_path):
+    res = run_fc(
+        ROOT / "scenes" / f"{scene}.toml",
+        RunOptions(hours=1.0, seed=seed, link="local", runs_dir=tmp_path, record_poses=False),
+    )
+    assert event_log_hash(res.db_path) == REFERENCE[(scene, seed)]
