@@ -14,6 +14,7 @@ import sys
 # subcommand -> module providing add_parser(subparsers)
 SUBCOMMANDS: dict[str, str] = {
     "run": "fctwin.sim.cli.run",
+    "sweep": "fctwin.sim.cli.sweep",
     "validate": "fctwin.sim.cli.validate",
     "scenes": "fctwin.sim.cli.scenes",
     "runs": "fctwin.sim.cli.runs",
