@@ -153,12 +153,12 @@ def _execute(store, args):
     if pending == 0:
         return None
     if args.ray:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:  # not imported: a local Ray needs its env first
             from fctwin.sim.cli import UsageError
 
-            raise UsageError("--ray needs Ray: pip install 'fctwin[experiments]'") from None
+            raise UsageError("--ray needs Ray: pip install 'fctwin[experiments]'")
         backend = RayBackend(args.ray, num_cpus=args.workers)
     else:
         backend = PoolBackend(min(args.workers or default_workers(), pending))

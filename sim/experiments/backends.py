@@ -31,8 +31,10 @@ __all__ = ["LOCAL_RAY_ENV", "PoolBackend", "RayBackend", "default_workers"]
 Finished = tuple[Any, dict | None, BaseException | None]  # (handle, result, error)
 
 # The environment of a Ray we start ourselves (`--ray auto`, tests, benchmarks). Without the first,
-# Ray binds to the machine's non-loopback address (and ignores `_node_ip_address="127.0.0.1"`); Ray
-# 2.60 otherwise turns on token authentication for the new cluster; and no usage reports.
+# Ray's node takes the machine's non-loopback address and its servers listen on every interface
+# (`_node_ip_address="127.0.0.1"` is ignored); with it, everything listens on 127.0.0.1 (checked
+# with `ss -ltnp`). Ray 2.60 otherwise turns on token authentication for the new cluster (a token
+# under ~/.ray); and no usage reports.
 LOCAL_RAY_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_AUTH_MODE": "disabled",
@@ -46,6 +48,22 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def _loopback_ray_env() -> None:
+    """`LOCAL_RAY_ENV` into this process's environment (Ray's daemons inherit it), before Ray is imported.
+
+    Ray reads the first variable once, when it is imported (``ray_constants.ENABLE_RAY_CLUSTER``):
+    if the caller imported Ray earlier, the constant is set too, or the node would still bind to
+    the machine's address.
+    """
+    import sys
+
+    for key, value in LOCAL_RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0":
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 class PoolBackend:
@@ -115,6 +133,9 @@ class RayBackend:
         object_store_mb: int = 256,
         task_fn: Callable[[dict], dict] = run_task,
     ):
+        local = address in ("auto", "local")
+        if local:
+            _loopback_ray_env()
         import ray
 
         self._ray = ray
@@ -123,9 +144,7 @@ class RayBackend:
         self.address = address
         if ray.is_initialized():
             pass  # a caller (a notebook, a test) owns the Ray session: use it as it is
-        elif address in ("auto", "local"):
-            for key, value in LOCAL_RAY_ENV.items():
-                os.environ.setdefault(key, value)
+        elif local:
             self._temp_dir = tempfile.mkdtemp(prefix="fctwin-ray-")
             ray.init(
                 num_cpus=num_cpus or default_workers(),
