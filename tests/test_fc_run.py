@@ -213,7 +213,9 @@ def test_no_trip_stalls_when_a_loaded_unit_sits_on_another_units_return_cell(
 
 
 @pytest.mark.parametrize("policy", ["home", "nearest_free"])
-def test_pod_storage_policy_picks_the_home_cell_or_the_nearest_free_one(small_scene_dict, write_scene, policy):
+def test_pod_storage_policy_picks_the_home_cell_or_the_nearest_free_one(
+    small_scene_dict, write_scene, policy
+):
     from dataclasses import replace
 
     from fctwin.controller.dispatcher import Dispatcher, Trip
