@@ -42,6 +42,7 @@ BUILTIN: dict[str, dict[str, str]] = {
     "order_assignment": {
         "least_loaded": f"{_P}.order_assignment:LeastLoaded",
         "round_robin": f"{_P}.order_assignment:RoundRobin",
+        "external": f"{_P}.order_assignment:External",
     },
     "pod_selection": {
         "most_lines": f"{_P}.pod_selection:MostLines",
