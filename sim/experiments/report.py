@@ -187,19 +187,22 @@ def plot_curve(
         pts = sorted((r for r in pts if r["n"] > 0), key=lambda r: r[x])
         xs = [r[x] for r in pts]
         mean = [r["mean"] for r in pts]
-        (line,) = ax.plot(
-            xs, mean, "o-", label=f"fctwin {label}".strip() + f" (mean, 95% CI, {n_seeds} seeds)"
-        )
-        lo = [r["mean"] - (0 if math.isnan(r["ci95"]) else r["ci95"]) for r in pts]
-        hi = [r["mean"] + (0 if math.isnan(r["ci95"]) else r["ci95"]) for r in pts]
-        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.25, lw=0)
+        ci = [0.0 if math.isnan(r["ci95"]) else r["ci95"] for r in pts]
+        widest = max(ci, default=0.0)
+        text = f"fctwin {label}".strip() + f" (mean, 95% CI up to +/-{widest:,.3g}, {n_seeds} seeds)"
+        # The band, and error bars so that narrow intervals still show.
+        bars = ax.errorbar(xs, mean, yerr=ci, fmt="o-", capsize=3, label=text)
+        lo = [m - c for m, c in zip(mean, ci, strict=True)]
+        hi = [m + c for m, c in zip(mean, ci, strict=True)]
+        ax.fill_between(xs, lo, hi, color=bars.lines[0].get_color(), alpha=0.25, lw=0)
     if reference:
         ref_label, curve = REFERENCES[reference]
         ax.plot(list(curve), list(curve.values()), "s--", color="grey", label=ref_label)
     meta = store.meta()
     ax.set_xlabel(x)
     ax.set_ylabel(kpi)
-    ax.set_title(title or f"{meta['scene_ref']}: {kpi} vs {x} ({meta['hours'] or 'scene'} h per run)")
+    scene = Path(str(meta["scene_ref"])).stem
+    ax.set_title(title or f"{scene}: {kpi} vs {x} ({meta['hours'] or 'scene'} h per run)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
