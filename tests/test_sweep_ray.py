@@ -57,6 +57,8 @@ LOOPBACK = ("127.0.0.1:", "[::ffff:127.0.0.1]:", "[::1]:")
 def test_a_sweep_on_local_ray_matches_plain_runs_and_stays_on_loopback(tmp_path):
     import fctwin
 
+    # Children this process had before Ray (a process pool's resource tracker from another test).
+    before = _ray_pids("no session yet")
     grid = Grid.from_assignments([parse_factor("fleet[0].count=10,14")], seeds=(0, 1))
     store = plan_sweep("fc_small", grid, hours=HOURS, name="ray", sweeps_dir=tmp_path)
     backend = RayBackend("auto", num_cpus=2, object_store_mb=128)
@@ -67,7 +69,7 @@ def test_a_sweep_on_local_ray_matches_plain_runs_and_stays_on_loopback(tmp_path)
         if shutil.which("ss") and shutil.which("ps"):
             import os
 
-            pids = _ray_pids(temp_dir) | {os.getpid()}
+            pids = (_ray_pids(temp_dir) - before) | {os.getpid()}
             listening = _listeners_of(pids)
             assert listening, "found no Ray listeners to check"
             assert all(addr.startswith(LOOPBACK) for addr in listening), listening
@@ -75,7 +77,6 @@ def test_a_sweep_on_local_ray_matches_plain_runs_and_stays_on_loopback(tmp_path)
         backend.close()
     assert not ray.is_initialized()
     assert report.done == 4 and store.counts()["done"] == 4
-    # Ray ran every run in one of its own worker processes, none in this one.
     runs = {(r.variant, r.seed): r for r in store.runs()}
     # Same scene, seed and overrides as a plain in-process run: same KPIs but the timings.
     plain = fctwin.run(
@@ -87,8 +88,8 @@ def test_a_sweep_on_local_ray_matches_plain_runs_and_stays_on_loopback(tmp_path)
     }
     # ray.shutdown() leaves no process of this session behind; its session files are gone.
     deadline = time.monotonic() + 30
-    while _ray_pids(temp_dir) and time.monotonic() < deadline:
+    while _ray_pids(temp_dir) - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _ray_pids(temp_dir)
+    assert not _ray_pids(temp_dir) - before
     assert not (tmp_path / "ray").joinpath("runs").exists()
     store.close()
