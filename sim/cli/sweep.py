@@ -143,6 +143,15 @@ def sweep_command(args) -> int:
             report = _execute(store, args)
         except SweepError as exc:
             raise UsageError(str(exc)) from None
+        except KeyboardInterrupt:
+            counts = store.counts()
+            name = store.meta()["name"]
+            print(
+                f"interrupted: {counts['done']} runs stored in {store.path};"
+                f" finish with: fctwin sweep --resume {name} --sweeps-dir {args.sweeps_dir}",
+                file=sys.stderr,
+            )
+            return 130
         return _report(store, args, report)
 
 
