@@ -96,7 +96,10 @@ def print_report(store: SweepStore, kpis: tuple[str, ...] = DEFAULT_KPIS, *, con
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:  # piped or logged: 120 columns, not rich's 80, so field paths fit
+        import sys
+
+        console = Console() if sys.stdout.isatty() else Console(width=120)
     grid = store.grid()
     counts = store.counts()
     meta = store.meta()
@@ -112,7 +115,7 @@ def print_report(store: SweepStore, kpis: tuple[str, ...] = DEFAULT_KPIS, *, con
             continue
         table = Table(title=f"{kpi}: mean +/- 95% CI over seeds")
         for f in grid.factors:
-            table.add_column(f.path)
+            table.add_column(f.path, overflow="fold")  # field paths wrap, never cut to "dispatch.…"
         for col in ("n", "mean", "+/- 95% CI", "sd"):
             table.add_column(col, justify="right")
         for row in summary_rows(store, kpi):
@@ -128,7 +131,10 @@ def print_report(store: SweepStore, kpis: tuple[str, ...] = DEFAULT_KPIS, *, con
         if prs:
             pt = Table(title=f"{kpi}: paired differences vs the first level (same seeds)")
             for col in ("factor", "level - base", "others", "n", "difference", "+/- 95% CI", "relative"):
-                pt.add_column(col, justify="left" if col in ("factor", "others") else "right")
+                text = col in ("factor", "others")
+                pt.add_column(
+                    col, justify="left" if text else "right", overflow="fold" if text else "ellipsis"
+                )
             for r in prs:
                 significant = not math.isnan(r["ci95"]) and abs(r["mean"]) > r["ci95"]
                 pt.add_row(
