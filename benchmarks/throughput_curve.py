@@ -1,4 +1,5 @@
-"""Drive units vs units picked per hour on fc_small, over seeds, beside RAWSim-O's published curve.
+"""Drive units vs units picked per hour on fc_small_peak (fc_small at saturation), over seeds, beside
+RAWSim-O's published curve.
 
     python benchmarks/throughput_curve.py [--hours 1] [--counts 4,8,16,24,32,48] [--seeds 5]
                                           [--planner NAME] [--workers N] [--out curve.png]
@@ -43,7 +44,13 @@ def main() -> int:
     grid = Grid.from_assignments(factors, seeds=range(args.seeds))
     rawsim = REFERENCES["rawsim-o"][1]
     with tempfile.TemporaryDirectory(prefix="fctwin-curve-") as tmp:
-        store = plan_sweep("fc_small", grid, hours=args.hours, name="curve", sweeps_dir=tmp)
+        store = plan_sweep(
+            "fc_small_peak",
+            grid,  # saturated: the curve is capacity
+            hours=args.hours,
+            name="curve",
+            sweeps_dir=tmp,
+        )
         execute(store, PoolBackend(args.workers))
         print(f"{'units':>5} {'units picked/h':>15} {'95% CI':>9} {'RAWSim-O items/h':>17}")
         for row in summary_rows(store, "units_picked_per_h"):
