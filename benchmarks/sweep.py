@@ -3,7 +3,7 @@ against plain `fctwin run` processes.
 
     python benchmarks/sweep.py [--hours 2] [--seeds 4] [--counts 10,20] [--skip-ray]
 
-One grid (fc_small, the fleet sizes x seeds) is run four ways:
+One grid (fc_small_peak, the speed benchmarks' scene: fleet sizes x seeds) is run four ways:
 
 - plain: one `fctwin run --json` process after another (what a shell loop does);
 - pool 1 / pool 2: `fctwin sweep`'s process pool with 1 and 2 workers;
@@ -44,7 +44,7 @@ def plain_runs(grid: Grid, hours: float, tmp: Path) -> tuple[float, list[float]]
         for seed in grid.seeds:
             sets = [a for path, value in v.overrides.items() for a in ("--set", f"{path}={value}")]
             res = subprocess.run(
-                [sys.executable, "-m", "fctwin.sim.cli", "run", "fc_small", "--hours", str(hours)]
+                [sys.executable, "-m", "fctwin.sim.cli", "run", "fc_small_peak", "--hours", str(hours)]
                 + ["--seed", str(seed), "--record-poses", "off", "--runs-dir", str(tmp), "--json", *sets],
                 capture_output=True,
                 text=True,
@@ -55,7 +55,7 @@ def plain_runs(grid: Grid, hours: float, tmp: Path) -> tuple[float, list[float]]
 
 
 def sweep(grid: Grid, hours: float, tmp: Path, name: str, backend) -> tuple[float, list[float]]:
-    store = plan_sweep("fc_small", grid, hours=hours, name=name, sweeps_dir=tmp)
+    store = plan_sweep("fc_small_peak", grid, hours=hours, name=name, sweeps_dir=tmp)
     try:
         report = execute(store, backend)
         walls = [r.wall_s for r in store.runs("done")]
@@ -80,13 +80,13 @@ def main() -> int:
         tmp = Path(tmp)
         # Warm the kernel cache once so no row pays numba's first compile.
         subprocess.run(
-            [sys.executable, "-m", "fctwin.sim.cli", "run", "fc_small", "--hours", "0.02", "--json"]
+            [sys.executable, "-m", "fctwin.sim.cli", "run", "fc_small_peak", "--hours", "0.02", "--json"]
             + ["--runs-dir", str(tmp), "--record-poses", "off"],
             capture_output=True,
             check=True,
         )
         print(
-            f"grid: fc_small fleet {args.counts} x {args.seeds} seeds x {args.hours} h = {n_runs} runs",
+            f"grid: fc_small_peak fleet {args.counts} x {args.seeds} seeds x {args.hours} h = {n_runs} runs",
             flush=True,
         )
         wall, walls = plain_runs(grid, args.hours, tmp)
