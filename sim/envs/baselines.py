@@ -1,6 +1,6 @@
 """Random and heuristic baselines for both environments, and their scores.
 
-    python -m fctwin.sim.envs.baselines [--episodes 5] [--hours 0.25] [--steps 500]
+    python -m fctwin.sim.envs.baselines [--scene fc_small] [--episodes 5] [--hours 0.25] [--steps 500]
 
 Order assignment (`OrderAssignmentEnv`, return = units picked in the episode):
 
@@ -191,6 +191,7 @@ def run_floor_episode(env, policy: str, *, seed: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scene", default="fc_small", help="scene for both environments (default fc_small)")
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--hours", type=float, default=0.25, help="order assignment: hours per episode")
     ap.add_argument("--steps", type=int, default=500, help="floor: steps per episode")
@@ -201,8 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     from fctwin.sim.experiments.stats import estimate
 
     seeds = range(args.episodes)
-    env = OrderAssignmentEnv(hours=args.hours)
-    print(f"OrderAssignmentEnv, fc_small, {args.hours} h episodes, scene seeds {list(seeds)}: units picked")
+    env = OrderAssignmentEnv(args.scene, hours=args.hours)
+    print(
+        f"OrderAssignmentEnv, {args.scene}, {args.hours} h episodes, scene seeds {list(seeds)}:",
+        "units picked",
+    )
     for name, make in (
         ("random", lambda: random_station(np.random.default_rng(0))),
         ("round_robin", lambda: round_robin(env.n_pick)),
@@ -212,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         e = estimate(scores)
         print(f"  {name:<13} {e.mean:8.1f} +/- {e.ci:.1f}   ({', '.join(f'{x:.0f}' for x in scores)})")
     env.close()
-    env = FloorParallelEnv(n_agents=args.agents, max_steps=args.steps)
+    env = FloorParallelEnv(args.scene, n_agents=args.agents, max_steps=args.steps)
     print(
-        f"FloorParallelEnv, fc_small, {args.agents} units, {args.steps} steps,"
+        f"FloorParallelEnv, {args.scene}, {args.agents} units, {args.steps} steps,"
         f" seeds {list(seeds)}: requested pods served"
     )
     for name in ("random", "heuristic"):
