@@ -1,9 +1,23 @@
-"""Argument types shared by the subcommands: each turns bad input into argparse's exit-2 message."""
+"""Argument types shared by the subcommands: each turns bad input into argparse's exit-2 message.
+
+Every number read from the command line is finite (``--hours inf`` would never end, ``nan``
+compares false with every bound) and within the bounds the option states; every path that will
+be written is checked before the work starts (a run or a minute of physics must not be lost to a
+missing folder at the end).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
 from pathlib import Path
+
+from fctwin.sim.scene.schema import MAX_RUN_HOURS, MAX_SEED
+
+# A run id names a folder under --runs-dir: one path component, no "..", nothing a shell mangles.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 def scene_file(text: str) -> Path:
@@ -12,5 +26,77 @@ def scene_file(text: str) -> Path:
 
     try:
         return resolve_scene(text)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def number(*, low: float | None = None, high: float | None = None, low_open: bool = False, integer=False):
+    """An argparse type: a finite number in [low, high] (``(low, high]`` with ``low_open``)."""
+
+    def parse(text: str):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if integer else 'a number'}"
+            ) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low:g}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high:g}, got {text}")
+        return value
+
+    parse.__name__ = "integer" if integer else "number"  # argparse names the type in some messages
+    return parse
+
+
+positive_float = number(low=0, low_open=True, high=1e9)
+hours = number(low=0, low_open=True, high=MAX_RUN_HOURS)
+seconds = number(low=0, low_open=True, high=1e7)  # timeouts, intervals: up to about four months
+speedup = number(low=0, low_open=True, high=1e6)
+seed = number(low=0, high=MAX_SEED, integer=True)
+
+
+def run_id(text: str) -> str:
+    if not RUN_ID_PATTERN.fullmatch(text) or ".." in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a run id: letters, digits, '_', '-', '.', at most 128, no '..' or '/'"
+        )
+    return text
+
+
+def runs_dir(text: str) -> Path:
+    """A folder for run databases: it may not exist yet, but it must not be a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{parent} is a file, so {text} cannot be a folder")
+            break
+    return path
+
+
+def output_file(text: str) -> Path:
+    """A file to write later: its folder must exist and be writable now."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {folder} (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {folder}")
+    return path
+
+
+def planner(text: str) -> str:
+    from fctwin.sim.scene.loader import planner_problem
+
+    problem = planner_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text

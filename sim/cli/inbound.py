@@ -25,6 +25,7 @@ from fctwin.sim.inbound.scene import (
     InboundScene,
     SceneError,
     disruption_target_errors,
+    disruption_window_error,
     load_scene,
     with_changes,
 )
@@ -109,16 +110,32 @@ def resolve_disruptions(scene: InboundScene, names: list[str]) -> tuple[list[Dis
             start = float(day) if day else float(scene.disruption_start_day)
         except ValueError:
             raise ValueError(f"--disruption {raw!r}: start day {day!r} is not a number") from None
+        if name != "regime" and (not math.isfinite(start) or not -scene.warmup_days <= start < scene.days):
+            whose = f"start day {day}" if day else f"the scene's disruption_start_day {start:g}"
+            raise ValueError(
+                f"--disruption {raw!r}: {whose} is outside the run (day -{scene.warmup_days} to"
+                f" {scene.days - 1}); it could never act (give NAME@DAY)"
+            )
         if name == "regime":
             if scene.regime is None:
                 raise ValueError(f"--disruption regime: scene {scene.name!r} has no [regime] section")
             regime = True
         elif name in library:
             d = library[name]
-            specs.append(d if not day else d.model_copy(update={"start_day": start}))
+            if day:
+                d = DisruptionSpec.model_validate({**d.model_dump(), "start_day": start})
+                errs = disruption_target_errors(scene, d, f"--disruption {raw}")
+                if errs:
+                    raise ValueError("; ".join(errs))
+            why = disruption_window_error(scene, d, f"--disruption {raw!r}")
+            if why:
+                raise ValueError(why)
+            specs.append(d)
         elif name in TEMPLATES:
             for i, sp in enumerate(template(name, start)):
-                errs = disruption_target_errors(scene, sp, f"--disruption {name} [{i}]")
+                # A template's port tags are alternatives (customs_surge names both US coasts): it
+                # is usable when some port carries one of them.
+                errs = disruption_target_errors(scene, sp, f"--disruption {name} [{i}]", any_tag=True)
                 if errs:
                     raise ValueError("; ".join(errs))
                 specs.append(sp)
@@ -207,6 +224,8 @@ def run_inbound(args) -> int:
     err = Console(stderr=True)
     flats: dict[str, list[dict[str, float]]] = {}
     first: dict = {}
+    # policy -> disruptions that did nothing in every replication (reported, never silently kept)
+    inactive: dict[str, set[str]] = {}
     T = scene.warmup_days + scene.days
     with Progress(
         TextColumn("{task.description}"),
@@ -230,6 +249,8 @@ def run_inbound(args) -> int:
                     regime=regime,
                     progress=lambda _d: bar.advance(task),
                 )
+                idle = set(res.inactive_disruptions)
+                inactive[policy] = idle if rep == 0 else inactive[policy] & idle
                 k = run_kpis(res)
                 flat = flatten(k)
                 flats[policy].append(flat)
@@ -240,6 +261,13 @@ def run_inbound(args) -> int:
                         store.disruptions(res)
             store.summary(policy, summarize(flats[policy]))
     summaries = {p: summarize(f) for p, f in flats.items()}
+    inactive_out = {p: sorted(names) for p, names in inactive.items() if names}
+    for p, names in inactive_out.items():
+        print(
+            f"fctwin inbound: warning: under policy {p}, disruption {', '.join(names)} delayed no shipment:"
+            " no shipment of this policy used the lanes or ports it disrupts, so it had no effect",
+            file=sys.stderr,
+        )
     pairs = {p: paired(flats[policies[0]], flats[p]) for p in policies[1:]}
     pngs = [] if args.no_plots else save_plots(first, run_dir)
     store.meta(plots=[str(p) for p in pngs])
@@ -253,6 +281,7 @@ def run_inbound(args) -> int:
             "flow": scene.network.flow,
             "pooled_channels": scene.network.pool_channels,
             "disruptions": args.disruption,
+            "disruptions_without_effect": inactive_out,
             "run_dir": str(run_dir),
             "plots": [str(p) for p in pngs],
             "kpis": summaries,

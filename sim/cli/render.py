@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 
 from rich.console import Console
@@ -65,15 +66,20 @@ def kpi_table(kpis: dict, *, title: str) -> None:
     for key, value in kpis.items():
         if isinstance(value, dict):
             continue  # nested breakdowns get tables of their own
-        label = LABELS.get(key, key.replace("_", " "))
-        if isinstance(value, float):
+        label = LABELS.get(key, str(key).replace("_", " "))
+        if isinstance(value, float) and math.isfinite(value):
             text = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
         else:
             text = str(value)
         table.add_row(label, text)
     Console().print(table)
-    if kpis.get("by_station_type"):
-        station_type_table(kpis["by_station_type"])
+    by_type = kpis.get("by_station_type")
+    if by_type and isinstance(by_type, dict):
+        try:
+            station_type_table(by_type)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # A run store written by another version (or damaged): the flat KPIs above still stand.
+            print("by station type: not readable in this run store", file=sys.stderr)
 
 
 def station_type_table(by_type: dict) -> None:
