@@ -80,6 +80,11 @@ def runs_dir(text: str) -> Path:
     return path
 
 
+def folder(text: str) -> Path:
+    """A folder to create or fill: it may not exist yet, but neither it nor a parent may be a file."""
+    return runs_dir(text)
+
+
 def output_file(text: str) -> Path:
     """A file to write later: its folder must exist and be writable now."""
     path = Path(text)

@@ -16,6 +16,7 @@ import math
 import sys
 from pathlib import Path
 
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
 from fctwin.sim.inbound.disruptions import TEMPLATES, template
 from fctwin.sim.inbound.kpis import flatten, paired, run_kpis, summarize
@@ -61,9 +62,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "scene", type=scene_file, help="inbound scene file (TOML), e.g. scenes/inbound_default.toml"
     )
-    p.add_argument("--days", type=int, help="days in the KPI window (default: the scene's)")
-    p.add_argument("--seed", type=int, help="seed root (default: the scene's)")
-    p.add_argument("--reps", type=int, default=5, help="replications (seed children) for intervals [5]")
+    p.add_argument(
+        "--days",
+        type=types.number(low=1, high=3650, integer=True),
+        help="days in the KPI window (default: the scene's)",
+    )
+    p.add_argument("--seed", type=types.seed, help="seed root (default: the scene's)")
+    p.add_argument(
+        "--reps",
+        type=types.number(low=1, high=1000, integer=True),
+        default=5,
+        help="replications (seed children) for intervals [5]",
+    )
     p.add_argument(
         "--disruption",
         action="append",
@@ -77,7 +87,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--separate-channels", action="store_true", help="one inventory per channel (no pooling)")
     p.add_argument(
         "--fc-capacity-units-per-day",
-        type=float,
+        type=types.number(low=0, low_open=True, high=1e9),
         metavar="N",
         help="FC receive/stow capacity measured by FC runs, units/day (all FCs)",
     )
@@ -86,7 +96,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="RUN",
         help="take the FC receive/stow capacity from an `fctwin run` database (run dir or run.sqlite)",
     )
-    p.add_argument("--runs-dir", default="runs", help="where run directories go [runs]")
+    p.add_argument("--runs-dir", type=types.runs_dir, default="runs", help="where run directories go [runs]")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--json", action="store_true", help="KPIs as JSON on stdout")
     p.set_defaults(func=run_inbound)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from fctwin.network import protocol as p
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
 
 SUPPORTED_TYPES = ("titan",)
@@ -25,18 +26,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--scene", type=scene_file, help="scene file: start at this unit's cell and use its step time"
     )
     parser.add_argument("--cell", help="start cell ROW,COL (default: from --scene, else 0,0)")
-    parser.add_argument("--heading", type=int, default=0, help="0 east, 1 south, 2 west, 3 north")
     parser.add_argument(
-        "--step-s", type=float, help="simulated seconds per motion step (default: scene's, else 1)"
+        "--heading", type=int, choices=range(4), default=0, help="0 east, 1 south, 2 west, 3 north"
     )
     parser.add_argument(
-        "--speedup", type=float, default=1.0, help="realtime factor (wall s = sim s / speedup)"
+        "--step-s",
+        type=types.number(low=0.001, high=3600),
+        help="simulated seconds per motion step (default: scene's, else 1)",
     )
     parser.add_argument(
-        "--heartbeat-s", type=float, default=p.HEARTBEAT_INTERVAL_S, help="heartbeat interval"
+        "--speedup", type=types.speedup, default=1.0, help="realtime factor (wall s = sim s / speedup)"
     )
     parser.add_argument(
-        "--duration-s", type=float, help="exit after this many seconds (default: run until signalled)"
+        "--heartbeat-s",
+        type=types.number(low=0.01, high=3600),
+        default=p.HEARTBEAT_INTERVAL_S,
+        help="heartbeat interval",
+    )
+    parser.add_argument(
+        "--duration-s", type=types.seconds, help="exit after this many seconds (default: run until signalled)"
     )
     parser.set_defaults(func=_run)
 
@@ -67,6 +75,8 @@ def _run(args: argparse.Namespace) -> int:
             row, col = (int(v) for v in args.cell.split(","))
         except ValueError:
             raise UsageError("--cell takes ROW,COL") from None
+        if row < 0 or col < 0:
+            raise UsageError(f"--cell {args.cell}: row and column are >= 0")
         cell = (row, col)
     from fctwin.network.robot_client import run_robot_process
 
