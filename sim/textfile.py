@@ -48,12 +48,13 @@ def read_text_file(path: str | Path, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
         raise TextFileError("is a folder, not a file") from None
     except OSError as exc:
         raise TextFileError(f"cannot read: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             raise TextFileError("is a folder, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise TextFileError("is not a regular file (a device, pipe or socket); give a file")
+        raise TextFileError("is not a regular file (a device, pipe or socket); give a file")
+    with os.fdopen(fd, "rb") as f:
         if info.st_size > max_bytes:
             raise TextFileError(f"is {info.st_size:,} bytes; a text file here is at most {max_bytes:,}")
         try:

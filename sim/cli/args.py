@@ -28,6 +28,28 @@ def scene_file(text: str) -> Path:
         return resolve_scene(text)
     except (FileNotFoundError, ValueError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    except OSError as exc:  # a name too long, a path through a file, ...
+        raise argparse.ArgumentTypeError(f"{_short(text)}: {exc.strerror}") from None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _checked_path(check):
+    """A path type whose file-system look-ups turn OSError (name too long, ...) into the message."""
+
+    def parse(text: str) -> Path:
+        if not text or "\x00" in text:
+            raise argparse.ArgumentTypeError("empty path" if not text else "a path cannot hold NUL")
+        try:
+            return check(text)
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"{_short(text)}: {exc.strerror}") from None
+
+    parse.__name__ = check.__name__
+    parse.__doc__ = check.__doc__
+    return parse
 
 
 def number(*, low: float | None = None, high: float | None = None, low_open: bool = False, integer=False):
@@ -62,11 +84,12 @@ seed = number(low=0, high=MAX_SEED, integer=True)
 def run_id(text: str) -> str:
     if not RUN_ID_PATTERN.fullmatch(text) or ".." in text:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a run id: letters, digits, '_', '-', '.', at most 128, no '..' or '/'"
+            f"{_short(text)!r} is not a run id: letters, digits, '_', '-', '.', at most 128, no '..' or '/'"
         )
     return text
 
 
+@_checked_path
 def runs_dir(text: str) -> Path:
     """A folder for run databases: it may not exist yet, but it must not be a file."""
     path = Path(text)
@@ -85,6 +108,7 @@ def folder(text: str) -> Path:
     return runs_dir(text)
 
 
+@_checked_path
 def output_file(text: str) -> Path:
     """A file to write later: its folder must exist and be writable now."""
     path = Path(text)
