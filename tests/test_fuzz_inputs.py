@@ -29,7 +29,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -77,7 +76,7 @@ HOSTILE = [
 ]
 
 
-class Hang(Exception):
+class HangError(Exception):
     pass
 
 
@@ -86,7 +85,7 @@ def no_hang(seconds: int = HANG_S):
     """Turn a mutant that runs ``seconds`` into a failure (SIGALRM), instead of a stuck suite."""
 
     def fire(signum, frame):
-        raise Hang(f"no answer within {seconds} s")
+        raise HangError(f"no answer within {seconds} s")
 
     old = signal.signal(signal.SIGALRM, fire)
     signal.alarm(seconds)
@@ -565,7 +564,7 @@ def test_end_to_end_scene_mutants(tmp_path):
         cases.append((inbound, write_toml(raw, tmp_path / f"m{k}.toml"), path))
     assert len(cases) == 24
     runs = tmp_path / "runs"
-    for k, (inbound, scene, path) in enumerate(cases):
+    for k, (inbound, scene, _path) in enumerate(cases):
         proc = fctwin("validate", str(scene), cwd=tmp_path)
         assert_clean(proc)
         if proc.returncode != 0 or k % 3:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 
 from rich.console import Console
@@ -57,6 +58,35 @@ def progress_bar(total_s: float, *, enabled: bool = True):
             )
 
         yield update
+
+
+@contextlib.contextmanager
+def stdout_reserved(enabled: bool = True):
+    """While active, everything written to file descriptor 1 goes to stderr instead.
+
+    ``--json`` promises only JSON on stdout, but C libraries print there by themselves (PyBullet
+    prints its build time and OpenGL banner on import and connect, below Python's ``sys.stdout``).
+    Yields ``emit(text)``, which writes to the real stdout. Without ``enabled``, emit is print.
+    """
+    if not enabled:
+        yield lambda text: print(text, flush=True)
+        return
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    try:
+
+        def emit(text: str) -> None:
+            sys.stdout.flush()
+            data = memoryview((text + "\n").encode())
+            while data:
+                data = data[os.write(real, data) :]
+
+        yield emit
+    finally:
+        sys.stdout.flush()
+        os.dup2(real, 1)
+        os.close(real)
 
 
 def kpi_table(kpis: dict, *, title: str) -> None:

@@ -90,23 +90,23 @@ def run_command(args) -> int:
     except SceneError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    if args.gui:
-        from fctwin.sim.world import DisplayUnavailable, require_display
+    from fctwin.sim.cli.render import kpi_table, progress_bar, stdout_reserved
 
-        try:
-            require_display()
-        except DisplayUnavailable as exc:
-            raise UsageError(str(exc)) from None
+    with stdout_reserved(args.json) as emit:
+        if args.gui:  # importing PyBullet prints its banner on file descriptor 1
+            from fctwin.sim.world import DisplayUnavailable, require_display
 
-    from fctwin.sim.cli.render import kpi_table, progress_bar
-
-    with progress_bar(sc.run_s, enabled=not args.json) as update:
-        # The scene is read once: seed, hours and overrides are in `sc` already.
-        once = replace(opts, seed=None, hours=None, overrides={})
-        result = run_fc(sc, once, progress=update)
-    if args.json:
-        print(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
-    else:
+            try:
+                require_display()
+            except DisplayUnavailable as exc:
+                raise UsageError(str(exc)) from None
+        with progress_bar(sc.run_s, enabled=not args.json) as update:
+            # The scene is read once: seed, hours and overrides are in `sc` already.
+            once = replace(opts, seed=None, hours=None, overrides={})
+            result = run_fc(sc, once, progress=update)
+        if args.json:
+            emit(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
+    if not args.json:
         kpi_table(result.kpis, title=f"{sc.name}: run {result.run_id}")
         print(f"run database: {result.db_path}")
     return 0
