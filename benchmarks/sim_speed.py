@@ -6,7 +6,7 @@
 Runs as `fctwin run` does: the fleet host in its own process over ZeroMQ, both processes on one CPU
 (`--cpu off` lets the OS spread them, as before December 2026; see sim/affinity.py).
 
-Reference (../shared/FACTS.md): RAWSim-O simulated 1.5 h with 32 robots in 30 s of wall clock with
+Reference (docs/references.md): RAWSim-O simulated 1.5 h with 32 robots in 30 s of wall clock with
 its fastest planner (about 180x real time). Targets: fc_small 8 h in <= 20 s (>= 1,440x), fc_large
 > 100x. Peak memory is the max RSS of this process and its children (the fleet host).
 """

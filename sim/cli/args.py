@@ -123,9 +123,15 @@ def output_file(text: str) -> Path:
 
 
 def planner(text: str) -> str:
+    """A planner that can run a building: registered (built-in or entry point), not one-shot only."""
+    from fctwin.controller.policies import PolicyError, policy_class
     from fctwin.sim.scene.loader import planner_problem
 
     problem = planner_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(problem)
+    try:  # the planner policy family: built-ins (PLANNERS) and entry points alike
+        policy_class("planner", text)
+    except PolicyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text

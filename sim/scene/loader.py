@@ -209,6 +209,34 @@ def _station_unit_problems(spec: SceneFile) -> list[tuple[str, str]]:
     return problems
 
 
+def _policy_problems(dispatch) -> list[tuple[str, str]]:
+    """Unknown policy names (listing the known ones), broken entry points, bad policy parameters."""
+    from fctwin.controller.policies import FAMILIES, PolicyError, make_policy, policy_class
+    from fctwin.controller.policies.registry import BUILTIN
+
+    problems = []
+    for family in FAMILIES:
+        name = getattr(dispatch, family)
+        try:
+            if name not in BUILTIN[family]:  # built-ins are not imported here (planner kernels)
+                policy_class(family, name)
+        except PolicyError as exc:
+            problems.append((f"dispatch.{family}", str(exc)))
+            continue
+        params = dispatch.params.get(family)
+        if params:
+            try:
+                make_policy(family, name, params)
+            except PolicyError as exc:
+                problems.append((f"dispatch.params.{family}", str(exc)))
+    for family in dispatch.params:
+        if family not in FAMILIES:
+            problems.append(
+                (f"dispatch.params.{family}", f"no policy family {family!r}; families: {', '.join(FAMILIES)}")
+            )
+    return problems
+
+
 def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     problems: list[tuple[str, str]] = []
     grid = _build_grid(spec, source, base_dir)
@@ -373,6 +401,8 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     problem = planner_problem(spec.dispatch.planner)
     if problem:
         problems.append(("dispatch.planner", problem))
+    else:
+        problems.extend(_policy_problems(spec.dispatch))
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
     if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):
@@ -425,12 +455,14 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
 
 
 def planner_problem(name: str) -> str | None:
-    """Why planner ``name`` cannot run an FC scene (None if it can): unknown, or one-shot only."""
+    """Why built-in planner ``name`` cannot run an FC scene: it is one-shot only (None otherwise).
+
+    Unknown names are the policy registry's to judge (`_policy_problems`: entry points may add
+    planners).
+    """
     from fctwin.controller.planning import LIFELONG_PLANNERS, PLANNERS
 
-    if name not in PLANNERS:
-        return f"unknown planner {name!r}; known: {', '.join(sorted(LIFELONG_PLANNERS))}"
-    if name not in LIFELONG_PLANNERS:
+    if name in PLANNERS and name not in LIFELONG_PLANNERS:
         return (
             f"planner {name!r} solves one-shot problems (every unit to one goal) and cannot run a"
             f" building; use one of: {', '.join(sorted(LIFELONG_PLANNERS))}"
