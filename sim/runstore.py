@@ -14,6 +14,7 @@ journal, which is how `fctwin serve --resume` rebuilds a dispatcher.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -111,31 +112,50 @@ class RunStore:
         if not self.path.is_file():
             raise RunStoreError(f"the run store {self.path} was deleted during the run")
 
+    @contextlib.contextmanager
+    def _writing(self):
+        """SQLite write errors (disk full, file deleted or made read-only) as one clear RunStoreError.
+
+        Everything committed before stays in the database: the run store commits every simulated
+        minute, so a full disk loses at most the minute being written.
+        """
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise RunStoreError(
+                f"cannot write the run store {self.path}: {exc} (everything committed before is kept)"
+            ) from None
+
     def write_meta(self, meta: dict) -> None:
         rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in meta.items()]
         rows.append(("schema_version", str(SCHEMA_VERSION)))
-        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
-        self.db.commit()
+        with self._writing():
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
+            self.db.commit()
 
     def add_events(self, records: list[tuple]) -> None:
         if records:
-            self.db.executemany(
-                "INSERT INTO events (t_s, kind, subject, a, b, c) VALUES (?, ?, ?, ?, ?, ?)", records
-            )
+            with self._writing():
+                self.db.executemany(
+                    "INSERT INTO events (t_s, kind, subject, a, b, c) VALUES (?, ?, ?, ?, ?, ?)", records
+                )
 
     def add_pose(self, step: int, t_s: float, data: np.ndarray) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, data.astype(np.int16).tobytes())
-        )
+        with self._writing():
+            self.db.execute(
+                "INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, data.astype(np.int16).tobytes())
+            )
 
     def add_kpi(self, row: dict) -> None:
-        self.db.execute(
-            f"INSERT INTO kpi_minute VALUES ({', '.join('?' for _ in KPI_COLUMNS)})",
-            [row.get(c) for c in KPI_COLUMNS],
-        )
+        with self._writing():
+            self.db.execute(
+                f"INSERT INTO kpi_minute VALUES ({', '.join('?' for _ in KPI_COLUMNS)})",
+                [row.get(c) for c in KPI_COLUMNS],
+            )
 
     def commit(self) -> None:
-        self.db.commit()
+        with self._writing():
+            self.db.commit()
 
     def read_meta(self) -> dict:
         """The run's metadata as written by `write_meta` (JSON values decoded, plain strings as is)."""
@@ -172,14 +192,19 @@ class RunStore:
         return n_events, n_kpi
 
     def write_summary(self, summary: dict) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO summary VALUES (?, ?)", [(k, json.dumps(v)) for k, v in summary.items()]
-        )
-        self.db.commit()
+        with self._writing():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO summary VALUES (?, ?)",
+                [(k, json.dumps(v, default=str)) for k, v in summary.items()],
+            )
+            self.db.commit()
 
     def close(self) -> None:
-        self.db.commit()
-        self.db.close()
+        try:
+            with self._writing():
+                self.db.commit()
+        finally:
+            self.db.close()
 
 
 def read_poses(path: Path, n_units: int) -> tuple[np.ndarray, np.ndarray]:
