@@ -227,7 +227,7 @@ def test_a_paced_run_that_cannot_keep_up_says_so_once(tmp_path):
             "run",
             "stations_tiny",
             "--hours",
-            "0.05",
+            "0.1",
             "--realtime",
             "--speedup",
             "1000000",

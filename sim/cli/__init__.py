@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-from fctwin.sim.errors import UsageError  # noqa: E402  (one class, whether run as sim.cli or __main__)
+from fctwin.sim.errors import RunInterrupted, Terminated, UsageError  # noqa: E402  (one class, whether run as sim.cli or __main__)
 
 __all__ = ["UsageError", "main", "build_parser"]
 
@@ -57,10 +57,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             raise
         module.add_parser(sub)
     return parser
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (or SIGHUP), raised in the main thread so a run ends like a Ctrl-C: cleanly, rc 130."""
 
 
 def _raise_terminated(signum, frame) -> None:
@@ -123,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fctwin {args.command}: error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
-            why = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            if isinstance(exc, RunInterrupted):
+                why = str(exc)
+            else:
+                why = f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
             print(f"fctwin {args.command}: {why}", file=sys.stderr)
             return 130
         except (Exception, MemoryError) as exc:
