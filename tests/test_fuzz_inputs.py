@@ -362,7 +362,17 @@ def _valid_argv(tmp: Path) -> dict[str, list[str]]:
             "--run-id",
             "r1",
         ],
-        "robot": ["robot", "--id", "T-01", "--connect", "tcp://127.0.0.1:5599", "--step-s", "1"],
+        "robot": [
+            "robot",
+            "--id",
+            "T-01",
+            "--connect",
+            "tcp://127.0.0.1:5599",
+            "--step-s",
+            "1",
+            "--duration-s",
+            "1",
+        ],
         "keys": ["keys", "generate", "--dir", str(tmp / "keys"), "--ids", "T-01"],
         "calibrate": ["calibrate", "--trials", "2", "--out", str(tmp / "m.json")],
         "scenes": ["scenes"],
@@ -464,8 +474,11 @@ def _parse(argv: list[str]) -> tuple[int | None, object]:
 RUN_IN_PROCESS = {"validate", "runs", "scenes", "keys"}
 
 
-def test_argument_mutants(tmp_path):
+def test_argument_mutants(tmp_path, monkeypatch):
     from fctwin.sim.cli import main
+
+    # Relative paths in mutants (`keys generate --dir inf`) land in the test's folder, not the repo.
+    monkeypatch.chdir(tmp_path)
 
     (tmp_path / "afile").write_text("not a folder\n")
     seen = []
@@ -587,3 +600,43 @@ def test_end_to_end_scene_mutants(tmp_path):
         assert_clean(run)
         if run.returncode == 0:
             json.loads(run.stdout)  # --json: stdout is only JSON
+
+
+E2E_COMMANDS = ("run", "validate", "runs", "inbound", "serve", "keys", "scenes")  # none runs unbounded
+
+
+def test_end_to_end_command_line_mutants(tmp_path):
+    """A seeded sample of hostile command lines through the real `fctwin` (argument types, files,
+    the run store, the fleet host): exit 0 or 2, no traceback, no hang."""
+    (tmp_path / "afile").write_text("not a folder\n")
+    valid = _valid_argv(tmp_path)
+    rng = random.Random(2026)
+    values = [*ARG_VALUES, str(tmp_path / "afile"), str(tmp_path / "afile" / "sub")]
+    flags = [
+        "--hours",
+        "--seed",
+        "--speedup",
+        "--planner",
+        "--runs-dir",
+        "--run-id",
+        "--days",
+        "--set",
+        "--cpu",
+    ]
+    cases = []
+    while len(cases) < 32:
+        command = rng.choice(E2E_COMMANDS)
+        argv = list(valid[command])
+        if len(argv) > 1 and rng.random() < 0.5:
+            i = rng.randrange(1, len(argv))
+            argv[i] = rng.choice(values)
+        else:
+            argv += [rng.choice(flags), rng.choice(values)]
+        if "\x00" in "".join(argv) or len("".join(argv)) > 4000:
+            continue
+        cases.append(argv)
+    for argv in cases:
+        proc = fctwin(*argv, cwd=tmp_path)
+        assert_clean(proc)
+        if proc.returncode == 0 and "--json" in argv:
+            json.loads(proc.stdout)
