@@ -476,3 +476,15 @@ def test_every_template_is_usable_or_refused_by_name(tmp_path):
                 assert template in str(exc)
     assert "customs_surge" in usable["inbound_default"]  # one coast is enough (issue 14: unusable)
     assert "red_sea_diversion" in usable["inbound_two_coasts"]
+
+
+def test_serve_resume_of_an_interrupted_run_is_not_refused_as_finished(tmp_path):
+    """A Ctrl-C'd serve run keeps its summary so far with status interrupted: it stays resumable."""
+    from fctwin.sim.cli.serve import finished_run
+
+    runs = tmp_path / "runs"
+    db = _store(runs / "cut" / "run.sqlite", summary={"simulated_h": 0.1, "status": "interrupted"})
+    _sql(db, "INSERT INTO journal VALUES (0, 0.0, NULL, x'00')")
+    assert finished_run(db) is None
+    done = _store(runs / "done" / "run.sqlite", summary={"simulated_h": 0.1})
+    assert finished_run(done) == "the run finished"

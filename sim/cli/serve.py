@@ -156,6 +156,10 @@ def finished_run(db: Path) -> str | None:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
         try:
             done = con.execute("SELECT COUNT(*) FROM summary").fetchone()[0]
+            # An interrupted or failed run keeps its summary so far with a status: still resumable.
+            status = con.execute("SELECT value FROM summary WHERE key = 'status'").fetchone()
+            if status is not None and str(status[0]).strip('"').startswith(("interrupted", "failed")):
+                done = 0
             journal = con.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
         finally:
             con.close()
