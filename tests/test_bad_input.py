@@ -488,3 +488,12 @@ def test_serve_resume_of_an_interrupted_run_is_not_refused_as_finished(tmp_path)
     assert finished_run(db) is None
     done = _store(runs / "done" / "run.sqlite", summary={"simulated_h": 0.1})
     assert finished_run(done) == "the run finished"
+
+
+def test_network_addresses_ids_and_keys_are_checked_up_front(tmp_path):
+    """Issue 14's fuzzing of robot/serve: ZeroMQ's own errors came out as tracebacks."""
+    refused("robot", "--id", "T-01", "--connect", "tcp://nonsense", "--duration-s", "1", says="--connect")
+    refused("robot", "--id", "", "--connect", "tcp://127.0.0.1:5", "--duration-s", "1", says="--id")
+    refused("robot", "--id", "T-01", "--connect", "tcp://127.0.0.1:5", "--keys", str(tmp_path), says="--keys")
+    refused("serve", "stations_tiny", "--bind", "ipc:///nonexistent/dir/sock", says="--bind")
+    refused("serve", "stations_tiny", "--bind", "tcp://127.0.0.1:70000", says="--bind")

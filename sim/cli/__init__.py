@@ -85,6 +85,9 @@ def _known_error(exc: BaseException) -> str | None:
         cls = getattr(sys.modules.get(module), name, None)
         if cls is not None and isinstance(exc, cls):
             return str(exc)
+    zmq_error = getattr(sys.modules.get("zmq"), "ZMQError", None)
+    if zmq_error is not None and isinstance(exc, zmq_error):  # address in use, unreachable, ...
+        return f"network: {exc}"
     if isinstance(exc, sqlite3.OperationalError) and "disk" in str(exc).lower():
         return f"run store: {exc} (what was committed before is kept)"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):

@@ -135,3 +135,39 @@ def planner(text: str) -> str:
     except PolicyError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+_TCP = re.compile(r"tcp://(\*|[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5}|\*)")
+
+
+def endpoint(text: str) -> str:
+    """A ZeroMQ endpoint: ``tcp://HOST:PORT`` (port 1-65535, or ``*`` to bind any) or ``ipc://PATH``
+    in an existing folder; checked here rather than as an error from deep inside ZeroMQ."""
+    m = _TCP.fullmatch(text)
+    if m is not None:
+        port = m.group(2)
+        if port != "*" and not 1 <= int(port) <= 65535:
+            raise argparse.ArgumentTypeError(f"{text}: port must be 1-65535")
+        return text
+    if text.startswith("ipc://") and len(text) > len("ipc://"):
+        folder = Path(text[len("ipc://") :]).parent
+        try:
+            ok = folder.is_dir()
+        except OSError:
+            ok = False
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{_short(text)}: no such folder {_short(str(folder))}")
+        return text
+    raise argparse.ArgumentTypeError(f"{_short(text)!r} is not an endpoint: tcp://HOST:PORT or ipc://PATH")
+
+
+def client_id(text: str) -> str:
+    """A robot or client id as the protocol carries it: 1-64 printable characters, no '/'."""
+    from fctwin.network.protocol import MAX_ID_CHARS
+
+    if not text or len(text) > MAX_ID_CHARS or not text.isprintable() or "/" in text or text.startswith("."):
+        raise argparse.ArgumentTypeError(
+            f"{_short(text)!r} is not an id: 1-{MAX_ID_CHARS} printable characters, no '/',"
+            " not starting with '.'"
+        )
+    return text

@@ -8,6 +8,7 @@ Starts at the unit's cell in ``--scene`` (or ``--cell ROW,COL``) and runs until 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from fctwin.network import protocol as p
 from fctwin.sim.cli import args as types
@@ -19,8 +20,12 @@ SUPPORTED_TYPES = ("titan",)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("robot", help="reference hardware client for one drive unit")
     parser.add_argument("--type", default="titan", help="unit type (only titan so far)")
-    parser.add_argument("--id", required=True, help="robot id (the scene's unit id, e.g. T-07)")
-    parser.add_argument("--connect", required=True, help="dispatcher endpoint, e.g. tcp://HOST:PORT")
+    parser.add_argument(
+        "--id", type=types.client_id, required=True, help="robot id (the scene's unit id, e.g. T-07)"
+    )
+    parser.add_argument(
+        "--connect", type=types.endpoint, required=True, help="dispatcher endpoint, e.g. tcp://HOST:PORT"
+    )
     parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE)")
     parser.add_argument(
         "--scene", type=scene_file, help="scene file: start at this unit's cell and use its step time"
@@ -54,8 +59,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.type not in SUPPORTED_TYPES:
         raise UsageError(f"--type {args.type!r}: supported: {', '.join(SUPPORTED_TYPES)}")
-    if not args.connect.startswith(("tcp://", "ipc://")):
-        raise UsageError("--connect takes tcp://HOST:PORT or ipc://PATH")
+    if args.connect.startswith("tcp://") and args.connect.endswith(":*"):
+        raise UsageError("--connect: give the dispatcher's port, not '*'")
+    if args.keys:
+        secret = Path(args.keys) / "clients" / f"{args.id}.key_secret"
+        if not secret.is_file():
+            raise UsageError(f"--keys: {secret} not found (made by `fctwin keys generate --ids {args.id}`)")
     cell, heading, step_s = (0, 0), args.heading, args.step_s
     codes = None
     if args.scene:

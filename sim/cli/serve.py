@@ -30,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "serve", help="run the dispatcher and simulation, accepting external robots"
     )
     parser.add_argument("scene", type=scene_file, help="scene file whose fleet marks some units external")
-    parser.add_argument("--bind", required=True, help="endpoint for robots, e.g. tcp://0.0.0.0:5555")
+    parser.add_argument(
+        "--bind", type=types.endpoint, required=True, help="endpoint for robots, e.g. tcp://0.0.0.0:5555"
+    )
     parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE + allow-list)")
     parser.add_argument("--insecure", action="store_true", help="allow a plaintext bind beyond loopback")
     parser.add_argument("--realtime", action="store_true", help="pace the run to the wall clock")
