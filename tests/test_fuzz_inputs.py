@@ -29,12 +29,17 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fctwin.sim.inbound.scene import SceneError as InboundSceneError
 from fctwin.sim.inbound.scene import scene_from_dict as inbound_from_dict
 from fctwin.sim.scene import SceneError, load_scene, scene_from_data, scene_from_dict
+
+# A numeric warning (overflow, division by zero) while compiling an accepted mutant is silent
+# nonsense in the making: it fails the mutant like a traceback would.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "scenes"
@@ -144,6 +149,23 @@ def _mutate(raw: dict, path: tuple, how: str, value) -> dict:
     return out
 
 
+def _at(raw, path):
+    node = raw
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _fits(raw, path, how) -> bool:
+    """Whether mutation ``how`` applies at ``path``: scale numbers, duplicate lists and their entries."""
+    node = _at(raw, path)
+    if how == "scale":
+        return isinstance(node, int | float) and not isinstance(node, bool)
+    if how == "duplicate":
+        return isinstance(node, list) or isinstance(path[-1], int)
+    return True
+
+
 def mutations(names):
     """(scene name, mutated dict, description): one or two hostile changes of a shipped scene."""
 
@@ -153,11 +175,13 @@ def mutations(names):
         raw = (FC_RAW | INBOUND_RAW)[name]
         done = []
         for _ in range(draw(st.integers(1, 2))):
-            places = [p for p in _places(raw) if p]
+            # Hostile values (mostly refused) and plausible edits (scaled numbers, duplicated
+            # entries: often accepted, so what acceptance promises is exercised too).
+            how = draw(st.sampled_from(["scale", "duplicate", "set", "scale", "set"]))
+            places = [p for p in _places(raw) if p and _fits(raw, p, how)]
             path = draw(st.sampled_from(places))
-            how = draw(st.sampled_from(["set", "set", "set", "scale", "duplicate"]))
             value = (
-                draw(st.sampled_from([0, -1, 1e6, 1e-9, 1e12, 1.0000001]))
+                draw(st.sampled_from([2, 0.5, 3, 1.0000001, 10, 0, -1, 1e6, 1e-9, 1e12]))
                 if how == "scale"
                 else draw(st.sampled_from(HOSTILE))
             )
@@ -194,6 +218,10 @@ def check_fc_mutant(raw: dict, source: str = "mutant.toml") -> None:
         assert math.isfinite(scene.run_s) and 0 < scene.step_s < 3600
         assert any(s.kind == "stow" for s in scene.stations) or scene.spec.inbound.cartons_per_h == 0
         scene.summary()
+        from fctwin.sim.run.prepare import floorplan_from_scene
+
+        plan, config = floorplan_from_scene(scene)  # what the dispatcher is built from
+        assert plan.grid.shape == scene.grid.shape and config.planner
 
 
 def check_inbound_mutant(raw: dict, source: str = "mutant.toml") -> None:

@@ -231,7 +231,9 @@ class Docks(Strict):
 
 class Zipf(Strict):
     kind: Literal["zipf"]
-    exponent: PosFloat = 1.0
+    # Measured SKU popularity fits exponents of about 0.5-1.5; beyond 10 every order is for SKU 1
+    # (and 1 / k**exponent overflows to 0 for the rest).
+    exponent: Annotated[float, Field(gt=0, le=10)] = 1.0
 
 
 class AbcClass(Strict):
