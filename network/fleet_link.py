@@ -320,10 +320,8 @@ def fleet_process_main(argv: list[str] | None = None, *, prog: str = GENERIC_HOS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_quietly)
     spec = json.loads(Path(args.spec).read_text())
-    try:
+    with contextlib.suppress(_Stop):
         serve_fleet_host(**spec)
-    except _Stop:
-        pass
     return 0
 
 
