@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 why = f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
             print(f"fctwin {args.command}: {why}", file=sys.stderr)
             return 130
-        except (Exception, MemoryError) as exc:
+        except Exception as exc:
             message = _known_error(exc)
             if message is None:
                 raise
