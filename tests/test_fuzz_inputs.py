@@ -44,7 +44,7 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "scenes"
-FC_SCENES = ("fc_small", "stations_tiny", "fc_stations", "fc_small_inbound")
+FC_SCENES = ("fc_small", "fc_small_peak", "stations_tiny", "fc_stations", "fc_small_inbound")
 INBOUND_SCENES = ("inbound_default", "inbound_two_coasts")
 HANG_S = 60  # one mutant taking this long is a hang (generous: two cores shared by several suites)
 
@@ -217,7 +217,8 @@ def check_fc_mutant(raw: dict, source: str = "mutant.toml") -> None:
         again = scene_from_data(data)
         assert again.step_s == scene.step_s and len(again.units) == len(scene.units)
         assert math.isfinite(scene.run_s) and 0 < scene.step_s < 3600
-        assert any(s.kind == "stow" for s in scene.stations) or scene.spec.inbound.cartons_per_h == 0
+        inbound = scene.spec.inbound.cartons_per_h > 0 or scene.spec.dispatch.replenishment != "none"
+        assert any(s.kind == "stow" for s in scene.stations) or not inbound
         scene.summary()
         from fctwin.sim.run.prepare import floorplan_from_scene
 

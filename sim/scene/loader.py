@@ -327,11 +327,17 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
             else:
                 grid[tuple(cell)] = CellCode.DOCK
     dock_cells = [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.DOCK)]
-    inbound_on = spec.inbound.cartons_per_h > 0 or spec.inbound.scenario is not None
+    replenishing = spec.dispatch.replenishment != "none"  # purchase orders arrive at the dock too
+    inbound_on = spec.inbound.cartons_per_h > 0 or spec.inbound.scenario is not None or replenishing
     if not dock_cells and inbound_on:
         problems.append(("docks", "inbound cartons are configured but the layout has no dock"))
     if inbound_on and not any(s.kind == "stow" for s in stations):
-        field = "inbound.scenario" if spec.inbound.scenario is not None else "inbound.cartons_per_h"
+        if spec.inbound.scenario is not None:
+            field = "inbound.scenario"
+        elif spec.inbound.cartons_per_h > 0:
+            field = "inbound.cartons_per_h"
+        else:
+            field = "dispatch.replenishment"
         problems.append(
             (field, "inbound cartons are configured but no stow station puts them away (add a stow station)")
         )
