@@ -11,8 +11,8 @@ data) or refused with the documented error type naming the file; anything else (
 exception, a hang) fails and hypothesis shrinks it to the smallest such input.
 
 Counts (asserted below): 340 FC scene mutants, 160 inbound scene mutants, 60 raw-file mutants
-and 220 argument mutants in-process (780); 16 scene mutants (validated, the first 4 valid ones
-also run or simulated) and 24 command lines end to end (40). 820 in all.
+and 220 argument mutants in-process (780); 12 scene mutants (validated, the first 3 valid ones
+also run or simulated) and 20 command lines end to end (32). 812 in all.
 """
 
 from __future__ import annotations
@@ -603,7 +603,7 @@ def test_end_to_end_scene_mutants(tmp_path):
     small = copy.deepcopy(FC_RAW["stations_tiny"])
     small["run_hours"] = 0.02
     cases = []
-    for k in range(16):
+    for k in range(12):
         inbound = k % 4 == 3
         name = rng.choice(INBOUND_SCENES) if inbound else "stations_tiny"
         raw = copy.deepcopy(INBOUND_RAW[name]) if inbound else copy.deepcopy(small)
@@ -612,14 +612,14 @@ def test_end_to_end_scene_mutants(tmp_path):
         value = rng.choice([2, 0.5, 3, 0, -1, 1e6, 1e-9]) if how == "scale" else rng.choice(HOSTILE)
         raw = _mutate(raw, path, how, value)
         cases.append((inbound, write_toml(raw, tmp_path / f"m{k}.toml"), path))
-    assert len(cases) == 16
+    assert len(cases) == 12
     runs = tmp_path / "runs"
     ran: list[int] = []
     for inbound, scene, _path in cases:
         proc = fctwin("validate", str(scene), cwd=tmp_path)
         assert_clean(proc)
-        if proc.returncode != 0 or len(ran) >= 4:
-            continue  # the first 4 valid mutants also run
+        if proc.returncode != 0 or len(ran) >= 3:
+            continue  # the first 3 valid mutants also run
         if inbound:
             args = [
                 "inbound",
@@ -640,7 +640,7 @@ def test_end_to_end_scene_mutants(tmp_path):
         assert_clean(run)
         if run.returncode == 0:
             json.loads(run.stdout)  # --json: stdout is only JSON
-    assert len(ran) >= 3  # the sample reaches real runs, not only refusals
+    assert len(ran) >= 2  # the sample reaches real runs, not only refusals
 
 
 E2E_COMMANDS = ("run", "validate", "runs", "inbound", "serve", "keys", "scenes")  # none runs unbounded
@@ -665,7 +665,7 @@ def test_end_to_end_command_line_mutants(tmp_path):
         "--cpu",
     ]
     cases = []
-    while len(cases) < 24:
+    while len(cases) < 20:
         command = rng.choice(E2E_COMMANDS)
         argv = list(valid[command])
         if len(argv) > 1 and rng.random() < 0.5:
