@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
-from fctwin.sim.cli.run import _positive_float
 
 
 def _factor(text: str):
@@ -37,16 +37,6 @@ def _seeds(text: str):
         return parse_seeds(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _workers(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
 
 
 def add_parser(sub) -> None:
@@ -70,9 +60,11 @@ def add_parser(sub) -> None:
         " for every run (e.g. --set fleet[0].count=10,20,30 --set dispatch.planner=pibt); repeatable",
     )
     p.add_argument("--seeds", type=_seeds, default=None, help="N (seeds 0..N-1), A-B or a,b,c (default 5)")
-    p.add_argument("--hours", type=_positive_float, help="simulated hours per run (default: the scene's)")
+    p.add_argument("--hours", type=types.hours, help="simulated hours per run (default: the scene's)")
     p.add_argument(
-        "--workers", type=_workers, help="local processes (default: the CPUs this process may use)"
+        "--workers",
+        type=types.number(low=1, high=4096, integer=True),
+        help="local processes (default: the CPUs this process may use)",
     )
     p.add_argument(
         "--ray",
@@ -80,10 +72,15 @@ def add_parser(sub) -> None:
         help="run on Ray: 'auto' starts a local Ray for the sweep; an address (ray://HOST:10001)"
         " joins that cluster",
     )
-    p.add_argument("--name", help="the sweep's name (default: SCENE-DATE-TIME)")
+    p.add_argument("--name", type=types.run_id, help="the sweep's name (default: SCENE-DATE-TIME)")
     p.add_argument("--sweeps-dir", default="sweeps", help="where sweeps go (default: ./sweeps)")
     p.add_argument("--resume", metavar="SWEEP", help="finish a sweep (name or folder), then report")
-    p.add_argument("--retries", type=int, default=2, help="retries of a failed run (default 2)")
+    p.add_argument(
+        "--retries",
+        type=types.number(low=0, high=100, integer=True),
+        default=2,
+        help="retries of a failed run (default 2)",
+    )
     p.add_argument("--keep-runs", action="store_true", help="keep every run's store in SWEEP/runs/")
     p.add_argument(
         "--kpi",
@@ -109,8 +106,6 @@ def sweep_command(args) -> int:
     from fctwin.sim.experiments import Grid, SweepError, SweepStore, plan_sweep, resolve_sweep
     from fctwin.sim.scene.overrides import OverrideError
 
-    if args.retries < 0:
-        raise UsageError("--retries must be >= 0")
     if args.ray is not None and args.workers is not None and args.ray != "auto":
         raise UsageError("--workers sizes the local pool or a local Ray; a cluster has its own CPUs")
     try:

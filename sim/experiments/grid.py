@@ -18,6 +18,8 @@ from typing import Any
 
 from fctwin.sim.scene.overrides import OverrideError, parse_path, parse_value
 
+MAX_SEEDS = 100_000  # a sweep store row per seed and variant: more is a typo, not a study
+
 __all__ = ["Factor", "Grid", "Variant", "parse_factor", "parse_seeds", "split_values"]
 
 
@@ -145,6 +147,8 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
     if isinstance(text, int):
         if text < 1:
             raise ValueError(f"need at least one seed, got {text}")
+        if text > MAX_SEEDS:
+            raise ValueError(f"at most {MAX_SEEDS:,} seeds, got {text:,}")
         return tuple(range(text))
     if not isinstance(text, str):
         seeds = tuple(int(s) for s in text)
@@ -160,6 +164,10 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
         seeds = tuple(range(lo, hi + 1))
     else:
         raise ValueError(f"expected N, A-B or a,b,c, got {text!r}")
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct integers >= 0, got {text!r}")
+    from fctwin.sim.scene.schema import MAX_SEED
+
+    if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct integers from 0 to {MAX_SEED}, got {text!r}")
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(f"at most {MAX_SEEDS:,} seeds, got {len(seeds):,}")
     return seeds
