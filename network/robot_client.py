@@ -13,14 +13,23 @@ and keeps the wire, the safety logic and the motion apart:
 Timing: a batch of commands starts one motion step of ``step_s`` wall seconds (divided by the
 realtime factor); at its end the unit's state is sent as telemetry with the batch's ``step``, so
 a dispatcher can wait for it. Telemetry also goes out every ``telemetry_period_s``.
+
+Cell codes come from the dispatcher's welcome (``floor``) when it sends them, else from the
+scene given at start. With a ``state_file`` the robot keeps its pose, pod and battery on disk
+(written at the end of every motion step) and starts from it: what a real drive unit reads back
+from its localisation after a power cycle, so a robot killed and restarted reports where it is.
+A ``bye`` from the dispatcher (the run is over) stops the unit and ends `run`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from fctwin.network import protocol as p
 from fctwin.network.fleet_side import ClientConfig, CommandDeduper, FleetClient
@@ -71,6 +80,7 @@ class RobotConfig:
     realtime_factor: float = 1.0  # wall seconds = simulated seconds / factor
     control_period_s: float = 0.01
     telemetry_period_s: float = 0.1  # 10 Hz
+    state_file: str | None = None  # pose/pod/battery kept here across restarts (see module doc)
 
 
 class ReferenceRobot:
@@ -78,12 +88,18 @@ class ReferenceRobot:
 
     def __init__(self, config: RobotConfig, *, floor: OpenFloor | None = None) -> None:
         self.config = config
+        saved = load_state(config.state_file) if config.state_file else None
         self.unit = Titan(
             unit_id=config.client.client_id,
             floor=floor or OpenFloor(),
-            cell=config.cell,
-            heading=config.heading,
+            cell=(saved["row"], saved["col"]) if saved else config.cell,
+            heading=saved["heading"] if saved else config.heading,
         )
+        if saved:
+            self.unit.pod_id = int(saved.get("pod_id", -1))
+            self.unit.battery_wh = float(saved.get("battery_frac", 1.0)) * self.unit.params.battery_wh
+        self._floor_from_welcome = False
+        self.ended_by_dispatcher = False
         self.client = FleetClient(config.client, self._units)
         self.dedup = CommandDeduper()
         self.t_s = 0.0  # simulated time, re-anchored on every command batch
@@ -118,6 +134,11 @@ class ReferenceRobot:
         for env in self.client.poll(timeout_s):
             if env.type == p.COMMAND:
                 self._on_batch(env.body)
+            elif env.type == p.BYE:
+                self._on_bye(env.body.reason)
+                return
+        if not self._floor_from_welcome and self.client.welcome is not None:
+            self._take_floor(self.client.welcome.floor)
         now = time.monotonic()
         if self.client.watchdog_expired() and not self.watchdog_stopped:
             self._watchdog_stop()
@@ -160,12 +181,33 @@ class ReferenceRobot:
                 elif e.kind == "done" and e.data.get("op") == "set_down":
                     self.unit.floor.pods[self.unit.cell] = int(e.data["pod"])
         self.step = self._batch_step
+        self._save_state()
         self._send_events(events)
         busy = self.unit.mode in (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.CHARGING)
         self._step_end_wall = None
         if busy:
             self._start_step()
         self._send_telemetry()
+
+    def _on_bye(self, reason: str) -> None:
+        """The run is over: hold still, remember where we are, end the loop (no reconnecting)."""
+        log.warning("%s: dispatcher said bye (%s); stopping", self.unit.unit_id, reason)
+        self.unit.handle(Stop(command_id=-1, unit_id=self.unit.unit_id, reason="bye"), self.t_s)
+        self._step_end_wall = None
+        self._save_state()
+        self.ended_by_dispatcher = True
+        self.stop_requested = True
+
+    def _take_floor(self, floor: p.FloorInfo | None) -> None:
+        self._floor_from_welcome = True
+        if floor is None or not isinstance(self.unit.floor, OpenFloor):
+            return
+        aisle = AISLE
+        self.unit.floor.codes = {divmod(k, floor.cols): v for k, v in enumerate(floor.codes) if v != aisle}
+
+    def _save_state(self) -> None:
+        if self.config.state_file:
+            save_state(self.config.state_file, self.unit.state())
 
     def _watchdog_stop(self) -> None:
         log.warning(
@@ -200,6 +242,29 @@ class ReferenceRobot:
             )
 
 
+def save_state(path: str, st) -> None:
+    """Write the unit's pose, pod and battery atomically (a kill mid-write leaves the old file)."""
+    data = {
+        "row": st.row,
+        "col": st.col,
+        "heading": st.heading,
+        "pod_id": st.pod_id,
+        "battery_frac": st.battery_frac,
+    }
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def load_state(path: str) -> dict | None:
+    """The state `save_state` wrote, or None if there is none (first start)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def install_signal_handlers(robot: ReferenceRobot) -> None:
     """SIGTERM/SIGINT end the loop cleanly (bye sent); SIGKILL is what the fault tests use."""
 
@@ -222,11 +287,12 @@ def run_robot_process(
     key_dir: str | None = None,
     duration_s: float | None = None,
     codes: dict[Cell, int] | None = None,
-) -> None:
+    state_file: str | None = None,
+) -> int:
     """Process entry point (multiprocessing "spawn" target, and `fctwin robot`)."""
     from fctwin.network.security import ClientKeys
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     keys = ClientKeys.from_dir(key_dir, client_id) if key_dir else None
     client = ClientConfig(
         endpoint=endpoint,
@@ -238,9 +304,15 @@ def run_robot_process(
     floor = OpenFloor(codes=codes) if codes else None
     robot = ReferenceRobot(
         RobotConfig(
-            client=client, cell=cell, heading=heading, step_s=step_s, realtime_factor=realtime_factor
+            client=client,
+            cell=cell,
+            heading=heading,
+            step_s=step_s,
+            realtime_factor=realtime_factor,
+            state_file=state_file,
         ),
         floor=floor,
     )
     install_signal_handlers(robot)
     robot.run(duration_s=duration_s)
+    return 0
