@@ -93,6 +93,9 @@ class ZmqFleetLink:
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
         self._start_timeout_s = start_timeout_s
+        # Called between polls while this link waits for the fleet host (its start, each frame), so
+        # an owner with other sessions (`HilFleetLink`: robots on the wire) keeps serving them.
+        self.idle: Any = None
         self._initial: TelemetryFrame | None = None
         self._pending_step = -1
         self._closed = True  # until the child runs: close() has nothing to stop
@@ -164,8 +167,12 @@ class ZmqFleetLink:
     def receive_frame(self, seq: int) -> TelemetryFrame:
         """Second half of `exchange`: wait for the telemetry that answers command message `seq`."""
         deadline = time.monotonic() + self.reply_timeout_s
+        idle = self.idle
+        poll_s = 0.1 if idle is None else 0.005
         while time.monotonic() < deadline:
-            for ev in self.server.poll(0.1):
+            if idle is not None:
+                idle()
+            for ev in self.server.poll(poll_s):
                 if (
                     isinstance(ev, Received)
                     and ev.envelope.type == p.TELEMETRY
@@ -211,7 +218,9 @@ class ZmqFleetLink:
     def _wait_initial(self, timeout_s: float) -> TelemetryFrame:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for ev in self.server.poll(0.1):
+            if self.idle is not None:
+                self.idle()
+            for ev in self.server.poll(0.1 if self.idle is None else 0.02):
                 if isinstance(ev, Received) and ev.envelope.type == p.TELEMETRY and ev.envelope.ref_seq == -1:
                     return ev.envelope.body
             if not self.process.is_alive():
