@@ -291,7 +291,16 @@ class HilFleetLink:
                 for info in ev.units:
                     if info.unit_id not in self.hil.external_ids:
                         log.warning("unit %s is not external in this scene; ignored", info.unit_id)
-                    elif info.state is not None:
+                        continue
+                    if info.unit_id in self.states:
+                        # Back after a loss or a reconnect: the dispatcher recovers the unit (and
+                        # resumes it if its watchdog stopped it meanwhile).
+                        self._events.append(
+                            UnitEvent(
+                                info.unit_id, "online", self.server.t_sim_s, data={"resumed": int(ev.resumed)}
+                            )
+                        )
+                    if info.state is not None:
                         self.states[info.unit_id] = info.state
                 log.info("external unit %s registered (resumed=%s)", ev.client_id, ev.resumed)
             elif isinstance(ev, ClientLost):
