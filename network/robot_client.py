@@ -156,8 +156,10 @@ class ReferenceRobot:
         self.client.t_sim_s = self.t_s
         events = list(acks)
         for cmd in fresh:
-            if isinstance(cmd, Lift) and isinstance(self.unit.floor, OpenFloor):
-                self.unit.floor.pods[self.unit.cell] = cmd.pod_id  # emulated pod sensor
+            if isinstance(cmd, Lift) and isinstance(self.unit.floor, OpenFloor) and self.unit.pod_id < 0:
+                # emulated pod sensor (not for a lift it will refuse: carrying, the pod it "saw"
+                # stayed on the floor and blocked the cell it had just lifted it from)
+                self.unit.floor.pods[self.unit.cell] = cmd.pod_id
             events += self.unit.handle(cmd, self.t_s)
             if self.watchdog_stopped and cmd.__class__.__name__ == "Resume":
                 self.watchdog_stopped = False
