@@ -121,6 +121,9 @@ def _serve(args: argparse.Namespace) -> int:
             realtime_factor=opts.speedup if opts.realtime else 0.0,
         )
         print(f"waiting for external units {sorted(external)} on {args.bind}", flush=True)
+        for u in sc.units:
+            if u.external:
+                print(f"  {u.unit_id} starts at ({u.cell[0]}, {u.cell[1]}) heading {u.heading}", flush=True)
         link = HilFleetLink(
             sc.as_data(),
             hil,
