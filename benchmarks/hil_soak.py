@@ -6,11 +6,14 @@
 `serve` runs fc_small (12 drive units, two of them external) paced to the wall clock; two
 reference robots (`fctwin robot --state-file ...`, so a killed robot restarts where it was, as a real
 one reads back its localisation) drive T-01 and T-02 over tcp loopback. Every ``--fault-every-s``
-simulated seconds (randomised +-50 %) one robot, chosen at random, gets one fault:
+simulated seconds (randomised +-50 %) one robot, chosen at random, gets one fault (freeze 40 %,
+kill 40 %, mute 20 %):
 
 - ``freeze``: SIGSTOP for 1-4 wall seconds (longer than the 1.5 s liveness, often longer than the
   2 s watchdog), then SIGCONT;
-- ``kill``: SIGKILL, restarted 0.5-3 wall seconds later from its state file.
+- ``kill``: SIGKILL, restarted 0.5-3 wall seconds later from its state file;
+- ``mute``: SIGUSR1: the robot sends nothing for 3 wall seconds while it still receives and drives
+  (silence while still listening).
 
 After the run it reads the run store (the tick journal has every batch and frame) and prints:
 faults injected, losses the dispatcher declared (``unit_failed``), recoveries (``unit_recovered``),
@@ -318,7 +321,12 @@ def soak(args: argparse.Namespace) -> int:
                 continue
             uid = rng.choice(live)
             proc = rig.robots[uid]
-            if rng.random() < 0.5:
+            roll = rng.random()
+            if roll < 0.2:
+                faults["mute"] += 1
+                print(f"  t={journal_steps(rig.db)} steps: SIGUSR1 {uid} (uplink silent 3 s)", flush=True)
+                os.kill(proc.pid, signal.SIGUSR1)
+            elif roll < 0.6:
                 hold = rng.uniform(1.0, 4.0)
                 faults["freeze"] += 1
                 print(f"  t={journal_steps(rig.db)} steps: SIGSTOP {uid} for {hold:.1f} s", flush=True)

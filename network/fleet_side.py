@@ -84,6 +84,7 @@ class FleetClient:
         self.ended = False  # the dispatcher said bye: the run is over, never re-register
         self.bye_reason = ""
         self.welcome: p.Welcome | None = None  # the last welcome (liveness values, floor, step time)
+        self.mute_until = 0.0  # fault injection (tests): nothing is sent before this monotonic time
         self.session = 0
         self.heartbeat_interval_s = config.heartbeat_interval_s
         self.heartbeat_liveness = config.heartbeat_liveness
@@ -163,6 +164,9 @@ class FleetClient:
     def send(self, msg_type: str, body: Any, *, ref_seq: int = -1) -> int:
         """Send one message; return its seq, or 0 if it could not be queued (not connected, HWM)."""
         assert self.sock is not None, "client closed"
+        if self.mute_until and time.monotonic() < self.mute_until:
+            self.counters["muted"] += 1
+            return False
         data = p.encode(
             msg_type,
             body,

@@ -43,10 +43,12 @@ TITAN_CAPABILITIES = ["move", "lift", "set_down", "charge", "stop", "resume"]
 
 
 class OpenFloor:
-    """What an emulated robot senses: open floor (or the scene's cell codes), pods where it put them.
+    """What an emulated robot senses: the floor's cell codes, and no stored pods.
 
     An emulated robot has no pod sensor: told to lift pod P, it takes P to be where it stands (a
-    real drive unit reads the pod's fiducial). `grid_codes` gives the codes of a scene's grid.
+    real drive unit reads the pod's fiducial), and it does not know where pods stand, so it never
+    refuses to drive loaded into a storage cell (the dispatcher plans loaded units around stored
+    pods; a real drive unit also senses them). `grid_codes` gives the codes of a scene's grid.
     """
 
     def __init__(self, pods: dict[Cell, int] | None = None, codes: dict[Cell, int] | None = None):
@@ -176,12 +178,13 @@ class ReferenceRobot:
         # Real hardware: read back the achieved pose from odometry / fiducials here.
         self.t_s += self.config.step_s
         events = self.unit.step(self.t_s, self.config.step_s)
-        if isinstance(self.unit.floor, OpenFloor):  # the emulated floor follows the pods it moves
+        if isinstance(self.unit.floor, OpenFloor):
+            # The emulated sensor saw the pod only while lifting it. A pod it sets down is not
+            # remembered: it cannot see another unit take it away later, and a remembered pod made
+            # it refuse, loaded, a cell that was free (146 refusals in a row in the soak).
             for e in events:
-                if e.kind == "done" and e.data.get("op") == "lift":
+                if e.kind == "done" and e.data.get("op") in ("lift", "set_down"):
                     self.unit.floor.pods.pop(self.unit.cell, None)
-                elif e.kind == "done" and e.data.get("op") == "set_down":
-                    self.unit.floor.pods[self.unit.cell] = int(e.data["pod"])
         self.step = self._batch_step
         self._save_state()
         self._send_events(events)
@@ -190,6 +193,10 @@ class ReferenceRobot:
         if busy:
             self._start_step()
         self._send_telemetry()
+
+    def mute(self, seconds: float) -> None:
+        """Fault injection: send nothing for ``seconds`` (still receiving, still driving)."""
+        self.client.mute_until = time.monotonic() + seconds
 
     def _on_bye(self, reason: str) -> None:
         """The run is over: hold still, remember where we are, end the loop (no reconnecting)."""
@@ -267,14 +274,23 @@ def load_state(path: str) -> dict | None:
         return None
 
 
+MUTE_S = 3.0  # how long SIGUSR1 silences a robot's transmitter
+
+
 def install_signal_handlers(robot: ReferenceRobot) -> None:
-    """SIGTERM/SIGINT end the loop cleanly (bye sent); SIGKILL is what the fault tests use."""
+    """SIGTERM/SIGINT end the loop cleanly (bye sent). SIGUSR1 is a fault for tests: the robot
+    sends nothing for `MUTE_S` seconds while it still receives and runs (a radio that lost its
+    uplink). SIGKILL and SIGSTOP are the other faults the tests use."""
 
     def _stop(signum: int, frame: object) -> None:
         robot.stop_requested = True
 
+    def _mute(signum: int, frame: object) -> None:
+        robot.mute(MUTE_S)
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGUSR1, _mute)
 
 
 def run_robot_process(
