@@ -112,6 +112,7 @@ class Rig:
     robots: dict[str, subprocess.Popen] = field(default_factory=dict)
     exited: list[tuple[str, int]] = field(default_factory=list)  # (robot, exit code) as they end
     starts: Counter = field(default_factory=Counter)
+    state_files: bool = True  # robots keep their pose in a file (off: robots that predate --state-file)
 
     def __post_init__(self) -> None:
         self.endpoint = self.endpoint or f"tcp://127.0.0.1:{free_port()}"
@@ -142,9 +143,10 @@ class Rig:
         self.starts[uid] += 1
         args = [
             "robot", "--id", uid, "--connect", self.endpoint, "--scene", str(self.scene),
-            "--speedup", str(self.speedup), "--heartbeat-s", str(self.heartbeat_s),
-            "--state-file", str(self.workdir / f"{uid}.state.json"), *extra,
+            "--speedup", str(self.speedup), "--heartbeat-s", str(self.heartbeat_s), *extra,
         ]  # fmt: skip
+        if self.state_files:
+            args += ["--state-file", str(self.workdir / f"{uid}.state.json")]
         proc = self._cli(args, self.workdir / f"{uid}.log")
         self.robots[uid] = proc
         return proc

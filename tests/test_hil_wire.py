@@ -54,15 +54,21 @@ def test_serve_refuses_external_units_without_realtime(tmp_path):
 
 @pytest.mark.slow
 def test_a_registered_robot_hears_the_dispatcher_until_bye_and_then_exits(tmp_path):
+    from fctwin.sim.scene import load_scene
+
     scene = hil.write_scene(tmp_path / "scene.toml", hours=0.004)  # 14.4 s at hardware speed
+    # Both robots start parked under a stored pod and no orders come: they get no command at all,
+    # only heartbeats, so every paced wait between ticks is a wait the dispatcher must fill.
+    homes = [tuple(map(int, c)) for c in load_scene(scene).pods.home_cells[:2]]
+    quiet = ("--set", "orders.rate_per_h=0.001", "--set", "inbound.cartons_per_h=0.001")
     rig = hil.Rig(scene, tmp_path, speedup=1.0, heartbeat_s=0.2)
     try:
-        rig.start_serve()
+        rig.start_serve(*quiet)
         assert rig.wait_for_log("serve", "waiting for external units", 120), rig.log("serve")
-        rig.start_robot("T-01")  # while the fleet host starts
+        rig.start_robot("T-01", "--cell", "%d,%d" % homes[0])  # while the fleet host starts
         assert rig.wait_for_log("T-01", "registered (session", 60), rig.log("T-01")
         time.sleep(2.0)  # the dispatcher waits for T-02: more than three liveness windows
-        rig.start_robot("T-02")
+        rig.start_robot("T-02", "--cell", "%d,%d" % homes[1])
         rig.serve.wait(timeout=180)
         assert rig.serve.returncode == 0, rig.log("serve")[-3000:]
         # both robots heard bye and exited by themselves, with success
