@@ -71,7 +71,7 @@ ACTION_LETTER = np.frombuffer(b"FRCW", np.uint8)
 GRID_LETTER = np.frombuffer(b"RDLUW", np.uint8)  # grid model: right, down, left, up, wait
 WAIT_CODE = {"rotation": 3, "grid": 4}
 
-# Reference figures (../shared/benchmarks/mapf/README.md); printed beside ours.
+# Reference figures (published with the instances, see docs/planner.md); printed beside ours.
 REFERENCES = {
     "WAREHOUSE": "best known 154,834 tasks / 5,000 steps (31.0 per step); start kit 13-16 per step, 15.8 GB",
     "SORTATION": "best known 152,714 tasks / 5,000 steps (30.5 per step)",

@@ -6,7 +6,9 @@ hardware deployment could build one from its own site database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -80,10 +82,22 @@ class FloorPlan:
 
 @dataclass(frozen=True, kw_only=True)
 class DispatchConfig:
+    # One policy name per family (fctwin.controller.policies; docs/policies.md), defaults first.
     planner: str = "pibt"
     order_assignment: str = "least_loaded"
-    pod_return: str = "nearest_free"
+    pod_selection: str = "most_lines"
+    unit_allocation: str = "nearest"
+    pod_storage: str = "nearest_free"  # the scene's older name for it: pod_return
+    stow_assignment: str = "shortest_queue"
+    charging: str = "opportunity"
+    parking: str = "under_pod"
+    replenishment: str = (
+        "none"  # purchase orders from inventory position (controller/policies/replenishment.py)
+    )
+    # family -> keyword parameters for that family's policy (the scene's [dispatch.params.<family>])
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     max_lines_per_station: int = 12
+    units_per_carton: int = 12  # the supplier's carton: replenishment orders whole cartons
     queue_cells: int = 3
     seed: int = 0
     # An idle unit below this charge goes to a free charging pad (opportunity charging), so a fleet

@@ -4,6 +4,8 @@ It receives one `CommandBatch` per lockstep tick, routes each command to its uni
 layer veto forward moves that would collide (as a real drive unit's bumper and reservation check
 would), steps every unit to the next tick, applies physical effects (pods lifted, set down, items
 picked and stowed) and returns a `TelemetryFrame`. It also keeps the PyBullet world in sync.
+The floor's truth it writes is `SimFloor` (fleet_floor.py); the units it hosts are built by
+fleet_units.py.
 
 It is reached only through a link (`fctwin.sim.fleet_link_local` in-process,
 `fctwin.network.fleet_link` over ZeroMQ in its own process), so the dispatcher cannot tell it from
@@ -18,114 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from fctwin.robots import registered_types
-from fctwin.robots.floor import WALL
-from fctwin.robots.human import HumanStation
 from fctwin.robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitMode, UnitState
 from fctwin.robots.station import StationUnit
-from fctwin.robots.titan import Titan, TitanParams
+from fctwin.robots.titan import Titan
+from fctwin.sim.fleet_floor import SimFloor
+from fctwin.sim.fleet_units import make_station_unit, titan_params
 from fctwin.sim.scene import Scene, load_scene, scene_from_data
 from fctwin.sim.seeds import child_seed
 
 Cell = tuple[int, int]
 
 log = logging.getLogger(__name__)
-
-
-class SimFloor:
-    """`fctwin.robots.floor.FloorView` over the scene grid, with live pod positions and contents."""
-
-    def __init__(self, scene: Scene):
-        self.grid = scene.grid
-        self.height, self.width = scene.grid.shape
-        self.pod_cell: dict[int, Cell] = {p: tuple(map(int, c)) for p, c in enumerate(scene.pods.home_cells)}
-        self.pods: dict[Cell, int] = {c: p for p, c in self.pod_cell.items()}
-        self.empty_mass_kg = scene.pods.empty_mass_kg
-        self.sku_mass_kg = scene.skus.mass_kg
-        self.contents: list[dict[int, int]] = []
-        for p in range(scene.pods.count):
-            d: dict[int, int] = {}
-            for s, u in zip(scene.pods.slot_sku[p], scene.pods.slot_units[p], strict=True):
-                if s >= 0 and u > 0:
-                    d[int(s)] = d.get(int(s), 0) + int(u)
-            self.contents.append(d)
-        self.carried: dict[Cell, tuple[str, int]] = {}  # refreshed every tick
-
-    def code(self, cell: Cell) -> int:
-        r, c = cell
-        if 0 <= r < self.height and 0 <= c < self.width:
-            return int(self.grid[r, c])
-        return WALL
-
-    def pod_at(self, cell: Cell) -> int:
-        return self.pods.get(tuple(cell), -1)
-
-    def pod_mass_kg(self, pod_id: int) -> float:
-        return self.empty_mass_kg + sum(
-            u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod_id].items()
-        )
-
-    def carrier_at(self, cell: Cell) -> tuple[str, int]:
-        return self.carried.get(tuple(cell), ("", -1))
-
-    def stored_units(self) -> int:
-        return sum(sum(c.values()) for c in self.contents)
-
-
-def _titan_params(group, cell_size_m: float) -> TitanParams:
-    return TitanParams(
-        max_speed_mps=group.max_speed_mps,
-        accel_mps2=group.accel_mps2,
-        turn_90_s=group.turn_90_s,
-        payload_kg=group.payload_kg,
-        lift_s=group.lift_s,
-        set_down_s=group.set_down_s,
-        battery_wh=group.battery_wh,
-        power_moving_w=group.power_moving_w,
-        power_idle_w=group.power_idle_w,
-        charge_power_w=group.charge_power_w,
-        low_battery_frac=group.low_battery_frac,
-        cell_size_m=cell_size_m,
-    )
-
-
-def make_station_unit(
-    station, floor, *, fidelity: str = "fast", skus=None, client_id: int | None = None, origin_world=None
-) -> StationUnit:
-    """Build the station unit of a scene station (human by default).
-
-    ``fidelity`` is the run's station fidelity; a station's own ``fidelity`` key overrides it.
-    ``skus`` (the scene's `SkuTable`) gives arms the item sizes and masses; ``client_id`` and
-    ``origin_world`` put a physics cell's bodies into the world's PyBullet client at that point.
-    """
-    group = station.config
-    types = registered_types()
-    if station.unit == "human" or station.unit not in types:
-        return HumanStation(
-            unit_id=station.station_id,
-            floor=floor,
-            cell=station.cell,
-            kind=station.kind,
-            per_pod_s=group.per_pod_s.model_dump(),
-            per_unit_s=group.per_unit_s.model_dump(),
-        )
-    extra = {"per_pod_s": group.per_pod_s.model_dump(), "success_rate": group.success_rate}
-    if station.unit == "vulcan":
-        extra["rows_for_people"] = group.rows_for_people
-    if station.unit == "bluejay" and group.arms is not None:
-        extra["arms"] = group.arms
-    if skus is not None:
-        extra["sku_sizes_m"], extra["sku_mass_kg"] = skus.size_m, skus.mass_kg
-    if client_id is not None:
-        extra["client_id"], extra["origin_world"] = client_id, tuple(origin_world or (0.0, 0.0, 0.0))
-    return types[station.unit](
-        unit_id=station.station_id,
-        floor=floor,
-        cell=station.cell,
-        kind=station.kind,
-        fidelity=group.fidelity or fidelity,
-        **extra,
-    )
 
 
 class FleetHost:
@@ -175,7 +80,7 @@ class FleetHost:
                 floor=self.floor,
                 cell=u.cell,
                 heading=u.heading,
-                params=_titan_params(u.config, sc.cell_size_m),
+                params=titan_params(u.config, sc.cell_size_m),
             )
             t.reset(seed=child_seed(sc.seed, f"unit.{u.unit_id}"))
             self.titans.append(t)

@@ -213,14 +213,16 @@ def test_no_trip_stalls_when_a_loaded_unit_sits_on_another_units_return_cell(
 
 
 @pytest.mark.parametrize("policy", ["home", "nearest_free"])
-def test_pod_return_policy_picks_the_home_cell_or_the_nearest_free_one(small_scene_dict, write_scene, policy):
+def test_pod_storage_policy_picks_the_home_cell_or_the_nearest_free_one(
+    small_scene_dict, write_scene, policy
+):
     from dataclasses import replace
 
     from fctwin.controller.dispatcher import Dispatcher, Trip
     from fctwin.sim.run import floorplan_from_scene
 
     plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
-    d = Dispatcher(plan, replace(config, pod_return=policy))
+    d = Dispatcher(plan, replace(config, pod_storage=policy))
     station = next(s for s in d.stations if s.kind == "pick")
     # the pod whose home is farthest from the station, lifted (its cell is free now)
     far = max(range(len(d.pod_home)), key=lambda p: int(station.distance[d.pod_home[p]]))
@@ -235,15 +237,15 @@ def test_pod_return_policy_picks_the_home_cell_or_the_nearest_free_one(small_sce
     assert cell in d.return_targets and not d.pods_mask[cell]
 
 
-def test_an_unknown_pod_return_policy_is_refused(small_scene_dict, write_scene):
+def test_an_unknown_pod_storage_policy_is_refused(small_scene_dict, write_scene):
     from dataclasses import replace
 
     from fctwin.controller.dispatcher import Dispatcher
     from fctwin.sim.run import floorplan_from_scene
 
     plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
-    with pytest.raises(ValueError, match="pod_return"):
-        Dispatcher(plan, replace(config, pod_return="random"))
+    with pytest.raises(ValueError, match="unknown pod_storage policy 'random'; known: home, nearest_free"):
+        Dispatcher(plan, replace(config, pod_storage="random"))
 
 
 def _affinity_of_all_threads(pid):

@@ -35,7 +35,7 @@ from fctwin.sim.world import (
     xy_from_cell,
     yaw_from_heading,
 )
-from fctwin.sim.world_assets import POD_LIFT_M
+from fctwin.sim.world.assets import POD_LIFT_M
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CELL_SIZE_M = 1.2
@@ -306,3 +306,10 @@ def test_gui_world_animates_under_xvfb():
     result = run_python(GUI_STORY, {}, wrapper=["xvfb-run", "-a"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "animated" in result.stdout
+
+
+def test_the_old_assets_module_name_is_the_same_module():
+    from fctwin.sim import world_assets
+    from fctwin.sim.world import assets
+
+    assert world_assets is assets

@@ -84,12 +84,12 @@ def run_command(args) -> int:
 
     scene = args.scene if args.scene is not None else resolve_scene(None)
     if args.planner is not None:
-        from fctwin.controller.planning import PLANNERS
+        from fctwin.controller.policies import PolicyError, policy_class
 
-        if args.planner not in PLANNERS:
-            raise UsageError(
-                f"--planner: unknown planner {args.planner!r}; known: {', '.join(sorted(PLANNERS))}"
-            )
+        try:  # the planner policy family: built-ins (PLANNERS) and entry points alike
+            policy_class("planner", args.planner)
+        except PolicyError as exc:
+            raise UsageError(f"--planner: {exc}") from None
     opts = RunOptions(
         hours=args.hours,
         seed=args.seed,

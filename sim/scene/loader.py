@@ -200,6 +200,34 @@ def _station_unit_problems(spec: SceneFile) -> list[tuple[str, str]]:
     return problems
 
 
+def _policy_problems(dispatch) -> list[tuple[str, str]]:
+    """Unknown policy names (listing the known ones), broken entry points, bad policy parameters."""
+    from fctwin.controller.policies import FAMILIES, PolicyError, make_policy, policy_class
+    from fctwin.controller.policies.registry import BUILTIN
+
+    problems = []
+    for family in FAMILIES:
+        name = getattr(dispatch, family)
+        try:
+            if name not in BUILTIN[family]:  # built-ins are not imported here (planner kernels)
+                policy_class(family, name)
+        except PolicyError as exc:
+            problems.append((f"dispatch.{family}", str(exc)))
+            continue
+        params = dispatch.params.get(family)
+        if params:
+            try:
+                make_policy(family, name, params)
+            except PolicyError as exc:
+                problems.append((f"dispatch.params.{family}", str(exc)))
+    for family in dispatch.params:
+        if family not in FAMILIES:
+            problems.append(
+                (f"dispatch.params.{family}", f"no policy family {family!r}; families: {', '.join(FAMILIES)}")
+            )
+    return problems
+
+
 def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     problems: list[tuple[str, str]] = []
     grid = _build_grid(spec, source, base_dir)
@@ -335,12 +363,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     if len(set(station_ids)) != len(station_ids):
         problems.append(("stations", "two station groups produce the same station ids: set id_prefix"))
 
-    from fctwin.controller.planning import PLANNERS
-
-    if spec.dispatch.planner not in PLANNERS:
-        problems.append(
-            ("dispatch.planner", f"unknown planner {spec.dispatch.planner!r}; known: {sorted(PLANNERS)}")
-        )
+    problems.extend(_policy_problems(spec.dispatch))
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
     if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):

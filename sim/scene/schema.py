@@ -7,7 +7,7 @@ See docs/scenes.md for a commented example.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -238,17 +238,46 @@ class Orders(Strict):
 class Inbound(Strict):
     cartons_per_h: NonNegFloat = 0.0
     units_per_carton: PosInt = 12
+    # The supplier's lead time for the dispatcher's purchase orders (dispatch.replenishment), in
+    # hours from order to the dock: a domestic DC or regional storage answers within a shift.
+    lead_time_h: Distribution = Constant(dist="constant", value=4.0)
     scenario: str | None = None  # an inbound-network scene whose FC dock arrivals feed this run
     start_day: NonNegInt = 0
 
 
 class Dispatch(Strict):
+    """The dispatcher's policy per decision family (docs/policies.md) and its few numbers.
+
+    Policy names are checked against the registry (built-ins and `fctwin.policies` entry points)
+    by the loader, which lists the known names. ``pod_return`` is the older name of
+    ``pod_storage`` and still accepted (giving both with different values is an error).
+    """
+
     planner: str = "pibt"
-    order_assignment: Literal["least_loaded", "round_robin"] = "least_loaded"
-    pod_return: Literal["nearest_free", "home"] = "nearest_free"
+    order_assignment: str = "least_loaded"
+    pod_selection: str = "most_lines"
+    unit_allocation: str = "nearest"
+    pod_storage: str = "nearest_free"
+    stow_assignment: str = "shortest_queue"
+    charging: str = "opportunity"
+    parking: str = "under_pod"
+    replenishment: str = "none"
+    # [dispatch.params.<family>]: keyword parameters for that family's policy
+    params: dict[str, dict[str, Any]] = {}
     max_lines_per_station: PosInt = 12
     # idle units below this battery fraction charge when a pad is free (0 = only at low battery)
     opportunity_charge_frac: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_pod_return_name(cls, data):
+        if isinstance(data, dict) and "pod_return" in data:
+            data = dict(data)
+            old = data.pop("pod_return")
+            if "pod_storage" in data and data["pod_storage"] != old:
+                raise ValueError("pod_return is the old name of pod_storage: give one of them")
+            data["pod_storage"] = old
+        return data
 
 
 class SceneFile(Strict):

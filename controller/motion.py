@@ -1,0 +1,51 @@
+"""The motion step: passable maps for this tick, the path planner, and its actions as `Move`s.
+
+`PlannerStep` is one part of `Dispatcher` (a mixin over the same state). The planner is the
+"planner" policy family (`fctwin.controller.planning`, registry `PLANNERS`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fctwin.controller.planning import FleetArrays
+from fctwin.controller.records import AT_STATION
+from fctwin.robots.messages import Action, Move
+
+
+class PlannerStep:
+    """Goals -> planner -> moves; mixed into `Dispatcher`."""
+
+    def _loaded_map(self) -> np.ndarray:
+        m = self.static_loaded | (self.storage_mask & ~self.pods_mask)
+        return m
+
+    def _plan(self, commands: list) -> None:
+        gm = self.grid_maps
+        # `_loaded_map` written in place: three temporaries fewer every step
+        out = gm.passable_loaded
+        np.invert(self.pods_mask, out=out)
+        np.logical_and(self.storage_mask, out, out=out)
+        np.logical_or(self.static_loaded, out, out=out)
+        np.copyto(gm.passable_unloaded, self.walk_unloaded)
+        for cell in self.blocked_cells:
+            gm.passable_loaded[cell] = False
+            gm.passable_unloaded[cell] = False
+        for i, u in enumerate(self.units):
+            if u.failed:  # a failed unit's cell is an obstacle for everyone else
+                self.active[i] = False
+            elif u.trip is not None and u.trip.phase == AT_STATION:
+                # being served: hold the station cell (PIBT otherwise pushes it off for passers-by)
+                self.active[i] = False
+        fleet = FleetArrays(self.pos, self.heading, self.goal, self.loaded, self.active)
+        t0 = time.perf_counter()
+        self.planner.step(gm, fleet, self.actions)
+        self.stats["planner_s"] += time.perf_counter() - t0
+        self.stats["planner_steps"] += 1
+        # plain ints: indexing the numpy array per unit cost more than building the Move
+        units, step, wait = self.units, self.step, int(Action.W)
+        for i, action in enumerate(self.actions.tolist()):
+            if action != wait:
+                commands.append(Move(self._cid(), units[i].unit_id, action, step))

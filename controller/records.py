@@ -1,0 +1,101 @@
+"""The dispatcher's records: what it knows of every order line, trip, unit and station.
+
+Plain mutable dataclasses (``eq=False``: identity, not value, so lists of them stay cheap to
+search). The dispatcher owns them; policies read them (see `fctwin.controller.policies`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fctwin.controller.orders import Order
+from fctwin.robots.messages import UnitMode
+
+Cell = tuple[int, int]  # row, col
+
+# Trip phases
+TO_POD, LIFTING, TO_STATION, AT_STATION, TO_STORAGE, SETTING_DOWN = range(6)
+PHASE_NAMES = ("to_pod", "lifting", "to_station", "at_station", "to_storage", "setting_down")
+
+NO_GOAL = (-1, -1)
+# Modes in which a unit cannot take a move this step (the planner treats it as an obstacle).
+INACTIVE_MODES = frozenset(
+    (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING)
+)
+# Modes in which a unit cannot take a new trip.
+UNUSABLE_MODES = frozenset((UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING))
+# plain ints: comparing against IntEnum members costs more than the rest of a per-unit loop
+MODE_FAILED, MODE_STOPPED = int(UnitMode.FAILED), int(UnitMode.STOPPED)
+MODE_SERVING, MODE_IDLE = int(UnitMode.SERVING), int(UnitMode.IDLE)
+
+# Steps a returning unit waits for another unit to leave its chosen storage cell before choosing another.
+RETURN_RETARGET_STEPS = 8
+
+
+@dataclass(eq=False)
+class Line:
+    """One order line (pick) or carton (stow) waiting at a station."""
+
+    order_id: int  # carton id for stow lines
+    sku: int
+    units: int
+    t_s: float
+
+
+@dataclass(eq=False)
+class Trip:
+    trip_id: int
+    kind: str  # "pick" | "stow"
+    pod: int
+    station: int
+    lines: list[Line]
+    created_s: float
+    unit: int = -1
+    phase: int = TO_POD
+    return_cell: Cell | None = None
+    return_blocked_steps: int = 0  # steps the return cell has been held by another unit
+    open_serves: dict[int, Line] = field(default_factory=dict)  # command id -> line
+    served: set[int] = field(default_factory=set)  # id() of lines already served
+
+
+@dataclass(eq=False)
+class UnitRec:
+    unit_id: str
+    row: int = 0
+    col: int = 0
+    heading: int = 0
+    mode: int = 0
+    pod: int = -1
+    battery_frac: float = 1.0
+    trip: Trip | None = None
+    goal: Cell | None = None
+    failed: bool = False
+    charging_at: Cell | None = None
+    park: Cell | None = None
+    cell: Cell = (0, 0)  # (row, col), set with them from telemetry (read ~1,500 times a tick on fc_large)
+
+
+@dataclass(eq=False)
+class StationRec:
+    station_id: str
+    kind: str
+    cell: Cell
+    pending: deque[Line] = field(default_factory=deque)  # not yet on a trip
+    queue: list[Trip] = field(default_factory=list)  # trips heading here, in arrival order
+    open_orders: set[int] = field(default_factory=set)
+    queue_cells: list[Cell] = field(default_factory=list)
+    # (row, col) storage cells reachable loaded, nearest first (ties row-major), as plain tuples:
+    # choosing a return cell walks this list, and iterating numpy rows cost ~10x more.
+    storage_by_distance: list[Cell] = field(default_factory=list)
+    distance: np.ndarray | None = None  # int32[H, W] BFS cells to the station for loaded units
+    busy: bool = False
+
+
+@dataclass(eq=False)
+class OrderRec:
+    order: Order
+    station: int = -1
+    lines_left: int = 0

@@ -1,0 +1,215 @@
+"""The SimPy model of one run: the clock, demand, the tick process and the minute process.
+
+The SimPy environment owns time. The tick process runs every drive-unit step: it hands the last
+telemetry frame to the dispatcher, sends the resulting commands over the link and waits for the
+next frame (lockstep: the dispatcher decides tick t from the telemetry of tick t, so fast mode is
+deterministic). Order and carton processes feed the dispatcher; the minute process writes KPIs and
+commits the run store. Realtime mode runs the same model on `simpy.rt.RealtimeEnvironment`.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+
+import simpy
+import simpy.rt
+
+from fctwin.controller.dispatcher import Dispatcher
+from fctwin.sim.affinity import CpuPin
+from fctwin.sim.demand import carton_process, order_process, supplier_process
+from fctwin.sim.journal import JournaledLink, TickJournal
+from fctwin.sim.run.kpis import kpi_row
+from fctwin.sim.run.options import RunOptions
+from fctwin.sim.run.tracker import Tracker
+from fctwin.sim.scene import Scene
+
+
+class RunLoop:
+    """One run's clock and processes, from the initial frame to the last tick's frame.
+
+    Built after the link and the dispatcher; closes the link if building fails, and always when
+    `run` ends, so the fleet host never outlives the run.
+    """
+
+    def __init__(
+        self,
+        *,
+        scene: Scene,
+        opts: RunOptions,
+        link,
+        dispatcher: Dispatcher,
+        store,
+        replay: tuple | None,
+        arrivals: list | None,
+        record_poses: bool,
+        progress: Callable[[dict], None] | None,
+    ) -> None:
+        self.scene = scene
+        self.opts = opts
+        self.link = link
+        self.dispatcher = dispatcher
+        self.store = store
+        self.record_poses = record_poses
+        self.progress = progress
+        try:
+            if opts.realtime:
+                env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
+            else:
+                env = simpy.Environment()
+            self.env = env
+            self.counters = {"orders": 0, "units_ordered": 0, "cartons": 0, "units_arrived": 0}
+            env.process(order_process(env, scene, dispatcher.submit_order, self.counters))
+            counters = self.counters
+            env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
+            if dispatcher.config.replenishment != "none":
+                take = dispatcher.take_purchase_orders
+                env.process(supplier_process(env, scene, take, dispatcher.submit_carton, counters))
+            if opts.journal or opts.resume:
+                on_live = _pace_after_replay(env) if opts.resume and opts.realtime else None
+                self.link = JournaledLink(self.link, TickJournal(store), replay=replay, on_live=on_live)
+            self.tracker = Tracker(scene)
+            self.initial_units = scene.pods.initial_units()
+            self.state = {
+                "frame": self.link.initial_frame(),
+                "collisions": 0,
+                "vetoed": 0,
+                "picked_phys": 0,
+                "stowed_phys": 0,
+            }
+        except BaseException:
+            self.link.close()  # the fleet host must not outlive a run that failed to start
+            raise
+        # Whole-run totals of the tracker's per-minute counts, for the summary.
+        self.totals = {"pick_busy": 0, "stow_busy": 0, "ticks": 0, "queue": 0, "unit_busy": 0}
+        self.wall0_s = time.perf_counter()
+
+    def run(self, cpu) -> float:
+        """Run to the scene's end on CPU choice `cpu` (`parse_cpu_choice`); returns the wall time in s."""
+        env = self.env
+        link = self.link
+        env.process(self._tick_process())
+        env.process(self._minute_process())
+        # Start-up leaves ~130,000 long-lived objects (numba, the scene, the dispatcher) that every full
+        # garbage collection of the run walked again: 0.12 s each, a few per simulated hour. Frozen, a
+        # collection walks only what the run allocates. Unfrozen afterwards, so a calling process (a
+        # sweep, the tests) collects them as before.
+        gc.freeze()
+        # Fast runs with our own fleet host process: both on one CPU (see sim.affinity for why and the
+        # figures); realtime runs and custom links (`fctwin serve`, hardware) are left to the scheduler.
+        pin = None
+        host_process = getattr(link, "process", None)
+        if not self.opts.realtime and self.opts.link_factory is None and host_process is not None:
+            pin = CpuPin(cpu, [host_process.pid])
+        try:
+            env.run(until=self.scene.run_s)
+            self._receive_pending()  # the last tick's frame: the fleet host stepped it, a journal records it
+        finally:
+            if pin is not None:
+                pin.release()
+            gc.unfreeze()
+            link.close()
+        self.store.add_events(self.dispatcher.log)
+        self.dispatcher.log.clear()
+        return time.perf_counter() - self.wall0_s
+
+    def _tick_process(self):
+        # Locals, not attributes: this loop runs once per drive-unit step.
+        env = self.env
+        link = self.link
+        dispatcher = self.dispatcher
+        tracker = self.tracker
+        state = self.state
+        store = self.store
+        record_poses = self.record_poses
+        realtime = self.opts.realtime
+        step_s = self.scene.step_s
+        receive_pending = self._receive_pending
+        # A link that can split an exchange (send the batch now, take the frame later) lets everything
+        # that does not need the next frame run while the fleet host steps: this frame's bookkeeping, and
+        # in fast runs, after the tick's timeout, the other processes of the same instant (orders and
+        # cartons arriving, the minute's KPI row and run-store commit). They touch no telemetry and
+        # create the same SimPy events in the same order, so the run is the same; only the waiting for
+        # the frame moves.
+        send_batch = getattr(link, "send_batch", None)
+        frame = state["frame"]
+        while True:
+            tracker.observe_dispatcher(dispatcher)
+            batch = dispatcher.tick(frame)
+            if send_batch is not None:
+                state["pending"] = send_batch(batch)
+            else:
+                state["frame"] = link.exchange(batch)
+            tracker.observe_frame(frame)
+            for ev in frame.events:
+                kind = ev.kind
+                if kind == "refused" and ev.data.get("reason") in ("cell contested", "swap"):
+                    state["vetoed"] += 1
+                elif kind == "done" and ev.data.get("op") == "serve":
+                    key = "picked_phys" if tracker.station_kind.get(ev.unit_id) == "pick" else "stowed_phys"
+                    state[key] += int(ev.data.get("units", 0))
+                    tracker.observe_served(ev.unit_id, ev.data)
+            state["collisions"] = tracker.collisions
+            if record_poses:
+                store.add_pose(frame.step, frame.t_s, tracker.poses())
+            if realtime:
+                # Paced runs take the frame before waiting for the wall clock: a link that cannot
+                # split the exchange (hardware on the wire) sends the commands only when asked
+                # for the frame, and robots must not get them a step late.
+                receive_pending()
+            yield env.timeout(step_s)
+            receive_pending()
+            frame = state["frame"]
+
+    def _receive_pending(self) -> None:
+        state = self.state
+        if "pending" in state:
+            state["frame"] = self.link.receive_frame(state.pop("pending"))
+
+    def _minute_process(self):
+        env = self.env
+        tracker = self.tracker
+        totals = self.totals
+        store = self.store
+        dispatcher = self.dispatcher
+        progress = self.progress
+        minute = 0
+        while True:
+            yield env.timeout(60.0)
+            minute += 1
+            row = kpi_row(
+                minute,
+                t_s=env.now,
+                wall_s=time.perf_counter() - self.wall0_s,
+                scene=self.scene,
+                dispatcher=dispatcher,
+                tracker=tracker,
+                state=self.state,
+                counters=self.counters,
+                initial_units=self.initial_units,
+            )
+            totals["pick_busy"] += tracker.busy_ticks["pick"]
+            totals["stow_busy"] += tracker.busy_ticks["stow"]
+            totals["ticks"] += tracker.ticks
+            totals["queue"] += tracker.queue_sum
+            totals["unit_busy"] += tracker.unit_busy
+            tracker.reset_minute()
+            store.add_events(dispatcher.log)
+            dispatcher.log.clear()
+            store.add_kpi(row)
+            store.commit()
+            if progress is not None:
+                progress(row)
+
+
+def _pace_after_replay(env: simpy.rt.RealtimeEnvironment) -> Callable[[], None]:
+    """Replay as fast as the dispatcher goes, then pace from where the journal ends: the `on_live` hook."""
+    factor, env._factor = env.factor, 0.0
+
+    def on_live():
+        env._factor = factor
+        env.env_start = env.now  # sync() re-anchors only the wall clock, not simulated time
+        env.sync()
+
+    return on_live

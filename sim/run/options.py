@@ -1,0 +1,42 @@
+"""What a run is asked to do (`RunOptions`) and what it hands back (`RunResult`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class RunOptions:
+    hours: float | None = None
+    seed: int | None = None
+    gui: bool = False
+    realtime: bool = False
+    speedup: float = 10.0
+    planner: str | None = None
+    runs_dir: Path = Path("runs")
+    run_id: str | None = None
+    record_poses: bool | None = None  # default: on for fleets up to 100 units
+    link: str = "zmq"  # "zmq" (default, fleet host in its own process) or "local" (tests, profiling)
+    cpu: str | int = "auto"  # fast runs: both processes on this CPU ("auto": the current one; "off")
+    station_fidelity: str = "fast"
+    # Builds the fleet link: ``factory(scene_path, scene, opts) -> (link, host_or_None)``. `fctwin serve`
+    # uses it to put external (hardware) units beside the simulated fleet.
+    link_factory: Callable | None = None
+    # Field-path overrides of the scene (``{"fleet[0].count": 20}``), validated like the file.
+    overrides: dict = field(default_factory=dict)
+    journal: bool = False  # record every tick's commands and telemetry, so the run can be resumed
+    resume: bool = False  # continue run `run_id` from its journal (`fctwin serve --resume`)
+    command_line: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    db_path: Path
+    kpis: dict
+    wall_s: float

@@ -1,0 +1,56 @@
+"""`run_fc`: one FC run as a sequence of named steps (each step lives in its own module here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fctwin.sim.affinity import parse_cpu_choice
+from fctwin.sim.run.inbound import inbound_arrivals
+from fctwin.sim.run.kpis import summarize
+from fctwin.sim.run.loop import RunLoop
+from fctwin.sim.run.options import RunOptions, RunResult
+from fctwin.sim.run.prepare import floorplan_from_scene, prepare_scene
+from fctwin.sim.run.startup import start_link_and_dispatcher
+from fctwin.sim.run.store import open_run_store
+from fctwin.sim.scene import Scene
+
+
+def run_fc(
+    scene_ref: str | Path | Scene | None,
+    opts: RunOptions | None = None,
+    *,
+    progress: Callable[[dict], None] | None = None,
+) -> RunResult:
+    """Run a scene (a path, a shipped scene's name or a loaded `Scene`); returns the KPIs and where
+    the run database is. Raises `SceneError` on bad scenes."""
+    opts = opts or RunOptions()
+    cpu = parse_cpu_choice(opts.cpu)  # ValueError before anything starts, not after the fleet host did
+    scene_path, scene = prepare_scene(scene_ref, opts)
+    if opts.gui:
+        from fctwin.sim.world import require_display
+
+        require_display()
+    plan, config = floorplan_from_scene(scene, planner=opts.planner)
+    opened = open_run_store(scene_path, scene, opts, planner=config.planner)
+    record_poses = opts.record_poses if opts.record_poses is not None else len(scene.units) <= 100
+    arrivals = inbound_arrivals(scene)
+    link, _host, dispatcher = start_link_and_dispatcher(scene_path, scene, opts, plan, config)
+    loop = RunLoop(
+        scene=scene,
+        opts=opts,
+        link=link,
+        dispatcher=dispatcher,
+        store=opened.store,
+        replay=opened.replay,
+        arrivals=arrivals,
+        record_poses=record_poses,
+        progress=progress,
+    )
+    wall_s = loop.run(cpu)
+    kpis = summarize(
+        scene, dispatcher, loop.state, loop.counters, loop.totals, loop.tracker, wall_s, loop.initial_units
+    )
+    opened.store.write_summary(kpis)
+    opened.store.close()
+    return RunResult(run_id=opened.run_id, db_path=opened.db_path, kpis=kpis, wall_s=wall_s)

@@ -1,0 +1,89 @@
+"""What the run counts from the dispatcher and the telemetry, tick by tick, for the KPIs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fctwin.controller.dispatcher import Dispatcher
+from fctwin.robots.messages import TelemetryFrame, UnitMode, UnitState
+from fctwin.sim.scene import Scene
+
+_MODE_SERVING = int(UnitMode.SERVING)  # a plain int: IntEnum comparisons cost more per unit and tick
+
+
+class Tracker:
+    """KPI accumulation from telemetry (station busy time, unit distance, queues, poses, collisions)."""
+
+    def __init__(self, scene: Scene):
+        self.station_kind = {s.station_id: s.kind for s in scene.stations}
+        # Per station type (human, vulcan, ...): counted from "done" events, never per tick.
+        self.station_type = {s.station_id: s.unit for s in scene.stations}
+        self.by_type = {t: {"lines": 0, "units": 0, "to_person": 0} for t in self.station_type.values()}
+        self.unit_ids = {u.unit_id for u in scene.units}
+        self.unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
+        self.busy_ticks = {"pick": 0, "stow": 0}
+        self.ticks = 0
+        self.queue_sum = 0
+        self.unit_busy = 0
+        self.distance_cells = 0
+        self.collisions = 0
+        # The last reported state of each drive unit, in scene order (None until first reported):
+        # kept as received, since building (row, col) and pose tuples for every unit every tick cost
+        # more than reading them back when a minute ends or poses are recorded.
+        self._last: list[UnitState | None] = [None] * len(scene.units)
+        self._n_seen = 0
+        self._cells_changed = True  # recount shared cells only when some unit moved
+        self._shared = 0
+
+    def reset_minute(self):
+        self.busy_ticks = {"pick": 0, "stow": 0}
+        self.ticks = 0
+        self.queue_sum = 0
+        self.unit_busy = 0
+
+    def observe_dispatcher(self, dispatcher: Dispatcher) -> None:
+        """What the dispatcher holds at the start of a tick (before it decides)."""
+        self.ticks += 1
+        self.queue_sum += sum(len(s.queue) for s in dispatcher.stations if s.kind == "pick")
+        self.unit_busy += dispatcher.busy_units()
+
+    def observe_served(self, unit_id: str, data: dict) -> None:
+        """One station "done" (serve) event: units moved and handed to people, by station type."""
+        row = self.by_type[self.station_type[unit_id]]
+        row["lines"] += 1
+        row["units"] += int(data.get("units", 0))
+        row["to_person"] += int(data.get("to_person", 0))
+
+    def poses(self) -> np.ndarray:
+        """int16[N, 4]: (row, col, heading, pod) of each drive unit in scene order (-1 before seen)."""
+        rows = [(-1, -1, -1, -1) if s is None else (s.row, s.col, s.heading, s.pod_id) for s in self._last]
+        return np.array(rows, dtype=np.int16)
+
+    def observe_frame(self, frame: TelemetryFrame) -> None:
+        """What the fleet reported: station busy time, distance driven, poses, collisions."""
+        kinds = self.station_kind
+        index = self.unit_index
+        last = self._last
+        serving = _MODE_SERVING
+        moved = 0
+        for st in frame.units:
+            k = index.get(st.unit_id)
+            if k is None:
+                kind = kinds.get(st.unit_id)
+                if kind is not None and st.mode == serving:
+                    self.busy_ticks[kind] += 1
+                continue
+            prev = last[k]
+            if prev is None:
+                self._n_seen += 1
+            elif prev.row != st.row or prev.col != st.col:
+                moved += abs(prev.row - st.row) + abs(prev.col - st.col)
+                self._cells_changed = True
+            last[k] = st
+        self.distance_cells += moved
+        # Independent of the fleet host's own safety layer: two units in one cell is a collision.
+        if self._cells_changed:
+            self._cells_changed = False
+            cells = [(s.row, s.col) for s in last if s is not None]
+            self._shared = len(cells) - len(set(cells))
+        self.collisions += self._shared
