@@ -65,10 +65,10 @@ def test_a_registered_robot_hears_the_dispatcher_until_bye_and_then_exits(tmp_pa
     try:
         rig.start_serve(*quiet)
         assert rig.wait_for_log("serve", "waiting for external units", 120), rig.log("serve")
-        rig.start_robot("T-01", "--cell", "%d,%d" % homes[0])  # while the fleet host starts
+        rig.start_robot("T-01", "--cell", ",".join(map(str, homes[0])))  # while the fleet host starts
         assert rig.wait_for_log("T-01", "registered (session", 60), rig.log("T-01")
         time.sleep(2.0)  # the dispatcher waits for T-02: more than three liveness windows
-        rig.start_robot("T-02", "--cell", "%d,%d" % homes[1])
+        rig.start_robot("T-02", "--cell", ",".join(map(str, homes[1])))
         rig.serve.wait(timeout=180)
         assert rig.serve.returncode == 0, rig.log("serve")[-3000:]
         # both robots heard bye and exited by themselves, with success
