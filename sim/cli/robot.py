@@ -50,7 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="heartbeat interval",
     )
     parser.add_argument(
-        "--duration-s", type=types.seconds, help="exit after this many seconds (default: until bye or a signal)"
+        "--duration-s",
+        type=types.seconds,
+        help="exit after this many seconds (default: until bye or a signal)",
     )
     parser.add_argument(
         "--state-file",
