@@ -284,10 +284,10 @@ class DispatcherServer:
     def close(self, *, reason: str = "dispatcher closing", linger_s: float = 0.0, bye: bool = True) -> None:
         """Say ``bye`` to every client and close.
 
-        For ``linger_s`` after the byes the socket stays open and any message from a client that
-        was told bye is answered with ``bye`` again (seq 0): a bye queued on a socket that is then
-        closed did not always leave (1 robot in 4 never heard it and kept reconnecting to a run
-        that was over). ``bye=False`` closes without a word, as a dying dispatcher would (tests).
+        For ``linger_s`` after the byes the socket stays open and any message from any client
+        (told bye before, or lost and registering again) is answered with ``bye`` (seq 0): a bye
+        queued on a socket that is then closed did not always leave (1 robot in 4 never heard it
+        and kept reconnecting to a run that was over). ``bye=False`` closes without a word, as a dying dispatcher would (tests).
         """
         told: dict[bytes, str] = {}
         for cid in list(self._sessions) if bye else ():
@@ -297,7 +297,7 @@ class DispatcherServer:
             else:
                 log.warning("could not say bye to %s (gone, or its queue is full)", cid)
             self._end_session(cid, "closing")
-        if told and linger_s > 0:
+        if bye and linger_s > 0:
             again = p.encode(p.BYE, p.Bye(reason=reason), sender=SERVER_ID, seq=0, t_sim_s=self.t_sim_s)
             deadline = time.monotonic() + linger_s
             while (wait_s := deadline - time.monotonic()) > 0:
@@ -306,9 +306,10 @@ class DispatcherServer:
                 rid = self.router.recv(_NOBLOCK)
                 while self.router.getsockopt(_RCVMORE):
                     self.router.recv(_NOBLOCK)
-                if rid in told:
-                    self.counters["bye_repeated"] += 1
-                    self._send_raw(rid, again)
+                # Anyone still talking hears bye: a robot told before, or one that was lost and is
+                # saying hello again while the run ends (it would otherwise reconnect for ever).
+                self.counters["bye_repeated"] += 1
+                self._send_raw(rid, again)
         self.router.close(linger=200 if told else 0)
         if self.pub is not None:
             self.pub.close(linger=0)
