@@ -287,7 +287,8 @@ class DispatcherServer:
         For ``linger_s`` after the byes the socket stays open and any message from any client
         (told bye before, or lost and registering again) is answered with ``bye`` (seq 0): a bye
         queued on a socket that is then closed did not always leave (1 robot in 4 never heard it
-        and kept reconnecting to a run that was over). ``bye=False`` closes without a word, as a dying dispatcher would (tests).
+        and kept reconnecting to a run that was over). ``bye=False`` closes without a word, as a
+        dying dispatcher would (tests).
         """
         told: dict[bytes, str] = {}
         for cid in list(self._sessions) if bye else ():
