@@ -13,7 +13,8 @@ For every SKU, market and model the chooser estimates the cost per unit demanded
 
 It picks the cheapest model per SKU and market (a mix when the markets differ), priced at the date a switch
 decided now would take effect (one ocean lead time and lot cycle ahead: the end of de minimis on 2 May 2025 is
-acted on before it), and switches an SKU only when the new model is at least ``hysteresis`` cheaper. Stock left at a model an SKU leaves drains first (the simulator
+acted on before it), and switches an SKU only when the new model is at least ``hysteresis`` cheaper. Stock
+left at a model an SKU leaves drains first (the simulator
 serves from it).
 """
 
@@ -31,7 +32,7 @@ __all__ = ["CostChooser", "unit_costs"]
 
 
 def unit_costs(sim, mu_ks: np.ndarray, date: dt.date) -> np.ndarray:
-    """(M, K, S) estimated $ per unit demanded for every model, market and SKU at forecast ``mu_ks`` (K, S)."""
+    """(M, K, S) estimated $ per unit demanded, every model, market and SKU, at forecast ``mu_ks`` (K, S)."""
     sc, cfg, a = sim.sc, sim.cfg, sim.a
     M, K, S = len(MODELS), len(MARKETS), a.price_usd.size
     margin = a.price_usd * sc.catalogue.margin_share

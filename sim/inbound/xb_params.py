@@ -1,7 +1,9 @@
 """Parameters of the five cross-border models (the ``[crossborder]`` scene section), with their sources.
 
-Every default is either from the public record (FACTS.md, Amazon's US fee pages, the 2025 executive orders on de
-minimis) or a named assumption; docs/inbound.md has the table. Money is US dollars, volumes cubic feet, weights
+Every default is either from the public record (FACTS.md, Amazon's US fee pages, the 2025 executive orders
+on de
+minimis) or a named assumption; docs/inbound.md has the table. Money is US dollars, volumes cubic feet,
+weights
 pounds, times days.
 """
 
@@ -92,7 +94,8 @@ class CrossBorderCfg(_Frozen):
     fba_large_usd_per_lb: float = 0.64  # large standard, per lb over 1 (approximation: $0.16 per 4 oz)
     fba_bulky_fee_usd: float = 9.61  # large bulky, first lb
     fba_bulky_usd_per_lb: float = 0.38
-    # FBA aged-inventory surcharge, US, from 15 Apr 2023 (FACTS.md): (from age d, $ per cu ft), assessed on the 15th
+    # FBA aged-inventory surcharge, US, from 15 Apr 2023 (FACTS.md): (from age d, $ per cu ft), assessed on
+    # the 15th
     aged_tiers: tuple[tuple[int, float], ...] = (
         (181, 0.50),
         (211, 1.00),

@@ -1,7 +1,9 @@
-"""Studies of the five cross-border models: side by side, the per-SKU chooser, the seller assistant, the profit
+"""Studies of the five cross-border models: side by side, the per-SKU chooser, the seller assistant, the
+profit
 panel.
 
-``python -m sim.inbound.xb_studies --reps 5`` prints the markdown tables of docs/inbound.md. Every comparison runs
+``python -m sim.inbound.xb_studies --reps 5`` prints the markdown tables of docs/inbound.md. Every
+comparison runs
 the variants on the same replications (common random numbers) and reports 95 % t-intervals of means and of
 paired differences.
 """
@@ -45,6 +47,7 @@ COMPARE_METRICS = [
     ("working_capital_usd", "working capital $", "{:,.0f}"),
     ("lost_margin_usd", "lost margin $", "{:,.0f}"),
     ("total_cost_usd", "total cost $ (landed + lost margin)", "{:,.0f}"),
+    ("profit_usd", "seller profit $ (revenue - product - landed)", "{:,.0f}"),
 ]
 
 
@@ -102,7 +105,13 @@ def compare_models(
         for m in MODELS:
             dis = [xb_kpis(r) for r in _runs(scene, seed, reps, model=m, disruptions=specs)]
             row = {}
-            for k in ("fill_rate", "door_to_customer_p95_d", "order_to_delivery_p95_d", "total_cost_usd"):
+            for k in (
+                "fill_rate",
+                "door_to_customer_p95_d",
+                "order_to_delivery_p95_d",
+                "total_cost_usd",
+                "profit_usd",
+            ):
                 row[k] = _ci(np.array([d[k] for d in dis]))
                 row[k + "_delta"] = _ci(np.array([d[k] - b[k] for d, b in zip(dis, base[m], strict=True)]))
             out["disruptions"][name][m] = row
@@ -121,7 +130,8 @@ def compare_markdown(res: dict, reps: int) -> str:
     for name, rows in res["disruptions"].items():
         lines += [
             "",
-            f"Under `{name}` (starts on day {'{start}'}; paired change vs no disruption, same seeds, {reps} reps):",
+            f"Under `{name}` (starts on the scene's disruption_start_day; paired change vs no disruption, "
+            f"same seeds, {reps} reps):",
             "",
             f"| metric | {' | '.join(MODELS)} |",
             "|---|" + "---|" * len(MODELS),
@@ -130,11 +140,12 @@ def compare_markdown(res: dict, reps: int) -> str:
             ("fill_rate_delta", "fill rate change", "{:+.4f}"),
             ("door_to_customer_p95_d_delta", "door-to-customer p95 change d", "{:+.1f}"),
             ("total_cost_usd_delta", "total cost change $", "{:+,.0f}"),
+            ("profit_usd_delta", "seller profit change $", "{:+,.0f}"),
         ):
             lines.append(f"| {label} | " + " | ".join(_fmt(rows[m][key], fmt) for m in MODELS) + " |")
     for name, why in res["skipped"].items():
         lines.append(f"\n`{name}` not run on this scene: {why}")
-    return "\n".join(lines).replace("{start}", "the scene's disruption_start_day")
+    return "\n".join(lines)
 
 
 def sku_classes(res: XBResult) -> dict[str, np.ndarray]:
@@ -157,7 +168,8 @@ def sku_classes(res: XBResult) -> dict[str, np.ndarray]:
 
 
 def chooser_gain(scene: InboundScene, *, seed: int, reps: int, progress=None) -> dict:
-    """The chooser against every single-model baseline on the same replications, per SKU class: paired change in
+    """The chooser against every single-model baseline on the same replications, per SKU class: paired
+    change in
     total cost (landed + lost margin) and in fill rate."""
     chooser_runs = []
     assign_counts = []
@@ -204,7 +216,8 @@ def chooser_gain(scene: InboundScene, *, seed: int, reps: int, progress=None) ->
 
 def chooser_markdown(res: dict) -> str:
     lines = [
-        "Total cost (landed + lost margin), paired relative change chooser vs baseline, 95 % CI; fill-rate change "
+        "Total cost (landed + lost margin), paired relative change chooser vs baseline, 95 % CI; "
+        "fill-rate change "
         "(availability) below it:",
         "",
         "| SKU class (n) | " + " | ".join(f"vs {m}" for m in MODELS) + " |",
@@ -278,12 +291,14 @@ def assistant_markdown(res: dict) -> str:
     ):
         r = res[k]
         lines.append(
-            f"| {label} | {_fmt(r['off'], fmt)} | {_fmt(r['on'], fmt)} | {_fmt(r['delta'], '{:+,.4f}' if 'fill' in k else '{:+,.0f}')} |"
+            f"| {label} | {_fmt(r['off'], fmt)} | {_fmt(r['on'], fmt)} "
+            f"| {_fmt(r['delta'], '{:+,.4f}' if 'fill' in k else '{:+,.0f}')} |"
         )
     a = res["actions"]
     lines.append(
         f"\nActions per run (mean): stop replenishing {a['stop_replenishing']:.0f} SKU-alerts, discount "
-        f"{a['discount']:.0f} units, move to AWD {a['move_to_awd']:.0f} units, remove {a['remove']:.0f} units."
+        f"{a['discount']:.0f} units, move to AWD {a['move_to_awd']:.0f} units, "
+        f"remove {a['remove']:.0f} units."
     )
     return "\n".join(lines)
 
@@ -362,7 +377,8 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     todo = args.only or ["compare", "chooser", "assistant", "profit"]
     print(
-        f"Cross-border studies: {scene.name}, {args.reps} replications (seed root {args.seed}), 95 % intervals.\n"
+        f"Cross-border studies: {scene.name}, {args.reps} replications (seed root {args.seed}), "
+        "95 % intervals.\n"
     )
     if "compare" in todo:
         print("### The five models side by side\n")

@@ -1,30 +1,41 @@
 """The five cross-border models as flows, side by side on common random numbers.
 
-Models (``xb_params.MODELS``), each one stock point per SKU with its own inbound leg, fees, capacity and failure
+Models (``xb_params.MODELS``), each one stock point per SKU with its own inbound leg, fees, capacity and
+failure
 modes, serving two markets (the US regions of the scene pooled, and an Asian region):
 
-- ``direct_ship``: parcels from the seller's warehouse in China straight to the consumer; no destination stock;
+- ``direct_ship``: parcels from the seller's warehouse in China straight to the consumer; no destination
+stock;
   each parcel clears US customs (duty-free under de minimis until 2 May 2025, then all duties + an entry fee,
   more exams); parcels can be lost.
-- ``global_warehouse``: the seller sends goods to Amazon's global warehouse at origin; Amazon stores, sorts and
+- ``global_warehouse``: the seller sends goods to Amazon's global warehouse at origin; Amazon stores, sorts
+and
   ships cross-border express parcels (same US customs rules).
-- ``asia_warehouse``: stock in an Asian warehouse that serves the Asian region in 1-3 days (US orders as parcels).
-- ``fba_crossborder``: the seller ships to a designated domestic (Chinese) warehouse, Amazon moves containers to
-  the US FCs over the scene's ocean lanes (every stage and disruption of the inbound network: origin port, weekly
+- ``asia_warehouse``: stock in an Asian warehouse that serves the Asian region in 1-3 days (US orders as
+parcels).
+- ``fba_crossborder``: the seller ships to a designated domestic (Chinese) warehouse, Amazon moves
+containers to
+  the US FCs over the scene's ocean lanes (every stage and disruption of the inbound network: origin port,
+  weekly
   sailings, vessel delays, chokepoints, port queues, anchorage, customs exams, dwell, drayage, FC receiving);
   FBA fulfilment fees by size tier, monthly storage with the Oct-Dec peak rate, the aged-inventory surcharge.
-- ``virtual_warehouse``: the same ocean leg to a third-party warehouse in the US that the seller manages through
-  Amazon; 3PL pick/pack and carrier fees, a daily pick capacity (orders beyond it wait, then are cancelled) and a
+- ``virtual_warehouse``: the same ocean leg to a third-party warehouse in the US that the seller manages
+through
+  Amazon; 3PL pick/pack and carrier fees, a daily pick capacity (orders beyond it wait, then are cancelled)
+  and a
   storage capacity (overflow at twice the rate).
 
 Demand: the US demand is the inbound network's own demand stream (same seed child, summed over regions and
 channels; a share of SKUs fades out over the year); Asian demand has its own stream with its own SKU mix and a
-season that peaks on 11.11. An ``assign`` array (K markets, S SKUs) of model indices routes each SKU's market to a
-model; single-model baselines assign everything to one. Demand an assigned model cannot serve is served from any
+season that peaks on 11.11. An ``assign`` array (K markets, S SKUs) of model indices routes each SKU's
+market to a
+model; single-model baselines assign everything to one. Demand an assigned model cannot serve is served from
+any
 other model still holding stock of that SKU (draining stock after a re-decision).
 
 Common random numbers: demand, conversion losses, delivery draws, shipment draws (keyed by model, day, region)
-and vessel draws (keyed by lane and sailing, shared with the inbound network) are separate seed children, drawn
+and vessel draws (keyed by lane and sailing, shared with the inbound network) are separate seed children,
+drawn
 in the same shape every day whatever is assigned. Times are days since warm-up start; KPIs count from
 ``warmup_days``.
 """
@@ -69,7 +80,8 @@ _NBINS = 1200
 
 @dataclass(frozen=True)
 class SkuAttrs:
-    """Per-SKU attributes, arrays (S,): volume cu ft, weight lb, size tier (0 small standard, 1 large standard,
+    """Per-SKU attributes, arrays (S,): volume cu ft, weight lb, size tier (0 small standard, 1 large
+    standard,
     2 large bulky), promised delivery days, price and declared customs value $ per unit, fading demand."""
 
     volume_cuft: np.ndarray
@@ -323,7 +335,8 @@ class _Sim:
         f = make_forecaster(sc.policy.forecast if sc.policy.forecast != "oracle" else "auto", (M, S))
         z = self.z
         R = cfg.review_d
-        # ocean models: sellers ship production lots every origin.seller_review_d days (as the network's flows)
+        # ocean models: sellers ship production lots every origin.seller_review_d days (as the network's
+        # flows)
         review = np.array([R, R, R, sc.origin.seller_review_d, sc.origin.seller_review_d])
         carton = sc.catalogue.units_per_carton
         margin = a.price_usd * sc.catalogue.margin_share
@@ -649,9 +662,12 @@ class _Sim:
     def _assist(self, t, cohorts, mu, on_hand, awd, stop, discount_until, actions, costs, window) -> None:
         """Aged-inventory alerts ahead of the surcharge tiers, with an action per SKU.
 
-        For each FBA cohort, the units still there when it turns ``aged_tiers[0]`` days old are projected with the
-        forecast (first in, first out). SKUs with such units within ``assistant_horizon_d`` stop replenishing; then
-        the cheapest of keep / discount / move to AWD / remove is taken for the projected aged units, comparing the
+        For each FBA cohort, the units still there when it turns ``aged_tiers[0]`` days old are projected
+        with the
+        forecast (first in, first out). SKUs with such units within ``assistant_horizon_d`` stop
+        replenishing; then
+        the cheapest of keep / discount / move to AWD / remove is taken for the projected aged units,
+        comparing the
         surcharges that keeping them would cost until they sell with each action's cost.
         """
         cfg, a = self.cfg, self.a
@@ -754,7 +770,8 @@ def xb_kpis(res: XBResult, sku_mask: np.ndarray | None = None) -> dict[str, floa
     fill rate = units sold / demand that converted (availability); conversion loss = demand lost to a slower
     promise than the SKU's; stockout days per SKU = assigned SKU-days with no stock at the assigned point;
     days of inventory = average units on hand / average daily demand; working capital = average (on hand + in
-    transit) at declared value; landed cost per unit = all costs but lost margin / units sold; total cost = all
+    transit) at declared value; landed cost per unit = all costs but lost margin / units sold; total cost =
+    all
     costs including lost margin; lead times are unit-weighted over deliveries.
     """
     m = np.ones(res.attrs.price_usd.size, bool) if sku_mask is None else sku_mask
@@ -779,6 +796,11 @@ def xb_kpis(res: XBResult, sku_mask: np.ndarray | None = None) -> dict[str, floa
         "total_cost_usd": float(costs.sum()),
         "total_cost_usd_per_unit_demanded": float(costs.sum()) / dem if dem else float("nan"),
         "revenue_usd": float(res.revenue_s[m].sum()),
+        "profit_usd": float(
+            res.revenue_s[m].sum()
+            - res.sales_mks[:, :, m].sum(axis=(0, 1)) @ res.attrs.customs_value_usd[m]
+            - landed
+        ),
         "aged_surcharge_usd": float(costs[_C["aged_surcharge"]]),
     }
     if sku_mask is None:
