@@ -1,6 +1,6 @@
 """The five cross-border models: determinism, common random numbers, de minimis, disruptions acting where
-goods
-are, the chooser re-deciding ahead of a rule change, the seller assistant, the --compare-models command."""
+goods are, the chooser re-deciding ahead of a rule change, the seller assistant, the --compare-models
+command."""
 
 from __future__ import annotations
 

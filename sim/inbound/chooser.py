@@ -7,15 +7,14 @@ For every SKU, market and model the chooser estimates the cost per unit demanded
 
   outbound (parcel / carrier / fulfilment fee) + inbound freight and fees + duties (the de minimis rule of the
   day) + storage of the average stock (cycle + safety, at the point's tariff) + capital on stock and pipeline
-  + aged-inventory surcharge risk (FBA, when the stock cover at a lot's arrival passes the first tier)
-  + margin lost to stock-outs (normal loss function at the service factor) + margin lost to a promise slower
+  + aged-inventory surcharge risk (FBA, when the stock cover at a lot's arrival passes the first tier) +
+  margin lost to stock-outs (normal loss function at the service factor) + margin lost to a promise slower
   than the SKU's + lost parcels.
 
 It picks the cheapest model per SKU and market (a mix when the markets differ), priced at the date a switch
 decided now would take effect (one ocean lead time and lot cycle ahead: the end of de minimis on 2 May 2025 is
 acted on before it), and switches an SKU only when the new model is at least ``hysteresis`` cheaper. Stock
-left at a model an SKU leaves drains first (the simulator
-serves from it).
+left at a model an SKU leaves drains first (the simulator serves from it).
 """
 
 from __future__ import annotations

@@ -1,18 +1,15 @@
 """Forecasting with well-kept libraries: statsforecast (local, per-series models) and mlforecast + LightGBM
-(one
-global model learnt across all SKUs and regions), scored on demand with promotions and regional seasonality.
+(one global model learnt across all SKUs and regions), scored on demand with promotions and regional
+seasonality.
 
 Optional dependencies (``pip install fctwin[forecast]``): statsforecast, mlforecast, lightgbm. Imported
-lazily,
-so the simulation never needs them.
+lazily, so the simulation never needs them.
 
-The simulation's own forecasters (forecast.py) stay hand-written and vectorised: they update every stock
-point x
-SKU once per simulated day, which a per-series library fit cannot do at that speed. Where the method is the
-same
-(Croston, SBA, TSB with fixed smoothing weights) tests/test_inbound_forecast_lib.py pins them to
-statsforecast;
-Holt-Winters in statsforecast optimises its weights (ETS), a different method, so it is the local model here.
+The simulation's own forecasters (forecast.py) stay hand-written and vectorised: they update every stock point
+x SKU once per simulated day, which a per-series library fit cannot do at that speed. Where the method is the
+same (Croston, SBA, TSB with fixed smoothing weights) tests/test_inbound_forecast_lib.py pins them to
+statsforecast; Holt-Winters in statsforecast optimises its weights (ETS), a different method, so it is the
+local model here.
 
 ``python -m sim.inbound.forecast_lib`` prints the table of docs/inbound.md.
 """
@@ -86,8 +83,7 @@ def regional_panel(scene: InboundScene, *, seed: int, n_skus: int = 120, days: i
 
 def _local(df):
     """statsforecast per series: AutoETS (weekly season) for smooth series, TSB for intermittent (ADI > 1.32
-    in
-    the training part), seasonal naive as the scale."""
+    in the training part), seasonal naive as the scale."""
     from statsforecast import StatsForecast
     from statsforecast.models import TSB, AutoETS, SeasonalNaive
 
@@ -102,8 +98,7 @@ def _local(df):
 
 def _global(df, seed: int):
     """mlforecast + LightGBM, one model over every SKU and region: lags, rolling means, calendar, the
-    promotion
-    flag (known ahead) and the region as features; Tweedie loss for count data."""
+    promotion flag (known ahead) and the region as features; Tweedie loss for count data."""
     import lightgbm as lgb
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import RollingMean

@@ -1,10 +1,8 @@
 """Parameters of the five cross-border models (the ``[crossborder]`` scene section), with their sources.
 
-Every default is either from the public record (FACTS.md, Amazon's US fee pages, the 2025 executive orders
-on de
-minimis) or a named assumption; docs/inbound.md has the table. Money is US dollars, volumes cubic feet,
-weights
-pounds, times days.
+Every default is either from the public record (FACTS.md, Amazon's US fee pages, the 2025 executive orders on
+de minimis) or a named assumption; docs/inbound.md has the table. Money is US dollars, volumes cubic feet,
+weights pounds, times days.
 """
 
 from __future__ import annotations

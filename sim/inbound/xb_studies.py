@@ -1,11 +1,9 @@
 """Studies of the five cross-border models: side by side, the per-SKU chooser, the seller assistant, the
-profit
-panel.
+profit panel.
 
-``python -m sim.inbound.xb_studies --reps 5`` prints the markdown tables of docs/inbound.md. Every
-comparison runs
-the variants on the same replications (common random numbers) and reports 95 % t-intervals of means and of
-paired differences.
+``python -m sim.inbound.xb_studies --reps 5`` prints the markdown tables of docs/inbound.md. Every comparison
+runs the variants on the same replications (common random numbers) and reports 95 % t-intervals of means and
+of paired differences.
 """
 
 from __future__ import annotations
@@ -168,9 +166,8 @@ def sku_classes(res: XBResult) -> dict[str, np.ndarray]:
 
 
 def chooser_gain(scene: InboundScene, *, seed: int, reps: int, progress=None) -> dict:
-    """The chooser against every single-model baseline on the same replications, per SKU class: paired
-    change in
-    total cost (landed + lost margin) and in fill rate."""
+    """The chooser against every single-model baseline on the same replications, per SKU class: paired change
+    in total cost (landed + lost margin) and in fill rate."""
     chooser_runs = []
     assign_counts = []
     for r in range(reps):

@@ -1,42 +1,33 @@
 """The five cross-border models as flows, side by side on common random numbers.
 
 Models (``xb_params.MODELS``), each one stock point per SKU with its own inbound leg, fees, capacity and
-failure
-modes, serving two markets (the US regions of the scene pooled, and an Asian region):
+failure modes, serving two markets (the US regions of the scene pooled, and an Asian region):
 
 - ``direct_ship``: parcels from the seller's warehouse in China straight to the consumer; no destination
-stock;
-  each parcel clears US customs (duty-free under de minimis until 2 May 2025, then all duties + an entry fee,
-  more exams); parcels can be lost.
+  stock; each parcel clears US customs (duty-free under de minimis until 2 May 2025, then all duties + an
+  entry fee, more exams); parcels can be lost.
 - ``global_warehouse``: the seller sends goods to Amazon's global warehouse at origin; Amazon stores, sorts
-and
-  ships cross-border express parcels (same US customs rules).
+  and ships cross-border express parcels (same US customs rules).
 - ``asia_warehouse``: stock in an Asian warehouse that serves the Asian region in 1-3 days (US orders as
-parcels).
-- ``fba_crossborder``: the seller ships to a designated domestic (Chinese) warehouse, Amazon moves
-containers to
-  the US FCs over the scene's ocean lanes (every stage and disruption of the inbound network: origin port,
-  weekly
-  sailings, vessel delays, chokepoints, port queues, anchorage, customs exams, dwell, drayage, FC receiving);
-  FBA fulfilment fees by size tier, monthly storage with the Oct-Dec peak rate, the aged-inventory surcharge.
+  parcels).
+- ``fba_crossborder``: the seller ships to a designated domestic (Chinese) warehouse, Amazon moves containers
+  to the US FCs over the scene's ocean lanes (every stage and disruption of the inbound network: origin port,
+  weekly sailings, vessel delays, chokepoints, port queues, anchorage, customs exams, dwell, drayage, FC
+  receiving); FBA fulfilment fees by size tier, monthly storage with the Oct-Dec peak rate, the aged-inventory
+  surcharge.
 - ``virtual_warehouse``: the same ocean leg to a third-party warehouse in the US that the seller manages
-through
-  Amazon; 3PL pick/pack and carrier fees, a daily pick capacity (orders beyond it wait, then are cancelled)
-  and a
-  storage capacity (overflow at twice the rate).
+  through Amazon; 3PL pick/pack and carrier fees, a daily pick capacity (orders beyond it wait, then are
+  cancelled) and a storage capacity (overflow at twice the rate).
 
 Demand: the US demand is the inbound network's own demand stream (same seed child, summed over regions and
 channels; a share of SKUs fades out over the year); Asian demand has its own stream with its own SKU mix and a
-season that peaks on 11.11. An ``assign`` array (K markets, S SKUs) of model indices routes each SKU's
-market to a
-model; single-model baselines assign everything to one. Demand an assigned model cannot serve is served from
-any
-other model still holding stock of that SKU (draining stock after a re-decision).
+season that peaks on 11.11. An ``assign`` array (K markets, S SKUs) of model indices routes each SKU's market
+to a model; single-model baselines assign everything to one. Demand an assigned model cannot serve is served
+from any other model still holding stock of that SKU (draining stock after a re-decision).
 
 Common random numbers: demand, conversion losses, delivery draws, shipment draws (keyed by model, day, region)
 and vessel draws (keyed by lane and sailing, shared with the inbound network) are separate seed children,
-drawn
-in the same shape every day whatever is assigned. Times are days since warm-up start; KPIs count from
+drawn in the same shape every day whatever is assigned. Times are days since warm-up start; KPIs count from
 ``warmup_days``.
 """
 
@@ -80,9 +71,9 @@ _NBINS = 1200
 
 @dataclass(frozen=True)
 class SkuAttrs:
-    """Per-SKU attributes, arrays (S,): volume cu ft, weight lb, size tier (0 small standard, 1 large
-    standard,
-    2 large bulky), promised delivery days, price and declared customs value $ per unit, fading demand."""
+    """Per-SKU attributes, arrays (S,): volume cu ft, weight lb, size tier (0 small standard, 1 large standard,
+    2 large bulky), promised delivery days, price and declared customs value $ per unit, fading
+    demand."""
 
     volume_cuft: np.ndarray
     weight_lb: np.ndarray
@@ -662,13 +653,11 @@ class _Sim:
     def _assist(self, t, cohorts, mu, on_hand, awd, stop, discount_until, actions, costs, window) -> None:
         """Aged-inventory alerts ahead of the surcharge tiers, with an action per SKU.
 
-        For each FBA cohort, the units still there when it turns ``aged_tiers[0]`` days old are projected
-        with the
-        forecast (first in, first out). SKUs with such units within ``assistant_horizon_d`` stop
-        replenishing; then
-        the cheapest of keep / discount / move to AWD / remove is taken for the projected aged units,
-        comparing the
-        surcharges that keeping them would cost until they sell with each action's cost.
+        For each FBA cohort, the units still there when it turns ``aged_tiers[0]`` days old are projected with
+        the forecast (first in, first out). SKUs with such units within ``assistant_horizon_d`` stop
+        replenishing; then the cheapest of keep / discount / move to AWD / remove is taken for the projected
+        aged units, comparing the surcharges that keeping them would cost until they sell with each action's
+        cost.
         """
         cfg, a = self.cfg, self.a
         first_tier = cfg.aged_tiers[0][0]
@@ -771,8 +760,7 @@ def xb_kpis(res: XBResult, sku_mask: np.ndarray | None = None) -> dict[str, floa
     promise than the SKU's; stockout days per SKU = assigned SKU-days with no stock at the assigned point;
     days of inventory = average units on hand / average daily demand; working capital = average (on hand + in
     transit) at declared value; landed cost per unit = all costs but lost margin / units sold; total cost =
-    all
-    costs including lost margin; lead times are unit-weighted over deliveries.
+    all costs including lost margin; lead times are unit-weighted over deliveries.
     """
     m = np.ones(res.attrs.price_usd.size, bool) if sku_mask is None else sku_mask
     days = res.days
