@@ -71,8 +71,8 @@ _NBINS = 1200
 
 @dataclass(frozen=True)
 class SkuAttrs:
-    """Per-SKU attributes, arrays (S,): volume cu ft, weight lb, size tier (0 small standard, 1 large standard,
-    2 large bulky), promised delivery days, price and declared customs value $ per unit, fading
+    """Per-SKU attributes, arrays (S,): volume cu ft, weight lb, size tier (0 small standard, 1 large
+    standard, 2 large bulky), promised delivery days, price and declared customs value $ per unit, fading
     demand."""
 
     volume_cuft: np.ndarray
