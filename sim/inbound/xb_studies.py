@@ -332,17 +332,17 @@ def save_profit_plot(panels: dict[str, list[dict]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     names = list(panels)
     bottom = np.zeros(len(names))
-    for k in ["product"] + list(COST_KEYS):
+    for i, k in enumerate(["product"] + list(COST_KEYS)):
         vals = np.array(
             [
                 sum(r[k + "_usd"] for r in panels[n]) / max(sum(r["units_sold"] for r in panels[n]), 1)
                 for n in names
             ]
         )
-        ax.bar(names, vals, bottom=bottom, label=k)
+        ax.bar(names, vals, bottom=bottom, label=k, color=plt.cm.tab20(i))
         bottom += vals
     price = [
         sum(r["revenue_usd"] for r in panels[n]) / max(sum(r["units_sold"] for r in panels[n]), 1)
@@ -351,7 +351,7 @@ def save_profit_plot(panels: dict[str, list[dict]], path: Path) -> Path:
     ax.plot(names, price, "k_", markersize=30, label="revenue")
     ax.set_ylabel("$ per unit sold")
     ax.set_title("Profit panel: cost sources per unit sold, by model")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     plt.setp(ax.get_xticklabels(), rotation=15, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
