@@ -57,7 +57,9 @@ def applicable_templates(scene: InboundScene) -> tuple[list[str], dict[str, str]
             skipped[name] = "random regime model: not wired into the cross-border models"
             continue
         errs = [
-            e for i, sp in enumerate(template(name, 0)) for e in disruption_target_errors(scene, sp, f"{i}")
+            e
+            for i, sp in enumerate(template(name, 0))
+            for e in disruption_target_errors(scene, sp, f"{i}", any_tag=True)
         ]
         if errs:
             skipped[name] = errs[0]
