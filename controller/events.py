@@ -104,8 +104,11 @@ class EventHandling:
     def _lift_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
         self.book.lifted(trip.pod)
         self.pods_mask[u.cell] = False
-        trip.phase = TO_STATION
-        self.stations[trip.station].queue.append(trip)
+        if trip.kind == "move":  # re-slotting: straight to its new cell
+            trip.phase = TO_STORAGE
+        else:
+            trip.phase = TO_STATION
+            self.stations[trip.station].queue.append(trip)
         self.log.append((t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
 
     def _set_down_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
@@ -113,7 +116,7 @@ class EventHandling:
         self.pods_mask[u.cell] = True
         self.book.busy_pod.discard(trip.pod)
         self.return_targets.discard(u.cell)
-        self.stats["trips_completed"] += 1
+        self.stats["reslot_moves" if trip.kind == "move" else "trips_completed"] += 1
         self.log.append((t_s, "trip_done", u.unit_id, trip.trip_id, trip.pod, int(self.t_s - trip.created_s)))
         u.trip = None
         u.goal = None

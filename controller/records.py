@@ -48,7 +48,7 @@ class Line:
 @dataclass(eq=False)
 class Trip:
     trip_id: int
-    kind: str  # "pick" | "stow"
+    kind: str  # "pick" | "stow" | "move" (re-slotting: no station, no lines)
     pod: int
     station: int
     lines: list[Line]
