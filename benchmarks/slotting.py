@@ -55,6 +55,13 @@ POLICIES: dict[str, dict[str, str]] = {
         "dispatch.pod_storage": "combined",
         "dispatch.pod_selection": "combined",
     },
+    # combined without re-slotting: what the idle units' moves add
+    "combined_static": {
+        "pods.placement": "combined",
+        "dispatch.pod_storage": "combined",
+        "dispatch.pod_selection": "combined",
+        "dispatch.params.pod_storage": {"reslot_moves_per_h": 0.0},
+    },
 }
 
 STRUCTURE = {
@@ -69,6 +76,11 @@ CASES: dict[str, tuple[str, dict]] = {
     # about 85% of the saturated throughput (calibrated: see docs/slotting.md)
     "small_85": ("fc_small", {"orders.rate_per_h": 220.0}),
     "large": ("fc_large", {}),
+    # velocity drifts: every half hour 10% of the SKUs trade popularity
+    "small_85_drift": (
+        "fc_small",
+        {"orders.rate_per_h": 220.0, "orders.drift": {"interval_h": 0.5, "swap_frac": 0.1}},
+    ),
     # no baskets (families declared, lines independent): affinity should tie random
     "small_sat_plain": ("fc_small", {"orders.rate_per_h": 600.0}),
 }
