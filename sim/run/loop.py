@@ -18,7 +18,7 @@ import simpy.rt
 
 from fctwin.controller.dispatcher import Dispatcher
 from fctwin.sim.affinity import CpuPin
-from fctwin.sim.demand import carton_process, order_process
+from fctwin.sim.demand import carton_process, order_process, supplier_process
 from fctwin.sim.journal import JournaledLink, TickJournal
 from fctwin.sim.run.kpis import kpi_row
 from fctwin.sim.run.options import RunOptions
@@ -63,6 +63,9 @@ class RunLoop:
             env.process(order_process(env, scene, dispatcher.submit_order, self.counters))
             counters = self.counters
             env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
+            if dispatcher.config.replenishment != "none":
+                take = dispatcher.take_purchase_orders
+                env.process(supplier_process(env, scene, take, dispatcher.submit_carton, counters))
             if opts.journal or opts.resume:
                 on_live = _pace_after_replay(env) if opts.resume and opts.realtime else None
                 self.link = JournaledLink(self.link, TickJournal(store), replay=replay, on_live=on_live)
