@@ -71,18 +71,19 @@ STRUCTURE = {
 }
 
 CASES: dict[str, tuple[str, dict]] = {
-    # saturated: far more orders than the floor can pick
-    "small_sat": ("fc_small", {"orders.rate_per_h": 600.0}),
-    # about 85% of the saturated throughput (calibrated: see docs/slotting.md)
-    "small_85": ("fc_small", {"orders.rate_per_h": 220.0}),
+    # saturated: far more orders than the floor can pick (the peak scene, 2,000 units/h ordered)
+    "small_sat": ("fc_small_peak", {"orders.rate_per_h": 600.0}),
+    # the balanced scene (~85% load, replenishment on): its 330 orders/h of 1.4 lines become
+    # 154 orders/h of 3 lines, the same lines per hour
+    "small_85": ("fc_small", {"orders.rate_per_h": 154.0}),
     "large": ("fc_large", {}),
     # velocity drifts: every half hour 10% of the SKUs trade popularity
     "small_85_drift": (
         "fc_small",
-        {"orders.rate_per_h": 220.0, "orders.drift": {"interval_h": 0.5, "swap_frac": 0.1}},
+        {"orders.rate_per_h": 154.0, "orders.drift": {"interval_h": 0.5, "swap_frac": 0.1}},
     ),
     # no baskets (families declared, lines independent): affinity should tie random
-    "small_sat_plain": ("fc_small", {"orders.rate_per_h": 600.0}),
+    "small_sat_plain": ("fc_small_peak", {"orders.rate_per_h": 600.0}),
 }
 PLAIN = {"small_sat_plain"}
 

@@ -174,3 +174,26 @@ def test_slotting_policies_are_deterministic_and_conserve_units(bundle, tmp_path
     if bundle == "combined":
         kinds = logs[0]["kind"]
         assert kinds.count("reslot_move") > 0
+
+
+def test_a_forecast_moves_pod_velocity_the_eluna_hook():
+    """`estimate_for(d).set_forecast` (pre-positioning ahead of predicted demand) re-ranks the pods."""
+    from fctwin.controller.dispatcher import Dispatcher
+    from fctwin.controller.slotting.estimates import estimate_for
+    from fctwin.sim.run import floorplan_from_scene
+
+    plan, config = floorplan_from_scene(fctwin.load_scene("fc_small_peak"))
+    d = Dispatcher(plan, config)
+    est = estimate_for(d)
+    assert estimate_for(d) is est  # one per dispatcher, shared by its policies
+    est.refresh(d, force=True)
+    before = est.pod_rate.copy()
+    share = np.full(est.n_skus, 1e-6)
+    sku = int(plan.slot_sku[17, 0])
+    share[sku] = 1.0  # tomorrow everyone buys this SKU
+    est.set_forecast(share)
+    est.refresh(d, force=True)
+    holders = sorted(d.book.pods_of_sku[sku])
+    assert 17 in holders
+    assert est.pod_class[holders].max() == 0  # the pods holding it are now class A
+    assert not np.allclose(before, est.pod_rate)
