@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "fctwin.sim.cli.serve",
     "robot": "fctwin.sim.cli.robot",
     "keys": "fctwin.sim.cli.keys",
+    "conformance": "fctwin.sim.cli.conformance",
 }
 
 
