@@ -110,8 +110,11 @@ class EventHandling:
     def _lift_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
         self.book.lifted(trip.pod)
         self.pods_mask[u.cell] = False
-        trip.phase = TO_STATION
-        self.stations[trip.station].queue.append(trip)
+        if trip.kind == "move":  # re-slotting: straight to its new cell
+            trip.phase = TO_STORAGE
+        else:
+            trip.phase = TO_STATION
+            self.stations[trip.station].queue.append(trip)
         self.log.append((t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
 
     def _set_down_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
@@ -124,7 +127,7 @@ class EventHandling:
             u.trip = None
             u.goal = None
             return
-        self.stats["trips_completed"] += 1
+        self.stats["reslot_moves" if trip.kind == "move" else "trips_completed"] += 1
         self.log.append((t_s, "trip_done", u.unit_id, trip.trip_id, trip.pod, int(self.t_s - trip.created_s)))
         u.trip = None
         u.goal = None

@@ -48,7 +48,7 @@ class Line:
 @dataclass(eq=False)
 class Trip:
     trip_id: int
-    kind: str  # "pick" | "stow" | "return" (a recovered unit takes its pod back to storage)
+    kind: str  # "pick" | "stow" | "move" (re-slotting) | "return" (a recovered unit takes its pod back)
     pod: int
     station: int
     lines: list[Line]
