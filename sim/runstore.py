@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fctwin.sim.advice import ADVICE_DDL
+
 SCHEMA_VERSION = 1
 
 KPI_COLUMNS = (
@@ -80,6 +82,7 @@ class RunStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_DDL)
+        self.db.executescript(ADVICE_DDL)  # recommendations and decisions (fctwin.sim.advice)
         self.db.commit()
 
     def write_meta(self, meta: dict) -> None:
