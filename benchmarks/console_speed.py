@@ -26,9 +26,9 @@ from fctwin.sim.run import RunOptions, run_fc
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def one(scene: str, hours: float, runs: Path, *, view: bool, browser: bool) -> tuple[float, dict]:
+def one(scene: str, hours: float, runs: Path, *, view: bool, browser: bool, link: str) -> tuple[float, dict]:
     path = ROOT / "scenes" / f"{scene}.toml"
-    opts = RunOptions(hours=hours, runs_dir=runs, command_line=["benchmark"])
+    opts = RunOptions(hours=hours, runs_dir=runs, link=link, command_line=["benchmark"])
     info: dict = {}
     session = None
     stop = threading.Event()
@@ -78,14 +78,20 @@ def main() -> None:
     ap.add_argument("--hours-large", type=float, default=0.25)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--browser", action="store_true", help="keep a headless Chromium page on the console")
+    ap.add_argument(
+        "--link", choices=("zmq", "local"), default="zmq", help="fleet host over ZeroMQ or in-process"
+    )
+    ap.add_argument("--scenes", default="fc_small,fc_large", help="comma-separated: fc_small, fc_large")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for scene, hours in (("fc_small", args.hours_small), ("fc_large", args.hours_large)):
+        hours_of = {"fc_small": args.hours_small, "fc_large": args.hours_large}
+        for scene in args.scenes.split(","):
+            hours = hours_of[scene]
             plain, viewed, infos = [], [], []
             for k in range(args.repeats):
                 # alternate the order so drifting machine load hits both alike
                 for view in (False, True) if k % 2 == 0 else (True, False):
-                    wall, info = one(scene, hours, Path(tmp), view=view, browser=args.browser)
+                    wall, info = one(scene, hours, Path(tmp), view=view, browser=args.browser, link=args.link)
                     (viewed if view else plain).append(wall)
                     if view:
                         infos.append(info)

@@ -157,3 +157,25 @@ def test_live_console_leaves_the_event_log_alone(tmp_path):
     finally:
         session.close()
     assert _events(viewed.db_path) == _events(plain.db_path)
+
+
+def test_cli_export_report_and_view_name_a_missing_run(tmp_path, capsys):
+    from fctwin.sim.cli import main
+
+    for cmd in ("export", "report", "view"):
+        assert main([cmd, "no-such-run", "--runs-dir", str(tmp_path)]) == 2
+        assert "no run 'no-such-run'" in capsys.readouterr().err
+
+
+def test_cli_export_and_report_write_files(run_db, tmp_path, capsys):
+    from fctwin.sim.cli import main
+
+    run_id = run_db.parent.name
+    runs = str(run_db.parent.parent)
+    assert (
+        main(["export", run_id[:20], "--runs-dir", runs, "--format", "csv", "--out", str(tmp_path / "x")])
+        == 0
+    )
+    assert (tmp_path / "x" / "events.csv").exists()
+    assert main(["report", str(run_db), "--out", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").stat().st_size > 10_000

@@ -577,6 +577,8 @@ class Console:
                         self.seek(t)
                     if now - panels_at > 1.0:
                         panels_at = now
+                        if live is None and not self.data.summary:
+                            self.data.refresh()  # `fctwin view` on a run another process still writes
                         self.update_panels()
             except Exception as exc:  # a drawing error must not kill the console thread
                 print(f"fctwin console: {exc!r}")
