@@ -210,10 +210,23 @@ class Console:
             batched_wxyzs=np.tile(np.array([1, 0, 0, 0], np.float32), (max(p, 1), 1))[:p],
             batched_positions=np.zeros((p, 3), np.float32),
             batched_colors=np.tile(np.array(STORED_POD, np.uint8), (max(p, 1), 1))[:p],
-            batched_opacities=np.full(p, 0.25, np.float32),
+            opacity=0.25,
             cast_shadow=False,
             receive_shadow=False,
         )
+        # Carried pods: one slot per drive unit, on its back (hidden when it carries nothing). Stored
+        # pods move only when set down, so their big array is sent only when it changed.
+        self.carried = sc.add_batched_meshes_simple(
+            "/carried_pods",
+            pv + np.array([0, 0, LIFT_M], np.float32),
+            pf,
+            batched_wxyzs=np.tile(np.array([1, 0, 0, 0], np.float32), (max(n, 1), 1))[:n],
+            batched_positions=np.full((n, 3), -50.0, np.float32),
+            batched_colors=np.tile(np.array(CARRIED_POD, np.uint8), (max(n, 1), 1))[:n],
+            cast_shadow=False,
+            receive_shadow=False,
+        )
+        self._stored_sent: np.ndarray | None = None
         self.station_labels = []
         for s in d.stations:
             r, c = s["cell"]
@@ -272,7 +285,7 @@ class Console:
             )
             self.nb_heat.on_update(lambda _e: self._set_heat_window())
             self.cb_pods = gui.add_checkbox("Show pods", True)
-            self.cb_pods.on_update(lambda _e: setattr(self.pods, "visible", self.cb_pods.value))
+            self.cb_pods.on_update(lambda _e: self._toggle_pods())
             gui.add_markdown(self._legend())
         with gui.add_folder("KPIs"):
             self.md_kpi = gui.add_markdown("")
@@ -360,6 +373,9 @@ class Console:
 
     _setting_slider = False
 
+    def _toggle_pods(self) -> None:
+        self.pods.visible = self.carried.visible = self.cb_pods.value
+
     def _toggle_heat(self) -> None:
         self.heat_handle.visible = self.cb_heat.value
 
@@ -384,20 +400,20 @@ class Console:
         ucol = STATE_COLORS[fr.unit_state]
         ppos = np.zeros((len(fr.pod_rc), 3), np.float32)
         ppos[:, :2] = self._xy(fr.pod_rc)
-        ppos[fr.pod_carried, 2] = LIFT_M
-        pcol = np.where(
-            fr.pod_carried[:, None], np.array(CARRIED_POD, np.uint8), np.array(STORED_POD, np.uint8)
-        )
-        pop = np.where(fr.pod_carried, 1.0, 0.25).astype(np.float32)
+        ppos[fr.pod_carried, 2] = -50.0  # drawn by the carried-pod mesh instead
+        send_pods = self._stored_sent is None or not np.array_equal(ppos, self._stored_sent)
+        cpos = upos.copy()
+        cpos[~fr.unit_loaded, 2] = -50.0
         with self.server.atomic():
             if len(upos):
                 self.units.batched_positions = upos
                 self.units.batched_colors = ucol
                 self.units.batched_wxyzs = _heading_wxyz(fr.unit_heading)
-            if len(ppos):
+            if len(ppos) and send_pods:
                 self.pods.batched_positions = ppos
-                self.pods.batched_colors = pcol.astype(np.uint8)
-                self.pods.batched_opacities = pop
+                self._stored_sent = ppos
+            if len(cpos):
+                self.carried.batched_positions = cpos
             for k, label in enumerate(self.station_labels):
                 s = self.data.stations[k]
                 q = int(fr.station_queue[k]) if k < len(fr.station_queue) else 0

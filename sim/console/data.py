@@ -63,7 +63,8 @@ class FloorFrame:
 
     ``unit_rc`` float32[N, 2] (row, col; NaN before a unit is seen), ``unit_heading`` int16[N]
     (quarter turns), ``unit_state`` int8[N] (index into `STATES`), ``pod_rc`` float32[P, 2],
-    ``pod_carried`` bool[P], ``station_queue`` int32[S] (trips heading to or at each station).
+    ``pod_carried`` bool[P], ``station_queue`` int32[S] (trips heading to or at each station),
+    ``unit_loaded`` bool[N] (a pod on the unit's back).
     """
 
     t_s: float
@@ -73,6 +74,7 @@ class FloorFrame:
     pod_rc: np.ndarray
     pod_carried: np.ndarray
     station_queue: np.ndarray
+    unit_loaded: np.ndarray
 
 
 def find_run(ref: str | Path, runs_dir: str | Path = "runs") -> Path:
@@ -355,6 +357,7 @@ class RunData:
             pod_rc=pod_rc,
             pod_carried=carried,
             station_queue=self.station_queues(t_s),
+            unit_loaded=loaded,
         )
 
     def heat(self, t_s: float, window_s: float = 600.0) -> np.ndarray:

@@ -65,7 +65,8 @@ def _series_plots(d: RunData) -> str:
     stowed = np.diff(np.concatenate([[0.0], d.kpi["units_stowed"]])) * 60
 
     def smooth(x: np.ndarray, k: int = 10) -> np.ndarray:
-        return np.convolve(x, np.ones(k) / k, mode="same") if len(x) >= k else x
+        # trailing mean (edge-padded), so the last minutes are not pulled down by zero padding
+        return np.convolve(np.pad(x, (k - 1, 0), mode="edge"), np.ones(k) / k, mode="valid") if len(x) else x
 
     panels = [
         ("Throughput (units/h, 10-min mean)", [("picked", smooth(picked)), ("stowed", smooth(stowed))]),
