@@ -51,6 +51,7 @@ def one(scene: str, hours: float, runs: Path, *, view: bool, browser: bool, link
             info = {"frames": session.feed.frames, "hook_s": round(session.feed.sample_s, 3)}
             if session.console is not None:
                 info["drawn"] = session.console.frames_drawn
+                info["draw_s"] = round(session.console.draw_s, 3)
             session.close()
     return r.wall_s, info
 
