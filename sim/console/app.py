@@ -229,6 +229,7 @@ class Console:
         )
         self._stored_sent: np.ndarray | None = None
         self.station_labels = []
+        self._label_text = [""] * len(d.stations)
         for s in d.stations:
             r, c = s["cell"]
             self.station_labels.append(
@@ -419,7 +420,10 @@ class Console:
             for k, label in enumerate(self.station_labels):
                 s = self.data.stations[k]
                 q = int(fr.station_queue[k]) if k < len(fr.station_queue) else 0
-                label.text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}"
+                text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}"
+                if self._label_text[k] != text:  # one message per changed label, not per label
+                    self._label_text[k] = text
+                    label.text = text
         self.t_s = fr.t_s
         self.md_head.content = self._head_text()
         self._setting_slider = True
