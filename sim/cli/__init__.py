@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "view": "fctwin.sim.cli.view",
     "report": "fctwin.sim.cli.report",
     "export": "fctwin.sim.cli.export",
+    "conformance": "fctwin.sim.cli.conformance",
 }
 
 

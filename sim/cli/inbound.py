@@ -83,6 +83,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--policy", help=f"policy ({', '.join(POLICIES)}); default: the scene's")
     p.add_argument("--compare", metavar="A,B,...", help="run several policies on common random numbers")
+    p.add_argument(
+        "--compare-models",
+        action="store_true",
+        help="the five cross-border models side by side on common random numbers, 95 %% CIs, under every "
+        "disruption template the scene can host (or those named with --disruption)",
+    )
     p.add_argument("--flow", choices=["direct", "awd", "hub"], help="override network.flow")
     p.add_argument("--separate-channels", action="store_true", help="one inventory per channel (no pooling)")
     p.add_argument(
@@ -207,6 +213,10 @@ def run_inbound(args) -> int:
     from fctwin.sim.inbound.store import RunStore, new_run_dir
 
     scene = _scene(args)
+    if getattr(args, "compare_models", False):
+        from fctwin.sim.cli.inbound_models import run_compare_models
+
+        return run_compare_models(args, scene)
     policies = (
         [p.strip() for p in args.compare.split(",")] if args.compare else [args.policy or scene.policy.name]
     )

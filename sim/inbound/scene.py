@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .dists import Const, Dist
+from .xb_params import CrossBorderCfg
 
 __all__ = ["SceneError", "InboundScene", "load_scene", "scene_from_dict", "with_changes", "SCHEMA_VERSION"]
 
@@ -269,6 +270,7 @@ class InboundScene(_Frozen):
     disruptions: tuple[DisruptionSpec, ...] = ()
     regime: Regime | None = None
     coupling: Coupling | None = None
+    crossborder: CrossBorderCfg = CrossBorderCfg()
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
