@@ -399,6 +399,50 @@ class FleetHost:
 
             for uid in self.external:
                 self.world.set_unit_color(self._titan_pos[uid], world_assets.RGBA_UNIT_EXTERNAL)
+        if gui:
+            self._gui_labels()
+
+    def _gui_labels(self) -> None:
+        """GUI only: a label over each station, dock and charger; the camera straight down (T/O keys
+        switch between top-down and oblique); units recoloured by state at each world sync."""
+        from fctwin.sim.world.frames import xy_from_cell
+
+        cm = self.scene.cell_size_m
+        for s in self.scene.stations:
+            x, y = xy_from_cell(s.cell[0], s.cell[1], cm)
+            self.world.add_label(f"{s.station_id} {s.kind}/{s.unit}", (x, y, 2.6), rgb=(0.05, 0.05, 0.4))
+        for r, c in self.scene.dock_cells:
+            x, y = xy_from_cell(r, c, cm)
+            self.world.add_label("dock", (x, y, 0.4), rgb=(0.4, 0.25, 0.1))
+        for r, c in self.scene.charge_cells:
+            x, y = xy_from_cell(r, c, cm)
+            self.world.add_label("charger", (x, y, 0.4), rgb=(0.5, 0.45, 0.0))
+        self.world.set_camera("top")
+        self._gui_state = [""] * len(self.titans)
+
+    def _gui_colours(self) -> None:
+        """Recolour simulated units whose reported state changed (GUI runs only; a few calls a step)."""
+        from fctwin.sim import world_assets
+
+        if (view := self.world.camera_keys()) is not None:
+            self.world.set_camera(view)
+        palette = world_assets.RGBA_UNIT_STATE
+        last = self._gui_state
+        for k, t in enumerate(self.titans):
+            mode = t.mode
+            if mode == UnitMode.FAILED:
+                name = "failed"
+            elif mode == UnitMode.CHARGING:
+                name = "charging"
+            elif t.pod_id >= 0:
+                name = "carrying"
+            elif mode == UnitMode.IDLE:
+                name = "idle"
+            else:
+                name = "to pod"
+            if name != last[k]:
+                last[k] = name
+                self.world.set_unit_color(k, palette[name])
 
     def _world_cells(self) -> tuple[np.ndarray, np.ndarray]:
         """int32[N, 2] cells and int8[N] headings of every world body: simulated, then external."""
@@ -424,6 +468,8 @@ class FleetHost:
     def _update_world(self, prev) -> None:
         if self.step_index % self._world_sync_steps:
             return
+        if getattr(self, "_gui_state", None) is not None:
+            self._gui_colours()
         cells, heads = self._world_cells()
         if self.realtime_factor:
             prev += [((u.row, u.col), u.heading) for u in self.external.values()]

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fctwin.sim.advice import ADVICE_DDL
+
 SCHEMA_VERSION = 1
 
 KPI_COLUMNS = (
@@ -104,6 +106,7 @@ class RunStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_DDL)
+            self.db.executescript(ADVICE_DDL)  # recommendations and decisions (fctwin.sim.advice)
             self.db.commit()
         except sqlite3.Error as exc:
             raise RunStoreError(f"cannot write the run store {self.path}: {exc}") from None

@@ -27,6 +27,9 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "fctwin.sim.cli.serve",
     "robot": "fctwin.sim.cli.robot",
     "keys": "fctwin.sim.cli.keys",
+    "view": "fctwin.sim.cli.view",
+    "report": "fctwin.sim.cli.report",
+    "export": "fctwin.sim.cli.export",
     "conformance": "fctwin.sim.cli.conformance",
 }
 

@@ -57,6 +57,20 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--physics", choices=("none", "stations"), default="none", help="run stations in physics")
     p.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
+    p.add_argument(
+        "--view",
+        action="store_true",
+        help="serve the browser console while the run goes on (any browser, no display)",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="--view: address to serve on (0.0.0.0 for other machines)"
+    )
+    p.add_argument("--port", type=int, default=8080, help="--view: port (default 8080; 0 picks a free one)")
+    p.add_argument(
+        "--view-exit",
+        action="store_true",
+        help="--view: stop serving when the run ends (default: keep serving the replay)",
+    )
     add_set_option(p)
     p.set_defaults(func=run_command)
 
@@ -100,6 +114,7 @@ def run_command(args) -> int:
                 require_display()
             except DisplayUnavailable as exc:
                 raise UsageError(str(exc)) from None
+        session = _live_session(args, sc, opts) if args.view else None
         with progress_bar(sc.run_s, enabled=not args.json) as update:
             # The scene is read once: seed, hours and overrides are in `sc` already.
             once = replace(opts, seed=None, hours=None, overrides={})
@@ -109,4 +124,37 @@ def run_command(args) -> int:
     if not args.json:
         kpi_table(result.kpis, title=f"{sc.name}: run {result.run_id}")
         print(f"run database: {result.db_path}")
+    if session is not None:
+        if session.console is not None and not args.view_exit:
+            print(
+                f"run finished; the console still serves it at {session.console.url} (Ctrl-C to stop)",
+                file=sys.stderr,
+            )
+            session.console.wait()
+        session.close()
     return 0
+
+
+def _live_session(args, sc, opts):
+    """The live console: its hooks go into ``opts``; it starts serving at the run's first tick."""
+    from fctwin.sim.cli import UsageError
+
+    try:
+        import viser  # noqa: F401
+    except ImportError:
+        raise UsageError("--view needs viser: pip install 'fctwin[console]'") from None
+    from fctwin.sim.console.live import LiveSession
+    from fctwin.sim.runstore import new_run_id
+
+    opts.run_id = opts.run_id or new_run_id(sc.name, sc.seed)
+    session = LiveSession(
+        sc,
+        runs_dir=opts.runs_dir,
+        run_id=opts.run_id,
+        host=args.host,
+        port=args.port,
+        on_ready=lambda url: print(f"fctwin console: {url}", file=sys.stderr, flush=True),
+    )
+    opts.viewer = session.feed
+    opts.advice = session.advice
+    return session

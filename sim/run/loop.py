@@ -140,6 +140,8 @@ class RunLoop:
             link.close()
         self.store.add_events(self.dispatcher.log)
         self.dispatcher.log.clear()
+        if self.opts.viewer is not None:
+            self.opts.viewer.on_end()
         return time.perf_counter() - self.wall0_s
 
     def _tick_process(self):
@@ -161,8 +163,13 @@ class RunLoop:
         # create the same SimPy events in the same order, so the run is the same; only the waiting for
         # the frame moves.
         send_batch = getattr(link, "send_batch", None)
+        viewer = self.opts.viewer
+        on_view = viewer.on_tick if viewer is not None else None
+        advice = self.opts.advice
         frame = state["frame"]
         while True:
+            if advice is not None and advice.pending:  # an operator's decision, from the console
+                advice.drain(dispatcher, store, env.now)
             tracker.observe_dispatcher(dispatcher)
             batch = dispatcher.tick(frame)
             if send_batch is not None:
@@ -181,6 +188,8 @@ class RunLoop:
             state["collisions"] = tracker.collisions
             if record_poses:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
+            if on_view is not None:
+                on_view(frame, dispatcher)
             if realtime:
                 # Paced runs take the frame before waiting for the wall clock: a link that cannot
                 # split the exchange (hardware on the wire) sends the commands only when asked
@@ -238,6 +247,8 @@ class RunLoop:
         store.check_alive()
         if progress is not None:
             progress(row)
+        if self.opts.viewer is not None:
+            self.opts.viewer.on_minute(row)
         if self.opts.realtime and not self._behind_said:
             self._say_if_behind()
 

@@ -32,6 +32,11 @@ class RunOptions:
     journal: bool = False  # record every tick's commands and telemetry, so the run can be resumed
     resume: bool = False  # continue run `run_id` from its journal (`fctwin serve --resume`)
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
+    # A live viewer (`fctwin.sim.console.LiveFeed`): ``on_tick(frame, dispatcher)`` after every tick's
+    # bookkeeping, ``on_minute(row)`` after every commit, ``on_end()``. It only reads.
+    viewer: object | None = None
+    # Operator decisions on recommendations (`fctwin.sim.advice.AdviceInbox`), applied at tick starts.
+    advice: object | None = None
 
 
 @dataclass

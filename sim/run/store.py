@@ -39,6 +39,22 @@ def run_meta(scene_path: Path, scene: Scene, opts: RunOptions, *, run_id: str, p
         "unit_ids": [u.unit_id for u in scene.units],
         "grid": scene.grid.tolist(),
         "mode": "realtime" if opts.realtime else "fast",
+        "floor": floor_meta(scene),
+    }
+
+
+def floor_meta(scene: Scene) -> dict:
+    """What a viewer needs to draw the floor without rebuilding the scene (`fctwin.sim.console`)."""
+    return {
+        "cell_size_m": scene.cell_size_m,
+        "stations": [
+            {"id": s.station_id, "kind": s.kind, "unit": s.unit, "cell": list(s.cell)} for s in scene.stations
+        ],
+        "dock_cells": [list(c) for c in scene.dock_cells],
+        "charge_cells": [list(c) for c in scene.charge_cells],
+        "pod_home_cells": scene.pods.home_cells.tolist(),
+        "external_units": [u.unit_id for u in scene.units if u.external],
+        "start_hour": scene.spec.orders.start_hour,
     }
 
 

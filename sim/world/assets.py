@@ -66,6 +66,16 @@ RGBA_UNIT = (0.95, 0.42, 0.05, 1.0)
 RGBA_UNIT_FRONT = (0.10, 0.10, 0.10, 1.0)
 RGBA_UNIT_FAILED = (0.85, 0.05, 0.05, 1.0)
 RGBA_UNIT_EXTERNAL = (0.10, 0.35, 0.95, 1.0)
+# GUI: drive units coloured by what they report (the browser console uses the same hues).
+RGBA_UNIT_STATE = {
+    "idle": (0.59, 0.59, 0.59, 1.0),
+    "to pod": (0.16, 0.47, 0.90, 1.0),
+    "carrying": RGBA_UNIT,
+    "at station": (0.12, 0.67, 0.24, 1.0),
+    "charging": (0.90, 0.82, 0.12, 1.0),
+    "failed": RGBA_UNIT_FAILED,
+    "external": (0.67, 0.24, 0.78, 1.0),
+}
 RGBA_PICK = (0.15, 0.70, 0.25, 1.0)
 RGBA_STOW = (0.55, 0.25, 0.75, 1.0)
 RGBA_DOCK = (0.55, 0.38, 0.22, 1.0)

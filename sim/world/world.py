@@ -410,6 +410,34 @@ class World:
             return -1
         return self._pb(p.addUserDebugText, text, position_world, textColorRGB=rgb, textSize=1.2)
 
+    def set_camera(self, view: str) -> None:
+        """GUI camera: "top" (straight down, the map's orientation) or "oblique" (the opening view)."""
+        if not self.gui:
+            return
+        centre_x, centre_y = floor_centre_xy(self.spec)
+        size = max(floor_size_xy(self.spec))
+        pitch, dist = (-89.9, 0.9 * size) if view == "top" else (-55, 0.75 * size)
+        self._pb(
+            p.resetDebugVisualizerCamera,
+            cameraDistance=dist,
+            cameraYaw=0,
+            cameraPitch=pitch,
+            cameraTargetPosition=(centre_x, centre_y, 0),
+        )
+
+    def camera_keys(self) -> str | None:
+        """GUI: "top" or "oblique" when the T or O key was pressed since the last call (else None)."""
+        if not self.gui:
+            return None
+        keys = self._pb(p.getKeyboardEvents)
+        for key, state in keys.items():
+            if state & p.KEY_WAS_TRIGGERED:
+                if key == ord("t"):
+                    return "top"
+                if key == ord("o"):
+                    return "oblique"
+        return None
+
     def snapshot_rgb(
         self, *, width: int = 960, height: int = 540, focus_cell: Cell | None = None, radius_cells: float = 5
     ) -> np.ndarray:

@@ -1,0 +1,409 @@
+"""Reading a run store for the console, the report and the export: a run as numpy arrays.
+
+`RunData.open(db)` reads what a run recorded (metadata, poses, events, KPI minutes,
+recommendations) and answers the viewer's questions at any simulated time ``t_s``: where each drive
+unit and pod is, what each unit is doing (`STATES`), how long each station's queue is, and where the
+floor was congested. `refresh()` reads only rows added since the last read, so the same object
+follows a run that is still being written (WAL mode: reading never blocks the run).
+
+Unit states are derived from the dispatcher's task events (docs/export.md lists them): a trip's
+``trip_assigned`` -> to pod, ``lifted`` -> carrying, ``at_station`` -> at station, ``leave_station``
+-> carrying, ``trip_done`` -> idle; ``to_charge`` -> charging; ``unit_failed`` / ``unit_recovered``.
+A unit with a pod on its back is carrying whatever the events say; external (hardware) units keep
+their own colour unless failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fctwin.sim.runstore import KPI_COLUMNS
+
+__all__ = ["STATES", "STATE_COLORS", "FloorFrame", "RunData", "find_run"]
+
+# Drive-unit states the console colours, in code order.
+STATES = ("idle", "to pod", "carrying", "at station", "charging", "failed", "external")
+IDLE, TO_POD, CARRYING, AT_STATION, CHARGING, FAILED, EXTERNAL = range(len(STATES))
+STATE_COLORS = np.array(
+    [
+        (150, 150, 150),  # idle: grey
+        (40, 120, 230),  # to pod: blue
+        (240, 140, 20),  # carrying: orange
+        (30, 170, 60),  # at station: green
+        (230, 210, 30),  # charging: yellow
+        (220, 30, 30),  # failed: red
+        (170, 60, 200),  # external / hardware: purple
+    ],
+    dtype=np.uint8,
+)
+
+# Which task event puts a unit in which state (subject = unit id).
+_STATE_OF_EVENT = {
+    "trip_assigned": TO_POD,
+    "lifted": CARRYING,
+    "at_station": AT_STATION,
+    "leave_station": CARRYING,
+    "trip_done": IDLE,
+    "overweight": IDLE,
+    "to_charge": CHARGING,
+    "unit_failed": FAILED,
+    "unit_recovered": IDLE,
+}
+
+
+@dataclass
+class FloorFrame:
+    """The floor at one instant, as the console draws it.
+
+    ``unit_rc`` float32[N, 2] (row, col; NaN before a unit is seen), ``unit_heading`` int16[N]
+    (quarter turns), ``unit_state`` int8[N] (index into `STATES`), ``pod_rc`` float32[P, 2],
+    ``pod_carried`` bool[P], ``station_queue`` int32[S] (trips heading to or at each station),
+    ``unit_loaded`` bool[N] (a pod on the unit's back).
+    """
+
+    t_s: float
+    unit_rc: np.ndarray
+    unit_heading: np.ndarray
+    unit_state: np.ndarray
+    pod_rc: np.ndarray
+    pod_carried: np.ndarray
+    station_queue: np.ndarray
+    unit_loaded: np.ndarray
+
+
+def find_run(ref: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """The run database of ``ref``: a run.sqlite path, a run folder, or a run id (or unique prefix)
+    in ``runs_dir``. Raises `FileNotFoundError` or `ValueError` (ambiguous prefix) with a message."""
+    p = Path(ref)
+    if p.is_file():
+        return p
+    if (p / "run.sqlite").is_file():
+        return p / "run.sqlite"
+    root = Path(runs_dir)
+    matches = sorted(root.glob(f"{ref}*/run.sqlite")) if root.is_dir() else []
+    if not matches:
+        raise FileNotFoundError(
+            f"no run {str(ref)!r} (not a run database, a run folder, or a run id in {root})"
+        )
+    if len(matches) > 1:
+        raise ValueError(f"{str(ref)!r} matches {len(matches)} runs in {root}; give more of the id")
+    return matches[0]
+
+
+def _floor_from_scene_text(meta: dict) -> dict:
+    """Runs recorded before the ``floor`` metadata: rebuild the scene from its text and seed."""
+    from fctwin.sim.scene import scene_from_dict
+    from fctwin.sim.scene.loader import with_overrides
+
+    source = str(meta.get("scene_file", "<scene>"))
+    raw = with_overrides(tomllib.loads(meta["scene_text"]), source, seed=int(meta.get("seed", 0)))
+    scene = scene_from_dict(raw, source=source, base_dir=Path(source).parent)
+    from fctwin.sim.run.store import floor_meta
+
+    return floor_meta(scene)
+
+
+class RunData:
+    """One run store, read into arrays (see the module docstring)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self.meta = self._read_meta()
+        self.run_id = str(self.meta.get("run_id", self.db_path.parent.name))
+        self.scene_name = str(self.meta.get("scene_name", "?"))
+        self.grid = np.array(
+            json.loads(self.meta["grid"]) if isinstance(self.meta["grid"], str) else self.meta["grid"],
+            dtype=np.uint8,
+        )
+        self.unit_ids: list[str] = list(self.meta.get("unit_ids", []))
+        self.unit_index = {u: k for k, u in enumerate(self.unit_ids)}
+        self.step_s = float(self.meta.get("step_s", 1.0))
+        floor = self.meta.get("floor") or _floor_from_scene_text(self.meta)
+        self.floor = floor
+        self.cell_size_m = float(floor["cell_size_m"])
+        self.stations: list[dict] = floor["stations"]
+        self.station_ids = [s["id"] for s in self.stations]
+        self.pod_home = np.array(floor["pod_home_cells"], dtype=np.int16).reshape(-1, 2)
+        self.external = np.array([u in set(floor["external_units"]) for u in self.unit_ids], dtype=bool)
+        self.start_hour = int(floor.get("start_hour", 0))
+        n = len(self.unit_ids)
+        self.pose_t = np.zeros(0)
+        self.poses = np.zeros((0, n, 4), np.int16)
+        self.ev_t = np.zeros(0)
+        self.ev_kind: list[str] = []
+        self.ev_subject: list[str] = []
+        self.ev_a: list = []
+        self.ev_b: list = []
+        self.ev_c: list = []
+        self.kpi: dict[str, np.ndarray] = {c: np.zeros(0) for c in KPI_COLUMNS}
+        self.summary: dict = {}
+        self._last_event_id = 0
+        self._last_step = -1
+        self._last_minute = 0.0
+        self._derived: dict = {}
+        self.refresh()
+
+    @classmethod
+    def open(cls, ref: str | Path, runs_dir: str | Path = "runs") -> RunData:
+        return cls(find_run(ref, runs_dir))
+
+    # ------------------------------------------------------------------ reading
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+
+    def _read_meta(self) -> dict:
+        db = self._connect()
+        try:
+            out = {}
+            for key, value in db.execute("SELECT key, value FROM meta"):
+                try:
+                    out[key] = json.loads(value)
+                except ValueError:
+                    out[key] = value
+            return out
+        finally:
+            db.close()
+
+    def refresh(self) -> bool:
+        """Read rows added since the last read; True when anything was new."""
+        db = self._connect()
+        try:
+            new = False
+            n = len(self.unit_ids)
+            rows = db.execute(
+                "SELECT step, t_s, data FROM poses WHERE step > ? ORDER BY step", (self._last_step,)
+            ).fetchall()
+            if rows:
+                new = True
+                t = np.array([r[1] for r in rows])
+                data = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int16).reshape(len(rows), n, 4)
+                self.pose_t = np.concatenate([self.pose_t, t])
+                self.poses = np.concatenate([self.poses, data]) if len(self.poses) else data.copy()
+                self._last_step = rows[-1][0]
+            rows = db.execute(
+                "SELECT id, t_s, kind, subject, a, b, c FROM events WHERE id > ? ORDER BY id",
+                (self._last_event_id,),
+            ).fetchall()
+            if rows:
+                new = True
+                self._last_event_id = rows[-1][0]
+                self.ev_t = np.concatenate([self.ev_t, np.array([r[1] for r in rows])])
+                for r in rows:
+                    self.ev_kind.append(r[2])
+                    self.ev_subject.append(r[3])
+                    self.ev_a.append(r[4])
+                    self.ev_b.append(r[5])
+                    self.ev_c.append(r[6])
+            cols = [d[0] for d in db.execute("SELECT * FROM kpi_minute LIMIT 0").description]
+            rows = db.execute(
+                "SELECT * FROM kpi_minute WHERE minute > ? ORDER BY minute", (self._last_minute,)
+            ).fetchall()
+            if rows:
+                new = True
+                arr = np.array(rows, dtype=float)
+                for k, c in enumerate(cols):
+                    old = self.kpi.get(c, np.zeros(0))
+                    self.kpi[c] = np.concatenate([old, arr[:, k]])
+                self._last_minute = float(arr[-1, cols.index("minute")])
+            self.summary = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM summary")}
+            if new:
+                self._derived.clear()
+            return new
+        finally:
+            db.close()
+
+    def recommendations(self) -> list[dict]:
+        """The recommendations recorded so far with their decisions (`fctwin.sim.advice`)."""
+        from fctwin.sim.advice import read_recommendations
+
+        return read_recommendations(self.db_path)
+
+    # ------------------------------------------------------------------ time
+
+    @property
+    def t_end(self) -> float:
+        ends = [0.0]
+        if len(self.pose_t):
+            ends.append(float(self.pose_t[-1]))
+        if len(self.kpi.get("t_s", ())):
+            ends.append(float(self.kpi["t_s"][-1]))
+        return max(ends)
+
+    def clock(self, t_s: float) -> str:
+        """Simulated time of day ("day 1 08:42:05") for a run time in seconds."""
+        total = int(self.start_hour * 3600 + t_s)
+        day, rest = divmod(total, 86400)
+        return f"day {day + 1} {rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+    def step_at(self, t_s: float) -> int:
+        """Index of the last recorded pose at or before ``t_s`` (-1 when none)."""
+        return int(np.searchsorted(self.pose_t, t_s, side="right")) - 1
+
+    # ------------------------------------------------------------------ derived arrays
+
+    def _state_changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if "states" not in self._derived:
+            idx = self.unit_index
+            t, u, s = [], [], []
+            for k, kind in enumerate(self.ev_kind):
+                state = _STATE_OF_EVENT.get(kind)
+                if state is not None:
+                    unit = idx.get(self.ev_subject[k])
+                    if unit is not None:
+                        t.append(self.ev_t[k])
+                        u.append(unit)
+                        s.append(state)
+            self._derived["states"] = (np.array(t), np.array(u, dtype=np.int64), np.array(s, dtype=np.int8))
+        return self._derived["states"]
+
+    def unit_states(self, t_s: float, carrying: np.ndarray | None = None) -> np.ndarray:
+        """int8[N]: each unit's state (`STATES`) at ``t_s``; ``carrying`` bool[N] marks loaded units."""
+        t, u, s = self._state_changes()
+        out = np.zeros(len(self.unit_ids), dtype=np.int8)
+        k = int(np.searchsorted(t, t_s, side="right"))
+        if k:
+            # the last change of each unit up to k: first occurrence in the reversed prefix
+            ru = u[:k][::-1]
+            units, first = np.unique(ru, return_index=True)
+            out[units] = s[:k][::-1][first]
+        if carrying is not None:
+            out[carrying & ((out == IDLE) | (out == TO_POD))] = CARRYING
+        out[self.external & (out != FAILED)] = EXTERNAL
+        return out
+
+    def _pod_drops(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each pod was set down: (pose index from which it stands there, pod, cell int16[K, 2])."""
+        if "drops" not in self._derived:
+            pods = self.poses[:, :, 3]
+            if len(pods) < 2:
+                self._derived["drops"] = (
+                    np.zeros(0, np.int64),
+                    np.zeros(0, np.int64),
+                    np.zeros((0, 2), np.int16),
+                )
+            else:
+                prev, cur = pods[:-1], pods[1:]
+                i, k = np.nonzero((prev >= 0) & (cur != prev))
+                self._derived["drops"] = (i + 1, prev[i, k].astype(np.int64), self.poses[i, k, :2])
+        return self._derived["drops"]
+
+    def _trip_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per lifted trip: station index, lift time, leave time (inf while not left)."""
+        if "trips" not in self._derived:
+            station_of = {sid: k for k, sid in enumerate(self.station_ids)}
+            trip_station: dict[int, int] = {}
+            lift: dict[int, float] = {}
+            leave: dict[int, float] = {}
+            for k, kind in enumerate(self.ev_kind):
+                if kind == "trip_created":
+                    trip_station[self.ev_a[k]] = station_of.get(self.ev_subject[k], -1)
+                elif kind == "lifted":
+                    lift[self.ev_a[k]] = self.ev_t[k]
+                elif kind in ("leave_station", "trip_done") and self.ev_a[k] not in leave:
+                    leave[self.ev_a[k]] = self.ev_t[k]
+            ids = [tid for tid in lift if trip_station.get(tid, -1) >= 0]
+            self._derived["trips"] = (
+                np.array([trip_station[t] for t in ids], dtype=np.int64),
+                np.array([lift[t] for t in ids]),
+                np.array([leave.get(t, np.inf) for t in ids]),
+            )
+        return self._derived["trips"]
+
+    def station_queues(self, t_s: float) -> np.ndarray:
+        """int32[S]: trips with their pod lifted and not yet gone from each station at ``t_s``."""
+        st, lift, leave = self._trip_spans()
+        live = (lift <= t_s) & (leave > t_s)
+        return np.bincount(st[live], minlength=len(self.stations)).astype(np.int32)
+
+    def frame_at(self, t_s: float) -> FloorFrame:
+        """The floor at ``t_s`` from the recorded poses (units at their last recorded pose)."""
+        n, n_pods = len(self.unit_ids), len(self.pod_home)
+        i = self.step_at(t_s)
+        pod_rc = self.pod_home.astype(np.float32).copy()
+        carried = np.zeros(n_pods, dtype=bool)
+        if i < 0:
+            unit_rc = np.full((n, 2), np.nan, np.float32)
+            heading = np.zeros(n, np.int16)
+            loaded = np.zeros(n, dtype=bool)
+        else:
+            pose = self.poses[i]
+            unit_rc = pose[:, :2].astype(np.float32)
+            unit_rc[pose[:, 0] < 0] = np.nan
+            heading = pose[:, 2].copy()
+            loaded = pose[:, 3] >= 0
+            at, pod, cell = self._pod_drops()
+            m = at <= i
+            if m.any():
+                rp, rc = pod[m][::-1], cell[m][::-1]
+                pods, first = np.unique(rp, return_index=True)
+                ok = pods < n_pods
+                pod_rc[pods[ok]] = rc[first[ok]]
+            on = pose[loaded, 3]
+            ok = on < n_pods
+            pod_rc[on[ok]] = pose[loaded, :2][ok]
+            carried[on[ok]] = True
+        return FloorFrame(
+            t_s=float(t_s),
+            unit_rc=unit_rc,
+            unit_heading=heading,
+            unit_state=self.unit_states(t_s, loaded),
+            pod_rc=pod_rc,
+            pod_carried=carried,
+            station_queue=self.station_queues(t_s),
+            unit_loaded=loaded,
+        )
+
+    def heat(self, t_s: float, window_s: float = 600.0) -> np.ndarray:
+        """float32[H, W]: congestion over (t_s - window_s, t_s]: steps a busy unit waited in a cell
+        (same cell as the step before, while going to a pod or carrying) plus moves vetoed there."""
+        h, w = self.grid.shape
+        out = np.zeros((h, w), np.float32)
+        if len(self.pose_t) < 2:
+            return out
+        i0 = max(1, int(np.searchsorted(self.pose_t, t_s - window_s, side="right")))
+        i1 = self.step_at(t_s) + 1
+        if i1 <= i0:
+            return out
+        cur = self.poses[i0:i1]
+        prev = self.poses[i0 - 1 : i1 - 1]
+        same = (cur[:, :, 0] == prev[:, :, 0]) & (cur[:, :, 1] == prev[:, :, 1]) & (cur[:, :, 0] >= 0)
+        # "busy" = carrying or on a trip: waits of parked or charging units are not congestion
+        t_states, u_states, s_states = self._state_changes()
+        busy_units = np.zeros(len(self.unit_ids), bool)
+        st = self.unit_states(t_s)
+        busy_units[(st == TO_POD) | (st == CARRYING)] = True
+        wait = same & ((cur[:, :, 3] >= 0) | busy_units[None, :])
+        r, c = cur[:, :, 0][wait], cur[:, :, 1][wait]
+        np.add.at(out, (r, c), 1.0)
+        # vetoed moves ("refused"), at the unit's cell at that time
+        for k in np.nonzero((self.ev_t > t_s - window_s) & (self.ev_t <= t_s))[0]:
+            if self.ev_kind[k] == "refused":
+                u = self.unit_index.get(self.ev_subject[k])
+                j = self.step_at(self.ev_t[k])
+                if u is not None and j >= 0 and self.poses[j, u, 0] >= 0:
+                    out[self.poses[j, u, 0], self.poses[j, u, 1]] += 1.0
+        return out
+
+    def kpi_series(self, column: str, t_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(minutes, values) of a KPI column, up to ``t_s`` when given."""
+        m = self.kpi.get("minute", np.zeros(0))
+        v = self.kpi.get(column, np.zeros(len(m)))
+        if t_s is not None and len(m):
+            keep = self.kpi["t_s"] <= t_s + 1e-9
+            return m[keep], v[keep]
+        return m, v
+
+    def kpi_row_at(self, t_s: float) -> dict:
+        """The last KPI minute at or before ``t_s`` ({} before the first)."""
+        ts = self.kpi.get("t_s", np.zeros(0))
+        k = int(np.searchsorted(ts, t_s + 1e-9, side="right")) - 1
+        if k < 0:
+            return {}
+        return {c: float(v[k]) for c, v in self.kpi.items() if len(v) > k}

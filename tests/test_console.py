@@ -1,0 +1,181 @@
+"""The console's data side, without a browser: reading a run back, export, report, advice, and the
+live hook leaving the event log alone."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fctwin.sim.advice import AdviceInbox, add_recommendation, read_recommendations
+from fctwin.sim.console.data import STATES, RunData, find_run
+from fctwin.sim.console.export import EVENT_FIELDS, export_run
+from fctwin.sim.run import RunOptions, run_fc
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _events(db: Path) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT t_s, kind, subject, a, b, c FROM events ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def run_db(tmp_path_factory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    res = run_fc(
+        ROOT / "scenes" / "fc_small.toml",
+        RunOptions(hours=0.25, seed=3, link="local", runs_dir=runs, record_poses=True),
+    )
+    return res.db_path
+
+
+def test_run_data_reads_the_floor_back(run_db):
+    d = RunData(run_db)
+    assert find_run(run_db.parent.name, run_db.parent.parent) == run_db
+    assert len(d.pose_t) > 100 and d.t_end == pytest.approx(900.0, abs=2.0)
+    seen_states = set()
+    for t in np.linspace(0, d.t_end, 12):
+        fr = d.frame_at(float(t))
+        ok = ~np.isnan(fr.unit_rc[:, 0])
+        seen_states |= set(fr.unit_state.tolist())
+        # every carried pod is at a unit's cell, and a loaded unit is never idle or going to a pod
+        i = d.step_at(float(t))
+        if i >= 0:
+            pose = d.poses[i]
+            for k in np.nonzero(pose[:, 3] >= 0)[0]:
+                p = pose[k, 3]
+                assert fr.pod_carried[p]
+                assert tuple(fr.pod_rc[p]) == tuple(pose[k, :2].astype(np.float32))
+                assert STATES[fr.unit_state[k]] in ("carrying", "at station")
+        # stored pods never share a cell
+        stored = fr.pod_rc[~fr.pod_carried]
+        assert len({tuple(c) for c in stored.tolist()}) == len(stored)
+        assert (fr.station_queue >= 0).all()
+        assert ok.sum() == len(d.unit_ids) or t == 0
+    assert {1, 2, 3} <= seen_states  # to pod, carrying, at station all occur in a quarter hour
+    heat = d.heat(d.t_end, 600.0)
+    assert heat.shape == d.grid.shape and heat.sum() > 0
+    assert (heat[d.grid == 1] == 0).all()  # nobody waits inside a wall
+
+
+def test_export_names_the_event_columns(run_db, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    files = {p.stem: p for p in export_run(run_db, tmp_path / "pq", "parquet")}
+    assert {"events", "kpi_minute", "poses", "meta", "summary", "recommendations"} <= set(files)
+    ev = pq.read_table(files["events"]).to_pydict()
+    raw = _events(run_db)
+    assert len(ev["kind"]) == len(raw)
+    for k, kind in enumerate(ev["kind"]):
+        names = EVENT_FIELDS[kind]
+        for name, col in zip(names, ("a", "b", "c"), strict=True):
+            if name is not None:
+                assert ev[name][k] == ev[col][k]
+        if kind == "at_station":
+            assert ev["unit_id"][k] == ev["subject"][k] and ev["station_id"][k] is None
+    poses = pq.read_table(files["poses"])
+    d = RunData(run_db)
+    assert poses.num_rows == d.poses.shape[0] * d.poses.shape[1]
+    csv_files = export_run(run_db, tmp_path / "csv", "csv", poses=False)
+    header = (tmp_path / "csv" / "events.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["event_id", "t_s", "kind", "subject"] and "trip_id" in header
+    assert not any(p.stem == "poses" for p in csv_files)
+
+
+def test_report_is_one_self_contained_file(run_db, tmp_path):
+    from fctwin.sim.console.report import write_report
+
+    con = sqlite3.connect(run_db)
+    add_recommendation(
+        con,
+        {"rec_id": 1, "t_s": 300.0, "kind": "move_associates", "text": "move 1 associate P1 -> P2",
+         "applied": False, "predicted": {"units_per_h": 12.5}, "realised": {"units_per_h": 9.0}},
+    )  # fmt: skip
+    con.commit()
+    con.close()
+    out = write_report(run_db, tmp_path / "report.html")
+    text = out.read_text()
+    assert "<script" not in text and 'src="http' not in text and 'href="http' not in text
+    for section in (
+        "KPIs",
+        "By station type",
+        "Time series",
+        "Congestion heat map (whole run)",
+        "Recommendations",
+    ):
+        assert f"<h2>{section}</h2>" in text
+    assert "move 1 associate P1 -&gt; P2" in text and "12.5" in text
+    assert text.count("<svg") >= 4 and "data:image/png;base64," in text
+
+
+def test_advice_inbox_reaches_the_dispatcher_and_the_store(tmp_path):
+    class FakeDispatcher:
+        log: list = []
+
+    class FakeStore:
+        db = sqlite3.connect(tmp_path / "x.sqlite")
+
+    inbox = AdviceInbox()
+    inbox.submit(7, True)
+    inbox.submit(8, False)
+    assert inbox.pending
+    assert inbox.drain(FakeDispatcher, FakeStore, 120.0) == 2 and not inbox.pending
+    assert FakeDispatcher.log == [
+        (120.0, "rec_accepted", "console", 7, 0, 0),
+        (120.0, "rec_rejected", "console", 8, 0, 0),
+    ]
+    add_recommendation(FakeStore.db, {"rec_id": 7, "t_s": 60.0, "kind": "k", "text": "t", "applied": False})
+    FakeStore.db.commit()
+    recs = read_recommendations(tmp_path / "x.sqlite")
+    assert recs[0]["decision"] == "accept" and recs[0]["decision_t_s"] == 120.0
+
+
+@pytest.mark.slow
+def test_live_console_leaves_the_event_log_alone(tmp_path):
+    """The viewer hook and a serving console (no browser) only read: same events as headless."""
+    pytest.importorskip("viser")
+    from fctwin.sim.console.live import LiveSession
+    from fctwin.sim.scene import load_scene
+
+    scene_path = ROOT / "scenes" / "fc_small_peak.toml"
+    base = dict(hours=0.2, seed=7, link="local", record_poses=True)
+    plain = run_fc(scene_path, RunOptions(runs_dir=tmp_path / "a", **base))
+    sc = load_scene(scene_path, seed=7, run_hours=0.2)
+    session = LiveSession(sc, runs_dir=tmp_path / "b", run_id="live", port=0, period_s=0.01)
+    opts = RunOptions(
+        runs_dir=tmp_path / "b", run_id="live", viewer=session.feed, advice=session.advice, **base
+    )
+    try:
+        viewed = run_fc(scene_path, opts)
+        assert session.ready.wait(30) and session.error is None
+        assert session.feed.frames > 5 and session.feed.ended
+    finally:
+        session.close()
+    assert _events(viewed.db_path) == _events(plain.db_path)
+
+
+def test_cli_export_report_and_view_name_a_missing_run(tmp_path, capsys):
+    from fctwin.sim.cli import main
+
+    for cmd in ("export", "report", "view"):
+        assert main([cmd, "no-such-run", "--runs-dir", str(tmp_path)]) == 2
+        assert "no run 'no-such-run'" in capsys.readouterr().err
+
+
+def test_cli_export_and_report_write_files(run_db, tmp_path, capsys):
+    from fctwin.sim.cli import main
+
+    run_id = run_db.parent.name
+    runs = str(run_db.parent.parent)
+    assert (
+        main(["export", run_id[:20], "--runs-dir", runs, "--format", "csv", "--out", str(tmp_path / "x")])
+        == 0
+    )
+    assert (tmp_path / "x" / "events.csv").exists()
+    assert main(["report", str(run_db), "--out", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").stat().st_size > 10_000
