@@ -17,7 +17,8 @@ The defaults:
 
 The class is assembled from parts with one job each, over one shared state:
 `records` (the dataclasses), `events` (telemetry and events), `decisions` (asking the policies),
-`trips` (trip execution), `stations` (station geometry), `motion` (the planner step).
+`trips` (trip execution), `stations` (station geometry), `motion` (the planner step), `levers`
+(the manager's levers as entry points).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from fctwin.controller.floorplan import (
     FloorPlan,
 )
 from fctwin.controller.inventory import InventoryBook
+from fctwin.controller.levers import LeverEntryPoints
 from fctwin.controller.motion import PlannerStep
 from fctwin.controller.orders import Carton, Order
 from fctwin.controller.planning import GridMaps
@@ -66,7 +68,7 @@ from fctwin.controller.trips import TripExecution
 from fctwin.robots.messages import CommandBatch, TelemetryFrame
 
 
-class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, PlannerStep):
+class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, PlannerStep, LeverEntryPoints):
     """Runs the floor. Construct with a `FloorPlan` and a `DispatchConfig`; call `tick` every step."""
 
     def __init__(self, plan: FloorPlan, config: DispatchConfig):
@@ -111,6 +113,8 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
             "refusals": 0,
             "planner_s": 0.0,
             "planner_steps": 0,
+            "lines_arrived": 0,
+            "cartons_arrived": 0,
         }
         self.cycle_times_s: list[float] = []
         self.return_targets: set[Cell] = set()
@@ -144,6 +148,7 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
         self._storage_slot = {(int(r), int(c)): k for k, (r, c) in enumerate(self.storage_cells.tolist())}
         self.t_s = 0.0
         self.step = 0
+        self._init_levers()
         for family in FAMILIES:
             setup = getattr(getattr(self.policies, family), "setup", None)
             if family != "planner" and setup is not None:
@@ -154,17 +159,20 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
     def submit_order(self, order: Order) -> None:
         self.orders[order.order_id] = OrderRec(order=order, lines_left=len(order.lines))
         self.backlog.append(order.order_id)
+        self.stats["lines_arrived"] += len(order.lines)
         self.log.append((order.t_s, "order_arrived", "", order.order_id, len(order.lines), 0))
 
     def submit_carton(self, carton: Carton, station_id: str | None = None) -> None:
         stow = [i for i, s in enumerate(self.stations) if s.kind == "stow"]
         if not stow:
             raise ValueError("no stow station to receive inbound cartons")
+        stow = [i for i in stow if self.stations[i].associates > 0] or stow  # closed: only if all are
         if station_id is None:
             idx = self.policies.stow_assignment.station_for(self, carton, stow)
         else:
             idx = self.station_index[station_id]
         self.stations[idx].pending.append(Line(carton.carton_id, carton.sku, carton.units, carton.t_s))
+        self.stats["cartons_arrived"] += 1
         self.log.append(
             (
                 carton.t_s,
@@ -188,7 +196,8 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
     def tick(self, frame: TelemetryFrame) -> CommandBatch:
         self.t_s = frame.t_s
         self.step = frame.step
-        commands: list = []
+        commands: list = self.lever_commands
+        self.lever_commands = []
         self._ingest(frame, commands)
         self._assign_orders()
         self._make_trips()

@@ -144,6 +144,7 @@ class DriveUnitGroup(Strict):
     power_idle_w: NonNegFloat = 40.0
     charge_power_w: PosFloat = 3000.0
     low_battery_frac: Frac = 0.2
+    initial_battery_frac: Frac = 1.0  # charge at the start (a battery wave: the fleet starts low)
     external: list[str] = []  # unit ids served by hardware over the network (hardware-in-the-loop)
 
 
@@ -235,11 +236,21 @@ class Orders(Strict):
     units_per_line: Distribution = Geometric(dist="geometric", mean=1.2, max=5)
 
 
+class InboundWave(Strict):
+    """A burst of cartons at the dock (a port backlog released): ``cartons`` spread evenly over
+    ``minutes`` from ``at_h`` hours into the run, on top of the Poisson stream."""
+
+    at_h: NonNegFloat
+    minutes: PosFloat
+    cartons: PosInt
+
+
 class Inbound(Strict):
     cartons_per_h: NonNegFloat = 0.0
     units_per_carton: PosInt = 12
     scenario: str | None = None  # an inbound-network scene whose FC dock arrivals feed this run
     start_day: NonNegInt = 0
+    waves: list[InboundWave] = []
 
 
 class Dispatch(Strict):
@@ -276,6 +287,60 @@ class Dispatch(Strict):
         return data
 
 
+class RateModelSpec(Strict):
+    """Associates at one station: ``speed(n) = n / (1 + coupling * (n - 1))`` times one person's pace
+    (diminishing returns; docs/eluna.md and `fctwin.controller.eluna.labour`)."""
+
+    coupling: Annotated[float, Field(ge=0.0, le=1.0)] = 0.35
+
+
+class BreakSpec(Strict):
+    at_h: NonNegFloat
+    minutes: PosFloat
+    associates: PosInt  # people on break at once (from the most-staffed stations)
+
+
+class OutageSpec(Strict):
+    station: str
+    at_h: NonNegFloat
+    minutes: PosFloat
+
+
+class Labour(Strict):
+    """The shift plan for person-worked (human) stations: the manager's labour levers.
+
+    ``staffing`` maps station ids to associates (0 = closed at the start); stations not named get
+    one. ``pool`` is everyone on shift (default: the staffing total); the rest float, ready to be
+    sent to a station. Delays: ``walk_s`` for a move (walk plus changeover), ``open_s`` more when
+    the station was closed.
+    """
+
+    staffing: dict[str, NonNegInt] = {}
+    pool: NonNegInt | None = None
+    walk_s: NonNegFloat = 120.0
+    open_s: NonNegFloat = 180.0
+    max_per_station: Annotated[int, Field(ge=1, le=8)] = 3
+    rate_model: RateModelSpec = RateModelSpec()
+    breaks: list[BreakSpec] = []
+    outages: list[OutageSpec] = []
+
+
+class Agent(Strict):
+    """Who manages the floor during the run (docs/eluna.md).
+
+    ``mode``: ``off`` (the static plan), ``advise`` (the Eluna agent recommends, nothing changes),
+    ``auto`` (it applies its recommendations, with the levers' delays), ``reactive`` (the rule-based
+    shift lead, baseline (b)).
+    """
+
+    mode: Literal["off", "advise", "auto", "reactive"] = "off"
+    period_min: Annotated[int, Field(ge=1, le=120)] = 10
+    horizon_min: Annotated[int, Field(ge=5, le=240)] = 30
+    lookahead: bool = True  # roll candidates forward on a fork of the twin (local link only)
+    max_candidates: Annotated[int, Field(ge=1, le=16)] = 6
+    min_gain: NonNegFloat = 0.02  # relative objective gain a candidate needs over doing nothing
+
+
 class SceneFile(Strict):
     schema_version: int
     name: str
@@ -291,3 +356,14 @@ class SceneFile(Strict):
     orders: Orders
     inbound: Inbound = Inbound()
     dispatch: Dispatch = Dispatch()
+    labour: Labour = Labour()
+    agent: Agent = Agent()
+
+    @model_validator(mode="after")
+    def _labour_refers_to_stations(self):
+        if self.labour.pool is not None and self.labour.pool < sum(self.labour.staffing.values()):
+            raise ValueError(
+                f"labour.pool ({self.labour.pool}) is smaller than the staffing total "
+                f"({sum(self.labour.staffing.values())})"
+            )
+        return self
