@@ -113,7 +113,9 @@ def report(rows: list[dict]) -> str:
         by = {(r["mode"], r["seed"]): r for r in rows if r["scene"] == sc}
         seeds = sorted({s for _, s in by})
         out.append(f"\n## {sc} ({len(seeds)} seeds)")
-        out.append("| metric | (a) static | (b) reactive | auto | auto vs (a) % [95% CI] | auto vs (b) % [95% CI] |")
+        out.append(
+            "| metric | (a) static | (b) reactive | auto | auto vs (a) % [95% CI] | auto vs (b) % [95% CI] |"
+        )
         out.append("|---|---|---|---|---|---|")
         for m in METRICS:
             vals = {}
@@ -159,7 +161,9 @@ def main(argv=None) -> int:
     p.add_argument("--modes", nargs="*", default=list(MODES))
     p.add_argument("--hours", type=float, default=None, help="simulated hours (default: the scene's)")
     p.add_argument("--out", type=Path, default=None, help="append every run's row here (JSON lines)")
-    p.add_argument("--tune", action="store_true", help="grid over the shift lead's thresholds (balanced scene)")
+    p.add_argument(
+        "--tune", action="store_true", help="grid over the shift lead's thresholds (balanced scene)"
+    )
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="eluna-bench-"))
     rows: list[dict] = []

@@ -92,6 +92,14 @@ class Recommendation:
         }
 
 
+def describe_short(a: Action) -> str:
+    if isinstance(a, MoveAssociates):
+        return f"{a.source}->{a.target}x{a.n}"
+    if isinstance(a, SetChargeThreshold):
+        return f"charge@{a.frac:.2f}"
+    return f"stowcap={a.stow_unit_cap}"
+
+
 def clock(t_s: float, start_hour: int) -> str:
     minutes = int(start_hour * 60 + t_s // 60) % (24 * 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
@@ -110,6 +118,7 @@ class ElunaAgent:
         horizon_min: int = 30,
         max_candidates: int = 6,
         min_gain: float = 0.02,
+        gate_min: float = 3.0,
         start_hour: int = 8,
         charge_frac: float = 0.5,
         seed: int = 0,
@@ -125,6 +134,7 @@ class ElunaAgent:
         self.horizon_s = 60.0 * horizon_min
         self.max_candidates = max_candidates
         self.min_gain = min_gain
+        self.gate_min = gate_min
         self.start_hour = start_hour
         self.charge_frac = charge_frac
         self.seed = seed
@@ -174,44 +184,129 @@ class ElunaAgent:
 
     # ------------------------------------------------------------------ candidates
 
-    def candidates(self, dg: dict) -> list[Action]:
-        """Feasible actions worth rolling forward, most promising first (at most ``max_candidates``)."""
-        board = self.levers.board
+    def projected_pressure(self, dg: dict) -> dict[str, float]:
+        """Each station's pressure (minutes of work at its staffing), the larger of now and the
+        30-minute forecast (pick: the floor's open lines shared by capacity; stow: open cartons)."""
         sts = [s for s in dg["stations"] if s["id"] in self.service_s]
         fc = self.last_forecast
         pres = pressures(dg, self.service_s, self.speed)
-        for s in sts:  # the pick queues' 30-minute forecast where there is one
-            q = fc.get(f"queue:{s['id']}", {}).get(30)
-            if q is not None and s["associates"] > 0:
-                pres[s["id"]] = max(
-                    pres[s["id"]], q * self.service_s[s["id"]] / self.speed(s["associates"]) / 60.0
-                )
-            elif s["kind"] == "stow" and s["associates"] > 0:
-                share = s["open_lines"] / max(1, dg["open_cartons"])
-                c30 = fc.get("open_cartons", {}).get(30, dg["open_cartons"])
-                pres[s["id"]] = max(
-                    pres[s["id"]], c30 * share * self.service_s[s["id"]] / self.speed(s["associates"]) / 60.0
-                )
-        targets = sorted(
-            (sid for sid in pres if sid not in board.down_until),
-            key=lambda x: (-(pres[x] if math.isfinite(pres[x]) else 1e9), x),
-        )[:3]
-        sources = [POOL] if board.floaters > 0 else []
-        sources += sorted((sid for sid in pres if board.staffed.get(sid, 0) > 0), key=lambda x: (pres[x], x))[
-            :3
-        ]
-        out: list[Action] = []
-        for t in targets:
-            for s in sources:
-                if s == t or (s != POOL and pres[s] >= pres[t]):
-                    continue
-                a = MoveAssociates(s, t, 1)
-                if self.levers.infeasible(a) is None:
-                    out.append(a)
+        pick_cap = sum(self.speed(s["associates"]) for s in sts if s["kind"] == "pick")
+        stow_cap = sum(self.speed(s["associates"]) for s in sts if s["kind"] == "stow")
+        lines30 = fc.get("open_lines", {}).get(30)
+        cartons30 = fc.get("open_cartons", {}).get(30)
+        for s in sts:
+            if s["associates"] <= 0:
+                continue
+            if s["kind"] == "pick" and lines30 is not None and pick_cap > 0:
+                f = lines30 * self.service_s[s["id"]] / pick_cap / 60.0
+            elif s["kind"] == "stow" and cartons30 is not None and stow_cap > 0:
+                f = cartons30 * self.service_s[s["id"]] / stow_cap / 60.0
+            else:
+                continue
+            pres[s["id"]] = max(pres[s["id"]], f)
+        return pres
+
+    def candidates(self, dg: dict) -> list[list[Action]]:
+        """Plans (lists of actions) worth rolling forward, most promising first (at most
+        ``max_candidates``): single moves from the pool or the least pressed stations to the most
+        pressed ones, and a rebalancing plan (greedy moves until pressures are even); the charging
+        threshold when the fleet runs low. Every plan is feasible now, its actions in order.
+        Nothing when no station is pressed (``gate_min``): the agent then does not roll forward."""
+        board = self.levers.board
+        pres = self.projected_pressure(dg)
+
+        def finite(x: float) -> float:
+            return x if math.isfinite(x) else 1e6
+
+        plans: list[list[Action]] = []
+        hot = [sid for sid in pres if finite(pres[sid]) >= self.gate_min and sid not in board.down_until]
+        if hot:
+            targets = sorted(hot, key=lambda x: (-finite(pres[x]), x))[:3]
+            sources = [POOL] if board.floaters > 0 else []
+            sources += sorted(
+                (sid for sid in pres if board.staffed.get(sid, 0) > 0 and sid not in targets),
+                key=lambda x: (pres[x], x),
+            )[:3]
+            for t in targets:
+                for src in sources:
+                    if src != POOL and finite(pres[src]) * 2 >= finite(pres[t]):
+                        continue
+                    a = MoveAssociates(src, t, 1)
+                    if self.levers.infeasible(a) is None:
+                        plans.append([a])
+            rebalance = self._rebalance(dg, pres)
+            if len(rebalance) > 1:
+                plans.insert(0, rebalance)
         hist = dg["battery_hist"]
         if sum(hist[:2]) > 0.3 * max(1, sum(hist)):
-            out.append(SetChargeThreshold(min(0.8, self.charge_frac + 0.2)))
-        return out[: self.max_candidates]
+            plans.append([SetChargeThreshold(min(0.8, self.charge_frac + 0.2))])
+        return plans[: self.max_candidates]
+
+    def _rebalance(self, dg: dict, pres: dict[str, float]) -> list[Action]:
+        """Greedy: move one person at a time from the least to the most pressed station while the
+        most pressed has more than twice the pressure (plus a minute) of the least; at most 4 moves."""
+        board = self.levers.board
+        staffed = {sid: board.planned(sid) for sid in pres}
+        work = {
+            sid: (pres[sid] if math.isfinite(pres[sid]) else 0.0) * self.speed(max(1, staffed[sid]))
+            for sid in pres
+        }
+        for sid in pres:  # a closed station with work waiting: its work in one person's minutes
+            if staffed[sid] == 0 and not math.isfinite(pres[sid]):
+                st = next(s for s in dg["stations"] if s["id"] == sid)
+                work[sid] = st["open_lines"] * self.service_s[sid] / 60.0
+        floaters = board.floaters
+        moves: list[MoveAssociates] = []
+
+        def p(sid: str) -> float:
+            n = staffed[sid]
+            return work[sid] / self.speed(n) if n > 0 else (1e6 if work[sid] > 0 else 0.0)
+
+        kinds = board.config.kinds
+        for _ in range(4):
+            open_ = [x for x in pres if x not in board.down_until]
+            t = max(open_, key=lambda x: (p(x), x))
+            if staffed[t] >= board.config.max_per_station or p(t) < self.gate_min:
+                break
+            if floaters > 0:
+                src = POOL
+            else:
+                donors = [
+                    x
+                    for x in pres
+                    if x != t
+                    and staffed[x] > 0
+                    and staffed[x] - sum(m.n for m in moves if m.source == x) > 0
+                    and not (
+                        staffed[x] == 1
+                        and sum(1 for y in pres if kinds[y] == kinds[x] and staffed[y] > 0) <= 1
+                    )
+                ]
+                if not donors:
+                    break
+                src = min(donors, key=lambda x: (p(x), x))
+                if p(t) <= 2.0 * p(src) + 1.0:
+                    break
+            moves.append(MoveAssociates(src, t, 1))
+            if src == POOL:
+                floaters -= 1
+            else:
+                staffed[src] -= 1
+            staffed[t] += 1
+        # the same plan, checked action by action against a board that has applied the earlier ones
+        ok: list[Action] = []
+        pool_left = board.floaters
+        left = {sid: board.staffed.get(sid, 0) for sid in pres}
+        for m in moves:
+            have = pool_left if m.source == POOL else left[m.source]
+            if have < 1 or m.target in board.down_until:
+                break
+            if m.source == POOL:
+                pool_left -= 1
+            else:
+                left[m.source] -= 1
+            ok.append(m)
+        return ok
 
     # ------------------------------------------------------------------ deciding
 
@@ -222,9 +317,7 @@ class ElunaAgent:
         self.decisions += 1
         if self.lookahead is not None:
             w0 = time.perf_counter()
-            results = self.lookahead.evaluate(
-                [[]] + [[c] for c in cands], self.horizon_s, f"eluna.{dg['minute']}"
-            )
+            results = self.lookahead.evaluate([[]] + cands, self.horizon_s, f"eluna.{dg['minute']}")
             self.lookahead_wall_s += time.perf_counter() - w0
             self.lookahead_plans += len(cands) + 1
             js = [objective(r) for r in results]
@@ -233,7 +326,7 @@ class ElunaAgent:
             throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
             if gain <= self.min_gain * max(1.0, throughput0):
                 return []
-            action = cands[best - 1]
+            plan = cands[best - 1]
             r0, rb = results[0], results[best]
             predicted = {
                 "objective": round(gain, 2),
@@ -251,23 +344,28 @@ class ElunaAgent:
                 "lookahead": {
                     "nothing": {**r0, "objective": round(js[0], 2)},
                     **{
-                        f"{k}:{as_dict(c)['kind']}": {**results[k + 1], "objective": round(js[k + 1], 2)}
+                        " + ".join(describe_short(a) for a in c): {
+                            **results[k + 1],
+                            "objective": round(js[k + 1], 2),
+                        }
                         for k, c in enumerate(cands)
                     },
                 },
             }
         else:
-            action, predicted, evidence = self._fluid_choice(dg, cands)
-            if action is None:
+            plan, predicted, evidence = self._fluid_choice(dg, cands)
+            if plan is None:
                 return []
-        rec = self._recommend(dg, action, predicted, evidence)
+        rec = self._recommend(dg, plan, predicted, evidence)
         return [rec]
 
-    def _fluid_choice(self, dg: dict, cands: list[Action]):
-        """Without a twin to roll forward: the move from the least to the most pressed station."""
+    def _fluid_choice(self, dg: dict, cands: list[list[Action]]):
+        """Without a twin to roll forward: the first single move from the pool or the least to the most
+        pressed station, its effect from the rate model (the lines per minute one more person adds)."""
         sts = {s["id"]: s for s in dg["stations"]}
-        for a in cands:
-            if isinstance(a, MoveAssociates):
+        for plan in cands:
+            a = plan[0]
+            if len(plan) == 1 and isinstance(a, MoveAssociates):
                 t = sts[a.target]
                 n = t["associates"]
                 gain_rate = (self.speed(n + 1) - self.speed(n)) * 60.0 / self.service_s[a.target]  # lines/min
@@ -277,31 +375,35 @@ class ElunaAgent:
                     "open_lines_target": -round(gain_rate * minutes, 1),
                 }
                 return (
-                    a,
+                    plan,
                     predicted,
                     {"forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")}},
                 )
         return None, None, None
 
-    def _recommend(self, dg: dict, action: Action, predicted: dict, evidence: dict) -> Recommendation:
+    def _recommend(self, dg: dict, plan: list[Action], predicted: dict, evidence: dict) -> Recommendation:
         t_s = dg["t_s"]
         board = self.levers.board
-        if isinstance(action, MoveAssociates):
-            delay = board.config.walk_s + (board.config.open_s if board.planned(action.target) == 0 else 0.0)
-            eff = t_s + delay
-            kinds = board.config.kinds
-            src = "the pool" if action.source == POOL else f"{kinds[action.source]} {action.source}"
-            text = (
-                f"move {action.n} associate{'s' if action.n > 1 else ''} from {src} to "
-                f"{kinds[action.target]} {action.target} by {clock(eff, self.start_hour)}"
-            )
-        else:
-            eff = t_s
-            text = (
-                f"set the opportunity-charging threshold to {action.frac:.0%} now"
-                if isinstance(action, SetChargeThreshold)
-                else f"cap drive units on stow trips at {action.stow_unit_cap} now"
-            )
+        parts_text = []
+        eff = t_s
+        planned = {}
+        for action in plan:
+            if isinstance(action, MoveAssociates):
+                n_there = planned.get(action.target, board.planned(action.target))
+                delay = board.config.walk_s + (board.config.open_s if n_there == 0 else 0.0)
+                planned[action.target] = n_there + action.n
+                eff = max(eff, t_s + delay)
+                kinds = board.config.kinds
+                src = "the pool" if action.source == POOL else f"{kinds[action.source]} {action.source}"
+                parts_text.append(
+                    f"move {action.n} associate{'s' if action.n > 1 else ''} from {src} to "
+                    f"{kinds[action.target]} {action.target} by {clock(t_s + delay, self.start_hour)}"
+                )
+            elif isinstance(action, SetChargeThreshold):
+                parts_text.append(f"set the opportunity-charging threshold to {action.frac:.0%} now")
+            else:
+                parts_text.append(f"cap drive units on stow trips at {action.stow_unit_cap} now")
+        text = "; ".join(parts_text)
         parts = [f"units processed {predicted.get('throughput_units', predicted['objective']):+.0f}"]
         if "open_units" in predicted:
             parts.append(f"open work {predicted['open_units']:+.0f} units")
@@ -311,8 +413,8 @@ class ElunaAgent:
         rec = Recommendation(
             rec_id=len(self.recommendations) + 1,
             t_s=t_s,
-            kind=action.kind,
-            action=as_dict(action),
+            kind=plan[0].kind if len(plan) == 1 else "plan",
+            action={"actions": [as_dict(a) for a in plan]},
             text=f"[{clock(t_s, self.start_hour)}] " + text,
             effective_s=eff,
             horizon_s=self.horizon_s,
@@ -321,7 +423,8 @@ class ElunaAgent:
         )
         rec._start = dict(self._cum)
         if self.mode == "auto":
-            self.levers.apply(action, t_s)
+            for action in plan:
+                self.levers.apply(action, t_s)
             rec.applied = True
         self.recommendations.append(rec)
         self._open.append(rec)

@@ -358,12 +358,3 @@ class SceneFile(Strict):
     dispatch: Dispatch = Dispatch()
     labour: Labour = Labour()
     agent: Agent = Agent()
-
-    @model_validator(mode="after")
-    def _labour_refers_to_stations(self):
-        if self.labour.pool is not None and self.labour.pool < sum(self.labour.staffing.values()):
-            raise ValueError(
-                f"labour.pool ({self.labour.pool}) is smaller than the staffing total "
-                f"({sum(self.labour.staffing.values())})"
-            )
-        return self
