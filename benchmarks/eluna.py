@@ -25,7 +25,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +62,6 @@ def one_run(scene: str, seed: int, mode: str, hours: float | None, runs_dir: Pat
     last = db.execute("SELECT data FROM digest_minute ORDER BY minute DESC LIMIT 1").fetchone()
     db.close()
     dg = json.loads(last[0]) if last else {}
-    from fctwin.controller.eluna.actions import open_work_units  # noqa: F401 (documented: same measure)
-
     el = k["eluna"]
     skill = el.get("forecast_skill", {})
     return {
@@ -141,11 +138,12 @@ def report(rows: list[dict]) -> str:
             sk = [r["skill30_open_lines"] for r in auto if r["skill30_open_lines"] is not None]
             skc = [r["skill30_cycle"] for r in auto if r["skill30_cycle"] is not None]
             la = [r["lookahead_wall_s_per_plan"] for r in auto if r["lookahead_wall_s_per_plan"]]
+            nan = float("nan")
             out.append(
                 f"\nauto: {np.mean([r['actions'] for r in auto]):.1f} actions/run; sign as predicted "
-                f"{np.mean(signs) if signs else float('nan'):.2f} of {scored} scored; forecast skill at 30 min: "
-                f"open lines {np.mean(sk) if sk else float('nan'):.2f}, cycle {np.mean(skc) if skc else float('nan'):.2f}; "
-                f"lookahead {np.mean(la) if la else float('nan'):.2f} s wall per plan"
+                f"{np.mean(signs) if signs else nan:.2f} of {scored} scored; forecast skill at 30 min: "
+                f"open lines {np.mean(sk) if sk else nan:.2f}, cycle {np.mean(skc) if skc else nan:.2f}; "
+                f"lookahead {np.mean(la) if la else nan:.2f} s wall per plan"
             )
         reac = [by[("reactive", s)] for s in seeds if ("reactive", s) in by]
         if reac:
