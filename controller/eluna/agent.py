@@ -22,6 +22,7 @@ moving one person changes the service rates and the forecast work at both statio
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -37,9 +38,15 @@ from fctwin.controller.eluna.actions import (
     as_dict,
 )
 from fctwin.controller.eluna.forecast import Forecaster
-from fctwin.controller.eluna.pressure import pressures
 
 OPEN_WORK_WEIGHT = 0.5
+
+
+class _NoDispatcher:
+    """Takes the labour board's staffing calls when a plan is tried on a copy of the board."""
+
+    def set_station_staff(self, station_id: str, associates: int, speed_factor: float) -> None:
+        pass
 
 
 class Lookahead(Protocol):
@@ -135,6 +142,8 @@ class ElunaAgent:
         self.max_candidates = max_candidates
         self.min_gain = min_gain
         self.gate_min = gate_min
+        self._charge_frac_now = charge_frac
+        self.improve = 0.05  # a move must lower the worst pressure by this share to be a candidate
         self.start_hour = start_hour
         self.charge_frac = charge_frac
         self.seed = seed
@@ -184,129 +193,120 @@ class ElunaAgent:
 
     # ------------------------------------------------------------------ candidates
 
-    def projected_pressure(self, dg: dict) -> dict[str, float]:
-        """Each station's pressure (minutes of work at its staffing), the larger of now and the
-        30-minute forecast (pick: the floor's open lines shared by capacity; stow: open cartons)."""
+    def kind_work(self, dg: dict) -> dict[str, float]:
+        """Minutes of work at one person's pace per kind (pick, stow): the larger of now and the
+        30-minute forecast. Work of a kind is pooled: new orders and cartons go to the open
+        stations with the least work, so what matters is the kind's capacity."""
         sts = [s for s in dg["stations"] if s["id"] in self.service_s]
         fc = self.last_forecast
-        pres = pressures(dg, self.service_s, self.speed)
-        pick_cap = sum(self.speed(s["associates"]) for s in sts if s["kind"] == "pick")
-        stow_cap = sum(self.speed(s["associates"]) for s in sts if s["kind"] == "stow")
-        lines30 = fc.get("open_lines", {}).get(30)
-        cartons30 = fc.get("open_cartons", {}).get(30)
-        for s in sts:
-            if s["associates"] <= 0:
+        out = {}
+        for kind, now_units, key in (
+            ("pick", dg["open_lines"], "open_lines"),
+            ("stow", dg["open_cartons"], "open_cartons"),
+        ):
+            mine = [s for s in sts if s["kind"] == kind]
+            if not mine:
                 continue
-            if s["kind"] == "pick" and lines30 is not None and pick_cap > 0:
-                f = lines30 * self.service_s[s["id"]] / pick_cap / 60.0
-            elif s["kind"] == "stow" and cartons30 is not None and stow_cap > 0:
-                f = cartons30 * self.service_s[s["id"]] / stow_cap / 60.0
-            else:
+            mean_s = sum(self.service_s[s["id"]] for s in mine) / len(mine)
+            ahead = fc.get(key, {}).get(30, now_units)
+            out[kind] = max(now_units, ahead) * mean_s / 60.0
+        return out
+
+    def _max_pressure(self, work: dict[str, float], staffed: dict[str, int]) -> float:
+        kinds = self.levers.board.config.kinds
+        worst = 0.0
+        for kind, w in work.items():
+            cap = sum(self.speed(n) for sid, n in staffed.items() if kinds[sid] == kind)
+            if cap <= 0:
+                if w > 0:
+                    return math.inf
                 continue
-            pres[s["id"]] = max(pres[s["id"]], f)
-        return pres
+            worst = max(worst, w / cap)
+        return worst
+
+    def _moves(self, staffed: dict[str, int], floaters: int) -> list[MoveAssociates]:
+        """Every single move possible from this staffing (one person)."""
+        board = self.levers.board
+        out = []
+        sources = ([POOL] if floaters > 0 else []) + [sid for sid, n in staffed.items() if n > 0]
+        for src in sources:
+            for t in staffed:
+                if t == src or t in board.down_until or staffed[t] >= board.config.max_per_station:
+                    continue
+                out.append(MoveAssociates(src, t, 1))
+        return out
+
+    @staticmethod
+    def _after(staffed: dict[str, int], floaters: int, m: MoveAssociates) -> tuple[dict[str, int], int]:
+        st = dict(staffed)
+        if m.source == POOL:
+            floaters -= m.n
+        else:
+            st[m.source] -= m.n
+        st[m.target] += m.n
+        return st, floaters
 
     def candidates(self, dg: dict) -> list[list[Action]]:
         """Plans (lists of actions) worth rolling forward, most promising first (at most
-        ``max_candidates``): single moves from the pool or the least pressed stations to the most
-        pressed ones, and a rebalancing plan (greedy moves until pressures are even); the charging
-        threshold when the fleet runs low. Every plan is feasible now, its actions in order.
-        Nothing when no station is pressed (``gate_min``): the agent then does not roll forward."""
+        ``max_candidates``). The measure is the worst kind's pressure: minutes of (forecast) work
+        per unit of capacity, capacity from the rate model (`RateModel.speed`, so opening a closed
+        station adds a whole person and a third person at one station little). Plans: the greedy
+        rebalancing (up to 4 moves, each lowering the worst pressure by ``improve`` or more), and
+        the best single moves; the charging threshold when the fleet runs low. Every plan is
+        feasible now, its actions in order. Nothing when the worst pressure is below ``gate_min``
+        minutes: the agent then does not roll forward."""
         board = self.levers.board
-        pres = self.projected_pressure(dg)
-
-        def finite(x: float) -> float:
-            return x if math.isfinite(x) else 1e6
-
-        plans: list[list[Action]] = []
-        hot = [sid for sid in pres if finite(pres[sid]) >= self.gate_min and sid not in board.down_until]
-        if hot:
-            targets = sorted(hot, key=lambda x: (-finite(pres[x]), x))[:3]
-            sources = [POOL] if board.floaters > 0 else []
-            sources += sorted(
-                (sid for sid in pres if board.staffed.get(sid, 0) > 0 and sid not in targets),
-                key=lambda x: (pres[x], x),
-            )[:3]
-            for t in targets:
-                for src in sources:
-                    if src != POOL and finite(pres[src]) * 2 >= finite(pres[t]):
-                        continue
-                    a = MoveAssociates(src, t, 1)
-                    if self.levers.infeasible(a) is None:
-                        plans.append([a])
-            rebalance = self._rebalance(dg, pres)
-            if len(rebalance) > 1:
-                plans.insert(0, rebalance)
-        hist = dg["battery_hist"]
-        if sum(hist[:2]) > 0.3 * max(1, sum(hist)):
-            plans.append([SetChargeThreshold(min(0.8, self.charge_frac + 0.2))])
-        return plans[: self.max_candidates]
-
-    def _rebalance(self, dg: dict, pres: dict[str, float]) -> list[Action]:
-        """Greedy: move one person at a time from the least to the most pressed station while the
-        most pressed has more than twice the pressure (plus a minute) of the least; at most 4 moves."""
-        board = self.levers.board
-        staffed = {sid: board.planned(sid) for sid in pres}
-        work = {
-            sid: (pres[sid] if math.isfinite(pres[sid]) else 0.0) * self.speed(max(1, staffed[sid]))
-            for sid in pres
-        }
-        for sid in pres:  # a closed station with work waiting: its work in one person's minutes
-            if staffed[sid] == 0 and not math.isfinite(pres[sid]):
-                st = next(s for s in dg["stations"] if s["id"] == sid)
-                work[sid] = st["open_lines"] * self.service_s[sid] / 60.0
+        work = self.kind_work(dg)
+        staffed = {sid: board.planned(sid) for sid in board.staffed}
         floaters = board.floaters
-        moves: list[MoveAssociates] = []
-
-        def p(sid: str) -> float:
-            n = staffed[sid]
-            return work[sid] / self.speed(n) if n > 0 else (1e6 if work[sid] > 0 else 0.0)
-
-        kinds = board.config.kinds
-        for _ in range(4):
-            open_ = [x for x in pres if x not in board.down_until]
-            t = max(open_, key=lambda x: (p(x), x))
-            if staffed[t] >= board.config.max_per_station or p(t) < self.gate_min:
-                break
-            if floaters > 0:
-                src = POOL
-            else:
-                donors = [
-                    x
-                    for x in pres
-                    if x != t
-                    and staffed[x] > 0
-                    and staffed[x] - sum(m.n for m in moves if m.source == x) > 0
-                    and not (
-                        staffed[x] == 1
-                        and sum(1 for y in pres if kinds[y] == kinds[x] and staffed[y] > 0) <= 1
-                    )
-                ]
-                if not donors:
+        now = self._max_pressure(work, staffed)
+        plans: list[list[Action]] = []
+        if now >= self.gate_min:
+            scored = []
+            for m in self._moves(staffed, floaters):
+                st, fl = self._after(staffed, floaters, m)
+                after = self._max_pressure(work, st)
+                if after < now * (1.0 - self.improve):
+                    scored.append((after, m.source != POOL, m.source, m.target, m))
+            scored.sort(key=lambda x: x[:4])
+            greedy: list[MoveAssociates] = []
+            st, fl, cur = staffed, floaters, now
+            for _ in range(4):
+                best = None
+                for m in self._moves(st, fl):
+                    st2, fl2 = self._after(st, fl, m)
+                    after = self._max_pressure(work, st2)
+                    key = (after, m.source != POOL, m.source, m.target)
+                    if after < cur * (1.0 - self.improve) and (best is None or key < best[0]):
+                        best = (key, m, st2, fl2)
+                if best is None:
                     break
-                src = min(donors, key=lambda x: (p(x), x))
-                if p(t) <= 2.0 * p(src) + 1.0:
-                    break
-            moves.append(MoveAssociates(src, t, 1))
-            if src == POOL:
-                floaters -= 1
-            else:
-                staffed[src] -= 1
-            staffed[t] += 1
-        # the same plan, checked action by action against a board that has applied the earlier ones
-        ok: list[Action] = []
-        pool_left = board.floaters
-        left = {sid: board.staffed.get(sid, 0) for sid in pres}
-        for m in moves:
-            have = pool_left if m.source == POOL else left[m.source]
-            if have < 1 or m.target in board.down_until:
-                break
-            if m.source == POOL:
-                pool_left -= 1
-            else:
-                left[m.source] -= 1
-            ok.append(m)
-        return ok
+                _, m, st, fl = best
+                cur = best[0][0]
+                greedy.append(m)
+            if len(greedy) > 1:
+                plans.append(list(greedy))
+            for *_, m in scored:
+                if [m] not in plans:
+                    plans.append([m])
+        hist = dg["battery_hist"]
+        raised = min(0.8, self.charge_frac + 0.2)
+        if sum(hist[:2]) > 0.3 * max(1, sum(hist)) and self._charge_frac_now != raised:
+            plans.append([SetChargeThreshold(raised)])
+        return [p for p in plans if self.feasible_plan(p, dg["t_s"])][: self.max_candidates]
+
+    def feasible_plan(self, plan: list[Action], t_s: float) -> bool:
+        """Whether every action of ``plan`` is feasible once the ones before it are applied (on a
+        copy of the labour board; people walking towards a station are not there to be moved yet)."""
+        board = copy.deepcopy(self.levers.board)
+        for a in plan:
+            if isinstance(a, MoveAssociates):
+                if board.infeasible(a.source, a.target, a.n) is not None:
+                    return False
+                board.move(t_s, a.source, a.target, a.n, _NoDispatcher())
+            elif self.levers.infeasible(a) is not None:
+                return False
+        return True
 
     # ------------------------------------------------------------------ deciding
 
@@ -425,6 +425,8 @@ class ElunaAgent:
         if self.mode == "auto":
             for action in plan:
                 self.levers.apply(action, t_s)
+                if isinstance(action, SetChargeThreshold):
+                    self._charge_frac_now = action.frac
             rec.applied = True
         self.recommendations.append(rec)
         self._open.append(rec)

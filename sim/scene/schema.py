@@ -337,7 +337,7 @@ class Agent(Strict):
     period_min: Annotated[int, Field(ge=1, le=120)] = 10
     horizon_min: Annotated[int, Field(ge=5, le=240)] = 30
     lookahead: bool = True  # roll candidates forward on a fork of the twin (local link only)
-    max_candidates: Annotated[int, Field(ge=1, le=16)] = 6
+    max_candidates: Annotated[int, Field(ge=1, le=16)] = 4
     min_gain: NonNegFloat = 0.02  # relative objective gain a candidate needs over doing nothing
 
 
