@@ -63,7 +63,7 @@ def one_run(scene: str, seed: int, mode: str, hours: float | None, runs_dir: Pat
     db.close()
     dg = json.loads(last[0]) if last else {}
     el = k["eluna"]
-    skill = el.get("forecast_skill", {})
+    skill = el.get("forecast_skill_after_1h", {})  # the first hour (filling up from empty) left out
     return {
         "scene": scene,
         "seed": seed,

@@ -10,12 +10,15 @@ rate seen over the last ``window_min`` minutes scaled by the scene's planned dem
 plan is known; the future of the random streams is not), and mu is the service rate: the recent
 throughput when the work is above what the floor holds in steady state, the arrival rate when it
 is below (a drained queue serves what arrives). Cycle time by Little's law: open lines over the
-line arrival rate.
+line arrival rate. Open stow cartons (few, long jobs): reversion to the recent level with a
+10-minute time constant, plus the drift when arrivals outrun service.
 
-The correction: once ``min_pairs`` forecasts of a target have matured, the forecast is a least
-squares blend ``a + b * fluid + c * now`` fitted on the matured pairs of this run so far (what a
-real system could fit); before that it is the fluid forecast. Skill against persistence, per
-target and horizon: ``1 - SSE(forecast) / SSE(persistence)`` over matured forecasts.
+An online correction exists (``corrected_targets``): once ``min_pairs`` forecasts of a target
+have matured, a least-squares blend ``a + b * fluid + c * now`` fitted on this run's matured
+pairs. It made every target worse on the Eluna scenes (it learns the steady state and
+extrapolates it through a regime change), so no target uses it by default. Skill against
+persistence, per target and horizon: ``1 - SSE(forecast) / SSE(persistence)`` over matured
+forecasts.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Forecaster:
         self.plan_rate = plan_rate or (lambda t_s: 1.0)
         self.window_min = window_min
         self.station_cap_lines = station_cap_lines
+        self.carton_tau_min = 10.0
+        self.corrected_targets = ()  # the online correction hurt every target on the Eluna scenes: off
         self.min_pairs = min_pairs
         self.history: deque[dict] = deque(maxlen=max(HORIZONS_MIN) + window_min + 2)
         # target -> horizon -> list of (minute due, fluid, now) awaiting the actual value
@@ -59,6 +64,10 @@ class Forecaster:
         # capacity, not throughput: a busy minute's service (the upper quintile of recent minutes)
         mu = float(np.percentile([h[key_out] for h in self.history], 80)) if recent else 0.0
         return lam, mu
+
+    def _throughput(self, key: str) -> float:
+        recent = list(self.history)[-self.window_min :]
+        return float(np.mean([h[key] for h in recent])) if recent else 0.0
 
     @staticmethod
     def fluid(w0: float, lam_per_min: list[float], mu_max: float, w_floor: float) -> float:
@@ -81,13 +90,25 @@ class Forecaster:
         lam_path = [lam * s for s in scale]
         lines = [self.fluid(dg["open_lines"], lam_path[:h], mu_max, floor_w) for h in HORIZONS_MIN]
         out["open_lines"] = lines
+        # Cycle time by Little's law (open lines / arrival rate). Tried: the throughput instead (better
+        # in a surge, much worse elsewhere) and their geometric mean (worse on most scenes).
         out["cycle"] = [
             60.0 * w / max(lam_path[h - 1], 1e-6) for w, h in zip(lines, HORIZONS_MIN, strict=True)
         ]
+        # Stow work comes in few, long cartons: a count that reverts to its recent level with the
+        # time constant of a few cartons' service, plus the fluid drift when arrivals outrun service.
+        level = float(np.mean([h["open_cartons"] for h in self.history])) if self.history else 0.0
         lam_c, mu_c = self._rates("cartons_arrived", "lines_served_stow")
-        floor_c = float(np.median([h["open_cartons"] for h in self.history])) if self.history else 0.0
+        recent = list(self.history)[-self.window_min :]
+        served_c = float(np.mean([h["lines_served_stow"] for h in recent])) if recent else 0.0
         out["open_cartons"] = [
-            self.fluid(dg["open_cartons"], [lam_c] * h, max(mu_c, 1e-6), floor_c) for h in HORIZONS_MIN
+            max(
+                0.0,
+                level
+                + (dg["open_cartons"] - level) * float(np.exp(-h / self.carton_tau_min))
+                + h * max(0.0, lam_c - max(served_c, 1e-6)),
+            )
+            for h in HORIZONS_MIN
         ]
         # A station holds at most its cap of open lines (the rest waits unassigned): the floor's
         # forecast work fills the open stations up to it, shared as they share it now.
@@ -133,7 +154,7 @@ class Forecaster:
                 if act is None or now is None:
                     continue
                 self.matured.setdefault((target, h), []).append((fluid, now, act))
-                self.scored.setdefault((target, h), []).append((fc, now, act))
+                self.scored.setdefault((target, h), []).append((fc, now, act, minute - h))
         fl = self._fluid_targets(dg)
         out: dict[str, dict[int, float]] = {}
         for target, values in fl.items():
@@ -154,7 +175,7 @@ class Forecaster:
 
     def _corrected(self, target: str, h: int, fluid: float, now: float | None) -> float:
         pairs = self.matured.get((target, h), [])
-        if now is None or len(pairs) < self.min_pairs:
+        if target not in self.corrected_targets or now is None or len(pairs) < self.min_pairs:
             return fluid
         a = np.asarray(pairs[-240:], dtype=np.float64)
         x = np.column_stack([np.ones(len(a)), a[:, 0], a[:, 1]])
@@ -163,11 +184,13 @@ class Forecaster:
 
     # ------------------------------------------------------------------ the score
 
-    def skill(self) -> dict[str, dict[int, dict]]:
-        """Per target and horizon: ``{"skill": 1 - SSE/SSE_persistence, "n": pairs}``."""
+    def skill(self, *, from_minute: int = 0) -> dict[str, dict[int, dict]]:
+        """Per target and horizon: ``{"skill": 1 - SSE/SSE_persistence, "n": pairs}`` over the
+        forecasts made at or after ``from_minute`` (60 leaves out the floor's first hour, when it
+        fills up from empty and every model beats persistence)."""
         out: dict[str, dict[int, dict]] = {}
         for (target, h), rows in sorted(self.scored.items()):
-            a = np.asarray(rows, dtype=np.float64)
+            a = np.asarray([r[:3] for r in rows if r[3] >= from_minute], dtype=np.float64)
             if len(a) < 5:
                 continue
             sse = float(np.sum((a[:, 0] - a[:, 2]) ** 2))

@@ -199,6 +199,7 @@ class FloorManager:
             "labour_h": round(board.paid_s / 3600.0, 4) if board is not None else None,
             "actions_applied": self.actions_applied,
             "forecast_skill": self.forecaster.skill(),
+            "forecast_skill_after_1h": self.forecaster.skill(from_minute=60),
             "manager_wall_s": round(self.wall_s, 3),
         }
         if self.agent is not None:
