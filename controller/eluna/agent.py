@@ -8,13 +8,16 @@ charging threshold when the fleet runs low), rolls each forward on a copy of the
 own) together with "do nothing", and chooses by the objective
 
     J = units picked + units stowed over the horizon - 0.5 * units of work open at its end
+        - price * paid labour hours over the horizon
 
-(throughput now, and not leaving work for later). The best candidate becomes a `Recommendation`
-when it beats doing nothing by ``min_gain`` (relative to do-nothing's throughput); in ``auto``
-mode it is applied at once through `Levers` (with the levers' physical delays), in ``advise`` mode
-only recorded. After the horizon each recommendation gets its realised effect: the J the floor
-actually reached minus the J the lookahead predicted for doing nothing, beside the predicted
-effect (J of the action minus J of doing nothing).
+(throughput now, not leaving work for later, and labour at the price of the run's units per
+labour hour so far: calling a floater in pays only if they produce what the average associate
+does). The best candidate becomes a `Recommendation` when it beats doing nothing by ``min_gain``
+(relative to do-nothing's throughput); in ``auto`` mode it is applied at once through `Levers`
+(with the levers' physical delays), in ``advise`` mode only recorded. After the horizon each
+recommendation gets its realised effect: the J the floor actually reached minus the J the
+lookahead predicted for doing nothing, beside the predicted effect (J of the plan minus J of
+doing nothing).
 
 Without a lookahead (a fleet over the network) the agent ranks candidates by the fluid model:
 moving one person changes the service rates and the forecast work at both stations.
@@ -60,12 +63,16 @@ class Lookahead(Protocol):
     def evaluate(self, plans: list[list[Action]], horizon_s: float, key: str) -> list[dict]: ...
 
 
-def objective(r: dict) -> float:
-    return (
+def objective(r: dict, labour_price: float = 0.0) -> float:
+    """J = units done - 0.5 * units of work left open - ``labour_price`` * paid labour hours."""
+    j = (
         r["units_picked"]
         + r["units_stowed"]
         - OPEN_WORK_WEIGHT * (r["open_pick_units"] + r["open_stow_units"])
     )
+    if labour_price and r.get("labour_h") is not None:
+        j -= labour_price * r["labour_h"]
+    return j
 
 
 @dataclass
@@ -128,6 +135,7 @@ class ElunaAgent:
         gate_min: float = 3.0,
         start_hour: int = 8,
         charge_frac: float = 0.5,
+        shift_end_s: float = 8 * 3600.0,
         seed: int = 0,
     ):
         if mode not in ("advise", "auto"):
@@ -143,6 +151,7 @@ class ElunaAgent:
         self.min_gain = min_gain
         self.gate_min = gate_min
         self._charge_frac_now = charge_frac
+        self.shift_end_s = shift_end_s
         self.improve = 0.05  # a move must lower the worst pressure by this share to be a candidate
         self.start_hour = start_hour
         self.charge_frac = charge_frac
@@ -179,8 +188,9 @@ class ElunaAgent:
                 "units_stowed": self._cum["units_stowed"] - rec._start["units_stowed"],
                 "open_pick_units": open_work[0],
                 "open_stow_units": open_work[1],
+                "labour_h": (self.levers.board.paid_s - rec._start["paid_s"]) / 3600.0,
             }
-            j_real = objective(real)
+            j_real = objective(real, rec._start["price"])
             j_nothing = (
                 rec.evidence["lookahead"]["nothing"]["objective"] if "lookahead" in rec.evidence else None
             )
@@ -320,7 +330,9 @@ class ElunaAgent:
             results = self.lookahead.evaluate([[]] + cands, self.horizon_s, f"eluna.{dg['minute']}")
             self.lookahead_wall_s += time.perf_counter() - w0
             self.lookahead_plans += len(cands) + 1
-            js = [objective(r) for r in results]
+            # labour added now is paid for the rest of the shift, not only over the horizon
+            price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
+            js = [objective(r, price) for r in results]
             best = max(range(1, len(js)), key=lambda k: (js[k], -k))
             gain = js[best] - js[0]
             throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
@@ -421,7 +433,8 @@ class ElunaAgent:
             predicted=predicted,
             evidence=evidence,
         )
-        rec._start = dict(self._cum)
+        price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / self.horizon_s)
+        rec._start = {**self._cum, "paid_s": board.paid_s, "price": price}
         if self.mode == "auto":
             for action in plan:
                 self.levers.apply(action, t_s)
@@ -431,6 +444,13 @@ class ElunaAgent:
         self.recommendations.append(rec)
         self._open.append(rec)
         return rec
+
+    def labour_price(self) -> float:
+        """What an hour of an associate is worth in units: the run's units per labour hour so far
+        (a person called in from the pool must at least produce what the average one does)."""
+        paid_h = self.levers.board.paid_s / 3600.0
+        done = self._cum["units_picked"] + self._cum["units_stowed"]
+        return done / paid_h if paid_h > 0.1 else 0.0
 
     def summary(self) -> dict:
         scored = [r for r in self.recommendations if r.realised and "sign_as_predicted" in r.realised]

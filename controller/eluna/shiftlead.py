@@ -31,15 +31,19 @@ from fctwin.controller.eluna.pressure import pressures
 @dataclass(frozen=True)
 class ShiftLeadRules:
     period_min: int = 10
-    queue_hi_min: float = 8.0
-    queue_lo_min: float = 3.0
+    queue_hi_min: float = 12.0
+    queue_lo_min: float = 1.5
     close_below_min: float | None = None
     battery_low: float = 0.35
     battery_share: float = 0.3
     charge_high: float = 0.7
 
 
-FROZEN = ShiftLeadRules()  # tuned on the balanced default (docs/eluna.md)
+# Tuned on eluna_balanced, seeds 1-4 (benchmarks/eluna.py --tune, 2026-12-06), mean units per labour
+# hour: hi/lo 4/1.5 188.1 (1,236 u/h), 4/3 183.5, 8/1.5 187.0, 8/3 177.7, 12/1.5 189.8 (1,202 u/h),
+# 12/3 183.0. The static plan gave 202 on seed 1: on the balanced floor calling the floater in
+# costs more labour than it adds units.
+FROZEN = ShiftLeadRules()
 
 
 class ShiftLead:

@@ -99,6 +99,8 @@ class ForkLookahead:
             for name, rng in self.streams().items():
                 rng.bit_generator.state = fresh_generator(seed, key, name).bit_generator.state
         start_p, start_s = d.stats["units_picked"], d.stats["units_stowed"]
+        board = self.levers.board if self.levers is not None else None
+        paid0 = board.paid_s if board is not None else 0.0
         n_cycles = len(d.cycle_times_s)
         log_start = len(d.log)
         loop.env.run(until=t0 + horizon_s)
@@ -112,6 +114,7 @@ class ForkLookahead:
             "open_stow_units": stow,
             "cycle_p95_s": round(float(np.percentile(ct, 95)), 1) if ct else None,
             "orders_done": len(ct),
+            "labour_h": round((board.paid_s - paid0) / 3600.0, 5) if board is not None else None,
         }
         if key is None:  # the exactness test reads the child's event log
             out["events"] = [list(e) for e in d.log[log_start:]]

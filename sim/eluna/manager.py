@@ -122,6 +122,7 @@ class FloorManager:
                 min_gain=spec.min_gain,
                 start_hour=start,
                 charge_frac=scene.spec.dispatch.opportunity_charge_frac,
+                shift_end_s=scene.spec.run_hours * 3600.0,
                 seed=scene.seed,
             )
         elif mode == "reactive":
