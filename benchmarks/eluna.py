@@ -171,8 +171,10 @@ def main(argv=None) -> int:
     if args.tune:
         return tune(args, tmp)
     t0 = time.perf_counter()
-    for sc in args.scenes:
-        for seed in range(args.seed0, args.seed0 + args.seeds):
+    for seed in range(
+        args.seed0, args.seed0 + args.seeds
+    ):  # seeds outermost: a cut-short run still covers every scene
+        for sc in args.scenes:
             for mode in args.modes:
                 if (sc, seed, mode) in done:
                     continue

@@ -315,3 +315,34 @@ def test_the_reactive_shift_lead_moves_people_on_a_misstaffed_floor(tmp_path):
     kinds = {k for (k,) in db.execute("SELECT kind FROM events")}
     db.close()
     assert "staff" in kinds
+
+
+def test_cli_summary_shows_the_recommendations(tmp_path):
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fctwin.sim.cli",
+            "run",
+            "eluna_misstaffed",
+            "--hours",
+            "0.25",
+            "--agent",
+            "advise",
+            "--set",
+            "agent.horizon_min=5",
+            "--runs-dir",
+            str(tmp_path),
+            "--cpu",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "floor manager: advise" in res.stdout
+    assert "recommendations: " in res.stdout and "advised  [08:10] move 1 associate" in res.stdout
