@@ -1,4 +1,5 @@
-"""Drive units vs units picked per hour on fc_small: rises with robots, saturates at the stations.
+"""Drive units vs units picked per hour on fc_small_peak (fc_small at saturation): rises with robots,
+saturates at the stations.
 
     python benchmarks/throughput_curve.py [--hours 1] [--counts 4,8,16,24,32,48] [--planner NAME]
 
@@ -22,7 +23,7 @@ RAWSIM = {8: 405, 16: 684, 32: 1150, 64: 1369}
 
 
 def scene_with_units(count: int, planner: str | None, tmp: Path) -> Path:
-    text = (ROOT / "scenes" / "fc_small.toml").read_text()
+    text = (ROOT / "scenes" / "fc_small_peak.toml").read_text()  # saturated: the curve is capacity
     raw = tomllib.loads(text)
     old = raw["fleet"][0]["count"]
     text = text.replace(f"count = {old}\nid_prefix", f"count = {count}\nid_prefix", 1)

@@ -34,20 +34,30 @@ class Decisions:
         # backlog is never empty on a busy floor, so this ran every tick for every station)
         open_lines = self._open_lines_all()
         station_for = self.policies.order_assignment.station_for
+        sku_free = self.book.sku_free
         while self.backlog:
             oid = self.backlog[0]
             rec = self.orders[oid]
             idx = station_for(self, rec, picks, open_lines)
             if idx is None or open_lines[idx] >= cap:
                 break
-            open_lines[idx] += len(rec.order.lines)
             self.backlog.popleft()
             rec.station = idx
             station = self.stations[idx]
             station.open_orders.add(oid)
+            # A line with no free unit anywhere waits as a backorder (fctwin.controller.stock) and
+            # takes none of the station's places; it joins the station when stock arrives.
+            short = []
             for ln in rec.order.lines:
-                station.pending.append(Line(oid, ln.sku, ln.units, rec.order.t_s))
+                line = Line(oid, ln.sku, ln.units, rec.order.t_s)
+                if sku_free(ln.sku) >= ln.units:
+                    station.pending.append(line)
+                    open_lines[idx] += 1
+                else:
+                    short.append(line)
             self.log.append((self.t_s, "order_assigned", station.station_id, oid, 0, 0))
+            for line in short:
+                self._backorder(idx, line)
 
     def _open_lines_all(self) -> list[int]:
         """Order lines waiting at, queued for, or on a trip to each station."""
@@ -69,6 +79,10 @@ class Decisions:
             while station.pending and in_flight[idx] < max_trips:
                 trip = self._pick_trip(idx) if station.kind == "pick" else self._stow_trip(idx)
                 if trip is None:
+                    if station.kind == "pick":
+                        # No pod for any pending line: those no pod can serve at all become
+                        # backorders, so they stop holding the station's places.
+                        self._backorder_unservable(idx)
                     break
                 in_flight[idx] += 1
                 self.trips.append(trip)

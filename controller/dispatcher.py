@@ -64,11 +64,14 @@ from fctwin.controller.records import (
     UnitRec,
 )
 from fctwin.controller.stations import StationLayout
+from fctwin.controller.stock import StockControl
 from fctwin.controller.trips import TripExecution
 from fctwin.robots.messages import CommandBatch, TelemetryFrame
 
 
-class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, PlannerStep, LeverEntryPoints):
+class Dispatcher(
+    EventHandling, Decisions, StockControl, TripExecution, StationLayout, PlannerStep, LeverEntryPoints
+):
     """Runs the floor. Construct with a `FloorPlan` and a `DispatchConfig`; call `tick` every step."""
 
     def __init__(self, plan: FloorPlan, config: DispatchConfig):
@@ -115,6 +118,9 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
             "planner_steps": 0,
             "lines_arrived": 0,
             "cartons_arrived": 0,
+            "lines_backordered": 0,
+            "purchase_orders": 0,
+            "units_ordered_from_supplier": 0,
         }
         self.cycle_times_s: list[float] = []
         self.return_targets: set[Cell] = set()
@@ -149,6 +155,7 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
         self.t_s = 0.0
         self.step = 0
         self._init_levers()
+        self._init_stock(len(plan.sku_mass_kg))
         for family in FAMILIES:
             setup = getattr(getattr(self.policies, family), "setup", None)
             if family != "planner" and setup is not None:
@@ -160,6 +167,10 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
         self.orders[order.order_id] = OrderRec(order=order, lines_left=len(order.lines))
         self.backlog.append(order.order_id)
         self.stats["lines_arrived"] += len(order.lines)
+        demand_open, demand_new = self.sku_demand_open, self._demand_new
+        for ln in order.lines:
+            demand_open[ln.sku] += ln.units
+            demand_new[ln.sku] += ln.units
         self.log.append((order.t_s, "order_arrived", "", order.order_id, len(order.lines), 0))
 
     def submit_carton(self, carton: Carton, station_id: str | None = None) -> None:
@@ -171,6 +182,8 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
             idx = self.policies.stow_assignment.station_for(self, carton, stow)
         else:
             idx = self.station_index[station_id]
+        if not carton.po_id:  # a carton nobody ordered here (the scene's fixed stream, the inbound model)
+            self.sku_inbound[carton.sku] += carton.units
         self.stations[idx].pending.append(Line(carton.carton_id, carton.sku, carton.units, carton.t_s))
         self.stats["cartons_arrived"] += 1
         self.log.append(
@@ -199,6 +212,8 @@ class Dispatcher(EventHandling, Decisions, TripExecution, StationLayout, Planner
         commands: list = self.lever_commands
         self.lever_commands = []
         self._ingest(frame, commands)
+        if self._reorders and self.t_s >= self._next_review_s:
+            self._review_stock()
         self._assign_orders()
         self._make_trips()
         self._allocate_units()

@@ -132,6 +132,7 @@ class EventHandling:
         self.stats["units_to_person"] += to_person
         if trip.kind == "pick":
             self.book.picked(trip.pod, line.sku, units)
+            self.sku_demand_open[line.sku] -= line.units
             self.stats["units_picked"] += units
             self.stats["lines_completed"] += 1
             self.log.append((ev.t_s, "line_picked", station.station_id, line.order_id, line.sku, units))
@@ -149,9 +150,12 @@ class EventHandling:
                     del self.orders[line.order_id]
         else:
             self.book.stowed(trip.pod, line.sku, units)
+            self.sku_inbound[line.sku] -= line.units
             self.stats["units_stowed"] += units
             self.stats["cartons_stowed"] += 1
             self.log.append((ev.t_s, "carton_stowed", station.station_id, line.order_id, line.sku, units))
+            if line.sku in self.backorders:
+                self._release_backorders(line.sku)
 
     def _on_refused(self, i: int, ev) -> None:
         u = self.units[i]
@@ -260,6 +264,8 @@ class EventHandling:
                 continue
             if trip.kind == "pick":
                 self.book.release(trip.pod, ln.sku, ln.units)
+                if ln.sku in self.backorders and not requeue:
+                    self._release_backorders(ln.sku)
             else:
                 self.book.unpromise_stow(trip.pod, ln.sku, ln.units)
             if requeue:

@@ -91,9 +91,13 @@ class DispatchConfig:
     stow_assignment: str = "shortest_queue"
     charging: str = "opportunity"
     parking: str = "under_pod"
+    replenishment: str = (
+        "none"  # purchase orders from inventory position (controller/policies/replenishment.py)
+    )
     # family -> keyword parameters for that family's policy (the scene's [dispatch.params.<family>])
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     max_lines_per_station: int = 12
+    units_per_carton: int = 12  # the supplier's carton: replenishment orders whole cartons
     queue_cells: int = 3
     seed: int = 0
     # An idle unit below this charge goes to a free charging pad (opportunity charging), so a fleet

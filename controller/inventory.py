@@ -48,6 +48,14 @@ class InventoryBook:
         for p, c in enumerate(self.contents):
             for s in c:
                 self.pods_of_sku[s].add(p)
+        # Per-SKU totals over all pods, kept current by every update: whether a line can be filled at
+        # all (or must wait as a backorder) and the replenishment's inventory position are O(1).
+        n_skus = len(sku_mass_kg)
+        self.sku_on_hand: list[int] = [0] * n_skus
+        self.sku_reserved: list[int] = [0] * n_skus
+        for c in self.contents:
+            for s, u in c.items():
+                self.sku_on_hand[s] += u
         self.pod_cell: list[Cell | None] = [tuple(map(int, c)) for c in pod_cells]  # None while carried
         self.pod_at: dict[Cell, int] = {c: p for p, c in enumerate(self.pod_cell)}
         self.busy_pod: set[int] = set()  # pods committed to a trip
@@ -56,6 +64,19 @@ class InventoryBook:
 
     def available(self, pod: int, sku: int) -> int:
         return self.contents[pod].get(sku, 0) - self.reserved[pod].get(sku, 0)
+
+    def sku_free(self, sku: int) -> int:
+        """Units of ``sku`` in pods and not yet reserved by a trip (anywhere on the floor)."""
+        return self.sku_on_hand[sku] - self.sku_reserved[sku]
+
+    def most_available(self, sku: int) -> int:
+        """The most unreserved units of ``sku`` that one pod can give (a line is served from one pod)."""
+        best = 0
+        for p in self.pods_of_sku.get(sku, ()):
+            free = self.contents[p].get(sku, 0) - self.reserved[p].get(sku, 0)
+            if free > best:
+                best = free
+        return best
 
     def units_in(self, pod: int) -> int:
         return self._units_total[pod]
@@ -82,9 +103,12 @@ class InventoryBook:
 
     def reserve(self, pod: int, sku: int, units: int) -> None:
         self.reserved[pod][sku] = self.reserved[pod].get(sku, 0) + units
+        self.sku_reserved[sku] += units
 
     def release(self, pod: int, sku: int, units: int) -> None:
-        left = self.reserved[pod].get(sku, 0) - units
+        held = self.reserved[pod].get(sku, 0)
+        self.sku_reserved[sku] -= min(units, held)
+        left = held - units
         if left > 0:
             self.reserved[pod][sku] = left
         else:
@@ -101,6 +125,7 @@ class InventoryBook:
             self.contents[pod].pop(sku, None)
             self.pods_of_sku[sku].discard(pod)
         self._units_total[pod] -= units
+        self.sku_on_hand[sku] -= units
         self._mass_kg[pod] = None
 
     def promise_stow(self, pod: int, sku: int, units: int) -> None:
@@ -116,6 +141,7 @@ class InventoryBook:
         self.contents[pod][sku] = self.contents[pod].get(sku, 0) + units
         self.pods_of_sku[sku].add(pod)
         self._units_total[pod] += units
+        self.sku_on_hand[sku] += units
         self._mass_kg[pod] = None
 
     def lifted(self, pod: int) -> None:

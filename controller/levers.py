@@ -72,6 +72,11 @@ class LeverEntryPoints:
                 if u.trip is not None and u.trip.station == idx
                 for ln in u.trip.lines
             }
+            # orders with a backordered line stay: the backorder returns to this station (it waits
+            # for the station to reopen; fctwin.controller.stock)
+            on_trip |= {
+                ln.order_id for q in getattr(self, "backorders", {}).values() for k, ln in q if k == idx
+            }
             movable = sorted(oid for oid in station.open_orders if oid not in on_trip)
             keep = [ln for ln in station.pending if ln.order_id not in movable]
             station.pending.clear()

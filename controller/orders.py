@@ -23,3 +23,4 @@ class Carton(msgspec.Struct, frozen=True):
     t_s: float
     sku: int
     units: int
+    po_id: int = 0  # the purchase order it fills (0: not ordered by this dispatcher)

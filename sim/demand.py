@@ -3,8 +3,10 @@
 Orders arrive as a non-homogeneous Poisson process: the scene's rate scaled by a 24-hour profile
 (hour of day = ``start_hour`` + simulated hours), sampled by thinning (Lewis & Shedler 1979).
 Lines per order and units per line follow the scene's distributions; SKUs follow the popularity
-(Zipf or ABC). Cartons arrive at the docks as a Poisson stream, or from the inbound-network model
-when the scene names an inbound scenario, and reach a stow station after the dock hand-off time.
+(Zipf or ABC). Cartons arrive at the docks as a Poisson stream, from the inbound-network model
+when the scene names an inbound scenario, or from the supplier answering the dispatcher's purchase
+orders (`supplier_process`, when the scene's dispatch.replenishment orders stock), and reach a stow
+station after the dock hand-off time.
 """
 
 from __future__ import annotations
@@ -112,6 +114,38 @@ def carton_process(
 def _deliver(env, delay_s: float, carton: Carton, submit):
     yield env.timeout(delay_s)
     submit(Carton(carton_id=carton.carton_id, t_s=env.now, sku=carton.sku, units=carton.units))
+
+
+SUPPLIER_POLL_S = 60.0  # how often the supplier collects the dispatcher's purchase orders
+
+
+def supplier_process(env, scene: Scene, take_orders: Callable[[], list], submit, counters: dict, rng=None):
+    """SimPy process: the supplier behind the dock. Every minute it takes the dispatcher's purchase
+    orders; each arrives after a lead time drawn from ``inbound.lead_time_h`` as whole cartons of
+    ``inbound.units_per_carton``, which reach a stow station after the dock hand-off time."""
+    spec = scene.spec.inbound
+    transfer_s = scene.spec.docks.transfer_to_stow_s
+    rng = rng if rng is not None else stream(scene.seed, "supplier.lead_time")
+    lead_h = make_sampler(spec.lead_time_h.model_dump())
+    per_carton = spec.units_per_carton
+    next_cid = [10_000_000]  # carton ids apart from the scene's own stream (which counts from 1)
+    while True:
+        yield env.timeout(SUPPLIER_POLL_S)
+        for po in take_orders():
+            delay_s = max(0.0, float(lead_h(rng))) * 3600.0 + transfer_s
+            env.process(_deliver_po(env, delay_s, po, per_carton, next_cid, submit, counters))
+
+
+def _deliver_po(env, delay_s: float, po, per_carton: int, next_cid: list, submit, counters: dict):
+    yield env.timeout(delay_s)
+    left = po.units
+    while left > 0:
+        units = min(per_carton, left)
+        left -= units
+        next_cid[0] += 1
+        counters["cartons"] += 1
+        counters["units_arrived"] += units
+        submit(Carton(carton_id=next_cid[0], t_s=env.now, sku=po.sku, units=units, po_id=po.po_id))
 
 
 def wave_process(env, scene: Scene, submit: Callable[[Carton], None], counters: dict, rng=None):

@@ -45,6 +45,11 @@ KPI_COLUMNS = (
     "units_in_process",
     "conserved",
     "wall_s",
+    "units_ordered",
+    "lines_backordered",
+    "backorder_age_max_s",
+    "skus_out_of_stock",
+    "units_inbound",
 )
 
 _DDL = f"""

@@ -24,8 +24,12 @@ def test_shipped_scenes_load():
     small = load_scene(SCENES / "fc_small.toml")
     assert len(small.units) == 30 and small.pods.count == 300
     assert sum(s.kind == "pick" for s in small.stations) == 4
-    assert sum(s.kind == "stow" for s in small.stations) == 2
+    assert sum(s.kind == "stow" for s in small.stations) == 4
     assert len(small.dock_cells) == 1
+    assert small.spec.dispatch.replenishment == "base_stock" and small.spec.inbound.cartons_per_h == 0
+    peak = load_scene(SCENES / "fc_small_peak.toml")  # the saturated twin: same floor, 2 stow stations
+    assert peak.spec.orders.rate_per_h > small.spec.orders.rate_per_h
+    assert sum(s.kind == "stow" for s in peak.stations) == 2 and peak.spec.dispatch.replenishment == "none"
     large = load_scene(SCENES / "fc_large.toml")
     assert len(large.units) >= 500 and large.pods.count >= 5000
 

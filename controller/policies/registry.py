@@ -34,6 +34,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "stow_assignment": ("station_for",),
     "charging": ("charger_for",),
     "parking": ("park",),
+    "replenishment": ("reorders",),
     "planner": ("reset", "step"),
 }
 
@@ -67,6 +68,11 @@ BUILTIN: dict[str, dict[str, str]] = {
         "under_pod": f"{_P}.parking:UnderPod",
         "in_place": f"{_P}.parking:InPlace",
     },
+    "replenishment": {
+        "none": f"{_P}.replenishment:NoReorder",
+        "base_stock": f"{_P}.replenishment:BaseStock",
+        "min_max": f"{_P}.replenishment:MinMax",
+    },
     # the planners' own registry, shared: adding to PLANNERS adds a planner policy
     "planner": PLANNERS,
 }
@@ -79,6 +85,7 @@ DEFAULTS: dict[str, str] = {
     "stow_assignment": "shortest_queue",
     "charging": "opportunity",
     "parking": "under_pod",
+    "replenishment": "none",
     "planner": "pibt",
 }
 
@@ -169,6 +176,7 @@ class PolicySet:
     stow_assignment: Any
     charging: Any
     parking: Any
+    replenishment: Any
     planner: Any
 
 

@@ -51,6 +51,11 @@ def kpi_row(
         "units_in_process": in_process,
         "conserved": int(conserved),
         "wall_s": wall_s,
+        "units_ordered": counters["units_ordered"],
+        "lines_backordered": dispatcher.backordered_lines,
+        "backorder_age_max_s": dispatcher.oldest_backorder_age_s(),
+        "skus_out_of_stock": dispatcher.skus_out_of_stock(),
+        "units_inbound": sum(dispatcher.sku_inbound),
     }
 
 
@@ -58,6 +63,7 @@ def summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initi
     hours = scene.run_s / 3600.0
     st = dispatcher.stats
     ct = np.asarray(dispatcher.cycle_times_s, dtype=np.float64)
+    bw = np.asarray(dispatcher.backorder_waits_s, dtype=np.float64)
     n_pick = max(1, sum(1 for s in scene.stations if s.kind == "pick"))
     n_stow = max(1, sum(1 for s in scene.stations if s.kind == "stow"))
     ticks = max(1, totals["ticks"])
@@ -88,6 +94,14 @@ def summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initi
         "moves_vetoed": state["vetoed"],
         "trips_completed": st["trips_completed"],
         "units_to_person": st["units_to_person"],
+        "units_ordered": counters["units_ordered"],
+        "lines_backordered": st["lines_backordered"],
+        "lines_backordered_open": dispatcher.backordered_lines,
+        "backorder_wait_p95_s": round(float(np.percentile(bw, 95)), 2) if bw.size else None,
+        "backorder_age_max_s": round(dispatcher.oldest_backorder_age_s(), 2),
+        "skus_out_of_stock": dispatcher.skus_out_of_stock(),
+        "purchase_orders": st["purchase_orders"],
+        "units_ordered_from_supplier": st["units_ordered_from_supplier"],
         "by_station_type": by_station_type(scene, tracker.by_type, hours),
         "units_in": initial_units + counters["units_arrived"],
         "units_stored": stored,

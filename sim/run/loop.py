@@ -18,7 +18,7 @@ import simpy.rt
 
 from fctwin.controller.dispatcher import Dispatcher
 from fctwin.sim.affinity import CpuPin
-from fctwin.sim.demand import carton_process, order_process, wave_process
+from fctwin.sim.demand import carton_process, order_process, supplier_process, wave_process
 from fctwin.sim.eluna.manager import FloorManager
 from fctwin.sim.journal import JournaledLink, TickJournal
 from fctwin.sim.run.kpis import kpi_row
@@ -66,7 +66,7 @@ class RunLoop:
             # the demand streams, held here so a lookahead can re-seed them in place
             self.streams = {
                 name: stream(scene.seed, name)
-                for name in ("demand.orders", "demand.cartons", "demand.carton_waves")
+                for name in ("demand.orders", "demand.cartons", "demand.carton_waves", "supplier.lead_time")
             }
             submit_order, submit_carton = dispatcher.submit_order, dispatcher.submit_carton
             env.process(
@@ -81,6 +81,13 @@ class RunLoop:
             if scene.spec.inbound.waves:
                 env.process(
                     wave_process(env, scene, submit_carton, counters, rng=self.streams["demand.carton_waves"])
+                )
+            if dispatcher.config.replenishment != "none":
+                take = dispatcher.take_purchase_orders
+                env.process(
+                    supplier_process(
+                        env, scene, take, submit_carton, counters, rng=self.streams["supplier.lead_time"]
+                    )
                 )
             if opts.journal or opts.resume:
                 on_live = _pace_after_replay(env) if opts.resume and opts.realtime else None

@@ -248,6 +248,9 @@ class InboundWave(Strict):
 class Inbound(Strict):
     cartons_per_h: NonNegFloat = 0.0
     units_per_carton: PosInt = 12
+    # The supplier's lead time for the dispatcher's purchase orders (dispatch.replenishment), in
+    # hours from order to the dock: a domestic DC or regional storage answers within a shift.
+    lead_time_h: Distribution = Constant(dist="constant", value=4.0)
     scenario: str | None = None  # an inbound-network scene whose FC dock arrivals feed this run
     start_day: NonNegInt = 0
     waves: list[InboundWave] = []
@@ -269,6 +272,7 @@ class Dispatch(Strict):
     stow_assignment: str = "shortest_queue"
     charging: str = "opportunity"
     parking: str = "under_pod"
+    replenishment: str = "none"
     # [dispatch.params.<family>]: keyword parameters for that family's policy
     params: dict[str, dict[str, Any]] = {}
     max_lines_per_station: PosInt = 12
