@@ -162,6 +162,9 @@ def main(argv=None) -> int:
     p.add_argument(
         "--tune", action="store_true", help="grid over the shift lead's thresholds (balanced scene)"
     )
+    p.add_argument(
+        "--lookahead-speed", action="store_true", help="wall time of a 30-minute fork lookahead of fc_small"
+    )
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="eluna-bench-"))
     rows: list[dict] = []
@@ -170,6 +173,8 @@ def main(argv=None) -> int:
     done = {(r["scene"], r["seed"], r["mode"]) for r in rows}
     if args.tune:
         return tune(args, tmp)
+    if args.lookahead_speed:
+        return lookahead_speed(tmp)
     t0 = time.perf_counter()
     for seed in range(
         args.seed0, args.seed0 + args.seeds
@@ -195,20 +200,57 @@ def main(argv=None) -> int:
     return 0
 
 
+def lookahead_speed(tmp: Path) -> int:
+    """A 30-minute lookahead of fc_small (the balanced default) from minute 30: 4 plans with one
+    worker, then 4 with two (wall seconds per plan). Goal (issue 16): under 1 s per candidate."""
+    import fctwin.sim.eluna.manager as mgr
+    from fctwin.sim.eluna.lookahead import ForkLookahead
+    from fctwin.sim.run import RunOptions, run_fc
+
+    build, on_minute = mgr.FloorManager.build.__func__, mgr.FloorManager.on_minute
+    out = {}
+
+    def keep_host(cls, loop, *, mode, host=None, lookahead_ok=False):
+        m = build(cls, loop, mode=mode, host=host, lookahead_ok=lookahead_ok)
+        m.host = host
+        return m
+
+    def measure(self, minute, t_s):
+        made = on_minute(self, minute, t_s)
+        if minute == 30:
+            for workers in (1, 2):
+                la = ForkLookahead(self.loop, self.host, self.levers, workers=workers)
+                w0 = time.perf_counter()
+                la.evaluate([[]] * 4, 1800.0, key="speed")
+                out[workers] = (time.perf_counter() - w0) / 4
+        return made
+
+    mgr.FloorManager.build = classmethod(keep_host)
+    mgr.FloorManager.on_minute = measure
+    opts = RunOptions(hours=0.6, link="local", world=False, runs_dir=tmp, record_poses=False, cpu="off")
+    res = run_fc(ROOT / "scenes" / "fc_small.toml", opts)
+    print(f"fc_small: 1 h simulated at {3600 * 0.6 / res.wall_s:.0f}x real time in this run")
+    for workers, per in out.items():
+        print(
+            f"30-min lookahead of fc_small, {workers} worker(s): {per:.2f} s wall per candidate (goal < 1 s)"
+        )
+    return 0
+
+
 def tune(args, tmp: Path) -> int:
     """The shift lead's thresholds: a small grid on the balanced scene, by mean units per labour hour."""
     import fctwin.controller.eluna.shiftlead as sl
 
-    grid = [(hi, lo) for hi in (4.0, 8.0, 12.0) for lo in (1.5, 3.0)]
+    grid = [(hi, lo, cl) for hi in (4.0, 8.0, 12.0) for lo in (1.5, 3.0) for cl in (None, 1.0)]
     seeds = range(args.seed0, args.seed0 + min(args.seeds, 5))
-    for hi, lo in grid:
-        sl.FROZEN = sl.ShiftLeadRules(queue_hi_min=hi, queue_lo_min=lo)
+    for hi, lo, cl in grid:
+        sl.FROZEN = sl.ShiftLeadRules(queue_hi_min=hi, queue_lo_min=lo, close_below_min=cl)
         import fctwin.sim.eluna.manager as mgr
 
         mgr.FROZEN = sl.FROZEN
         vals = [one_run("eluna_balanced", s, "reactive", args.hours, tmp) for s in seeds]
         print(
-            f"queue_hi_min={hi} queue_lo_min={lo}: "
+            f"queue_hi_min={hi} queue_lo_min={lo} close_below_min={cl}: "
             f"{np.mean([v['units_per_labour_h'] for v in vals]):.1f} u/labour-h, "
             f"{np.mean([v['units_per_h'] for v in vals]):.0f} u/h",
             flush=True,

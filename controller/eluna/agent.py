@@ -253,7 +253,10 @@ class ElunaAgent:
             floaters -= m.n
         else:
             st[m.source] -= m.n
-        st[m.target] += m.n
+        if m.target == POOL:
+            floaters += m.n
+        else:
+            st[m.target] += m.n
         return st, floaters
 
     def candidates(self, dg: dict) -> list[list[Action]]:
@@ -271,6 +274,8 @@ class ElunaAgent:
         floaters = board.floaters
         now = self._max_pressure(work, staffed)
         plans: list[list[Action]] = []
+        if now < self.gate_min / 2:
+            plans += self._releases(work, staffed, floaters)
         if now >= self.gate_min:
             scored = []
             for m in self._moves(staffed, floaters):
@@ -305,6 +310,34 @@ class ElunaAgent:
             plans.append([SetChargeThreshold(raised)])
         return [p for p in plans if self.feasible_plan(p, dg["t_s"])][: self.max_candidates]
 
+    def _releases(self, work: dict[str, float], staffed: dict[str, int], floaters: int) -> list[list[Action]]:
+        """A quiet floor: send one associate (or two, from different stations) to the pool where the
+        worst pressure stays below ``gate_min / 2`` without them (a station's last person closes it,
+        never the last open station of a kind). The lookahead prices the labour saved against any
+        throughput lost."""
+        kinds = self.levers.board.config.kinds
+        singles = []
+        for sid, n in staffed.items():
+            if n <= 0 or self.levers.board.staffed.get(sid, 0) <= 0:
+                continue
+            if n == 1 and sum(1 for x, m in staffed.items() if kinds[x] == kinds[sid] and m > 0) <= 1:
+                continue
+            st, _ = self._after(staffed, floaters, MoveAssociates(sid, POOL, 1))
+            after = self._max_pressure(work, st)
+            if after < self.gate_min / 2:
+                singles.append((after, -n, sid, st))
+        singles.sort(key=lambda x: x[:3])
+        plans: list[list[Action]] = [[MoveAssociates(sid, POOL, 1)] for *_, sid, _ in singles[:2]]
+        if len(singles) >= 2:
+            a, b = singles[0][2], singles[1][2]
+            st = dict(staffed)
+            st[a] -= 1
+            st[b] -= 1
+            ok_kinds = all(any(m > 0 for x, m in st.items() if kinds[x] == k) for k in set(kinds.values()))
+            if ok_kinds and self._max_pressure(work, st) < self.gate_min / 2:
+                plans.insert(0, [MoveAssociates(a, POOL, 1), MoveAssociates(b, POOL, 1)])
+        return plans
+
     def feasible_plan(self, plan: list[Action], t_s: float) -> bool:
         """Whether every action of ``plan`` is feasible once the ones before it are applied (on a
         copy of the labour board; people walking towards a station are not there to be moved yet)."""
@@ -333,7 +366,10 @@ class ElunaAgent:
             # labour added now is paid for the rest of the shift, not only over the horizon
             price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
             js = [objective(r, price) for r in results]
-            best = max(range(1, len(js)), key=lambda k: (js[k], -k))
+            eligible = [k for k in range(1, len(js)) if self.keeps_service(results[k], results[0])]
+            if not eligible:
+                return []
+            best = max(eligible, key=lambda k: (js[k], -k))
             gain = js[best] - js[0]
             throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
             if gain <= self.min_gain * max(1.0, throughput0):
@@ -377,7 +413,7 @@ class ElunaAgent:
         sts = {s["id"]: s for s in dg["stations"]}
         for plan in cands:
             a = plan[0]
-            if len(plan) == 1 and isinstance(a, MoveAssociates):
+            if len(plan) == 1 and isinstance(a, MoveAssociates) and a.target != POOL:
                 t = sts[a.target]
                 n = t["associates"]
                 gain_rate = (self.speed(n + 1) - self.speed(n)) * 60.0 / self.service_s[a.target]  # lines/min
@@ -401,16 +437,22 @@ class ElunaAgent:
         planned = {}
         for action in plan:
             if isinstance(action, MoveAssociates):
-                n_there = planned.get(action.target, board.planned(action.target))
+                n_there = (
+                    planned.get(action.target, board.planned(action.target)) if action.target != POOL else 1
+                )
                 delay = board.config.walk_s + (board.config.open_s if n_there == 0 else 0.0)
                 planned[action.target] = n_there + action.n
                 eff = max(eff, t_s + delay)
                 kinds = board.config.kinds
                 src = "the pool" if action.source == POOL else f"{kinds[action.source]} {action.source}"
-                parts_text.append(
-                    f"move {action.n} associate{'s' if action.n > 1 else ''} from {src} to "
-                    f"{kinds[action.target]} {action.target} by {clock(t_s + delay, self.start_hour)}"
-                )
+                people = f"{action.n} associate{'s' if action.n > 1 else ''}"
+                if action.target == POOL:
+                    parts_text.append(f"release {people} from {src} to the pool (off the floor) now")
+                else:
+                    parts_text.append(
+                        f"move {people} from {src} to "
+                        f"{kinds[action.target]} {action.target} by {clock(t_s + delay, self.start_hour)}"
+                    )
             elif isinstance(action, SetChargeThreshold):
                 parts_text.append(f"set the opportunity-charging threshold to {action.frac:.0%} now")
             else:
@@ -444,6 +486,16 @@ class ElunaAgent:
         self.recommendations.append(rec)
         self._open.append(rec)
         return rec
+
+    @staticmethod
+    def keeps_service(r: dict, r0: dict) -> bool:
+        """A plan may not cost service: at least 99% of doing nothing's units over the horizon, and
+        an order-cycle p95 no more than 10% (plus a minute) above doing nothing's. Without this the
+        labour price alone sends people home from a quiet floor until the queues come back."""
+        if r["units_picked"] + r["units_stowed"] < 0.99 * (r0["units_picked"] + r0["units_stowed"]):
+            return False
+        p, p0 = r.get("cycle_p95_s"), r0.get("cycle_p95_s")
+        return p is None or p0 is None or p <= 1.1 * p0 + 60.0
 
     def labour_price(self) -> float:
         """What an hour of an associate is worth in units: the run's units per labour hour so far

@@ -210,6 +210,8 @@ class LabourBoard:
 
     def planned(self, sid: str) -> int:
         """Associates at ``sid`` once everyone on the way has arrived."""
+        if sid == POOL:
+            return self.floaters + sum(m.n for m in self.moving if m.station == POOL)
         return self.staffed.get(sid, 0) + sum(m.n for m in self.moving if m.station == sid)
 
     def snapshot(self) -> dict:

@@ -39,10 +39,13 @@ class ShiftLeadRules:
     charge_high: float = 0.7
 
 
-# Tuned on eluna_balanced, seeds 1-4 (benchmarks/eluna.py --tune, 2026-12-06), mean units per labour
-# hour: hi/lo 4/1.5 188.1 (1,236 u/h), 4/3 183.5, 8/1.5 187.0, 8/3 177.7, 12/1.5 189.8 (1,202 u/h),
-# 12/3 183.0. The static plan gave 202 on seed 1: on the balanced floor calling the floater in
-# costs more labour than it adds units.
+# Tuned on eluna_balanced (benchmarks/eluna.py --tune, 2026-12-06): best mean units per labour hour
+# among the rules that keep 99% of the static plan's units per hour. On the balanced floor after the
+# merge of fc_small's balanced shift (seeds 1-3), every hi/lo in {4, 8, 12} x {1.5, 3} without
+# closing gave 94.5 units per labour hour and 732 units/h (the lead never needs to act); closing
+# below 1 minute of work gave 110-119 units per labour hour but only 391-500 units/h (it closes
+# stations faster than the backlog rule reopens them), so closing is off. On the first floor (before
+# the merge, seeds 1-4): hi/lo 4/1.5 188.1, 4/3 183.5, 8/1.5 187.0, 8/3 177.7, 12/1.5 189.8, 12/3 183.0.
 FROZEN = ShiftLeadRules()
 
 
