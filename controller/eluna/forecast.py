@@ -37,13 +37,20 @@ class Forecaster:
         *,
         plan_rate: Callable[[float], float] | None = None,
         station_cap_lines: int = 12,
+        capacity: Callable[[dict], float] | None = None,
         window_min: int = 15,
         min_pairs: int = 30,
     ):
         self.plan_rate = plan_rate or (lambda t_s: 1.0)
         self.window_min = window_min
         self.station_cap_lines = station_cap_lines
+        # pick lines per minute the digest's staffing can serve by the plan's service times (the
+        # observed service rate is not the capacity on a floor that is not busy)
+        self.capacity = capacity
         self.carton_tau_min = 10.0
+        self.capacity_share = 0.75  # of the staffing's capacity reachable (pods must be brought)
+        self.tau_min = 10.0  # how fast a stable queue returns to its recent level
+        self.level_min = 30  # minutes the recent level is averaged over
         self.corrected_targets = ()  # the online correction hurt every target on the Eluna scenes: off
         self.min_pairs = min_pairs
         self.history: deque[dict] = deque(maxlen=max(HORIZONS_MIN) + window_min + 2)
@@ -70,12 +77,18 @@ class Forecaster:
         return float(np.mean([h[key] for h in recent])) if recent else 0.0
 
     @staticmethod
-    def fluid(w0: float, lam_per_min: list[float], mu_max: float, w_floor: float) -> float:
-        """Work after len(lam_per_min) minutes: arrivals in, service out (never below ``w_floor``)."""
+    def fluid(w0: float, lam_per_min: list[float], mu_max: float, level: float, tau_min: float) -> float:
+        """Work after len(lam_per_min) minutes. A minute whose arrivals outrun the capacity
+        ``mu_max`` adds the difference (the fluid queue grows); a minute with spare capacity pulls
+        the work back towards ``level`` (the recent mean: a stable queue fluctuates around its
+        steady state) with time constant ``tau_min``."""
         w = w0
+        pull = float(np.exp(-1.0 / tau_min))
         for lam in lam_per_min:
-            mu = mu_max if w > w_floor else min(mu_max, lam)
-            w = max(0.0, w + lam - mu)
+            if lam > mu_max:
+                w += lam - mu_max
+            else:
+                w = level + (w - level) * pull
         return max(0.0, w)
 
     def _fluid_targets(self, dg: dict) -> dict[str, list[float]]:
@@ -86,9 +99,14 @@ class Forecaster:
         out: dict[str, list[float]] = {}
         lam, mu = self._rates("lines_arrived", "lines_served_pick")
         mu_max = max(mu, 1e-6)
-        floor_w = float(np.median([h["open_lines"] for h in self.history])) if self.history else 0.0
+        if self.capacity is not None:
+            mu_max = max(mu_max, self.capacity_share * self.capacity(dg))
+        recent = list(self.history)[-self.level_min :]
+        level = float(np.mean([h["open_lines"] for h in recent])) if recent else float(dg["open_lines"])
         lam_path = [lam * s for s in scale]
-        lines = [self.fluid(dg["open_lines"], lam_path[:h], mu_max, floor_w) for h in HORIZONS_MIN]
+        lines = [
+            self.fluid(dg["open_lines"], lam_path[:h], mu_max, level, self.tau_min) for h in HORIZONS_MIN
+        ]
         out["open_lines"] = lines
         # Cycle time by Little's law (open lines / arrival rate). Tried: the throughput instead (better
         # in a surge, much worse elsewhere) and their geometric mean (worse on most scenes).

@@ -94,8 +94,20 @@ class FloorManager:
         prof = hourly_profile(scene)
         start = scene.spec.orders.start_hour
         plan_rate = lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)])  # noqa: E731
+        service_s = service_seconds(scene)
+        speed = labour_config(scene).rate.speed
+
+        def pick_capacity(dg: dict) -> float:
+            return sum(
+                60.0 * speed(s["associates"]) / service_s[s["id"]]
+                for s in dg["stations"]
+                if s["kind"] == "pick" and s["id"] in service_s
+            )
+
         self.forecaster = Forecaster(
-            plan_rate=plan_rate, station_cap_lines=scene.spec.dispatch.max_lines_per_station
+            plan_rate=plan_rate,
+            station_cap_lines=scene.spec.dispatch.max_lines_per_station,
+            capacity=pick_capacity,
         )
         self.agent = None
         self.lead = None
@@ -201,7 +213,6 @@ class FloorManager:
             "actions_applied": self.actions_applied,
             "forecast_skill": self.forecaster.skill(),
             "forecast_skill_after_1h": self.forecaster.skill(from_minute=60),
-            "manager_wall_s": round(self.wall_s, 3),
         }
         if self.agent is not None:
             out.update(self.agent.summary())
