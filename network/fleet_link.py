@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,12 @@ DEFAULT_HOST_FACTORY = "fctwin.sim.fleet_host:FleetHost"
 DEFAULT_HOST_PROGRAM = "fctwin.sim.fleet_host"
 GENERIC_HOST_PROGRAM = "fctwin.network.fleet_process"
 LINK_HEARTBEAT_INTERVAL_S = 1.0
+# A tick's command or telemetry message can be lost (a dropped pipe, a host that reconnected): the
+# link then sends the same batch again, first after this long, then backing off to RESEND_MAX_S.
+# The fleet host answers a repeated step with the frame it already computed (never steps twice),
+# so a resend during a merely slow tick costs one duplicate frame, which is ignored.
+RESEND_AFTER_S = 0.5
+RESEND_MAX_S = 8.0
 PARENT_CHECK_S = 0.25  # how often the child checks that its parent process still exists
 CLOSE_TIMEOUT_S = 10.0  # how long close() waits for the child to exit after bye
 
@@ -95,6 +102,8 @@ class ZmqFleetLink:
         self._start_timeout_s = start_timeout_s
         self._initial: TelemetryFrame | None = None
         self._pending_step = -1
+        self._pending_batch: CommandBatch | None = None
+        self.resends = 0  # batches sent again because no telemetry came back in time
         self._closed = True  # until the child runs: close() has nothing to stop
         self._tmpdir = tempfile.mkdtemp(prefix="fctwin-link-")
         try:
@@ -159,23 +168,46 @@ class ZmqFleetLink:
         if not seq:
             self._raise_dead("could not send commands to the fleet host")
         self._pending_step = batch.step
+        self._pending_batch = batch
         return seq
 
     def receive_frame(self, seq: int) -> TelemetryFrame:
-        """Second half of `exchange`: wait for the telemetry that answers command message `seq`."""
-        deadline = time.monotonic() + self.reply_timeout_s
-        while time.monotonic() < deadline:
+        """Second half of `exchange`: wait for the telemetry that answers command message `seq`.
+
+        If none comes within `RESEND_AFTER_S`, the same batch is sent again (backing off to
+        `RESEND_MAX_S`) and the answer to any of the sends is taken: a lost message costs about a
+        second, not the reply timeout.
+        """
+        now = time.monotonic()
+        deadline = now + self.reply_timeout_s
+        wanted = {seq}
+        resend_every = RESEND_AFTER_S
+        resend_at = now + resend_every
+        while now < deadline:
             for ev in self.server.poll(0.1):
                 if (
                     isinstance(ev, Received)
                     and ev.envelope.type == p.TELEMETRY
-                    and ev.envelope.ref_seq == seq
+                    and ev.envelope.ref_seq in wanted
                 ):
                     return ev.envelope.body
                 if isinstance(ev, ClientLost | Registered):
                     self._raise_dead(f"fleet host session ended ({type(ev).__name__})")
             if not self.process.is_alive():
                 self._raise_dead("fleet host process died")
+            now = time.monotonic()
+            if now >= resend_at and self._pending_batch is not None:
+                again = self.server.send_commands(FLEET_HOST_ID, self._pending_batch)
+                if again:
+                    wanted.add(again)
+                    self.resends += 1
+                    log.info(
+                        "no telemetry for step %d after %.1f s: sent it again",
+                        self._pending_step,
+                        resend_every,
+                    )
+                resend_every = min(2 * resend_every, RESEND_MAX_S)
+                resend_at = now + resend_every
         self._raise_dead(f"no telemetry for step {self._pending_step} within {self.reply_timeout_s:g} s")
         raise AssertionError("unreachable")
 
@@ -221,7 +253,16 @@ class ZmqFleetLink:
 
     def _raise_dead(self, why: str) -> None:
         code = self.process.exitcode
-        raise FleetLinkError(f"{why} (fleet host exit code {code})")
+        if code is None:
+            status = "still running"
+        elif code < 0:
+            try:
+                status = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                status = f"killed by signal {-code}"
+        else:
+            status = f"exit code {code}"
+        raise FleetLinkError(f"{why} (fleet host pid {self.process.pid}, {status})")
 
 
 class ChildProcess:
@@ -274,9 +315,22 @@ def fleet_process_main(argv: list[str] | None = None, *, prog: str = GENERIC_HOS
     parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=fleet_process_main.__doc__)
     parser.add_argument("--spec", required=True, help="the JSON spec written by the dispatcher's fleet link")
     args = parser.parse_args(argv)
+    # The dispatcher owns the run: a terminal Ctrl-C reaches the whole process group, and the
+    # dispatcher ends the run and then says bye; here it would only print a second traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_quietly)
     spec = json.loads(Path(args.spec).read_text())
-    serve_fleet_host(**spec)
+    with contextlib.suppress(_Stop):
+        serve_fleet_host(**spec)
     return 0
+
+
+class _Stop(BaseException):
+    """SIGTERM in the fleet-host program: leave the serve loop through its cleanup."""
+
+
+def _exit_quietly(signum, frame) -> None:
+    raise _Stop
 
 
 def serve_fleet_host(

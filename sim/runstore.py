@@ -14,7 +14,9 @@ journal, which is how `fctwin serve --resume` rebuilds a dispatcher.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -72,43 +74,94 @@ CREATE TABLE IF NOT EXISTS journal (
 """
 
 
+class RunStoreError(OSError):
+    """The run store cannot be created or written (runs folder is a file, disk full, folder deleted)."""
+
+
 def new_run_id(scene_name: str, seed: int) -> str:
+    """A fresh run id; the scene's name is reduced to characters safe in one folder name."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{stamp}-{scene_name}-s{seed}-{int(time.time_ns() % 1_000_000):06d}"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", scene_name).strip("._")[:48] or "scene"
+    return f"{stamp}-{name}-s{seed}-{int(time.time_ns() % 1_000_000):06d}"
+
+
+def run_path(runs_dir: Path | str, run_id: str) -> Path:
+    """``runs_dir/run_id/run.sqlite``; raises `RunStoreError` if the id would leave ``runs_dir``."""
+    root = Path(runs_dir)
+    if not run_id or run_id in (".", "..") or Path(run_id).name != run_id or "\\" in run_id:
+        raise RunStoreError(f"run id {run_id!r} is not a single folder name")
+    return root / run_id / "run.sqlite"
 
 
 class RunStore:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_DDL)
-        self.db.commit()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise RunStoreError(f"cannot create {self.path.parent}: a file is in the way") from None
+        except NotADirectoryError:
+            raise RunStoreError(f"cannot create {self.path.parent}: part of that path is a file") from None
+        except OSError as exc:
+            raise RunStoreError(f"cannot create {self.path.parent}: {exc.strerror}") from None
+        try:
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_DDL)
+            self.db.commit()
+        except sqlite3.Error as exc:
+            raise RunStoreError(f"cannot write the run store {self.path}: {exc}") from None
+
+    def check_alive(self) -> None:
+        """Raise `RunStoreError` if the run's folder or database was deleted under us.
+
+        SQLite keeps writing to an unlinked file without complaint: a run whose ``runs/`` was
+        removed would end "successfully" with nothing on disk.
+        """
+        if not self.path.is_file():
+            raise RunStoreError(f"the run store {self.path} was deleted during the run")
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """SQLite write errors (disk full, file deleted or made read-only) as one clear RunStoreError.
+
+        Everything committed before stays in the database: the run store commits every simulated
+        minute, so a full disk loses at most the minute being written.
+        """
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise RunStoreError(
+                f"cannot write the run store {self.path}: {exc} (everything committed before is kept)"
+            ) from None
 
     def write_meta(self, meta: dict) -> None:
         rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in meta.items()]
         rows.append(("schema_version", str(SCHEMA_VERSION)))
-        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
-        self.db.commit()
+        with self._writing():
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
+            self.db.commit()
 
     def add_events(self, records: list[tuple]) -> None:
         if records:
-            self.db.executemany(
-                "INSERT INTO events (t_s, kind, subject, a, b, c) VALUES (?, ?, ?, ?, ?, ?)", records
-            )
+            with self._writing():
+                self.db.executemany(
+                    "INSERT INTO events (t_s, kind, subject, a, b, c) VALUES (?, ?, ?, ?, ?, ?)", records
+                )
 
     def add_pose(self, step: int, t_s: float, data: np.ndarray) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, data.astype(np.int16).tobytes())
-        )
+        with self._writing():
+            self.db.execute(
+                "INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, data.astype(np.int16).tobytes())
+            )
 
     def add_kpi(self, row: dict) -> None:
-        self.db.execute(
-            f"INSERT INTO kpi_minute VALUES ({', '.join('?' for _ in KPI_COLUMNS)})",
-            [row.get(c) for c in KPI_COLUMNS],
-        )
+        with self._writing():
+            self.db.execute(
+                f"INSERT INTO kpi_minute VALUES ({', '.join('?' for _ in KPI_COLUMNS)})",
+                [row.get(c) for c in KPI_COLUMNS],
+            )
 
     def add_digest(self, minute: int, t_s: float, digest: dict) -> None:
         """The Eluna state digest of one simulated minute (with its forecasts), as JSON."""
@@ -137,7 +190,8 @@ class RunStore:
         )
 
     def commit(self) -> None:
-        self.db.commit()
+        with self._writing():
+            self.db.commit()
 
     def read_meta(self) -> dict:
         """The run's metadata as written by `write_meta` (JSON values decoded, plain strings as is)."""
@@ -174,14 +228,19 @@ class RunStore:
         return n_events, n_kpi
 
     def write_summary(self, summary: dict) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO summary VALUES (?, ?)", [(k, json.dumps(v)) for k, v in summary.items()]
-        )
-        self.db.commit()
+        with self._writing():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO summary VALUES (?, ?)",
+                [(k, json.dumps(v, default=str)) for k, v in summary.items()],
+            )
+            self.db.commit()
 
     def close(self) -> None:
-        self.db.commit()
-        self.db.close()
+        try:
+            with self._writing():
+                self.db.commit()
+        finally:
+            self.db.close()
 
 
 def read_poses(path: Path, n_units: int) -> tuple[np.ndarray, np.ndarray]:

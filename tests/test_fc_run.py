@@ -69,7 +69,8 @@ def test_kpi_minutes_committed_as_the_run_goes(scene_path, tmp_path):
     rows = con.execute("SELECT minute, conserved, collisions FROM kpi_minute ORDER BY minute").fetchall()
     meta = dict(con.execute("SELECT key, value FROM meta"))
     con.close()
-    assert [r[0] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) == 5
+    # five whole minutes and the partial sixth (0.06 min): the run's end is written too (issue 14)
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) == 6
     assert all(r[1] == 1 and r[2] == 0 for r in rows)
     assert meta["seed"] == "7" and "scene_text" in meta and meta["version"]
 

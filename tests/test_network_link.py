@@ -93,3 +93,25 @@ def _alive(pid: int) -> bool:
     # a zombie (exited, not yet reaped by init) counts as gone
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_a_lost_command_is_sent_again_and_the_step_runs_once():
+    """The lockstep link asks again when a tick's message is lost (issue 14: a --gui run hung 600 s
+    on one lost frame); the fleet host answers the repeat without stepping twice."""
+    with ZmqFleetLink("toy:1", host_factory=TOY, start_timeout_s=60, reply_timeout_s=60) as link:
+        link.exchange(_forward(1, 1))
+        real_send = link.server.send_commands
+        lost = []
+
+        def lose_the_first(client_id, batch):
+            if batch.step == 2 and not lost:
+                lost.append(batch.step)
+                return 10**9  # a sequence number no telemetry will ever answer: the message is gone
+            return real_send(client_id, batch)
+
+        link.server.send_commands = lose_the_first
+        frame = link.exchange(_forward(2, 2))
+        assert lost == [2] and link.resends >= 1
+        assert frame.step == 2 and frame.units[0].col == 2
+        # a slow tick is resent too, and still moves the unit once: the next step continues from col 2
+        assert link.exchange(_forward(3, 3)).units[0].col == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fctwin.robots.data import DEFAULT_MODELS_PATH
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
 
 
@@ -13,10 +14,18 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "scene", nargs="?", type=scene_file, help="scene file whose SKU catalogue the trials draw from"
     )
-    parser.add_argument("--trials", type=int, default=20, help="physics trials per station type (default 20)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--out", default=str(DEFAULT_MODELS_PATH), help="output JSON (default: the shipped table)"
+        "--trials",
+        type=types.number(low=1, high=10_000, integer=True),
+        default=20,
+        help="physics trials per station type (default 20)",
+    )
+    parser.add_argument("--seed", type=types.seed, default=0)
+    parser.add_argument(
+        "--out",
+        type=types.output_file,  # checked now, not after a minute of physics
+        default=str(DEFAULT_MODELS_PATH),
+        help="output JSON (default: the shipped table)",
     )
     parser.set_defaults(func=run)
 

@@ -16,6 +16,7 @@ import math
 import sys
 from pathlib import Path
 
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
 from fctwin.sim.inbound.disruptions import TEMPLATES, template
 from fctwin.sim.inbound.kpis import flatten, paired, run_kpis, summarize
@@ -25,6 +26,7 @@ from fctwin.sim.inbound.scene import (
     InboundScene,
     SceneError,
     disruption_target_errors,
+    disruption_window_error,
     load_scene,
     with_changes,
 )
@@ -60,9 +62,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "scene", type=scene_file, help="inbound scene file (TOML), e.g. scenes/inbound_default.toml"
     )
-    p.add_argument("--days", type=int, help="days in the KPI window (default: the scene's)")
-    p.add_argument("--seed", type=int, help="seed root (default: the scene's)")
-    p.add_argument("--reps", type=int, default=5, help="replications (seed children) for intervals [5]")
+    p.add_argument(
+        "--days",
+        type=types.number(low=1, high=3650, integer=True),
+        help="days in the KPI window (default: the scene's)",
+    )
+    p.add_argument("--seed", type=types.seed, help="seed root (default: the scene's)")
+    p.add_argument(
+        "--reps",
+        type=types.number(low=1, high=1000, integer=True),
+        default=5,
+        help="replications (seed children) for intervals [5]",
+    )
     p.add_argument(
         "--disruption",
         action="append",
@@ -72,11 +83,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--policy", help=f"policy ({', '.join(POLICIES)}); default: the scene's")
     p.add_argument("--compare", metavar="A,B,...", help="run several policies on common random numbers")
+    p.add_argument(
+        "--compare-models",
+        action="store_true",
+        help="the five cross-border models side by side on common random numbers, 95 %% CIs, under every "
+        "disruption template the scene can host (or those named with --disruption)",
+    )
     p.add_argument("--flow", choices=["direct", "awd", "hub"], help="override network.flow")
     p.add_argument("--separate-channels", action="store_true", help="one inventory per channel (no pooling)")
     p.add_argument(
         "--fc-capacity-units-per-day",
-        type=float,
+        type=types.number(low=0, low_open=True, high=1e9),
         metavar="N",
         help="FC receive/stow capacity measured by FC runs, units/day (all FCs)",
     )
@@ -85,7 +102,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="RUN",
         help="take the FC receive/stow capacity from an `fctwin run` database (run dir or run.sqlite)",
     )
-    p.add_argument("--runs-dir", default="runs", help="where run directories go [runs]")
+    p.add_argument("--runs-dir", type=types.runs_dir, default="runs", help="where run directories go [runs]")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--json", action="store_true", help="KPIs as JSON on stdout")
     p.set_defaults(func=run_inbound)
@@ -109,16 +126,32 @@ def resolve_disruptions(scene: InboundScene, names: list[str]) -> tuple[list[Dis
             start = float(day) if day else float(scene.disruption_start_day)
         except ValueError:
             raise ValueError(f"--disruption {raw!r}: start day {day!r} is not a number") from None
+        if name != "regime" and (not math.isfinite(start) or not -scene.warmup_days <= start < scene.days):
+            whose = f"start day {day}" if day else f"the scene's disruption_start_day {start:g}"
+            raise ValueError(
+                f"--disruption {raw!r}: {whose} is outside the run (day -{scene.warmup_days} to"
+                f" {scene.days - 1}); it could never act (give NAME@DAY)"
+            )
         if name == "regime":
             if scene.regime is None:
                 raise ValueError(f"--disruption regime: scene {scene.name!r} has no [regime] section")
             regime = True
         elif name in library:
             d = library[name]
-            specs.append(d if not day else d.model_copy(update={"start_day": start}))
+            if day:
+                d = DisruptionSpec.model_validate({**d.model_dump(), "start_day": start})
+                errs = disruption_target_errors(scene, d, f"--disruption {raw}")
+                if errs:
+                    raise ValueError("; ".join(errs))
+            why = disruption_window_error(scene, d, f"--disruption {raw!r}")
+            if why:
+                raise ValueError(why)
+            specs.append(d)
         elif name in TEMPLATES:
             for i, sp in enumerate(template(name, start)):
-                errs = disruption_target_errors(scene, sp, f"--disruption {name} [{i}]")
+                # A template's port tags are alternatives (customs_surge names both US coasts): it
+                # is usable when some port carries one of them.
+                errs = disruption_target_errors(scene, sp, f"--disruption {name} [{i}]", any_tag=True)
                 if errs:
                     raise ValueError("; ".join(errs))
                 specs.append(sp)
@@ -180,6 +213,10 @@ def run_inbound(args) -> int:
     from fctwin.sim.inbound.store import RunStore, new_run_dir
 
     scene = _scene(args)
+    if getattr(args, "compare_models", False):
+        from fctwin.sim.cli.inbound_models import run_compare_models
+
+        return run_compare_models(args, scene)
     policies = (
         [p.strip() for p in args.compare.split(",")] if args.compare else [args.policy or scene.policy.name]
     )
@@ -207,6 +244,8 @@ def run_inbound(args) -> int:
     err = Console(stderr=True)
     flats: dict[str, list[dict[str, float]]] = {}
     first: dict = {}
+    # policy -> disruptions that did nothing in every replication (reported, never silently kept)
+    inactive: dict[str, set[str]] = {}
     T = scene.warmup_days + scene.days
     with Progress(
         TextColumn("{task.description}"),
@@ -230,6 +269,8 @@ def run_inbound(args) -> int:
                     regime=regime,
                     progress=lambda _d: bar.advance(task),
                 )
+                idle = set(res.inactive_disruptions)
+                inactive[policy] = idle if rep == 0 else inactive[policy] & idle
                 k = run_kpis(res)
                 flat = flatten(k)
                 flats[policy].append(flat)
@@ -240,6 +281,13 @@ def run_inbound(args) -> int:
                         store.disruptions(res)
             store.summary(policy, summarize(flats[policy]))
     summaries = {p: summarize(f) for p, f in flats.items()}
+    inactive_out = {p: sorted(names) for p, names in inactive.items() if names}
+    for p, names in inactive_out.items():
+        print(
+            f"fctwin inbound: warning: under policy {p}, disruption {', '.join(names)} delayed no shipment:"
+            " no shipment of this policy used the lanes or ports it disrupts, so it had no effect",
+            file=sys.stderr,
+        )
     pairs = {p: paired(flats[policies[0]], flats[p]) for p in policies[1:]}
     pngs = [] if args.no_plots else save_plots(first, run_dir)
     store.meta(plots=[str(p) for p in pngs])
@@ -253,6 +301,7 @@ def run_inbound(args) -> int:
             "flow": scene.network.flow,
             "pooled_channels": scene.network.pool_channels,
             "disruptions": args.disruption,
+            "disruptions_without_effect": inactive_out,
             "run_dir": str(run_dir),
             "plots": [str(p) for p in pngs],
             "kpis": summaries,

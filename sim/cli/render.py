@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import sys
 
 from rich.console import Console
@@ -58,6 +60,35 @@ def progress_bar(total_s: float, *, enabled: bool = True):
         yield update
 
 
+@contextlib.contextmanager
+def stdout_reserved(enabled: bool = True):
+    """While active, everything written to file descriptor 1 goes to stderr instead.
+
+    ``--json`` promises only JSON on stdout, but C libraries print there by themselves (PyBullet
+    prints its build time and OpenGL banner on import and connect, below Python's ``sys.stdout``).
+    Yields ``emit(text)``, which writes to the real stdout. Without ``enabled``, emit is print.
+    """
+    if not enabled:
+        yield lambda text: print(text, flush=True)
+        return
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    try:
+
+        def emit(text: str) -> None:
+            sys.stdout.flush()
+            data = memoryview((text + "\n").encode())
+            while data:
+                data = data[os.write(real, data) :]
+
+        yield emit
+    finally:
+        sys.stdout.flush()
+        os.dup2(real, 1)
+        os.close(real)
+
+
 def kpi_table(kpis: dict, *, title: str) -> None:
     table = Table(title=title, show_lines=False)
     table.add_column("KPI")
@@ -65,15 +96,20 @@ def kpi_table(kpis: dict, *, title: str) -> None:
     for key, value in kpis.items():
         if isinstance(value, dict):
             continue  # nested breakdowns get tables of their own
-        label = LABELS.get(key, key.replace("_", " "))
-        if isinstance(value, float):
+        label = LABELS.get(key, str(key).replace("_", " "))
+        if isinstance(value, float) and math.isfinite(value):
             text = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
         else:
             text = str(value)
         table.add_row(label, text)
     Console().print(table)
-    if kpis.get("by_station_type"):
-        station_type_table(kpis["by_station_type"])
+    by_type = kpis.get("by_station_type")
+    if by_type and isinstance(by_type, dict):
+        try:
+            station_type_table(by_type)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # A run store written by another version (or damaged): the flat KPIs above still stand.
+            print("by station type: not readable in this run store", file=sys.stderr)
 
 
 def station_type_table(by_type: dict) -> None:

@@ -8,8 +8,10 @@ Starts at the unit's cell in ``--scene`` (or ``--cell ROW,COL``) and runs until 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from fctwin.network import protocol as p
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
 
 SUPPORTED_TYPES = ("titan",)
@@ -18,25 +20,36 @@ SUPPORTED_TYPES = ("titan",)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("robot", help="reference hardware client for one drive unit")
     parser.add_argument("--type", default="titan", help="unit type (only titan so far)")
-    parser.add_argument("--id", required=True, help="robot id (the scene's unit id, e.g. T-07)")
-    parser.add_argument("--connect", required=True, help="dispatcher endpoint, e.g. tcp://HOST:PORT")
+    parser.add_argument(
+        "--id", type=types.client_id, required=True, help="robot id (the scene's unit id, e.g. T-07)"
+    )
+    parser.add_argument(
+        "--connect", type=types.endpoint, required=True, help="dispatcher endpoint, e.g. tcp://HOST:PORT"
+    )
     parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE)")
     parser.add_argument(
         "--scene", type=scene_file, help="scene file: start at this unit's cell and use its step time"
     )
     parser.add_argument("--cell", help="start cell ROW,COL (default: from --scene, else 0,0)")
-    parser.add_argument("--heading", type=int, default=0, help="0 east, 1 south, 2 west, 3 north")
     parser.add_argument(
-        "--step-s", type=float, help="simulated seconds per motion step (default: scene's, else 1)"
+        "--heading", type=int, choices=range(4), default=0, help="0 east, 1 south, 2 west, 3 north"
     )
     parser.add_argument(
-        "--speedup", type=float, default=1.0, help="realtime factor (wall s = sim s / speedup)"
+        "--step-s",
+        type=types.number(low=0.001, high=3600),
+        help="simulated seconds per motion step (default: scene's, else 1)",
     )
     parser.add_argument(
-        "--heartbeat-s", type=float, default=p.HEARTBEAT_INTERVAL_S, help="heartbeat interval"
+        "--speedup", type=types.speedup, default=1.0, help="realtime factor (wall s = sim s / speedup)"
     )
     parser.add_argument(
-        "--duration-s", type=float, help="exit after this many seconds (default: run until signalled)"
+        "--heartbeat-s",
+        type=types.number(low=0.01, high=3600),
+        default=p.HEARTBEAT_INTERVAL_S,
+        help="heartbeat interval",
+    )
+    parser.add_argument(
+        "--duration-s", type=types.seconds, help="exit after this many seconds (default: run until signalled)"
     )
     parser.set_defaults(func=_run)
 
@@ -46,8 +59,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.type not in SUPPORTED_TYPES:
         raise UsageError(f"--type {args.type!r}: supported: {', '.join(SUPPORTED_TYPES)}")
-    if not args.connect.startswith(("tcp://", "ipc://")):
-        raise UsageError("--connect takes tcp://HOST:PORT or ipc://PATH")
+    if args.connect.startswith("tcp://") and args.connect.endswith(":*"):
+        raise UsageError("--connect: give the dispatcher's port, not '*'")
+    if args.keys:
+        secret = Path(args.keys) / "clients" / f"{args.id}.key_secret"
+        if not secret.is_file():
+            raise UsageError(f"--keys: {secret} not found (made by `fctwin keys generate --ids {args.id}`)")
     cell, heading, step_s = (0, 0), args.heading, args.step_s
     codes = None
     if args.scene:
@@ -67,6 +84,8 @@ def _run(args: argparse.Namespace) -> int:
             row, col = (int(v) for v in args.cell.split(","))
         except ValueError:
             raise UsageError("--cell takes ROW,COL") from None
+        if row < 0 or col < 0:
+            raise UsageError(f"--cell {args.cell}: row and column are >= 0")
         cell = (row, col)
     from fctwin.network.robot_client import run_robot_process
 

@@ -8,28 +8,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
 from fctwin.sim.cli.overrides import add_set_option, overrides_of
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def _cpu_choice(text: str) -> str | int:
@@ -50,15 +31,19 @@ def add_parser(sub) -> None:
         type=scene_file,
         help="scene file or shipped scene name (default: fc_small; `fctwin scenes` lists them)",
     )
-    p.add_argument("--hours", type=_positive_float, help="simulated hours (default: the scene's run_hours)")
-    p.add_argument("--seed", type=_seed, help="seed root (default: the scene's seed)")
+    p.add_argument("--hours", type=types.hours, help="simulated hours (default: the scene's run_hours)")
+    p.add_argument("--seed", type=types.seed, help="seed root (default: the scene's seed)")
     p.add_argument("--gui", action="store_true", help="open the PyBullet GUI (realtime, needs a display)")
     p.add_argument("--realtime", action="store_true", help="pace the run to the wall clock")
     p.add_argument(
-        "--speedup", type=_positive_float, default=10.0, help="realtime speed-up factor (default 10)"
+        "--speedup", type=types.speedup, default=10.0, help="realtime speed-up factor (default 10)"
     )
-    p.add_argument("--planner", help="override the scene's planner (e.g. pibt, reservation)")
-    p.add_argument("--runs-dir", default="runs", help="where run databases go (default: ./runs)")
+    p.add_argument(
+        "--planner", type=types.planner, help="override the scene's planner (e.g. pibt, reservation)"
+    )
+    p.add_argument(
+        "--runs-dir", type=types.runs_dir, default="runs", help="where run databases go (default: ./runs)"
+    )
     p.add_argument(
         "--record-poses", choices=("auto", "on", "off"), default="auto", help="store every unit pose"
     )
@@ -90,13 +75,6 @@ def run_command(args) -> int:
     from fctwin.sim.scene.catalog import resolve_scene
 
     scene = args.scene if args.scene is not None else resolve_scene(None)
-    if args.planner is not None:
-        from fctwin.controller.policies import PolicyError, policy_class
-
-        try:  # the planner policy family: built-ins (PLANNERS) and entry points alike
-            policy_class("planner", args.planner)
-        except PolicyError as exc:
-            raise UsageError(f"--planner: {exc}") from None
     opts = RunOptions(
         hours=args.hours,
         seed=args.seed,
@@ -123,23 +101,23 @@ def run_command(args) -> int:
     except SceneError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    if args.gui:
-        from fctwin.sim.world import DisplayUnavailable, require_display
+    from fctwin.sim.cli.render import kpi_table, progress_bar, stdout_reserved
 
-        try:
-            require_display()
-        except DisplayUnavailable as exc:
-            raise UsageError(str(exc)) from None
+    with stdout_reserved(args.json) as emit:
+        if args.gui:  # importing PyBullet prints its banner on file descriptor 1
+            from fctwin.sim.world import DisplayUnavailable, require_display
 
-    from fctwin.sim.cli.render import kpi_table, progress_bar
-
-    with progress_bar(sc.run_s, enabled=not args.json) as update:
-        # The scene is read once: seed, hours and overrides are in `sc` already.
-        once = replace(opts, seed=None, hours=None, overrides={})
-        result = run_fc(sc, once, progress=update)
-    if args.json:
-        print(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
-    else:
+            try:
+                require_display()
+            except DisplayUnavailable as exc:
+                raise UsageError(str(exc)) from None
+        with progress_bar(sc.run_s, enabled=not args.json) as update:
+            # The scene is read once: seed, hours and overrides are in `sc` already.
+            once = replace(opts, seed=None, hours=None, overrides={})
+            result = run_fc(sc, once, progress=update)
+        if args.json:
+            emit(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
+    if not args.json:
         kpi_table(result.kpis, title=f"{sc.name}: run {result.run_id}")
         print_eluna(result)
         print(f"run database: {result.db_path}")

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from fctwin.network import protocol as p
+from fctwin.sim.cli import args as types
 from fctwin.sim.cli.args import scene_file
 from fctwin.sim.cli.overrides import add_set_option, overrides_of
 
@@ -29,23 +30,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "serve", help="run the dispatcher and simulation, accepting external robots"
     )
     parser.add_argument("scene", type=scene_file, help="scene file whose fleet marks some units external")
-    parser.add_argument("--bind", required=True, help="endpoint for robots, e.g. tcp://0.0.0.0:5555")
+    parser.add_argument(
+        "--bind", type=types.endpoint, required=True, help="endpoint for robots, e.g. tcp://0.0.0.0:5555"
+    )
     parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE + allow-list)")
     parser.add_argument("--insecure", action="store_true", help="allow a plaintext bind beyond loopback")
     parser.add_argument("--realtime", action="store_true", help="pace the run to the wall clock")
     parser.add_argument(
-        "--speedup", type=float, default=1.0, help="realtime factor (default 1: hardware speed)"
+        "--speedup", type=types.speedup, default=1.0, help="realtime factor (default 1: hardware speed)"
     )
-    parser.add_argument("--hours", type=float, help="simulated hours (default: the scene's)")
-    parser.add_argument("--seed", type=int, help="seed root (default: the scene's)")
-    parser.add_argument("--runs-dir", default="runs", help="where run databases go")
-    parser.add_argument("--run-id", help="name the run (default: time, scene and seed)")
+    parser.add_argument("--hours", type=types.hours, help="simulated hours (default: the scene's)")
+    parser.add_argument("--seed", type=types.seed, help="seed root (default: the scene's)")
+    parser.add_argument("--runs-dir", type=types.runs_dir, default="runs", help="where run databases go")
+    parser.add_argument("--run-id", type=types.run_id, help="name the run (default: time, scene and seed)")
     parser.add_argument(
-        "--resume", metavar="RUN_ID", help="continue this run from its journal (after a dispatcher crash)"
+        "--resume",
+        type=types.run_id,
+        metavar="RUN_ID",
+        help="continue this run from its journal (after a dispatcher crash)",
     )
-    parser.add_argument("--wait-s", type=float, default=120.0, help="how long to wait for external robots")
     parser.add_argument(
-        "--heartbeat-s", type=float, default=p.HEARTBEAT_INTERVAL_S, help="heartbeat interval"
+        "--wait-s", type=types.seconds, default=120.0, help="how long to wait for external robots"
+    )
+    parser.add_argument(
+        "--heartbeat-s",
+        type=types.number(low=0.01, high=3600),
+        default=p.HEARTBEAT_INTERVAL_S,
+        help="heartbeat interval",
     )
     add_set_option(parser)
     parser.set_defaults(func=_serve)
@@ -72,6 +83,12 @@ def _serve(args: argparse.Namespace) -> int:
         db = Path(args.runs_dir) / args.resume / "run.sqlite"
         if not db.exists():
             raise UsageError(f"--resume: no run {args.resume!r} in {args.runs_dir}")
+        # Read-only: a run that cannot be resumed must be left exactly as it is.
+        finished = finished_run(db)
+        if finished:
+            raise UsageError(
+                f"--resume {args.resume}: {finished}; nothing to resume (the run is left as it is)"
+            )
         store = RunStore(db)
         meta = store.read_meta()
         store.close()
@@ -122,10 +139,39 @@ def _serve(args: argparse.Namespace) -> int:
         result = run_fc(scene, opts, progress=_progress)
     except ResumeError as exc:
         raise UsageError(str(exc)) from None
+    except TimeoutError as exc:  # no robot registered within --wait-s
+        raise UsageError(f"{exc} (--wait-s {args.wait_s:g})") from None
     print(
         json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2, default=str)
     )
     return 0
+
+
+def finished_run(db: Path) -> str | None:
+    """Why the run in ``db`` cannot be resumed without being damaged (finished, unreadable), else None.
+
+    Opened read-only: `RunStore` would create tables and a resume would clear the summary.
+    """
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
+        try:
+            done = con.execute("SELECT COUNT(*) FROM summary").fetchone()[0]
+            # An interrupted or failed run keeps its summary so far with a status: still resumable.
+            status = con.execute("SELECT value FROM summary WHERE key = 'status'").fetchone()
+            if status is not None and str(status[0]).strip('"').startswith(("interrupted", "failed")):
+                done = 0
+            journal = con.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return f"its run store cannot be read ({exc})"
+    if done:
+        return "the run finished"
+    if not journal:
+        return "the run has no journal (only `fctwin serve` runs can be resumed)"
+    return None
 
 
 def _progress(row: dict) -> None:

@@ -193,6 +193,13 @@ class DisruptionState:
 
     def __init__(self, scene: InboundScene, disruptions: list[Disruption], horizon_d: float):
         self.disruptions = disruptions
+        # Per disruption (same order): how many times it changed a shipment's timing (``acted``) or
+        # a planner's projection (``seen``). One that delayed no shipment is reported by the caller
+        # instead of printing results "with" it (a lane the policy never ships on, a port no
+        # shipment calls at). Counting never draws random numbers, so results are unchanged.
+        self.acted = [0] * len(disruptions)
+        self.seen = [0] * len(disruptions)
+        self._index = {id(d): k for k, d in enumerate(disruptions)}
         self._util = {p.id: p.utilization for p in scene.ports}
         n = int((horizon_d + TAIL_D) / GRID_D) + 1
         self._grid_t = np.arange(n) * GRID_D
@@ -217,8 +224,25 @@ class DisruptionState:
         ccum = np.concatenate(([0.0], np.cumsum(cap[:-1] * GRID_D)))
         return backlog, ccum
 
+    def _credit(self, counts: list[int], ds) -> None:
+        for d in ds:
+            counts[self._index[id(d)]] += 1
+
     def port_wait_d(self, port: str, t_d: float) -> float:
         """Days a vessel arriving at ``t_d`` waits for the traffic queued ahead of it (FIFO fluid)."""
+        wait = self._port_wait_d(port, t_d)
+        if wait > 0:
+            self._credit(
+                self.acted,
+                [
+                    d
+                    for d in self.disruptions
+                    if d.kind in _CAPACITY_KINDS and port in d.ports and d.start_d <= t_d
+                ],
+            )
+        return wait
+
+    def _port_wait_d(self, port: str, t_d: float) -> float:
         q = self._queues.get(port)
         if q is None:
             return 0.0
@@ -243,17 +267,20 @@ class DisruptionState:
         return float(np.interp(t_d, self._grid_t, q[0])) * self._util[port]
 
     def anchorage_extra_d(self, port: str, t_d: float) -> float:
-        return sum(
-            d.value(t_d)
+        hits = [
+            d
             for d in self.disruptions
             if d.kind == "anchorage_congestion" and port in d.ports and d.active(t_d)
-        )
+        ]
+        self._credit(self.acted, hits)
+        return sum(d.value(t_d) for d in hits)
 
     def exam_multiplier(self, port: str, t_d: float) -> float:
         m = 1.0
         for d in self.disruptions:
             if d.kind == "customs_surge" and (not d.ports or port in d.ports) and d.active(t_d):
                 m *= d.value(t_d)
+                self._credit(self.acted, [d])
         return m
 
     def suspended_until(self, lane_id: str, chokepoint: str | None, t_d: float) -> float | None:
@@ -262,20 +289,28 @@ class DisruptionState:
         probe = t_d
         while True:
             hits = [
-                d.end_d
+                d
                 for d in self.disruptions
                 if d.kind == "route_suspension" and d.hits_lane(lane_id, chokepoint) and d.active(probe)
             ]
             if not hits:
                 return end
-            end = probe = max(hits)
+            self._credit(self.acted, hits)
+            end = probe = max(d.end_d for d in hits)
 
     def diversion_extra_d(self, lane_id: str, chokepoint: str | None, t_d: float) -> float:
-        return sum(
-            d.value(t_d)
+        hits = [
+            d
             for d in self.disruptions
             if d.kind == "diversion" and d.hits_lane(lane_id, chokepoint) and d.active(t_d)
-        )
+        ]
+        self._credit(self.acted, hits)
+        return sum(d.value(t_d) for d in hits)
+
+    def inactive(self) -> list[str]:
+        """Names of the disruptions that delayed no shipment (``seen`` alone does not count: every
+        policy's view projects every lane, used or not)."""
+        return [d.name for k, d in enumerate(self.disruptions) if not self.acted[k]]
 
     def known(self, t_d: float) -> list[Disruption]:
         """Disruptions a planner knows about at ``t_d``: those that have started (with their announced
@@ -288,6 +323,7 @@ class DisruptionState:
         """Extra days a shipment booked now is expected to take, from what is known at ``t_d`` only."""
         extra = 0.0
         for d in self.known(t_d):
+            before = extra
             if d.kind == "diversion" and d.hits_lane(lane_id, chokepoint):
                 extra += d.value(t_d)
             elif d.kind == "route_suspension" and d.hits_lane(lane_id, chokepoint):
@@ -296,4 +332,6 @@ class DisruptionState:
                 extra += d.value(t_d)
             elif d.kind in _CAPACITY_KINDS and (origin in d.ports or dest in d.ports):
                 extra += (d.end_d - t_d) * (1.0 - d.intensity)
+            if extra != before:
+                self._credit(self.seen, [d])
         return extra + self.port_backlog_d(origin, t_d) + self.port_backlog_d(dest, t_d)

@@ -17,8 +17,13 @@ from scipy.special import ndtri
 __all__ = ["Const", "Uniform", "Triangular", "LogNormal", "Normal", "Dist"]
 
 
+# Durations are days: ten years is beyond any stage of the network (and keeps every sum finite).
+MAX_DAYS = 3650.0
+
+
 class _DistBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf/NaN: an infinite transit time would park every shipment on the lane for ever.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def mean(self) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -31,7 +36,7 @@ class Const(_DistBase):
     """Always ``value`` days (or units)."""
 
     dist: Literal["const"]
-    value: float = Field(ge=0)
+    value: float = Field(ge=0, le=MAX_DAYS)
 
     def mean(self) -> float:
         return self.value
@@ -42,8 +47,8 @@ class Const(_DistBase):
 
 class Uniform(_DistBase):
     dist: Literal["uniform"]
-    low: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: float = Field(ge=0, le=MAX_DAYS)
+    high: float = Field(ge=0, le=MAX_DAYS)
 
     @model_validator(mode="after")
     def _order(self):
@@ -60,9 +65,9 @@ class Uniform(_DistBase):
 
 class Triangular(_DistBase):
     dist: Literal["triangular"]
-    low: float = Field(ge=0)
-    mode: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: float = Field(ge=0, le=MAX_DAYS)
+    mode: float = Field(ge=0, le=MAX_DAYS)
+    high: float = Field(ge=0, le=MAX_DAYS)
 
     @model_validator(mode="after")
     def _order(self):
@@ -88,9 +93,9 @@ class LogNormal(_DistBase):
     """Lognormal with the given median and log-space sigma (right-skewed tails such as exams or dwell)."""
 
     dist: Literal["lognormal"]
-    median: float = Field(gt=0)
-    sigma: float = Field(ge=0)
-    cap: float | None = Field(default=None, gt=0, description="upper clip, same unit")
+    median: float = Field(gt=0, le=MAX_DAYS)
+    sigma: float = Field(ge=0, le=3)
+    cap: float | None = Field(default=None, gt=0, le=MAX_DAYS, description="upper clip, same unit")
 
     def mean(self) -> float:
         m = self.median * float(np.exp(0.5 * self.sigma**2))
@@ -106,8 +111,8 @@ class Normal(_DistBase):
     """Normal truncated at zero (by clipping)."""
 
     dist: Literal["normal"]
-    mean_: float = Field(alias="mean", ge=0)
-    sd: float = Field(ge=0)
+    mean_: float = Field(alias="mean", ge=0, le=MAX_DAYS)
+    sd: float = Field(ge=0, le=MAX_DAYS)
 
     def mean(self) -> float:
         return self.mean_

@@ -91,6 +91,8 @@ class RunResult:
     weekly_demand: np.ndarray  # (W, S)
     dock_arrivals: list[tuple[float, int, int, np.ndarray]]  # (t_d, shipment id, region, qty (S,))
     disruptions: list
+    # names of the disruptions that changed no shipment and no planner's projection in this run
+    inactive_disruptions: list
     forecast_history: np.ndarray | None  # (T, P, S_hist) pool demand for scoring baselines
     intermittent: np.ndarray
     unit_value_usd: np.ndarray
@@ -825,6 +827,7 @@ class InboundModel:
             weekly_demand=weekly_demand,
             dock_arrivals=[(t, sid, r, q) for t, sid, r, _p, q in self.dock_log],
             disruptions=self.dis.disruptions,
+            inactive_disruptions=self.dis.inactive(),
             forecast_history=hist,
             intermittent=self.demand.intermittent,
             unit_value_usd=self.demand.unit_value_usd,

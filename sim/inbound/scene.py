@@ -18,8 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .dists import Const, Dist
+from .xb_params import CrossBorderCfg
 
-__all__ = ["SceneError", "InboundScene", "load_scene", "with_changes", "SCHEMA_VERSION"]
+__all__ = ["SceneError", "InboundScene", "load_scene", "scene_from_dict", "with_changes", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -43,23 +44,31 @@ class SceneError(ValueError):
     """A scene failed validation; the message names file, field path and problem (one per line)."""
 
 
+# SKU-days the model holds in its daily arrays (n_skus x (warmup_days + days)): the shipped scenes
+# use 136,500; a typo must not allocate gigabytes before it is refused.
+MAX_SKU_DAYS = 20_000_000
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # No inf/NaN anywhere (TOML has both): `share = inf` or an infinite tariff would run and print nonsense.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Catalogue(_Frozen):
-    n_skus: int = Field(ge=1, le=2_000_000)
+    n_skus: int = Field(ge=1, le=200_000)
     median_daily_units: float = Field(
-        gt=0, description="median over SKUs of mean demand, all regions+channels"
+        gt=0, le=1_000_000, description="median over SKUs of mean demand, all regions+channels"
     )
     sigma_daily_units: float = Field(ge=0, le=3, description="lognormal spread of SKU demand rates")
     intermittent_share: float = Field(default=0.0, ge=0, le=1)
-    intermittent_daily_units: float = Field(default=0.2, gt=0)
-    median_unit_value_usd: float = Field(gt=0)
+    intermittent_daily_units: float = Field(default=0.2, gt=0, le=1_000_000)
+    median_unit_value_usd: float = Field(gt=0, le=1_000_000)
     sigma_unit_value: float = Field(default=0.5, ge=0, le=3)
     margin_share: float = Field(gt=0, le=1, description="contribution margin as a share of unit value")
-    units_per_carton: int = Field(ge=1)
-    cartons_per_trailer: int = Field(default=1000, ge=1, description="53 ft trailer, floor-loaded")
+    units_per_carton: int = Field(ge=1, le=100_000)
+    cartons_per_trailer: int = Field(
+        default=1000, ge=1, le=1_000_000, description="53 ft trailer, floor-loaded"
+    )
 
 
 class Demand(_Frozen):
@@ -198,10 +207,15 @@ class PolicyCfg(_Frozen):
 class DisruptionSpec(_Frozen):
     name: str = ""
     kind: DisruptionKind
-    start_day: float = Field(ge=-1000)
-    duration_d: float = Field(gt=0)
-    intensity: float = Field(default=0.0, ge=0)
-    intensity_end: float | None = Field(default=None, ge=0, description="linear ramp to this at the end")
+    # Days from the start of the KPI window; the scene's window is at most 3,650 days (`days`), so
+    # a start beyond that (1e12) could never act: refused here, and `_cross_check` refuses one that
+    # starts after this scene's own window ends.
+    start_day: float = Field(ge=-1000, le=3650)
+    duration_d: float = Field(gt=0, le=3650)
+    intensity: float = Field(default=0.0, ge=0, le=1000)
+    intensity_end: float | None = Field(
+        default=None, ge=0, le=1000, description="linear ramp to this at the end"
+    )
     ports: tuple[str, ...] = ()
     port_tags: tuple[str, ...] = ()
     lanes: tuple[str, ...] = ()
@@ -235,11 +249,11 @@ class Coupling(_Frozen):
 class InboundScene(_Frozen):
     schema_version: int
     name: str
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     days: int = Field(default=365, ge=1, le=3650)
     warmup_days: int = Field(default=56, ge=0, le=730)
     start_date: dt.date = dt.date(2025, 1, 1)
-    disruption_start_day: int = Field(default=90, ge=0)
+    disruption_start_day: int = Field(default=90, ge=0, le=3650)
     catalogue: Catalogue
     demand: Demand = Demand()
     channels: tuple[Channel, ...] = Field(min_length=1)
@@ -256,6 +270,7 @@ class InboundScene(_Frozen):
     disruptions: tuple[DisruptionSpec, ...] = ()
     regime: Regime | None = None
     coupling: Coupling | None = None
+    crossborder: CrossBorderCfg = CrossBorderCfg()
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -319,6 +334,18 @@ def _cross_check(scene: InboundScene) -> list[str]:
             errs.append(f"inland[{i}].port: unknown port {leg.port!r}")
     for i, d in enumerate(scene.disruptions):
         errs += disruption_target_errors(scene, d, f"disruptions[{i}]")
+    # Shares are fractions of one whole: 0.75 + 0.65 would silently become 0.54 + 0.46.
+    for section, field in (("channels", "share"), ("regions", "demand_share"), ("customs.exams", "share")):
+        items = scene.customs.exams if section == "customs.exams" else getattr(scene, section)
+        total = sum(getattr(x, field) for x in items)
+        if items and abs(total - 1.0) > 1e-6:
+            errs.append(f"{section}[*].{field}: the shares sum to {total:g}, not 1")
+    sku_days = scene.catalogue.n_skus * (scene.warmup_days + scene.days)
+    if sku_days > MAX_SKU_DAYS:
+        errs.append(
+            f"catalogue.n_skus: {scene.catalogue.n_skus:,} SKUs x {scene.warmup_days + scene.days} days is "
+            f"{sku_days:,} SKU-days; at most {MAX_SKU_DAYS:,}"
+        )
     if scene.regime is not None:
         for j, lid in enumerate(scene.regime.lanes):
             if lid not in lanes:
@@ -332,8 +359,13 @@ def _cross_check(scene: InboundScene) -> list[str]:
     return errs
 
 
-def disruption_target_errors(scene: InboundScene, d: DisruptionSpec, where: str) -> list[str]:
-    """Problems with what a disruption points at (also used for templates chosen on the command line)."""
+def disruption_target_errors(
+    scene: InboundScene, d: DisruptionSpec, where: str, *, any_tag: bool = False
+) -> list[str]:
+    """Problems with what a disruption points at (also used for templates chosen on the command line).
+
+    ``any_tag``: the port tags are alternatives (templates): an error only when no port carries any.
+    """
     errs = []
     port_ids = {p.id for p in scene.ports}
     tags = {t for p in scene.ports for t in p.tags}
@@ -341,7 +373,12 @@ def disruption_target_errors(scene: InboundScene, d: DisruptionSpec, where: str)
     for j, pid in enumerate(d.ports):
         if pid not in port_ids:
             errs.append(f"{where}.ports[{j}]: unknown port {pid!r}")
-    for j, tag in enumerate(d.port_tags):
+    if any_tag and d.port_tags and not set(d.port_tags) & tags:
+        errs.append(
+            f"{where}.port_tags: no port in the scene carries any of {list(d.port_tags)}"
+            f" (tags: {sorted(tags)})"
+        )
+    for j, tag in enumerate(() if any_tag else d.port_tags):
         if tag not in tags:
             errs.append(
                 f"{where}.port_tags[{j}]: no port in the scene carries tag {tag!r} (tags: {sorted(tags)})"
@@ -359,8 +396,26 @@ def disruption_target_errors(scene: InboundScene, d: DisruptionSpec, where: str)
     return errs
 
 
+def disruption_window_error(scene: InboundScene, d: DisruptionSpec, where: str) -> str | None:
+    """Why disruption ``d`` cannot act in this scene's run window (None if it can).
+
+    The scene's [[disruptions]] are a library picked by name, so this is checked when one is picked
+    (a shortened run may leave a library entry outside its window without being wrong).
+    """
+    if d.start_day >= scene.days:
+        return (
+            f"{where}: starts on day {d.start_day:g}, after the {scene.days}-day window ends:"
+            " it could never act"
+        )
+    if d.start_day + d.duration_d <= -scene.warmup_days:
+        end = d.start_day + d.duration_d
+        return f"{where}: ends on day {end:g}, before the run (warm-up from day -{scene.warmup_days}) starts"
+    return None
+
+
 def _validate(data: dict[str, Any], source: str) -> InboundScene:
-    if data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:  # true == 1 in Python, but not a version
         raise SceneError(
             f"{source}: schema_version: expected {SCHEMA_VERSION}, got {data.get('schema_version')!r}"
         )
@@ -377,14 +432,29 @@ def _validate(data: dict[str, Any], source: str) -> InboundScene:
 
 def load_scene(path: str | Path) -> InboundScene:
     """Read and validate an inbound scene file; raises SceneError naming file, field path and problem."""
+    from fctwin.sim.textfile import TextFileError, read_text_file
+
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_text_file(path))
     except FileNotFoundError:
         raise SceneError(f"{path}: file not found") from None
+    except TextFileError as exc:
+        raise SceneError(f"{path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(f"{path}: TOML syntax error: {exc}") from None
-    return _validate(data, str(path))
+    except RecursionError:
+        raise SceneError(f"{path}: TOML syntax error: nested too deeply") from None
+    return scene_from_dict(data, str(path))
+
+
+def scene_from_dict(data: dict[str, Any], source: str = "<scene>") -> InboundScene:
+    """Validate an inbound scene given as parsed TOML; raises SceneError naming source, field and problem."""
+    if "layout" in data:
+        raise SceneError(
+            f"{source}: an FC floor scene (it has [layout]), not an inbound network: use `fctwin run`"
+        )
+    return _validate(data, source)
 
 
 def with_changes(scene: InboundScene, changes: dict[str, Any], source: str = "override") -> InboundScene:

@@ -59,8 +59,12 @@ def kpi_row(
     }
 
 
-def summarize(scene, dispatcher, state, counters, totals, tracker, wall_s, initial_units) -> dict:
-    hours = scene.run_s / 3600.0
+def summarize(
+    scene, dispatcher, state, counters, totals, tracker, wall_s, initial_units, *, simulated_s=None
+) -> dict:
+    """The run's KPIs; ``simulated_s``: how far an interrupted run got (default: the whole run)."""
+    hours = (scene.run_s if simulated_s is None else simulated_s) / 3600.0
+    hours = max(hours, 1e-9)
     st = dispatcher.stats
     ct = np.asarray(dispatcher.cycle_times_s, dtype=np.float64)
     bw = np.asarray(dispatcher.backorder_waits_s, dtype=np.float64)

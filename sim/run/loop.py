@@ -10,6 +10,7 @@ commits the run store. Realtime mode runs the same model on `simpy.rt.RealtimeEn
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import Callable
 
@@ -115,6 +116,9 @@ class RunLoop:
         # Whole-run totals of the tracker's per-minute counts, for the summary.
         self.totals = {"pick_busy": 0, "stow_busy": 0, "ticks": 0, "queue": 0, "unit_busy": 0}
         self.wall0_s = time.perf_counter()
+        self._minute = 0
+        self._last_minute_t_s = 0.0
+        self._behind_said = False
 
     def run(self, cpu) -> float:
         """Run to the scene's end on CPU choice `cpu` (`parse_cpu_choice`); returns the wall time in s."""
@@ -136,6 +140,11 @@ class RunLoop:
         try:
             env.run(until=self.scene.run_s)
             self._receive_pending()  # the last tick's frame: the fleet host stepped it, a journal records it
+            # SimPy stops before the events of the end instant, the minute process's last one among
+            # them: the run's last (whole or partial) minute is written here, so kpi_minute ends
+            # at run_s and the progress reaches 100 %.
+            if env.now > self._last_minute_t_s:
+                self._end_minute()
         finally:
             if pin is not None:
                 pin.release()
@@ -203,26 +212,71 @@ class RunLoop:
 
     def _minute_process(self):
         env = self.env
+        while True:
+            yield env.timeout(60.0)
+            self._end_minute()
+
+    def _end_minute(self) -> None:
+        """Write the minute that just ended (KPI row, task events), commit, report progress."""
+        env = self.env
         tracker = self.tracker
         totals = self.totals
         store = self.store
         dispatcher = self.dispatcher
         progress = self.progress
-        minute = 0
-        while True:
-            yield env.timeout(60.0)
-            minute += 1
-            row = kpi_row(
-                minute,
-                t_s=env.now,
-                wall_s=time.perf_counter() - self.wall0_s,
-                scene=self.scene,
-                dispatcher=dispatcher,
-                tracker=tracker,
-                state=self.state,
-                counters=self.counters,
-                initial_units=self.initial_units,
+        self._minute += 1
+        minute = self._minute
+        self._last_minute_t_s = env.now
+        row = kpi_row(
+            minute,
+            t_s=env.now,
+            wall_s=time.perf_counter() - self.wall0_s,
+            scene=self.scene,
+            dispatcher=dispatcher,
+            tracker=tracker,
+            state=self.state,
+            counters=self.counters,
+            initial_units=self.initial_units,
+        )
+        totals["pick_busy"] += tracker.busy_ticks["pick"]
+        totals["stow_busy"] += tracker.busy_ticks["stow"]
+        totals["ticks"] += tracker.ticks
+        totals["queue"] += tracker.queue_sum
+        totals["unit_busy"] += tracker.unit_busy
+        tracker.reset_minute()
+        store.add_events(dispatcher.log)
+        dispatcher.log.clear()
+        store.add_kpi(row)
+        store.commit()
+        # SQLite keeps writing to a deleted file without complaint: a run whose runs/ folder
+        # was removed would end "successfully" with nothing on disk.
+        store.check_alive()
+        if progress is not None:
+            progress(row)
+        if self.opts.realtime and not self._behind_said:
+            self._say_if_behind()
+
+    def _say_if_behind(self) -> None:
+        """In a paced run, say once (not every tick) when the simulation cannot keep the pace."""
+        env = self.env
+        factor = env.factor
+        if factor <= 0:  # replaying a journal as fast as possible (`serve --resume`)
+            return
+        sim_s = env.now - env.env_start
+        wall_s = time.monotonic() - env.real_start
+        due_s = sim_s * factor
+        achieved = sim_s / wall_s if wall_s > 0 else float("inf")
+        # Behind by more than a second, or, after five simulated minutes, at under half the pace
+        # asked on average (a short hiccup, a garbage collection, is neither).
+        if wall_s - due_s > max(1.0, 0.1 * due_s) or (sim_s >= 300 and achieved < 0.5 * self.opts.speedup):
+            self._behind_said = True
+            print(
+                f"fctwin: running behind real time: x{achieved:,.1f} instead of x{self.opts.speedup:g}"
+                " (this machine cannot keep the pace; the run goes on as fast as it can)",
+                file=sys.stderr,
+                flush=True,
             )
+<<<<<<< HEAD
             totals["pick_busy"] += tracker.busy_ticks["pick"]
             totals["stow_busy"] += tracker.busy_ticks["stow"]
             totals["ticks"] += tracker.ticks
@@ -236,6 +290,8 @@ class RunLoop:
             self.manager.on_minute(minute, env.now)
             if progress is not None:
                 progress(row)
+=======
+>>>>>>> main
 
 
 def _pace_after_replay(env: simpy.rt.RealtimeEnvironment) -> Callable[[], None]:

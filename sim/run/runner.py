@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from fctwin.sim.affinity import parse_cpu_choice
+from fctwin.sim.errors import RunInterrupted, Terminated
 from fctwin.sim.run.inbound import inbound_arrivals
 from fctwin.sim.run.kpis import summarize
 from fctwin.sim.run.loop import RunLoop
@@ -48,7 +51,16 @@ def run_fc(
         progress=progress,
         host=host,
     )
-    wall_s = loop.run(cpu)
+    try:
+        wall_s = loop.run(cpu)
+    except BaseException as exc:
+        _keep_unfinished(loop, opened, exc)
+        if isinstance(exc, KeyboardInterrupt):
+            raise RunInterrupted(
+                f"{_why(exc)} at simulated {_clock(loop.env.now)}; run {opened.run_id} kept as interrupted"
+                f" ({opened.db_path})"
+            ) from exc
+        raise
     kpis = summarize(
         scene, dispatcher, loop.state, loop.counters, loop.totals, loop.tracker, wall_s, loop.initial_units
     )
@@ -61,3 +73,43 @@ def run_fc(
     opened.store.write_summary(kpis)
     opened.store.close()
     return RunResult(run_id=opened.run_id, db_path=opened.db_path, kpis=kpis, wall_s=wall_s)
+
+
+def _why(exc: BaseException) -> str:
+    return f"terminated ({exc})" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _clock(t_s: float) -> str:
+    return f"{int(t_s // 3600)}:{int(t_s % 3600 // 60):02d}:{int(t_s % 60):02d}"
+
+
+def _keep_unfinished(loop: RunLoop, opened, exc: BaseException) -> None:
+    """Mark a run that did not finish in its store, with its summary so far (best effort).
+
+    Status "interrupted" (Ctrl-C, SIGTERM) or "failed: <reason>" (the fleet host died, ...). A store
+    that cannot be written any more (deleted, disk full) keeps what it committed; the original
+    error is what the caller reports.
+    """
+    store = opened.store
+    try:
+        store.add_events(loop.dispatcher.log)
+        loop.dispatcher.log.clear()
+        kpis = summarize(
+            loop.scene,
+            loop.dispatcher,
+            loop.state,
+            loop.counters,
+            loop.totals,
+            loop.tracker,
+            time.perf_counter() - loop.wall0_s,
+            loop.initial_units,
+            simulated_s=loop.env.now,
+        )
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        kpis["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {reason}"
+        store.write_summary(kpis)
+    except Exception:  # noqa: BLE001 - the run's own error matters, not a second one while saving
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            store.close()

@@ -50,6 +50,8 @@ MAP_SYMBOLS: dict[str, CellCode] = {
     "C": CellCode.CHARGE,
     "H": CellCode.PARK,
 }
+MAX_MAP_CELLS = 4_000_000  # a 2,000 x 2,000 floor (the scene schema's MAX_GRID_CELLS)
+
 SYMBOL_FROM_CODE = {
     CellCode.AISLE: ".",
     CellCode.WALL: "@",
@@ -157,10 +159,17 @@ def parse_ascii_map(text: str, *, source: str = "<map>", header_lines: int | Non
         for i, line in enumerate(lines):
             key, _, value = line.strip().partition(" ")
             key = key.lower()
-            if key == "height":
-                height = int(value)
-            elif key == "width":
-                width = int(value)
+            if key in ("height", "width"):
+                try:
+                    number = int(value)
+                except ValueError:
+                    raise LayoutError(
+                        f"{source}:{i + 1}", f"{key} {value.strip()!r} is not a whole number"
+                    ) from None
+                if key == "height":
+                    height = number
+                else:
+                    width = number
             elif key == "map":
                 body_start = i + 1
                 break
@@ -172,11 +181,15 @@ def parse_ascii_map(text: str, *, source: str = "<map>", header_lines: int | Non
     if height is not None and len(rows) != height:
         raise LayoutError(source, f"header says height {height} but the map has {len(rows)} rows")
     width = width if width is not None else len(rows[0])
-    grid = np.empty((len(rows), width), dtype=np.uint8)
-    for r, row in enumerate(rows):
+    for r, row in enumerate(rows):  # every row's length before the grid is allocated
         line_no = (body_start if header_lines is None else header_lines) + r + 1
         if len(row) != width:
             raise LayoutError(f"{source}:{line_no}", f"row has {len(row)} cells, expected {width}")
+    if len(rows) * width > MAX_MAP_CELLS:
+        raise LayoutError(source, f"map has {len(rows) * width:,} cells; at most {MAX_MAP_CELLS:,}")
+    grid = np.empty((len(rows), width), dtype=np.uint8)
+    for r, row in enumerate(rows):
+        line_no = (body_start if header_lines is None else header_lines) + r + 1
         for c, ch in enumerate(row):
             code = MAP_SYMBOLS.get(ch)
             if code is None:
@@ -189,10 +202,14 @@ def parse_ascii_map(text: str, *, source: str = "<map>", header_lines: int | Non
 
 
 def load_ascii_map(path: Path) -> np.ndarray:
+    from fctwin.sim.textfile import TextFileError, read_text_file
+
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise LayoutError(str(path), f"cannot read map file: {exc.strerror}") from None
+        text = read_text_file(path)
+    except FileNotFoundError:
+        raise LayoutError(str(path), "map file not found") from None
+    except TextFileError as exc:
+        raise LayoutError(str(path), f"map file {exc}") from None
     return parse_ascii_map(text, source=str(path))
 
 

@@ -23,6 +23,7 @@ from fctwin.sim.scene.model import DriveUnitDef, PodTable, Scene, SkuTable, Stat
 from fctwin.sim.scene.overrides import OverrideError, apply_overrides
 from fctwin.sim.scene.schema import SUPPORTED_SCHEMA_VERSIONS, SceneFile
 from fctwin.sim.seeds import stream
+from fctwin.sim.textfile import TextFileError, read_text_file
 
 
 class SceneError(ValueError):
@@ -80,15 +81,22 @@ def load_scene(
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text()
+        text = read_text_file(path)
     except FileNotFoundError:
         raise SceneError(source, [("", "no such scene file")]) from None
-    except OSError as exc:
-        raise SceneError(source, [("", f"cannot read: {exc.strerror}")]) from None
+    except TextFileError as exc:
+        raise SceneError(source, [("", str(exc))]) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(source, [("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise SceneError(source, [("", "not valid TOML: nested too deeply")]) from None
+    if "layout" not in raw and any(k in raw for k in ("lanes", "ports", "catalogue")):
+        raise SceneError(
+            source,
+            [("", "an inbound-network scene, not an FC floor: use `fctwin inbound` (or `fctwin validate`)")],
+        )
     raw = with_overrides(raw, source, seed=seed, run_hours=run_hours, overrides=overrides)
     scene = scene_from_dict(raw, source=source, base_dir=path.parent)
     object.__setattr__(scene, "text", text)
@@ -126,7 +134,8 @@ def scene_from_dict(raw: dict, *, source: str = "<scene>", base_dir: Path | None
     version = raw.get("schema_version")
     if version is None:
         raise SceneError(source, [("schema_version", "required key is missing")])
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
+    # `type(...) is int`: true == 1 and 1.0 == 1 in Python, but neither is a version number.
+    if type(version) is not int or version not in SUPPORTED_SCHEMA_VERSIONS:
         supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
         raise SceneError(
             source, [("schema_version", f"unknown schema_version {version!r} (supported: {supported})")]
@@ -241,14 +250,29 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
         "pick": [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.PICK)],
         "stow": [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.STOW)],
     }
+    # Where each given station cell came from: two stations on one cell would silently share it.
+    taken: dict[tuple[int, int], str] = {}
     for i, group in enumerate(spec.stations):
         for j, cell in enumerate(group.cells or []):
             where = f"stations[{i}].cells[{j}]"
+            cell = tuple(cell)
             if not in_bounds(cell):
-                problems.append((where, f"cell {tuple(cell)} is outside the {height}x{width} layout"))
-            elif grid[cell] in (CellCode.WALL, CellCode.STORAGE):
+                problems.append((where, f"cell {cell} is outside the {height}x{width} layout"))
+            elif grid[cell] in (CellCode.WALL, CellCode.STORAGE, CellCode.DOCK, CellCode.CHARGE):
                 problems.append(
-                    (where, f"station on a blocked cell {tuple(cell)} ({CellCode(grid[cell]).name.lower()})")
+                    (where, f"station on a blocked cell {cell} ({CellCode(grid[cell]).name.lower()})")
+                )
+            elif cell in taken:
+                problems.append((where, f"cell {cell} is already the cell of {taken[cell]}"))
+            taken.setdefault(cell, where)
+    # A given cell that is also a layout station cell (K/U) would hold two stations when a group
+    # without 'cells' takes that layout cell.
+    for kind in ("pick", "stow"):
+        wanted = sum(g.count for g in spec.stations if g.kind == kind and g.cells is None)
+        for cell in layout_cells[kind][:wanted]:
+            if cell in taken:
+                problems.append(
+                    (taken[cell], f"cell {cell} is a layout {kind} station cell another group takes")
                 )
     problems += _station_unit_problems(spec)
     for kind in ("pick", "stow"):
@@ -295,11 +319,28 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
                 problems.append((where, f"cell {tuple(cell)} is outside the {height}x{width} layout"))
             elif grid[tuple(cell)] in (CellCode.WALL, CellCode.STORAGE):
                 problems.append((where, f"dock on a blocked cell {tuple(cell)}"))
+            elif grid[tuple(cell)] in (CellCode.PICK, CellCode.STOW, CellCode.CHARGE):
+                what = CellCode(grid[tuple(cell)]).name.lower()
+                problems.append((where, f"dock on a {what} cell {tuple(cell)}: the {what} would be lost"))
+            elif grid[tuple(cell)] == CellCode.DOCK and tuple(cell) in spec.docks.cells[:j]:
+                problems.append((where, f"cell {tuple(cell)} is listed twice"))
             else:
                 grid[tuple(cell)] = CellCode.DOCK
     dock_cells = [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.DOCK)]
-    if not dock_cells and spec.inbound.cartons_per_h > 0:
+    replenishing = spec.dispatch.replenishment != "none"  # purchase orders arrive at the dock too
+    inbound_on = spec.inbound.cartons_per_h > 0 or spec.inbound.scenario is not None or replenishing
+    if not dock_cells and inbound_on:
         problems.append(("docks", "inbound cartons are configured but the layout has no dock"))
+    if inbound_on and not any(s.kind == "stow" for s in stations):
+        if spec.inbound.scenario is not None:
+            field = "inbound.scenario"
+        elif spec.inbound.cartons_per_h > 0:
+            field = "inbound.cartons_per_h"
+        else:
+            field = "dispatch.replenishment"
+        problems.append(
+            (field, "inbound cartons are configured but no stow station puts them away (add a stow station)")
+        )
 
     storage_cells = lay.cells_with(grid, CellCode.STORAGE)
     if spec.pods.count > len(storage_cells):
@@ -363,8 +404,16 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     if len(set(station_ids)) != len(station_ids):
         problems.append(("stations", "two station groups produce the same station ids: set id_prefix"))
 
+<<<<<<< HEAD
     problems.extend(_policy_problems(spec.dispatch))
     problems.extend(_labour_problems(spec.labour, stations))
+=======
+    problem = planner_problem(spec.dispatch.planner)
+    if problem:
+        problems.append(("dispatch.planner", problem))
+    else:
+        problems.extend(_policy_problems(spec.dispatch))
+>>>>>>> main
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
     if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):
@@ -416,6 +465,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     )
 
 
+<<<<<<< HEAD
 def _labour_problems(labour, stations) -> list[tuple[str, str]]:
     """The labour plan names person-worked stations that exist, within the per-station limit."""
     human = [s.station_id for s in stations if s.unit == "human"]
@@ -436,6 +486,22 @@ def _labour_problems(labour, stations) -> list[tuple[str, str]]:
         if o.station not in human:
             problems.append((f"labour.outages[{j}].station", f"no person-worked station {o.station!r}"))
     return problems
+=======
+def planner_problem(name: str) -> str | None:
+    """Why built-in planner ``name`` cannot run an FC scene: it is one-shot only (None otherwise).
+
+    Unknown names are the policy registry's to judge (`_policy_problems`: entry points may add
+    planners).
+    """
+    from fctwin.controller.planning import LIFELONG_PLANNERS, PLANNERS
+
+    if name in PLANNERS and name not in LIFELONG_PLANNERS:
+        return (
+            f"planner {name!r} solves one-shot problems (every unit to one goal) and cannot run a"
+            f" building; use one of: {', '.join(sorted(LIFELONG_PLANNERS))}"
+        )
+    return None
+>>>>>>> main
 
 
 def _spread_order(n_cells: int, n_units: int, rng: np.random.Generator, *, n_first: int) -> list[int]:

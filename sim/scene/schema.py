@@ -13,6 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 
+# Upper bounds, checked before anything is allocated (a typo like ``count = 1e9`` must be an error
+# in a moment, not minutes and gigabytes later). Each is far beyond any building we model: the
+# largest shipped scene has 500 drive units, 5,000 pods, 20,000 SKUs on a 6,000-cell storage area.
+MAX_DRIVE_UNITS = 10_000
+MAX_GRID_CELLS = 4_000_000  # a 2,000 x 2,000 floor
+MAX_PODS = 1_000_000
+MAX_POD_SLOTS = 10_000_000  # pods x skus_per_pod
+MAX_SKUS = 1_000_000
+MAX_STATIONS = 1_000
+MAX_RUN_HOURS = 24 * 366  # one year, simulated
+MAX_SEED = 2**63 - 1
+
 PosInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
@@ -21,7 +33,9 @@ Frac = Annotated[float, Field(ge=0, le=1)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # allow_inf_nan=False: TOML has inf and nan, and `rate_per_h = inf` or a NaN mean would run
+    # (with no picks, or never ending) instead of being refused.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- distributions (seconds or counts)
@@ -67,15 +81,15 @@ class Geometric(Strict):
     """Counts 1, 2, 3, ... with the given mean (>= 1), truncated at ``max``."""
 
     dist: Literal["geometric"]
-    mean: Annotated[float, Field(ge=1)]
-    max: PosInt = 1000
+    mean: Annotated[float, Field(ge=1, le=10_000)]
+    max: Annotated[int, Field(gt=0, le=10_000)] = 1000
 
 
 class Empirical(Strict):
     """Samples drawn uniformly from measured values (e.g. a calibrated cycle-time table)."""
 
     dist: Literal["empirical"]
-    values: Annotated[list[NonNegFloat], Field(min_length=1)]
+    values: Annotated[list[NonNegFloat], Field(min_length=1, max_length=1_000_000)]
 
 
 Distribution = Annotated[
@@ -89,14 +103,26 @@ Distribution = Annotated[
 class Generator(Strict):
     """RAWSim-O-style storage blocks (see sim.scene.layout.generate_blocks)."""
 
-    blocks_x: PosInt
-    blocks_y: PosInt
-    block_cols: PosInt
-    block_rows: PosInt
-    aisle_cells: PosInt = 1
-    hallway_cells: PosInt = 2
-    docks: PosInt = 1
-    charging: NonNegInt = 4
+    blocks_x: Annotated[int, Field(gt=0, le=1_000)]
+    blocks_y: Annotated[int, Field(gt=0, le=1_000)]
+    block_cols: Annotated[int, Field(gt=0, le=1_000)]
+    block_rows: Annotated[int, Field(gt=0, le=1_000)]
+    aisle_cells: Annotated[int, Field(gt=0, le=100)] = 1
+    hallway_cells: Annotated[int, Field(gt=0, le=100)] = 2
+    docks: Annotated[int, Field(gt=0, le=1_000)] = 1
+    charging: Annotated[int, Field(ge=0, le=10_000)] = 4
+
+    @model_validator(mode="after")
+    def _size(self):
+        # An upper estimate of the floor (blocks with their aisles, hallways around): refused before
+        # the generator allocates it.
+        rows = self.blocks_y * (self.block_rows + self.aisle_cells) + 2 * self.hallway_cells + 4
+        cols = self.blocks_x * (self.block_cols + self.aisle_cells) + 2 * self.hallway_cells + 4
+        if rows * cols > MAX_GRID_CELLS:
+            raise ValueError(
+                f"the floor would be about {rows:,} x {cols:,} cells; at most {MAX_GRID_CELLS:,} cells"
+            )
+        return self
 
 
 class MapRef(Strict):
@@ -113,7 +139,7 @@ class MapRef(Strict):
 
 
 class Layout(Strict):
-    cell_size_m: PosFloat = 1.0
+    cell_size_m: Annotated[float, Field(ge=0.1, le=10.0)] = 1.0
     generator: Generator | None = None
     map: MapRef | None = None
 
@@ -131,11 +157,13 @@ class DriveUnitGroup(Strict):
     """A group of identical drive units (defaults: RAWSim-O's, Titan payload from FACTS.md)."""
 
     type: Literal["titan"] = "titan"
-    count: PosInt
-    id_prefix: str = "T"
-    max_speed_mps: PosFloat = 1.5
-    accel_mps2: PosFloat = 0.5
-    turn_90_s: PosFloat = 0.625  # a full 360 deg turn in 2.5 s
+    count: Annotated[int, Field(gt=0, le=MAX_DRIVE_UNITS)]
+    id_prefix: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")] = "T"
+    # Physical bounds keep one action step between ~0.05 s and an hour: a run's tick count is
+    # run time / step time, and a step of 1e-300 s would never end.
+    max_speed_mps: Annotated[float, Field(gt=0, le=20)] = 1.5
+    accel_mps2: Annotated[float, Field(gt=0, le=50)] = 0.5
+    turn_90_s: Annotated[float, Field(ge=0.05, le=3600)] = 0.625  # a full 360 deg turn in 2.5 s
     payload_kg: PosFloat = 1134.0
     lift_s: NonNegFloat = 3.0
     set_down_s: NonNegFloat = 3.0
@@ -149,13 +177,22 @@ class DriveUnitGroup(Strict):
 
 
 class Pods(Strict):
-    count: PosInt
+    count: Annotated[int, Field(gt=0, le=MAX_PODS)]
     empty_mass_kg: PosFloat = 120.0
     max_gross_mass_kg: PosFloat = 450.0
-    bins: PosInt = 40
-    capacity_units: PosInt = 400
-    skus_per_pod: PosInt = 8
+    bins: Annotated[int, Field(gt=0, le=10_000)] = 40
+    # Units per pod are int32 in the dispatcher's stock book; 1e6 is far above any real pod.
+    capacity_units: Annotated[int, Field(gt=0, le=1_000_000)] = 400
+    skus_per_pod: Annotated[int, Field(gt=0, le=10_000)] = 8
     initial_fill_frac: Frac = 0.6
+
+    @model_validator(mode="after")
+    def _slots(self):
+        if self.count * self.skus_per_pod > MAX_POD_SLOTS:
+            raise ValueError(
+                f"{self.count:,} pods x {self.skus_per_pod:,} SKUs per pod: more than {MAX_POD_SLOTS:,} slots"
+            )
+        return self
 
 
 class StationGroup(Strict):
@@ -163,15 +200,15 @@ class StationGroup(Strict):
 
     kind: Literal["pick", "stow"]
     unit: Literal["human", "vulcan", "bluejay", "sequoia"] = "human"
-    count: PosInt = 1
-    id_prefix: str | None = None
+    count: Annotated[int, Field(gt=0, le=MAX_STATIONS)] = 1
+    id_prefix: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
     cells: list[tuple[int, int]] | None = None
     per_pod_s: Distribution = Constant(dist="constant", value=2.0)
     per_unit_s: Distribution = LogNormal(dist="lognormal", mean=10.0, cv=0.3)
     # Arms (vulcan, bluejay, sequoia): share of units that succeed (failures go to a person); None
     # uses the calibrated rate of robots/data/station_models.json. Not valid for human stations.
     success_rate: Frac | None = None
-    queue_cells: NonNegInt = 3
+    queue_cells: Annotated[int, Field(ge=0, le=1_000)] = 3
     rows_for_people: NonNegInt = 0  # vulcan: the arm prefers the top rows when people work these lower ones
     arms: Annotated[int, Field(ge=1, le=4)] | None = None  # bluejay only: arms in the cell (default 3)
     # Arms: "fast" (calibrated cycle-time model) or "physics" (PyBullet cell); None follows the run
@@ -195,17 +232,27 @@ class Docks(Strict):
 
 class Zipf(Strict):
     kind: Literal["zipf"]
-    exponent: PosFloat = 1.0
+    # Measured SKU popularity fits exponents of about 0.5-1.5; beyond 10 every order is for SKU 1
+    # (and 1 / k**exponent overflows to 0 for the rest).
+    exponent: Annotated[float, Field(gt=0, le=10)] = 1.0
 
 
 class AbcClass(Strict):
     share_of_skus: Frac
     share_of_demand: Frac
 
+    @model_validator(mode="after")
+    def _has_skus(self):
+        if self.share_of_demand > 0 and self.share_of_skus == 0:
+            raise ValueError(
+                "a class with share_of_demand > 0 needs share_of_skus > 0 (its demand has no SKU)"
+            )
+        return self
+
 
 class Abc(Strict):
     kind: Literal["abc"]
-    classes: Annotated[list[AbcClass], Field(min_length=1)]
+    classes: Annotated[list[AbcClass], Field(min_length=1, max_length=1_000)]
 
     @model_validator(mode="after")
     def _shares(self):
@@ -220,16 +267,36 @@ Popularity = Annotated[Zipf | Abc, Field(discriminator="kind")]
 
 
 class Skus(Strict):
-    count: PosInt
+    count: Annotated[int, Field(gt=0, le=MAX_SKUS)]
     popularity: Popularity = Zipf(kind="zipf", exponent=1.0)
     size_min_m: tuple[PosFloat, PosFloat, PosFloat] = (0.05, 0.05, 0.02)
     size_max_m: tuple[PosFloat, PosFloat, PosFloat] = (0.40, 0.30, 0.30)
     mass_min_kg: PosFloat = 0.05
     mass_max_kg: PosFloat = 4.0
 
+    @model_validator(mode="after")
+    def _classes_get_skus(self):
+        pop = self.popularity
+        if pop.kind != "abc":
+            return self
+        # The compiler gives each class round(share_of_skus * count) SKUs (the last one the rest):
+        # a class with demand but no SKU after rounding would silently lose its demand.
+        start = 0
+        for i, cls in enumerate(pop.classes):
+            last = i == len(pop.classes) - 1
+            k = self.count - start if last else int(round(cls.share_of_skus * self.count))
+            k = max(0, min(k, self.count - start))
+            if cls.share_of_demand > 0 and k == 0:
+                raise ValueError(
+                    f"popularity.classes[{i}] gets no SKU of {self.count} (share_of_skus "
+                    f"{cls.share_of_skus:g}) but has share_of_demand {cls.share_of_demand:g}"
+                )
+            start += k
+        return self
+
 
 class Orders(Strict):
-    rate_per_h: PosFloat
+    rate_per_h: Annotated[float, Field(gt=0, le=1_000_000)]
     hourly_profile: Annotated[list[NonNegFloat], Field(min_length=24, max_length=24)] | None = None
     start_hour: Annotated[int, Field(ge=0, le=23)] = 8
     lines_per_order: Distribution = Geometric(dist="geometric", mean=1.6, max=8)
@@ -246,13 +313,13 @@ class InboundWave(Strict):
 
 
 class Inbound(Strict):
-    cartons_per_h: NonNegFloat = 0.0
-    units_per_carton: PosInt = 12
+    cartons_per_h: Annotated[float, Field(ge=0, le=100_000)] = 0.0
+    units_per_carton: Annotated[int, Field(gt=0, le=100_000)] = 12
     # The supplier's lead time for the dispatcher's purchase orders (dispatch.replenishment), in
     # hours from order to the dock: a domestic DC or regional storage answers within a shift.
     lead_time_h: Distribution = Constant(dist="constant", value=4.0)
     scenario: str | None = None  # an inbound-network scene whose FC dock arrivals feed this run
-    start_day: NonNegInt = 0
+    start_day: Annotated[int, Field(ge=0, le=3650)] = 0
     waves: list[InboundWave] = []
 
 
@@ -275,7 +342,7 @@ class Dispatch(Strict):
     replenishment: str = "none"
     # [dispatch.params.<family>]: keyword parameters for that family's policy
     params: dict[str, dict[str, Any]] = {}
-    max_lines_per_station: PosInt = 12
+    max_lines_per_station: Annotated[int, Field(gt=0, le=100_000)] = 12
     # idle units below this battery fraction charge when a pad is free (0 = only at low battery)
     opportunity_charge_frac: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
 
@@ -347,14 +414,14 @@ class Agent(Strict):
 
 class SceneFile(Strict):
     schema_version: int
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
-    seed: NonNegInt = 0
-    run_hours: PosFloat = 8.0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    run_hours: Annotated[float, Field(gt=0, le=MAX_RUN_HOURS)] = 8.0
     layout: Layout
-    fleet: Annotated[list[DriveUnitGroup], Field(min_length=1)]
+    fleet: Annotated[list[DriveUnitGroup], Field(min_length=1, max_length=1_000)]
     pods: Pods
-    stations: Annotated[list[StationGroup], Field(min_length=1)]
+    stations: Annotated[list[StationGroup], Field(min_length=1, max_length=MAX_STATIONS)]
     docks: Docks = Docks()
     skus: Skus
     orders: Orders
