@@ -251,6 +251,7 @@ class RunLoop:
         # SQLite keeps writing to a deleted file without complaint: a run whose runs/ folder
         # was removed would end "successfully" with nothing on disk.
         store.check_alive()
+        self.manager.on_minute(minute, env.now)
         if progress is not None:
             progress(row)
         if self.opts.realtime and not self._behind_said:
@@ -276,22 +277,6 @@ class RunLoop:
                 file=sys.stderr,
                 flush=True,
             )
-<<<<<<< HEAD
-            totals["pick_busy"] += tracker.busy_ticks["pick"]
-            totals["stow_busy"] += tracker.busy_ticks["stow"]
-            totals["ticks"] += tracker.ticks
-            totals["queue"] += tracker.queue_sum
-            totals["unit_busy"] += tracker.unit_busy
-            tracker.reset_minute()
-            store.add_events(dispatcher.log)
-            dispatcher.log.clear()
-            store.add_kpi(row)
-            store.commit()
-            self.manager.on_minute(minute, env.now)
-            if progress is not None:
-                progress(row)
-=======
->>>>>>> main
 
 
 def _pace_after_replay(env: simpy.rt.RealtimeEnvironment) -> Callable[[], None]:

@@ -404,16 +404,12 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     if len(set(station_ids)) != len(station_ids):
         problems.append(("stations", "two station groups produce the same station ids: set id_prefix"))
 
-<<<<<<< HEAD
-    problems.extend(_policy_problems(spec.dispatch))
-    problems.extend(_labour_problems(spec.labour, stations))
-=======
     problem = planner_problem(spec.dispatch.planner)
     if problem:
         problems.append(("dispatch.planner", problem))
     else:
         problems.extend(_policy_problems(spec.dispatch))
->>>>>>> main
+    problems.extend(_labour_problems(spec.labour, stations))
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
     if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):
@@ -465,7 +461,6 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     )
 
 
-<<<<<<< HEAD
 def _labour_problems(labour, stations) -> list[tuple[str, str]]:
     """The labour plan names person-worked stations that exist, within the per-station limit."""
     human = [s.station_id for s in stations if s.unit == "human"]
@@ -486,7 +481,8 @@ def _labour_problems(labour, stations) -> list[tuple[str, str]]:
         if o.station not in human:
             problems.append((f"labour.outages[{j}].station", f"no person-worked station {o.station!r}"))
     return problems
-=======
+
+
 def planner_problem(name: str) -> str | None:
     """Why built-in planner ``name`` cannot run an FC scene: it is one-shot only (None otherwise).
 
@@ -501,7 +497,6 @@ def planner_problem(name: str) -> str | None:
             f" building; use one of: {', '.join(sorted(LIFELONG_PLANNERS))}"
         )
     return None
->>>>>>> main
 
 
 def _spread_order(n_cells: int, n_units: int, rng: np.random.Generator, *, n_first: int) -> list[int]:
