@@ -208,7 +208,7 @@ def test_digest_and_forecasts_every_minute_in_the_run_store(tmp_path):
     db = sqlite3.connect(res.db_path)
     rows = db.execute("SELECT minute, data FROM digest_minute ORDER BY minute").fetchall()
     db.close()
-    assert [m for m, _ in rows] == list(range(1, 15))  # like the KPI rows: the last instant is the end
+    assert [m for m, _ in rows] == list(range(1, 16))  # like the KPI rows, the last minute included
     import json
 
     dg = json.loads(rows[-1][1])
