@@ -1,10 +1,14 @@
-"""Drive units vs units picked per hour on fc_small_peak (fc_small at saturation): rises with robots,
-saturates at the stations.
+"""Drive units vs units picked per hour on fc_small_peak (fc_small at saturation), over seeds, beside
+RAWSim-O's published curve.
 
-    python benchmarks/throughput_curve.py [--hours 1] [--counts 4,8,16,24,32,48] [--planner NAME]
+    python benchmarks/throughput_curve.py [--hours 1] [--counts 4,8,16,24,32,48] [--seeds 5]
+                                          [--planner NAME] [--workers N] [--out curve.png]
 
-Writes docs/img/throughput_curve.png and prints the table beside RAWSim-O's measured curve
-(FACTS.md: 8/16/32/64 robots -> 405/684/1,150/1,369 items/h with 4 pick stations, 10 s per item).
+A thin front to `fctwin sweep` (docs/experiments.md): the fleet sizes x seeds on a process pool,
+mean +/- 95% CI per size, the curve with its band and RAWSim-O's measured curve (8/16/32/64 robots ->
+405/684/1,150/1,369 items/h with 4 pick stations, 10 s per item; docs/references.md). The sweep store
+goes to a temporary folder; the plot to ``--out`` (default ./throughput_curve.png). The study in the
+docs is ``fctwin sweep`` itself (docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -12,81 +16,48 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import tomllib
-from pathlib import Path
 
-from fctwin.sim.run import RunOptions, run_fc
-
-ROOT = Path(__file__).resolve().parents[1]
-
-RAWSIM = {8: 405, 16: 684, 32: 1150, 64: 1369}
-
-
-def scene_with_units(count: int, planner: str | None, tmp: Path) -> Path:
-    text = (ROOT / "scenes" / "fc_small_peak.toml").read_text()  # saturated: the curve is capacity
-    raw = tomllib.loads(text)
-    old = raw["fleet"][0]["count"]
-    text = text.replace(f"count = {old}\nid_prefix", f"count = {count}\nid_prefix", 1)
-    path = tmp / f"fc_small_{count}.toml"
-    path.write_text(text)
-    return path
+from fctwin.sim.experiments import (
+    Grid,
+    PoolBackend,
+    execute,
+    parse_factor,
+    plan_sweep,
+    plot_curve,
+    summary_rows,
+)
+from fctwin.sim.experiments.report import REFERENCES
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--counts", default="4,8,16,24,32,48")
+    ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--planner", default=None)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "img" / "throughput_curve.png"))
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--out", default="throughput_curve.png")
     args = ap.parse_args()
-    counts = [int(x) for x in args.counts.split(",")]
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        for n in counts:
-            path = scene_with_units(n, args.planner, tmp)
-            res = run_fc(
-                path,
-                RunOptions(
-                    hours=args.hours, runs_dir=tmp, link="local", planner=args.planner, record_poses=False
-                ),
-            )
-            k = res.kpis
-            rows.append(
-                (n, k["units_picked_per_h"], k["pick_station_utilisation"], k["drive_unit_utilisation"])
-            )
-            print(
-                f"{n:4d} units: {k['units_picked_per_h']:7.0f} units/h"
-                f"  pick stations {k['pick_station_utilisation']:.0%} busy",
-                flush=True,
-            )
-    print(f"\n{'units':>5} {'ours units/h':>13} {'RAWSim-O items/h':>17} {'station util':>13}")
-    for n, uph, su, _ in rows:
-        print(f"{n:5d} {uph:13.0f} {RAWSIM.get(n, ''):>17} {su:13.0%}")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    ax.plot([r[0] for r in rows], [r[1] for r in rows], "o-", label="fctwin fc_small (4 pick stations)")
-    ax.plot(list(RAWSIM), list(RAWSIM.values()), "s--", label="RAWSim-O (4 pick stations, FACTS.md)")
-    ax.axhline(
-        4 * 3600 / 12.0,
-        color="grey",
-        lw=0.8,
-        ls=":",
-        label="station limit (~12 s per unit incl. pod changes)",
-    )
-    ax.set_xlabel("drive units")
-    ax.set_ylabel("units picked per hour")
-    ax.set_title(f"Throughput vs fleet size ({args.hours:g} h simulated per point)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
-    print(f"plot: {args.out}")
+    factors = [parse_factor(f"fleet[0].count={args.counts}")]
+    if args.planner:
+        factors.append(("dispatch.planner", [args.planner]))
+    grid = Grid.from_assignments(factors, seeds=range(args.seeds))
+    rawsim = REFERENCES["rawsim-o"][1]
+    with tempfile.TemporaryDirectory(prefix="fctwin-curve-") as tmp:
+        store = plan_sweep(
+            "fc_small_peak",
+            grid,  # saturated: the curve is capacity
+            hours=args.hours,
+            name="curve",
+            sweeps_dir=tmp,
+        )
+        execute(store, PoolBackend(args.workers))
+        print(f"{'units':>5} {'units picked/h':>15} {'95% CI':>9} {'RAWSim-O items/h':>17}")
+        for row in summary_rows(store, "units_picked_per_h"):
+            n = row["fleet[0].count"]
+            print(f"{n:5d} {row['mean']:15.0f} {row['ci95']:9.0f} {rawsim.get(n, ''):>17}")
+        print(f"plot: {plot_curve(store, args.out, reference='rawsim-o')}")
+        store.close()
     return 0
 
 

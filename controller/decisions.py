@@ -70,10 +70,11 @@ class Decisions:
         max_trips = self.config.queue_cells + 2
         in_flight = [len(s.queue) for s in self.stations]
         for t in self.trips:
-            in_flight[t.station] += 1
+            if t.kind != "move":
+                in_flight[t.station] += 1
         for u in self.units:
             trip = u.trip
-            if trip is not None and trip.phase <= LIFTING:
+            if trip is not None and trip.phase <= LIFTING and trip.kind != "move":
                 in_flight[trip.station] += 1
         for idx, station in enumerate(self.stations):
             while station.pending and in_flight[idx] < max_trips:
@@ -129,6 +130,38 @@ class Decisions:
             return None
         station.pending = keep
         return self._new_trip("stow", pod, idx, lines)
+
+    def _make_reslot_moves(self) -> None:
+        """Re-slotting: pod moves the pod-storage policy asks idle units to make (its optional
+        ``reslot_moves(d)``: ``[(pod, storage cell), ...]``). A move trip lifts the pod and sets it
+        down on the cell, visiting no station; it waits for a unit like any trip."""
+        moves_for = getattr(self.policies.pod_storage, "reslot_moves", None)
+        if moves_for is None:
+            return
+        book = self.book
+        for pod, cell in moves_for(self):
+            here = book.pod_cell[pod]
+            if (
+                pod in book.busy_pod
+                or here is None
+                or not self.storage_mask[cell]
+                or self.pods_mask[cell]
+                or cell in self.return_targets
+                or cell in self.blocked_cells
+            ):
+                continue  # a stale answer: skip it rather than break the book
+            # the nominal station: the one nearest the target (the move never visits it)
+            idx = min(
+                range(len(self.stations)),
+                key=lambda k: (
+                    abs(self.stations[k].cell[0] - cell[0]) + abs(self.stations[k].cell[1] - cell[1])
+                ),
+            )
+            trip = self._new_trip("move", pod, idx, [])
+            trip.return_cell = cell
+            self.return_targets.add(cell)
+            self.trips.append(trip)
+            self.log.append((self.t_s, "reslot_move", "", trip.trip_id, pod, self._storage_slot[cell]))
 
     def _new_trip(self, kind: str, pod: int, idx: int, lines: list[Line]) -> Trip:
         self.book.busy_pod.add(pod)

@@ -113,6 +113,7 @@ class Dispatcher(
             "lines_completed": 0,
             "cartons_stowed": 0,
             "trips_completed": 0,
+            "reslot_moves": 0,  # pod moves made for re-slotting (move trips)
             "refusals": 0,
             "planner_s": 0.0,
             "planner_steps": 0,
@@ -216,6 +217,7 @@ class Dispatcher(
             self._review_stock()
         self._assign_orders()
         self._make_trips()
+        self._make_reslot_moves()
         self._allocate_units()
         self._advance(commands)
         self._plan(commands)

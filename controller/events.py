@@ -19,7 +19,9 @@ from fctwin.controller.records import (
     Trip,
     UnitRec,
 )
-from fctwin.robots.messages import Resume, TelemetryFrame
+from fctwin.robots.messages import Resume, TelemetryFrame, UnitMode
+
+_MODES_MID_POD_OP = frozenset((int(UnitMode.LIFTING), int(UnitMode.SETTING_DOWN)))
 
 
 class EventHandling:
@@ -94,6 +96,10 @@ class EventHandling:
                 self._unit_failed(i, str(ev.data.get("reason", "")))
             elif kind == "aborted":
                 self._on_aborted(i, ev, commands)
+            elif kind == "online":
+                self._unit_online(i, commands)
+            if u.lost_pod >= 0 and not u.failed and u.trip is None:
+                self._settle_lost_pod(i)
             return
         s = self.station_index.get(ev.unit_id)
         if s is not None and kind == "done" and ev.data.get("op") == "serve":
@@ -104,8 +110,11 @@ class EventHandling:
     def _lift_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
         self.book.lifted(trip.pod)
         self.pods_mask[u.cell] = False
-        trip.phase = TO_STATION
-        self.stations[trip.station].queue.append(trip)
+        if trip.kind == "move":  # re-slotting: straight to its new cell
+            trip.phase = TO_STORAGE
+        else:
+            trip.phase = TO_STATION
+            self.stations[trip.station].queue.append(trip)
         self.log.append((t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
 
     def _set_down_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
@@ -113,7 +122,12 @@ class EventHandling:
         self.pods_mask[u.cell] = True
         self.book.busy_pod.discard(trip.pod)
         self.return_targets.discard(u.cell)
-        self.stats["trips_completed"] += 1
+        if trip.kind == "return":  # a recovered unit's pod is back in storage (`_settle_lost_pod`)
+            self.log.append((t_s, "pod_returned", u.unit_id, trip.trip_id, trip.pod, 0))
+            u.trip = None
+            u.goal = None
+            return
+        self.stats["reslot_moves" if trip.kind == "move" else "trips_completed"] += 1
         self.log.append((t_s, "trip_done", u.unit_id, trip.trip_id, trip.pod, int(self.t_s - trip.created_s)))
         u.trip = None
         u.goal = None
@@ -228,17 +242,22 @@ class EventHandling:
 
     def _unit_failed(self, i: int, reason: str) -> None:
         u = self.units[i]
+        if u.failed:  # a lost robot is reported failed by its state and by an event: once is enough
+            return
         u.failed = True
         self.active[i] = False
         self.log.append((self.t_s, "unit_failed", u.unit_id, 0, 0, 0))
         trip = u.trip
         if trip is not None:
-            if trip.phase in (TO_POD, LIFTING):
-                self._cancel_trip(trip, requeue=True)
-            else:
-                # The pod is stuck on the failed unit: its lines go back to the station.
-                self._cancel_trip(trip, requeue=True)
+            # The trip is handed back: its lines go back to the station, to be served by another trip.
+            self._cancel_trip(trip, requeue=True)
+            self.log.append((self.t_s, "trip_handed_back", u.unit_id, trip.trip_id, trip.pod, trip.phase))
+            if trip.phase != TO_POD:
+                # The pod is on the unit, or may be (a lift or set-down under way): no other trip
+                # takes it until the unit is back and says where it is.
                 self.book.busy_pod.add(trip.pod)
+                u.lost_pod = trip.pod
+                u.lost_station = trip.station
             u.trip = None
         if u.charging_at is not None:
             self.charge_targets.discard(u.charging_at)
@@ -246,12 +265,55 @@ class EventHandling:
         u.goal = None
 
     def unit_recovered(self, unit_id: str) -> None:
-        """A failed unit is back (re-registered); it resumes work from where it reports."""
+        """A failed unit is back (re-registered); it resumes work from where it reports.
+
+        A pod it had when it was lost is settled from what it reports now (`_settle_lost_pod`):
+        carried, the unit takes it back to storage; on the floor, the pod is free again.
+        """
         i = self.unit_index[unit_id]
         u = self.units[i]
         u.failed = False
         self.active[i] = True
         self.log.append((self.t_s, "unit_recovered", unit_id, 0, 0, 0))
+        if u.lost_pod >= 0:
+            self._settle_lost_pod(i)
+
+    def _unit_online(self, i: int, commands: list) -> None:
+        """The unit's controller registered again after it was lost (the link says so)."""
+        u = self.units[i]
+        if u.failed and u.mode != MODE_FAILED:
+            self.unit_recovered(u.unit_id)
+        if u.mode == MODE_STOPPED and not u.failed:
+            # Its watchdog stopped it while it was lost; only `Resume` lets it move again (it may
+            # also send `aborted`, answered the same way: a second resume is harmless).
+            commands.append(Resume(self._cid(), u.unit_id))
+
+    def _settle_lost_pod(self, i: int) -> None:
+        """Where is the pod of the trip a lost unit was on? Decided once the unit, back, is not
+        in the middle of a lift or set-down (else at the event that ends it)."""
+        u = self.units[i]
+        if u.mode in _MODES_MID_POD_OP:
+            return
+        pod, station = u.lost_pod, u.lost_station
+        u.lost_pod = u.lost_station = -1
+        book = self.book
+        if u.pod == pod:
+            if book.pod_cell[pod] is not None:  # it lifted the pod while it was lost
+                self.pods_mask[book.pod_cell[pod]] = False
+                book.lifted(pod)
+            # Back to storage on a trip of its own (no lines: they went back to the station).
+            trip = Trip(self.next_trip_id, "return", pod, station, [], self.t_s, unit=i, phase=TO_STORAGE)
+            self.next_trip_id += 1
+            u.trip = trip
+            u.park = None
+            self.log.append((self.t_s, "pod_return", u.unit_id, trip.trip_id, pod, 0))
+        elif u.pod < 0:
+            if book.pod_cell[pod] is None:  # it set the pod down while it was lost, where it stands
+                book.set_down(pod, u.cell)
+                self.pods_mask[u.cell] = True
+            book.busy_pod.discard(pod)
+        else:  # carrying another pod: nothing to go by; that pod stays out of use
+            self.log.append((self.t_s, "pod_unknown", u.unit_id, pod, u.pod, 0))
 
     def _cancel_trip(self, trip: Trip, *, requeue: bool) -> None:
         station = self.stations[trip.station]

@@ -78,6 +78,8 @@ class FloorPlan:
     pod_empty_mass_kg: float
     pod_max_gross_mass_kg: float
     sku_mass_kg: np.ndarray  # float64[S]
+    # the host's forecast share of demand per SKU (float64[S]), the slotting policies' prior; None: uniform
+    sku_demand_prob: np.ndarray | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,7 +48,7 @@ class Line:
 @dataclass(eq=False)
 class Trip:
     trip_id: int
-    kind: str  # "pick" | "stow"
+    kind: str  # "pick" | "stow" | "move" (re-slotting) | "return" (a recovered unit takes its pod back)
     pod: int
     station: int
     lines: list[Line]
@@ -76,6 +76,10 @@ class UnitRec:
     charging_at: Cell | None = None
     park: Cell | None = None
     cell: Cell = (0, 0)  # (row, col), set with them from telemetry (read ~1,500 times a tick on fc_large)
+    # The pod of a trip the unit was on when it was lost (-1: none), and that trip's station: where
+    # the pod is is settled when the unit is back (`EventHandling._settle_lost_pod`).
+    lost_pod: int = -1
+    lost_station: int = -1
 
 
 @dataclass(eq=False)

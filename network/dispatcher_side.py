@@ -14,13 +14,19 @@ Contract
   (`ClientLost`) and its units are released; its next message gets ``unknown_client`` so it
   re-registers (`Registered` with ``resumed=True``).
 - Invalid frames never raise out of `poll`: each is counted in `counters` under its error code.
+- With ``check_pose`` configured, every pose a client reports (in ``hello`` and in telemetry) is
+  checked before it is accepted: a hello without a state, or a pose off the floor, on a wall or on
+  another unit's cell, is refused with ``pose`` (a refused hello opens no session).
+- With ``track_commands``, an ``ack``/``done``/``aborted`` naming a command id this server never
+  sent to that unit is refused with ``unknown_command`` (and counted), never taken silently.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +43,7 @@ from fctwin.network.protocol import (
     UnitInfo,
 )
 from fctwin.network.security import ServerKeys, apply_server_curve, check_bind_allowed, start_authenticator
+from fctwin.robots.messages import UnitState
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,20 @@ class ServerConfig:
     keys: ServerKeys | None = None
     insecure: bool = False  # allow a plaintext bind on a non-loopback address
     max_drain_s: float = MAX_DRAIN_S  # reading time per poll() before returning to the owner
+    # Told to every client in its welcome (optional fields; see protocol.Welcome).
+    floor: p.FloorInfo | None = None
+    step_s: float = 0.0
+    realtime_factor: float = 0.0
+    # check_pose(client_id, state) -> "" if the pose can be, else why not (error ``pose``). Called
+    # for every unit state in a hello (a missing state is refused without asking) and in telemetry.
+    check_pose: Callable[[str, UnitState], str] | None = None
+    # Remember the command ids sent to each unit (the last COMMAND_MEMORY) and refuse events that
+    # name another (error ``unknown_command``).
+    track_commands: bool = False
+
+
+COMMAND_MEMORY = 4096  # command ids remembered per unit (the protocol's idempotence window)
+_COMMAND_EVENTS = frozenset((p.ACK, p.DONE, p.ABORTED))
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ class DispatcherServer:
         self._events: list[ServerEvent] = []
         self._next_housekeeping_s = 0.0
         self._backlog = False  # the last drain stopped on its time budget: messages are still queued
+        self._sent_ids: dict[str, tuple[deque[int], set[int]]] = {}  # unit -> ids sent (track_commands)
         if config.keys is not None:
             self._auth, self._keyed_ids = start_authenticator(self.context, config.keys)
         self.router = self._make_router()
@@ -217,8 +239,25 @@ class DispatcherServer:
         data = p.encode(msg_type, body, sender=SERVER_ID, seq=seq, t_sim_s=self.t_sim_s, ref_seq=ref_seq)
         if self._send_raw(s.routing_id, data):
             s.last_sent_s = time.monotonic()
+            if msg_type == p.COMMAND and self.config.track_commands:
+                self.note_sent(body.commands)
             return seq
         return 0
+
+    def note_sent(self, commands: Any) -> None:
+        """Remember command ids as sent (done by `send`; a restarted dispatcher replaying its journal
+        calls it for the commands its predecessor sent, whose acks may still arrive)."""
+        for c in commands:
+            entry = self._sent_ids.get(c.unit_id)
+            if entry is None:
+                entry = self._sent_ids[c.unit_id] = (deque(), set())
+            order, ids = entry
+            if c.command_id in ids:
+                continue
+            order.append(c.command_id)
+            ids.add(c.command_id)
+            if len(order) > COMMAND_MEMORY:
+                ids.discard(order.popleft())
 
     def send_commands(self, client_id: str, batch: Any) -> int:
         return self.send(client_id, p.COMMAND, batch)
@@ -242,10 +281,37 @@ class DispatcherServer:
             self.send(client_id, p.BYE, p.Bye(reason=reason))
             self._end_session(client_id, reason)
 
-    def close(self) -> None:
-        for cid in list(self._sessions):
-            self.send(cid, p.BYE, p.Bye(reason="dispatcher closing"))
-        self.router.close(linger=0)
+    def close(self, *, reason: str = "dispatcher closing", linger_s: float = 0.0, bye: bool = True) -> None:
+        """Say ``bye`` to every client and close.
+
+        For ``linger_s`` after the byes the socket stays open and any message from any client
+        (told bye before, or lost and registering again) is answered with ``bye`` (seq 0): a bye
+        queued on a socket that is then closed did not always leave (1 robot in 4 never heard it
+        and kept reconnecting to a run that was over). ``bye=False`` closes without a word, as a
+        dying dispatcher would (tests).
+        """
+        told: dict[bytes, str] = {}
+        for cid in list(self._sessions) if bye else ():
+            rid = self._sessions[cid].routing_id
+            if self.send(cid, p.BYE, p.Bye(reason=reason)):
+                told[rid] = cid
+            else:
+                log.warning("could not say bye to %s (gone, or its queue is full)", cid)
+            self._end_session(cid, "closing")
+        if bye and linger_s > 0:
+            again = p.encode(p.BYE, p.Bye(reason=reason), sender=SERVER_ID, seq=0, t_sim_s=self.t_sim_s)
+            deadline = time.monotonic() + linger_s
+            while (wait_s := deadline - time.monotonic()) > 0:
+                if not self.router.poll(max(1, int(wait_s * 1000)), zmq.POLLIN):
+                    continue
+                rid = self.router.recv(_NOBLOCK)
+                while self.router.getsockopt(_RCVMORE):
+                    self.router.recv(_NOBLOCK)
+                # Anyone still talking hears bye: a robot told before, or one that was lost and is
+                # saying hello again while the run ends (it would otherwise reconnect for ever).
+                self.counters["bye_repeated"] += 1
+                self._send_raw(rid, again)
+        self.router.close(linger=200 if told else 0)
         if self.pub is not None:
             self.pub.close(linger=0)
         if self._auth is not None:
@@ -335,6 +401,11 @@ class DispatcherServer:
                 ProtocolError(ErrorCode.UNKNOWN_UNIT, f"unit {unknown!r} not registered by you", seq=env.seq),
             )
             return
+        problem = self._content_problem(env)
+        if problem:
+            code, detail = problem
+            self._reject(rid, ProtocolError(code, detail, seq=env.seq), warn=True)
+            return
         self.counters[env.type] += 1
         self._events.append(Received(s.client_id, env))
 
@@ -361,6 +432,31 @@ class DispatcherServer:
         elif env.type in p.EVENT_TYPES and env.body.unit_id not in s.unit_ids:
             return env.body.unit_id
         return ""
+
+    def _content_problem(self, env: Envelope) -> tuple[str, str] | None:
+        """Poses that cannot be (``check_pose``) and events for commands never sent (``track_commands``)."""
+        check = self.config.check_pose
+        if check is not None and env.type == p.TELEMETRY:
+            for st in env.body.units:
+                why = check(env.sender, st)
+                if why:
+                    return ErrorCode.POSE, f"unit {st.unit_id}: {why}"
+        if self.config.track_commands:
+            if env.type in _COMMAND_EVENTS:
+                events = (env.body,)
+            elif env.type == p.TELEMETRY:
+                events = env.body.events
+            else:
+                events = ()
+            for e in events:
+                if e.kind in _COMMAND_EVENTS and e.command_id >= 0:
+                    entry = self._sent_ids.get(e.unit_id)
+                    if entry is None or e.command_id not in entry[1]:
+                        return (
+                            ErrorCode.UNKNOWN_COMMAND,
+                            f"{e.kind} for command {e.command_id}, never sent to unit {e.unit_id!r}",
+                        )
+        return None
 
     def _on_hello(self, rid: bytes, env: Envelope, now: float) -> None:
         hello: Hello = env.body
@@ -396,6 +492,9 @@ class DispatcherServer:
             watchdog_s=self.config.watchdog_s,
             max_message_bytes=p.MAX_MESSAGE_BYTES,
             resumed=resumed,
+            floor=self.config.floor,
+            step_s=self.config.step_s,
+            realtime_factor=self.config.realtime_factor,
         )
         self.send(cid, p.WELCOME, welcome, ref_seq=env.seq)
         self.counters["registered"] += 1
@@ -420,6 +519,14 @@ class DispatcherServer:
                 return ErrorCode.DUPLICATE_UNIT, f"unit {uid!r} belongs to live client {owner!r}"
             if uid != cid and uid in self._keyed_ids:
                 return ErrorCode.UNAUTHORIZED, f"unit {uid!r} has its own key; only it may register"
+        check = self.config.check_pose
+        if check is not None:
+            for u in hello.units:
+                if u.state is None:
+                    return ErrorCode.POSE, f"unit {u.unit_id!r}: hello must carry the unit's state (its pose)"
+                why = check(cid, u.state)
+                if why:
+                    return ErrorCode.POSE, f"unit {u.unit_id!r}: {why}"
         return None
 
     def _reject(self, rid: bytes, exc: ProtocolError, *, warn: bool = False) -> None:

@@ -100,6 +100,9 @@ class ZmqFleetLink:
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
         self._start_timeout_s = start_timeout_s
+        # Called between polls while this link waits for the fleet host (its start, each frame), so
+        # an owner with other sessions (`HilFleetLink`: robots on the wire) keeps serving them.
+        self.idle: Any = None
         self._initial: TelemetryFrame | None = None
         self._pending_step = -1
         self._pending_batch: CommandBatch | None = None
@@ -176,15 +179,19 @@ class ZmqFleetLink:
 
         If none comes within `RESEND_AFTER_S`, the same batch is sent again (backing off to
         `RESEND_MAX_S`) and the answer to any of the sends is taken: a lost message costs about a
-        second, not the reply timeout.
+        second, not the reply timeout. `idle` (if set) is called between polls.
         """
         now = time.monotonic()
         deadline = now + self.reply_timeout_s
         wanted = {seq}
         resend_every = RESEND_AFTER_S
         resend_at = now + resend_every
+        idle = self.idle
+        poll_s = 0.1 if idle is None else 0.005
         while now < deadline:
-            for ev in self.server.poll(0.1):
+            if idle is not None:
+                idle()
+            for ev in self.server.poll(poll_s):
                 if (
                     isinstance(ev, Received)
                     and ev.envelope.type == p.TELEMETRY
@@ -243,7 +250,9 @@ class ZmqFleetLink:
     def _wait_initial(self, timeout_s: float) -> TelemetryFrame:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for ev in self.server.poll(0.1):
+            if self.idle is not None:
+                self.idle()
+            for ev in self.server.poll(0.1 if self.idle is None else 0.02):
                 if isinstance(ev, Received) and ev.envelope.type == p.TELEMETRY and ev.envelope.ref_seq == -1:
                     return ev.envelope.body
             if not self.process.is_alive():

@@ -9,7 +9,9 @@ messages and sends telemetry and events with `send`. The client handles everythi
 - liveness: a dispatcher silent for ``heartbeat_liveness`` intervals is presumed gone: the socket
   is closed and re-created and hello re-sent, with exponential back-off (Paranoid Pirate);
 - watchdog: `watchdog_expired()` turns true when no valid message came from the dispatcher for
-  ``watchdog_s``; the owner must then stop its unit safely (the client cannot move motors).
+  ``watchdog_s``; the owner must then stop its unit safely (the client cannot move motors);
+- end of run: a ``bye`` from the dispatcher ends the session for good (`ended`): no hello is sent
+  again; the owner stops its unit and exits (or starts a new client for the next run).
 
 `CommandDeduper` implements idempotent command ids for the owner: a repeated command is
 acknowledged, never executed twice.
@@ -79,6 +81,10 @@ class FleetClient:
         self.counters: Counter[str] = Counter()
         self.t_sim_s = -1.0  # the owner sets its simulated time; stamped on every message
         self.registered = False
+        self.ended = False  # the dispatcher said bye: the run is over, never re-register
+        self.bye_reason = ""
+        self.welcome: p.Welcome | None = None  # the last welcome (liveness values, floor, step time)
+        self.mute_until = 0.0  # fault injection (tests): nothing is sent before this monotonic time
         self.session = 0
         self.heartbeat_interval_s = config.heartbeat_interval_s
         self.heartbeat_liveness = config.heartbeat_liveness
@@ -158,6 +164,9 @@ class FleetClient:
     def send(self, msg_type: str, body: Any, *, ref_seq: int = -1) -> int:
         """Send one message; return its seq, or 0 if it could not be queued (not connected, HWM)."""
         assert self.sock is not None, "client closed"
+        if self.mute_until and time.monotonic() < self.mute_until:
+            self.counters["muted"] += 1
+            return False
         data = p.encode(
             msg_type,
             body,
@@ -233,6 +242,8 @@ class FleetClient:
         dead_after = self.config.dispatcher_timeout_s or self.heartbeat_interval_s * self.heartbeat_liveness
         if now - self._last_heard_s > max(dead_after, self._backoff_s):
             self._reconnect(now)
+        if self.ended:
+            return
         if not self.registered:
             if now >= self._next_hello_s:
                 if self._hello():  # sent: give the dispatcher a back-off to answer
@@ -248,9 +259,10 @@ class FleetClient:
             env = p.decode(buf, allowed_types=p.DISPATCHER_TYPES)
             if env.type == p.WELCOME:
                 self._in = SeqTracker(first=env.seq)
-            elif self.registered and not (env.type == p.ERROR and env.seq == 0):
+            elif self.registered and not (env.type in (p.ERROR, p.BYE) and env.seq == 0):
                 # An error from a dispatcher that has no session for us (it restarted) carries seq 0
                 # and is exempt: sequence-checked, its unknown_client was refused and hello never sent.
+                # So is a bye repeated to a client whose session the dispatcher already closed.
                 self.counters["lost"] += self._in.accept(env.seq)
         except ProtocolError as exc:
             self.counters[f"error_{exc.code}"] += 1
@@ -263,6 +275,7 @@ class FleetClient:
         self._last_valid_s = now
         if env.type == p.WELCOME:
             w: p.Welcome = env.body
+            self.welcome = w
             self.registered = True
             self.session = w.session
             self.heartbeat_interval_s = w.heartbeat_interval_s
@@ -270,6 +283,7 @@ class FleetClient:
             self.watchdog_s = w.watchdog_s
             self._backoff_s = self.config.reconnect_min_s
             self.counters["welcomes"] += 1
+            log.info("%s: registered (session %d, resumed=%s)", self.config.client_id, w.session, w.resumed)
             return None
         if env.type == p.ERROR:
             self.counters[f"peer_error_{env.body.code}"] += 1
@@ -289,8 +303,13 @@ class FleetClient:
         if env.type == p.HEARTBEAT:
             return None
         if env.type == p.BYE:
+            # The run is over (or the dispatcher shut down in order): the session ends here and no
+            # hello follows (re-registering with a dispatcher that said bye is what kept robots
+            # reconnecting for ever after a run).
             self.registered = False
-            self._next_hello_s = now + self._backoff_s
+            self.ended = True
+            self.bye_reason = env.body.reason
+            log.info("%s: dispatcher said bye (%s)", self.config.client_id, env.body.reason)
         return env
 
 

@@ -20,6 +20,13 @@ Each tick, `exchange`:
 An external robot that is lost (killed, frozen, unplugged: no heartbeat for three intervals) is
 reported with mode ``FAILED`` at its last known cell until it registers again, so the dispatcher
 blocks that cell and re-assigns its tasks; its re-registration reports where it is.
+
+The robots' sessions are served whenever this link waits (for the fleet host to start, for a
+fleet-host frame, for robots to report, and between ticks through `idle`): a robot hears the
+dispatcher at least once per heartbeat interval from its welcome to the run's ``bye``. With a
+``grid``, every pose a robot reports (hello and telemetry) is checked against the floor and the
+other units (error ``pose``), and events for command ids never sent to the unit are refused
+(``unknown_command``).
 """
 
 from __future__ import annotations
@@ -59,9 +66,24 @@ class HilOptions:
     watchdog_s: float = p.WATCHDOG_S
     register_timeout_s: float = 120.0  # how long to wait at start for every external robot
     external_wait_s: float = 2.0  # how long one tick waits for commanded robots to report
+    # The floor's cell codes (uint8[H, W] or nested lists): sent in welcome, and poses are checked
+    # against it. None (toy fleets in tests): no floor in welcome, poses not checked.
+    grid: Any = None
+    # Start cells of the simulated drive units (unit id -> (row, col)): poses are checked against
+    # them until the fleet host's first frame (robots are served while it starts).
+    start_cells: Any = None
+    step_s: float = 0.0  # announced in welcome (simulated seconds per batch)
+    realtime_factor: float = 0.0  # announced in welcome (0: not paced)
 
 
 DRIVE_UNIT_TYPE = "titan"
+_WALL, _DOCK = 1, 5  # cell codes no drive unit can stand on (robots.floor)
+
+
+def floor_info(grid: Any) -> p.FloorInfo:
+    """The welcome's `FloorInfo` for a grid of cell codes (uint8[H, W] array or nested lists)."""
+    rows = [list(map(int, r)) for r in grid]
+    return p.FloorInfo(rows=len(rows), cols=len(rows[0]), codes=bytes(v for r in rows for v in r))
 
 
 def hold_blocked_moves(
@@ -99,6 +121,7 @@ class HilFleetLink:
 
     def __init__(self, scene: Any, hil: HilOptions, *, link_kwargs: dict[str, Any] | None = None) -> None:
         self.hil = hil
+        self.floor = floor_info(hil.grid) if hil.grid is not None else None
         self.server = DispatcherServer(
             ServerConfig(
                 router_endpoint=hil.bind,
@@ -106,6 +129,11 @@ class HilFleetLink:
                 watchdog_s=hil.watchdog_s,
                 keys=hil.keys,
                 insecure=hil.insecure,
+                floor=self.floor,
+                step_s=hil.step_s,
+                realtime_factor=hil.realtime_factor,
+                check_pose=self._pose_problem if self.floor is not None else None,
+                track_commands=True,
             )
         )
         self.endpoint = self.server.router_endpoint
@@ -113,20 +141,38 @@ class HilFleetLink:
         self.reported_step: dict[str, int] = {}
         self._events: list[UnitEvent] = []
         self._told_external: list[UnitState] = []  # external units in the last frame returned
+        # cell -> simulated drive unit, from the last fleet-host frame (the scene's start cells before)
+        self._sim_cells: dict[tuple[int, int], str] = {
+            tuple(cell): uid for uid, cell in (hil.start_cells or {}).items() if uid not in hil.external_ids
+        }
+        self.sim: ZmqFleetLink | None = None
         kwargs = dict(link_kwargs or {})
+        kwargs["wait_for_start"] = False  # robots are served while the fleet host starts
         options = dict(kwargs.pop("host_options", {}) or {})
         options["exclude_units"] = frozenset(hil.external_ids)
         try:
             self.sim = ZmqFleetLink(scene, host_options=options, **kwargs)
+            self.sim.idle = self._serve_robots
+            self._note_sim(self.sim.initial_frame())
             self._wait_for_robots()
         except BaseException:
-            self.server.close()
+            if self.sim is not None:
+                self.sim.close()
+            self.server.close(reason="start-up failed")
             raise
 
     # ------------------------------------------------------------------ link API
 
     def initial_frame(self) -> TelemetryFrame:
         return self._merge(self.sim.initial_frame())
+
+    def idle(self, wait_s: float) -> None:
+        """Serve the robots' sessions for ``wait_s`` (the run loop's wait between paced ticks)."""
+        end = time.monotonic() + max(0.0, wait_s)
+        while True:
+            self._pump(max(0.0, min(0.05, end - time.monotonic())))
+            if time.monotonic() >= end:
+                return
 
     def exchange(self, batch: CommandBatch) -> TelemetryFrame:
         self.server.t_sim_s = batch.t_s
@@ -142,6 +188,7 @@ class HilFleetLink:
         # (its move was vetoed or refused) or another robot stands in; the fleet host's safety
         # layer cannot stop a robot, so this is the same layer for it.
         frame = self.sim.exchange(self._sim_batch(batch, simulated, self._told_external))
+        self._note_sim(frame)
         occupied = {(u.row, u.col) for u in frame.units if u.unit_type == DRIVE_UNIT_TYPE}
         occupied |= {(u.row, u.col) for u in self.states.values()}
         external, held = hold_blocked_moves(external, self.states, occupied, batch.t_s)
@@ -168,8 +215,11 @@ class HilFleetLink:
         """
         self._pump(0.0)
         simulated = [c for c in batch.commands if c.unit_id not in self.hil.external_ids]
+        # The dead dispatcher sent these: a robot's ack or done for one of them is not unknown.
+        self.server.note_sent([c for c in batch.commands if c.unit_id in self.hil.external_ids])
         external = [u for u in before.units if u.unit_id in self.hil.external_ids]
         frame = self.sim.exchange(self._sim_batch(batch, simulated, external))
+        self._note_sim(frame)
         # The dispatcher decides the next batch from `after`: the first live tick must give the
         # fleet host those states, or it misses what robots did in the last journaled tick (a
         # set-down seen one cell later put the pod on the wrong cell).
@@ -184,11 +234,46 @@ class HilFleetLink:
 
     def close(self) -> None:
         try:
-            self.sim.close()
+            # Robots first: each hears bye (the run is over), stops and does not reconnect. (After
+            # the fleet host's shutdown, seconds in which nobody served them, they had given up.)
+            self.server.close(reason="run finished", linger_s=1.0)
         finally:
-            self.server.close()
+            self.sim.close()
 
     # ------------------------------------------------------------------ internals
+
+    def _serve_robots(self) -> None:
+        self._pump(0.0)
+
+    def _note_sim(self, frame: TelemetryFrame) -> None:
+        self._sim_cells = {
+            (u.row, u.col): u.unit_id
+            for u in frame.units
+            if u.unit_type == DRIVE_UNIT_TYPE and u.unit_id not in self.hil.external_ids
+        }
+
+    def _pose_problem(self, client_id: str, st: UnitState) -> str:
+        """Why a reported pose cannot be, or "" (`ServerConfig.check_pose`)."""
+        floor = self.floor
+        assert floor is not None
+        r, c = st.row, st.col
+        if not (0 <= r < floor.rows and 0 <= c < floor.cols):
+            return f"cell ({r}, {c}) is off the floor ({floor.rows} x {floor.cols})"
+        code = floor.code(r, c)
+        if code in (_WALL, _DOCK):
+            return f"cell ({r}, {c}) is a {'wall' if code == _WALL else 'dock'}: no unit can stand there"
+        if not 0 <= st.heading <= 3:
+            return f"heading {st.heading} is not 0..3"
+        if not 0 <= st.mode <= int(UnitMode.FAILED):
+            return f"mode {st.mode} is not 0..7"
+        other = self._sim_cells.get((r, c))
+        if other is None:
+            other = next(
+                (u for u, s in self.states.items() if u != st.unit_id and (s.row, s.col) == (r, c)), None
+            )
+        if other is not None:
+            return f"cell ({r}, {c}) is held by unit {other}"
+        return ""
 
     def _wait_for_robots(self) -> None:
         deadline = time.monotonic() + self.hil.register_timeout_s
@@ -206,7 +291,16 @@ class HilFleetLink:
                 for info in ev.units:
                     if info.unit_id not in self.hil.external_ids:
                         log.warning("unit %s is not external in this scene; ignored", info.unit_id)
-                    elif info.state is not None:
+                        continue
+                    if info.unit_id in self.states:
+                        # Back after a loss or a reconnect: the dispatcher recovers the unit (and
+                        # resumes it if its watchdog stopped it meanwhile).
+                        self._events.append(
+                            UnitEvent(
+                                info.unit_id, "online", self.server.t_sim_s, data={"resumed": int(ev.resumed)}
+                            )
+                        )
+                    if info.state is not None:
                         self.states[info.unit_id] = info.state
                 log.info("external unit %s registered (resumed=%s)", ev.client_id, ev.resumed)
             elif isinstance(ev, ClientLost):

@@ -47,6 +47,7 @@ MAX_UNITS_PER_FRAME: Final = 4096
 MAX_EVENTS_PER_FRAME: Final = 16384
 MAX_COMMANDS_PER_BATCH: Final = 16384
 MAX_CAPABILITIES: Final = 32
+MAX_FLOOR_SIDE: Final = 4096  # rows or columns of a floor sent in a welcome
 
 # ----------------------------------------------------------------------------------------------
 # Liveness defaults (a dispatcher announces its values in `Welcome`; clients must use those)
@@ -115,6 +116,8 @@ class ErrorCode:
     UNAUTHORIZED = "unauthorized"  # id does not match the connection or its CURVE key
     DUPLICATE_UNIT = "duplicate_unit"  # a unit id another live client already owns
     UNKNOWN_UNIT = "unknown_unit"  # telemetry/event for a unit this client did not register
+    POSE = "pose"  # a reported pose that cannot be: off the floor, on a wall, on another unit's cell
+    UNKNOWN_COMMAND = "unknown_command"  # ack/done/aborted naming a command id never sent to that unit
 
 
 ALL_ERROR_CODES: Final = frozenset(v for k, v in vars(ErrorCode).items() if k.isupper())
@@ -146,6 +149,24 @@ class Hello(msgspec.Struct, frozen=True):
     software: Text = ""  # free text: client name and version, for logs
 
 
+class FloorInfo(msgspec.Struct, frozen=True):
+    """The floor's cell codes, row-major: ``codes[row * cols + col]`` (one byte per cell).
+
+    Codes: 0 aisle, 1 wall, 2 storage, 3 pick, 4 stow, 5 dock, 6 charge, 7 park. Row 0 is north,
+    col 0 west. A drive unit may stand on any cell but wall and dock; loaded, not on a storage
+    cell where a pod stands."""
+
+    rows: Annotated[int, msgspec.Meta(ge=1, le=MAX_FLOOR_SIDE)]
+    cols: Annotated[int, msgspec.Meta(ge=1, le=MAX_FLOOR_SIDE)]
+    codes: bytes
+
+    def code(self, row: int, col: int) -> int:
+        """Cell code; WALL (1) off the floor."""
+        if 0 <= row < self.rows and 0 <= col < self.cols:
+            return self.codes[row * self.cols + col]
+        return 1
+
+
 class Welcome(msgspec.Struct, frozen=True):
     """Registration accepted, dispatcher -> client. Values the client must use from now on."""
 
@@ -156,6 +177,10 @@ class Welcome(msgspec.Struct, frozen=True):
     watchdog_s: float
     max_message_bytes: int
     resumed: bool = False  # True if this client id was known before (re-registration)
+    # Optional (a dispatcher that drives robots sends them; a v1 client ignores what it does not use):
+    floor: FloorInfo | None = None  # the floor's cell codes
+    step_s: float = 0.0  # simulated seconds of one motion step (one batch), 0 if not announced
+    realtime_factor: float = 0.0  # wall seconds = simulated seconds / factor; 0 if not announced
 
 
 class Heartbeat(msgspec.Struct, frozen=True):
@@ -343,6 +368,9 @@ def _check_limits(msg_type: str, body: Any) -> str:
             return f"{len(body.commands)} commands > {MAX_COMMANDS_PER_BATCH}"
         if len(body.external) > MAX_UNITS_PER_FRAME:
             return f"{len(body.external)} external units > {MAX_UNITS_PER_FRAME}"
+    elif msg_type == WELCOME and body.floor is not None:
+        if len(body.floor.codes) != body.floor.rows * body.floor.cols:
+            return f"floor: {len(body.floor.codes)} codes for {body.floor.rows} x {body.floor.cols} cells"
     elif msg_type in EVENT_TYPES:
         if msg_type != EVENT and body.kind != msg_type:
             return f"event kind {body.kind[:32]!r} sent as type {msg_type!r}"

@@ -3,10 +3,11 @@
 Orders arrive as a non-homogeneous Poisson process: the scene's rate scaled by a 24-hour profile
 (hour of day = ``start_hour`` + simulated hours), sampled by thinning (Lewis & Shedler 1979).
 Lines per order and units per line follow the scene's distributions; SKUs follow the popularity
-(Zipf or ABC). Cartons arrive at the docks as a Poisson stream, from the inbound-network model
-when the scene names an inbound scenario, or from the supplier answering the dispatcher's purchase
-orders (`supplier_process`, when the scene's dispatch.replenishment orders stock), and reach a stow
-station after the dock hand-off time.
+(Zipf or ABC), with families, baskets, drift and promotions when the scene declares them
+(`fctwin.sim.demand_model`). Cartons arrive at the docks as a Poisson stream, from the
+inbound-network model when the scene names an inbound scenario, or from the supplier answering the
+dispatcher's purchase orders (`supplier_process`, when the scene's dispatch.replenishment orders
+stock), and reach a stow station after the dock hand-off time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from fctwin.controller.orders import Carton, Order, OrderLine
 from fctwin.robots.distributions import make_sampler
+from fctwin.sim.demand_model import DemandModel
 from fctwin.sim.scene import Scene
 from fctwin.sim.seeds import stream
 
@@ -45,8 +47,7 @@ def order_process(env, scene: Scene, submit: Callable[[Order], None], counters: 
         return
     lines = make_sampler(spec.lines_per_order.model_dump())
     units = make_sampler(spec.units_per_line.model_dump())
-    p = scene.skus.demand_prob
-    cdf = np.cumsum(p)
+    model = DemandModel(scene.skus.demand_prob, scene.skus.family, spec, scene.seed)
     oid = 0
     while True:
         yield env.timeout(float(rng.exponential(1.0 / rate_max_per_s)))
@@ -54,10 +55,11 @@ def order_process(env, scene: Scene, submit: Callable[[Order], None], counters: 
         if rng.random() * peak > prof[hour]:
             continue  # thinned away
         n_lines = max(1, int(lines(rng)))
-        skus = np.searchsorted(cdf, rng.random(n_lines) * cdf[-1], side="right")
+        model.at(env.now / 3600.0)
+        skus = model.draw(rng, n_lines)
         seen: dict[int, int] = {}
         for s in skus:
-            s = int(min(s, len(p) - 1))
+            s = int(s)
             seen[s] = seen.get(s, 0) + max(1, int(units(rng)))
         oid += 1
         order = Order(order_id=oid, t_s=env.now, lines=[OrderLine(sku=s, units=u) for s, u in seen.items()])

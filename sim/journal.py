@@ -19,6 +19,7 @@ The link keeps both halves of the lockstep API (`send_batch`/`receive_frame`) an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -152,6 +153,14 @@ class JournaledLink:
 
     def exchange(self, batch: CommandBatch) -> TelemetryFrame:
         return self.receive_frame(self.send_batch(batch))
+
+    def idle(self, wait_s: float) -> None:
+        """Let the wrapped link serve its sessions for ``wait_s`` (a paced run's wait), or sleep."""
+        idle = getattr(self.link, "idle", None)
+        if idle is not None:
+            idle(wait_s)
+        else:
+            time.sleep(wait_s)
 
     def close(self) -> None:
         self.link.close()

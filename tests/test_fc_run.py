@@ -245,8 +245,9 @@ def test_an_unknown_pod_storage_policy_is_refused(small_scene_dict, write_scene)
     from fctwin.sim.run import floorplan_from_scene
 
     plan, config = floorplan_from_scene(load_scene(write_scene(small_scene_dict)))
-    with pytest.raises(ValueError, match="unknown pod_storage policy 'random'; known: home, nearest_free"):
-        Dispatcher(plan, replace(config, pod_storage="random"))
+    known = "class_based, combined, home, nearest_free, random, turnover"
+    with pytest.raises(ValueError, match=f"unknown pod_storage policy 'fastest'; known: {known}"):
+        Dispatcher(plan, replace(config, pod_storage="fastest"))
 
 
 def _affinity_of_all_threads(pid):

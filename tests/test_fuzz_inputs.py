@@ -391,6 +391,7 @@ def _valid_argv(tmp: Path) -> dict[str, list[str]]:
             "1",
             "--run-id",
             "r1",
+            "--realtime",
         ],
         "robot": [
             "robot",

@@ -124,6 +124,9 @@ def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journa
         def send_commands(self, uid, batch):
             return 1
 
+        def note_sent(self, commands):
+            pass
+
     class _Sim:
         def __init__(self):
             self.batches = []
@@ -136,6 +139,7 @@ def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journa
     link.hil = HilOptions(bind="tcp://127.0.0.1:1", external_ids=frozenset({EXTERNAL}), external_wait_s=0.0)
     link.server, link.sim = _Server(), _Sim()
     link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
+    link._sim_cells = {}
     carrying = _state((3, 5), pod=155, mode=UnitMode.SETTING_DOWN)
     set_down = _state((3, 5), pod=-1)
     before = TelemetryFrame(step=9, t_s=9.0, units=[carrying])

@@ -157,7 +157,7 @@ def test_watchdog_stops_a_robot_that_hears_nothing_and_a_restarted_dispatcher_re
     robots(endpoint, "T-03")
     _wait(server, _registered("T-03"))
     assert _move(server, "T-03", 1, 301).col == 1
-    server.close()  # the dispatcher process dies; the robot hears nothing any more
+    server.close(bye=False)  # the dispatcher process dies; the robot hears nothing any more
     time.sleep(WATCHDOG_S + 0.5)
     server = _server(endpoint)  # restarted on the same endpoint
     try:

@@ -85,6 +85,7 @@ def test_serve_killed_mid_run_resumes_from_its_journal_and_nothing_is_done_twice
         str(runs),
         "--heartbeat-s",
         HEARTBEAT_S,
+        "--fast",  # lockstep with robots emulating at 40x
     ]
     procs: list[subprocess.Popen] = []
     try:

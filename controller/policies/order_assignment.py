@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from fctwin.controller.policies.base import Policy
@@ -44,3 +44,41 @@ class RoundRobin(OrderAssignment):
 
     def station_for(self, d, order, picks, open_lines):
         return picks[order.order.order_id % len(picks)]
+
+
+# channel name -> chooser with `station_for`'s signature; see `External`
+CHOOSERS: dict[str, Callable[..., int | None]] = {}
+
+
+def register_chooser(channel: str, chooser: Callable[..., int | None]) -> None:
+    """Make ``chooser(d, order, picks, open_lines) -> station index | None`` answer for ``channel``."""
+    CHOOSERS[channel] = chooser
+
+
+def unregister_chooser(channel: str) -> None:
+    CHOOSERS.pop(channel, None)
+
+
+class External(OrderAssignment):
+    """The choice comes from outside the dispatcher: the chooser registered under ``channel``
+    (`register_chooser`), e.g. a Gymnasium environment whose action picks the station
+    (`fctwin.sim.envs.OrderAssignmentEnv`). Asked only when some pick station can take more lines:
+    with every station at ``max_lines_per_station`` the order waits, as with any policy.
+    """
+
+    def __init__(self, *, channel: str):
+        self.channel = str(channel)
+        self._choose: Callable[..., int | None] | None = None
+
+    def setup(self, d):
+        try:
+            self._choose = CHOOSERS[self.channel]
+        except KeyError:
+            msg = f"no chooser registered for order_assignment channel {self.channel!r}"
+            raise LookupError(msg) from None
+
+    def station_for(self, d, order, picks, open_lines):
+        cap = d.config.max_lines_per_station
+        if all(open_lines[k] >= cap for k in picks):
+            return None
+        return self._choose(d, order, picks, open_lines)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from fctwin.controller.policies.base import Policy
 
 if TYPE_CHECKING:
@@ -114,3 +116,123 @@ class Nearest(PodSelection):
             if best_key is None or key < best_key:
                 best, best_key = p, key
         return None if best < 0 else best
+
+
+def _stow_candidates(d: Dispatcher, idx: int):
+    """Per pod: units held plus promised, gross mass plus promised, usable (on the floor, not on a
+    trip) and Manhattan cells to station ``idx``, as arrays for the stow kernel."""
+    book = d.book
+    n = len(book.pod_cell)
+    units_in = np.fromiter((book.units_in(p) + book.incoming[p] for p in range(n)), dtype=np.int64, count=n)
+    mass = np.fromiter((book.mass_kg(p) + book.incoming_mass[p] for p in range(n)), dtype=np.float64, count=n)
+    usable = np.fromiter(
+        (p not in book.busy_pod and book.pod_cell[p] is not None for p in range(n)), dtype=np.uint8, count=n
+    )
+    r0, c0 = d.stations[idx].cell
+    dist = np.fromiter(
+        (0 if c is None else abs(c[0] - r0) + abs(c[1] - c0) for c in book.pod_cell),
+        dtype=np.float64,
+        count=n,
+    )
+    return units_in, mass, usable, dist
+
+
+class RandomStow(MostLines):
+    """Pick as `most_lines`; stow: a pod with room drawn at random (seeded), the baseline that
+    mixes SKUs on pods with no regard for what is ordered together."""
+
+    def setup(self, d):
+        self._rng = np.random.default_rng([d.config.seed, 0x570])
+
+    def stow_pod(self, d, idx):
+        first = d.stations[idx].pending[0]
+        book = d.book
+        units_in, mass, usable, _ = _stow_candidates(d, idx)
+        ok = (
+            (usable > 0)
+            & (units_in + first.units <= book.capacity_units)
+            & (mass + first.units * float(book.sku_mass_kg[first.sku]) <= book.max_gross_mass_kg)
+        )
+        cand = np.flatnonzero(ok)
+        return None if cand.size == 0 else int(cand[self._rng.integers(cand.size)])
+
+
+class _ScoredStow(MostLines):
+    """Pick as `most_lines`; stow: the pod of best score from `fctwin.controller.slotting.stow_choice`
+    (affinity with the pod's SKUs, holding the SKU already, velocity class match, distance, fill)."""
+
+    W_AFF, W_SAME, W_CLASS, W_DIST, W_FILL = 0.0, 0.0, 0.0, 0.01, 0.2
+
+    def __init__(
+        self,
+        *,
+        w_aff: float | None = None,
+        w_same: float | None = None,
+        w_class: float | None = None,
+        w_dist: float | None = None,
+        w_fill: float | None = None,
+    ):
+        self.w = {
+            "w_aff": self.W_AFF if w_aff is None else w_aff,
+            "w_same": self.W_SAME if w_same is None else w_same,
+            "w_class": self.W_CLASS if w_class is None else w_class,
+            "w_dist": self.W_DIST if w_dist is None else w_dist,
+            "w_fill": self.W_FILL if w_fill is None else w_fill,
+        }
+
+    def stow_pod(self, d, idx):
+        from fctwin.controller.slotting.estimates import estimate_for
+        from fctwin.controller.slotting.kernels import stow_choice
+
+        first = d.stations[idx].pending[0]
+        book = d.book
+        est = estimate_for(d)
+        est.refresh(d)
+        aff_pods: list[int] = []
+        aff_w: list[float] = []
+        if self.w["w_aff"] > 0:
+            nbr, cnt = est.affinity(d)
+            top = float(cnt[first.sku, 0]) if cnt.shape[1] else 0.0
+            for s, c in zip(nbr[first.sku], cnt[first.sku], strict=True):
+                if s < 0:
+                    break
+                pods = book.pods_of_sku.get(int(s), ())
+                aff_pods.extend(pods)
+                aff_w.extend([c / top] * len(pods))
+        units_in, mass, usable, dist = _stow_candidates(d, idx)
+        best = stow_choice(
+            units_in=units_in,
+            mass_kg=mass,
+            usable=usable,
+            dist=dist,
+            pod_class=est.pod_class,
+            same_pods=sorted(book.pods_of_sku.get(first.sku, ())),
+            aff_pods=aff_pods,
+            aff_w=aff_w,
+            carton_units=first.units,
+            carton_mass_kg=first.units * float(book.sku_mass_kg[first.sku]),
+            sku_class=int(est.sku_class[first.sku]),
+            capacity_units=book.capacity_units,
+            max_mass_kg=book.max_gross_mass_kg,
+            **self.w,
+        )
+        return None if best < 0 else best
+
+
+class ClassStow(_ScoredStow):
+    """Stow into pods of the SKU's velocity class (A SKUs to A pods), then nearer and emptier."""
+
+    W_CLASS = 1.0
+
+
+class AffinityStow(_ScoredStow):
+    """Stow beside the SKUs it is ordered with (Mirzaei, Zaerpour & de Koster 2021), or onto a pod
+    already holding it; then nearer and emptier."""
+
+    W_AFF, W_SAME = 1.0, 0.5
+
+
+class CombinedStow(_ScoredStow):
+    """Affinity, same SKU and velocity class together."""
+
+    W_AFF, W_SAME, W_CLASS = 1.0, 0.5, 0.5

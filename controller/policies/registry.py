@@ -43,10 +43,15 @@ BUILTIN: dict[str, dict[str, str]] = {
     "order_assignment": {
         "least_loaded": f"{_P}.order_assignment:LeastLoaded",
         "round_robin": f"{_P}.order_assignment:RoundRobin",
+        "external": f"{_P}.order_assignment:External",
     },
     "pod_selection": {
         "most_lines": f"{_P}.pod_selection:MostLines",
         "nearest": f"{_P}.pod_selection:Nearest",
+        "random": f"{_P}.pod_selection:RandomStow",
+        "class_based": f"{_P}.pod_selection:ClassStow",
+        "affinity": f"{_P}.pod_selection:AffinityStow",
+        "combined": f"{_P}.pod_selection:CombinedStow",
     },
     "unit_allocation": {
         "nearest": f"{_P}.unit_allocation:NearestUnit",
@@ -55,6 +60,10 @@ BUILTIN: dict[str, dict[str, str]] = {
     "pod_storage": {
         "nearest_free": f"{_P}.pod_storage:NearestFree",
         "home": f"{_P}.pod_storage:Home",
+        "random": f"{_P}.pod_storage:RandomFree",
+        "class_based": f"{_P}.pod_storage:ClassBased",
+        "turnover": f"{_P}.pod_storage:Turnover",
+        "combined": f"{_P}.pod_storage:Combined",
     },
     "stow_assignment": {
         "shortest_queue": f"{_P}.stow_assignment:ShortestQueue",

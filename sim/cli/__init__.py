@@ -18,6 +18,7 @@ import threading
 # subcommand -> module providing add_parser(subparsers)
 SUBCOMMANDS: dict[str, str] = {
     "run": "fctwin.sim.cli.run",
+    "sweep": "fctwin.sim.cli.sweep",
     "validate": "fctwin.sim.cli.validate",
     "scenes": "fctwin.sim.cli.scenes",
     "runs": "fctwin.sim.cli.runs",
@@ -26,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "fctwin.sim.cli.serve",
     "robot": "fctwin.sim.cli.robot",
     "keys": "fctwin.sim.cli.keys",
+    "conformance": "fctwin.sim.cli.conformance",
 }
 
 

@@ -128,3 +128,38 @@ def station_type_table(by_type: dict) -> None:
             f"{row['units_to_person']:,}",
         )
     Console().print(table)
+
+
+@contextlib.contextmanager
+def sweep_progress(*, enabled: bool = True):
+    """Yields ``update(state)`` for `fctwin.sim.experiments.execute`: runs done of total, ETA, failures."""
+    if not enabled:
+        yield lambda state: None
+        return
+    from rich.progress import MofNCompleteColumn, TimeRemainingColumn
+
+    console = Console(file=sys.stderr)
+    with Progress(
+        TextColumn("[bold]runs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=console,
+        transient=False,
+    ) as prog:
+        task = prog.add_task("sweep", total=None, note="")
+
+        def update(state: dict) -> None:
+            last = state.get("last")
+            note = f"{state['running']} running"
+            if state["failed"]:
+                note += f", [red]{state['failed']} failed[/]"
+            if last is not None and not last["ok"]:
+                what = "failed" if last["final"] else "will retry"
+                note += f"; variant {last['variant']} seed {last['seed']} {what}"
+            prog.update(task, total=state["total"], completed=state["done"] + state["failed"], note=note)
+
+        yield update

@@ -2,7 +2,8 @@
 
     fctwin robot --type titan --id T-07 --connect tcp://10.0.0.5:5555 [--keys KEYS] [--scene S]
 
-Starts at the unit's cell in ``--scene`` (or ``--cell ROW,COL``) and runs until SIGTERM/SIGINT.
+Starts at the unit's cell in ``--scene`` (or ``--cell ROW,COL``, or where ``--state-file`` says
+it was) and runs until the dispatcher says ``bye`` (the run is over: exit 0) or SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="heartbeat interval",
     )
     parser.add_argument(
-        "--duration-s", type=types.seconds, help="exit after this many seconds (default: run until signalled)"
+        "--duration-s",
+        type=types.seconds,
+        help="exit after this many seconds (default: until bye or a signal)",
+    )
+    parser.add_argument(
+        "--state-file",
+        help="keep pose, pod and battery in this file and start from it (a restarted robot reports "
+        "where it is, as a real one reads back its localisation)",
     )
     parser.set_defaults(func=_run)
 
@@ -89,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         cell = (row, col)
     from fctwin.network.robot_client import run_robot_process
 
-    run_robot_process(
+    return run_robot_process(
         endpoint=args.connect,
         client_id=args.id,
         cell=cell,
@@ -100,5 +108,5 @@ def _run(args: argparse.Namespace) -> int:
         key_dir=args.keys,
         duration_s=args.duration_s,
         codes=codes,
+        state_file=args.state_file,
     )
-    return 0

@@ -6,10 +6,13 @@ the scene's external units served by robots over the network (hardware in the lo
     fctwin robot --type titan --id T-07 --connect tcp://HOST:5555 --keys keys --scene scenes/hil.toml
 
 Waits for every external unit to register, then runs the scene like `fctwin run` (run store,
-KPIs), journaling every tick. If the dispatcher dies, ``fctwin serve SCENE --bind ... --resume
-RUN_ID`` replays the journal through a fresh dispatcher (checking it decides exactly as recorded)
-and continues the run live; the robots reconnect by themselves (`fctwin.sim.journal`). Binding beyond
-loopback without ``--keys`` is refused unless ``--insecure``.
+KPIs), journaling every tick. Robots move at wall-clock speed, so ``--realtime`` is required (a
+fast run would step the floor as fast as it can and a robot's motion would lag it); ``--fast``
+runs in lockstep with robots that emulate faster than the wall clock (tests, ``fctwin robot
+--speedup``). At the end every robot gets ``bye``. If the dispatcher dies, ``fctwin serve SCENE
+--bind ... --resume RUN_ID`` replays the journal through a fresh dispatcher (checking it decides
+exactly as recorded) and continues the run live; the robots reconnect by themselves
+(`fctwin.sim.journal`). Binding beyond loopback without ``--keys`` is refused unless ``--insecure``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--keys", help="key directory from `fctwin keys generate` (CURVE + allow-list)")
     parser.add_argument("--insecure", action="store_true", help="allow a plaintext bind beyond loopback")
-    parser.add_argument("--realtime", action="store_true", help="pace the run to the wall clock")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--realtime", action="store_true", help="pace the run to the wall clock (required with robots)"
+    )
+    pace.add_argument(
+        "--fast",
+        action="store_true",
+        help="do not pace: each tick waits only for the robots' reports (emulated robots faster than "
+        "the wall clock only)",
+    )
     parser.add_argument(
         "--speedup", type=types.speedup, default=1.0, help="realtime factor (default 1: hardware speed)"
     )
@@ -63,11 +75,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    # Sessions, losses and refused messages, on stderr (the KPIs go to stdout as JSON).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from fctwin.network.hil_link import HilFleetLink, HilOptions
     from fctwin.network.security import InsecureBindError, ServerKeys, check_bind_allowed
     from fctwin.sim.cli import UsageError
     from fctwin.sim.scene import load_scene
 
+    if not (args.realtime or args.fast):
+        raise UsageError(
+            "external units are robots moving at wall-clock speed: pass --realtime [--speedup N] "
+            "(or --fast for emulated robots that step faster than the wall clock)"
+        )
     keys = ServerKeys.from_dir(args.keys) if args.keys else None
     if keys is not None and not keys.secret_file.exists():
         raise UsageError(f"{keys.secret_file} not found (run `fctwin keys generate --dir {args.keys} ...`)")
@@ -111,8 +132,15 @@ def _serve(args: argparse.Namespace) -> int:
             heartbeat_interval_s=args.heartbeat_s,
             register_timeout_s=args.wait_s,
             external_wait_s=max(2.0, 3 * sc.step_s / (opts.speedup if opts.realtime else 1.0)),
+            grid=sc.grid,
+            start_cells={u.unit_id: u.cell for u in sc.units},
+            step_s=sc.step_s,
+            realtime_factor=opts.speedup if opts.realtime else 0.0,
         )
         print(f"waiting for external units {sorted(external)} on {args.bind}", flush=True)
+        for u in sc.units:
+            if u.external:
+                print(f"  {u.unit_id} starts at ({u.cell[0]}, {u.cell[1]}) heading {u.heading}", flush=True)
         link = HilFleetLink(
             sc.as_data(),
             hil,

@@ -29,6 +29,21 @@ from fctwin.sim.scene import Scene
 from fctwin.sim.seeds import stream
 
 
+class PacedEnvironment(simpy.rt.RealtimeEnvironment):
+    """`simpy.rt.RealtimeEnvironment` whose waits for the wall clock call ``idle(wait_s)`` (when
+    set) instead of sleeping: the link serves its network sessions meanwhile."""
+
+    idle: Callable[[float], None] | None = None
+
+    def step(self) -> None:
+        idle = self.idle
+        if idle is not None and self.peek() != simpy.core.Infinity:
+            target = self.real_start + (self.peek() - self.env_start) * self.factor
+            while (wait_s := target - time.monotonic()) > 0:
+                idle(wait_s)
+        super().step()
+
+
 class RunLoop:
     """One run's clock and processes, from the initial frame to the last tick's frame.
 
@@ -59,7 +74,7 @@ class RunLoop:
         self.progress = progress
         try:
             if opts.realtime:
-                env = simpy.rt.RealtimeEnvironment(factor=1.0 / opts.speedup, strict=False)
+                env = PacedEnvironment(factor=1.0 / opts.speedup, strict=False)
             else:
                 env = simpy.Environment()
             self.env = env
@@ -93,6 +108,10 @@ class RunLoop:
             if opts.journal or opts.resume:
                 on_live = _pace_after_replay(env) if opts.resume and opts.realtime else None
                 self.link = JournaledLink(self.link, TickJournal(store), replay=replay, on_live=on_live)
+            if opts.realtime:
+                # Hardware on the wire: its sessions are served while the run waits for the wall
+                # clock (a robot hears the dispatcher every heartbeat interval, not only at ticks).
+                env.idle = getattr(self.link, "idle", None)
             self.tracker = Tracker(scene)
             self.initial_units = scene.pods.initial_units()
             self.state = {

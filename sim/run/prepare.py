@@ -36,6 +36,7 @@ def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[F
         pod_empty_mass_kg=scene.pods.empty_mass_kg,
         pod_max_gross_mass_kg=scene.pods.max_gross_mass_kg,
         sku_mass_kg=np.asarray(scene.skus.mass_kg),
+        sku_demand_prob=np.asarray(scene.skus.demand_prob),
     )
     d = scene.spec.dispatch
     queue_cells = max(g.queue_cells for g in scene.spec.stations)

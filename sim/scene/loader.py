@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pydantic
 
+from fctwin.controller.floorplan import grid_bfs_distance
 from fctwin.sim.scene import layout as lay
 from fctwin.sim.scene.layout import CellCode, LayoutError
 from fctwin.sim.scene.model import DriveUnitDef, PodTable, Scene, SkuTable, StationDef
@@ -440,7 +441,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
             k += 1
 
     skus = _make_skus(spec)
-    pods = _make_pods(spec, storage_cells, skus)
+    pods = _make_pods(spec, storage_cells, skus, grid, [st.cell for st in stations if st.kind == "pick"])
     step_s = max(_step_time_s(g, spec.layout.cell_size_m) for g in spec.fleet)
     grid.setflags(write=False)
     return Scene(
@@ -542,25 +543,77 @@ def _make_skus(spec: SceneFile) -> SkuTable:
     lo, hi = np.array(spec.skus.size_min_m), np.array(spec.skus.size_max_m)
     size_m = lo + rng.random((n, 3)) * (hi - lo)
     mass_kg = spec.skus.mass_min_kg + rng.random(n) * (spec.skus.mass_max_kg - spec.skus.mass_min_kg)
-    for arr in (demand_prob, size_m, mass_kg):
-        arr.setflags(write=False)
-    return SkuTable(demand_prob=demand_prob, size_m=size_m, mass_kg=mass_kg)
+    family = None
+    if spec.skus.families is not None:
+        # its own stream: declaring families leaves sizes and masses as they were
+        perm = stream(spec.seed, "scene.families").permutation(n)
+        family = np.empty(n, dtype=np.int32)
+        family[perm] = np.arange(n, dtype=np.int32) // spec.skus.families.size
+    for arr in (demand_prob, size_m, mass_kg, family):
+        if arr is not None:
+            arr.setflags(write=False)
+    return SkuTable(demand_prob=demand_prob, size_m=size_m, mass_kg=mass_kg, family=family)
 
 
-def _make_pods(spec: SceneFile, storage_cells: np.ndarray, skus: SkuTable) -> PodTable:
-    """Place pods on storage cells and fill them: every SKU on at least one pod, popular SKUs on more."""
+def _storage_distance(grid: np.ndarray, storage_cells: np.ndarray, pick_cells: list) -> np.ndarray:
+    """Mean loaded-path cells from each storage cell to the pick stations (as the dispatcher measures)."""
+    loaded_ok = np.isin(grid, [CellCode.AISLE, CellCode.PICK, CellCode.STOW, CellCode.CHARGE, CellCode.PARK])
+    rows, cols = storage_cells[:, 0], storage_cells[:, 1]
+    total = np.zeros(len(storage_cells))
+    for cell in pick_cells:
+        passable = loaded_ok.copy()
+        passable[rows, cols] = True  # a pod leaves and enters its cell from the aisle
+        d = grid_bfs_distance(passable, [cell])[rows, cols].astype(np.float64)
+        total += np.where(d < 0, d.max() + 10.0, d)
+    return total / max(1, len(pick_cells))
+
+
+def _make_pods(
+    spec: SceneFile, storage_cells: np.ndarray, skus: SkuTable, grid: np.ndarray, pick_cells: list
+) -> PodTable:
+    """Place pods on storage cells and fill them: every SKU on at least one pod, popular SKUs on more.
+
+    ``pods.placement`` "random" (the default) draws cells and SKU mixing at random; the other
+    methods are slotting (`fctwin.controller.slotting.placement`), the affinity ones learning from a
+    history of ``pods.placement_history_orders`` orders sampled from the scene's demand model.
+    """
     p = spec.pods
     rng = stream(spec.seed, "scene.pods")
     n_skus = len(skus.demand_prob)
-    chosen = np.sort(rng.choice(len(storage_cells), size=p.count, replace=False))
-    cells = storage_cells[chosen].astype(np.int32)
-    slots = p.count * p.skus_per_pod
-    base = rng.permutation(n_skus)[: min(n_skus, slots)]
-    extra = rng.choice(n_skus, size=slots - len(base), p=skus.demand_prob) if slots > len(base) else []
-    sku_per_slot = np.concatenate([base, np.asarray(extra, dtype=np.int64)]).astype(np.int32)
-    sku_per_slot = rng.permutation(sku_per_slot).reshape(p.count, p.skus_per_pod)
     units_per_slot = max(1, int(p.capacity_units * p.initial_fill_frac) // p.skus_per_pod)
-    pod_units = np.full((p.count, p.skus_per_pod), units_per_slot, dtype=np.int32)
+    if p.placement == "random":
+        chosen = np.sort(rng.choice(len(storage_cells), size=p.count, replace=False))
+        slots = p.count * p.skus_per_pod
+        base = rng.permutation(n_skus)[: min(n_skus, slots)]
+        extra = rng.choice(n_skus, size=slots - len(base), p=skus.demand_prob) if slots > len(base) else []
+        sku_per_slot = np.concatenate([base, np.asarray(extra, dtype=np.int64)]).astype(np.int32)
+        sku_per_slot = rng.permutation(sku_per_slot).reshape(p.count, p.skus_per_pod)
+    else:
+        from fctwin.controller.slotting.placement import place_pods
+        from fctwin.sim.demand_model import sample_history
+
+        history = None
+        if p.placement in ("affinity", "combined"):
+            history = sample_history(
+                skus.demand_prob,
+                skus.family,
+                spec.orders,
+                seed=spec.seed,
+                n_orders=p.placement_history_orders,
+            )
+        chosen, sku_per_slot = place_pods(
+            method=p.placement,
+            rng=rng,
+            demand_prob=skus.demand_prob,
+            n_pods=p.count,
+            slots=p.skus_per_pod,
+            units_per_slot=units_per_slot,
+            cell_dist=_storage_distance(grid, storage_cells, pick_cells),
+            history=history,
+        )
+        sku_per_slot = np.ascontiguousarray(sku_per_slot, dtype=np.int32)
+    cells = storage_cells[chosen].astype(np.int32)
+    pod_units = np.where(sku_per_slot >= 0, units_per_slot, 0).astype(np.int32)
     # A SKU drawn twice for one pod: merge into the first slot so each (pod, sku) is one slot.
     for i in range(p.count):
         seen: dict[int, int] = {}

@@ -40,6 +40,7 @@ class SkuTable:
     demand_prob: np.ndarray  # float64[S], sums to 1
     size_m: np.ndarray  # float64[S, 3]
     mass_kg: np.ndarray  # float64[S]
+    family: np.ndarray | None = None  # int32[S] family of each SKU (skus.families), None without
 
     @property
     def count(self) -> int:

@@ -185,6 +185,12 @@ class Pods(Strict):
     capacity_units: Annotated[int, Field(gt=0, le=1_000_000)] = 400
     skus_per_pod: Annotated[int, Field(gt=0, le=10_000)] = 8
     initial_fill_frac: Frac = 0.6
+    # Initial slotting (docs/slotting.md): "random" (the default: SKUs mixed at random, pods on random
+    # cells), "class_based" (pods on cells of their ABC velocity class), "turnover" (fastest pods on
+    # the nearest cells), "affinity" (co-ordered SKUs share pods), "combined" (affinity + turnover).
+    placement: Literal["random", "class_based", "turnover", "affinity", "combined"] = "random"
+    # orders sampled from the scene's demand model as the history affinity placement learns from
+    placement_history_orders: PosInt = 20000
 
     @model_validator(mode="after")
     def _slots(self):
@@ -266,9 +272,17 @@ class Abc(Strict):
 Popularity = Annotated[Zipf | Abc, Field(discriminator="kind")]
 
 
+class Families(Strict):
+    """SKU families: a seeded random partition of the SKUs into groups of ``size`` (e.g. a brand's
+    range, the sizes of one shoe). Baskets (`Basket`) draw further order lines from them."""
+
+    size: Annotated[int, Field(ge=2)] = 10
+
+
 class Skus(Strict):
     count: Annotated[int, Field(gt=0, le=MAX_SKUS)]
     popularity: Popularity = Zipf(kind="zipf", exponent=1.0)
+    families: Families | None = None
     size_min_m: tuple[PosFloat, PosFloat, PosFloat] = (0.05, 0.05, 0.02)
     size_max_m: tuple[PosFloat, PosFloat, PosFloat] = (0.40, 0.30, 0.30)
     mass_min_kg: PosFloat = 0.05
@@ -295,12 +309,42 @@ class Skus(Strict):
         return self
 
 
+class Basket(Strict):
+    """Orders with structure: each line after the first comes, with probability ``same_family``,
+    from the family of the order's first line (by popularity within the family), else from the
+    whole catalogue. Needs ``skus.families``."""
+
+    same_family: Frac = 0.7
+
+
+class Drift(Strict):
+    """Velocity that drifts: every ``interval_h`` simulated hours, ``swap_frac`` of the SKUs trade
+    popularity with another SKU drawn at random (new bestsellers, fading ones)."""
+
+    interval_h: PosFloat = 1.0
+    swap_frac: Frac = 0.05
+
+
+class Promotion(Strict):
+    """A promotion (or a season): one SKU family's demand times ``multiplier`` during
+    [``start_h``, ``start_h + hours``) of simulated time. Needs ``skus.families``."""
+
+    family: NonNegInt
+    start_h: NonNegFloat = 0.0
+    hours: PosFloat = 1.0
+    multiplier: PosFloat = 5.0
+
+
 class Orders(Strict):
     rate_per_h: Annotated[float, Field(gt=0, le=1_000_000)]
     hourly_profile: Annotated[list[NonNegFloat], Field(min_length=24, max_length=24)] | None = None
     start_hour: Annotated[int, Field(ge=0, le=23)] = 8
     lines_per_order: Distribution = Geometric(dist="geometric", mean=1.6, max=8)
     units_per_line: Distribution = Geometric(dist="geometric", mean=1.2, max=5)
+    # Demand structure for slotting (docs/slotting.md); none of it set gives today's draws exactly.
+    basket: Basket | None = None
+    drift: Drift | None = None
+    promotions: list[Promotion] = []
 
 
 class InboundWave(Strict):
@@ -429,3 +473,14 @@ class SceneFile(Strict):
     dispatch: Dispatch = Dispatch()
     labour: Labour = Labour()
     agent: Agent = Agent()
+
+    @model_validator(mode="after")
+    def _families_for_baskets(self):
+        if self.skus.families is None and (self.orders.basket is not None or self.orders.promotions):
+            raise ValueError("orders.basket and orders.promotions need skus.families")
+        if self.skus.families is not None:
+            n_fam = -(-self.skus.count // self.skus.families.size)
+            for k, promo in enumerate(self.orders.promotions):
+                if promo.family >= n_fam:
+                    raise ValueError(f"orders.promotions[{k}].family: {promo.family} >= {n_fam} families")
+        return self

@@ -1,0 +1,199 @@
+"""Slotting end to end: demand structure, initial placement, the policies in runs.
+
+Stories over invariants: the default demand draws exactly as before; baskets keep lines in the
+family; placements put every SKU somewhere within the pod limits; every slotting policy gives the
+same run for the same seed and conserves units; affinity finds no gain where demand has no baskets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fctwin
+from fctwin.sim.demand_model import DemandModel, sample_history
+
+STRUCTURE = {
+    "skus.families": {"size": 10},
+    "orders.basket": {"same_family": 0.7},
+    "orders.lines_per_order": {"dist": "geometric", "mean": 3.0, "max": 8},
+}
+
+
+def test_default_demand_draws_exactly_as_before():
+    scene = fctwin.load_scene("fc_small")
+    model = DemandModel(scene.skus.demand_prob, scene.skus.family, scene.spec.orders, scene.seed)
+    assert not model.structured
+    p = scene.skus.demand_prob
+    cdf = np.cumsum(p)
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    for n in (1, 3, 6, 2):
+        model.at(3.0)
+        old = [int(min(s, len(p) - 1)) for s in np.searchsorted(cdf, a.random(n) * cdf[-1], side="right")]
+        assert model.draw(b, n).tolist() == old
+
+
+def test_baskets_keep_further_lines_in_the_family():
+    scene = fctwin.load_scene("fc_small", overrides=STRUCTURE)
+    fam = scene.skus.family
+    assert fam is not None and np.bincount(fam).max() == 10
+    ptr, skus = sample_history(
+        scene.skus.demand_prob, fam, scene.spec.orders, seed=1, n_orders=3000, name="test"
+    )
+    same = total = 0
+    for o in range(len(ptr) - 1):
+        s = skus[ptr[o] : ptr[o + 1]]
+        # the first line of an order is not kept in order after np.unique: count pairs instead
+        for i in range(len(s)):
+            for j in range(i + 1, len(s)):
+                same += fam[s[i]] == fam[s[j]]
+                total += 1
+    assert total > 1000 and same / total > 0.3  # without baskets: about 1% of pairs
+
+
+def test_drift_and_promotions_move_popularity_deterministically():
+    over = {
+        "skus.families": {"size": 10},
+        "orders.drift": {"interval_h": 1.0, "swap_frac": 0.1},
+        "orders.promotions": [{"family": 3, "start_h": 2.0, "hours": 1.0, "multiplier": 20.0}],
+    }
+    scene = fctwin.load_scene("fc_small", overrides=over)
+    models = [
+        DemandModel(scene.skus.demand_prob, scene.skus.family, scene.spec.orders, scene.seed)
+        for _ in range(2)
+    ]
+    for m in models:
+        m.at(2.5)
+    assert np.array_equal(models[0].weights, models[1].weights)
+    w = models[0].weights
+    assert not np.allclose(models[0].popularity, scene.skus.demand_prob)  # drifted
+    promo = scene.skus.family == 3
+    assert w[promo].sum() > 5 * (models[0].popularity[promo].sum() / models[0].popularity.sum())
+    models[0].at(3.5)  # promotion over
+    assert models[0].weights[promo].sum() < w[promo].sum()
+
+
+def test_baskets_need_families():
+    with pytest.raises(fctwin.SceneError, match="families"):
+        fctwin.load_scene("fc_small", overrides={"orders.basket": {"same_family": 0.5}})
+
+
+@pytest.mark.parametrize("placement", ["class_based", "turnover", "affinity", "combined"])
+def test_placement_puts_every_sku_on_a_pod_within_limits(placement):
+    scene = fctwin.load_scene(
+        "fc_small",
+        overrides={**STRUCTURE, "pods.placement": placement, "pods.placement_history_orders": 3000},
+    )
+    pods = scene.pods
+    held = pods.slot_sku[pods.slot_units > 0]
+    assert set(held.tolist()) == set(range(scene.skus.count))
+    assert (pods.slot_units.sum(axis=1) <= pods.capacity_units).all()
+    mass = np.where(pods.slot_sku >= 0, scene.skus.mass_kg[np.maximum(pods.slot_sku, 0)], 0.0)
+    assert (pods.empty_mass_kg + (mass * pods.slot_units).sum(axis=1) <= pods.max_gross_mass_kg + 1e-9).all()
+    for row in pods.slot_sku:
+        row = row[row >= 0]
+        assert len(set(row.tolist())) == len(row)
+    cells = {tuple(c) for c in pods.home_cells.tolist()}
+    assert len(cells) == pods.count  # one pod per cell
+
+
+def greedy_pods_per_line(scene, n_orders: int = 3000) -> float:
+    """Pods a picker would visit per order line, covering each sampled order greedily (static)."""
+    ptr, skus = sample_history(
+        scene.skus.demand_prob, scene.skus.family, scene.spec.orders, seed=99, n_orders=n_orders, name="eval"
+    )
+    pods_of: dict[int, set[int]] = {}
+    for p, row in enumerate(scene.pods.slot_sku):
+        for s in row[row >= 0]:
+            pods_of.setdefault(int(s), set()).add(p)
+    visits = lines = 0
+    for o in range(n_orders):
+        need = {int(s) for s in skus[ptr[o] : ptr[o + 1]]}
+        lines += len(need)
+        while need:
+            cand = set().union(*(pods_of[s] for s in need))
+            best = max(cand, key=lambda p: (sum(p in pods_of[s] for s in need), -p))
+            need = {s for s in need if best not in pods_of[s]}
+            visits += 1
+    return visits / lines
+
+
+def test_affinity_gains_with_baskets_and_finds_no_false_gain_without():
+    with_b = {**STRUCTURE, "pods.placement_history_orders": 5000}
+    without = {k: v for k, v in with_b.items() if k != "orders.basket"}
+    ratios = {}
+    for name, over in (("baskets", with_b), ("none", without)):
+        rnd = greedy_pods_per_line(fctwin.load_scene("fc_small", overrides=over))
+        aff = greedy_pods_per_line(
+            fctwin.load_scene("fc_small", overrides={**over, "pods.placement": "affinity"})
+        )
+        ratios[name] = aff / rnd
+    assert ratios["baskets"] < 0.97  # co-ordered SKUs share pods: fewer pods per line
+    assert ratios["none"] > 0.97  # no structure to find: no gain beyond noise
+
+
+BUNDLES = {
+    "random": {
+        "pods.placement": "random",
+        "dispatch.pod_storage": "random",
+        "dispatch.pod_selection": "random",
+    },
+    "class_based": {
+        "pods.placement": "class_based",
+        "dispatch.pod_storage": "class_based",
+        "dispatch.pod_selection": "class_based",
+    },
+    "turnover": {"pods.placement": "turnover", "dispatch.pod_storage": "turnover"},
+    "affinity": {"pods.placement": "affinity", "dispatch.pod_selection": "affinity"},
+    "combined": {
+        "pods.placement": "combined",
+        "dispatch.pod_storage": "combined",
+        "dispatch.pod_selection": "combined",
+        # move often, so a short run shows re-slotting
+        "dispatch.params.pod_storage": {"reslot_moves_per_h": 600.0},
+    },
+}
+
+
+@pytest.mark.parametrize("bundle", list(BUNDLES))
+def test_slotting_policies_are_deterministic_and_conserve_units(bundle, tmp_path):
+    over = {
+        **STRUCTURE,
+        "pods.placement_history_orders": 2000,
+        "inbound.cartons_per_h": 120.0,
+        **BUNDLES[bundle],
+    }
+    runs = [
+        fctwin.run("fc_small", hours=0.08, seed=3, overrides=over, runs_dir=str(tmp_path), link="local")
+        for _ in range(2)
+    ]
+    logs = [r.events(as_frame=False) for r in runs]
+    assert logs[0] == logs[1]
+    k = runs[0].kpis
+    assert k["units_conserved"] and k["collisions"] == 0 and k["units_picked"] > 0
+    if bundle == "combined":
+        kinds = logs[0]["kind"]
+        assert kinds.count("reslot_move") > 0
+
+
+def test_a_forecast_moves_pod_velocity_the_eluna_hook():
+    """`estimate_for(d).set_forecast` (pre-positioning ahead of predicted demand) re-ranks the pods."""
+    from fctwin.controller.dispatcher import Dispatcher
+    from fctwin.controller.slotting.estimates import estimate_for
+    from fctwin.sim.run import floorplan_from_scene
+
+    plan, config = floorplan_from_scene(fctwin.load_scene("fc_small_peak"))
+    d = Dispatcher(plan, config)
+    est = estimate_for(d)
+    assert estimate_for(d) is est  # one per dispatcher, shared by its policies
+    est.refresh(d, force=True)
+    before = est.pod_rate.copy()
+    share = np.full(est.n_skus, 1e-6)
+    sku = int(plan.slot_sku[17, 0])
+    share[sku] = 1.0  # tomorrow everyone buys this SKU
+    est.set_forecast(share)
+    est.refresh(d, force=True)
+    holders = sorted(d.book.pods_of_sku[sku])
+    assert 17 in holders
+    assert est.pod_class[holders].max() == 0  # the pods holding it are now class A
+    assert not np.allclose(before, est.pod_rate)
