@@ -26,7 +26,9 @@ class Decisions:
     def _assign_orders(self) -> None:
         if not self.backlog:
             return
-        picks = [i for i, s in enumerate(self.stations) if s.kind == "pick"]
+        picks = [i for i, s in enumerate(self.stations) if s.kind == "pick" and s.associates > 0]
+        if not picks:
+            return
         cap = self.config.max_lines_per_station
         # open lines per station, counted once and kept up to date as orders are assigned (the
         # backlog is never empty on a busy floor, so this ran every tick for every station)
@@ -183,7 +185,16 @@ class Decisions:
         ]
         if not idle:
             return
-        for trip, i in self.policies.unit_allocation.allocate(self, list(self.trips), idle):
+        trips = list(self.trips)
+        if self.stow_unit_cap is not None:  # the drive-unit split lever
+            room = self.stow_unit_cap - sum(
+                1 for u in self.units if u.trip is not None and u.trip.kind == "stow"
+            )
+            stow = [t for t in trips if t.kind == "stow"]
+            if len(stow) > max(room, 0):
+                drop = {id(t) for t in stow[max(room, 0) :]}
+                trips = [t for t in trips if id(t) not in drop]
+        for trip, i in self.policies.unit_allocation.allocate(self, trips, idle):
             u = self.units[i]
             u.trip = trip
             u.park = None

@@ -17,7 +17,8 @@ The defaults:
 
 The class is assembled from parts with one job each, over one shared state:
 `records` (the dataclasses), `events` (telemetry and events), `decisions` (asking the policies),
-`trips` (trip execution), `stations` (station geometry), `motion` (the planner step).
+`trips` (trip execution), `stations` (station geometry), `motion` (the planner step), `levers`
+(the manager's levers as entry points).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from fctwin.controller.floorplan import (
     FloorPlan,
 )
 from fctwin.controller.inventory import InventoryBook
+from fctwin.controller.levers import LeverEntryPoints
 from fctwin.controller.motion import PlannerStep
 from fctwin.controller.orders import Carton, Order
 from fctwin.controller.planning import GridMaps
@@ -67,7 +69,9 @@ from fctwin.controller.trips import TripExecution
 from fctwin.robots.messages import CommandBatch, TelemetryFrame
 
 
-class Dispatcher(EventHandling, Decisions, StockControl, TripExecution, StationLayout, PlannerStep):
+class Dispatcher(
+    EventHandling, Decisions, StockControl, TripExecution, StationLayout, PlannerStep, LeverEntryPoints
+):
     """Runs the floor. Construct with a `FloorPlan` and a `DispatchConfig`; call `tick` every step."""
 
     def __init__(self, plan: FloorPlan, config: DispatchConfig):
@@ -113,6 +117,8 @@ class Dispatcher(EventHandling, Decisions, StockControl, TripExecution, StationL
             "refusals": 0,
             "planner_s": 0.0,
             "planner_steps": 0,
+            "lines_arrived": 0,
+            "cartons_arrived": 0,
             "lines_backordered": 0,
             "purchase_orders": 0,
             "units_ordered_from_supplier": 0,
@@ -149,6 +155,7 @@ class Dispatcher(EventHandling, Decisions, StockControl, TripExecution, StationL
         self._storage_slot = {(int(r), int(c)): k for k, (r, c) in enumerate(self.storage_cells.tolist())}
         self.t_s = 0.0
         self.step = 0
+        self._init_levers()
         self._init_stock(len(plan.sku_mass_kg))
         for family in FAMILIES:
             setup = getattr(getattr(self.policies, family), "setup", None)
@@ -160,6 +167,7 @@ class Dispatcher(EventHandling, Decisions, StockControl, TripExecution, StationL
     def submit_order(self, order: Order) -> None:
         self.orders[order.order_id] = OrderRec(order=order, lines_left=len(order.lines))
         self.backlog.append(order.order_id)
+        self.stats["lines_arrived"] += len(order.lines)
         demand_open, demand_new = self.sku_demand_open, self._demand_new
         for ln in order.lines:
             demand_open[ln.sku] += ln.units
@@ -170,6 +178,7 @@ class Dispatcher(EventHandling, Decisions, StockControl, TripExecution, StationL
         stow = [i for i, s in enumerate(self.stations) if s.kind == "stow"]
         if not stow:
             raise ValueError("no stow station to receive inbound cartons")
+        stow = [i for i in stow if self.stations[i].associates > 0] or stow  # closed: only if all are
         if station_id is None:
             idx = self.policies.stow_assignment.station_for(self, carton, stow)
         else:
@@ -177,6 +186,7 @@ class Dispatcher(EventHandling, Decisions, StockControl, TripExecution, StationL
         if not carton.po_id:  # a carton nobody ordered here (the scene's fixed stream, the inbound model)
             self.sku_inbound[carton.sku] += carton.units
         self.stations[idx].pending.append(Line(carton.carton_id, carton.sku, carton.units, carton.t_s))
+        self.stats["cartons_arrived"] += 1
         self.log.append(
             (
                 carton.t_s,
@@ -200,7 +210,8 @@ class Dispatcher(EventHandling, Decisions, StockControl, TripExecution, StationL
     def tick(self, frame: TelemetryFrame) -> CommandBatch:
         self.t_s = frame.t_s
         self.step = frame.step
-        commands: list = []
+        commands: list = self.lever_commands
+        self.lever_commands = []
         self._ingest(frame, commands)
         if self._reorders and self.t_s >= self._next_review_s:
             self._review_stock()

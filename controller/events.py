@@ -141,6 +141,8 @@ class EventHandling:
         trip.served.add(id(line))
         units = int(ev.data.get("units", line.units))
         to_person = int(ev.data.get("to_person", 0))
+        station.units_served += units
+        station.lines_served += 1
         self.stats["units_to_person"] += to_person
         if trip.kind == "pick":
             self.book.picked(trip.pod, line.sku, units)

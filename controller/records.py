@@ -96,6 +96,9 @@ class StationRec:
     storage_by_distance: list[Cell] = field(default_factory=list)
     distance: np.ndarray | None = None  # int32[H, W] BFS cells to the station for loaded units
     busy: bool = False
+    associates: int = 1  # people working it (person-worked stations); 0 = closed
+    units_served: int = 0  # picked or stowed here so far (the Eluna digest reads it)
+    lines_served: int = 0
 
 
 @dataclass(eq=False)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fctwin.robots.contract import register
+from fctwin.robots.contract import UnitSpec, register
 from fctwin.robots.distributions import make_sampler
 from fctwin.robots.floor import FloorView
-from fctwin.robots.messages import Serve
-from fctwin.robots.station import LineOutcome, StationUnit
+from fctwin.robots.messages import Command, Serve, Staff, UnitEvent
+from fctwin.robots.station import STATION_COMMANDS, LineOutcome, StationUnit
 
 Cell = tuple[int, int]
 
@@ -18,7 +18,13 @@ DEFAULT_PER_UNIT = {"dist": "lognormal", "mean": 10.0, "cv": 0.3}  # RAWSim-O: 1
 
 @register
 class HumanStation(StationUnit):
-    """Per pod visit ``per_pod_s``; per unit ``per_unit_s`` (each a distribution mapping)."""
+    """Per pod visit ``per_pod_s``; per unit ``per_unit_s`` (each a distribution mapping).
+
+    The distributions are one associate's times. A `Staff` command sets how many associates work
+    the station and how much faster than one they are together (``speed_factor``): every line's
+    drawn duration is divided by it (the draws themselves do not change, so a station's random
+    stream is the same whatever its staffing). With 0 associates the station starts no line.
+    """
 
     unit_type = "human"
 
@@ -34,11 +40,38 @@ class HumanStation(StationUnit):
     ):
         self._per_pod = make_sampler(per_pod_s)
         self._per_unit = make_sampler(per_unit_s)
+        self.associates = 1
+        self.speed_factor = 1.0
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind)
+        self.spec = UnitSpec(
+            unit_type=self.spec.unit_type,
+            footprint_m=self.spec.footprint_m,
+            accepted_commands=STATION_COMMANDS | {"staff"},
+            reported_modes=self.spec.reported_modes,
+        )
+
+    def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
+        if not isinstance(command, Staff):
+            return super().handle(command, t_s)
+        cid = command.command_id
+        if cid in self._seen:
+            return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
+        self._seen.add(cid)
+        if command.associates < 0 or (command.associates > 0 and command.speed_factor <= 0):
+            reason = "associates must be >= 0 and speed_factor > 0 when staffed"
+            return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": reason})]
+        self.associates = int(command.associates)
+        self.speed_factor = float(command.speed_factor)
+        return [UnitEvent(self.unit_id, "ack", t_s, cid, {"op": "staff", "associates": self.associates})]
+
+    def can_start(self) -> bool:
+        return self.associates > 0
 
     def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
         duration = self._per_pod(self.rng) if new_pod else 0.0
         duration += sum(self._per_unit(self.rng) for _ in range(command.units))
+        if self.speed_factor != 1.0:
+            duration /= self.speed_factor
         return LineOutcome(duration_s=duration, units_done=command.units, units_to_person=0)
 
     @classmethod

@@ -124,7 +124,21 @@ class Serve(msgspec.Struct, tag="serve", frozen=True):
     units: int
 
 
-Command = Move | Lift | SetDown | Charge | Stop | Resume | Serve
+class Staff(msgspec.Struct, tag="staff", frozen=True):
+    """A person-worked station's staffing changed: ``associates`` people now work it.
+
+    ``speed_factor`` is how much faster than one associate the station now works (the dispatcher's
+    labour rate model, `fctwin.controller.eluna.labour`); 0 associates means the station serves
+    nothing until staffed again. Stations without people refuse it.
+    """
+
+    command_id: int
+    unit_id: str  # the station's unit id
+    associates: int
+    speed_factor: float = 1.0
+
+
+Command = Move | Lift | SetDown | Charge | Stop | Resume | Serve | Staff
 
 
 class CommandBatch(msgspec.Struct, tag="commands", frozen=True, omit_defaults=True):

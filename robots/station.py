@@ -144,7 +144,7 @@ class StationUnit(RobotUnit):
                         },
                     )
                 )
-            if not self._queue:
+            if not self._queue or not self.can_start():
                 break
             cmd = self._queue[0]
             _, pod = self.floor.carrier_at(self.cell)
@@ -158,6 +158,10 @@ class StationUnit(RobotUnit):
             self.busy_s += out.duration_s
             self._current = (cmd, out)
         return events
+
+    def can_start(self) -> bool:
+        """Whether the station may start its next line now (a person-worked one needs people)."""
+        return True
 
     @abc.abstractmethod
     def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:

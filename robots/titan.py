@@ -75,6 +75,7 @@ class TitanParams:
     power_idle_w: float = 40.0
     charge_power_w: float = 3000.0
     low_battery_frac: float = 0.2
+    initial_battery_frac: float = 1.0  # charge at the start of the run (a battery wave: all low)
     footprint_m: tuple[float, float] = (0.8, 0.7)
     cell_size_m: float = 1.0
 
@@ -130,7 +131,7 @@ class Titan(RobotUnit):
         self.heading = self._initial[1]
         self.mode = UnitMode.IDLE
         self.pod_id = -1
-        self.battery_wh = self.params.battery_wh
+        self.battery_wh = self.params.battery_wh * self.params.initial_battery_frac
         self.busy_until_s = 0.0
         self._pending_action = int(Action.W)
         self._timed: tuple[str, int, object] | None = None  # (op, command_id, argument)

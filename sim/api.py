@@ -74,6 +74,17 @@ class RunResult:
         rows = self._query(f"SELECT {', '.join(KPI_COLUMNS)} FROM kpi_minute ORDER BY minute")
         return _table({c: [r[k] for r in rows] for k, c in enumerate(KPI_COLUMNS)}, as_frame)
 
+    def recommendations(self, *, as_frame: bool | None = None) -> Any:
+        """The floor manager's recommendations (and the shift lead's actions): time, kind, text,
+        applied, and the whole record as JSON (predicted and realised effect, evidence)."""
+        cols = ("t_s", "kind", "text", "applied", "data")
+        rows = self._query(f"SELECT {', '.join(cols)} FROM recommendations ORDER BY id")
+        return _table({c: [r[k] for r in rows] for k, c in enumerate(cols)}, as_frame)
+
+    def digests(self) -> list[dict]:
+        """The state digest of every simulated minute (with its forecasts), as dicts."""
+        return [json.loads(d) for (d,) in self._query("SELECT data FROM digest_minute ORDER BY minute")]
+
     def events(self, *, as_frame: bool | None = None) -> Any:
         """The dispatcher's task events in order: time, kind, subject (unit or station) and a, b, c."""
         rows = self._query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events ORDER BY id")
@@ -130,6 +141,7 @@ def run(
     record_poses: bool | None = None,
     progress: Callable[[dict], None] | None = None,
     cpu: str | int = "auto",
+    agent: str | None = None,
 ) -> RunResult:
     """Run a scene headless and return its `RunResult`.
 
@@ -137,7 +149,10 @@ def run(
     `fctwin.load_scene`. ``overrides``: field paths as validation errors print them
     (``{"fleet[0].count": 20}``). ``link``: ``"zmq"`` (the fleet host as its own program, as
     `fctwin run` does) or ``"local"`` (in this process; same event log). ``progress`` is called
-    with each minute's KPI row. Raises `SceneError` for a bad scene or override.
+    with each minute's KPI row. ``agent``: who manages the floor, ``"off"``, ``"advise"``, ``"auto"``
+    or ``"reactive"`` (None: the scene's ``[agent] mode``; docs/eluna.md); ``"advise"`` and
+    ``"auto"`` run the fleet host in this process without PyBullet bodies, so the agent can fork
+    the run for its lookahead. Raises `SceneError` for a bad scene or override.
     """
     if link not in ("zmq", "local"):
         raise ValueError(f"link must be 'zmq' or 'local', not {link!r}")
@@ -156,7 +171,10 @@ def run(
         planner=planner,
         record_poses=record_poses,
         cpu=cpu,
+        agent=agent,
         command_line=["fctwin.run"],
     )
+    if agent in ("advise", "auto"):
+        opts.link, opts.world = "local", False
     r = run_fc(scene, opts, progress=progress)
     return RunResult(run_id=r.run_id, db_path=r.db_path, kpis=r.kpis, wall_s=r.wall_s)

@@ -35,10 +35,11 @@ def hourly_profile(scene: Scene) -> np.ndarray:
     return prof / mean if mean > 0 else prof
 
 
-def order_process(env, scene: Scene, submit: Callable[[Order], None], counters: dict):
-    """SimPy process: generate orders until the end of the run."""
+def order_process(env, scene: Scene, submit: Callable[[Order], None], counters: dict, rng=None):
+    """SimPy process: generate orders until the end of the run (``rng``: the run's
+    ``demand.orders`` stream, given so a lookahead can re-seed it in place)."""
     spec = scene.spec.orders
-    rng = stream(scene.seed, "demand.orders")
+    rng = rng if rng is not None else stream(scene.seed, "demand.orders")
     prof = hourly_profile(scene)
     peak = float(prof.max())
     rate_max_per_s = spec.rate_per_h * peak / 3600.0
@@ -67,11 +68,13 @@ def order_process(env, scene: Scene, submit: Callable[[Order], None], counters: 
         submit(order)
 
 
-def carton_process(env, scene: Scene, submit: Callable[[Carton], None], counters: dict, arrivals=None):
+def carton_process(
+    env, scene: Scene, submit: Callable[[Carton], None], counters: dict, arrivals=None, rng=None
+):
     """SimPy process: inbound cartons (Poisson, or a list of dock arrivals) ready at stow stations."""
     spec = scene.spec.inbound
     transfer_s = scene.spec.docks.transfer_to_stow_s
-    rng = stream(scene.seed, "demand.cartons")
+    rng = rng if rng is not None else stream(scene.seed, "demand.cartons")
     cid = 0
     if arrivals is not None:
         for a in arrivals:
@@ -118,13 +121,13 @@ def _deliver(env, delay_s: float, carton: Carton, submit):
 SUPPLIER_POLL_S = 60.0  # how often the supplier collects the dispatcher's purchase orders
 
 
-def supplier_process(env, scene: Scene, take_orders: Callable[[], list], submit, counters: dict):
+def supplier_process(env, scene: Scene, take_orders: Callable[[], list], submit, counters: dict, rng=None):
     """SimPy process: the supplier behind the dock. Every minute it takes the dispatcher's purchase
     orders; each arrives after a lead time drawn from ``inbound.lead_time_h`` as whole cartons of
     ``inbound.units_per_carton``, which reach a stow station after the dock hand-off time."""
     spec = scene.spec.inbound
     transfer_s = scene.spec.docks.transfer_to_stow_s
-    rng = stream(scene.seed, "supplier.lead_time")
+    rng = rng if rng is not None else stream(scene.seed, "supplier.lead_time")
     lead_h = make_sampler(spec.lead_time_h.model_dump())
     per_carton = spec.units_per_carton
     next_cid = [10_000_000]  # carton ids apart from the scene's own stream (which counts from 1)
@@ -145,3 +148,25 @@ def _deliver_po(env, delay_s: float, po, per_carton: int, next_cid: list, submit
         counters["cartons"] += 1
         counters["units_arrived"] += units
         submit(Carton(carton_id=next_cid[0], t_s=env.now, sku=po.sku, units=units, po_id=po.po_id))
+
+
+def wave_process(env, scene: Scene, submit: Callable[[Carton], None], counters: dict, rng=None):
+    """SimPy process: the scene's inbound waves (``inbound.waves``), cartons evenly spread over each
+    wave, SKUs by popularity from their own stream (so a wave never shifts the Poisson stream's numbers).
+    Carton ids start at 1,000,000 so they never meet the Poisson stream's."""
+    waves = sorted(scene.spec.inbound.waves, key=lambda w: w.at_h)
+    rng = rng if rng is not None else stream(scene.seed, "demand.carton_waves")
+    transfer_s = scene.spec.docks.transfer_to_stow_s
+    units = scene.spec.inbound.units_per_carton
+    cdf = np.cumsum(scene.skus.demand_prob)
+    cid = 1_000_000
+    for w in waves:
+        gap_s = w.minutes * 60.0 / w.cartons
+        t0 = w.at_h * 3600.0
+        for k in range(w.cartons):
+            yield env.timeout(max(0.0, t0 + k * gap_s + transfer_s - env.now))
+            sku = int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+            cid += 1
+            counters["cartons"] += 1
+            counters["units_arrived"] += units
+            submit(Carton(carton_id=cid, t_s=env.now, sku=sku, units=units))

@@ -21,6 +21,7 @@ def titan_params(group, cell_size_m: float) -> TitanParams:
         power_idle_w=group.power_idle_w,
         charge_power_w=group.charge_power_w,
         low_battery_frac=group.low_battery_frac,
+        initial_battery_frac=group.initial_battery_frac,
         cell_size_m=cell_size_m,
     )
 

@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS kpi_minute ({", ".join(f"{c} REAL" for c in KPI_COLUMNS)});
 CREATE TABLE IF NOT EXISTS poses (step INTEGER PRIMARY KEY, t_s REAL NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS digest_minute (minute INTEGER PRIMARY KEY, t_s REAL NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recommendations (
+    id INTEGER PRIMARY KEY, rec_id INTEGER, t_s REAL NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+    applied INTEGER NOT NULL, data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS journal (
     step INTEGER PRIMARY KEY, t_s REAL NOT NULL, sent BLOB, received BLOB NOT NULL
 );
@@ -160,6 +165,32 @@ class RunStore:
                 f"INSERT INTO kpi_minute VALUES ({', '.join('?' for _ in KPI_COLUMNS)})",
                 [row.get(c) for c in KPI_COLUMNS],
             )
+
+    def add_digest(self, minute: int, t_s: float, digest: dict) -> None:
+        """The Eluna state digest of one simulated minute (with its forecasts), as JSON."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO digest_minute VALUES (?, ?, ?)", (minute, t_s, json.dumps(digest))
+        )
+
+    def add_recommendation(self, rec: dict) -> None:
+        """A recommendation (or a shift-lead action) as made: typed, timestamped, with its evidence."""
+        self.db.execute(
+            "INSERT INTO recommendations (rec_id, t_s, kind, text, applied, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                rec.get("rec_id"),
+                rec["t_s"],
+                rec["kind"],
+                rec["text"],
+                int(bool(rec["applied"])),
+                json.dumps(rec),
+            ),
+        )
+
+    def update_recommendation(self, rec: dict) -> None:
+        """Rewrite an agent recommendation's record (its realised effect, known after the horizon)."""
+        self.db.execute(
+            "UPDATE recommendations SET data = ? WHERE rec_id = ?", (json.dumps(rec), rec["rec_id"])
+        )
 
     def commit(self) -> None:
         with self._writing():

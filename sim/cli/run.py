@@ -56,6 +56,13 @@ def add_parser(sub) -> None:
         " lockstep hand-overs several times cheaper: auto (the current CPU, default), off, or a CPU number",
     )
     p.add_argument("--physics", choices=("none", "stations"), default="none", help="run stations in physics")
+    p.add_argument(
+        "--agent",
+        choices=("off", "advise", "auto", "reactive"),
+        default=None,
+        help="who manages the floor (default: the scene's [agent] mode, off): advise recommends, auto"
+        " applies (docs/eluna.md); headless agent runs use the in-process fleet host for the lookahead",
+    )
     p.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
     p.add_argument(
         "--view",
@@ -95,8 +102,12 @@ def run_command(args) -> int:
         cpu=args.cpu,
         station_fidelity="physics" if args.physics == "stations" else "fast",
         overrides=overrides_of(args),
+        agent=args.agent,
         command_line=["fctwin", *sys.argv[1:]],
     )
+    if args.agent in ("advise", "auto") and not (args.gui or args.realtime):
+        # the agent's lookahead forks the run: the fleet host in-process, without PyBullet bodies
+        opts = replace(opts, link="local", world=False)
     try:
         from fctwin.sim.scene import load_scene
 
@@ -123,6 +134,7 @@ def run_command(args) -> int:
             emit(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
     if not args.json:
         kpi_table(result.kpis, title=f"{sc.name}: run {result.run_id}")
+        print_eluna(result)
         print(f"run database: {result.db_path}")
     if session is not None:
         if session.console is not None and not args.view_exit:
@@ -158,3 +170,32 @@ def _live_session(args, sc, opts):
     opts.viewer = session.feed
     opts.advice = session.advice
     return session
+
+
+def print_eluna(result, *, limit: int = 12) -> None:
+    """The floor manager's lines of the summary: efficiency, forecast skill, recommendations."""
+    import sqlite3
+
+    el = result.kpis.get("eluna") or {}
+    if not el:
+        return
+    skill = (el.get("forecast_skill") or {}).get("open_lines", {}).get(30, {}).get("skill")
+    print(
+        f"floor manager: {el.get('mode')}; {el.get('units_per_labour_h')} units per labour hour "
+        f"({el.get('labour_h')} labour h), {el.get('units_per_h')} units/h; "
+        f"forecast skill at 30 min (open lines): {skill}"
+    )
+    db = sqlite3.connect(result.db_path)
+    rows = db.execute("SELECT text, applied FROM recommendations ORDER BY id").fetchall()
+    db.close()
+    if not rows:
+        return
+    share = el.get("sign_as_predicted_share")
+    print(
+        f"recommendations: {len(rows)} ({sum(a for _, a in rows)} applied)"
+        + (f"; realised effect with the predicted sign: {share:.0%}" if share is not None else "")
+    )
+    for text, applied in rows[:limit]:
+        print(f"  {'applied ' if applied else 'advised '} {text}")
+    if len(rows) > limit:
+        print(f"  ... {len(rows) - limit} more in the run database (table recommendations)")

@@ -19,12 +19,14 @@ import simpy.rt
 
 from fctwin.controller.dispatcher import Dispatcher
 from fctwin.sim.affinity import CpuPin
-from fctwin.sim.demand import carton_process, order_process, supplier_process
+from fctwin.sim.demand import carton_process, order_process, supplier_process, wave_process
+from fctwin.sim.eluna.manager import FloorManager
 from fctwin.sim.journal import JournaledLink, TickJournal
 from fctwin.sim.run.kpis import kpi_row
 from fctwin.sim.run.options import RunOptions
 from fctwin.sim.run.tracker import Tracker
 from fctwin.sim.scene import Scene
+from fctwin.sim.seeds import stream
 
 
 class PacedEnvironment(simpy.rt.RealtimeEnvironment):
@@ -61,6 +63,7 @@ class RunLoop:
         arrivals: list | None,
         record_poses: bool,
         progress: Callable[[dict], None] | None,
+        host=None,
     ) -> None:
         self.scene = scene
         self.opts = opts
@@ -76,12 +79,32 @@ class RunLoop:
                 env = simpy.Environment()
             self.env = env
             self.counters = {"orders": 0, "units_ordered": 0, "cartons": 0, "units_arrived": 0}
-            env.process(order_process(env, scene, dispatcher.submit_order, self.counters))
+            # the demand streams, held here so a lookahead can re-seed them in place
+            self.streams = {
+                name: stream(scene.seed, name)
+                for name in ("demand.orders", "demand.cartons", "demand.carton_waves", "supplier.lead_time")
+            }
+            submit_order, submit_carton = dispatcher.submit_order, dispatcher.submit_carton
+            env.process(
+                order_process(env, scene, submit_order, self.counters, rng=self.streams["demand.orders"])
+            )
             counters = self.counters
-            env.process(carton_process(env, scene, dispatcher.submit_carton, counters, arrivals=arrivals))
+            env.process(
+                carton_process(
+                    env, scene, submit_carton, counters, arrivals=arrivals, rng=self.streams["demand.cartons"]
+                )
+            )
+            if scene.spec.inbound.waves:
+                env.process(
+                    wave_process(env, scene, submit_carton, counters, rng=self.streams["demand.carton_waves"])
+                )
             if dispatcher.config.replenishment != "none":
                 take = dispatcher.take_purchase_orders
-                env.process(supplier_process(env, scene, take, dispatcher.submit_carton, counters))
+                env.process(
+                    supplier_process(
+                        env, scene, take, submit_carton, counters, rng=self.streams["supplier.lead_time"]
+                    )
+                )
             if opts.journal or opts.resume:
                 on_live = _pace_after_replay(env) if opts.resume and opts.realtime else None
                 self.link = JournaledLink(self.link, TickJournal(store), replay=replay, on_live=on_live)
@@ -98,6 +121,14 @@ class RunLoop:
                 "picked_phys": 0,
                 "stowed_phys": 0,
             }
+            # The floor manager (labour board, digest, forecasts, the agent or the shift lead); the
+            # fork lookahead needs the in-process fleet host and a run with nothing else on the wire.
+            lookahead_ok = (
+                host is not None
+                and getattr(host, "world", None) is None
+                and not (opts.journal or opts.resume or opts.realtime)
+            )
+            self.manager = FloorManager.build(self, mode=opts.agent, host=host, lookahead_ok=lookahead_ok)
         except BaseException:
             self.link.close()  # the fleet host must not outlive a run that failed to start
             raise
@@ -167,9 +198,12 @@ class RunLoop:
         on_view = viewer.on_tick if viewer is not None else None
         advice = self.opts.advice
         frame = state["frame"]
+        on_tick = self.manager.on_tick if self.manager.board is not None else None
         while True:
             if advice is not None and advice.pending:  # an operator's decision, from the console
                 advice.drain(dispatcher, store, env.now)
+            if on_tick is not None:
+                on_tick(frame.t_s)
             tracker.observe_dispatcher(dispatcher)
             batch = dispatcher.tick(frame)
             if send_batch is not None:
@@ -186,7 +220,7 @@ class RunLoop:
                     state[key] += int(ev.data.get("units", 0))
                     tracker.observe_served(ev.unit_id, ev.data)
             state["collisions"] = tracker.collisions
-            if record_poses:
+            if record_poses and "forked" not in state:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
             if on_view is not None:
                 on_view(frame, dispatcher)
@@ -245,6 +279,7 @@ class RunLoop:
         # SQLite keeps writing to a deleted file without complaint: a run whose runs/ folder
         # was removed would end "successfully" with nothing on disk.
         store.check_alive()
+        self.manager.on_minute(minute, env.now)
         if progress is not None:
             progress(row)
         if self.opts.viewer is not None:

@@ -31,6 +31,11 @@ class RunOptions:
     overrides: dict = field(default_factory=dict)
     journal: bool = False  # record every tick's commands and telemetry, so the run can be resumed
     resume: bool = False  # continue run `run_id` from its journal (`fctwin serve --resume`)
+    # Who manages the floor: off | advise | auto | reactive (None: the scene's [agent] mode).
+    agent: str | None = None
+    # The local link's fleet host builds PyBullet bodies (False: none; exact, nothing reads them, and
+    # what the agent's fork lookahead wants).
+    world: bool = True
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
     # A live viewer (`fctwin.sim.console.LiveFeed`): ``on_tick(frame, dispatcher)`` after every tick's
     # bookkeeping, ``on_minute(row)`` after every commit, ``on_end()``. It only reads.

@@ -38,7 +38,7 @@ def run_fc(
     opened = open_run_store(scene_path, scene, opts, planner=config.planner)
     record_poses = opts.record_poses if opts.record_poses is not None else len(scene.units) <= 100
     arrivals = inbound_arrivals(scene)
-    link, _host, dispatcher = start_link_and_dispatcher(scene_path, scene, opts, plan, config)
+    link, host, dispatcher = start_link_and_dispatcher(scene_path, scene, opts, plan, config)
     loop = RunLoop(
         scene=scene,
         opts=opts,
@@ -49,6 +49,7 @@ def run_fc(
         arrivals=arrivals,
         record_poses=record_poses,
         progress=progress,
+        host=host,
     )
     try:
         wall_s = loop.run(cpu)
@@ -63,6 +64,12 @@ def run_fc(
     kpis = summarize(
         scene, dispatcher, loop.state, loop.counters, loop.totals, loop.tracker, wall_s, loop.initial_units
     )
+    kpis["eluna"] = eluna = loop.manager.finish()
+    if eluna["labour_h"] is None:  # no labour board: one associate per person-worked station all run
+        eluna["labour_h"] = round(sum(s.unit == "human" for s in scene.stations) * scene.run_s / 3600.0, 4)
+    done = kpis["units_picked"] + kpis["units_stowed"]
+    eluna["units_per_labour_h"] = round(done / eluna["labour_h"], 3) if eluna["labour_h"] else None
+    eluna["units_per_h"] = round(done / (scene.run_s / 3600.0), 3)
     opened.store.write_summary(kpis)
     opened.store.close()
     return RunResult(run_id=opened.run_id, db_path=opened.db_path, kpis=kpis, wall_s=wall_s)

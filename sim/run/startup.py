@@ -17,7 +17,11 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         from fctwin.sim.fleet_link_local import LocalFleetLink
 
         host = FleetHost(
-            scene, gui=opts.gui, realtime_factor=realtime_factor, station_fidelity=opts.station_fidelity
+            scene,
+            gui=opts.gui,
+            realtime_factor=realtime_factor,
+            station_fidelity=opts.station_fidelity,
+            world=opts.world,
         )
         return LocalFleetLink(host), host
     from fctwin.network.fleet_link import ZmqFleetLink

@@ -410,6 +410,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
         problems.append(("dispatch.planner", problem))
     else:
         problems.extend(_policy_problems(spec.dispatch))
+    problems.extend(_labour_problems(spec.labour, stations))
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
     if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):
@@ -459,6 +460,28 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
         pods=pods,
         step_s=step_s,
     )
+
+
+def _labour_problems(labour, stations) -> list[tuple[str, str]]:
+    """The labour plan names person-worked stations that exist, within the per-station limit."""
+    human = [s.station_id for s in stations if s.unit == "human"]
+    problems = []
+    for sid, n in labour.staffing.items():
+        if sid not in human:
+            problems.append(
+                (f"labour.staffing.{sid}", f"no person-worked station {sid!r} (they are: {', '.join(human)})")
+            )
+        elif n > labour.max_per_station:
+            problems.append(
+                (f"labour.staffing.{sid}", f"{n} associates exceed max_per_station {labour.max_per_station}")
+            )
+    total = sum(labour.staffing.get(sid, 1) for sid in human)
+    if labour.pool is not None and labour.pool < total:
+        problems.append(("labour.pool", f"{labour.pool} associates cannot staff the plan's {total}"))
+    for j, o in enumerate(labour.outages):
+        if o.station not in human:
+            problems.append((f"labour.outages[{j}].station", f"no person-worked station {o.station!r}"))
+    return problems
 
 
 def planner_problem(name: str) -> str | None:

@@ -172,6 +172,7 @@ class DriveUnitGroup(Strict):
     power_idle_w: NonNegFloat = 40.0
     charge_power_w: PosFloat = 3000.0
     low_battery_frac: Frac = 0.2
+    initial_battery_frac: Frac = 1.0  # charge at the start (a battery wave: the fleet starts low)
     external: list[str] = []  # unit ids served by hardware over the network (hardware-in-the-loop)
 
 
@@ -346,6 +347,15 @@ class Orders(Strict):
     promotions: list[Promotion] = []
 
 
+class InboundWave(Strict):
+    """A burst of cartons at the dock (a port backlog released): ``cartons`` spread evenly over
+    ``minutes`` from ``at_h`` hours into the run, on top of the Poisson stream."""
+
+    at_h: NonNegFloat
+    minutes: PosFloat
+    cartons: PosInt
+
+
 class Inbound(Strict):
     cartons_per_h: Annotated[float, Field(ge=0, le=100_000)] = 0.0
     units_per_carton: Annotated[int, Field(gt=0, le=100_000)] = 12
@@ -354,6 +364,7 @@ class Inbound(Strict):
     lead_time_h: Distribution = Constant(dist="constant", value=4.0)
     scenario: str | None = None  # an inbound-network scene whose FC dock arrivals feed this run
     start_day: Annotated[int, Field(ge=0, le=3650)] = 0
+    waves: list[InboundWave] = []
 
 
 class Dispatch(Strict):
@@ -391,6 +402,60 @@ class Dispatch(Strict):
         return data
 
 
+class RateModelSpec(Strict):
+    """Associates at one station: ``speed(n) = n / (1 + coupling * (n - 1))`` times one person's pace
+    (diminishing returns; docs/eluna.md and `fctwin.controller.eluna.labour`)."""
+
+    coupling: Annotated[float, Field(ge=0.0, le=1.0)] = 0.35
+
+
+class BreakSpec(Strict):
+    at_h: NonNegFloat
+    minutes: PosFloat
+    associates: PosInt  # people on break at once (from the most-staffed stations)
+
+
+class OutageSpec(Strict):
+    station: str
+    at_h: NonNegFloat
+    minutes: PosFloat
+
+
+class Labour(Strict):
+    """The shift plan for person-worked (human) stations: the manager's labour levers.
+
+    ``staffing`` maps station ids to associates (0 = closed at the start); stations not named get
+    one. ``pool`` is everyone on shift (default: the staffing total); the rest float, ready to be
+    sent to a station. Delays: ``walk_s`` for a move (walk plus changeover), ``open_s`` more when
+    the station was closed.
+    """
+
+    staffing: dict[str, NonNegInt] = {}
+    pool: NonNegInt | None = None
+    walk_s: NonNegFloat = 120.0
+    open_s: NonNegFloat = 180.0
+    max_per_station: Annotated[int, Field(ge=1, le=8)] = 3
+    rate_model: RateModelSpec = RateModelSpec()
+    breaks: list[BreakSpec] = []
+    outages: list[OutageSpec] = []
+
+
+class Agent(Strict):
+    """Who manages the floor during the run (docs/eluna.md).
+
+    ``mode``: ``off`` (the static plan), ``advise`` (the Eluna agent recommends, nothing changes),
+    ``auto`` (it applies its recommendations, with the levers' delays), ``reactive`` (the rule-based
+    shift lead, baseline (b)).
+    """
+
+    mode: Literal["off", "advise", "auto", "reactive"] = "off"
+    period_min: Annotated[int, Field(ge=1, le=120)] = 10
+    horizon_min: Annotated[int, Field(ge=5, le=240)] = 30
+    lookahead: bool = True  # roll candidates forward on a fork of the twin (local link only)
+    max_candidates: Annotated[int, Field(ge=1, le=16)] = 4
+    min_gain: NonNegFloat = 0.02  # relative objective gain a candidate needs over doing nothing
+
+
 class SceneFile(Strict):
     schema_version: int
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -406,6 +471,8 @@ class SceneFile(Strict):
     orders: Orders
     inbound: Inbound = Inbound()
     dispatch: Dispatch = Dispatch()
+    labour: Labour = Labour()
+    agent: Agent = Agent()
 
     @model_validator(mode="after")
     def _families_for_baskets(self):

@@ -1,0 +1,128 @@
+"""The agent's actions (one per lever) and `Levers`, which checks and applies them.
+
+Every action is a small frozen dataclass with a ``kind`` and plain fields, so it is stored and
+published as data (`as_dict`). `Levers.infeasible` says why an action cannot be done now (people
+from a station that has none, a station that is out of service, more people than a station holds,
+a drive-unit cap beyond the fleet); `Levers.apply` applies it through the labour board (with its
+walking and set-up delays) or the dispatcher's entry points, and returns when it takes effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from fctwin.controller.eluna.labour import POOL, LabourBoard
+
+
+@dataclass(frozen=True)
+class MoveAssociates:
+    source: str  # a station id or "pool"
+    target: str
+    n: int = 1
+    kind: str = "move_associates"
+
+
+@dataclass(frozen=True)
+class SetDriveSplit:
+    stow_unit_cap: int | None  # most drive units on stow trips at once (None: no cap)
+    kind: str = "drive_split"
+
+
+@dataclass(frozen=True)
+class SetChargeThreshold:
+    frac: float  # idle units at or below this charge go to a free pad
+    kind: str = "charge_threshold"
+
+
+Action = MoveAssociates | SetDriveSplit | SetChargeThreshold
+
+
+def as_dict(action: Action) -> dict:
+    return asdict(action)
+
+
+def from_dict(data: dict) -> Action:
+    kind = data["kind"]
+    cls = {
+        "move_associates": MoveAssociates,
+        "drive_split": SetDriveSplit,
+        "charge_threshold": SetChargeThreshold,
+    }[kind]
+    return cls(**data)
+
+
+class Levers:
+    """Checks and applies actions on one dispatcher and its labour board."""
+
+    def __init__(self, d, board: LabourBoard):
+        self.d = d
+        self.board = board
+
+    def infeasible(self, action: Action) -> str | None:
+        if isinstance(action, MoveAssociates):
+            return self.board.infeasible(action.source, action.target, action.n)
+        if isinstance(action, SetDriveSplit):
+            cap = action.stow_unit_cap
+            if cap is not None and not 0 <= cap <= len(self.d.units):
+                return f"stow unit cap {cap} outside 0..{len(self.d.units)}"
+            return None
+        if isinstance(action, SetChargeThreshold):
+            if not 0.0 <= action.frac <= 0.95:
+                return f"charge threshold {action.frac} outside 0..0.95"
+            return None
+        return f"unknown action {action!r}"
+
+    def apply(self, action: Action, t_s: float) -> float:
+        """Apply ``action`` at ``t_s``; returns when it takes effect. ValueError if infeasible."""
+        why = self.infeasible(action)
+        if why is not None:
+            raise ValueError(why)
+        if isinstance(action, MoveAssociates):
+            return self.board.move(t_s, action.source, action.target, action.n, self.d)
+        if isinstance(action, SetDriveSplit):
+            self.d.set_drive_split(action.stow_unit_cap)
+        else:
+            self.d.set_charge_threshold(action.frac)
+        return t_s
+
+
+def open_work_units(d) -> tuple[int, int]:
+    """Units of work not yet done: (pick units on open and unassigned orders, stow units waiting)."""
+    pick = sum(ln.units for o in d.backlog for ln in d.orders[o].order.lines)
+    stow = 0
+    for s in d.stations:
+        units = sum(ln.units for ln in s.pending) + sum(
+            ln.units for t in s.queue for ln in t.lines if id(ln) not in t.served
+        )
+        if s.kind == "pick":
+            pick += units
+        else:
+            stow += units
+    for t in d.trips:
+        n = sum(ln.units for ln in t.lines)
+        if t.kind == "pick":
+            pick += n
+        else:
+            stow += n
+    for u in d.units:
+        t = u.trip
+        if t is not None and t not in d.stations[t.station].queue and t.phase <= 2:
+            n = sum(ln.units for ln in t.lines)
+            if t.kind == "pick":
+                pick += n
+            else:
+                stow += n
+    return pick, stow
+
+
+__all__ = [
+    "POOL",
+    "Action",
+    "Levers",
+    "MoveAssociates",
+    "SetChargeThreshold",
+    "SetDriveSplit",
+    "as_dict",
+    "from_dict",
+    "open_work_units",
+]

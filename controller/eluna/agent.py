@@ -1,0 +1,525 @@
+"""Eluna: the agent that predicts bottlenecks, recommends, acts and scores itself.
+
+Every simulated minute the run hands it the state digest; it forecasts (`Forecaster`). Every
+``period_min`` minutes it builds candidate actions from the levers (people towards the stations
+whose pressure, now or forecast, is highest; from the pool or the least loaded stations; the
+charging threshold when the fleet runs low), rolls each forward on a copy of the twin
+(`Lookahead`, common random numbers: every candidate sees the same fresh future, never the run's
+own) together with "do nothing", and chooses by the objective
+
+    J = units picked + units stowed over the horizon - 0.5 * units of work open at its end
+        - price * paid labour hours over the horizon
+
+(throughput now, not leaving work for later, and labour at the price of the run's units per
+labour hour so far: calling a floater in pays only if they produce what the average associate
+does). The best candidate becomes a `Recommendation` when it beats doing nothing by ``min_gain``
+(relative to do-nothing's throughput); in ``auto`` mode it is applied at once through `Levers`
+(with the levers' physical delays), in ``advise`` mode only recorded. After the horizon each
+recommendation gets its realised effect: the J the floor actually reached minus the J the
+lookahead predicted for doing nothing, beside the predicted effect (J of the plan minus J of
+doing nothing).
+
+Without a lookahead (a fleet over the network) the agent ranks candidates by the fluid model:
+moving one person changes the service rates and the forecast work at both stations.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fctwin.controller.eluna.actions import (
+    POOL,
+    Action,
+    Levers,
+    MoveAssociates,
+    SetChargeThreshold,
+    as_dict,
+)
+from fctwin.controller.eluna.forecast import Forecaster
+
+OPEN_WORK_WEIGHT = 0.5
+
+
+class _NoDispatcher:
+    """Takes the labour board's staffing calls when a plan is tried on a copy of the board."""
+
+    def set_station_staff(self, station_id: str, associates: int, speed_factor: float) -> None:
+        pass
+
+
+class Lookahead(Protocol):
+    """Rolls the twin forward from now once per plan (a list of actions; [] is do nothing).
+
+    Returns per plan: ``units_picked``, ``units_stowed``, ``open_pick_units``,
+    ``open_stow_units`` (at the horizon's end), ``cycle_p95_s`` (None when no order finished).
+    Every plan sees the same fresh random future (common random numbers), keyed by ``key``.
+    """
+
+    def evaluate(self, plans: list[list[Action]], horizon_s: float, key: str) -> list[dict]: ...
+
+
+def objective(r: dict, labour_price: float = 0.0) -> float:
+    """J = units done - 0.5 * units of work left open - ``labour_price`` * paid labour hours."""
+    j = (
+        r["units_picked"]
+        + r["units_stowed"]
+        - OPEN_WORK_WEIGHT * (r["open_pick_units"] + r["open_stow_units"])
+    )
+    if labour_price and r.get("labour_h") is not None:
+        j -= labour_price * r["labour_h"]
+    return j
+
+
+@dataclass
+class Recommendation:
+    rec_id: int
+    t_s: float
+    kind: str
+    action: dict
+    text: str
+    effective_s: float  # when the action takes effect (people arrive) if applied now
+    horizon_s: float
+    predicted: dict  # {"objective": delta, "throughput_units": delta, "open_units": delta, ...}
+    evidence: dict  # forecasts and lookahead results
+    applied: bool = False
+    realised: dict | None = None
+    _start: dict = field(default_factory=dict, repr=False)
+
+    def record(self) -> dict:
+        return {
+            "rec_id": self.rec_id,
+            "t_s": self.t_s,
+            "kind": self.kind,
+            "action": self.action,
+            "text": self.text,
+            "effective_s": self.effective_s,
+            "horizon_s": self.horizon_s,
+            "predicted": self.predicted,
+            "evidence": self.evidence,
+            "applied": self.applied,
+            "realised": self.realised,
+        }
+
+
+def describe_short(a: Action) -> str:
+    if isinstance(a, MoveAssociates):
+        return f"{a.source}->{a.target}x{a.n}"
+    if isinstance(a, SetChargeThreshold):
+        return f"charge@{a.frac:.2f}"
+    return f"stowcap={a.stow_unit_cap}"
+
+
+def clock(t_s: float, start_hour: int) -> str:
+    minutes = int(start_hour * 60 + t_s // 60) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+class ElunaAgent:
+    def __init__(
+        self,
+        *,
+        mode: str,
+        levers: Levers,
+        service_s: dict[str, float],
+        forecaster: Forecaster,
+        lookahead: Lookahead | None,
+        period_min: int = 10,
+        horizon_min: int = 30,
+        max_candidates: int = 6,
+        min_gain: float = 0.02,
+        gate_min: float = 3.0,
+        start_hour: int = 8,
+        charge_frac: float = 0.5,
+        shift_end_s: float = 8 * 3600.0,
+        seed: int = 0,
+    ):
+        if mode not in ("advise", "auto"):
+            raise ValueError(f"agent mode must be advise or auto, not {mode!r}")
+        self.mode = mode
+        self.levers = levers
+        self.service_s = service_s
+        self.forecaster = forecaster
+        self.lookahead = lookahead
+        self.period_min = period_min
+        self.horizon_s = 60.0 * horizon_min
+        self.max_candidates = max_candidates
+        self.min_gain = min_gain
+        self.gate_min = gate_min
+        self._charge_frac_now = charge_frac
+        self.shift_end_s = shift_end_s
+        self.improve = 0.05  # a move must lower the worst pressure by this share to be a candidate
+        self.start_hour = start_hour
+        self.charge_frac = charge_frac
+        self.seed = seed
+        self.recommendations: list[Recommendation] = []
+        self._open: list[Recommendation] = []
+        self.decisions = 0
+        self.lookahead_wall_s = 0.0
+        self.lookahead_plans = 0
+        self.last_forecast: dict = {}
+        self._cum = {"units_picked": 0, "units_stowed": 0}
+
+    @property
+    def speed(self) -> Callable[[int], float]:
+        return self.levers.board.config.rate.speed
+
+    # ------------------------------------------------------------------ each minute
+
+    def on_minute(self, dg: dict, open_work: tuple[int, int]) -> list[Recommendation]:
+        """Take the minute's digest; returns the recommendations made now (applied in auto mode)."""
+        self._cum["units_picked"] += dg["units_picked"]
+        self._cum["units_stowed"] += dg["units_stowed"]
+        self.last_forecast = self.forecaster.observe(dg)
+        self._score_matured(dg["t_s"], open_work)
+        if dg["minute"] % self.period_min:
+            return []
+        return self._decide(dg)
+
+    def _score_matured(self, t_s: float, open_work: tuple[int, int]) -> None:
+        for rec in [r for r in self._open if r.t_s + r.horizon_s <= t_s + 1e-6]:
+            self._open.remove(rec)
+            real = {
+                "units_picked": self._cum["units_picked"] - rec._start["units_picked"],
+                "units_stowed": self._cum["units_stowed"] - rec._start["units_stowed"],
+                "open_pick_units": open_work[0],
+                "open_stow_units": open_work[1],
+                "labour_h": (self.levers.board.paid_s - rec._start["paid_s"]) / 3600.0,
+            }
+            j_real = objective(real, rec._start["price"])
+            j_nothing = (
+                rec.evidence["lookahead"]["nothing"]["objective"] if "lookahead" in rec.evidence else None
+            )
+            realised = {"objective": round(j_real, 2), **real}
+            if j_nothing is not None:
+                delta = j_real - j_nothing
+                realised["objective_vs_predicted_nothing"] = round(delta, 2)
+                realised["sign_as_predicted"] = (delta > 0) == (rec.predicted["objective"] > 0)
+            rec.realised = realised
+
+    # ------------------------------------------------------------------ candidates
+
+    def kind_work(self, dg: dict) -> dict[str, float]:
+        """Minutes of work at one person's pace per kind (pick, stow): the larger of now and the
+        30-minute forecast. Work of a kind is pooled: new orders and cartons go to the open
+        stations with the least work, so what matters is the kind's capacity."""
+        sts = [s for s in dg["stations"] if s["id"] in self.service_s]
+        fc = self.last_forecast
+        out = {}
+        for kind, now_units, key in (
+            ("pick", dg["open_lines"], "open_lines"),
+            ("stow", dg["open_cartons"], "open_cartons"),
+        ):
+            mine = [s for s in sts if s["kind"] == kind]
+            if not mine:
+                continue
+            mean_s = sum(self.service_s[s["id"]] for s in mine) / len(mine)
+            ahead = fc.get(key, {}).get(30, now_units)
+            out[kind] = max(now_units, ahead) * mean_s / 60.0
+        return out
+
+    def _max_pressure(self, work: dict[str, float], staffed: dict[str, int]) -> float:
+        kinds = self.levers.board.config.kinds
+        worst = 0.0
+        for kind, w in work.items():
+            cap = sum(self.speed(n) for sid, n in staffed.items() if kinds[sid] == kind)
+            if cap <= 0:
+                if w > 0:
+                    return math.inf
+                continue
+            worst = max(worst, w / cap)
+        return worst
+
+    def _moves(self, staffed: dict[str, int], floaters: int) -> list[MoveAssociates]:
+        """Every single move possible from this staffing (one person)."""
+        board = self.levers.board
+        out = []
+        sources = ([POOL] if floaters > 0 else []) + [sid for sid, n in staffed.items() if n > 0]
+        for src in sources:
+            for t in staffed:
+                if t == src or t in board.down_until or staffed[t] >= board.config.max_per_station:
+                    continue
+                out.append(MoveAssociates(src, t, 1))
+        return out
+
+    @staticmethod
+    def _after(staffed: dict[str, int], floaters: int, m: MoveAssociates) -> tuple[dict[str, int], int]:
+        st = dict(staffed)
+        if m.source == POOL:
+            floaters -= m.n
+        else:
+            st[m.source] -= m.n
+        if m.target == POOL:
+            floaters += m.n
+        else:
+            st[m.target] += m.n
+        return st, floaters
+
+    def candidates(self, dg: dict) -> list[list[Action]]:
+        """Plans (lists of actions) worth rolling forward, most promising first (at most
+        ``max_candidates``). The measure is the worst kind's pressure: minutes of (forecast) work
+        per unit of capacity, capacity from the rate model (`RateModel.speed`, so opening a closed
+        station adds a whole person and a third person at one station little). Plans: the greedy
+        rebalancing (up to 4 moves, each lowering the worst pressure by ``improve`` or more), and
+        the best single moves; the charging threshold when the fleet runs low. Every plan is
+        feasible now, its actions in order. Nothing when the worst pressure is below ``gate_min``
+        minutes: the agent then does not roll forward."""
+        board = self.levers.board
+        work = self.kind_work(dg)
+        staffed = {sid: board.planned(sid) for sid in board.staffed}
+        floaters = board.floaters
+        now = self._max_pressure(work, staffed)
+        plans: list[list[Action]] = []
+        if now < self.gate_min / 2:
+            plans += self._releases(work, staffed, floaters)
+        if now >= self.gate_min:
+            scored = []
+            for m in self._moves(staffed, floaters):
+                st, fl = self._after(staffed, floaters, m)
+                after = self._max_pressure(work, st)
+                if after < now * (1.0 - self.improve):
+                    scored.append((after, m.source != POOL, m.source, m.target, m))
+            scored.sort(key=lambda x: x[:4])
+            greedy: list[MoveAssociates] = []
+            st, fl, cur = staffed, floaters, now
+            for _ in range(4):
+                best = None
+                for m in self._moves(st, fl):
+                    st2, fl2 = self._after(st, fl, m)
+                    after = self._max_pressure(work, st2)
+                    key = (after, m.source != POOL, m.source, m.target)
+                    if after < cur * (1.0 - self.improve) and (best is None or key < best[0]):
+                        best = (key, m, st2, fl2)
+                if best is None:
+                    break
+                _, m, st, fl = best
+                cur = best[0][0]
+                greedy.append(m)
+            if len(greedy) > 1:
+                plans.append(list(greedy))
+            for *_, m in scored:
+                if [m] not in plans:
+                    plans.append([m])
+        hist = dg["battery_hist"]
+        raised = min(0.8, self.charge_frac + 0.2)
+        if sum(hist[:2]) > 0.3 * max(1, sum(hist)) and self._charge_frac_now != raised:
+            plans.append([SetChargeThreshold(raised)])
+        return [p for p in plans if self.feasible_plan(p, dg["t_s"])][: self.max_candidates]
+
+    def _releases(self, work: dict[str, float], staffed: dict[str, int], floaters: int) -> list[list[Action]]:
+        """A quiet floor: send one associate (or two, from different stations) to the pool where the
+        worst pressure stays below ``gate_min / 2`` without them (a station's last person closes it,
+        never the last open station of a kind). The lookahead prices the labour saved against any
+        throughput lost."""
+        kinds = self.levers.board.config.kinds
+        singles = []
+        for sid, n in staffed.items():
+            if n <= 0 or self.levers.board.staffed.get(sid, 0) <= 0:
+                continue
+            if n == 1 and sum(1 for x, m in staffed.items() if kinds[x] == kinds[sid] and m > 0) <= 1:
+                continue
+            st, _ = self._after(staffed, floaters, MoveAssociates(sid, POOL, 1))
+            after = self._max_pressure(work, st)
+            if after < self.gate_min / 2:
+                singles.append((after, -n, sid, st))
+        singles.sort(key=lambda x: x[:3])
+        plans: list[list[Action]] = [[MoveAssociates(sid, POOL, 1)] for *_, sid, _ in singles[:2]]
+        if len(singles) >= 2:
+            a, b = singles[0][2], singles[1][2]
+            st = dict(staffed)
+            st[a] -= 1
+            st[b] -= 1
+            ok_kinds = all(any(m > 0 for x, m in st.items() if kinds[x] == k) for k in set(kinds.values()))
+            if ok_kinds and self._max_pressure(work, st) < self.gate_min / 2:
+                plans.insert(0, [MoveAssociates(a, POOL, 1), MoveAssociates(b, POOL, 1)])
+        return plans
+
+    def feasible_plan(self, plan: list[Action], t_s: float) -> bool:
+        """Whether every action of ``plan`` is feasible once the ones before it are applied (on a
+        copy of the labour board; people walking towards a station are not there to be moved yet)."""
+        board = copy.deepcopy(self.levers.board)
+        for a in plan:
+            if isinstance(a, MoveAssociates):
+                if board.infeasible(a.source, a.target, a.n) is not None:
+                    return False
+                board.move(t_s, a.source, a.target, a.n, _NoDispatcher())
+            elif self.levers.infeasible(a) is not None:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ deciding
+
+    def _decide(self, dg: dict) -> list[Recommendation]:
+        cands = self.candidates(dg)
+        if not cands:
+            return []
+        self.decisions += 1
+        if self.lookahead is not None:
+            w0 = time.perf_counter()
+            results = self.lookahead.evaluate([[]] + cands, self.horizon_s, f"eluna.{dg['minute']}")
+            self.lookahead_wall_s += time.perf_counter() - w0
+            self.lookahead_plans += len(cands) + 1
+            # labour added now is paid for the rest of the shift, not only over the horizon
+            price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
+            js = [objective(r, price) for r in results]
+            eligible = [k for k in range(1, len(js)) if self.keeps_service(results[k], results[0])]
+            if not eligible:
+                return []
+            best = max(eligible, key=lambda k: (js[k], -k))
+            gain = js[best] - js[0]
+            throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
+            if gain <= self.min_gain * max(1.0, throughput0):
+                return []
+            plan = cands[best - 1]
+            r0, rb = results[0], results[best]
+            predicted = {
+                "objective": round(gain, 2),
+                "throughput_units": rb["units_picked"] + rb["units_stowed"] - throughput0,
+                "open_units": rb["open_pick_units"]
+                + rb["open_stow_units"]
+                - r0["open_pick_units"]
+                - r0["open_stow_units"],
+                "cycle_p95_s": None
+                if rb.get("cycle_p95_s") is None or r0.get("cycle_p95_s") is None
+                else round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1),
+            }
+            evidence = {
+                "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
+                "lookahead": {
+                    "nothing": {**r0, "objective": round(js[0], 2)},
+                    **{
+                        " + ".join(describe_short(a) for a in c): {
+                            **results[k + 1],
+                            "objective": round(js[k + 1], 2),
+                        }
+                        for k, c in enumerate(cands)
+                    },
+                },
+            }
+        else:
+            plan, predicted, evidence = self._fluid_choice(dg, cands)
+            if plan is None:
+                return []
+        rec = self._recommend(dg, plan, predicted, evidence)
+        return [rec]
+
+    def _fluid_choice(self, dg: dict, cands: list[list[Action]]):
+        """Without a twin to roll forward: the first single move from the pool or the least to the most
+        pressed station, its effect from the rate model (the lines per minute one more person adds)."""
+        sts = {s["id"]: s for s in dg["stations"]}
+        for plan in cands:
+            a = plan[0]
+            if len(plan) == 1 and isinstance(a, MoveAssociates) and a.target != POOL:
+                t = sts[a.target]
+                n = t["associates"]
+                gain_rate = (self.speed(n + 1) - self.speed(n)) * 60.0 / self.service_s[a.target]  # lines/min
+                minutes = max(0.0, (self.horizon_s - self.levers.board.config.walk_s) / 60.0)
+                predicted = {
+                    "objective": round(gain_rate * minutes, 2),
+                    "open_lines_target": -round(gain_rate * minutes, 1),
+                }
+                return (
+                    plan,
+                    predicted,
+                    {"forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")}},
+                )
+        return None, None, None
+
+    def _recommend(self, dg: dict, plan: list[Action], predicted: dict, evidence: dict) -> Recommendation:
+        t_s = dg["t_s"]
+        board = self.levers.board
+        parts_text = []
+        eff = t_s
+        planned = {}
+        for action in plan:
+            if isinstance(action, MoveAssociates):
+                n_there = (
+                    planned.get(action.target, board.planned(action.target)) if action.target != POOL else 1
+                )
+                delay = board.config.walk_s + (board.config.open_s if n_there == 0 else 0.0)
+                planned[action.target] = n_there + action.n
+                eff = max(eff, t_s + delay)
+                kinds = board.config.kinds
+                src = "the pool" if action.source == POOL else f"{kinds[action.source]} {action.source}"
+                people = f"{action.n} associate{'s' if action.n > 1 else ''}"
+                if action.target == POOL:
+                    parts_text.append(f"release {people} from {src} to the pool (off the floor) now")
+                else:
+                    parts_text.append(
+                        f"move {people} from {src} to "
+                        f"{kinds[action.target]} {action.target} by {clock(t_s + delay, self.start_hour)}"
+                    )
+            elif isinstance(action, SetChargeThreshold):
+                parts_text.append(f"set the opportunity-charging threshold to {action.frac:.0%} now")
+            else:
+                parts_text.append(f"cap drive units on stow trips at {action.stow_unit_cap} now")
+        text = "; ".join(parts_text)
+        parts = [f"units processed {predicted.get('throughput_units', predicted['objective']):+.0f}"]
+        if "open_units" in predicted:
+            parts.append(f"open work {predicted['open_units']:+.0f} units")
+        if predicted.get("cycle_p95_s") is not None:
+            parts.append(f"order cycle p95 {predicted['cycle_p95_s']:+.0f} s")
+        text += f"; predicted over {self.horizon_s / 60:.0f} min: " + ", ".join(parts)
+        rec = Recommendation(
+            rec_id=len(self.recommendations) + 1,
+            t_s=t_s,
+            kind=plan[0].kind if len(plan) == 1 else "plan",
+            action={"actions": [as_dict(a) for a in plan]},
+            text=f"[{clock(t_s, self.start_hour)}] " + text,
+            effective_s=eff,
+            horizon_s=self.horizon_s,
+            predicted=predicted,
+            evidence=evidence,
+        )
+        price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / self.horizon_s)
+        rec._start = {**self._cum, "paid_s": board.paid_s, "price": price}
+        if self.mode == "auto":
+            for action in plan:
+                self.levers.apply(action, t_s)
+                if isinstance(action, SetChargeThreshold):
+                    self._charge_frac_now = action.frac
+            rec.applied = True
+        self.recommendations.append(rec)
+        self._open.append(rec)
+        return rec
+
+    @staticmethod
+    def keeps_service(r: dict, r0: dict) -> bool:
+        """A plan may not cost service: at least 99% of doing nothing's units over the horizon, and
+        an order-cycle p95 no more than 10% (plus a minute) above doing nothing's. Without this the
+        labour price alone sends people home from a quiet floor until the queues come back."""
+        if r["units_picked"] + r["units_stowed"] < 0.99 * (r0["units_picked"] + r0["units_stowed"]):
+            return False
+        p, p0 = r.get("cycle_p95_s"), r0.get("cycle_p95_s")
+        return p is None or p0 is None or p <= 1.1 * p0 + 60.0
+
+    def labour_price(self) -> float:
+        """What an hour of an associate is worth in units: the run's units per labour hour so far
+        (a person called in from the pool must at least produce what the average one does)."""
+        paid_h = self.levers.board.paid_s / 3600.0
+        done = self._cum["units_picked"] + self._cum["units_stowed"]
+        return done / paid_h if paid_h > 0.1 else 0.0
+
+    def summary(self) -> dict:
+        scored = [r for r in self.recommendations if r.realised and "sign_as_predicted" in r.realised]
+        applied = [r for r in scored if r.applied]
+        return {
+            "recommendations": len(self.recommendations),
+            "applied": sum(r.applied for r in self.recommendations),
+            "decisions": self.decisions,
+            "sign_as_predicted_share": round(
+                sum(r.realised["sign_as_predicted"] for r in applied) / len(applied), 4
+            )
+            if applied
+            else None,
+            "scored": len(applied),
+            "forecast_skill": self.forecaster.skill(),
+            "lookahead_plans": self.lookahead_plans,
+            "lookahead_wall_s_per_plan": round(self.lookahead_wall_s / self.lookahead_plans, 4)
+            if self.lookahead_plans
+            else None,
+        }

@@ -1,0 +1,111 @@
+"""The state digest: what the floor looks like, once per simulated minute.
+
+`DigestBuilder.build` reads the dispatcher (and the labour board, when the scene has one) and
+returns plain data (JSON-able) that the run store keeps beside the minute's KPIs. Per station:
+associates, lines waiting (not yet on a trip), pods queued or on the way, open lines, units and
+lines served in the minute. Floor-wide: unassigned orders and their lines, open lines, arrivals in
+the minute, unit states, battery histogram, order cycle times completed in the minute, and
+congestion per floor area (a 4 x 4 split of the grid): drive units standing still on the way to a
+goal, and loaded units, per area. It reads only; it never changes the dispatcher.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fctwin.robots.messages import UnitMode
+
+AREAS = 4  # the grid is split into AREAS x AREAS floor areas for congestion
+BATTERY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
+_CHARGING = int(UnitMode.CHARGING)
+
+
+class DigestBuilder:
+    """Builds one digest per minute; keeps the previous minute's counters for per-minute deltas."""
+
+    def __init__(self, d):
+        self.d = d
+        h, w = d.grid.shape
+        self._area_h = max(1, -(-h // AREAS))
+        self._area_w = max(1, -(-w // AREAS))
+        self._prev_served = [0] * len(d.stations)
+        self._prev_lines = [0] * len(d.stations)
+        self._prev_stats = {"lines_arrived": 0, "cartons_arrived": 0, "units_picked": 0, "units_stowed": 0}
+        self._prev_cycles = 0
+        self._prev_cells = [u.cell for u in d.units]
+
+    def build(self, t_s: float, minute: int, *, labour=None, vetoed: int = 0) -> dict:
+        d = self.d
+        open_lines = d._open_lines_all()
+        stations = []
+        for k, s in enumerate(d.stations):
+            on_way = sum(1 for u in d.units if u.trip is not None and u.trip.station == k) + sum(
+                1 for t in d.trips if t.station == k
+            )
+            stations.append(
+                {
+                    "id": s.station_id,
+                    "kind": s.kind,
+                    "associates": s.associates,
+                    "pending": len(s.pending),
+                    "queued_pods": len(s.queue),
+                    "pods_on_way": on_way,
+                    "open_lines": open_lines[k] if s.kind == "pick" else len(s.pending) + on_way,
+                    "open_units": sum(ln.units for ln in s.pending),
+                    "units_served": s.units_served - self._prev_served[k],
+                    "lines_served": s.lines_served - self._prev_lines[k],
+                }
+            )
+            self._prev_served[k] = s.units_served
+            self._prev_lines[k] = s.lines_served
+        st = d.stats
+        delta = {key: st[key] - self._prev_stats[key] for key in self._prev_stats}
+        self._prev_stats = {key: st[key] for key in self._prev_stats}
+        cycles = d.cycle_times_s[self._prev_cycles :]
+        self._prev_cycles = len(d.cycle_times_s)
+        backlog_lines = sum(len(d.orders[o].order.lines) for o in d.backlog)
+        states = {"idle": 0, "pick_trip": 0, "stow_trip": 0, "charging": 0, "failed": 0}
+        battery = np.zeros(len(BATTERY_BINS) - 1, dtype=np.int64)
+        waiting = np.zeros((AREAS, AREAS), dtype=np.int64)
+        loaded = np.zeros((AREAS, AREAS), dtype=np.int64)
+        for i, u in enumerate(d.units):
+            if u.failed:
+                states["failed"] += 1
+            elif u.charging_at is not None or u.mode == _CHARGING:
+                states["charging"] += 1
+            elif u.trip is not None:
+                states["pick_trip" if u.trip.kind == "pick" else "stow_trip"] += 1
+            else:
+                states["idle"] += 1
+            battery[np.searchsorted(BATTERY_BINS, u.battery_frac, side="right") - 1] += 1
+            a = (min(u.row // self._area_h, AREAS - 1), min(u.col // self._area_w, AREAS - 1))
+            if u.goal is not None and u.cell != u.goal and u.cell == self._prev_cells[i]:
+                waiting[a] += 1  # on its way somewhere, yet where it stood a minute ago
+            if u.pod >= 0:
+                loaded[a] += 1
+        self._prev_cells = [u.cell for u in d.units]
+        return {
+            "minute": minute,
+            "t_s": t_s,
+            "stations": stations,
+            "backlog_orders": len(d.backlog),
+            "backlog_lines": backlog_lines,
+            "open_lines": int(sum(open_lines[k] for k, s in enumerate(d.stations) if s.kind == "pick"))
+            + backlog_lines,
+            "open_cartons": int(sum(x["open_lines"] for x in stations if x["kind"] == "stow")),
+            "orders_open": len(d.orders),
+            "lines_arrived": delta["lines_arrived"],
+            "cartons_arrived": delta["cartons_arrived"],
+            "units_picked": delta["units_picked"],
+            "units_stowed": delta["units_stowed"],
+            "cycle_mean_s": float(np.mean(cycles)) if cycles else None,
+            "cycle_p95_s": float(np.percentile(cycles, 95)) if cycles else None,
+            "orders_done": len(cycles),
+            "unit_states": states,
+            "battery_hist": battery.tolist(),
+            "battery_mean": float(np.mean([u.battery_frac for u in d.units])) if d.units else None,
+            "congestion_waiting": waiting.tolist(),
+            "congestion_loaded": loaded.tolist(),
+            "moves_vetoed": vetoed,
+            "labour": labour.snapshot() if labour is not None else None,
+        }

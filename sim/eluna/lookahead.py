@@ -1,0 +1,121 @@
+"""What-if lookahead on the twin itself: `os.fork()` of the running, in-process run.
+
+At a decision point (inside the run's minute process) each candidate plan runs in a forked child:
+the child is the whole run at that instant (dispatcher, fleet host, SimPy clock and processes,
+random streams, labour board), copied by the kernel on write, which is the cheapest exact snapshot
+there is. The child applies the plan's actions, re-seeds every random stream (orders, cartons,
+waves, station service times, drive units) with the same *fresh* seed for every plan of this
+decision (common random numbers; never the run's own future), runs ``horizon_s`` of simulated
+time, sends its KPIs back through a pipe as JSON and exits with `os._exit` (nothing of the parent
+is flushed or closed twice; the child writes nothing to the run store). At most ``workers``
+children run at once.
+
+Exact only with the in-process link and a fleet host without PyBullet bodies (``world=False``):
+a fork cannot share a ZeroMQ peer, and the world is not needed (nothing in a frame reads it).
+`ForkLookahead.evaluate(..., key=None)` keeps the run's own streams: that is the snapshot
+exactness test (the child continues with the parent's event log, bit for bit).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+
+import numpy as np
+
+from fctwin.controller.eluna.actions import open_work_units
+
+
+def fresh_generator(seed: int, key: str, name: str) -> np.random.Generator:
+    spawn = (zlib.crc32(key.encode()), zlib.crc32(name.encode()))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=spawn)))
+
+
+class ForkLookahead:
+    """The `fctwin.controller.eluna.Lookahead` of an in-process run (a `RunLoop` with a local link)."""
+
+    def __init__(self, loop, host, levers, *, workers: int = 2):
+        self.loop = loop
+        self.host = host
+        self.levers = levers
+        self.workers = max(1, workers)
+
+    def streams(self) -> dict[str, np.random.Generator]:
+        """Every random stream of the run, by name."""
+        out = dict(self.loop.streams)
+        for s in self.host.stations:
+            out[f"station.{s.unit_id}"] = s.rng
+        for t in self.host.titans:
+            out[f"unit.{t.unit_id}"] = t.rng
+        return out
+
+    def evaluate(self, plans: list[list], horizon_s: float, key: str | None) -> list[dict]:
+        results: list[dict | None] = [None] * len(plans)
+        todo = list(range(len(plans)))
+        running: list[tuple[int, int, int]] = []  # (plan index, pid, read fd)
+        while todo or running:
+            while todo and len(running) < self.workers:
+                k = todo.pop(0)
+                r, w = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child: never returns
+                    os.close(r)
+                    code = 0
+                    try:
+                        data = json.dumps(self._child(plans[k], horizon_s, key)).encode()
+                    except BaseException as exc:  # report, never fall back into the parent's code
+                        data = json.dumps({"error": repr(exc)}).encode()
+                        code = 1
+                    view = memoryview(data)
+                    while view:
+                        n = os.write(w, view)
+                        view = view[n:]
+                    os.close(w)
+                    os._exit(code)
+                os.close(w)
+                running.append((k, pid, r))
+            k, pid, r = running.pop(0)
+            chunks = []
+            while chunk := os.read(r, 1 << 16):
+                chunks.append(chunk)
+            os.close(r)
+            os.waitpid(pid, 0)
+            out = json.loads(b"".join(chunks) or b'{"error": "child sent nothing"}')
+            if "error" in out:
+                raise RuntimeError(f"lookahead child for plan {k} failed: {out['error']}")
+            results[k] = out
+        return results  # type: ignore[return-value]
+
+    def _child(self, plan: list, horizon_s: float, key: str | None) -> dict:
+        loop = self.loop
+        loop.state["forked"] = True  # no pose rows, no store writes
+        d = loop.dispatcher
+        t0 = loop.env.now
+        for action in plan:
+            self.levers.apply(action, t0)
+        if key is not None:
+            seed = loop.scene.seed
+            for name, rng in self.streams().items():
+                rng.bit_generator.state = fresh_generator(seed, key, name).bit_generator.state
+        start_p, start_s = d.stats["units_picked"], d.stats["units_stowed"]
+        board = self.levers.board if self.levers is not None else None
+        paid0 = board.paid_s if board is not None else 0.0
+        n_cycles = len(d.cycle_times_s)
+        log_start = len(d.log)
+        loop.env.run(until=t0 + horizon_s)
+        loop._receive_pending()
+        pick, stow = open_work_units(d)
+        ct = d.cycle_times_s[n_cycles:]
+        out = {
+            "units_picked": d.stats["units_picked"] - start_p,
+            "units_stowed": d.stats["units_stowed"] - start_s,
+            "open_pick_units": pick,
+            "open_stow_units": stow,
+            "cycle_p95_s": round(float(np.percentile(ct, 95)), 1) if ct else None,
+            "orders_done": len(ct),
+            "labour_h": round((board.paid_s - paid0) / 3600.0, 5) if board is not None else None,
+        }
+        if key is None:  # the exactness test reads the child's event log
+            out["events"] = [list(e) for e in d.log[log_start:]]
+        return out

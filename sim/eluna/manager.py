@@ -1,0 +1,231 @@
+"""The run's floor manager: the labour board, the minute digest and forecasts, and who decides.
+
+`FloorManager.build` reads the scene's ``[labour]`` and ``[agent]`` and the run options; the run
+loop calls `on_tick` before every dispatcher tick (people arriving, breaks, outages) and
+`on_minute` after every minute's KPI row (digest, forecasts, decisions, run-store rows). Modes:
+
+- ``off``: the static plan (baseline (a)): staffing as planned, breaks and outages as they come.
+- ``reactive``: the rule-based shift lead (baseline (b), `fctwin.controller.eluna.ShiftLead`).
+- ``advise``: the Eluna agent recommends; nothing is applied (the event log is the static plan's).
+- ``auto``: the Eluna agent applies its recommendations (with the levers' delays).
+
+A plain scene (no ``[labour]``, agent off) gets no labour board, so its event log is the one it
+always had; the digest and forecasts still run (they only read).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fctwin.controller.eluna import (
+    FROZEN,
+    BreakPlan,
+    DigestBuilder,
+    ElunaAgent,
+    Forecaster,
+    LabourBoard,
+    LabourConfig,
+    Levers,
+    Outage,
+    RateModel,
+    ShiftLead,
+    open_work_units,
+)
+from fctwin.sim.demand import hourly_profile
+
+MODES = ("off", "advise", "auto", "reactive")
+
+
+def labour_config(scene) -> LabourConfig:
+    lab = scene.spec.labour
+    human = [s for s in scene.stations if s.unit == "human"]
+    staffing = {s.station_id: int(lab.staffing.get(s.station_id, 1)) for s in human}
+    return LabourConfig(
+        staffing=staffing,
+        kinds={s.station_id: s.kind for s in human},
+        pool=lab.pool if lab.pool is not None else sum(staffing.values()),
+        walk_s=lab.walk_s,
+        open_s=lab.open_s,
+        max_per_station=lab.max_per_station,
+        rate=RateModel(coupling=lab.rate_model.coupling),
+        breaks=tuple(BreakPlan(b.at_h * 3600.0, b.minutes * 60.0, b.associates) for b in lab.breaks),
+        outages=tuple(Outage(o.station, o.at_h * 3600.0, o.minutes * 60.0) for o in lab.outages),
+    )
+
+
+def service_seconds(scene) -> dict[str, float]:
+    """The plan's mean seconds per line (pick) or carton (stow) at each person-worked station."""
+    out = {}
+    upl = scene.spec.orders.units_per_line
+    units_per_line = getattr(upl, "mean", None) or getattr(upl, "value", None) or 1.0
+    for s in scene.stations:
+        if s.unit != "human":
+            continue
+        per_unit = _mean(s.config.per_unit_s)
+        per_pod = _mean(s.config.per_pod_s)
+        if s.kind == "pick":
+            out[s.station_id] = per_unit * units_per_line + 0.5 * per_pod
+        else:
+            out[s.station_id] = per_unit * scene.spec.inbound.units_per_carton + per_pod
+    return out
+
+
+def _mean(dist) -> float:
+    for name in ("mean", "value"):
+        v = getattr(dist, name, None)
+        if v is not None:
+            return float(v)
+    if getattr(dist, "dist", "") == "uniform":
+        return 0.5 * (dist.low + dist.high)
+    if getattr(dist, "dist", "") == "empirical":
+        return float(sum(dist.values) / len(dist.values))
+    return 10.0
+
+
+class FloorManager:
+    def __init__(self, *, loop, mode: str, board: LabourBoard | None, host=None, lookahead_ok: bool = False):
+        scene = loop.scene
+        self.loop = loop
+        self.mode = mode
+        self.board = board
+        d = loop.dispatcher
+        self.digests = DigestBuilder(d)
+        prof = hourly_profile(scene)
+        start = scene.spec.orders.start_hour
+        plan_rate = lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)])  # noqa: E731
+        service_s = service_seconds(scene)
+        speed = labour_config(scene).rate.speed
+
+        def pick_capacity(dg: dict) -> float:
+            return sum(
+                60.0 * speed(s["associates"]) / service_s[s["id"]]
+                for s in dg["stations"]
+                if s["kind"] == "pick" and s["id"] in service_s
+            )
+
+        self.forecaster = Forecaster(
+            plan_rate=plan_rate,
+            station_cap_lines=scene.spec.dispatch.max_lines_per_station,
+            capacity=pick_capacity,
+        )
+        self.agent = None
+        self.lead = None
+        self.levers = Levers(d, board) if board is not None else None
+        self.service_s = service_seconds(scene)
+        self.actions_applied = 0
+        self.wall_s = 0.0
+        spec = scene.spec.agent
+        if mode in ("advise", "auto"):
+            lookahead = None
+            if spec.lookahead and lookahead_ok:
+                from fctwin.sim.eluna.lookahead import ForkLookahead
+
+                lookahead = ForkLookahead(loop, host, self.levers)
+            self.agent = ElunaAgent(
+                mode=mode,
+                levers=self.levers,
+                service_s=self.service_s,
+                forecaster=self.forecaster,
+                lookahead=lookahead,
+                period_min=spec.period_min,
+                horizon_min=spec.horizon_min,
+                max_candidates=spec.max_candidates,
+                min_gain=spec.min_gain,
+                start_hour=start,
+                charge_frac=scene.spec.dispatch.opportunity_charge_frac,
+                shift_end_s=scene.spec.run_hours * 3600.0,
+                seed=scene.seed,
+            )
+        elif mode == "reactive":
+            self.lead = ShiftLead(
+                FROZEN,
+                service_s=self.service_s,
+                speed=board.config.rate.speed,
+                plan_charge_frac=scene.spec.dispatch.opportunity_charge_frac,
+            )
+        self.recommendations: list[dict] = []
+
+    @classmethod
+    def build(cls, loop, *, mode: str | None, host=None, lookahead_ok: bool = False) -> FloorManager:
+        scene = loop.scene
+        mode = mode or scene.spec.agent.mode
+        if mode not in MODES:
+            raise ValueError(f"agent mode must be one of {', '.join(MODES)}, not {mode!r}")
+        config = labour_config(scene)
+        board = None
+        if mode != "off" or not config.default:
+            board = LabourBoard(config)
+            board.start(loop.dispatcher)
+        return cls(loop=loop, mode=mode, board=board, host=host, lookahead_ok=lookahead_ok)
+
+    # ------------------------------------------------------------------ hooks
+
+    def on_tick(self, t_s: float) -> None:
+        self.board.advance(t_s, self.loop.dispatcher)
+
+    def on_minute(self, minute: int, t_s: float) -> list[dict]:
+        """Digest, forecasts and this minute's decisions; returns the recommendations made."""
+        w0 = time.perf_counter()
+        loop = self.loop
+        d = loop.dispatcher
+        dg = self.digests.build(t_s, minute, labour=self.board, vetoed=loop.state["vetoed"])
+        made: list[dict] = []
+        if self.agent is not None:
+            recs = self.agent.on_minute(dg, open_work_units(d))
+            made = [r.record() for r in recs]
+            dg["forecast"] = _short(self.agent.last_forecast)
+        else:
+            fc = self.forecaster.observe(dg)
+            dg["forecast"] = _short(fc)
+            if self.lead is not None:
+                for a in self.lead.decide(dg, self.levers):
+                    if self.levers.infeasible(a) is None:
+                        self.levers.apply(a, t_s)
+                        self.actions_applied += 1
+                        made.append(
+                            {
+                                "t_s": t_s,
+                                "kind": a.kind,
+                                "action": a.__dict__,
+                                "applied": True,
+                                "text": f"shift lead: {a}",
+                                "predicted": None,
+                                "evidence": None,
+                            }
+                        )
+        self.recommendations.extend(made)
+        store = loop.store
+        if hasattr(store, "add_digest"):
+            store.add_digest(minute, t_s, dg)
+            for rec in made:
+                store.add_recommendation(rec)
+            store.commit()
+        self.wall_s += time.perf_counter() - w0
+        return made
+
+    def finish(self) -> dict:
+        """The run's Eluna summary (goes into the run's KPIs under ``eluna``)."""
+        board = self.board
+        out = {
+            "mode": self.mode,
+            "labour_h": round(board.paid_s / 3600.0, 4) if board is not None else None,
+            "actions_applied": self.actions_applied,
+            "forecast_skill": self.forecaster.skill(),
+            "forecast_skill_after_1h": self.forecaster.skill(from_minute=60),
+        }
+        if self.agent is not None:
+            out.update(self.agent.summary())
+            out["actions_applied"] = sum(r.applied for r in self.agent.recommendations)
+            if hasattr(self.loop.store, "update_recommendation"):
+                for r in self.agent.recommendations:
+                    self.loop.store.update_recommendation(r.record())
+        return out
+
+
+def _short(fc: dict) -> dict:
+    return {k: {str(h): round(v, 2) for h, v in hs.items()} for k, hs in fc.items()}
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, default=str)

@@ -1,0 +1,348 @@
+"""Eluna: levers with their delays, the digest and forecasts, the fork lookahead, the modes.
+
+Short runs of the shipped Eluna scenes (link local, no PyBullet bodies). The stories: a lever
+takes effect when the people arrive; a fork that changes nothing continues with the parent's event
+log; advise never changes the event log; auto is deterministic per seed; the agent never proposes
+an infeasible action; bad labour plans fail validation with the field path.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fctwin.controller.eluna import (
+    POOL,
+    BreakPlan,
+    ElunaAgent,
+    LabourBoard,
+    LabourConfig,
+    Levers,
+    MoveAssociates,
+    Outage,
+    RateModel,
+    SetChargeThreshold,
+)
+from fctwin.robots.checker import CheckerFloor
+from fctwin.robots.human import HumanStation
+from fctwin.robots.messages import Serve, Staff
+from fctwin.sim.run import RunOptions, run_fc
+from fctwin.sim.scene import SceneError, scene_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENES = ROOT / "scenes"
+
+
+def run(scene: str, tmp_path, *, hours=0.5, agent=None, seed=3, **overrides):
+    opts = RunOptions(
+        hours=hours,
+        seed=seed,
+        link="local",
+        world=False,
+        runs_dir=tmp_path,
+        record_poses=False,
+        agent=agent,
+        overrides=overrides,
+        cpu="off",
+    )
+    return run_fc(SCENES / f"{scene}.toml", opts)
+
+
+def log_hash(db_path: Path) -> tuple[str, int]:
+    db = sqlite3.connect(db_path)
+    digest = hashlib.sha256()
+    n = 0
+    for row in db.execute("SELECT t_s, kind, subject, a, b, c FROM events ORDER BY id"):
+        digest.update(repr(row).encode())
+        n += 1
+    db.close()
+    return digest.hexdigest()[:16], n
+
+
+class FakeDispatcher:
+    def __init__(self):
+        self.told: list[tuple[str, int, float]] = []
+
+    def set_station_staff(self, sid, n, speed):
+        self.told.append((sid, n, speed))
+
+
+def board(**kw) -> LabourBoard:
+    cfg = dict(
+        staffing={"P1": 1, "P2": 1, "S1": 1},
+        kinds={"P1": "pick", "P2": "pick", "S1": "stow"},
+        pool=4,
+        walk_s=120.0,
+        open_s=180.0,
+        max_per_station=3,
+    )
+    cfg.update(kw)
+    return LabourBoard(LabourConfig(**cfg))
+
+
+# ------------------------------------------------------------------ levers
+
+
+def test_rate_model_has_diminishing_returns():
+    rate = RateModel(coupling=0.35)
+    speeds = [rate.speed(n) for n in range(5)]
+    assert speeds[0] == 0.0 and speeds[1] == 1.0
+    gains = [b - a for a, b in zip(speeds[1:], speeds[2:], strict=False)]
+    assert all(g > 0 for g in gains) and gains == sorted(gains, reverse=True)
+    assert speeds[4] < 1 / 0.35
+
+
+def test_human_station_follows_its_staffing():
+    floor = CheckerFloor()
+    floor.carried[(2, 0)] = ("T-1", 0)
+
+    def duration(staff: Staff | None) -> float:
+        st = HumanStation(unit_id="P1", floor=floor, cell=(2, 0))
+        st.reset(seed=5)
+        if staff is not None:
+            assert st.handle(staff, 0.0)[0].kind == "ack"
+        st.handle(Serve(1, "P1", 1, "pick", 0, 3, 2), 0.0)
+        st.step(1.0, 1.0)
+        return st.busy_until_s
+
+    one = duration(None)
+    two = duration(Staff(7, "P1", 2, RateModel().speed(2)))
+    assert two == pytest.approx(one / RateModel().speed(2), rel=1e-9)
+    st = HumanStation(unit_id="P1", floor=floor, cell=(2, 0))
+    st.reset(seed=5)
+    st.handle(Staff(7, "P1", 0, 0.0), 0.0)
+    st.handle(Serve(8, "P1", 1, "pick", 0, 3, 2), 0.0)
+    assert st.step(100.0, 1.0) == [] and st.queue_length() == 1  # nobody there: nothing served
+
+
+def test_a_move_takes_effect_when_the_people_arrive():
+    b = board()
+    d = FakeDispatcher()
+    b.start(d)
+    assert b.move(0.0, "S1", "P1", 1, d) == 120.0
+    assert d.told == [("S1", 0, 0.0)]  # they leave at once
+    b.advance(119.0, d)
+    assert b.staffed["P1"] == 1
+    b.advance(120.0, d)
+    assert b.staffed["P1"] == 2 and d.told[-1] == ("P1", 2, RateModel().speed(2))
+    # S1 is closed now: opening it needs the set-up time as well
+    assert b.move(200.0, POOL, "S1", 1, d) == 200.0 + 120.0 + 180.0
+    # paid time: everyone at stations or walking (the one floater left in the pool is not paid)
+    assert b.paid_s == pytest.approx(119.0 * 3 + 1.0 * 3)
+
+
+def test_breaks_and_outages_follow_the_plan():
+    b = board(breaks=(BreakPlan(60.0, 600.0, 1),), outages=(Outage("P2", 100.0, 300.0),))
+    d = FakeDispatcher()
+    b.start(d)
+    b.advance(60.0, d)
+    assert sum(b.staffed.values()) == 2  # one on break
+    b.advance(100.0, d)
+    assert b.staffed["P2"] == 0 and "P2" in b.down_until
+    assert b.infeasible(POOL, "P2", 1) == "P2 is out of service"
+    b.advance(400.0, d)
+    assert "P2" not in b.down_until
+    b.advance(660.0, d)
+    assert sum(b.staffed.values()) + b.floaters == 4
+
+
+def test_levers_refuse_what_cannot_be_done():
+    b = board(staffing={"P1": 1, "P2": 0, "S1": 3}, pool=4)
+    levers = Levers(d=None, board=b)
+    assert "has 0" in levers.infeasible(MoveAssociates("P2", "P1", 1))  # people from a closed station
+    assert "exceed" in levers.infeasible(MoveAssociates("P1", "S1", 1))
+    assert "not a person-worked" in levers.infeasible(MoveAssociates("V1", "P1", 1))
+    assert "at least one" in levers.infeasible(MoveAssociates("S1", "P1", 0))
+    assert levers.infeasible(MoveAssociates("S1", "P2", 2)) is None
+    assert levers.infeasible(SetChargeThreshold(1.5)) is not None
+
+
+# ------------------------------------------------------------------ validation
+
+
+@pytest.fixture
+def eluna_dict():
+    import tomllib
+
+    raw = tomllib.loads((SCENES / "eluna_balanced.toml").read_text())
+    raw["fleet"][0]["count"] = 12
+    return copy.deepcopy(raw)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda r: r["labour"].update(staffing={"P9": 1}), "labour.staffing.P9"),
+        (lambda r: r["labour"].update(staffing={"P1": 3}, pool=2), "labour.pool"),
+        (lambda r: r["labour"].update(staffing={"P1": 5}), "labour.staffing.P1"),
+        (
+            lambda r: r["labour"].update(outages=[{"station": "Q1", "at_h": 1, "minutes": 5}]),
+            "labour.outages[0].station",
+        ),
+        (lambda r: r["labour"].update(walk_s=-1), "labour.walk_s"),
+        (lambda r: r["agent"].update(mode="autopilot"), "agent.mode"),
+        (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
+        (
+            lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),
+            "inbound.waves[0].minutes",
+        ),
+    ],
+)
+def test_labour_and_agent_levers_are_validated(eluna_dict, change, path):
+    change(eluna_dict)
+    with pytest.raises(SceneError) as info:
+        scene_from_dict(eluna_dict, source="s.toml")
+    assert any(p == path for p, _ in info.value.problems), info.value.problems
+    assert f"s.toml: {path}:" in str(info.value)
+
+
+# ------------------------------------------------------------------ the run
+
+
+def test_digest_and_forecasts_every_minute_in_the_run_store(tmp_path):
+    res = run("eluna_balanced", tmp_path, hours=0.25)
+    db = sqlite3.connect(res.db_path)
+    rows = db.execute("SELECT minute, data FROM digest_minute ORDER BY minute").fetchall()
+    db.close()
+    assert [m for m, _ in rows] == list(range(1, 16))  # like the KPI rows, the last minute included
+    import json
+
+    dg = json.loads(rows[-1][1])
+    assert {s["id"] for s in dg["stations"]} == {"P1", "P2", "P3", "P4", "S1", "S2", "S3", "S4"}
+    assert set(dg["forecast"]["open_lines"]) == {"15", "30", "60"}
+    assert sum(dg["battery_hist"]) == 30 and sum(dg["unit_states"].values()) == 30
+    assert res.kpis["eluna"]["mode"] == "off" and res.kpis["eluna"]["labour_h"] > 0
+
+
+def test_a_fork_that_changes_nothing_continues_with_the_same_event_log(tmp_path, monkeypatch):
+    import fctwin.sim.eluna.manager as mgr
+    from fctwin.sim.eluna.lookahead import ForkLookahead
+
+    got = {}
+    on_minute = mgr.FloorManager.on_minute
+    build = mgr.FloorManager.build.__func__
+
+    def keep_host(cls, loop, *, mode, host=None, lookahead_ok=False):
+        m = build(cls, loop, mode=mode, host=host, lookahead_ok=lookahead_ok)
+        m.host = host
+        return m
+
+    def fork_at_minute_5(self, minute, t_s):
+        out = on_minute(self, minute, t_s)
+        if minute == 5:
+            got["flushed"] = self.loop.store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            la = ForkLookahead(self.loop, self.host, self.levers)
+            got["child"] = la.evaluate([[]], 300.0, key=None)[0]["events"]
+        return out
+
+    monkeypatch.setattr(mgr.FloorManager, "build", classmethod(keep_host))
+    monkeypatch.setattr(mgr.FloorManager, "on_minute", fork_at_minute_5)
+    res = run("eluna_balanced", tmp_path, hours=0.25)
+    db = sqlite3.connect(res.db_path)
+    parent = db.execute(
+        "SELECT t_s, kind, subject, a, b, c FROM events WHERE id > ? ORDER BY id", (got["flushed"],)
+    ).fetchall()
+    db.close()
+    child = [(t, k, s, a, b, float(c)) for t, k, s, a, b, c in got["child"]]
+    assert len(child) > 100
+    assert parent[: len(child)] == child
+
+
+def test_advise_never_changes_the_event_log(tmp_path):
+    kw = {"agent.horizon_min": 10, "agent.period_min": 10}
+    off = run("eluna_misstaffed", tmp_path, agent="off", hours=0.75, **kw)
+    advise = run("eluna_misstaffed", tmp_path, agent="advise", hours=0.75, **kw)
+    assert log_hash(advise.db_path) == log_hash(off.db_path)
+    assert advise.kpis["eluna"]["recommendations"] >= 1 and advise.kpis["eluna"]["actions_applied"] == 0
+    db = sqlite3.connect(advise.db_path)
+    text, applied = db.execute("SELECT text, applied FROM recommendations ORDER BY id").fetchone()
+    db.close()
+    assert text.startswith("[08:") and "move 1 associate from" in text and "predicted over 10 min" in text
+    assert applied == 0
+
+
+def test_auto_is_deterministic_per_seed_and_acts(tmp_path):
+    kw = {"agent.horizon_min": 10, "agent.period_min": 10}
+    a = run("eluna_misstaffed", tmp_path, agent="auto", hours=0.75, **kw)
+    b = run("eluna_misstaffed", tmp_path, agent="auto", hours=0.75, **kw)
+    off = run("eluna_misstaffed", tmp_path, agent="off", hours=0.75, **kw)
+    assert log_hash(a.db_path) == log_hash(b.db_path)
+    assert a.kpis["eluna"]["actions_applied"] >= 1
+    assert log_hash(a.db_path) != log_hash(off.db_path)
+
+
+def test_the_agent_never_proposes_an_infeasible_action(tmp_path, monkeypatch):
+    """Every candidate plan, applied action by action to a copy of the board, is feasible; the
+    outage's station is never a target while down, a closed station never a source."""
+    seen = []
+    candidates = ElunaAgent.candidates
+
+    def checked(self, dg):
+        plans = candidates(self, dg)
+        for plan in plans:
+            b = copy.deepcopy(self.levers.board)
+            for action in plan:
+                if isinstance(action, MoveAssociates):
+                    assert b.infeasible(action.source, action.target, action.n) is None, (
+                        action,
+                        dg["minute"],
+                    )
+                    b.move(dg["t_s"], action.source, action.target, action.n, FakeDispatcher())
+                else:
+                    assert self.levers.infeasible(action) is None
+            seen.append(plan)
+        return plans
+
+    monkeypatch.setattr(ElunaAgent, "candidates", checked)
+    run(
+        "eluna_outage",
+        tmp_path,
+        hours=1.5,
+        agent="advise",
+        **{"agent.horizon_min": 5, "agent.lookahead": False},
+    )
+    assert seen  # it had something to propose
+
+
+def test_the_reactive_shift_lead_moves_people_on_a_misstaffed_floor(tmp_path):
+    res = run("eluna_misstaffed", tmp_path, agent="reactive", hours=1.5)
+    assert res.kpis["eluna"]["actions_applied"] >= 1
+    db = sqlite3.connect(res.db_path)
+    kinds = {k for (k,) in db.execute("SELECT kind FROM events")}
+    db.close()
+    assert "staff" in kinds
+
+
+def test_cli_summary_shows_the_recommendations(tmp_path):
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fctwin.sim.cli",
+            "run",
+            "eluna_misstaffed",
+            "--hours",
+            "0.75",
+            "--agent",
+            "advise",
+            "--set",
+            "agent.horizon_min=5",
+            "--runs-dir",
+            str(tmp_path),
+            "--cpu",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "floor manager: advise" in res.stdout
+    assert "recommendations: " in res.stdout and "advised  [08:" in res.stdout
