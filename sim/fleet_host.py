@@ -269,7 +269,7 @@ class FleetHost:
         self._refresh_carried()
 
     def _show_external(self, old: UnitState, st: UnitState) -> None:
-        from fctwin.sim import world_assets
+        from fctwin.sim.world import assets as world_assets
 
         k = self._titan_pos[st.unit_id]
         try:
@@ -395,7 +395,7 @@ class FleetHost:
             if live:
                 unit.attach_world(self.world.client_id, origin)
         if self.external:
-            from fctwin.sim import world_assets
+            from fctwin.sim.world import assets as world_assets
 
             for uid in self.external:
                 self.world.set_unit_color(self._titan_pos[uid], world_assets.RGBA_UNIT_EXTERNAL)
@@ -422,7 +422,7 @@ class FleetHost:
 
     def _gui_colours(self) -> None:
         """Recolour simulated units whose reported state changed (GUI runs only; a few calls a step)."""
-        from fctwin.sim import world_assets
+        from fctwin.sim.world import assets as world_assets
 
         if (view := self.world.camera_keys()) is not None:
             self.world.set_camera(view)

@@ -306,10 +306,3 @@ def test_gui_world_animates_under_xvfb():
     result = run_python(GUI_STORY, {}, wrapper=["xvfb-run", "-a"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "animated" in result.stdout
-
-
-def test_the_old_assets_module_name_is_the_same_module():
-    from fctwin.sim import world_assets
-    from fctwin.sim.world import assets
-
-    assert world_assets is assets

@@ -400,7 +400,7 @@ class World:
     # --- appearance --------------------------------------------------------------------------------
 
     def set_unit_color(self, unit: int, rgba: tuple[float, float, float, float]) -> None:
-        """Recolour a unit's body, e.g. `world_assets.RGBA_UNIT_FAILED` or `RGBA_UNIT_EXTERNAL`."""
+        """Recolour a unit's body, e.g. `assets.RGBA_UNIT_FAILED` or `RGBA_UNIT_EXTERNAL`."""
         unit = self._check_index("unit", unit, self.spec.n_units)
         self._pb(p.changeVisualShape, int(self._bodies.units[unit]), -1, rgbaColor=tuple(rgba))
 
