@@ -44,10 +44,11 @@ class SetOrderRelease:
                 return f"weight {w} for {sid} outside 0..100"
             if w > 0 and d.stations[d.station_index[sid]].associates <= 0:
                 return f"{sid} is closed: it cannot take orders"
-        if self.weights is not None and self.weights and not any(w > 0 for _, w in self.weights):
-            open_unnamed = picks - {sid for sid, _ in self.weights}
-            if not open_unnamed:
-                return "every pick station would get weight 0"
+        if self.weights:
+            weight = dict(self.weights)
+            open_picks = [s.station_id for s in d.stations if s.kind == "pick" and s.associates > 0]
+            if open_picks and not any(weight.get(sid, 1.0) > 0 for sid in open_picks):
+                return "every open pick station would get weight 0: no order could be assigned"
         return None
 
     def apply_on(self, d, board, t_s: float) -> float:
