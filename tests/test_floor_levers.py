@@ -392,9 +392,8 @@ def test_accept_applies_the_recommendation_with_its_delays_and_reject_is_recorde
     targets = {m["target"] for m in moves}
     arrivals = [r for r in staff_after if r[2] in targets]
     assert arrivals and min(r[0] for r in arrivals) >= t_acc + 120.0 - 5
-    if len(said) > 1:
-        assert recs[said[1]]["decision"] == "reject"
-        assert any(r[1] == "rec_rejected" and r[3] == said[1] for r in log)
+    assert recs[said[1]]["decision"] == "reject" and recs[said[1]]["decision_outcome"] == "rejected"
+    assert any(r[1] == "rec_rejected" and r[3] == said[1] for r in log)
 
 
 # ------------------------------------------------------------------ recommendations on the PUB socket
