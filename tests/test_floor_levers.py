@@ -125,10 +125,19 @@ def test_sequoia_decant_is_validated(small_dict):
 
 
 def test_a_closure_that_cuts_the_floor_is_a_scene_error_at_start(tmp_path):
-    # the cells around pick station P1 at (5, 1): nothing could reach it
+    # column 9 from wall to wall splits fc_small into a west and an east half
     with pytest.raises(SceneError) as info:
-        run("fc_small", tmp_path, hours=0.02, **{"levers.closures": [{"cells": [[4, 1], [6, 1]]}]})
+        run(
+            "fc_small",
+            tmp_path,
+            hours=0.02,
+            **{"levers.closures": [{"cells": [[r, 9] for r in range(1, 22)]}]},
+        )
     assert info.value.problems[0][0] == "levers.closures[0].cells"
+    assert "off the floor" in info.value.problems[0][1]
+    with pytest.raises(SceneError) as info:  # P1's queue
+        run("fc_small", tmp_path, hours=0.02, **{"levers.closures": [{"cells": [[4, 1]]}]})
+    assert info.value.problems == [("levers.closures[0].cells", "cell (4, 1) is a station's queue cell")]
 
 
 # ------------------------------------------------------------------ actions and feasibility
