@@ -468,3 +468,41 @@ def test_a_bad_recommendation_is_refused_on_receipt():
         with pytest.raises(p.ProtocolError) as info:
             p.decode(frame, allowed_types=p.PUB_TYPES)
         assert info.value.code == p.ErrorCode.SCHEMA
+
+
+def test_auto_rolls_floor_plans_forward_in_its_forks_and_is_deterministic(tmp_path, monkeypatch):
+    """The floor plans go through the same fork lookahead (each applied in a child, which raises
+    in the parent if applying fails) and auto mode stays deterministic per seed."""
+    from fctwin.sim.eluna.lookahead import ForkLookahead
+
+    rolled = []
+    evaluate = ForkLookahead.evaluate
+
+    def spy(self, plans, horizon_s, key):
+        rolled.extend(a.kind for plan in plans for a in plan)
+        return evaluate(self, plans, horizon_s, key)
+
+    monkeypatch.setattr(ForkLookahead, "evaluate", spy)
+    kw = {
+        "agent.horizon_min": 5, "agent.period_min": 5,
+        "agent.floor_levers": ["release", "traffic", "preposition"],
+        "labour.staffing": {"P1": 3, "P2": 1, "P3": 1, "P4": 1}, "labour.pool": 11,
+    }  # fmt: skip
+    a = run("eluna_balanced", tmp_path, hours=0.34, agent="auto", **kw)
+    b = run("eluna_balanced", tmp_path, hours=0.34, agent="auto", **kw)
+    assert "order_release" in rolled
+    assert log_hash(a.db_path) == log_hash(b.db_path)
+    assert a.kpis["collisions"] == 0
+
+
+def test_cli_pub_refuses_a_plaintext_bind_beyond_loopback(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "fctwin.sim.cli", "run", "fc_small", "--hours", "0.01", "--agent", "advise",
+         "--pub", "tcp://0.0.0.0:5999", "--runs-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "--pub" in out.stderr and "Traceback" not in out.stderr
