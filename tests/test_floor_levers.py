@@ -506,3 +506,24 @@ def test_cli_pub_refuses_a_plaintext_bind_beyond_loopback(tmp_path):
     )  # fmt: skip
     assert out.returncode == 2, out.stderr[-2000:]
     assert "--pub" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_decision_on_the_last_minute_writes_nothing_of_its_forks_into_the_run_store(tmp_path):
+    """The lookahead's children run past the end of the run; none of their minutes, events or
+    recommendations may reach the run's database (they once did when a decision fell on the
+    run's last minute)."""
+    res = run(
+        "eluna_misstaffed", tmp_path, hours=0.5, agent="advise",
+        **{"agent.horizon_min": 10, "agent.period_min": 10},
+    )  # fmt: skip
+    db = sqlite3.connect(res.db_path)
+    minutes = [m for (m,) in db.execute("SELECT minute FROM kpi_minute")]
+    last_event = db.execute("SELECT MAX(t_s) FROM events").fetchone()[0]
+    recs = db.execute("SELECT rec_id, t_s FROM recommendations").fetchall()
+    digests = db.execute("SELECT COUNT(*) FROM digest_minute").fetchone()[0]
+    db.close()
+    assert sorted(minutes) == list(range(1, 31))
+    assert last_event <= 1800.0 + 1e-6
+    assert len({r for r, _ in recs}) == len(recs) and all(t <= 1800.0 for _, t in recs)
+    assert any(t == 1800.0 for _, t in recs), recs  # the agent did decide on the last minute
+    assert digests == 30
