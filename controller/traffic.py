@@ -7,9 +7,11 @@ Both act through the planner, never through branches in the dispatcher:
   them (the planner's guarantee, tested with `fctwin.controller.planning.validate`). A unit already
   inside leaves: its distance tables are rebuilt without the cell, so standing there is
   "unreachable" and every open neighbour ranks better; an idle unit with no goal is given one by
-  `ClosureParking` (the parking policy behind a seam). Only aisle and parking cells can be closed,
-  never a station's queue cells, and never so that a station, charger or storage cell is cut off
-  from the rest of the floor (`closure_problem`).
+  `ClosureParking` (the parking policy behind a seam). The planner never moves a unit into a
+  closed cell, not even one already inside, so a closure is refused while a unit inside has no
+  open neighbour it may enter (it would be trapped; a scheduled closure waits for it to move on).
+  Only aisle and parking cells can be closed, never a station's queue cells, and never so that a
+  station, charger or storage cell is cut off from the rest of the floor (`closure_problem`).
 - **One-way aisles** are guidance: moving against the direction on the named cells costs
   ``penalty`` more in the planner's distance tables (`PIBTPlanner.set_move_cost_overlay`), so routes
   follow the direction; the planner may still step against it when pushed aside or when no other
@@ -102,6 +104,15 @@ def closure_problem(d, cells: list[Cell] | tuple[Cell, ...]) -> str | None:
         if k is not None and d.units[k].failed:
             return f"cell {cell} holds failed unit {d.units[k].unit_id}"
     closed = set(cells) | set(d.blocked_cells)
+    # A unit inside must be able to step out at once: the planner never moves it into another
+    # closed cell, so one standing deeper in the closed stretch than one cell would be trapped.
+    for cell in cells:
+        k = d._cell_owner.get(cell)
+        if k is not None and not _has_exit(d, cell, d.units[k].pod >= 0, closed):
+            return (
+                f"unit {d.units[k].unit_id} at {cell} could not get out (no open neighbour it may"
+                " enter): close fewer cells or wait until it has moved on"
+            )
     mask = np.zeros(d.grid.shape, bool)
     for cell in closed:
         mask[cell] = True
@@ -120,6 +131,21 @@ def closure_problem(d, cells: list[Cell] | tuple[Cell, ...]) -> str | None:
             if dist[s.cell] < 0:
                 return f"closing {sorted(set(cells))} cuts station {s.station_id} off for loaded units"
     return None
+
+
+def _has_exit(d, cell: Cell, loaded: bool, closed: set) -> bool:
+    H, W = d.grid.shape
+    for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        nb = (cell[0] + dr, cell[1] + dc)
+        if not (0 <= nb[0] < H and 0 <= nb[1] < W) or nb in closed:
+            continue
+        if loaded:
+            ok = d.static_loaded[nb] or (d.storage_mask[nb] and not d.pods_mask[nb])
+        else:
+            ok = d.walk_unloaded[nb]
+        if ok:
+            return True
+    return False
 
 
 def one_way_overlay(shape: tuple[int, int], rules, penalty: int = ONE_WAY_PENALTY) -> np.ndarray | None:

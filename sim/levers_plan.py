@@ -8,7 +8,8 @@ points (`fctwin.controller.levers`) and leaves a record in the event log. A scen
 Checked at start, against the dispatcher (`check`): closures that would cut the floor apart and
 one-way rules the planner cannot take are scene errors, named by field path. A lever that turns
 out infeasible only when its time comes (pre-positioning with no idle unit, a closure onto a
-failed unit) is skipped with a ``lever_refused`` event naming why; the run goes on.
+failed unit) is skipped with a ``lever_refused`` event naming why; the run goes on. A closure that
+a unit inside could not leave waits for it (every 10 s, for up to 10 minutes).
 """
 
 from __future__ import annotations
@@ -57,12 +58,23 @@ def _events(scene) -> list[tuple[float, int, str, object]]:
     return sorted(out, key=lambda e: (e[0], e[1]))
 
 
+CLOSE_RETRY_S = 10.0  # a closure a unit inside could not leave is tried again this often ...
+CLOSE_PATIENCE_S = 600.0  # ... for this long, then refused
+
+
 def lever_plan_process(env, scene, d):
     """SimPy process: apply each planned lever at its time (in the dispatcher's log)."""
+    from fctwin.controller.traffic import closure_problem
+
     rules: dict[int, int] = {}
     for t_s, _, what, payload in _events(scene):
         if t_s > env.now:
             yield env.timeout(t_s - env.now)
+        if what == "close":  # wait (bounded) for units deep inside the stretch to move on
+            waited = 0.0
+            while waited < CLOSE_PATIENCE_S and "could not get out" in (closure_problem(d, payload) or ""):
+                yield env.timeout(CLOSE_RETRY_S)
+                waited += CLOSE_RETRY_S
         try:
             if what == "release":
                 d.set_order_release(payload.orders_per_min, payload.station_weights)

@@ -210,7 +210,12 @@ def test_closed_cells_empty_and_stay_empty_and_one_way_steers_the_planner(tmp_pa
             if inside:
                 cols = sorted({p[1] for p in inside.values()})
                 cells = [(11, c) for c in range(max(4, cols[0] - 2), min(38, cols[-1] + 2) + 1)]
-                d.close_cells(cells)  # the lever's entry point, between two ticks
+                try:
+                    d.close_cells(cells)  # the lever's entry point, between two ticks
+                except ValueError as exc:  # a unit deep inside could not get out: next tick
+                    assert "could not get out" in str(exc)
+                    state["prev"] = pos
+                    return
                 state["closed"] = set(cells)
                 state["inside"] = set(inside)
                 state["closed_step"] = frame.step
@@ -527,3 +532,78 @@ def test_a_decision_on_the_last_minute_writes_nothing_of_its_forks_into_the_run_
     assert len({r for r, _ in recs}) == len(recs) and all(t <= 1800.0 for _, t in recs)
     assert any(t == 1800.0 for _, t in recs), recs  # the agent did decide on the last minute
     assert digests == 30
+
+
+def test_the_planner_stays_conflict_free_with_run_time_closures_and_one_way_guidance():
+    """PIBT on a shelf floor, lifelong: at step 60 a stretch of aisle closes where units stand and
+    two rows become one-way (`set_move_cost_overlay`); every step passes the independent checker,
+    no unit enters a closed cell, the units inside leave, and units keep reaching goals."""
+    import numpy as np
+
+    from fctwin.controller.planning import FleetArrays, GridMaps
+    from fctwin.controller.planning.pibt import PIBTPlanner
+    from fctwin.controller.planning.validate import check_step
+    from fctwin.controller.traffic import one_way_overlay, segment
+
+    H, W = 13, 24
+    pu = np.ones((H, W), bool)
+    for r in (2, 3, 5, 6, 8, 9):  # shelf rows with gaps every 6 columns
+        pu[r, 1:-1] = True
+        pu[r, [c for c in range(1, W - 1) if c % 6 != 0]] = False
+    pl = pu.copy()
+    rng = np.random.default_rng(4)
+    free = np.argwhere(pu)
+    n = 24
+    pos = free[rng.choice(len(free), n, replace=False)].astype(np.int32)
+    fleet = FleetArrays(
+        pos=pos, heading=np.zeros(n, np.int8), goal=free[rng.integers(0, len(free), n)].astype(np.int32),
+        loaded=np.zeros(n, bool), active=np.ones(n, bool),
+    )  # fmt: skip
+    planner = PIBTPlanner()
+    grid = GridMaps(pu.copy(), pl.copy())
+    planner.reset(grid, n, seed=1)
+    closed: set = set()
+    inside: set = set()
+    reached = 0
+    act = np.empty(n, np.int8)
+    for step in range(400):
+        if step >= 60 and not closed:
+            # close row 4 (or 7), cols 3-14, once every unit inside can step out (the rule the
+            # dispatcher's `closure_problem` applies: the planner never moves a unit into a closed cell)
+            for row in (4, 7):
+                cells = {(row, c) for c in range(3, 15)}
+                here = [tuple(p) for p in fleet.pos.tolist() if tuple(p) in cells]
+                exits = [
+                    any(
+                        0 <= p[0] + dr < H and 0 <= p[1] + dc < W and pu[p[0] + dr, p[1] + dc]
+                        and (p[0] + dr, p[1] + dc) not in cells
+                        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0))
+                    )
+                    for p in here
+                ]  # fmt: skip
+                if here and all(exits):
+                    closed = cells
+                    inside = set(here)
+                    break
+            for cell in closed:
+                grid.passable_unloaded[cell] = grid.passable_loaded[cell] = False
+        if step == 60:
+            rules = [segment(1, None, (1, 22), "E"), segment(10, None, (1, 22), "W")]
+            planner.set_move_cost_overlay(one_way_overlay((H, W), rules))
+        for i, (g, p) in enumerate(zip(fleet.goal.tolist(), fleet.pos.tolist(), strict=True)):
+            if g == p or tuple(g) in closed:  # a new errand, never into a closed cell
+                if g == p:
+                    reached += bool(closed)
+                ok = [c for c in free.tolist() if tuple(c) not in closed]
+                fleet.goal[i] = ok[int(rng.integers(0, len(ok)))]
+        planner.step(grid, fleet, act)
+        before = {i for i, p in enumerate(fleet.pos.tolist()) if tuple(p) in closed}
+        fleet.pos, fleet.heading = check_step(
+            grid.passable_unloaded, grid.passable_loaded, fleet.pos, fleet.heading, fleet.loaded,
+            fleet.active, act,
+        )  # fmt: skip
+        after = {i for i, p in enumerate(fleet.pos.tolist()) if tuple(p) in closed}
+        assert after <= before  # nobody enters
+    assert not any(tuple(p) in closed for p in fleet.pos.tolist())  # the ones inside got out
+    assert reached > 50
+    assert closed and inside  # the closure happened with units inside
