@@ -106,6 +106,10 @@ class ForkLookahead:
         # run's database when a decision fell on the run's last minute) and the progress callback.
         loop.store = _NullStore()
         loop.progress = None
+        advice = loop.opts.advice  # an operator's decision waiting now is the parent's to apply
+        if advice is not None:
+            advice.pending = False
+            advice._items = []
         d = loop.dispatcher
         t0 = loop.env.now
         for action in plan:
