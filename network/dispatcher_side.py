@@ -275,6 +275,19 @@ class DispatcherServer:
         except zmq.Again:
             self.counters["publish_dropped"] += 1
 
+    def publish_recommendation(self, body: p.Recommendation) -> None:
+        """Publish an agent's recommendation (`protocol.Recommendation`) to dashboards on the PUB socket."""
+        if self.pub is None:
+            return
+        data = p.encode(
+            p.RECOMMENDATION, body, sender=SERVER_ID, seq=self.counters["published"] + 1, t_sim_s=body.t_s
+        )
+        try:
+            self.pub.send(data, flags=zmq.NOBLOCK)
+            self.counters["published"] += 1
+        except zmq.Again:
+            self.counters["publish_dropped"] += 1
+
     def drop(self, client_id: str, *, reason: str = "dropped") -> None:
         """End a client's session from this side (sends ``bye``)."""
         if client_id in self._sessions:

@@ -74,6 +74,8 @@ class HilOptions:
     start_cells: Any = None
     step_s: float = 0.0  # announced in welcome (simulated seconds per batch)
     realtime_factor: float = 0.0  # announced in welcome (0: not paced)
+    # The dispatcher's PUB socket for dashboards (recommendations; `fctwin serve --pub`), None: none.
+    pub_endpoint: str | None = None
 
 
 DRIVE_UNIT_TYPE = "titan"
@@ -125,6 +127,7 @@ class HilFleetLink:
         self.server = DispatcherServer(
             ServerConfig(
                 router_endpoint=hil.bind,
+                pub_endpoint=hil.pub_endpoint,
                 heartbeat_interval_s=hil.heartbeat_interval_s,
                 watchdog_s=hil.watchdog_s,
                 keys=hil.keys,
@@ -231,6 +234,10 @@ class HilFleetLink:
         # (journaled, so a replay gives the fleet host the same input): its safety layer keeps out
         # of their cells, its floor and world follow the pods they carry.
         return CommandBatch(step=batch.step, t_s=batch.t_s, commands=simulated, external=list(external))
+
+    def publish_recommendation(self, body: p.Recommendation) -> None:
+        """The agent's recommendation to dashboards, on the dispatcher server's PUB socket."""
+        self.server.publish_recommendation(body)
 
     def close(self) -> None:
         try:

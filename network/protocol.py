@@ -86,6 +86,8 @@ EVENT: Final = "event"
 # dispatcher -> client
 WELCOME: Final = "welcome"
 COMMAND: Final = "command"
+# dispatcher -> subscribers on its PUB socket (dashboards, monitors); never on the ROUTER
+RECOMMENDATION: Final = "recommendation"
 # both directions
 HEARTBEAT: Final = "heartbeat"
 ERROR: Final = "error"
@@ -97,6 +99,8 @@ type; ``event`` carries every other kind (``lifted``, ``battery_low``, ``refused
 
 CLIENT_TYPES: Final = frozenset({HELLO, TELEMETRY, HEARTBEAT, ERROR, BYE}) | EVENT_TYPES
 DISPATCHER_TYPES: Final = frozenset({WELCOME, COMMAND, HEARTBEAT, ERROR, BYE})
+PUB_TYPES: Final = frozenset({TELEMETRY, RECOMMENDATION})
+"""Types a subscriber of the dispatcher's PUB socket may receive (pass as ``allowed_types``)."""
 
 ROLE_ROBOT: Final = "robot"  # one unit, usually hardware
 ROLE_FLEET: Final = "fleet"  # a fleet host serving many simulated units
@@ -202,6 +206,78 @@ class Bye(msgspec.Struct, frozen=True):
     reason: Text = ""
 
 
+MAX_REC_TEXT_CHARS: Final = 2048  # a recommendation's sentence
+MAX_REC_ACTIONS: Final = 16
+MAX_REC_PARAMS_CHARS: Final = 4096  # one action's parameters as JSON text
+MAX_REC_FIGURES: Final = 32  # entries of ``predicted`` / ``realised``
+
+
+class RecommendedAction(msgspec.Struct, frozen=True):
+    """One lever action of a recommendation: its ``kind`` (``move_associates``, ``order_release``,
+    ``close_cells``, ``one_way``, ``preposition``, ...; docs/eluna.md) and its parameters as a JSON
+    object in text (the fields of the action, e.g. ``{"source": "S1", "target": "P3", "n": 1}``)."""
+
+    kind: Id
+    params_json: Annotated[str, msgspec.Meta(max_length=MAX_REC_PARAMS_CHARS)] = "{}"
+
+
+Figures = Annotated[dict[Id, float | None], msgspec.Meta(max_length=MAX_REC_FIGURES)]
+
+
+class Recommendation(msgspec.Struct, frozen=True):
+    """The floor manager's recommendation, dispatcher -> PUB subscribers (added in protocol v1;
+    a subscriber that does not know the type skips it).
+
+    ``rec_id`` is unique in the run; ``t_s`` when it was made and ``effective_s`` when it takes
+    effect if applied now (simulated seconds from the run's start); ``mode`` ``advise`` (shown to
+    an operator) or ``auto`` (``applied`` by the agent itself); ``predicted`` the lookahead's
+    predicted effect over ``horizon_s`` (``objective``, ``throughput_units``, ``open_units``,
+    ``cycle_p95_s``; None where unknown)."""
+
+    rec_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    run_id: Id
+    t_s: Annotated[float, msgspec.Meta(ge=0.0)]
+    kind: Id
+    text: Annotated[str, msgspec.Meta(max_length=MAX_REC_TEXT_CHARS)]
+    mode: Id
+    applied: bool
+    actions: Annotated[list[RecommendedAction], msgspec.Meta(max_length=MAX_REC_ACTIONS)] = []
+    effective_s: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    horizon_s: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    predicted: Figures = {}
+
+
+def recommendation_body(rec: dict, *, run_id: str, mode: str) -> Recommendation:
+    """The wire body of an agent's recommendation record (the dict the run store keeps)."""
+    import json
+
+    actions = (rec.get("action") or {}).get("actions", [])
+    if not actions and isinstance(rec.get("action"), dict) and "kind" in rec["action"]:
+        actions = [rec["action"]]
+    pred = rec.get("predicted") or {}
+    figures = {str(k)[:MAX_ID_CHARS]: (None if v is None else float(v)) for k, v in pred.items()
+               if v is None or isinstance(v, (int, float))}  # fmt: skip
+    return Recommendation(
+        rec_id=int(rec.get("rec_id") or 1),
+        run_id=run_id[:MAX_ID_CHARS] or "run",
+        t_s=float(rec["t_s"]),
+        kind=str(rec.get("kind") or "plan")[:MAX_ID_CHARS],
+        text=str(rec.get("text", ""))[:MAX_REC_TEXT_CHARS],
+        mode=mode,
+        applied=bool(rec.get("applied")),
+        actions=[
+            RecommendedAction(
+                kind=str(a.get("kind", "action"))[:MAX_ID_CHARS],
+                params_json=json.dumps({k: v for k, v in a.items() if k != "kind"}, default=str),
+            )
+            for a in actions[:MAX_REC_ACTIONS]
+        ],
+        effective_s=float(rec.get("effective_s") or rec["t_s"]),
+        horizon_s=float(rec.get("horizon_s") or 0.0),
+        predicted=dict(list(figures.items())[:MAX_REC_FIGURES]),
+    )
+
+
 BODY_TYPES: Final[dict[str, Any]] = {
     HELLO: Hello,
     WELCOME: Welcome,
@@ -215,6 +291,7 @@ BODY_TYPES: Final[dict[str, Any]] = {
     HEARTBEAT: Heartbeat,
     ERROR: Error,
     BYE: Bye,
+    RECOMMENDATION: Recommendation,
 }
 
 # ----------------------------------------------------------------------------------------------
@@ -371,6 +448,18 @@ def _check_limits(msg_type: str, body: Any) -> str:
     elif msg_type == WELCOME and body.floor is not None:
         if len(body.floor.codes) != body.floor.rows * body.floor.cols:
             return f"floor: {len(body.floor.codes)} codes for {body.floor.rows} x {body.floor.cols} cells"
+    elif msg_type == RECOMMENDATION:
+        import json
+
+        for k, a in enumerate(body.actions):
+            try:
+                params = json.loads(a.params_json)
+            except ValueError:
+                return f"actions[{k}].params_json is not JSON"
+            if not isinstance(params, dict):
+                return f"actions[{k}].params_json is not a JSON object"
+        if body.mode not in ("advise", "auto"):
+            return f"mode {body.mode[:16]!r} is not advise or auto"
     elif msg_type in EVENT_TYPES:
         if msg_type != EVENT and body.kind != msg_type:
             return f"event kind {body.kind[:32]!r} sent as type {msg_type!r}"

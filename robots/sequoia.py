@@ -2,14 +2,21 @@
 
 A stow line decants the units of an inbound carton into a tote and the gantry stores the tote (nearest
 free slot by default); a pick line retrieves the tote to the port, units are picked, the tote goes back.
+
+The decant (stow) and pick work at the port is a person's: a `Staff` command sets how many associates
+work the port (the floor manager's "Sequoia decant" role) and how much faster than one they are
+together (``speed_factor``). Each line's time is divided by it (the draws do not change, so the
+station's random stream is the same whatever its staffing); with 0 associates the port starts no
+line. Without a `Staff` command the port has its one person, as before.
 Physics fidelity times the tote moves in `fctwin.robots.physics.sequoia_rack.SequoiaRack` at 240 Hz.
 """
 
 from __future__ import annotations
 
-from fctwin.robots.contract import register
+from fctwin.robots.contract import UnitSpec, register
 from fctwin.robots.floor import FloorView
-from fctwin.robots.messages import Serve
+from fctwin.robots.messages import Command, Serve, Staff, UnitEvent
+from fctwin.robots.station import LineOutcome
 from fctwin.robots.vulcan import ArmStation
 
 Cell = tuple[int, int]
@@ -25,7 +32,38 @@ class SequoiaStation(ArmStation):
     unit_type = "sequoia"
 
     def __init__(self, *, unit_id: str, floor: FloorView, cell: Cell, kind: str = "stow", **kw):
+        self.associates = 1
+        self.speed_factor = 1.0
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
+        self.spec = UnitSpec(
+            unit_type=self.spec.unit_type,
+            footprint_m=self.spec.footprint_m,
+            accepted_commands=self.spec.accepted_commands | {"staff"},
+            reported_modes=self.spec.reported_modes,
+        )
+
+    def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
+        if not isinstance(command, Staff):
+            return super().handle(command, t_s)
+        cid = command.command_id
+        if cid in self._seen:
+            return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
+        self._seen.add(cid)
+        if command.associates < 0 or (command.associates > 0 and command.speed_factor <= 0):
+            reason = "associates must be >= 0 and speed_factor > 0 when staffed"
+            return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": reason})]
+        self.associates = int(command.associates)
+        self.speed_factor = float(command.speed_factor)
+        return [UnitEvent(self.unit_id, "ack", t_s, cid, {"op": "staff", "associates": self.associates})]
+
+    def can_start(self) -> bool:
+        return self.associates > 0
+
+    def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
+        out = super().line_outcome(command, new_pod=new_pod)
+        if self.speed_factor == 1.0:
+            return out
+        return LineOutcome(out.duration_s / self.speed_factor, out.units_done, out.units_to_person)
 
     def reset(self, *, seed: int | None = None):
         self._move_units_left = 0  # units of the current line still to report the tote move for

@@ -144,3 +144,59 @@ def test_accept_click_reaches_the_dispatcher_and_the_run_store(browser, tmp_path
     rows = con.execute("SELECT kind, subject, a FROM events WHERE kind LIKE 'rec_%'").fetchall()
     con.close()
     assert rows == [("rec_accepted", "console", 1)]
+
+
+def test_accept_click_applies_the_agents_recommendation_with_its_delays(browser, tmp_path):
+    """Advise mode with the Eluna agent: the operator's Accept reaches the agent's handler, which
+    applies the recommended moves through the levers (people leave at once, arrive after the walk)
+    and records it (event log and `recommendation_decisions`)."""
+    from fctwin.sim.advice import read_recommendations
+    from fctwin.sim.console.live import LiveSession
+    from fctwin.sim.run import RunOptions, run_fc
+    from fctwin.sim.scene import load_scene
+
+    scene_path = ROOT / "scenes" / "eluna_misstaffed.toml"
+    over = {"agent.period_min": 5, "agent.horizon_min": 10}
+    sc = load_scene(scene_path, seed=3, run_hours=0.75, overrides=over)
+    session = LiveSession(sc, runs_dir=tmp_path, run_id="agent", port=0)
+    db = tmp_path / "agent" / "run.sqlite"
+
+    def progress(row: dict) -> None:
+        if session.advice.decided or not db.exists():
+            return
+        con = sqlite3.connect(db, timeout=10)
+        spoken = con.execute("SELECT COUNT(*) FROM recommendations").fetchone()[0]
+        con.close()
+        if spoken:
+            time.sleep(1.0)  # hold the run once the agent has spoken, until someone decides
+
+    opts = RunOptions(
+        hours=0.75, seed=3, link="local", runs_dir=tmp_path, run_id="agent", record_poses=True,
+        agent="advise", overrides=over, viewer=session.feed, advice=session.advice,
+    )  # fmt: skip
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(r=run_fc(scene_path, opts, progress=progress)))
+    runner.start()
+    try:
+        assert session.ready.wait(60) and session.error is None, session.error
+        page = _open(browser, session.console.url)
+        accept = page.get_by_role("button", name="Accept").first
+        accept.wait_for(timeout=90_000)
+        accept.click()
+        _wait(lambda: session.advice.decided, 30, "the decision to reach the agent")
+        page.close()
+    finally:
+        runner.join(timeout=300)
+        session.close()
+    assert "r" in result
+    rec_id = session.advice.decided[0][0]
+    rec = next(r for r in read_recommendations(db) if r["rec_id"] == rec_id)
+    assert rec["decision"] == "accept" and rec["decision_outcome"].startswith("applied"), rec
+    con = sqlite3.connect(db)
+    log = con.execute("SELECT t_s, kind, subject, a FROM events ORDER BY id").fetchall()
+    con.close()
+    k = next(i for i, e in enumerate(log) if e[1] == "rec_accepted" and e[3] == rec_id)
+    t_acc = log[k][0]
+    targets = {a["target"] for a in rec["action"]["actions"] if a.get("target") != "pool"}
+    arrived = [e for e in log[k:] if e[1] == "staff" and e[2] in targets]
+    assert arrived and min(e[0] for e in arrived) >= t_acc + 120.0 - 5  # after the walk

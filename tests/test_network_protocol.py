@@ -36,6 +36,19 @@ BODIES = {
     p.HEARTBEAT: p.Heartbeat(step=3),
     p.ERROR: p.Error(code=ErrorCode.SEQUENCE, detail="seq 3 not after 5"),
     p.BYE: p.Bye(reason="shutting down"),
+    p.RECOMMENDATION: p.Recommendation(
+        rec_id=1,
+        run_id="r1",
+        t_s=600.0,
+        kind="move_associates",
+        text="[08:10] move 1 associate",
+        mode="advise",
+        applied=False,
+        actions=[p.RecommendedAction("move_associates", '{"source": "S1", "target": "P3", "n": 1}')],
+        effective_s=720.0,
+        horizon_s=1800.0,
+        predicted={"objective": 12.5, "cycle_p95_s": None},
+    ),  # fmt: skip
 }
 
 

@@ -41,13 +41,20 @@ def as_dict(action: Action) -> dict:
     return asdict(action)
 
 
+# kind -> action class; `fctwin.controller.eluna.floor_actions` adds the floor levers' actions
+ACTION_TYPES: dict[str, type] = {
+    "move_associates": MoveAssociates,
+    "drive_split": SetDriveSplit,
+    "charge_threshold": SetChargeThreshold,
+}
+
+
 def from_dict(data: dict) -> Action:
-    kind = data["kind"]
-    cls = {
-        "move_associates": MoveAssociates,
-        "drive_split": SetDriveSplit,
-        "charge_threshold": SetChargeThreshold,
-    }[kind]
+    """The action ``data`` describes (`as_dict`'s output). KeyError for an unknown kind, TypeError
+    or ValueError for fields that do not fit it."""
+    import fctwin.controller.eluna.floor_actions  # noqa: F401 - registers its kinds
+
+    cls = ACTION_TYPES[data["kind"]]
     return cls(**data)
 
 
@@ -70,6 +77,9 @@ class Levers:
             if not 0.0 <= action.frac <= 0.95:
                 return f"charge threshold {action.frac} outside 0..0.95"
             return None
+        check = getattr(action, "infeasible_on", None)  # the floor levers' actions check themselves
+        if check is not None:
+            return check(self.d, self.board)
         return f"unknown action {action!r}"
 
     def apply(self, action: Action, t_s: float) -> float:
@@ -81,8 +91,10 @@ class Levers:
             return self.board.move(t_s, action.source, action.target, action.n, self.d)
         if isinstance(action, SetDriveSplit):
             self.d.set_drive_split(action.stow_unit_cap)
-        else:
+        elif isinstance(action, SetChargeThreshold):
             self.d.set_charge_threshold(action.frac)
+        else:
+            return action.apply_on(self.d, self.board, t_s)
         return t_s
 
 
@@ -116,6 +128,7 @@ def open_work_units(d) -> tuple[int, int]:
 
 
 __all__ = [
+    "ACTION_TYPES",
     "POOL",
     "Action",
     "Levers",

@@ -107,6 +107,8 @@ class Recommendation:
 
 
 def describe_short(a: Action) -> str:
+    if hasattr(a, "describe"):  # the floor levers' actions (`floor_actions`)
+        return a.kind + ":" + ",".join(str(v) for k, v in vars(a).items() if k != "kind")
     if isinstance(a, MoveAssociates):
         return f"{a.source}->{a.target}x{a.n}"
     if isinstance(a, SetChargeThreshold):
@@ -163,6 +165,11 @@ class ElunaAgent:
         self.lookahead_plans = 0
         self.last_forecast: dict = {}
         self._cum = {"units_picked": 0, "units_stowed": 0}
+        # extra candidate generators, ``hook(agent, digest) -> [plan, ...]`` (the floor levers:
+        # `fctwin.controller.eluna.floor_candidates`); at most ``extra_candidates`` of their plans
+        # are rolled forward beside the staffing plans
+        self.candidate_hooks: list[Callable[[ElunaAgent, dict], list[list[Action]]]] = []
+        self.extra_candidates = 2
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -308,7 +315,11 @@ class ElunaAgent:
         raised = min(0.8, self.charge_frac + 0.2)
         if sum(hist[:2]) > 0.3 * max(1, sum(hist)) and self._charge_frac_now != raised:
             plans.append([SetChargeThreshold(raised)])
-        return [p for p in plans if self.feasible_plan(p, dg["t_s"])][: self.max_candidates]
+        base = [p for p in plans if self.feasible_plan(p, dg["t_s"])][: self.max_candidates]
+        extra: list[list[Action]] = []
+        for hook in self.candidate_hooks:
+            extra += [p for p in hook(self, dg) if p not in base and self.feasible_plan(p, dg["t_s"])]
+        return base + extra[: self.extra_candidates]
 
     def _releases(self, work: dict[str, float], staffed: dict[str, int], floaters: int) -> list[list[Action]]:
         """A quiet floor: send one associate (or two, from different stations) to the pool where the
@@ -455,6 +466,8 @@ class ElunaAgent:
                     )
             elif isinstance(action, SetChargeThreshold):
                 parts_text.append(f"set the opportunity-charging threshold to {action.frac:.0%} now")
+            elif hasattr(action, "describe"):
+                parts_text.append(action.describe(lambda t: clock(t, self.start_hour)))
             else:
                 parts_text.append(f"cap drive units on stow trips at {action.stow_unit_cap} now")
         text = "; ".join(parts_text)

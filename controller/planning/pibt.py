@@ -167,10 +167,36 @@ class PIBTPlanner:
             move_cost=move_cost,
             headings=self.heading_tables,
         )
+        # kept for `set_move_cost_overlay` (traffic rules set at run time)
+        self._reset_maps = (grid.passable_unloaded.copy(), grid.passable_loaded.copy(), max_tables)
+        self._base_move_cost = move_cost
         self.rng = np.random.default_rng(seed)
         self.step_count = 0
         self._alloc(n_agents)
         self._warm_up()
+
+    def set_move_cost_overlay(self, extra: np.ndarray | None) -> None:
+        """Add ``extra`` (``uint8[H, W, 4]``, the cost of a forward move per cell and heading) to the
+        guidance costs from the next step on (None: back to the reset-time guidance): traffic rules
+        such as one-way aisles, set at run time (`fctwin.controller.traffic`). Every distance table
+        is rebuilt on the current maps; safety is unchanged (costs shape routes, never passability).
+        """
+        if self.tables is None:
+            raise RuntimeError("call reset() before set_move_cost_overlay()")
+        pu, pl, max_tables = self._reset_maps
+        base = self._base_move_cost
+        cost = None
+        if extra is not None:
+            base16 = np.ones((self.H, self.W, 4), np.int32) if base is None else base.astype(np.int32)
+            cost = np.clip(base16 + np.asarray(extra, np.int32), 1, 250).astype(np.uint8)
+        elif base is not None:
+            cost = base
+        maps = self.tables._maps
+        self.tables = DistanceTables(
+            pu, pl, max_tables=max_tables, move_cost=cost, headings=self.heading_tables
+        )
+        # the current (not reset-time) passable maps: closed cells stay closed
+        self.tables.sync_maps(maps[0].reshape(self.H, self.W), maps[1].reshape(self.H, self.W))
 
     def _alloc(self, n: int) -> None:
         hw = self.H * self.W

@@ -63,6 +63,11 @@ def add_parser(sub) -> None:
         help="who manages the floor (default: the scene's [agent] mode, off): advise recommends, auto"
         " applies (docs/eluna.md); headless agent runs use the in-process fleet host for the lookahead",
     )
+    p.add_argument(
+        "--pub",
+        type=types.endpoint,
+        help="publish the agent's recommendations on a PUB socket bound here (docs/protocol.md)",
+    )
     p.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
     p.add_argument(
         "--view",
@@ -126,10 +131,15 @@ def run_command(args) -> int:
             except DisplayUnavailable as exc:
                 raise UsageError(str(exc)) from None
         session = _live_session(args, sc, opts) if args.view else None
-        with progress_bar(sc.run_s, enabled=not args.json) as update:
-            # The scene is read once: seed, hours and overrides are in `sc` already.
-            once = replace(opts, seed=None, hours=None, overrides={})
-            result = run_fc(sc, once, progress=update)
+        publisher = _publisher(args.pub) if args.pub else None
+        try:
+            with progress_bar(sc.run_s, enabled=not args.json) as update:
+                # The scene is read once: seed, hours and overrides are in `sc` already.
+                once = replace(opts, seed=None, hours=None, overrides={}, publisher=publisher)
+                result = run_fc(sc, once, progress=update)
+        finally:
+            if publisher is not None:
+                publisher.close()
         if args.json:
             emit(json.dumps({"run_id": result.run_id, "db": str(result.db_path), **result.kpis}, indent=2))
     if not args.json:
@@ -145,6 +155,19 @@ def run_command(args) -> int:
             session.console.wait()
         session.close()
     return 0
+
+
+def _publisher(endpoint: str):
+    from fctwin.network.publisher import RecommendationPublisher
+    from fctwin.network.security import InsecureBindError
+    from fctwin.sim.cli import UsageError
+
+    try:
+        return RecommendationPublisher(endpoint)
+    except InsecureBindError as exc:
+        raise UsageError(f"--pub: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - zmq.ZMQError: address in use, bad endpoint
+        raise UsageError(f"--pub {endpoint}: cannot bind ({exc})") from None
 
 
 def _live_session(args, sc, opts):

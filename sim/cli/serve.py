@@ -70,6 +70,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=p.HEARTBEAT_INTERVAL_S,
         help="heartbeat interval",
     )
+    parser.add_argument(
+        "--agent",
+        choices=("off", "advise", "auto", "reactive"),
+        help="who manages the floor (default: the scene's [agent] mode): advise recommends, auto applies;"
+        " a live run cannot be forked, so the agent ranks its candidates by its fluid model (docs/eluna.md)",
+    )
+    parser.add_argument(
+        "--pub",
+        type=types.endpoint,
+        help="bind the dispatcher's PUB socket here: recommendations for dashboards (docs/protocol.md)",
+    )
     add_set_option(parser)
     parser.set_defaults(func=_serve)
 
@@ -94,6 +105,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"{keys.secret_file} not found (run `fctwin keys generate --dir {args.keys} ...`)")
     try:
         check_bind_allowed(args.bind, keys=keys, insecure=args.insecure)
+        if args.pub:
+            check_bind_allowed(args.pub, keys=keys, insecure=args.insecure)
     except InsecureBindError as exc:
         raise UsageError(str(exc)) from None
     scene_path = Path(args.scene)
@@ -136,6 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
             start_cells={u.unit_id: u.cell for u in sc.units},
             step_s=sc.step_s,
             realtime_factor=opts.speedup if opts.realtime else 0.0,
+            pub_endpoint=args.pub,
         )
         print(f"waiting for external units {sorted(external)} on {args.bind}", flush=True)
         for u in sc.units:
@@ -161,6 +175,7 @@ def _serve(args: argparse.Namespace) -> int:
         link_factory=make_hil_link,
         journal=True,
         resume=bool(args.resume),
+        agent=args.agent,
         command_line=["fctwin", *sys.argv[1:]],
     )
     try:

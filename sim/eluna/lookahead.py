@@ -27,6 +27,17 @@ import numpy as np
 from fctwin.controller.eluna.actions import open_work_units
 
 
+class _NullStore:
+    """Takes every run-store write of a lookahead child and keeps nothing."""
+
+    def __getattr__(self, name):
+        return _ignore
+
+
+def _ignore(*args, **kwargs) -> None:
+    return None
+
+
 def fresh_generator(seed: int, key: str, name: str) -> np.random.Generator:
     spawn = (zlib.crc32(key.encode()), zlib.crc32(name.encode()))
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=spawn)))
@@ -89,7 +100,16 @@ class ForkLookahead:
 
     def _child(self, plan: list, horizon_s: float, key: str | None) -> dict:
         loop = self.loop
-        loop.state["forked"] = True  # no pose rows, no store writes
+        loop.state["forked"] = True  # no pose rows, no publishing
+        # The child must write nothing where the parent writes: the run store (its SQLite
+        # connection is the parent's: a child's minutes, events and recommendations landed in the
+        # run's database when a decision fell on the run's last minute) and the progress callback.
+        loop.store = _NullStore()
+        loop.progress = None
+        advice = loop.opts.advice  # an operator's decision waiting now is the parent's to apply
+        if advice is not None:
+            advice.pending = False
+            advice._items = []
         d = loop.dispatcher
         t0 = loop.env.now
         for action in plan:

@@ -38,8 +38,10 @@ MODES = ("off", "advise", "auto", "reactive")
 
 
 def labour_config(scene) -> LabourConfig:
+    from fctwin.sim.scene.loader import person_worked
+
     lab = scene.spec.labour
-    human = [s for s in scene.stations if s.unit == "human"]
+    human = person_worked(scene.stations, lab)  # human stations (and Sequoia decant ports)
     staffing = {s.station_id: int(lab.staffing.get(s.station_id, 1)) for s in human}
     return LabourConfig(
         staffing=staffing,
@@ -60,6 +62,11 @@ def service_seconds(scene) -> dict[str, float]:
     upl = scene.spec.orders.units_per_line
     units_per_line = getattr(upl, "mean", None) or getattr(upl, "value", None) or 1.0
     for s in scene.stations:
+        if s.unit == "sequoia" and s.kind == "stow" and scene.spec.labour.sequoia_decant:
+            from fctwin.robots.sequoia import DECANT_PER_UNIT_S
+
+            out[s.station_id] = DECANT_PER_UNIT_S * scene.spec.inbound.units_per_carton
+            continue
         if s.unit != "human":
             continue
         per_unit = _mean(s.config.per_unit_s)
@@ -137,6 +144,10 @@ class FloorManager:
                 shift_end_s=scene.spec.run_hours * 3600.0,
                 seed=scene.seed,
             )
+            if spec.floor_levers:  # candidates on the floor levers too (docs/eluna.md)
+                from fctwin.controller.eluna.floor_candidates import hook_for
+
+                self.agent.candidate_hooks.append(hook_for(spec.floor_levers))
         elif mode == "reactive":
             self.lead = ShiftLead(
                 FROZEN,

@@ -70,6 +70,9 @@ class RunLoop:
         self.link = link
         self.dispatcher = dispatcher
         self.store = store
+        self.run_id = ""  # set by the runner (names the run in published recommendations)
+        # the agent's recommendations go to dashboards through this (see RunOptions.publisher)
+        self.publisher = opts.publisher or (link if hasattr(link, "publish_recommendation") else None)
         self.record_poses = record_poses
         self.progress = progress
         try:
@@ -129,6 +132,19 @@ class RunLoop:
                 and not (opts.journal or opts.resume or opts.realtime)
             )
             self.manager = FloorManager.build(self, mode=opts.agent, host=host, lookahead_ok=lookahead_ok)
+            if opts.advice is not None and self.manager.agent is not None:
+                # the operator's Accept applies the recommendation (sim.advice_apply)
+                from fctwin.sim.advice_apply import decision_handler
+
+                opts.advice.handler = decision_handler(self.manager)
+            if not scene.spec.levers.empty:  # the scene's planned floor levers (sim.levers_plan)
+                from fctwin.sim.levers_plan import check, lever_plan_process
+                from fctwin.sim.scene import SceneError
+
+                problems = check(scene, dispatcher)
+                if problems:
+                    raise SceneError(scene.source, problems)
+                env.process(lever_plan_process(env, scene, dispatcher))
         except BaseException:
             self.link.close()  # the fleet host must not outlive a run that failed to start
             raise
@@ -279,7 +295,18 @@ class RunLoop:
         # SQLite keeps writing to a deleted file without complaint: a run whose runs/ folder
         # was removed would end "successfully" with nothing on disk.
         store.check_alive()
-        self.manager.on_minute(minute, env.now)
+        made = self.manager.on_minute(minute, env.now)
+        if (
+            made
+            and self.publisher is not None
+            and self.manager.agent is not None
+            and "forked" not in self.state
+        ):
+            from fctwin.network.protocol import recommendation_body
+
+            for rec in made:
+                body = recommendation_body(rec, run_id=self.run_id, mode=self.manager.mode)
+                self.publisher.publish_recommendation(body)
         if progress is not None:
             progress(row)
         if self.opts.viewer is not None:

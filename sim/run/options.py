@@ -42,6 +42,10 @@ class RunOptions:
     viewer: object | None = None
     # Operator decisions on recommendations (`fctwin.sim.advice.AdviceInbox`), applied at tick starts.
     advice: object | None = None
+    # Where the agent's recommendations are published for dashboards: an object with
+    # ``publish_recommendation(fctwin.network.protocol.Recommendation)`` (`fctwin run --pub`); None:
+    # the link's own (`fctwin serve --pub`: the dispatcher server's PUB socket), if it has one.
+    publisher: object | None = None
 
 
 @dataclass

@@ -51,6 +51,7 @@ def run_fc(
         progress=progress,
         host=host,
     )
+    loop.run_id = opened.run_id
     try:
         wall_s = loop.run(cpu)
     except BaseException as exc:

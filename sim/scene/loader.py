@@ -411,6 +411,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     else:
         problems.extend(_policy_problems(spec.dispatch))
     problems.extend(_labour_problems(spec.labour, stations))
+    problems.extend(_levers_problems(spec.levers, stations, grid))
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
     if any(hi < lo for lo, hi in zip(spec.skus.size_min_m, spec.skus.size_max_m, strict=True)):
@@ -462,10 +463,80 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
     )
 
 
+def person_worked(stations, labour) -> list:
+    """Stations on the labour board: human ones, and Sequoia stow ports with ``sequoia_decant``."""
+    return [
+        s
+        for s in stations
+        if s.unit == "human" or (labour.sequoia_decant and s.unit == "sequoia" and s.kind == "stow")
+    ]
+
+
+_CELL_NAMES = {int(c): c.name.lower() for c in CellCode}
+
+
+def _levers_problems(levers, stations, grid) -> list[tuple[str, str]]:
+    """Scheduled floor levers name pick stations that exist and cells drive units may use."""
+    picks = [s.station_id for s in stations if s.kind == "pick"]
+    H, W = grid.shape
+    problems: list[tuple[str, str]] = []
+
+    def cell_problem(cell, allowed) -> str | None:
+        r, c = cell
+        if not (0 <= r < H and 0 <= c < W):
+            return f"cell ({r}, {c}) is off the {H} x {W} floor"
+        code = int(grid[r, c])
+        if code not in allowed:
+            return f"cell ({r}, {c}) is {_CELL_NAMES[code]}"
+        return None
+
+    for i, rel in enumerate(levers.release):
+        for sid in rel.station_weights or {}:
+            if sid not in picks:
+                problems.append(
+                    (
+                        f"levers.release[{i}].station_weights.{sid}",
+                        f"no pick station {sid!r} (they are: {', '.join(picks)})",
+                    )
+                )
+    closable = {int(CellCode.AISLE), int(CellCode.PARK)}
+    for i, cl in enumerate(levers.closures):
+        for j, cell in enumerate(cl.cells):
+            why = cell_problem(cell, closable)
+            if why:
+                problems.append(
+                    (f"levers.closures[{i}].cells[{j}]", f"{why}: only aisle and park cells close")
+                )
+    usable = {int(c) for c in CellCode} - {int(CellCode.WALL), int(CellCode.DOCK)}
+    for i, ow in enumerate(levers.one_way):
+        a, b = sorted(ow.cols if ow.row is not None else ow.rows)
+        cells = (
+            [(ow.row, c) for c in range(a, b + 1)]
+            if ow.row is not None
+            else [(r, ow.col) for r in range(a, b + 1)]
+        )
+        for cell in cells:
+            why = cell_problem(cell, usable)
+            if why:
+                problems.append((f"levers.one_way[{i}]", f"{why}: a one-way rule runs over cells units use"))
+                break
+    for i, pp in enumerate(levers.preposition):
+        if pp.station not in picks:
+            problems.append(
+                (
+                    f"levers.preposition[{i}].station",
+                    f"no pick station {pp.station!r} (they are: {', '.join(picks)})",
+                )
+            )
+    return problems
+
+
 def _labour_problems(labour, stations) -> list[tuple[str, str]]:
     """The labour plan names person-worked stations that exist, within the per-station limit."""
-    human = [s.station_id for s in stations if s.unit == "human"]
+    human = [s.station_id for s in person_worked(stations, labour)]
     problems = []
+    if labour.sequoia_decant and not any(s.unit == "sequoia" and s.kind == "stow" for s in stations):
+        problems.append(("labour.sequoia_decant", "no Sequoia stow station in this scene"))
     for sid, n in labour.staffing.items():
         if sid not in human:
             problems.append(

@@ -438,6 +438,9 @@ class Labour(Strict):
     rate_model: RateModelSpec = RateModelSpec()
     breaks: list[BreakSpec] = []
     outages: list[OutageSpec] = []
+    # Sequoia stow ports are person-worked too (the "Sequoia decant" role): they join the labour
+    # board like human stations (staffing, moves with walk_s, breaks, outages) and the agent's moves.
+    sequoia_decant: bool = False
 
 
 class Agent(Strict):
@@ -454,6 +457,77 @@ class Agent(Strict):
     lookahead: bool = True  # roll candidates forward on a fork of the twin (local link only)
     max_candidates: Annotated[int, Field(ge=1, le=16)] = 4
     min_gain: NonNegFloat = 0.02  # relative objective gain a candidate needs over doing nothing
+    # Further levers the agent may propose (docs/eluna.md): order release and station weights,
+    # traffic rules (one-way aisles in congested areas), pre-positioning pods. Off by default.
+    floor_levers: list[Literal["release", "traffic", "preposition"]] = []
+
+
+Cellspec = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
+
+
+class ReleaseSpec(Strict):
+    """Order release to the pick stations: ``orders_per_min`` (omitted: no limit; 0: hold every
+    order) and ``station_weights`` steering orders between pick stations (weight 0: none there)."""
+
+    at_h: NonNegFloat = 0.0
+    orders_per_min: Annotated[float, Field(ge=0.0, le=10_000.0)] | None = None
+    station_weights: dict[str, Annotated[float, Field(ge=0.0, le=100.0)]] | None = None
+
+
+class ClosureSpec(Strict):
+    """Aisle or parking cells closed to drive units from ``at_h`` for ``minutes`` (omitted: to the end)."""
+
+    cells: Annotated[list[Cellspec], Field(min_length=1, max_length=1_000)]
+    at_h: NonNegFloat = 0.0
+    minutes: PosFloat | None = None
+
+
+class OneWaySpec(Strict):
+    """One row (``row`` with ``cols = [first, last]``, direction E or W) or one column (``col`` with
+    ``rows``, S or N) made one-way through the planner's guidance from ``at_h``."""
+
+    direction: Literal["E", "W", "S", "N"]
+    row: NonNegInt | None = None
+    cols: Cellspec | None = None
+    col: NonNegInt | None = None
+    rows: Cellspec | None = None
+    at_h: NonNegFloat = 0.0
+    minutes: PosFloat | None = None
+
+    @model_validator(mode="after")
+    def _one_line(self):
+        if (self.row is None) == (self.col is None):
+            raise ValueError("give either row (with cols) or col (with rows)")
+        if self.row is not None and (self.cols is None or self.rows is not None):
+            raise ValueError("a row needs cols = [first, last] (and no rows)")
+        if self.col is not None and (self.rows is None or self.cols is not None):
+            raise ValueError("a column needs rows = [first, last] (and no cols)")
+        if self.row is not None and self.direction not in ("E", "W"):
+            raise ValueError(f"a row runs E or W, not {self.direction}")
+        if self.col is not None and self.direction not in ("S", "N"):
+            raise ValueError(f"a column runs S or N, not {self.direction}")
+        return self
+
+
+class PrepositionSpec(Strict):
+    """At ``at_h``, idle drive units bring the ``pods`` most wanted pods next to pick ``station``."""
+
+    station: str
+    at_h: NonNegFloat
+    pods: Annotated[int, Field(ge=1, le=100)] = 4
+
+
+class LeversSpec(Strict):
+    """Floor levers set by the plan at given times (docs/eluna.md, levers table)."""
+
+    release: list[ReleaseSpec] = []
+    closures: list[ClosureSpec] = []
+    one_way: list[OneWaySpec] = []
+    preposition: list[PrepositionSpec] = []
+
+    @property
+    def empty(self) -> bool:
+        return not (self.release or self.closures or self.one_way or self.preposition)
 
 
 class SceneFile(Strict):
@@ -473,6 +547,7 @@ class SceneFile(Strict):
     dispatch: Dispatch = Dispatch()
     labour: Labour = Labour()
     agent: Agent = Agent()
+    levers: LeversSpec = LeversSpec()
 
     @model_validator(mode="after")
     def _families_for_baskets(self):

@@ -1,0 +1,131 @@
+"""Candidate plans on the floor levers, for the agent's lookahead (`ElunaAgent.candidate_hooks`).
+
+Enabled per scene with ``[agent] floor_levers = ["release", "traffic", "preposition"]`` (default:
+none, so the agent's behaviour and the benchmark figures stand). Each generator proposes a plan
+only when the mechanism it pulls is plausibly the bottleneck; the lookahead (common random
+numbers, the agent's objective and service guard) decides whether it beats doing nothing, exactly
+as for the staffing plans. Generators only read the digest and the dispatcher: advise mode leaves
+the event log unchanged.
+
+- **release**: weights proportional to each open pick station's capacity (rate model x staffing)
+  when capacities differ by more than 20% (the default assignment balances open lines, not work
+  per person); lifting a release limit when the backlog grows; holding release to the recent
+  arrival rate when many units stand still on the floor (congestion) with a long backlog.
+- **traffic**: the congested area (units on their way yet where they were a minute ago, the
+  digest's 4 x 4 areas): its aisle rows made one-way, alternating directions (the fixed-highway
+  idea, applied where the jam is); lifting the rules the agent set when the area has cleared.
+- **preposition**: when the 30-minute forecast of open pick lines exceeds now by 20% and idle
+  units are available, the most wanted pods next to the pick station with the most open lines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fctwin.controller.eluna.floor_actions import ClearOneWay, PrepositionPods, SetOneWay, SetOrderRelease
+
+KINDS = ("release", "traffic", "preposition")
+
+
+def release_plans(agent, dg: dict) -> list[list]:
+    d = agent.levers.d
+    speed = agent.speed
+    gate = d.policies.order_assignment
+    cur = getattr(gate, "weights", {}) or {}
+    limit = getattr(gate, "orders_per_min", None)
+    plans: list[list] = []
+    picks = [s for s in dg["stations"] if s["kind"] == "pick" and s["associates"] > 0]
+    if len(picks) >= 2:
+        cap = {
+            s["id"]: speed(s["associates"]) / agent.service_s.get(s["id"], 1.0)
+            if s["id"] in agent.service_s
+            else None
+            for s in picks
+        }
+        known = {k: v for k, v in cap.items() if v}
+        if len(known) >= 2 and max(known.values()) > 1.2 * min(known.values()):
+            top = max(known.values())
+            w = tuple(sorted((k, round(v / top, 2)) for k, v in known.items()))
+            if dict(w) != cur:
+                plans.append([SetOrderRelease(limit, w)])
+    if limit is not None and dg["backlog_lines"] > 2 * max(1, dg["open_lines"]):
+        plans.append([SetOrderRelease(None, None)])
+    waiting = int(np.sum(dg["congestion_waiting"]))
+    if limit is None and waiting > 0.3 * max(1, len(d.units)) and dg["backlog_orders"] > 10:
+        per_min = max(1.0, dg["lines_arrived"] / max(1.0, dg["backlog_lines"] / max(1, dg["backlog_orders"])))
+        plans.append([SetOrderRelease(round(per_min, 1), None)])
+    return plans
+
+
+def _area_bounds(d, a: tuple[int, int], areas: int) -> tuple[int, int, int, int]:
+    H, W = d.grid.shape
+    ah, aw = max(1, -(-H // areas)), max(1, -(-W // areas))
+    return a[0] * ah, min(H, (a[0] + 1) * ah), a[1] * aw, min(W, (a[1] + 1) * aw)
+
+
+def traffic_plans(agent, dg: dict) -> list[list]:
+    from fctwin.controller.floorplan import AISLE
+
+    d = agent.levers.d
+    waiting = np.asarray(dg["congestion_waiting"])
+    plans: list[list] = []
+    mine = sorted(rid for rid in d.one_way if rid in d.lever_rules_by_agent)
+    if mine and waiting.max(initial=0) <= 1:
+        plans.append([ClearOneWay(rid) for rid in mine if rid in d.one_way])
+        return [p for p in plans if p]
+    if waiting.size == 0 or waiting.max() < max(3, 0.15 * len(d.units)):
+        return plans
+    a = np.unravel_index(int(np.argmax(waiting)), waiting.shape)
+    r0, r1, c0, c1 = _area_bounds(d, (int(a[0]), int(a[1])), waiting.shape[0])
+    aisle = d.grid == AISLE
+    plan = []
+    k = 0
+    for r in range(r0, r1):
+        run = [c for c in range(c0, c1) if aisle[r, c]]
+        # a horizontal aisle: a run of aisle cells with storage or walls above and below
+        if len(run) < 3 or run[-1] - run[0] + 1 != len(run):
+            continue
+        direction = "E" if k % 2 == 0 else "W"
+        k += 1
+        plan.append(SetOneWay(direction, tuple((r, c) for c in run)))
+        if len(plan) >= 3:
+            break
+    if plan:
+        plans.append(plan)
+    return plans
+
+
+def preposition_plans(agent, dg: dict) -> list[list]:
+    from fctwin.controller.preposition import idle_units
+
+    d = agent.levers.d
+    ahead = agent.last_forecast.get("open_lines", {}).get(30)
+    if ahead is None or ahead < 1.2 * max(1, dg["open_lines"]):
+        return []
+    idle = idle_units(d)
+    if idle < 3:
+        return []
+    picks = [s for s in dg["stations"] if s["kind"] == "pick" and s["associates"] > 0]
+    if not picks:
+        return []
+    target = max(picks, key=lambda s: (s["open_lines"], s["id"]))
+    return [[PrepositionPods(target["id"], min(4, idle - 2))]]
+
+
+GENERATORS = {"release": release_plans, "traffic": traffic_plans, "preposition": preposition_plans}
+
+
+def hook_for(kinds) -> callable:
+    """The candidate hook for the floor levers ``kinds`` (a subset of `KINDS`)."""
+    bad = sorted(set(kinds) - set(KINDS))
+    if bad:
+        raise ValueError(f"unknown floor levers {bad}; known: {', '.join(KINDS)}")
+    gens = [GENERATORS[k] for k in KINDS if k in kinds]
+
+    def hook(agent, dg: dict) -> list[list]:
+        plans: list[list] = []
+        for g in gens:
+            plans += g(agent, dg)
+        return plans
+
+    return hook

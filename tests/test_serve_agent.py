@@ -1,0 +1,116 @@
+"""The Eluna agent under `fctwin serve` (hardware in the loop), with two reference robots
+(`fctwin robot`) on tcp loopback: advise recommends and leaves the floor alone, auto applies its
+recommendations through the levers; both publish them on the dispatcher's PUB socket (`--pub`).
+
+A live run cannot be forked, so the agent ranks its candidates by its fluid model there
+(docs/eluna.md); these tests check that it still recommends and acts, not how well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL = ("T-01", "T-02")
+HEARTBEAT_S = "0.2"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli(*args: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = log.open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "fctwin.sim.cli", *args], cwd=ROOT, env=env, stdout=out, stderr=out
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["advise", "auto"])
+def test_the_agent_recommends_and_acts_under_serve_and_publishes_on_pub(
+    small_scene_dict, write_scene, tmp_path, mode
+):
+    import zmq
+
+    from fctwin.network import protocol as p
+
+    raw = dict(small_scene_dict)
+    raw["run_hours"] = 0.2
+    raw["fleet"] = [{**raw["fleet"][0], "external": list(EXTERNAL)}]
+    # a mis-staffed floor: two pick stations closed, stowers to spare
+    raw["labour"] = {"pool": 8, "staffing": {"P1": 1, "P2": 1, "P3": 0, "P4": 0, "S1": 2, "S2": 2}}
+    raw["agent"] = {"period_min": 4, "horizon_min": 10}
+    scene = write_scene(raw)
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    pub_endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    runs = tmp_path / "runs"
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.linger = 0
+    sub.connect(pub_endpoint)  # connects whenever serve binds it
+    procs: list[subprocess.Popen] = []
+    got = []
+    try:
+        for uid in EXTERNAL:
+            procs.append(
+                _cli(
+                    "robot", "--id", uid, "--connect", endpoint, "--scene", str(scene), "--speedup", "40",
+                    "--heartbeat-s", HEARTBEAT_S, "--duration-s", "600", log=tmp_path / f"{uid}.log",
+                )
+            )  # fmt: skip
+        serve = _cli(
+            "serve", str(scene), "--bind", endpoint, "--pub", pub_endpoint, "--runs-dir", str(runs),
+            "--run-id", "hil", "--heartbeat-s", HEARTBEAT_S, "--fast", "--agent", mode,
+            log=tmp_path / "serve.log",
+        )  # fmt: skip
+        procs.append(serve)
+        deadline = time.monotonic() + 400
+        while serve.poll() is None and time.monotonic() < deadline:
+            if sub.poll(200):
+                got.append(p.decode(sub.recv(), allowed_types=p.PUB_TYPES))
+        while sub.poll(500):
+            got.append(p.decode(sub.recv(), allowed_types=p.PUB_TYPES))
+        log = (tmp_path / "serve.log").read_text()
+        assert serve.returncode == 0, log[-3000:]
+        kpis = json.loads(log[log.index("{\n") :])
+    finally:
+        for proc in procs:
+            _stop(proc)
+        sub.close()
+        ctx.term()
+    assert kpis["eluna"]["mode"] == mode
+    db = sqlite3.connect(runs / "hil" / "run.sqlite")
+    recs = db.execute("SELECT rec_id, text, applied, data FROM recommendations ORDER BY id").fetchall()
+    staff = db.execute("SELECT t_s, subject, a FROM events WHERE kind = 'staff' ORDER BY id").fetchall()
+    db.close()
+    assert recs, "no recommendation under serve"
+    # published as made: the same ids and texts, on the dispatcher's PUB socket
+    recs_pub = [e.body for e in got if e.type == p.RECOMMENDATION]
+    assert [(b.rec_id, b.text) for b in recs_pub] == [(r[0], r[1]) for r in recs][: len(recs_pub)]
+    assert recs_pub and all(b.mode == mode for b in recs_pub)
+    assert "lookahead" not in json.loads(recs[0][3])["evidence"]  # the fluid model's choice
+    at_start = [s for s in staff if s[0] == 0.0]
+    if mode == "advise":
+        assert not any(r[2] for r in recs) and staff == at_start  # nothing applied
+    else:
+        assert all(r[2] for r in recs) and len(staff) > len(at_start)
