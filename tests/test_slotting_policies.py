@@ -229,3 +229,39 @@ def test_turnover_placement_does_not_jam_the_balanced_floor(tmp_path):
     k = r.kpis
     assert k["orders_completed"] >= 0.9 * k["orders_arrived"]
     assert k["distance_m"] / k["units_picked"] < 35.0
+
+
+def test_promotions_from_the_coupled_inbound_network():
+    """`orders.promotions_from_inbound`: the SKUs the network's demand model lifts are lifted in the
+    FC's order stream, over the same days, by the network's promo_lift."""
+    from pathlib import Path
+
+    from fctwin.sim.inbound.network import InboundModel
+    from fctwin.sim.inbound.scene import load_scene as load_inbound
+    from fctwin.sim.run.inbound import inbound_promotions
+
+    with pytest.raises(fctwin.SceneError, match="promotions_from_inbound needs inbound.scenario"):
+        fctwin.load_scene("fc_small", overrides={"orders.promotions_from_inbound": True})
+    scene = fctwin.load_scene("fc_small_inbound", overrides={"orders.promotions_from_inbound": True})
+    windows = inbound_promotions(scene)
+    assert windows and all(w.multiplier == 2.5 and w.hours == 120.0 for w in windows)
+    assert any(w.start_h <= 1.0 < w.start_h + w.hours for w in windows)  # one is on during the run
+    # the network itself (replication 0 of the same seed) draws exactly these promotions
+    net = load_inbound(Path(scene.base_dir) / scene.spec.inbound.scenario)
+    dm = InboundModel(net, seed_seq=np.random.SeedSequence(scene.seed, spawn_key=(0,))).demand
+    t0 = net.warmup_days + scene.spec.inbound.start_day
+    on = {
+        (int(s) % scene.skus.count, (int(a) - t0) * 24.0 - scene.spec.orders.start_hour)
+        for s, a in zip(dm._promo_sku, dm._promo_start, strict=True)
+        if a < t0 + 1 and a + net.demand.promo_length_d > t0
+    }
+    assert {(w.sku, w.start_h) for w in windows} == on
+    model = DemandModel(
+        scene.skus.demand_prob, scene.skus.family, scene.spec.orders, scene.seed, sku_promotions=windows
+    )
+    model.at(1.0)
+    live = [w.sku for w in windows if w.start_h <= 1.0 < w.start_h + w.hours]
+    ratio = model.weights / scene.skus.demand_prob
+    assert np.allclose(ratio[live] / np.median(ratio), 2.5)
+    plain = fctwin.load_scene("fc_small_inbound")
+    assert not DemandModel(plain.skus.demand_prob, None, plain.spec.orders, plain.seed).structured

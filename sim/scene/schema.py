@@ -345,6 +345,9 @@ class Orders(Strict):
     basket: Basket | None = None
     drift: Drift | None = None
     promotions: list[Promotion] = []
+    # With an inbound scenario: the SKUs the network's demand model puts on promotion are lifted in
+    # this order stream too, by the network's promo_lift, over the same days.
+    promotions_from_inbound: bool = False
 
 
 class InboundWave(Strict):
@@ -478,6 +481,10 @@ class SceneFile(Strict):
     def _families_for_baskets(self):
         if self.skus.families is None and (self.orders.basket is not None or self.orders.promotions):
             raise ValueError("orders.basket and orders.promotions need skus.families")
+        if self.orders.promotions_from_inbound and not self.inbound.scenario:
+            raise ValueError(
+                "orders.promotions_from_inbound needs inbound.scenario (a coupled inbound network)"
+            )
         if self.skus.families is not None:
             n_fam = -(-self.skus.count // self.skus.families.size)
             for k, promo in enumerate(self.orders.promotions):
