@@ -149,8 +149,8 @@ BUNDLES = {
         "pods.placement": "combined",
         "dispatch.pod_storage": "combined",
         "dispatch.pod_selection": "combined",
-        # move often, so a short run shows re-slotting
-        "dispatch.params.pod_storage": {"reslot_moves_per_h": 600.0},
+        # move often and count the moves' travel free, so a short run shows re-slotting
+        "dispatch.params.pod_storage": {"reslot_moves_per_h": 600.0, "reslot_move_cost": 0.0},
     },
 }
 
