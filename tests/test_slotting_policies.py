@@ -211,6 +211,8 @@ def test_near_cells_leave_spare_cells_spread_among_the_nearest():
     gaps = np.flatnonzero(np.diff(ranks) == 2)
     assert len(gaps) == 15 and gaps[0] < 25  # one every ~21 ranks, from the front
     assert near_cells(dist, 355, spare_frac=0.05).max() <= 359  # only as many spares as the floor has
+    spread = np.sort(359 - near_cells(dist, 300))  # the default: every spare cell, spread evenly
+    assert spread.max() == 359 and np.diff(spread).max() == 2 and (np.diff(spread) == 2).sum() == 60
     assert sorted(near_cells(dist, 300, spare_frac=0.0).tolist()) == list(range(60, 360))
 
 
@@ -218,7 +220,7 @@ def test_turnover_placement_does_not_jam_the_balanced_floor(tmp_path):
     """Regression: turnover placement packed the cells next to the stations solid; loaded units had
     nowhere to step aside and the planner livelocked in the one-cell aisles (fc_small at balanced
     load, seed 6: 424 units/h and 47 m per unit picked in the first hour, against about 700 and 25).
-    Spare cells among the nearest (`near_cells`) keep it flowing."""
+    Spare cells spread among the filled ones (`near_cells`) keep it flowing."""
     over = {
         **STRUCTURE,
         "orders.rate_per_h": 154.0,
