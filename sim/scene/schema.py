@@ -189,8 +189,10 @@ class Pods(Strict):
     # cells), "class_based" (pods on cells of their ABC velocity class), "turnover" (fastest pods on
     # the nearest cells), "affinity" (co-ordered SKUs share pods), "combined" (affinity + turnover).
     placement: Literal["random", "class_based", "turnover", "affinity", "combined"] = "random"
-    # orders sampled from the scene's demand model as the history affinity placement learns from
-    placement_history_orders: PosInt = 20000
+    # orders sampled from the scene's demand model as the history affinity placement learns from;
+    # unset: 20,000 or 5 per SKU, whichever is more (in 20,000 orders fc_large's 20,000 SKUs
+    # appear about twice each, too few to learn who is bought with whom)
+    placement_history_orders: PosInt | None = None
 
     @model_validator(mode="after")
     def _slots(self):
