@@ -267,3 +267,18 @@ def test_promotions_from_the_coupled_inbound_network():
     assert np.allclose(ratio[live] / np.median(ratio), 2.5)
     plain = fctwin.load_scene("fc_small_inbound")
     assert not DemandModel(plain.skus.demand_prob, None, plain.spec.orders, plain.seed).structured
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"zones": "bogus"}, "zones must be"),
+        ({"reslot_move_cost": -1.0}, "reslot_move_cost >= 0"),
+        ({"reslot_moves_per_h": -5.0}, "reslot_moves_per_h must be >= 0"),
+    ],
+)
+def test_bad_slotting_parameters_are_scene_errors(params, words):
+    over = {"dispatch.pod_storage": "class_based", "dispatch.params.pod_storage": params}
+    with pytest.raises(fctwin.SceneError, match=words) as info:
+        fctwin.load_scene("fc_small", overrides=over)
+    assert "dispatch.params.pod_storage" in str(info.value)
