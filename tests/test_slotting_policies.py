@@ -282,3 +282,50 @@ def test_bad_slotting_parameters_are_scene_errors(params, words):
     with pytest.raises(fctwin.SceneError, match=words) as info:
         fctwin.load_scene("fc_small", overrides=over)
     assert "dispatch.params.pod_storage" in str(info.value)
+
+
+def test_the_books_array_mirrors_follow_every_update():
+    """The stow kernel reads the inventory book's arrays (`_stow_candidates`): after any mix of picks,
+    stows, promises, lifts and set-downs they equal what the per-pod lists and methods say."""
+    from fctwin.controller.inventory import InventoryBook
+
+    rng = np.random.default_rng(4)
+    n_pods, n_skus = 40, 25
+    cells = np.array([(r, c) for r in range(5) for c in range(8)], dtype=np.int64)
+    book = InventoryBook(
+        pod_cells=cells,
+        slot_sku=rng.integers(-1, n_skus, (n_pods, 4)),
+        slot_units=rng.integers(1, 30, (n_pods, 4)),
+        capacity_units=400,
+        empty_mass_kg=120.0,
+        max_gross_mass_kg=450.0,
+        sku_mass_kg=rng.random(n_skus) * 2.0,
+    )
+    free_cells = [(9, c) for c in range(10)]
+    for _ in range(600):
+        p = int(rng.integers(n_pods))
+        op = rng.integers(5)
+        if op == 0 and book.contents[p]:
+            s = int(rng.choice(list(book.contents[p])))
+            book.picked(p, s, int(rng.integers(1, book.contents[p][s] + 1)))
+        elif op == 1:
+            s, u = int(rng.integers(n_skus)), int(rng.integers(1, 10))
+            book.promise_stow(p, s, u)
+            if rng.random() < 0.5:
+                book.stowed(p, s, u)
+            else:
+                book.unpromise_stow(p, s, u)
+        elif op == 2 and book.pod_cell[p] is not None:
+            free_cells.append(book.pod_cell[p])
+            book.lifted(p)
+        elif op == 3 and book.pod_cell[p] is None:
+            book.set_down(p, free_cells.pop(int(rng.integers(len(free_cells)))))
+        elif op == 4:
+            book.mass_kg(p)
+        if rng.random() < 0.1:
+            for q in list(book.mass_stale):
+                book.mass_kg(q)
+            assert np.allclose(book.mass_arr_kg, [book.mass_kg(q) for q in range(n_pods)])
+    assert book.units_with_incoming.tolist() == [book.units_in(q) + book.incoming[q] for q in range(n_pods)]
+    assert np.allclose(book.incoming_mass_arr_kg, book.incoming_mass)
+    assert book.pod_rc.tolist() == [[-1, -1] if c is None else list(c) for c in book.pod_cell]
