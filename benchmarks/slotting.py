@@ -1,6 +1,7 @@
 """Slotting policies against random, paired over seeds, beside the published references; kernel times.
 
-    python benchmarks/slotting.py runs  [--seeds 10] [--hours 2] [--cases small_sat,small_85,large]
+    python benchmarks/slotting.py runs  [--seeds 10] [--hours 2] [--cases small_85,small_sat,small_sat8,large]
+                                        [--large-seeds N] [--large-hours 1]
                                         [--policies random,nearest_free,...] [--out results.jsonl]
     python benchmarks/slotting.py report results.jsonl
     python benchmarks/slotting.py kernels
@@ -8,7 +9,9 @@
 `runs` runs every (case, policy, seed) once and appends one JSON line per run (resumable: runs
 already in ``--out`` are skipped). `report` prints, per case and measure, the mean over seeds and
 the paired difference against ``random`` (same seed: same scene draws, same orders) with a 95%
-t-interval. `kernels` times the slotting kernels at the issue's sizes (median of repeats).
+t-interval, and the goals against ``random`` and against today's default ``nearest_free``.
+docs/slotting.md has the commands and figures of the last full run. `kernels` times the slotting
+kernels at the issue's sizes (median of repeats).
 
 A "policy" here is a slotting bundle across the three places slotting acts (docs/slotting.md):
 initial placement (``pods.placement``), where a returning pod goes (``dispatch.pod_storage``) and
@@ -293,7 +296,7 @@ def main(argv=None) -> None:
     r.add_argument("--hours", type=float, default=2.0)
     r.add_argument("--large-hours", type=float, default=1.0)
     r.add_argument("--large-seeds", type=int, default=0, help="seeds for fc_large (0: --seeds)")
-    r.add_argument("--cases", default="small_sat,small_85,large")
+    r.add_argument("--cases", default="small_85,small_sat,small_sat8,large")
     r.add_argument("--policies", default=",".join(POLICIES))
     r.add_argument("--out", default="slotting_results.jsonl")
     r.add_argument("--runs-dir", default="/tmp/fctwin_slotting_runs")
