@@ -41,6 +41,12 @@ class InventoryBook:
         # Per-pod totals kept beside the contents: stow selection asks them of every pod each time.
         self._units_total: list[int] = [sum(c.values()) for c in self.contents]
         self._mass_kg: list[float | None] = [None] * n_pods  # computed lazily, dropped on change
+        # Array mirrors for readers of every pod at once (the slotting stow kernel): units plus
+        # promised, gross mass (valid unless in mass_stale) plus promised.
+        self.mass_stale: set[int] = set(range(n_pods))
+        self.units_with_incoming = np.array(self._units_total, dtype=np.int64)
+        self.mass_arr_kg = np.zeros(n_pods)
+        self.incoming_mass_arr_kg = np.zeros(n_pods)
         self.incoming: list[int] = [0] * n_pods  # units promised to stow trips
         self.incoming_mass: list[float] = [0.0] * n_pods
         # sku -> set of pods holding it
@@ -57,6 +63,8 @@ class InventoryBook:
             for s, u in c.items():
                 self.sku_on_hand[s] += u
         self.pod_cell: list[Cell | None] = [tuple(map(int, c)) for c in pod_cells]  # None while carried
+        # the same as an int64[P, 2] array, (-1, -1) while carried: slotting reads all pods at once
+        self.pod_rc = np.array(pod_cells, dtype=np.int64).reshape(n_pods, 2)
         self.pod_at: dict[Cell, int] = {c: p for p, c in enumerate(self.pod_cell)}
         self.busy_pod: set[int] = set()  # pods committed to a trip
 
@@ -88,6 +96,8 @@ class InventoryBook:
                 u * float(self.sku_mass_kg[s]) for s, u in self.contents[pod].items()
             )
             self._mass_kg[pod] = mass
+            self.mass_arr_kg[pod] = mass
+            self.mass_stale.discard(pod)
         return mass
 
     def total_units(self) -> int:
@@ -125,31 +135,41 @@ class InventoryBook:
             self.contents[pod].pop(sku, None)
             self.pods_of_sku[sku].discard(pod)
         self._units_total[pod] -= units
+        self.units_with_incoming[pod] -= units
         self.sku_on_hand[sku] -= units
         self._mass_kg[pod] = None
+        self.mass_stale.add(pod)
 
     def promise_stow(self, pod: int, sku: int, units: int) -> None:
         self.incoming[pod] += units
         self.incoming_mass[pod] += units * float(self.sku_mass_kg[sku])
+        self.units_with_incoming[pod] += units
+        self.incoming_mass_arr_kg[pod] = self.incoming_mass[pod]
 
     def unpromise_stow(self, pod: int, sku: int, units: int) -> None:
         self.incoming[pod] -= units
         self.incoming_mass[pod] -= units * float(self.sku_mass_kg[sku])
+        self.units_with_incoming[pod] -= units
+        self.incoming_mass_arr_kg[pod] = self.incoming_mass[pod]
 
     def stowed(self, pod: int, sku: int, units: int) -> None:
         self.unpromise_stow(pod, sku, units)
         self.contents[pod][sku] = self.contents[pod].get(sku, 0) + units
         self.pods_of_sku[sku].add(pod)
         self._units_total[pod] += units
+        self.units_with_incoming[pod] += units
         self.sku_on_hand[sku] += units
         self._mass_kg[pod] = None
+        self.mass_stale.add(pod)
 
     def lifted(self, pod: int) -> None:
         cell = self.pod_cell[pod]
         if cell is not None:
             self.pod_at.pop(cell, None)
         self.pod_cell[pod] = None
+        self.pod_rc[pod] = -1
 
     def set_down(self, pod: int, cell: Cell) -> None:
         self.pod_cell[pod] = cell
+        self.pod_rc[pod] = cell
         self.pod_at[cell] = pod

@@ -47,7 +47,12 @@ def order_process(env, scene: Scene, submit: Callable[[Order], None], counters: 
         return
     lines = make_sampler(spec.lines_per_order.model_dump())
     units = make_sampler(spec.units_per_line.model_dump())
-    model = DemandModel(scene.skus.demand_prob, scene.skus.family, spec, scene.seed)
+    promos = ()
+    if spec.promotions_from_inbound:
+        from fctwin.sim.run.inbound import inbound_promotions
+
+        promos = inbound_promotions(scene)
+    model = DemandModel(scene.skus.demand_prob, scene.skus.family, spec, scene.seed, sku_promotions=promos)
     oid = 0
     while True:
         yield env.timeout(float(rng.exponential(1.0 / rate_max_per_s)))

@@ -13,7 +13,9 @@ With structure:
   whole catalogue. Co-ordered SKUs are what affinity slotting exploits.
 - **drift**: every ``drift.interval_h``, a share of the SKUs trade popularity with random others
   (its own random stream, so the order stream's draws stay aligned).
-- **promotions**: a family's popularity times a multiplier during a time window.
+- **promotions**: a family's popularity times a multiplier during a time window; and, with
+  ``orders.promotions_from_inbound``, single SKUs on promotion in the coupled inbound network's
+  demand model (`fctwin.sim.inbound.coupling.promotion_windows`), at the network's lift.
 """
 
 from __future__ import annotations
@@ -30,17 +32,27 @@ class DemandModel:
     """SKU draws for order lines at simulated time ``t_h`` (hours since the run started).
 
     ``demand_prob``: float64[S] base popularity (sums to 1); ``family``: int32[S] or None;
-    ``orders``: the scene's `Orders` table; ``seed``: the scene's seed root (drift's stream).
+    ``orders``: the scene's `Orders` table; ``seed``: the scene's seed root (drift's stream);
+    ``sku_promotions``: windows with ``sku``, ``start_h``, ``hours``, ``multiplier`` (a coupled
+    inbound network's promotions, `fctwin.sim.inbound.coupling.PromotionWindow`).
     """
 
-    def __init__(self, demand_prob: np.ndarray, family: np.ndarray | None, orders, seed: int):
+    def __init__(
+        self, demand_prob: np.ndarray, family: np.ndarray | None, orders, seed: int, sku_promotions=()
+    ):
         self.base = np.asarray(demand_prob, dtype=np.float64)
         self.n = len(self.base)
         self.family = family
         self.basket = orders.basket
         self.drift = orders.drift
         self.promotions = list(orders.promotions)
-        self.structured = self.basket is not None or self.drift is not None or bool(self.promotions)
+        self.sku_promotions = list(sku_promotions)
+        self.structured = (
+            self.basket is not None
+            or self.drift is not None
+            or bool(self.promotions)
+            or bool(self.sku_promotions)
+        )
         self.popularity = self.base.copy()  # drifted base, before promotions
         self.weights = self.base  # what lines are drawn from now
         self.cdf = np.cumsum(self.base)
@@ -75,14 +87,23 @@ class DemandModel:
                     self.popularity[b] = pa
                 changed = True
         key = tuple(k for k, p in enumerate(self.promotions) if p.start_h <= t_h < p.start_h + p.hours)
+        key += tuple(
+            -1 - k for k, p in enumerate(self.sku_promotions) if p.start_h <= t_h < p.start_h + p.hours
+        )
         if key != self._promo_key:
             self._promo_key = key
             changed = True
         if changed:
             w = self.popularity.copy()
+            lift = np.ones(self.n)
             for k in key:
-                p = self.promotions[k]
-                w[self.family == p.family] *= p.multiplier
+                if k >= 0:
+                    p = self.promotions[k]
+                    w[self.family == p.family] *= p.multiplier
+                else:  # several network SKUs may map to one FC SKU: lift it once, by the most
+                    p = self.sku_promotions[-1 - k]
+                    lift[p.sku] = max(lift[p.sku], p.multiplier)
+            w *= lift
             self.weights = w / w.sum()
             self.cdf = np.cumsum(self.weights)
             if self.family is not None:

@@ -120,20 +120,23 @@ class Nearest(PodSelection):
 
 def _stow_candidates(d: Dispatcher, idx: int):
     """Per pod: units held plus promised, gross mass plus promised, usable (on the floor, not on a
-    trip) and Manhattan cells to station ``idx``, as arrays for the stow kernel."""
+    trip) and Manhattan cells to station ``idx``, as arrays for the stow kernel.
+
+    Read from the book's array mirrors, not a Python call per pod: on fc_large (5,000 pods) the
+    per-pod pass took ~3 ms a decision against the kernel's ~0.04 ms. Masses of pods changed since
+    the last call are recomputed first (the book's lazy cache).
+    """
     book = d.book
-    n = len(book.pod_cell)
-    units_in = np.fromiter((book.units_in(p) + book.incoming[p] for p in range(n)), dtype=np.int64, count=n)
-    mass = np.fromiter((book.mass_kg(p) + book.incoming_mass[p] for p in range(n)), dtype=np.float64, count=n)
-    usable = np.fromiter(
-        (p not in book.busy_pod and book.pod_cell[p] is not None for p in range(n)), dtype=np.uint8, count=n
-    )
+    for p in list(book.mass_stale):
+        book.mass_kg(p)
+    units_in = book.units_with_incoming.copy()
+    mass = book.mass_arr_kg + book.incoming_mass_arr_kg
+    rc = book.pod_rc
+    usable = (rc[:, 0] >= 0).astype(np.uint8)
+    if book.busy_pod:
+        usable[np.fromiter(book.busy_pod, dtype=np.int64, count=len(book.busy_pod))] = 0
     r0, c0 = d.stations[idx].cell
-    dist = np.fromiter(
-        (0 if c is None else abs(c[0] - r0) + abs(c[1] - c0) for c in book.pod_cell),
-        dtype=np.float64,
-        count=n,
-    )
+    dist = np.where(rc[:, 0] >= 0, np.abs(rc[:, 0] - r0) + np.abs(rc[:, 1] - c0), 0).astype(np.float64)
     return units_in, mass, usable, dist
 
 

@@ -87,12 +87,16 @@ class _Reslotting:
     reslot_moves_per_h: float = 0.0
     reslot_every_s: float = 10.0
     reslot_horizon_h: float = 1.0
+    reslot_move_cost: float = 1.0
 
-    def _reslot_init(self, moves_per_h: float, horizon_h: float) -> None:
+    def _reslot_init(self, moves_per_h: float, horizon_h: float, move_cost: float = 1.0) -> None:
         if moves_per_h < 0:
             raise ValueError("reslot_moves_per_h must be >= 0")
+        if horizon_h <= 0 or move_cost < 0:
+            raise ValueError("reslot_horizon_h must be > 0 and reslot_move_cost >= 0")
         self.reslot_moves_per_h = float(moves_per_h)
         self.reslot_horizon_h = float(horizon_h)
+        self.reslot_move_cost = float(move_cost)
         self._tokens = 1.0
         self._last_s = 0.0
         self._next_s = 0.0
@@ -112,7 +116,7 @@ class _Reslotting:
         if n <= 0:
             return []
         from fctwin.controller.slotting.estimates import estimate_for, free_storage_mask
-        from fctwin.controller.slotting.kernels import reslot_step
+        from fctwin.controller.slotting.kernels import reslot_step, storage_potential
 
         est = estimate_for(d)
         est.refresh(d)
@@ -122,9 +126,16 @@ class _Reslotting:
         movable = np.ones(len(pod_slot), dtype=bool)
         for p in book.busy_pod:
             movable[p] = False
+        # A move saves travel only until the pod's next retrieval: after that visit the storage
+        # rule places the pod anew. So a pod is worth at most one retrieval over the horizon
+        # (expected 1 - exp(-rate x horizon)), not rate x horizon; the cells' shadow prices are
+        # taken over the same capped rates. (Uncapped, fast pods looked worth ~rate x horizon
+        # retrievals and the moves' own travel was never earned back: fc_small, 2 h.)
+        h = self.reslot_horizon_h
+        rate = -np.expm1(-est.pod_rate * h) / h
         moves = reslot_step(
-            pod_slot, movable, est.pod_rate, free_storage_mask(d), est.dist_st, d.storage_cells,
-            est.potential, horizon_h=self.reslot_horizon_h, max_moves=n,
+            pod_slot, movable, rate, free_storage_mask(d), est.dist_st, d.storage_cells,
+            storage_potential(est.dist_st, rate), horizon_h=h, move_cost=self.reslot_move_cost, max_moves=n,
         )  # fmt: skip
         self._tokens -= len(moves)
         cells = d.storage_cells
@@ -158,8 +169,18 @@ class ClassBased(_Reslotting, PodStorage):
     storage cells by distance to the pick stations into zones of the same sizes; a pod returns to
     the free cell of its own zone nearest the station it leaves, else the nearest zone over."""
 
-    def __init__(self, *, reslot_moves_per_h: float = 0.0, reslot_horizon_h: float = 1.0):
-        self._reslot_init(reslot_moves_per_h, reslot_horizon_h)
+    def __init__(
+        self,
+        *,
+        reslot_moves_per_h: float = 0.0,
+        reslot_horizon_h: float = 1.0,
+        reslot_move_cost: float = 1.0,
+        zones: str = "own",
+    ):
+        if zones not in ("own", "slower"):
+            raise ValueError("zones must be 'own' or 'slower'")
+        self.zones = zones
+        self._reslot_init(reslot_moves_per_h, reslot_horizon_h, reslot_move_cost)
 
     def setup(self, d):
         from fctwin.controller.slotting.estimates import CLASS_SHARES
@@ -180,7 +201,11 @@ class ClassBased(_Reslotting, PodStorage):
             bounds = np.round(np.cumsum(self._shares) * n_pods).astype(np.int64)
             self._zone = np.empty(len(order), dtype=np.int64)
             self._zone[order] = np.searchsorted(bounds, np.arange(len(order)), side="right").clip(0, 2)
-        penalty = 1e4 * np.abs(self._zone - int(est.pod_class[trip.pod]))
+        cls = int(est.pod_class[trip.pod])
+        if self.zones == "own":
+            penalty = 1e4 * np.abs(self._zone - cls)
+        else:  # the nearest free cell of its own zone or a slower one: never a faster pod's cell
+            penalty = 1e4 * np.maximum(cls - self._zone, 0)
         k = storage_choice(
             free_storage_mask(d, avoid), _here_distance(station, d), est.dist_st, -penalty, rate=0.0
         )
@@ -201,10 +226,11 @@ class Turnover(_Reslotting, PodStorage):
         w_return: float = 1.0,
         reslot_moves_per_h: float = 0.0,
         reslot_horizon_h: float = 1.0,
+        reslot_move_cost: float = 1.0,
     ):
         self.horizon_h = horizon_h
         self.w_return = w_return
-        self._reslot_init(reslot_moves_per_h, reslot_horizon_h)
+        self._reslot_init(reslot_moves_per_h, reslot_horizon_h, reslot_move_cost)
 
     def storage_cell(self, d, trip, station, avoid):
         from fctwin.controller.slotting.estimates import estimate_for, free_storage_mask
@@ -225,7 +251,11 @@ class Turnover(_Reslotting, PodStorage):
 
 
 class Combined(Turnover):
-    """Turnover storage with re-slotting by idle units on (30 moves per hour unless set)."""
+    """Turnover storage with re-slotting by idle units on: up to 30 moves per hour, an idle unit's
+    cell of travel priced at half a busy one's (``reslot_move_cost`` 0.5). At full price a move
+    cannot pay in travel (it saves at most the pod's next fetch, about 2 x the distance gained,
+    and costs the carry plus the empty trip to the pod); it pays in time, by spending idle
+    units' travel ahead of busy hours."""
 
-    def __init__(self, *, reslot_moves_per_h: float = 30.0, **params):
-        super().__init__(reslot_moves_per_h=reslot_moves_per_h, **params)
+    def __init__(self, *, reslot_moves_per_h: float = 30.0, reslot_move_cost: float = 0.5, **params):
+        super().__init__(reslot_moves_per_h=reslot_moves_per_h, reslot_move_cost=reslot_move_cost, **params)

@@ -170,7 +170,9 @@ def make_policy(family: str, name: str, params: dict[str, Any] | None = None):
     cls = policy_class(family, name)
     try:
         return cls(**(params or {}))
-    except TypeError as exc:
+    except PolicyError:
+        raise
+    except (TypeError, ValueError) as exc:  # an unknown keyword, or a value the policy refuses
         raise PolicyError(f"{family} policy {name!r}: bad parameters {dict(params or {})}: {exc}") from exc
 
 

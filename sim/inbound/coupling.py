@@ -17,7 +17,14 @@ from pathlib import Path
 from .network import simulate
 from .scene import InboundScene, load_scene, with_changes
 
-__all__ = ["DockArrival", "dock_arrivals", "with_fc_capacity", "TRAILER_SPACING_S"]
+__all__ = [
+    "DockArrival",
+    "PromotionWindow",
+    "dock_arrivals",
+    "promotion_windows",
+    "with_fc_capacity",
+    "TRAILER_SPACING_S",
+]
 
 TRAILER_SPACING_S = 900.0  # trailers of one shipment reach the yard 15 min apart (one drayage convoy)
 
@@ -29,6 +36,16 @@ class DockArrival:
     sku: int  # index into the FC's SKU catalogue, 0..n_fc_skus-1
     cartons: int
     units_per_carton: int
+
+
+@dataclass(frozen=True)
+class PromotionWindow:
+    """One SKU on promotion in the network's demand model, in FC run time."""
+
+    sku: int  # index into the FC's SKU catalogue (network SKU % n_fc_skus, as for dock arrivals)
+    start_h: float  # hours since the window start (may be negative: began before it)
+    hours: float
+    multiplier: float  # the network scene's demand.promo_lift
 
 
 def with_fc_capacity(scene: InboundScene, units_per_day: float, fc_id: str | None = None) -> InboundScene:
@@ -92,6 +109,46 @@ def dock_arrivals(
                     load += n
                     left -= n
     out.sort(key=lambda a: (a.t_s, a.trailer_id, a.sku))
+    return out
+
+
+def promotion_windows(
+    scene_path: str | Path, *, start_day: int, days: float, seed: int, n_fc_skus: int
+) -> list[PromotionWindow]:
+    """The network's promotions that overlap ``[start_day, start_day + days)`` (KPI days of the
+    scene), for the coupled FC's order stream.
+
+    The same scene adjustment, seed and demand stream as `dock_arrivals` (replication 0 of
+    ``simulate``), so these are exactly the promotions whose demand the network replenishes: the
+    windows are drawn up front by the network's `DemandModel`, nothing is simulated. Sorted by
+    start, then SKU. Empty when the scene has no promotions (``promo_lift`` 1 or none per year).
+    """
+    import numpy as np
+
+    from .demand import DemandModel
+    from .network import _STREAM_DEMAND
+
+    if n_fc_skus < 1:
+        raise ValueError("n_fc_skus must be >= 1")
+    scene = load_scene(scene_path)
+    need = int(math.ceil(start_day + days)) + 1
+    if need > scene.days:
+        scene = with_changes(scene, {"days": need}, source=str(scene_path))
+    lift = float(scene.demand.promo_lift)
+    if lift <= 1.0:
+        return []
+    ss = np.random.SeedSequence(seed, spawn_key=(0,))  # replication 0, as `simulate` and `dock_arrivals`
+    dm = DemandModel(
+        scene, np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(0, _STREAM_DEMAND)))
+    )
+    t0 = scene.warmup_days + start_day
+    length = scene.demand.promo_length_d
+    out = []
+    for s, a in zip(dm._promo_sku.tolist(), dm._promo_start.tolist(), strict=True):
+        if a + length <= t0 or a >= t0 + days:
+            continue
+        out.append(PromotionWindow(int(s) % n_fc_skus, (a - t0) * 24.0, length * 24.0, lift))
+    out.sort(key=lambda w: (w.start_h, w.sku))
     return out
 
 

@@ -670,7 +670,7 @@ def _make_pods(
                 skus.family,
                 spec.orders,
                 seed=spec.seed,
-                n_orders=p.placement_history_orders,
+                n_orders=p.placement_history_orders or max(20000, 5 * n_skus),
             )
         chosen, sku_per_slot = place_pods(
             method=p.placement,

@@ -189,8 +189,10 @@ class Pods(Strict):
     # cells), "class_based" (pods on cells of their ABC velocity class), "turnover" (fastest pods on
     # the nearest cells), "affinity" (co-ordered SKUs share pods), "combined" (affinity + turnover).
     placement: Literal["random", "class_based", "turnover", "affinity", "combined"] = "random"
-    # orders sampled from the scene's demand model as the history affinity placement learns from
-    placement_history_orders: PosInt = 20000
+    # orders sampled from the scene's demand model as the history affinity placement learns from;
+    # unset: 20,000 or 5 per SKU, whichever is more (in 20,000 orders fc_large's 20,000 SKUs
+    # appear about twice each, too few to learn who is bought with whom)
+    placement_history_orders: PosInt | None = None
 
     @model_validator(mode="after")
     def _slots(self):
@@ -345,6 +347,9 @@ class Orders(Strict):
     basket: Basket | None = None
     drift: Drift | None = None
     promotions: list[Promotion] = []
+    # With an inbound scenario: the SKUs the network's demand model puts on promotion are lifted in
+    # this order stream too, by the network's promo_lift, over the same days.
+    promotions_from_inbound: bool = False
 
 
 class InboundWave(Strict):
@@ -553,6 +558,10 @@ class SceneFile(Strict):
     def _families_for_baskets(self):
         if self.skus.families is None and (self.orders.basket is not None or self.orders.promotions):
             raise ValueError("orders.basket and orders.promotions need skus.families")
+        if self.orders.promotions_from_inbound and not self.inbound.scenario:
+            raise ValueError(
+                "orders.promotions_from_inbound needs inbound.scenario (a coupled inbound network)"
+            )
         if self.skus.families is not None:
             n_fam = -(-self.skus.count // self.skus.families.size)
             for k, promo in enumerate(self.orders.promotions):
