@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fctwin.sim.runstore import KPI_COLUMNS
+from fctwin.sim.runstore import KPI_COLUMNS, POSE_RAW, decode_poses
 
 __all__ = ["STATES", "STATE_COLORS", "FloorFrame", "RunData", "find_run"]
 
@@ -124,6 +124,7 @@ class RunData:
         self.unit_ids: list[str] = list(self.meta.get("unit_ids", []))
         self.unit_index = {u: k for k, u in enumerate(self.unit_ids)}
         self.step_s = float(self.meta.get("step_s", 1.0))
+        self.pose_encoding = str(self.meta.get("pose_encoding", POSE_RAW))
         floor = self.meta.get("floor") or _floor_from_scene_text(self.meta)
         self.floor = floor
         self.cell_size_m = float(floor["cell_size_m"])
@@ -183,7 +184,8 @@ class RunData:
             if rows:
                 new = True
                 t = np.array([r[1] for r in rows])
-                data = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int16).reshape(len(rows), n, 4)
+                prev = self.poses[-1] if len(self.poses) else None
+                data = decode_poses([r[2] for r in rows], n, self.pose_encoding, prev)
                 self.pose_t = np.concatenate([self.pose_t, t])
                 self.poses = np.concatenate([self.poses, data]) if len(self.poses) else data.copy()
                 self._last_step = rows[-1][0]
@@ -362,7 +364,8 @@ class RunData:
 
     def heat(self, t_s: float, window_s: float = 600.0) -> np.ndarray:
         """float32[H, W]: congestion over (t_s - window_s, t_s]: steps a busy unit waited in a cell
-        (same cell as the step before, while going to a pod or carrying) plus moves vetoed there."""
+        (same cell as at the pose recorded before, while going to a pod or carrying; counted in steps
+        when poses were recorded every few steps) plus moves vetoed there."""
         h, w = self.grid.shape
         out = np.zeros((h, w), np.float32)
         if len(self.pose_t) < 2:
@@ -381,7 +384,9 @@ class RunData:
         busy_units[(st == TO_POD) | (st == CARRYING)] = True
         wait = same & ((cur[:, :, 3] >= 0) | busy_units[None, :])
         r, c = cur[:, :, 0][wait], cur[:, :, 1][wait]
-        np.add.at(out, (r, c), 1.0)
+        # in steps: a big fleet records every few steps (`RunOptions.pose_every`)
+        gap = np.maximum(1.0, np.rint(np.diff(self.pose_t[i0 - 1 : i1]) / self.step_s)).astype(np.float32)
+        np.add.at(out, (r, c), np.broadcast_to(gap[:, None], wait.shape)[wait])
         # vetoed moves ("refused"), at the unit's cell at that time
         for k in np.nonzero((self.ev_t > t_s - window_s) & (self.ev_t <= t_s))[0]:
             if self.ev_kind[k] == "refused":

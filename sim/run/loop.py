@@ -64,6 +64,7 @@ class RunLoop:
         record_poses: bool,
         progress: Callable[[dict], None] | None,
         host=None,
+        pose_every: int = 1,
     ) -> None:
         self.scene = scene
         self.opts = opts
@@ -71,6 +72,8 @@ class RunLoop:
         self.dispatcher = dispatcher
         self.store = store
         self.record_poses = record_poses
+        # Record every `pose_every`-th step's poses (1: all); big fleets record every few steps.
+        self.pose_every = max(1, int(pose_every))
         self.progress = progress
         try:
             if opts.realtime:
@@ -184,6 +187,7 @@ class RunLoop:
         state = self.state
         store = self.store
         record_poses = self.record_poses
+        pose_every = self.pose_every
         realtime = self.opts.realtime
         step_s = self.scene.step_s
         receive_pending = self._receive_pending
@@ -220,7 +224,7 @@ class RunLoop:
                     state[key] += int(ev.data.get("units", 0))
                     tracker.observe_served(ev.unit_id, ev.data)
             state["collisions"] = tracker.collisions
-            if record_poses and "forked" not in state:
+            if record_poses and frame.step % pose_every == 0 and "forked" not in state:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
             if on_view is not None:
                 on_view(frame, dispatcher)
