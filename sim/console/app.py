@@ -37,6 +37,8 @@ FLOOR_COLORS = {
 }
 STORED_POD = (90, 105, 135)
 CARRIED_POD = (215, 60, 40)
+TYPE_NAMES = {"human": "people", "vulcan": "Vulcan", "bluejay": "Blue Jay", "sequoia": "Sequoia"}
+TYPE_COLORS = {"human": "#1f77b4", "vulcan": "#ff7f0e", "bluejay": "#2ca02c", "sequoia": "#9467bd"}
 SPEEDS = ("1x", "10x", "60x", "300x", "1200x")
 # Pods are drawn as their shelf only (from 0.55 m up; legs left out), so a unit under a pod stays
 # visible from the side and, through the translucent shelf, from above.
@@ -230,6 +232,7 @@ class Console:
         self._stored_sent: np.ndarray | None = None
         self.station_labels = []
         self._label_text = [""] * len(d.stations)
+        self._label_extra = [""] * len(d.stations)  # station-type status (arms, hand-offs, totes)
         for s in d.stations:
             r, c = s["cell"]
             self.station_labels.append(
@@ -333,6 +336,37 @@ class Console:
             }
         with gui.add_folder("Station types"):
             self.md_types = gui.add_markdown("")
+            types = list(dict.fromkeys(s["unit"] for s in d.stations))
+            self._types = types
+            self.plot_types = gui.add_uplot(
+                (np.zeros(0),) * (1 + len(types)),
+                (
+                    {"label": "min"},
+                    *(
+                        {"label": TYPE_NAMES.get(u, u), "stroke": TYPE_COLORS.get(u, "#555555")}
+                        for u in types
+                    ),
+                ),
+                title="Units per minute by station type",
+                aspect=2.0,
+            )
+            arm_types = [u for u in types if u in ("vulcan", "bluejay")]
+            self._arm_types = arm_types
+            self.plot_handoffs = None
+            if arm_types:
+                self.plot_handoffs = gui.add_uplot(
+                    (np.zeros(0),) * (1 + len(arm_types)),
+                    (
+                        {"label": "min"},
+                        *(
+                            {"label": TYPE_NAMES.get(u, u), "stroke": TYPE_COLORS.get(u, "#555555")}
+                            for u in arm_types
+                        ),
+                    ),
+                    title="Items handed to people per minute",
+                    aspect=2.0,
+                )
+            self.md_station_detail = gui.add_markdown("")
         self.folder_recs = gui.add_folder("Recommendations")
         with self.folder_recs:
             self.md_recs = gui.add_markdown("_no recommendations yet_")
@@ -420,7 +454,7 @@ class Console:
             for k, label in enumerate(self.station_labels):
                 s = self.data.stations[k]
                 q = int(fr.station_queue[k]) if k < len(fr.station_queue) else 0
-                text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}"
+                text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}{self._label_extra[k]}"
                 if self._label_text[k] != text:  # one message per changed label, not per label
                     self._label_text[k] = text
                     label.text = text
@@ -446,7 +480,48 @@ class Console:
         if force or len(m) != self._kpi_len:
             self._kpi_len = len(m)
             self._update_kpis(t)
+        key = (t, len(d.line_end), self.heat_window_s)
+        if force or key != self._types_key:
+            self._types_key = key
+            self._update_station_types(t)
         self._update_recs()
+
+    _types_key: tuple = ()
+
+    def _update_station_types(self, t: float) -> None:
+        """The station-type views: per-type table, units and hand-offs per minute, and per type
+        Vulcan hand-offs, Blue Jay arms busy, Sequoia totes; plus a status on each station label."""
+        d = self.data
+        if not d.has_station_lines:
+            self.md_types.content = self._types_text(t)  # runs recorded before station lines
+            return
+        live_going = self.live is not None and not self.live.ended
+        if live_going and len(d.kpi.get("t_s", ())):
+            t = min(t, float(d.kpi["t_s"][-1]))  # lines are committed with each minute
+        win = self.heat_window_s
+        view = d.station_view(t, win)
+        series = d.station_series(t)
+        if series:
+            m = next(iter(series.values()))[0]
+            self.plot_types.data = (m, *(series[u][1] for u in self._types))
+            if self.plot_handoffs is not None:
+                self.plot_handoffs.data = (m, *(series[u][2] for u in self._arm_types))
+        self.md_types.content = _types_table(view, d.clock(t), win)
+        self.md_station_detail.content = _type_details(view, win)
+        extra = []
+        for row in view:
+            if row["unit"] == "bluejay":
+                arms = "●" * row["arms_busy"] + "○" * (row["arms"] - row["arms_busy"])
+                extra.append(f" · arms {arms}")
+            elif row["unit"] == "vulcan":
+                extra.append(f" · to people {row['to_person']}")
+            elif row["unit"] == "sequoia":
+                extra.append(f" · totes {row['lines']}")
+            else:
+                extra.append("")
+        if extra != self._label_extra:
+            self._label_extra = extra
+            self._label_text = [""] * len(self._label_text)  # resend the labels at the next frame
 
     def _update_kpis(self, t: float) -> None:
         d = self.data
@@ -494,7 +569,6 @@ class Console:
             self.md_kpi.content = "| KPI | value |\n|---|---|\n" + "\n".join(
                 f"| {k} | {v} |" for k, v in rows
             )
-        self.md_types.content = self._types_text(t)
 
     def _types_text(self, t: float) -> str:
         d = self.data
@@ -641,3 +715,72 @@ def _card(rec: dict, data: RunData) -> str:
         if rec.get(key) is not None:
             lines.append(f"- *{key}*: {_fmt(rec[key])}")
     return "\n".join(lines)
+
+
+def _bar(share: float, width: int = 10) -> str:
+    full = int(round(max(0.0, min(share, 1.0)) * width))
+    return "█" * full + "░" * (width - full) + f" {100 * share:.0f}%"
+
+
+def _types_table(view: list[dict], clock: str, window_s: float) -> str:
+    """One row per station type: stations, busy now, lines, units, handed to people, utilisation."""
+    agg: dict[str, list] = {}
+    for r in view:
+        a = agg.setdefault(r["unit"], [0, 0, 0, 0, 0, 0.0])
+        a[0] += 1
+        a[1] += r["busy"]
+        a[2] += r["lines"]
+        a[3] += r["units"]
+        a[4] += r["to_person"]
+        a[5] += r["util"]
+    out = f"_{clock}; utilisation over the last {window_s / 60:g} min (the View panel's window)_\n\n"
+    out += "| type | stations | busy now | lines | units | to people | utilisation |\n"
+    out += "|---|---|---|---|---|---|---|\n"
+    for u, (n, busy, lines, units, handed, util) in agg.items():
+        out += (
+            f"| {TYPE_NAMES.get(u, u)} | {n} | {busy} | {lines:,} | {units:,} | {handed:,} "
+            f"| {100 * util / n:.0f}% |\n"
+        )
+    return out
+
+
+def _type_details(view: list[dict], window_s: float) -> str:
+    """Vulcan hand-offs, Blue Jay arms, Sequoia totes: the station types' own figures."""
+    parts = []
+    mins = f"{window_s / 60:g} min"
+    vulcan = [r for r in view if r["unit"] == "vulcan"]
+    if vulcan:
+        t = "**Vulcan hand-offs**: items the arm gave up on and handed to a person\n\n"
+        t += f"| station | kind | units | to people | share | last {mins} |\n|---|---|---|---|---|---|\n"
+        for r in vulcan:
+            share = r["to_person"] / r["units"] if r["units"] else 0.0
+            t += (
+                f"| {r['id']} | {r['kind']} | {r['units']:,} | {r['to_person']:,} | {100 * share:.1f}% "
+                f"| {r['to_person_win']} of {r['units_win']} |\n"
+            )
+        parts.append(t)
+    bluejay = [r for r in view if r["unit"] == "bluejay"]
+    if bluejay:
+        arms = max(r["arms"] for r in bluejay)
+        t = f"**Blue Jay arms busy** (share of the last {mins}; a line of u units works min(u, arms))\n\n"
+        t += "| cell | now | " + " | ".join(f"arm {a + 1}" for a in range(arms)) + " |\n"
+        t += "|---|---|" + "---|" * arms + "\n"
+        for r in bluejay:
+            cells = [_bar(r["arm_util"][a]) if a < r["arms"] else "" for a in range(arms)]
+            now = "●" * r["arms_busy"] + "○" * (r["arms"] - r["arms_busy"])
+            t += f"| {r['id']} | {now} | " + " | ".join(cells) + " |\n"
+        parts.append(t)
+    sequoia = [r for r in view if r["unit"] == "sequoia"]
+    if sequoia:
+        t = "**Sequoia** (one tote move per line: decant and store, or present for picking)\n\n"
+        t += f"| port | kind | totes moved | totes/h (last {mins}) | units | utilisation |\n"
+        t += "|---|---|---|---|---|---|\n"
+        for r in sequoia:
+            per_h = r["lines_win"] * 3600.0 / window_s
+            what = "decanted" if r["kind"] == "stow" else "picked"
+            t += (
+                f"| {r['id']} | {r['kind']} | {r['lines']:,} | {per_h:,.0f} | {r['units']:,} {what} "
+                f"| {_bar(r['util'], 6)} |\n"
+            )
+        parts.append(t)
+    return "\n\n".join(parts)

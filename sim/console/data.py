@@ -144,6 +144,13 @@ class RunData:
         self.ev_c: list = []
         self.kpi: dict[str, np.ndarray] = {c: np.zeros(0) for c in KPI_COLUMNS}
         self.summary: dict = {}
+        # station_lines (`fctwin.sim.run.station_log`): one row per line a station worked
+        self.line_station = np.zeros(0, np.int64)
+        self.line_start = np.zeros(0)
+        self.line_end = np.zeros(0)
+        self.line_units = np.zeros(0, np.int64)
+        self.line_to_person = np.zeros(0, np.int64)
+        self._last_line_id = 0
         self._last_event_id = 0
         self._last_step = -1
         self._last_minute = 0.0
@@ -203,6 +210,7 @@ class RunData:
                     self.ev_a.append(r[4])
                     self.ev_b.append(r[5])
                     self.ev_c.append(r[6])
+            new |= self._read_lines(db)
             cols = [d[0] for d in db.execute("SELECT * FROM kpi_minute LIMIT 0").description]
             rows = db.execute(
                 "SELECT * FROM kpi_minute WHERE minute > ? ORDER BY minute", (self._last_minute,)
@@ -220,6 +228,98 @@ class RunData:
             return new
         finally:
             db.close()
+
+    def _read_lines(self, db: sqlite3.Connection) -> bool:
+        try:
+            rows = db.execute(
+                "SELECT id, station, start_s, end_s, units, to_person FROM station_lines"
+                " WHERE id > ? ORDER BY id",
+                (self._last_line_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # runs recorded before station lines were
+            return False
+        if not rows:
+            return False
+        self._last_line_id = rows[-1][0]
+        index = {sid: k for k, sid in enumerate(self.station_ids)}
+        keep = [r for r in rows if r[1] in index]
+        self.line_station = np.concatenate([self.line_station, [index[r[1]] for r in keep]]).astype(np.int64)
+        self.line_start = np.concatenate([self.line_start, [r[2] for r in keep]])
+        self.line_end = np.concatenate([self.line_end, [r[3] for r in keep]])
+        self.line_units = np.concatenate([self.line_units, [r[4] for r in keep]]).astype(np.int64)
+        self.line_to_person = np.concatenate([self.line_to_person, [r[5] for r in keep]]).astype(np.int64)
+        return True
+
+    @property
+    def has_station_lines(self) -> bool:
+        return len(self.line_end) > 0
+
+    def station_view(self, t_s: float, window_s: float = 600.0) -> list[dict]:
+        """Per station at ``t_s``, from its recorded lines (lines still in progress are counted from
+        the moment they are recorded, i.e. when they end):
+
+        ``lines``, ``units``, ``to_person`` (units an arm handed to a person) so far; ``busy``: a
+        line in progress; ``util``: share of the last ``window_s`` spent on lines; ``to_person_win``,
+        ``units_win``, ``lines_win``: in that window. Blue Jay cells also get ``arms`` and
+        ``arm_util`` (share of the window each arm worked) and ``arms_busy`` (now): a line of ``u``
+        units keeps ``min(u, arms)`` arms busy for its duration (one unit per arm at a time).
+        """
+        n = len(self.stations)
+        lo = t_s - window_s
+        st, s0, s1 = self.line_station, self.line_start, self.line_end
+        done = s1 <= t_s
+        win = done & (s1 > lo)
+        busy = (s0 <= t_s) & (s1 > t_s)
+        overlap = np.clip(np.minimum(s1, t_s) - np.maximum(s0, lo), 0.0, None)
+        span = max(min(window_s, t_s), 1e-9)
+
+        def per(mask, w=None) -> np.ndarray:
+            return np.bincount(st[mask], weights=None if w is None else w[mask], minlength=n)
+
+        lines, units, handed = per(done), per(done, self.line_units), per(done, self.line_to_person)
+        lines_w, units_w, handed_w = per(win), per(win, self.line_units), per(win, self.line_to_person)
+        util = per(overlap > 0, overlap) / span
+        out = []
+        for k, s in enumerate(self.stations):
+            row = {
+                "id": s["id"], "kind": s["kind"], "unit": s["unit"],
+                "lines": int(lines[k]), "units": int(units[k]), "to_person": int(handed[k]),
+                "lines_win": int(lines_w[k]), "units_win": int(units_w[k]), "to_person_win": int(handed_w[k]),
+                "busy": bool(busy[st == k].any()), "util": float(min(util[k], 1.0)),
+            }  # fmt: skip
+            if s["unit"] == "bluejay":
+                arms = int(s.get("arms", 3))
+                mine = st == k
+                engaged = np.minimum(self.line_units[mine], arms)
+                ov = overlap[mine]
+                row["arms"] = arms
+                row["arm_util"] = [float(min(ov[engaged > a].sum() / span, 1.0)) for a in range(arms)]
+                now = engaged[busy[mine]]
+                row["arms_busy"] = int(now.max()) if len(now) else 0
+            out.append(row)
+        return out
+
+    def station_series(
+        self, t_s: float | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per station type: (minutes, units per minute, units handed to people per minute), by the
+        minute in which each line ended, up to ``t_s``."""
+        end = self.line_end
+        keep = np.ones(len(end), bool) if t_s is None else end <= t_s
+        last = int(np.ceil((t_s if t_s is not None else (end.max() if len(end) else 0.0)) / 60.0))
+        minute = np.minimum(np.ceil(end[keep] / 60.0).astype(np.int64), max(last, 1))
+        types = list(dict.fromkeys(s["unit"] for s in self.stations))
+        type_of = np.array([types.index(s["unit"]) for s in self.stations], np.int64)
+        line_type = type_of[self.line_station[keep]]
+        out = {}
+        for k, u in enumerate(types):
+            mask = line_type == k
+            units = np.bincount(minute[mask], weights=self.line_units[keep][mask], minlength=last + 1)[1:]
+            handed = np.bincount(minute[mask], weights=self.line_to_person[keep][mask], minlength=last + 1)[
+                1:
+            ]
+            out[u] = (np.arange(1, last + 1, dtype=float), units, handed)
+        return out
 
     def recommendations(self) -> list[dict]:
         """The recommendations recorded so far with their decisions (`fctwin.sim.advice`)."""

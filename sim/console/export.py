@@ -149,6 +149,11 @@ def _tables(db: sqlite3.Connection, with_poses: bool) -> dict[str, dict[str, lis
             "SELECT rec_id, decision, t_s, source, wall_utc, outcome"
             " FROM recommendation_decisions ORDER BY id",
         )
+    if "station_lines" in existing:
+        out["station_lines"] = _query(
+            db,
+            "SELECT station AS station_id, start_s, end_s, units, to_person FROM station_lines ORDER BY id",
+        )
     if with_poses:
         out["poses"] = _poses(db)
     return out
