@@ -146,6 +146,8 @@ class Console:
         self._rec_cards: dict[int, list] = {}
         self._kpi_len = -1
         self.frames_drawn = 0
+        # CPU seconds of the console's own thread (the web server's thread is not counted)
+        self.cpu_s = {"refresh": 0.0, "frames": 0.0, "panels": 0.0}
         self.draw_s = 0.0  # wall time spent in `show` (in the console's thread)
         self._build_scene()
         self._build_gui()
@@ -645,7 +647,8 @@ class Console:
     def _loop(self) -> None:
         period = 0.1
         last = time.perf_counter()
-        panels_at = 0.0
+        panels_at = refresh_at = 0.0
+        cpu = self.cpu_s
         while not self._stop.is_set():
             time.sleep(period)
             now = time.perf_counter()
@@ -653,9 +656,20 @@ class Console:
             try:
                 with self._lock:
                     live = self.live
-                    if live is not None and live.minute_flag.is_set():
+                    c0 = time.thread_time()
+                    # A fast run commits a simulated minute many times a wall second: re-read the
+                    # store at most once a second (each read is Python work holding the GIL that
+                    # the simulation's thread waits for).
+                    if (
+                        live is not None
+                        and live.minute_flag.is_set()
+                        and (live.ended or now - refresh_at >= 1.0)
+                    ):
                         live.minute_flag.clear()
+                        refresh_at = now
                         self.data.refresh()
+                    c1 = time.thread_time()
+                    cpu["refresh"] += c1 - c0
                     if live is not None and not live.ended and self.cb_follow.value:
                         fr = live.latest
                         if fr is not None and fr.t_s != self.t_s:
@@ -672,11 +686,14 @@ class Console:
                             t = self.data.t_end
                             self.toggle_play()
                         self.seek(t)
+                    c2 = time.thread_time()
+                    cpu["frames"] += c2 - c1
                     if now - panels_at > 1.0:
                         panels_at = now
                         if live is None and not self.data.summary:
                             self.data.refresh()  # `fctwin view` on a run another process still writes
                         self.update_panels()
+                    cpu["panels"] += time.thread_time() - c2
             except Exception as exc:  # a drawing error must not kill the console thread
                 print(f"fctwin console: {exc!r}")
 

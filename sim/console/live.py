@@ -173,6 +173,7 @@ class LiveSession:
         from fctwin.sim.console.app import Console
         from fctwin.sim.console.data import RunData
 
+        _off_the_run_cpu()
         try:
             self.console = Console(
                 RunData(self.db_path), host=self.host, port=self.port, live=self.feed, advice=self.advice
@@ -187,3 +188,18 @@ class LiveSession:
     def close(self) -> None:
         if self.console is not None:
             self.console.close()
+
+
+def _off_the_run_cpu() -> None:
+    """Move the calling thread (and the threads it starts: the console's loop, viser's server) off
+    the CPU a fast run pins itself to (`fctwin.sim.affinity`), so serving the page never preempts
+    the dispatcher or its fleet host; they still share the GIL. A no-op when there is no other CPU
+    or the platform has no affinity."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(AttributeError, OSError):
+        mine = os.sched_getaffinity(0)
+        others = set(range(os.cpu_count() or 1)) - mine
+        if others:
+            os.sched_setaffinity(0, others)
