@@ -104,7 +104,9 @@ class BrowserClient:
         self._thread.join(timeout=30)
 
 
-def one(scene: str, hours: float, runs: Path, *, view: bool, client: str, link: str) -> tuple[float, dict]:
+def one(
+    scene: str, hours: float, runs: Path, *, view: bool, client: str, link: str, cpu: str = "auto"
+) -> tuple[float, dict]:
     """One run: its wall seconds (as the run measures them) and, with the console, what it cost."""
     path = ROOT / "scenes" / f"{scene}.toml"
     opts = RunOptions(
@@ -113,7 +115,7 @@ def one(scene: str, hours: float, runs: Path, *, view: bool, client: str, link: 
         link=link,
         command_line=["benchmark"],
         record_poses=True,
-        cpu=os.environ.get("CS_CPU", "auto"),
+        cpu=cpu,
     )
     info: dict = {}
     session = None
@@ -162,12 +164,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="pairs (headless + console)")
     ap.add_argument("--client", choices=("ws", "browser", "none"), default="ws")
     ap.add_argument(
+        "--cpu", default="auto", help="as `fctwin run --cpu`: auto pins the lockstep pair to one CPU, off not"
+    )
+    ap.add_argument(
         "--link", choices=("zmq", "local"), default="zmq", help="fleet host over ZeroMQ or in-process"
     )
     args = ap.parse_args()
     load0 = os.getloadavg()
     print(
-        f"{args.scene} {args.hours:g} h, {args.repeats} pairs, link {args.link}, client {args.client};"
+        f"{args.scene} {args.hours:g} h, {args.repeats} pairs, link {args.link}, cpu {args.cpu},"
+        f" client {args.client};"
         f" {os.cpu_count()} CPUs, load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}",
         flush=True,
     )
@@ -183,8 +189,9 @@ def main() -> None:
             pair = {}
             for view in (False, True) if k % 2 == 0 else (True, False):
                 wall, info = one(
-                    args.scene, args.hours, Path(tmp), view=view, client=args.client, link=args.link
-                )
+                    args.scene, args.hours, Path(tmp), view=view, client=args.client, link=args.link,
+                    cpu=args.cpu,
+                )  # fmt: skip
                 pair[view] = wall
                 (viewed if view else plain).append(wall)
                 if view:
