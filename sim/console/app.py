@@ -39,6 +39,9 @@ STORED_POD = (90, 105, 135)
 CARRIED_POD = (215, 60, 40)
 TYPE_NAMES = {"human": "people", "vulcan": "Vulcan", "bluejay": "Blue Jay", "sequoia": "Sequoia"}
 TYPE_COLORS = {"human": "#1f77b4", "vulcan": "#ff7f0e", "bluejay": "#2ca02c", "sequoia": "#9467bd"}
+POD_MODES = ("3D", "flat", "off")
+FLAT_PODS_ABOVE = 1000
+POD_TILE_PX = 4  # pixels per cell of the pod-tile image (square tiles with a gap)
 SPEEDS = ("1x", "10x", "60x", "300x", "1200x")
 # Pods are drawn as their shelf only (from 0.55 m up; legs left out), so a unit under a pod stays
 # visible from the side and, through the translucent shelf, from above.
@@ -140,6 +143,11 @@ class Console:
         self.playing = False
         self.speed = 60.0
         self.heat_window_s = heat_window_min * 60.0
+        # Above FLAT_PODS_ABOVE pods, stored pods are drawn as floor tiles by default (View panel).
+        self.pods_mode = "flat" if len(data.pod_home) > FLAT_PODS_ABOVE else "3D"
+        self._tiles_at = -1e9
+        self._gui_at = -1e9
+        self._head_sent = ""
         self._heat_at = -1e9
         self._stop = threading.Event()
         self._lock = threading.RLock()
@@ -183,6 +191,18 @@ class Console:
         big = np.repeat(np.repeat(img, 8, axis=0), 8, axis=1)
         sc.add_image(
             "/floor", big, w * cm, h * cm, format="png", position=tuple(self.center), cast_shadow=False
+        )
+        # Stored pods as flat tiles on the floor: one textured quad instead of thousands of translucent
+        # boxes, which software WebGL draws at a few frames a second (docs/console.md, fluidity).
+        self.pod_tiles = sc.add_image(
+            "/pod_tiles",
+            np.zeros((h * 4, w * 4, 4), np.uint8),
+            w * cm,
+            h * cm,
+            format="png",
+            position=(self.center[0], self.center[1], 0.01),
+            cast_shadow=False,
+            receive_shadow=False,
         )
         self.heat_handle = sc.add_image(
             "/heat",
@@ -232,6 +252,8 @@ class Console:
             receive_shadow=False,
         )
         self._stored_sent: np.ndarray | None = None
+        self.pods.visible = self.pods_mode == "3D"
+        self.pod_tiles.visible = self.pods_mode == "flat"
         self.station_labels = []
         self._label_text = [""] * len(d.stations)
         self._label_extra = [""] * len(d.stations)  # station-type status (arms, hand-offs, totes)
@@ -291,8 +313,8 @@ class Console:
                 "Heat window (min)", self.heat_window_s / 60, min=1, max=240, step=1
             )
             self.nb_heat.on_update(lambda _e: self._set_heat_window())
-            self.cb_pods = gui.add_checkbox("Show pods", True)
-            self.cb_pods.on_update(lambda _e: self._toggle_pods())
+            self.dd_pods = gui.add_dropdown("Stored pods", POD_MODES, initial_value=self.pods_mode)
+            self.dd_pods.on_update(lambda _e: self._set_pods_mode(self.dd_pods.value))
             gui.add_markdown(self._legend())
         with gui.add_folder("KPIs"):
             self.md_kpi = gui.add_markdown("")
@@ -379,7 +401,8 @@ class Console:
             for k, name in enumerate(STATES)
         )
         return (
-            f"**Units** {chips}<br>**Pods** stored: translucent blue-grey, carried: solid red, lifted"
+            f"**Units** {chips}<br>**Pods** stored: translucent blue-grey (3D) or floor tiles (flat),"
+            " carried: solid red, lifted"
             "<br>**Floor** pick green, stow blue, dock brown, charger yellow"
         )
 
@@ -411,8 +434,16 @@ class Console:
 
     _setting_slider = False
 
-    def _toggle_pods(self) -> None:
-        self.pods.visible = self.carried.visible = self.cb_pods.value
+    def _set_pods_mode(self, mode: str) -> None:
+        """ "3D" (translucent shelves), "flat" (tiles on the floor) or "off"; carried pods always show."""
+        with self._lock:
+            self.pods_mode = mode
+            self.pods.visible = mode == "3D"
+            self.pod_tiles.visible = mode == "flat"
+            self._stored_sent = None  # resend the stored pods in the new form
+            self._tiles_at = -1e9
+            if self.live is None or self.live.ended:
+                self.show(self.data.frame_at(self.t_s))
 
     def _toggle_heat(self) -> None:
         self.heat_handle.visible = self.cb_heat.value
@@ -440,7 +471,13 @@ class Console:
         ppos = np.zeros((len(fr.pod_rc), 3), np.float32)
         ppos[:, :2] = self._xy(fr.pod_rc)
         ppos[fr.pod_carried, 2] = -50.0  # drawn by the carried-pod mesh instead
-        send_pods = self._stored_sent is None or not np.array_equal(ppos, self._stored_sent)
+        changed = self._stored_sent is None or not np.array_equal(ppos, self._stored_sent)
+        now = time.perf_counter()
+        mode = self.pods_mode
+        # tiles are one PNG to encode: at most twice a second while playing (a set-down shows late
+        # by up to half a second), at once when paused or scrubbing
+        send_tiles = mode == "flat" and changed and (not self.playing or now - self._tiles_at >= 0.5)
+        send_pods = mode == "3D" and changed
         cpos = upos.copy()
         cpos[~fr.unit_loaded, 2] = -50.0
         with self.server.atomic():
@@ -451,6 +488,10 @@ class Console:
             if len(ppos) and send_pods:
                 self.pods.batched_positions = ppos
                 self._stored_sent = ppos
+            if len(ppos) and send_tiles:
+                self.pod_tiles.image = self._tiles(fr)
+                self._stored_sent = ppos
+                self._tiles_at = now
             if len(cpos):
                 self.carried.batched_positions = cpos
             for k, label in enumerate(self.station_labels):
@@ -461,15 +502,41 @@ class Console:
                     self._label_text[k] = text
                     label.text = text
         self.t_s = fr.t_s
-        self.md_head.content = self._head_text()
-        self._setting_slider = True
-        try:
-            self.sl_time.max = max(self.data.t_end, 1.0)
-            self.sl_time.value = float(min(fr.t_s, self.sl_time.max))
-        finally:
-            self._setting_slider = False
+        # The clock and the slider re-render the browser's whole GUI panel (markdown tables, plots):
+        # at 10 Hz that held the page to a few frames a second on fc_large in software WebGL
+        # (benchmarks/console_fluidity.py), so they follow at most twice a second while playing or
+        # following a live run.
+        if (not self.playing and (self.live is None or self.live.ended)) or now - self._gui_at >= 0.5:
+            self._gui_at = now
+            head = self._head_text()
+            if head != self._head_sent:
+                self._head_sent = head
+                self.md_head.content = head
+            self._setting_slider = True
+            try:
+                top = max(self.data.t_end, 1.0)
+                if top != self.sl_time.max:
+                    self.sl_time.max = top
+                self.sl_time.value = float(min(fr.t_s, top))
+            finally:
+                self._setting_slider = False
         self.frames_drawn += 1
         self.draw_s += time.perf_counter() - t0
+
+    def _tiles(self, fr: FloorFrame) -> np.ndarray:
+        """uint8[H*px, W*px, 4]: a tile (with a one-pixel gap) under each stored pod."""
+        h, w = self.data.grid.shape
+        px = POD_TILE_PX
+        occ = np.zeros((h, w), bool)
+        rc = fr.pod_rc[~fr.pod_carried].astype(np.int64)
+        ok = (rc[:, 0] >= 0) & (rc[:, 0] < h) & (rc[:, 1] >= 0) & (rc[:, 1] < w)
+        occ[rc[ok, 0], rc[ok, 1]] = True
+        cell = np.zeros((px, px), bool)
+        cell[: px - 1, : px - 1] = True
+        mask = np.kron(occ, cell).astype(bool)
+        out = np.zeros((h * px, w * px, 4), np.uint8)
+        out[mask] = (*STORED_POD, 230)
+        return out
 
     def update_panels(self, force: bool = False) -> None:
         """Heat overlay, KPI panels, station types and recommendation cards at the current time."""
