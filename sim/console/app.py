@@ -39,6 +39,7 @@ STORED_POD = (90, 105, 135)
 CARRIED_POD = (215, 60, 40)
 TYPE_NAMES = {"human": "people", "vulcan": "Vulcan", "bluejay": "Blue Jay", "sequoia": "Sequoia"}
 TYPE_COLORS = {"human": "#1f77b4", "vulcan": "#ff7f0e", "bluejay": "#2ca02c", "sequoia": "#9467bd"}
+MINUTES = {"x": {"time": False}}  # plot x axes are run minutes, not dates
 POD_MODES = ("3D", "flat", "off")
 FLAT_PODS_ABOVE = 1000
 POD_TILE_PX = 4  # pixels per cell of the pod-tile image (square tiles with a gap)
@@ -325,6 +326,7 @@ class Console:
                     ({"label": "min"}, {"label": "units/h", "stroke": "#1f77b4"}),
                     title="Units picked per hour",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
                 "queues": gui.add_uplot(
                     empty + (np.zeros(0),),
@@ -335,6 +337,7 @@ class Console:
                     ),
                     title="Queue and backlog",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
                 "util": gui.add_uplot(
                     empty + (np.zeros(0),) * 2,
@@ -346,6 +349,7 @@ class Console:
                     ),
                     title="Utilisation",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
                 "stock": gui.add_uplot(
                     empty + (np.zeros(0),),
@@ -356,6 +360,7 @@ class Console:
                     ),
                     title="Stock-outs",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
             }
         with gui.add_folder("Station types"):
@@ -373,6 +378,7 @@ class Console:
                 ),
                 title="Units per minute by station type",
                 aspect=2.0,
+                scales=MINUTES,
             )
             arm_types = [u for u in types if u in ("vulcan", "bluejay")]
             self._arm_types = arm_types
@@ -389,6 +395,7 @@ class Console:
                     ),
                     title="Items handed to people per minute",
                     aspect=2.0,
+                    scales=MINUTES,
                 )
             self.md_station_detail = gui.add_markdown("")
         self.folder_recs = gui.add_folder("Recommendations")
@@ -494,13 +501,7 @@ class Console:
                 self._tiles_at = now
             if len(cpos):
                 self.carried.batched_positions = cpos
-            for k, label in enumerate(self.station_labels):
-                s = self.data.stations[k]
-                q = int(fr.station_queue[k]) if k < len(fr.station_queue) else 0
-                text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}{self._label_extra[k]}"
-                if self._label_text[k] != text:  # one message per changed label, not per label
-                    self._label_text[k] = text
-                    label.text = text
+            self._push_labels(fr.station_queue)
         self.t_s = fr.t_s
         # The clock and the slider re-render the browser's whole GUI panel (markdown tables, plots):
         # at 10 Hz that held the page to a few frames a second on fc_large in software WebGL
@@ -522,6 +523,19 @@ class Console:
                 self._setting_slider = False
         self.frames_drawn += 1
         self.draw_s += time.perf_counter() - t0
+
+    def _push_labels(self, queue: np.ndarray) -> None:
+        """Station labels: id, kind/type, queue and the type's status (one message per changed label)."""
+        self._last_queue = queue
+        for k, label in enumerate(self.station_labels):
+            s = self.data.stations[k]
+            q = int(queue[k]) if k < len(queue) else 0
+            text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}{self._label_extra[k]}"
+            if self._label_text[k] != text:
+                self._label_text[k] = text
+                label.text = text
+
+    _last_queue = np.zeros(0, np.int32)
 
     def _tiles(self, fr: FloorFrame) -> np.ndarray:
         """uint8[H*px, W*px, 4]: a tile (with a one-pixel gap) under each stored pod."""
@@ -590,7 +604,7 @@ class Console:
                 extra.append("")
         if extra != self._label_extra:
             self._label_extra = extra
-            self._label_text = [""] * len(self._label_text)  # resend the labels at the next frame
+            self._push_labels(self._last_queue)
 
     def _update_kpis(self, t: float) -> None:
         d = self.data
