@@ -2,7 +2,7 @@
 
     python benchmarks/console_fluidity.py                 # fc_large: live run, then a replay playing
     python benchmarks/console_fluidity.py --scene fc_small --seconds 15
-    python benchmarks/console_fluidity.py --modes replay
+    python benchmarks/console_fluidity.py --modes live --speedup 30 --live-hours 0.5   # paced, as one watches
 
 Debian's Chromium (``/usr/bin/chromium`` or ``FCTWIN_CHROMIUM``) is driven by Playwright, with software
 WebGL (SwiftShader) as on a machine without a GPU. Measured over ``--seconds`` once the page shows
@@ -85,7 +85,9 @@ def measure(console, seconds: float, label: str) -> dict:
     return out
 
 
-def live(scene: str, hours: float, seconds: float, runs: Path) -> dict:
+def live(scene: str, hours: float, seconds: float, runs: Path, speedup: float = 0.0) -> dict:
+    """A run with the console live (fast, or paced at ``speedup`` x real time); it must outlast the
+    page's loading and the measurement, so give it enough ``hours``."""
     from fctwin.sim.console.live import LiveSession
     from fctwin.sim.run import RunOptions, run_fc
     from fctwin.sim.scene import load_scene
@@ -93,14 +95,18 @@ def live(scene: str, hours: float, seconds: float, runs: Path) -> dict:
     path = ROOT / "scenes" / f"{scene}.toml"
     sc = load_scene(path, run_hours=hours)
     session = LiveSession(sc, runs_dir=runs, run_id="live", port=0)
-    opts = RunOptions(hours=hours, runs_dir=runs, run_id="live", viewer=session.feed, advice=session.advice)
+    opts = RunOptions(
+        hours=hours, runs_dir=runs, run_id="live", viewer=session.feed, advice=session.advice,
+        realtime=speedup > 0, speedup=speedup or 1.0,
+    )  # fmt: skip
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(r=run_fc(path, opts)), daemon=True)
     runner.start()
     try:
         if not session.ready.wait(120) or session.console is None:
             raise RuntimeError(f"the live console did not start: {session.error!r}")
-        out = measure(session.console, seconds, f"{scene} live")
+        what = f"{scene} live ({f'paced x{speedup:g}' if speedup else 'fast'})"
+        out = measure(session.console, seconds, what)
         out["run_still_going"] = "r" not in result
         return out
     finally:
@@ -127,8 +133,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scene", default="fc_large")
     ap.add_argument("--seconds", type=float, default=20.0, help="measuring time per mode")
+    ap.add_argument("--hours", type=float, default=0.5, help="simulated hours of the replayed run")
     ap.add_argument(
-        "--hours", type=float, default=0.5, help="simulated hours of the live run and the replayed run"
+        "--live-hours",
+        type=float,
+        default=2.0,
+        help="simulated hours of the live run (it must outlast the measurement)",
+    )
+    ap.add_argument(
+        "--speedup", type=float, default=0.0, help="pace the live run at this x real time (0: fast)"
     )
     ap.add_argument("--modes", default="live,replay")
     args = ap.parse_args()
@@ -137,8 +150,10 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.modes.split(","):
-            fn = {"live": live, "replay": replay}[mode]
-            o = fn(args.scene, args.hours, args.seconds, Path(tmp) / mode)
+            if mode == "live":
+                o = live(args.scene, args.live_hours, args.seconds, Path(tmp) / mode, args.speedup)
+            else:
+                o = replay(args.scene, args.hours, args.seconds, Path(tmp) / mode)
             print(
                 f"RESULT {o['what']}: {o['updates_per_s']:.1f} websocket updates/s received"
                 f" ({o['server_frames_per_s']:.1f} floor frames/s pushed, {o['mb_per_s']:.2f} MB/s),"
