@@ -290,10 +290,10 @@ class RunLoop:
         totals["queue"] += tracker.queue_sum
         totals["unit_busy"] += tracker.unit_busy
         tracker.reset_minute()
+        self._flush_lines()  # station lines, committed with the minute's events
         store.add_events(dispatcher.log)
         dispatcher.log.clear()
         store.add_kpi(row)
-        self._flush_lines()
         store.commit()
         # SQLite keeps writing to a deleted file without complaint: a run whose runs/ folder
         # was removed would end "successfully" with nothing on disk.
