@@ -95,3 +95,37 @@ def test_console_shows_the_station_type_views(stations_db):
     assert any("to people" in t for t in labels) and any("totes" in t for t in labels)
     m, *cols = c.plot_types.data
     assert len(m) >= 25 and all(np.asarray(col).sum() > 0 for col in cols[:3])
+
+
+def test_live_station_views_take_busy_now_from_telemetry(tmp_path):
+    pytest.importorskip("viser")
+    from fctwin.sim.console.live import LiveSession
+    from fctwin.sim.scene import load_scene
+
+    path = ROOT / "scenes" / "fc_stations.toml"
+    session = LiveSession(load_scene(path, seed=11, run_hours=0.2), runs_dir=tmp_path, run_id="live", port=0)
+    seen: list = []
+
+    def progress(row: dict) -> None:
+        if row["minute"] == 8 and session.ready.wait(60) and session.console is not None:
+            c = session.console
+            with c._lock:  # as the console's own thread does
+                c.data.refresh()
+                c.update_panels(force=True)
+                serving = session.feed.latest.station_serving.copy()
+                seen.append((serving, c.md_station_detail.content, [lb.text for lb in c.station_labels]))
+
+    opts = RunOptions(
+        hours=0.2, seed=11, link="local", runs_dir=tmp_path, run_id="live", viewer=session.feed,
+        advice=session.advice,
+    )  # fmt: skip
+    try:
+        run_fc(path, opts, progress=progress)
+    finally:
+        session.close()
+    assert seen, "the console did not start"
+    serving, detail, labels = seen[0]
+    assert serving.dtype == bool and len(serving) == 7 and serving.any()
+    pb3 = labels[[k for k, t in enumerate(labels) if t.startswith("PB3")][0]]
+    assert pb3.endswith("arms serving") or pb3.endswith("arms idle")
+    assert ("| PB3 | serving |" in detail) or ("| PB3 | idle |" in detail)

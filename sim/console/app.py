@@ -583,6 +583,14 @@ class Console:
             t = min(t, float(d.kpi["t_s"][-1]))  # lines are committed with each minute
         win = self.heat_window_s
         view = d.station_view(t, win)
+        fr = self.live.latest if live_going else None
+        if fr is not None and fr.station_serving is not None:
+            # busy now from the telemetry: the lines in progress are not in the store yet; a Blue
+            # Jay line's units are known only when it ends, so its arms now read "serving" / "idle"
+            for k, row in enumerate(view):
+                row["busy"] = bool(fr.station_serving[k]) if k < len(fr.station_serving) else False
+                if row["unit"] == "bluejay":
+                    row["arms_busy"] = None
         series = d.station_series(t)
         if series:
             m = next(iter(series.values()))[0]
@@ -594,8 +602,7 @@ class Console:
         extra = []
         for row in view:
             if row["unit"] == "bluejay":
-                arms = "●" * row["arms_busy"] + "○" * (row["arms"] - row["arms_busy"])
-                extra.append(f" · arms {arms}")
+                extra.append(f" · arms {_arms_now(row)}")
             elif row["unit"] == "vulcan":
                 extra.append(f" · to people {row['to_person']}")
             elif row["unit"] == "sequoia":
@@ -815,6 +822,13 @@ def _card(rec: dict, data: RunData) -> str:
     return "\n".join(lines)
 
 
+def _arms_now(row: dict) -> str:
+    """A Blue Jay cell's arms now: ●●○ (replay), or serving / idle (live: line units not known yet)."""
+    if row.get("arms_busy") is None:
+        return "serving" if row["busy"] else "idle"
+    return "●" * row["arms_busy"] + "○" * (row["arms"] - row["arms_busy"])
+
+
 def _bar(share: float, width: int = 10) -> str:
     full = int(round(max(0.0, min(share, 1.0)) * width))
     return "█" * full + "░" * (width - full) + f" {100 * share:.0f}%"
@@ -865,8 +879,7 @@ def _type_details(view: list[dict], window_s: float) -> str:
         t += "|---|---|" + "---|" * arms + "\n"
         for r in bluejay:
             cells = [_bar(r["arm_util"][a]) if a < r["arms"] else "" for a in range(arms)]
-            now = "●" * r["arms_busy"] + "○" * (r["arms"] - r["arms_busy"])
-            t += f"| {r['id']} | {now} | " + " | ".join(cells) + " |\n"
+            t += f"| {r['id']} | {_arms_now(r)} | " + " | ".join(cells) + " |\n"
         parts.append(t)
     sequoia = [r for r in view if r["unit"] == "sequoia"]
     if sequoia:

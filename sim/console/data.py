@@ -75,6 +75,9 @@ class FloorFrame:
     pod_carried: np.ndarray
     station_queue: np.ndarray
     unit_loaded: np.ndarray
+    # Live frames only: bool[S], each station serving a line now (from the fleet's telemetry). A
+    # replay knows this from the recorded lines; a live run has not recorded the lines in progress.
+    station_serving: np.ndarray | None = None
 
 
 def find_run(ref: str | Path, runs_dir: str | Path = "runs") -> Path:
