@@ -481,9 +481,10 @@ class Console:
         changed = self._stored_sent is None or not np.array_equal(ppos, self._stored_sent)
         now = time.perf_counter()
         mode = self.pods_mode
-        # tiles are one PNG to encode: at most twice a second while playing (a set-down shows late
-        # by up to half a second), at once when paused or scrubbing
-        send_tiles = mode == "flat" and changed and (not self.playing or now - self._tiles_at >= 0.5)
+        # tiles are one PNG to encode: at most twice a second while playing or following a live run
+        # (a set-down shows late by up to half a second), at once when paused or scrubbing
+        moving = self.playing or (self.live is not None and not self.live.ended)
+        send_tiles = mode == "flat" and changed and (not moving or now - self._tiles_at >= 0.5)
         send_pods = mode == "3D" and changed
         cpos = upos.copy()
         cpos[~fr.unit_loaded, 2] = -50.0
@@ -507,7 +508,7 @@ class Console:
         # at 10 Hz that held the page to a few frames a second on fc_large in software WebGL
         # (benchmarks/console_fluidity.py), so they follow at most twice a second while playing or
         # following a live run.
-        if (not self.playing and (self.live is None or self.live.ended)) or now - self._gui_at >= 0.5:
+        if not moving or now - self._gui_at >= 0.5:
             self._gui_at = now
             head = self._head_text()
             if head != self._head_sent:
