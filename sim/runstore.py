@@ -19,6 +19,7 @@ import json
 import re
 import sqlite3
 import time
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +77,59 @@ CREATE TABLE IF NOT EXISTS journal (
 """
 
 
+# How a ``poses`` blob is encoded (meta key ``pose_encoding``; absent = raw).
+POSE_RAW = "int16"  # int16[N, 4] (row, col, heading, pod) as is: 8 bytes per unit and step
+# b"K" + zlib(int16[4, N]) every POSE_KEYFRAME_STEPS recorded steps, b"D" + zlib(difference to the step
+# recorded before) in between. Most units keep row, heading and pod from one step to the next and
+# move one cell at most, so the differences are nearly all zeros: fc_large (500 units) records
+# ~0.3-0.6 KB a step instead of 4 KB, for ~20 us of encoding (docs/console.md has the figures).
+POSE_DELTA = "delta-zlib"
+POSE_KEYFRAME_STEPS = 100
+# Fleets above this record poses delta-encoded; smaller ones keep the raw blobs older readers expect.
+POSE_RAW_MAX_UNITS = 100
+POSE_EVERY_LARGE = 2  # ... and every other step (`RunOptions.pose_every` overrides)
+
+
+class PoseEncoder:
+    """Encodes successive int16[N, 4] poses as `POSE_DELTA` blobs (see there)."""
+
+    def __init__(self) -> None:
+        self._prev: np.ndarray | None = None
+        self._count = 0
+
+    def encode(self, pose: np.ndarray) -> bytes:
+        pose = np.ascontiguousarray(pose, dtype=np.int16)
+        if self._prev is None or self._prev.shape != pose.shape or self._count % POSE_KEYFRAME_STEPS == 0:
+            tag, body = b"K", pose
+        else:
+            tag, body = b"D", pose - self._prev  # int16 wrap-around: decoding adds it back exactly
+        self._prev = pose
+        self._count += 1
+        return tag + zlib.compress(np.ascontiguousarray(body.T).tobytes(), 1)
+
+
+def decode_poses(
+    blobs: list[bytes], n_units: int, encoding: str = POSE_RAW, prev: np.ndarray | None = None
+) -> np.ndarray:
+    """int16[T, N, 4] from ``poses`` blobs in step order; ``prev`` is the pose recorded just before
+    the first blob (needed when that blob is a `POSE_DELTA` difference, as when reading on)."""
+    if not blobs:
+        return np.zeros((0, n_units, 4), np.int16)
+    if encoding != POSE_DELTA:
+        return np.frombuffer(b"".join(blobs), dtype=np.int16).reshape(len(blobs), n_units, 4).copy()
+    out = np.empty((len(blobs), n_units, 4), np.int16)
+    for k, blob in enumerate(blobs):
+        body = np.frombuffer(zlib.decompress(blob[1:]), dtype=np.int16).reshape(4, n_units).T
+        if blob[:1] == b"K":
+            out[k] = body
+        elif prev is None:
+            raise ValueError("a delta-encoded pose without the pose before it (read from a key frame)")
+        else:
+            out[k] = prev + body
+        prev = out[k]
+    return out
+
+
 class RunStoreError(OSError):
     """The run store cannot be created or written (runs folder is a file, disk full, folder deleted)."""
 
@@ -106,6 +160,7 @@ class RunStore:
             raise RunStoreError(f"cannot create {self.path.parent}: part of that path is a file") from None
         except OSError as exc:
             raise RunStoreError(f"cannot create {self.path.parent}: {exc.strerror}") from None
+        self.pose_encoder: PoseEncoder | None = None  # set by `use_pose_encoding`
         try:
             self.db = sqlite3.connect(self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -153,11 +208,18 @@ class RunStore:
                     "INSERT INTO events (t_s, kind, subject, a, b, c) VALUES (?, ?, ?, ?, ?, ?)", records
                 )
 
+    def use_pose_encoding(self, encoding: str) -> None:
+        """Record poses as `POSE_RAW` or `POSE_DELTA` blobs from now on (written to the metadata)."""
+        if encoding not in (POSE_RAW, POSE_DELTA):
+            raise ValueError(f"unknown pose encoding {encoding!r}")
+        self.pose_encoder = PoseEncoder() if encoding == POSE_DELTA else None
+        self.write_meta({"pose_encoding": encoding})
+
     def add_pose(self, step: int, t_s: float, data: np.ndarray) -> None:
+        enc = self.pose_encoder
+        blob = data.astype(np.int16).tobytes() if enc is None else enc.encode(data)
         with self._writing():
-            self.db.execute(
-                "INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, data.astype(np.int16).tobytes())
-            )
+            self.db.execute("INSERT OR REPLACE INTO poses VALUES (?, ?, ?)", (step, t_s, blob))
 
     def add_kpi(self, row: dict) -> None:
         with self._writing():
@@ -250,14 +312,16 @@ def read_poses(path: Path, n_units: int) -> tuple[np.ndarray, np.ndarray]:
     """All recorded poses: steps ``int64[T]`` and ``int16[T, N, 4]`` (row, col, heading, pod)."""
     db = sqlite3.connect(path)
     rows = db.execute("SELECT step, data FROM poses ORDER BY step").fetchall()
+    encoding = pose_encoding(db)
     db.close()
     steps = np.array([r[0] for r in rows], dtype=np.int64)
-    data = (
-        np.stack([np.frombuffer(r[1], dtype=np.int16).reshape(n_units, 4) for r in rows])
-        if rows
-        else np.zeros((0, n_units, 4), np.int16)
-    )
-    return steps, data
+    return steps, decode_poses([r[1] for r in rows], n_units, encoding)
+
+
+def pose_encoding(db: sqlite3.Connection) -> str:
+    """The run's pose encoding (`POSE_RAW` for runs recorded before there was a choice)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'pose_encoding'").fetchone()
+    return POSE_RAW if row is None else str(row[0])
 
 
 class SkippingStore:

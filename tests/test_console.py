@@ -179,3 +179,25 @@ def test_cli_export_and_report_write_files(run_db, tmp_path, capsys):
     assert (tmp_path / "x" / "events.csv").exists()
     assert main(["report", str(run_db), "--out", str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").stat().st_size > 10_000
+
+
+def test_big_pod_counts_draw_stored_pods_as_floor_tiles(run_db, monkeypatch):
+    pytest.importorskip("viser")
+    from fctwin.sim.console import app
+
+    monkeypatch.setattr(app, "FLAT_PODS_ABOVE", 100)  # fc_small's 300 pods count as many here
+    c = app.Console(RunData(run_db), port=0)
+    try:
+        assert c.pods_mode == "flat" and c.pod_tiles.visible and not c.pods.visible
+        fr = c.data.frame_at(0.6 * c.data.t_end)
+        c.seek(fr.t_s)
+        px = app.POD_TILE_PX
+        img = c.pod_tiles.image
+        stored = {tuple(rc) for rc in fr.pod_rc[~fr.pod_carried].astype(int).tolist()}
+        # one opaque tile per stored pod's cell, none elsewhere
+        tiles = {(r, col) for r, col in zip(*np.nonzero(img[::px, ::px, 3]), strict=True)}
+        assert tiles == stored and fr.pod_carried.any()
+        c._set_pods_mode("3D")
+        assert c.pods.visible and not c.pod_tiles.visible
+    finally:
+        c.close()

@@ -45,7 +45,16 @@ def add_parser(sub) -> None:
         "--runs-dir", type=types.runs_dir, default="runs", help="where run databases go (default: ./runs)"
     )
     p.add_argument(
-        "--record-poses", choices=("auto", "on", "off"), default="auto", help="store every unit pose"
+        "--record-poses",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="store unit poses for replay (default on; delta-encoded above 100 units)",
+    )
+    p.add_argument(
+        "--pose-every",
+        type=types.number(low=1, high=3600, integer=True),
+        metavar="N",
+        help="record every N-th step's poses (default 1, and 2 for fleets over 100 units)",
     )
     p.add_argument("--link", choices=("zmq", "local"), default="zmq", help=argparse.SUPPRESS)
     p.add_argument(
@@ -103,6 +112,7 @@ def run_command(args) -> int:
         planner=args.planner,
         runs_dir=Path(args.runs_dir),
         record_poses={"auto": None, "on": True, "off": False}[args.record_poses],
+        pose_every=args.pose_every,
         link=args.link,
         cpu=args.cpu,
         station_fidelity="physics" if args.physics == "stations" else "fast",

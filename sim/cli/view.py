@@ -32,7 +32,7 @@ def view_command(args) -> int:
         raise UsageError(f"the console needs viser: pip install 'fctwin[console]' ({exc})") from None
     data = RunData(db)
     if not len(data.pose_t):
-        print("note: this run recorded no poses (fleets over 100 units need --record-poses on): KPIs only")
+        print("note: this run recorded no poses (it ran with --record-poses off): KPIs only")
     console = Console(data, host=args.host, port=args.port)
     console.seek(args.at)
     console.update_panels(force=True)

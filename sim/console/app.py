@@ -37,6 +37,12 @@ FLOOR_COLORS = {
 }
 STORED_POD = (90, 105, 135)
 CARRIED_POD = (215, 60, 40)
+TYPE_NAMES = {"human": "people", "vulcan": "Vulcan", "bluejay": "Blue Jay", "sequoia": "Sequoia"}
+TYPE_COLORS = {"human": "#1f77b4", "vulcan": "#ff7f0e", "bluejay": "#2ca02c", "sequoia": "#9467bd"}
+MINUTES = {"x": {"time": False}}  # plot x axes are run minutes, not dates
+POD_MODES = ("3D", "flat", "off")
+FLAT_PODS_ABOVE = 1000
+POD_TILE_PX = 4  # pixels per cell of the pod-tile image (square tiles with a gap)
 SPEEDS = ("1x", "10x", "60x", "300x", "1200x")
 # Pods are drawn as their shelf only (from 0.55 m up; legs left out), so a unit under a pod stays
 # visible from the side and, through the translucent shelf, from above.
@@ -138,12 +144,19 @@ class Console:
         self.playing = False
         self.speed = 60.0
         self.heat_window_s = heat_window_min * 60.0
+        # Above FLAT_PODS_ABOVE pods, stored pods are drawn as floor tiles by default (View panel).
+        self.pods_mode = "flat" if len(data.pod_home) > FLAT_PODS_ABOVE else "3D"
+        self._tiles_at = -1e9
+        self._gui_at = -1e9
+        self._head_sent = ""
         self._heat_at = -1e9
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._rec_cards: dict[int, list] = {}
         self._kpi_len = -1
         self.frames_drawn = 0
+        # CPU seconds of the console's own thread (the web server's thread is not counted)
+        self.cpu_s = {"refresh": 0.0, "frames": 0.0, "panels": 0.0}
         self.draw_s = 0.0  # wall time spent in `show` (in the console's thread)
         self._build_scene()
         self._build_gui()
@@ -179,6 +192,18 @@ class Console:
         big = np.repeat(np.repeat(img, 8, axis=0), 8, axis=1)
         sc.add_image(
             "/floor", big, w * cm, h * cm, format="png", position=tuple(self.center), cast_shadow=False
+        )
+        # Stored pods as flat tiles on the floor: one textured quad instead of thousands of translucent
+        # boxes, which software WebGL draws at a few frames a second (docs/console.md, fluidity).
+        self.pod_tiles = sc.add_image(
+            "/pod_tiles",
+            np.zeros((h * 4, w * 4, 4), np.uint8),
+            w * cm,
+            h * cm,
+            format="png",
+            position=(self.center[0], self.center[1], 0.01),
+            cast_shadow=False,
+            receive_shadow=False,
         )
         self.heat_handle = sc.add_image(
             "/heat",
@@ -228,8 +253,11 @@ class Console:
             receive_shadow=False,
         )
         self._stored_sent: np.ndarray | None = None
+        self.pods.visible = self.pods_mode == "3D"
+        self.pod_tiles.visible = self.pods_mode == "flat"
         self.station_labels = []
         self._label_text = [""] * len(d.stations)
+        self._label_extra = [""] * len(d.stations)  # station-type status (arms, hand-offs, totes)
         for s in d.stations:
             r, c = s["cell"]
             self.station_labels.append(
@@ -286,8 +314,8 @@ class Console:
                 "Heat window (min)", self.heat_window_s / 60, min=1, max=240, step=1
             )
             self.nb_heat.on_update(lambda _e: self._set_heat_window())
-            self.cb_pods = gui.add_checkbox("Show pods", True)
-            self.cb_pods.on_update(lambda _e: self._toggle_pods())
+            self.dd_pods = gui.add_dropdown("Stored pods", POD_MODES, initial_value=self.pods_mode)
+            self.dd_pods.on_update(lambda _e: self._set_pods_mode(self.dd_pods.value))
             gui.add_markdown(self._legend())
         with gui.add_folder("KPIs"):
             self.md_kpi = gui.add_markdown("")
@@ -298,6 +326,7 @@ class Console:
                     ({"label": "min"}, {"label": "units/h", "stroke": "#1f77b4"}),
                     title="Units picked per hour",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
                 "queues": gui.add_uplot(
                     empty + (np.zeros(0),),
@@ -308,6 +337,7 @@ class Console:
                     ),
                     title="Queue and backlog",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
                 "util": gui.add_uplot(
                     empty + (np.zeros(0),) * 2,
@@ -319,6 +349,7 @@ class Console:
                     ),
                     title="Utilisation",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
                 "stock": gui.add_uplot(
                     empty + (np.zeros(0),),
@@ -329,10 +360,44 @@ class Console:
                     ),
                     title="Stock-outs",
                     aspect=2.0,
+                    scales=MINUTES,
                 ),
             }
         with gui.add_folder("Station types"):
             self.md_types = gui.add_markdown("")
+            types = list(dict.fromkeys(s["unit"] for s in d.stations))
+            self._types = types
+            self.plot_types = gui.add_uplot(
+                (np.zeros(0),) * (1 + len(types)),
+                (
+                    {"label": "min"},
+                    *(
+                        {"label": TYPE_NAMES.get(u, u), "stroke": TYPE_COLORS.get(u, "#555555")}
+                        for u in types
+                    ),
+                ),
+                title="Units per minute by station type",
+                aspect=2.0,
+                scales=MINUTES,
+            )
+            arm_types = [u for u in types if u in ("vulcan", "bluejay")]
+            self._arm_types = arm_types
+            self.plot_handoffs = None
+            if arm_types:
+                self.plot_handoffs = gui.add_uplot(
+                    (np.zeros(0),) * (1 + len(arm_types)),
+                    (
+                        {"label": "min"},
+                        *(
+                            {"label": TYPE_NAMES.get(u, u), "stroke": TYPE_COLORS.get(u, "#555555")}
+                            for u in arm_types
+                        ),
+                    ),
+                    title="Items handed to people per minute",
+                    aspect=2.0,
+                    scales=MINUTES,
+                )
+            self.md_station_detail = gui.add_markdown("")
         self.folder_recs = gui.add_folder("Recommendations")
         with self.folder_recs:
             self.md_recs = gui.add_markdown("_no recommendations yet_")
@@ -343,7 +408,8 @@ class Console:
             for k, name in enumerate(STATES)
         )
         return (
-            f"**Units** {chips}<br>**Pods** stored: translucent blue-grey, carried: solid red, lifted"
+            f"**Units** {chips}<br>**Pods** stored: translucent blue-grey (3D) or floor tiles (flat),"
+            " carried: solid red, lifted"
             "<br>**Floor** pick green, stow blue, dock brown, charger yellow"
         )
 
@@ -375,8 +441,16 @@ class Console:
 
     _setting_slider = False
 
-    def _toggle_pods(self) -> None:
-        self.pods.visible = self.carried.visible = self.cb_pods.value
+    def _set_pods_mode(self, mode: str) -> None:
+        """ "3D" (translucent shelves), "flat" (tiles on the floor) or "off"; carried pods always show."""
+        with self._lock:
+            self.pods_mode = mode
+            self.pods.visible = mode == "3D"
+            self.pod_tiles.visible = mode == "flat"
+            self._stored_sent = None  # resend the stored pods in the new form
+            self._tiles_at = -1e9
+            if self.live is None or self.live.ended:
+                self.show(self.data.frame_at(self.t_s))
 
     def _toggle_heat(self) -> None:
         self.heat_handle.visible = self.cb_heat.value
@@ -404,7 +478,14 @@ class Console:
         ppos = np.zeros((len(fr.pod_rc), 3), np.float32)
         ppos[:, :2] = self._xy(fr.pod_rc)
         ppos[fr.pod_carried, 2] = -50.0  # drawn by the carried-pod mesh instead
-        send_pods = self._stored_sent is None or not np.array_equal(ppos, self._stored_sent)
+        changed = self._stored_sent is None or not np.array_equal(ppos, self._stored_sent)
+        now = time.perf_counter()
+        mode = self.pods_mode
+        # tiles are one PNG to encode: at most twice a second while playing or following a live run
+        # (a set-down shows late by up to half a second), at once when paused or scrubbing
+        moving = self.playing or (self.live is not None and not self.live.ended)
+        send_tiles = mode == "flat" and changed and (not moving or now - self._tiles_at >= 0.5)
+        send_pods = mode == "3D" and changed
         cpos = upos.copy()
         cpos[~fr.unit_loaded, 2] = -50.0
         with self.server.atomic():
@@ -415,25 +496,62 @@ class Console:
             if len(ppos) and send_pods:
                 self.pods.batched_positions = ppos
                 self._stored_sent = ppos
+            if len(ppos) and send_tiles:
+                self.pod_tiles.image = self._tiles(fr)
+                self._stored_sent = ppos
+                self._tiles_at = now
             if len(cpos):
                 self.carried.batched_positions = cpos
-            for k, label in enumerate(self.station_labels):
-                s = self.data.stations[k]
-                q = int(fr.station_queue[k]) if k < len(fr.station_queue) else 0
-                text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}"
-                if self._label_text[k] != text:  # one message per changed label, not per label
-                    self._label_text[k] = text
-                    label.text = text
+            self._push_labels(fr.station_queue)
         self.t_s = fr.t_s
-        self.md_head.content = self._head_text()
-        self._setting_slider = True
-        try:
-            self.sl_time.max = max(self.data.t_end, 1.0)
-            self.sl_time.value = float(min(fr.t_s, self.sl_time.max))
-        finally:
-            self._setting_slider = False
+        # The clock and the slider re-render the browser's whole GUI panel (markdown tables, plots):
+        # at 10 Hz that held the page to a few frames a second on fc_large in software WebGL
+        # (benchmarks/console_fluidity.py), so they follow at most twice a second while playing or
+        # following a live run.
+        if not moving or now - self._gui_at >= 0.5:
+            self._gui_at = now
+            head = self._head_text()
+            if head != self._head_sent:
+                self._head_sent = head
+                self.md_head.content = head
+            self._setting_slider = True
+            try:
+                top = max(self.data.t_end, 1.0)
+                if top != self.sl_time.max:
+                    self.sl_time.max = top
+                self.sl_time.value = float(min(fr.t_s, top))
+            finally:
+                self._setting_slider = False
         self.frames_drawn += 1
         self.draw_s += time.perf_counter() - t0
+
+    def _push_labels(self, queue: np.ndarray) -> None:
+        """Station labels: id, kind/type, queue and the type's status (one message per changed label)."""
+        self._last_queue = queue
+        for k, label in enumerate(self.station_labels):
+            s = self.data.stations[k]
+            q = int(queue[k]) if k < len(queue) else 0
+            text = f"{s['id']} {s['kind']}/{s['unit']} · queue {q}{self._label_extra[k]}"
+            if self._label_text[k] != text:
+                self._label_text[k] = text
+                label.text = text
+
+    _last_queue = np.zeros(0, np.int32)
+
+    def _tiles(self, fr: FloorFrame) -> np.ndarray:
+        """uint8[H*px, W*px, 4]: a tile (with a one-pixel gap) under each stored pod."""
+        h, w = self.data.grid.shape
+        px = POD_TILE_PX
+        occ = np.zeros((h, w), bool)
+        rc = fr.pod_rc[~fr.pod_carried].astype(np.int64)
+        ok = (rc[:, 0] >= 0) & (rc[:, 0] < h) & (rc[:, 1] >= 0) & (rc[:, 1] < w)
+        occ[rc[ok, 0], rc[ok, 1]] = True
+        cell = np.zeros((px, px), bool)
+        cell[: px - 1, : px - 1] = True
+        mask = np.kron(occ, cell).astype(bool)
+        out = np.zeros((h * px, w * px, 4), np.uint8)
+        out[mask] = (*STORED_POD, 230)
+        return out
 
     def update_panels(self, force: bool = False) -> None:
         """Heat overlay, KPI panels, station types and recommendation cards at the current time."""
@@ -446,7 +564,55 @@ class Console:
         if force or len(m) != self._kpi_len:
             self._kpi_len = len(m)
             self._update_kpis(t)
+        key = (t, len(d.line_end), self.heat_window_s)
+        if force or key != self._types_key:
+            self._types_key = key
+            self._update_station_types(t)
         self._update_recs()
+
+    _types_key: tuple = ()
+
+    def _update_station_types(self, t: float) -> None:
+        """The station-type views: per-type table, units and hand-offs per minute, and per type
+        Vulcan hand-offs, Blue Jay arms busy, Sequoia totes; plus a status on each station label."""
+        d = self.data
+        if not d.has_station_lines:
+            self.md_types.content = self._types_text(t)  # runs recorded before station lines
+            return
+        live_going = self.live is not None and not self.live.ended
+        if live_going and len(d.kpi.get("t_s", ())):
+            t = min(t, float(d.kpi["t_s"][-1]))  # lines are committed with each minute
+        win = self.heat_window_s
+        view = d.station_view(t, win)
+        fr = self.live.latest if live_going else None
+        if fr is not None and fr.station_serving is not None:
+            # busy now from the telemetry: the lines in progress are not in the store yet; a Blue
+            # Jay line's units are known only when it ends, so its arms now read "serving" / "idle"
+            for k, row in enumerate(view):
+                row["busy"] = bool(fr.station_serving[k]) if k < len(fr.station_serving) else False
+                if row["unit"] == "bluejay":
+                    row["arms_busy"] = None
+        series = d.station_series(t)
+        if series:
+            m = next(iter(series.values()))[0]
+            self.plot_types.data = (m, *(series[u][1] for u in self._types))
+            if self.plot_handoffs is not None:
+                self.plot_handoffs.data = (m, *(series[u][2] for u in self._arm_types))
+        self.md_types.content = _types_table(view, d.clock(t), win)
+        self.md_station_detail.content = _type_details(view, win)
+        extra = []
+        for row in view:
+            if row["unit"] == "bluejay":
+                extra.append(f" · arms {_arms_now(row)}")
+            elif row["unit"] == "vulcan":
+                extra.append(f" · to people {row['to_person']}")
+            elif row["unit"] == "sequoia":
+                extra.append(f" · totes {row['lines']}")
+            else:
+                extra.append("")
+        if extra != self._label_extra:
+            self._label_extra = extra
+            self._push_labels(self._last_queue)
 
     def _update_kpis(self, t: float) -> None:
         d = self.data
@@ -494,7 +660,6 @@ class Console:
             self.md_kpi.content = "| KPI | value |\n|---|---|\n" + "\n".join(
                 f"| {k} | {v} |" for k, v in rows
             )
-        self.md_types.content = self._types_text(t)
 
     def _types_text(self, t: float) -> str:
         d = self.data
@@ -571,7 +736,8 @@ class Console:
     def _loop(self) -> None:
         period = 0.1
         last = time.perf_counter()
-        panels_at = 0.0
+        panels_at = refresh_at = 0.0
+        cpu = self.cpu_s
         while not self._stop.is_set():
             time.sleep(period)
             now = time.perf_counter()
@@ -579,9 +745,20 @@ class Console:
             try:
                 with self._lock:
                     live = self.live
-                    if live is not None and live.minute_flag.is_set():
+                    c0 = time.thread_time()
+                    # A fast run commits a simulated minute many times a wall second: re-read the
+                    # store at most once a second (each read is Python work holding the GIL that
+                    # the simulation's thread waits for).
+                    if (
+                        live is not None
+                        and live.minute_flag.is_set()
+                        and (live.ended or now - refresh_at >= 1.0)
+                    ):
                         live.minute_flag.clear()
+                        refresh_at = now
                         self.data.refresh()
+                    c1 = time.thread_time()
+                    cpu["refresh"] += c1 - c0
                     if live is not None and not live.ended and self.cb_follow.value:
                         fr = live.latest
                         if fr is not None and fr.t_s != self.t_s:
@@ -598,11 +775,14 @@ class Console:
                             t = self.data.t_end
                             self.toggle_play()
                         self.seek(t)
+                    c2 = time.thread_time()
+                    cpu["frames"] += c2 - c1
                     if now - panels_at > 1.0:
                         panels_at = now
                         if live is None and not self.data.summary:
                             self.data.refresh()  # `fctwin view` on a run another process still writes
                         self.update_panels()
+                    cpu["panels"] += time.thread_time() - c2
             except Exception as exc:  # a drawing error must not kill the console thread
                 print(f"fctwin console: {exc!r}")
 
@@ -641,3 +821,78 @@ def _card(rec: dict, data: RunData) -> str:
         if rec.get(key) is not None:
             lines.append(f"- *{key}*: {_fmt(rec[key])}")
     return "\n".join(lines)
+
+
+def _arms_now(row: dict) -> str:
+    """A Blue Jay cell's arms now: ●●○ (replay), or serving / idle (live: line units not known yet)."""
+    if row.get("arms_busy") is None:
+        return "serving" if row["busy"] else "idle"
+    return "●" * row["arms_busy"] + "○" * (row["arms"] - row["arms_busy"])
+
+
+def _bar(share: float, width: int = 10) -> str:
+    full = int(round(max(0.0, min(share, 1.0)) * width))
+    return "█" * full + "░" * (width - full) + f" {100 * share:.0f}%"
+
+
+def _types_table(view: list[dict], clock: str, window_s: float) -> str:
+    """One row per station type: stations, busy now, lines, units, handed to people, utilisation."""
+    agg: dict[str, list] = {}
+    for r in view:
+        a = agg.setdefault(r["unit"], [0, 0, 0, 0, 0, 0.0])
+        a[0] += 1
+        a[1] += r["busy"]
+        a[2] += r["lines"]
+        a[3] += r["units"]
+        a[4] += r["to_person"]
+        a[5] += r["util"]
+    out = f"_{clock}; utilisation over the last {window_s / 60:g} min (the View panel's window)_\n\n"
+    out += "| type | stations | busy now | lines | units | to people | utilisation |\n"
+    out += "|---|---|---|---|---|---|---|\n"
+    for u, (n, busy, lines, units, handed, util) in agg.items():
+        out += (
+            f"| {TYPE_NAMES.get(u, u)} | {n} | {busy} | {lines:,} | {units:,} | {handed:,} "
+            f"| {100 * util / n:.0f}% |\n"
+        )
+    return out
+
+
+def _type_details(view: list[dict], window_s: float) -> str:
+    """Vulcan hand-offs, Blue Jay arms, Sequoia totes: the station types' own figures."""
+    parts = []
+    mins = f"{window_s / 60:g} min"
+    vulcan = [r for r in view if r["unit"] == "vulcan"]
+    if vulcan:
+        t = "**Vulcan hand-offs**: items the arm gave up on and handed to a person\n\n"
+        t += f"| station | kind | units | to people | share | last {mins} |\n|---|---|---|---|---|---|\n"
+        for r in vulcan:
+            share = r["to_person"] / r["units"] if r["units"] else 0.0
+            t += (
+                f"| {r['id']} | {r['kind']} | {r['units']:,} | {r['to_person']:,} | {100 * share:.1f}% "
+                f"| {r['to_person_win']} of {r['units_win']} |\n"
+            )
+        parts.append(t)
+    bluejay = [r for r in view if r["unit"] == "bluejay"]
+    if bluejay:
+        arms = max(r["arms"] for r in bluejay)
+        t = f"**Blue Jay arms busy** (share of the last {mins}; a line of u units works min(u, arms))\n\n"
+        t += "| cell | now | " + " | ".join(f"arm {a + 1}" for a in range(arms)) + " |\n"
+        t += "|---|---|" + "---|" * arms + "\n"
+        for r in bluejay:
+            cells = [_bar(r["arm_util"][a]) if a < r["arms"] else "" for a in range(arms)]
+            t += f"| {r['id']} | {_arms_now(r)} | " + " | ".join(cells) + " |\n"
+        parts.append(t)
+    sequoia = [r for r in view if r["unit"] == "sequoia"]
+    if sequoia:
+        t = "**Sequoia** (one tote move per line: decant and store, or present for picking)\n\n"
+        t += f"| port | kind | totes moved | totes/h (last {mins}) | units | utilisation |\n"
+        t += "|---|---|---|---|---|---|\n"
+        for r in sequoia:
+            per_h = r["lines_win"] * 3600.0 / window_s
+            what = "decanted" if r["kind"] == "stow" else "picked"
+            t += (
+                f"| {r['id']} | {r['kind']} | {r['lines']:,} | {per_h:,.0f} | {r['units']:,} {what} "
+                f"| {_bar(r['util'], 6)} |\n"
+            )
+        parts.append(t)
+    return "\n\n".join(parts)

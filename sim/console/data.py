@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fctwin.sim.runstore import KPI_COLUMNS
+from fctwin.sim.runstore import KPI_COLUMNS, POSE_RAW, decode_poses
 
 __all__ = ["STATES", "STATE_COLORS", "FloorFrame", "RunData", "find_run"]
 
@@ -75,6 +75,9 @@ class FloorFrame:
     pod_carried: np.ndarray
     station_queue: np.ndarray
     unit_loaded: np.ndarray
+    # Live frames only: bool[S], each station serving a line now (from the fleet's telemetry). A
+    # replay knows this from the recorded lines; a live run has not recorded the lines in progress.
+    station_serving: np.ndarray | None = None
 
 
 def find_run(ref: str | Path, runs_dir: str | Path = "runs") -> Path:
@@ -124,6 +127,7 @@ class RunData:
         self.unit_ids: list[str] = list(self.meta.get("unit_ids", []))
         self.unit_index = {u: k for k, u in enumerate(self.unit_ids)}
         self.step_s = float(self.meta.get("step_s", 1.0))
+        self.pose_encoding = str(self.meta.get("pose_encoding", POSE_RAW))
         floor = self.meta.get("floor") or _floor_from_scene_text(self.meta)
         self.floor = floor
         self.cell_size_m = float(floor["cell_size_m"])
@@ -143,6 +147,13 @@ class RunData:
         self.ev_c: list = []
         self.kpi: dict[str, np.ndarray] = {c: np.zeros(0) for c in KPI_COLUMNS}
         self.summary: dict = {}
+        # station_lines (`fctwin.sim.run.station_log`): one row per line a station worked
+        self.line_station = np.zeros(0, np.int64)
+        self.line_start = np.zeros(0)
+        self.line_end = np.zeros(0)
+        self.line_units = np.zeros(0, np.int64)
+        self.line_to_person = np.zeros(0, np.int64)
+        self._last_line_id = 0
         self._last_event_id = 0
         self._last_step = -1
         self._last_minute = 0.0
@@ -183,7 +194,8 @@ class RunData:
             if rows:
                 new = True
                 t = np.array([r[1] for r in rows])
-                data = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int16).reshape(len(rows), n, 4)
+                prev = self.poses[-1] if len(self.poses) else None
+                data = decode_poses([r[2] for r in rows], n, self.pose_encoding, prev)
                 self.pose_t = np.concatenate([self.pose_t, t])
                 self.poses = np.concatenate([self.poses, data]) if len(self.poses) else data.copy()
                 self._last_step = rows[-1][0]
@@ -201,6 +213,7 @@ class RunData:
                     self.ev_a.append(r[4])
                     self.ev_b.append(r[5])
                     self.ev_c.append(r[6])
+            new |= self._read_lines(db)
             cols = [d[0] for d in db.execute("SELECT * FROM kpi_minute LIMIT 0").description]
             rows = db.execute(
                 "SELECT * FROM kpi_minute WHERE minute > ? ORDER BY minute", (self._last_minute,)
@@ -218,6 +231,98 @@ class RunData:
             return new
         finally:
             db.close()
+
+    def _read_lines(self, db: sqlite3.Connection) -> bool:
+        try:
+            rows = db.execute(
+                "SELECT id, station, start_s, end_s, units, to_person FROM station_lines"
+                " WHERE id > ? ORDER BY id",
+                (self._last_line_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # runs recorded before station lines were
+            return False
+        if not rows:
+            return False
+        self._last_line_id = rows[-1][0]
+        index = {sid: k for k, sid in enumerate(self.station_ids)}
+        keep = [r for r in rows if r[1] in index]
+        self.line_station = np.concatenate([self.line_station, [index[r[1]] for r in keep]]).astype(np.int64)
+        self.line_start = np.concatenate([self.line_start, [r[2] for r in keep]])
+        self.line_end = np.concatenate([self.line_end, [r[3] for r in keep]])
+        self.line_units = np.concatenate([self.line_units, [r[4] for r in keep]]).astype(np.int64)
+        self.line_to_person = np.concatenate([self.line_to_person, [r[5] for r in keep]]).astype(np.int64)
+        return True
+
+    @property
+    def has_station_lines(self) -> bool:
+        return len(self.line_end) > 0
+
+    def station_view(self, t_s: float, window_s: float = 600.0) -> list[dict]:
+        """Per station at ``t_s``, from its recorded lines (lines still in progress are counted from
+        the moment they are recorded, i.e. when they end):
+
+        ``lines``, ``units``, ``to_person`` (units an arm handed to a person) so far; ``busy``: a
+        line in progress; ``util``: share of the last ``window_s`` spent on lines; ``to_person_win``,
+        ``units_win``, ``lines_win``: in that window. Blue Jay cells also get ``arms`` and
+        ``arm_util`` (share of the window each arm worked) and ``arms_busy`` (now): a line of ``u``
+        units keeps ``min(u, arms)`` arms busy for its duration (one unit per arm at a time).
+        """
+        n = len(self.stations)
+        lo = t_s - window_s
+        st, s0, s1 = self.line_station, self.line_start, self.line_end
+        done = s1 <= t_s
+        win = done & (s1 > lo)
+        busy = (s0 <= t_s) & (s1 > t_s)
+        overlap = np.clip(np.minimum(s1, t_s) - np.maximum(s0, lo), 0.0, None)
+        span = max(min(window_s, t_s), 1e-9)
+
+        def per(mask, w=None) -> np.ndarray:
+            return np.bincount(st[mask], weights=None if w is None else w[mask], minlength=n)
+
+        lines, units, handed = per(done), per(done, self.line_units), per(done, self.line_to_person)
+        lines_w, units_w, handed_w = per(win), per(win, self.line_units), per(win, self.line_to_person)
+        util = per(overlap > 0, overlap) / span
+        out = []
+        for k, s in enumerate(self.stations):
+            row = {
+                "id": s["id"], "kind": s["kind"], "unit": s["unit"],
+                "lines": int(lines[k]), "units": int(units[k]), "to_person": int(handed[k]),
+                "lines_win": int(lines_w[k]), "units_win": int(units_w[k]), "to_person_win": int(handed_w[k]),
+                "busy": bool(busy[st == k].any()), "util": float(min(util[k], 1.0)),
+            }  # fmt: skip
+            if s["unit"] == "bluejay":
+                arms = int(s.get("arms", 3))
+                mine = st == k
+                engaged = np.minimum(self.line_units[mine], arms)
+                ov = overlap[mine]
+                row["arms"] = arms
+                row["arm_util"] = [float(min(ov[engaged > a].sum() / span, 1.0)) for a in range(arms)]
+                now = engaged[busy[mine]]
+                row["arms_busy"] = int(now.max()) if len(now) else 0
+            out.append(row)
+        return out
+
+    def station_series(
+        self, t_s: float | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per station type: (minutes, units per minute, units handed to people per minute), by the
+        minute in which each line ended, up to ``t_s``."""
+        end = self.line_end
+        keep = np.ones(len(end), bool) if t_s is None else end <= t_s
+        last = int(np.ceil((t_s if t_s is not None else (end.max() if len(end) else 0.0)) / 60.0))
+        minute = np.minimum(np.ceil(end[keep] / 60.0).astype(np.int64), max(last, 1))
+        types = list(dict.fromkeys(s["unit"] for s in self.stations))
+        type_of = np.array([types.index(s["unit"]) for s in self.stations], np.int64)
+        line_type = type_of[self.line_station[keep]]
+        out = {}
+        for k, u in enumerate(types):
+            mask = line_type == k
+            units = np.bincount(minute[mask], weights=self.line_units[keep][mask], minlength=last + 1)[1:]
+            handed = np.bincount(minute[mask], weights=self.line_to_person[keep][mask], minlength=last + 1)[
+                1:
+            ]
+            out[u] = (np.arange(1, last + 1, dtype=float), units, handed)
+        return out
 
     def recommendations(self) -> list[dict]:
         """The recommendations recorded so far with their decisions (`fctwin.sim.advice`)."""
@@ -362,7 +467,8 @@ class RunData:
 
     def heat(self, t_s: float, window_s: float = 600.0) -> np.ndarray:
         """float32[H, W]: congestion over (t_s - window_s, t_s]: steps a busy unit waited in a cell
-        (same cell as the step before, while going to a pod or carrying) plus moves vetoed there."""
+        (same cell as at the pose recorded before, while going to a pod or carrying; counted in steps
+        when poses were recorded every few steps) plus moves vetoed there."""
         h, w = self.grid.shape
         out = np.zeros((h, w), np.float32)
         if len(self.pose_t) < 2:
@@ -381,7 +487,9 @@ class RunData:
         busy_units[(st == TO_POD) | (st == CARRYING)] = True
         wait = same & ((cur[:, :, 3] >= 0) | busy_units[None, :])
         r, c = cur[:, :, 0][wait], cur[:, :, 1][wait]
-        np.add.at(out, (r, c), 1.0)
+        # in steps: a big fleet records every few steps (`RunOptions.pose_every`)
+        gap = np.maximum(1.0, np.rint(np.diff(self.pose_t[i0 - 1 : i1]) / self.step_s)).astype(np.float32)
+        np.add.at(out, (r, c), np.broadcast_to(gap[:, None], wait.shape)[wait])
         # vetoed moves ("refused"), at the unit's cell at that time
         for k in np.nonzero((self.ev_t > t_s - window_s) & (self.ev_t <= t_s))[0]:
             if self.ev_kind[k] == "refused":

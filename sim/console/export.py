@@ -110,12 +110,14 @@ def _query(db: sqlite3.Connection, sql: str) -> dict[str, list]:
 def _poses(db: sqlite3.Connection) -> dict[str, list]:
     import numpy as np
 
+    from fctwin.sim.runstore import decode_poses, pose_encoding
+
     unit_ids = json.loads(dict(db.execute("SELECT key, value FROM meta")).get("unit_ids", "[]"))
     n = len(unit_ids)
     rows = db.execute("SELECT step, t_s, data FROM poses ORDER BY step").fetchall()
     if not rows or n == 0:
         return {c: [] for c in ("step", "t_s", "unit_id", "row", "col", "heading", "pod")}
-    data = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.int16).reshape(len(rows), n, 4)
+    data = decode_poses([r[2] for r in rows], n, pose_encoding(db))
     steps = np.repeat(np.array([r[0] for r in rows]), n)
     ts = np.repeat(np.array([r[1] for r in rows]), n)
     return {
@@ -146,6 +148,11 @@ def _tables(db: sqlite3.Connection, with_poses: bool) -> dict[str, dict[str, lis
             db,
             "SELECT rec_id, decision, t_s, source, wall_utc, outcome"
             " FROM recommendation_decisions ORDER BY id",
+        )
+    if "station_lines" in existing:
+        out["station_lines"] = _query(
+            db,
+            "SELECT station AS station_id, start_s, end_s, units, to_person FROM station_lines ORDER BY id",
         )
     if with_poses:
         out["poses"] = _poses(db)

@@ -25,6 +25,7 @@ from fctwin.sim.console.data import TO_POD as S_TO_POD
 __all__ = ["LiveFeed", "LiveSession"]
 
 _CHARGING = int(UnitMode.CHARGING)
+_SERVING = int(UnitMode.SERVING)
 
 
 class LiveFeed:
@@ -45,6 +46,7 @@ class LiveFeed:
         self._next = 0.0
         self._pod_rc: np.ndarray | None = None
         self._carried: set[int] = set()
+        self._station_pos: dict[str, int] = {}  # where each station's state sits in a frame
         self.on_first: Callable[[], None] | None = None  # called once, at the first tick
 
     def on_tick(self, frame, dispatcher) -> None:
@@ -55,6 +57,7 @@ class LiveFeed:
         if now < self._next:
             return
         self.latest = self._sample(frame.t_s, dispatcher)
+        self.latest.station_serving = self._serving(frame)
         self.frames += 1
         cost = time.perf_counter() - now
         self.sample_s += cost
@@ -132,6 +135,20 @@ class LiveFeed:
             unit_loaded=unit_loaded,
         )
 
+    def _serving(self, frame) -> np.ndarray:
+        """bool[S]: which stations report a line in progress (mode SERVING) in this frame."""
+        out = np.zeros(len(self.station_index), bool)
+        units = frame.units
+        pos = self._station_pos
+        if len(pos) != len(self.station_index) or any(
+            p >= len(units) or units[p].unit_id != s for s, p in pos.items()
+        ):
+            where = {u.unit_id: k for k, u in enumerate(units)}
+            pos = self._station_pos = {s: where[s] for s in self.station_index if s in where}
+        for s, p in pos.items():
+            out[self.station_index[s]] = units[p].mode == _SERVING
+        return out
+
     def on_minute(self, row: dict) -> None:
         self.minute_flag.set()
 
@@ -173,6 +190,7 @@ class LiveSession:
         from fctwin.sim.console.app import Console
         from fctwin.sim.console.data import RunData
 
+        _off_the_run_cpu()
         try:
             self.console = Console(
                 RunData(self.db_path), host=self.host, port=self.port, live=self.feed, advice=self.advice
@@ -187,3 +205,18 @@ class LiveSession:
     def close(self) -> None:
         if self.console is not None:
             self.console.close()
+
+
+def _off_the_run_cpu() -> None:
+    """Move the calling thread (and the threads it starts: the console's loop, viser's server) off
+    the CPU a fast run pins itself to (`fctwin.sim.affinity`), so serving the page never preempts
+    the dispatcher or its fleet host; they still share the GIL. A no-op when there is no other CPU
+    or the platform has no affinity."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(AttributeError, OSError):
+        mine = os.sched_getaffinity(0)
+        others = set(range(os.cpu_count() or 1)) - mine
+        if others:
+            os.sched_setaffinity(0, others)

@@ -113,9 +113,7 @@ def _heat_png(d: RunData) -> str:
     import matplotlib.pyplot as plt
 
     if len(d.pose_t) < 2:
-        return (
-            "<p class=muted>no poses recorded (fleets over 100 units need <code>--record-poses on</code>)</p>"
-        )
+        return "<p class=muted>no poses recorded (the run used <code>--record-poses off</code>)</p>"
     heat = d.heat(d.t_end, window_s=d.t_end + 1.0)
     fig, ax = plt.subplots(figsize=(10, 10 * heat.shape[0] / max(heat.shape[1], 1) + 0.8))
     ax.imshow(d.grid == 1, cmap="Greys", alpha=0.5, interpolation="nearest")

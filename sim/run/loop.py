@@ -24,6 +24,7 @@ from fctwin.sim.eluna.manager import FloorManager
 from fctwin.sim.journal import JournaledLink, TickJournal
 from fctwin.sim.run.kpis import kpi_row
 from fctwin.sim.run.options import RunOptions
+from fctwin.sim.run.station_log import STATION_LINES_DDL, StationLog
 from fctwin.sim.run.tracker import Tracker
 from fctwin.sim.scene import Scene
 from fctwin.sim.seeds import stream
@@ -64,6 +65,7 @@ class RunLoop:
         record_poses: bool,
         progress: Callable[[dict], None] | None,
         host=None,
+        pose_every: int = 1,
     ) -> None:
         self.scene = scene
         self.opts = opts
@@ -74,6 +76,8 @@ class RunLoop:
         # the agent's recommendations go to dashboards through this (see RunOptions.publisher)
         self.publisher = opts.publisher or (link if hasattr(link, "publish_recommendation") else None)
         self.record_poses = record_poses
+        # Record every `pose_every`-th step's poses (1: all); big fleets record every few steps.
+        self.pose_every = max(1, int(pose_every))
         self.progress = progress
         try:
             if opts.realtime:
@@ -116,6 +120,15 @@ class RunLoop:
                 # clock (a robot hears the dispatcher every heartbeat interval, not only at ticks).
                 env.idle = getattr(self.link, "idle", None)
             self.tracker = Tracker(scene)
+            # Station lines with start and end (for the console's station-type views): a table of
+            # their own, so the event log stays as it was. A resumed run replays from the start and
+            # writes them all again.
+            self.station_log = StationLog([s.station_id for s in scene.stations], scene.step_s)
+            self._lines_db = getattr(store, "db", None)
+            if self._lines_db is not None:
+                self._lines_db.executescript(STATION_LINES_DDL)
+                if opts.resume:
+                    self._lines_db.execute("DELETE FROM station_lines")
             self.initial_units = scene.pods.initial_units()
             self.state = {
                 "frame": self.link.initial_frame(),
@@ -187,6 +200,7 @@ class RunLoop:
             link.close()
         self.store.add_events(self.dispatcher.log)
         self.dispatcher.log.clear()
+        self._flush_lines()
         if self.opts.viewer is not None:
             self.opts.viewer.on_end()
         return time.perf_counter() - self.wall0_s
@@ -200,9 +214,11 @@ class RunLoop:
         state = self.state
         store = self.store
         record_poses = self.record_poses
+        pose_every = self.pose_every
         realtime = self.opts.realtime
         step_s = self.scene.step_s
         receive_pending = self._receive_pending
+        station_log = self.station_log
         # A link that can split an exchange (send the batch now, take the frame later) lets everything
         # that does not need the next frame run while the fleet host steps: this frame's bookkeeping, and
         # in fast runs, after the tick's timeout, the other processes of the same instant (orders and
@@ -235,8 +251,10 @@ class RunLoop:
                     key = "picked_phys" if tracker.station_kind.get(ev.unit_id) == "pick" else "stowed_phys"
                     state[key] += int(ev.data.get("units", 0))
                     tracker.observe_served(ev.unit_id, ev.data)
+                    station_log.on_done(ev.unit_id, ev.t_s, ev.data, frame.t_s)
+            station_log.observe(frame)
             state["collisions"] = tracker.collisions
-            if record_poses and "forked" not in state:
+            if record_poses and frame.step % pose_every == 0 and "forked" not in state:
                 store.add_pose(frame.step, frame.t_s, tracker.poses())
             if on_view is not None:
                 on_view(frame, dispatcher)
@@ -288,6 +306,7 @@ class RunLoop:
         totals["queue"] += tracker.queue_sum
         totals["unit_busy"] += tracker.unit_busy
         tracker.reset_minute()
+        self._flush_lines()  # station lines, committed with the minute's events
         store.add_events(dispatcher.log)
         dispatcher.log.clear()
         store.add_kpi(row)
@@ -313,6 +332,10 @@ class RunLoop:
             self.opts.viewer.on_minute(row)
         if self.opts.realtime and not self._behind_said:
             self._say_if_behind()
+
+    def _flush_lines(self) -> None:
+        if self._lines_db is not None and "forked" not in self.state:
+            self.station_log.flush(self._lines_db)
 
     def _say_if_behind(self) -> None:
         """In a paced run, say once (not every tick) when the simulation cannot keep the pace."""

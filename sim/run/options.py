@@ -20,7 +20,8 @@ class RunOptions:
     planner: str | None = None
     runs_dir: Path = Path("runs")
     run_id: str | None = None
-    record_poses: bool | None = None  # default: on for fleets up to 100 units
+    record_poses: bool | None = None  # default: on (delta-encoded above 100 units)
+    pose_every: int | None = None  # record every n-th step's poses (default 1; 2 above 100 units)
     link: str = "zmq"  # "zmq" (default, fleet host in its own process) or "local" (tests, profiling)
     cpu: str | int = "auto"  # fast runs: both processes on this CPU ("auto": the current one; "off")
     station_fidelity: str = "fast"

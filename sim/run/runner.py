@@ -16,6 +16,7 @@ from fctwin.sim.run.options import RunOptions, RunResult
 from fctwin.sim.run.prepare import floorplan_from_scene, prepare_scene
 from fctwin.sim.run.startup import start_link_and_dispatcher
 from fctwin.sim.run.store import open_run_store
+from fctwin.sim.runstore import POSE_DELTA, POSE_EVERY_LARGE, POSE_RAW_MAX_UNITS
 from fctwin.sim.scene import Scene
 
 
@@ -36,7 +37,15 @@ def run_fc(
         require_display()
     plan, config = floorplan_from_scene(scene, planner=opts.planner)
     opened = open_run_store(scene_path, scene, opts, planner=config.planner)
-    record_poses = opts.record_poses if opts.record_poses is not None else len(scene.units) <= 100
+    # Poses are recorded by default at every size, so any run can be replayed (`fctwin view`); fleets
+    # over 100 units delta-encode them (about a tenth of the raw size, docs/console.md).
+    record_poses = opts.record_poses if opts.record_poses is not None else True
+    pose_every = opts.pose_every or 1
+    if record_poses and len(scene.units) > POSE_RAW_MAX_UNITS:
+        opened.store.use_pose_encoding(POSE_DELTA)
+        # Building the pose array is Python work per unit (~0.2 ms a step at 500 units): every
+        # other step keeps it near 1-2% of the run; a replay at 60x shows a frame every 6 s anyway.
+        pose_every = opts.pose_every or POSE_EVERY_LARGE
     arrivals = inbound_arrivals(scene)
     link, host, dispatcher = start_link_and_dispatcher(scene_path, scene, opts, plan, config)
     loop = RunLoop(
@@ -48,6 +57,7 @@ def run_fc(
         replay=opened.replay,
         arrivals=arrivals,
         record_poses=record_poses,
+        pose_every=pose_every,
         progress=progress,
         host=host,
     )

@@ -48,7 +48,8 @@ def floor_meta(scene: Scene) -> dict:
     return {
         "cell_size_m": scene.cell_size_m,
         "stations": [
-            {"id": s.station_id, "kind": s.kind, "unit": s.unit, "cell": list(s.cell)} for s in scene.stations
+            {"id": s.station_id, "kind": s.kind, "unit": s.unit, "cell": list(s.cell), **_arms(s)}
+            for s in scene.stations
         ],
         "dock_cells": [list(c) for c in scene.dock_cells],
         "charge_cells": [list(c) for c in scene.charge_cells],
@@ -78,3 +79,13 @@ def open_run_store(scene_path: Path, scene: Scene, opts: RunOptions, *, planner:
     else:
         store.write_meta(meta)
     return OpenedStore(run_id=run_id, db_path=db_path, store=store, replay=replay)
+
+
+def _arms(station) -> dict:
+    """A Blue Jay cell's arm count (the console shows each arm); nothing for other stations."""
+    if station.unit != "bluejay":
+        return {}
+    from fctwin.robots.bluejay import DEFAULT_ARMS
+
+    arms = getattr(station.config, "arms", None)
+    return {"arms": int(arms or DEFAULT_ARMS)}
