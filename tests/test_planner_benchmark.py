@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +53,68 @@ def test_replay_rejects_a_tampered_path(tmp_path):
     out.write_text(json.dumps(result))
     with pytest.raises(ValueError):
         load_harness().replay(out)
+
+
+def test_plan_does_not_depend_on_the_clock(tmp_path):
+    """Counted work bounds make runs deterministic: a clock slowed so that every step "takes" 5 s
+    (as on a badly loaded machine) gives the same actions and tasks; overruns are only reported.
+    With ``--on-overrun wait`` (the LoRR simulator's rule) the same slow clock changes the run."""
+    harness = load_harness()
+    problem = str(MAPF / "lorr" / "2023_example_warehouse_small" / "EI23-warehouse_small_200.json")
+    opts = ["--planner-opt", "operation_steps=3", "--planner-opt", "operation_step_budget=300"]
+    base = [problem, "--steps", "60", *opts]
+
+    def run(name, *extra):
+        out = tmp_path / f"{name}.json"
+        assert harness.main([*base, *extra, "--out", str(out)]) == 0
+        return json.loads(out.read_text())
+
+    quick = run("quick")
+    ticks = iter(range(0, 10**9, 5))
+    harness.clock = lambda: float(next(ticks))  # every reading 5 s after the previous one
+    slow = run("slow")
+    slow_wait = run("slow_wait", "--on-overrun", "wait")
+    meta_q, meta_s = quick["meta"], slow["meta"]
+    assert meta_q["overrun_steps"] == 0 and meta_s["overrun_steps"] == 60
+    assert meta_s["plan_sha256"] == meta_q["plan_sha256"]
+    assert slow["numTaskFinished"] == quick["numTaskFinished"] > 0
+    assert slow["taskLog"] == quick["taskLog"]
+    assert any(cut > 0 for _, cut in meta_q["work_per_step"])  # the step bound was reached
+    assert meta_s["work_per_step"] == meta_q["work_per_step"]
+    # the timed rule: every step overran, every robot waited every step
+    assert slow_wait["meta"]["plan_sha256"] != meta_q["plan_sha256"] and slow_wait["numTaskFinished"] == 0
+
+
+def write_lorr2024_problem(folder: Path, n_tasks: int) -> Path:
+    """A 6 x 8 open floor, 4 robots, ``n_tasks`` two-errand tasks, LoRR 2024 rules (reveal 1.5)."""
+    H, W = 6, 8
+    (folder / "m.map").write_text(f"type octile\nheight {H}\nwidth {W}\nmap\n" + ("." * W + "\n") * H)
+    (folder / "a.agents").write_text("4\n0\n7\n40\n47\n")
+    rng = np.random.default_rng(3)
+    lines = [f"{a},{b}" for a, b in rng.choice(H * W, (n_tasks, 2))]
+    (folder / "t.tasks").write_text(f"# version for LoRR 2024\n{n_tasks}\n" + "\n".join(lines) + "\n")
+    meta = {"mapFile": "m.map", "agentFile": "a.agents", "teamSize": 4, "taskFile": "t.tasks"}
+    meta.update(numTasksReveal=1.5, version="2024 LoRR")
+    path = folder / "p.json"
+    path.write_text(json.dumps(meta))
+    return path
+
+
+def test_lorr2024_tasks_are_dealt_again_once_the_file_is_used_up(tmp_path):
+    """As the LoRR 2024 start kit (task id k has the errands of line k mod file length): a run does
+    not starve when the file's tasks are all revealed, and the replay checks the errands."""
+    harness = load_harness()
+    problem = write_lorr2024_problem(tmp_path, 7)
+    out = tmp_path / "out.json"
+    assert harness.main([str(problem), "--steps", "300", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    ids = [row[0] for row in result["taskLog"]]
+    assert result["numTaskFinished"] > 3 * 7 and max(ids) >= 3 * 7  # the file was dealt three times over
+    tasks = dict((k, e) for k, e in result["tasks"])
+    assert all(tasks[k] == tasks[k % 7] for k in ids if k % 7 in tasks)
+    assert harness.replay(out) == (300, result["numTaskFinished"])
+    # a result claiming other errands for a task is rejected
+    result["tasks"][0][1] = [[0, 1], [0, 2]]
+    out.write_text(json.dumps(result))
+    with pytest.raises(ValueError, match="errands differ"):
+        harness.replay(out)
