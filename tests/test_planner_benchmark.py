@@ -118,3 +118,27 @@ def test_lorr2024_tasks_are_dealt_again_once_the_file_is_used_up(tmp_path):
     out.write_text(json.dumps(result))
     with pytest.raises(ValueError, match="errands differ"):
         harness.replay(out)
+
+
+def test_kiva_seeds_weights_each_run_by_the_length_of_the_tasks_it_drew(tmp_path):
+    spec = importlib.util.spec_from_file_location("kiva_seeds", ROOT / "benchmarks" / "kiva_seeds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "k.json"
+    assert module.main(["--agents", "20", "--seeds", "0", "1", "--steps", "80", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    expected = data["expected_task_length"]
+    assert 15 < expected < 40  # kiva.map: random endpoint pairs, ~23 steps apart
+    runs = data["runs"]
+    assert [(r["agents"], r["seed"]) for r in runs] == [(20, 0), (20, 1)]
+    assert runs[0]["plan_sha256"] != runs[1]["plan_sha256"]  # seeds draw different tasks
+    for r in runs:
+        assert r["tasks_per_step"] > 0
+        assert r["weighted_tasks_per_step"] == pytest.approx(
+            r["tasks_per_step"] * r["mean_task_length"] / expected
+        )
+    # a finished task's length runs from the robot's previous endpoint (or start) to its endpoint
+    dist = np.array([[0, 1, 2], [1, 0, 1], [2, 1, 0]], float)
+    result = {"start": [[0, 0]], "tasks": [[5, [[0, 2]]], [6, [[0, 1]]]]}
+    result["taskLog"] = [[5, 0, 0, 3], [6, 0, 3, 5]]
+    assert module.finished_task_lengths(result, 3, dist).tolist() == [2, 1]
