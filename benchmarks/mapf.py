@@ -108,7 +108,9 @@ def grid_kiva_preset(n_agents: int, n_free_cells: int) -> dict[str, object]:
     return {"guidance": "highways", "guidance_penalty": 6, "push_penalty": 1}
 
 
-@numba.njit(cache=True)
+# not cached: this script runs both as __main__ and imported by file path (tests, kiva_seeds.py), and a
+# cache entry written under one module name fails to load under the other ("No module named '<dynamic>'")
+@numba.njit(cache=False)
 def greedy_assign(agent_rc, pool_rc, pool_len, pool_free, out_pick, pool_site, site_load, load_weight):
     """Give each free robot (in order) the free revealed task with the least cost.
 
