@@ -111,31 +111,58 @@ def grid_kiva_preset(n_agents: int, n_free_cells: int) -> dict[str, object]:
 # not cached: this script runs both as __main__ and imported by file path (tests, kiva_seeds.py), and a
 # cache entry written under one module name fails to load under the other ("No module named '<dynamic>'")
 @numba.njit(cache=False)
-def greedy_assign(agent_rc, pool_rc, pool_len, pool_free, out_pick, pool_site, site_load, load_weight):
-    """Give each free robot (in order) the free revealed task with the least cost.
+def greedy_assign(
+    queue, n_queue, all_rc, pool_rc, pool_len, pool_free, pool_holder, holder_dist, pool_site, site_load,
+    load_weight, steal_margin, max_steals, out_task,
+):  # fmt: skip
+    """Give each free robot (in queue order) the revealed task with the least cost.
 
     Cost = Manhattan distance to the first errand + errand-to-errand Manhattan length +
     ``load_weight`` x robots already heading to the same first-errand cell (``site_load``, a queue
     estimate: every robot ahead at a station costs the newcomer its service time).
-    agent_rc int32[F, 2]; pool_rc int32[P, 2] first errands; pool_len int64[P]; pool_free bool[P]
-    (updated); pool_site int64[P] index of the first errand's cell in ``site_load`` (int64[S],
-    updated); out_pick int32[F] pool index or -1.
+    Candidates are the free revealed tasks and, if ``steal_margin`` > 0, tasks held by a robot that
+    has not reached their first errand yet (``pool_holder[p]`` >= 0; LoRR 2024 lets a scheduler
+    reassign a task until it is opened) when the free robot is at least ``steal_margin`` cells
+    closer to the first errand than the holder (``holder_dist[p]``). The holder then joins the
+    queue and is assigned in turn; at most ``max_steals`` such reassignments per call (a counted
+    bound). queue int32[cap] robot ids (first ``n_queue`` free now; grows); all_rc int32[N, 2];
+    pool_rc int32[P, 2] first errands; pool_len int64[P]; pool_free bool[P] (updated);
+    pool_site int64[P] index into ``site_load`` (int64[S], updated); out_task int32[N] pool index
+    per queued robot or -1. Returns the number of robots queued.
     """
-    for a in range(agent_rc.shape[0]):
+    steals = 0
+    q = 0
+    while q < n_queue:
+        a = queue[q]
+        q += 1
         best = -1
         best_cost = 1 << 60
         for p in range(pool_rc.shape[0]):
             if not pool_free[p]:
                 continue
-            cost = abs(agent_rc[a, 0] - pool_rc[p, 0]) + abs(agent_rc[a, 1] - pool_rc[p, 1]) + pool_len[p]
-            cost += load_weight * site_load[pool_site[p]]
+            d = abs(all_rc[a, 0] - pool_rc[p, 0]) + abs(all_rc[a, 1] - pool_rc[p, 1])
+            if pool_holder[p] >= 0:
+                if pool_holder[p] == a or steals >= max_steals or d + steal_margin > holder_dist[p]:
+                    continue
+                cost = d + pool_len[p] + load_weight * (site_load[pool_site[p]] - 1)
+            else:
+                cost = d + pool_len[p] + load_weight * site_load[pool_site[p]]
             if cost < best_cost:
                 best_cost = cost
                 best = p
-        out_pick[a] = best
-        if best >= 0:
-            pool_free[best] = False
+        out_task[a] = best
+        if best < 0:
+            continue
+        pool_free[best] = False
+        b = pool_holder[best]
+        if b >= 0:  # taken from robot b, which now needs a task itself
+            steals += 1
+            out_task[b] = -1
+            queue[n_queue] = b
+            n_queue += 1
+        else:
             site_load[pool_site[best]] += 1
+    return n_queue
 
 
 class TaskBook:
@@ -143,16 +170,18 @@ class TaskBook:
 
     def __init__(
         self, kind: str, n: int, *, tasks=None, reveal=1.5, endpoints=None, rng=None, goals=None,
-        workers=None, site_weight: int = 0,
+        workers=None, site_weight: int = 0, steal_margin: int = 0,
     ):  # fmt: skip
         self.kind = kind
         self.site_weight = int(site_weight)  # scheduler: cost per robot already bound for a first errand
+        self.steal_margin = int(steal_margin)  # scheduler: reassign unopened tasks to robots this much closer
         self.workers = workers
         self.n = n
         self.cur_task = np.full(n, -1, np.int64)  # task id per robot
         self.errand = np.zeros(n, np.int64)  # next errand index within the task
         self.assigned_step = np.zeros(n, np.int64)
         self.log: list[list[int]] = []
+        self.steals = 0  # tasks reassigned before their first errand (LoRR 2024 scheduler option)
         self.finished_errands = 0
         self.tasks: list[np.ndarray] = []
         self.queues: list[list[int]] = []
@@ -203,21 +232,36 @@ class TaskBook:
             return
         if self.kind == "lorr2024":
             pool = np.flatnonzero(self.in_pool[: self.next_reveal])
-            if pool.size == 0:
-                return
-            pool_free = np.ones(pool.size, bool)
-            pick = np.full(free.size, -1, np.int32)
-            line = pool % len(self.tasks)
-            # robots on their way to a task's first errand, per first-errand cell
-            going = (self.cur_task >= 0) & (self.errand == 0)
+            # robots on their way to a task's first errand (the task is not opened yet)
+            going = np.flatnonzero((self.cur_task >= 0) & (self.errand == 0))
             site_load = np.bincount(
                 self.site[self.cur_task[going] % len(self.tasks)], minlength=int(self.site.max()) + 1
             ).astype(np.int64)
-            greedy_assign(
-                pos[free].astype(np.int32), self.first_rc[line], self.task_len[line], pool_free, pick,
-                self.site[line], site_load, self.site_weight,
+            holder = np.full(pool.size, -1, np.int32)
+            if self.steal_margin > 0:  # their tasks are candidates too
+                pool = np.concatenate([pool, self.cur_task[going]])
+                holder = np.concatenate([holder, going.astype(np.int32)])
+            if pool.size == 0:
+                return
+            line = pool % len(self.tasks)
+            first = self.first_rc[line]
+            holder_dist = np.zeros(pool.size, np.int64)
+            hp = holder >= 0
+            holder_dist[hp] = np.abs(pos[holder[hp]] - first[hp]).sum(axis=1)
+            queue = np.empty(self.n + free.size, np.int32)
+            queue[: free.size] = free
+            out_task = np.full(self.n, -1, np.int32)
+            n_queued = greedy_assign(
+                queue, free.size, pos.astype(np.int32), first, self.task_len[line], np.ones(pool.size, bool),
+                holder, holder_dist, self.site[line], site_load, self.site_weight, self.steal_margin,
+                free.size, out_task,
             )  # fmt: skip
-            for a, p in zip(free.tolist(), pick.tolist(), strict=True):
+            for a in queue[:n_queued].tolist():
+                p = int(out_task[a])
+                if self.cur_task[a] >= 0 and (p < 0 or pool[p] != self.cur_task[a]):
+                    self.cur_task[a] = -1  # its task went to a closer robot
+                    self.steals += 1
+                    self.started.append(a)  # its goal must be updated (to none, or its new task)
                 if p >= 0:
                     self._start(a, int(pool[p]), step)
                     self.in_pool[pool[p]] = False
@@ -286,6 +330,7 @@ def load(
     workers: int | None = None,
     action_model: str = "rotation",
     site_weight: int = 0,
+    steal_margin: int = 0,
 ):
     """Return (name, kind, passable, starts, book, default_steps, reference key)."""
     path = Path(problem)
@@ -297,8 +342,9 @@ def load(
             raise SystemExit(f"{path.name}: team size is {prob.team_size}")
         kind = "lorr2024" if prob.version == 2024 else "lorr2023"
         book = TaskBook(
-            kind, n, tasks=prob.tasks, reveal=prob.reveal, workers=workers, site_weight=site_weight
-        )
+            kind, n, tasks=prob.tasks, reveal=prob.reveal, workers=workers, site_weight=site_weight,
+            steal_margin=steal_margin,
+        )  # fmt: skip
         ref = path.stem.upper() if path.stem.upper() in REFERENCES else ""
         return path.stem, kind, prob.passable, prob.starts[:n], book, 5000, ref
     if path.suffix == ".scen":
@@ -351,7 +397,7 @@ def run(args: argparse.Namespace) -> dict:
             "--action-model grid is for RHCR kiva maps; LoRR and .scen use LoRR's rotation model"
         )
     name, kind, passable, starts, book, default_steps, ref = load(
-        args.problem, args.agents, args.seed, args.workers, model, args.site_weight
+        args.problem, args.agents, args.seed, args.workers, model, args.site_weight, args.steal_margin
     )
     steps = args.steps or default_steps
     if args.planner is None:  # one-shot problems: the complete LaCAM; lifelong: PIBT
@@ -400,9 +446,11 @@ def run(args: argparse.Namespace) -> dict:
         # LoRR allows a preprocessing phase (30 min): distance tables for every errand cell
         planner.preload_goals(np.concatenate(book.tasks))
     if kind == "lorr2024":  # compile the scheduler now, so step 0 does not pay for it
-        one = np.zeros((1, 2), np.int32)
-        zero = np.zeros(1, np.int64)
-        greedy_assign(one, one, zero, np.ones(1, bool), np.zeros(1, np.int32), zero, zero.copy(), 0)
+        one, zero, none = np.zeros((1, 2), np.int32), np.zeros(1, np.int64), np.full(1, -1, np.int32)
+        queue = np.zeros(2, np.int32)
+        greedy_assign(
+            queue, 1, one, one, zero, np.ones(1, bool), none, zero, zero, zero.copy(), 0, 0, 0, none
+        )
     reset_s = time.perf_counter() - t0
     oneshot = {}
     if kind == "oneshot" and hasattr(planner, "plan_oneshot"):
@@ -514,6 +562,8 @@ def run(args: argparse.Namespace) -> dict:
             "preload": args.preload,
             "workers": args.workers,
             "site_weight": args.site_weight,
+            "steal_margin": args.steal_margin,
+            "tasks_reassigned": book.steals,
             "on_overrun": args.on_overrun,
             "overrun_steps": overruns,
             "overrun_step_list": overrun_steps,
@@ -715,6 +765,14 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="LoRR 2024 scheduler: extra cost (steps) per robot already bound for a task's first-errand "
         "cell, so robots spread over the stations instead of queueing at the nearest (0 = plain greedy)",
+    )
+    ap.add_argument(
+        "--steal-margin",
+        type=int,
+        default=0,
+        help="LoRR 2024 scheduler: a free robot may take a task whose robot has not reached its first "
+        "errand when it is at least this many cells closer to it (the rules allow reassigning unopened "
+        "tasks; 0 = off)",
     )
     ap.add_argument(
         "--preload", action="store_true", help="LoRR: build the errand cells' distance tables before step 0"

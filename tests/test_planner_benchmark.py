@@ -91,7 +91,8 @@ def write_lorr2024_problem(folder: Path, n_tasks: int) -> Path:
     (folder / "m.map").write_text(f"type octile\nheight {H}\nwidth {W}\nmap\n" + ("." * W + "\n") * H)
     (folder / "a.agents").write_text("4\n0\n7\n40\n47\n")
     rng = np.random.default_rng(3)
-    lines = [f"{a},{b}" for a, b in rng.choice(H * W, (n_tasks, 2))]
+    # two distinct errands per task, as in the LoRR main round
+    lines = [",".join(str(c) for c in rng.choice(H * W, 2, replace=False)) for _ in range(n_tasks)]
     (folder / "t.tasks").write_text(f"# version for LoRR 2024\n{n_tasks}\n" + "\n".join(lines) + "\n")
     meta = {"mapFile": "m.map", "agentFile": "a.agents", "teamSize": 4, "taskFile": "t.tasks"}
     meta.update(numTasksReveal=1.5, version="2024 LoRR")
@@ -142,3 +143,34 @@ def test_kiva_seeds_weights_each_run_by_the_length_of_the_tasks_it_drew(tmp_path
     result = {"start": [[0, 0]], "tasks": [[5, [[0, 2]]], [6, [[0, 1]]]]}
     result["taskLog"] = [[5, 0, 0, 3], [6, 0, 3, 5]]
     assert module.finished_task_lengths(result, 3, dist).tolist() == [2, 1]
+
+
+def test_scheduler_reassigns_an_unopened_task_to_a_much_closer_robot(tmp_path):
+    harness = load_harness()
+    # robot 0 is free at (0, 0); robot 1 holds task 0 (first errand (0, 1)) from 9 cells away; task 1
+    # (first errand (5, 5)) is free
+    all_rc = np.array([[0, 0], [0, 10]], np.int32)
+    pool_rc = np.array([[0, 1], [5, 5]], np.int32)
+    pool_len = np.array([3, 3], np.int64)
+    holder = np.array([1, -1], np.int32)
+    holder_dist = np.array([9, 0], np.int64)
+    site, load = np.array([0, 1], np.int64), np.array([1, 0], np.int64)
+
+    def assign(margin, max_steals=1):
+        queue, out = np.array([0, -1, -1], np.int32), np.full(2, -1, np.int32)
+        n = harness.greedy_assign(
+            queue, 1, all_rc, pool_rc, pool_len, np.ones(2, bool), holder, holder_dist, site, load.copy(),
+            0, margin, max_steals, out,
+        )  # fmt: skip
+        return n, out.tolist()
+
+    assert assign(5) == (2, [0, 1])  # robot 0 takes task 0, robot 1 is queued and takes task 1
+    assert assign(9) == (1, [1, -1])  # not 9 cells closer: robot 0 takes the free task
+    assert assign(5, max_steals=0) == (1, [1, -1])  # the counted bound
+    # whole runs with reassignment replay and recount
+    problem = write_lorr2024_problem(tmp_path, 40)
+    out = tmp_path / "out.json"
+    assert harness.main([str(problem), "--steps", "200", "--steal-margin", "1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["meta"]["tasks_reassigned"] > 0 and result["numTaskFinished"] > 0
+    assert harness.replay(out) == (200, result["numTaskFinished"])
