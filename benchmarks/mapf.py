@@ -31,8 +31,13 @@ Action models (``--action-model``):
   right (col + 1), ``D`` down (row + 1), ``L`` left (col - 1), ``U`` up (row - 1), ``W`` wait.
 
 Rules (LoRR): every step is checked by the independent validator (no vertex or swap conflict, no
-move into an obstacle); if the planner plus scheduler take longer than ``--budget-ms`` (0 =
-unlimited) every robot waits that step, as in the official simulator. Output: LoRR-style JSON
+move into an obstacle). The planner's work per step is bounded by counts (e.g. the operation
+planner's ``operation_step_budget``), never by a clock, so the same problem and seed give the same
+actions and tasks however loaded the machine is (``meta.plan_sha256`` is a hash of every action).
+``--budget-ms`` (LoRR: 1000, 0 = none) is then a check: a step whose scheduler plus planner time
+exceeds it is counted and reported as an overrun (a run is within the LoRR time rule only with 0
+overruns). ``--on-overrun wait`` instead makes every robot wait in such a step, as the official
+simulator does; results then depend on the machine's load. Output: LoRR-style JSON
 (``actionModel``, ``teamSize``, ``start``, ``actualPaths``, ``numTaskFinished``, ``plannerTimes``,
 ...) plus ``taskLog`` ``[task_id, agent, assigned_step, finished_step]`` so anyone can replay the paths
 and recount (``--replay OUT.json``, either model). Prints throughput, planning time per step and
@@ -43,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import math
 import os
@@ -102,53 +108,99 @@ def grid_kiva_preset(n_agents: int, n_free_cells: int) -> dict[str, object]:
     return {"guidance": "highways", "guidance_penalty": 6, "push_penalty": 1}
 
 
-@numba.njit(cache=True)
-def greedy_assign(agent_rc, pool_rc, pool_len, pool_free, out_pick):
-    """Give each free robot (in order) the free revealed task with the least Manhattan cost.
+# not cached: this script runs both as __main__ and imported by file path (tests, kiva_seeds.py), and a
+# cache entry written under one module name fails to load under the other ("No module named '<dynamic>'")
+@numba.njit(cache=False)
+def greedy_assign(
+    queue, n_queue, all_rc, pool_rc, pool_len, pool_free, pool_holder, holder_dist, pool_site, site_load,
+    load_weight, steal_margin, max_steals, out_task,
+):  # fmt: skip
+    """Give each free robot (in queue order) the revealed task with the least cost.
 
-    agent_rc int32[F, 2]; pool_rc int32[P, 2] first errands; pool_len int64[P] (errand-to-errand
-    Manhattan length); pool_free bool[P] (updated); out_pick int32[F] pool index or -1.
+    Cost = Manhattan distance to the first errand + errand-to-errand Manhattan length +
+    ``load_weight`` x robots already heading to the same first-errand cell (``site_load``, a queue
+    estimate: every robot ahead at a station costs the newcomer its service time).
+    Candidates are the free revealed tasks and, if ``steal_margin`` > 0, tasks held by a robot that
+    has not reached their first errand yet (``pool_holder[p]`` >= 0; LoRR 2024 lets a scheduler
+    reassign a task until it is opened) when the free robot is at least ``steal_margin`` cells
+    closer to the first errand than the holder (``holder_dist[p]``). The holder then joins the
+    queue and is assigned in turn; at most ``max_steals`` such reassignments per call (a counted
+    bound). queue int32[cap] robot ids (first ``n_queue`` free now; grows); all_rc int32[N, 2];
+    pool_rc int32[P, 2] first errands; pool_len int64[P]; pool_free bool[P] (updated);
+    pool_site int64[P] index into ``site_load`` (int64[S], updated); out_task int32[N] pool index
+    per queued robot or -1. Returns the number of robots queued.
     """
-    for a in range(agent_rc.shape[0]):
+    steals = 0
+    q = 0
+    while q < n_queue:
+        a = queue[q]
+        q += 1
         best = -1
         best_cost = 1 << 60
         for p in range(pool_rc.shape[0]):
             if not pool_free[p]:
                 continue
-            cost = abs(agent_rc[a, 0] - pool_rc[p, 0]) + abs(agent_rc[a, 1] - pool_rc[p, 1]) + pool_len[p]
+            d = abs(all_rc[a, 0] - pool_rc[p, 0]) + abs(all_rc[a, 1] - pool_rc[p, 1])
+            if pool_holder[p] >= 0:
+                if pool_holder[p] == a or steals >= max_steals or d + steal_margin > holder_dist[p]:
+                    continue
+                cost = d + pool_len[p] + load_weight * (site_load[pool_site[p]] - 1)
+            else:
+                cost = d + pool_len[p] + load_weight * site_load[pool_site[p]]
             if cost < best_cost:
                 best_cost = cost
                 best = p
-        out_pick[a] = best
-        if best >= 0:
-            pool_free[best] = False
+        out_task[a] = best
+        if best < 0:
+            continue
+        pool_free[best] = False
+        b = pool_holder[best]
+        if b >= 0:  # taken from robot b, which now needs a task itself
+            steals += 1
+            out_task[b] = -1
+            queue[n_queue] = b
+            n_queue += 1
+        else:
+            site_load[pool_site[best]] += 1
+    return n_queue
 
 
 class TaskBook:
     """Tasks, revealing, assignment and completion for all three problem kinds."""
 
     def __init__(
-        self, kind: str, n: int, *, tasks=None, reveal=1.5, endpoints=None, rng=None, goals=None, workers=None
-    ):
+        self, kind: str, n: int, *, tasks=None, reveal=1.5, endpoints=None, rng=None, goals=None,
+        workers=None, site_weight: int = 0, steal_margin: int = 0,
+    ):  # fmt: skip
         self.kind = kind
+        self.site_weight = int(site_weight)  # scheduler: cost per robot already bound for a first errand
+        self.steal_margin = int(steal_margin)  # scheduler: reassign unopened tasks to robots this much closer
         self.workers = workers
         self.n = n
         self.cur_task = np.full(n, -1, np.int64)  # task id per robot
         self.errand = np.zeros(n, np.int64)  # next errand index within the task
         self.assigned_step = np.zeros(n, np.int64)
         self.log: list[list[int]] = []
+        self.steals = 0  # tasks reassigned before their first errand (LoRR 2024 scheduler option)
         self.finished_errands = 0
         self.tasks: list[np.ndarray] = []
         self.queues: list[list[int]] = []
         self.started: list[int] = []
         if kind == "lorr2024":
+            # LoRR 2024 (start kit TaskManager::reveal_tasks): ``reveal * n`` tasks are revealed and not
+            # finished at any time; task id k has the errands of file line k mod (file length), so the
+            # file is dealt again from the top once used up (100,000 tasks in the main round, where
+            # the best runs finish over 150,000)
             self.tasks = tasks
             self.n_reveal = int(math.ceil(reveal * n))
-            self.next_reveal = min(self.n_reveal, len(tasks))
-            self.in_pool = np.zeros(len(tasks), bool)  # revealed and not yet assigned
+            self.next_reveal = self.n_reveal
+            self.in_pool = np.zeros(max(len(tasks), self.n_reveal), bool)  # by task id: revealed, unassigned
             self.in_pool[: self.next_reveal] = True
             self.first_rc = np.array([t[0] for t in tasks], np.int32)
             self.task_len = np.array([np.abs(np.diff(t, axis=0)).sum() for t in tasks], np.int64)
+            # first-errand cells (stations) as small indices, for the scheduler's queue estimate
+            _, self.site = np.unique(self.first_rc[:, 0] * 100_000 + self.first_rc[:, 1], return_inverse=True)
+            self.site = self.site.astype(np.int64).ravel()
         elif kind == "lorr2023":
             self.tasks = tasks
             self.queues = [list(range(i, len(tasks), n))[::-1] for i in range(n)]  # pop() from the end
@@ -160,11 +212,15 @@ class TaskBook:
             for i in range(n):
                 self.cur_task[i] = i
 
+    def errands(self, t: int) -> np.ndarray:
+        """Errand cells ``int32[E, 2]`` of task id ``t`` (LoRR 2024: file line t mod file length)."""
+        return self.tasks[t % len(self.tasks)] if self.kind == "lorr2024" else self.tasks[t]
+
     def goal_of(self, i: int) -> tuple[int, int]:
         t = self.cur_task[i]
         if t < 0:
             return (-1, -1)
-        e = self.tasks[t][self.errand[i]]
+        e = self.errands(t)[self.errand[i]]
         return (int(e[0]), int(e[1]))
 
     def assign(self, pos: np.ndarray, step: int) -> None:
@@ -176,14 +232,36 @@ class TaskBook:
             return
         if self.kind == "lorr2024":
             pool = np.flatnonzero(self.in_pool[: self.next_reveal])
+            # robots on their way to a task's first errand (the task is not opened yet)
+            going = np.flatnonzero((self.cur_task >= 0) & (self.errand == 0))
+            site_load = np.bincount(
+                self.site[self.cur_task[going] % len(self.tasks)], minlength=int(self.site.max()) + 1
+            ).astype(np.int64)
+            holder = np.full(pool.size, -1, np.int32)
+            if self.steal_margin > 0:  # their tasks are candidates too
+                pool = np.concatenate([pool, self.cur_task[going]])
+                holder = np.concatenate([holder, going.astype(np.int32)])
             if pool.size == 0:
                 return
-            pool_free = np.ones(pool.size, bool)
-            pick = np.full(free.size, -1, np.int32)
-            greedy_assign(
-                pos[free].astype(np.int32), self.first_rc[pool], self.task_len[pool], pool_free, pick
-            )
-            for a, p in zip(free.tolist(), pick.tolist(), strict=True):
+            line = pool % len(self.tasks)
+            first = self.first_rc[line]
+            holder_dist = np.zeros(pool.size, np.int64)
+            hp = holder >= 0
+            holder_dist[hp] = np.abs(pos[holder[hp]] - first[hp]).sum(axis=1)
+            queue = np.empty(self.n + free.size, np.int32)
+            queue[: free.size] = free
+            out_task = np.full(self.n, -1, np.int32)
+            n_queued = greedy_assign(
+                queue, free.size, pos.astype(np.int32), first, self.task_len[line], np.ones(pool.size, bool),
+                holder, holder_dist, self.site[line], site_load, self.site_weight, self.steal_margin,
+                free.size, out_task,
+            )  # fmt: skip
+            for a in queue[:n_queued].tolist():
+                p = int(out_task[a])
+                if self.cur_task[a] >= 0 and (p < 0 or pool[p] != self.cur_task[a]):
+                    self.cur_task[a] = -1  # its task went to a closer robot
+                    self.steals += 1
+                    self.started.append(a)  # its goal must be updated (to none, or its new task)
                 if p >= 0:
                     self._start(a, int(pool[p]), step)
                     self.in_pool[pool[p]] = False
@@ -213,19 +291,31 @@ class TaskBook:
         done = 0
         for a in np.flatnonzero((goal[:, 0] >= 0) & (pos == goal).all(axis=1)).tolist():
             t = self.cur_task[a]
-            while t >= 0 and (self.tasks[t][self.errand[a]] == pos[a]).all():
+            while t >= 0 and (self.errands(t)[self.errand[a]] == pos[a]).all():
                 self.errand[a] += 1
                 self.finished_errands += 1
-                if self.errand[a] == len(self.tasks[t]):
+                if self.errand[a] == len(self.errands(t)):
                     self.log.append([int(t), a, int(self.assigned_step[a]), step])
                     done += 1
                     self.cur_task[a] = -1
-                    if self.kind == "lorr2024" and self.next_reveal < len(self.tasks):
+                    if self.kind == "lorr2024":
+                        if self.next_reveal == len(self.in_pool):  # more ids: grow the pool flags
+                            self.in_pool = np.concatenate([self.in_pool, np.zeros(len(self.in_pool), bool)])
                         self.in_pool[self.next_reveal] = True
                         self.next_reveal += 1
                     t = -1
             goal[a] = self.goal_of(a)
         return done
+
+
+# the clock that step times and overruns are measured with (tests replace it with a slowed one to show
+# that, with counted work bounds, the plan does not depend on time)
+clock = time.perf_counter
+
+
+def plan_hash(actions: np.ndarray) -> str:
+    """sha256 of the executed actions ``int8[T, N]``: equal hashes mean identical runs."""
+    return hashlib.sha256(np.ascontiguousarray(actions, np.int8).tobytes()).hexdigest()
 
 
 def default_action_model(problem: str) -> str:
@@ -234,7 +324,13 @@ def default_action_model(problem: str) -> str:
 
 
 def load(
-    problem: str, n_agents: int | None, seed: int, workers: int | None = None, action_model: str = "rotation"
+    problem: str,
+    n_agents: int | None,
+    seed: int,
+    workers: int | None = None,
+    action_model: str = "rotation",
+    site_weight: int = 0,
+    steal_margin: int = 0,
 ):
     """Return (name, kind, passable, starts, book, default_steps, reference key)."""
     path = Path(problem)
@@ -245,7 +341,10 @@ def load(
         if n > prob.team_size:
             raise SystemExit(f"{path.name}: team size is {prob.team_size}")
         kind = "lorr2024" if prob.version == 2024 else "lorr2023"
-        book = TaskBook(kind, n, tasks=prob.tasks, reveal=prob.reveal, workers=workers)
+        book = TaskBook(
+            kind, n, tasks=prob.tasks, reveal=prob.reveal, workers=workers, site_weight=site_weight,
+            steal_margin=steal_margin,
+        )  # fmt: skip
         ref = path.stem.upper() if path.stem.upper() in REFERENCES else ""
         return path.stem, kind, prob.passable, prob.starts[:n], book, 5000, ref
     if path.suffix == ".scen":
@@ -298,7 +397,7 @@ def run(args: argparse.Namespace) -> dict:
             "--action-model grid is for RHCR kiva maps; LoRR and .scen use LoRR's rotation model"
         )
     name, kind, passable, starts, book, default_steps, ref = load(
-        args.problem, args.agents, args.seed, args.workers, model
+        args.problem, args.agents, args.seed, args.workers, model, args.site_weight, args.steal_margin
     )
     steps = args.steps or default_steps
     if args.planner is None:  # one-shot problems: the complete LaCAM; lifelong: PIBT
@@ -346,6 +445,12 @@ def run(args: argparse.Namespace) -> dict:
     if args.preload and kind.startswith("lorr") and hasattr(planner, "preload_goals"):
         # LoRR allows a preprocessing phase (30 min): distance tables for every errand cell
         planner.preload_goals(np.concatenate(book.tasks))
+    if kind == "lorr2024":  # compile the scheduler now, so step 0 does not pay for it
+        one, zero, none = np.zeros((1, 2), np.int32), np.zeros(1, np.int64), np.full(1, -1, np.int32)
+        queue = np.zeros(2, np.int32)
+        greedy_assign(
+            queue, 1, one, one, zero, np.ones(1, bool), none, zero, zero, zero.copy(), 0, 0, 0, none
+        )
     reset_s = time.perf_counter() - t0
     oneshot = {}
     if kind == "oneshot" and hasattr(planner, "plan_oneshot"):
@@ -372,26 +477,33 @@ def run(args: argparse.Namespace) -> dict:
     tables_built: list[int] = []
     errors: list[str] = []
     overruns = 0
+    overrun_steps: list[int] = []
+    work_log: list[list[int]] = []  # counted planning work per step (operation planner), if reported
     out = np.empty(n, np.int8)
     finished_per_step = np.zeros(steps, np.int64)
     arrival_step = np.full(n, -1, np.int64)  # one-shot: last arrival at the goal
     executed = 0
     for t in range(steps):
-        t_start = time.perf_counter()
+        t_start = clock()
         if t == 0 and kind == "oneshot":
             goal[:] = [book.goal_of(a) for a in range(n)]
         book.assign(pos, t)
         for a in book.started:
             goal[a] = book.goal_of(a)
         book.arrive(pos, goal, t)  # a robot may already stand on its first errand
-        t_plan = time.perf_counter()
+        t_plan = clock()
         planner.step(grid, FleetArrays(pos, heading, goal, loaded, active), out)
-        t_end = time.perf_counter()
+        t_end = clock()
         planner_times.append(t_end - t_start)
         act = out
+        if hasattr(planner, "last_work") and getattr(planner, "ops", None) is not None:
+            work_log.append([int(x) for x in planner.last_work])
         if args.budget_ms > 0 and (t_end - t_start) * 1e3 > args.budget_ms:
             overruns += 1
-            act = np.full(n, wait, np.int8)  # LoRR: a late planner makes every robot wait
+            if len(overrun_steps) < 1000:
+                overrun_steps.append(t)
+            if args.on_overrun == "wait":
+                act = np.full(n, wait, np.int8)  # LoRR: a late planner makes every robot wait
         try:
             if model == "grid":
                 pos = check_grid_step(grid.passable_unloaded, grid.passable_loaded, pos, loaded, active, act)
@@ -415,6 +527,8 @@ def run(args: argparse.Namespace) -> dict:
             if at.all():
                 break
     actions_log = actions_log[:executed]
+    digest = plan_hash(actions_log)
+    work = np.array(work_log, np.int64).reshape(-1, 2)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times_ms = np.array(planner_times) * 1e3
     plan_ms = np.array(planner_only) * 1e3
@@ -434,7 +548,7 @@ def run(args: argparse.Namespace) -> dict:
         "errors": errors,
         "events": [],
         "tasks": [
-            [k, [[int(r), int(c)] for r, c in book.tasks[k]]] for k in sorted({row[0] for row in book.log})
+            [k, [[int(r), int(c)] for r, c in book.errands(k)]] for k in sorted({row[0] for row in book.log})
         ],
         "actualSchedule": [],
         "taskLog": book.log,
@@ -447,7 +561,15 @@ def run(args: argparse.Namespace) -> dict:
             "budget_ms": args.budget_ms,
             "preload": args.preload,
             "workers": args.workers,
+            "site_weight": args.site_weight,
+            "steal_margin": args.steal_margin,
+            "tasks_reassigned": book.steals,
+            "on_overrun": args.on_overrun,
             "overrun_steps": overruns,
+            "overrun_step_list": overrun_steps,
+            "plan_sha256": digest,
+            "finished_per_step": finished_per_step[:executed].tolist(),
+            "work_per_step": work.tolist(),
             "oneshot_search": oneshot,
             "reset_s": reset_s,
             "peak_rss_mb": peak_mb,
@@ -489,8 +611,16 @@ def run(args: argparse.Namespace) -> dict:
             print(f"  reference: {REFERENCES[ref]}")
     print(
         f"  planning time per step: mean {times_ms.mean():.2f} ms, median {np.median(times_ms):.2f} ms, "
-        f"max {times_ms.max():.1f} ms (first step {times_ms[0]:.1f} ms); overruns {overruns}"
+        f"max {times_ms.max():.1f} ms (first step {times_ms[0]:.1f} ms); overruns {overruns} "
+        f"(> {args.budget_ms:g} ms; "
+        f"{'robots waited there' if args.on_overrun == 'wait' else 'reported only'})"
     )
+    if work.size:
+        print(
+            f"  counted work per step (operations tried): median {np.median(work[:, 0]):,.0f}, "
+            f"max {work[:, 0].max():,}; steps where the step bound cut units: {int((work[:, 1] > 0).sum())}"
+        )
+    print(f"  plan hash (sha256 of all actions): {digest[:16]}")
     print(
         f"  planner alone: min {plan_ms.min():.2f} ms, mean {plan_ms.mean():.2f} ms, "
         f"median {np.median(plan_ms):.2f} ms, "
@@ -537,8 +667,9 @@ def replay(out_path: str | Path) -> tuple[int, int]:
     meta = result["meta"]
     model = {"MAPF": "grid", "MAPF_T": "rotation"}[result["actionModel"]]
     _, kind, passable, starts, book, _, _ = load(
-        meta["problem"], result["teamSize"], meta["seed"], meta.get("workers"), model
-    )
+        meta["problem"], result["teamSize"], meta["seed"], meta.get("workers"), model,
+        meta.get("site_weight", 0),
+    )  # fmt: skip
     if [[int(r), int(c)] for r, c in starts] != [s[:2] for s in result["start"]]:
         raise ValueError("start positions differ from the problem")
     n = len(result["actualPaths"])
@@ -559,6 +690,12 @@ def replay(out_path: str | Path) -> tuple[int, int]:
             pos, heading = check_step(passable, passable, pos, heading, unloaded, active, actions[t])
         trace[t + 1] = pos
     errands = {int(k): np.array(e, np.int32) for k, e in result["tasks"]}
+    if kind in ("lorr2024", "lorr2023"):  # the errands must be the problem's, not the file's claim
+        for k, e in errands.items():
+            if k >= len(book.tasks) and kind == "lorr2023":
+                raise ValueError(f"task {k} is not in the problem")
+            if e.shape != book.errands(k).shape or (e != book.errands(k)).any():
+                raise ValueError(f"task {k}: errands differ from the problem's")
     confirmed = 0
     for task, agent, assigned, finished in result["taskLog"]:
         e, k = errands[task], 0
@@ -592,6 +729,13 @@ def main(argv: list[str] | None = None) -> int:
         "--budget-ms", type=float, default=1000.0, help="per-step limit, 0 = unlimited (LoRR: 1000)"
     )
     ap.add_argument(
+        "--on-overrun",
+        choices=("report", "wait"),
+        default="report",
+        help="report (default): count steps over --budget-ms, the plan is unchanged (deterministic); wait: "
+        "every robot waits in such a step, as the LoRR simulator does (results then depend on machine load)",
+    )
+    ap.add_argument(
         "--planner",
         default=None,
         help="registry name in controller.planning.PLANNERS (default: lacam for .scen, pibt otherwise)",
@@ -614,6 +758,21 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="LoRR 2024: give tasks to the first W robots only (surplus robots idle; a congestion control)",
+    )
+    ap.add_argument(
+        "--site-weight",
+        type=int,
+        default=0,
+        help="LoRR 2024 scheduler: extra cost (steps) per robot already bound for a task's first-errand "
+        "cell, so robots spread over the stations instead of queueing at the nearest (0 = plain greedy)",
+    )
+    ap.add_argument(
+        "--steal-margin",
+        type=int,
+        default=0,
+        help="LoRR 2024 scheduler: a free robot may take a task whose robot has not reached its first "
+        "errand when it is at least this many cells closer to it (the rules allow reassigning unopened "
+        "tasks; 0 = off)",
     )
     ap.add_argument(
         "--preload", action="store_true", help="LoRR: build the errand cells' distance tables before step 0"

@@ -21,10 +21,11 @@ def run_kernel(planner: PIBTPlanner, inputs: dict, prev_op: np.ndarray) -> np.nd
     cidx, nblk, bpos, mark, trail, failed, fail_time, need_time, stack = planner.op_scratch
     epibt_step_kernel(
         *[inputs[k] for k in _OPERATION_INPUTS], planner.ops, planner.op_lateness, prev_op,
-        planner.operation_keep, planner.operation_budget, planner.operation_depth, planner.op_occ,
+        planner.operation_keep, planner.operation_budget, planner.operation_depth,
+        planner.operation_step_budget, planner.op_occ,
         planner.op_path, planner.op_planned, planner.op_sel, planner.op_ord, planner.op_n, cidx,
         planner.op_blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, planner.op_blocker_time,
-        stack, out,
+        stack, out, planner.last_work,
     )  # fmt: skip
     return out
 
@@ -44,6 +45,7 @@ def test_operations_are_distinct_and_start_with_waiting():
 
 @pytest.mark.parametrize("k_steps", [2, 3])
 def test_kernel_matches_reference_and_never_conflicts_on_random_instances(k_steps):
+    cut_roots = 0  # units planned after a step budget ran out (that path must be exercised)
     for seed in range(20):
         rng = np.random.default_rng(100 + seed)
         grid, fleet, cells = random_instance(rng)
@@ -52,25 +54,31 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances(k_step
         options.update(operation_steps=k_steps, operation_budget=(4, 16, 256)[seed % 3])
         options["operation_depth"] = (1, 3, 64)[seed % 3]
         options["operation_keep"] = seed % 3  # 0: no hysteresis
+        # counted per-step bound: none, tight (most roots cut) or loose
+        options["operation_step_budget"] = (0, 0, 30, 200)[seed % 4]
         planner = PIBTPlanner(**options)
         planner.reset(grid, fleet.n, seed=seed)
         for _ in range(15):
             inputs = planner.prepare_step(grid, fleet)
             prev_op = planner.previous_operations(inputs["heading"])
             ours = run_kernel(planner, inputs, prev_op)
+            ref_work = [0, 0]
             ref = reference_epibt_step(
                 **{k: inputs[k] for k in _OPERATION_INPUTS}, ops=planner.ops, lateness=planner.op_lateness,
                 prev_op=prev_op, keep=planner.operation_keep, budget=planner.operation_budget,
-                max_depth=planner.operation_depth,
+                max_depth=planner.operation_depth, step_budget=planner.operation_step_budget, work=ref_work,
             )  # fmt: skip
             planner.remember_operations(inputs["heading"], ours)
             np.testing.assert_array_equal(ours, ref, err_msg=f"seed {seed}")
+            assert planner.last_work.tolist() == ref_work, f"seed {seed}"
+            cut_roots += int(ref_work[1])
             assert (ours[~fleet.active] == W).all()
             assert (planner.op_occ == -1).all()  # scratch left clean
             advance(grid, fleet, ours)
             reached = (fleet.pos == fleet.goal).all(axis=1)
             fleet.goal[reached] = cells[rng.integers(0, len(cells), int(reached.sum()))]
             fleet.active = rng.random(fleet.n) > 0.1
+    assert cut_roots > 0  # the counted step bound ran out on some steps, and the kernel still matched
 
 
 def test_a_unit_facing_away_turns_while_the_queue_behind_it_keeps_its_cells():

@@ -109,6 +109,24 @@ def test_unsolvable_instance_is_reported():
     assert not res.solved and res.expanded > 0
 
 
+def test_expansion_bound_is_counted_not_timed():
+    # the unsolvable corridor searches until its stack empties; a node-visit bound stops it after
+    # exactly that many visits, whatever the time limit, so the outcome is the same on any machine
+    passable = np.array([[True, True]])
+    start, goal = np.array([0, 4], np.int32), np.array([1, 0], np.int32)
+    full = solve_lacam(passable, start, goal, time_limit_s=30)
+    assert full.expanded > 3
+    for limit in (1, 3):
+        res = solve_lacam(passable, start, goal, time_limit_s=1e9, max_expansions=limit)
+        assert not res.solved and res.expanded == limit
+    passable, state, goal = encode(SMALL)
+    a = solve_lacam(passable, state, goal, seed=1, max_expansions=10**6)
+    b = solve_lacam(passable, state, goal, seed=1, max_expansions=10**6, time_limit_s=1e9)
+    assert a.solved and np.array_equal(a.states, b.states) and a.expanded == b.expanded
+    with pytest.raises(ValueError, match="max_expansions"):
+        make_planner("lacam", max_expansions=-1)
+
+
 def bfs_state_distances(passable: np.ndarray, goal: int) -> np.ndarray:
     """Plain-Python reverse BFS over (cell, heading) states, for comparison with the kernel."""
     H, W = passable.shape

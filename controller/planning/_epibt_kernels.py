@@ -359,19 +359,26 @@ def plan_root(
 @numba.njit(**NUMBA_OPTS)
 def epibt_step_kernel(
     H, W, pos_lin, heading, goal_slot, loaded, active, pass_u, pass_l, cell_index, tables, move_cost, order,
-    tie, ops, lateness, prev_op, keep, budget, max_depth, occ, path, planned, opsel, opord, nops, cidx,
-    blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, stack, out_actions,
+    tie, ops, lateness, prev_op, keep, budget, max_depth, step_budget, occ, path, planned, opsel, opord, nops,
+    cidx, blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, stack, out_actions,
+    work,
 ):  # fmt: skip
     """One lifelong step: an operation per unit in priority ``order``; writes its first action.
 
     Inputs as `fctwin.controller.planning._kernels.pibt_step_kernel` (``tables`` cell or rotation-aware),
     plus ``ops`` int8[n_ops, K] (`make_operations`), ``lateness`` int64[n_ops]
     (`operation_lateness`), ``prev_op`` int32[N] and ``keep`` (see `rank_operations`), ``budget``
-    (operations tried per root before units below it give up) and ``max_depth`` (longest
-    inheritance chain). Scratch: occ int32[K + 1, H*W] (all -1 on entry,
+    (operations tried per root before units below it give up), ``max_depth`` (longest
+    inheritance chain) and ``step_budget`` (operations tried per step over all roots, 0 = no
+    limit). Once the step has tried ``step_budget`` operations, every later root gets a per-root
+    budget of 0: it still takes its best operation that needs no other unit to move (waiting
+    always qualifies), but pushes nobody. The work of a step is therefore bounded by a count,
+    ``step_budget`` + N x (operations per unit), never by a clock, so the same inputs give the
+    same actions on a loaded machine. Scratch: occ int32[K + 1, H*W] (all -1 on entry,
     left all -1), path int32[N, K + 1], planned bool[N], opord int32[N, n_ops], blockers
     int32[N, K], opsel/nops/cidx/nblk/bpos/mark/trail/failed/fail_time/need_time/stack int32[N],
-    blocker_time int32[N, K]. Output: out_actions int8[N].
+    blocker_time int32[N, K]. Output: out_actions int8[N]; ``work`` int64[2]: operations tried this
+    step, and roots planned after ``step_budget`` ran out.
     """
     N = pos_lin.shape[0]
     K = ops.shape[1]
@@ -391,16 +398,28 @@ def epibt_step_kernel(
                     occ[k, pos_lin[i]] = i
             planned[i] = True
             opsel[i] = 0  # W...W
+    tried = np.int64(0)
+    cut = np.int64(0)
     for oi in range(N):
         root = order[oi]
         if planned[root]:
             continue
-        if not plan_root(
+        root_budget = np.int64(budget)
+        if step_budget > 0:
+            left = np.int64(step_budget) - tried
+            if left <= 0:
+                left = 0
+                cut += 1
+            if left < root_budget:
+                root_budget = left
+        ok = plan_root(
             H, W, root, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost,
-            tie, ops, lateness, prev_op, keep, budget, max_depth, occ, path, planned, opsel, opord, nops,
+            tie, ops, lateness, prev_op, keep, root_budget, max_depth, occ, path, planned, opsel, opord, nops,
             cidx, blockers, nblk, bpos, mark, trail, failed, fail_time, need_time, blocker_time, stack, state,
             keys,
-        ):  # fmt: skip
+        )  # fmt: skip
+        tried += state[1]
+        if not ok:
             # unreachable by the argument in plan_root; kept safe: wait in place
             for k in range(K + 1):
                 path[root, k] = pos_lin[root]
@@ -408,6 +427,8 @@ def epibt_step_kernel(
                     occ[k, pos_lin[root]] = root
             planned[root] = True
             opsel[root] = 0
+    work[0] = tried
+    work[1] = cut
     for i in range(N):
         out_actions[i] = ops[opsel[i], 0] if active[i] else ACT_W
     for i in range(N):

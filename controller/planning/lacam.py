@@ -130,6 +130,7 @@ def solve_lacam(
     *,
     seed: int = 0,
     time_limit_s: float = 60.0,
+    max_expansions: int = 0,
     dist: np.ndarray | None = None,
     first_successor=None,
     max_table_bytes: float = 4e9,
@@ -141,7 +142,9 @@ def solve_lacam(
     (built with `state_distance_kernel` if not given; ValueError if that would exceed
     ``max_table_bytes``); ``first_successor`` (optional) ``config -> next config or None``, used for
     each node's unconstrained visit (e.g. `pibt_successor`; default: the constrained kernel with no
-    constraints). ``time_limit_s`` bounds the search. Returns a `LaCAMResult`; its ``states`` are
+    constraints). ``max_expansions`` (0 = none) bounds the search by a count of node visits, so
+    whether and what it finds does not depend on the machine's speed; ``time_limit_s`` is a wall-clock
+    safety net on top (a search it stops is not reproducible). Returns a `LaCAMResult`; its ``states`` are
     the configurations step by step, start included. Raises ValueError if a goal is unreachable or
     two units share a start or goal cell.
     """
@@ -177,6 +180,8 @@ def solve_lacam(
     open_stack = [root]
     expanded = generated = invalid = revisits = 0
     while open_stack:
+        if max_expansions > 0 and expanded >= max_expansions:
+            break
         if time.perf_counter() - t0 > time_limit_s:
             break
         node = open_stack[-1]
@@ -286,9 +291,11 @@ class LaCAMPlanner:
 
     Parameters
     ----------
-    time_limit_s:
-        Search time limit per solve; if no solution is found by then ``last_result.solved`` is
-        False and the planner falls back to stepping the (incomplete) PIBT one-shot preset.
+    time_limit_s, max_expansions:
+        Search limits per solve: wall-clock seconds (a safety net) and node visits (0 = none; a
+        counted bound, so the outcome does not depend on machine load). If no solution is found by
+        then ``last_result.solved`` is False and the planner falls back to stepping the
+        (incomplete) PIBT one-shot preset.
     generator:
         Successor generator for a node's first (unconstrained) visit: ``"pibt"`` (default) the
         lifelong `PIBTPlanner` with the one-shot preset (`pibt_successor`; ``pibt_opts`` override
@@ -299,10 +306,15 @@ class LaCAMPlanner:
 
     name = "lacam"
 
-    def __init__(self, *, time_limit_s: float = 120.0, generator: str = "pibt", **pibt_opts) -> None:
+    def __init__(
+        self, *, time_limit_s: float = 120.0, max_expansions: int = 0, generator: str = "pibt", **pibt_opts
+    ) -> None:
         if generator not in ("pibt", "state"):
             raise ValueError("generator must be 'pibt' or 'state'")
+        if int(max_expansions) < 0:
+            raise ValueError(f"max_expansions must be >= 0 (0: no limit), not {max_expansions}")
         self.time_limit_s = float(time_limit_s)
+        self.max_expansions = int(max_expansions)
         self.generator = generator
         self.pibt_opts = pibt_opts
         self.last_result: LaCAMResult | None = None
@@ -338,8 +350,9 @@ class LaCAMPlanner:
         if self.generator == "pibt":
             first = pibt_successor(passable, goal_cell, seed=self.seed, **self.pibt_opts)
         res = solve_lacam(
-            passable, state, goal_cell, seed=self.seed, time_limit_s=self.time_limit_s, first_successor=first
-        )
+            passable, state, goal_cell, seed=self.seed, time_limit_s=self.time_limit_s,
+            max_expansions=self.max_expansions, first_successor=first,
+        )  # fmt: skip
         self.last_result = res
         self.seed += 1  # a replan explores differently
         self._fallback = None

@@ -34,8 +34,14 @@ def reference_epibt_step(
     keep: int,
     budget: int,
     max_depth: int,
+    step_budget: int = 0,
+    work: list[int] | None = None,
 ) -> np.ndarray:
-    """Return ``int8[N]`` actions for one step; arguments as in `epibt_step_kernel` (no scratch)."""
+    """Return ``int8[N]`` actions for one step; arguments as in `epibt_step_kernel` (no scratch).
+
+    ``work``, if given, receives [operations tried this step, roots planned after ``step_budget``
+    ran out] as the kernel's ``work`` output.
+    """
     n = len(pos_lin)
     k_steps = ops.shape[1]
     cur = [int(p) for p in pos_lin]
@@ -154,7 +160,7 @@ def reference_epibt_step(
     # units that found nothing under the current root -> the time by which they had to clear their cell
     failed: dict[int, int] = {}
 
-    def pibt(i: int, depth: int, need: int) -> bool:
+    def pibt(i: int, depth: int, need: int, budget: int) -> bool:
         if depth > 0 and failed.get(i, 0) >= need:
             return False
         if i not in ranked:
@@ -184,12 +190,14 @@ def reference_epibt_step(
             mark = len(trail)
             plan(i, cells)
             chosen[i] = o
-            if all(j in cells_of or pibt(j, depth + 1, t) for j, t in blockers.items()):
+            if all(j in cells_of or pibt(j, depth + 1, t, budget) for j, t in blockers.items()):
                 return True
             undo(mark)
         failed[i] = need
         return False
 
+    total = 0  # operations tried this step
+    cut = 0  # roots planned after the step budget ran out
     for root in order:
         root = int(root)
         if root in cells_of:
@@ -197,7 +205,16 @@ def reference_epibt_step(
         trail.clear()
         failed.clear()
         tried[0] = 0
-        if not pibt(root, 0, 0):
+        root_budget = budget
+        if step_budget > 0:
+            # the step's counted bound: once spent, later roots push nobody (per-root budget 0)
+            left = max(step_budget - total, 0)
+            cut += left == 0
+            root_budget = min(budget, left)
+        if not pibt(root, 0, 0, root_budget):
             plan(root, [cur[root]] * (k_steps + 1))
             chosen[root] = 0
+        total += tried[0]
+    if work is not None:
+        work[:] = [total, cut]
     return np.array([ops[chosen[i]][0] if active[i] else W_ for i in range(n)], np.int8)
