@@ -24,6 +24,7 @@ COLLISION_GROUP_POD = 128
 COLLISION_GROUP_UNIT = 256
 _MASK_ALL = 0xFFFF
 _MASK_MOVERS = _MASK_ALL & ~(COLLISION_GROUP_SCENERY | COLLISION_GROUP_POD | COLLISION_GROUP_UNIT)
+MARKERS_PER_MESH = 1024  # floor marker slabs per mesh body (24 vertices each: well inside PyBullet's limits)
 
 
 @dataclass
@@ -138,12 +139,20 @@ class BodyBuilder:
             # Storage homes merge into runs; other markers stay per cell with a margin so each reads alone.
             inset_m = 0.04 * cs if code == STORAGE else 0.08 * cs
             runs = self._row_runs(code).items() if code == STORAGE else self._cell_runs(code)
-            for length, starts in runs:
-                half = (length * cs / 2 - inset_m, cs / 2 - inset_m, half_z)
-                self._static_batch(
-                    [((c + length / 2) * cs, -(r + 0.5) * cs, half_z) for r, c in starts],
-                    visual=self._box_visual(half, rgba),
+            parts = [
+                (
+                    (length * cs / 2 - inset_m, cs / 2 - inset_m, half_z),
+                    ((c + length / 2) * cs, -(r + 0.5) * cs, half_z),
                 )
+                for length, starts in runs
+                for r, c in starts
+            ]
+            # Markers never move: a few mesh bodies of up to MARKERS_PER_MESH slabs each instead of one
+            # body per slab. A 2,000-unit floor has ~5,000 storage runs, and PyBullet's body
+            # creation and syncBodyInfo grow faster than linearly in bodies (seconds at that size).
+            for k in range(0, len(parts), MARKERS_PER_MESH):
+                visual = self._mesh_visual(assets.box_mesh(parts[k : k + MARKERS_PER_MESH]), rgba)
+                self._static_batch([(0.0, 0.0, 0.0)], visual=visual)
 
     def _cell_runs(self, code: int) -> list[tuple[int, list[tuple[int, int]]]]:
         """Every cell with `code` as a run of length 1, shaped like `_row_runs(code).items()`."""
