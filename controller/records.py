@@ -6,7 +6,9 @@ search). The dispatcher owns them; policies read them (see `fctwin.controller.po
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +23,45 @@ TO_POD, LIFTING, TO_STATION, AT_STATION, TO_STORAGE, SETTING_DOWN = range(6)
 PHASE_NAMES = ("to_pod", "lifting", "to_station", "at_station", "to_storage", "setting_down")
 
 NO_GOAL = (-1, -1)
+
+
+class CellsByDistance(Sequence):
+    """Cells in a fixed order (int32[K, 2] rows), read as (row, col) tuples, converted on demand.
+
+    A station's storage cells nearest first: the pod-storage policies walk them until a free one
+    turns up, a few dozen cells as a rule. Converting all of them to tuples at start took seconds and
+    ~300 MB on a 2,000-unit floor (144 stations x 24,000 cells); here only the walked prefix is
+    converted (in growing chunks) and kept, so a walk over it runs at list speed.
+    """
+
+    __slots__ = ("cells", "_tuples")
+
+    def __init__(self, cells: np.ndarray) -> None:
+        self.cells = np.ascontiguousarray(cells, dtype=np.int32).reshape(-1, 2)
+        self._tuples: list[Cell] = []
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [tuple(c) for c in self.cells[k].tolist()]
+        return tuple(self.cells[k].tolist())
+
+    def __iter__(self) -> Iterator[Cell]:
+        if len(self._tuples) == len(self.cells):
+            return iter(self._tuples)
+        return itertools.chain(self._tuples, self._convert_rest())
+
+    def _convert_rest(self) -> Iterator[Cell]:
+        # Runs once the list iterator before it is exhausted: it has seen exactly len(tuples) cells.
+        tuples, cells = self._tuples, self.cells
+        while (k := len(tuples)) < len(cells):
+            chunk = list(map(tuple, cells[k : k + max(256, k)].tolist()))
+            tuples.extend(chunk)
+            yield from chunk
+
+
 # Modes in which a unit cannot take a move this step (the planner treats it as an obstacle).
 INACTIVE_MODES = frozenset(
     (UnitMode.LIFTING, UnitMode.SETTING_DOWN, UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING)
@@ -91,9 +132,10 @@ class StationRec:
     queue: list[Trip] = field(default_factory=list)  # trips heading here, in arrival order
     open_orders: set[int] = field(default_factory=set)
     queue_cells: list[Cell] = field(default_factory=list)
-    # (row, col) storage cells reachable loaded, nearest first (ties row-major), as plain tuples:
-    # choosing a return cell walks this list, and iterating numpy rows cost ~10x more.
-    storage_by_distance: list[Cell] = field(default_factory=list)
+    # (row, col) storage cells reachable loaded, nearest first (ties row-major), handed out as plain
+    # tuples (choosing a return cell walks it, and iterating numpy rows cost ~10x more); a
+    # `CellsByDistance` converts only the prefix that was walked.
+    storage_by_distance: Sequence[Cell] = field(default_factory=list)
     distance: np.ndarray | None = None  # int32[H, W] BFS cells to the station for loaded units
     busy: bool = False
     associates: int = 1  # people working it (person-worked stations); 0 = closed

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fctwin.controller.floorplan import AISLE, grid_bfs_distance
-from fctwin.controller.records import Cell
+from fctwin.controller.floorplan import AISLE
+from fctwin.controller.planning.grid_bfs import grid_bfs_distance_fast
+from fctwin.controller.records import Cell, CellsByDistance
 
 
 class StationLayout:
@@ -18,12 +19,12 @@ class StationLayout:
     def _prepare_stations(self) -> None:
         loaded_ok = self.static_loaded | self.storage_mask
         for station in self.stations:
-            dist = grid_bfs_distance(loaded_ok, [station.cell])
+            dist = grid_bfs_distance_fast(loaded_ok, [station.cell])
             station.queue_cells = self._queue_line(station.cell, dist)
             station.distance = dist
             st = np.argwhere(self.storage_mask & (dist >= 0))
             order = np.lexsort((st[:, 1], st[:, 0], dist[self.storage_mask & (dist >= 0)]))
-            station.storage_by_distance = [(int(r), int(c)) for r, c in st[order].tolist()]
+            station.storage_by_distance = CellsByDistance(st[order])
 
     def _queue_line(self, cell: Cell, dist: np.ndarray) -> list[Cell]:
         """Cells where units wait for a station, nearest first.

@@ -64,6 +64,12 @@ LINK_HEARTBEAT_INTERVAL_S = 1.0
 # so a resend during a merely slow tick costs one duplicate frame, which is ignored.
 RESEND_AFTER_S = 0.5
 RESEND_MAX_S = 8.0
+# A send can also fail outright while the fleet host lives: libzmq closes a connection whose ZMTP
+# heartbeat went unanswered for ZMTP_HEARTBEAT_TIMEOUT_MS (1 s), which a process stalled that long
+# on a loaded machine (descheduled, or a page-reclaim stall) cannot answer, and the ROUTER refuses
+# sends (EHOSTUNREACH) until the fleet side has reconnected, ~0.1 s after it runs again. Such a
+# send is tried again after this long (backing off like a resend), as a lost message would be.
+SEND_RETRY_S = 0.1
 PARENT_CHECK_S = 0.25  # how often the child checks that its parent process still exists
 CLOSE_TIMEOUT_S = 10.0  # how long close() waits for the child to exit after bye
 
@@ -107,6 +113,7 @@ class ZmqFleetLink:
         self._pending_step = -1
         self._pending_batch: CommandBatch | None = None
         self.resends = 0  # batches sent again because no telemetry came back in time
+        self.send_failures = 0  # sends refused while the fleet host lived (its connection was down)
         self._closed = True  # until the child runs: close() has nothing to stop
         self._tmpdir = tempfile.mkdtemp(prefix="fctwin-link-")
         try:
@@ -168,10 +175,17 @@ class ZmqFleetLink:
         """
         self.server.t_sim_s = batch.t_s
         seq = self.server.send_commands(FLEET_HOST_ID, batch)
-        if not seq:
-            self._raise_dead("could not send commands to the fleet host")
         self._pending_step = batch.step
         self._pending_batch = batch
+        if not seq:
+            if not self.process.is_alive():
+                self._raise_dead("could not send commands to the fleet host")
+            if FLEET_HOST_ID not in self.server.clients:
+                self._raise_dead("could not send commands to the fleet host: its session ended")
+            # Alive and in session: its connection is down for a moment (see SEND_RETRY_S);
+            # `receive_frame` sends the batch again until it goes through.
+            self.send_failures += 1
+            log.info("could not send step %d to the fleet host (reconnecting): trying again", batch.step)
         return seq
 
     def receive_frame(self, seq: int) -> TelemetryFrame:
@@ -179,12 +193,14 @@ class ZmqFleetLink:
 
         If none comes within `RESEND_AFTER_S`, the same batch is sent again (backing off to
         `RESEND_MAX_S`) and the answer to any of the sends is taken: a lost message costs about a
-        second, not the reply timeout. `idle` (if set) is called between polls.
+        second, not the reply timeout. ``seq`` 0 (`send_batch` could not send: the connection was
+        down) is sent again after `SEND_RETRY_S`, backing off the same way. `idle` (if set) is
+        called between polls.
         """
         now = time.monotonic()
         deadline = now + self.reply_timeout_s
-        wanted = {seq}
-        resend_every = RESEND_AFTER_S
+        wanted = {seq} if seq else set()
+        resend_every = RESEND_AFTER_S if seq else SEND_RETRY_S
         resend_at = now + resend_every
         idle = self.idle
         poll_s = 0.1 if idle is None else 0.005
@@ -213,6 +229,8 @@ class ZmqFleetLink:
                         self._pending_step,
                         resend_every,
                     )
+                else:
+                    self.send_failures += 1
                 resend_every = min(2 * resend_every, RESEND_MAX_S)
                 resend_at = now + resend_every
         self._raise_dead(f"no telemetry for step {self._pending_step} within {self.reply_timeout_s:g} s")

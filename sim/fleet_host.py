@@ -383,7 +383,8 @@ class FleetHost:
             unit_cells=cells,
             unit_headings=heads,
         )
-        self.world = World(spec, gui=gui)
+        # Headless: a pod gets its PyBullet body when it first moves (see `World`, lazy_pods).
+        self.world = World(spec, gui=gui, lazy_pods=not gui)
         for unit, s in zip(self.stations, sc.stations, strict=True):
             # Someone watching a physics run sees the real cells (arms moving) in the world's client;
             # headless, each cell keeps its own client (independent, reproducible) and the world

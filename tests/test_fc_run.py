@@ -370,3 +370,21 @@ def test_cli_builds_only_the_subcommand_asked_for_and_lists_all_on_help():
         [sys.executable, "-m", "fctwin.sim.cli", "rnu"], capture_output=True, text=True, timeout=120
     )
     assert typo.returncode == 2 and "invalid choice: 'rnu'" in typo.stderr and "inbound" in typo.stderr
+
+
+@pytest.mark.slow
+def test_the_2000_unit_floor_starts_and_runs_its_first_minutes_safely(tmp_path):
+    """fc_2000, the scale benchmark's scene: it loads as described, and its first simulated minutes
+    (trips to 2,000 units at once) keep units conserved, no two units in one cell, and pick stock."""
+    scene = load_scene(ROOT / "scenes" / "fc_2000.toml")
+    assert len(scene.units) == 2000 and scene.pods.count == 20000
+    assert sum(s.kind == "pick" for s in scene.stations) == 96
+    assert sum(s.kind == "stow" for s in scene.stations) == 48
+    res = run_fc(
+        scene,
+        RunOptions(hours=3 / 60, runs_dir=tmp_path, link="local", record_poses=False, world=False),
+    )
+    k = res.kpis
+    assert k["units_conserved"] and k["collisions"] == 0
+    assert k["units_picked"] > 0 and k["trips_completed"] > 0
+    assert k["drive_unit_utilisation"] > 0.2  # a third of the fleet has trips within three minutes

@@ -115,3 +115,23 @@ def test_a_lost_command_is_sent_again_and_the_step_runs_once():
         assert frame.step == 2 and frame.units[0].col == 2
         # a slow tick is resent too, and still moves the unit once: the next step continues from col 2
         assert link.exchange(_forward(3, 3)).units[0].col == 3
+
+
+def test_a_stalled_fleet_host_is_waited_for_not_declared_unreachable():
+    """fc_large over ZeroMQ failed under heavy CPU load with "could not send commands to the fleet
+    host (... still running)": a fleet host stalled past the ZMTP heartbeat timeout (1 s) has its
+    connection closed by libzmq, and the ROUTER refuses sends until the fleet side reconnects. Here
+    the stall is made on purpose (SIGSTOP for 2.5 s); the link tries the send again once the host
+    runs, and the step still runs once."""
+    with ZmqFleetLink("toy:1", host_factory=TOY, start_timeout_s=60, reply_timeout_s=60) as link:
+        link.exchange(_forward(1, 1))
+        os.kill(link.process.pid, signal.SIGSTOP)
+        try:
+            time.sleep(2.5)  # heartbeat 0.25 s + timeout 1 s: the connection is gone by now
+            seq = link.send_batch(_forward(2, 2))
+        finally:
+            os.kill(link.process.pid, signal.SIGCONT)
+        assert seq == 0 and link.send_failures >= 1  # refused while it was down, not an error
+        frame = link.receive_frame(seq)
+        assert frame.step == 2 and frame.units[0].col == 2
+        assert link.exchange(_forward(3, 3)).units[0].col == 3  # moved once per step

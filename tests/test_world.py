@@ -121,6 +121,38 @@ def test_a_lifted_pod_rides_on_its_unit_and_lands_on_a_storage_cell(world):
     assert world.pod_cells[0].tolist() == [4, 5]
 
 
+def test_a_lazy_world_makes_a_pod_body_when_the_pod_first_moves_and_shows_the_same_floor():
+    """Headless fleet hosts build pods lazily: the pods that move, and all of them on request, end
+    where an eagerly built world has them."""
+
+    def story(w: World) -> None:
+        move_unit(w, 0, (3, 3))
+        w.lift_pod(0, 0)
+        move_unit(w, 0, (2, 5), heading=1)
+        move_unit(w, 0, (4, 5), heading=1)
+        w.set_down_pod(0, (4, 5))
+        move_unit(w, 0, (2, 5))
+        w.note_unit_cell(1, (4, 6), 2)
+        w.lift_pod(1, 2)
+
+    with World(small_spec()) as eager, World(small_spec(), lazy_pods=True) as lazy:
+        n_units_scenery = len(lazy.unit_body_ids) + len(lazy.scenery_body_ids)
+        assert p.getNumBodies(physicsClientId=lazy.client_id) == n_units_scenery  # no pod yet
+        story(eager)
+        story(lazy)
+        assert p.getNumBodies(physicsClientId=lazy.client_id) == n_units_scenery + 2  # pods 0 and 2
+        for pod in range(3):
+            np.testing.assert_allclose(lazy.pod_position(pod), eager.pod_position(pod), atol=1e-6)
+            assert lazy.pod_carrier(pod) == eager.pod_carrier(pod)
+        np.testing.assert_array_equal(lazy.pod_cells, eager.pod_cells)
+        pods = lazy.pod_body_ids  # every pod has a body now
+        assert (pods >= 0).all() and len(set(pods.tolist())) == 3
+        assert p.getNumBodies(physicsClientId=lazy.client_id) == n_units_scenery + 3
+    with World(small_spec(), gui=False, lazy_pods=True) as lazy:
+        rgb = lazy.snapshot_rgb(width=64, height=48)  # a snapshot shows every pod
+        assert rgb.shape == (48, 64, 3) and (lazy.pod_body_ids >= 0).all()
+
+
 def test_a_noted_unit_lifts_and_sets_down_at_once_and_its_body_follows_at_the_next_sync(world):
     """Headless runs record a unit's cell for a lift or set-down without teleporting its body: the
     checks and the pod use the recorded pose, the body catches up at the next pose sync."""

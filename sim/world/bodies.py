@@ -24,6 +24,7 @@ COLLISION_GROUP_POD = 128
 COLLISION_GROUP_UNIT = 256
 _MASK_ALL = 0xFFFF
 _MASK_MOVERS = _MASK_ALL & ~(COLLISION_GROUP_SCENERY | COLLISION_GROUP_POD | COLLISION_GROUP_UNIT)
+MARKERS_PER_MESH = 1024  # floor marker slabs per mesh body (24 vertices each: well inside PyBullet's limits)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class BodyBuilder:
         self.spec = spec
         self._client = client
         self.bodies = Bodies()
+        self._pod_shape_ids: tuple[int, int, int] | None = None
 
     def _pb(self, fn, *args, **kwargs):
         return fn(*args, physicsClientId=self._client, **kwargs)
@@ -137,12 +139,20 @@ class BodyBuilder:
             # Storage homes merge into runs; other markers stay per cell with a margin so each reads alone.
             inset_m = 0.04 * cs if code == STORAGE else 0.08 * cs
             runs = self._row_runs(code).items() if code == STORAGE else self._cell_runs(code)
-            for length, starts in runs:
-                half = (length * cs / 2 - inset_m, cs / 2 - inset_m, half_z)
-                self._static_batch(
-                    [((c + length / 2) * cs, -(r + 0.5) * cs, half_z) for r, c in starts],
-                    visual=self._box_visual(half, rgba),
+            parts = [
+                (
+                    (length * cs / 2 - inset_m, cs / 2 - inset_m, half_z),
+                    ((c + length / 2) * cs, -(r + 0.5) * cs, half_z),
                 )
+                for length, starts in runs
+                for r, c in starts
+            ]
+            # Markers never move: a few mesh bodies of up to MARKERS_PER_MESH slabs each instead of one
+            # body per slab. A 2,000-unit floor has ~5,000 storage runs, and PyBullet's body
+            # creation and syncBodyInfo grow faster than linearly in bodies (seconds at that size).
+            for k in range(0, len(parts), MARKERS_PER_MESH):
+                visual = self._mesh_visual(assets.box_mesh(parts[k : k + MARKERS_PER_MESH]), rgba)
+                self._static_batch([(0.0, 0.0, 0.0)], visual=visual)
 
     def _cell_runs(self, code: int) -> list[tuple[int, list[tuple[int, int]]]]:
         """Every cell with `code` as a run of length 1, shaped like `_row_runs(code).items()`."""
@@ -239,18 +249,18 @@ class BodyBuilder:
         spec = self.spec
         if not len(spec.pod_cells):
             return
-        size_m = self._pod_size_in_cell()
-        frame = assets.pod_frame_parts(size_m)
-        bins = assets.pod_bins_parts(size_m)
-        frame_visual = self._mesh_visual(assets.box_mesh(frame), assets.RGBA_POD_FRAME)
-        bins_visual = self._mesh_visual(assets.box_mesh(bins), assets.RGBA_POD_BINS)
-        # One collision box over the bin body only: a unit can drive between the legs.
-        bin_height_m = size_m[2] - assets.POD_CLEARANCE_M
-        collision = self._box_collision(
-            (size_m[0] / 2, size_m[1] / 2, bin_height_m / 2),
-            (0, 0, assets.POD_CLEARANCE_M + bin_height_m / 2),
-        )
-        x, y = xy_from_cell(spec.pod_cells[:, 0], spec.pod_cells[:, 1], spec.cell_size_m)
+        self.bodies.pods = self.create_pods(spec.pod_cells)
+
+    def create_pods(self, cells: np.ndarray) -> np.ndarray:
+        """Pod bodies resting on int[K, 2] cells, in one batch; returns their int32[K] body ids.
+
+        `build_pods` makes every pod at once; a world with lazy pods makes each when it first moves.
+        """
+        cells = np.asarray(cells).reshape(-1, 2)
+        if not len(cells):
+            return np.empty(0, dtype=np.int32)
+        collision, frame_visual, bins_visual = self._pod_shapes()
+        x, y = xy_from_cell(cells[:, 0], cells[:, 1], self.spec.cell_size_m)
         positions = np.column_stack([x, y, np.zeros(len(x))]).tolist()
         ids = self._pb(
             p.createMultiBody,
@@ -269,9 +279,27 @@ class BodyBuilder:
             linkJointTypes=[p.JOINT_FIXED],
             linkJointAxis=[(0, 0, 1)],
         )
-        self.bodies.pods = np.array(ids, dtype=np.int32).reshape(-1)
-        for body in self.bodies.pods.tolist():
+        ids = np.array(ids, dtype=np.int32).reshape(-1)
+        for body in ids.tolist():
             self._pb(p.setCollisionFilterGroupMask, body, -1, COLLISION_GROUP_POD, _MASK_MOVERS)
+        return ids
+
+    def _pod_shapes(self) -> tuple[int, int, int]:
+        """(collision, frame visual, bins visual) shape ids shared by every pod, made once."""
+        if self._pod_shape_ids is None:
+            size_m = self._pod_size_in_cell()
+            frame = assets.pod_frame_parts(size_m)
+            bins = assets.pod_bins_parts(size_m)
+            frame_visual = self._mesh_visual(assets.box_mesh(frame), assets.RGBA_POD_FRAME)
+            bins_visual = self._mesh_visual(assets.box_mesh(bins), assets.RGBA_POD_BINS)
+            # One collision box over the bin body only: a unit can drive between the legs.
+            bin_height_m = size_m[2] - assets.POD_CLEARANCE_M
+            collision = self._box_collision(
+                (size_m[0] / 2, size_m[1] / 2, bin_height_m / 2),
+                (0, 0, assets.POD_CLEARANCE_M + bin_height_m / 2),
+            )
+            self._pod_shape_ids = (collision, frame_visual, bins_visual)
+        return self._pod_shape_ids
 
     def _pod_size_in_cell(self) -> tuple[float, float, float]:
         """Pod size, scaled down in x and y if the footprint would not fit a cell with a small margin."""

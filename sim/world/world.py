@@ -45,13 +45,22 @@ class World:
         DisplayUnavailable: ``gui=True`` and no display can be opened.
         ValueError: both `gui` and `client` are given.
         RuntimeError: ``gui=True`` while another GUI world is open in this process.
+
+    ``lazy_pods=True`` (headless runs, never with the GUI) gives a pod its body only when it first
+    moves, or when something asks for pod bodies (`pod_body_ids`, `pod_position`, a snapshot): a pod
+    that never leaves its cell has nothing to show or check that its cell does not say already.
+    A 2,000-unit floor has 20,000 pods and moves a few thousand of them an hour; building all of
+    them took most of the fleet host's start-up (and closing the client again, seconds at the end).
     """
 
-    def __init__(self, spec: WorldSpec, *, gui: bool = False, client: int | None = None) -> None:
+    def __init__(
+        self, spec: WorldSpec, *, gui: bool = False, client: int | None = None, lazy_pods: bool = False
+    ) -> None:
         if gui and client is not None:
             raise ValueError("pass either gui=True or an existing client, not both")
         self.spec = spec
         self.gui = gui
+        self.lazy_pods = bool(lazy_pods) and not gui
         self._owns_client = client is None
         if client is not None:
             self._client = client
@@ -92,7 +101,10 @@ class World:
         builder.build_floor_and_walls()
         builder.build_markers()
         builder.build_station_furniture()
-        builder.build_pods()
+        if self.lazy_pods:
+            self._bodies.pods = np.full(len(self.spec.pod_cells), -1, dtype=np.int32)
+        else:
+            builder.build_pods()
         builder.build_units()
         self._pb(p.syncBodyInfo)  # batch creation leaves getNumBodies() stale until synced
         self.set_units_from_cells(self.spec.unit_cells, self.spec.unit_headings)
@@ -119,8 +131,27 @@ class World:
 
     @property
     def pod_body_ids(self) -> np.ndarray:
-        """int32[P]: PyBullet body id of each pod (a copy)."""
+        """int32[P]: PyBullet body id of each pod (a copy; a lazy world makes the missing ones first)."""
+        self._materialise_pods()
         return self._bodies.pods.copy()
+
+    def _pod_body(self, pod: int) -> int:
+        """The body of `pod`, made now (at its resting cell) if this lazy world has none yet."""
+        body = int(self._bodies.pods[pod])
+        if body < 0:
+            body = int(self._builder.create_pods(self._pod_cell[pod : pod + 1])[0])
+            self._bodies.pods[pod] = body
+        return body
+
+    def _materialise_pods(self) -> None:
+        """Give every pod without a body one, at its resting cell (lazy worlds; else nothing to do)."""
+        if not self.lazy_pods:
+            return
+        missing = np.flatnonzero(self._bodies.pods < 0)
+        if len(missing):
+            # A pod without a body never moved, so it rests (carried pods got theirs at the lift).
+            self._bodies.pods[missing] = self._builder.create_pods(self._pod_cell[missing])
+            self._pb(p.syncBodyInfo)
 
     @property
     def unit_body_ids(self) -> np.ndarray:
@@ -220,7 +251,7 @@ class World:
         pod = int(self._unit_payload[unit])
         if pod >= 0:
             p.resetBasePositionAndOrientation(
-                int(self._bodies.pods[pod]), (x, y, assets.POD_LIFT_M), IDENTITY_QUAT, physicsClientId=client
+                self._pod_body(pod), (x, y, assets.POD_LIFT_M), IDENTITY_QUAT, physicsClientId=client
             )
         self._unit_pose_world[unit] = (x, y, yaw)
         self._body_stale[unit] = False
@@ -330,17 +361,13 @@ class World:
             raise ValueError(f"pod {pod} is already carried by unit {self._pod_carrier[pod]}")
         row, col = self._pod_cell[pod].tolist()
         self._check_at(unit, row, col, f"pod {pod}")
+        body = self._pod_body(pod)  # before the pod leaves its cell: a lazy world makes it there
         self._resting_pod[row, col] = -1
         self._pod_cell[pod] = (-1, -1)
         self._pod_carrier[pod] = unit
         self._unit_payload[unit] = pod
         x, y, _ = self._unit_pose_world[unit].tolist()
-        self._pb(
-            p.resetBasePositionAndOrientation,
-            int(self._bodies.pods[pod]),
-            (x, y, assets.POD_LIFT_M),
-            IDENTITY_QUAT,
-        )
+        self._pb(p.resetBasePositionAndOrientation, body, (x, y, assets.POD_LIFT_M), IDENTITY_QUAT)
 
     def set_down_pod(self, unit: int, cell: Cell) -> int:
         """Unit `unit` sets its pod down on storage cell `cell` (row, col), where it stays.
@@ -368,7 +395,7 @@ class World:
         self._pod_cell[pod] = (row, col)
         self._resting_pod[row, col] = pod
         x, y = xy_from_cell(row, col, self.spec.cell_size_m)
-        self._pb(p.resetBasePositionAndOrientation, int(self._bodies.pods[pod]), (x, y, 0.0), IDENTITY_QUAT)
+        self._pb(p.resetBasePositionAndOrientation, self._pod_body(pod), (x, y, 0.0), IDENTITY_QUAT)
         return pod
 
     # --- queries -----------------------------------------------------------------------------------
@@ -376,7 +403,7 @@ class World:
     def pod_position(self, pod: int) -> tuple[float, float, float]:
         """World (x_m, y_m, z_m) of a pod's footprint centre, read from PyBullet (z = 0 resting)."""
         pod = self._check_index("pod", pod, len(self._pod_carrier))
-        return tuple(self._pb(p.getBasePositionAndOrientation, int(self._bodies.pods[pod]))[0])
+        return tuple(self._pb(p.getBasePositionAndOrientation, self._pod_body(pod))[0])
 
     def unit_pose(self, unit: int) -> tuple[float, float, float]:
         """World (x_m, y_m, yaw_rad) of a unit, read from PyBullet."""
@@ -446,6 +473,7 @@ class World:
         Shows the whole floor from the south, or a close-up of the cells within `radius_cells` of
         `focus_cell` (row, col).
         """
+        self._materialise_pods()
         return snapshot_rgb(
             self.spec,
             self._client,
