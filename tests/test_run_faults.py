@@ -62,7 +62,14 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group: a "terminal" Ctrl-C goes to the group
+        # A shell's background job inherits SIGINT ignored (and Python keeps an inherited SIG_IGN):
+        # a suite started with `pytest &` would otherwise test a run that cannot be interrupted.
+        preexec_fn=_interruptible,
     )
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _db(tmp_path: Path) -> Path | None:
