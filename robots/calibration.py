@@ -4,8 +4,8 @@
 PyBullet cell, the Blue Jay cell with 1-4 arms, and Sequoia store/retrieve cycles on the rack, fits a
 gamma distribution (mean, cv by moments) per unit type, line kind and item class, and returns the
 table `fctwin.robots.data` reads. Without a scene catalogue Vulcan's items come from
-`fctwin.robots.data.item_mix` (an assumed FC-like size mix); ``vulcan_summary`` and ``bluejay_summary``
-carry the figures to compare with the public record.
+`fctwin.robots.data.item_mix` (an assumed FC-like size and packaging mix); ``vulcan_summary`` and
+``bluejay_summary`` carry the figures to compare with the public record.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from fctwin.robots.data import item_class
-from fctwin.robots.data.item_mix import sample_items
+from fctwin.robots.data.item_mix import kind_of_sku, sample_catalogue
 
-__all__ = ["calibrate", "calibrate_bluejay", "fit_gamma", "write_models"]
+__all__ = ["POD_FILL_FRAC", "calibrate", "calibrate_bluejay", "fit_gamma", "vulcan_figures", "write_models"]
+
+POD_FILL_FRAC = 0.5  # share of each bin's width filled when a pod arrives (assumed; docs/stations.md)
 
 
 def fit_gamma(samples_s) -> dict:
@@ -49,42 +51,45 @@ def calibrate(
     rng = np.random.default_rng(seed)
     if sku_sizes_m is None:
         # Not the scene schema's catalogue ranges (up to 40 x 30 x 30 cm, uniform): almost none of
-        # those fit a 13-21 cm cubby. The default is an FC-like item mix (see robots.data.item_mix).
-        sku_sizes_m, sku_mass_kg = sample_items(rng, 400)
+        # those fit a 13-21 cm cubby. The default is an FC-like item mix with packaging (boxes,
+        # polybags, fragile items; see robots.data.item_mix).
+        sku_sizes_m, sku_mass_kg, sku_kinds = sample_catalogue(rng, 400)
+    else:  # a scene catalogue has sizes and masses only: packaging fixed per SKU id from the mix
+        sku_kinds = [kind_of_sku(k) for k in range(len(sku_sizes_m))]
     sku_sizes_m = np.asarray(sku_sizes_m)
     results: dict[str, dict[str, tuple[list, list]]] = {"stow": {}, "pick": {}}
-    reasons: dict[str, int] = {}
-    cell = VulcanCell()
+    stows: list[tuple[float, bool, str, str]] = []  # (duration_s, success, reason, kind)
+    picks: list[tuple[float, bool, str, str]] = []
+    cell = VulcanCell(seed=seed)
     for k in range(trials):
         if k % 8 == 0:
-            cell.load_pod(rng, fill_frac=0.5)
+            cell.load_pod(rng, fill_frac=POD_FILL_FRAC)
         sku = int(rng.integers(len(sku_sizes_m)))
         size = tuple(sorted(sku_sizes_m[sku].tolist()))
+        mass, kind = float(sku_mass_kg[sku]), sku_kinds[sku]
         cls = item_class(size)
-        res = cell.stow(size, float(sku_mass_kg[sku]))
+        res = cell.stow(size, mass, kind=kind)
         d, s = results["stow"].setdefault(cls, ([], []))
         d.append(res.duration_s)
         s.append(res.success)
-        if not res.success:
-            reasons[res.reason] = reasons.get(res.reason, 0) + 1
-        item_id = cell.place_for_pick(size, float(sku_mass_kg[sku]))
-        if item_id is not None:
+        stows.append((res.duration_s, res.success, res.reason, kind))
+        # Pick the same SKU back from the pod: refused types go to a person without an attempt.
+        refused = cell.refusal(size, mass, kind)
+        if refused:
+            pres_s, ok, why = cell.perceive_s(), False, f"refused: {refused}"
+        else:
+            stack = bool(cell.rng.random() < cell.params.stack_share)
+            item_id = cell.place_for_pick(size, mass, kind, stack=stack)
+            if item_id is None:
+                continue
             pres = cell.pick(item_id)
-            d, s = results["pick"].setdefault(cls, ([], []))
-            d.append(pres.duration_s)
-            s.append(pres.success)
+            pres_s, ok, why = pres.duration_s, pres.success, pres.reason
+        d, s = results["pick"].setdefault(cls, ([], []))
+        d.append(pres_s)
+        s.append(ok)
+        picks.append((pres_s, ok, why, kind))
     cell.close()
-    stow_all = [(d, ok) for dd, ss in results["stow"].values() for d, ok in zip(dd, ss, strict=True)]
-    stow_s = sum(d for d, _ in stow_all) + PERSON_HANDOFF_S * sum(not ok for _, ok in stow_all)
-    vulcan_summary = {
-        "stow_trials": len(stow_all),
-        "stow_success_rate": round(float(np.mean([ok for _, ok in stow_all])), 3),
-        "to_person_share": round(float(np.mean([not ok for _, ok in stow_all])), 3),
-        # Units moved per hour of arm time (hand-offs count as moved, each costs PERSON_HANDOFF_S).
-        "stow_units_per_h": round(3600.0 * len(stow_all) / stow_s, 1),
-        "stow_success_cycle_mean_s": round(float(np.mean([d for d, ok in stow_all if ok] or [0.0])), 3),
-        "to_person_reasons": reasons,
-    }
+    vulcan_summary = vulcan_figures(stows, picks, handoff_s=PERSON_HANDOFF_S)
     vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
     for per in vulcan.values():
         if "medium" not in per and per:
@@ -115,6 +120,62 @@ def calibrate(
         },
         "bluejay_arms_units_per_h": curve,
         "bluejay_summary": bluejay_summary,
+    }
+
+
+def vulcan_figures(stows, picks, *, handoff_s: float) -> dict:
+    """The figures to compare with the public record, from per-unit (duration_s, success, reason, kind).
+
+    ``stow_success_rate`` and ``pick_success_rate`` are over the units the arm attempted (refused
+    item types never reach the arm: the public success rates are over attempts); ``to_person_share``
+    is over every unit (refusals plus failures). ``stow_units_per_h`` counts every unit through the
+    station per arm-hour, hand-offs included (each costs ``handoff_s``), as the fast model moves
+    them; ``robot_stows_per_h`` only those the arm stowed itself.
+    """
+
+    def reasons(rows) -> dict:
+        out: dict[str, int] = {}
+        for _, ok, why, _ in rows:
+            if not ok:
+                out[why] = out.get(why, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    def by_kind(rows) -> dict:
+        out = {}
+        for kind in sorted({r[3] for r in rows}):
+            mine = [r for r in rows if r[3] == kind]
+            tried = [r for r in mine if not r[2].startswith("refused")]
+            out[kind] = {
+                "units": len(mine),
+                "refused": len(mine) - len(tried),
+                "success_rate": round(float(np.mean([r[1] for r in tried])), 3) if tried else None,
+            }
+        return out
+
+    def rate(rows) -> float:
+        tried = [ok for _, ok, why, _ in rows if not why.startswith("refused")]
+        return round(float(np.mean(tried)), 3) if tried else float("nan")
+
+    arm_s = sum(d for d, *_ in stows) + handoff_s * sum(not ok for _, ok, *_ in stows)
+    n = max(1, len(stows))
+    return {
+        "stow_trials": len(stows),
+        "stow_attempted": sum(not why.startswith("refused") for _, _, why, _ in stows),
+        "stow_success_rate": rate(stows),
+        "to_person_share": round(sum(not ok for _, ok, *_ in stows) / n, 3),
+        "refused_share": round(sum(why.startswith("refused") for _, _, why, _ in stows) / n, 3),
+        "stow_units_per_h": round(3600.0 * len(stows) / max(arm_s, 1e-9), 1),
+        "robot_stows_per_h": round(3600.0 * sum(ok for _, ok, *_ in stows) / max(arm_s, 1e-9), 1),
+        "stow_success_cycle_mean_s": round(float(np.mean([d for d, ok, *_ in stows if ok] or [0.0])), 3),
+        "to_person_reasons": reasons(stows),
+        "stow_by_kind": by_kind(stows),
+        "pick_trials": len(picks),
+        "pick_attempted": sum(not why.startswith("refused") for _, _, why, _ in picks),
+        "pick_success_rate": rate(picks),
+        "pick_to_person_share": round(sum(not ok for _, ok, *_ in picks) / max(1, len(picks)), 3),
+        "pick_cycle_mean_s": round(float(np.mean([d for d, *_ in picks] or [0.0])), 3),
+        "pick_failure_reasons": reasons(picks),
+        "pick_by_kind": by_kind(picks),
     }
 
 
