@@ -18,7 +18,15 @@ import numpy as np
 from fctwin.robots.data import item_class
 from fctwin.robots.data.item_mix import kind_of_sku, sample_catalogue
 
-__all__ = ["POD_FILL_FRAC", "calibrate", "calibrate_bluejay", "fit_gamma", "vulcan_figures", "write_models"]
+__all__ = [
+    "POD_FILL_FRAC",
+    "POD_TRIALS",
+    "calibrate",
+    "calibrate_bluejay",
+    "fit_gamma",
+    "vulcan_figures",
+    "write_models",
+]
 
 POD_FILL_FRAC = 0.5  # share of each bin's width filled when a pod arrives (assumed; docs/stations.md)
 
@@ -40,12 +48,71 @@ def _entry(durations, successes) -> dict:
     return out
 
 
-def calibrate(
-    *, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=None, bluejay_sim_s: float = 60.0
-) -> dict:
-    """Run the physics and return the model table (``schema_version`` 1)."""
-    from fctwin.robots.physics.sequoia_rack import SequoiaRack
+POD_TRIALS = 8  # Vulcan trials per pod: each pod is an episode of its own (its own cell and stream)
+
+
+def _vulcan_pod(job) -> list[tuple]:
+    """One pod's Vulcan trials: ``[(item class, stow row, pick row or None), ...]``.
+
+    A fresh cell and a stream seeded by ``(seed, pod index)``: a pod's outcome does not depend on
+    which process ran it, or on the pods before it, so ``jobs`` never changes the table.
+    """
     from fctwin.robots.physics.vulcan_cell import VulcanCell
+
+    seed, pod, n, sizes_m, mass_kg, kinds = job
+    rng = np.random.default_rng([seed, pod])
+    cell = VulcanCell(seed=int(rng.integers(2**31)))
+    cell.load_pod(rng, fill_frac=POD_FILL_FRAC)
+    out = []
+    for _ in range(n):
+        sku = int(rng.integers(len(sizes_m)))
+        size = tuple(sorted(sizes_m[sku].tolist()))
+        mass, kind = float(mass_kg[sku]), kinds[sku]
+        res = cell.stow(size, mass, kind=kind)
+        stow = (res.duration_s, res.success, res.reason, kind)
+        # Pick the same SKU back from the pod: refused types go to a person without an attempt.
+        refused = cell.refusal(size, mass, kind)
+        pick = None
+        if refused:
+            pick = (cell.perceive_s(), False, f"refused: {refused}", kind)
+        else:
+            stack = bool(cell.rng.random() < cell.params.stack_share)
+            item_id = cell.place_for_pick(size, mass, kind, stack=stack)
+            if item_id is not None:
+                pres = cell.pick(item_id)
+                pick = (pres.duration_s, pres.success, pres.reason, kind)
+        out.append((item_class(size), stow, pick))
+    cell.close()
+    return out
+
+
+def _pool_map(fn, jobs_list: list, jobs: int) -> list:
+    """``[fn(j) for j in jobs_list]``, in ``jobs`` processes when jobs > 1 (same results either way)."""
+    if jobs <= 1 or len(jobs_list) <= 1:
+        return [fn(j) for j in jobs_list]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: every worker starts its own PyBullet clients, nothing inherited from this process
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+        return list(ex.map(fn, jobs_list))
+
+
+def calibrate(
+    *,
+    trials: int = 20,
+    seed: int = 0,
+    sku_sizes_m=None,
+    sku_mass_kg=None,
+    bluejay_sim_s: float = 60.0,
+    jobs: int = 1,
+) -> dict:
+    """Run the physics and return the model table (``schema_version`` 1).
+
+    ``jobs``: processes for the Vulcan pods and the Blue Jay arm counts (the table is the same for
+    any value: each pod and each arm count has its own seeded stream).
+    """
+    from fctwin.robots.physics.sequoia_rack import SequoiaRack
     from fctwin.robots.vulcan import PERSON_HANDOFF_S
 
     rng = np.random.default_rng(seed)
@@ -56,45 +123,32 @@ def calibrate(
         sku_sizes_m, sku_mass_kg, sku_kinds = sample_catalogue(rng, 400)
     else:  # a scene catalogue has sizes and masses only: packaging fixed per SKU id from the mix
         sku_kinds = [kind_of_sku(k) for k in range(len(sku_sizes_m))]
-    sku_sizes_m = np.asarray(sku_sizes_m)
+    sku_sizes_m = np.asarray(sku_sizes_m, dtype=np.float64)
+    sku_mass_kg = np.asarray(sku_mass_kg, dtype=np.float64)
     results: dict[str, dict[str, tuple[list, list]]] = {"stow": {}, "pick": {}}
     stows: list[tuple[float, bool, str, str]] = []  # (duration_s, success, reason, kind)
     picks: list[tuple[float, bool, str, str]] = []
-    cell = VulcanCell(seed=seed)
-    for k in range(trials):
-        if k % 8 == 0:
-            cell.load_pod(rng, fill_frac=POD_FILL_FRAC)
-        sku = int(rng.integers(len(sku_sizes_m)))
-        size = tuple(sorted(sku_sizes_m[sku].tolist()))
-        mass, kind = float(sku_mass_kg[sku]), sku_kinds[sku]
-        cls = item_class(size)
-        res = cell.stow(size, mass, kind=kind)
-        d, s = results["stow"].setdefault(cls, ([], []))
-        d.append(res.duration_s)
-        s.append(res.success)
-        stows.append((res.duration_s, res.success, res.reason, kind))
-        # Pick the same SKU back from the pod: refused types go to a person without an attempt.
-        refused = cell.refusal(size, mass, kind)
-        if refused:
-            pres_s, ok, why = cell.perceive_s(), False, f"refused: {refused}"
-        else:
-            stack = bool(cell.rng.random() < cell.params.stack_share)
-            item_id = cell.place_for_pick(size, mass, kind, stack=stack)
-            if item_id is None:
-                continue
-            pres = cell.pick(item_id)
-            pres_s, ok, why = pres.duration_s, pres.success, pres.reason
-        d, s = results["pick"].setdefault(cls, ([], []))
-        d.append(pres_s)
-        s.append(ok)
-        picks.append((pres_s, ok, why, kind))
-    cell.close()
+    pods = [
+        (seed, k, min(POD_TRIALS, trials - k * POD_TRIALS), sku_sizes_m, sku_mass_kg, list(sku_kinds))
+        for k in range((trials + POD_TRIALS - 1) // POD_TRIALS)
+    ]
+    for pod in _pool_map(_vulcan_pod, pods, jobs):
+        for cls, stow, pick in pod:
+            stows.append(stow)
+            d, s = results["stow"].setdefault(cls, ([], []))
+            d.append(stow[0])
+            s.append(stow[1])
+            if pick is not None:
+                picks.append(pick)
+                d, s = results["pick"].setdefault(cls, ([], []))
+                d.append(pick[0])
+                s.append(pick[1])
     vulcan_summary = vulcan_figures(stows, picks, handoff_s=PERSON_HANDOFF_S)
     vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
     for per in vulcan.values():
         if "medium" not in per and per:
             per["medium"] = next(iter(per.values()))
-    bluejay_models, curve, bluejay_summary = calibrate_bluejay(sim_s=bluejay_sim_s, seed=seed)
+    bluejay_models, curve, bluejay_summary = calibrate_bluejay(sim_s=bluejay_sim_s, seed=seed, jobs=jobs)
     rack = SequoiaRack()
     store_s = [rack.store()[0] for _ in range(min(trials, rack.free.size - 1))]
     slots = sorted(rack.totes)
@@ -179,39 +233,48 @@ def vulcan_figures(stows, picks, *, handoff_s: float) -> dict:
     }
 
 
-def calibrate_bluejay(*, sim_s: float = 60.0, seed: int = 0) -> tuple[dict, dict, dict]:
+def _bluejay_arms(job) -> tuple[int, list, list, dict]:
+    """The Blue Jay cell with ``arms`` arms for ``sim_s``: (arms, gaps_s, successes, summary)."""
+    from fctwin.robots.physics.bluejay_cell import BlueJayCell
+
+    arms, sim_s, seed = job
+    cell = BlueJayCell(arms=arms, seed=seed + arms)
+    gaps_s, oks = [], []
+    while cell.pc.t_s < sim_s:
+        dt_s, done, failed = cell.run_units(1, max_s=sim_s)
+        n = done + failed  # arms that finished in the same step share the gap
+        if n == 0:
+            break
+        gaps_s += [dt_s / n] * n
+        oks += [True] * done + [False] * failed
+    units_per_h = round(3600.0 * len(gaps_s) / cell.pc.t_s, 1)
+    summary = {
+        "sim_s": round(cell.pc.t_s, 2),
+        "units": len(gaps_s),
+        "success_rate": round(float(np.mean(oks)), 3),
+        "units_per_arm_h": round(units_per_h / arms, 1),
+        "arm_contact_steps": cell.arm_contact_steps,
+        "zone_wait_share": round(cell.wait_steps / (arms * cell.pc.steps), 3),
+        "units_per_h": units_per_h,
+    }
+    cell.close()
+    return arms, gaps_s, oks, summary
+
+
+def calibrate_bluejay(*, sim_s: float = 60.0, seed: int = 0, jobs: int = 1) -> tuple[dict, dict, dict]:
     """Measure the Blue Jay cell with 1-4 arms for ``sim_s`` simulated seconds each.
 
     Returns (models ``{kind: {"medium": entry}}`` for the default 3-arm cell: the time between
     successive units the cell finishes; ``{"1".."4": units_per_h}``; a summary with contact counts).
     """
-    from fctwin.robots.physics.bluejay_cell import BlueJayCell
-
     curve: dict[str, float] = {}
     summary: dict[str, dict] = {}
     entry = None
-    for arms in (1, 2, 3, 4):
-        cell = BlueJayCell(arms=arms, seed=seed + arms)
-        gaps_s, oks = [], []
-        while cell.pc.t_s < sim_s:
-            dt_s, done, failed = cell.run_units(1, max_s=sim_s)
-            n = done + failed  # arms that finished in the same step share the gap
-            if n == 0:
-                break
-            gaps_s += [dt_s / n] * n
-            oks += [True] * done + [False] * failed
-        curve[str(arms)] = round(3600.0 * len(gaps_s) / cell.pc.t_s, 1)
-        summary[str(arms)] = {
-            "sim_s": round(cell.pc.t_s, 2),
-            "units": len(gaps_s),
-            "success_rate": round(float(np.mean(oks)), 3),
-            "units_per_arm_h": round(curve[str(arms)] / arms, 1),
-            "arm_contact_steps": cell.arm_contact_steps,
-            "zone_wait_share": round(cell.wait_steps / (arms * cell.pc.steps), 3),
-        }
+    for arms, gaps_s, oks, summ in _pool_map(_bluejay_arms, [(a, sim_s, seed) for a in (1, 2, 3, 4)], jobs):
+        curve[str(arms)] = summ.pop("units_per_h")
+        summary[str(arms)] = summ
         if arms == 3:
             entry = _entry(gaps_s, oks)
-        cell.close()
     # Pick, stow and consolidation moves are one mix in the cell; both line kinds use it.
     return {"pick": {"medium": entry}, "stow": {"medium": entry}}, curve, summary
 

@@ -1,5 +1,5 @@
-"""``fctwin calibrate [SCENE] [--trials N] [--seed S] (--out PATH | --write-shipped)``: fit the fast
-station models from physics.
+"""``fctwin calibrate [SCENE] [--trials N] [--seed S] [--jobs J] (--out PATH | --write-shipped)``:
+fit the fast station models from physics.
 
 The shipped table (``robots/data/station_models.json``) is what every fast run samples from, so it is
 written only when asked for by name (``--write-shipped``); a calibration run otherwise needs ``--out``.
@@ -31,6 +31,12 @@ def add_parser(subparsers) -> None:
         help="physics trials per station type (default 20)",
     )
     parser.add_argument("--seed", type=types.seed, default=0)
+    parser.add_argument(
+        "--jobs",
+        type=types.number(low=1, high=64, integer=True),
+        default=1,
+        help="processes for the physics (Vulcan pods, Blue Jay arm counts); the same table for any value",
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--out",
@@ -83,7 +89,9 @@ def run(args) -> int:
         sizes, masses = scene.skus.size_m, scene.skus.mass_kg
     from fctwin.robots.calibration import calibrate, write_models
 
-    table = calibrate(trials=args.trials, seed=args.seed, sku_sizes_m=sizes, sku_mass_kg=masses)
+    table = calibrate(
+        trials=args.trials, seed=args.seed, sku_sizes_m=sizes, sku_mass_kg=masses, jobs=args.jobs
+    )
     try:
         path = write_models(table, path)
     except OSError as exc:  # the folder went away during the physics
