@@ -37,7 +37,9 @@ SCENES = (
     "eluna_inbound_wave",
     "eluna_misstaffed",
     "eluna_battery",
+    "eluna_heldout",  # never tuned on: the agent's unseen scene
 )
+HELD_OUT = ("eluna_heldout",)
 MODES = ("off", "reactive", "auto")
 METRICS = ("units_per_labour_h", "units_per_h", "order_cycle_p95_s", "open_units_end")
 
@@ -72,13 +74,13 @@ def one_run(scene: str, seed: int, mode: str, hours: float | None, runs_dir: Pat
         "units_per_h": el["units_per_h"],
         "order_cycle_p95_s": k["order_cycle_p95_s"],
         "open_units_end": _open_units_end(dg),
+        "stockout_lines": k.get("lines_backordered"),
         "labour_h": el["labour_h"],
         "actions": el.get("actions_applied", 0),
         "sign_share": el.get("sign_as_predicted_share"),
         "scored": el.get("scored", 0),
-        "skill30_open_lines": skill.get("open_lines", {}).get(30, {}).get("skill"),
-        "skill30_cycle": skill.get("cycle", {}).get(30, {}).get("skill"),
-        "skill30_open_cartons": skill.get("open_cartons", {}).get(30, {}).get("skill"),
+        "skill": {t: {str(h): v.get("skill") for h, v in hs.items()} for t, hs in skill.items()},
+        "hot_spots": {str(h): v for h, v in (el.get("hot_spots_after_1h") or {}).items()},
         "lookahead_wall_s_per_plan": el.get("lookahead_wall_s_per_plan"),
         "wall_s": res.wall_s,
     }
@@ -133,21 +135,58 @@ def report(rows: list[dict]) -> str:
             out.append(f"| {m} | " + " | ".join(cells) + " | " + " | ".join(diffs) + " |")
         auto = [by[("auto", s)] for s in seeds if ("auto", s) in by]
         if auto:
-            signs = [r["sign_share"] for r in auto if r["sign_share"] is not None]
             scored = sum(r["scored"] for r in auto)
-            sk = [r["skill30_open_lines"] for r in auto if r["skill30_open_lines"] is not None]
-            skc = [r["skill30_cycle"] for r in auto if r["skill30_cycle"] is not None]
+            right = sum(r["sign_share"] * r["scored"] for r in auto if r["sign_share"] is not None)
             la = [r["lookahead_wall_s_per_plan"] for r in auto if r["lookahead_wall_s_per_plan"]]
             nan = float("nan")
             out.append(
-                f"\nauto: {np.mean([r['actions'] for r in auto]):.1f} actions/run; sign as predicted "
-                f"{np.mean(signs) if signs else nan:.2f} of {scored} scored; forecast skill at 30 min: "
-                f"open lines {np.mean(sk) if sk else nan:.2f}, cycle {np.mean(skc) if skc else nan:.2f}; "
-                f"lookahead {np.mean(la) if la else nan:.2f} s wall per plan"
+                f"\nauto: {np.mean([r['actions'] for r in auto]):.1f} actions/run; applied recommendations "
+                f"with the predicted sign {right / scored if scored else nan:.2f} ({right:.0f} of {scored}); "
+                f"lookahead {np.mean(la) if la else nan:.2f} s wall per plan; stock-out lines (a)/(b)/auto "
+                + "/".join(
+                    f"{np.mean([by[(mo, s)]['stockout_lines'] or 0 for s in seeds if (mo, s) in by]):.1f}"
+                    for mo in MODES
+                )
             )
         reac = [by[("reactive", s)] for s in seeds if ("reactive", s) in by]
         if reac:
             out.append(f"reactive: {np.mean([r['actions'] for r in reac]):.1f} actions/run")
+    out.append(forecast_report(rows))
+    return "\n".join(out)
+
+
+TARGETS = ("open_lines", "queue", "cycle", "open_cartons")
+
+
+def forecast_report(rows: list[dict]) -> str:
+    """Forecast skill against persistence per target and horizon (after the first hour), mean over
+    the runs of every arm, per scene and over all scenes; hot-spot precision and recall."""
+    out = ["\n## Forecast skill vs persistence (1 - SSE/SSE_persistence, after the first hour, mean of runs)"]
+    hs = ("15", "30", "60")
+    out.append("| scene | " + " | ".join(f"{t} {h}" for t in TARGETS for h in hs) + " |")
+    out.append("|---|" + "---|" * (len(TARGETS) * len(hs)))
+    scenes = sorted({r["scene"] for r in rows}, key=lambda s: SCENES.index(s) if s in SCENES else 99)
+    for sc in [*scenes, "all"]:
+        mine = [r for r in rows if sc in ("all", r["scene"]) and r.get("skill")]
+        cells = []
+        for t in TARGETS:
+            for h in hs:
+                v = [r["skill"].get(t, {}).get(h) for r in mine]
+                v = [x for x in v if x is not None]
+                cells.append(f"{np.mean(v):+.2f}" if v else "-")
+        out.append(f"| {sc} | " + " | ".join(cells) + " |")
+    out.append("\nHot spots (area with units standing still, 5-min mean >= 0.6), all runs pooled by mean:")
+    for h in ("15", "30"):
+        vals = [r["hot_spots"][h] for r in rows if r.get("hot_spots", {}).get(h)]
+
+        def m(key, vals=vals):
+            v = [x[key] for x in vals if x.get(key) is not None]
+            return f"{np.mean(v):.2f}" if v else "-"
+
+        out.append(
+            f"- {h} min: precision {m('precision')}, recall {m('recall')} (persistence: precision "
+            f"{m('persistence_precision')}, recall {m('persistence_recall')}); hot share {m('hot_share')}"
+        )
     return "\n".join(out)
 
 
@@ -158,6 +197,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed0", type=int, default=1)
     p.add_argument("--modes", nargs="*", default=list(MODES))
     p.add_argument("--hours", type=float, default=None, help="simulated hours (default: the scene's)")
+    p.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
     p.add_argument("--out", type=Path, default=None, help="append every run's row here (JSON lines)")
     p.add_argument(
         "--tune", action="store_true", help="grid over the shift lead's thresholds (balanced scene)"
@@ -176,28 +216,48 @@ def main(argv=None) -> int:
     if args.lookahead_speed:
         return lookahead_speed(tmp)
     t0 = time.perf_counter()
-    for seed in range(
-        args.seed0, args.seed0 + args.seeds
-    ):  # seeds outermost: a cut-short run still covers every scene
-        for sc in args.scenes:
-            for mode in args.modes:
-                if (sc, seed, mode) in done:
-                    continue
-                r = one_run(sc, seed, mode, args.hours, tmp)
-                rows.append(r)
-                if args.out:
-                    with args.out.open("a") as f:
-                        f.write(json.dumps(r) + "\n")
-                print(
-                    f"{sc} seed {seed} {mode}: {r['units_per_labour_h']:.1f} u/labour-h, "
-                    f"{r['units_per_h']:.0f} u/h, p95 {r['order_cycle_p95_s']}, open {r['open_units_end']}, "
-                    f"{r['actions']} actions ({r['wall_s']:.1f} s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+    # seeds outermost: a cut-short run still covers every scene
+    jobs = [
+        (sc, seed, mode, args.hours, str(tmp))
+        for seed in range(args.seed0, args.seed0 + args.seeds)
+        for sc in args.scenes
+        for mode in args.modes
+        if (sc, seed, mode) not in done
+    ]
+    for r in _run_all(jobs, args.workers):
+        rows.append(r)
+        if args.out:
+            with args.out.open("a") as f:
+                f.write(json.dumps(r) + "\n")
+        print(
+            f"{r['scene']} seed {r['seed']} {r['mode']}: {r['units_per_labour_h']:.1f} u/labour-h, "
+            f"{r['units_per_h']:.0f} u/h, p95 {r['order_cycle_p95_s']}, open {r['open_units_end']}, "
+            f"{r['actions']} actions ({r['wall_s']:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     print(report(rows))
     print(f"\n(wall {time.perf_counter() - t0:.0f} s)")
     return 0
+
+
+def _job(job: tuple) -> dict:
+    sc, seed, mode, hours, tmp = job
+    return one_run(sc, seed, mode, hours, Path(tmp))
+
+
+def _run_all(jobs: list[tuple], workers: int):
+    """Every run, in ``workers`` forked processes (each auto run forks its own lookahead children)."""
+    if workers <= 1:
+        yield from map(_job, jobs)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        futures = [pool.submit(_job, j) for j in jobs]
+        for f in as_completed(futures):
+            yield f.result()
 
 
 def lookahead_speed(tmp: Path) -> int:

@@ -214,7 +214,8 @@ def test_digest_and_forecasts_every_minute_in_the_run_store(tmp_path):
     dg = json.loads(rows[-1][1])
     assert {s["id"] for s in dg["stations"]} == {"P1", "P2", "P3", "P4", "S1", "S2", "S3", "S4"}
     assert set(dg["forecast"]["open_lines"]) == {"15", "30", "60"}
-    assert sum(dg["battery_hist"]) == 30 and sum(dg["unit_states"].values()) == 30
+    assert sum(dg["battery_hist"]) == 40 and sum(dg["unit_states"].values()) == 40
+    assert set(dg["dock_ahead"]) == {"1", "15", "30", "60"} and dg["dock_expected_per_h"] == 36.0
     assert res.kpis["eluna"]["mode"] == "off" and res.kpis["eluna"]["labour_h"] > 0
 
 
