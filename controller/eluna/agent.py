@@ -89,6 +89,7 @@ class Recommendation:
     applied: bool = False
     realised: dict | None = None
     _start: dict = field(default_factory=dict, repr=False)
+    _counterfactual: dict | None = field(default=None, repr=False)
 
     def record(self) -> dict:
         return {
@@ -196,9 +197,15 @@ class ElunaAgent:
             )
             realised = {"objective": round(j_real, 2), **real}
             if j_nothing is not None:
-                delta = j_real - j_nothing
-                realised["objective_vs_predicted_nothing"] = round(delta, 2)
+                realised["objective_vs_predicted_nothing"] = round(j_real - j_nothing, 2)
+            if rec._counterfactual is not None:
+                # paired: the same future without the plan (later recommendations inside the
+                # horizon count towards this one's realised effect too)
+                delta = j_real - objective(rec._counterfactual, rec._start["price"])
+                realised["effect"] = round(delta, 2)
                 realised["sign_as_predicted"] = (delta > 0) == (rec.predicted["objective"] > 0)
+            elif j_nothing is not None:
+                realised["sign_as_predicted"] = (j_real - j_nothing > 0) == (rec.predicted["objective"] > 0)
             rec.realised = realised
 
     # ------------------------------------------------------------------ candidates
@@ -479,6 +486,11 @@ class ElunaAgent:
         )
         price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / self.horizon_s)
         rec._start = {**self._cum, "paid_s": board.paid_s, "price": price}
+        own = getattr(self.lookahead, "counterfactual", None)
+        if self.mode == "auto" and own is not None:
+            # The score's counterfactual: doing nothing on the run's *own* future (a fork, read only
+            # when the horizon has passed; never used to decide), so the realised effect is paired.
+            rec._counterfactual = own(self.horizon_s)
         if self.mode == "auto":
             for action in plan:
                 self.levers.apply(action, t_s)
