@@ -146,6 +146,9 @@ def test_breaks_and_outages_follow_the_plan():
     assert b.infeasible(POOL, "P2", 1) == "P2 is out of service"
     b.advance(400.0, d)
     assert "P2" not in b.down_until
+    assert b.staffed["P2"] == 0 and [m.station for m in b.moving] == ["P2"]  # walking back
+    b.advance(400.0 + b.config.walk_s, d)
+    assert b.staffed["P2"] == 1  # the plan holds: back at the repaired station
     b.advance(660.0, d)
     assert sum(b.staffed.values()) + b.floaters == 4
 
