@@ -1,4 +1,4 @@
-"""Eluna's gain, measured honestly (docs/eluna.md, ELUNA.md): paired by seed, 95% confidence intervals.
+"""Eluna's gain, measured honestly (docs/eluna.md): paired by seed, 95% confidence intervals.
 
 For every scene and seed, the same floor runs three times: (a) ``off``, the static plan; (b)
 ``reactive``, the frozen rule-based shift lead; and the agent in ``auto`` mode. Same seed, same
@@ -12,7 +12,7 @@ time) and the share of applied recommendations whose realised effect had the pre
     python benchmarks/eluna.py --scenes eluna_surge --seeds 3 --hours 2
     python benchmarks/eluna.py --tune                # the shift lead's threshold grid on the balanced scene
 
-Reference bars (ELUNA.md): published dynamic re-allocation gains +7.5% (JD.com simulation) to
+Reference bars (docs/eluna.md): published dynamic re-allocation gains +7.5% (JD.com simulation) to
 +30-34% (bucket brigades vs static zones); "up to +25%" claimed for Eluna; against a tuned
 reactive manager expect single digits. Never a timed assertion: these are reference numbers.
 """

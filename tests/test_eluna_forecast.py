@@ -116,3 +116,12 @@ def test_dock_schedule_counts_the_waves_ahead():
 def test_the_agent_holds_back_a_plan_that_costs_service(plan, ok):
     nothing = {"units_picked": 1000, "units_stowed": 0, "open_pick_units": 50, "cycle_p95_s": 200.0}
     assert ElunaAgent.keeps_service({**nothing, **plan}, nothing) is ok
+
+
+def test_a_release_sees_the_planned_peak_still_to_come():
+    from types import SimpleNamespace
+
+    plan = lambda t_s: 2.0 if 3600.0 <= t_s < 3 * 3600.0 else 1.0  # noqa: E731  (a promotion)
+    me = SimpleNamespace(forecaster=SimpleNamespace(plan_rate=plan), shift_end_s=4 * 3600.0)
+    assert ElunaAgent._planned_peak(me, 600.0) == pytest.approx(2.0)  # before the promotion
+    assert ElunaAgent._planned_peak(me, 3 * 3600.0 + 60.0) == pytest.approx(1.0)  # after it

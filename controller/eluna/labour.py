@@ -16,7 +16,7 @@ needs ``open_s`` more (set-up). Breaks take people off their station and bring t
 outages close a station for a while (its people go to the pool, and walk back when it is repaired
 if they are still on call: the plan holds, for every arm alike). The board also counts paid
 labour: associates at stations or walking between them (people in the pool, on break or sent home
-are not counted; report units per hour beside units per labour hour, ELUNA.md).
+are not counted; report units per hour beside units per labour hour).
 """
 
 from __future__ import annotations
