@@ -110,8 +110,17 @@ def report(rows: list[dict]) -> str:
     scenes = sorted({r["scene"] for r in rows}, key=lambda s: SCENES.index(s) if s in SCENES else 99)
     for sc in scenes:
         by = {(r["mode"], r["seed"]): r for r in rows if r["scene"] == sc}
-        seeds = sorted({s for _, s in by})
-        out.append(f"\n## {sc} ({len(seeds)} seeds)")
+        every = sorted({s for _, s in by})
+        # only seeds with every arm: the columns are then paired like the differences
+        seeds = [s for s in every if all((mo, s) in by for mo in MODES)]
+        part = (
+            f"; {len(every) - len(seeds)} more with some arms only, left out"
+            if len(every) > len(seeds)
+            else ""
+        )
+        out.append(f"\n## {sc} ({len(seeds)} seeds with every arm: {seeds}{part})")
+        if not seeds:
+            continue
         out.append(
             "| metric | (a) static | (b) reactive | auto | auto vs (a) % [95% CI] | auto vs (b) % [95% CI] |"
         )
@@ -270,6 +279,11 @@ def main(argv=None) -> int:
         "--tune", action="store_true", help="grid over the shift lead's thresholds (balanced scene)"
     )
     p.add_argument(
+        "--fit-forecast",
+        action="store_true",
+        help="fit the forecaster's blend with persistence on the balanced scene (use --seed0 101 --seeds 3)",
+    )
+    p.add_argument(
         "--lookahead-speed", action="store_true", help="wall time of a 30-minute fork lookahead of fc_small"
     )
     args = p.parse_args(argv)
@@ -282,6 +296,8 @@ def main(argv=None) -> int:
         return tune(args, tmp)
     if args.lookahead_speed:
         return lookahead_speed(tmp)
+    if args.fit_forecast:
+        return fit_forecast(args, tmp)
     t0 = time.perf_counter()
     # seeds outermost: a cut-short run still covers every scene
     jobs = [
@@ -325,6 +341,38 @@ def _run_all(jobs: list[tuple], workers: int):
         futures = [pool.submit(_job, j) for j in jobs]
         for f in as_completed(futures):
             yield f.result()
+
+
+def fit_forecast(args, tmp: Path) -> int:
+    """The forecaster's blend weights with persistence: the model alone (``blend={}``) replayed on
+    the digests of static-plan runs of the balanced scene (training seeds, never the benchmark's),
+    ``w`` per target and horizon by least squares (`fit_blend`). Paste the printed dict into
+    `fctwin.controller.eluna.forecast.BLEND`."""
+    from fctwin.controller.eluna.forecast import fit_blend
+    from fctwin.sim.eluna.manager import forecaster_for
+    from fctwin.sim.run import RunOptions, run_fc
+    from fctwin.sim.scene import load_scene
+
+    path = ROOT / "scenes" / "eluna_balanced.toml"
+    pairs: dict[tuple[str, int], list] = {}
+    for seed in range(args.seed0, args.seed0 + args.seeds):
+        opts = RunOptions(seed=seed, link="local", world=False, runs_dir=tmp, record_poses=False, cpu="off")
+        res = run_fc(path, opts)
+        db = sqlite3.connect(res.db_path)
+        digests = [json.loads(d) for (d,) in db.execute("SELECT data FROM digest_minute ORDER BY minute")]
+        db.close()
+        fc = forecaster_for(load_scene(path), blend={})
+        for dg in digests:
+            fc.observe(dg)
+        for (target, h), rows in fc.scored.items():
+            kind = "queue" if target.startswith("queue:") else target
+            pairs.setdefault((kind, h), []).extend(r for r in rows if r[3] >= 60)
+    blend = {}
+    for key, rows in sorted(pairs.items()):
+        a = np.asarray([(r[4], r[1], r[2]) for r in rows], dtype=np.float64)
+        blend[key] = round(fit_blend(a[:, 0], a[:, 1], a[:, 2]), 2)
+    print(blend)
+    return 0
 
 
 def lookahead_speed(tmp: Path) -> int:

@@ -46,7 +46,8 @@ HORIZONS_MIN = (15, 30, 60)
 HOT_HORIZONS_MIN = (15, 30)
 
 # w per (target kind, horizon): forecast = w * model + (1 - w) * persistence. Fitted by
-# `fit_blend` on eluna_balanced seeds 101-103 (benchmarks/eluna.py --fit-forecast); 1.0 = the model.
+# `fit_blend` on eluna_balanced seeds 101-103, the model replayed on static-plan digests
+# (python benchmarks/eluna.py --fit-forecast --seed0 101 --seeds 3); 1.0 = the model.
 BLEND: dict[tuple[str, int], float] = {
     ("open_lines", 15): 1.0,
     ("open_lines", 30): 1.0,

@@ -73,6 +73,33 @@ def service_seconds(scene) -> dict[str, float]:
     return out
 
 
+def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
+    """The run's forecaster: the scene's planned demand profile, the stations' cap of open lines,
+    and the capacity the digest's staffing serves at the plan's service times."""
+    prof = hourly_profile(scene)
+    start = scene.spec.orders.start_hour
+    service_s = service_seconds(scene)
+    speed = labour_config(scene).rate.speed
+
+    def capacity(kind: str):
+        def per_min(dg: dict) -> float:
+            return sum(
+                60.0 * speed(s["associates"]) / service_s[s["id"]]
+                for s in dg["stations"]
+                if s["kind"] == kind and s["id"] in service_s
+            )
+
+        return per_min
+
+    return Forecaster(
+        plan_rate=lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)]),
+        station_cap_lines=scene.spec.dispatch.max_lines_per_station,
+        capacity=capacity("pick"),
+        stow_capacity=capacity("stow"),
+        blend=blend,
+    )
+
+
 def _mean(dist) -> float:
     for name in ("mean", "value"):
         v = getattr(dist, name, None)
@@ -93,32 +120,8 @@ class FloorManager:
         self.board = board
         d = loop.dispatcher
         self.digests = DigestBuilder(d)
-        prof = hourly_profile(scene)
         start = scene.spec.orders.start_hour
-        plan_rate = lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)])  # noqa: E731
-        service_s = service_seconds(scene)
-        speed = labour_config(scene).rate.speed
-
-        def pick_capacity(dg: dict) -> float:
-            return sum(
-                60.0 * speed(s["associates"]) / service_s[s["id"]]
-                for s in dg["stations"]
-                if s["kind"] == "pick" and s["id"] in service_s
-            )
-
-        def stow_capacity(dg: dict) -> float:
-            return sum(
-                60.0 * speed(s["associates"]) / service_s[s["id"]]
-                for s in dg["stations"]
-                if s["kind"] == "stow" and s["id"] in service_s
-            )
-
-        self.forecaster = Forecaster(
-            plan_rate=plan_rate,
-            station_cap_lines=scene.spec.dispatch.max_lines_per_station,
-            capacity=pick_capacity,
-            stow_capacity=stow_capacity,
-        )
+        self.forecaster = forecaster_for(scene)
         self.dock_schedule = dock_schedule(scene, getattr(loop, "arrivals", None))
         self.agent = None
         self.lead = None
