@@ -27,6 +27,13 @@ import numpy as np
 from fctwin.controller.eluna.actions import open_work_units
 
 
+class _NoStore:
+    """A run store that keeps nothing (a forked lookahead's)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
 def fresh_generator(seed: int, key: str, name: str) -> np.random.Generator:
     spawn = (zlib.crc32(key.encode()), zlib.crc32(name.encode()))
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=spawn)))
@@ -99,7 +106,11 @@ class ForkLookahead:
 
     def _child(self, plan: list, horizon_s: float, key: str | None) -> dict:
         loop = self.loop
-        loop.state["forked"] = True  # no pose rows, no store writes
+        loop.state["forked"] = True  # no pose rows
+        # The child must never write to the parent's run store: its minutes would land in the
+        # parent's file (SQLite connections do not survive a fork; seen: an auto run's store held
+        # the children's events, KPI rows and digests up to 30 minutes past the run's end).
+        loop.store = _NoStore()
         d = loop.dispatcher
         t0 = loop.env.now
         for action in plan:
