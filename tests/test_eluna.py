@@ -277,6 +277,11 @@ def test_auto_is_deterministic_per_seed_and_acts(tmp_path):
     assert log_hash(a.db_path) == log_hash(b.db_path)
     assert a.kpis["eluna"]["actions_applied"] >= 1
     assert log_hash(a.db_path) != log_hash(off.db_path)
+    # the lookahead's forked children wrote nothing to the run store (no minute past the run's end)
+    db = sqlite3.connect(a.db_path)
+    assert db.execute("SELECT max(minute), count(*) FROM digest_minute").fetchone() == (45, 45)
+    assert db.execute("SELECT count(*) FROM kpi_minute").fetchone()[0] == 45
+    db.close()
 
 
 def test_the_agent_never_proposes_an_infeasible_action(tmp_path, monkeypatch):
