@@ -96,6 +96,7 @@ class RunLoop:
                 order_process(env, scene, submit_order, self.counters, rng=self.streams["demand.orders"])
             )
             counters = self.counters
+            self.arrivals = arrivals  # the inbound model's dock arrivals (the digest's dock schedule)
             env.process(
                 carton_process(
                     env, scene, submit_carton, counters, arrivals=arrivals, rng=self.streams["demand.cartons"]
