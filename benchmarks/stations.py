@@ -1,6 +1,7 @@
 """Station physics speed (simulated seconds per wall second) and the shipped fitted cycle-time table.
 
     python benchmarks/stations.py [--vulcan-stows 10] [--bluejay-s 20] [--sequoia-cycles 6]
+    python benchmarks/stations.py --sequoia-sweep      # no physics: the Sequoia comparison only
 
 Every station runs its own PyBullet DIRECT client at 240 Hz on one core. Vulcan: stows from the
 calibration item mix into a half-full pod. Blue Jay: 1 and 4 arms, random task mix under workspace
@@ -95,14 +96,52 @@ def print_table(models: dict) -> None:
             )
     v = models.get("vulcan_summary")
     if v:
-        pick = models["models"]["vulcan"].get("pick", {})
-        n_pick = sum(e["trials"] for e in pick.values())
-        ok_pick = sum(e["trials"] * e["success_rate"] for e in pick.values())
         print(
-            f"Vulcan stow {v['stow_units_per_h']:.0f} units/h per arm-hour (public 224-300),"
-            f" success {v['stow_success_rate']:.0%} (public ~85%), to people {v['to_person_share']:.0%}"
-            f" (public ~25%); pick success {ok_pick / max(1, n_pick):.0%} over {n_pick} (public 91%)"
+            f"Vulcan stow: robot stows {v.get('robot_stows_per_h', float('nan')):.0f} per arm-hour"
+            f" (public 224 in production, target 300); units through the arm {v['stow_units_per_h']:.0f}/h;"
+            f" success {v['stow_success_rate']:.0%} of attempts (public ~85%); to people"
+            f" {v['to_person_share']:.0%} (public: about a quarter)"
         )
+        if "pick_success_rate" in v:
+            print(
+                f"Vulcan pick: success {v['pick_success_rate']:.0%} of {v['pick_attempted']} attempts"
+                f" (public 91% over 12,000)"
+            )
+
+
+HUMAN_STOW_S = 3600.0 / 243.0  # a person stowing into pods: 243 units/h (public, Mar 2025)
+HUMAN_PICK_S = 10.0  # a person picking from a pod: the human station's default (RAWSim-O: 10 s per item)
+HUMAN_PER_POD_S = 2.0  # per pod visit at a human station (the default)
+
+
+def sequoia_sweep(models: dict) -> None:
+    """Sequoia against the public "up to 75% faster" storage and "up to 25% faster" order processing.
+
+    Storage time per unit = decant time per unit (a person moves units from the carton into a tote,
+    assumed) + the measured gantry store cycle shared by a tote of 12 units. Pick time per unit =
+    the person's pick from a presented tote (assumed) + the measured retrieve cycle shared by the
+    line's units. Both non-physics times are swept, since neither is published.
+    """
+    cyc = models["sequoia_cycle_s"]
+    store_s, retrieve_s = cyc["store_mean"], cyc["retrieve_mean"]
+    print(
+        f"\nSequoia (gantry cycles measured in physics: store {store_s:.1f} s, retrieve {retrieve_s:.1f} s)"
+    )
+    print(f"storage time per unit vs a person stowing into pods ({HUMAN_STOW_S:.1f} s, 243 units/h):")
+    print(f"{'decant s/unit':>14s} {'Sequoia s/unit':>15s} {'faster by':>10s}   (public: up to 75%)")
+    for decant_s in (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0):
+        per_unit = decant_s + store_s / 12
+        print(f"{decant_s:14.1f} {per_unit:15.2f} {1 - per_unit / HUMAN_STOW_S:10.0%}")
+    print("order processing (pick) time per unit vs a person picking from pods (10 s + 2 s per pod visit):")
+    print(
+        f"{'pick s/unit':>12s} {'units/line':>10s} {'Sequoia s/unit':>15s}"
+        f" {'person s/unit':>14s} {'faster by':>10s}   (public: up to 25%)"
+    )
+    for pick_s in (3.0, 4.0, 5.0, 6.0, 8.0):
+        for units in (1, 2, 4):
+            seq = pick_s + retrieve_s / units
+            person = HUMAN_PICK_S + HUMAN_PER_POD_S / units
+            print(f"{pick_s:12.1f} {units:10d} {seq:15.2f} {person:14.2f} {1 - seq / person:10.0%}")
 
 
 def main() -> int:
@@ -110,7 +149,11 @@ def main() -> int:
     ap.add_argument("--vulcan-stows", type=int, default=10)
     ap.add_argument("--bluejay-s", type=float, default=20.0)
     ap.add_argument("--sequoia-cycles", type=int, default=6)
+    ap.add_argument("--sequoia-sweep", action="store_true", help="only the Sequoia comparison (no physics)")
     args = ap.parse_args()
+    if args.sequoia_sweep:
+        sequoia_sweep(load_station_models())
+        return 0
     rows = [
         ("vulcan (1 arm, stow)", *bench_vulcan(args.vulcan_stows)),
         ("bluejay (1 arm)", *bench_bluejay(1, args.bluejay_s)),
@@ -120,7 +163,9 @@ def main() -> int:
     print(f"{'station physics':22s} {'sim s':>8s} {'wall s':>8s} {'sim s / wall s':>15s}")
     for name, sim, wall in rows:
         print(f"{name:22s} {sim:8.1f} {wall:8.1f} {sim / wall:15.2f}")
-    print_table(load_station_models())
+    models = load_station_models()
+    print_table(models)
+    sequoia_sweep(models)
     return 0
 
 

@@ -48,9 +48,9 @@ class BlueJayStation(ArmStation):
         self._finished: list[bool] = []  # outcomes of units the cell finished in the same step as another
         return super().reset(seed=seed)
 
-    def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
+    def line_outcome(self, command: Serve, *, new_pod: bool, runner=None) -> LineOutcome:
         if self.fidelity == "physics":  # the cell's own arm count is in the physics already
-            return ArmStation.line_outcome(self, command, new_pod=new_pod)
+            return ArmStation.line_outcome(self, command, new_pod=new_pod, runner=runner)
         out = super().line_outcome(command, new_pod=new_pod)
         return LineOutcome(out.duration_s * self._time_scale, out.units_done, out.units_to_person)
 

@@ -4,8 +4,8 @@
 PyBullet cell, the Blue Jay cell with 1-4 arms, and Sequoia store/retrieve cycles on the rack, fits a
 gamma distribution (mean, cv by moments) per unit type, line kind and item class, and returns the
 table `fctwin.robots.data` reads. Without a scene catalogue Vulcan's items come from
-`fctwin.robots.data.item_mix` (an assumed FC-like size mix); ``vulcan_summary`` and ``bluejay_summary``
-carry the figures to compare with the public record.
+`fctwin.robots.data.item_mix` (an assumed FC-like size and packaging mix); ``vulcan_summary`` and
+``bluejay_summary`` carry the figures to compare with the public record.
 """
 
 from __future__ import annotations
@@ -16,9 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from fctwin.robots.data import item_class
-from fctwin.robots.data.item_mix import sample_items
+from fctwin.robots.data.item_mix import kind_of_sku, sample_catalogue
 
-__all__ = ["calibrate", "calibrate_bluejay", "fit_gamma", "write_models"]
+__all__ = [
+    "POD_FILL_FRAC",
+    "POD_TRIALS",
+    "calibrate",
+    "calibrate_bluejay",
+    "fit_gamma",
+    "vulcan_figures",
+    "write_models",
+]
+
+POD_FILL_FRAC = 0.5  # share of each bin's width filled when a pod arrives (assumed; docs/stations.md)
 
 
 def fit_gamma(samples_s) -> dict:
@@ -38,58 +48,107 @@ def _entry(durations, successes) -> dict:
     return out
 
 
-def calibrate(
-    *, trials: int = 20, seed: int = 0, sku_sizes_m=None, sku_mass_kg=None, bluejay_sim_s: float = 60.0
-) -> dict:
-    """Run the physics and return the model table (``schema_version`` 1)."""
-    from fctwin.robots.physics.sequoia_rack import SequoiaRack
+POD_TRIALS = 8  # Vulcan trials per pod: each pod is an episode of its own (its own cell and stream)
+
+
+def _vulcan_pod(job) -> list[tuple]:
+    """One pod's Vulcan trials: ``[(item class, stow row, pick row or None), ...]``.
+
+    A fresh cell and a stream seeded by ``(seed, pod index)``: a pod's outcome does not depend on
+    which process ran it, or on the pods before it, so ``jobs`` never changes the table.
+    """
     from fctwin.robots.physics.vulcan_cell import VulcanCell
+
+    seed, pod, n, sizes_m, mass_kg, kinds = job
+    rng = np.random.default_rng([seed, pod])
+    cell = VulcanCell(seed=int(rng.integers(2**31)))
+    cell.load_pod(rng, fill_frac=POD_FILL_FRAC)
+    out = []
+    for _ in range(n):
+        sku = int(rng.integers(len(sizes_m)))
+        size = tuple(sorted(sizes_m[sku].tolist()))
+        mass, kind = float(mass_kg[sku]), kinds[sku]
+        res = cell.stow(size, mass, kind=kind)
+        stow = (res.duration_s, res.success, res.reason, kind)
+        # Pick the same SKU back from the pod: refused types go to a person without an attempt.
+        refused = cell.refusal(size, mass, kind)
+        pick = None
+        if refused:
+            pick = (cell.perceive_s(), False, f"refused: {refused}", kind)
+        else:
+            stack = bool(cell.rng.random() < cell.params.stack_share)
+            item_id = cell.place_for_pick(size, mass, kind, stack=stack)
+            if item_id is not None:
+                pres = cell.pick(item_id)
+                pick = (pres.duration_s, pres.success, pres.reason, kind)
+        out.append((item_class(size), stow, pick))
+    cell.close()
+    return out
+
+
+def _pool_map(fn, jobs_list: list, jobs: int) -> list:
+    """``[fn(j) for j in jobs_list]``, in ``jobs`` processes when jobs > 1 (same results either way)."""
+    if jobs <= 1 or len(jobs_list) <= 1:
+        return [fn(j) for j in jobs_list]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: every worker starts its own PyBullet clients, nothing inherited from this process
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+        return list(ex.map(fn, jobs_list))
+
+
+def calibrate(
+    *,
+    trials: int = 20,
+    seed: int = 0,
+    sku_sizes_m=None,
+    sku_mass_kg=None,
+    bluejay_sim_s: float = 60.0,
+    jobs: int = 1,
+) -> dict:
+    """Run the physics and return the model table (``schema_version`` 1).
+
+    ``jobs``: processes for the Vulcan pods and the Blue Jay arm counts (the table is the same for
+    any value: each pod and each arm count has its own seeded stream).
+    """
+    from fctwin.robots.physics.sequoia_rack import SequoiaRack
     from fctwin.robots.vulcan import PERSON_HANDOFF_S
 
     rng = np.random.default_rng(seed)
     if sku_sizes_m is None:
         # Not the scene schema's catalogue ranges (up to 40 x 30 x 30 cm, uniform): almost none of
-        # those fit a 13-21 cm cubby. The default is an FC-like item mix (see robots.data.item_mix).
-        sku_sizes_m, sku_mass_kg = sample_items(rng, 400)
-    sku_sizes_m = np.asarray(sku_sizes_m)
+        # those fit a 13-21 cm cubby. The default is an FC-like item mix with packaging (boxes,
+        # polybags, fragile items; see robots.data.item_mix).
+        sku_sizes_m, sku_mass_kg, sku_kinds = sample_catalogue(rng, 400)
+    else:  # a scene catalogue has sizes and masses only: packaging fixed per SKU id from the mix
+        sku_kinds = [kind_of_sku(k) for k in range(len(sku_sizes_m))]
+    sku_sizes_m = np.asarray(sku_sizes_m, dtype=np.float64)
+    sku_mass_kg = np.asarray(sku_mass_kg, dtype=np.float64)
     results: dict[str, dict[str, tuple[list, list]]] = {"stow": {}, "pick": {}}
-    reasons: dict[str, int] = {}
-    cell = VulcanCell()
-    for k in range(trials):
-        if k % 8 == 0:
-            cell.load_pod(rng, fill_frac=0.5)
-        sku = int(rng.integers(len(sku_sizes_m)))
-        size = tuple(sorted(sku_sizes_m[sku].tolist()))
-        cls = item_class(size)
-        res = cell.stow(size, float(sku_mass_kg[sku]))
-        d, s = results["stow"].setdefault(cls, ([], []))
-        d.append(res.duration_s)
-        s.append(res.success)
-        if not res.success:
-            reasons[res.reason] = reasons.get(res.reason, 0) + 1
-        item_id = cell.place_for_pick(size, float(sku_mass_kg[sku]))
-        if item_id is not None:
-            pres = cell.pick(item_id)
-            d, s = results["pick"].setdefault(cls, ([], []))
-            d.append(pres.duration_s)
-            s.append(pres.success)
-    cell.close()
-    stow_all = [(d, ok) for dd, ss in results["stow"].values() for d, ok in zip(dd, ss, strict=True)]
-    stow_s = sum(d for d, _ in stow_all) + PERSON_HANDOFF_S * sum(not ok for _, ok in stow_all)
-    vulcan_summary = {
-        "stow_trials": len(stow_all),
-        "stow_success_rate": round(float(np.mean([ok for _, ok in stow_all])), 3),
-        "to_person_share": round(float(np.mean([not ok for _, ok in stow_all])), 3),
-        # Units moved per hour of arm time (hand-offs count as moved, each costs PERSON_HANDOFF_S).
-        "stow_units_per_h": round(3600.0 * len(stow_all) / stow_s, 1),
-        "stow_success_cycle_mean_s": round(float(np.mean([d for d, ok in stow_all if ok] or [0.0])), 3),
-        "to_person_reasons": reasons,
-    }
+    stows: list[tuple[float, bool, str, str]] = []  # (duration_s, success, reason, kind)
+    picks: list[tuple[float, bool, str, str]] = []
+    pods = [
+        (seed, k, min(POD_TRIALS, trials - k * POD_TRIALS), sku_sizes_m, sku_mass_kg, list(sku_kinds))
+        for k in range((trials + POD_TRIALS - 1) // POD_TRIALS)
+    ]
+    for pod in _pool_map(_vulcan_pod, pods, jobs):
+        for cls, stow, pick in pod:
+            stows.append(stow)
+            d, s = results["stow"].setdefault(cls, ([], []))
+            d.append(stow[0])
+            s.append(stow[1])
+            if pick is not None:
+                picks.append(pick)
+                d, s = results["pick"].setdefault(cls, ([], []))
+                d.append(pick[0])
+                s.append(pick[1])
+    vulcan_summary = vulcan_figures(stows, picks, handoff_s=PERSON_HANDOFF_S)
     vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
     for per in vulcan.values():
         if "medium" not in per and per:
             per["medium"] = next(iter(per.values()))
-    bluejay_models, curve, bluejay_summary = calibrate_bluejay(sim_s=bluejay_sim_s, seed=seed)
+    bluejay_models, curve, bluejay_summary = calibrate_bluejay(sim_s=bluejay_sim_s, seed=seed, jobs=jobs)
     rack = SequoiaRack()
     store_s = [rack.store()[0] for _ in range(min(trials, rack.free.size - 1))]
     slots = sorted(rack.totes)
@@ -118,39 +177,104 @@ def calibrate(
     }
 
 
-def calibrate_bluejay(*, sim_s: float = 60.0, seed: int = 0) -> tuple[dict, dict, dict]:
+def vulcan_figures(stows, picks, *, handoff_s: float) -> dict:
+    """The figures to compare with the public record, from per-unit (duration_s, success, reason, kind).
+
+    ``stow_success_rate`` and ``pick_success_rate`` are over the units the arm attempted (refused
+    item types never reach the arm: the public success rates are over attempts); ``to_person_share``
+    is over every unit (refusals plus failures). ``stow_units_per_h`` counts every unit through the
+    station per arm-hour, hand-offs included (each costs ``handoff_s``), as the fast model moves
+    them; ``robot_stows_per_h`` only those the arm stowed itself.
+    """
+
+    def reasons(rows) -> dict:
+        out: dict[str, int] = {}
+        for _, ok, why, _ in rows:
+            if not ok:
+                out[why] = out.get(why, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    def by_kind(rows) -> dict:
+        out = {}
+        for kind in sorted({r[3] for r in rows}):
+            mine = [r for r in rows if r[3] == kind]
+            tried = [r for r in mine if not r[2].startswith("refused")]
+            out[kind] = {
+                "units": len(mine),
+                "refused": len(mine) - len(tried),
+                "success_rate": round(float(np.mean([r[1] for r in tried])), 3) if tried else None,
+            }
+        return out
+
+    def rate(rows) -> float:
+        tried = [ok for _, ok, why, _ in rows if not why.startswith("refused")]
+        return round(float(np.mean(tried)), 3) if tried else float("nan")
+
+    arm_s = sum(d for d, *_ in stows) + handoff_s * sum(not ok for _, ok, *_ in stows)
+    n = max(1, len(stows))
+    return {
+        "stow_trials": len(stows),
+        "stow_attempted": sum(not why.startswith("refused") for _, _, why, _ in stows),
+        "stow_success_rate": rate(stows),
+        "to_person_share": round(sum(not ok for _, ok, *_ in stows) / n, 3),
+        "refused_share": round(sum(why.startswith("refused") for _, _, why, _ in stows) / n, 3),
+        "stow_units_per_h": round(3600.0 * len(stows) / max(arm_s, 1e-9), 1),
+        "robot_stows_per_h": round(3600.0 * sum(ok for _, ok, *_ in stows) / max(arm_s, 1e-9), 1),
+        "stow_success_cycle_mean_s": round(float(np.mean([d for d, ok, *_ in stows if ok] or [0.0])), 3),
+        "to_person_reasons": reasons(stows),
+        "stow_by_kind": by_kind(stows),
+        "pick_trials": len(picks),
+        "pick_attempted": sum(not why.startswith("refused") for _, _, why, _ in picks),
+        "pick_success_rate": rate(picks),
+        "pick_to_person_share": round(sum(not ok for _, ok, *_ in picks) / max(1, len(picks)), 3),
+        "pick_cycle_mean_s": round(float(np.mean([d for d, *_ in picks] or [0.0])), 3),
+        "pick_failure_reasons": reasons(picks),
+        "pick_by_kind": by_kind(picks),
+    }
+
+
+def _bluejay_arms(job) -> tuple[int, list, list, dict]:
+    """The Blue Jay cell with ``arms`` arms for ``sim_s``: (arms, gaps_s, successes, summary)."""
+    from fctwin.robots.physics.bluejay_cell import BlueJayCell
+
+    arms, sim_s, seed = job
+    cell = BlueJayCell(arms=arms, seed=seed + arms)
+    gaps_s, oks = [], []
+    while cell.pc.t_s < sim_s:
+        dt_s, done, failed = cell.run_units(1, max_s=sim_s)
+        n = done + failed  # arms that finished in the same step share the gap
+        if n == 0:
+            break
+        gaps_s += [dt_s / n] * n
+        oks += [True] * done + [False] * failed
+    units_per_h = round(3600.0 * len(gaps_s) / cell.pc.t_s, 1)
+    summary = {
+        "sim_s": round(cell.pc.t_s, 2),
+        "units": len(gaps_s),
+        "success_rate": round(float(np.mean(oks)), 3),
+        "units_per_arm_h": round(units_per_h / arms, 1),
+        "arm_contact_steps": cell.arm_contact_steps,
+        "zone_wait_share": round(cell.wait_steps / (arms * cell.pc.steps), 3),
+        "units_per_h": units_per_h,
+    }
+    cell.close()
+    return arms, gaps_s, oks, summary
+
+
+def calibrate_bluejay(*, sim_s: float = 60.0, seed: int = 0, jobs: int = 1) -> tuple[dict, dict, dict]:
     """Measure the Blue Jay cell with 1-4 arms for ``sim_s`` simulated seconds each.
 
     Returns (models ``{kind: {"medium": entry}}`` for the default 3-arm cell: the time between
     successive units the cell finishes; ``{"1".."4": units_per_h}``; a summary with contact counts).
     """
-    from fctwin.robots.physics.bluejay_cell import BlueJayCell
-
     curve: dict[str, float] = {}
     summary: dict[str, dict] = {}
     entry = None
-    for arms in (1, 2, 3, 4):
-        cell = BlueJayCell(arms=arms, seed=seed + arms)
-        gaps_s, oks = [], []
-        while cell.pc.t_s < sim_s:
-            dt_s, done, failed = cell.run_units(1, max_s=sim_s)
-            n = done + failed  # arms that finished in the same step share the gap
-            if n == 0:
-                break
-            gaps_s += [dt_s / n] * n
-            oks += [True] * done + [False] * failed
-        curve[str(arms)] = round(3600.0 * len(gaps_s) / cell.pc.t_s, 1)
-        summary[str(arms)] = {
-            "sim_s": round(cell.pc.t_s, 2),
-            "units": len(gaps_s),
-            "success_rate": round(float(np.mean(oks)), 3),
-            "units_per_arm_h": round(curve[str(arms)] / arms, 1),
-            "arm_contact_steps": cell.arm_contact_steps,
-            "zone_wait_share": round(cell.wait_steps / (arms * cell.pc.steps), 3),
-        }
+    for arms, gaps_s, oks, summ in _pool_map(_bluejay_arms, [(a, sim_s, seed) for a in (1, 2, 3, 4)], jobs):
+        curve[str(arms)] = summ.pop("units_per_h")
+        summary[str(arms)] = summ
         if arms == 3:
             entry = _entry(gaps_s, oks)
-        cell.close()
     # Pick, stow and consolidation moves are one mix in the cell; both line kinds use it.
     return {"pick": {"medium": entry}, "stow": {"medium": entry}}, curve, summary
 

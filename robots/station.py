@@ -122,9 +122,17 @@ class StationUnit(RobotUnit):
         # Finish the current line, then start lines back to back within this step.
         while True:
             if self._current is not None:
+                cmd, out = self._current
+                if out is None:  # a line running alongside the floor: let it catch up to t_s
+                    out = self.advance_line(t_s)
+                    if out is None:
+                        self.busy_until_s = max(self.busy_until_s, t_s)
+                        break
+                    self.busy_until_s = self._line_start_s + out.duration_s
+                    self.busy_s += out.duration_s
+                    self._current = (cmd, out)
                 if t_s + 1e-9 < self.busy_until_s:
                     break
-                cmd, out = self._current
                 self._current = None
                 self.units_served += out.units_done + out.units_to_person
                 self.units_to_person += out.units_to_person
@@ -151,13 +159,29 @@ class StationUnit(RobotUnit):
             if pod != cmd.pod_id:
                 break  # the pod has not arrived yet; keep the line queued
             self._queue.popleft()
-            out = self.line_outcome(cmd, new_pod=pod != self._last_pod)
+            new_pod = pod != self._last_pod
             self._last_pod = pod
             start = max(self.busy_until_s, t_s - dt_s)
+            if self.begin_line(cmd, new_pod=new_pod):
+                # Runs on the floor's clock (physics arms): the loop advances it up to t_s now.
+                self._line_start_s = start
+                self.busy_until_s = start
+                self._current = (cmd, None)
+                continue
+            out = self.line_outcome(cmd, new_pod=new_pod)
             self.busy_until_s = start + out.duration_s
             self.busy_s += out.duration_s
             self._current = (cmd, out)
         return events
+
+    def begin_line(self, command: Serve, *, new_pod: bool) -> bool:
+        """Start a line that runs alongside the floor (`advance_line` then drives it); False: the
+        line's outcome is drawn at once by `line_outcome` (the default: fast models, people)."""
+        return False
+
+    def advance_line(self, t_s: float) -> LineOutcome | None:
+        """Run the line begun by `begin_line` up to the floor time ``t_s``; its outcome once finished."""
+        raise NotImplementedError
 
     def can_start(self) -> bool:
         """Whether the station may start its next line now (a person-worked one needs people)."""

@@ -70,10 +70,29 @@ class ArmStation(StationUnit):
 
     def reset(self, *, seed: int | None = None):
         # A physics cell is rebuilt on reset so that the same seed replays the same physics.
+        if getattr(self, "_runner", None) is not None:
+            self._runner.close()
+        self._runner = None
         if getattr(self, "_cell", None) is not None:
             self._cell.close()
             self._cell = None
         return super().reset(seed=seed)
+
+    def begin_line(self, command: Serve, *, new_pod: bool) -> bool:
+        """Physics lines run on the floor's clock (`fctwin.robots.line_runner`): the arm works while
+        drive units queue and move, instead of the whole line's physics at the line's start."""
+        if self.fidelity != "physics":
+            return False
+        from fctwin.robots.line_runner import LineRunner
+
+        self._runner = LineRunner(lambda runner: self.line_outcome(command, new_pod=new_pod, runner=runner))
+        return True
+
+    def advance_line(self, t_s: float) -> LineOutcome | None:
+        out = self._runner.advance(t_s - self._line_start_s)
+        if out is not None:
+            self._runner = None
+        return out
 
     def item_of(self, sku: int) -> tuple[tuple[float, float, float], float]:
         """(size_m (w, d, h), mass_kg) of a SKU; a medium item when the catalogue is not given."""
@@ -90,8 +109,12 @@ class ArmStation(StationUnit):
             return item_class(self.sku_sizes_m[sku])
         return "medium"
 
-    def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
+    def line_outcome(self, command: Serve, *, new_pod: bool, runner=None) -> LineOutcome:
+        """``runner``: the line runs on the floor's clock (`LineRunner`); the pod's imaging and each
+        unit's non-motion time are spent on it as they come, the physics steps gate themselves."""
         duration = self._per_pod(self.rng) if new_pod else 0.0
+        if runner is not None:
+            runner.spend(duration)
         done = to_person = 0
         for _ in range(command.units):
             if self.fidelity == "physics":
@@ -105,6 +128,8 @@ class ArmStation(StationUnit):
             else:
                 to_person += 1
                 duration += PERSON_HANDOFF_S
+            if runner is not None:
+                runner.spend(duration)
         return LineOutcome(duration_s=duration, units_done=done, units_to_person=to_person)
 
     def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
@@ -158,22 +183,41 @@ class VulcanStation(ArmStation):
             )  # pybullet only when physics is asked for
 
             self._cell = VulcanCell(
-                client_id=self.client_id, origin_world=self.origin_world, rows_for_people=self.rows_for_people
+                client_id=self.client_id,
+                origin_world=self.origin_world,
+                rows_for_people=self.rows_for_people,
+                seed=int(self.rng.integers(2**31)),  # the cell's own draws, from the station's stream
             )
         return self._cell
 
+    def packaging_of(self, sku: int) -> str:
+        """A SKU's packaging (box, bag, fragile): fixed per SKU id from the declared item mix."""
+        if self.sku_sizes_m is not None and 0 <= sku < len(self.sku_sizes_m):
+            from fctwin.robots.data.item_mix import kind_of_sku
+
+            return kind_of_sku(sku)
+        return "box"
+
     def physics_unit(self, command: Serve, *, new_pod: bool) -> tuple[float, bool]:
+        from fctwin.robots.calibration import POD_FILL_FRAC
+
         cell = self._physics_cell()
         if new_pod:
-            cell.load_pod(self.rng, fill_frac=0.5)
+            cell.load_pod(self.rng, fill_frac=POD_FILL_FRAC)
         size, mass = self.item_of(command.sku)
+        kind = self.packaging_of(command.sku)
         if self.kind == "stow":
-            res = cell.stow(size, mass)
+            res = cell.stow(size, mass, kind=kind)
             return res.duration_s, res.success
-        # Pick: the pod holds the SKU in some bin (placed where the occupancy map has room).
-        item_id = cell.place_for_pick(size, mass)
+        # Pick: types the arm refuses go to a person; otherwise the pod holds the SKU in some bin
+        # (placed where the occupancy map has room, sometimes with an item lying on it).
+        if cell.refusal(size, mass, kind):
+            return cell.perceive_s(), False
+        item_id = cell.place_for_pick(
+            size, mass, kind, stack=bool(cell.rng.random() < cell.params.stack_share)
+        )
         if item_id is None:
-            return cell.params.sense_plan_s, False
+            return cell.perceive_s(), False
         res = cell.pick(item_id)
         return res.duration_s, res.success
 

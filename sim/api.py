@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fctwin.sim.run import RunOptions, prepare_scene, run_fc
-from fctwin.sim.runstore import KPI_COLUMNS, read_poses
+from fctwin.sim.runstore import KPI_COLUMNS, KPI_STATION_COLUMNS, read_poses
 from fctwin.sim.scene import Scene, SceneError
 from fctwin.sim.scene.catalog import ShippedScene, resolve_scene, shipped_scenes
 
@@ -73,6 +73,13 @@ class RunResult:
         """One row per simulated minute (the columns of `fctwin.sim.runstore.KPI_COLUMNS`)."""
         rows = self._query(f"SELECT {', '.join(KPI_COLUMNS)} FROM kpi_minute ORDER BY minute")
         return _table({c: [r[k] for r in rows] for k, c in enumerate(KPI_COLUMNS)}, as_frame)
+
+    def station_kpi_minutes(self, *, as_frame: bool | None = None) -> Any:
+        """One row per simulated minute and station group (unit type, line kind): the columns of
+        `fctwin.sim.runstore.KPI_STATION_COLUMNS` (docs/export.md)."""
+        cols = ", ".join(KPI_STATION_COLUMNS)
+        rows = self._query(f"SELECT {cols} FROM kpi_station_minute ORDER BY minute, station_type, kind")
+        return _table({c: [r[k] for r in rows] for k, c in enumerate(KPI_STATION_COLUMNS)}, as_frame)
 
     def recommendations(self, *, as_frame: bool | None = None) -> Any:
         """The floor manager's recommendations (and the shift lead's actions): time, kind, text,

@@ -57,6 +57,25 @@ KPI_COLUMNS = (
     "units_inbound",
 )
 
+# Per-minute KPIs of each station group (unit type x line kind): one row per group per simulated
+# minute in ``kpi_station_minute`` (docs/export.md). Keyed by (minute, station_type, kind), written
+# with INSERT OR REPLACE, so a resumed run that replays a minute writes the same row again.
+KPI_STATION_COLUMNS = (
+    "minute",
+    "t_s",
+    "station_type",
+    "kind",
+    "stations",
+    "lines",
+    "units",
+    "units_to_person",
+    "units_total",
+    "units_per_station_h",
+    "success_rate",
+    "busy_share",
+    "queue_mean",
+)
+
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -64,6 +83,12 @@ CREATE TABLE IF NOT EXISTS events (
     a INTEGER, b INTEGER, c REAL
 );
 CREATE TABLE IF NOT EXISTS kpi_minute ({", ".join(f"{c} REAL" for c in KPI_COLUMNS)});
+CREATE TABLE IF NOT EXISTS kpi_station_minute (
+    minute INTEGER NOT NULL, t_s REAL NOT NULL, station_type TEXT NOT NULL, kind TEXT NOT NULL,
+    stations INTEGER, lines INTEGER, units INTEGER, units_to_person INTEGER, units_total INTEGER,
+    units_per_station_h REAL, success_rate REAL, busy_share REAL, queue_mean REAL,
+    PRIMARY KEY (minute, station_type, kind)
+);
 CREATE TABLE IF NOT EXISTS poses (step INTEGER PRIMARY KEY, t_s REAL NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS summary (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS digest_minute (minute INTEGER PRIMARY KEY, t_s REAL NOT NULL, data TEXT NOT NULL);
@@ -227,6 +252,16 @@ class RunStore:
                 f"INSERT INTO kpi_minute VALUES ({', '.join('?' for _ in KPI_COLUMNS)})",
                 [row.get(c) for c in KPI_COLUMNS],
             )
+
+    def add_station_kpis(self, rows: list[dict]) -> None:
+        """The minute's rows of ``kpi_station_minute`` (one per station type and line kind)."""
+        if rows:
+            with self._writing():
+                self.db.executemany(
+                    f"INSERT OR REPLACE INTO kpi_station_minute ({', '.join(KPI_STATION_COLUMNS)})"
+                    f" VALUES ({', '.join('?' for _ in KPI_STATION_COLUMNS)})",
+                    [[r.get(c) for c in KPI_STATION_COLUMNS] for r in rows],
+                )
 
     def add_digest(self, minute: int, t_s: float, digest: dict) -> None:
         """The Eluna state digest of one simulated minute (with its forecasts), as JSON."""

@@ -281,6 +281,28 @@ def test_calibrate_output_folder_is_checked_before_the_physics(tmp_path, monkeyp
 
     monkeypatch.setattr(calibration, "calibrate", no_physics)
     refused("calibrate", "--out", str(tmp_path / "missing_dir" / "x.json"), says="no such folder")
+    refused("calibrate", "--out", str(tmp_path), says="is a folder")
+    locked = tmp_path / "locked.json"
+    locked.write_text("{}")
+    locked.chmod(0o444)
+    if not os.access(locked, os.W_OK):  # root writes anything
+        refused("calibrate", "--out", str(locked), says="not writable")
+    assert locked.read_text() == "{}"
+
+
+def test_calibrate_never_overwrites_the_shipped_table_unless_asked(monkeypatch):
+    import fctwin.robots.calibration as calibration
+    from fctwin.robots.data import DEFAULT_MODELS_PATH
+
+    def no_physics(**kwargs):
+        raise AssertionError("physics ran without a checked output")
+
+    monkeypatch.setattr(calibration, "calibrate", no_physics)
+    before = DEFAULT_MODELS_PATH.read_bytes()
+    refused("calibrate", "--trials", "2", says="--out")  # no output named: refused, not the shipped default
+    refused("calibrate", "--out", str(DEFAULT_MODELS_PATH), says="--write-shipped")
+    refused("calibrate", "--out", "x.json", "--write-shipped", says="not allowed with")
+    assert DEFAULT_MODELS_PATH.read_bytes() == before
 
 
 # ------------------------------------------------------------------ run stores

@@ -146,6 +146,9 @@ def test_breaks_and_outages_follow_the_plan():
     assert b.infeasible(POOL, "P2", 1) == "P2 is out of service"
     b.advance(400.0, d)
     assert "P2" not in b.down_until
+    assert b.staffed["P2"] == 0 and [m.station for m in b.moving] == ["P2"]  # walking back
+    b.advance(400.0 + b.config.walk_s, d)
+    assert b.staffed["P2"] == 1  # the plan holds: back at the repaired station
     b.advance(660.0, d)
     assert sum(b.staffed.values()) + b.floaters == 4
 
@@ -214,7 +217,8 @@ def test_digest_and_forecasts_every_minute_in_the_run_store(tmp_path):
     dg = json.loads(rows[-1][1])
     assert {s["id"] for s in dg["stations"]} == {"P1", "P2", "P3", "P4", "S1", "S2", "S3", "S4"}
     assert set(dg["forecast"]["open_lines"]) == {"15", "30", "60"}
-    assert sum(dg["battery_hist"]) == 30 and sum(dg["unit_states"].values()) == 30
+    assert sum(dg["battery_hist"]) == 40 and sum(dg["unit_states"].values()) == 40
+    assert set(dg["dock_ahead"]) == {"1", "15", "30", "60"} and dg["dock_expected_per_h"] == 36.0
     assert res.kpis["eluna"]["mode"] == "off" and res.kpis["eluna"]["labour_h"] > 0
 
 
@@ -273,6 +277,11 @@ def test_auto_is_deterministic_per_seed_and_acts(tmp_path):
     assert log_hash(a.db_path) == log_hash(b.db_path)
     assert a.kpis["eluna"]["actions_applied"] >= 1
     assert log_hash(a.db_path) != log_hash(off.db_path)
+    # the lookahead's forked children wrote nothing to the run store (no minute past the run's end)
+    db = sqlite3.connect(a.db_path)
+    assert db.execute("SELECT max(minute), count(*) FROM digest_minute").fetchone() == (45, 45)
+    assert db.execute("SELECT count(*) FROM kpi_minute").fetchone()[0] == 45
+    db.close()
 
 
 def test_the_agent_never_proposes_an_infeasible_action(tmp_path, monkeypatch):

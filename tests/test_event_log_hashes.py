@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 REFERENCE = {
     ("fc_small_peak", 7): ("3572480b30475df0", 6748),
-    ("fc_stations", 11): ("81bbf9074e5078a8", 8286),
+    # fc_stations re-pinned deliberately (issue 22): Vulcan's shipped rates now come from modelled
+    # mechanisms (refusals, polybags, perception time, multi-picks, band friction), so its lines take
+    # longer and hand more units to people; fc_small_peak (human stations only) is unchanged.
+    ("fc_stations", 11): ("02c3667c8ecce3a0", 8033),
 }
 
 

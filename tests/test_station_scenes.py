@@ -91,6 +91,36 @@ def test_kpis_break_down_by_station_type(tmp_path):
             assert r["units_per_h"] == pytest.approx(r["units"] / k["simulated_h"], rel=1e-3)
 
 
+def test_per_minute_kpis_break_down_by_station_type_and_add_up(tmp_path):
+    from fctwin.sim.api import RunResult as ApiResult
+
+    done = _run(tmp_path, "fast")
+    r = ApiResult(done.run_id, done.db_path, done.kpis, done.wall_s)
+    rows = r.station_kpi_minutes(as_frame=False)
+    minutes = r.kpi_minutes(as_frame=False)["minute"]
+    groups = {(t, k) for t, k in zip(rows["station_type"], rows["kind"], strict=True)}
+    assert groups == {("vulcan", "pick"), ("bluejay", "pick"), ("sequoia", "stow"), ("human", "stow")}
+    assert len(rows["minute"]) == len(groups) * len(minutes)  # every group, every minute
+    by = r.kpis["by_station_type"]
+    for unit_type, total in by.items():
+        mine = [k for k, t in enumerate(rows["station_type"]) if t == unit_type]
+        assert sum(rows["units"][k] for k in mine) == total["units"]
+        assert sum(rows["units_to_person"][k] for k in mine) == total["units_to_person"]
+    for k in range(len(rows["minute"])):
+        assert 0.0 <= rows["busy_share"][k] <= 1.0 and rows["queue_mean"][k] >= 0.0
+        if rows["units"][k]:
+            ok = 1 - rows["units_to_person"][k] / rows["units"][k]
+            assert rows["success_rate"][k] == pytest.approx(ok, abs=1e-4)
+    assert any(b > 0 for b in rows["busy_share"])  # the stations did work in some minute
+    # the export carries the table with the documented columns
+    from fctwin.sim.console import export_run
+    from fctwin.sim.runstore import KPI_STATION_COLUMNS
+
+    out = export_run(r.db_path, tmp_path / "export", "csv", poses=False)
+    csv = next(p for p in out if p.name == "kpi_station_minute.csv")
+    assert csv.read_text().splitlines()[0].split(",") == list(KPI_STATION_COLUMNS)
+
+
 def test_physics_stations_reach_the_fleet_host_process(tmp_path):
     """`--physics stations` over ZeroMQ runs the cells in physics in the child: same log as in-process."""
     hours = 0.02

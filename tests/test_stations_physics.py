@@ -110,7 +110,12 @@ def test_fast_and_physics_agree_on_sequoia_throughput():
         ((0.04, 0.19, 0.10), "deep: reached into the pod face when carried at the plain home pose"),
     ],
 )
-def test_pick_of_tall_and_deep_items_ends_on_the_tool(cell, size_m, why):
+def test_pick_of_tall_and_deep_items_ends_on_the_tool(size_m, why):
+    # A fresh cell: with the band's friction (0.4, fabric on cardboard) a tall item's pull-out sits
+    # near the seal limit, and after other picks in the same cell it can break the seal (47 N
+    # against 45 N measured): a real failure mode, counted in the calibrated pick rate. This test
+    # keeps to what it guards, the geometry: the held-open band and the carry pose.
+    cell = VulcanCell()
     cell.clear_pod()
     item = cell.place_for_pick(size_m, 0.1)
     assert item is not None and cell.face.bin(cell.items[item].bin_id).row == 3  # top row first
@@ -132,6 +137,7 @@ def test_pick_of_tall_and_deep_items_ends_on_the_tool(cell, size_m, why):
     lo, hi = seen["aabb"]
     tip_x = cell.arm.ee_pose()[0][0] + cell.params.tool_len_m / 2
     assert hi[0] < cell.params.face_x_m and abs(lo[0] - tip_x) < 0.02  # out of the pod, on the tool tip
+    cell.close()
 
 
 def test_top_row_stow_short_of_the_back_wall_is_not_a_jam(cell):

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from fctwin.controller.eluna.actions import (
     POOL,
     Action,
@@ -89,6 +91,7 @@ class Recommendation:
     applied: bool = False
     realised: dict | None = None
     _start: dict = field(default_factory=dict, repr=False)
+    _counterfactual: dict | None = field(default=None, repr=False)
 
     def record(self) -> dict:
         return {
@@ -203,16 +206,22 @@ class ElunaAgent:
             )
             realised = {"objective": round(j_real, 2), **real}
             if j_nothing is not None:
-                delta = j_real - j_nothing
-                realised["objective_vs_predicted_nothing"] = round(delta, 2)
+                realised["objective_vs_predicted_nothing"] = round(j_real - j_nothing, 2)
+            if rec._counterfactual is not None:
+                # paired: the same future without the plan (later recommendations inside the
+                # horizon count towards this one's realised effect too)
+                delta = j_real - objective(rec._counterfactual, rec._start["price"])
+                realised["effect"] = round(delta, 2)
                 realised["sign_as_predicted"] = (delta > 0) == (rec.predicted["objective"] > 0)
+            elif j_nothing is not None:
+                realised["sign_as_predicted"] = (j_real - j_nothing > 0) == (rec.predicted["objective"] > 0)
             rec.realised = realised
 
     # ------------------------------------------------------------------ candidates
 
-    def kind_work(self, dg: dict) -> dict[str, float]:
-        """Minutes of work at one person's pace per kind (pick, stow): the larger of now and the
-        30-minute forecast. Work of a kind is pooled: new orders and cartons go to the open
+    def kind_work(self, dg: dict, horizons: tuple[int, ...] = (30,)) -> dict[str, float]:
+        """Minutes of work at one person's pace per kind (pick, stow): the largest of now and the
+        forecasts at ``horizons``. Work of a kind is pooled: new orders and cartons go to the open
         stations with the least work, so what matters is the kind's capacity."""
         sts = [s for s in dg["stations"] if s["id"] in self.service_s]
         fc = self.last_forecast
@@ -225,7 +234,7 @@ class ElunaAgent:
             if not mine:
                 continue
             mean_s = sum(self.service_s[s["id"]] for s in mine) / len(mine)
-            ahead = fc.get(key, {}).get(30, now_units)
+            ahead = max(fc.get(key, {}).get(h, now_units) for h in horizons)
             out[kind] = max(now_units, ahead) * mean_s / 60.0
         return out
 
@@ -281,8 +290,14 @@ class ElunaAgent:
         floaters = board.floaters
         now = self._max_pressure(work, staffed)
         plans: list[list[Action]] = []
-        if now < self.gate_min / 2:
-            plans += self._releases(work, staffed, floaters)
+        # A release lasts the rest of the shift: the floor must stay quiet an hour ahead, too, and
+        # at the plan's busiest hour still to come (a planned promotion is known; measured: on
+        # eluna_surge seed 1 a release before the peak cost +9% order-cycle p95).
+        work_hour = self.kind_work(dg, (30, 60))
+        peak = self._planned_peak(dg["t_s"])
+        work_hour = {k: w * (peak if k == "pick" else 1.0) for k, w in work_hour.items()}
+        if self._max_pressure(work_hour, staffed) < self.gate_min / 2:
+            plans += self._releases(work_hour, staffed, floaters)
         if now >= self.gate_min:
             scored = []
             for m in self._moves(staffed, floaters):
@@ -320,6 +335,13 @@ class ElunaAgent:
         for hook in self.candidate_hooks:
             extra += [p for p in hook(self, dg) if p not in base and self.feasible_plan(p, dg["t_s"])]
         return base + extra[: self.extra_candidates]
+
+    def _planned_peak(self, t_s: float) -> float:
+        """The plan's highest demand factor for the rest of the shift over the factor now (>= 1)."""
+        rate = self.forecaster.plan_rate
+        now = max(rate(t_s), 1e-9)
+        ahead = [rate(t) for t in np.arange(t_s, max(t_s, self.shift_end_s) + 1.0, 900.0)]
+        return max(1.0, max(ahead) / now)
 
     def _releases(self, work: dict[str, float], staffed: dict[str, int], floaters: int) -> list[list[Action]]:
         """A quiet floor: send one associate (or two, from different stations) to the pool where the
@@ -490,6 +512,11 @@ class ElunaAgent:
         )
         price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / self.horizon_s)
         rec._start = {**self._cum, "paid_s": board.paid_s, "price": price}
+        own = getattr(self.lookahead, "counterfactual", None)
+        if self.mode == "auto" and own is not None:
+            # The score's counterfactual: doing nothing on the run's *own* future (a fork, read only
+            # when the horizon has passed; never used to decide), so the realised effect is paired.
+            rec._counterfactual = own(self.horizon_s)
         if self.mode == "auto":
             for action in plan:
                 self.levers.apply(action, t_s)
@@ -502,13 +529,19 @@ class ElunaAgent:
 
     @staticmethod
     def keeps_service(r: dict, r0: dict) -> bool:
-        """A plan may not cost service: at least 99% of doing nothing's units over the horizon, and
-        an order-cycle p95 no more than 10% (plus a minute) above doing nothing's. Without this the
-        labour price alone sends people home from a quiet floor until the queues come back."""
-        if r["units_picked"] + r["units_stowed"] < 0.99 * (r0["units_picked"] + r0["units_stowed"]):
+        """A plan may not cost service against doing nothing, over the horizon on the same sampled
+        future: at least 99.5% of its units, an order-cycle p95 at most 2% (plus 5 s) above its,
+        and no more open pick work at the end (5% plus 5 units of slack, the noise of one sample).
+        Without this the labour price alone sends people home from a quiet floor until the queues
+        come back (eluna_balanced seed 1: +123% units per labour hour, p95 150 s -> 1,547 s); with
+        the older 10%-plus-a-minute bound the released people still cost +28% p95 on the balanced
+        floor, and the goal is never worse than the static plan by more than 1%."""
+        if r["units_picked"] + r["units_stowed"] < 0.995 * (r0["units_picked"] + r0["units_stowed"]):
+            return False
+        if r["open_pick_units"] > 1.05 * r0["open_pick_units"] + 5:
             return False
         p, p0 = r.get("cycle_p95_s"), r0.get("cycle_p95_s")
-        return p is None or p0 is None or p <= 1.1 * p0 + 60.0
+        return p is None or p0 is None or p <= 1.02 * p0 + 5.0
 
     def labour_price(self) -> float:
         """What an hour of an associate is worth in units: the run's units per labour hour so far

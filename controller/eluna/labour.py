@@ -13,9 +13,10 @@ many hands reach one face at once). Scenes can change it (``[labour.rate_model]`
 `Dispatcher.set_station_staff` when it physically happens: an associate moved between stations
 leaves at once and arrives ``walk_s`` later (walk plus changeover); a closed station opening
 needs ``open_s`` more (set-up). Breaks take people off their station and bring them back;
-outages close a station (its people go to the pool) for a while. The board also counts paid
+outages close a station for a while (its people go to the pool, and walk back when it is repaired
+if they are still on call: the plan holds, for every arm alike). The board also counts paid
 labour: associates at stations or walking between them (people in the pool, on break or sent home
-are not counted; report units per hour beside units per labour hour, ELUNA.md).
+are not counted; report units per hour beside units per labour hour).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class LabourBoard:
         self.moving: list[Move] = []
         self.on_break: list[Move] = []
         self.down_until: dict[str, float] = {}  # station -> end of its outage
+        self._sent_off: dict[str, int] = {}  # station -> people its outage sent to the pool
         self._breaks = sorted(config.breaks, key=lambda b: b.at_s)
         self._outages = sorted(config.outages, key=lambda o: o.at_s)
         self.paid_s = 0.0  # associate-seconds at stations or walking
@@ -125,6 +127,7 @@ class LabourBoard:
             n = self.staffed.get(o.station_id, 0)
             self.staffed[o.station_id] = 0
             self.floaters += n
+            self._sent_off[o.station_id] = self._sent_off.get(o.station_id, 0) + n
             self._tell(d, o.station_id, 0)
             # people walking there turn back to the pool
             for m in self.moving:
@@ -133,6 +136,13 @@ class LabourBoard:
         for sid, until in list(self.down_until.items()):
             if until <= t_s:
                 del self.down_until[sid]
+                # the plan holds: the station's people walk back when it is repaired, those of
+                # them still on call (a manager may have sent them elsewhere meanwhile)
+                back = min(self._sent_off.pop(sid, 0), self.floaters)
+                if back > 0:
+                    self.floaters -= back
+                    self.moving.append(Move(t_s + self.config.walk_s, sid, back, "repaired"))
+                    self.moving.sort(key=lambda m: m.due_s)
         while self._breaks and self._breaks[0].at_s <= t_s:
             b = self._breaks.pop(0)
             for _ in range(b.associates):

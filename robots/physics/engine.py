@@ -14,6 +14,8 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
+from fctwin.robots.line_runner import gate_physics_step
+
 __all__ = ["SIM_HZ", "PhysicsClient", "Arm", "kuka_with_tool_urdf"]
 
 SIM_HZ = 240.0
@@ -53,6 +55,8 @@ class PhysicsClient:
         for _ in range(n):
             p.stepSimulation(physicsClientId=self.cid)
         self.steps += n
+        # Inside a station line that runs on the floor's clock, wait for the floor to catch up.
+        gate_physics_step(n)
 
     def box(self, half_m, centre, *, mass_kg=0.0, rgba=(0.6, 0.6, 0.6, 1.0), friction=0.6) -> int:
         """A box body at cell-frame ``centre`` (half extents ``half_m``, metres); static when mass is 0."""

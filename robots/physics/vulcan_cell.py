@@ -12,8 +12,18 @@ static baseline, detects jams and limits the paddle's push. Suction is a complia
 between tool tip and item that pulls with at most the cup's limit, so the item lags the tool when more
 is asked; the seal breaks (the constraint is removed) when the lag, read as spring load, exceeds it.
 
-Durations are simulated seconds: physics time of the motions plus the fixed non-motion parts named in
-`VulcanCellParams` (induction, sensing and planning), which are assumptions, not physics.
+Durations are simulated seconds: physics time of the motions plus the non-motion parts drawn from
+the distributions named in `VulcanCellParams`: induction (scan and measure; polybag film defeats
+barcode reads, so bags are rescanned), perception (image the pod face and segment the items in the
+bins the arm may use: time grows with how full the face is) and grasp or slot planning, and a
+verification image after the move. Their parameters are assumptions; see docs/stations.md.
+
+Item packaging (`fctwin.robots.data.item_mix.KINDS`) matters: the arm refuses items that are too big
+for every bin, too heavy for the cup, fragile, or bags too floppy for the paddle (`VulcanCell.refusal`).
+A polybag is two box segments joined at the seam by a bending spring (a compliant hinge): its leading
+half sags under its own weight and can catch the bin lip or the band; its film is slippery and
+seals worse under the cup. Pods hold items stacked on one another (``stack`` in `place_for_pick`): an
+item lying on top of the one picked can ride out with it (a multi-pick) or fall out of the bin.
 """
 
 from __future__ import annotations
@@ -68,10 +78,30 @@ class VulcanCellParams:
     # lags the tool when more is asked of it; a lag of break_stretch_m (the bellows fully stretched,
     # a spring rate of suction_limit_n / break_stretch_m) means the seal is lost.
     break_stretch_m: float = 0.015
-    induct_s: float = 1.5  # item fed onto the end-of-arm tool by the induction conveyor (assumed)
-    sense_plan_s: float = 2.5  # image the pod face, choose a bin and plan (assumed)
+    # Non-motion times (s), each log-normal: median and log sd (assumptions, docs/stations.md).
+    induct_median_s: float = 1.6  # item scanned, measured and fed onto the end-of-arm tool
+    induct_log_sd: float = 0.25
+    rescan_p: float = 0.35  # polybag film: chance that a barcode read fails and is repeated
+    rescan_s: float = 1.2
+    image_s: float = 0.9  # stereo pair plus the learned depth model, once per plan
+    segment_per_item_s: float = 0.06  # per item in the bins the arm may use (occlusion, bands)
+    plan_s: float = 0.1  # slot choice and motion plan (public: ~100 ms)
+    perceive_log_sd: float = 0.3
+    verify_s: float = 0.6  # image after the move: is the item where the plan put it?
     item_friction: float = 0.5
     force_filter_s: float = 0.1
+    band_friction: float = 0.4  # elastic fabric band on cardboard (was 0.02: a frictionless band)
+    # Polybags: slippery film, a seal that depends on wrinkles, and a body that bends at the seam.
+    bag_friction: float = 0.25
+    bag_seal_n: tuple = (10.0, 40.0)  # uniform range of the cup's seal on film (a smooth carton: 45 N)
+    bag_bend_nm_per_rad: float = 1.5  # bending stiffness of the seam per kg of bag
+    bag_max_side_m: float = 0.20  # longer bags fold over the paddle: refused
+    heavy_kg: float = 2.5  # payload limit of the tool with an item on the cup held at arm's length
+    stack_share: float = 0.12  # share of picks with an item lying on top of the one picked
+    # Where the tool receives each item from the induction conveyor, relative to the home pose:
+    # beside the pod face, so every stow is a round trip (Vulcan's tool is fed at an induction station).
+    induct_offset_m: tuple = (-0.10, -0.45, -0.20)
+    transfer_s: float = 0.4  # the item conveyed onto the tool and the cup sealed
 
 
 @dataclass
@@ -96,14 +126,18 @@ class PickResult:
     broke: bool = False
     peak_force_n: float = 0.0
     reason: str = ""
+    dragged: int = 0  # other items that left the bin with it (a multi-pick)
 
 
 @dataclass
 class _Item:
-    body: int
+    body: int  # the body the cup holds (a bag's front segment)
     size_m: tuple[float, float, float]  # (w across, d deep, h high)
     mass_kg: float
     bin_id: int = -1
+    kind: str = "box"
+    bodies: tuple = ()  # every body of the item (a bag: front and back segment)
+    seal_n: float = 45.0  # the force the cup's seal on this item holds
 
 
 @dataclass
@@ -127,9 +161,11 @@ class VulcanCell:
         client_id: int | None = None,
         origin_world=(0.0, 0.0, 0.0),
         rows_for_people: int = 0,
+        seed: int | None = 0,
     ):
         self.params = prm = params or VulcanCellParams()
         self.rows_for_people = rows_for_people
+        self.rng = np.random.default_rng(seed)  # non-motion times, seals (physics draws nothing)
         self.pc = PhysicsClient(client_id=client_id, origin_world=origin_world)
         self.orn = tool_forward_orn()
         urdf = kuka_with_tool_urdf(
@@ -216,7 +252,12 @@ class VulcanCell:
             physicsClientId=cid,
         )
         p.changeDynamics(
-            body, 0, jointLowerLimit=-1.4, jointUpperLimit=1.4, lateralFriction=0.02, physicsClientId=cid
+            body,
+            0,
+            jointLowerLimit=-1.4,
+            jointUpperLimit=1.4,
+            lateralFriction=prm.band_friction,
+            physicsClientId=cid,
         )
         p.setJointMotorControl2(body, 0, p.VELOCITY_CONTROL, force=0, physicsClientId=cid)
         self.pc.bodies.append(body)
@@ -225,9 +266,8 @@ class VulcanCell:
     # ------------------------------------------------------------------ pod contents
 
     def clear_pod(self) -> None:
-        for item in list(self.items.values()):
-            self.pc.remove(item.body)
-        self.items.clear()
+        for item_id in list(self.items):
+            self._remove_item(item_id)
         for b in self.face.bins:
             b.items.clear()
             b.item_heights_m.clear()
@@ -256,7 +296,7 @@ class VulcanCell:
         self.pc.step(int(0.2 * SIM_HZ))  # let the items settle
         self.pc.steps = 0
 
-    def _place(self, b: Bin, u_m: float, size_m, mass_kg: float) -> int:
+    def _place(self, b: Bin, u_m: float, size_m, mass_kg: float, kind: str = "box") -> int:
         w, d, h = size_m
         b3 = self.bins3d[b.bin_id]
         centre = (
@@ -264,30 +304,88 @@ class VulcanCell:
             b3.y0_m + u_m + w / 2,
             b3.z_floor_m + h / 2 + 0.001,
         )
-        body = self.pc.box(
-            (d / 2, w / 2, h / 2),
-            centre,
-            mass_kg=mass_kg,
-            rgba=(0.8, 0.6, 0.4, 1),
-            friction=self.params.item_friction,
-        )
-        item_id = self._new_item(body, size_m, mass_kg, b.bin_id)
+        item_id = self._new_item(size_m, centre, mass_kg, kind, (0.8, 0.6, 0.4, 1), b.bin_id)
         b.add(item_id, u_m, w, d, h)
         return item_id
 
-    def _new_item(self, body, size_m, mass_kg, bin_id=-1) -> int:
+    def _new_item(self, size_m, centre, mass_kg: float, kind: str, rgba, bin_id: int = -1) -> int:
+        """Build an item's bodies at cell-frame ``centre`` and register it: one box, or a polybag.
+
+        A bag is two segments (front and back half of its depth) joined at the seam by a ball joint;
+        `_bend_bags` adds the seam's bending spring while the arm works near it. The segments do not
+        collide with each other (the bag folds through itself instead of jittering).
+        """
+        w, d, h = (float(x) for x in size_m)
+        prm, cid = self.params, self.pc.cid
+        if kind == "bag":
+            c = np.asarray(centre, dtype=np.float64)
+            half = (d / 4, w / 2, h / 2)
+            fr = prm.bag_friction
+            front = self.pc.box(
+                half, c - (d / 4, 0, 0), mass_kg=mass_kg / 2, rgba=(0.75, 0.8, 0.9, 1), friction=fr
+            )
+            back = self.pc.box(
+                half, c + (d / 4, 0, 0), mass_kg=mass_kg / 2, rgba=(0.75, 0.8, 0.9, 1), friction=fr
+            )
+            p.createConstraint(
+                front,
+                -1,
+                back,
+                -1,
+                p.JOINT_POINT2POINT,
+                (0, 0, 0),
+                (d / 4, 0, 0),
+                (-d / 4, 0, 0),
+                physicsClientId=cid,
+            )
+            p.setCollisionFilterPair(front, back, -1, -1, 0, physicsClientId=cid)
+            body, bodies = front, (front, back)
+            seal = float(self.rng.uniform(*prm.bag_seal_n))  # film wrinkles where the cup lands
+        else:
+            body = self.pc.box(
+                (d / 2, w / 2, h / 2), centre, mass_kg=mass_kg, rgba=rgba, friction=prm.item_friction
+            )
+            bodies, seal = (body,), prm.suction_limit_n
         item_id = self._next_item
         self._next_item += 1
-        self.items[item_id] = _Item(body, tuple(size_m), mass_kg, bin_id)
+        self.items[item_id] = _Item(body, (w, d, h), mass_kg, bin_id, kind, bodies, seal)
         return item_id
 
-    def place_for_pick(self, size_m, mass_kg: float) -> int | None:
-        """Put an item of ``size_m`` (w, d, h) into a bin with room (top rows first); its id, or None."""
+    def _remove_item(self, item_id: int) -> None:
+        for body in self.items.pop(item_id).bodies:  # removing a body removes its constraints
+            self.pc.remove(body)
+
+    def item_aabb(self, item_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-frame AABB of every body of an item."""
+        boxes = [self.pc.aabb(body) for body in self.items[item_id].bodies]
+        return np.min([lo for lo, _ in boxes], axis=0), np.max([hi for _, hi in boxes], axis=0)
+
+    def place_for_pick(self, size_m, mass_kg: float, kind: str = "box", *, stack: bool = False) -> int | None:
+        """Put an item of ``size_m`` (w, d, h) into a bin with room (top rows first); its id, or None.
+
+        ``stack``: a polybag is laid on top of it, as items lie in a real pod (when the bin is tall
+        enough), so that picking it can drag the bag out too.
+        """
         w, d, h = size_m
         plan = plan_stow(self.face, w, d, h, rows_for_people=self.rows_for_people)
         if plan is None or plan.push:
             return None
-        item_id = self._place(self.face.bin(plan.bin_id), plan.u_m, (w, d, h), mass_kg)
+        b = self.face.bin(plan.bin_id)
+        item_id = self._place(b, plan.u_m, (w, d, h), mass_kg, kind)
+        top_h = 0.025
+        if stack and h + top_h < b.height_m - self.params.band_clear_m - 0.01:
+            b3 = self.bins3d[b.bin_id]
+            top_d = min(b.depth_m - 0.01, d * 1.1)
+            top_w = min(w, 0.9 * (b.width_m - plan.u_m))
+            centre = (
+                self.params.face_x_m + b.depth_m - top_d / 2 - 0.002,
+                b3.y0_m + plan.u_m + w / 2,
+                b3.z_floor_m + h + top_h / 2 + 0.003,
+            )
+            top = self._new_item(
+                (top_w, top_d, top_h), centre, float(self.rng.uniform(0.1, 0.4)), "bag", None, b.bin_id
+            )
+            b.item_heights_m[top] = h + top_h  # lies on the item: no footprint of its own
         self.pc.step(int(0.1 * SIM_HZ))
         return item_id
 
@@ -307,7 +405,7 @@ class VulcanCell:
         """Re-read the footprints of a bin's items from physics (after a push, or to verify)."""
         b, b3 = self.face.bin(bin_id), self.bins3d[bin_id]
         for item_id in list(b.items):
-            lo, hi = self.pc.aabb(self.items[item_id].body)
+            lo, hi = self.item_aabb(item_id)
             u0, u1 = lo[1] - b3.y0_m, hi[1] - b3.y0_m
             v0, v1 = lo[0] - self.params.face_x_m, hi[0] - self.params.face_x_m
             from shapely.geometry import box as _box
@@ -316,7 +414,7 @@ class VulcanCell:
 
     def item_inside_bin(self, item_id: int, bin_id: int, tol_m: float = 0.004) -> bool:
         """Physics check: the item's AABB lies within the bin's volume (walls, floor, back, opening)."""
-        lo, hi = self.pc.aabb(self.items[item_id].body)
+        lo, hi = self.item_aabb(item_id)
         blo, bhi = self.bin_aabb(bin_id)
         return bool(np.all(lo >= blo - tol_m) and np.all(hi <= bhi + tol_m))
 
@@ -344,6 +442,7 @@ class VulcanCell:
         return self._f_filt
 
     def _springs(self, bin_ids) -> None:
+        self._bend_bags(bin_ids)
         for bin_id in bin_ids:
             if bin_id in self._held_open:
                 continue
@@ -353,6 +452,35 @@ class VulcanCell:
                 -self.params.band_stiffness_nm_per_rad * theta - self.params.band_damping_nms_per_rad * omega
             )
             p.setJointMotorControl2(band, 0, p.TORQUE_CONTROL, force=tau, physicsClientId=self.pc.cid)
+
+    def _bend_bags(self, bin_ids) -> None:
+        """The seam's bending spring on the bags in ``bin_ids`` and on the bag on the cup (per step).
+
+        Torque ``-k angle`` about the axis of the segments' relative rotation, ``k`` =
+        ``bag_bend_nm_per_rad`` x the bag's mass, plus damping. The leading half then sags by
+        ``(m/2) g (d/4) / k = g d / (8 k / m)``: about 0.08 rad for a 10 cm bag, 0.16 rad for 20 cm.
+        """
+        cid = self.pc.cid
+        held = self._suction_item
+        for item_id, item in self.items.items():
+            if item.kind != "bag" or (item.bin_id not in bin_ids and item_id != held):
+                continue
+            a, b = item.bodies
+            _, qa = p.getBasePositionAndOrientation(a, physicsClientId=cid)
+            _, qb = p.getBasePositionAndOrientation(b, physicsClientId=cid)
+            _, qa_inv = p.invertTransform((0, 0, 0), qa)
+            _, q_rel = p.multiplyTransforms((0, 0, 0), qa_inv, (0, 0, 0), qb)
+            axis, angle = p.getAxisAngleFromQuaternion(q_rel)
+            if angle > np.pi:
+                angle -= 2 * np.pi
+            axis_w = np.asarray(p.getMatrixFromQuaternion(qa)).reshape(3, 3) @ np.asarray(axis)
+            w_rel = np.subtract(
+                p.getBaseVelocity(b, physicsClientId=cid)[1], p.getBaseVelocity(a, physicsClientId=cid)[1]
+            )
+            k = self.params.bag_bend_nm_per_rad * max(item.mass_kg, 0.05)
+            tau = -k * angle * axis_w - 0.05 * k * w_rel
+            p.applyExternalTorque(b, -1, tau.tolist(), p.WORLD_FRAME, physicsClientId=cid)
+            p.applyExternalTorque(a, -1, (-tau).tolist(), p.WORLD_FRAME, physicsClientId=cid)
 
     def _suction_force_n(self) -> float:
         if self._suction is None:
@@ -374,6 +502,10 @@ class VulcanCell:
         stretch = float(np.linalg.norm(np.subtract(have, want)))
         return stretch * self.params.suction_limit_n / self.params.break_stretch_m
 
+    def seal_n(self, item_id: int) -> float:
+        """What the cup's seal on this item holds (N): 45 N on a carton, less on wrinkled film."""
+        return min(self.items[item_id].seal_n, self.params.suction_limit_n)
+
     def _attach(self, item_id: int, tip_offset_m) -> None:
         """Suction on: fix the item to the tool tip (item pose relative to the tool as it is now)."""
         cid = self.pc.cid
@@ -394,7 +526,7 @@ class VulcanCell:
             rel_orn,
             physicsClientId=cid,
         )
-        p.changeConstraint(self._suction, maxForce=self.params.suction_limit_n, erp=0.2, physicsClientId=cid)
+        p.changeConstraint(self._suction, maxForce=self.seal_n(item_id), erp=0.2, physicsClientId=cid)
         # The cup is compliant: tool and held item must not also fight through a rigid contact.
         p.setCollisionFilterPair(
             self.arm.body, self.items[item_id].body, self.arm.ee_link, -1, 0, physicsClientId=cid
@@ -422,24 +554,68 @@ class VulcanCell:
         # The controlled link's origin is the tool's centre; its tip is half a length further along +x.
         return np.asarray(tip_xyz) - np.array([self.params.tool_len_m / 2, 0.0, 0.0])
 
-    def stow(self, size_m, mass_kg: float, *, friction: float | None = None) -> StowResult:
-        """Stow one item of ``size_m`` = (w across, d deep, h high) m and ``mass_kg``.
+    # ------------------------------------------------------------------ non-motion times
 
-        Plan a bin (shapely occupancy, top rows first), push items aside if the bin is fragmented,
-        insert past the band, watch the wrist force for a jam; on a jam retry once in another bin,
-        then hand the item to a person. Success means the item ends inside the bin (AABB check).
+    def _lognormal_s(self, median_s: float, log_sd: float) -> float:
+        return float(median_s * np.exp(log_sd * self.rng.standard_normal()))
+
+    def induct_s(self, kind: str = "box") -> float:
+        """Scan, identify and measure the item, feed it onto the tool; film defeats barcode reads."""
+        prm = self.params
+        t = self._lognormal_s(prm.induct_median_s, prm.induct_log_sd)
+        if kind == "bag":
+            for _ in range(3):  # at most three rescans, then the item is read by hand at the person
+                if self.rng.random() >= prm.rescan_p:
+                    break
+                t += prm.rescan_s
+        return t
+
+    def perceive_s(self) -> float:
+        """Image the face and segment the items in the bins the arm may use, then plan (~100 ms)."""
+        prm = self.params
+        visible = sum(len(b.item_heights_m) for b in self.face.bins if b.row >= self.rows_for_people)
+        median = prm.image_s + prm.segment_per_item_s * visible
+        return self._lognormal_s(median, prm.perceive_log_sd) + prm.plan_s
+
+    def refusal(self, size_m, mass_kg: float, kind: str = "box") -> str:
+        """Why the arm will not take this item ("" when it will): decided at induction from the catalogue."""
+        prm = self.params
+        w, d, h = sorted(float(x) for x in size_m)
+        if kind == "fragile":
+            return "fragile"
+        if mass_kg > prm.heavy_kg or mass_kg * GRAVITY_MPS2 > prm.suction_limit_n:
+            return "too heavy"
+        if kind == "bag" and max(w, d, h) > prm.bag_max_side_m:
+            return "deformable: too floppy for the paddle"
+        fits = any(
+            w + 2 * CLEARANCE_M <= b.width_m and d <= b.depth_m and h <= 0.9 * b.height_m
+            for b in self.face.bins
+        )
+        return "" if fits else "too big"
+
+    # ------------------------------------------------------------------ stow
+
+    def stow(self, size_m, mass_kg: float, *, friction: float | None = None, kind: str = "box") -> StowResult:
+        """Stow one item of ``size_m`` = (w across, d deep, h high) m, ``mass_kg`` and packaging ``kind``.
+
+        Refuse it at induction if the arm cannot handle it (`refusal`). Otherwise image the face and
+        plan a bin (shapely occupancy, top rows first), push items aside if the bin is fragmented,
+        insert past the band, watch the wrist force for a jam; verify with an image. On a failure
+        re-image and retry once in another bin, then hand the item to a person. Success means the
+        item ends inside the bin (AABB check).
         """
         prm = self.params
         w, d, h = (float(x) for x in size_m)
         start = self.pc.steps
-        fixed_s = prm.induct_s + prm.sense_plan_s
+        fixed_s = self.induct_s(kind)
         res = StowResult(success=False, to_person=True, duration_s=0.0)
-        if mass_kg * GRAVITY_MPS2 > prm.suction_limit_n:
-            res.reason = "too heavy for suction"
-            res.duration_s = prm.sense_plan_s
+        refused = self.refusal((w, d, h), mass_kg, kind)
+        if refused:
+            res.reason = f"refused: {refused}"
+            res.duration_s = fixed_s
             return res
         tried: set[int] = set()
-        for attempt in range(2):  # first try plus one retry in another spot
+        for _attempt in range(2):  # first try plus one retry in another spot
             plan = plan_stow(
                 self.face, w, d, h, rows_for_people=self.rows_for_people, exclude=frozenset(tried)
             )
@@ -448,7 +624,10 @@ class VulcanCell:
                 break
             res.attempts += 1
             tried.add(plan.bin_id)
-            outcome, peak, pushed = self._try_stow(plan, (w, d, h), mass_kg, friction or prm.item_friction)
+            fixed_s += self.perceive_s() + prm.verify_s
+            outcome, peak, pushed = self._try_stow(
+                plan, (w, d, h), mass_kg, friction or prm.item_friction, kind
+            )
             res.peak_force_n = max(res.peak_force_n, peak)
             res.pushed = res.pushed or pushed
             res.bin_id = plan.bin_id
@@ -458,11 +637,14 @@ class VulcanCell:
             if outcome == "jam":
                 res.jams += 1
             res.reason = outcome
-            fixed_s += prm.sense_plan_s * 0.5 * (attempt == 0)  # re-plan before the retry
+        if res.attempts == 0:
+            fixed_s += self.perceive_s()  # imaged the face and found no bin with room
         res.duration_s = (self.pc.steps - start) / SIM_HZ + fixed_s
         return res
 
-    def _try_stow(self, plan: StowPlan, size_m, mass_kg: float, friction: float) -> tuple[str, float, bool]:
+    def _try_stow(
+        self, plan: StowPlan, size_m, mass_kg: float, friction: float, kind: str = "box"
+    ) -> tuple[str, float, bool]:
         prm = self.params
         w, d, h = size_m
         b = self.face.bin(plan.bin_id)
@@ -477,19 +659,31 @@ class VulcanCell:
             if u is None:
                 self._go_home(bins)
                 return "no room after push", 0.0, pushed
-        # Item onto the tool at home (fed by the induction conveyor), held at the tip by suction. Home
-        # is pulled back for deep items: at the plain home pose a deep item reached into the pod face.
-        self._go_home(bins, depth_m=d)
+        # Fetch the item at the induction point beside the pod (a real round trip per item), held at
+        # the tip by suction, then carry it home. Home is pulled back for deep items: at the plain
+        # home pose a deep item reached into the pod face.
+        move_linear(
+            self.pc,
+            self.arm,
+            self.home_xyz + np.asarray(prm.induct_offset_m),
+            self.orn,
+            speed_mps=prm.free_speed_mps,
+            on_tick=tick,
+            tol_m=0.02,
+        )
         tool_pos = self.arm.ee_pose()[0]
         tip = tool_pos + np.array([prm.tool_len_m / 2, 0, 0])
         # Carry the item 12 mm above the bin floor (arm sag under load is a few mm); release drops it.
         lift = max(0.0, prm.tool_h_m / 2 + 0.004 - (h / 2 + 0.012))  # tool centre above item centre
         item_centre = tip + np.array([d / 2 + 0.001, 0.0, -lift])
-        body = self.pc.box(
-            (d / 2, w / 2, h / 2), item_centre, mass_kg=mass_kg, rgba=(0.2, 0.7, 0.3, 1), friction=friction
-        )
-        item_id = self._new_item(body, (w, d, h), mass_kg)
+        item_id = self._new_item((w, d, h), item_centre, mass_kg, kind, (0.2, 0.7, 0.3, 1))
+        if kind != "bag" and friction != prm.item_friction:
+            p.changeDynamics(
+                self.items[item_id].body, -1, lateralFriction=friction, physicsClientId=self.pc.cid
+            )
         self._attach(item_id, None)
+        wait(self.pc, prm.transfer_s, on_tick=tick)
+        self._go_home(bins, depth_m=d)
         # Approach in front of the slot, then insert past the band to the back wall.
         z_tip = h / 2 + 0.012 + lift
         u_c = u + w / 2
@@ -538,7 +732,7 @@ class VulcanCell:
             # Jam (or a slip): back out with the item still on the tool.
             self._withdraw(plan.bin_id, front, bins)
             self._release()
-        self.pc.remove(self.items.pop(item_id).body)
+        self._remove_item(item_id)
         self._go_home(bins)
         return outcome if outcome != "timeout" else "jam", peak[0], pushed
 
@@ -673,7 +867,7 @@ class VulcanCell:
         bin_id = item.bin_id
         b = self.face.bin(bin_id)
         bins = [bin_id]
-        lo, hi = self.pc.aabb(item.body)
+        lo, hi = self.item_aabb(item_id)
         b3 = self.bins3d[bin_id]
         u_c = (lo[1] + hi[1]) / 2 - b3.y0_m
         h = hi[2] - lo[2]
@@ -707,7 +901,8 @@ class VulcanCell:
         # flap ignores the item being picked; it still acts on every other item.
         band = self.bins3d[bin_id].band
         self._held_open.add(bin_id)
-        p.setCollisionFilterPair(band, item.body, 0, -1, 0, physicsClientId=self.pc.cid)
+        for body in item.bodies:
+            p.setCollisionFilterPair(band, body, 0, -1, 0, physicsClientId=self.pc.cid)
         p.setJointMotorControl2(
             band, 0, p.POSITION_CONTROL, targetPosition=-1.35, force=5.0, physicsClientId=self.pc.cid
         )
@@ -717,6 +912,7 @@ class VulcanCell:
         broke = [False]
 
         f_filt = [item.mass_kg * GRAVITY_MPS2]
+        seal_n = self.seal_n(item_id)
         alpha = min(1.0, 1.0 / (SIM_HZ * prm.force_filter_s))
         v_prev: list[np.ndarray] = []
 
@@ -725,7 +921,7 @@ class VulcanCell:
             f_filt[0] += alpha * (self._hold_load_n(item, v_prev) - f_filt[0])
             f = f_filt[0]
             peak[0] = max(peak[0], f)
-            if f > prm.suction_limit_n:
+            if f > seal_n:
                 self._release()
                 broke[0] = True
                 return "broke"
@@ -763,24 +959,39 @@ class VulcanCell:
         if outcome in ("ok", "timeout"):
             outcome = wait(self.pc, 0.3, on_tick=hold)
         held = self._suction is not None and self._suction_item == item_id
-        ilo, ihi = self.pc.aabb(item.body)
+        ilo, ihi = self.item_aabb(item_id)
         clear = ilo[0] > prm.face_x_m or ihi[0] < prm.face_x_m - 0.01
         success = held and not broke[0] and clear and not self.item_inside_bin(item_id, bin_id)
+        reason = "" if success else ("dropped" if broke[0] or not held else outcome)
         self._release()
         # The item leaves the cell (into the order tote) either way; a dropped item goes to a person.
-        self.pc.remove(item.body)
-        del self.items[item_id]
+        self._remove_item(item_id)
         b.items.pop(item_id, None)
         b.item_heights_m.pop(item_id, None)
+        # Multi-pick: anything else of this bin that left it (dragged out on top of the item, or
+        # knocked out) is a defect a person must fix, and the pick does not count as clean.
+        dragged = [
+            k
+            for k, it in self.items.items()
+            if it.bin_id == bin_id and not self.item_inside_bin(k, bin_id, 0.02)
+        ]
+        for k in dragged:
+            self._remove_item(k)
+            b.items.pop(k, None)
+            b.item_heights_m.pop(k, None)
+        if dragged and success:
+            success, reason = False, "multi-pick"
         if not held:
             self._go_home(bins)
-        duration = (self.pc.steps - start) / SIM_HZ + prm.sense_plan_s
+        # Locate the item (image, segment, plan the grasp), then scan it on the tool to verify.
+        duration = (self.pc.steps - start) / SIM_HZ + self.perceive_s() + self.induct_s(item.kind)
         return PickResult(
             success=success,
             duration_s=duration,
             broke=broke[0],
             peak_force_n=peak[0],
-            reason="" if success else outcome,
+            reason=reason,
+            dragged=len(dragged),
         )
 
     def close(self) -> None:

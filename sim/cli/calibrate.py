@@ -1,6 +1,16 @@
-"""``fctwin calibrate [SCENE] [--trials N] [--out PATH]``: fit the fast station models from physics."""
+"""``fctwin calibrate [SCENE] [--trials N] [--seed S] [--jobs J] (--out PATH | --write-shipped)``:
+fit the fast station models from physics.
+
+The shipped table (``robots/data/station_models.json``) is what every fast run samples from, so it is
+written only when asked for by name (``--write-shipped``); a calibration run otherwise needs ``--out``.
+Either output is checked (a file name, its folder exists and is writable, an existing file is
+writable) before any physics runs: a bad path must not cost minutes of simulation and then fail.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from fctwin.robots.data import DEFAULT_MODELS_PATH
 from fctwin.sim.cli import args as types
@@ -22,12 +32,44 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--seed", type=types.seed, default=0)
     parser.add_argument(
+        "--jobs",
+        type=types.number(low=1, high=64, integer=True),
+        default=1,
+        help="processes for the physics (Vulcan pods, Blue Jay arm counts); the same table for any value",
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
         "--out",
-        type=types.output_file,  # checked now, not after a minute of physics
-        default=str(DEFAULT_MODELS_PATH),
-        help="output JSON (default: the shipped table)",
+        type=types.output_file,  # checked now, not after minutes of physics
+        help="output JSON (a new table; the shipped one is only written with --write-shipped)",
+    )
+    where.add_argument(
+        "--write-shipped",
+        action="store_true",
+        help=f"overwrite the shipped table that fast runs use ({DEFAULT_MODELS_PATH.name})",
     )
     parser.set_defaults(func=run)
+
+
+def output_path(args) -> Path:
+    """The checked output path; raises UsageError naming the option when it cannot be written."""
+    from fctwin.sim.cli import UsageError
+
+    if args.write_shipped:
+        path = DEFAULT_MODELS_PATH
+        try:
+            types.output_file(str(path))
+        except Exception as exc:  # argparse.ArgumentTypeError: same wording as for --out
+            raise UsageError(f"--write-shipped: {exc}") from None
+        option = "--write-shipped"
+    else:
+        path = Path(args.out)
+        option = "--out"
+        if path.resolve() == DEFAULT_MODELS_PATH.resolve():
+            raise UsageError(f"--out {path} is the shipped table; say --write-shipped to overwrite it")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{option}: cannot overwrite {path} (not writable)")
+    return path
 
 
 def run(args) -> int:
@@ -35,6 +77,7 @@ def run(args) -> int:
 
     if args.trials < 1:
         raise UsageError("--trials must be >= 1")
+    path = output_path(args)  # before the scene is loaded and before any physics
     sizes = masses = None
     if args.scene:
         from fctwin.sim.scene import SceneError, load_scene
@@ -46,8 +89,13 @@ def run(args) -> int:
         sizes, masses = scene.skus.size_m, scene.skus.mass_kg
     from fctwin.robots.calibration import calibrate, write_models
 
-    table = calibrate(trials=args.trials, seed=args.seed, sku_sizes_m=sizes, sku_mass_kg=masses)
-    path = write_models(table, args.out)
+    table = calibrate(
+        trials=args.trials, seed=args.seed, sku_sizes_m=sizes, sku_mass_kg=masses, jobs=args.jobs
+    )
+    try:
+        path = write_models(table, path)
+    except OSError as exc:  # the folder went away during the physics
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     print(f"wrote {path}")
     for unit, kinds in table["models"].items():
         for kind, classes in kinds.items():
@@ -59,7 +107,8 @@ def run(args) -> int:
     v = table["vulcan_summary"]
     print(
         f"vulcan stow: {v['stow_units_per_h']:.0f} units/h, success {v['stow_success_rate']:.0%},"
-        f" to people {v['to_person_share']:.0%} (public: 224-300 units/h, ~85%, ~25%)"
+        f" to people {v['to_person_share']:.0%} (public: 224-300 units/h, 80-90%, 20-30%);"
+        f" pick success {v.get('pick_success_rate', float('nan')):.0%} (public: 86-96%)"
     )
     curve = table["bluejay_arms_units_per_h"]
     print("bluejay cell units/h by arms: " + ", ".join(f"{k}: {u:.0f}" for k, u in sorted(curve.items())))

@@ -139,6 +139,10 @@ def _tables(db: sqlite3.Connection, with_poses: bool) -> dict[str, dict[str, lis
         "meta": _query(db, "SELECT key, value FROM meta WHERE key != 'grid' ORDER BY key"),
         "summary": _query(db, "SELECT key, value FROM summary ORDER BY key"),
     }
+    if "kpi_station_minute" in existing:  # run stores written before this table existed have none
+        out["kpi_station_minute"] = _query(
+            db, "SELECT * FROM kpi_station_minute ORDER BY minute, station_type, kind"
+        )
     if "recommendations" in existing:
         out["recommendations"] = _query(
             db, "SELECT rec_id, t_s, kind, text, applied, data FROM recommendations ORDER BY id"

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+
 from fctwin.controller.eluna import (
     FROZEN,
     BreakPlan,
@@ -78,6 +80,33 @@ def service_seconds(scene) -> dict[str, float]:
     return out
 
 
+def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
+    """The run's forecaster: the scene's planned demand profile, the stations' cap of open lines,
+    and the capacity the digest's staffing serves at the plan's service times."""
+    prof = hourly_profile(scene)
+    start = scene.spec.orders.start_hour
+    service_s = service_seconds(scene)
+    speed = labour_config(scene).rate.speed
+
+    def capacity(kind: str):
+        def per_min(dg: dict) -> float:
+            return sum(
+                60.0 * speed(s["associates"]) / service_s[s["id"]]
+                for s in dg["stations"]
+                if s["kind"] == kind and s["id"] in service_s
+            )
+
+        return per_min
+
+    return Forecaster(
+        plan_rate=lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)]),
+        station_cap_lines=scene.spec.dispatch.max_lines_per_station,
+        capacity=capacity("pick"),
+        stow_capacity=capacity("stow"),
+        blend=blend,
+    )
+
+
 def _mean(dist) -> float:
     for name in ("mean", "value"):
         v = getattr(dist, name, None)
@@ -98,24 +127,9 @@ class FloorManager:
         self.board = board
         d = loop.dispatcher
         self.digests = DigestBuilder(d)
-        prof = hourly_profile(scene)
         start = scene.spec.orders.start_hour
-        plan_rate = lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)])  # noqa: E731
-        service_s = service_seconds(scene)
-        speed = labour_config(scene).rate.speed
-
-        def pick_capacity(dg: dict) -> float:
-            return sum(
-                60.0 * speed(s["associates"]) / service_s[s["id"]]
-                for s in dg["stations"]
-                if s["kind"] == "pick" and s["id"] in service_s
-            )
-
-        self.forecaster = Forecaster(
-            plan_rate=plan_rate,
-            station_cap_lines=scene.spec.dispatch.max_lines_per_station,
-            capacity=pick_capacity,
-        )
+        self.forecaster = forecaster_for(scene)
+        self.dock_schedule = dock_schedule(scene, getattr(loop, "arrivals", None))
         self.agent = None
         self.lead = None
         self.levers = Levers(d, board) if board is not None else None
@@ -181,6 +195,8 @@ class FloorManager:
         loop = self.loop
         d = loop.dispatcher
         dg = self.digests.build(t_s, minute, labour=self.board, vetoed=loop.state["vetoed"])
+        dg["dock_ahead"] = dock_ahead(self.dock_schedule, t_s)
+        dg["dock_expected_per_h"] = loop.scene.spec.inbound.cartons_per_h
         made: list[dict] = []
         if self.agent is not None:
             recs = self.agent.on_minute(dg, open_work_units(d))
@@ -223,7 +239,8 @@ class FloorManager:
             "labour_h": round(board.paid_s / 3600.0, 4) if board is not None else None,
             "actions_applied": self.actions_applied,
             "forecast_skill": self.forecaster.skill(),
-            "forecast_skill_after_1h": self.forecaster.skill(from_minute=60),
+            "forecast_skill_after_1h": self.forecaster.skill(from_minute=60, pooled=True),
+            "hot_spots_after_1h": self.forecaster.hot_spot_scores(from_minute=60),
         }
         if self.agent is not None:
             out.update(self.agent.summary())
@@ -232,6 +249,30 @@ class FloorManager:
                 for r in self.agent.recommendations:
                     self.loop.store.update_recommendation(r.record())
         return out
+
+
+DOCK_AHEAD_MIN = (1, 15, 30, 60)
+
+
+def dock_schedule(scene, arrivals) -> np.ndarray:
+    """When known cartons reach a stow station (run seconds, sorted): the scene's inbound waves (a
+    released backlog is on the dock schedule) and the inbound model's trailers when the scene couples
+    it (trailers arrive on appointment), each after the dock hand-off. The Poisson stream and
+    supplier deliveries are not on it (their times are random)."""
+    transfer_s = scene.spec.docks.transfer_to_stow_s
+    times = []
+    for w in scene.spec.inbound.waves:
+        gap_s = w.minutes * 60.0 / w.cartons
+        times += [w.at_h * 3600.0 + k * gap_s + transfer_s for k in range(w.cartons)]
+    for a in arrivals or ():
+        times += [a.t_s + transfer_s] * a.cartons
+    return np.sort(np.asarray(times, dtype=np.float64))
+
+
+def dock_ahead(schedule: np.ndarray, t_s: float) -> dict[str, int]:
+    """Cartons on the dock schedule due within each of `DOCK_AHEAD_MIN` minutes after ``t_s``."""
+    lo = np.searchsorted(schedule, t_s, side="right")
+    return {str(m): int(np.searchsorted(schedule, t_s + 60.0 * m, side="right") - lo) for m in DOCK_AHEAD_MIN}
 
 
 def _short(fc: dict) -> dict:

@@ -59,6 +59,39 @@ def kpi_row(
     }
 
 
+def station_kpi_rows(minute: int, *, t_s: float, minute_s: float, tracker: Tracker) -> list[dict]:
+    """The minute's ``kpi_station_minute`` rows: one per station group (unit type, line kind).
+
+    ``units`` moved this minute (an arm's hand-offs to people included, as in ``by_station_type``),
+    ``units_total`` since the run began, ``busy_share`` the share of the group's station-ticks spent
+    serving, ``queue_mean`` the pods waiting per station (dispatcher's queue, mean over the ticks).
+    """
+    ticks = max(1, tracker.ticks)
+    hours = max(minute_s, 1e-9) / 3600.0
+    rows = []
+    for (unit_type, kind), n in tracker.groups.items():
+        g = tracker.group_minute[(unit_type, kind)]
+        units = g["units"]
+        rows.append(
+            {
+                "minute": minute,
+                "t_s": t_s,
+                "station_type": unit_type,
+                "kind": kind,
+                "stations": n,
+                "lines": g["lines"],
+                "units": units,
+                "units_to_person": g["to_person"],
+                "units_total": tracker.group_units_total[(unit_type, kind)],
+                "units_per_station_h": round(units / hours / n, 2),
+                "success_rate": round(1.0 - g["to_person"] / units, 4) if units else None,
+                "busy_share": round(g["busy"] / (ticks * n), 4),
+                "queue_mean": round(g["queue"] / (ticks * n), 3),
+            }
+        )
+    return rows
+
+
 def summarize(
     scene, dispatcher, state, counters, totals, tracker, wall_s, initial_units, *, simulated_s=None
 ) -> dict:

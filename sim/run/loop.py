@@ -22,7 +22,7 @@ from fctwin.sim.affinity import CpuPin
 from fctwin.sim.demand import carton_process, order_process, supplier_process, wave_process
 from fctwin.sim.eluna.manager import FloorManager
 from fctwin.sim.journal import JournaledLink, TickJournal
-from fctwin.sim.run.kpis import kpi_row
+from fctwin.sim.run.kpis import kpi_row, station_kpi_rows
 from fctwin.sim.run.options import RunOptions
 from fctwin.sim.run.station_log import STATION_LINES_DDL, StationLog
 from fctwin.sim.run.tracker import Tracker
@@ -96,6 +96,7 @@ class RunLoop:
                 order_process(env, scene, submit_order, self.counters, rng=self.streams["demand.orders"])
             )
             counters = self.counters
+            self.arrivals = arrivals  # the inbound model's dock arrivals (the digest's dock schedule)
             env.process(
                 carton_process(
                     env, scene, submit_carton, counters, arrivals=arrivals, rng=self.streams["demand.cartons"]
@@ -288,6 +289,7 @@ class RunLoop:
         progress = self.progress
         self._minute += 1
         minute = self._minute
+        minute_s = env.now - self._last_minute_t_s  # 60, or less for the run's last partial minute
         self._last_minute_t_s = env.now
         row = kpi_row(
             minute,
@@ -300,6 +302,7 @@ class RunLoop:
             counters=self.counters,
             initial_units=self.initial_units,
         )
+        station_rows = station_kpi_rows(minute, t_s=env.now, minute_s=minute_s, tracker=tracker)
         totals["pick_busy"] += tracker.busy_ticks["pick"]
         totals["stow_busy"] += tracker.busy_ticks["stow"]
         totals["ticks"] += tracker.ticks
@@ -310,6 +313,7 @@ class RunLoop:
         store.add_events(dispatcher.log)
         dispatcher.log.clear()
         store.add_kpi(row)
+        store.add_station_kpis(station_rows)
         store.commit()
         # SQLite keeps writing to a deleted file without complaint: a run whose runs/ folder
         # was removed would end "successfully" with nothing on disk.

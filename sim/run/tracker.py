@@ -19,6 +19,16 @@ class Tracker:
         # Per station type (human, vulcan, ...): counted from "done" events, never per tick.
         self.station_type = {s.station_id: s.unit for s in scene.stations}
         self.by_type = {t: {"lines": 0, "units": 0, "to_person": 0} for t in self.station_type.values()}
+        # Per station group (unit type, line kind), per minute: the kpi_station_minute rows.
+        self.group_of = {s.station_id: (s.unit, s.kind) for s in scene.stations}
+        self.groups: dict[tuple[str, str], int] = {}
+        for key in self.group_of.values():
+            self.groups[key] = self.groups.get(key, 0) + 1
+        self.group_units_total = dict.fromkeys(self.groups, 0)
+        self.group_minute = {
+            k: {"lines": 0, "units": 0, "to_person": 0, "busy": 0, "queue": 0} for k in self.groups
+        }
+        self._station_group: list | None = None  # the dispatcher's station order, read on first tick
         self.unit_ids = {u.unit_id for u in scene.units}
         self.unit_index = {u.unit_id: k for k, u in enumerate(scene.units)}
         self.busy_ticks = {"pick": 0, "stow": 0}
@@ -36,6 +46,9 @@ class Tracker:
         self._shared = 0
 
     def reset_minute(self):
+        self.group_minute = {
+            k: {"lines": 0, "units": 0, "to_person": 0, "busy": 0, "queue": 0} for k in self.groups
+        }
         self.busy_ticks = {"pick": 0, "stow": 0}
         self.ticks = 0
         self.queue_sum = 0
@@ -45,6 +58,12 @@ class Tracker:
         """What the dispatcher holds at the start of a tick (before it decides)."""
         self.ticks += 1
         self.queue_sum += sum(len(s.queue) for s in dispatcher.stations if s.kind == "pick")
+        if self._station_group is None:
+            self._station_group = [self.group_of.get(s.station_id) for s in dispatcher.stations]
+        gm = self.group_minute
+        for key, s in zip(self._station_group, dispatcher.stations, strict=True):
+            if s.queue and key is not None:
+                gm[key]["queue"] += len(s.queue)
         self.unit_busy += dispatcher.busy_units()
 
     def observe_served(self, unit_id: str, data: dict) -> None:
@@ -53,6 +72,12 @@ class Tracker:
         row["lines"] += 1
         row["units"] += int(data.get("units", 0))
         row["to_person"] += int(data.get("to_person", 0))
+        key = self.group_of[unit_id]
+        g = self.group_minute[key]
+        g["lines"] += 1
+        g["units"] += int(data.get("units", 0))
+        g["to_person"] += int(data.get("to_person", 0))
+        self.group_units_total[key] += int(data.get("units", 0))
 
     def poses(self) -> np.ndarray:
         """int16[N, 4]: (row, col, heading, pod) of each drive unit in scene order (-1 before seen)."""
@@ -72,6 +97,7 @@ class Tracker:
                 kind = kinds.get(st.unit_id)
                 if kind is not None and st.mode == serving:
                     self.busy_ticks[kind] += 1
+                    self.group_minute[self.group_of[st.unit_id]]["busy"] += 1
                 continue
             prev = last[k]
             if prev is None:

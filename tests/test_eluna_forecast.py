@@ -1,0 +1,127 @@
+"""Eluna's forecasts and their scores: the skill computation on series with a known answer, the
+fluid model's mechanics, hot-spot precision/recall, the dock schedule in the digest, and the
+agent's service bound (it holds back when a plan costs cycle time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fctwin.controller.eluna import Forecaster
+from fctwin.controller.eluna.agent import ElunaAgent
+from fctwin.controller.eluna.forecast import fit_blend, precision_recall, skill_score
+
+
+def test_skill_score_has_the_known_answers_on_a_synthetic_series():
+    t = np.arange(200, dtype=np.float64)
+    actual = 10.0 + 5.0 * np.sin(t / 7.0)
+    persistence = np.roll(actual, 15)  # the value 15 steps earlier
+    err = persistence - actual
+    assert skill_score(actual, persistence, actual) == pytest.approx(1.0)  # perfect
+    assert skill_score(persistence, persistence, actual) == pytest.approx(0.0)  # persistence itself
+    # half of persistence's error everywhere: SSE a quarter, skill 0.75
+    assert skill_score(actual + 0.5 * err, persistence, actual) == pytest.approx(0.75)
+    # twice its error: SSE four times, skill -3
+    assert skill_score(actual + 2.0 * err, persistence, actual) == pytest.approx(-3.0)
+    assert skill_score(actual, actual, actual) is None  # nothing to beat
+
+
+def test_the_blend_weight_recovers_a_known_mixture():
+    rng = np.random.default_rng(0)
+    model = rng.normal(size=500)
+    persistence = rng.normal(size=500)
+    actual = 0.3 * model + 0.7 * persistence
+    assert fit_blend(model, persistence, actual) == pytest.approx(0.3)
+    assert fit_blend(model, persistence, persistence - (model - persistence)) == 0.0  # clipped
+
+
+def test_precision_and_recall_count_hits():
+    p, r = precision_recall([1, 1, 0, 0, 1], [1, 0, 1, 0, 1])
+    assert p == pytest.approx(2 / 3) and r == pytest.approx(2 / 3)
+    assert precision_recall([0, 0], [0, 1]) == (None, 0.0)
+
+
+def test_fluid_grows_beyond_the_margin_and_drains_no_faster_than_spare_capacity():
+    # inflow 12/min at capacity 10: +2 a minute
+    assert Forecaster.fluid(0.0, [12.0] * 5, 10.0, 0.0, 10.0)[-1] == pytest.approx(10.0)
+    # within the noise margin the work stays where it is
+    assert Forecaster.fluid(7.0, [10.5] * 5, 10.0, 0.0, 10.0, margin=1.0)[-1] == pytest.approx(7.0)
+    # a large backlog drains at capacity minus inflow (1/min), not by the time constant
+    path = Forecaster.fluid(100.0, [9.0] * 10, 10.0, 5.0, 2.0)
+    assert path[-1] == pytest.approx(90.0)
+    # a small excess over the level decays with the time constant
+    path = Forecaster.fluid(6.0, [0.0] * 10, 10.0, 5.0, 10.0)
+    assert path[-1] == pytest.approx(5.0 + np.exp(-1.0), rel=1e-6)
+
+
+def _digest(minute: int, open_lines: float, arrived: float, served: float) -> dict:
+    return {
+        "minute": minute,
+        "t_s": 60.0 * minute,
+        "open_lines": open_lines,
+        "open_cartons": 0,
+        "lines_arrived": arrived,
+        "cartons_arrived": 0,
+        "backlog_lines": 0,
+        "cycle_mean_s": 60.0 + open_lines,
+        "stations": [
+            {"id": "P1", "kind": "pick", "associates": 1, "open_lines": open_lines, "lines_served": served}
+        ],
+        "congestion_waiting": [[0] * 4 for _ in range(4)],
+    }
+
+
+def test_the_forecaster_scores_itself_against_persistence_out_of_the_box():
+    """A queue that only ever returns to 10 after a random kick: forecasting the level beats
+    persistence, and the run's own skill says so (and is computed on matured forecasts only)."""
+    rng = np.random.default_rng(1)
+    fc = Forecaster(capacity=lambda dg: 20.0, blend={})
+    w = 10.0
+    for m in range(1, 241):
+        w = 10.0 + 0.5 * (w - 10.0) + rng.normal(0, 3)
+        fc.observe(_digest(m, max(0.0, w), 10.0, 10.0))
+    sk = fc.skill(from_minute=60)
+    assert sk["open_lines"][30]["n"] == 240 - 30 - 60 + 1
+    assert sk["open_lines"][30]["skill"] > 0.3
+    assert set(fc.hot_spot_scores()) == {15, 30}
+
+
+def test_dock_schedule_counts_the_waves_ahead():
+    from fctwin.sim.eluna.manager import dock_ahead, dock_schedule
+    from fctwin.sim.scene import load_scene
+
+    scene = load_scene(Path(__file__).resolve().parents[1] / "scenes" / "eluna_inbound_wave.toml")
+    sched = dock_schedule(scene, None)
+    assert len(sched) == 90
+    wave = scene.spec.inbound.waves[0]
+    start = wave.at_h * 3600.0 + scene.spec.docks.transfer_to_stow_s
+    ahead = dock_ahead(sched, start - 60.0 * 30)
+    assert ahead["15"] == 0 and ahead["60"] > 0
+    ahead = dock_ahead(sched, start - 1.0)  # the whole 60-minute wave is due in the next hour
+    assert ahead["60"] == 90 and 0 < ahead["15"] < ahead["30"] < 90
+
+
+@pytest.mark.parametrize(
+    ("plan", "ok"),
+    [
+        ({}, True),
+        ({"cycle_p95_s": 206.0}, True),  # +2% + 5 s allowed (noise of one sampled future)
+        ({"cycle_p95_s": 220.0}, False),  # +10%: the old bound let releases cost p95
+        ({"units_picked": 980}, False),  # -2% units
+        ({"open_pick_units": 80}, False),  # pick work left behind
+    ],
+)
+def test_the_agent_holds_back_a_plan_that_costs_service(plan, ok):
+    nothing = {"units_picked": 1000, "units_stowed": 0, "open_pick_units": 50, "cycle_p95_s": 200.0}
+    assert ElunaAgent.keeps_service({**nothing, **plan}, nothing) is ok
+
+
+def test_a_release_sees_the_planned_peak_still_to_come():
+    from types import SimpleNamespace
+
+    plan = lambda t_s: 2.0 if 3600.0 <= t_s < 3 * 3600.0 else 1.0  # noqa: E731  (a promotion)
+    me = SimpleNamespace(forecaster=SimpleNamespace(plan_rate=plan), shift_end_s=4 * 3600.0)
+    assert ElunaAgent._planned_peak(me, 600.0) == pytest.approx(2.0)  # before the promotion
+    assert ElunaAgent._planned_peak(me, 3 * 3600.0 + 60.0) == pytest.approx(1.0)  # after it

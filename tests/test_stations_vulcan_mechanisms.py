@@ -1,0 +1,66 @@
+"""Vulcan's failure and timing mechanisms: refused item types, polybags, perception time, multi-picks.
+
+Fast checks on one cell (no long physics): the rates these mechanisms produce are measured by
+`fctwin calibrate` (docs/stations.md), not asserted here.
+"""
+
+import numpy as np
+import pytest
+
+from fctwin.robots.data.item_mix import BAG_SHARE, FRAGILE_SHARE, kind_of_sku, sample_catalogue
+from fctwin.robots.physics.vulcan_cell import VulcanCell
+
+
+@pytest.fixture(scope="module")
+def cell():
+    c = VulcanCell(seed=1)
+    yield c
+    c.close()
+
+
+def test_the_arm_refuses_item_types_it_cannot_handle(cell):
+    small = (0.04, 0.08, 0.10)
+    assert cell.refusal(small, 0.3, "box") == ""
+    assert cell.refusal(small, 0.3, "bag") == ""
+    assert cell.refusal(small, 0.3, "fragile") == "fragile"
+    assert cell.refusal(small, 3.0, "box") == "too heavy"
+    assert cell.refusal((0.04, 0.08, 0.24), 0.3, "bag").startswith("deformable")
+    assert cell.refusal((0.25, 0.10, 0.10), 0.3, "box") == "too big"
+    res = cell.stow(small, 0.3, kind="fragile")  # refused at induction: no motion, handed on
+    assert not res.success and res.to_person and res.reason == "refused: fragile" and res.attempts == 0
+    assert 0.5 < res.duration_s < 5.0
+
+
+def test_item_mix_declares_packaging_and_refusals_are_about_a_sixth(cell):
+    sizes, masses, kinds = sample_catalogue(np.random.default_rng(2), 3000)
+    share = {k: kinds.count(k) / len(kinds) for k in ("box", "bag", "fragile")}
+    assert share["bag"] == pytest.approx(BAG_SHARE, abs=0.03)
+    assert share["fragile"] == pytest.approx(FRAGILE_SHARE, abs=0.02)
+    refused = np.mean(
+        [cell.refusal(tuple(s), float(m), k) != "" for s, m, k in zip(sizes, masses, kinds, strict=True)]
+    )
+    assert 0.10 < refused < 0.22  # plus the failures: about a quarter handed to people
+    assert kind_of_sku(17) == kind_of_sku(17)  # a scene SKU's packaging is fixed by its id
+
+
+def test_a_polybag_is_two_bodies_with_a_weaker_seal(cell):
+    cell.clear_pod()
+    bag = cell.place_for_pick((0.03, 0.14, 0.10), 0.3, "bag")
+    box = cell.place_for_pick((0.03, 0.14, 0.10), 0.3, "box")
+    assert len(cell.items[bag].bodies) == 2 and len(cell.items[box].bodies) == 1
+    assert cell.seal_n(bag) < cell.seal_n(box) == cell.params.suction_limit_n
+    lo, hi = cell.item_aabb(bag)
+    assert hi[0] - lo[0] == pytest.approx(0.14, abs=0.01)  # both segments, end to end
+    assert cell.item_inside_bin(bag, cell.items[bag].bin_id)
+
+
+def test_perception_takes_longer_the_more_items_are_in_view(cell):
+    cell.clear_pod()
+    empty = np.median([cell.perceive_s() for _ in range(200)])
+    cell.load_pod(np.random.default_rng(0), fill_frac=0.8)
+    full = np.median([cell.perceive_s() for _ in range(200)])
+    in_view = sum(len(b.item_heights_m) for b in cell.face.bins)
+    assert in_view >= 4 and full > empty + 0.6 * cell.params.segment_per_item_s * in_view
+    bag = np.mean([cell.induct_s("bag") for _ in range(400)])
+    box = np.mean([cell.induct_s("box") for _ in range(400)])
+    assert bag > box + 0.2  # film defeats barcode reads: rescans
