@@ -59,9 +59,11 @@ class SequoiaStation(ArmStation):
     def can_start(self) -> bool:
         return self.associates > 0
 
-    def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
-        out = super().line_outcome(command, new_pod=new_pod)
-        if self.speed_factor == 1.0:
+    def line_outcome(self, command: Serve, *, new_pod: bool, runner=None) -> LineOutcome:
+        out = super().line_outcome(command, new_pod=new_pod, runner=runner)
+        if self.speed_factor == 1.0 or self.fidelity == "physics":
+            # Physics lines run on the floor's clock and divide the people's share per unit in
+            # `physics_unit` (the gantry's moves do not get faster with more people).
             return out
         return LineOutcome(out.duration_s / self.speed_factor, out.units_done, out.units_to_person)
 
@@ -76,7 +78,7 @@ class SequoiaStation(ArmStation):
 
             self._cell = SequoiaRack(client_id=self.client_id, origin_world=self.origin_world)
         rack = self._cell
-        per_unit = DECANT_PER_UNIT_S if self.kind == "stow" else PICK_PER_UNIT_S
+        per_unit = (DECANT_PER_UNIT_S if self.kind == "stow" else PICK_PER_UNIT_S) / self.speed_factor
         # One tote move per line, shared by its units: the move runs on the line's first unit and
         # each unit reports its share (it used to run one store per unit: 12x the gantry work).
         if self._move_units_left > 0:

@@ -389,7 +389,7 @@ def test_accept_applies_the_recommendation_with_its_delays_and_reject_is_recorde
     opts = RunOptions(
         hours=0.75, seed=3, link="local", world=False, runs_dir=tmp_path, run_id="acc", record_poses=False,
         agent="advise", cpu="off", viewer=Hook(decide), advice=inbox,
-        overrides={"agent.horizon_min": 10, "agent.period_min": 10},
+        overrides={"agent.horizon_min": 10, "agent.period_min": 5},
     )  # fmt: skip
     res = run_fc(SCENES / "eluna_misstaffed.toml", opts)
     assert len(said) == 2, said  # one accepted, one rejected
