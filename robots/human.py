@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fctwin.robots.contract import UnitSpec, register
+from fctwin.robots.contract import register
 from fctwin.robots.distributions import make_sampler
 from fctwin.robots.floor import FloorView
-from fctwin.robots.messages import Command, Serve, Staff, UnitEvent
-from fctwin.robots.station import STATION_COMMANDS, LineOutcome, StationUnit
+from fctwin.robots.messages import Serve
+from fctwin.robots.station import LineOutcome, Staffed, StationUnit
 
 Cell = tuple[int, int]
 
@@ -17,7 +17,7 @@ DEFAULT_PER_UNIT = {"dist": "lognormal", "mean": 10.0, "cv": 0.3}  # RAWSim-O: 1
 
 
 @register
-class HumanStation(StationUnit):
+class HumanStation(Staffed, StationUnit):
     """Per pod visit ``per_pod_s``; per unit ``per_unit_s`` (each a distribution mapping).
 
     The distributions are one associate's times. A `Staff` command sets how many associates work
@@ -40,32 +40,8 @@ class HumanStation(StationUnit):
     ):
         self._per_pod = make_sampler(per_pod_s)
         self._per_unit = make_sampler(per_unit_s)
-        self.associates = 1
-        self.speed_factor = 1.0
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind)
-        self.spec = UnitSpec(
-            unit_type=self.spec.unit_type,
-            footprint_m=self.spec.footprint_m,
-            accepted_commands=STATION_COMMANDS | {"staff"},
-            reported_modes=self.spec.reported_modes,
-        )
-
-    def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
-        if not isinstance(command, Staff):
-            return super().handle(command, t_s)
-        cid = command.command_id
-        if cid in self._seen:
-            return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
-        self._seen.add(cid)
-        if command.associates < 0 or (command.associates > 0 and command.speed_factor <= 0):
-            reason = "associates must be >= 0 and speed_factor > 0 when staffed"
-            return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": reason})]
-        self.associates = int(command.associates)
-        self.speed_factor = float(command.speed_factor)
-        return [UnitEvent(self.unit_id, "ack", t_s, cid, {"op": "staff", "associates": self.associates})]
-
-    def can_start(self) -> bool:
-        return self.associates > 0
+        self.accept_staff()
 
     def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
         duration = self._per_pod(self.rng) if new_pod else 0.0

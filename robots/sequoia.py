@@ -13,10 +13,10 @@ Physics fidelity times the tote moves in `fctwin.robots.physics.sequoia_rack.Seq
 
 from __future__ import annotations
 
-from fctwin.robots.contract import UnitSpec, register
+from fctwin.robots.contract import register
 from fctwin.robots.floor import FloorView
-from fctwin.robots.messages import Command, Serve, Staff, UnitEvent
-from fctwin.robots.station import LineOutcome
+from fctwin.robots.messages import Serve
+from fctwin.robots.station import LineOutcome, Staffed
 from fctwin.robots.vulcan import ArmStation
 
 Cell = tuple[int, int]
@@ -26,38 +26,14 @@ PICK_PER_UNIT_S = 4.0  # a person picks one unit from a presented tote (assumed)
 
 
 @register
-class SequoiaStation(ArmStation):
+class SequoiaStation(Staffed, ArmStation):
     """A Sequoia workstation port (``kind`` stow: decant and store; pick: present totes)."""
 
     unit_type = "sequoia"
 
     def __init__(self, *, unit_id: str, floor: FloorView, cell: Cell, kind: str = "stow", **kw):
-        self.associates = 1
-        self.speed_factor = 1.0
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
-        self.spec = UnitSpec(
-            unit_type=self.spec.unit_type,
-            footprint_m=self.spec.footprint_m,
-            accepted_commands=self.spec.accepted_commands | {"staff"},
-            reported_modes=self.spec.reported_modes,
-        )
-
-    def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
-        if not isinstance(command, Staff):
-            return super().handle(command, t_s)
-        cid = command.command_id
-        if cid in self._seen:
-            return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
-        self._seen.add(cid)
-        if command.associates < 0 or (command.associates > 0 and command.speed_factor <= 0):
-            reason = "associates must be >= 0 and speed_factor > 0 when staffed"
-            return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": reason})]
-        self.associates = int(command.associates)
-        self.speed_factor = float(command.speed_factor)
-        return [UnitEvent(self.unit_id, "ack", t_s, cid, {"op": "staff", "associates": self.associates})]
-
-    def can_start(self) -> bool:
-        return self.associates > 0
+        self.accept_staff()
 
     def line_outcome(self, command: Serve, *, new_pod: bool, runner=None) -> LineOutcome:
         out = super().line_outcome(command, new_pod=new_pod, runner=runner)

@@ -18,7 +18,7 @@ import numpy as np
 
 from fctwin.robots.contract import RobotUnit, UnitSpec
 from fctwin.robots.floor import FloorView
-from fctwin.robots.messages import Command, Resume, Serve, Stop, UnitEvent, UnitMode, UnitState
+from fctwin.robots.messages import Command, Resume, Serve, Staff, Stop, UnitEvent, UnitMode, UnitState
 
 Cell = tuple[int, int]  # row, col
 
@@ -190,3 +190,38 @@ class StationUnit(RobotUnit):
     @abc.abstractmethod
     def line_outcome(self, command: Serve, *, new_pod: bool) -> LineOutcome:
         """Duration and result of one line (drawn from ``self.rng``)."""
+
+
+class Staffed:
+    """Mixin for a station people work (human stations, Sequoia ports): a `Staff` command sets how
+    many associates work it and how much faster than one they are together (``speed_factor``); with
+    0 associates it starts no line. Put it before the station class in the bases."""
+
+    associates = 1
+    speed_factor = 1.0
+
+    def accept_staff(self) -> None:
+        """Add ``staff`` to the commands the unit's spec accepts (call after the station's init)."""
+        self.spec = UnitSpec(
+            unit_type=self.spec.unit_type,
+            footprint_m=self.spec.footprint_m,
+            accepted_commands=self.spec.accepted_commands | {"staff"},
+            reported_modes=self.spec.reported_modes,
+        )
+
+    def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
+        if not isinstance(command, Staff):
+            return super().handle(command, t_s)
+        cid = command.command_id
+        if cid in self._seen:
+            return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
+        self._seen.add(cid)
+        if command.associates < 0 or (command.associates > 0 and command.speed_factor <= 0):
+            reason = "associates must be >= 0 and speed_factor > 0 when staffed"
+            return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": reason})]
+        self.associates = int(command.associates)
+        self.speed_factor = float(command.speed_factor)
+        return [UnitEvent(self.unit_id, "ack", t_s, cid, {"op": "staff", "associates": self.associates})]
+
+    def can_start(self) -> bool:
+        return self.associates > 0
