@@ -112,6 +112,9 @@ class Wire:
         start = self.clock()
         seen = self.settle()
         while not done(seen):
-            assert self.clock() - start < max_clock_s, f"not done after {max_clock_s} clock s; saw {seen}"
+            assert self.clock() - start < max_clock_s, (
+                f"not done after {max_clock_s} clock s; saw {seen}; server {self.server.counters}, "
+                f"clients {[c.counters for c in self.clients]}, gave up {self.gave_up}"
+            )
             seen += self.step(step_s)
         return seen

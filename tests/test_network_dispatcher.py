@@ -77,7 +77,7 @@ def _exchange(
     sock.send_multipart(frames)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        server.poll(0.01)
+        server.poll(0)  # poll(0): the server may run on a manual clock; sock.poll paces the loop
         if sock.poll(10, zmq.POLLIN):
             env = p.decode(sock.recv())
             if env.type != p.HEARTBEAT:
@@ -104,7 +104,8 @@ def _client(
 
 
 def _clocked_server(ctx, clock: ManualClock, **config) -> DispatcherServer:
-    cfg = ServerConfig(router_endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=IVL_S, **config)
+    config = {"router_endpoint": "tcp://127.0.0.1:*", "heartbeat_interval_s": IVL_S, **config}
+    cfg = ServerConfig(**config)
     return DispatcherServer(cfg, context=ctx, clock=clock)
 
 
@@ -277,29 +278,43 @@ def test_registration_heartbeats_and_a_silent_client_is_lost_with_the_real_clock
 def test_a_client_re_registers_with_a_restarted_dispatcher_on_its_first_unknown_client(ctx):
     """The new dispatcher answers with seq 0 (no session): the client must take it and say hello,
     not refuse it as out of sequence and wait for its liveness timeout (set here beyond the wait)."""
-    first = DispatcherServer(ServerConfig(router_endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=0.05))
+    clock = ManualClock()
+    first = _clocked_server(ctx, clock)
     endpoint = first.router_endpoint
     cfg = ClientConfig(
         endpoint=endpoint,
         client_id="T-09",
-        heartbeat_interval_s=0.05,
-        reconnect_min_s=0.02,
+        heartbeat_interval_s=IVL_S,
+        reconnect_min_s=TICK_S,
         dispatcher_timeout_s=600.0,
     )
-    client = FleetClient(cfg, lambda: [p.UnitInfo(unit_id="T-09", unit_type="titan", state=_state("T-09"))])
+    client = FleetClient(
+        cfg, lambda: [p.UnitInfo(unit_id="T-09", unit_type="titan", state=_state("T-09"))], clock=clock
+    )
+    wire = Wire(clock, first, [client])
     try:
-        _serve_until(first, [client], lambda evs: client.registered)
+        wire.run_until(lambda evs: client.registered, step_s=TICK_S, max_clock_s=IVL_S)
         for _ in range(20):  # a few dispatcher messages, so the client's sequence is past 0
             first.send("T-09", p.HEARTBEAT, p.Heartbeat())
-        _serve_until(first, [client], lambda evs: client._in.last > 5)
+        wire.settle()
+        assert client._in.last > 5
         first.close()
-        second = DispatcherServer(ServerConfig(router_endpoint=endpoint, heartbeat_interval_s=0.05))
+        # (real time, bounded) the old connection is gone before the new dispatcher binds
+        deadline = time.monotonic() + 10.0
+        while client.sock.poll(0, zmq.POLLOUT) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        wire.server = second = _clocked_server(ctx, clock, router_endpoint=endpoint)
+        wire.rebase()
         try:
-            seen = _serve_until(
-                second, [client], lambda evs: any(isinstance(e, Registered) for e in evs), timeout_s=10.0
+            # its next heartbeat (due within an interval) is answered unknown_client: hello at once
+            seen = wire.run_until(
+                lambda evs: any(isinstance(e, Registered) for e in evs),
+                step_s=TICK_S,
+                max_clock_s=IVL_S + 2 * TICK_S,
             )
             assert [e.client_id for e in seen if isinstance(e, Registered)] == ["T-09"]
             assert client.counters["reconnects"] == 0  # it did not need its liveness timeout
+            assert client.counters["peer_error_unknown_client"] == 1
         finally:
             second.close()
     finally:
@@ -343,17 +358,14 @@ def test_plaintext_bind_beyond_loopback_needs_an_explicit_insecure():
 
 def test_curve_admits_allow_listed_keys_and_binds_each_key_to_one_robot_id(ctx, tmp_path, caplog):
     generate_keys(tmp_path, ["T-01", "T-02"])
-    server = DispatcherServer(
-        ServerConfig(
-            router_endpoint="tcp://127.0.0.1:*",
-            heartbeat_interval_s=HEARTBEAT_S,
-            keys=ServerKeys.from_dir(tmp_path),
-        ),
-        context=ctx,
-    )
+    clock = ManualClock()  # the good client's session must not depend on this machine's load
+    server = _clocked_server(ctx, clock, keys=ServerKeys.from_dir(tmp_path))
     try:
-        good = _client(ctx, server.router_endpoint, "T-01", ClientKeys.from_dir(tmp_path, "T-01"))
-        _serve_until(server, [good], lambda evs: good.registered)
+        good = _client(
+            ctx, server.router_endpoint, "T-01", ClientKeys.from_dir(tmp_path, "T-01"), clock=clock
+        )
+        wire = Wire(clock, server, [good])
+        wire.run_until(lambda evs: good.registered, step_s=TICK_S, max_clock_s=IVL_S)
         # T-02's key claiming to be robot T-03: refused and logged
         caplog.set_level(logging.WARNING, logger="fctwin.network.dispatcher_side")
         impostor = _dealer(ctx, server.router_endpoint, "T-03", ClientKeys.from_dir(tmp_path, "T-02"))
@@ -361,7 +373,9 @@ def test_curve_admits_allow_listed_keys_and_binds_each_key_to_one_robot_id(ctx, 
         assert reply.body.code == ErrorCode.UNAUTHORIZED and "bound to 'T-02'" in reply.body.detail
         assert server.counters["error_unauthorized"] == 1
         assert any("T-02" in r.getMessage() for r in caplog.records)
-        # a key that is not on the allow-list never gets a session (the handshake fails)
+        wire.rebase()  # the server's reply went to the impostor, not to a client of the wire
+        # a key that is not on the allow-list never gets a session (the handshake fails): it tries
+        # for a second of real time (its own clock), while the good client's session runs on
         stranger_dir = tmp_path / "stranger"
         generate_keys(stranger_dir, ["T-09"])
         stranger_keys = ClientKeys(
@@ -369,9 +383,13 @@ def test_curve_admits_allow_listed_keys_and_binds_each_key_to_one_robot_id(ctx, 
             server_public_file=tmp_path / "server" / "dispatcher.key",
         )
         stranger = _client(ctx, server.router_endpoint, "T-09", stranger_keys)
-        with pytest.raises(AssertionError, match="not met"):
-            _serve_until(server, [stranger, good], lambda evs: stranger.registered, timeout_s=1.0)
+        t_end = time.monotonic() + 1.0
+        while time.monotonic() < t_end:
+            stranger.poll(0.005)
+            assert not _lost(wire.step(TICK_S))
+        assert not stranger.registered and stranger.counters["hellos"] == 0
         assert good.registered and server.clients == {"T-01": ("T-01",)}
+        assert wire.gave_up == 0
         stranger.close()
         good.close()
     finally:
