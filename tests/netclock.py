@@ -118,3 +118,28 @@ class Wire:
             )
             seen += self.step(step_s)
         return seen
+
+
+class HeldClock:
+    """Real monotonic time that a test can hold still and then move by hand, for a dispatcher whose
+    peers are real processes on their own clocks: hold it once a robot is killed or frozen, step
+    it to check when the robot is declared lost, release it to go on in real time (no jump)."""
+
+    def __init__(self) -> None:
+        self._offset_s = 0.0
+        self._held_s: float | None = None
+
+    def __call__(self) -> float:
+        return self._held_s if self._held_s is not None else time.monotonic() + self._offset_s
+
+    def hold(self) -> None:
+        self._held_s = self()
+
+    def advance(self, dt_s: float) -> None:
+        assert self._held_s is not None and dt_s >= 0, "hold() first; time does not go back"
+        self._held_s += dt_s
+
+    def release(self) -> None:
+        assert self._held_s is not None
+        self._offset_s = self._held_s - time.monotonic()
+        self._held_s = None
