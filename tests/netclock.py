@@ -17,6 +17,7 @@ import zmq
 
 from fctwin.network.dispatcher_side import DispatcherServer, ServerEvent
 from fctwin.network.fleet_side import FleetClient
+from fctwin.network.robot_client import ReferenceRobot
 
 # Real seconds to wait for messages to cross loopback before the clock moves on regardless (only a
 # message lost with a dropped connection never arrives: then the test goes on after this long).
@@ -41,8 +42,10 @@ class ManualClock:
 class Wire:
     """One dispatcher and its FleetClients in this process, on one `ManualClock`.
 
-    ``frozen`` clients are not polled (a stopped process): they neither send nor read, so while one
-    is frozen only the client-to-dispatcher direction must be quiet before the clock moves.
+    A `ReferenceRobot` joins with `add_robot`: its client is then run by the robot's ``tick(0)``
+    (commands executed, telemetry sent) instead of a bare ``poll(0)``. ``frozen`` clients are not
+    polled (a stopped process): they neither send nor read, so while one is frozen only the
+    client-to-dispatcher direction must be quiet before the clock moves.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class Wire:
         self.server = server
         self.clients = list(clients)
         self.frozen: set[int] = set()
+        self._ticks: dict[int, Callable[[], None]] = {}
         self.gave_up = 0  # settles that ran out of patience (a message lost with its connection)
         self.rebase()
 
@@ -60,6 +64,11 @@ class Wire:
         s = self.server.counters
         self._up0 = sum(c.counters["sent"] for c in self.clients) - s["received"]
         self._down0 = s["sent"] - sum(c.counters["received"] for c in self.clients)
+
+    def add_robot(self, robot: ReferenceRobot) -> None:
+        self.clients.append(robot.client)
+        self._ticks[id(robot.client)] = lambda: robot.tick(0)
+        self.rebase()
 
     def freeze(self, client: FleetClient) -> None:
         self.frozen.add(id(client))
@@ -85,7 +94,11 @@ class Wire:
 
     def poll_once(self) -> list[ServerEvent]:
         for c in self._active():
-            c.poll(0)
+            tick = self._ticks.get(id(c))
+            if tick is None:
+                c.poll(0)
+            else:
+                tick()
         return self.server.poll(0)
 
     def settle(self) -> list[ServerEvent]:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from netclock import HeldClock  # tests/ is on sys.path (rootdir conftest)
+from netclock import HeldClock, ManualClock, Wire  # tests/ is on sys.path (rootdir conftest)
 
 from fctwin.network import protocol as p
 from fctwin.network.dispatcher_side import (
@@ -31,7 +31,8 @@ from fctwin.network.dispatcher_side import (
     ServerConfig,
     ServerEvent,
 )
-from fctwin.network.robot_client import run_robot_process
+from fctwin.network.fleet_side import ClientConfig
+from fctwin.network.robot_client import ReferenceRobot, RobotConfig, run_robot_process
 from fctwin.robots.messages import Action, CommandBatch, Move, Resume, UnitMode, UnitState
 
 HEARTBEAT_S = p.HEARTBEAT_INTERVAL_S
@@ -77,7 +78,7 @@ def robots() -> Iterator[Callable[..., multiprocessing.Process]]:
         proc.join(timeout=5)
 
 
-def _server(endpoint: str, clock: HeldClock | None = None) -> DispatcherServer:
+def _server(endpoint: str, clock: HeldClock | ManualClock | None = None) -> DispatcherServer:
     cfg = ServerConfig(router_endpoint=endpoint, heartbeat_interval_s=HEARTBEAT_S, watchdog_s=WATCHDOG_S)
     return DispatcherServer(cfg, **({"clock": clock} if clock else {}))
 
@@ -197,28 +198,63 @@ def test_frozen_robot_is_lost_the_same_way_and_re_registers_when_thawed(endpoint
         server.close()
 
 
-def test_watchdog_stops_a_robot_that_hears_nothing_and_a_restarted_dispatcher_repeats_nothing(
-    endpoint, robots
-):
-    server = _server(endpoint)
-    robots(endpoint, "T-03")
-    _wait(server, _registered("T-03"))
-    assert _move(server, "T-03", 1, 301).col == 1
-    server.close(bye=False)  # the dispatcher process dies; the robot hears nothing any more
-    time.sleep(WATCHDOG_S + 0.5)
-    server = _server(endpoint)  # restarted on the same endpoint
+def test_watchdog_stops_a_robot_that_hears_nothing_and_a_restarted_dispatcher_repeats_nothing(endpoint):
+    """In this process, dispatcher and reference robot on one manual clock (the watchdog is the
+    robot's own timer: here it is checked in clock time, to the tick)."""
+    clock = ManualClock()
+    robot = ReferenceRobot(
+        RobotConfig(
+            client=ClientConfig(
+                endpoint=endpoint, client_id="T-03", heartbeat_interval_s=HEARTBEAT_S, reconnect_min_s=TICK_S
+            ),
+            step_s=STEP_S,
+        ),
+        clock=clock,
+    )
+    server = _server(endpoint, clock)
+    wire = Wire(clock, server)
+    wire.add_robot(robot)
+
+    def wait(predicate: Callable[[ServerEvent], bool]) -> ServerEvent:
+        seen = wire.run_until(
+            lambda evs: any(map(predicate, evs)), step_s=TICK_S, max_clock_s=10 * HEARTBEAT_S
+        )
+        return next(ev for ev in seen if predicate(ev))
+
+    def move(step: int, command_id: int) -> UnitState:
+        batch = CommandBatch(
+            step=step, t_s=float(step), commands=[Move(command_id, "T-03", int(Action.F), step)]
+        )
+        assert server.send_commands("T-03", batch)
+        return wait(_telemetry("T-03", step)).envelope.body.units[0]
+
     try:
-        back = _wait(server, _registered("T-03"))
+        wait(_registered("T-03"))
+        assert move(1, 301).col == 1
+        server.close(bye=False)  # the dispatcher process dies; the robot hears nothing any more
+        # the robot stops at its first control tick after watchdog_s of silence, not before
+        while not robot.watchdog_stopped:
+            silence_s = robot.client.silence_s()
+            assert silence_s <= WATCHDOG_S, "the watchdog did not fire"
+            clock.advance(TICK_S)
+            robot.tick(0)
+        assert silence_s + TICK_S > WATCHDOG_S and robot.unit.mode == UnitMode.STOPPED
+        wire.server = server = _server(endpoint, clock)  # restarted on the same endpoint
+        wire.rebase()
+        back = wait(_registered("T-03"))
         assert back.units[0].state.mode == UnitMode.STOPPED  # its watchdog stopped it
         assert (back.units[0].state.row, back.units[0].state.col) == (0, 1)
         # the restarted dispatcher replays the last command from its run store: acknowledged, not re-run
         server.send_commands(
             "T-03", CommandBatch(step=1, t_s=1.0, commands=[Move(301, "T-03", int(Action.F), 1)])
         )
-        ack = _wait(server, lambda ev: isinstance(ev, Received) and ev.envelope.type == p.ACK)
+        ack = wait(lambda ev: isinstance(ev, Received) and ev.envelope.type == p.ACK)
         assert (ack.envelope.body.command_id, ack.envelope.body.data) == (301, {"duplicate": 1})
         # stopped until the dispatcher says otherwise
         server.send_commands("T-03", CommandBatch(step=2, t_s=2.0, commands=[Resume(302, "T-03")]))
-        assert _move(server, "T-03", 3, 303).col == 2
+        assert move(3, 303).col == 2
+        assert wire.gave_up == 0
     finally:
-        server.close()
+        robot.client.close(bye=False)
+        if not server.router.closed:  # the first one, if the test stopped before the restart
+            server.close()
