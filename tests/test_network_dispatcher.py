@@ -109,6 +109,18 @@ def _clocked_server(ctx, clock: ManualClock, **config) -> DispatcherServer:
     return DispatcherServer(cfg, context=ctx, clock=clock)
 
 
+def _rebound(ctx, clock: ManualClock, endpoint: str) -> DispatcherServer:
+    """A new dispatcher on the endpoint of one just closed (its socket closes in the background)."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            return _clocked_server(ctx, clock, router_endpoint=endpoint)
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _lost(events) -> list[ClientLost]:
     return [e for e in events if isinstance(e, ClientLost)]
 
@@ -249,12 +261,13 @@ def test_a_drain_cut_short_by_its_time_budget_does_not_keep_a_silent_client_aliv
 
 
 def test_registration_heartbeats_and_a_silent_client_is_lost_with_the_real_clock(ctx, server):
-    """The same story end to end on time.monotonic, with bounds loose enough for a loaded machine
-    (the exact bounds are checked above in clock time)."""
+    """The same story end to end on time.monotonic. On a loaded machine a stall of liveness x
+    interval can make either side give the session up on the way (it then registers again), so this
+    checks the story's order, not its timing; the timing is checked above in clock time."""
     client = _client(ctx, server.router_endpoint, "T-01")
     seen = _serve_until(server, [client], lambda evs: client.registered)
-    (reg,) = [e for e in seen if isinstance(e, Registered)]
-    assert reg.units[0].state == _state("T-01") and not reg.resumed
+    first = next(e for e in seen if isinstance(e, Registered))
+    assert first.units[0].state == _state("T-01") and not first.resumed
     # heartbeats flow both ways
     sent, received = client.counters["sent"], client.counters["received"]
     _serve_until(
@@ -263,15 +276,14 @@ def test_registration_heartbeats_and_a_silent_client_is_lost_with_the_real_clock
         lambda evs: client.counters["sent"] > sent + 2 and client.counters["received"] > received + 2,
         timeout_s=30.0,
     )
-    # the client stops talking (as if frozen): lost, for its silence
-    silent_since = time.monotonic()
-    seen = _serve_until(server, [], lambda evs: bool(_lost(evs)), timeout_s=30.0)
-    assert time.monotonic() - silent_since > 0.5 * p.HEARTBEAT_LIVENESS * HEARTBEAT_S
-    assert [(e.unit_ids, e.reason) for e in _lost(seen)][-1] == (("T-01",), "heartbeat")
+    # the client stops talking (as if frozen): lost, for its silence, and its unit released
+    seen = _serve_until(server, [], lambda evs: "T-01" not in server.clients, timeout_s=30.0)
+    assert [(e.unit_ids, e.reason) for e in _lost(seen)][-1:] == [(("T-01",), "heartbeat")]
     assert server.owner_of("T-01") is None
     # it wakes up: it registers again (resumed)
     seen = _serve_until(server, [client], lambda evs: any(isinstance(e, Registered) for e in evs), 30.0)
-    assert [e.resumed for e in seen if isinstance(e, Registered)][-1] is True
+    assert all(e.resumed for e in seen if isinstance(e, Registered))
+    assert server.owner_of("T-01") == "T-01"
     client.close()
 
 
@@ -303,7 +315,7 @@ def test_a_client_re_registers_with_a_restarted_dispatcher_on_its_first_unknown_
         deadline = time.monotonic() + 10.0
         while client.sock.poll(0, zmq.POLLOUT) and time.monotonic() < deadline:
             time.sleep(0.005)
-        wire.server = second = _clocked_server(ctx, clock, router_endpoint=endpoint)
+        wire.server = second = _rebound(ctx, clock, endpoint)
         wire.rebase()
         try:
             # its next heartbeat (due within an interval) is answered unknown_client: hello at once
@@ -323,26 +335,39 @@ def test_a_client_re_registers_with_a_restarted_dispatcher_on_its_first_unknown_
 
 def test_a_client_whose_back_off_reached_its_cap_still_says_hello_to_a_dispatcher_that_comes_back(ctx):
     """A long dispatcher outage drives the reconnect back-off to its cap; each reconnect must still
-    send hello (it was scheduled one back-off later, when the next reconnect came first)."""
-    first = DispatcherServer(ServerConfig(router_endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=0.1))
+    send hello (it was scheduled one back-off later, when the next reconnect came first). On the
+    manual clock: on the real one, a loaded machine could not finish hello and welcome within one
+    0.4 s reconnect cycle and the client reconnected for ever."""
+    cap_s = 2.03  # above the liveness timeout (1.5 s), so the back-off sets the reconnect period
+    clock = ManualClock()
+    first = _clocked_server(ctx, clock)
     endpoint = first.router_endpoint
     cfg = ClientConfig(
         endpoint=endpoint,
         client_id="T-10",
-        heartbeat_interval_s=0.1,
-        reconnect_min_s=0.05,
-        reconnect_max_s=0.4,
+        heartbeat_interval_s=IVL_S,
+        reconnect_min_s=TICK_S,
+        reconnect_max_s=cap_s,
     )
-    client = FleetClient(cfg, lambda: [p.UnitInfo(unit_id="T-10", unit_type="titan", state=_state("T-10"))])
+    client = FleetClient(
+        cfg, lambda: [p.UnitInfo(unit_id="T-10", unit_type="titan", state=_state("T-10"))], clock=clock
+    )
+    wire = Wire(clock, first, [client])
     try:
-        _serve_until(first, [client], lambda evs: client.registered)
-        first.close()
-        while client.counters["reconnects"] < 6:  # bounded: a reconnect every <= 0.4 s
-            client.poll(0.05)
-        assert client._backoff_s == cfg.reconnect_max_s
-        second = DispatcherServer(ServerConfig(router_endpoint=endpoint, heartbeat_interval_s=0.1))
+        wire.run_until(lambda evs: client.registered, step_s=TICK_S, max_clock_s=IVL_S)
+        first.close(bye=False)  # it dies: an outage, not the end of the run
+        outage_from = clock()
+        # no dispatcher: the clock alone drives the client, through reconnects at the capped back-off
+        while client.counters["reconnects"] < 8:
+            assert clock() - outage_from < 60.0
+            clock.advance(TICK_S)
+            client.poll(0)
+        assert client._backoff_s == cfg.reconnect_max_s and not client.registered
+        wire.server = second = _rebound(ctx, clock, endpoint)
+        wire.rebase()
         try:
-            _serve_until(second, [client], lambda evs: client.registered, timeout_s=10.0)
+            # hello by its next reconnect at the latest (sooner: it retries hello while unanswered)
+            wire.run_until(lambda evs: client.registered, step_s=TICK_S, max_clock_s=cap_s + 2 * TICK_S)
         finally:
             second.close()
     finally:
