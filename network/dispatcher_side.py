@@ -14,6 +14,9 @@ Contract
   (`ClientLost`) and its units are released; its next message gets ``unknown_client`` so it
   re-registers (`Registered` with ``resumed=True``).
 - Invalid frames never raise out of `poll`: each is counted in `counters` under its error code.
+- Every heartbeat and liveness decision reads the server's ``clock`` (`time.monotonic` unless
+  given): tests drive a manual clock and call ``poll(0)``, so liveness is checked in counted clock
+  time, not in whatever real time a loaded machine leaves them.
 - With ``check_pose`` configured, every pose a client reports (in ``hello`` and in telemetry) is
   checked before it is accepted: a hello without a state, or a pose off the floor, on a wall or on
   another unit's cell, is refused with ``pose`` (a refused hello opens no session).
@@ -132,18 +135,29 @@ class _Session:
     number: int
     incoming: SeqTracker
     outgoing: SeqCounter = field(default_factory=SeqCounter)
-    last_heard_s: float = 0.0  # monotonic
+    last_heard_s: float = 0.0  # server clock
     last_sent_s: float = 0.0
 
 
 class DispatcherServer:
-    """ROUTER + PUB endpoint of the dispatcher. Not thread-safe: one owner thread calls it."""
+    """ROUTER + PUB endpoint of the dispatcher. Not thread-safe: one owner thread calls it.
 
-    def __init__(self, config: ServerConfig, *, context: zmq.Context | None = None) -> None:
+    ``clock`` (seconds, monotonic) times heartbeats and liveness. With a clock that only moves when
+    told (tests), call ``poll(0)``: ``poll(timeout_s)`` waits until the clock passes its deadline.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        context: zmq.Context | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         check_bind_allowed(config.router_endpoint, keys=config.keys, insecure=config.insecure)
         if config.pub_endpoint:
             check_bind_allowed(config.pub_endpoint, keys=config.keys, insecure=config.insecure)
         self.config = config
+        self.clock = clock
         self._own_context = context is None
         self.context = context or zmq.Context()
         self.counters: Counter[str] = Counter()
@@ -210,21 +224,31 @@ class DispatcherServer:
     def owner_of(self, unit_id: str) -> str | None:
         return self._unit_owner.get(unit_id)
 
+    def silence_s(self, client_id: str) -> float | None:
+        """Clock seconds since a valid message came from a registered client (None: no session)."""
+        s = self._sessions.get(client_id)
+        return None if s is None else self.clock() - s.last_heard_s
+
     def poll(self, timeout_s: float) -> list[ServerEvent]:
         """Process pending messages, waiting up to ``timeout_s`` for the first; return events.
 
         Returns as soon as at least one event is ready (or the timeout passes). Heartbeats are
         sent and liveness checked on every call.
         """
-        deadline = time.monotonic() + max(0.0, timeout_s)
+        clock = self.clock
+        deadline = clock() + max(0.0, timeout_s)
         while True:
-            now = time.monotonic()
+            now = clock()
             wait_ms = 0 if self._events else max(0, int((deadline - now) * 1000))
             wait_ms = min(wait_ms, int(self.config.heartbeat_interval_s * 250) + 1)
             if self._poller.poll(wait_ms):
                 self._drain(ready=True)
-            self._housekeeping(time.monotonic())
-            if self._events or time.monotonic() >= deadline:
+            else:
+                # Nothing queued: a backlog flag left by a drain that stopped on its time budget
+                # just as it read the last message is stale, and would hold off liveness for good.
+                self._backlog = False
+            self._housekeeping(clock())
+            if self._events or clock() >= deadline:
                 events, self._events = self._events, []
                 return events
 
@@ -238,7 +262,7 @@ class DispatcherServer:
         seq = s.outgoing.next()
         data = p.encode(msg_type, body, sender=SERVER_ID, seq=seq, t_sim_s=self.t_sim_s, ref_seq=ref_seq)
         if self._send_raw(s.routing_id, data):
-            s.last_sent_s = time.monotonic()
+            s.last_sent_s = self.clock()
             if msg_type == p.COMMAND and self.config.track_commands:
                 self.note_sent(body.commands)
             return seq
@@ -313,6 +337,7 @@ class DispatcherServer:
             self._end_session(cid, "closing")
         if bye and linger_s > 0:
             again = p.encode(p.BYE, p.Bye(reason=reason), sender=SERVER_ID, seq=0, t_sim_s=self.t_sim_s)
+            # Real time, not self.clock: this waits on the socket for messages still on the way.
             deadline = time.monotonic() + linger_s
             while (wait_s := deadline - time.monotonic()) > 0:
                 if not self.router.poll(max(1, int(wait_s * 1000)), zmq.POLLIN):
@@ -384,7 +409,7 @@ class DispatcherServer:
         if problem:
             self._reject(rid, ProtocolError(ErrorCode.UNAUTHORIZED, problem, seq=env.seq), warn=True)
             return
-        now = time.monotonic()
+        now = self.clock()
         if env.type == p.HELLO:
             self._on_hello(rid, env, now)
             return

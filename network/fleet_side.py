@@ -13,6 +13,10 @@ messages and sends telemetry and events with `send`. The client handles everythi
 - end of run: a ``bye`` from the dispatcher ends the session for good (`ended`): no hello is sent
   again; the owner stops its unit and exits (or starts a new client for the next run).
 
+Every liveness, heartbeat, back-off and watchdog decision reads the client's ``clock``
+(`time.monotonic` unless given), so tests can drive a manual clock (calling ``poll(0)``) and
+check those decisions in counted clock time, whatever the machine's load.
+
 `CommandDeduper` implements idempotent command ids for the owner: a repeated command is
 acknowledged, never executed twice.
 """
@@ -64,7 +68,9 @@ class FleetClient:
     """DEALER endpoint of one fleet host or robot. Not thread-safe: one owner thread calls it.
 
     ``units`` is called whenever a hello is sent and returns the units to register with their
-    current state, so a robot that comes back reports where it is.
+    current state, so a robot that comes back reports where it is. ``clock`` (seconds, monotonic)
+    times heartbeats, liveness, back-off and the watchdog; with a clock that only moves when told
+    (tests), call ``poll(0)``: ``poll(timeout_s)`` runs until the clock passes its deadline.
     """
 
     def __init__(
@@ -73,8 +79,10 @@ class FleetClient:
         units: Callable[[], list[UnitInfo]],
         *,
         context: zmq.Context | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self.clock = clock
         self._units = units
         self._own_context = context is None
         self.context = context or zmq.Context()
@@ -84,13 +92,13 @@ class FleetClient:
         self.ended = False  # the dispatcher said bye: the run is over, never re-register
         self.bye_reason = ""
         self.welcome: p.Welcome | None = None  # the last welcome (liveness values, floor, step time)
-        self.mute_until = 0.0  # fault injection (tests): nothing is sent before this monotonic time
+        self.mute_until = 0.0  # fault injection (tests): nothing is sent before this clock time
         self.session = 0
         self.heartbeat_interval_s = config.heartbeat_interval_s
         self.heartbeat_liveness = config.heartbeat_liveness
         self.watchdog_s = config.watchdog_s
         self._backoff_s = config.reconnect_min_s
-        now = time.monotonic()
+        now = clock()
         self._last_valid_s = now  # last valid message from the dispatcher (watchdog)
         self._last_heard_s = now  # last anything-valid from the dispatcher (liveness)
         self._last_sent_s = 0.0
@@ -155,7 +163,7 @@ class FleetClient:
 
     def silence_s(self) -> float:
         """Seconds since the last valid message from the dispatcher."""
-        return time.monotonic() - self._last_valid_s
+        return self.clock() - self._last_valid_s
 
     def watchdog_expired(self) -> bool:
         limit = self.config.dispatcher_timeout_s or self.watchdog_s
@@ -164,7 +172,7 @@ class FleetClient:
     def send(self, msg_type: str, body: Any, *, ref_seq: int = -1) -> int:
         """Send one message; return its seq, or 0 if it could not be queued (not connected, HWM)."""
         assert self.sock is not None, "client closed"
-        if self.mute_until and time.monotonic() < self.mute_until:
+        if self.mute_until and self.clock() < self.mute_until:
             self.counters["muted"] += 1
             return False
         data = p.encode(
@@ -180,7 +188,7 @@ class FleetClient:
         except zmq.Again:
             self.counters["send_dropped"] += 1
             return False
-        self._last_sent_s = time.monotonic()
+        self._last_sent_s = self.clock()
         self.counters["sent"] += 1
         return True
 
@@ -193,11 +201,12 @@ class FleetClient:
         Never raises for bad input from the wire.
         """
         assert self.sock is not None, "client closed"
-        deadline = time.monotonic() + max(0.0, timeout_s)
+        clock = self.clock
+        deadline = clock() + max(0.0, timeout_s)
         out: list[Envelope] = []
         session = self.session
         while True:
-            now = time.monotonic()
+            now = clock()
             self._housekeeping(now)
             wait_ms = max(0, int((deadline - now) * 1000))
             wait_ms = min(wait_ms, max(1, int(self.heartbeat_interval_s * 250)))
@@ -216,10 +225,11 @@ class FleetClient:
                         buf = sock.recv(_NOBLOCK)
                     except zmq.Again:  # the poller's report went stale
                         break
+                    self.counters["received"] += 1
                     env = self._handle(buf)
                     if env is not None:
                         out.append(env)
-            if out or (self.registered and self.session != session) or time.monotonic() >= deadline:
+            if out or (self.registered and self.session != session) or clock() >= deadline:
                 return out
 
     # ------------------------------------------------------------------ internals
@@ -270,7 +280,7 @@ class FleetClient:
             if self.registered:
                 self.send(p.ERROR, p.Error(code=exc.code, detail=exc.detail), ref_seq=exc.seq)
             return None
-        now = time.monotonic()
+        now = self.clock()
         self._last_heard_s = now
         self._last_valid_s = now
         if env.type == p.WELCOME:
@@ -289,7 +299,7 @@ class FleetClient:
             self.counters[f"peer_error_{env.body.code}"] += 1
             if env.body.code == ErrorCode.UNKNOWN_CLIENT:
                 # The dispatcher lost our session (restart, or we were declared dead): register again.
-                if self.registered or time.monotonic() >= self._next_hello_s:
+                if self.registered or now >= self._next_hello_s:
                     self.registered = False
                     self._next_hello_s = now
             else:

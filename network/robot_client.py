@@ -28,8 +28,11 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import zmq
 
 from fctwin.network import protocol as p
 from fctwin.network.fleet_side import ClientConfig, CommandDeduper, FleetClient
@@ -86,10 +89,22 @@ class RobotConfig:
 
 
 class ReferenceRobot:
-    """A Titan controller on its own real-time loop. ``run()`` until `stop_requested`."""
+    """A Titan controller on its own real-time loop. ``run()`` until `stop_requested`.
 
-    def __init__(self, config: RobotConfig, *, floor: OpenFloor | None = None) -> None:
+    ``clock`` (seconds, monotonic) times the wire session, the watchdog, motion steps and telemetry.
+    Tests may pass a manual clock and call ``tick(0)`` themselves instead of ``run()``.
+    """
+
+    def __init__(
+        self,
+        config: RobotConfig,
+        *,
+        floor: OpenFloor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        context: zmq.Context | None = None,
+    ) -> None:
         self.config = config
+        self.clock = clock
         saved = load_state(config.state_file) if config.state_file else None
         self.unit = Titan(
             unit_id=config.client.client_id,
@@ -102,7 +117,7 @@ class ReferenceRobot:
             self.unit.battery_wh = float(saved.get("battery_frac", 1.0)) * self.unit.params.battery_wh
         self._floor_from_welcome = False
         self.ended_by_dispatcher = False
-        self.client = FleetClient(config.client, self._units)
+        self.client = FleetClient(config.client, self._units, context=context, clock=clock)
         self.dedup = CommandDeduper()
         self.t_s = 0.0  # simulated time, re-anchored on every command batch
         self.step = 0  # last dispatcher step whose commands were executed (reported in telemetry)
@@ -124,9 +139,9 @@ class ReferenceRobot:
         ]
 
     def run(self, *, duration_s: float | None = None) -> None:
-        end = None if duration_s is None else time.monotonic() + duration_s
+        end = None if duration_s is None else self.clock() + duration_s
         try:
-            while not self.stop_requested and (end is None or time.monotonic() < end):
+            while not self.stop_requested and (end is None or self.clock() < end):
                 self.tick(self.config.control_period_s)
         finally:
             self.client.close()
@@ -141,7 +156,7 @@ class ReferenceRobot:
                 return
         if not self._floor_from_welcome and self.client.welcome is not None:
             self._take_floor(self.client.welcome.floor)
-        now = time.monotonic()
+        now = self.clock()
         if self.client.watchdog_expired() and not self.watchdog_stopped:
             self._watchdog_stop()
         if self._step_end_wall is not None and now >= self._step_end_wall:
@@ -172,7 +187,7 @@ class ReferenceRobot:
 
     def _start_step(self) -> None:
         # Real hardware: hand the pending action to the motion controller here.
-        self._step_end_wall = time.monotonic() + self.config.step_s / self.config.realtime_factor
+        self._step_end_wall = self.clock() + self.config.step_s / self.config.realtime_factor
 
     def _finish_step(self) -> None:
         # Real hardware: read back the achieved pose from odometry / fiducials here.
@@ -196,7 +211,7 @@ class ReferenceRobot:
 
     def mute(self, seconds: float) -> None:
         """Fault injection: send nothing for ``seconds`` (still receiving, still driving)."""
-        self.client.mute_until = time.monotonic() + seconds
+        self.client.mute_until = self.clock() + seconds
 
     def _on_bye(self, reason: str) -> None:
         """The run is over: hold still, remember where we are, end the loop (no reconnecting)."""
@@ -243,7 +258,7 @@ class ReferenceRobot:
         self._pending_events = []
 
     def _send_telemetry(self) -> None:
-        self._next_telemetry_wall = time.monotonic() + self.config.telemetry_period_s
+        self._next_telemetry_wall = self.clock() + self.config.telemetry_period_s
         if self.client.registered:
             self._send_events([])
             self.client.send(
