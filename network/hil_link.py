@@ -72,6 +72,11 @@ class HilOptions:
     # Start cells of the simulated drive units (unit id -> (row, col)): poses are checked against
     # them until the fleet host's first frame (robots are served while it starts).
     start_cells: Any = None
+    # Resuming (`fctwin serve --resume`): the simulated drive units' cells where the journal left
+    # them (unit id -> (row, col)). Robots re-register where they stand now, so their poses are
+    # checked against these cells, not against the fleet host's first frame (the run's start, where
+    # a robot may well stand hours later), and not against the cells the replay passes through.
+    resume_cells: Any = None
     step_s: float = 0.0  # announced in welcome (simulated seconds per batch)
     realtime_factor: float = 0.0  # announced in welcome (0: not paced)
     # The dispatcher's PUB socket for dashboards (recommendations; `fctwin serve --pub`), None: none.
@@ -80,6 +85,14 @@ class HilOptions:
 
 DRIVE_UNIT_TYPE = "titan"
 _WALL, _DOCK = 1, 5  # cell codes no drive unit can stand on (robots.floor)
+
+
+def sim_cells_before_first_frame(hil: HilOptions) -> dict[tuple[int, int], str]:
+    """Cell -> simulated drive unit that robots' poses are checked against while the run starts:
+    the journal's last cells when resuming (robots stand where the stopped run left them), else the
+    scene's start cells."""
+    cells = hil.resume_cells if hil.resume_cells is not None else hil.start_cells
+    return {tuple(cell): uid for uid, cell in (cells or {}).items() if uid not in hil.external_ids}
 
 
 def floor_info(grid: Any) -> p.FloorInfo:
@@ -145,9 +158,8 @@ class HilFleetLink:
         self._events: list[UnitEvent] = []
         self._told_external: list[UnitState] = []  # external units in the last frame returned
         # cell -> simulated drive unit, from the last fleet-host frame (the scene's start cells before)
-        self._sim_cells: dict[tuple[int, int], str] = {
-            tuple(cell): uid for uid, cell in (hil.start_cells or {}).items() if uid not in hil.external_ids
-        }
+        self._resuming = hil.resume_cells is not None
+        self._sim_cells: dict[tuple[int, int], str] = sim_cells_before_first_frame(hil)
         self.sim: ZmqFleetLink | None = None
         kwargs = dict(link_kwargs or {})
         kwargs["wait_for_start"] = False  # robots are served while the fleet host starts
@@ -156,7 +168,9 @@ class HilFleetLink:
         try:
             self.sim = ZmqFleetLink(scene, host_options=options, **kwargs)
             self.sim.idle = self._serve_robots
-            self._note_sim(self.sim.initial_frame())
+            first = self.sim.initial_frame()  # waits for the fleet host's start
+            if not self._resuming:
+                self._note_sim(first)
             self._wait_for_robots()
         except BaseException:
             if self.sim is not None:
@@ -222,7 +236,8 @@ class HilFleetLink:
         self.server.note_sent([c for c in batch.commands if c.unit_id in self.hil.external_ids])
         external = [u for u in before.units if u.unit_id in self.hil.external_ids]
         frame = self.sim.exchange(self._sim_batch(batch, simulated, external))
-        self._note_sim(frame)
+        if not self._resuming:  # robots stand where they are now, not where the replay has got to
+            self._note_sim(frame)
         # The dispatcher decides the next batch from `after`: the first live tick must give the
         # fleet host those states, or it misses what robots did in the last journaled tick (a
         # set-down seen one cell later put the pod on the wrong cell).

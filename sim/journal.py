@@ -69,6 +69,13 @@ class TickJournal:
         self.store.add_journal(batch.step, batch.t_s, _enc.encode(batch), _enc.encode(frame))
         self.store.commit()
 
+    def last_frame(self) -> TelemetryFrame:
+        """The last journaled frame: where the run's units stood when its dispatcher stopped."""
+        row = self.store.db.execute("SELECT received FROM journal ORDER BY step DESC LIMIT 1").fetchone()
+        if row is None:
+            raise ResumeError(f"{self.store.path}: no tick journal (only `fctwin serve` runs can resume)")
+        return _dec_frame.decode(row[0])
+
     def read(self) -> tuple[TelemetryFrame, list[tuple[bytes, TelemetryFrame]]]:
         """The initial frame and every (sent batch bytes, received frame) after it, in order."""
         rows = self.store.read_journal()

@@ -139,7 +139,7 @@ def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journa
     link.hil = HilOptions(bind="tcp://127.0.0.1:1", external_ids=frozenset({EXTERNAL}), external_wait_s=0.0)
     link.server, link.sim = _Server(), _Sim()
     link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
-    link._sim_cells = {}
+    link._sim_cells, link._resuming = {}, True
     carrying = _state((3, 5), pod=155, mode=UnitMode.SETTING_DOWN)
     set_down = _state((3, 5), pod=-1)
     before = TelemetryFrame(step=9, t_s=9.0, units=[carrying])
@@ -149,3 +149,49 @@ def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journa
     link.states[EXTERNAL] = _state((4, 5))  # live: the robot has driven on since
     link.exchange(CommandBatch(step=10, t_s=10.0, commands=[]))
     assert link.sim.batches[-1].external == [set_down]
+
+
+def test_a_resumed_serve_checks_robots_poses_against_where_the_journal_left_the_simulated_units():
+    """Resuming, robots re-register where they stand now. The scene's start cells (and the cells the
+    replay passes through) are history: a robot standing on a cell where a simulated unit started
+    must be welcomed, one standing on a cell a simulated unit holds now must not. (Before the fix a
+    resumed serve refused a robot on another unit's start cell, and waited for it for good.)"""
+    from fctwin.network.hil_link import HilFleetLink, HilOptions, floor_info, sim_cells_before_first_frame
+    from fctwin.robots.messages import TelemetryFrame
+
+    grid = np.zeros((6, 8), dtype=np.uint8)
+    start = {EXTERNAL: (1, 1), "T-02": (2, 2), "T-03": (3, 3)}
+    now = {EXTERNAL: (2, 2), "T-02": (4, 4), "T-03": (3, 5)}
+    fresh = HilOptions(bind="tcp://127.0.0.1:1", external_ids=frozenset({EXTERNAL}), start_cells=start)
+    resumed = HilOptions(**{**fresh.__dict__, "resume_cells": now})
+    assert sim_cells_before_first_frame(fresh) == {(2, 2): "T-02", (3, 3): "T-03"}
+    assert sim_cells_before_first_frame(resumed) == {(4, 4): "T-02", (3, 5): "T-03"}
+
+    class _Server:
+        t_sim_s = 0.0
+
+        def poll(self, timeout_s):
+            return []
+
+        def note_sent(self, commands):
+            pass
+
+    class _Sim:
+        def exchange(self, batch):  # the replay re-drives the fleet host through the run's history
+            units = [UnitState("T-02", "titan", 0, 2, 2, 0), UnitState("T-03", "titan", 0, 3, 3, 0)]
+            return TelemetryFrame(step=batch.step + 1, t_s=batch.t_s + 1.0, units=units)
+
+    link = HilFleetLink.__new__(HilFleetLink)  # no sockets, no fleet-host process: the bookkeeping only
+    link.hil, link.floor = resumed, floor_info(grid)
+    link.server, link.sim = _Server(), _Sim()
+    link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
+    link._resuming, link._sim_cells = True, sim_cells_before_first_frame(resumed)
+    assert link._pose_problem(EXTERNAL, _state(now[EXTERNAL])) == ""  # T-02's start cell: free now
+    assert "held by unit T-03" in link._pose_problem(EXTERNAL, _state(now["T-03"]))
+    # a replayed tick puts the fleet host back at the start cells: robots are still checked against now
+    frame = TelemetryFrame(step=0, t_s=0.0, units=[_state((1, 1))])
+    link.replay(CommandBatch(step=0, t_s=0.0, commands=[]), frame, frame)
+    assert link._pose_problem(EXTERNAL, _state(now[EXTERNAL])) == ""
+    # a fresh serve checks against the scene's start
+    link._resuming, link._sim_cells = False, sim_cells_before_first_frame(fresh)
+    assert "held by unit T-02" in link._pose_problem(EXTERNAL, _state(now[EXTERNAL]))

@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Sessions, losses and refused messages, on stderr (the KPIs go to stdout as JSON).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from fctwin.network.hil_link import HilFleetLink, HilOptions
+    from fctwin.network.hil_link import DRIVE_UNIT_TYPE, HilFleetLink, HilOptions
     from fctwin.network.security import InsecureBindError, ServerKeys, check_bind_allowed
     from fctwin.sim.cli import UsageError
     from fctwin.sim.scene import load_scene
@@ -111,6 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     scene_path = Path(args.scene)
     seed, hours = args.seed, args.hours
+    resume_cells = None
     if args.resume:
         from fctwin.sim.runstore import RunStore
 
@@ -123,9 +124,18 @@ def _serve(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--resume {args.resume}: {finished}; nothing to resume (the run is left as it is)"
             )
+        from fctwin.sim.journal import ResumeError, TickJournal
+
         store = RunStore(db)
-        meta = store.read_meta()
-        store.close()
+        try:
+            meta = store.read_meta()
+            last = TickJournal(store).last_frame()
+        except ResumeError as exc:
+            raise UsageError(f"--resume {args.resume}: {exc}") from None
+        finally:
+            store.close()
+        # Where the simulated units stood when the dispatcher stopped: robots re-register there.
+        resume_cells = {u.unit_id: (u.row, u.col) for u in last.units if u.unit_type == DRIVE_UNIT_TYPE}
         seed = meta.get("seed") if seed is None else seed  # the run's own, unless overridden
         hours = meta.get("run_hours") if hours is None else hours
     scene = load_scene(scene_path, seed=seed, run_hours=hours, overrides=overrides_of(args))
@@ -147,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
             external_wait_s=max(2.0, 3 * sc.step_s / (opts.speedup if opts.realtime else 1.0)),
             grid=sc.grid,
             start_cells={u.unit_id: u.cell for u in sc.units},
+            resume_cells=resume_cells,
             step_s=sc.step_s,
             realtime_factor=opts.speedup if opts.realtime else 0.0,
             pub_endpoint=args.pub,
