@@ -156,12 +156,22 @@ def calibrate(
     rack.close()
     from fctwin.robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S
 
-    units_per_tote = 12  # one inbound carton decanted per stored tote
+    # Per unit: the person's decant or pick time at the port; per line: one tote move (a stow line
+    # is one carton decanted into one tote and stored; a pick line brings one tote to the port), as
+    # the physics station charges it. Both line kinds used to carry the move in every unit's time.
+    def port(per_unit_s: float, moves_s: list) -> dict:
+        const = {"dist": "constant", "value": per_unit_s}
+        return {
+            "success_rate": 1.0,
+            "trials": len(moves_s),
+            "cycle_s": const,
+            "fail_s": const,
+            "tote_move_s": fit_gamma(moves_s),
+        }
+
     sequoia = {
-        "stow": {
-            "medium": _entry([DECANT_PER_UNIT_S + t / units_per_tote for t in store_s], [True] * len(store_s))
-        },
-        "pick": {"medium": _entry([PICK_PER_UNIT_S + t for t in retrieve_s], [True] * len(retrieve_s))},
+        "stow": {"medium": port(DECANT_PER_UNIT_S, store_s)},
+        "pick": {"medium": port(PICK_PER_UNIT_S, retrieve_s)},
     }
     return {
         "schema_version": 1,
