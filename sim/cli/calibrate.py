@@ -112,7 +112,7 @@ def run(args) -> int:
         f"vulcan stow: {v['robot_stows_per_h']:.0f} robot stows per arm-hour"
         f" ({v['stow_units_per_h']:.0f} units through the arm), success {v['stow_success_rate']:.0%},"
         f" to people {v['to_person_share']:.0%}; pick success {v.get('pick_success_rate', float('nan')):.0%}"
-        f" (first grasp {v.get('pick_first_grasp_success_rate', float('nan')):.0%})"
+        f" (first grasp held {v.get('pick_first_grasp_held_rate', float('nan')):.0%})"
     )
     ci = v.get("intervals_95", {})
     for key, e in ci.items():
