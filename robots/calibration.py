@@ -21,10 +21,12 @@ from fctwin.robots.data.item_mix import kind_of_sku, sample_catalogue
 __all__ = [
     "POD_FILL_FRAC",
     "POD_TRIALS",
+    "PUBLIC_RANGES",
     "calibrate",
     "calibrate_bluejay",
     "fit_gamma",
     "vulcan_figures",
+    "vulcan_intervals",
     "write_models",
 ]
 
@@ -72,7 +74,7 @@ def _vulcan_pod(job) -> list[tuple]:
         stow = (res.duration_s, res.success, res.reason, kind)
         # Pick the same SKU back from the pod: refused types go to a person without an attempt.
         refused = cell.refusal(size, mass, kind)
-        pick = None
+        pick = grasp = None
         if refused:
             pick = (cell.perceive_s(), False, f"refused: {refused}", kind)
         else:
@@ -81,7 +83,8 @@ def _vulcan_pod(job) -> list[tuple]:
             if item_id is not None:
                 pres = cell.pick(item_id)
                 pick = (pres.duration_s, pres.success, pres.reason, kind)
-        out.append((item_class(size), stow, pick))
+                grasp = (pres.first_grasp_ok, pres.regrasps, pres.reseats)
+        out.append((item_class(size), stow, pick, grasp if pick is not None and not refused else None))
     cell.close()
     return out
 
@@ -132,8 +135,13 @@ def calibrate(
         (seed, k, min(POD_TRIALS, trials - k * POD_TRIALS), sku_sizes_m, sku_mass_kg, list(sku_kinds))
         for k in range((trials + POD_TRIALS - 1) // POD_TRIALS)
     ]
+    grasps: list[tuple[bool, int, int]] = []  # per pick attempt: (first grasp held, regrasps, reseats)
+    by_pod: list[tuple[list, list]] = []  # (stows, picks) of each pod, for the intervals
     for pod in _pool_map(_vulcan_pod, pods, jobs):
-        for cls, stow, pick in pod:
+        by_pod.append(([r[1] for r in pod], [r[2] for r in pod if r[2] is not None]))
+        for cls, stow, pick, grasp in pod:
+            if grasp is not None:
+                grasps.append(grasp)
             stows.append(stow)
             d, s = results["stow"].setdefault(cls, ([], []))
             d.append(stow[0])
@@ -144,6 +152,13 @@ def calibrate(
                 d.append(pick[0])
                 s.append(pick[1])
     vulcan_summary = vulcan_figures(stows, picks, handoff_s=PERSON_HANDOFF_S)
+    if grasps:
+        # The first grasp held the item to the carry pose (before the multi-pick and clear-of-pod
+        # checks, so it bounds the success a pick without re-grasps could have had from above).
+        vulcan_summary["pick_first_grasp_held_rate"] = round(float(np.mean([g[0] for g in grasps])), 3)
+        vulcan_summary["pick_regrasps"] = int(sum(g[1] for g in grasps))
+        vulcan_summary["pick_reseats"] = int(sum(g[2] for g in grasps))
+    vulcan_summary["intervals_95"] = vulcan_intervals(by_pod, handoff_s=PERSON_HANDOFF_S, seed=seed)
     vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
     for per in vulcan.values():
         if "medium" not in per and per:
@@ -156,12 +171,22 @@ def calibrate(
     rack.close()
     from fctwin.robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S
 
-    units_per_tote = 12  # one inbound carton decanted per stored tote
+    # Per unit: the person's decant or pick time at the port; per line: one tote move (a stow line
+    # is one carton decanted into one tote and stored; a pick line brings one tote to the port), as
+    # the physics station charges it. Both line kinds used to carry the move in every unit's time.
+    def port(per_unit_s: float, moves_s: list) -> dict:
+        const = {"dist": "constant", "value": per_unit_s}
+        return {
+            "success_rate": 1.0,
+            "trials": len(moves_s),
+            "cycle_s": const,
+            "fail_s": const,
+            "tote_move_s": fit_gamma(moves_s),
+        }
+
     sequoia = {
-        "stow": {
-            "medium": _entry([DECANT_PER_UNIT_S + t / units_per_tote for t in store_s], [True] * len(store_s))
-        },
-        "pick": {"medium": _entry([PICK_PER_UNIT_S + t for t in retrieve_s], [True] * len(retrieve_s))},
+        "stow": {"medium": port(DECANT_PER_UNIT_S, store_s)},
+        "pick": {"medium": port(PICK_PER_UNIT_S, retrieve_s)},
     }
     return {
         "schema_version": 1,
@@ -231,6 +256,67 @@ def vulcan_figures(stows, picks, *, handoff_s: float) -> dict:
         "pick_failure_reasons": reasons(picks),
         "pick_by_kind": by_kind(picks),
     }
+
+
+# The public ranges the headline figures are compared with (docs/stations.md has the sources).
+PUBLIC_RANGES = {
+    "robot_stows_per_h": (224.0, 300.0),
+    "stow_success_rate": (0.80, 0.90),
+    "to_person_share": (0.20, 0.30),
+    "pick_success_rate": (0.86, 0.96),
+}
+
+
+def vulcan_intervals(by_pod, *, handoff_s: float, seed: int = 0, resamples: int = 2000) -> dict:
+    """95% intervals of the headline figures, bootstrapping whole pods, and whether they call the range.
+
+    Pods are the unit of resampling: the trials of one pod share its fill and its bins, so they are
+    not independent draws (an interval over single trials would be too narrow). Per figure:
+    ``[low, high]``, ``verdict`` ("in range", "out of range", or "undecided" when the interval
+    straddles an edge of the public range) and ``trials_to_decide``: the trials an interval would need
+    (its width shrinks as 1/sqrt(trials)) to lie on one side of the nearest edge, with the estimate
+    where it is now.
+    """
+    rng = np.random.default_rng([seed, 7919])
+    n_pods = len(by_pod)
+    figures = vulcan_figures(
+        [r for st, _ in by_pod for r in st], [r for _, pk in by_pod for r in pk], handoff_s=handoff_s
+    )
+    trials = figures["stow_trials"]
+    samples: dict[str, list[float]] = {k: [] for k in PUBLIC_RANGES}
+    for _ in range(resamples):
+        take = rng.integers(n_pods, size=n_pods)
+        f = vulcan_figures(
+            [r for k in take for r in by_pod[k][0]],
+            [r for k in take for r in by_pod[k][1]],
+            handoff_s=handoff_s,
+        )
+        for k in PUBLIC_RANGES:
+            samples[k].append(f[k])
+    out = {"resampled": "pods", "pods": n_pods, "trials": trials}
+    for k, (lo_pub, hi_pub) in PUBLIC_RANGES.items():
+        x = np.asarray(samples[k], dtype=np.float64)
+        x = x[np.isfinite(x)]
+        lo, hi = (float(v) for v in np.percentile(x, [2.5, 97.5]))
+        est = float(figures[k])
+        if lo >= lo_pub and hi <= hi_pub:
+            verdict = "in range"
+        elif hi < lo_pub or lo > hi_pub:
+            verdict = "out of range"
+        else:
+            verdict = "undecided"
+        edge = min(abs(est - lo_pub), abs(est - hi_pub))
+        half = (hi - lo) / 2
+        need = int(np.ceil(trials * (half / edge) ** 2)) if edge > 0 else None
+        out[k] = {
+            "estimate": est,
+            "low": round(lo, 3),
+            "high": round(hi, 3),
+            "public": [lo_pub, hi_pub],
+            "verdict": verdict,
+            "trials_to_decide": need,
+        }
+    return out
 
 
 def _bluejay_arms(job) -> tuple[int, list, list, dict]:

@@ -59,6 +59,7 @@ class ArmStation(StationUnit):
         if success_rate is not None:  # the scene overrides the calibrated success rate
             entry = {c: {**e, "success_rate": success_rate} for c, e in entry.items()}
         self._fast = FastLineModel(entry)
+        self._line_entry = entry  # the kind's table ({class: entry}): subclasses read extra keys
         self._per_pod = make_sampler(per_pod_s)
         self.sku_sizes_m = None if sku_sizes_m is None else np.asarray(sku_sizes_m, dtype=np.float64)
         self.sku_mass_kg = None if sku_mass_kg is None else np.asarray(sku_mass_kg, dtype=np.float64)

@@ -27,7 +27,7 @@ from fctwin.controller.eluna.floor_actions import (
 )
 from fctwin.robots.checker import CheckerFloor
 from fctwin.robots.messages import Serve, Staff
-from fctwin.robots.sequoia import SequoiaStation
+from fctwin.robots.sequoia import DECANT_PER_UNIT_S, SequoiaStation
 from fctwin.sim.run import RunOptions, run_fc
 from fctwin.sim.scene import SceneError, scene_from_dict
 
@@ -298,7 +298,9 @@ def test_a_sequoia_port_follows_its_decant_staffing():
 
     one, _ = duration(None)
     two, _ = duration(Staff(7, "SQ3", 2, 1.48))
-    assert two == pytest.approx(one / 1.48, rel=1e-9)
+    # More people shorten the people's share (two units decanted), not the tote move of the line
+    people_s = 2 * DECANT_PER_UNIT_S
+    assert two == pytest.approx(one - people_s + people_s / 1.48, rel=1e-9)
     _, st = duration(Staff(7, "SQ3", 0, 0.0))
     assert st.queue_length() == 1  # nobody decanting: the line waits
     assert "staff" in st.spec.accepted_commands

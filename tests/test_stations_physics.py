@@ -148,3 +148,27 @@ def test_top_row_stow_short_of_the_back_wall_is_not_a_jam(cell):
     assert res.success and res.jams == 0 and res.peak_force_n < cell.params.jam_force_n, res
     stowed = [i for i, it in cell.items.items() if it.bin_id == 14]
     assert stowed and cell.item_inside_bin(stowed[-1], 14)  # physics, not the plan
+
+
+@pytest.mark.parametrize("kind", ["pick", "stow"])
+def test_fast_sequoia_charges_one_tote_move_per_line_as_physics_does(kind):
+    """A 4-unit line takes one tote move plus four units of the person's time in both fidelities.
+
+    The fast table used to carry a whole retrieval in every unit's time, so a 4-unit pick line paid
+    for four tote moves in fast runs and one in physics (fc_stations: 32 against 45 units picked).
+    """
+    durations = {}
+    for fidelity in ("fast", "physics"):
+        floor = CheckerFloor()
+        floor.carried[(2, 0)] = ("T", 0)
+        st = SequoiaStation(unit_id="S", floor=floor, cell=(2, 0), kind=kind, fidelity=fidelity)
+        st.reset(seed=5)
+        # 40 SKUs: a pick port fetches each one's tote from its own slot, so every slot once
+        durations[fidelity] = [
+            st.line_outcome(Serve(k + 1, "S", k, kind, 0, k, 4), new_pod=False).duration_s for k in range(40)
+        ]
+        st.close()
+    fast, phys = np.mean(durations["fast"]), np.mean(durations["physics"])
+    per_unit = 4 * (4.0 if kind == "pick" else 3.5)
+    assert abs(fast - phys) / phys < 0.1, (fast, phys)
+    assert per_unit < fast < per_unit + 2 * (phys - per_unit)  # one move, not four

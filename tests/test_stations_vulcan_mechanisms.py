@@ -4,6 +4,8 @@ Fast checks on one cell (no long physics): the rates these mechanisms produce ar
 `fctwin calibrate` (docs/stations.md), not asserted here.
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,35 @@ def test_perception_takes_longer_the_more_items_are_in_view(cell):
     bag = np.mean([cell.induct_s("bag") for _ in range(400)])
     box = np.mean([cell.induct_s("box") for _ in range(400)])
     assert bag > box + 0.2  # film defeats barcode reads: rescans
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # one second of Blue Jay finishes no unit: NaN
+def test_calibration_table_is_the_same_for_any_jobs(monkeypatch):
+    """`fctwin calibrate --jobs 2` gives the table `--jobs 1` gives: every pod has its own cell and
+    stream seeded by (seed, pod), and the Blue Jay arm counts their own seeds. Two one-trial pods
+    and one simulated second of Blue Jay keep it cheap; the pool really runs (two pods, two jobs)."""
+    from fctwin.robots import calibration
+
+    monkeypatch.setattr(calibration, "POD_TRIALS", 1)
+    tables = [calibration.calibrate(trials=2, seed=4, bluejay_sim_s=1.0, jobs=j) for j in (1, 2)]
+    assert tables[0]["vulcan_summary"]["stow_trials"] == 2
+    # what `write_models` writes, byte for byte (NaN, e.g. no Blue Jay unit in one second, is "NaN")
+    assert json.dumps(tables[0], sort_keys=True) == json.dumps(tables[1], sort_keys=True)
+
+
+def test_intervals_resample_pods_and_call_the_range_only_when_they_can():
+    from fctwin.robots.calibration import vulcan_intervals
+
+    def pod(ok: int, n: int = 8):  # ``ok`` of ``n`` stowed, the rest jammed
+        stows = [(12.0, k < ok, "" if k < ok else "jam", "box") for k in range(n)]
+        return stows, stows
+
+    # 10 s per stow, all stowed: 360 per arm-hour, clearly above 224-300; success 100% above 80-90%
+    fast = vulcan_intervals([([(10.0, True, "", "box")] * 8,) * 2 for _ in range(20)], handoff_s=2.0)
+    assert fast["robot_stows_per_h"]["verdict"] == "out of range"
+    assert fast["robot_stows_per_h"]["low"] == fast["robot_stows_per_h"]["high"] == 360.0
+    # success near 85% over 5 pods: the interval is wide and straddles an edge of 80-90%
+    few = vulcan_intervals([pod(k) for k in (7, 8, 6, 7, 6)], handoff_s=2.0)  # 34 of 40
+    e = few["stow_success_rate"]
+    assert e["low"] < 0.80 or e["high"] > 0.90
+    assert e["verdict"] == "undecided" and e["trials_to_decide"] > 40

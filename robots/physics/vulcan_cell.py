@@ -102,6 +102,15 @@ class VulcanCellParams:
     # beside the pod face, so every stow is a round trip (Vulcan's tool is fed at an induction station).
     induct_offset_m: tuple = (-0.10, -0.45, -0.20)
     transfer_s: float = 0.4  # the item conveyed onto the tool and the cup sealed
+    # Pick: the vacuum sensor. A seal read below `seal_needed_n` before the pull is re-seated once
+    # (reseat_s); a seal lost during the pull with the item back in its bin is grasped again
+    # (pick_regrasps times). The check is the vacuum-gripper design rule for a cup on a vertical face
+    # holding by friction: m (g + a) S / mu with S = 2, mu the cup on film, a the arm's acceleration.
+    seal_safety: float = 2.0
+    cup_friction: float = 0.5
+    pull_accel_mps2: float = 2.0  # `move_linear`'s acceleration
+    reseat_s: float = 0.5
+    pick_regrasps: int = 1
 
 
 @dataclass
@@ -127,6 +136,9 @@ class PickResult:
     peak_force_n: float = 0.0
     reason: str = ""
     dragged: int = 0  # other items that left the bin with it (a multi-pick)
+    regrasps: int = 0  # grasps again after the item dropped back into its bin
+    reseats: int = 0  # cup set down again after a weak seal was read before the pull
+    first_grasp_ok: bool = False  # the first grasp held the item out to the carry pose
 
 
 @dataclass
@@ -189,6 +201,8 @@ class VulcanCell:
         self._f_filt = np.zeros(3)
         self._held_open: set[int] = set()
         self.pc.steps = 0
+        self._taken_step: int | None = None  # step at which the arm last took an item off the induction
+        self._taken_extra_s = 0.0  # non-motion time spent since then (verification image)
 
     # ------------------------------------------------------------------ building
 
@@ -295,6 +309,7 @@ class VulcanCell:
                         break
         self.pc.step(int(0.2 * SIM_HZ))  # let the items settle
         self.pc.steps = 0
+        self._taken_step = None  # a new pod: no scan of the next item is counted as done (conservative)
 
     def _place(self, b: Bin, u_m: float, size_m, mass_kg: float, kind: str = "box") -> int:
         w, d, h = size_m
@@ -607,12 +622,17 @@ class VulcanCell:
         prm = self.params
         w, d, h = (float(x) for x in size_m)
         start = self.pc.steps
-        fixed_s = self.induct_s(kind)
+        # The induction station scans the next item while the arm is still busy with the one it took
+        # last (a conveyor-fed tool: scanning and arm motion are separate machines). The arm waits
+        # only for the part of the scan not already done; right after a pod change nothing is done.
+        fixed_s = max(0.0, self.induct_s(kind) - self._induct_lead_s())
+        self._taken_step = None
         res = StowResult(success=False, to_person=True, duration_s=0.0)
         refused = self.refusal((w, d, h), mass_kg, kind)
         if refused:
             res.reason = f"refused: {refused}"
             res.duration_s = fixed_s
+            self._taken_step, self._taken_extra_s = self.pc.steps, 0.0  # the next scan starts now
             return res
         tried: set[int] = set()
         for _attempt in range(2):  # first try plus one retry in another spot
@@ -639,8 +659,18 @@ class VulcanCell:
             res.reason = outcome
         if res.attempts == 0:
             fixed_s += self.perceive_s()  # imaged the face and found no bin with room
+        if self._taken_step is None:  # never took the item (no bin with room): the next scan starts now
+            self._taken_step, self._taken_extra_s = self.pc.steps, 0.0
+        else:  # the verification image after the last move also lies after the item left the induction
+            self._taken_extra_s = prm.verify_s
         res.duration_s = (self.pc.steps - start) / SIM_HZ + fixed_s
         return res
+
+    def _induct_lead_s(self) -> float:
+        """Time the induction station has had for the next item: since the arm took the last one."""
+        if self._taken_step is None:
+            return 0.0
+        return (self.pc.steps - self._taken_step) / SIM_HZ + self._taken_extra_s
 
     def _try_stow(
         self, plan: StowPlan, size_m, mass_kg: float, friction: float, kind: str = "box"
@@ -683,6 +713,7 @@ class VulcanCell:
             )
         self._attach(item_id, None)
         wait(self.pc, prm.transfer_s, on_tick=tick)
+        self._taken_step = self.pc.steps  # the induction point is free: the next item's scan may start
         self._go_home(bins, depth_m=d)
         # Approach in front of the slot, then insert past the band to the back wall.
         z_tip = h / 2 + 0.012 + lift
@@ -854,18 +885,93 @@ class VulcanCell:
 
     # ------------------------------------------------------------------ pick
 
+    def seal_needed_n(self, mass_kg: float) -> float:
+        """The seal a pull of this item needs (N): a suction cup on a vertical face lifting and pulling
+        the item holds it by friction, ``m (g + a) S / mu`` (the vacuum-gripper design rule for this
+        load case, safety factor S = 2)."""
+        prm = self.params
+        return mass_kg * (GRAVITY_MPS2 + prm.pull_accel_mps2) * prm.seal_safety / prm.cup_friction
+
     def pick(self, item_id: int) -> PickResult:
         """Pick a stowed item by suction on its front face and pull it out to the home pose.
 
-        The suction breaks when the cup's spring load (`_hold_load_n`, filtered) exceeds
-        ``suction_limit_n`` (the item then drops); success means the item is still on the tool, out of
-        every bin, at the carry pose (`carry_xyz`).
+        The suction breaks when the cup's spring load (`_hold_load_n`, filtered) exceeds the seal
+        (the item then drops); success means the item is still on the tool, out of every bin, at the
+        carry pose (`carry_xyz`). A weak seal read before the pull is re-seated once (`_pull`); a seal
+        lost during the pull is read at once by the vacuum sensor, and if the item fell back into its
+        bin the arm re-images and grasps it again, once (``regrasps``). Both belong to the same pick
+        attempt, whose time they add to.
         """
         prm = self.params
         start = self.pc.steps
         item = self.items[item_id]
         bin_id = item.bin_id
         b = self.face.bin(bin_id)
+        bins = [bin_id]
+        fixed_s = 0.0
+        regrasps = reseats = 0
+        peak = 0.0
+        first_ok = None
+        for attempt in range(1 + prm.pick_regrasps):
+            outcome, broke, peak_n, reseated = self._pull(item_id)
+            peak, reseats = max(peak, peak_n), reseats + reseated
+            held = self._suction is not None and self._suction_item == item_id
+            if first_ok is None:
+                first_ok = held and not broke
+            if held or attempt == prm.pick_regrasps or not self.item_inside_bin(item_id, bin_id, 0.02):
+                break
+            # Dropped back into its bin: re-image (it lies elsewhere now) and grasp it again.
+            self._go_home(bins)
+            fixed_s += self.perceive_s()
+            regrasps += 1
+        broke = [broke]
+        held = self._suction is not None and self._suction_item == item_id
+        ilo, ihi = self.item_aabb(item_id)
+        clear = ilo[0] > prm.face_x_m or ihi[0] < prm.face_x_m - 0.01
+        success = held and not broke[0] and clear and not self.item_inside_bin(item_id, bin_id)
+        reason = "" if success else ("dropped" if broke[0] or not held else outcome)
+        self._release()
+        # The item leaves the cell (into the order tote) either way; a dropped item goes to a person.
+        self._remove_item(item_id)
+        b.items.pop(item_id, None)
+        b.item_heights_m.pop(item_id, None)
+        # Multi-pick: anything else of this bin that left it (dragged out on top of the item, or
+        # knocked out) is a defect a person must fix, and the pick does not count as clean.
+        dragged = [
+            k
+            for k, it in self.items.items()
+            if it.bin_id == bin_id and not self.item_inside_bin(k, bin_id, 0.02)
+        ]
+        for k in dragged:
+            self._remove_item(k)
+            b.items.pop(k, None)
+            b.item_heights_m.pop(k, None)
+        if dragged and success:
+            success, reason = False, "multi-pick"
+        if not held:
+            self._go_home(bins)
+        # Locate the item (image, segment, plan the grasp), then scan it on the tool to verify.
+        duration = (self.pc.steps - start) / SIM_HZ + self.perceive_s() + self.induct_s(item.kind) + fixed_s
+        if self._taken_step is not None:  # picking is not the stow induction's lead time
+            self._taken_step += self.pc.steps - start
+        return PickResult(
+            success=success,
+            duration_s=duration,
+            broke=broke[0],
+            peak_force_n=peak,
+            reason=reason,
+            dragged=len(dragged),
+            regrasps=regrasps,
+            reseats=reseats,
+            first_grasp_ok=bool(first_ok),
+        )
+
+    def _pull(self, item_id: int) -> tuple[str, bool, float, bool]:
+        """One grasp: approach the item's front face, seal (re-seat once on a weak seal), pull it out
+        past the held-open band and carry it to the carry pose. (outcome, broke, peak N, re-seated)."""
+        prm = self.params
+        item = self.items[item_id]
+        bin_id = item.bin_id
         bins = [bin_id]
         lo, hi = self.item_aabb(item_id)
         b3 = self.bins3d[bin_id]
@@ -908,6 +1014,16 @@ class VulcanCell:
         )
         self._attach(item_id, None)
         wait(self.pc, 0.25, on_tick=tick)  # vacuum builds up, band lifted
+        reseated = False
+        if item.seal_n < min(self.seal_needed_n(item.mass_kg), prm.suction_limit_n):
+            # The vacuum sensor reads a leaky seal (wrinkled film) too weak for this item: lift the
+            # cup and set it down again elsewhere on the face (a new seal) before pulling.
+            self._release()
+            wait(self.pc, prm.reseat_s, on_tick=tick)
+            item.seal_n = float(self.rng.uniform(*prm.bag_seal_n))
+            self._attach(item_id, None)
+            wait(self.pc, 0.25, on_tick=tick)
+            reseated = True
         peak = [0.0]
         broke = [False]
 
@@ -958,41 +1074,7 @@ class VulcanCell:
             )
         if outcome in ("ok", "timeout"):
             outcome = wait(self.pc, 0.3, on_tick=hold)
-        held = self._suction is not None and self._suction_item == item_id
-        ilo, ihi = self.item_aabb(item_id)
-        clear = ilo[0] > prm.face_x_m or ihi[0] < prm.face_x_m - 0.01
-        success = held and not broke[0] and clear and not self.item_inside_bin(item_id, bin_id)
-        reason = "" if success else ("dropped" if broke[0] or not held else outcome)
-        self._release()
-        # The item leaves the cell (into the order tote) either way; a dropped item goes to a person.
-        self._remove_item(item_id)
-        b.items.pop(item_id, None)
-        b.item_heights_m.pop(item_id, None)
-        # Multi-pick: anything else of this bin that left it (dragged out on top of the item, or
-        # knocked out) is a defect a person must fix, and the pick does not count as clean.
-        dragged = [
-            k
-            for k, it in self.items.items()
-            if it.bin_id == bin_id and not self.item_inside_bin(k, bin_id, 0.02)
-        ]
-        for k in dragged:
-            self._remove_item(k)
-            b.items.pop(k, None)
-            b.item_heights_m.pop(k, None)
-        if dragged and success:
-            success, reason = False, "multi-pick"
-        if not held:
-            self._go_home(bins)
-        # Locate the item (image, segment, plan the grasp), then scan it on the tool to verify.
-        duration = (self.pc.steps - start) / SIM_HZ + self.perceive_s() + self.induct_s(item.kind)
-        return PickResult(
-            success=success,
-            duration_s=duration,
-            broke=broke[0],
-            peak_force_n=peak[0],
-            reason=reason,
-            dragged=len(dragged),
-        )
+        return outcome, broke[0], peak[0], reseated
 
     def close(self) -> None:
         self.pc.close()

@@ -100,16 +100,29 @@ def run(args) -> int:
     for unit, kinds in table["models"].items():
         for kind, classes in kinds.items():
             for cls, e in classes.items():
+                cycle = e["cycle_s"].get("mean", e["cycle_s"].get("value", float("nan")))
+                move = (
+                    f"  + tote move {e['tote_move_s']['mean']:.1f} s per line" if "tote_move_s" in e else ""
+                )
                 print(
-                    f"{unit:8s} {kind:5s} {cls:7s} success {e['success_rate']:.2f}"
-                    f"  cycle {e['cycle_s']['mean']:.1f} s"
+                    f"{unit:8s} {kind:5s} {cls:7s} success {e['success_rate']:.2f}  cycle {cycle:.1f} s{move}"
                 )
     v = table["vulcan_summary"]
     print(
-        f"vulcan stow: {v['stow_units_per_h']:.0f} units/h, success {v['stow_success_rate']:.0%},"
-        f" to people {v['to_person_share']:.0%} (public: 224-300 units/h, 80-90%, 20-30%);"
-        f" pick success {v.get('pick_success_rate', float('nan')):.0%} (public: 86-96%)"
+        f"vulcan stow: {v['robot_stows_per_h']:.0f} robot stows per arm-hour"
+        f" ({v['stow_units_per_h']:.0f} units through the arm), success {v['stow_success_rate']:.0%},"
+        f" to people {v['to_person_share']:.0%}; pick success {v.get('pick_success_rate', float('nan')):.0%}"
+        f" (first grasp held {v.get('pick_first_grasp_held_rate', float('nan')):.0%})"
     )
+    ci = v.get("intervals_95", {})
+    for key, e in ci.items():
+        if isinstance(e, dict):
+            pct = key != "robot_stows_per_h"
+            fmt = (lambda x: f"{x:.0%}") if pct else (lambda x: f"{x:.0f}")
+            print(
+                f"  {key:18s} {fmt(e['estimate'])} (95% {fmt(e['low'])}-{fmt(e['high'])}, {ci['pods']} pods)"
+                f"  public {fmt(e['public'][0])}-{fmt(e['public'][1])}: {e['verdict']}"
+            )
     curve = table["bluejay_arms_units_per_h"]
     print("bluejay cell units/h by arms: " + ", ".join(f"{k}: {u:.0f}" for k, u in sorted(curve.items())))
     return 0
