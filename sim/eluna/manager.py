@@ -98,12 +98,16 @@ def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
 
         return per_min
 
+    def station_rate(sid: str, associates: int) -> float:
+        return 60.0 * speed(associates) / service_s[sid] if sid in service_s else 0.0
+
     return Forecaster(
         plan_rate=lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)]),
         station_cap_lines=scene.spec.dispatch.max_lines_per_station,
         capacity=capacity("pick"),
         stow_capacity=capacity("stow"),
         blend=blend,
+        station_rate=station_rate,
     )
 
 
