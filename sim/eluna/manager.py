@@ -133,7 +133,9 @@ class FloorManager:
         self.digests = DigestBuilder(d)
         start = scene.spec.orders.start_hour
         self.forecaster = forecaster_for(scene)
-        self.dock_schedule = dock_schedule(scene, getattr(loop, "arrivals", None))
+        self.dock_schedule = dock_schedule(
+            scene, getattr(loop, "arrivals", None), getattr(loop, "waves", None)
+        )
         self.agent = None
         self.lead = None
         self.levers = Levers(d, board) if board is not None else None
@@ -258,14 +260,15 @@ class FloorManager:
 DOCK_AHEAD_MIN = (1, 15, 30, 60)
 
 
-def dock_schedule(scene, arrivals) -> np.ndarray:
-    """When known cartons reach a stow station (run seconds, sorted): the scene's inbound waves (a
-    released backlog is on the dock schedule) and the inbound model's trailers when the scene couples
-    it (trailers arrive on appointment), each after the dock hand-off. The Poisson stream and
-    supplier deliveries are not on it (their times are random)."""
+def dock_schedule(scene, arrivals, waves=None) -> np.ndarray:
+    """When known cartons reach a stow station (run seconds, sorted): the waves at the dock (``waves``,
+    default the scene's ``inbound.waves``; a released backlog, also a port strike's from the inbound
+    network, is on the dock schedule) and the inbound model's trailers when the scene couples it
+    (trailers arrive on appointment), each after the dock hand-off. The Poisson stream and supplier
+    deliveries are not on it (their times are random)."""
     transfer_s = scene.spec.docks.transfer_to_stow_s
     times = []
-    for w in scene.spec.inbound.waves:
+    for w in scene.spec.inbound.waves if waves is None else waves:
         gap_s = w.minutes * 60.0 / w.cartons
         times += [w.at_h * 3600.0 + k * gap_s + transfer_s for k in range(w.cartons)]
     for a in arrivals or ():
