@@ -241,3 +241,30 @@ def test_a_known_repair_drains_the_forecast_backlog_and_refills_the_station():
     assert out[True]["cycle"][30] < out[False]["cycle"][30]
     assert out[False]["queue:P2"][30] == pytest.approx(4.0)  # closed: keeps its lines
     assert out[True]["queue:P2"][30] > 10.0  # reopened into a saturated floor: fills to its share
+
+
+def test_hot_spots_follow_the_pick_stations_open_then():
+    """Units stand blocked in the queue of the pick station in area 0; area 5 has none. The wait
+    per open line is learned from the run; told that P1's person leaves in 10 minutes (a planned
+    break), the forecast cools area 0 where persistence keeps it hot; told nothing, it stays hot."""
+    waits = np.zeros((4, 4))
+    waits[0, 0] = 40.0  # seconds blocked a minute: hot (>= 30)
+    waits[1, 1] = 3.0
+
+    def digest(m, ahead):
+        dg = _floor(m, p2_staff=1, ahead=ahead, open_lines=20.0, backlog=0)
+        dg["stations"] = [
+            {"id": "P1", "kind": "pick", "associates": 1, "open_lines": 10, "lines_served": 6, "area": [0, 0]}
+        ]
+        dg["congestion_wait_s"] = waits.tolist()
+        return dg
+
+    for told in (False, True):
+        fc = Forecaster(capacity=lambda dg: 6.0, station_rate=lambda sid, n: 6.0 * n, blend={})
+        for m in range(1, 91):
+            ahead = [[60.0 * m + 600.0, "P1", -1]] if told else []
+            fc.observe(digest(m, ahead))
+        pred, pers, actual, _ = fc.hot_scored[30][-1]
+        assert pers[0] and actual[0] and not pers[5]
+        assert bool(pred[0]) == (not told)  # closed by then: its queue's traffic is gone
+        assert not pred[5]

@@ -6,9 +6,10 @@ associates, lines waiting (not yet on a trip), pods queued or on the way, open l
 lines served in the minute. Floor-wide: unassigned orders and their lines, open lines, arrivals in
 the minute, unit states, battery histogram, order cycle times completed in the minute, and
 congestion per floor area (a 4 x 4 split of the grid): drive units standing still on the way to a
-goal, and loaded units, per area; the staffing changes already known (`staff_ahead`: people
-walking to a station, back from a break, back from a repair, and the plan's breaks); and the open
-pick lines by stock availability (`lines_by_stock`).
+goal (at the minute, and `congestion_wait_s`: seconds units stood blocked in the minute, sampled
+every `SAMPLE_S`), loaded units, and units heading into each area; the staffing changes already
+known (`staff_ahead`: people walking to a station, back from a break, back from a repair, and the
+plan's breaks); and the open pick lines by stock availability (`lines_by_stock`).
 It reads only; it never changes the dispatcher.
 """
 
@@ -20,6 +21,7 @@ from fctwin.robots.messages import UnitMode
 
 AREAS = 4  # the grid is split into AREAS x AREAS floor areas for congestion
 BATTERY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
+SAMPLE_S = 5.0  # seconds of run time between congestion samples
 _CHARGING = int(UnitMode.CHARGING)
 
 
@@ -36,6 +38,38 @@ class DigestBuilder:
         self._prev_stats = {"lines_arrived": 0, "cartons_arrived": 0, "units_picked": 0, "units_stowed": 0}
         self._prev_cycles = 0
         self._prev_cells = [u.cell for u in d.units]
+        # sampled congestion: every `SAMPLE_S` of run time, a unit on its way somewhere that stands
+        # where it stood at the last sample was blocked for that long (a unit at full speed covers
+        # several cells in that time; one lifting or serving has reached its goal)
+        self._sample_cells: list | None = None
+        self._sample_t_s: float | None = None
+        self._wait_s = np.zeros((AREAS, AREAS), dtype=np.float64)
+        self._heading = np.zeros((AREAS, AREAS), dtype=np.int64)
+
+    def area_of(self, cell) -> tuple[int, int]:
+        return (min(cell[0] // self._area_h, AREAS - 1), min(cell[1] // self._area_w, AREAS - 1))
+
+    def sample(self, t_s: float) -> None:
+        """Called every tick (cheap: it works once every `SAMPLE_S`): adds the seconds units stood
+        blocked on their way, per floor area, to this minute's `congestion_wait_s`."""
+        if self._sample_t_s is not None and t_s < self._sample_t_s + SAMPLE_S:
+            return
+        units = self.d.units
+        cells = [u.cell for u in units]
+        if self._sample_cells is not None and len(cells) == len(self._sample_cells):
+            dt = t_s - self._sample_t_s
+            for u, c, c0 in zip(units, cells, self._sample_cells, strict=True):
+                if c == c0 and u.goal is not None and u.goal != c and not u.failed:
+                    self._wait_s[self.area_of(c)] += dt
+        self._sample_cells = cells
+        self._sample_t_s = t_s
+
+    def _take_wait_s(self) -> list | None:
+        if self._sample_cells is None:  # nobody samples (no per-tick hook): not measured
+            return None
+        out = np.round(self._wait_s, 1).tolist()
+        self._wait_s[:] = 0.0
+        return out
 
     def build(self, t_s: float, minute: int, *, labour=None, vetoed: int = 0) -> dict:
         d = self.d
@@ -57,6 +91,7 @@ class DigestBuilder:
                     "open_units": sum(ln.units for ln in s.pending),
                     "units_served": s.units_served - self._prev_served[k],
                     "lines_served": s.lines_served - self._prev_lines[k],
+                    "area": list(self.area_of(s.cell)),
                 }
             )
             self._prev_served[k] = s.units_served
@@ -71,6 +106,7 @@ class DigestBuilder:
         battery = np.zeros(len(BATTERY_BINS) - 1, dtype=np.int64)
         waiting = np.zeros((AREAS, AREAS), dtype=np.int64)
         loaded = np.zeros((AREAS, AREAS), dtype=np.int64)
+        heading = np.zeros((AREAS, AREAS), dtype=np.int64)
         for i, u in enumerate(d.units):
             if u.failed:
                 states["failed"] += 1
@@ -86,6 +122,8 @@ class DigestBuilder:
                 waiting[a] += 1  # on its way somewhere, yet where it stood a minute ago
             if u.pod >= 0:
                 loaded[a] += 1
+            if u.goal is not None and u.goal != u.cell and not u.failed:
+                heading[self.area_of(u.goal)] += 1  # on its way into that area
         self._prev_cells = [u.cell for u in d.units]
         return {
             "minute": minute,
@@ -109,6 +147,8 @@ class DigestBuilder:
             "battery_mean": float(np.mean([u.battery_frac for u in d.units])) if d.units else None,
             "congestion_waiting": waiting.tolist(),
             "congestion_loaded": loaded.tolist(),
+            "congestion_heading": heading.tolist(),
+            "congestion_wait_s": self._take_wait_s(),
             "moves_vetoed": vetoed,
             "lines_by_stock": lines_by_stock(d),
             "labour": labour.snapshot() if labour is not None else None,

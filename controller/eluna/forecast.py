@@ -21,12 +21,17 @@ capacity of the floor as staffed now.
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
 
-Cycle time: the recent cycle plus the wait the forecast extra backlog adds (extra lines over the
-capacity, in minutes). A station's queue: its recent level plus its share of the forecast change
-of the floor's backlog, within the station's cap. Hot spots: an area is hot when units stand
-still there (5-minute mean) at or above ``hot_units`` (0.6: three unit-minutes in five; about the 99th
-percentile of an area on the balanced floor); the forecast scales each area's recent level
-by the forecast change of the pick work.
+Capacity ahead: the staffing changes already known at forecast time (the digest's `staff_ahead`:
+people walking to a station, back from a break or a repair, the plan's breaks) scale the capacity
+minute by minute. Cycle time (Little's law): the recent cycle plus the wait the forecast extra open
+lines add over the capacity, read when the orders finishing at t + h arrived (one recent cycle
+earlier). A station's queue: least-loaded assignment shares the floor's assigned lines evenly over
+the pick stations open then, each up to its saturated level (learned while work waits
+unassigned); a closed station keeps what it holds; a station's departure from its peers fades.
+Hot spots: an area is hot when units stood blocked there ``HOT_WAIT_S`` seconds a minute or more
+(5-minute mean of the digest's sampled `congestion_wait_s`); the forecast is the area's background
+plus the wait per open line of the pick stations in it times their forecast open lines, if open
+then (queue spill-back), blended with the area's wait now.
 
 Each forecast is then blended with persistence, ``w * model + (1 - w) * now``, with the weights
 `BLEND` fitted once by least squares on the balanced scene's training seeds (101-103, never the
@@ -44,6 +49,12 @@ import numpy as np
 
 HORIZONS_MIN = (15, 30, 60)
 HOT_HORIZONS_MIN = (15, 30)
+# An area is hot at this many seconds of units blocked a minute (5-minute mean): the 95th percentile
+# of the balanced floor's area-minutes (training seed 103, after the first hour).
+HOT_WAIT_S = 30.0
+# The hot-spot forecast's weight against the area's wait now (0.7: the best F1 on the balanced
+# training seeds 101 and 103 among 1.0, 0.7, 0.5; 0.50 against persistence's 0.42).
+HOT_BLEND = 0.7
 
 # w per (target kind, horizon): forecast = w * model + (1 - w) * persistence. Fitted by
 # `fit_blend` on eluna_balanced seeds 101-103, the model replayed on static-plan digests
@@ -112,6 +123,7 @@ class Forecaster:
         window_min: int = 15,
         blend: dict[tuple[str, int], float] | None = None,
         hot_units: float = 0.6,
+        hot_wait_s: float = HOT_WAIT_S,
         station_rate: Callable[[str, int], float] | None = None,
     ):
         self.plan_rate = plan_rate or (lambda t_s: 1.0)
@@ -129,6 +141,8 @@ class Forecaster:
         self.noise_z = 1.0  # standard errors of (inflow - capacity) before a queue is called growing
         self.blend = BLEND if blend is None else blend
         self.hot_units = hot_units
+        self.hot_wait_s = hot_wait_s
+        self._last_staff: list[dict] | None = None
         self.history: deque[dict] = deque(maxlen=max(HORIZONS_MIN) + window_min + 2)
         self._level = {k: _Ewma(30.0) for k in ("open_lines", "open_cartons")}
         self._recent = {k: _Ewma(10.0) for k in ("open_lines", "cycle", "open_cartons")}
@@ -211,6 +225,7 @@ class Forecaster:
         cap_now = self.capacity(dg) if self.capacity else None
         mu = self._capacity("served_pick", cap_now, saturated)
         staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
+        self._last_staff = staff
         mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now)
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
         inflow = [lam * s for s in scale]
@@ -421,6 +436,77 @@ class Forecaster:
     # ------------------------------------------------------------------ hot spots
 
     def _hot_spots(self, dg: dict, minute: int, model: dict[str, list[float]]) -> None:
+        """Hot spots: a floor area is hot when units stood blocked there for ``hot_wait_s`` seconds a
+        minute or more (5-minute mean of the digest's sampled `congestion_wait_s`); without that
+        measure, the minute snapshot (``hot_units`` units standing still).
+
+        The forecast: on this floor units stand blocked in the queues of the pick stations, so an
+        area's wait follows the work of the open pick stations in it (queue spill-back). Each area's
+        wait is its background (the level it keeps with no open pick station in it) plus the wait
+        per open line of its pick stations (learned from the run, areas pooled while an area has
+        not had an open station) times the forecast open lines of the stations open then (a station
+        known to reopen brings its traffic back; one that closes takes it away)."""
+        wait_s = dg.get("congestion_wait_s")
+        if wait_s is None:
+            self._hot_spots_snapshot(dg, minute, model)
+            return
+        x = np.asarray(wait_s, dtype=np.float64).ravel()
+        self._area_recent.append(x)
+        now5 = np.mean(self._area_recent, axis=0)
+        n = x.size
+        side = int(round(np.sqrt(n)))
+        picks = [s for s in dg["stations"] if s["kind"] == "pick" and "area" in s]
+
+        def activity(open_lines: dict[str, float]) -> np.ndarray:
+            act = np.zeros(n)
+            for s in picks:
+                if s["id"] in open_lines:
+                    act[s["area"][0] * side + s["area"][1]] += open_lines[s["id"]] + 1.0
+            return act
+
+        act_now = activity({s["id"]: float(s["open_lines"]) for s in picks if s["associates"] > 0})
+        if self._area_level is None:
+            self._area_level = np.full(n, np.nan)  # background per area
+            self._area_rate = np.full(n, np.nan)  # seconds blocked per open line of its stations
+            self._rate_pooled = None
+        k = 1.0 - np.exp(-1.0 / 30.0)
+        quiet = act_now == 0
+        bg = self._area_level
+        bg[quiet & np.isnan(bg)] = now5[quiet & np.isnan(bg)]
+        bg[quiet] += k * (now5[quiet] - bg[quiet])
+        bg_now = np.where(np.isnan(bg), 0.0, bg)
+        busy = ~quiet
+        rate_now = np.maximum(now5 - bg_now, 0.0) / np.where(busy, act_now, 1.0)
+        fresh = busy & np.isnan(self._area_rate)
+        self._area_rate[fresh] = rate_now[fresh]
+        self._area_rate[busy] += k * (rate_now[busy] - self._area_rate[busy])
+        if busy.any():
+            pooled = float(np.mean(rate_now[busy]))
+            self._rate_pooled = (
+                pooled if self._rate_pooled is None else self._rate_pooled + k * (pooled - self._rate_pooled)
+            )
+        rate = np.where(np.isnan(self._area_rate), self._rate_pooled or 0.0, self._area_rate)
+        hot_now = now5 >= self.hot_wait_s
+        for h in HOT_HORIZONS_MIN:
+            q = self._hot_pending[h]
+            while q and q[0][0] <= minute:
+                _, pred, pers, made = q.popleft()
+                self.hot_scored[h].append((pred, pers, hot_now.copy(), made))
+        for h in HOT_HORIZONS_MIN:
+            j = HORIZONS_MIN.index(h) if h in HORIZONS_MIN else 0
+            lines = {s["id"]: model[f"queue:{s['id']}"][j] for s in picks if f"queue:{s['id']}" in model}
+            open_then = {sid: v for sid, v in lines.items() if self._open_at(dg, sid, h)}
+            expect = bg_now + rate * activity(open_then)
+            expect = HOT_BLEND * expect + (1.0 - HOT_BLEND) * now5
+            self._hot_pending[h].append((minute + h, expect >= self.hot_wait_s, hot_now.copy(), minute))
+
+    def _open_at(self, dg: dict, sid: str, h: int) -> bool:
+        staff = self._last_staff
+        if staff is None or h - 1 >= len(staff):
+            return any(s["id"] == sid and s["associates"] > 0 for s in dg["stations"])
+        return staff[h - 1].get(sid, 0) > 0
+
+    def _hot_spots_snapshot(self, dg: dict, minute: int, model: dict[str, list[float]]) -> None:
         waiting = dg.get("congestion_waiting")
         if waiting is None:
             return

@@ -193,7 +193,9 @@ class FloorManager:
     # ------------------------------------------------------------------ hooks
 
     def on_tick(self, t_s: float) -> None:
-        self.board.advance(t_s, self.loop.dispatcher)
+        if self.board is not None:
+            self.board.advance(t_s, self.loop.dispatcher)
+        self.digests.sample(t_s)  # congestion per floor area (reads only)
 
     def on_minute(self, minute: int, t_s: float) -> list[dict]:
         """Digest, forecasts and this minute's decisions; returns the recommendations made."""

@@ -240,7 +240,7 @@ class RunLoop:
         on_view = viewer.on_tick if viewer is not None else None
         advice = self.opts.advice
         frame = state["frame"]
-        on_tick = self.manager.on_tick if self.manager.board is not None else None
+        on_tick = self.manager.on_tick
         while True:
             if advice is not None and advice.pending:  # an operator's decision, from the console
                 advice.drain(dispatcher, store, env.now)
