@@ -268,3 +268,15 @@ def test_hot_spots_follow_the_pick_stations_open_then():
         assert pers[0] and actual[0] and not pers[5]
         assert bool(pred[0]) == (not told)  # closed by then: its queue's traffic is gone
         assert not pred[5]
+
+
+def test_capacity_the_staffing_does_not_explain_stays():
+    """A robotic pick station (no associates, no person-worked rate) serves 10 lines a minute
+    against 10 arriving: the known staffing says nothing of it, so the forecast keeps the floor's
+    measured capacity instead of collapsing to the staffing's (zero)."""
+    fc = Forecaster(capacity=lambda dg: 0.0, station_rate=lambda sid, n: 0.0, blend={})
+    for m in range(1, 91):
+        dg = _digest(m, 20.0, 10.0, 10.0)
+        dg["stations"][0].update(id="R1", associates=0)
+        out = fc.observe(dg)
+    assert out["open_lines"][30] == pytest.approx(20.0, abs=5.0)

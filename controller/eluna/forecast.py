@@ -283,20 +283,20 @@ class Forecaster:
         return out
 
     def _capacity_path(self, dg: dict, staff: list[dict], kind: str, mu: float, cap_now) -> list[float]:
-        """Capacity per minute ahead: the capacity estimated now, scaled by what the known staffing
-        changes do to the staffing's capacity at the plan's service times (people back from a
-        repair restore a down station's share; a planned break takes one away)."""
+        """Capacity per minute ahead: the capacity estimated now plus what the known staffing changes
+        add or take at the plan's service times, at the rate the floor realises its staffing now
+        (people back from a repair restore a down station's share; a planned break takes one away).
+        Additive, so capacity the staffing does not explain (robotic stations) stays as it is; on a
+        floor of person-worked stations it is the estimate scaled by the staffing's capacity."""
         if self.station_rate is None:
             return [mu] * len(staff)
         ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
-        cap0 = sum(self.station_rate(i, int(staff_now)) for i, staff_now in self._now_staff(dg, ids))
+        cap0 = sum(self.station_rate(i, int(n)) for i, n in self._now_staff(dg, ids))
+        eff = min(1.0, mu / cap0) if cap0 > 0 else self.capacity_share
         out = []
         for st in staff:
             cap = sum(self.station_rate(i, st.get(i, 0)) for i in ids)
-            if cap0 > 0:
-                out.append(max(mu * cap / cap0, self.capacity_share * cap, 1e-6))
-            else:
-                out.append(max(self.capacity_share * cap, 1e-6))
+            out.append(max(mu + eff * (cap - cap0), self.capacity_share * cap, 1e-6))
         return out
 
     @staticmethod
