@@ -288,7 +288,9 @@ def forecast_report(rows: list[dict]) -> str:
                 v = [x for x in v if x is not None]
                 cells.append(f"{np.mean(v):+.2f}" if v else "-")
         out.append(f"| {sc} | " + " | ".join(cells) + " |")
-    out.append("\nHot spots (area with units standing still, 5-min mean >= 0.6), all runs pooled by mean:")
+    out.append(
+        "\nHot spots (area where units stood blocked >= 30 s a minute, 5-min mean), all runs pooled by mean:"
+    )
     for h in ("15", "30"):
         vals = [r["hot_spots"][h] for r in rows if r.get("hot_spots", {}).get(h)]
 
