@@ -35,6 +35,7 @@ SCENES = (
     "eluna_surge",
     "eluna_outage",
     "eluna_inbound_wave",
+    "eluna_port_strike",  # the inbound wave from the inbound-network model's port strike
     "eluna_misstaffed",
     "eluna_battery",
     "eluna_heldout",  # never tuned on: the agent's unseen scene
@@ -221,16 +222,52 @@ def goals_report(rows: list[dict]) -> str:
         f"- >= 80% of applied recommendations with the predicted sign: {share:.0%} "
         f"({right:.0f} of {scored}) -> {'met' if share >= 0.8 else 'NOT met'}"
     )
-    sk = [
-        r["skill"].get(t, {}).get("30")
-        for r in rows
-        for t in ("open_lines", "queue", "cycle")
-        if r.get("skill")
-    ]
-    sk = [x for x in sk if x is not None]
-    out.append(
-        f"- forecast skill >= 0.3 at 30 min: see the per-target table (mean over targets {np.mean(sk):+.2f})"
-    )
+    out.append(forecast_goal_lines(rows))
+    return "\n".join(out)
+
+
+FORECAST_GOAL = 0.3  # skill against persistence at 30 minutes (issue 16)
+GOAL_TARGETS = {
+    "open_lines": "station backlog (open lines)",
+    "queue": "station queue",
+    "cycle": "order cycle time",
+}
+
+
+def forecast_goal_lines(rows: list[dict]) -> str:
+    """Forecast skill at 30 minutes per target beside the goal, over the runs of the stressed scenes
+    (every scene but the balanced one, whose training seeds fitted the blend), and hot-spot precision
+    and recall at 30 minutes beside persistence's."""
+    stressed = [r for r in rows if r["scene"] != "eluna_balanced" and r.get("skill")]
+    out = []
+    for t, name in GOAL_TARGETS.items():
+        v = [x for r in stressed if (x := r["skill"].get(t, {}).get("30")) is not None]
+        if not v:
+            out.append(f"- forecast skill >= {FORECAST_GOAL} at 30 min, {name}: no runs")
+            continue
+        m = float(np.mean(v))
+        out.append(
+            f"- forecast skill >= {FORECAST_GOAL} at 30 min, {name}: {m:+.2f} (mean of {len(v)} stressed "
+            f"runs, min {min(v):+.2f}) -> {'met' if m >= FORECAST_GOAL else 'NOT met'}"
+        )
+    hs = [r["hot_spots"]["30"] for r in stressed if r.get("hot_spots", {}).get("30")]
+
+    def pooled(key: str) -> float | None:
+        v = [x[key] for x in hs if x.get(key) is not None]
+        return float(np.mean(v)) if v else None
+
+    keys = ("precision", "recall", "persistence_precision", "persistence_recall")
+    p, r_, pp, pr = (pooled(k) for k in keys)
+    if p is None and r_ is None:
+        out.append("- hot spots at 30 min: no hot area in any stressed run")
+    else:
+        f = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+        better = None not in (p, r_, pp, pr) and p >= pp and r_ >= pr
+        verdict = "beats persistence on both" if better else "does NOT beat persistence on both"
+        out.append(
+            f"- hot spots at 30 min (no numeric goal): precision {f(p)}, recall {f(r_)} against "
+            f"persistence's {f(pp)}, {f(pr)} -> {verdict}"
+        )
     return "\n".join(out)
 
 
@@ -251,7 +288,9 @@ def forecast_report(rows: list[dict]) -> str:
                 v = [x for x in v if x is not None]
                 cells.append(f"{np.mean(v):+.2f}" if v else "-")
         out.append(f"| {sc} | " + " | ".join(cells) + " |")
-    out.append("\nHot spots (area with units standing still, 5-min mean >= 0.6), all runs pooled by mean:")
+    out.append(
+        "\nHot spots (area where units stood blocked >= 30 s a minute, 5-min mean), all runs pooled by mean:"
+    )
     for h in ("15", "30"):
         vals = [r["hot_spots"][h] for r in rows if r.get("hot_spots", {}).get(h)]
 

@@ -155,11 +155,13 @@ def _deliver_po(env, delay_s: float, po, per_carton: int, next_cid: list, submit
         submit(Carton(carton_id=next_cid[0], t_s=env.now, sku=po.sku, units=units, po_id=po.po_id))
 
 
-def wave_process(env, scene: Scene, submit: Callable[[Carton], None], counters: dict, rng=None):
-    """SimPy process: the scene's inbound waves (``inbound.waves``), cartons evenly spread over each
-    wave, SKUs by popularity from their own stream (so a wave never shifts the Poisson stream's numbers).
-    Carton ids start at 1,000,000 so they never meet the Poisson stream's."""
-    waves = sorted(scene.spec.inbound.waves, key=lambda w: w.at_h)
+def wave_process(env, scene: Scene, submit: Callable[[Carton], None], counters: dict, rng=None, waves=None):
+    """SimPy process: waves at the dock, cartons evenly spread over each wave. ``waves``
+    (`fctwin.sim.run.inbound.DockWave`, default: the scene's ``inbound.waves``); a wave without its
+    own SKUs draws them by popularity from its own stream (so a wave never shifts the Poisson
+    stream's numbers). Carton ids start at 1,000,000 so they never meet the Poisson stream's."""
+    if waves is None:
+        waves = sorted(scene.spec.inbound.waves, key=lambda w: w.at_h)
     rng = rng if rng is not None else stream(scene.seed, "demand.carton_waves")
     transfer_s = scene.spec.docks.transfer_to_stow_s
     units = scene.spec.inbound.units_per_carton
@@ -168,9 +170,13 @@ def wave_process(env, scene: Scene, submit: Callable[[Carton], None], counters: 
     for w in waves:
         gap_s = w.minutes * 60.0 / w.cartons
         t0 = w.at_h * 3600.0
+        skus = getattr(w, "skus", None)
         for k in range(w.cartons):
             yield env.timeout(max(0.0, t0 + k * gap_s + transfer_s - env.now))
-            sku = int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+            if skus is not None:
+                sku = int(skus[k])
+            else:
+                sku = int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
             cid += 1
             counters["cartons"] += 1
             counters["units_arrived"] += units

@@ -219,6 +219,8 @@ def test_digest_and_forecasts_every_minute_in_the_run_store(tmp_path):
     assert set(dg["forecast"]["open_lines"]) == {"15", "30", "60"}
     assert sum(dg["battery_hist"]) == 40 and sum(dg["unit_states"].values()) == 40
     assert set(dg["dock_ahead"]) == {"1", "15", "30", "60"} and dg["dock_expected_per_h"] == 36.0
+    by_stock = dg["lines_by_stock"]  # every open line once (also those on a unit still fetching its pod)
+    assert by_stock["total"] >= dg["open_lines"] > 0 and by_stock["on_pod"] > 0
     assert res.kpis["eluna"]["mode"] == "off" and res.kpis["eluna"]["labour_h"] > 0
 
 

@@ -125,3 +125,158 @@ def test_a_release_sees_the_planned_peak_still_to_come():
     me = SimpleNamespace(forecaster=SimpleNamespace(plan_rate=plan), shift_end_s=4 * 3600.0)
     assert ElunaAgent._planned_peak(me, 600.0) == pytest.approx(2.0)  # before the promotion
     assert ElunaAgent._planned_peak(me, 3 * 3600.0 + 60.0) == pytest.approx(1.0)  # after it
+
+
+def test_open_lines_by_stock_availability():
+    """Each open pick line counts once, by where its SKU's stock is: free on a pod (or reserved
+    on its trip), at the dock (a carton at a stow station, not yet stowed), on order, or nowhere."""
+    from types import SimpleNamespace
+
+    from fctwin.controller.eluna.digest import lines_by_stock
+    from fctwin.controller.records import Line
+
+    free = {1: 5, 2: 0, 3: 0, 4: 0}  # SKU -> free units on pods
+    line = lambda sku, oid=1: Line(order_id=oid, sku=sku, units=1, t_s=0.0)  # noqa: E731
+    picked, riding = line(1), line(2)
+    pick_trip = SimpleNamespace(
+        kind="pick", lines=[picked, riding], served={id(picked)}
+    )  # one line already picked
+    carton_on_trip = SimpleNamespace(kind="stow", lines=[line(3, 900)], served=set())
+    stations = [
+        SimpleNamespace(kind="pick", pending=[line(1), line(2), line(3), line(4)], queue=[pick_trip]),
+        SimpleNamespace(kind="stow", pending=[line(2, 901)], queue=[]),
+    ]
+    d = SimpleNamespace(
+        book=SimpleNamespace(sku_free=lambda sku: free[sku]),
+        stations=stations,
+        trips=[],
+        units=[
+            SimpleNamespace(trip=pick_trip),
+            SimpleNamespace(trip=carton_on_trip),
+            SimpleNamespace(trip=None),
+        ],
+        backlog=[7],
+        orders={
+            7: SimpleNamespace(
+                order=SimpleNamespace(
+                    lines=[SimpleNamespace(sku=4, units=1), SimpleNamespace(sku=1, units=2)]
+                )
+            )
+        },
+        backorders={4: [(0, line(4))]},
+        sku_inbound=[0, 0, 12, 12, 0],
+    )
+    got = lines_by_stock(d)
+    # on a pod: the riding line (reserved), pending SKU 1, the backlog's SKU 1
+    # at the dock: pending SKU 2 (a carton at S's input), SKU 3 (a carton on a stow trip)
+    # nowhere: pending SKU 4, the backlog's SKU 4, the backorder of SKU 4
+    assert got == {"on_pod": 3, "at_dock": 2, "on_order": 0, "none": 3, "backordered": 1, "total": 8}
+    d.sku_inbound = [0, 0, 12, 12, 24]  # a purchase order for SKU 4
+    assert lines_by_stock(d)["on_order"] == 3 and lines_by_stock(d)["none"] == 0
+
+
+def test_the_digest_knows_the_staffing_changes_ahead():
+    """People walking back from a repair, back from a break, and the plan's breaks to come are on
+    the digest's `staff_ahead`; an outage not yet begun is not (nobody knows it is coming)."""
+    from fctwin.controller.eluna import BreakPlan, LabourBoard, LabourConfig, Outage
+    from fctwin.controller.eluna.digest import staff_ahead
+
+    class Told:
+        def set_station_staff(self, sid, n, speed):
+            pass
+
+    cfg = LabourConfig(
+        staffing={"P1": 1, "P2": 2, "S1": 1},
+        kinds={"P1": "pick", "P2": "pick", "S1": "stow"},
+        pool=5,
+        walk_s=120.0,
+        breaks=(BreakPlan(1800.0, 600.0, 1),),
+        outages=(Outage("P1", 600.0, 900.0), Outage("S1", 5000.0, 60.0)),
+    )
+    b = LabourBoard(cfg)
+    d = Told()
+    b.start(d)
+    b.advance(700.0, d)  # P1 is down until 1500 s
+    rows = staff_ahead(b, 700.0)
+    assert [1500.0 + 120.0, "P1", 1] in rows  # its person walks back once it is repaired
+    assert [1800.0, "P2", -1] in rows and [2400.0, "P2", 1] in rows  # the plan's break (most-staffed)
+    assert all(r[1] != "S1" for r in rows)  # S1's outage at 5000 s is not known
+    assert rows == sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def _floor(minute, *, p2_staff, ahead, open_lines=200.0, backlog=150):
+    return {
+        "minute": minute,
+        "t_s": 60.0 * minute,
+        "open_lines": open_lines,
+        "open_cartons": 0,
+        "lines_arrived": 10.0,
+        "cartons_arrived": 0,
+        "backlog_lines": backlog,
+        "cycle_mean_s": 900.0,
+        "stations": [
+            {"id": "P1", "kind": "pick", "associates": 1, "open_lines": 13, "lines_served": 6},
+            {"id": "P2", "kind": "pick", "associates": p2_staff, "open_lines": 4, "lines_served": 0},
+        ],
+        "staff_ahead": ahead,
+        "congestion_waiting": [[0] * 4 for _ in range(4)],
+    }
+
+
+def test_a_known_repair_drains_the_forecast_backlog_and_refills_the_station():
+    """P2 is down (no associates) while P1 serves 6 lines a minute against 10 arriving. Told that
+    P2's person is back in 5 minutes, the forecaster drains the backlog from then on, forecasts a
+    shorter wait, and P2's queue back at its saturated share; not told, P2 keeps what it holds."""
+
+    def rate(sid, n):
+        return 6.0 * n
+
+    out = {}
+    for told in (False, True):
+        fc = Forecaster(capacity=lambda dg: 6.0, station_rate=rate, blend={})
+        for m in range(1, 61):
+            ahead = [[60.0 * m + 300.0, "P2", 1]] if told and m == 60 else []
+            out[told] = fc.observe(_floor(m, p2_staff=0, ahead=ahead))
+    assert out[True]["open_lines"][30] < out[False]["open_lines"][30] - 50
+    assert out[True]["cycle"][30] < out[False]["cycle"][30]
+    assert out[False]["queue:P2"][30] == pytest.approx(4.0)  # closed: keeps its lines
+    assert out[True]["queue:P2"][30] > 10.0  # reopened into a saturated floor: fills to its share
+
+
+def test_hot_spots_follow_the_pick_stations_open_then():
+    """Units stand blocked in the queue of the pick station in area 0; area 5 has none. The wait
+    per open line is learned from the run; told that P1's person leaves in 10 minutes (a planned
+    break), the forecast cools area 0 where persistence keeps it hot; told nothing, it stays hot."""
+    waits = np.zeros((4, 4))
+    waits[0, 0] = 40.0  # seconds blocked a minute: hot (>= 30)
+    waits[1, 1] = 3.0
+
+    def digest(m, ahead):
+        dg = _floor(m, p2_staff=1, ahead=ahead, open_lines=20.0, backlog=0)
+        dg["stations"] = [
+            {"id": "P1", "kind": "pick", "associates": 1, "open_lines": 10, "lines_served": 6, "area": [0, 0]}
+        ]
+        dg["congestion_wait_s"] = waits.tolist()
+        return dg
+
+    for told in (False, True):
+        fc = Forecaster(capacity=lambda dg: 6.0, station_rate=lambda sid, n: 6.0 * n, blend={})
+        for m in range(1, 91):
+            ahead = [[60.0 * m + 600.0, "P1", -1]] if told else []
+            fc.observe(digest(m, ahead))
+        pred, pers, actual, _ = fc.hot_scored[30][-1]
+        assert pers[0] and actual[0] and not pers[5]
+        assert bool(pred[0]) == (not told)  # closed by then: its queue's traffic is gone
+        assert not pred[5]
+
+
+def test_capacity_the_staffing_does_not_explain_stays():
+    """A robotic pick station (no associates, no person-worked rate) serves 10 lines a minute
+    against 10 arriving: the known staffing says nothing of it, so the forecast keeps the floor's
+    measured capacity instead of collapsing to the staffing's (zero)."""
+    fc = Forecaster(capacity=lambda dg: 0.0, station_rate=lambda sid, n: 0.0, blend={})
+    for m in range(1, 91):
+        dg = _digest(m, 20.0, 10.0, 10.0)
+        dg["stations"][0].update(id="R1", associates=0)
+        out = fc.observe(dg)
+    assert out["open_lines"][30] == pytest.approx(20.0, abs=5.0)

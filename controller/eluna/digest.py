@@ -6,7 +6,11 @@ associates, lines waiting (not yet on a trip), pods queued or on the way, open l
 lines served in the minute. Floor-wide: unassigned orders and their lines, open lines, arrivals in
 the minute, unit states, battery histogram, order cycle times completed in the minute, and
 congestion per floor area (a 4 x 4 split of the grid): drive units standing still on the way to a
-goal, and loaded units, per area. It reads only; it never changes the dispatcher.
+goal (at the minute, and `congestion_wait_s`: seconds units stood blocked in the minute, sampled
+every `SAMPLE_S`), loaded units, and units heading into each area; the staffing changes already
+known (`staff_ahead`: people walking to a station, back from a break, back from a repair, and the
+plan's breaks); and the open pick lines by stock availability (`lines_by_stock`).
+It reads only; it never changes the dispatcher.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fctwin.robots.messages import UnitMode
 
 AREAS = 4  # the grid is split into AREAS x AREAS floor areas for congestion
 BATTERY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
+SAMPLE_S = 5.0  # seconds of run time between congestion samples
 _CHARGING = int(UnitMode.CHARGING)
 
 
@@ -33,6 +38,38 @@ class DigestBuilder:
         self._prev_stats = {"lines_arrived": 0, "cartons_arrived": 0, "units_picked": 0, "units_stowed": 0}
         self._prev_cycles = 0
         self._prev_cells = [u.cell for u in d.units]
+        # sampled congestion: every `SAMPLE_S` of run time, a unit on its way somewhere that stands
+        # where it stood at the last sample was blocked for that long (a unit at full speed covers
+        # several cells in that time; one lifting or serving has reached its goal)
+        self._sample_cells: list | None = None
+        self._sample_t_s: float | None = None
+        self._wait_s = np.zeros((AREAS, AREAS), dtype=np.float64)
+        self._heading = np.zeros((AREAS, AREAS), dtype=np.int64)
+
+    def area_of(self, cell) -> tuple[int, int]:
+        return (min(cell[0] // self._area_h, AREAS - 1), min(cell[1] // self._area_w, AREAS - 1))
+
+    def sample(self, t_s: float) -> None:
+        """Called every tick (cheap: it works once every `SAMPLE_S`): adds the seconds units stood
+        blocked on their way, per floor area, to this minute's `congestion_wait_s`."""
+        if self._sample_t_s is not None and t_s < self._sample_t_s + SAMPLE_S:
+            return
+        units = self.d.units
+        cells = [u.cell for u in units]
+        if self._sample_cells is not None and len(cells) == len(self._sample_cells):
+            dt = t_s - self._sample_t_s
+            for u, c, c0 in zip(units, cells, self._sample_cells, strict=True):
+                if c == c0 and u.goal is not None and u.goal != c and not u.failed:
+                    self._wait_s[self.area_of(c)] += dt
+        self._sample_cells = cells
+        self._sample_t_s = t_s
+
+    def _take_wait_s(self) -> list | None:
+        if self._sample_cells is None:  # nobody samples (no per-tick hook): not measured
+            return None
+        out = np.round(self._wait_s, 1).tolist()
+        self._wait_s[:] = 0.0
+        return out
 
     def build(self, t_s: float, minute: int, *, labour=None, vetoed: int = 0) -> dict:
         d = self.d
@@ -54,6 +91,7 @@ class DigestBuilder:
                     "open_units": sum(ln.units for ln in s.pending),
                     "units_served": s.units_served - self._prev_served[k],
                     "lines_served": s.lines_served - self._prev_lines[k],
+                    "area": list(self.area_of(s.cell)),
                 }
             )
             self._prev_served[k] = s.units_served
@@ -68,6 +106,7 @@ class DigestBuilder:
         battery = np.zeros(len(BATTERY_BINS) - 1, dtype=np.int64)
         waiting = np.zeros((AREAS, AREAS), dtype=np.int64)
         loaded = np.zeros((AREAS, AREAS), dtype=np.int64)
+        heading = np.zeros((AREAS, AREAS), dtype=np.int64)
         for i, u in enumerate(d.units):
             if u.failed:
                 states["failed"] += 1
@@ -83,6 +122,8 @@ class DigestBuilder:
                 waiting[a] += 1  # on its way somewhere, yet where it stood a minute ago
             if u.pod >= 0:
                 loaded[a] += 1
+            if u.goal is not None and u.goal != u.cell and not u.failed:
+                heading[self.area_of(u.goal)] += 1  # on its way into that area
         self._prev_cells = [u.cell for u in d.units]
         return {
             "minute": minute,
@@ -106,6 +147,113 @@ class DigestBuilder:
             "battery_mean": float(np.mean([u.battery_frac for u in d.units])) if d.units else None,
             "congestion_waiting": waiting.tolist(),
             "congestion_loaded": loaded.tolist(),
+            "congestion_heading": heading.tolist(),
+            "congestion_wait_s": self._take_wait_s(),
             "moves_vetoed": vetoed,
+            "lines_by_stock": lines_by_stock(d),
             "labour": labour.snapshot() if labour is not None else None,
+            "staff_ahead": staff_ahead(labour, t_s) if labour is not None else [],
         }
+
+
+def lines_by_stock(d) -> dict[str, int]:
+    """Open pick lines (arrived, not yet picked) by where their SKU's stock is now.
+
+    - ``on_pod``: the line is on a trip (its units are reserved on a pod) or its SKU has free units
+      on some pod: it can be picked as soon as a drive unit brings the pod;
+    - ``at_dock``: no free unit on any pod, but cartons of the SKU wait at a stow station or ride
+      to one (stock in the building, not yet stowed: minutes away);
+    - ``on_order``: none in the building, but units are on a purchase order or coming from the
+      inbound stream (``sku_inbound`` beyond what is at the dock: hours away);
+    - ``none``: no stock anywhere and none coming (the line waits for replenishment to notice).
+
+    Backordered lines (held by stock control, not at a station) are classified like the others
+    and also counted in ``backordered``. ``total`` = on_pod + at_dock + on_order + none.
+    """
+    inv = d.book
+    trips = {id(t): t for t in d.trips}  # every trip once: waiting for a unit, fetching, queued
+    for u in d.units:
+        if u.trip is not None:
+            trips[id(u.trip)] = u.trip
+    for s in d.stations:
+        for t in s.queue:
+            trips[id(t)] = t
+    at_dock: dict[int, int] = {}
+    for s in d.stations:
+        if s.kind == "stow":
+            for ln in s.pending:
+                at_dock[ln.sku] = at_dock.get(ln.sku, 0) + ln.units
+    for t in trips.values():
+        if t.kind == "stow":
+            for ln in t.lines:
+                if id(ln) not in t.served:
+                    at_dock[ln.sku] = at_dock.get(ln.sku, 0) + ln.units
+    inbound = getattr(d, "sku_inbound", None)
+    out = {"on_pod": 0, "at_dock": 0, "on_order": 0, "none": 0}
+
+    def classify(sku: int) -> str:
+        if inv.sku_free(sku) > 0:
+            return "on_pod"
+        dock = at_dock.get(sku, 0)
+        if dock > 0:
+            return "at_dock"
+        if inbound is not None and inbound[sku] - dock > 0:
+            return "on_order"
+        return "none"
+
+    # on a trip (fetching, on the way or queued at the station): its units are reserved on a pod
+    out["on_pod"] += sum(
+        1 for t in trips.values() if t.kind == "pick" for ln in t.lines if id(ln) not in t.served
+    )
+    for s in d.stations:
+        if s.kind == "pick":
+            for ln in s.pending:
+                out[classify(ln.sku)] += 1
+    for o in d.backlog:
+        for ln in d.orders[o].order.lines:
+            out[classify(ln.sku)] += 1
+    backordered = 0
+    for q in getattr(d, "backorders", {}).values():
+        for _, ln in q:
+            out[classify(ln.sku)] += 1
+            backordered += 1
+    out["backordered"] = backordered
+    out["total"] = out["on_pod"] + out["at_dock"] + out["on_order"] + out["none"]
+    return out
+
+
+def staff_ahead(board, t_s: float, horizon_s: float = 3600.0) -> list[list]:
+    """Changes of associates per station already known at ``t_s`` within ``horizon_s``, as sorted
+    ``[due_s, station, delta]`` rows: people walking to a station (a manager's move or the walk back
+    from a repair), people back from a break, a down station's people walking back once its
+    outage's planned end has passed, and the plan's breaks still to come (taken, as the board does,
+    from the most-staffed stations as staffed now). Unplanned events (an outage not yet begun) are
+    not known and not here. Reads the labour board; never changes it."""
+    from fctwin.controller.eluna.labour import POOL
+
+    end = t_s + horizon_s
+    rows: list[list] = []
+    for m in [*board.moving, *board.on_break]:
+        if m.station != POOL and m.due_s <= end:
+            rows.append([float(m.due_s), m.station, int(m.n)])
+    walk_s = board.config.walk_s
+    floaters = board.floaters
+    for sid, until in sorted(board.down_until.items()):
+        back = min(board._sent_off.get(sid, 0), floaters)
+        if back > 0 and until + walk_s <= end:
+            rows.append([float(until + walk_s), sid, int(back)])
+            floaters -= back
+    staffed = dict(board.staffed)
+    for b in board._breaks:
+        if b.at_s > end:
+            break
+        for _ in range(b.associates):
+            sid = max(staffed, key=lambda s: (staffed[s], s))
+            if staffed[sid] <= 0:
+                break
+            staffed[sid] -= 1
+            rows.append([float(b.at_s), sid, -1])
+            if b.at_s + b.duration_s <= end:
+                rows.append([float(b.at_s + b.duration_s), sid, 1])
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return rows

@@ -21,12 +21,17 @@ capacity of the floor as staffed now.
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
 
-Cycle time: the recent cycle plus the wait the forecast extra backlog adds (extra lines over the
-capacity, in minutes). A station's queue: its recent level plus its share of the forecast change
-of the floor's backlog, within the station's cap. Hot spots: an area is hot when units stand
-still there (5-minute mean) at or above ``hot_units`` (0.6: three unit-minutes in five; about the 99th
-percentile of an area on the balanced floor); the forecast scales each area's recent level
-by the forecast change of the pick work.
+Capacity ahead: the staffing changes already known at forecast time (the digest's `staff_ahead`:
+people walking to a station, back from a break or a repair, the plan's breaks) scale the capacity
+minute by minute. Cycle time (Little's law): the recent cycle plus the wait the forecast extra open
+lines add over the capacity, read when the orders finishing at t + h arrived (one recent cycle
+earlier). A station's queue: least-loaded assignment shares the floor's assigned lines evenly over
+the pick stations open then, each up to its saturated level (learned while work waits
+unassigned); a closed station keeps what it holds; a station's departure from its peers fades.
+Hot spots: an area is hot when units stood blocked there ``HOT_WAIT_S`` seconds a minute or more
+(5-minute mean of the digest's sampled `congestion_wait_s`); the forecast is the area's background
+plus the wait per open line of the pick stations in it times their forecast open lines, if open
+then (queue spill-back), blended with the area's wait now.
 
 Each forecast is then blended with persistence, ``w * model + (1 - w) * now``, with the weights
 `BLEND` fitted once by least squares on the balanced scene's training seeds (101-103, never the
@@ -44,6 +49,12 @@ import numpy as np
 
 HORIZONS_MIN = (15, 30, 60)
 HOT_HORIZONS_MIN = (15, 30)
+# An area is hot at this many seconds of units blocked a minute (5-minute mean): the 95th percentile
+# of the balanced floor's area-minutes (training seed 103, after the first hour).
+HOT_WAIT_S = 30.0
+# The hot-spot forecast's weight against the area's wait now (0.7: the best F1 on the balanced
+# training seeds 101 and 103 among 1.0, 0.7, 0.5; 0.50 against persistence's 0.42).
+HOT_BLEND = 0.7
 
 # w per (target kind, horizon): forecast = w * model + (1 - w) * persistence. Fitted by
 # `fit_blend` on eluna_balanced seeds 101-103, the model replayed on static-plan digests
@@ -53,9 +64,9 @@ BLEND: dict[tuple[str, int], float] = {
     ("open_lines", 30): 1.0,
     ("open_lines", 60): 0.39,
     ("queue", 15): 1.0,
-    ("queue", 30): 0.9,
-    ("queue", 60): 0.52,
-    ("cycle", 15): 0.98,
+    ("queue", 30): 0.88,
+    ("queue", 60): 0.55,
+    ("cycle", 15): 1.0,
     ("cycle", 30): 1.0,
     ("cycle", 60): 0.32,
     ("open_cartons", 15): 1.0,
@@ -112,6 +123,8 @@ class Forecaster:
         window_min: int = 15,
         blend: dict[tuple[str, int], float] | None = None,
         hot_units: float = 0.6,
+        hot_wait_s: float = HOT_WAIT_S,
+        station_rate: Callable[[str, int], float] | None = None,
     ):
         self.plan_rate = plan_rate or (lambda t_s: 1.0)
         self.window_min = window_min
@@ -119,16 +132,25 @@ class Forecaster:
         # lines (cartons) per minute the digest's staffing serves at the plan's service times
         self.capacity = capacity
         self.stow_capacity = stow_capacity
+        # lines (cartons) per minute one station serves with n associates at the plan's service
+        # times: with the staffing changes already known (`staff_ahead`) it gives the capacity path
+        self.station_rate = station_rate
         self.capacity_share = 0.75  # of the staffing's capacity reachable (pods must be brought)
         self.tau_min = 10.0  # how fast a stable queue forgets its noise
         self.base_window_min = 60  # minutes the base arrival rate is averaged over
         self.noise_z = 1.0  # standard errors of (inflow - capacity) before a queue is called growing
         self.blend = BLEND if blend is None else blend
         self.hot_units = hot_units
+        self.hot_wait_s = hot_wait_s
+        self._last_staff: list[dict] | None = None
         self.history: deque[dict] = deque(maxlen=max(HORIZONS_MIN) + window_min + 2)
         self._level = {k: _Ewma(30.0) for k in ("open_lines", "open_cartons")}
         self._recent = {k: _Ewma(10.0) for k in ("open_lines", "cycle", "open_cartons")}
         self._queue_level: dict[str, _Ewma] = {}
+        # an open pick station's open lines while work waits unassigned (its saturated level: the
+        # dispatch cap plus the lines riding on trips); learned from the run, prior cap + 1
+        self._q_sat = _Ewma(30.0)
+        self.dev_tau_min = 5.0  # how fast a station's departure from its open peers' mean fades
         self._area_recent: deque[np.ndarray] = deque(maxlen=5)
         self._area_level: np.ndarray | None = None
         self._cycle_last: float | None = None
@@ -145,25 +167,27 @@ class Forecaster:
 
     @staticmethod
     def fluid(
-        w0: float, inflow: list[float], mu: float, level: float, tau_min: float, margin: float = 0.0
+        w0: float, inflow: list[float], mu, level: float, tau_min: float, margin: float = 0.0
     ) -> list[float]:
-        """Work after each minute of ``inflow`` (per minute) at capacity ``mu`` (per minute): a
-        minute whose inflow outruns ``mu`` by more than ``margin`` (the noise of the two rates'
+        """Work after each minute of ``inflow`` (per minute) at capacity ``mu`` (per minute; one
+        number, or one per minute of ``inflow`` when the staffing is known to change): a minute
+        whose inflow outruns the capacity by more than ``margin`` (the noise of the two rates'
         estimates) adds the difference, one within the margin keeps the work where it is; one with
         spare capacity pulls the work back towards ``level``, by no more than the spare capacity
         and no faster than time constant ``tau_min`` (a stable queue around its level)."""
         w = w0
         keep = float(np.exp(-1.0 / tau_min))
+        mus = mu if isinstance(mu, list | tuple | np.ndarray) else [mu] * len(inflow)
         out = []
-        for lam in inflow:
-            if lam > mu + margin:
-                w += lam - mu
-            elif lam > mu:
+        for lam, m in zip(inflow, mus, strict=True):
+            if lam > m + margin:
+                w += lam - m
+            elif lam > m:
                 pass
             else:
                 excess = w - level
                 if excess > 0:
-                    w -= min(excess * (1.0 - keep), mu - lam)
+                    w -= min(excess * (1.0 - keep), m - lam)
                 else:
                     w = level + excess * keep
             out.append(max(0.0, w))
@@ -198,18 +222,22 @@ class Forecaster:
         hour = list(self.history)[-self.base_window_min :]
         lam = base * float(np.mean([h["lines_arrived"] / max(h["plan"], 1e-9) for h in hour]))
         saturated = float(np.mean([h["backlog_lines"] > 0 for h in recent[-10:]])) >= 0.5
-        mu = self._capacity("served_pick", self.capacity(dg) if self.capacity else None, saturated)
+        cap_now = self.capacity(dg) if self.capacity else None
+        mu = self._capacity("served_pick", cap_now, saturated)
+        staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
+        self._last_staff = staff
+        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now)
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
         inflow = [lam * s for s in scale]
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
         # capacity by more than their noise (else a steady floor's noise compounds for an hour).
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
-        path = self.fluid(float(dg["open_lines"]), inflow, mu, level, self.tau_min, margin)
+        path = self.fluid(float(dg["open_lines"]), inflow, mu_path, level, self.tau_min, margin)
         out: dict[str, list[float]] = {"open_lines": [path[h - 1] for h in HORIZONS_MIN]}
-        w_ref = self._recent["open_lines"].v or float(dg["open_lines"])
-        cyc = self._recent["cycle"].v
+        cyc = self._cycle_model(dg, path, mu_path)
         if cyc is not None:
-            out["cycle"] = [max(0.0, cyc + 60.0 * (path[h - 1] - w_ref) / mu) for h in HORIZONS_MIN]
+            out["cycle"] = cyc
+        out.update(self._queues(dg, path, staff))
         # stow cartons: the dock schedule ahead plus the unscheduled stream
         sched = dg.get("dock_ahead") or {}
         per_min = []
@@ -235,22 +263,95 @@ class Forecaster:
             margin_c,
         )
         out["open_cartons"] = [path_c[h - 1] for h in HORIZONS_MIN]
-        # each pick station: its recent level plus its share of the floor's forecast change
+        return out
+
+    def _staff_path(self, dg: dict, hmax: int) -> list[dict[str, int]]:
+        """Associates per station for each minute 1..hmax ahead: now, plus the changes already
+        known (`staff_ahead` in the digest: people walking to a station, back from a break or a
+        repair, the plan's breaks)."""
+        now = {s["id"]: int(s["associates"]) for s in dg["stations"]}
+        rows = dg.get("staff_ahead") or []
+        t_s = dg["t_s"]
+        out, cur, j = [], dict(now), 0
+        for k in range(1, hmax + 1):
+            while j < len(rows) and rows[j][0] <= t_s + 60.0 * k:
+                _, sid, delta = rows[j]
+                if sid in cur:
+                    cur[sid] = max(0, cur[sid] + int(delta))
+                j += 1
+            out.append(dict(cur))
+        return out
+
+    def _capacity_path(self, dg: dict, staff: list[dict], kind: str, mu: float, cap_now) -> list[float]:
+        """Capacity per minute ahead: the capacity estimated now plus what the known staffing changes
+        add or take at the plan's service times, at the rate the floor realises its staffing now
+        (people back from a repair restore a down station's share; a planned break takes one away).
+        Additive, so capacity the staffing does not explain (robotic stations) stays as it is; on a
+        floor of person-worked stations it is the estimate scaled by the staffing's capacity."""
+        if self.station_rate is None:
+            return [mu] * len(staff)
+        ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
+        cap0 = sum(self.station_rate(i, int(n)) for i, n in self._now_staff(dg, ids))
+        eff = min(1.0, mu / cap0) if cap0 > 0 else self.capacity_share
+        out = []
+        for st in staff:
+            cap = sum(self.station_rate(i, st.get(i, 0)) for i in ids)
+            out.append(max(mu + eff * (cap - cap0), self.capacity_share * cap, 1e-6))
+        return out
+
+    @staticmethod
+    def _now_staff(dg: dict, ids: list[str]):
+        by = {s["id"]: s["associates"] for s in dg["stations"]}
+        return [(i, by[i]) for i in ids]
+
+    def _cycle_model(self, dg: dict, path: list[float], mu_path: list[float]):
+        """Order cycle of the orders finishing at each horizon, by Little's law on the forecast work:
+        an order finishing at t + h arrived about one (recent) cycle earlier, so its wait grew by the
+        lines open then beyond the recent level, over the capacity then (as the known staffing
+        changes make it). The recent cycle anchors it (the part of a cycle the law on lines does not
+        see: the slowest line of an order, the pod's trip). Measured on the balanced training seeds
+        it ties reading the work at t + h itself; on a floor whose queue grows or drains it does not
+        add the growth of orders that have not arrived yet."""
+        cyc = self._recent["cycle"].v
+        if cyc is None:
+            return None
+        w_ref = self._recent["open_lines"].v or float(dg["open_lines"])
+        out = []
+        for h in HORIZONS_MIN:
+            k = h - min(int(round(cyc / 60.0)), h - 1)  # minute ahead when those orders arrived (>= 1)
+            out.append(max(0.0, cyc + 60.0 * (path[k - 1] - w_ref) / mu_path[k - 1]))
+        return out
+
+    def _queues(self, dg: dict, path: list[float], staff: list[dict]) -> dict[str, list[float]]:
+        """Each pick station's open lines: least-loaded assignment shares the floor's assigned
+        lines evenly over the open pick stations, each up to its saturated level (while work waits
+        unassigned every open station sits there); a station's departure from its peers' mean
+        fades over ``dev_tau_min``. A station closed then (no associates: down, or its people
+        gone) takes no new lines and keeps what it holds; one that reopens fills to its share."""
         picks = [s for s in dg["stations"] if s["kind"] == "pick"]
-        open_picks = [s for s in picks if s["associates"] > 0]
-        cap_total = self.station_cap_lines * max(1, len(open_picks))
-        w_now = min(w_ref, cap_total)
+        if not picks:
+            return {}
+        q_sat = self._q_sat.v if self._q_sat.v is not None else self.station_cap_lines + 1.0
+        open_now = [s for s in picks if s["associates"] > 0]
+        mean_now = float(np.mean([s["open_lines"] for s in open_now])) if open_now else 0.0
+        out: dict[str, list[float]] = {}
         for s in picks:
-            lv = self._queue_level[s["id"]].v
-            lv = float(s["open_lines"]) if lv is None else lv
-            if s["associates"] <= 0:  # closed or down: it keeps what it holds until it reopens
-                out[f"queue:{s['id']}"] = [float(s["open_lines"]) for _ in HORIZONS_MIN]
-                continue
-            share = 1.0 / len(open_picks)
-            out[f"queue:{s['id']}"] = [
-                float(np.clip(lv + (min(path[h - 1], cap_total) - w_now) * share, 0, self.station_cap_lines))
-                for h in HORIZONS_MIN
-            ]
+            sid = s["id"]
+            vals = []
+            for h in HORIZONS_MIN:
+                st = staff[h - 1]
+                n_open = sum(1 for x in picks if st.get(x["id"], 0) > 0)
+                if st.get(sid, 0) <= 0 or n_open == 0:
+                    vals.append(float(s["open_lines"]) if s["associates"] <= 0 else mean_now)
+                    continue
+                # lines held by stations closed now stay with them unless they reopen by then
+                held = sum(
+                    float(x["open_lines"]) for x in picks if x["associates"] <= 0 and st.get(x["id"], 0) <= 0
+                )
+                share = min(max(path[h - 1] - held, 0.0) / n_open, q_sat)
+                dev = float(s["open_lines"]) - mean_now if s["associates"] > 0 else 0.0
+                vals.append(max(0.0, share + dev * float(np.exp(-h / self.dev_tau_min))))
+            out[f"queue:{sid}"] = vals
         return out
 
     @staticmethod
@@ -301,6 +402,12 @@ class Forecaster:
         for s in dg["stations"]:
             if s["kind"] == "pick":
                 self._queue_level.setdefault(s["id"], _Ewma(self.tau_min)).add(float(s["open_lines"]))
+        open_picks = [s["open_lines"] for s in dg["stations"] if s["kind"] == "pick" and s["associates"] > 0]
+        held = float(np.mean([h["backlog_lines"] > 0 for h in list(self.history)[-10:]])) >= 0.8
+        if held and open_picks:  # work has waited unassigned for most of 10 minutes: every station full
+            if self._q_sat.v is None:
+                self._q_sat.v = self.station_cap_lines + 1.0
+            self._q_sat.add(float(np.mean(open_picks)))
         model = self._targets(dg)
         out: dict[str, dict[int, float]] = {}
         for target, values in model.items():
@@ -329,6 +436,77 @@ class Forecaster:
     # ------------------------------------------------------------------ hot spots
 
     def _hot_spots(self, dg: dict, minute: int, model: dict[str, list[float]]) -> None:
+        """Hot spots: a floor area is hot when units stood blocked there for ``hot_wait_s`` seconds a
+        minute or more (5-minute mean of the digest's sampled `congestion_wait_s`); without that
+        measure, the minute snapshot (``hot_units`` units standing still).
+
+        The forecast: on this floor units stand blocked in the queues of the pick stations, so an
+        area's wait follows the work of the open pick stations in it (queue spill-back). Each area's
+        wait is its background (the level it keeps with no open pick station in it) plus the wait
+        per open line of its pick stations (learned from the run, areas pooled while an area has
+        not had an open station) times the forecast open lines of the stations open then (a station
+        known to reopen brings its traffic back; one that closes takes it away)."""
+        wait_s = dg.get("congestion_wait_s")
+        if wait_s is None:
+            self._hot_spots_snapshot(dg, minute, model)
+            return
+        x = np.asarray(wait_s, dtype=np.float64).ravel()
+        self._area_recent.append(x)
+        now5 = np.mean(self._area_recent, axis=0)
+        n = x.size
+        side = int(round(np.sqrt(n)))
+        picks = [s for s in dg["stations"] if s["kind"] == "pick" and "area" in s]
+
+        def activity(open_lines: dict[str, float]) -> np.ndarray:
+            act = np.zeros(n)
+            for s in picks:
+                if s["id"] in open_lines:
+                    act[s["area"][0] * side + s["area"][1]] += open_lines[s["id"]] + 1.0
+            return act
+
+        act_now = activity({s["id"]: float(s["open_lines"]) for s in picks if s["associates"] > 0})
+        if self._area_level is None:
+            self._area_level = np.full(n, np.nan)  # background per area
+            self._area_rate = np.full(n, np.nan)  # seconds blocked per open line of its stations
+            self._rate_pooled = None
+        k = 1.0 - np.exp(-1.0 / 30.0)
+        quiet = act_now == 0
+        bg = self._area_level
+        bg[quiet & np.isnan(bg)] = now5[quiet & np.isnan(bg)]
+        bg[quiet] += k * (now5[quiet] - bg[quiet])
+        bg_now = np.where(np.isnan(bg), 0.0, bg)
+        busy = ~quiet
+        rate_now = np.maximum(now5 - bg_now, 0.0) / np.where(busy, act_now, 1.0)
+        fresh = busy & np.isnan(self._area_rate)
+        self._area_rate[fresh] = rate_now[fresh]
+        self._area_rate[busy] += k * (rate_now[busy] - self._area_rate[busy])
+        if busy.any():
+            pooled = float(np.mean(rate_now[busy]))
+            self._rate_pooled = (
+                pooled if self._rate_pooled is None else self._rate_pooled + k * (pooled - self._rate_pooled)
+            )
+        rate = np.where(np.isnan(self._area_rate), self._rate_pooled or 0.0, self._area_rate)
+        hot_now = now5 >= self.hot_wait_s
+        for h in HOT_HORIZONS_MIN:
+            q = self._hot_pending[h]
+            while q and q[0][0] <= minute:
+                _, pred, pers, made = q.popleft()
+                self.hot_scored[h].append((pred, pers, hot_now.copy(), made))
+        for h in HOT_HORIZONS_MIN:
+            j = HORIZONS_MIN.index(h) if h in HORIZONS_MIN else 0
+            lines = {s["id"]: model[f"queue:{s['id']}"][j] for s in picks if f"queue:{s['id']}" in model}
+            open_then = {sid: v for sid, v in lines.items() if self._open_at(dg, sid, h)}
+            expect = bg_now + rate * activity(open_then)
+            expect = HOT_BLEND * expect + (1.0 - HOT_BLEND) * now5
+            self._hot_pending[h].append((minute + h, expect >= self.hot_wait_s, hot_now.copy(), minute))
+
+    def _open_at(self, dg: dict, sid: str, h: int) -> bool:
+        staff = self._last_staff
+        if staff is None or h - 1 >= len(staff):
+            return any(s["id"] == sid and s["associates"] > 0 for s in dg["stations"])
+        return staff[h - 1].get(sid, 0) > 0
+
+    def _hot_spots_snapshot(self, dg: dict, minute: int, model: dict[str, list[float]]) -> None:
         waiting = dg.get("congestion_waiting")
         if waiting is None:
             return

@@ -98,12 +98,16 @@ def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
 
         return per_min
 
+    def station_rate(sid: str, associates: int) -> float:
+        return 60.0 * speed(associates) / service_s[sid] if sid in service_s else 0.0
+
     return Forecaster(
         plan_rate=lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)]),
         station_cap_lines=scene.spec.dispatch.max_lines_per_station,
         capacity=capacity("pick"),
         stow_capacity=capacity("stow"),
         blend=blend,
+        station_rate=station_rate,
     )
 
 
@@ -129,7 +133,9 @@ class FloorManager:
         self.digests = DigestBuilder(d)
         start = scene.spec.orders.start_hour
         self.forecaster = forecaster_for(scene)
-        self.dock_schedule = dock_schedule(scene, getattr(loop, "arrivals", None))
+        self.dock_schedule = dock_schedule(
+            scene, getattr(loop, "arrivals", None), getattr(loop, "waves", None)
+        )
         self.agent = None
         self.lead = None
         self.levers = Levers(d, board) if board is not None else None
@@ -187,7 +193,9 @@ class FloorManager:
     # ------------------------------------------------------------------ hooks
 
     def on_tick(self, t_s: float) -> None:
-        self.board.advance(t_s, self.loop.dispatcher)
+        if self.board is not None:
+            self.board.advance(t_s, self.loop.dispatcher)
+        self.digests.sample(t_s)  # congestion per floor area (reads only)
 
     def on_minute(self, minute: int, t_s: float) -> list[dict]:
         """Digest, forecasts and this minute's decisions; returns the recommendations made."""
@@ -254,14 +262,15 @@ class FloorManager:
 DOCK_AHEAD_MIN = (1, 15, 30, 60)
 
 
-def dock_schedule(scene, arrivals) -> np.ndarray:
-    """When known cartons reach a stow station (run seconds, sorted): the scene's inbound waves (a
-    released backlog is on the dock schedule) and the inbound model's trailers when the scene couples
-    it (trailers arrive on appointment), each after the dock hand-off. The Poisson stream and
-    supplier deliveries are not on it (their times are random)."""
+def dock_schedule(scene, arrivals, waves=None) -> np.ndarray:
+    """When known cartons reach a stow station (run seconds, sorted): the waves at the dock (``waves``,
+    default the scene's ``inbound.waves``; a released backlog, also a port strike's from the inbound
+    network, is on the dock schedule) and the inbound model's trailers when the scene couples it
+    (trailers arrive on appointment), each after the dock hand-off. The Poisson stream and supplier
+    deliveries are not on it (their times are random)."""
     transfer_s = scene.spec.docks.transfer_to_stow_s
     times = []
-    for w in scene.spec.inbound.waves:
+    for w in scene.spec.inbound.waves if waves is None else waves:
         gap_s = w.minutes * 60.0 / w.cartons
         times += [w.at_h * 3600.0 + k * gap_s + transfer_s for k in range(w.cartons)]
     for a in arrivals or ():

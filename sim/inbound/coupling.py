@@ -14,11 +14,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .network import simulate
-from .scene import InboundScene, load_scene, with_changes
+from .network import InboundModel, simulate
+from .scene import DisruptionSpec, InboundScene, load_scene, with_changes
 
 __all__ = [
     "DockArrival",
+    "ReleasedBacklog",
+    "strike_release",
     "PromotionWindow",
     "dock_arrivals",
     "promotion_windows",
@@ -179,3 +181,132 @@ def fc_capacity_from_run(db_path: str | Path, *, hours_per_day: float = 20.0) ->
     if stowed_per_h <= 0 or util <= 0:
         raise ValueError(f"{path}: the run stowed nothing, so it measures no stow capacity")
     return stowed_per_h / util * hours_per_day
+
+
+@dataclass(frozen=True)
+class ReleasedBacklog:
+    """The goods a port strike held, bound for the coupled FC's region, released when it ends.
+
+    ``units_by_sku`` maps FC SKU (network SKU % n_fc_skus) to units; days are KPI days of the
+    network scene (days after its warm-up)."""
+
+    port: str
+    strike_start_day: float
+    strike_days: float
+    release_day: float  # the first held shipment reaches its destination node
+    shipments: tuple[int, ...]
+    mean_delay_d: float  # days the strike added to the held shipments, on average
+    units_by_sku: dict[int, int]
+
+    @property
+    def units(self) -> int:
+        return int(sum(self.units_by_sku.values()))
+
+
+class _Recording(InboundModel):
+    """The network model, keeping each international shipment and the region it serves (reads
+    only: the same draws and the same results as `InboundModel`)."""
+
+    def __init__(self, *a, **kw):
+        self.kept: dict[int, tuple] = {}  # shipment id -> (shipment, lane, region)
+        super().__init__(*a, **kw)
+
+    def _intl_process(self, sh, ln, region, u, from_seller):
+        self.kept[sh.id] = (sh, ln, region)
+        return super()._intl_process(sh, ln, region, u, from_seller)
+
+
+def _run_recording(scene: InboundScene, seed: int, disruptions: list) -> _Recording:
+    import numpy as np
+
+    model = _Recording(
+        scene, seed_seq=np.random.SeedSequence(seed, spawn_key=(0,)), disruptions=disruptions, history_skus=0
+    )
+    model.run(None)
+    return model
+
+
+def strike_release(
+    scene_path: str | Path,
+    *,
+    port: str,
+    strike_days: float,
+    seed: int,
+    n_fc_skus: int,
+    start_day: float | None = None,
+) -> ReleasedBacklog:
+    """Strike ``port`` for ``strike_days`` in the inbound network and return what it held for the
+    coupled FC's region: the shipments whose arrival the strike delayed (against the same network,
+    seed and draws without it: common random numbers), by SKU, and when the first of them reaches
+    its node after the strike. ``start_day`` (KPI day) None: the strike begins one day before the
+    first vessel bound for the region calls at the port after the warm-up, so it holds at least that
+    vessel. Deterministic per scene and seed. Raises ValueError naming the problem (unknown port,
+    a port no lane to the region calls at, a strike that held nothing)."""
+    if n_fc_skus < 1:
+        raise ValueError("n_fc_skus must be >= 1")
+    scene = load_scene(scene_path)
+    ports = [p.id for p in scene.ports if p.side == "destination" and p.kind == "sea"]
+    if port not in ports:
+        raise ValueError(f"no destination sea port {port!r} in {scene_path} (they are: {', '.join(ports)})")
+    fc_id = scene.coupling.fc if scene.coupling else scene.fcs[0].id
+    region = [r.id for r in scene.regions].index(next(f.region for f in scene.fcs if f.id == fc_id))
+    W = scene.warmup_days
+
+    def bound_here(sh, ln, reg) -> bool:
+        return reg == region and ln.dest_port == port
+
+    base = _run_recording(scene, seed, [])
+    calls = sorted(
+        t
+        for sh, ln, reg in base.kept.values()
+        if bound_here(sh, ln, reg)
+        for kind, t in sh.events
+        if kind == "port" and t >= W
+    )
+    if start_day is None:
+        if not calls:
+            raise ValueError(
+                f"no vessel bound for region {scene.regions[region].id} calls at {port} after the warm-up"
+            )
+        start_day = calls[0] - 1.0 - W
+    if start_day + strike_days + 60 > scene.days:  # room for the backlog to clear
+        scene = with_changes(
+            scene, {"days": int(math.ceil(start_day + strike_days + 60))}, source=str(scene_path)
+        )
+        base = _run_recording(scene, seed, [])
+    strike = DisruptionSpec(
+        name=f"strike {port}",
+        kind="strike",
+        start_day=float(start_day),
+        duration_d=float(strike_days),
+        ports=(port,),
+    )
+    hit = _run_recording(scene, seed, [strike])
+    held, delays, units = [], [], {}
+    for sid, (sh, ln, reg) in sorted(hit.kept.items()):
+        if not bound_here(sh, ln, reg) or sid not in base.kept:
+            continue
+        b = base.kept[sid][0]
+        if not (sh.arrive_d == sh.arrive_d and b.arrive_d == b.arrive_d):  # nan: not there by the end
+            continue
+        if sh.arrive_d > b.arrive_d + 1e-6 and sh.units == b.units:
+            held.append(sh)
+            delays.append(sh.arrive_d - b.arrive_d)
+            net = sh.qty - sh.lost if sh.lost is not None else sh.qty
+            for sku in net.nonzero()[0]:
+                k = int(sku) % n_fc_skus
+                units[k] = units.get(k, 0) + int(net[sku])
+    if not held:
+        raise ValueError(
+            f"a {strike_days:g}-day strike at {port} from KPI day {start_day:g} delayed no shipment "
+            f"bound for region {scene.regions[region].id} (no vessel called during it)"
+        )
+    return ReleasedBacklog(
+        port=port,
+        strike_start_day=float(start_day),
+        strike_days=float(strike_days),
+        release_day=float(min(sh.arrive_d for sh in held) - W),
+        shipments=tuple(sh.id for sh in held),
+        mean_delay_d=float(sum(delays) / len(delays)),
+        units_by_sku=dict(sorted(units.items())),
+    )

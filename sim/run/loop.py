@@ -22,6 +22,7 @@ from fctwin.sim.affinity import CpuPin
 from fctwin.sim.demand import carton_process, order_process, supplier_process, wave_process
 from fctwin.sim.eluna.manager import FloorManager
 from fctwin.sim.journal import JournaledLink, TickJournal
+from fctwin.sim.run.inbound import dock_waves
 from fctwin.sim.run.kpis import kpi_row, station_kpi_rows
 from fctwin.sim.run.options import RunOptions
 from fctwin.sim.run.station_log import STATION_LINES_DDL, StationLog
@@ -102,9 +103,17 @@ class RunLoop:
                     env, scene, submit_carton, counters, arrivals=arrivals, rng=self.streams["demand.cartons"]
                 )
             )
-            if scene.spec.inbound.waves:
+            self.waves = dock_waves(scene)  # the scene's waves and a port strike's released backlog
+            if self.waves:
                 env.process(
-                    wave_process(env, scene, submit_carton, counters, rng=self.streams["demand.carton_waves"])
+                    wave_process(
+                        env,
+                        scene,
+                        submit_carton,
+                        counters,
+                        rng=self.streams["demand.carton_waves"],
+                        waves=self.waves,
+                    )
                 )
             if dispatcher.config.replenishment != "none":
                 take = dispatcher.take_purchase_orders
@@ -231,7 +240,7 @@ class RunLoop:
         on_view = viewer.on_tick if viewer is not None else None
         advice = self.opts.advice
         frame = state["frame"]
-        on_tick = self.manager.on_tick if self.manager.board is not None else None
+        on_tick = self.manager.on_tick
         while True:
             if advice is not None and advice.pending:  # an operator's decision, from the console
                 advice.drain(dispatcher, store, env.now)

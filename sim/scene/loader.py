@@ -329,7 +329,13 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
                 grid[tuple(cell)] = CellCode.DOCK
     dock_cells = [tuple(map(int, c)) for c in lay.cells_with(grid, CellCode.DOCK)]
     replenishing = spec.dispatch.replenishment != "none"  # purchase orders arrive at the dock too
-    inbound_on = spec.inbound.cartons_per_h > 0 or spec.inbound.scenario is not None or replenishing
+    inbound_on = (
+        spec.inbound.cartons_per_h > 0
+        or spec.inbound.scenario is not None
+        or spec.inbound.strike_wave is not None
+        or replenishing
+    )
+    problems += _strike_wave_problems(spec.inbound.strike_wave, base_dir)
     if not dock_cells and inbound_on:
         problems.append(("docks", "inbound cartons are configured but the layout has no dock"))
     if inbound_on and not any(s.kind == "stow" for s in stations):
@@ -471,6 +477,32 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path) -> Scene:
         pods=pods,
         step_s=step_s,
     )
+
+
+def _strike_wave_problems(wave, base_dir: Path) -> list[tuple[str, str]]:
+    """The strike wave's network scene loads and has the struck port (cheap: the network itself is
+    simulated when the run starts, `fctwin.sim.run.inbound.dock_waves`)."""
+    if wave is None:
+        return []
+    from fctwin.sim.inbound.scene import SceneError as InboundSceneError
+    from fctwin.sim.inbound.scene import load_scene as load_inbound
+
+    path = Path(base_dir) / wave.scenario
+    if not path.is_file():
+        return [("inbound.strike_wave.scenario", f"no inbound-network scene at {path}")]
+    try:
+        net = load_inbound(path)
+    except (InboundSceneError, ValueError) as exc:
+        return [("inbound.strike_wave.scenario", f"{path}: {str(exc).splitlines()[0]}")]
+    ports = [p.id for p in net.ports if p.side == "destination" and p.kind == "sea"]
+    if wave.port not in ports:
+        return [
+            (
+                "inbound.strike_wave.port",
+                f"no destination sea port {wave.port!r} in {path.name} (they are: {', '.join(ports)})",
+            )
+        ]
+    return []
 
 
 def person_worked(stations, labour) -> list:

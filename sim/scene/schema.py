@@ -361,6 +361,24 @@ class InboundWave(Strict):
     cartons: PosInt
 
 
+class StrikeWave(Strict):
+    """A port strike in the inbound-network model (``scenario``, a path from this scene's folder):
+    the backlog it held for this FC's region, released when it ends, lands on this dock as a wave.
+    ``share`` of the released cartons come to this floor (the rest go to the building's other
+    receive lines), spread evenly over ``minutes`` from ``at_h`` hours into the run (the dock doors
+    unloading the trailers), SKUs as in the held shipments. ``start_day`` is the network's KPI day
+    the strike begins (omit: one day before the first vessel bound for this region calls at the
+    port, so the strike holds it)."""
+
+    scenario: str
+    port: str
+    strike_days: Annotated[float, Field(gt=0, le=60)] = 3.0
+    start_day: Annotated[float, Field(ge=0, le=3650)] | None = None
+    at_h: NonNegFloat
+    minutes: PosFloat
+    share: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+
 class Inbound(Strict):
     cartons_per_h: Annotated[float, Field(ge=0, le=100_000)] = 0.0
     units_per_carton: Annotated[int, Field(gt=0, le=100_000)] = 12
@@ -370,6 +388,7 @@ class Inbound(Strict):
     scenario: str | None = None  # an inbound-network scene whose FC dock arrivals feed this run
     start_day: Annotated[int, Field(ge=0, le=3650)] = 0
     waves: list[InboundWave] = []
+    strike_wave: StrikeWave | None = None  # a wave from the inbound network's port strike
 
 
 class Dispatch(Strict):
