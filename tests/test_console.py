@@ -277,3 +277,42 @@ def test_a_reread_copies_only_the_new_rows():
     assert g.view.shape == (1000, 3, 4) and (g.view[:, 0, 0] == np.arange(1000)).all()
     assert first.shape == (11, 3, 4) and (first[:, 0, 0] == np.arange(11)).all()
     assert len(buffers) < 20
+
+
+def test_live_console_comes_up_before_the_first_tick_and_off_the_run_cpu(tmp_path):
+    """The console comes up while the run starts (a fast run pins itself to one CPU only then); from
+    the first tick on, the console's threads run on the other CPUs."""
+    pytest.importorskip("viser")
+    import os
+
+    from fctwin.sim.console.live import LiveSession
+    from fctwin.sim.scene import load_scene
+
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs and Linux affinity")
+    path = ROOT / "scenes" / "fc_small.toml"
+    session = LiveSession(load_scene(path, run_hours=0.05), runs_dir=tmp_path, run_id="live", port=0)
+    seen: dict = {}
+    feed_tick = session.feed.on_tick
+
+    def on_tick(frame, dispatcher) -> None:
+        if "ready" not in seen:
+            seen["ready"] = session.ready.wait(60)  # the run waits: the console's threads all exist
+        feed_tick(frame, dispatcher)
+        if "run" not in seen:
+            seen["run"] = os.sched_getaffinity(0)
+            seen["console"] = [
+                os.sched_getaffinity(t.native_id) for t in session._threads if t.is_alive() and t.native_id
+            ]
+
+    session.feed.on_tick = on_tick
+    try:
+        run_fc(
+            path, RunOptions(hours=0.05, runs_dir=tmp_path, run_id="live", viewer=session.feed, cpu="auto")
+        )
+        assert session.error is None and session.console is not None
+    finally:
+        session.close()
+    assert seen["ready"]
+    assert len(seen["run"]) == 1  # the fast run pinned itself
+    assert seen["console"] and all(not (c & seen["run"]) for c in seen["console"])

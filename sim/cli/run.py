@@ -181,13 +181,13 @@ def _publisher(endpoint: str):
 
 
 def _live_session(args, sc, opts):
-    """The live console: its hooks go into ``opts``; it starts serving at the run's first tick."""
+    """The live console: its hooks go into ``opts``; it comes up while the run starts."""
+    import importlib.util
+
     from fctwin.sim.cli import UsageError
 
-    try:
-        import viser  # noqa: F401
-    except ImportError:
-        raise UsageError("--view needs viser: pip install 'fctwin[console]'") from None
+    if importlib.util.find_spec("viser") is None:  # imported by the session's own thread
+        raise UsageError("--view needs viser: pip install 'fctwin[console]'")
     from fctwin.sim.console.live import LiveSession
     from fctwin.sim.runstore import new_run_id
 
