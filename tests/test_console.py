@@ -316,3 +316,31 @@ def test_live_console_comes_up_before_the_first_tick_and_off_the_run_cpu(tmp_pat
     assert seen["ready"]
     assert len(seen["run"]) == 1  # the fast run pinned itself
     assert seen["console"] and all(not (c & seen["run"]) for c in seen["console"])
+
+
+@pytest.mark.parametrize("size", [(1600, 900), (1100, 700), (700, 900)])
+def test_top_down_camera_fits_the_floor_beside_the_gui_panel(run_db, size):
+    """Straight down, the floor's four corners project inside the canvas and left of the GUI panel
+    (which floats over the canvas's right side) for wide, small and narrow browser windows."""
+    pytest.importorskip("viser")
+    from types import SimpleNamespace
+
+    from fctwin.sim.console.app import GUI_PANEL_PX, Console
+
+    c = Console(RunData(run_db), port=0)
+    try:
+        width, height = size
+        fov = np.radians(50.0)
+        pos, look = c._top_view(SimpleNamespace(image_width=width, image_height=height, fov=fov))
+        assert pos[2] > 0 and np.allclose(pos[:2], look[:2], atol=0.01)
+        h, w = c.data.grid.shape
+        per_m = height / (2 * pos[2] * np.tan(fov / 2))  # pixels per metre on the floor
+        free = width - GUI_PANEL_PX if width > 2 * GUI_PANEL_PX else width
+        for r, col in ((0, 0), (0, w), (h, 0), (h, w)):
+            x_px = width / 2 + (col * c.cell_m - pos[0]) * per_m
+            y_px = height / 2 + (pos[1] - (-r * c.cell_m)) * per_m
+            assert 0 <= x_px <= free and 0 <= y_px <= height, (r, col, x_px, y_px)
+        # and it is not a speck: the floor takes most of the free width or of the height
+        assert max(w * c.cell_m * per_m / free, h * c.cell_m * per_m / height) > 0.6
+    finally:
+        c.close()
