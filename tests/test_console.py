@@ -344,3 +344,26 @@ def test_top_down_camera_fits_the_floor_beside_the_gui_panel(run_db, size):
         assert max(w * c.cell_m * per_m / free, h * c.cell_m * per_m / height) > 0.6
     finally:
         c.close()
+
+
+def test_cli_run_view_fast_and_paced(tmp_path, capfd):
+    """`fctwin run --view`: the console's address comes before the run's KPIs; a fast run says how to
+    watch one as it goes (pace it), and a paced run (--realtime --speedup) is served as it goes."""
+    pytest.importorskip("viser")
+    from fctwin.sim.cli import main
+
+    base = ["run", "fc_small", "--hours", "0.02", "--view", "--view-exit", "--port", "0"]
+    base += ["--runs-dir", str(tmp_path)]
+    assert main(base) == 0
+    err = capfd.readouterr().err
+    assert "fctwin console: http://127.0.0.1:" in err and "--realtime --speedup" in err
+    assert main([*base, "--realtime", "--speedup", "120"]) == 0
+    err = capfd.readouterr().err
+    assert "fctwin console: http://127.0.0.1:" in err and "--realtime --speedup" not in err
+    modes = set()
+    for db in tmp_path.glob("*/run.sqlite"):
+        con = sqlite3.connect(db)
+        modes.add(con.execute("SELECT value FROM meta WHERE key = 'mode'").fetchone()[0])
+        assert con.execute("SELECT count(*) FROM poses").fetchone()[0] > 50
+        con.close()
+    assert modes == {"fast", "realtime"}
