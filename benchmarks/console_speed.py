@@ -86,7 +86,7 @@ def ws_client_main(url: str) -> None:
                             continue
                         got[0] += 1
                         got[1] += len(msg)
-            except (OSError, websockets.ConnectionClosed):  # not serving (yet, or any more)
+            except (OSError, websockets.exceptions.WebSocketException):  # not serving (yet, or any more)
                 await asyncio.sleep(0.05)
 
     asyncio.run(run())
