@@ -3,23 +3,29 @@
     python benchmarks/console_speed.py                  # fc_small 1 h, 5 pairs: the issue-18 figure
     python benchmarks/console_speed.py --scene fc_large --hours 0.25 --repeats 3
     python benchmarks/console_speed.py --client browser  # a headless Chromium page instead (see below)
+    python benchmarks/console_speed.py --fresh --repeats 3  # every run a new `fctwin run [--view]` process
 
 Each pair runs the scene as `fctwin run` does (fleet host over ZeroMQ, fast mode, same seed) once
 headless and once serving the console (`LiveSession`: viser server, ~10 Hz floor frames from the
 dispatcher, the run store re-read every minute), the order alternating from pair to pair so drifting
 machine load hits both alike. While the console serves, a client is connected (``--client``):
 
-- ``ws`` (default): a websocket client in this process's own thread that receives every update and
-  draws nothing: what a browser on another machine costs the machine running the simulation;
+- ``ws`` (default): a websocket client in a process of its own that receives every update and draws
+  nothing: what a browser on another machine costs the machine running the simulation (it shares no
+  GIL with the run);
 - ``browser``: Debian's headless Chromium on the page. Software WebGL takes both cores of a 2-core
   machine (FIELD_NOTES): that mostly measures the browser taking the simulation's CPU;
 - ``none``: nobody connected.
 
-Printed: every wall time, the medians with their spread (min-max), the overhead from the median of
+Two times per run: the run's own wall time (from its first tick) and end to end (from before the
+console's set-up to the run's end; with ``--fresh``, from starting the command to its printing the
+KPIs): the console's start-up overlaps the run's, so it is not all inside the run's wall time.
+Printed: every time, the medians with their spread (min-max), both overheads from the medians of
 the per-pair ratios (robust to load drifting between pairs) beside the goal (within 10% of headless,
-issue 18), the console hook's own cost (seconds building frames, which does not depend on load),
-the updates the client received, and the load average before and after. Figures taken with a load
-average above the CPU count mostly measure the other jobs.
+issue 18; met only if both are), the run process's CPU, the console hook's own cost (seconds
+building frames, which does not depend on load), the updates the client received, and the load
+average before and after. Figures taken with a load average above the CPU count mostly measure the
+other jobs.
 """
 
 from __future__ import annotations
