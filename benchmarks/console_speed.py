@@ -138,25 +138,20 @@ def one(
     scene: str, hours: float, runs: Path, *, view: bool, client: str, link: str, cpu: str = "auto"
 ) -> tuple[float, dict]:
     """One run: its wall seconds (as the run measures them) and, with the console, what it cost."""
+    from fctwin.sim.scene import load_scene
+
     path = ROOT / "scenes" / f"{scene}.toml"
-    opts = RunOptions(
-        hours=hours,
-        runs_dir=runs,
-        link=link,
-        command_line=["benchmark"],
-        record_poses=True,
-        cpu=cpu,
-    )
+    opts = RunOptions(runs_dir=runs, link=link, command_line=["benchmark"], record_poses=True, cpu=cpu)
     info: dict = {}
     session = None
     clients: list = []
     t0, cpu0 = time.perf_counter(), time.process_time()
+    # Both arms read the scene once and hand it to the run, as `fctwin run` does (the console needs it).
+    sc = load_scene(path, run_hours=hours)
     if view:
         from fctwin.sim.console.live import LiveSession
         from fctwin.sim.runstore import new_run_id
-        from fctwin.sim.scene import load_scene
 
-        sc = load_scene(path, run_hours=hours)
         opts.run_id = new_run_id(sc.name, sc.seed)
 
         def connect(url: str) -> None:
@@ -168,7 +163,7 @@ def one(
         session = LiveSession(sc, runs_dir=runs, run_id=opts.run_id, port=0, on_ready=connect)
         opts.viewer, opts.advice = session.feed, session.advice
     try:
-        r = run_fc(path, opts)
+        r = run_fc(sc, opts)
         # from before the console's set-up to the run's end: what a user waits for (the console's
         # start-up overlaps the run's, so it is not all inside the run's own wall time)
         info["e2e_s"] = time.perf_counter() - t0
