@@ -201,3 +201,169 @@ def test_big_pod_counts_draw_stored_pods_as_floor_tiles(run_db, monkeypatch):
         assert c.pods.visible and not c.pod_tiles.visible
     finally:
         c.close()
+
+
+class _Follower:
+    """A viewer hook that re-reads the run store at every committed minute, as the live console does,
+    and asks the derived views (states, pod set-downs, queues, heat) in between."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.data: RunData | None = None
+        self.rereads = 0
+
+    def on_tick(self, frame, dispatcher) -> None:
+        pass
+
+    def on_minute(self, row: dict) -> None:
+        if self.data is None:
+            self.data = RunData(self.db)
+        else:
+            self.data.refresh()
+        self.rereads += 1
+        t = self.data.t_end
+        self.data.frame_at(t)
+        self.data.heat(t, 300.0)
+
+    def on_end(self) -> None:
+        self.data.refresh()
+
+
+def test_live_rereads_show_the_same_run_as_a_replay(tmp_path):
+    """A viewer following a run minute by minute (incremental re-reads) ends with exactly what a
+    replay opened afterwards reads: poses, events, KPIs, station lines and every derived view."""
+    follower = _Follower(tmp_path / "live" / "run.sqlite")
+    res = run_fc(
+        ROOT / "scenes" / "fc_small.toml",
+        RunOptions(hours=0.2, seed=5, link="local", runs_dir=tmp_path, run_id="live", viewer=follower),
+    )
+    live, replay = follower.data, RunData(res.db_path)
+    assert follower.rereads >= 12
+    np.testing.assert_array_equal(live.poses, replay.poses)
+    np.testing.assert_array_equal(live.pose_t, replay.pose_t)
+    np.testing.assert_array_equal(live.ev_t, replay.ev_t)
+    assert (live.ev_kind, live.ev_subject, live.ev_a) == (replay.ev_kind, replay.ev_subject, replay.ev_a)
+    assert live.kpi.keys() == replay.kpi.keys()
+    for c in replay.kpi:
+        np.testing.assert_array_equal(live.kpi[c], replay.kpi[c])
+    for name in ("line_station", "line_start", "line_end", "line_units", "line_to_person"):
+        np.testing.assert_array_equal(getattr(live, name), getattr(replay, name))
+    assert len(replay.line_end) > 0 and len(replay.poses) > 300
+    # the derived views, built bit by bit while following, against built in one go
+    for view in ("_state_changes", "_pod_drops", "_trip_spans"):
+        for a, b in zip(getattr(live, view)(), getattr(replay, view)(), strict=True):
+            assert len(b) > 0
+            np.testing.assert_array_equal(a, b, err_msg=view)
+    for t in np.linspace(0.0, replay.t_end, 9):
+        a, b = live.frame_at(float(t)), replay.frame_at(float(t))
+        for field in ("unit_rc", "unit_heading", "unit_state", "pod_rc", "pod_carried", "station_queue"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=f"{field} at {t}")
+        np.testing.assert_array_equal(live.heat(float(t), 300.0), replay.heat(float(t), 300.0))
+
+
+def test_a_reread_copies_only_the_new_rows():
+    """The arrays a viewer reads grow by appending: a view taken before keeps its values, and a
+    thousand one-row re-reads reallocate the buffer a handful of times, not a thousand."""
+    from fctwin.sim.console.data import _Grow
+
+    g = _Grow((3, 4), np.int16)
+    buffers = set()
+    first = None
+    for k in range(1000):
+        g.extend(np.full((1, 3, 4), k, np.int16))
+        buffers.add(id(g._buf))
+        if k == 10:
+            first = g.view
+    assert g.view.shape == (1000, 3, 4) and (g.view[:, 0, 0] == np.arange(1000)).all()
+    assert first.shape == (11, 3, 4) and (first[:, 0, 0] == np.arange(11)).all()
+    assert len(buffers) < 20
+
+
+def test_live_console_comes_up_before_the_first_tick_and_off_the_run_cpu(tmp_path):
+    """The console comes up while the run starts (a fast run pins itself to one CPU only then); from
+    the first tick on, the console's threads run on the other CPUs."""
+    pytest.importorskip("viser")
+    import os
+
+    from fctwin.sim.console.live import LiveSession
+    from fctwin.sim.scene import load_scene
+
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs and Linux affinity")
+    path = ROOT / "scenes" / "fc_small.toml"
+    session = LiveSession(load_scene(path, run_hours=0.05), runs_dir=tmp_path, run_id="live", port=0)
+    seen: dict = {}
+    feed_tick = session.feed.on_tick
+
+    def on_tick(frame, dispatcher) -> None:
+        if "ready" not in seen:
+            seen["ready"] = session.ready.wait(60)  # the run waits: the console's threads all exist
+        feed_tick(frame, dispatcher)
+        if "run" not in seen:
+            seen["run"] = os.sched_getaffinity(0)
+            seen["console"] = [
+                os.sched_getaffinity(t.native_id) for t in session._threads if t.is_alive() and t.native_id
+            ]
+
+    session.feed.on_tick = on_tick
+    try:
+        run_fc(
+            path, RunOptions(hours=0.05, runs_dir=tmp_path, run_id="live", viewer=session.feed, cpu="auto")
+        )
+        assert session.error is None and session.console is not None
+    finally:
+        session.close()
+    assert seen["ready"]
+    assert len(seen["run"]) == 1  # the fast run pinned itself
+    assert seen["console"] and all(not (c & seen["run"]) for c in seen["console"])
+
+
+@pytest.mark.parametrize("size", [(1600, 900), (1100, 700), (700, 900)])
+def test_top_down_camera_fits_the_floor_beside_the_gui_panel(run_db, size):
+    """Straight down, the floor's four corners project inside the canvas and left of the GUI panel
+    (which floats over the canvas's right side) for wide, small and narrow browser windows."""
+    pytest.importorskip("viser")
+    from types import SimpleNamespace
+
+    from fctwin.sim.console.app import GUI_PANEL_PX, Console
+
+    c = Console(RunData(run_db), port=0)
+    try:
+        width, height = size
+        fov = np.radians(50.0)
+        pos, look = c._top_view(SimpleNamespace(image_width=width, image_height=height, fov=fov))
+        assert pos[2] > 0 and np.allclose(pos[:2], look[:2], atol=0.01)
+        h, w = c.data.grid.shape
+        per_m = height / (2 * pos[2] * np.tan(fov / 2))  # pixels per metre on the floor
+        free = width - GUI_PANEL_PX if width > 2 * GUI_PANEL_PX else width
+        for r, col in ((0, 0), (0, w), (h, 0), (h, w)):
+            x_px = width / 2 + (col * c.cell_m - pos[0]) * per_m
+            y_px = height / 2 + (pos[1] - (-r * c.cell_m)) * per_m
+            assert 0 <= x_px <= free and 0 <= y_px <= height, (r, col, x_px, y_px)
+        # and it is not a speck: the floor takes most of the free width or of the height
+        assert max(w * c.cell_m * per_m / free, h * c.cell_m * per_m / height) > 0.6
+    finally:
+        c.close()
+
+
+def test_cli_run_view_fast_and_paced(tmp_path, capfd):
+    """`fctwin run --view`: the console's address comes before the run's KPIs; a fast run says how to
+    watch one as it goes (pace it), and a paced run (--realtime --speedup) is served as it goes."""
+    pytest.importorskip("viser")
+    from fctwin.sim.cli import main
+
+    base = ["run", "fc_small", "--hours", "0.02", "--view", "--view-exit", "--port", "0"]
+    base += ["--runs-dir", str(tmp_path)]
+    assert main(base) == 0
+    err = capfd.readouterr().err
+    assert "fctwin console: http://127.0.0.1:" in err and "--realtime --speedup" in err
+    assert main([*base, "--realtime", "--speedup", "120"]) == 0
+    err = capfd.readouterr().err
+    assert "fctwin console: http://127.0.0.1:" in err and "--realtime --speedup" not in err
+    modes = set()
+    for db in tmp_path.glob("*/run.sqlite"):
+        con = sqlite3.connect(db)
+        modes.add(con.execute("SELECT value FROM meta WHERE key = 'mode'").fetchone()[0])
+        assert con.execute("SELECT count(*) FROM poses").fetchone()[0] > 50
+        con.close()
+    assert modes == {"fast", "realtime"}

@@ -181,24 +181,27 @@ def _publisher(endpoint: str):
 
 
 def _live_session(args, sc, opts):
-    """The live console: its hooks go into ``opts``; it starts serving at the run's first tick."""
+    """The live console: its hooks go into ``opts``; it comes up while the run starts."""
+    import importlib.util
+
     from fctwin.sim.cli import UsageError
 
-    try:
-        import viser  # noqa: F401
-    except ImportError:
-        raise UsageError("--view needs viser: pip install 'fctwin[console]'") from None
+    if importlib.util.find_spec("viser") is None:  # imported by the session's own thread
+        raise UsageError("--view needs viser: pip install 'fctwin[console]'")
     from fctwin.sim.console.live import LiveSession
     from fctwin.sim.runstore import new_run_id
 
     opts.run_id = opts.run_id or new_run_id(sc.name, sc.seed)
+    # A fast run (fc_small: an hour in about 1.5 s) may be over before a page has loaded; the
+    # console then shows its replay. To watch one as it goes, pace it.
+    hint = "" if opts.realtime else "  (fast run; to watch it as it goes: --realtime --speedup 60)"
     session = LiveSession(
         sc,
         runs_dir=opts.runs_dir,
         run_id=opts.run_id,
         host=args.host,
         port=args.port,
-        on_ready=lambda url: print(f"fctwin console: {url}", file=sys.stderr, flush=True),
+        on_ready=lambda url: print(f"fctwin console: {url}{hint}", file=sys.stderr, flush=True),
     )
     opts.viewer = session.feed
     opts.advice = session.advice

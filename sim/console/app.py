@@ -44,6 +44,8 @@ POD_MODES = ("3D", "flat", "off")
 FLAT_PODS_ABOVE = 1000
 POD_TILE_PX = 4  # pixels per cell of the pod-tile image (square tiles with a gap)
 SPEEDS = ("1x", "10x", "60x", "300x", "1200x")
+GUI_PANEL_PX = 400  # width of viser's GUI panel with control_width="large", margins included
+LABEL_MARGIN_M = 6.0  # station labels stand left and right of the floor
 # Pods are drawn as their shelf only (from 0.55 m up; legs left out), so a unit under a pod stays
 # visible from the side and, through the translucent shelf, from above.
 UNIT_H_M, POD_BASE_M, POD_H_M, LIFT_M = 0.4, 0.55, 0.9, 0.2
@@ -279,15 +281,34 @@ class Console:
 
     def set_camera(self, view: str) -> None:
         """ "top" (straight down, north up) or "free" (oblique) on every connected browser."""
-        if view == "top":
-            pos = self.center + np.array([0.0, -0.001, 0.62 * self.span])
-        else:
-            pos = self.center + np.array([0.0, -0.55 * self.span, 0.45 * self.span])
         for client in self.server.get_clients().values():
+            if view == "top":
+                pos, look = self._top_view(client.camera)
+            else:
+                pos = self.center + np.array([0.0, -0.55 * self.span, 0.45 * self.span])
+                look = self.center
             with client.atomic():
                 client.camera.up_direction = (0.0, 0.0, 1.0)
                 client.camera.position = tuple(pos)
-                client.camera.look_at = tuple(self.center)
+                client.camera.look_at = tuple(look)
+
+    def _top_view(self, camera) -> tuple[np.ndarray, np.ndarray]:
+        """Camera position and target straight above the floor, so that the whole floor and its
+        labels fit in the part of this browser's canvas the GUI panel leaves free (the panel floats
+        over the canvas's right side: ``GUI_PANEL_PX``)."""
+        h, w = self.data.grid.shape
+        fw, fh = w * self.cell_m + 2 * LABEL_MARGIN_M, h * self.cell_m
+        width_px, height_px = int(camera.image_width or 0), int(camera.image_height or 0)
+        fov = float(camera.fov or 0.0)
+        if width_px <= 0 or height_px <= 0 or not 0.05 < fov < 3.0:  # not reported yet
+            return self.center + np.array([0.0, -0.001, 0.62 * self.span]), self.center
+        free_px = width_px - GUI_PANEL_PX if width_px > 2 * GUI_PANEL_PX else width_px
+        # pixels per metre at distance d: height_px / (2 d tan(fov / 2)); fill 90% of the free part
+        per_m_at_1 = height_px / (2.0 * np.tan(fov / 2.0))
+        dist = per_m_at_1 * max(fw / (0.9 * free_px), fh / (0.9 * height_px))
+        shift_m = (width_px - free_px) / 2.0 / (per_m_at_1 / dist)  # floor centred in the free part
+        look = self.center + np.array([shift_m, 0.0, 0.0])
+        return look + np.array([0.0, -0.001, dist]), look
 
     # ------------------------------------------------------------------ GUI
 

@@ -112,6 +112,29 @@ def _floor_from_scene_text(meta: dict) -> dict:
     return floor_meta(scene)
 
 
+class _Grow:
+    """An array that grows at its end: ``extend`` copies only the new rows (the buffer grows by half
+    when full), ``view`` is what it holds. A view taken earlier keeps its length and values."""
+
+    def __init__(self, tail: tuple, dtype) -> None:
+        self._buf = np.zeros((0, *tail), dtype)
+        self.n = 0
+
+    def extend(self, rows) -> None:
+        rows = np.asarray(rows, dtype=self._buf.dtype)
+        need = self.n + len(rows)
+        if need > len(self._buf):
+            buf = np.empty((max(need, len(self._buf) * 3 // 2, 64), *self._buf.shape[1:]), self._buf.dtype)
+            buf[: self.n] = self._buf[: self.n]
+            self._buf = buf
+        self._buf[self.n : need] = rows.reshape(len(rows), *self._buf.shape[1:])
+        self.n = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._buf[: self.n]
+
+
 class RunData:
     """One run store, read into arrays (see the module docstring)."""
 
@@ -137,32 +160,63 @@ class RunData:
         self.external = np.array([u in set(floor["external_units"]) for u in self.unit_ids], dtype=bool)
         self.start_hour = int(floor.get("start_hour", 0))
         n = len(self.unit_ids)
-        self.pose_t = np.zeros(0)
-        self.poses = np.zeros((0, n, 4), np.int16)
-        self.ev_t = np.zeros(0)
+        # What was read so far, in arrays that grow at their end (`_Grow`): a live viewer re-reads the
+        # store every second or so, and copying a whole 8-hour pose array at each re-read made the
+        # console's cost grow with the run's length.
+        self._pose_t = _Grow((), np.float64)
+        self._poses = _Grow((n, 4), np.int16)
+        self._ev_t = _Grow((), np.float64)
         self.ev_kind: list[str] = []
         self.ev_subject: list[str] = []
         self.ev_a: list = []
         self.ev_b: list = []
         self.ev_c: list = []
-        self.kpi: dict[str, np.ndarray] = {c: np.zeros(0) for c in KPI_COLUMNS}
+        self._kpi: dict[str, _Grow] = {c: _Grow((), np.float64) for c in KPI_COLUMNS}
         self.summary: dict = {}
         # station_lines (`fctwin.sim.run.station_log`): one row per line a station worked
-        self.line_station = np.zeros(0, np.int64)
-        self.line_start = np.zeros(0)
-        self.line_end = np.zeros(0)
-        self.line_units = np.zeros(0, np.int64)
-        self.line_to_person = np.zeros(0, np.int64)
+        self._line_station = _Grow((), np.int64)
+        self._line_start = _Grow((), np.float64)
+        self._line_end = _Grow((), np.float64)
+        self._line_units = _Grow((), np.int64)
+        self._line_to_person = _Grow((), np.int64)
         self._last_line_id = 0
         self._last_event_id = 0
         self._last_step = -1
         self._last_minute = 0.0
-        self._derived: dict = {}
+        self._kpi_rows = 0
+        # Derived from the events and poses, also extended with what each re-read adds (never rebuilt):
+        # unit state changes (time, unit, state) and how many events they cover,
+        self._st = (_Grow((), np.float64), _Grow((), np.int64), _Grow((), np.int8))
+        self._st_upto = 0
+        # pod set-downs (pose index, pod, cell) and how many poses they cover,
+        self._drops = (_Grow((), np.int64), _Grow((), np.int64), _Grow((2,), np.int16))
+        self._drops_upto = 0
+        # lifted trips (station, lift time, leave time) with their row by trip id, and how many events.
+        self._trips = (_Grow((), np.int64), _Grow((), np.float64), _Grow((), np.float64))
+        self._trip_row: dict[int, int] = {}
+        self._trip_station: dict[int, int] = {}
+        self._trip_left: dict[int, float] = {}  # trips that left before they were lifted
+        self._trips_upto = 0
         self.refresh()
 
     @classmethod
     def open(cls, ref: str | Path, runs_dir: str | Path = "runs") -> RunData:
         return cls(find_run(ref, runs_dir))
+
+    # What was read, as arrays (views: a later re-read appends without changing them).
+    pose_t = property(lambda self: self._pose_t.view, doc="float[T]: run time of each recorded pose")
+    poses = property(lambda self: self._poses.view, doc="int16[T, N, 4]: row, col, heading, pod")
+    ev_t = property(lambda self: self._ev_t.view, doc="float[E]: run time of each task event")
+    line_station = property(lambda self: self._line_station.view)
+    line_start = property(lambda self: self._line_start.view)
+    line_end = property(lambda self: self._line_end.view)
+    line_units = property(lambda self: self._line_units.view)
+    line_to_person = property(lambda self: self._line_to_person.view)
+
+    @property
+    def kpi(self) -> dict[str, np.ndarray]:
+        """The KPI minutes by column (`KPI_COLUMNS` and any other column of ``kpi_minute``)."""
+        return {c: g.view for c, g in self._kpi.items()}
 
     # ------------------------------------------------------------------ reading
 
@@ -193,11 +247,9 @@ class RunData:
             ).fetchall()
             if rows:
                 new = True
-                t = np.array([r[1] for r in rows])
-                prev = self.poses[-1] if len(self.poses) else None
-                data = decode_poses([r[2] for r in rows], n, self.pose_encoding, prev)
-                self.pose_t = np.concatenate([self.pose_t, t])
-                self.poses = np.concatenate([self.poses, data]) if len(self.poses) else data.copy()
+                prev = self._poses.view[-1] if self._poses.n else None
+                self._poses.extend(decode_poses([r[2] for r in rows], n, self.pose_encoding, prev))
+                self._pose_t.extend([r[1] for r in rows])
                 self._last_step = rows[-1][0]
             rows = db.execute(
                 "SELECT id, t_s, kind, subject, a, b, c FROM events WHERE id > ? ORDER BY id",
@@ -206,7 +258,7 @@ class RunData:
             if rows:
                 new = True
                 self._last_event_id = rows[-1][0]
-                self.ev_t = np.concatenate([self.ev_t, np.array([r[1] for r in rows])])
+                self._ev_t.extend([r[1] for r in rows])
                 for r in rows:
                     self.ev_kind.append(r[2])
                     self.ev_subject.append(r[3])
@@ -222,12 +274,13 @@ class RunData:
                 new = True
                 arr = np.array(rows, dtype=float)
                 for k, c in enumerate(cols):
-                    old = self.kpi.get(c, np.zeros(0))
-                    self.kpi[c] = np.concatenate([old, arr[:, k]])
+                    if c not in self._kpi:  # a column the store has and KPI_COLUMNS does not: NaN before
+                        self._kpi[c] = _Grow((), np.float64)
+                        self._kpi[c].extend(np.full(self._kpi_rows, np.nan))
+                    self._kpi[c].extend(arr[:, k])
+                self._kpi_rows += len(rows)
                 self._last_minute = float(arr[-1, cols.index("minute")])
             self.summary = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM summary")}
-            if new:
-                self._derived.clear()
             return new
         finally:
             db.close()
@@ -246,11 +299,11 @@ class RunData:
         self._last_line_id = rows[-1][0]
         index = {sid: k for k, sid in enumerate(self.station_ids)}
         keep = [r for r in rows if r[1] in index]
-        self.line_station = np.concatenate([self.line_station, [index[r[1]] for r in keep]]).astype(np.int64)
-        self.line_start = np.concatenate([self.line_start, [r[2] for r in keep]])
-        self.line_end = np.concatenate([self.line_end, [r[3] for r in keep]])
-        self.line_units = np.concatenate([self.line_units, [r[4] for r in keep]]).astype(np.int64)
-        self.line_to_person = np.concatenate([self.line_to_person, [r[5] for r in keep]]).astype(np.int64)
+        self._line_station.extend([index[r[1]] for r in keep])
+        self._line_start.extend([r[2] for r in keep])
+        self._line_end.extend([r[3] for r in keep])
+        self._line_units.extend([r[4] for r in keep])
+        self._line_to_person.extend([r[5] for r in keep])
         return True
 
     @property
@@ -354,19 +407,23 @@ class RunData:
     # ------------------------------------------------------------------ derived arrays
 
     def _state_changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if "states" not in self._derived:
-            idx = self.unit_index
+        """(time, unit, state) of every unit state change in the events read so far."""
+        kinds = self.ev_kind
+        if self._st_upto < len(kinds):
+            idx, ev_t, subj = self.unit_index, self.ev_t, self.ev_subject
             t, u, s = [], [], []
-            for k, kind in enumerate(self.ev_kind):
-                state = _STATE_OF_EVENT.get(kind)
+            for k in range(self._st_upto, len(kinds)):
+                state = _STATE_OF_EVENT.get(kinds[k])
                 if state is not None:
-                    unit = idx.get(self.ev_subject[k])
+                    unit = idx.get(subj[k])
                     if unit is not None:
-                        t.append(self.ev_t[k])
+                        t.append(ev_t[k])
                         u.append(unit)
                         s.append(state)
-            self._derived["states"] = (np.array(t), np.array(u, dtype=np.int64), np.array(s, dtype=np.int8))
-        return self._derived["states"]
+            self._st_upto = len(kinds)
+            for g, x in zip(self._st, (t, u, s), strict=True):
+                g.extend(x)
+        return self._st[0].view, self._st[1].view, self._st[2].view
 
     def unit_states(self, t_s: float, carrying: np.ndarray | None = None) -> np.ndarray:
         """int8[N]: each unit's state (`STATES`) at ``t_s``; ``carrying`` bool[N] marks loaded units."""
@@ -385,41 +442,49 @@ class RunData:
 
     def _pod_drops(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where each pod was set down: (pose index from which it stands there, pod, cell int16[K, 2])."""
-        if "drops" not in self._derived:
-            pods = self.poses[:, :, 3]
-            if len(pods) < 2:
-                self._derived["drops"] = (
-                    np.zeros(0, np.int64),
-                    np.zeros(0, np.int64),
-                    np.zeros((0, 2), np.int16),
-                )
-            else:
-                prev, cur = pods[:-1], pods[1:]
-                i, k = np.nonzero((prev >= 0) & (cur != prev))
-                self._derived["drops"] = (i + 1, prev[i, k].astype(np.int64), self.poses[i, k, :2])
-        return self._derived["drops"]
+        n = self._poses.n
+        start = max(1, self._drops_upto)
+        if n > start:
+            poses = self.poses
+            prev, cur = poses[start - 1 : n - 1, :, 3], poses[start:n, :, 3]
+            i, k = np.nonzero((prev >= 0) & (cur != prev))
+            self._drops[0].extend(i + start)
+            self._drops[1].extend(prev[i, k])
+            self._drops[2].extend(poses[i + start - 1, k, :2])
+            self._drops_upto = n
+        return self._drops[0].view, self._drops[1].view, self._drops[2].view
 
     def _trip_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per lifted trip: station index, lift time, leave time (inf while not left)."""
-        if "trips" not in self._derived:
+        kinds = self.ev_kind
+        if self._trips_upto < len(kinds):
             station_of = {sid: k for k, sid in enumerate(self.station_ids)}
-            trip_station: dict[int, int] = {}
-            lift: dict[int, float] = {}
-            leave: dict[int, float] = {}
-            for k, kind in enumerate(self.ev_kind):
+            rows, station, left = self._trip_row, self._trip_station, self._trip_left
+            st, lift, leave = self._trips
+            ev_t, ev_a, subj = self.ev_t, self.ev_a, self.ev_subject
+            for k in range(self._trips_upto, len(kinds)):
+                kind = kinds[k]
                 if kind == "trip_created":
-                    trip_station[self.ev_a[k]] = station_of.get(self.ev_subject[k], -1)
+                    station[ev_a[k]] = station_of.get(subj[k], -1)
                 elif kind == "lifted":
-                    lift[self.ev_a[k]] = self.ev_t[k]
-                elif kind in ("leave_station", "trip_done") and self.ev_a[k] not in leave:
-                    leave[self.ev_a[k]] = self.ev_t[k]
-            ids = [tid for tid in lift if trip_station.get(tid, -1) >= 0]
-            self._derived["trips"] = (
-                np.array([trip_station[t] for t in ids], dtype=np.int64),
-                np.array([lift[t] for t in ids]),
-                np.array([leave.get(t, np.inf) for t in ids]),
-            )
-        return self._derived["trips"]
+                    tid = ev_a[k]
+                    if station.get(tid, -1) >= 0:
+                        if tid in rows:  # lifted again: the latest lift counts, as a dict would keep
+                            lift.view[rows[tid]] = ev_t[k]
+                        else:
+                            rows[tid] = st.n
+                            st.extend([station[tid]])
+                            lift.extend([ev_t[k]])
+                            leave.extend([left.pop(tid, np.inf)])
+                elif kind in ("leave_station", "trip_done"):
+                    tid = ev_a[k]
+                    r = rows.get(tid)
+                    if r is None:
+                        left.setdefault(tid, float(ev_t[k]))
+                    elif leave.view[r] == np.inf:
+                        leave.view[r] = ev_t[k]
+            self._trips_upto = len(kinds)
+        return self._trips[0].view, self._trips[1].view, self._trips[2].view
 
     def station_queues(self, t_s: float) -> np.ndarray:
         """int32[S]: trips with their pod lifted and not yet gone from each station at ``t_s``."""

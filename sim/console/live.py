@@ -48,6 +48,11 @@ class LiveFeed:
         self._carried: set[int] = set()
         self._station_pos: dict[str, int] = {}  # where each station's state sits in a frame
         self.on_first: Callable[[], None] | None = None  # called once, at the first tick
+        self.store_ready = threading.Event()  # the run store holds the run's metadata
+
+    def on_store(self, db_path) -> None:
+        """The run loop's call once the run store holds the metadata (before the fleet host starts)."""
+        self.store_ready.set()
 
     def on_tick(self, frame, dispatcher) -> None:
         if self.on_first is not None:
@@ -160,8 +165,12 @@ class LiveFeed:
 class LiveSession:
     """A live console for one run: set ``opts.viewer = session.feed`` and ``opts.advice = session.advice``.
 
-    The console starts (in its own thread) at the run's first tick, when the run store holds the
-    run's metadata; ``ready`` is set once it serves, ``console`` is then the `Console`.
+    The console is brought up off the run's critical path: a thread started here imports viser and
+    the console (about 0.7 s of Python on our VMs), then, as soon as the run store holds the run's
+    metadata (`LiveFeed.on_store`, before the fleet host process starts, which the run waits for
+    anyway), starts the server and builds the scene. At the first tick, when a fast run has pinned
+    itself to one CPU (`fctwin.sim.affinity`), the console's threads move to the other CPUs.
+    ``ready`` is set once it serves (or failed: ``error``); ``console`` is then the `Console`.
     """
 
     def __init__(self, scene, *, runs_dir: Path, run_id: str, host: str = "127.0.0.1", port: int = 8080,
@@ -177,46 +186,77 @@ class LiveSession:
             external=np.array([u.external for u in scene.units], bool),
             period_s=period_s,
         )
-        self.feed.on_first = self._start
+        self.feed.on_first = self._on_first_tick
         self.console = None
         self.error: BaseException | None = None
         self.ready = threading.Event()
         self._on_ready = on_ready
+        self._closed = False
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()  # the console's threads (to move off the run's CPU)
+        self._run_tid: int | None = None  # the simulation thread's native id, from the first tick
+        self._starter = threading.Thread(target=self._serve, name="fctwin-console-start", daemon=True)
+        self._threads.add(self._starter)
+        self._starter.start()
 
-    def _start(self) -> None:
-        threading.Thread(target=self._serve, name="fctwin-console-start", daemon=True).start()
+    def _on_first_tick(self) -> None:
+        self.feed.store_ready.set()  # a run loop that does not call on_store: start from here
+        self._run_tid = threading.get_native_id()
+        self._move_off_the_run_cpu()
 
     def _serve(self) -> None:
-        from fctwin.sim.console.app import Console
-        from fctwin.sim.console.data import RunData
-
-        _off_the_run_cpu()
+        before = set(threading.enumerate())
         try:
-            self.console = Console(
+            import viser  # noqa: F401 - the heavy import, while the run starts up
+
+            from fctwin.sim.console.app import Console
+            from fctwin.sim.console.data import RunData
+
+            self.feed.store_ready.wait()
+            if self._closed:
+                return
+            console = Console(
                 RunData(self.db_path), host=self.host, port=self.port, live=self.feed, advice=self.advice
             )
+            if self._closed:  # closed while it came up
+                console.close()
+                return
+            self.console = console
             if self._on_ready is not None:
                 self._on_ready(self.console.url)
         except BaseException as exc:  # reported by the caller; the run goes on without a console
             self.error = exc
         finally:
+            # viser's server thread, the console's loop and whatever on_ready started
+            self._threads |= set(threading.enumerate()) - before - {threading.main_thread()}
+            self._move_off_the_run_cpu()
             self.ready.set()
 
+    def _move_off_the_run_cpu(self) -> None:
+        """Move the console's threads off the CPU a fast run pins itself to (`fctwin.sim.affinity`),
+        so serving the page never preempts the dispatcher or its fleet host; they still share the
+        GIL. Called at the first tick and when the console is up: the later call does it. A no-op
+        before the run is pinned, when it is not, or without a second CPU. Threads the console
+        starts afterwards inherit it."""
+        import contextlib
+        import os
+
+        with self._lock:
+            tid = self._run_tid
+            if tid is None:
+                return
+            with contextlib.suppress(AttributeError, OSError):
+                run_cpus = os.sched_getaffinity(tid)
+                others = set(range(os.cpu_count() or 1)) - run_cpus
+                if not others:
+                    return
+                for t in self._threads:
+                    if t.native_id is not None and t.is_alive() and t.native_id != tid:
+                        with contextlib.suppress(OSError):
+                            os.sched_setaffinity(t.native_id, others)
+
     def close(self) -> None:
+        self._closed = True
+        self.feed.store_ready.set()
         if self.console is not None:
             self.console.close()
-
-
-def _off_the_run_cpu() -> None:
-    """Move the calling thread (and the threads it starts: the console's loop, viser's server) off
-    the CPU a fast run pins itself to (`fctwin.sim.affinity`), so serving the page never preempts
-    the dispatcher or its fleet host; they still share the GIL. A no-op when there is no other CPU
-    or the platform has no affinity."""
-    import contextlib
-    import os
-
-    with contextlib.suppress(AttributeError, OSError):
-        mine = os.sched_getaffinity(0)
-        others = set(range(os.cpu_count() or 1)) - mine
-        if others:
-            os.sched_setaffinity(0, others)

@@ -39,7 +39,8 @@ class RunOptions:
     world: bool = True
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
     # A live viewer (`fctwin.sim.console.LiveFeed`): ``on_tick(frame, dispatcher)`` after every tick's
-    # bookkeeping, ``on_minute(row)`` after every commit, ``on_end()``. It only reads.
+    # bookkeeping, ``on_minute(row)`` after every commit, ``on_end()``; optionally ``on_store(db_path)``
+    # once the run store holds the run's metadata, before the fleet host starts. It only reads.
     viewer: object | None = None
     # Operator decisions on recommendations (`fctwin.sim.advice.AdviceInbox`), applied at tick starts.
     advice: object | None = None

@@ -46,6 +46,9 @@ def run_fc(
         # Building the pose array is Python work per unit (~0.2 ms a step at 500 units): every
         # other step keeps it near 1-2% of the run; a replay at 60x shows a frame every 6 s anyway.
         pose_every = opts.pose_every or POSE_EVERY_LARGE
+    on_store = getattr(opts.viewer, "on_store", None)
+    if on_store is not None:  # a viewer may start reading now, while the fleet host starts up
+        on_store(opened.db_path)
     arrivals = inbound_arrivals(scene)
     link, host, dispatcher = start_link_and_dispatcher(scene_path, scene, opts, plan, config)
     loop = RunLoop(
