@@ -13,12 +13,12 @@ the command in ``data["op"]``), or ``refused`` with a reason.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from math import floor as _floor
 
 import numpy as np
 
+from fctwin.robots.command_ids import RecentCommandIds
 from fctwin.robots.contract import RobotUnit, UnitSpec, register
 from fctwin.robots.floor import CHARGE, STORAGE, FloorView, may_enter
 from fctwin.robots.messages import (
@@ -137,8 +137,7 @@ class Titan(RobotUnit):
         self._timed: tuple[str, int, object] | None = None  # (op, command_id, argument)
         self._charge_until = 0.0
         self._stopped = False
-        self._recent: deque[int] = deque(maxlen=_RECENT_COMMANDS)
-        self._recent_set: set[int] = set()
+        self._recent = RecentCommandIds(_RECENT_COMMANDS)
         self.distance_m = 0.0
         self.rng = np.random.default_rng(seed)
         return self.state()
@@ -158,16 +157,8 @@ class Titan(RobotUnit):
 
     def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
         cid = command.command_id
-        if cid >= 0:
-            recent_set = self._recent_set
-            if cid in recent_set:
-                return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
-            # `_remember`, inlined: the fleet host hands every unit ~15 commands a step
-            recent = self._recent
-            if len(recent) == _RECENT_COMMANDS:
-                recent_set.discard(recent[0])
-            recent.append(cid)
-            recent_set.add(cid)
+        if cid >= 0 and self._recent.check_and_remember(cid):
+            return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
         if isinstance(command, Move):
             return self._handle_move(command, t_s)
         if isinstance(command, Stop):

@@ -95,6 +95,7 @@ class FleetHost:
         self.units_stowed = 0
         self.moves_vetoed = 0
         self.collisions = 0
+        self._next_cells_distinct = False  # set by `_veto_conflicts` for this step's `_count_collisions`
         self.world = None
         self.realtime_factor = realtime_factor
         # Headless fast runs show nobody the world, so unit poses are synced once per simulated
@@ -133,6 +134,7 @@ class FleetHost:
                 continue
             events.extend(unit.handle(cmd, batch.t_s))
         prev = [(t.cell, t.heading) for t in self.titans] if self.realtime_factor else None
+        self._next_cells_distinct = False
         events.extend(self._veto_conflicts(batch.t_s))
         for t in self.titans:
             events.extend(t.step(t_to, dt))
@@ -194,6 +196,8 @@ class FleetHost:
                     swap = True
                     break
             if not swap:
+                # every unit ends the step in its own cell: `_count_collisions` has nothing to count
+                self._next_cells_distinct = True
                 return vetoed
         events = vetoed
         changed = True
@@ -289,6 +293,8 @@ class FleetHost:
             self.world.set_unit_color(k, rgba)
 
     def _count_collisions(self) -> None:
+        if self._next_cells_distinct:
+            return
         cells = [t.cell for t in self.titans]
         if len(set(cells)) != len(cells):
             self.collisions += len(cells) - len(set(cells))

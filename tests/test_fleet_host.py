@@ -71,6 +71,16 @@ def test_a_swap_is_vetoed_but_following_is_allowed(host):
     assert host.collisions == 0
 
 
+def test_units_sharing_a_cell_are_counted_as_collisions_every_step(host):
+    r, c = _aisle_run(host, 3)
+    a, b = _place(host, [((r, c), 0), ((r, c), 0)])  # put in one cell (the safety layer never does)
+    host.apply(CommandBatch(step=0, t_s=host.t_s, commands=[]))
+    assert host.collisions == 1
+    frame = _forward(host, [a], step=1)  # a drives off: both cells now hold one unit
+    assert _vetoes(frame) == {} and a.cell == (r, c + 1) and b.cell == (r, c)
+    assert host.collisions == 1
+
+
 def test_moving_into_a_waiting_unit_is_vetoed_for_the_mover_only(host):
     r, c = _aisle_run(host, 2)
     a, b = _place(host, [((r, c), 0), ((r, c + 1), 0)])

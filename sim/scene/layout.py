@@ -3,7 +3,8 @@
 A layout is a ``uint8[H, W]`` array of `CellCode`s. Cells are ``(row, col)`` with row 0 the
 northern edge. The generator builds what RAWSim-O calls a tier: rectangular storage blocks separated
 by one-cell aisles, a hallway around them, pick stations on the west wall, stow (replenishment)
-stations on the east wall, inbound docks on the south wall and charging pads on the north wall.
+stations on the east wall, inbound docks on the south wall and charging pads on the north wall (those
+the north wall cannot hold go on the south wall, between the docks).
 Pick and stow stations are flow-through cells in the hallway lane next to the wall (the operator
 stands in the wall cell): a unit enters from upstream, is served, and leaves downstream or into
 the hallway, so the next unit waits in line without blocking the exit. Docks and charging pads are
@@ -139,8 +140,17 @@ def generate_blocks(params: BlockParams) -> np.ndarray:
             grid[r, width - 2] = CellCode.STOW
         for c in _spread(params.docks, *inner_cols):
             grid[height - 1, c] = CellCode.DOCK
-        for c in _spread(params.charging, *inner_cols):
+        # A large fleet needs more pads than one wall holds (fc_2000: ~170 charging at once to keep
+        # 2,000 units going, 121 cells a wall): the rest go on the south wall, between the docks.
+        north = min(params.charging, inner_cols[1] - inner_cols[0] + 1)
+        for c in _spread(north, *inner_cols):
             grid[0, c] = CellCode.CHARGE
+        if params.charging > north:
+            free = [
+                c for c in range(inner_cols[0], inner_cols[1] + 1) if grid[height - 1, c] != CellCode.DOCK
+            ]
+            for k in _spread(params.charging - north, 0, len(free) - 1):
+                grid[height - 1, free[k]] = CellCode.CHARGE
     except ValueError as exc:
         raise LayoutError("layout.generator", f"layout too small: {exc}") from None
     return grid

@@ -1,0 +1,115 @@
+"""`most_lines` pod selection, rewritten for large floors, gives the answers of the plain loops it
+replaced (kept here as the reference) on random books: reservations, busy and carried pods, stock
+picked and stowed, promised stow units and mass limits that bind."""
+
+from __future__ import annotations
+
+from collections import deque
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fctwin.controller.inventory import InventoryBook
+from fctwin.controller.policies.pod_selection import MostLines, Nearest, pick_scores
+from fctwin.controller.records import Line, StationRec
+
+
+def _reference_pick_scores(d, idx):
+    book = d.book
+    score = {}
+    for ln in d.stations[idx].pending:
+        for p in book.pods_of_sku.get(ln.sku, ()):
+            if p in book.busy_pod or book.pod_cell[p] is None or book.available(p, ln.sku) < ln.units:
+                continue
+            score[p] = score.get(p, 0) + 1
+    return score
+
+
+def _distance(d, p, idx):
+    (r, c), (r0, c0) = d.book.pod_cell[p], d.stations[idx].cell
+    return abs(r - r0) + abs(c - c0)
+
+
+def _reference_pick(d, idx):
+    score = _reference_pick_scores(d, idx)
+    if not score:
+        return None
+    top = max(score.values())
+    return min((p for p, n in score.items() if n == top), key=lambda p: (_distance(d, p, idx), p))
+
+
+def _reference_stow(d, idx):
+    book = d.book
+    first = d.stations[idx].pending[0]
+    best, best_key = -1, None
+    for p in range(len(book.pod_cell)):
+        if p in book.busy_pod or book.pod_cell[p] is None or not book.room_for(p, first.sku, first.units):
+            continue
+        key = (first.sku not in book.contents[p], book.units_in(p) // 50, _distance(d, p, idx), p)
+        if best_key is None or key < best_key:
+            best, best_key = p, key
+    return None if best < 0 else best
+
+
+def _random_floor(rng, n_pods=300, n_skus=40):
+    slots = 4
+    side = int(np.ceil(np.sqrt(n_pods)))
+    cells = np.array([(k // side, k % side) for k in range(n_pods)], np.int64)
+    skus = rng.zipf(1.3, size=(n_pods, slots)) % n_skus  # popular SKUs on many pods
+    units = rng.integers(0, 40, size=(n_pods, slots))
+    book = InventoryBook(
+        pod_cells=cells,
+        slot_sku=skus,
+        slot_units=units,
+        capacity_units=150,
+        empty_mass_kg=30.0,
+        max_gross_mass_kg=120.0,  # binds for some pods: mass decides room as well as units
+        sku_mass_kg=rng.uniform(0.05, 1.5, n_skus),
+    )
+    stations = [
+        StationRec(f"S{k}", "pick", (int(rng.integers(0, side)), int(rng.integers(0, side))))
+        for k in range(3)
+    ]
+    return SimpleNamespace(book=book, stations=stations), n_skus
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_selection_matches_the_plain_loops(seed):
+    rng = np.random.default_rng(seed)
+    d, n_skus = _random_floor(rng)
+    book = d.book
+    n_pods = len(book.pod_cell)
+    for _ in range(60):
+        # a random change of the book, as trips, picks, stows and pod moves make them
+        p, sku = int(rng.integers(n_pods)), int(rng.integers(n_skus))
+        r = rng.random()
+        if r < 0.2 and book.available(p, sku) > 0:
+            book.reserve(p, sku, int(rng.integers(1, book.available(p, sku) + 1)))
+        elif r < 0.3 and book.contents[p].get(sku, 0) > 0:
+            book.picked(p, sku, min(book.contents[p][sku], int(rng.integers(1, 5))))
+        elif r < 0.4:
+            book.stowed(p, sku, int(rng.integers(1, 6)))
+        elif r < 0.5:
+            book.promise_stow(p, sku, int(rng.integers(1, 10)))
+        elif r < 0.6:
+            book.busy_pod.symmetric_difference_update({p})
+        elif r < 0.7 and book.pod_cell[p] is not None:
+            book.lifted(p)
+        elif r < 0.8 and book.pod_cell[p] is None:
+            book.set_down(p, tuple(int(x) for x in (n_pods + p, 0)))
+        for st in d.stations:
+            st.pending = deque(
+                Line(k, int(s), int(u), 0.0)
+                for k, (s, u) in enumerate(
+                    zip(rng.zipf(1.3, 4) % n_skus, rng.integers(1, 12, 4), strict=True)
+                )
+            )
+        for idx in range(len(d.stations)):
+            assert pick_scores(d, idx) == _reference_pick_scores(d, idx)
+            assert list(pick_scores(d, idx)) == list(_reference_pick_scores(d, idx))  # first-seen order
+            assert MostLines().pick_pod(d, idx) == _reference_pick(d, idx)
+            assert MostLines().stow_pod(d, idx) == _reference_stow(d, idx)
+            score = _reference_pick_scores(d, idx)
+            nearest = min(score, key=lambda q: (_distance(d, q, idx), q)) if score else None
+            assert Nearest().pick_pod(d, idx) == nearest
