@@ -53,18 +53,24 @@ def test_kernel_matches_reference_never_conflicts_and_never_raises_the_cost():
             run_kernel(planner, inputs, prev_op)  # operations before refinement
             ranked = rank(planner, inputs, prev_op)
             before = planner.op_sel.copy()
+            # each unit's place in the priority order (higher ones are not made worse), or no such rule
+            prio_pos = np.full(fleet.n, -1, np.int32)
+            if seed % 2 == 0:
+                prio_pos[inputs["order"]] = np.arange(fleet.n, dtype=np.int32)
             ref_work = [0, 0]
             ref_actions, ref_sel = reference_lns_refine(
                 inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
-                ranked, before.tolist(), planner.lns_iterations, planner.lns_size, 1000 * seed + t, ref_work,
+                ranked, before.tolist(), prio_pos, planner.lns_iterations, planner.lns_size, 1000 * seed + t,
+                ref_work,
             )  # fmt: skip
             out = np.empty(fleet.n, np.int8)
             selrank, cand, members, saved_path, saved_sel, saved_rank, cells_buf = planner.lns_scratch
             lns_refine_kernel(
                 inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
-                planner.op_ord, planner.op_n, planner.lns_key, planner.lns_iterations, planner.lns_size,
-                1000 * seed + t, planner.op_occ, planner.op_path, planner.op_sel, selrank, planner.lns_in_nb,
-                cand, members, saved_path, saved_sel, saved_rank, cells_buf, out, planner.last_lns,
+                planner.op_ord, planner.op_n, planner.lns_key, prio_pos, planner.lns_iterations,
+                planner.lns_size, 1000 * seed + t, planner.op_occ, planner.op_path, planner.op_sel, selrank,
+                planner.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells_buf, out,
+                planner.last_lns,
             )  # fmt: skip
             np.testing.assert_array_equal(out, ref_actions, err_msg=f"seed {seed} step {t}")
             assert planner.op_sel.tolist() == ref_sel

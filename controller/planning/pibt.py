@@ -120,6 +120,8 @@ class PIBTPlanner:
         search refine its operations (`fctwin.controller.planning._lns_kernels`: a few units re-plan
         their operations together, kept if their total cost falls). A counted bound, like
         ``operation_step_budget``. 0 (default): off. ``lns_size`` units at most per neighbourhood.
+        ``lns_respect_priority`` (default True): a unit of higher priority than the neighbourhood's
+        seed never ends worse off (PIBT's rule); False lets the total cost decide alone.
         ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
     """
 
@@ -143,6 +145,7 @@ class PIBTPlanner:
         operation_step_budget: int = 500_000,
         lns_iterations: int = 0,
         lns_size: int = 8,
+        lns_respect_priority: bool = True,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
         # instead of single cells; budget and depth bound the backtracking per root unit
@@ -158,6 +161,7 @@ class PIBTPlanner:
             raise ValueError(f"need lns_iterations >= 0 and lns_size >= 1, not {lns_iterations}, {lns_size}")
         self.lns_iterations = int(lns_iterations)
         self.lns_size = int(lns_size)
+        self.lns_respect_priority = bool(lns_respect_priority)
         self.last_lns = np.zeros(2, np.int64)  # last step: LNS iterations run, neighbourhoods accepted
         self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
         self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
@@ -270,6 +274,7 @@ class PIBTPlanner:
                 size = self.lns_size
                 self.lns_key = np.empty((n, self.ops.shape[0]), np.int64)
                 self.lns_in_nb = np.zeros(max(n, 1), np.bool_)
+                self.lns_prio_pos = np.empty(n, np.int32)
                 # selrank, cand, members, saved_path, saved_sel, saved_rank, cells (`lns_refine_kernel`)
                 self.lns_scratch = (
                     np.empty(max(n, 1), np.int32), np.empty(max(n, 1), np.int32), np.empty(size, np.int32),
@@ -446,11 +451,16 @@ class PIBTPlanner:
         )  # fmt: skip
         seed = (self.lns_seed + self.step_count * 2654435761) & 0x7FFFFFFF
         selrank, cand, members, saved_path, saved_sel, saved_rank, cells = self.lns_scratch
+        prio_pos = self.lns_prio_pos
+        if self.lns_respect_priority:  # each unit's place in this step's priority order
+            prio_pos[k["order"]] = np.arange(prio_pos.size, dtype=np.int32)
+        else:
+            prio_pos[:] = -1
         lns_refine_kernel(
             k["H"], k["W"], k["pos_lin"], k["heading"], k["active"], self.ops, self.op_ord, self.op_n,
-            self.lns_key, self.lns_iterations, self.lns_size, seed, self.op_occ, self.op_path, self.op_sel,
-            selrank, self.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells, out_actions,
-            self.last_lns,
+            self.lns_key, prio_pos, self.lns_iterations, self.lns_size, seed, self.op_occ, self.op_path,
+            self.op_sel, selrank, self.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells,
+            out_actions, self.last_lns,
         )  # fmt: skip
 
     def _run_kernel(self, k: dict[str, object], out_actions: np.ndarray) -> None:

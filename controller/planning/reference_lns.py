@@ -31,6 +31,7 @@ def reference_lns_refine(
     ops: np.ndarray,
     ranked: list[list[tuple[int, int]]],
     opsel: list[int],
+    prio_pos: np.ndarray,
     iterations: int,
     max_size: int,
     seed: int,
@@ -38,7 +39,9 @@ def reference_lns_refine(
 ) -> tuple[np.ndarray, list[int]]:
     """Refine ``opsel`` (one operation per unit, conflict-free) and return (first actions
     ``int8[N]``, refined operations). ``ranked[i]`` is unit i's feasible operations best first as
-    ``(operation, key)`` (empty for stopped units). ``work`` receives [iterations run, accepted]."""
+    ``(operation, key)`` (empty for stopped units); ``prio_pos[i]`` unit i's place in the priority
+    order (a unit placed before the seed never ends worse off). ``work`` receives [iterations run,
+    accepted]."""
     n = len(pos_lin)
     k_steps = ops.shape[1]
     opsel = [int(o) for o in opsel]
@@ -134,9 +137,11 @@ def reference_lns_refine(
         ok = True
         for a in group:
             rest -= key_of[a][0]
+            # a unit of higher priority than the seed must not end worse off than before
+            cap = key_of[a][saved[a][1]] if prio_pos[a] < prio_pos[s] else float("inf")
             for r, (o, key) in enumerate(ranked[a]):
-                if new + key + rest >= old:
-                    ok = False  # the group cannot beat its old total any more
+                if new + key + rest >= old or key > cap:
+                    ok = False  # the group cannot beat its old total any more, or a would lose
                     break
                 cells = cells_of(a, o)
                 if free(a, cells, unplanned):
