@@ -498,6 +498,8 @@ def run(args: argparse.Namespace) -> dict:
         act = out
         if hasattr(planner, "last_work") and getattr(planner, "ops", None) is not None:
             work_log.append([int(x) for x in planner.last_work])
+            if getattr(planner, "lns_iterations", 0) > 0:  # LNS refinement: iterations run, accepted
+                work_log[-1] += [int(x) for x in planner.last_lns]
         if args.budget_ms > 0 and (t_end - t_start) * 1e3 > args.budget_ms:
             overruns += 1
             if len(overrun_steps) < 1000:
@@ -517,6 +519,9 @@ def run(args: argparse.Namespace) -> dict:
         actions_log[t] = act
         executed = t + 1
         finished_per_step[t] = book.arrive(pos, goal, t + 1)
+        if args.progress > 0 and (t + 1) % args.progress == 0:  # long runs: a line to follow them by
+            done = int(finished_per_step[: t + 1].sum())
+            print(f"  step {t + 1:,}: {done:,} tasks, load {os.getloadavg()[0]:.1f}", flush=True)
         planner_only.append(t_end - t_plan)
         kernel_only.append(getattr(planner, "last_kernel_s", float("nan")))
         tables_built.append(getattr(planner, "last_tables_built", 0))
@@ -528,7 +533,8 @@ def run(args: argparse.Namespace) -> dict:
                 break
     actions_log = actions_log[:executed]
     digest = plan_hash(actions_log)
-    work = np.array(work_log, np.int64).reshape(-1, 2)
+    # columns: operations tried, roots cut by the step bound (+ LNS iterations, accepted, if on)
+    work = np.array(work_log, np.int64).reshape(len(work_log), -1) if work_log else np.zeros((0, 2), np.int64)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times_ms = np.array(planner_times) * 1e3
     plan_ms = np.array(planner_only) * 1e3
@@ -620,6 +626,11 @@ def run(args: argparse.Namespace) -> dict:
             f"  counted work per step (operations tried): median {np.median(work[:, 0]):,.0f}, "
             f"max {work[:, 0].max():,}; steps where the step bound cut units: {int((work[:, 1] > 0).sum())}"
         )
+        if work.shape[1] >= 4:
+            print(
+                f"  LNS refinement per step: iterations median {np.median(work[:, 2]):,.0f}, "
+                f"neighbourhoods accepted median {np.median(work[:, 3]):,.0f} (mean {work[:, 3].mean():,.1f})"
+            )
     print(f"  plan hash (sha256 of all actions): {digest[:16]}")
     print(
         f"  planner alone: min {plan_ms.min():.2f} ms, mean {plan_ms.mean():.2f} ms, "
@@ -785,6 +796,9 @@ def main(argv: list[str] | None = None) -> int:
         "move to one of 4 neighbours or wait, no heading, the default for RHCR kiva maps because RHCR's "
         'published figures use it (RHCR driver.cpp: ("rotation", po::value<bool>()->default_value(false), '
         '"consider rotation"))',
+    )
+    ap.add_argument(
+        "--progress", type=int, default=0, help="print the tasks finished every this many steps (0: never)"
     )
     ap.add_argument("--out", required=True)
     if argv is None:

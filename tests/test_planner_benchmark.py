@@ -55,13 +55,16 @@ def test_replay_rejects_a_tampered_path(tmp_path):
         load_harness().replay(out)
 
 
-def test_plan_does_not_depend_on_the_clock(tmp_path):
+@pytest.mark.parametrize("lns_iterations", [0, 50])
+def test_plan_does_not_depend_on_the_clock(tmp_path, lns_iterations):
     """Counted work bounds make runs deterministic: a clock slowed so that every step "takes" 5 s
     (as on a badly loaded machine) gives the same actions and tasks; overruns are only reported.
-    With ``--on-overrun wait`` (the LoRR simulator's rule) the same slow clock changes the run."""
+    With ``--on-overrun wait`` (the LoRR simulator's rule) the same slow clock changes the run.
+    Also with LNS refinement (bounded by its iteration count)."""
     harness = load_harness()
     problem = str(MAPF / "lorr" / "2023_example_warehouse_small" / "EI23-warehouse_small_200.json")
     opts = ["--planner-opt", "operation_steps=3", "--planner-opt", "operation_step_budget=300"]
+    opts += ["--planner-opt", f"lns_iterations={lns_iterations}"]
     base = [problem, "--steps", "60", *opts]
 
     def run(name, *extra):
@@ -79,7 +82,10 @@ def test_plan_does_not_depend_on_the_clock(tmp_path):
     assert meta_s["plan_sha256"] == meta_q["plan_sha256"]
     assert slow["numTaskFinished"] == quick["numTaskFinished"] > 0
     assert slow["taskLog"] == quick["taskLog"]
-    assert any(cut > 0 for _, cut in meta_q["work_per_step"])  # the step bound was reached
+    assert any(row[1] > 0 for row in meta_q["work_per_step"])  # the step bound was reached
+    if lns_iterations:  # columns 2, 3: LNS iterations run, neighbourhoods accepted
+        assert all(row[2] <= lns_iterations for row in meta_q["work_per_step"])
+        assert sum(row[3] for row in meta_q["work_per_step"]) > 0
     assert meta_s["work_per_step"] == meta_q["work_per_step"]
     # the timed rule: every step overran, every robot waited every step
     assert slow_wait["meta"]["plan_sha256"] != meta_q["plan_sha256"] and slow_wait["numTaskFinished"] == 0

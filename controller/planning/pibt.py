@@ -49,9 +49,13 @@ combine:
   per step instead of ~10 ms, and loses 1-2% on kiva.map up to 140 robots, so it is an option.
   Swap, push-aside and the stall penalty do not apply to it.
 
-Not included in this version: WPPL's windowed LNS refinement (it pays off with 100+ ms per step)
-and optimised, rather than fixed, guidance graphs; see docs/planner.md for the measurements
-behind these choices.
+- **LNS refinement** (option ``lns_iterations`` with operations, `fctwin.controller.planning._lns_kernels`):
+  large neighbourhood search over the chosen operations, as WPPL and EPIBT + LNS refine PIBT's
+  plan in the rest of the step budget: a few units re-plan together and keep the result if their
+  total cost fell; bounded by a count of iterations.
+
+Not included in this version: optimised, rather than fixed, guidance graphs; see docs/planner.md
+for the measurements behind these choices.
 
 Guarantees (tested with `fctwin.controller.planning.validate`): no vertex conflict, no swap, no move into a
 cell impassable for the unit's load state, inactive units wait and are obstacles, map changes are
@@ -67,6 +71,7 @@ import numpy as np
 
 from fctwin.controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
 from fctwin.controller.planning._kernels import pibt_step_kernel, prepare_kernel
+from fctwin.controller.planning._lns_kernels import lns_refine_kernel, rank_all
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.distance import DistanceTables
 from fctwin.controller.planning.guidance import grid_highway_move_costs, highway_move_costs
@@ -110,6 +115,14 @@ class PIBTPlanner:
         is. On MR24-WAREHOUSE the median step tries ~56,000 operations and one step in 1,000 over
         660,000 (2.1 million at most, 1.6 s at load 5): the default cuts only those rare jam searches.
         ``last_work`` holds the last step's [operations tried, units planned after the bound ran out].
+    lns_iterations:
+        With operations: after the operation planner, this many iterations of large neighbourhood
+        search refine its operations (`fctwin.controller.planning._lns_kernels`: a few units re-plan
+        their operations together, kept if their total cost falls). A counted bound, like
+        ``operation_step_budget``. 0 (default): off. ``lns_size`` units at most per neighbourhood.
+        ``lns_respect_priority`` (default True): a unit of higher priority than the neighbourhood's
+        seed never ends worse off (PIBT's rule); False lets the total cost decide alone.
+        ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
     """
 
     name = "pibt"
@@ -130,6 +143,9 @@ class PIBTPlanner:
         operation_depth: int = 64,
         operation_keep: int = 1,
         operation_step_budget: int = 500_000,
+        lns_iterations: int = 0,
+        lns_size: int = 8,
+        lns_respect_priority: bool = True,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
         # instead of single cells; budget and depth bound the backtracking per root unit
@@ -141,6 +157,12 @@ class PIBTPlanner:
             raise ValueError(f"operation_step_budget must be >= 0 (0: no limit), not {operation_step_budget}")
         self.operation_step_budget = int(operation_step_budget)
         self.last_work = np.zeros(2, np.int64)  # last step: operations tried, units cut by the step bound
+        if int(lns_iterations) < 0 or int(lns_size) < 1:
+            raise ValueError(f"need lns_iterations >= 0 and lns_size >= 1, not {lns_iterations}, {lns_size}")
+        self.lns_iterations = int(lns_iterations)
+        self.lns_size = int(lns_size)
+        self.lns_respect_priority = bool(lns_respect_priority)
+        self.last_lns = np.zeros(2, np.int64)  # last step: LNS iterations run, neighbourhoods accepted
         self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
         self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
         self.stall_div = int(stall_div)
@@ -248,6 +270,19 @@ class PIBTPlanner:
             # per unit: next operation to try, blockers, next blocker, trail mark; trail; failed
             # under which root, and when asked to clear its cell by which time; DFS stack
             self.op_scratch = tuple(np.empty(max(n, 1), np.int32) for _ in range(9))
+            if self.lns_iterations > 0:
+                size = self.lns_size
+                self.lns_key = np.empty((n, self.ops.shape[0]), np.int64)
+                self.lns_in_nb = np.zeros(max(n, 1), np.bool_)
+                self.lns_prio_pos = np.empty(n, np.int32)
+                # selrank, cand, members, saved_path, saved_sel, saved_rank, cells (`lns_refine_kernel`)
+                self.lns_scratch = (
+                    np.empty(max(n, 1), np.int32), np.empty(max(n, 1), np.int32), np.empty(size, np.int32),
+                    np.empty((size, k_steps + 1), np.int32), np.empty(size, np.int32),
+                    np.empty(size, np.int32), np.empty(k_steps + 1, np.int32),
+                )  # fmt: skip
+                # one generator seed per run; each step's is derived from it and the step number
+                self.lns_seed = int(self.rng.integers(0, 1 << 31))
 
     def _warm_up(self) -> None:
         """Load (or compile) the kernels once per process, so the first timed step does not pay for it."""
@@ -271,7 +306,9 @@ class PIBTPlanner:
 
     def _kernel_key(self) -> str:
         """Which step kernel this planner runs (kernels are loaded once per process and key)."""
-        return "operations" if self.ops is not None else "pibt"
+        if self.ops is not None:
+            return "operations+lns" if self.lns_iterations > 0 else "operations"
+        return "pibt"
 
     def _warm_up_options(self) -> dict[str, object]:
         """Constructor options that decide which kernel specialisations a step uses."""
@@ -283,6 +320,7 @@ class PIBTPlanner:
             "stall_div": self.stall_div,
             "heading_tables": self.heading_tables,
             "operation_steps": self.operation_steps,
+            "lns_iterations": min(self.lns_iterations, 1),
         }
 
     def preload_goals(self, goal_cells: np.ndarray, *, loaded: bool = False) -> int:
@@ -404,6 +442,27 @@ class PIBTPlanner:
         self.last_tables_built = self.tables.bfs_count - bfs_before
         self.step_count += 1
 
+    def _refine(self, k: dict[str, object], prev_op: np.ndarray, out_actions: np.ndarray) -> None:
+        """LNS refinement of the operations just planned (``op_sel``/``op_path``), in place."""
+        rank_all(
+            k["H"], k["W"], k["pos_lin"], k["heading"], k["goal_slot"], k["loaded"], k["active"], k["pass_u"],
+            k["pass_l"], k["cell_index"], k["tables"], k["move_cost"], k["tie"], self.ops, self.op_lateness,
+            prev_op, self.operation_keep, self.op_ord, self.op_n, self.lns_key,
+        )  # fmt: skip
+        seed = (self.lns_seed + self.step_count * 2654435761) & 0x7FFFFFFF
+        selrank, cand, members, saved_path, saved_sel, saved_rank, cells = self.lns_scratch
+        prio_pos = self.lns_prio_pos
+        if self.lns_respect_priority:  # each unit's place in this step's priority order
+            prio_pos[k["order"]] = np.arange(prio_pos.size, dtype=np.int32)
+        else:
+            prio_pos[:] = -1
+        lns_refine_kernel(
+            k["H"], k["W"], k["pos_lin"], k["heading"], k["active"], self.ops, self.op_ord, self.op_n,
+            self.lns_key, prio_pos, self.lns_iterations, self.lns_size, seed, self.op_occ, self.op_path,
+            self.op_sel, selrank, self.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells,
+            out_actions, self.last_lns,
+        )  # fmt: skip
+
     def _run_kernel(self, k: dict[str, object], out_actions: np.ndarray) -> None:
         """The step kernel on the inputs of `prepare_step` (PIBT, or PIBT over operations)."""
         if self.ops is not None:
@@ -417,6 +476,8 @@ class PIBTPlanner:
                 *args, self.ops, self.op_lateness, prev_op, self.operation_keep, self.operation_budget,
                 self.operation_depth, self.operation_step_budget, *scratch, out_actions, self.last_work,
             )  # fmt: skip
+            if self.lns_iterations > 0:
+                self._refine(k, prev_op, out_actions)
             self.remember_operations(k["heading"], out_actions)
         else:
             scratch = (self.occ_now, self.occ_next, self.next_lin, self.cand, self.ncand, self.cidx)

@@ -1,0 +1,149 @@
+"""LNS refinement over operations (``PIBTPlanner(operation_steps=3, lns_iterations=N)``):
+kernel against its reference, safety, cost never worse, progress, no JIT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
+from test_planner_epibt import run_kernel
+from test_planner_pibt import ROOT, advance, random_instance
+
+from fctwin.controller.planning._lns_kernels import lns_refine_kernel, rank_all
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.pibt import PIBTPlanner
+from fctwin.controller.planning.reference_lns import reference_lns_refine
+
+W = 3
+
+
+def rank(planner: PIBTPlanner, inputs: dict, prev_op: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Every unit's ranked operations with their keys (the kernel's `rank_all`)."""
+    k = inputs
+    rank_all(
+        k["H"], k["W"], k["pos_lin"], k["heading"], k["goal_slot"], k["loaded"], k["active"], k["pass_u"],
+        k["pass_l"], k["cell_index"], k["tables"], k["move_cost"], k["tie"], planner.ops, planner.op_lateness,
+        prev_op, planner.operation_keep, planner.op_ord, planner.op_n, planner.lns_key,
+    )  # fmt: skip
+    n = len(k["pos_lin"])
+    return [
+        [(int(planner.op_ord[i, r]), int(planner.lns_key[i, r])) for r in range(planner.op_n[i])]
+        for i in range(n)
+    ]
+
+
+def total_cost(ranked: list[list[tuple[int, int]]], opsel) -> int:
+    return sum(dict(ranked[i])[int(opsel[i])] for i in range(len(ranked)) if ranked[i])
+
+
+def test_kernel_matches_reference_never_conflicts_and_never_raises_the_cost():
+    accepted = 0
+    for seed in range(24):
+        rng = np.random.default_rng(300 + seed)
+        grid, fleet, cells = random_instance(rng, max_agents=40)
+        planner = PIBTPlanner(
+            operation_steps=3, operation_budget=(4, 64)[seed % 2], lns_iterations=(5, 40, 200)[seed % 3],
+            lns_size=(2, 4, 8)[seed % 3], guidance_penalty=int(rng.integers(0, 5)),
+            heading_tables=seed % 4 == 0,
+        )  # fmt: skip
+        planner.reset(grid, fleet.n, seed=seed)
+        for t in range(12):
+            inputs = planner.prepare_step(grid, fleet)
+            prev_op = planner.previous_operations(inputs["heading"])
+            run_kernel(planner, inputs, prev_op)  # operations before refinement
+            ranked = rank(planner, inputs, prev_op)
+            before = planner.op_sel.copy()
+            # each unit's place in the priority order (higher ones are not made worse), or no such rule
+            prio_pos = np.full(fleet.n, -1, np.int32)
+            if seed % 2 == 0:
+                prio_pos[inputs["order"]] = np.arange(fleet.n, dtype=np.int32)
+            ref_work = [0, 0]
+            ref_actions, ref_sel = reference_lns_refine(
+                inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
+                ranked, before.tolist(), prio_pos, planner.lns_iterations, planner.lns_size, 1000 * seed + t,
+                ref_work,
+            )  # fmt: skip
+            out = np.empty(fleet.n, np.int8)
+            selrank, cand, members, saved_path, saved_sel, saved_rank, cells_buf = planner.lns_scratch
+            lns_refine_kernel(
+                inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
+                planner.op_ord, planner.op_n, planner.lns_key, prio_pos, planner.lns_iterations,
+                planner.lns_size, 1000 * seed + t, planner.op_occ, planner.op_path, planner.op_sel, selrank,
+                planner.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells_buf, out,
+                planner.last_lns,
+            )  # fmt: skip
+            np.testing.assert_array_equal(out, ref_actions, err_msg=f"seed {seed} step {t}")
+            assert planner.op_sel.tolist() == ref_sel
+            assert planner.last_lns.tolist() == ref_work
+            assert (planner.op_occ == -1).all() and not planner.lns_in_nb.any()  # scratch left clean
+            assert total_cost(ranked, planner.op_sel) <= total_cost(ranked, before)
+            accepted += int(ref_work[1])
+            assert (out[~fleet.active] == W).all()
+            planner.remember_operations(inputs["heading"], out)
+            planner.step_count += 1
+            advance(grid, fleet, out)  # the independent validator: no conflict, no closed cell
+            reached = (fleet.pos == fleet.goal).all(axis=1)
+            fleet.goal[reached] = cells[rng.integers(0, len(cells), int(reached.sum()))]
+    assert accepted > 20  # refinement actually changed operations, and they stayed valid
+
+
+def test_refinement_lowers_the_total_cost_of_a_jam():
+    """A dense random floor: after refinement the operations cost strictly less in total."""
+    rng = np.random.default_rng(11)
+    pu = rng.random((12, 14)) > 0.15
+    cells = np.argwhere(pu)
+    n = 70
+    start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
+    fleet = FleetArrays(
+        start, rng.integers(0, 4, n).astype(np.int8), cells[rng.integers(0, len(cells), n)].astype(np.int32),
+        np.zeros(n, bool), np.ones(n, bool),
+    )  # fmt: skip
+    grid = GridMaps(pu, pu.copy())
+    planner = PIBTPlanner(operation_steps=3, lns_iterations=300, lns_size=6)
+    planner.reset(grid, n, seed=0)
+    inputs = planner.prepare_step(grid, fleet)
+    prev_op = planner.previous_operations(inputs["heading"])
+    run_kernel(planner, inputs, prev_op)
+    ranked = rank(planner, inputs, prev_op)
+    before = total_cost(ranked, planner.op_sel)
+    planner._refine(inputs, prev_op, np.empty(n, np.int8))
+    assert planner.last_lns[1] > 0
+    assert total_cost(ranked, planner.op_sel) < before
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="lns_iterations >= 0"):
+        PIBTPlanner(operation_steps=3, lns_iterations=-1)
+    with pytest.raises(ValueError, match="lns_size >= 1"):
+        PIBTPlanner(operation_steps=3, lns_iterations=5, lns_size=0)
+
+
+SMALL_RUN = """
+import numpy as np, sys
+sys.path.insert(0, {root!r})
+from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.pibt import PIBTPlanner
+from fctwin.controller.planning.validate import check_step
+rng = np.random.default_rng(9)
+pu = rng.random((8, 9)) > 0.2
+cells = np.argwhere(pu)
+n = 18
+start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
+goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
+fleet = FleetArrays(start, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.ones(n, bool))
+grid = GridMaps(pu, pu.copy())
+p = PIBTPlanner(operation_steps=3, lns_iterations=50, lns_size=5)
+p.reset(grid, n, seed=3)
+out = np.empty(n, np.int8)
+log = []
+for t in range(25):
+    p.step(grid, fleet, out)
+    fleet.pos, fleet.heading = check_step(pu, pu, fleet.pos, fleet.heading, fleet.loaded, fleet.active, out)
+    log.append(out.tolist() + p.last_lns.tolist())
+print(log)
+"""
+
+
+def test_kernel_runs_as_plain_python_with_jit_disabled():
+    jit, nojit = jit_and_nojit_outputs(SMALL_RUN.format(root=str(ROOT)))
+    assert nojit == jit
