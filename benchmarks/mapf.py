@@ -435,9 +435,14 @@ def run(args: argparse.Namespace) -> dict:
     if args.guidance is not None:
         opts["guidance"] = args.guidance
     for kv in args.planner_opt:
-        key, _, value = kv.partition("=")
-        opts[key] = int(value) if value.lstrip("-").isdigit() else value
-    planner = make_planner(args.planner, **opts)
+        key, eq, value = kv.partition("=")
+        if not eq or not key:
+            raise SystemExit(f"--planner-opt {kv!r}: expected KEY=VALUE, e.g. lns_iterations=400")
+        opts[key] = planner_opt_value(value)
+    try:
+        planner = make_planner(args.planner, **opts)
+    except TypeError as exc:  # an option the planner does not take
+        raise SystemExit(f"--planner-opt: planner {args.planner}: {exc}") from None
     if getattr(planner, "action_model", "rotation") != model:
         raise SystemExit(f"planner {args.planner} does not plan for the {model} action model")
     t0 = time.perf_counter()
@@ -728,6 +733,20 @@ def replay(out_path: str | Path) -> tuple[int, int]:
     if confirmed != result["numTaskFinished"]:
         raise ValueError("numTaskFinished differs from the task log")
     return T, confirmed
+
+
+def planner_opt_value(text: str) -> int | float | bool | str:
+    """A ``--planner-opt`` value as the planner wants it: true/false as booleans (a bare string
+    "false" would count as true), integers and decimals as numbers, anything else as given."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -180,3 +180,16 @@ def test_scheduler_reassigns_an_unopened_task_to_a_much_closer_robot(tmp_path):
     result = json.loads(out.read_text())
     assert result["meta"]["tasks_reassigned"] > 0 and result["numTaskFinished"] > 0
     assert harness.replay(out) == (200, result["numTaskFinished"])
+
+
+def test_planner_options_parse_booleans_and_numbers_and_a_bad_one_is_named(tmp_path):
+    harness = load_harness()
+    assert harness.planner_opt_value("false") is False and harness.planner_opt_value("True") is True
+    assert harness.planner_opt_value("400") == 400 and harness.planner_opt_value("-2") == -2
+    assert harness.planner_opt_value("0.5") == 0.5 and harness.planner_opt_value("highways") == "highways"
+    problem = MAPF / "lorr/2023_example_warehouse_small/EI23-warehouse_small_100.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "mapf.py"), str(problem), "--steps", "5"]
+    cmd += ["--out", str(tmp_path / "out.json")]
+    for opt, named in (("no_such_option=1", "no_such_option"), ("lns_iterations", "KEY=VALUE")):
+        done = subprocess.run([*cmd, "--planner-opt", opt], capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and named in done.stderr and "Traceback" not in done.stderr
