@@ -607,3 +607,48 @@ def test_the_planner_stays_conflict_free_with_run_time_closures_and_one_way_guid
     assert not any(tuple(p) in closed for p in fleet.pos.tolist())  # the ones inside got out
     assert reached > 50
     assert closed and inside  # the closure happened with units inside
+
+
+def test_a_closure_is_refused_when_a_standing_unit_blocks_the_only_exit():
+    """Closing cells around a unit whose only open neighbour holds a unit that cannot move (failed,
+    stopped or charging) would trap it there (for ever behind a failed unit): refused with the reason;
+    the same closure is fine once the blocking unit can move, or with no unit inside."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from fctwin.controller.floorplan import AISLE, WALL
+    from fctwin.controller.traffic import closure_problem
+    from fctwin.robots.messages import UnitMode
+
+    grid = np.full((3, 7), WALL, np.int8)
+    grid[1, :] = AISLE  # one corridor: row 1, columns 0..6
+
+    def unit(uid, **kw):
+        return SimpleNamespace(
+            unit_id=uid, failed=False, mode=int(UnitMode.MOVING), charging_at=None, pod=-1, **kw
+        )
+
+    a, b = unit("A"), unit("B")
+    walk = grid == AISLE
+    d = SimpleNamespace(
+        grid=grid, walk_unloaded=walk, static_loaded=walk.copy(), storage_mask=np.zeros_like(walk),
+        pods_mask=np.zeros_like(walk), stations=[], blocked_cells=set(),
+        units=[a, b], _cell_owner={(1, 2): 0, (1, 3): 1},
+    )  # fmt: skip
+    cells = [(1, 0), (1, 1), (1, 2)]  # A at (1, 2): its only open neighbour is (1, 3), where B stands
+    assert closure_problem(d, cells) is None  # B is on its way: A follows it out
+    for why in ("failed", "stopped", "charging"):
+        b.failed, b.mode, b.charging_at = False, int(UnitMode.MOVING), None
+        if why == "failed":
+            b.failed = True
+        elif why == "stopped":
+            b.mode = int(UnitMode.STOPPED)
+        else:
+            b.charging_at = (1, 3)
+        msg = closure_problem(d, cells)
+        assert msg is not None and "unit A at (1, 2) could not get out" in msg, (why, msg)
+    b.failed, b.mode, b.charging_at = False, int(UnitMode.MOVING), None
+    d._cell_owner = {(1, 3): 1}  # nobody inside: closing is fine even beside a failed unit
+    b.failed = True
+    assert closure_problem(d, cells) is None
