@@ -421,3 +421,38 @@ def test_the_shift_lead_covers_pick_not_a_stow_queue_that_waits_for_robots():
         dg = _lead_digest(minute, board, pick_lines=2, cartons=2, pods_at={"P1": 1})
         back = lead.decide(dg, levers)
     assert len(back) == 1 and back[0].target in ("S1", "S2"), back
+
+
+def test_the_agent_weighs_pick_before_a_waiting_dock_and_proposes_the_drive_split():
+    """A pressed pick floor beside a long carton queue (20 minutes of stow work per stower, which
+    can wait): the agent's candidates move people to pick, none to stow; with no idle drive unit
+    and 12 units on stow trips, a cap on stow trips is among them; with idle units it is not."""
+    from fctwin.controller.eluna.actions import MoveAssociates, SetDriveSplit
+
+    board, levers, _ = _lead_floor({"P1": 1, "P2": 1, "S1": 1, "S2": 1}, pool=5)
+    levers.d.stow_unit_cap = None
+    levers.d.units = [None] * 40  # the fleet the cap is checked against
+    service = {"P1": 12.5, "P2": 12.5, "S1": 180.0, "S2": 180.0}
+    from types import SimpleNamespace
+
+    flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)  # a flat demand plan
+    agent = ElunaAgent(mode="advise", levers=levers, service_s=service, forecaster=flat, lookahead=None)
+    agent.last_forecast = {}
+
+    def digest(idle):
+        dg = _lead_digest(60, board, pick_lines=12, cartons=7, pods_at={"P1": 4, "P2": 4})
+        dg.update(open_lines=24 + 40, backlog_lines=40, open_cartons=14)
+        dg["unit_states"] = {
+            "idle": idle,
+            "pick_trip": 28 - idle,
+            "stow_trip": 12,
+            "charging": 0,
+            "failed": 0,
+        }
+        return dg
+
+    plans = agent.candidates(digest(idle=0))
+    moves = [a for p in plans for a in p if isinstance(a, MoveAssociates)]
+    assert moves and all(a.target in ("P1", "P2") for a in moves), plans
+    assert [SetDriveSplit(8)] in plans, plans
+    assert not any(isinstance(a, SetDriveSplit) for p in agent.candidates(digest(idle=10)) for a in p)

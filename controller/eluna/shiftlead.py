@@ -14,7 +14,9 @@ Hence one threshold pair per kind. The rules, in order:
    of its stations is closed: where people wait for robots, another person adds nothing), add one
    associate to it: to a closed station of the kind first (a whole person of capacity, rate
    model), else to its open station with the fewest people. The person comes from the pool if
-   someone floats, else from the other kind when that kind is below its ``lo`` (the station with
+   someone floats, else from the other kind when that kind is below its ``lo`` and would still
+   serve its arriving work (the order or carton rate of the last half hour) at under
+   ``lend_load`` of its capacity once the person has gone (the station with
    the most people, never the last open station of a kind). Nobody is taken from a hot kind.
    A person lent away from pick comes back first when pick is hot (customers wait for pick).
 2. **Balance within a kind.** When a station of a kind has two or more people more than another
@@ -49,6 +51,7 @@ class ShiftLeadRules:
     stow_lo_min: float = 12.0  # stow can lend a person
     checks: int = 2  # consecutive checks before acting
     pods_waiting: int = 2  # pods queued at a station: its people are the bottleneck
+    lend_load: float = 0.8  # a kind lends a person only if its arriving work then needs < 80% of it
     battery_low: float = 0.35
     battery_share: float = 0.3
     charge_high: float = 0.7
@@ -83,6 +86,7 @@ class ShiftLead:
         self.cool: dict[str, int] = {}
         self.charge_raised = False
         self.plan: dict[str, int] | None = None
+        self.arriving: dict[str, float] = {}  # lines (pick) or cartons (stow) per minute
 
     def decide(self, dg: dict, levers) -> list[Action]:
         """This check's actions (feasible when returned; the caller applies them in order)."""
@@ -90,6 +94,12 @@ class ShiftLead:
         board = levers.board
         if self.plan is None:
             self.plan = dict(board.config.staffing)
+        # the work arriving per minute, as the board at the floor shows it (30-minute average)
+        for k, key in (("pick", "lines_arrived"), ("stow", "cartons_arrived")):
+            x = float(dg.get(key) or 0.0)
+            self.arriving[k] = (
+                x if k not in self.arriving else self.arriving[k] + (x - self.arriving[k]) / 30.0
+            )
         if dg["minute"] % r.period_min:
             return []
         kinds_of = board.config.kinds
@@ -122,6 +132,18 @@ class ShiftLead:
 
         def available(sid: str) -> bool:
             return sid not in board.down_until
+
+        def load_after(sid: str) -> float:
+            """The share of its capacity the arriving work of ``sid``'s kind needs once one person
+            has left ``sid`` (rate model, the plan's service times)."""
+            k = kinds_of[sid]
+            cap = sum(self.speed(planned[x] - (x == sid)) for x in stations(k) if available(x))
+            mean_s = sum(self.service_s.get(x, 15.0) for x in stations(k)) / max(1, len(stations(k)))
+            need = self.arriving.get(k, 0.0) * mean_s / 60.0
+            return need / cap if cap > 0 else (0.0 if need <= 0 else float("inf"))
+
+        def can_lend(sid: str) -> bool:
+            return can_give(sid) and load_after(sid) < r.lend_load
 
         def can_give(sid: str) -> bool:
             if planned[sid] <= 0:
@@ -169,7 +191,7 @@ class ShiftLead:
                     for o in kinds
                     if o != k and pres[o] < r.lo(o) and self.hot.get(o, 0) == 0
                     for s in stations(o)
-                    if can_give(s)
+                    if can_lend(s)
                 ]
                 if others:
                     src = max(others, key=lambda s: (planned[s] - self.plan.get(s, 0), planned[s], s))
