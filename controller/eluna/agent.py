@@ -184,6 +184,8 @@ class ElunaAgent:
         self.lookahead_plans = 0
         self.last_forecast: dict = {}
         self._cum = {"units_picked": 0, "units_stowed": 0}
+        self._arriving: dict[str, float] = {}
+        self._busy: dict[str, tuple[int, float]] = {}
         # extra candidate generators, ``hook(agent, digest) -> [plan, ...]`` (the floor levers:
         # `fctwin.controller.eluna.floor_candidates`); at most ``extra_candidates`` of their plans
         # are rolled forward beside the staffing plans
@@ -200,11 +202,44 @@ class ElunaAgent:
         """Take the minute's digest; returns the recommendations made now (applied in auto mode)."""
         self._cum["units_picked"] += dg["units_picked"]
         self._cum["units_stowed"] += dg["units_stowed"]
+        self._observe_rates(dg)
         self.last_forecast = self.forecaster.observe(dg)
         self._score_matured(dg["t_s"], open_work)
         if dg["minute"] % self.period_min:
             return []
         return self._decide(dg)
+
+    def _observe_rates(self, dg: dict) -> None:
+        """What the floor shows about each kind's real capacity: lines (pick) or cartons (stow)
+        arriving per minute (60-minute mean), and what one open station of the kind serves in a
+        minute when work waits at it (running mean). The rate model says what people can do; on
+        this floor a stow station is often fed by drive units, not people, and serves what the
+        pods bring (static plan: ~10-11 cartons an hour a station), so a release is checked
+        against what stations were seen to serve."""
+        a = 1.0 / 60.0
+        for kind, key in (("pick", "lines_arrived"), ("stow", "cartons_arrived")):
+            x = float(dg.get(key) or 0.0)
+            old = self._arriving.get(kind)
+            self._arriving[kind] = x if old is None else old + a * (x - old)
+        for st in dg["stations"]:
+            if st["id"] not in self.service_s or st["associates"] <= 0 or st["open_lines"] < 2:
+                continue
+            n, mean = self._busy.get(st["kind"], (0, 0.0))
+            n += 1
+            self._busy[st["kind"]] = (n, mean + (float(st.get("lines_served", 0)) - mean) / n)
+
+    def release_keeps_up(self, staffed_after: dict[str, int], kind: str) -> bool:
+        """After a release, the open stations of ``kind`` still serve its arriving work with 15%
+        to spare at the rate its stations were seen to serve when work waited (False until 30
+        station-minutes with work waiting have been seen: a release lasts the rest of the shift,
+        and without that evidence the 30-minute lookahead alone let a stower go before the surge
+        whose cartons then waited for hours)."""
+        n, per_station = self._busy.get(kind, (0, 0.0))
+        if n < 30 or kind not in self._arriving:
+            return False
+        kinds = self.levers.board.config.kinds
+        open_after = sum(1 for sid, m in staffed_after.items() if kinds[sid] == kind and m > 0)
+        return self._arriving[kind] <= 0.85 * per_station * open_after
 
     def _score_matured(self, t_s: float, open_work: tuple[int, int]) -> None:
         for rec in [r for r in self._open if r.t_s + r.horizon_s <= t_s + 1e-6]:
@@ -408,7 +443,7 @@ class ElunaAgent:
                 continue
             st, _ = self._after(staffed, floaters, MoveAssociates(sid, POOL, 1))
             after = self._max_pressure(work, st)
-            if after < self.gate_min / 2:
+            if after < self.gate_min / 2 and self.release_keeps_up(st, kinds[sid]):
                 singles.append((after, -n, sid, st))
         singles.sort(key=lambda x: x[:3])
         plans: list[list[Action]] = [[MoveAssociates(sid, POOL, 1)] for *_, sid, _ in singles[:2]]
@@ -418,6 +453,7 @@ class ElunaAgent:
             st[a] -= 1
             st[b] -= 1
             ok_kinds = all(any(m > 0 for x, m in st.items() if kinds[x] == k) for k in set(kinds.values()))
+            ok_kinds = ok_kinds and all(self.release_keeps_up(st, k) for k in {kinds[a], kinds[b]})
             if ok_kinds and self._max_pressure(work, st) < self.gate_min / 2:
                 plans.insert(0, [MoveAssociates(a, POOL, 1), MoveAssociates(b, POOL, 1)])
         return plans
