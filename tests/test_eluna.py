@@ -456,3 +456,26 @@ def test_the_agent_weighs_pick_before_a_waiting_dock_and_proposes_the_drive_spli
     assert moves and all(a.target in ("P1", "P2") for a in moves), plans
     assert [SetDriveSplit(8)] in plans, plans
     assert not any(isinstance(a, SetDriveSplit) for p in agent.candidates(digest(idle=10)) for a in p)
+
+
+def test_a_release_must_leave_stations_that_keep_up_with_arriving_work():
+    """No release without seeing what the stations serve; none that leaves too few open stations
+    for the work arriving (at the rate they were seen to serve when work waited); one that does."""
+    from types import SimpleNamespace
+
+    board, levers, _ = _lead_floor({"P1": 1, "P2": 1, "P3": 1, "S1": 1, "S2": 1}, pool=5)
+    service = {"P1": 12.5, "P2": 12.5, "P3": 12.5, "S1": 180.0, "S2": 180.0}
+    flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)
+    agent = ElunaAgent(mode="advise", levers=levers, service_s=service, forecaster=flat, lookahead=None)
+    after = {"P1": 0, "P2": 1, "P3": 1, "S1": 1, "S2": 1}  # P1's picker released
+    assert not agent.release_keeps_up(after, "pick")  # nothing seen yet
+    for minute in range(60):
+        dg = _lead_digest(minute, board, pick_lines=3, cartons=0, pods_at={})
+        for st in dg["stations"]:
+            st["lines_served"] = 3 if st["kind"] == "pick" else 0
+        dg.update(lines_arrived=4, cartons_arrived=0)
+        agent._observe_rates(dg)
+    assert agent.release_keeps_up(after, "pick")  # 4 lines/min against 2 stations x 3 x 0.85
+    for _ in range(120):
+        agent._observe_rates({**dg, "lines_arrived": 6})
+    assert not agent.release_keeps_up(after, "pick")  # 6 lines/min: two stations cannot keep up
