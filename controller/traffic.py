@@ -26,6 +26,7 @@ import numpy as np
 
 from fctwin.controller.floorplan import AISLE, PARK, grid_bfs_distance
 from fctwin.controller.policies.parking import Parking
+from fctwin.controller.records import UNUSABLE_MODES
 
 Cell = tuple[int, int]
 
@@ -106,12 +107,15 @@ def closure_problem(d, cells: list[Cell] | tuple[Cell, ...]) -> str | None:
     closed = set(cells) | set(d.blocked_cells)
     # A unit inside must be able to step out at once: the planner never moves it into another
     # closed cell, so one standing deeper in the closed stretch than one cell would be trapped.
+    # An open neighbour held by a unit that cannot move now (failed, stopped, charging) is no exit
+    # either: the unit inside would wait behind it, for ever if it has failed.
     for cell in cells:
         k = d._cell_owner.get(cell)
         if k is not None and not _has_exit(d, cell, d.units[k].pod >= 0, closed):
             return (
                 f"unit {d.units[k].unit_id} at {cell} could not get out (no open neighbour it may"
-                " enter): close fewer cells or wait until it has moved on"
+                " enter that a standing unit does not block): close fewer cells or wait until it has"
+                " moved on"
             )
     mask = np.zeros(d.grid.shape, bool)
     for cell in closed:
@@ -133,11 +137,19 @@ def closure_problem(d, cells: list[Cell] | tuple[Cell, ...]) -> str | None:
     return None
 
 
+def _stuck(u) -> bool:
+    """A unit that will not move out of its cell by itself now: failed, stopped or charging."""
+    return bool(u.failed) or u.mode in UNUSABLE_MODES or u.charging_at is not None
+
+
 def _has_exit(d, cell: Cell, loaded: bool, closed: set) -> bool:
     H, W = d.grid.shape
     for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
         nb = (cell[0] + dr, cell[1] + dc)
         if not (0 <= nb[0] < H and 0 <= nb[1] < W) or nb in closed:
+            continue
+        j = d._cell_owner.get(nb)
+        if j is not None and _stuck(d.units[j]):
             continue
         if loaded:
             ok = d.static_loaded[nb] or (d.storage_mask[nb] and not d.pods_mask[nb])

@@ -357,3 +357,127 @@ def test_cli_summary_shows_the_recommendations(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "floor manager: advise" in res.stdout
     assert "recommendations: " in res.stdout and "advised  [08:" in res.stdout
+
+
+def _lead_floor(staffing, pool):
+    from fctwin.controller.eluna.actions import Levers
+    from fctwin.controller.eluna.labour import LabourBoard, LabourConfig
+
+    kinds = {sid: ("pick" if sid.startswith("P") else "stow") for sid in staffing}
+    board = LabourBoard(LabourConfig(staffing=dict(staffing), kinds=kinds, pool=pool))
+
+    class Quiet:
+        units = []
+
+        def set_station_staff(self, *a):
+            pass
+
+    return board, Levers(Quiet(), board), Quiet()
+
+
+def _lead_digest(minute, board, *, pick_lines, cartons, pods_at):
+    """A digest as the shift lead reads it: open lines per pick station, cartons per stow station,
+    pods queued per station (``pods_at``), no unassigned orders, a charged fleet."""
+    stations = []
+    for sid, n in board.staffed.items():
+        pick = sid.startswith("P")
+        stations.append(
+            {
+                "id": sid,
+                "kind": "pick" if pick else "stow",
+                "associates": n,
+                "open_lines": pick_lines if pick else cartons,
+                "queued_pods": pods_at.get(sid, 0),
+            }
+        )
+    return {"minute": minute, "t_s": 60.0 * minute, "stations": stations, "backlog_lines": 0,
+            "battery_hist": [0, 0, 0, 0, 40]}  # fmt: skip
+
+
+def test_the_shift_lead_covers_pick_not_a_stow_queue_that_waits_for_robots():
+    """Baseline (b) on the floor with stow work: a long carton queue where no pod waits for a
+    person is not a reason to move anyone (people there wait for robots); a long pick queue with
+    pods waiting is, after two checks, and a stower with slack covers it when nobody floats; a
+    person lent away from pick comes back when pick is hot again."""
+    from fctwin.controller.eluna.shiftlead import FROZEN, ShiftLead
+
+    service = {"P1": 12.5, "P2": 12.5, "S1": 180.0, "S2": 180.0}
+    board, levers, d = _lead_floor({"P1": 1, "P2": 1, "S1": 1, "S2": 1}, pool=4)
+    lead = ShiftLead(FROZEN, service_s=service, speed=board.config.rate.speed, plan_charge_frac=0.5)
+    # 20 cartons per stow station (an hour of work each) but no pod queued there: nothing
+    for minute in (10, 20, 30):
+        dg = _lead_digest(minute, board, pick_lines=4, cartons=20, pods_at={"P1": 3, "P2": 3})
+        assert lead.decide(dg, levers) == []
+    # pick: 30 lines per station (6+ minutes of work), pods waiting; stow quiet: one stower lent
+    got = []
+    for minute in (40, 50):
+        dg = _lead_digest(minute, board, pick_lines=30, cartons=1, pods_at={"P1": 4, "P2": 4})
+        got = lead.decide(dg, levers)
+    assert len(got) == 1 and got[0].source in ("S1", "S2") and got[0].target in ("P1", "P2"), got
+    for a in got:
+        levers.apply(a, 3000.0)
+    board.advance(3200.0, d)
+    # the lent stower goes back to plan once pick is quiet for two checks
+    back = []
+    for minute in (60, 70):
+        dg = _lead_digest(minute, board, pick_lines=2, cartons=2, pods_at={"P1": 1})
+        back = lead.decide(dg, levers)
+    assert len(back) == 1 and back[0].target in ("S1", "S2"), back
+
+
+def test_the_agent_weighs_pick_before_a_waiting_dock_and_proposes_the_drive_split():
+    """A pressed pick floor beside a long carton queue (20 minutes of stow work per stower, which
+    can wait): the agent's candidates move people to pick, none to stow; with no idle drive unit
+    and 12 units on stow trips, a cap on stow trips is among them; with idle units it is not."""
+    from fctwin.controller.eluna.actions import MoveAssociates, SetDriveSplit
+
+    board, levers, _ = _lead_floor({"P1": 1, "P2": 1, "S1": 1, "S2": 1}, pool=5)
+    levers.d.stow_unit_cap = None
+    levers.d.units = [None] * 40  # the fleet the cap is checked against
+    service = {"P1": 12.5, "P2": 12.5, "S1": 180.0, "S2": 180.0}
+    from types import SimpleNamespace
+
+    flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)  # a flat demand plan
+    agent = ElunaAgent(mode="advise", levers=levers, service_s=service, forecaster=flat, lookahead=None)
+    agent.last_forecast = {}
+
+    def digest(idle):
+        dg = _lead_digest(60, board, pick_lines=12, cartons=7, pods_at={"P1": 4, "P2": 4})
+        dg.update(open_lines=24 + 40, backlog_lines=40, open_cartons=14)
+        dg["unit_states"] = {
+            "idle": idle,
+            "pick_trip": 28 - idle,
+            "stow_trip": 12,
+            "charging": 0,
+            "failed": 0,
+        }
+        return dg
+
+    plans = agent.candidates(digest(idle=0))
+    moves = [a for p in plans for a in p if isinstance(a, MoveAssociates)]
+    assert moves and all(a.target in ("P1", "P2") for a in moves), plans
+    assert [SetDriveSplit(8)] in plans, plans
+    assert not any(isinstance(a, SetDriveSplit) for p in agent.candidates(digest(idle=10)) for a in p)
+
+
+def test_a_release_must_leave_stations_that_keep_up_with_arriving_work():
+    """No release without seeing what the stations serve; none that leaves too few open stations
+    for the work arriving (at the rate they were seen to serve when work waited); one that does."""
+    from types import SimpleNamespace
+
+    board, levers, _ = _lead_floor({"P1": 1, "P2": 1, "P3": 1, "S1": 1, "S2": 1}, pool=5)
+    service = {"P1": 12.5, "P2": 12.5, "P3": 12.5, "S1": 180.0, "S2": 180.0}
+    flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)
+    agent = ElunaAgent(mode="advise", levers=levers, service_s=service, forecaster=flat, lookahead=None)
+    after = {"P1": 0, "P2": 1, "P3": 1, "S1": 1, "S2": 1}  # P1's picker released
+    assert not agent.release_keeps_up(after, "pick")  # nothing seen yet
+    for minute in range(60):
+        dg = _lead_digest(minute, board, pick_lines=3, cartons=0, pods_at={})
+        for st in dg["stations"]:
+            st["lines_served"] = 3 if st["kind"] == "pick" else 0
+        dg.update(lines_arrived=4, cartons_arrived=0)
+        agent._observe_rates(dg)
+    assert agent.release_keeps_up(after, "pick")  # 4 lines/min against 2 stations x 3 x 0.85
+    for _ in range(120):
+        agent._observe_rates({**dg, "lines_arrived": 6})
+    assert not agent.release_keeps_up(after, "pick")  # 6 lines/min: two stations cannot keep up

@@ -385,7 +385,9 @@ def test_accept_applies_the_recommendation_with_its_delays_and_reject_is_recorde
             ids = [r[0] for r in db.execute("SELECT rec_id FROM recommendations ORDER BY id")]
             db.close()
             if len(ids) > n:
-                inbox.submit(ids[n], accepted=(n == 0))
+                # reject the first, accept the next: once a plan is applied the agent may see
+                # nothing more to recommend in the 45 minutes
+                inbox.submit(ids[n], accepted=(n == 1))
                 said.append(ids[n])
 
     opts = RunOptions(
@@ -394,9 +396,9 @@ def test_accept_applies_the_recommendation_with_its_delays_and_reject_is_recorde
         overrides={"agent.horizon_min": 10, "agent.period_min": 5},
     )  # fmt: skip
     res = run_fc(SCENES / "eluna_misstaffed.toml", opts)
-    assert len(said) == 2, said  # one accepted, one rejected
+    assert len(said) == 2, said  # one rejected, one accepted
     recs = {r["rec_id"]: r for r in read_recommendations(res.db_path)}
-    first = recs[said[0]]
+    first = recs[said[1]]
     assert first["decision"] == "accept" and first["decision_outcome"].startswith("applied")
     log = events(res.db_path)
     k = next(i for i, r in enumerate(log) if r[1] == "rec_accepted")
@@ -408,8 +410,8 @@ def test_accept_applies_the_recommendation_with_its_delays_and_reject_is_recorde
     targets = {m["target"] for m in moves}
     arrivals = [r for r in staff_after if r[2] in targets]
     assert arrivals and min(r[0] for r in arrivals) >= t_acc + 120.0 - 5
-    assert recs[said[1]]["decision"] == "reject" and recs[said[1]]["decision_outcome"] == "rejected"
-    assert any(r[1] == "rec_rejected" and r[3] == said[1] for r in log)
+    assert recs[said[0]]["decision"] == "reject" and recs[said[0]]["decision_outcome"] == "rejected"
+    assert any(r[1] == "rec_rejected" and r[3] == said[0] for r in log)
 
 
 # ------------------------------------------------------------------ recommendations on the PUB socket
@@ -609,3 +611,48 @@ def test_the_planner_stays_conflict_free_with_run_time_closures_and_one_way_guid
     assert not any(tuple(p) in closed for p in fleet.pos.tolist())  # the ones inside got out
     assert reached > 50
     assert closed and inside  # the closure happened with units inside
+
+
+def test_a_closure_is_refused_when_a_standing_unit_blocks_the_only_exit():
+    """Closing cells around a unit whose only open neighbour holds a unit that cannot move (failed,
+    stopped or charging) would trap it there (for ever behind a failed unit): refused with the reason;
+    the same closure is fine once the blocking unit can move, or with no unit inside."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from fctwin.controller.floorplan import AISLE, WALL
+    from fctwin.controller.traffic import closure_problem
+    from fctwin.robots.messages import UnitMode
+
+    grid = np.full((3, 7), WALL, np.int8)
+    grid[1, :] = AISLE  # one corridor: row 1, columns 0..6
+
+    def unit(uid, **kw):
+        return SimpleNamespace(
+            unit_id=uid, failed=False, mode=int(UnitMode.MOVING), charging_at=None, pod=-1, **kw
+        )
+
+    a, b = unit("A"), unit("B")
+    walk = grid == AISLE
+    d = SimpleNamespace(
+        grid=grid, walk_unloaded=walk, static_loaded=walk.copy(), storage_mask=np.zeros_like(walk),
+        pods_mask=np.zeros_like(walk), stations=[], blocked_cells=set(),
+        units=[a, b], _cell_owner={(1, 2): 0, (1, 3): 1},
+    )  # fmt: skip
+    cells = [(1, 0), (1, 1), (1, 2)]  # A at (1, 2): its only open neighbour is (1, 3), where B stands
+    assert closure_problem(d, cells) is None  # B is on its way: A follows it out
+    for why in ("failed", "stopped", "charging"):
+        b.failed, b.mode, b.charging_at = False, int(UnitMode.MOVING), None
+        if why == "failed":
+            b.failed = True
+        elif why == "stopped":
+            b.mode = int(UnitMode.STOPPED)
+        else:
+            b.charging_at = (1, 3)
+        msg = closure_problem(d, cells)
+        assert msg is not None and "unit A at (1, 2) could not get out" in msg, (why, msg)
+    b.failed, b.mode, b.charging_at = False, int(UnitMode.MOVING), None
+    d._cell_owner = {(1, 3): 1}  # nobody inside: closing is fine even beside a failed unit
+    b.failed = True
+    assert closure_problem(d, cells) is None

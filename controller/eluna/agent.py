@@ -40,11 +40,22 @@ from fctwin.controller.eluna.actions import (
     Levers,
     MoveAssociates,
     SetChargeThreshold,
+    SetDriveSplit,
     as_dict,
 )
 from fctwin.controller.eluna.forecast import Forecaster
 
 OPEN_WORK_WEIGHT = 0.5
+# How long a kind's work may wait before it hurts, in minutes per person-equivalent: the agent's
+# pressure is work over capacity over this. Pick is what the customer waits for: a pick station
+# holds at most 12 open lines (~2.5 minutes of work), so beyond ~4 minutes orders wait unassigned
+# and the order cycle grows. A carton is 3 minutes of stow work and cartons can wait at the dock
+# (an hour of stow work is an ordinary inbound day); 30 minutes is a dock that is piling up. The
+# same numbers are the shift lead's thresholds (`fctwin.controller.eluna.shiftlead`). Without
+# them a minute of stow work weighed like a minute of pick work: in a demand surge the carton queue
+# (15-23 minutes of work per stower) was the "worst" kind, every candidate moved people to stow,
+# none kept the pick service, and the agent did nothing while orders waited.
+TOLERANCE_MIN = {"pick": 4.0, "stow": 30.0}
 
 
 class _NoDispatcher:
@@ -109,6 +120,11 @@ class Recommendation:
         }
 
 
+def _releases_people(plan: list[Action]) -> bool:
+    """Whether ``plan`` sends anyone to the pool (off the floor)."""
+    return any(isinstance(a, MoveAssociates) and a.target == POOL for a in plan)
+
+
 def describe_short(a: Action) -> str:
     if hasattr(a, "describe"):  # the floor levers' actions (`floor_actions`)
         return a.kind + ":" + ",".join(str(v) for k, v in vars(a).items() if k != "kind")
@@ -137,7 +153,7 @@ class ElunaAgent:
         horizon_min: int = 30,
         max_candidates: int = 6,
         min_gain: float = 0.02,
-        gate_min: float = 3.0,
+        gate_min: float = 0.75,
         start_hour: int = 8,
         charge_frac: float = 0.5,
         shift_end_s: float = 8 * 3600.0,
@@ -168,6 +184,8 @@ class ElunaAgent:
         self.lookahead_plans = 0
         self.last_forecast: dict = {}
         self._cum = {"units_picked": 0, "units_stowed": 0}
+        self._arriving: dict[str, float] = {}
+        self._busy: dict[str, tuple[int, float]] = {}
         # extra candidate generators, ``hook(agent, digest) -> [plan, ...]`` (the floor levers:
         # `fctwin.controller.eluna.floor_candidates`); at most ``extra_candidates`` of their plans
         # are rolled forward beside the staffing plans
@@ -184,11 +202,44 @@ class ElunaAgent:
         """Take the minute's digest; returns the recommendations made now (applied in auto mode)."""
         self._cum["units_picked"] += dg["units_picked"]
         self._cum["units_stowed"] += dg["units_stowed"]
+        self._observe_rates(dg)
         self.last_forecast = self.forecaster.observe(dg)
         self._score_matured(dg["t_s"], open_work)
         if dg["minute"] % self.period_min:
             return []
         return self._decide(dg)
+
+    def _observe_rates(self, dg: dict) -> None:
+        """What the floor shows about each kind's real capacity: lines (pick) or cartons (stow)
+        arriving per minute (60-minute mean), and what one open station of the kind serves in a
+        minute when work waits at it (running mean). The rate model says what people can do; on
+        this floor a stow station is often fed by drive units, not people, and serves what the
+        pods bring (static plan: ~10-11 cartons an hour a station), so a release is checked
+        against what stations were seen to serve."""
+        a = 1.0 / 60.0
+        for kind, key in (("pick", "lines_arrived"), ("stow", "cartons_arrived")):
+            x = float(dg.get(key) or 0.0)
+            old = self._arriving.get(kind)
+            self._arriving[kind] = x if old is None else old + a * (x - old)
+        for st in dg["stations"]:
+            if st["id"] not in self.service_s or st["associates"] <= 0 or st["open_lines"] < 2:
+                continue
+            n, mean = self._busy.get(st["kind"], (0, 0.0))
+            n += 1
+            self._busy[st["kind"]] = (n, mean + (float(st.get("lines_served", 0)) - mean) / n)
+
+    def release_keeps_up(self, staffed_after: dict[str, int], kind: str) -> bool:
+        """After a release, the open stations of ``kind`` still serve its arriving work with 15%
+        to spare at the rate its stations were seen to serve when work waited (False until 30
+        station-minutes with work waiting have been seen: a release lasts the rest of the shift,
+        and without that evidence the 30-minute lookahead alone let a stower go before the surge
+        whose cartons then waited for hours)."""
+        n, per_station = self._busy.get(kind, (0, 0.0))
+        if n < 30 or kind not in self._arriving:
+            return False
+        kinds = self.levers.board.config.kinds
+        open_after = sum(1 for sid, m in staffed_after.items() if kinds[sid] == kind and m > 0)
+        return self._arriving[kind] <= 0.85 * per_station * open_after
 
     def _score_matured(self, t_s: float, open_work: tuple[int, int]) -> None:
         for rec in [r for r in self._open if r.t_s + r.horizon_s <= t_s + 1e-6]:
@@ -247,7 +298,7 @@ class ElunaAgent:
                 if w > 0:
                     return math.inf
                 continue
-            worst = max(worst, w / cap)
+            worst = max(worst, w / cap / TOLERANCE_MIN.get(kind, 1.0))
         return worst
 
     def _moves(self, staffed: dict[str, int], floaters: int) -> list[MoveAssociates]:
@@ -323,18 +374,53 @@ class ElunaAgent:
                 greedy.append(m)
             if len(greedy) > 1:
                 plans.append(list(greedy))
+            # one single move per shape (from the pool or a station of a kind with n people, to a
+            # kind's station with m): moves of the same shape are alike on a pooled floor, so the
+            # lookahead's few plans go to different ideas (a floater, a lent stower, a third picker)
+            kinds = board.config.kinds
+            shapes = set()
             for *_, m in scored:
-                if [m] not in plans:
+                shape = (
+                    POOL if m.source == POOL else (kinds[m.source], staffed[m.source]),
+                    kinds.get(m.target, POOL),
+                    staffed.get(m.target, 0),
+                )
+                if [m] not in plans and shape not in shapes:
+                    shapes.add(shape)
                     plans.append([m])
+        # the fleet's levers are rolled forward beside the people's best plans, never cut by them
+        fleet = self._drive_split(dg, work, staffed)
         hist = dg["battery_hist"]
         raised = min(0.8, self.charge_frac + 0.2)
         if sum(hist[:2]) > 0.3 * max(1, sum(hist)) and self._charge_frac_now != raised:
-            plans.append([SetChargeThreshold(raised)])
-        base = [p for p in plans if self.feasible_plan(p, dg["t_s"])][: self.max_candidates]
+            fleet.append([SetChargeThreshold(raised)])
+        fleet = [p for p in fleet if self.feasible_plan(p, dg["t_s"])]
+        base = [p for p in plans if self.feasible_plan(p, dg["t_s"])][
+            : max(1, self.max_candidates - len(fleet))
+        ]
+        base += fleet
         extra: list[list[Action]] = []
         for hook in self.candidate_hooks:
             extra += [p for p in hook(self, dg) if p not in base and self.feasible_plan(p, dg["t_s"])]
         return base + extra[: self.extra_candidates]
+
+    def _drive_split(self, dg: dict, work: dict[str, float], staffed: dict[str, int]) -> list[list[Action]]:
+        """The drive-unit split between pick and stow work. When the fleet has no idle unit (the
+        floor is drive-unit bound) and pick is the pressed kind, cap the units on stow trips at two
+        thirds of those on them now (cartons wait, pods reach the pickers sooner); lift the agent's
+        cap when pick is quiet again or stow has become the pressed kind. The lookahead judges."""
+        us = dg.get("unit_states") or {}
+        n_units = max(1, sum(us.values()))
+        cap_now = getattr(self.levers.d, "stow_unit_cap", None)
+        pick = self._max_pressure({"pick": work["pick"]}, staffed) if "pick" in work else 0.0
+        stow = self._max_pressure({"stow": work["stow"]}, staffed) if "stow" in work else 0.0
+        if cap_now is None:
+            busy = us.get("idle", n_units) <= 0.05 * n_units
+            if busy and pick >= self.gate_min and pick > stow and us.get("stow_trip", 0) >= 4:
+                return [[SetDriveSplit(max(2, us["stow_trip"] * 2 // 3))]]
+        elif pick < self.gate_min / 2 or stow >= pick:
+            return [[SetDriveSplit(None)]]
+        return []
 
     def _planned_peak(self, t_s: float) -> float:
         """The plan's highest demand factor for the rest of the shift over the factor now (>= 1)."""
@@ -357,7 +443,7 @@ class ElunaAgent:
                 continue
             st, _ = self._after(staffed, floaters, MoveAssociates(sid, POOL, 1))
             after = self._max_pressure(work, st)
-            if after < self.gate_min / 2:
+            if after < self.gate_min / 2 and self.release_keeps_up(st, kinds[sid]):
                 singles.append((after, -n, sid, st))
         singles.sort(key=lambda x: x[:3])
         plans: list[list[Action]] = [[MoveAssociates(sid, POOL, 1)] for *_, sid, _ in singles[:2]]
@@ -367,6 +453,7 @@ class ElunaAgent:
             st[a] -= 1
             st[b] -= 1
             ok_kinds = all(any(m > 0 for x, m in st.items() if kinds[x] == k) for k in set(kinds.values()))
+            ok_kinds = ok_kinds and all(self.release_keeps_up(st, k) for k in {kinds[a], kinds[b]})
             if ok_kinds and self._max_pressure(work, st) < self.gate_min / 2:
                 plans.insert(0, [MoveAssociates(a, POOL, 1), MoveAssociates(b, POOL, 1)])
         return plans
@@ -399,7 +486,11 @@ class ElunaAgent:
             # labour added now is paid for the rest of the shift, not only over the horizon
             price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
             js = [objective(r, price) for r in results]
-            eligible = [k for k in range(1, len(js)) if self.keeps_service(results[k], results[0])]
+            eligible = [
+                k
+                for k in range(1, len(js))
+                if self.keeps_service(results[k], results[0], releases=_releases_people(cands[k - 1]))
+            ]
             if not eligible:
                 return []
             best = max(eligible, key=lambda k: (js[k], -k))
@@ -409,8 +500,22 @@ class ElunaAgent:
                 return []
             plan = cands[best - 1]
             r0, rb = results[0], results[best]
+            # A second sampled future (fresh streams, common to both) for the chosen plan and doing
+            # nothing: one sample's gain may be the noise of that future (a rerouted unit, one
+            # carton earlier), and a plan is only recommended when it also wins, keeping service,
+            # on the second (the realised sign then follows the predicted one more often).
+            w0 = time.perf_counter()
+            c0, cb = self.lookahead.evaluate([[], plan], self.horizon_s, f"eluna.{dg['minute']}.confirm")
+            self.lookahead_wall_s += time.perf_counter() - w0
+            self.lookahead_plans += 2
+            gain2 = objective(cb, price) - objective(c0, price)
+            throughput2 = c0["units_picked"] + c0["units_stowed"]
+            if not self.keeps_service(
+                cb, c0, releases=_releases_people(plan)
+            ) or gain2 <= 0.5 * self.min_gain * max(1.0, throughput2):
+                return []
             predicted = {
-                "objective": round(gain, 2),
+                "objective": round(0.5 * (gain + gain2), 2),
                 "throughput_units": rb["units_picked"] + rb["units_stowed"] - throughput0,
                 "open_units": rb["open_pick_units"]
                 + rb["open_stow_units"]
@@ -422,6 +527,10 @@ class ElunaAgent:
             }
             evidence = {
                 "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
+                "confirm": {
+                    "nothing": {**c0, "objective": round(objective(c0, price), 2)},
+                    "plan": {**cb, "objective": round(objective(cb, price), 2)},
+                },
                 "lookahead": {
                     "nothing": {**r0, "objective": round(js[0], 2)},
                     **{
@@ -490,6 +599,8 @@ class ElunaAgent:
                 parts_text.append(f"set the opportunity-charging threshold to {action.frac:.0%} now")
             elif hasattr(action, "describe"):
                 parts_text.append(action.describe(lambda t: clock(t, self.start_hour)))
+            elif action.stow_unit_cap is None:
+                parts_text.append("lift the cap on drive units on stow trips now")
             else:
                 parts_text.append(f"cap drive units on stow trips at {action.stow_unit_cap} now")
         text = "; ".join(parts_text)
@@ -528,7 +639,7 @@ class ElunaAgent:
         return rec
 
     @staticmethod
-    def keeps_service(r: dict, r0: dict) -> bool:
+    def keeps_service(r: dict, r0: dict, releases: bool = False) -> bool:
         """A plan may not cost service against doing nothing, over the horizon on the same sampled
         future: at least 99.5% of its units, an order-cycle p95 at most 2% (plus 5 s) above its,
         and no more open pick work at the end (5% plus 5 units of slack, the noise of one sample).
@@ -539,6 +650,15 @@ class ElunaAgent:
         if r["units_picked"] + r["units_stowed"] < 0.995 * (r0["units_picked"] + r0["units_stowed"]):
             return False
         if r["open_pick_units"] > 1.05 * r0["open_pick_units"] + 5:
+            return False
+        # Cartons can wait, but not for labour saved: a plan that sends people home may not leave
+        # more stow work than doing nothing (one carton of slack); one that lends a stower to pick
+        # may leave up to ten cartons more (30 minutes of one stower's work). Without the first,
+        # releases of stowers passed the 30-minute test and the carton queue paid for them over
+        # the next hours (eluna_surge seed 11: +19% units per labour hour, -5% units per hour,
+        # open work at the end 45 -> 252 units).
+        slack = 12.0 if releases else 120.0
+        if r.get("open_stow_units", 0) > 1.05 * r0.get("open_stow_units", 0) + slack:
             return False
         p, p0 = r.get("cycle_p95_s"), r0.get("cycle_p95_s")
         return p is None or p0 is None or p <= 1.02 * p0 + 5.0

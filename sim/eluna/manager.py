@@ -201,6 +201,12 @@ class FloorManager:
         """Digest, forecasts and this minute's decisions; returns the recommendations made."""
         w0 = time.perf_counter()
         loop = self.loop
+        if "forked" in loop.state:
+            # A lookahead child rolls one plan forward and then nobody decides: before this, the
+            # child's agent decided too (a lookahead inside the lookahead, every 10 minutes of the
+            # horizon, and in auto mode it applied its own plans), so "do nothing" was not nothing
+            # and an auto run spent most of its wall time in nested forks.
+            return []
         d = loop.dispatcher
         dg = self.digests.build(t_s, minute, labour=self.board, vetoed=loop.state["vetoed"])
         dg["dock_ahead"] = dock_ahead(self.dock_schedule, t_s)
