@@ -74,6 +74,8 @@ def test_replay_renders_units_and_scrubbing_moves_them(browser, tmp_path):
         console.heat_handle.visible = False  # only pods and units may be red
         console.seek(0.0)  # before the first trip: nothing carried, no red
         page = _open(browser, console.url)
+        # The GUI panel arrives after the canvas (seen in CI: counted before it came): wait, bounded.
+        page.get_by_text("fc_small · replay").wait_for(timeout=60_000)
         assert page.get_by_text("fc_small · replay").count() == 1
         time.sleep(4)  # a few software-rendered frames
         before = _red_pixels(page.locator("canvas").first.screenshot())

@@ -7,6 +7,7 @@ never wall-clock time.
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from pathlib import Path
 
@@ -143,7 +144,17 @@ def kuka_with_tool_urdf(
         head, _, rest = text.partition('<link name="lbr_iiwa_link_0">')
         text = head + rail.strip() + '\n  <link name="lbr_iiwa_link_0">' + rest
     out = Path(tempfile.gettempdir()) / f"fctwin_kuka_tool_{abs(hash(key))}.urdf"
-    out.write_text(text)
+    # Atomically: processes building the same arm (calibrate --jobs, parallel test runs) share this
+    # path, and a plain write_text truncates the file under another process's loadURDF ("Cannot load
+    # URDF file", seen in CI). A rename shows a reader the whole old file or the whole new one.
+    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     _TOOL_CACHE[key] = str(out)
     return str(out)
 
