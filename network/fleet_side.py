@@ -250,7 +250,10 @@ class FleetClient:
 
     def _housekeeping(self, now: float) -> None:
         dead_after = self.config.dispatcher_timeout_s or self.heartbeat_interval_s * self.heartbeat_liveness
-        if now - self._last_heard_s > max(dead_after, self._backoff_s):
+        if now - self._last_heard_s > max(dead_after, self._backoff_s) and not self._message_waiting():
+            # Only silent if nothing is queued: a client that was itself stalled (a paused process,
+            # a loaded machine) past the timeout finds the dispatcher's messages waiting, and
+            # reconnecting then threw a live session away unread.
             self._reconnect(now)
         if self.ended:
             return
@@ -263,6 +266,10 @@ class FleetClient:
                     self._next_hello_s = now + self.config.reconnect_min_s
         elif now - self._last_sent_s >= self.heartbeat_interval_s:
             self.send(p.HEARTBEAT, p.Heartbeat())
+
+    def _message_waiting(self) -> bool:
+        sock = self.sock
+        return sock is not None and bool(sock.getsockopt(_EVENTS) & _POLLIN)
 
     def _handle(self, buf: bytes) -> Envelope | None:
         try:

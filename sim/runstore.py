@@ -339,8 +339,18 @@ class RunStore:
         try:
             with self._writing():
                 self.db.commit()
+            self._leave_wal()
         finally:
             self.db.close()
+
+    def _leave_wal(self) -> None:
+        """Return a finished store to a rollback journal. WAL lets the live console read while the
+        run writes; left on, every later read-only open (`fctwin report`, `export`, `view`)
+        recreates ``run.sqlite-wal`` and ``-shm`` beside the database and, being read-only, can
+        never remove them. A reader still attached (a console following the run) holds the WAL
+        open: then the store stays in WAL mode, as before, and nothing is lost."""
+        with contextlib.suppress(sqlite3.OperationalError):  # "database is locked": a reader is attached
+            self.db.execute("PRAGMA journal_mode=DELETE")
 
 
 def read_poses(path: Path, n_units: int) -> tuple[np.ndarray, np.ndarray]:

@@ -225,14 +225,16 @@ def test_a_heartbeating_client_stays_registered_and_a_silent_one_is_lost_after_e
         assert clock() - silent_from > p.HEARTBEAT_LIVENESS * IVL_S
         assert [(e.client_id, e.unit_ids, e.reason) for e in lost] == [("T-01", ("T-01",), "heartbeat")]
         assert server.owner_of("T-01") is None and server.silence_s("T-01") is None
-        # it wakes up: it has not heard the dispatcher for as long, so it reconnects and says hello
+        # it wakes up and first reads what waited for it (the heartbeats sent before it was
+        # dropped), so it keeps its connection; the dispatcher answers its next message with
+        # unknown_client, and it says hello again on the same connection
         wire.thaw(client)
-        wire.rebase()  # what the server sent it while frozen is dropped with its old socket
         seen = wire.run_until(
             lambda evs: any(isinstance(e, Registered) for e in evs), step_s=TICK_S, max_clock_s=IVL_S
         )
         assert [e.resumed for e in seen if isinstance(e, Registered)] == [True]
-        assert client.counters["reconnects"] == 1 and server.owner_of("T-01") == "T-01"
+        assert client.counters["peer_error_unknown_client"] == 1 and client.counters["hellos"] == 2
+        assert client.counters["reconnects"] == 0 and server.owner_of("T-01") == "T-01"
         assert wire.gave_up == 0  # every message arrived: nothing above ran on a lost one
     finally:
         client.close()
@@ -434,3 +436,46 @@ def test_client_poll_returns_as_soon_as_its_session_is_established(ctx, server):
     assert client.registered and out == []
     assert time.monotonic() - t0 < 30.0  # returned on the welcome, not at the 60 s timeout
     client.close()
+
+
+def test_a_client_stalled_past_its_timeout_reads_what_waits_before_calling_the_dispatcher_silent(ctx):
+    """A client process that stalls (paused, starved on a loaded machine) for longer than its own
+    dispatcher timeout, but not long enough for the dispatcher to drop it, finds the dispatcher's
+    heartbeats queued when it wakes. It must read them and keep its session, not declare the
+    dispatcher silent on the stale clock and reconnect (which threw the live session away)."""
+    clock = ManualClock()
+    server = _clocked_server(ctx, clock)  # drops a client after HEARTBEAT_LIVENESS (3) intervals
+    cfg = ClientConfig(
+        endpoint=server.router_endpoint,
+        client_id="T-05",
+        heartbeat_interval_s=IVL_S,
+        reconnect_min_s=TICK_S,
+        dispatcher_timeout_s=1.5 * IVL_S,  # the client gives up on the dispatcher sooner than that
+    )
+    client = FleetClient(
+        cfg,
+        lambda: [p.UnitInfo(unit_id="T-05", unit_type="titan", state=_state("T-05"))],
+        context=ctx,
+        clock=clock,
+    )
+    wire = Wire(clock, server, [client])
+    try:
+        wire.run_until(lambda evs: client.registered, step_s=TICK_S, max_clock_s=IVL_S)
+        for _ in range(8):
+            wire.step(TICK_S)
+        session = client.session
+        heard_before = client.counters["received"]
+        wire.freeze(client)
+        for _ in range(2 * 8):  # two intervals: past the client's timeout, inside the server's
+            assert not _lost(wire.step(TICK_S))
+        assert server.counters["sent"] > 0 and client.silence_s() > cfg.dispatcher_timeout_s
+        wire.thaw(client)
+        for _ in range(8):
+            assert not _lost(wire.step(TICK_S))
+        assert client.counters["received"] > heard_before  # the queued heartbeats were read
+        assert client.counters["reconnects"] == 0 and client.session == session and client.registered
+        assert server.owner_of("T-05") == "T-05"
+        assert wire.gave_up == 0
+    finally:
+        client.close()
+        server.close()
