@@ -125,6 +125,7 @@ class Forecaster:
         hot_units: float = 0.6,
         hot_wait_s: float = HOT_WAIT_S,
         station_rate: Callable[[str, int], float] | None = None,
+        fleet_rates: dict[str, float] | None = None,
     ):
         self.plan_rate = plan_rate or (lambda t_s: 1.0)
         self.window_min = window_min
@@ -143,6 +144,16 @@ class Forecaster:
         self.hot_units = hot_units
         self.hot_wait_s = hot_wait_s
         self._last_staff: list[dict] | None = None
+        # the fleet's charging played forward (`fleet_path`): battery fraction per minute gained on
+        # a pad, lost by a unit at work (learned from the run's energy balance, prior: half its time
+        # moving) and by a unit standing (waiting for a pad); None: no drive-unit limit
+        self.fleet_rates = fleet_rates
+        self._drain = _Ewma(30.0)
+        self._rho = _Ewma(30.0)  # pick lines per minute a drive unit on a pick trip brings
+        self._rho_seen: deque[float] = deque(maxlen=60)
+        self._idle_seen: deque[int] = deque(maxlen=5)  # free units standing idle, recent minutes
+        self._prev_fleet: tuple | None = None
+        self._last_usable: list[int] | None = None
         self.history: deque[dict] = deque(maxlen=max(HORIZONS_MIN) + window_min + 2)
         self._level = {k: _Ewma(30.0) for k in ("open_lines", "open_cartons")}
         self._recent = {k: _Ewma(10.0) for k in ("open_lines", "cycle", "open_cartons")}
@@ -223,10 +234,47 @@ class Forecaster:
         lam = base * float(np.mean([h["lines_arrived"] / max(h["plan"], 1e-9) for h in hour]))
         saturated = float(np.mean([h["backlog_lines"] > 0 for h in recent[-10:]])) >= 0.5
         cap_now = self.capacity(dg) if self.capacity else None
+        usable = self.fleet_path(dg, hmax)  # per minute ahead: drive units free to take a trip
+        self._last_usable = usable
+        fleet_gain = fleet_cap = None
+        rho = self._rho.v
+        if rho is None and len(self._rho_seen) >= 5:
+            rho = float(np.percentile(self._rho_seen, 80))
+        if usable is not None and rho is not None:
+            # Drive units matter where they are short. Spare units now: the free ones standing
+            # idle. On a floor with spare units, units leaving for a charger first use up the spare
+            # ones, then each costs the pick lines a unit on a pick trip brings (`rho`, times the
+            # pick trips' share of the units at work). On a floor short of units now (none idle for
+            # 5 minutes) every unit that leaves costs that and every unit back from a pad brings it
+            # (up to what the people can serve).
+            st, fl = dg["unit_states"], dg["fleet"]
+            busy = st["pick_trip"] + st["stow_trip"]
+            share = st["pick_trip"] / busy if busy else 1.0
+            spare0 = fl["usable_idle"]
+            short = spare0 <= 1 and float(np.mean(list(self._idle_seen)[-5:])) <= 1.0
+            fleet_gain = [
+                rho * share * ((n - fl["usable"]) if short else min(spare0 + n - fl["usable"], 0))
+                for n in usable
+            ]
+            # the most the drive units can bring then: those on pick trips now and their share of
+            # the spare ones (no floor of the people's capacity may lift the forecast above it)
+            fleet_cap = [
+                rho * max(st["pick_trip"] + share * (spare0 + n - fl["usable"]), 0.0) for n in usable
+            ]
+            if cap_now is not None:  # what its people serve *and* what its drive units bring
+                cap_now = min(cap_now, rho * (st["pick_trip"] + share * spare0))
         mu = self._capacity("served_pick", cap_now, saturated)
         staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
         self._last_staff = staff
-        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now)
+        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap)
+        if fleet_gain is not None:
+            people = self._people_cap_path(dg, staff, "pick")
+            out_mu = []
+            for k, (m, g) in enumerate(zip(mu_path, fleet_gain, strict=True)):
+                if g > 0:  # units back serve no faster than the people do
+                    g = min(g, max(self.capacity_share * people[k] - m, 0.0)) if people else g
+                out_mu.append(max(m + g, 1e-6))
+            mu_path = out_mu
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
         inflow = [lam * s for s in scale]
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
@@ -265,6 +313,72 @@ class Forecaster:
         out["open_cartons"] = [path_c[h - 1] for h in HORIZONS_MIN]
         return out
 
+    def _learn_fleet(self, dg: dict) -> None:
+        """Each minute: the battery a unit at work loses per minute, from the fleet's energy balance
+        (what the pads gave minus the change of the fleet's total charge, over the units at work),
+        the pick lines a drive unit on a pick trip brings per minute."""
+        fl = dg.get("fleet")
+        if not fl or self.fleet_rates is None:
+            return
+        states = dg["unit_states"]
+        served = sum(s["lines_served"] for s in dg["stations"] if s["kind"] == "pick")
+        self._idle_seen.append(int(fl["usable_idle"]))
+        if states["pick_trip"] >= 3:
+            ratio = served / states["pick_trip"]
+            self._rho_seen.append(ratio)
+            # A unit's rate is its rate when units are short (none free and idle): with units to
+            # spare a unit on a trip also queues at the station, and its rate then says nothing
+            # about what the floor loses when units leave. Until the fleet is short, a busy
+            # minute's rate (the upper quintile seen) stands in.
+            if fl["usable_idle"] <= 1:
+                self._rho.add(ratio)
+        n = sum(states.values())
+        total = (dg.get("battery_mean") or 0.0) * n
+        prev = self._prev_fleet
+        self._prev_fleet = (total, fl["on_pad"], fl["waiting_pad"], fl["usable"], n)
+        if prev is None or prev[4] != n or prev[3] <= 0:
+            return
+        r = self.fleet_rates
+        gained = r["charge_per_min"] * prev[1]
+        drain = (gained - (total - prev[0]) - r["idle_drain_per_min"] * prev[2]) / prev[3]
+        self._drain.add(float(np.clip(drain, 0.0, r["moving_drain_per_min"])))
+
+    def fleet_path(self, dg: dict, hmax: int) -> list[int] | None:
+        """Drive units free to take a trip at each minute 1..hmax ahead, from the charging rules
+        played forward on every unit's charge now (the digest's `fleet`): a unit at work drains
+        (the learned rate), one at or below its low level stops work and waits for a pad, a pad
+        that frees up goes to the lowest unit that may take it (at its low level, or below the
+        opportunity threshold), a unit on a pad gains the pad's rate and is free again at the
+        charge it is charged to. None without the fleet block or the rates."""
+        fl = dg.get("fleet")
+        if not fl or self.fleet_rates is None:
+            return None
+        r = self.fleet_rates
+        free = np.repeat([p / 100.0 for p, _ in fl["free_pct"]], [c for _, c in fl["free_pct"]])
+        chg = np.repeat([p / 100.0 for p, _ in fl["charging_pct"]], [c for _, c in fl["charging_pct"]])
+        free, chg = free.astype(np.float64), chg.astype(np.float64)
+        low, to, pads = float(fl["low"]), float(fl["charge_to"]), int(fl["pads"])
+        thr = max(float(fl["threshold"] if fl["threshold"] is not None else low), low)
+        drain = self._drain.v if self._drain.v is not None else r["drain_per_min"]
+        out = []
+        for _ in range(hmax):
+            chg = chg + r["charge_per_min"]
+            done = chg >= to
+            if done.any():
+                free = np.concatenate([free, chg[done]])
+                chg = chg[~done]
+            work = free > low
+            free = np.where(work, free - drain, free - r["idle_drain_per_min"])
+            room = pads - chg.size
+            if room > 0 and free.size:
+                order = np.argsort(free, kind="stable")
+                take = [i for i in order[:room] if free[i] <= thr]
+                if take:
+                    chg = np.concatenate([chg, free[take]])
+                    free = np.delete(free, take)
+            out.append(int(np.sum(free > low)))
+        return out
+
     def _staff_path(self, dg: dict, hmax: int) -> list[dict[str, int]]:
         """Associates per station for each minute 1..hmax ahead: now, plus the changes already
         known (`staff_ahead` in the digest: people walking to a station, back from a break or a
@@ -282,21 +396,33 @@ class Forecaster:
             out.append(dict(cur))
         return out
 
-    def _capacity_path(self, dg: dict, staff: list[dict], kind: str, mu: float, cap_now) -> list[float]:
+    def _people_cap_path(self, dg: dict, staff: list[dict], kind: str) -> list[float] | None:
+        """What the people of each minute's staffing serve at the plan's service times."""
+        if self.station_rate is None:
+            return None
+        ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
+        return [sum(self.station_rate(i, st.get(i, 0)) for i in ids) for st in staff]
+
+    def _capacity_path(
+        self, dg: dict, staff: list[dict], kind: str, mu: float, cap_now, fleet_cap: list[float] | None = None
+    ) -> list[float]:
         """Capacity per minute ahead: the capacity estimated now plus what the known staffing changes
         add or take at the plan's service times, at the rate the floor realises its staffing now
         (people back from a repair restore a down station's share; a planned break takes one away).
         Additive, so capacity the staffing does not explain (robotic stations) stays as it is; on a
-        floor of person-worked stations it is the estimate scaled by the staffing's capacity."""
+        floor of person-worked stations it is the estimate scaled by the staffing's capacity. The
+        floor (``capacity_share`` of the staffing's capacity) is at most ``capacity_share`` of what the
+        drive units can bring then (``fleet_cap``), where that is known."""
         if self.station_rate is None:
             return [mu] * len(staff)
         ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
         cap0 = sum(self.station_rate(i, int(n)) for i, n in self._now_staff(dg, ids))
         eff = min(1.0, mu / cap0) if cap0 > 0 else self.capacity_share
         out = []
-        for st in staff:
+        for k, st in enumerate(staff):
             cap = sum(self.station_rate(i, st.get(i, 0)) for i in ids)
-            out.append(max(mu + eff * (cap - cap0), self.capacity_share * cap, 1e-6))
+            floor = cap if fleet_cap is None else min(cap, fleet_cap[k])
+            out.append(max(mu + eff * (cap - cap0), self.capacity_share * floor, 1e-6))
         return out
 
     @staticmethod
@@ -391,6 +517,7 @@ class Forecaster:
             "served_stow": sum(s["lines_served"] for s in dg["stations"] if s["kind"] == "stow"),
         }
         self.history.append(row)
+        self._learn_fleet(dg)
         minute = dg["minute"]
         self._mature(dg, minute)
         saturated = row["backlog_lines"] > 0
