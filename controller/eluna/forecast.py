@@ -55,6 +55,8 @@ HOT_WAIT_S = 30.0
 # The hot-spot forecast's weight against the area's wait now (0.7: the best F1 on the balanced
 # training seeds 101 and 103 among 1.0, 0.7, 0.5; 0.50 against persistence's 0.42).
 HOT_BLEND = 0.7
+HOT_WINDOW_MIN = 7  # the window event: hot at some minute within 7 minutes either side of t + h
+HOT_WINDOW_RULE = (0.0, 1.0, 25.0)  # weights of (model, 30-min level, 5-min now) and the call, s
 
 # w per (target kind, horizon): forecast = w * model + (1 - w) * persistence. Fitted by
 # `fit_blend` on eluna_balanced seeds 101-103, the model replayed on static-plan digests
@@ -173,6 +175,12 @@ class Forecaster:
         self._hot_pending: dict[int, deque] = {h: deque() for h in HOT_HORIZONS_MIN}
         # h -> list of (predicted, persistence, actual, minute made) boolean rows
         self.hot_scored: dict[int, list[tuple]] = {h: [] for h in HOT_HORIZONS_MIN}
+        # the window event (hot at some minute within HOT_WINDOW_MIN of t + h): pending and scored
+        self._hot_win_pending: dict[int, deque] = {h: deque() for h in HOT_HORIZONS_MIN}
+        self.hot_win_scored: dict[int, list[tuple]] = {h: [] for h in HOT_HORIZONS_MIN}
+        self._hot_seen: deque[tuple] = deque(maxlen=2 * HOT_WINDOW_MIN + max(HOT_HORIZONS_MIN) + 2)
+        self._area_30: deque[np.ndarray] = deque(maxlen=30)
+        self.hot_win_rule = HOT_WINDOW_RULE
 
     # ------------------------------------------------------------------ the model
 
@@ -614,18 +622,33 @@ class Forecaster:
             )
         rate = np.where(np.isnan(self._area_rate), self._rate_pooled or 0.0, self._area_rate)
         hot_now = now5 >= self.hot_wait_s
+        self._area_30.append(x)
+        level30 = np.mean(self._area_30, axis=0)
+        self._hot_seen.append((minute, hot_now.copy()))
         for h in HOT_HORIZONS_MIN:
             q = self._hot_pending[h]
             while q and q[0][0] <= minute:
                 _, pred, pers, made = q.popleft()
                 self.hot_scored[h].append((pred, pers, hot_now.copy(), made))
+            # the window event: hot at some minute within HOT_WINDOW_MIN of t + h (known once the
+            # window has passed)
+            q = self._hot_win_pending[h]
+            while q and q[0][0] + h + HOT_WINDOW_MIN <= minute:
+                made, pred, pers = q.popleft()
+                lo, hi = made + h - HOT_WINDOW_MIN, made + h + HOT_WINDOW_MIN
+                seen = [hn for m, hn in self._hot_seen if lo <= m <= hi]
+                if seen:
+                    self.hot_win_scored[h].append((pred, pers, np.any(seen, axis=0), made))
         for h in HOT_HORIZONS_MIN:
             j = HORIZONS_MIN.index(h) if h in HORIZONS_MIN else 0
             lines = {s["id"]: model[f"queue:{s['id']}"][j] for s in picks if f"queue:{s['id']}" in model}
             open_then = {sid: v for sid, v in lines.items() if self._open_at(dg, sid, h)}
-            expect = bg_now + rate * activity(open_then)
-            expect = HOT_BLEND * expect + (1.0 - HOT_BLEND) * now5
+            struct = bg_now + rate * activity(open_then)
+            expect = HOT_BLEND * struct + (1.0 - HOT_BLEND) * now5
             self._hot_pending[h].append((minute + h, expect >= self.hot_wait_s, hot_now.copy(), minute))
+            a, b, call = self.hot_win_rule
+            win = a * struct + b * level30 + (1.0 - a - b) * now5
+            self._hot_win_pending[h].append((minute, win >= call, hot_now.copy()))
 
     def _open_at(self, dg: dict, sid: str, h: int) -> bool:
         staff = self._last_staff
@@ -656,11 +679,12 @@ class Forecaster:
             expect = (0.5 * now5 + 0.5 * self._area_level) * ratio
             self._hot_pending[h].append((minute + h, expect >= self.hot_units, hot_now.copy(), minute))
 
-    def hot_spot_scores(self, *, from_minute: int = 0) -> dict[int, dict]:
+    def hot_spot_scores(self, *, from_minute: int = 0, window: bool = False) -> dict[int, dict]:
         """Per horizon: precision and recall of the hot-spot forecast and of persistence (hot now ->
-        hot then), over all areas and matured minutes from ``from_minute``."""
+        hot then), over all areas and matured minutes from ``from_minute``; ``window``: of the
+        window event (hot at some minute within ``HOT_WINDOW_MIN`` of t + h)."""
         out = {}
-        for h, rows in self.hot_scored.items():
+        for h, rows in (self.hot_win_scored if window else self.hot_scored).items():
             rows = [r for r in rows if r[3] >= from_minute]
             if not rows:
                 continue

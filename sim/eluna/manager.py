@@ -277,6 +277,8 @@ class FloorManager:
             "forecast_skill": self.forecaster.skill(),
             "forecast_skill_after_1h": self.forecaster.skill(from_minute=60, pooled=True),
             "hot_spots_after_1h": self.forecaster.hot_spot_scores(from_minute=60),
+            # the window event: hot at some minute within 7 minutes of t + h (docs/eluna.md)
+            "hot_spots_window_after_1h": self.forecaster.hot_spot_scores(from_minute=60, window=True),
         }
         if self.agent is not None:
             out.update(self.agent.summary())
