@@ -412,3 +412,24 @@ def test_units_back_from_the_pads_lower_the_forecast_backlog():
         return fc.observe(dg)["open_lines"][30]
 
     assert forecast([[94, 4]]) < forecast([[21, 4]]) - 20.0
+
+
+def test_the_window_hot_spot_event_is_hot_at_some_minute_near_t_plus_h():
+    """Area 0 is blocked 60 s a minute from minute 40 to 60 only. The window event for a forecast
+    made at minute 15 (h = 30: minutes 38-52) is hot there and nowhere else; one made at minute 0
+    (minutes 23-37) is not; persistence (hot now) calls neither."""
+    fc = Forecaster(capacity=lambda dg: 20.0, blend={})
+    for m in range(1, 90):
+        dg = _digest(m, 10.0, 10.0, 10.0)
+        wait = np.zeros(16)
+        if 40 <= m <= 60:
+            wait[0] = 60.0
+        dg["congestion_wait_s"] = wait.reshape(4, 4).tolist()
+        fc.observe(dg)
+    rows = {made: (pred, pers, act) for pred, pers, act, made in fc.hot_win_scored[30]}
+    assert rows[15][2][0] and not rows[15][2][1:].any()
+    assert not rows[1][2].any()
+    assert not rows[15][1].any()
+    # the 30-minute level of area 0 reaches 25 s after 13 hot minutes: called from minute 52
+    assert not rows[51][0][0] and rows[52][0][0] and not rows[52][0][1:].any()
+    assert fc.hot_spot_scores(window=True)[30]["n"] == 16 * len(fc.hot_win_scored[30])
