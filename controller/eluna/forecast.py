@@ -21,6 +21,11 @@ capacity of the floor as staffed now.
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
 
+Drive units ahead (`Forecaster.fleet_path`): the charging rules played forward on every unit's
+charge (the digest's `fleet`): who reaches the low level when, who takes a pad, who is back when.
+Where units are short, a unit lost to (back from) a pad takes away (brings) the pick lines a unit on
+a pick trip brings a minute; the staffing's capacity floor never exceeds what the units can bring.
+
 Capacity ahead: the staffing changes already known at forecast time (the digest's `staff_ahead`:
 people walking to a station, back from a break or a repair, the plan's breaks) scale the capacity
 minute by minute. Cycle time (Little's law): the recent cycle plus the wait the forecast extra open
@@ -31,7 +36,9 @@ unassigned); a closed station keeps what it holds; a station's departure from it
 Hot spots: an area is hot when units stood blocked there ``HOT_WAIT_S`` seconds a minute or more
 (5-minute mean of the digest's sampled `congestion_wait_s`); the forecast is the area's background
 plus the wait per open line of the pick stations in it times their forecast open lines, if open
-then (queue spill-back), blended with the area's wait now.
+then (queue spill-back), blended with the area's wait now. A second event, hot at some minute
+within ``HOT_WINDOW_MIN`` of t + h (the area and the quarter hour, what an operator acts on), is
+forecast by the area's 30-minute level (`HOT_WINDOW_RULE`).
 
 Each forecast is then blended with persistence, ``w * model + (1 - w) * now``, with the weights
 `BLEND` fitted once by least squares on the balanced scene's training seeds (101-103, never the
