@@ -280,3 +280,156 @@ def test_capacity_the_staffing_does_not_explain_stays():
         dg["stations"][0].update(id="R1", associates=0)
         out = fc.observe(dg)
     assert out["open_lines"][30] == pytest.approx(20.0, abs=5.0)
+
+
+RATES = {
+    "charge_per_min": 0.03,
+    "moving_drain_per_min": 0.005,
+    "idle_drain_per_min": 0.0005,
+    "drain_per_min": 0.003,
+}
+
+
+def _fleet_digest(
+    minute, *, free_pct, charging_pct, usable, usable_idle, pick_trip, battery_mean, open_lines=20.0
+):
+    n_free = sum(c for _, c in free_pct)
+    n_chg = sum(c for _, c in charging_pct)
+    dg = _digest(minute, open_lines, 10.0, 10.0)
+    dg["unit_states"] = {
+        "idle": n_free - pick_trip,
+        "pick_trip": pick_trip,
+        "stow_trip": 0,
+        "charging": n_chg,
+        "failed": 0,
+    }
+    dg["battery_mean"] = battery_mean
+    dg["fleet"] = {
+        "usable": usable,
+        "usable_idle": usable_idle,
+        "waiting_pad": n_free - usable,
+        "charging": n_chg,
+        "on_pad": n_chg,
+        "pads": 4,
+        "threshold": 0.2,
+        "low": 0.2,
+        "charge_to": 0.95,
+        "free_pct": free_pct,
+        "charging_pct": charging_pct,
+    }
+    return dg
+
+
+def _fleet_history(fc, minutes=90):
+    """A steady floor where 17 free units are all at work (16 on pick trips, 10 lines a minute in
+    and out) and 4 units charge; the fleet's charge follows the energy balance of the rates (the
+    forecaster learns a unit at work drains 0.004 a minute)."""
+    mean = 0.6
+    for m in range(1, minutes + 1):
+        mean += (0.03 * 4 - 0.004 * 17) / 21
+        fc.observe(
+            _fleet_digest(
+                m,
+                free_pct=[[60, 17]],
+                charging_pct=[[50, 4]],
+                usable=17,
+                usable_idle=1,
+                pick_trip=16,
+                battery_mean=mean,
+            )
+        )
+    return mean
+
+
+def test_the_fleet_path_plays_the_charging_rules_forward():
+    fc = Forecaster(capacity=lambda dg: 20.0, blend={}, fleet_rates=RATES)
+    fc._drain.v = 0.004
+    dg = _fleet_digest(
+        1,
+        free_pct=[[22, 10], [90, 7]],  # 10 units 2 points above their low level
+        charging_pct=[[93, 4]],  # every pad taken, by units almost full
+        usable=17,
+        usable_idle=0,
+        pick_trip=16,
+        battery_mean=0.5,
+    )
+    path = fc.fleet_path(dg, 60)
+    # minute 1: the pads' units are full (0.96 >= 0.95) and free; the 4 freed pads go to units at
+    # or below their low level (none yet)
+    assert path[0] == 21
+    # the 10 low units reach 0.2 after 5 minutes of work: they stop, 4 take the free pads
+    assert path[5] == 11
+    # a pad's unit is back after (0.95 - 0.2) / 0.03 = 25 minutes, and the next 4 take its pad
+    assert path[40] == 15
+    assert min(path) == 11 and max(path) == 21
+
+
+def test_units_leaving_for_chargers_raise_the_forecast_backlog():
+    """The same floor, the same history: when the free units are about to reach their low level
+    (and the pads are taken), the forecast of open lines 30 minutes ahead rises well above now;
+    with the same units well charged it stays near now (the battery wave's mechanism)."""
+
+    def forecast(free_pct):
+        fc = Forecaster(capacity=lambda dg: 20.0, blend={}, fleet_rates=RATES)
+        mean = _fleet_history(fc)
+        dg = _fleet_digest(
+            91,
+            free_pct=free_pct,
+            charging_pct=[[50, 4]],
+            usable=17,
+            usable_idle=1,
+            pick_trip=16,
+            battery_mean=mean,
+        )
+        return fc.observe(dg)["open_lines"][30], fc
+
+    low, fc_low = forecast([[21, 12], [60, 5]])  # 12 units reach 0.2 within a few minutes
+    high, _ = forecast([[60, 17]])
+    assert fc_low._last_usable[29] < 10  # they wait for the 4 pads
+    assert low > 20.0 + 60.0  # lines pile up: about half the pick trips are gone
+    assert abs(high - 20.0) < 10.0
+    assert fc_low._drain.v == pytest.approx(0.004, rel=0.05)  # learned from the energy balance
+
+
+def test_units_back_from_the_pads_lower_the_forecast_backlog():
+    """A floor short of units (8 free, all at work, 9 waiting for a pad, 200 lines open): when the
+    4 charging units are nearly full they are back in a minute and the next ones follow, so the
+    forecast backlog falls below the one where the pads' units have just started."""
+
+    def forecast(charging_pct):
+        fc = Forecaster(capacity=lambda dg: 20.0, blend={}, fleet_rates=RATES)
+        mean = _fleet_history(fc)
+        dg = _fleet_digest(
+            91,
+            free_pct=[[15, 9], [60, 8]],
+            charging_pct=charging_pct,
+            usable=8,
+            usable_idle=0,
+            pick_trip=8,
+            battery_mean=mean,
+            open_lines=200.0,
+        )
+        return fc.observe(dg)["open_lines"][30]
+
+    assert forecast([[94, 4]]) < forecast([[21, 4]]) - 20.0
+
+
+def test_the_window_hot_spot_event_is_hot_at_some_minute_near_t_plus_h():
+    """Area 0 is blocked 60 s a minute from minute 40 to 60 only. The window event for a forecast
+    made at minute 15 (h = 30: minutes 38-52) is hot there and nowhere else; one made at minute 0
+    (minutes 23-37) is not; persistence (hot now) calls neither."""
+    fc = Forecaster(capacity=lambda dg: 20.0, blend={})
+    for m in range(1, 90):
+        dg = _digest(m, 10.0, 10.0, 10.0)
+        wait = np.zeros(16)
+        if 40 <= m <= 60:
+            wait[0] = 60.0
+        dg["congestion_wait_s"] = wait.reshape(4, 4).tolist()
+        fc.observe(dg)
+    rows = {made: (pred, pers, act) for pred, pers, act, made in fc.hot_win_scored[30]}
+    assert rows[15][2][0] and not rows[15][2][1:].any()
+    assert not rows[1][2].any()
+    assert not rows[15][1].any()
+    # the 30-minute level of area 0 reaches 25 s after 13 hot minutes: called from minute 52
+    assert not rows[51][0][0] and rows[52][0][0] and not rows[52][0][1:].any()
+    assert fc.hot_spot_scores(window=True)[30]["n"] == 16 * len(fc.hot_win_scored[30])

@@ -151,9 +151,57 @@ class DigestBuilder:
             "congestion_wait_s": self._take_wait_s(),
             "moves_vetoed": vetoed,
             "lines_by_stock": lines_by_stock(d),
+            "fleet": fleet_charge(d),
             "labour": labour.snapshot() if labour is not None else None,
             "staff_ahead": staff_ahead(labour, t_s) if labour is not None else [],
         }
+
+
+CHARGE_TO_FRAC = 0.95  # the dispatcher charges a unit to this fraction (controller/trips.py)
+
+
+def fleet_charge(d) -> dict:
+    """What the charging rules will do to the fleet, known now: the units free to take a trip
+    (``usable``: not failed, not stopped, not charging nor heading to a pad, above their low-battery
+    level), how many of them are idle, the units waiting for a pad (at or below their low level),
+    the units charging (on or heading to a pad), the pads, the opportunity threshold and the
+    low-battery level, the charge a unit is charged to, and every unit's charge by percent
+    (``free_pct`` / ``charging_pct``: sparse ``[percent, units]`` rows), from which a forecaster can
+    play the charging rules forward (who reaches the low level when, who leaves a pad when)."""
+    low = d.low_battery
+    free: dict[int, int] = {}
+    charging: dict[int, int] = {}
+    usable = usable_idle = waiting = on_pad = n_charging = 0
+    for i, u in enumerate(d.units):
+        if u.failed or u.mode == UnitMode.STOPPED:
+            continue
+        pct = int(min(100, max(0, round(100.0 * u.battery_frac))))
+        if u.charging_at is not None or u.mode == _CHARGING:
+            n_charging += 1
+            on_pad += int(u.charging_at is not None and u.cell == u.charging_at)
+            charging[pct] = charging.get(pct, 0) + 1
+            continue
+        free[pct] = free.get(pct, 0) + 1
+        if u.battery_frac > low[i]:
+            usable += 1
+            usable_idle += int(u.trip is None and u.pod < 0)
+        else:
+            waiting += 1
+    pol = getattr(d, "policies", None)
+    thr = getattr(getattr(pol, "charging", None), "threshold", None)
+    return {
+        "usable": usable,
+        "usable_idle": usable_idle,
+        "waiting_pad": waiting,
+        "charging": n_charging,
+        "on_pad": on_pad,
+        "pads": len(d.plan.charge_cells),
+        "threshold": None if thr is None else float(thr),
+        "low": float(max(low, default=0.0)),
+        "charge_to": CHARGE_TO_FRAC,
+        "free_pct": sorted([k, v] for k, v in free.items()),
+        "charging_pct": sorted([k, v] for k, v in charging.items()),
+    }
 
 
 def lines_by_stock(d) -> dict[str, int]:

@@ -21,6 +21,11 @@ capacity of the floor as staffed now.
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
 
+Drive units ahead (`Forecaster.fleet_path`): the charging rules played forward on every unit's
+charge (the digest's `fleet`): who reaches the low level when, who takes a pad, who is back when.
+Where units are short, a unit lost to (back from) a pad takes away (brings) the pick lines a unit on
+a pick trip brings a minute; the staffing's capacity floor never exceeds what the units can bring.
+
 Capacity ahead: the staffing changes already known at forecast time (the digest's `staff_ahead`:
 people walking to a station, back from a break or a repair, the plan's breaks) scale the capacity
 minute by minute. Cycle time (Little's law): the recent cycle plus the wait the forecast extra open
@@ -31,7 +36,9 @@ unassigned); a closed station keeps what it holds; a station's departure from it
 Hot spots: an area is hot when units stood blocked there ``HOT_WAIT_S`` seconds a minute or more
 (5-minute mean of the digest's sampled `congestion_wait_s`); the forecast is the area's background
 plus the wait per open line of the pick stations in it times their forecast open lines, if open
-then (queue spill-back), blended with the area's wait now.
+then (queue spill-back), blended with the area's wait now. A second event, hot at some minute
+within ``HOT_WINDOW_MIN`` of t + h (the area and the quarter hour, what an operator acts on), is
+forecast by the area's 30-minute level (`HOT_WINDOW_RULE`).
 
 Each forecast is then blended with persistence, ``w * model + (1 - w) * now``, with the weights
 `BLEND` fitted once by least squares on the balanced scene's training seeds (101-103, never the
@@ -55,6 +62,8 @@ HOT_WAIT_S = 30.0
 # The hot-spot forecast's weight against the area's wait now (0.7: the best F1 on the balanced
 # training seeds 101 and 103 among 1.0, 0.7, 0.5; 0.50 against persistence's 0.42).
 HOT_BLEND = 0.7
+HOT_WINDOW_MIN = 7  # the window event: hot at some minute within 7 minutes either side of t + h
+HOT_WINDOW_RULE = (0.0, 1.0, 25.0)  # weights of (model, 30-min level, 5-min now) and the call, s
 
 # w per (target kind, horizon): forecast = w * model + (1 - w) * persistence. Fitted by
 # `fit_blend` on eluna_balanced seeds 101-103, the model replayed on static-plan digests
@@ -125,6 +134,7 @@ class Forecaster:
         hot_units: float = 0.6,
         hot_wait_s: float = HOT_WAIT_S,
         station_rate: Callable[[str, int], float] | None = None,
+        fleet_rates: dict[str, float] | None = None,
     ):
         self.plan_rate = plan_rate or (lambda t_s: 1.0)
         self.window_min = window_min
@@ -143,6 +153,16 @@ class Forecaster:
         self.hot_units = hot_units
         self.hot_wait_s = hot_wait_s
         self._last_staff: list[dict] | None = None
+        # the fleet's charging played forward (`fleet_path`): battery fraction per minute gained on
+        # a pad, lost by a unit at work (learned from the run's energy balance, prior: half its time
+        # moving) and by a unit standing (waiting for a pad); None: no drive-unit limit
+        self.fleet_rates = fleet_rates
+        self._drain = _Ewma(30.0)
+        self._rho = _Ewma(30.0)  # pick lines per minute a drive unit on a pick trip brings
+        self._rho_seen: deque[float] = deque(maxlen=60)
+        self._idle_seen: deque[int] = deque(maxlen=5)  # free units standing idle, recent minutes
+        self._prev_fleet: tuple | None = None
+        self._last_usable: list[int] | None = None
         self.history: deque[dict] = deque(maxlen=max(HORIZONS_MIN) + window_min + 2)
         self._level = {k: _Ewma(30.0) for k in ("open_lines", "open_cartons")}
         self._recent = {k: _Ewma(10.0) for k in ("open_lines", "cycle", "open_cartons")}
@@ -162,6 +182,12 @@ class Forecaster:
         self._hot_pending: dict[int, deque] = {h: deque() for h in HOT_HORIZONS_MIN}
         # h -> list of (predicted, persistence, actual, minute made) boolean rows
         self.hot_scored: dict[int, list[tuple]] = {h: [] for h in HOT_HORIZONS_MIN}
+        # the window event (hot at some minute within HOT_WINDOW_MIN of t + h): pending and scored
+        self._hot_win_pending: dict[int, deque] = {h: deque() for h in HOT_HORIZONS_MIN}
+        self.hot_win_scored: dict[int, list[tuple]] = {h: [] for h in HOT_HORIZONS_MIN}
+        self._hot_seen: deque[tuple] = deque(maxlen=2 * HOT_WINDOW_MIN + max(HOT_HORIZONS_MIN) + 2)
+        self._area_30: deque[np.ndarray] = deque(maxlen=30)
+        self.hot_win_rule = HOT_WINDOW_RULE
 
     # ------------------------------------------------------------------ the model
 
@@ -223,10 +249,47 @@ class Forecaster:
         lam = base * float(np.mean([h["lines_arrived"] / max(h["plan"], 1e-9) for h in hour]))
         saturated = float(np.mean([h["backlog_lines"] > 0 for h in recent[-10:]])) >= 0.5
         cap_now = self.capacity(dg) if self.capacity else None
+        usable = self.fleet_path(dg, hmax)  # per minute ahead: drive units free to take a trip
+        self._last_usable = usable
+        fleet_gain = fleet_cap = None
+        rho = self._rho.v
+        if rho is None and len(self._rho_seen) >= 5:
+            rho = float(np.percentile(self._rho_seen, 80))
+        if usable is not None and rho is not None:
+            # Drive units matter where they are short. Spare units now: the free ones standing
+            # idle. On a floor with spare units, units leaving for a charger first use up the spare
+            # ones, then each costs the pick lines a unit on a pick trip brings (`rho`, times the
+            # pick trips' share of the units at work). On a floor short of units now (none idle for
+            # 5 minutes) every unit that leaves costs that and every unit back from a pad brings it
+            # (up to what the people can serve).
+            st, fl = dg["unit_states"], dg["fleet"]
+            busy = st["pick_trip"] + st["stow_trip"]
+            share = st["pick_trip"] / busy if busy else 1.0
+            spare0 = fl["usable_idle"]
+            short = spare0 <= 1 and float(np.mean(list(self._idle_seen)[-5:])) <= 1.0
+            fleet_gain = [
+                rho * share * ((n - fl["usable"]) if short else min(spare0 + n - fl["usable"], 0))
+                for n in usable
+            ]
+            # the most the drive units can bring then: those on pick trips now and their share of
+            # the spare ones (no floor of the people's capacity may lift the forecast above it)
+            fleet_cap = [
+                rho * max(st["pick_trip"] + share * (spare0 + n - fl["usable"]), 0.0) for n in usable
+            ]
+            if cap_now is not None:  # what its people serve *and* what its drive units bring
+                cap_now = min(cap_now, rho * (st["pick_trip"] + share * spare0))
         mu = self._capacity("served_pick", cap_now, saturated)
         staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
         self._last_staff = staff
-        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now)
+        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap)
+        if fleet_gain is not None:
+            people = self._people_cap_path(dg, staff, "pick")
+            out_mu = []
+            for k, (m, g) in enumerate(zip(mu_path, fleet_gain, strict=True)):
+                if g > 0:  # units back serve no faster than the people do
+                    g = min(g, max(self.capacity_share * people[k] - m, 0.0)) if people else g
+                out_mu.append(max(m + g, 1e-6))
+            mu_path = out_mu
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
         inflow = [lam * s for s in scale]
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
@@ -265,6 +328,72 @@ class Forecaster:
         out["open_cartons"] = [path_c[h - 1] for h in HORIZONS_MIN]
         return out
 
+    def _learn_fleet(self, dg: dict) -> None:
+        """Each minute: the battery a unit at work loses per minute, from the fleet's energy balance
+        (what the pads gave minus the change of the fleet's total charge, over the units at work),
+        the pick lines a drive unit on a pick trip brings per minute."""
+        fl = dg.get("fleet")
+        if not fl or self.fleet_rates is None:
+            return
+        states = dg["unit_states"]
+        served = sum(s["lines_served"] for s in dg["stations"] if s["kind"] == "pick")
+        self._idle_seen.append(int(fl["usable_idle"]))
+        if states["pick_trip"] >= 3:
+            ratio = served / states["pick_trip"]
+            self._rho_seen.append(ratio)
+            # A unit's rate is its rate when units are short (none free and idle): with units to
+            # spare a unit on a trip also queues at the station, and its rate then says nothing
+            # about what the floor loses when units leave. Until the fleet is short, a busy
+            # minute's rate (the upper quintile seen) stands in.
+            if fl["usable_idle"] <= 1:
+                self._rho.add(ratio)
+        n = sum(states.values())
+        total = (dg.get("battery_mean") or 0.0) * n
+        prev = self._prev_fleet
+        self._prev_fleet = (total, fl["on_pad"], fl["waiting_pad"], fl["usable"], n)
+        if prev is None or prev[4] != n or prev[3] <= 0:
+            return
+        r = self.fleet_rates
+        gained = r["charge_per_min"] * prev[1]
+        drain = (gained - (total - prev[0]) - r["idle_drain_per_min"] * prev[2]) / prev[3]
+        self._drain.add(float(np.clip(drain, 0.0, r["moving_drain_per_min"])))
+
+    def fleet_path(self, dg: dict, hmax: int) -> list[int] | None:
+        """Drive units free to take a trip at each minute 1..hmax ahead, from the charging rules
+        played forward on every unit's charge now (the digest's `fleet`): a unit at work drains
+        (the learned rate), one at or below its low level stops work and waits for a pad, a pad
+        that frees up goes to the lowest unit that may take it (at its low level, or below the
+        opportunity threshold), a unit on a pad gains the pad's rate and is free again at the
+        charge it is charged to. None without the fleet block or the rates."""
+        fl = dg.get("fleet")
+        if not fl or self.fleet_rates is None:
+            return None
+        r = self.fleet_rates
+        free = np.repeat([p / 100.0 for p, _ in fl["free_pct"]], [c for _, c in fl["free_pct"]])
+        chg = np.repeat([p / 100.0 for p, _ in fl["charging_pct"]], [c for _, c in fl["charging_pct"]])
+        free, chg = free.astype(np.float64), chg.astype(np.float64)
+        low, to, pads = float(fl["low"]), float(fl["charge_to"]), int(fl["pads"])
+        thr = max(float(fl["threshold"] if fl["threshold"] is not None else low), low)
+        drain = self._drain.v if self._drain.v is not None else r["drain_per_min"]
+        out = []
+        for _ in range(hmax):
+            chg = chg + r["charge_per_min"]
+            done = chg >= to
+            if done.any():
+                free = np.concatenate([free, chg[done]])
+                chg = chg[~done]
+            work = free > low
+            free = np.where(work, free - drain, free - r["idle_drain_per_min"])
+            room = pads - chg.size
+            if room > 0 and free.size:
+                order = np.argsort(free, kind="stable")
+                take = [i for i in order[:room] if free[i] <= thr]
+                if take:
+                    chg = np.concatenate([chg, free[take]])
+                    free = np.delete(free, take)
+            out.append(int(np.sum(free > low)))
+        return out
+
     def _staff_path(self, dg: dict, hmax: int) -> list[dict[str, int]]:
         """Associates per station for each minute 1..hmax ahead: now, plus the changes already
         known (`staff_ahead` in the digest: people walking to a station, back from a break or a
@@ -282,21 +411,33 @@ class Forecaster:
             out.append(dict(cur))
         return out
 
-    def _capacity_path(self, dg: dict, staff: list[dict], kind: str, mu: float, cap_now) -> list[float]:
+    def _people_cap_path(self, dg: dict, staff: list[dict], kind: str) -> list[float] | None:
+        """What the people of each minute's staffing serve at the plan's service times."""
+        if self.station_rate is None:
+            return None
+        ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
+        return [sum(self.station_rate(i, st.get(i, 0)) for i in ids) for st in staff]
+
+    def _capacity_path(
+        self, dg: dict, staff: list[dict], kind: str, mu: float, cap_now, fleet_cap: list[float] | None = None
+    ) -> list[float]:
         """Capacity per minute ahead: the capacity estimated now plus what the known staffing changes
         add or take at the plan's service times, at the rate the floor realises its staffing now
         (people back from a repair restore a down station's share; a planned break takes one away).
         Additive, so capacity the staffing does not explain (robotic stations) stays as it is; on a
-        floor of person-worked stations it is the estimate scaled by the staffing's capacity."""
+        floor of person-worked stations it is the estimate scaled by the staffing's capacity. The
+        floor (``capacity_share`` of the staffing's capacity) is at most ``capacity_share`` of what the
+        drive units can bring then (``fleet_cap``), where that is known."""
         if self.station_rate is None:
             return [mu] * len(staff)
         ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
         cap0 = sum(self.station_rate(i, int(n)) for i, n in self._now_staff(dg, ids))
         eff = min(1.0, mu / cap0) if cap0 > 0 else self.capacity_share
         out = []
-        for st in staff:
+        for k, st in enumerate(staff):
             cap = sum(self.station_rate(i, st.get(i, 0)) for i in ids)
-            out.append(max(mu + eff * (cap - cap0), self.capacity_share * cap, 1e-6))
+            floor = cap if fleet_cap is None else min(cap, fleet_cap[k])
+            out.append(max(mu + eff * (cap - cap0), self.capacity_share * floor, 1e-6))
         return out
 
     @staticmethod
@@ -391,6 +532,7 @@ class Forecaster:
             "served_stow": sum(s["lines_served"] for s in dg["stations"] if s["kind"] == "stow"),
         }
         self.history.append(row)
+        self._learn_fleet(dg)
         minute = dg["minute"]
         self._mature(dg, minute)
         saturated = row["backlog_lines"] > 0
@@ -487,18 +629,33 @@ class Forecaster:
             )
         rate = np.where(np.isnan(self._area_rate), self._rate_pooled or 0.0, self._area_rate)
         hot_now = now5 >= self.hot_wait_s
+        self._area_30.append(x)
+        level30 = np.mean(self._area_30, axis=0)
+        self._hot_seen.append((minute, hot_now.copy()))
         for h in HOT_HORIZONS_MIN:
             q = self._hot_pending[h]
             while q and q[0][0] <= minute:
                 _, pred, pers, made = q.popleft()
                 self.hot_scored[h].append((pred, pers, hot_now.copy(), made))
+            # the window event: hot at some minute within HOT_WINDOW_MIN of t + h (known once the
+            # window has passed)
+            q = self._hot_win_pending[h]
+            while q and q[0][0] + h + HOT_WINDOW_MIN <= minute:
+                made, pred, pers = q.popleft()
+                lo, hi = made + h - HOT_WINDOW_MIN, made + h + HOT_WINDOW_MIN
+                seen = [hn for m, hn in self._hot_seen if lo <= m <= hi]
+                if seen:
+                    self.hot_win_scored[h].append((pred, pers, np.any(seen, axis=0), made))
         for h in HOT_HORIZONS_MIN:
             j = HORIZONS_MIN.index(h) if h in HORIZONS_MIN else 0
             lines = {s["id"]: model[f"queue:{s['id']}"][j] for s in picks if f"queue:{s['id']}" in model}
             open_then = {sid: v for sid, v in lines.items() if self._open_at(dg, sid, h)}
-            expect = bg_now + rate * activity(open_then)
-            expect = HOT_BLEND * expect + (1.0 - HOT_BLEND) * now5
+            struct = bg_now + rate * activity(open_then)
+            expect = HOT_BLEND * struct + (1.0 - HOT_BLEND) * now5
             self._hot_pending[h].append((minute + h, expect >= self.hot_wait_s, hot_now.copy(), minute))
+            a, b, call = self.hot_win_rule
+            win = a * struct + b * level30 + (1.0 - a - b) * now5
+            self._hot_win_pending[h].append((minute, win >= call, hot_now.copy()))
 
     def _open_at(self, dg: dict, sid: str, h: int) -> bool:
         staff = self._last_staff
@@ -529,11 +686,12 @@ class Forecaster:
             expect = (0.5 * now5 + 0.5 * self._area_level) * ratio
             self._hot_pending[h].append((minute + h, expect >= self.hot_units, hot_now.copy(), minute))
 
-    def hot_spot_scores(self, *, from_minute: int = 0) -> dict[int, dict]:
+    def hot_spot_scores(self, *, from_minute: int = 0, window: bool = False) -> dict[int, dict]:
         """Per horizon: precision and recall of the hot-spot forecast and of persistence (hot now ->
-        hot then), over all areas and matured minutes from ``from_minute``."""
+        hot then), over all areas and matured minutes from ``from_minute``; ``window``: of the
+        window event (hot at some minute within ``HOT_WINDOW_MIN`` of t + h)."""
         out = {}
-        for h, rows in self.hot_scored.items():
+        for h, rows in (self.hot_win_scored if window else self.hot_scored).items():
             rows = [r for r in rows if r[3] >= from_minute]
             if not rows:
                 continue

@@ -108,7 +108,29 @@ def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
         stow_capacity=capacity("stow"),
         blend=blend,
         station_rate=station_rate,
+        fleet_rates=fleet_rates(scene),
     )
+
+
+def fleet_rates(scene) -> dict[str, float] | None:
+    """Battery fraction per minute a drive unit gains on a pad, loses moving, standing, and at work
+    (the prior before the run's own energy balance: half its time moving), from the scene's drive
+    units (their mean when the fleet mixes types). None without drive units."""
+    fleets = [f for f in scene.spec.fleet if getattr(f, "battery_wh", None)]
+    if not fleets:
+        return None
+    n = sum(f.count for f in fleets)
+
+    def per_min(attr: str) -> float:
+        return sum(f.count * getattr(f, attr) / f.battery_wh for f in fleets) / n / 60.0
+
+    moving, idle = per_min("power_moving_w"), per_min("power_idle_w")
+    return {
+        "charge_per_min": per_min("charge_power_w"),
+        "moving_drain_per_min": moving,
+        "idle_drain_per_min": idle,
+        "drain_per_min": 0.5 * (moving + idle),
+    }
 
 
 def _mean(dist) -> float:
@@ -255,6 +277,8 @@ class FloorManager:
             "forecast_skill": self.forecaster.skill(),
             "forecast_skill_after_1h": self.forecaster.skill(from_minute=60, pooled=True),
             "hot_spots_after_1h": self.forecaster.hot_spot_scores(from_minute=60),
+            # the window event: hot at some minute within 7 minutes of t + h (docs/eluna.md)
+            "hot_spots_window_after_1h": self.forecaster.hot_spot_scores(from_minute=60, window=True),
         }
         if self.agent is not None:
             out.update(self.agent.summary())
