@@ -14,85 +14,6 @@ import numpy as np
 Cell = tuple[int, int]
 
 
-class PodSet(set):
-    """A set of pods that tells its owner which pods joined or left (``on_change(pods)``).
-
-    The book's ``busy_pod``: pod selection caches each SKU's usable pods (`InventoryBook.usable_free`)
-    and must forget a SKU when a pod holding it becomes busy or free, wherever that happens. Reads
-    (``in``, iteration) are the plain set's; every mutator reports. Bulk updates report every pod
-    they were given, whether or not it changed membership (harmless: a cache entry is dropped).
-    """
-
-    def __init__(self, pods=(), on_change=None):
-        super().__init__(pods)
-        self.on_change = on_change
-
-    def __reduce__(self):  # copies and pickles are plain sets of the same pods
-        return (set, (list(self),))
-
-    def _changed(self, pods) -> None:
-        if self.on_change is not None:
-            self.on_change(pods)
-
-    def add(self, pod) -> None:
-        super().add(pod)
-        self._changed((pod,))
-
-    def discard(self, pod) -> None:
-        super().discard(pod)
-        self._changed((pod,))
-
-    def remove(self, pod) -> None:
-        super().remove(pod)
-        self._changed((pod,))
-
-    def pop(self):
-        pod = super().pop()
-        self._changed((pod,))
-        return pod
-
-    def clear(self) -> None:
-        pods = list(self)
-        super().clear()
-        self._changed(pods)
-
-    def update(self, *others) -> None:
-        pods = [p for o in others for p in o]
-        super().update(pods)
-        self._changed(pods)
-
-    def difference_update(self, *others) -> None:
-        pods = [p for o in others for p in o]
-        super().difference_update(pods)
-        self._changed(pods)
-
-    def symmetric_difference_update(self, other) -> None:
-        pods = list(other)
-        super().symmetric_difference_update(pods)
-        self._changed(pods)
-
-    def intersection_update(self, *others) -> None:
-        before = list(self)
-        super().intersection_update(*others)
-        self._changed(before)
-
-    def __ior__(self, other):
-        self.update(other)
-        return self
-
-    def __isub__(self, other):
-        self.difference_update(other)
-        return self
-
-    def __ixor__(self, other):
-        self.symmetric_difference_update(other)
-        return self
-
-    def __iand__(self, other):
-        self.intersection_update(other)
-        return self
-
-
 class InventoryBook:
     def __init__(
         self,
@@ -145,11 +66,7 @@ class InventoryBook:
         # the same as an int64[P, 2] array, (-1, -1) while carried: slotting reads all pods at once
         self.pod_rc = np.array(pod_cells, dtype=np.int64).reshape(n_pods, 2)
         self.pod_at: dict[Cell, int] = {c: p for p, c in enumerate(self.pod_cell)}
-        # pods committed to a trip; a `PodSet`, so the usable-pod cache hears of every change
-        self.busy_pod: set[int] = PodSet(on_change=self._pods_changed)
-        # sku -> [(pod, free units)] over its usable pods (on the floor, not busy), in the order of
-        # ``pods_of_sku[sku]``: `usable_free`. Dropped for a SKU whenever anything it reads changes.
-        self._usable_free: dict[int, list[tuple[int, int]]] = {}
+        self.busy_pod: set[int] = set()  # pods committed to a trip
 
     # -------------------------------------------------------------- queries
 
@@ -168,37 +85,6 @@ class InventoryBook:
             if free > best:
                 best = free
         return best
-
-    def usable_free(self, sku: int) -> list[tuple[int, int]]:
-        """``[(pod, free units of sku)]`` for each pod holding ``sku`` that is on the floor and not
-        busy, in the order of ``pods_of_sku[sku]`` (free may be 0 or less when all is reserved).
-
-        Cached per SKU: pod selection asks for the same popular SKUs (on hundreds of pods each) many
-        times a step, and between two asks little changes. An entry is dropped when the SKU's stock
-        or reservations change at any pod (`reserve`, `release`, `picked`, `stowed`) or when a pod
-        holding it is lifted, set down, or joins or leaves ``busy_pod`` (`_pods_changed`), so the
-        list is always what a fresh pass over the pods gives.
-        """
-        free = self._usable_free.get(sku)
-        if free is None:
-            busy, pod_cell, contents, reserved = self.busy_pod, self.pod_cell, self.contents, self.reserved
-            free = []
-            for p in self.pods_of_sku.get(sku, ()):
-                if p in busy or pod_cell[p] is None:
-                    continue
-                r = reserved[p]
-                free.append((p, contents[p].get(sku, 0) - r.get(sku, 0) if r else contents[p].get(sku, 0)))
-            self._usable_free[sku] = free
-        return free
-
-    def _pods_changed(self, pods) -> None:
-        """Pods lifted, set down, or made busy or free: forget the usable lists of their SKUs."""
-        cache = self._usable_free
-        if cache:
-            contents = self.contents
-            for p in pods:
-                for s in contents[p]:
-                    cache.pop(s, None)
 
     def units_in(self, pod: int) -> int:
         return self._units_total[pod]
@@ -226,12 +112,10 @@ class InventoryBook:
     # -------------------------------------------------------------- updates
 
     def reserve(self, pod: int, sku: int, units: int) -> None:
-        self._usable_free.pop(sku, None)
         self.reserved[pod][sku] = self.reserved[pod].get(sku, 0) + units
         self.sku_reserved[sku] += units
 
     def release(self, pod: int, sku: int, units: int) -> None:
-        self._usable_free.pop(sku, None)
         held = self.reserved[pod].get(sku, 0)
         self.sku_reserved[sku] -= min(units, held)
         left = held - units
@@ -241,7 +125,7 @@ class InventoryBook:
             self.reserved[pod].pop(sku, None)
 
     def picked(self, pod: int, sku: int, units: int) -> None:
-        self.release(pod, sku, units)  # also drops the SKU's usable list
+        self.release(pod, sku, units)
         left = self.contents[pod].get(sku, 0) - units
         if left < 0:
             raise ValueError(f"pod {pod} had fewer than {units} units of sku {sku}")
@@ -270,7 +154,6 @@ class InventoryBook:
 
     def stowed(self, pod: int, sku: int, units: int) -> None:
         self.unpromise_stow(pod, sku, units)
-        self._usable_free.pop(sku, None)
         self.contents[pod][sku] = self.contents[pod].get(sku, 0) + units
         self.pods_of_sku[sku].add(pod)
         self._units_total[pod] += units
@@ -280,7 +163,6 @@ class InventoryBook:
         self.mass_stale.add(pod)
 
     def lifted(self, pod: int) -> None:
-        self._pods_changed((pod,))
         cell = self.pod_cell[pod]
         if cell is not None:
             self.pod_at.pop(cell, None)
@@ -288,7 +170,6 @@ class InventoryBook:
         self.pod_rc[pod] = -1
 
     def set_down(self, pod: int, cell: Cell) -> None:
-        self._pods_changed((pod,))
         self.pod_cell[pod] = cell
         self.pod_rc[pod] = cell
         self.pod_at[cell] = pod

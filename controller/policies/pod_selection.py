@@ -28,15 +28,27 @@ def pick_scores(d: Dispatcher, idx: int) -> dict[int, int]:
     Each line is counted on its own (two lines of one SKU both count if the pod holds enough for
     either). The pods' keys come in first-seen order, which tie-breaking rules may rely on.
     """
+    book = d.book
     score: dict[int, int] = {}
+    busy, pod_cell, contents, reserved = book.busy_pod, book.pod_cell, book.contents, book.reserved
+    pods_of_sku = book.pods_of_sku
     # This loop is the hot path of large floors (a popular SKU sits on hundreds of pods), so each
-    # SKU's usable pods and their free units come from the book's per-SKU cache (`usable_free`,
-    # kept exact by the book), and lines of the same SKU reuse the list.
-    usable_free = d.book.usable_free
+    # SKU's usable pods and their free units are listed once per call, in the set's order, and
+    # lines of the same SKU reuse the list. book.available(p, sku), inlined.
+    free_by_sku: dict[int, list[tuple[int, int]]] = {}
     get = score.get
     for ln in d.stations[idx].pending:
-        units = ln.units
-        for p, n in usable_free(ln.sku):
+        sku, units = ln.sku, ln.units
+        free = free_by_sku.get(sku)
+        if free is None:
+            free = []
+            for p in pods_of_sku.get(sku, ()):
+                if p in busy or pod_cell[p] is None:
+                    continue
+                r = reserved[p]
+                free.append((p, contents[p].get(sku, 0) - r.get(sku, 0) if r else contents[p].get(sku, 0)))
+            free_by_sku[sku] = free
+        for p, n in free:
             if n >= units:
                 score[p] = get(p, 0) + 1
     return score
