@@ -87,7 +87,10 @@ class TripExecution:
                 trip.phase = LIFTING
                 u.goal = None
         elif trip.phase == TO_STATION:
-            pos = station.queue.index(trip) if trip in station.queue else 0
+            try:  # one scan of the queue, not two (`in`, then `index`)
+                pos = station.queue.index(trip)
+            except ValueError:
+                pos = 0
             owner = self._cell_owner.get(station.cell)
             occupied_by_other = owner is not None and owner != i
             if pos == 0 and (u.cell == station.cell or not occupied_by_other):

@@ -167,3 +167,72 @@ def test_rotation_aware_tables_hold_exact_steps_per_heading(guidance):
         at = (fleet.pos == fleet.goal).all(axis=1)
         fleet.goal[at] = cells[rng.integers(0, len(cells), int(at.sum()))]
         fleet.goal[rng.random(n) < 0.2] = cells[rng.integers(0, len(cells))]
+
+
+def _storage_floor(rng, H=18, W=30):
+    """Aisles around 2 x 4 storage blocks; every storage cell starts with a pod (closed when loaded)."""
+    storage = np.zeros((H, W), bool)
+    for r0 in range(1, H - 2, 3):
+        for c0 in range(1, W - 4, 5):
+            storage[r0 : r0 + 2, c0 : c0 + 4] = True
+    walls = rng.random((H, W)) < 0.03  # a few closed cells, so some routes are unique
+    pu = ~walls
+    pods = storage & (rng.random((H, W)) < 0.8)
+    return pu, storage, pods
+
+
+@pytest.mark.parametrize("guidance", ["none", "highways"])
+def test_repaired_tables_equal_fresh_searches_as_pods_move(guidance):
+    """Stale loaded tables are repaired from the log of flipped cells; each one must equal a fresh
+    search on the current maps (and Dijkstra), entry for entry, whatever moved since it was built."""
+    from fctwin.controller.planning.distance import DistanceTables
+    from fctwin.controller.planning.guidance import highway_move_costs
+
+    rng = np.random.default_rng(5)
+    pu, storage, pods = _storage_floor(rng)
+    H, W = pu.shape
+    pl = pu & ~pods
+    cost = highway_move_costs(pl, penalty=3) if guidance == "highways" else None
+    fast, slow = (
+        DistanceTables(pu, pl, max_tables=64, move_cost=cost, refresh_steps=3, repair=repair)
+        for repair in (True, False)
+    )
+    full_cost = np.ones((H * W, 4), np.int64)
+    full_cost[fast.base_cells] = fast.move_cost
+    full_cost = full_cost.reshape(H, W, 4)
+    goals = np.argwhere(pu)[rng.choice(int(pu.sum()), 12, replace=False)]
+    goal_lin = (goals[:, 0] * W + goals[:, 1]).astype(np.int32)
+    loaded = np.ones(goal_lin.size, bool)
+    loaded[:3] = False  # unloaded tables never go stale: they must stay untouched
+    store = np.argwhere(storage)
+    for step in range(60):
+        # pods lifted and set down (some cells flip twice between rebuilds: no net change), and
+        # now and then a goal cell itself
+        for r, c in store[rng.choice(len(store), int(rng.integers(0, 6)), replace=False)]:
+            pods[r, c] = not pods[r, c]
+        if step % 17 == 0:
+            r, c = goals[3 + step % 9]
+            pods[r, c] = storage[r, c] and not pods[r, c]
+        pl = pu & ~pods
+        for t in (fast, slow):
+            t.sync_maps(pu, pl)
+            slots = np.full(goal_lin.size, -1, np.int32)
+            stale = (t.slot_version < t.map_version[1]) & (step - t.slot_built >= t.refresh_steps)
+            have = t.key_slot[np.where(loaded, H * W, 0) + goal_lin]
+            keep = (have >= 0) & ~(loaded & (have >= 0) & stale[np.maximum(have, 0)])
+            slots[keep] = have[keep]
+            t.fill_slots(goal_lin, loaded, slots, step)
+            t.last_slots = slots
+        for k in range(goal_lin.size):
+            np.testing.assert_array_equal(
+                fast.tables[fast.last_slots[k]], slow.tables[slow.last_slots[k]], err_msg=f"{step=}, {k=}"
+            )
+        if step % 10 == 9:  # and both equal Dijkstra on the maps they were built on (here: now, if fresh)
+            for k in np.flatnonzero(loaded):
+                if fast.slot_built[fast.last_slots[k]] == step:
+                    g = (int(goals[k, 0]), int(goals[k, 1]))
+                    ref = exact_distances(pl, full_cost, g).ravel()[fast.base_cells]
+                    np.testing.assert_array_equal(fast.tables[fast.last_slots[k]], ref)
+    assert fast.repair_counts[0] > 50  # the repair path really ran
+    assert slow.repair_counts[0] == 0
+    assert fast.bfs_count == slow.bfs_count  # the same tables rebuilt at the same steps

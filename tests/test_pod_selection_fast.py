@@ -113,3 +113,65 @@ def test_fast_selection_matches_the_plain_loops(seed):
             score = _reference_pick_scores(d, idx)
             nearest = min(score, key=lambda q: (_distance(d, q, idx), q)) if score else None
             assert Nearest().pick_pod(d, idx) == nearest
+
+
+def _fresh_sku_pods(book, sku):
+    return sorted(
+        (p, book.available(p, sku), p not in book.busy_pod and book.pod_cell[p] is not None)
+        for p in book.pods_of_sku.get(sku, ())
+    )
+
+
+def _kept_sku_pods(book, sku):
+    arr = book.sku_pods(sku)
+    n = arr.n
+    assert {int(p): k for k, p in enumerate(arr.pods[:n])} == arr.index
+    return sorted(zip(arr.pods[:n].tolist(), arr.free[:n].tolist(), arr.usable[:n].tolist(), strict=True))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_usable_pod_index_stays_exact_as_pods_move_and_stock_changes(seed):
+    """The book's per-SKU pod arrays (`sku_pods`, updated in place) always equal a fresh pass after
+    every kind of change: reservations made and released, picks that empty a slot, stows that add a
+    SKU to a pod, pods lifted and set down, and pods made busy or free one at a time or in bulk (set
+    operators on ``busy_pod``)."""
+    rng = np.random.default_rng(100 + seed)
+    d, n_skus = _random_floor(rng)
+    book = d.book
+    n_pods = len(book.pod_cell)
+    for _ in range(400):
+        for s in rng.integers(0, n_skus, 5):  # build the arrays of a few SKUs
+            book.sku_pods(int(s))
+        p, sku = int(rng.integers(n_pods)), int(rng.integers(n_skus))
+        held = book.contents[p].get(sku, 0)
+        r = rng.random()
+        if r < 0.15 and book.available(p, sku) > 0:
+            book.reserve(p, sku, int(rng.integers(1, book.available(p, sku) + 1)))
+        elif r < 0.25 and book.reserved[p].get(sku, 0) > 0:
+            book.release(p, sku, int(rng.integers(1, book.reserved[p][sku] + 1)))
+        elif r < 0.35 and held > 0:
+            book.picked(p, sku, min(held, int(rng.integers(1, 5))))
+        elif r < 0.45:
+            book.stowed(p, sku, int(rng.integers(1, 6)))
+        elif r < 0.55:
+            book.busy_pod.add(p)
+        elif r < 0.65:
+            book.busy_pod.discard(p)
+        elif r < 0.7:
+            some = {int(q) for q in rng.integers(0, n_pods, 4)}
+            op = int(rng.integers(4))
+            if op == 0:
+                book.busy_pod |= some
+            elif op == 1:
+                book.busy_pod -= some
+            elif op == 2:
+                book.busy_pod ^= some
+            else:
+                book.busy_pod.symmetric_difference_update(some)
+        elif r < 0.85 and book.pod_cell[p] is not None:
+            book.lifted(p)
+        elif book.pod_cell[p] is None:
+            book.set_down(p, (n_pods + p, 0))
+        for s in map(int, book._sku_arrays):
+            assert _kept_sku_pods(book, s) == _fresh_sku_pods(book, s), f"sku {s}"
+    assert 0 < len(book._sku_arrays) <= n_skus
