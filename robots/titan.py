@@ -70,6 +70,39 @@ def round_6(x: float) -> float:
     return round(x, 6)
 
 
+def move_refusal(
+    floor: FloorView,
+    action: int,
+    *,
+    stopped: bool,
+    timed_op: int,
+    row: int,
+    col: int,
+    heading: int,
+    loaded: bool,
+) -> str | None:
+    """Why a Titan in this state refuses a move command with ``action`` (None: it takes it).
+
+    A wait is always taken; any other action not while stopped or busy with a timed command; a
+    forward move only into a cell the unit may enter (`fctwin.robots.floor.may_enter`). The fleet
+    host asks this for the move commands of all its Titans without going through each `Titan`.
+    """
+    if action not in (0, 1, 2, 3):
+        return f"unknown action {action}"
+    if action == _W:
+        return None
+    if stopped:
+        return "unit is stopped"
+    if timed_op != TIMED_NONE:
+        return f"busy with {TIMED_NAMES[timed_op]}"
+    if action == _F:
+        dr, dc = FORWARD_DELTA[heading]
+        target = (row + dr, col + dc)
+        if not may_enter(floor, target, loaded=loaded):
+            return f"cannot enter {target}"
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class TitanParams:
     """Limits and timings of a Titan (defaults: RAWSim-O and FACTS.md)."""
@@ -309,22 +342,20 @@ class Titan(RobotUnit):
         return UnitEvent(self.unit_id, "refused", t_s, -1, {"op": "move", "reason": reason})
 
     def _handle_move(self, command: Move, t_s: float) -> list[UnitEvent]:
-        action = command.action
-        if action not in (0, 1, 2, 3):
-            return [self._refuse(command, t_s, f"unknown action {action}")]
-        if action == _W:
-            self._pending_action = action
-            return []
-        if self._stopped:
-            return [self._refuse(command, t_s, "unit is stopped")]
-        if self._timed is not None:
-            return [self._refuse(command, t_s, f"busy with {self._timed[0]}")]
-        if action == _F:
-            dr, dc = FORWARD_DELTA[self.heading]
-            target = (self.cell[0] + dr, self.cell[1] + dc)
-            if not may_enter(self.floor, target, loaded=self.pod_id >= 0):
-                return [self._refuse(command, t_s, f"cannot enter {target}")]
-        self._pending_action = action
+        a, i = self._arrays, self._row
+        reason = move_refusal(
+            self.floor,
+            command.action,
+            stopped=a.stopped.item(i),
+            timed_op=a.timed_op.item(i),
+            row=a.row.item(i),
+            col=a.col.item(i),
+            heading=a.heading.item(i),
+            loaded=a.pod_id.item(i) >= 0,
+        )
+        if reason is not None:
+            return [self._refuse(command, t_s, reason)]
+        a.pending[i] = command.action
         return []
 
     def _handle_lift(self, command: Lift, t_s: float) -> list[UnitEvent]:

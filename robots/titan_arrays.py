@@ -116,6 +116,19 @@ def step_titans_reference(
 step_titans = numba.njit(**_NUMBA_OPTS)(step_titans_reference)
 
 
+_warm = False
+
+
+def _warm_kernel() -> None:
+    """Load (or compile) the kernel now, once per process: at a unit's construction, in start-up,
+    rather than at its first step, in the middle of a run (a robot's or fleet host's first tick then
+    stalled for the load: up to seconds on a busy machine, long enough to miss a liveness window)."""
+    global _warm
+    if not _warm:
+        _warm = True
+        TitanArrays(0).step(0.0, 0.0)
+
+
 class TitanArrays:
     """State and limits of ``n`` Titans, one row each. See the module docstring."""
 
@@ -148,6 +161,7 @@ class TitanArrays:
         self.flags = np.zeros(n, np.int8)
         self.done_op = np.zeros(n, i64)
         self.done_pod = np.full(n, -1, i64)
+        _warm_kernel()
 
     def set_params(self, i: int, params) -> None:
         """Row ``i``'s limits from a `fctwin.robots.titan.TitanParams`."""
