@@ -257,6 +257,9 @@ class FleetHost:
         if not (self._world_sync_due or now):
             return
         backlog, self._world_backlog = self._world_backlog, []
+        # The pods this backlog lifts get their bodies in one batch first (a lazy world made each at
+        # its lift, one call per pod: most of the flush on a 2,000-unit floor).
+        self.world.make_pod_bodies([pod for op, _, pod, _, _ in backlog if op == "lift"])
         for op, unit, pod, cell, heading in backlog:
             self._world_pod_op(op, unit, pod, cell, heading)
         if self._world_sync_due:

@@ -338,3 +338,20 @@ def test_gui_world_animates_under_xvfb():
     result = run_python(GUI_STORY, {}, wrapper=["xvfb-run", "-a"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "animated" in result.stdout
+
+
+def test_a_lazy_world_makes_pod_bodies_in_a_batch_where_the_pods_rest():
+    """The fleet host gives the pods a backlog of world updates lifts their bodies in one batch first."""
+    with World(small_spec()) as eager, World(small_spec(), lazy_pods=True) as lazy:
+        n_before = p.getNumBodies(physicsClientId=lazy.client_id)
+        lazy.make_pod_bodies([2, 0, 2])
+        assert p.getNumBodies(physicsClientId=lazy.client_id) == n_before + 2  # pods 0 and 2, once each
+        lazy.make_pod_bodies([0, 2])  # they have theirs: nothing more
+        lazy.make_pod_bodies([])
+        assert p.getNumBodies(physicsClientId=lazy.client_id) == n_before + 2
+        for pod in (0, 2):
+            np.testing.assert_allclose(lazy.pod_position(pod), eager.pod_position(pod), atol=1e-6)
+        move_unit(lazy, 0, (3, 3))
+        lazy.lift_pod(0, 0)  # the lift uses the body made in the batch
+        assert p.getNumBodies(physicsClientId=lazy.client_id) == n_before + 2
+        assert lazy.pod_carrier(0) == 0

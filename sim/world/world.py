@@ -143,6 +143,19 @@ class World:
             self._bodies.pods[pod] = body
         return body
 
+    def make_pod_bodies(self, pods) -> None:
+        """Give these pods their bodies now, in one batch, where they rest (a lazy world otherwise makes
+        each at its first lift, one PyBullet call per pod: several times the cost per pod of a batch).
+        Pods that have a body already are skipped."""
+        if not self.lazy_pods:
+            return
+        pods = np.unique(np.asarray(pods, dtype=np.int64).reshape(-1))
+        if not len(pods):
+            return
+        pods = pods[self._bodies.pods[pods] < 0]  # a pod without a body never moved: it rests
+        if len(pods):
+            self._bodies.pods[pods] = self._builder.create_pods(self._pod_cell[pods])
+
     def _materialise_pods(self) -> None:
         """Give every pod without a body one, at its resting cell (lazy worlds; else nothing to do)."""
         if not self.lazy_pods:
