@@ -14,8 +14,8 @@ same fleet host.
 Wall-clock figures on a shared machine: the load average is printed beside them. ``--profile N``
 prints the N functions with the most own time (shares of the fleet host's time hold under load).
 Issue 21's goal is for the whole run (benchmarks/sim_speed.py); this isolates the fleet host's share:
-at fc_2000's 0.1 s... ticks, 50x real time leaves the two processes together 1/50 of each simulated
-second.
+fc_2000's ticks are 1.267 s, so 50x real time leaves the dispatcher and the fleet host together
+about 25 ms a tick (they take turns on one CPU).
 """
 
 from __future__ import annotations

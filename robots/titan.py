@@ -6,6 +6,9 @@ during which the unit does not move. A pod heavier than the payload is refused. 
 not enter a cell where a pod stands; an unloaded one passes under stored pods. Battery drains by
 power draw (moving or idle) and charges on a charging pad; at zero the unit stops.
 
+A Titan's numeric state lives in a row of a `fctwin.robots.titan_arrays.TitanArrays` (its own, or
+the fleet host's for all its Titans), stepped by one kernel: see that module.
+
 Moves are confirmed by telemetry (no ack event per step: at fleet scale that would be most of the
 traffic); timed commands (lift, set down, charge) produce ``ack`` then ``done`` (with the kind of
 the command in ``data["op"]``), or ``refused`` with a reason.

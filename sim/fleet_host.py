@@ -7,6 +7,12 @@ picked and stowed) and returns a `TelemetryFrame`. It also keeps the PyBullet wo
 The floor's truth it writes is `SimFloor` (fleet_floor.py); the units it hosts are built by
 fleet_units.py.
 
+Its Titans are stepped as arrays: their numeric state lives in one `TitanArrays` (each `Titan` is a
+view onto its row), one kernel call steps them all, their move commands are checked and their
+states reported from the arrays. Each is still a Titan unit (its own commands, idempotence window,
+events), so a hardware robot can take any one's place; tests/test_titan_arrays.py checks the frames
+against N separate Titans.
+
 It is reached only through a link (`fctwin.sim.fleet_link_local` in-process,
 `fctwin.network.fleet_link` over ZeroMQ in its own process), so the dispatcher cannot tell it from
 hardware. As its own program, ``python -m fctwin.sim.fleet_host --spec FILE`` serves one fleet
