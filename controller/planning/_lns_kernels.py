@@ -39,8 +39,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from fctwin.controller.planning._action_kernels import operation_cells
 from fctwin.controller.planning._epibt_kernels import rank_operations
-from fctwin.controller.planning._kernels import ACT_C, ACT_F, ACT_R, ACT_W, NO_AGENT, neighbour
+from fctwin.controller.planning._kernels import ACT_W, NO_AGENT
 from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
 LCG_MUL = 1103515245
@@ -70,21 +71,6 @@ def rank_all(
             H, W, i, pos_lin, heading, goal_slot, loaded, pass_u, pass_l, cell_index, tables, move_cost, tie,
             ops, lateness, prev_op, keep, opord, nops, opkey[i],
         )  # fmt: skip
-
-
-@numba.njit(**NUMBA_OPTS)
-def _op_cells(H, W, c, hd, ops, o, cells):
-    """Cells of operation ``o`` started on ``c`` facing ``hd``: ``cells[k]`` at time k (``cells[0] = c``)."""
-    cells[0] = c
-    for k in range(ops.shape[1]):
-        a = ops[o, k]
-        if a == ACT_F:
-            c = neighbour(H, W, c, hd)
-        elif a == ACT_R:
-            hd = (hd + 1) % 4
-        elif a == ACT_C:
-            hd = (hd + 3) % 4
-        cells[k + 1] = c
 
 
 @numba.njit(**NUMBA_OPTS)
@@ -163,7 +149,7 @@ def lns_refine_kernel(
                 o = opord[a, r]
                 if o == opsel[a]:
                     continue
-                _op_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
+                operation_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
                 for k in range(1, K + 1):
                     j = occ[k, cells[k]]
                     if j < 0 or j == a:  # (NO_AGENT is -1)
@@ -211,7 +197,7 @@ def lns_refine_kernel(
                 if new + opkey[a, r] + rest >= old or opkey[a, r] > cap:
                     break  # the group cannot beat its old total any more, or a would end worse off
                 o = opord[a, r]
-                _op_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
+                operation_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
                 if _free(cells, a, K, occ, path, in_nb):
                     for k in range(1, K + 1):
                         path[a, k] = cells[k]
