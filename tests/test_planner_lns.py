@@ -9,7 +9,7 @@ from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir 
 from test_planner_epibt import run_kernel
 from test_planner_pibt import ROOT, advance, random_instance
 
-from fctwin.controller.planning._lns_kernels import lns_refine_kernel, rank_all
+from fctwin.controller.planning._lns_kernels import KEY_PER_STEP, lns_refine_kernel, rank_all
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.pibt import PIBTPlanner
 from fctwin.controller.planning.reference_lns import reference_lns_refine
@@ -57,17 +57,19 @@ def test_kernel_matches_reference_never_conflicts_and_never_raises_the_cost():
             prio_pos = np.full(fleet.n, -1, np.int32)
             if seed % 2 == 0:
                 prio_pos[inputs["order"]] = np.arange(fleet.n, dtype=np.int32)
+            # bounded relaxation of that rule: none, one step of cost, or (in key units) a few ties
+            slack = (0, KEY_PER_STEP, 0, 0, 7, 0)[seed % 6]
             ref_work = [0, 0]
             ref_actions, ref_sel = reference_lns_refine(
                 inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
-                ranked, before.tolist(), prio_pos, planner.lns_iterations, planner.lns_size, 1000 * seed + t,
-                ref_work,
+                ranked, before.tolist(), prio_pos, slack, planner.lns_iterations, planner.lns_size,
+                1000 * seed + t, ref_work,
             )  # fmt: skip
             out = np.empty(fleet.n, np.int8)
             selrank, cand, members, saved_path, saved_sel, saved_rank, cells_buf = planner.lns_scratch
             lns_refine_kernel(
                 inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
-                planner.op_ord, planner.op_n, planner.lns_key, prio_pos, planner.lns_iterations,
+                planner.op_ord, planner.op_n, planner.lns_key, prio_pos, slack, planner.lns_iterations,
                 planner.lns_size, 1000 * seed + t, planner.op_occ, planner.op_path, planner.op_sel, selrank,
                 planner.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells_buf, out,
                 planner.last_lns,
@@ -111,11 +113,40 @@ def test_refinement_lowers_the_total_cost_of_a_jam():
     assert total_cost(ranked, planner.op_sel) < before
 
 
+def test_priority_slack_lies_between_the_rule_and_no_rule():
+    """On a dense jam, PIBT's rule accepts fewer groups than the total cost alone; a slack of a few
+    steps accepts more than the strict rule and (with a large slack) as many as no rule."""
+    rng = np.random.default_rng(11)
+    pu = rng.random((12, 14)) > 0.15
+    cells = np.argwhere(pu)
+    n = 70
+    start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
+    heading = rng.integers(0, 4, n).astype(np.int8)
+    goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
+    grid = GridMaps(pu, pu.copy())
+
+    def accepted(**opts) -> int:
+        planner = PIBTPlanner(operation_steps=3, lns_iterations=300, lns_size=6, **opts)
+        planner.reset(grid, n, seed=0)
+        fleet = FleetArrays(start.copy(), heading.copy(), goal.copy(), np.zeros(n, bool), np.ones(n, bool))
+        inputs = planner.prepare_step(grid, fleet)
+        prev_op = planner.previous_operations(inputs["heading"])
+        run_kernel(planner, inputs, prev_op)
+        planner._refine(inputs, prev_op, np.empty(n, np.int8))
+        return int(planner.last_lns[1])
+
+    strict, free = accepted(), accepted(lns_respect_priority=False)
+    assert strict < accepted(lns_priority_slack=1) <= accepted(lns_priority_slack=2) <= free
+    assert accepted(lns_priority_slack=1000) == free
+
+
 def test_options_are_checked():
     with pytest.raises(ValueError, match="lns_iterations >= 0"):
         PIBTPlanner(operation_steps=3, lns_iterations=-1)
     with pytest.raises(ValueError, match="lns_size >= 1"):
         PIBTPlanner(operation_steps=3, lns_iterations=5, lns_size=0)
+    with pytest.raises(ValueError, match="lns_priority_slack must be >= 0"):
+        PIBTPlanner(operation_steps=3, lns_iterations=5, lns_priority_slack=-1)
 
 
 SMALL_RUN = """
@@ -132,7 +163,7 @@ start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
 goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
 fleet = FleetArrays(start, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.ones(n, bool))
 grid = GridMaps(pu, pu.copy())
-p = PIBTPlanner(operation_steps=3, lns_iterations=50, lns_size=5)
+p = PIBTPlanner(operation_steps=3, lns_iterations=50, lns_size=5, lns_priority_slack=1)
 p.reset(grid, n, seed=3)
 out = np.empty(n, np.int8)
 log = []

@@ -21,6 +21,7 @@ import itertools
 import numba
 import numpy as np
 
+from fctwin.controller.planning._action_kernels import step_action
 from fctwin.controller.planning._kernels import (
     ACT_C,
     ACT_F,
@@ -151,8 +152,8 @@ def rank_operations(
             arrive = 0
         for k in range(K):
             a = ops[o, k]
+            v, nhd = step_action(H, W, c, hd, a)
             if a == ACT_F:
-                v = neighbour(H, W, c, hd)
                 if v < 0 or not (pass_l[v] if loaded[i] else pass_u[v]):
                     ok = False
                     break
@@ -160,18 +161,15 @@ def rank_operations(
                 steps += np.int64(move_cost[cc, hd]) if (cc >= 0 and slot >= 0) else 1
                 if first_dir < 0:
                     first_dir = hd
-                c = v
                 n_f += 1
                 if arrive >= 0:
                     after += 1
             else:
-                if a == ACT_R:
-                    hd = (hd + 1) % 4
-                    n_turn += 1
-                elif a == ACT_C:
-                    hd = (hd + 3) % 4
-                    n_turn += 1
+                if a != ACT_W:
+                    n_turn += 1  # R or C
                 steps += 1
+            c = v
+            hd = nhd
             if (
                 arrive < 0
                 and slot >= 0
@@ -255,14 +253,8 @@ def _try_operations(
         ok = True
         nb = 0
         for k in range(1, K + 1):
-            a = ops[o, k - 1]
             prev = c
-            if a == ACT_F:
-                c = neighbour(H, W, c, hd)
-            elif a == ACT_R:
-                hd = (hd + 1) % 4
-            elif a == ACT_C:
-                hd = (hd + 3) % 4
+            c, hd = step_action(H, W, c, hd, ops[o, k - 1])
             path[i, k] = c
             j = occ[k, c]
             if j != NO_AGENT and j != i:

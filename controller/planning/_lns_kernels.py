@@ -20,7 +20,8 @@ One iteration:
 3. *Repair*: the seed re-plans first, then the others in random order; each takes its best-ranked
    operation whose cells no reserved unit holds at the same time and that swaps with no one. A
    unit of higher priority than the seed may not end worse off than before (PIBT's rule that a
-   unit never yields to a lower one; ``prio_pos``): without this rule MR24-WAREHOUSE gained 8% over
+   unit never yields to a lower one; ``prio_pos``), or not by more than ``prio_slack`` (a bounded
+   relaxation of the rule): without this rule MR24-WAREHOUSE gained 8% over
    the first 1,000 steps and then fell behind the planner without LNS from about step 1,500 on.
    It stops early once the group cannot beat its old total even with every remaining unit on its
    best operation.
@@ -39,10 +40,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from fctwin.controller.planning._action_kernels import operation_cells
 from fctwin.controller.planning._epibt_kernels import rank_operations
-from fctwin.controller.planning._kernels import ACT_C, ACT_F, ACT_R, ACT_W, NO_AGENT, neighbour
+from fctwin.controller.planning._kernels import ACT_W, NO_AGENT
 from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
+# one step of cost in `rank_operations`' keys: ((8 * cost + turns) * 16 + lateness) * 4 + tie
+KEY_PER_STEP = 8 * 16 * 4
 LCG_MUL = 1103515245
 LCG_ADD = 12345
 LCG_MASK = 0x7FFFFFFF
@@ -73,21 +77,6 @@ def rank_all(
 
 
 @numba.njit(**NUMBA_OPTS)
-def _op_cells(H, W, c, hd, ops, o, cells):
-    """Cells of operation ``o`` started on ``c`` facing ``hd``: ``cells[k]`` at time k (``cells[0] = c``)."""
-    cells[0] = c
-    for k in range(ops.shape[1]):
-        a = ops[o, k]
-        if a == ACT_F:
-            c = neighbour(H, W, c, hd)
-        elif a == ACT_R:
-            hd = (hd + 1) % 4
-        elif a == ACT_C:
-            hd = (hd + 3) % 4
-        cells[k + 1] = c
-
-
-@numba.njit(**NUMBA_OPTS)
 def _free(cells, a, K, occ, path, unplanned):
     """Whether unit ``a`` may take ``cells`` (times 0..K): no reserved unit on a cell at the same
     time, and no swap with a reserved unit (units in ``unplanned`` hold no reservation)."""
@@ -106,15 +95,17 @@ def _free(cells, a, K, occ, path, unplanned):
 
 @numba.njit(**NUMBA_OPTS)
 def lns_refine_kernel(
-    H, W, pos_lin, heading, active, ops, opord, nops, opkey, prio_pos, iterations, max_size, seed, occ, path,
-    opsel, selrank, in_nb, cand, members, saved_path, saved_sel, saved_rank, cells, out_actions, work,
+    H, W, pos_lin, heading, active, ops, opord, nops, opkey, prio_pos, prio_slack, iterations, max_size, seed,
+    occ, path, opsel, selrank, in_nb, cand, members, saved_path, saved_sel, saved_rank, cells, out_actions,
+    work,
 ):  # fmt: skip
     """Refine the operations ``opsel`` (with their cells ``path``, conflict-free) by ``iterations``
     LNS iterations (see the module docstring); writes each unit's first action.
 
     Inputs: ``opord``/``nops``/``opkey`` from `rank_all`; ``prio_pos`` int32[N], each unit's place
     in the priority order (0 first; a unit placed before the seed never gets a worse operation, -1
-    for every unit: no such rule); ``path`` int32[N, K + 1] and ``opsel``
+    for every unit: no such rule); ``prio_slack`` how much worse, in key units (`KEY_PER_STEP` per step of
+    cost), such a unit may end (0: not at all, PIBT's rule); ``path`` int32[N, K + 1] and ``opsel``
     int32[N] as the operation kernel leaves them (updated in place); ``seed`` (< 2**31) seeds the
     generator. Scratch: occ int32[K + 1, H*W] (all -1 on entry, left all -1), selrank/cand int32[N],
     in_nb bool[N] (all False on entry, left so), members/saved_sel/saved_rank int32[max_size],
@@ -163,7 +154,7 @@ def lns_refine_kernel(
                 o = opord[a, r]
                 if o == opsel[a]:
                     continue
-                _op_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
+                operation_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
                 for k in range(1, K + 1):
                     j = occ[k, cells[k]]
                     if j < 0 or j == a:  # (NO_AGENT is -1)
@@ -204,14 +195,15 @@ def lns_refine_kernel(
         for b in range(m):
             a = members[b]
             rest -= opkey[a, 0]
-            # as in PIBT, a unit of higher priority than the seed is not made worse for it
-            cap = opkey[a, saved_rank[b]] if prio_pos[a] < prio_pos[s] else np.int64(1) << 62
+            # as in PIBT, a unit of higher priority than the seed is not made worse for it (or by at
+            # most ``prio_slack``: a bounded relaxation of the rule)
+            cap = opkey[a, saved_rank[b]] + prio_slack if prio_pos[a] < prio_pos[s] else np.int64(1) << 62
             found = False
             for r in range(nops[a]):
                 if new + opkey[a, r] + rest >= old or opkey[a, r] > cap:
                     break  # the group cannot beat its old total any more, or a would end worse off
                 o = opord[a, r]
-                _op_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
+                operation_cells(H, W, pos_lin[a], np.int64(heading[a]), ops, o, cells)
                 if _free(cells, a, K, occ, path, in_nb):
                     for k in range(1, K + 1):
                         path[a, k] = cells[k]

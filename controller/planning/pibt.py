@@ -71,7 +71,7 @@ import numpy as np
 
 from fctwin.controller.planning._epibt_kernels import epibt_step_kernel, make_operations, operation_lateness
 from fctwin.controller.planning._kernels import pibt_step_kernel, prepare_kernel
-from fctwin.controller.planning._lns_kernels import lns_refine_kernel, rank_all
+from fctwin.controller.planning._lns_kernels import KEY_PER_STEP, lns_refine_kernel, rank_all
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.distance import DistanceTables
 from fctwin.controller.planning.guidance import grid_highway_move_costs, highway_move_costs
@@ -122,6 +122,8 @@ class PIBTPlanner:
         ``operation_step_budget``. 0 (default): off. ``lns_size`` units at most per neighbourhood.
         ``lns_respect_priority`` (default True): a unit of higher priority than the neighbourhood's
         seed never ends worse off (PIBT's rule); False lets the total cost decide alone.
+        ``lns_priority_slack`` (steps, default 0) relaxes the rule by a bound: such a unit may end
+        at most that many steps of cost worse off.
         ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
     """
 
@@ -146,6 +148,7 @@ class PIBTPlanner:
         lns_iterations: int = 0,
         lns_size: int = 8,
         lns_respect_priority: bool = True,
+        lns_priority_slack: int = 0,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
         # instead of single cells; budget and depth bound the backtracking per root unit
@@ -162,6 +165,9 @@ class PIBTPlanner:
         self.lns_iterations = int(lns_iterations)
         self.lns_size = int(lns_size)
         self.lns_respect_priority = bool(lns_respect_priority)
+        if int(lns_priority_slack) < 0:
+            raise ValueError(f"lns_priority_slack must be >= 0 (steps), not {lns_priority_slack}")
+        self.lns_priority_slack = int(lns_priority_slack)
         self.last_lns = np.zeros(2, np.int64)  # last step: LNS iterations run, neighbourhoods accepted
         self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
         self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
@@ -458,9 +464,9 @@ class PIBTPlanner:
             prio_pos[:] = -1
         lns_refine_kernel(
             k["H"], k["W"], k["pos_lin"], k["heading"], k["active"], self.ops, self.op_ord, self.op_n,
-            self.lns_key, prio_pos, self.lns_iterations, self.lns_size, seed, self.op_occ, self.op_path,
-            self.op_sel, selrank, self.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells,
-            out_actions, self.last_lns,
+            self.lns_key, prio_pos, KEY_PER_STEP * self.lns_priority_slack, self.lns_iterations,
+            self.lns_size, seed, self.op_occ, self.op_path, self.op_sel, selrank, self.lns_in_nb, cand,
+            members, saved_path, saved_sel, saved_rank, cells, out_actions, self.last_lns,
         )  # fmt: skip
 
     def _run_kernel(self, k: dict[str, object], out_actions: np.ndarray) -> None:

@@ -32,6 +32,7 @@ def reference_lns_refine(
     ranked: list[list[tuple[int, int]]],
     opsel: list[int],
     prio_pos: np.ndarray,
+    prio_slack: int,
     iterations: int,
     max_size: int,
     seed: int,
@@ -40,8 +41,8 @@ def reference_lns_refine(
     """Refine ``opsel`` (one operation per unit, conflict-free) and return (first actions
     ``int8[N]``, refined operations). ``ranked[i]`` is unit i's feasible operations best first as
     ``(operation, key)`` (empty for stopped units); ``prio_pos[i]`` unit i's place in the priority
-    order (a unit placed before the seed never ends worse off). ``work`` receives [iterations run,
-    accepted]."""
+    order (a unit placed before the seed never ends worse off by more than ``prio_slack`` key
+    units). ``work`` receives [iterations run, accepted]."""
     n = len(pos_lin)
     k_steps = ops.shape[1]
     opsel = [int(o) for o in opsel]
@@ -138,7 +139,7 @@ def reference_lns_refine(
         for a in group:
             rest -= key_of[a][0]
             # a unit of higher priority than the seed must not end worse off than before
-            cap = key_of[a][saved[a][1]] if prio_pos[a] < prio_pos[s] else float("inf")
+            cap = key_of[a][saved[a][1]] + prio_slack if prio_pos[a] < prio_pos[s] else float("inf")
             for r, (o, key) in enumerate(ranked[a]):
                 if new + key + rest >= old or key > cap:
                     ok = False  # the group cannot beat its old total any more, or a would lose
