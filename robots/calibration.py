@@ -25,6 +25,7 @@ __all__ = [
     "calibrate",
     "calibrate_bluejay",
     "fit_gamma",
+    "pooled_intervals",
     "vulcan_figures",
     "vulcan_intervals",
     "write_models",
@@ -105,7 +106,10 @@ def _vulcan_pod(job) -> list[tuple]:
             item_id = cell.place_for_pick(size, mass, kind, stack=stack)
             if item_id is not None:
                 pres = cell.pick(item_id)
-                pick = (pres.duration_s, pres.success, pres.reason, kind)
+                why = pres.reason
+                if why == "dropped" and pres.break_phase:  # where along the pull the seal broke
+                    why = f"dropped: {pres.break_phase}"
+                pick = (pres.duration_s, pres.success, why, kind)
                 grasp = (pres.first_grasp_ok, pres.regrasps, pres.reseats)
         out.append((item_class(size), stow, pick, grasp if pick is not None and not refused else None))
     cell.close()
@@ -192,6 +196,11 @@ def calibrate(
         vulcan_summary["pick_regrasps"] = int(sum(g[1] for g in grasps))
         vulcan_summary["pick_reseats"] = int(sum(g[2] for g in grasps))
     vulcan_summary["intervals_95"] = vulcan_intervals(by_pod, handoff_s=PERSON_HANDOFF_S, seed=seed)
+    # Every trial by pod ([s, ok, reason, packaging]): tables of several seeds pool into one interval
+    # (`pooled_intervals`), resampling the pods of all of them.
+    vulcan_summary["pods"] = [
+        [[[round(float(r[0]), 3), bool(r[1]), r[2], r[3]] for r in rows_] for rows_ in pod] for pod in by_pod
+    ]
     vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
     for kind, per in rows.items():
         for cls, unit_rows in per.items():
@@ -370,6 +379,20 @@ def vulcan_intervals(by_pod, *, handoff_s: float, seed: int = 0, resamples: int 
             "trials_to_decide": need,
         }
     return out
+
+
+def pooled_intervals(tables, *, handoff_s: float | None = None) -> dict:
+    """`vulcan_intervals` over the pods of several calibration tables (e.g. two seeds), pooled."""
+    from fctwin.robots.vulcan import PERSON_HANDOFF_S
+
+    by_pod = []
+    for table in tables:
+        pods = table["vulcan_summary"].get("pods")
+        if pods is None:
+            raise ValueError("a table without per-pod trials (calibrated before they were kept)")
+        by_pod += [([tuple(r) for r in st], [tuple(r) for r in pk]) for st, pk in pods]
+    h = PERSON_HANDOFF_S if handoff_s is None else handoff_s
+    return vulcan_intervals(by_pod, handoff_s=h, seed=len(by_pod))
 
 
 def _bluejay_arms(job) -> tuple[int, list, list, dict]:

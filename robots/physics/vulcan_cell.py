@@ -858,7 +858,7 @@ class VulcanCell:
         ilo, ihi = self.item_aabb(item_id)
         clear = ilo[0] > prm.face_x_m or ihi[0] < prm.face_x_m - 0.01
         success = held and not broke[0] and clear and not self.item_inside_bin(item_id, bin_id)
-        reason = "" if success else ("dropped" if broke[0] or not held else outcome)
+        reason = "" if success else ("dropped" if broke[0] or not held else "not out of the bin")
         self._release()
         # The item leaves the cell (into the order tote) either way; a dropped item goes to a person.
         self._remove_item(item_id)
