@@ -114,3 +114,31 @@ def test_scene_storage_fill_reaches_the_sequoia_stow_station():
     station = next(s for s in scene.stations if s.unit == "sequoia" and s.kind == "stow")
     unit = make_station_unit(station, CheckerFloor(), skus=scene.skus, storage_fill_frac=0.35)
     assert unit.rack_fill_frac == 0.35
+
+
+def test_a_packaging_rarely_tried_in_a_class_borrows_its_own_rate_from_another_class():
+    """The mix's polybags are flat, so nearly all are 'small'; a scene's medium bag must fail like a
+    bag (here: always), not succeed like the medium class's boxes (4 bag attempts are too few)."""
+    box_ok = {"success_rate": 1.0, "trials": 30, "cycle_s": CONST, "fail_s": CONST}
+    medium = {**_entry(1.0, 1.0), "attempts": {"all": box_ok, "box": box_ok, "bag": {**box_ok, "trials": 4}}}
+    small = {**_entry(1.0, 1.0)}
+    small["attempts"] = {**small["attempts"], "bag": {**box_ok, "success_rate": 0.0, "trials": 80}}
+    sizes = np.array([[0.10, 0.12, 0.15]] * 60)  # 1.8 L: medium, fits a bin, not floppy (< 20 cm)
+    masses = np.full(60, 0.3)
+    floor = CheckerFloor()
+    floor.carried[(2, 0)] = ("P", 0)
+    st = VulcanStation(
+        unit_id="V",
+        floor=floor,
+        cell=(2, 0),
+        kind="pick",
+        model={"pick": {"small": small, "medium": medium}},
+        sku_sizes_m=sizes,
+        sku_mass_kg=masses,
+    )
+    st.reset(seed=1)
+    kinds = [kind_of_sku(k) for k in range(60)]
+    assert "bag" in kinds and "box" in kinds
+    for sku, kind in enumerate(kinds):
+        out = st.line_outcome(Serve(sku + 1, "V", sku, "pick", 0, sku, 1), new_pod=False)
+        assert out.units_to_person == (kind != "box"), (sku, kind)  # bags fail, fragile refused
