@@ -144,13 +144,43 @@ def sequoia_sweep(models: dict) -> None:
             print(f"{pick_s:12.1f} {units:10d} {seq:15.2f} {person:14.2f} {1 - seq / person:10.0%}")
 
 
+def pool_tables(paths) -> None:
+    """Each table's Vulcan headline figures with their pod-resampled 95% intervals, then all pooled."""
+    import json
+
+    from fctwin.robots.calibration import pooled_intervals
+
+    tables = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    rows = [(p, t["vulcan_summary"]["intervals_95"]) for p, t in zip(paths, tables, strict=True)]
+    rows.append(("pooled", pooled_intervals(tables)))
+    for name, iv in rows:
+        print(f"{name}: {iv['trials']} trials, {iv['pods']} pods")
+        for k in ("robot_stows_per_h", "stow_success_rate", "to_person_share", "pick_success_rate"):
+            f = iv[k]
+            fmt = (lambda x: f"{x:.0f}") if k == "robot_stows_per_h" else (lambda x: f"{x:.1%}")
+            print(
+                f"  {k:18s} {fmt(f['estimate']):>6s} ({fmt(f['low'])}-{fmt(f['high'])})"
+                f"  public {fmt(f['public'][0])}-{fmt(f['public'][1])}: {f['verdict']}"
+                f" (trials to decide: {f['trials_to_decide']})"
+            )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vulcan-stows", type=int, default=10)
     ap.add_argument("--bluejay-s", type=float, default=20.0)
     ap.add_argument("--sequoia-cycles", type=int, default=6)
     ap.add_argument("--sequoia-sweep", action="store_true", help="only the Sequoia comparison (no physics)")
+    ap.add_argument(
+        "--pool",
+        nargs="+",
+        metavar="TABLE",
+        help="only the Vulcan figures with 95%% intervals of these calibration tables (each, and pooled)",
+    )
     args = ap.parse_args()
+    if args.pool:
+        pool_tables(args.pool)
+        return 0
     if args.sequoia_sweep:
         sequoia_sweep(load_station_models())
         return 0

@@ -6,8 +6,9 @@
 
 Both run stores are read up to the same simulated minute (the shorter run's last whole minute, or
 ``--minutes``), so an interrupted physics run still compares. Per station type and line kind: lines,
-units, units per hour, units handed to people, and the line cycle time (mean and median of a line's
-end - start from `station_lines`, and seconds per unit: the lines' summed duration over their units).
+units, units per hour, units handed to people (and their share of the units), and the line cycle
+time (mean and median of a line's end - start from `station_lines`, and seconds per unit: the lines'
+summed duration over their units).
 Only lines that ended by the cut-off count. Prints the machine's load average with the figures.
 """
 
@@ -62,7 +63,7 @@ def main() -> None:
     print(f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     head = (
         f"{'type':8s} {'kind':5s} | {'lines':>11s} | {'units':>11s} | {'units/h':>11s} | {'to people':>11s}"
-        f" | {'mean line s':>13s} | {'median line s':>13s} | {'s per unit':>11s}"
+        f" | {'to people %':>11s} | {'mean line s':>13s} | {'median line s':>13s} | {'s per unit':>11s}"
     )
     print(head)
     print("-" * len(head))
@@ -79,12 +80,14 @@ def main() -> None:
         mean = lambda r: float(np.mean(r["dur"])) if r["dur"] else None  # noqa: E731
         med = lambda r: float(np.median(r["dur"])) if r["dur"] else None  # noqa: E731
         per_unit = lambda r: float(np.sum(r["dur"]) / r["units"]) if r["units"] else None  # noqa: E731
+        share = lambda r: 100.0 * r["to_person"] / r["units"] if r["units"] else None  # noqa: E731
         if key[1] == "pick":
             total = [total[0] + rows[0]["units"], total[1] + rows[1]["units"]]
         print(
             f"{key[0]:8s} {key[1]:5s} | {pair(num, lambda r: r['lines'])} | {pair(num, lambda r: r['units'])}"
             f" | {pair(num, lambda r: r['units'] * 3600 / until_s)} | {pair(num, lambda r: r['to_person'])}"
-            f" | {pair(one, mean):>13s} | {pair(one, med):>13s} | {pair(one, per_unit):>11s}"
+            f" | {pair(num, share)} | {pair(one, mean):>13s} | {pair(one, med):>13s}"
+            f" | {pair(one, per_unit):>11s}"
         )
     gap = abs(total[0] - total[1]) / max(1, total[1])
     print(

@@ -25,6 +25,7 @@ __all__ = [
     "calibrate",
     "calibrate_bluejay",
     "fit_gamma",
+    "pooled_intervals",
     "vulcan_figures",
     "vulcan_intervals",
     "write_models",
@@ -47,6 +48,29 @@ def _entry(durations, successes) -> dict:
     out = {"success_rate": round(float(np.mean(successes)), 3), "trials": len(durations)}
     out["cycle_s"] = fit_gamma(ok or durations)
     out["fail_s"] = fit_gamma(bad or durations)
+    return out
+
+
+def _split_entry(rows, all_rows) -> dict:
+    """The refusals apart from the attempts, for a station that knows its SKUs (`VulcanStation`).
+
+    Which item types the arm refuses depends only on the item (`fctwin.robots.vulcan_params.
+    refusal_reason`), so a fast station decides it per SKU of its own catalogue; folding refusals
+    into a class's success rate carried the calibration mix's refusal share into every scene (the
+    medium class refused 40% of the mix's items, 4% of fc_stations'). ``attempts``: what the arm
+    did with the items it tried, overall (``all``) and per packaging; ``refused_s``: the time a
+    refusal costs (from this class's refusals, else the line kind's).
+    """
+    refused = [r[0] for r in rows if r[2].startswith("refused")]
+    refused = refused or [r[0] for r in all_rows if r[2].startswith("refused")] or [r[0] for r in rows]
+    tried = [r for r in rows if not r[2].startswith("refused")]
+    out: dict = {"refused_s": fit_gamma(refused)}
+    if tried:
+        attempts = {"all": _entry([r[0] for r in tried], [r[1] for r in tried])}
+        for packaging in sorted({r[3] for r in tried}):
+            mine = [r for r in tried if r[3] == packaging]
+            attempts[packaging] = _entry([r[0] for r in mine], [r[1] for r in mine])
+        out["attempts"] = attempts
     return out
 
 
@@ -82,7 +106,10 @@ def _vulcan_pod(job) -> list[tuple]:
             item_id = cell.place_for_pick(size, mass, kind, stack=stack)
             if item_id is not None:
                 pres = cell.pick(item_id)
-                pick = (pres.duration_s, pres.success, pres.reason, kind)
+                why = pres.reason
+                if why == "dropped" and pres.break_phase:  # where along the pull the seal broke
+                    why = f"dropped: {pres.break_phase}"
+                pick = (pres.duration_s, pres.success, why, kind)
                 grasp = (pres.first_grasp_ok, pres.regrasps, pres.reseats)
         out.append((item_class(size), stow, pick, grasp if pick is not None and not refused else None))
     cell.close()
@@ -109,12 +136,19 @@ def calibrate(
     sku_mass_kg=None,
     bluejay_sim_s: float = 60.0,
     jobs: int = 1,
+    rack_fill_frac: float | None = None,
 ) -> dict:
     """Run the physics and return the model table (``schema_version`` 1).
 
     ``jobs``: processes for the Vulcan pods and the Blue Jay arm counts (the table is the same for
-    any value: each pod and each arm count has its own seeded stream).
+    any value: each pod and each arm count has its own seeded stream). ``rack_fill_frac``: how full
+    Sequoia's rack is while its store cycles are measured (a scene's ``pods.initial_fill_frac``;
+    default the stations' `fctwin.robots.sequoia.RACK_FILL_FRAC`).
     """
+    if rack_fill_frac is None:
+        from fctwin.robots.sequoia import RACK_FILL_FRAC
+
+        rack_fill_frac = RACK_FILL_FRAC
     from fctwin.robots.physics.sequoia_rack import SequoiaRack
     from fctwin.robots.vulcan import PERSON_HANDOFF_S
 
@@ -137,17 +171,20 @@ def calibrate(
     ]
     grasps: list[tuple[bool, int, int]] = []  # per pick attempt: (first grasp held, regrasps, reseats)
     by_pod: list[tuple[list, list]] = []  # (stows, picks) of each pod, for the intervals
+    rows: dict[str, dict[str, list]] = {"stow": {}, "pick": {}}  # per unit: (s, ok, reason, packaging)
     for pod in _pool_map(_vulcan_pod, pods, jobs):
         by_pod.append(([r[1] for r in pod], [r[2] for r in pod if r[2] is not None]))
         for cls, stow, pick, grasp in pod:
             if grasp is not None:
                 grasps.append(grasp)
             stows.append(stow)
+            rows["stow"].setdefault(cls, []).append(stow)
             d, s = results["stow"].setdefault(cls, ([], []))
             d.append(stow[0])
             s.append(stow[1])
             if pick is not None:
                 picks.append(pick)
+                rows["pick"].setdefault(cls, []).append(pick)
                 d, s = results["pick"].setdefault(cls, ([], []))
                 d.append(pick[0])
                 s.append(pick[1])
@@ -159,17 +196,41 @@ def calibrate(
         vulcan_summary["pick_regrasps"] = int(sum(g[1] for g in grasps))
         vulcan_summary["pick_reseats"] = int(sum(g[2] for g in grasps))
     vulcan_summary["intervals_95"] = vulcan_intervals(by_pod, handoff_s=PERSON_HANDOFF_S, seed=seed)
+    # Every trial by pod ([s, ok, reason, packaging]): tables of several seeds pool into one interval
+    # (`pooled_intervals`), resampling the pods of all of them.
+    vulcan_summary["pods"] = [
+        [[[round(float(r[0]), 3), bool(r[1]), r[2], r[3]] for r in rows_] for rows_ in pod] for pod in by_pod
+    ]
     vulcan = {kind: {cls: _entry(*v) for cls, v in per.items()} for kind, per in results.items()}
+    for kind, per in rows.items():
+        for cls, unit_rows in per.items():
+            vulcan[kind][cls].update(_split_entry(unit_rows, [r for rs in per.values() for r in rs]))
     for per in vulcan.values():
         if "medium" not in per and per:
             per["medium"] = next(iter(per.values()))
     bluejay_models, curve, bluejay_summary = calibrate_bluejay(sim_s=bluejay_sim_s, seed=seed, jobs=jobs)
+    from fctwin.robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S, stock_rack
+
+    # Store cycles in a rack held at the storage fill a run starts with (``rack_fill_frac``): each
+    # store is followed by an (untimed) retrieval of another tote, so the fill stays put. The table
+    # used to average stores into an empty rack filling up, while the stations started empty.
     rack = SequoiaRack()
-    store_s = [rack.store()[0] for _ in range(min(trials, rack.free.size - 1))]
+    rack_rng = np.random.default_rng([seed, 0x5E9])
+    stock_rack(rack, rack_fill_frac, rack_rng)
+    store_s = []
+    target = max(1, round(rack_fill_frac * rack.free.size))
+    for _ in range(min(trials, rack.free.size - 1)):
+        t, slot = rack.store()
+        store_s.append(t)
+        others = sorted(s for s in rack.totes if s != slot)
+        if others and (len(rack.totes) > target or not rack.free.any()):
+            rack.retrieve(others[int(rack_rng.integers(len(others)))])
+    rack.close()
+    rack = SequoiaRack()
+    stock_rack(rack, 1.0, rack_rng)  # a pick port's rack is stocked: retrievals from anywhere in it
     slots = sorted(rack.totes)
     retrieve_s = [rack.retrieve(slot) for slot in slots[: max(1, trials // 2)]]
     rack.close()
-    from fctwin.robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S
 
     # Per unit: the person's decant or pick time at the port; per line: one tote move (a stow line
     # is one carton decanted into one tote and stored; a pick line brings one tote to the port), as
@@ -194,6 +255,7 @@ def calibrate(
         "models": {"vulcan": vulcan, "sequoia": sequoia, "bluejay": bluejay_models},
         "vulcan_summary": vulcan_summary,
         "sequoia_cycle_s": {
+            "rack_fill_frac": rack_fill_frac,
             "store_mean": float(np.mean(store_s)),
             "retrieve_mean": float(np.mean(retrieve_s)),
         },
@@ -317,6 +379,20 @@ def vulcan_intervals(by_pod, *, handoff_s: float, seed: int = 0, resamples: int 
             "trials_to_decide": need,
         }
     return out
+
+
+def pooled_intervals(tables, *, handoff_s: float | None = None) -> dict:
+    """`vulcan_intervals` over the pods of several calibration tables (e.g. two seeds), pooled."""
+    from fctwin.robots.vulcan import PERSON_HANDOFF_S
+
+    by_pod = []
+    for table in tables:
+        pods = table["vulcan_summary"].get("pods")
+        if pods is None:
+            raise ValueError("a table without per-pod trials (calibrated before they were kept)")
+        by_pod += [([tuple(r) for r in st], [tuple(r) for r in pk]) for st, pk in pods]
+    h = PERSON_HANDOFF_S if handoff_s is None else handoff_s
+    return vulcan_intervals(by_pod, handoff_s=h, seed=len(by_pod))
 
 
 def _bluejay_arms(job) -> tuple[int, list, list, dict]:

@@ -26,6 +26,18 @@ Cell = tuple[int, int]
 
 DECANT_PER_UNIT_S = 3.5  # a person moves one unit from carton to tote: no bin search (assumed)
 PICK_PER_UNIT_S = 4.0  # a person picks one unit from a presented tote (assumed)
+# How full a stow port's rack is when the run starts: the scene's storage fill (``pods.initial_fill_frac``,
+# passed by the fleet host); this default is the scene schema's.
+RACK_FILL_FRAC = 0.6
+
+
+def stock_rack(rack, fill_frac: float, rng: np.random.Generator) -> None:
+    """Put totes into ``round(fill_frac x slots)`` slots of an empty ``rack``, drawn at random: storage
+    as the scene declares it when the run starts, not an empty rack whose nearest slots are all free."""
+    slots = [(int(r), int(c)) for r, c in zip(*np.nonzero(rack.free), strict=True)]
+    n = min(len(slots) - 1, int(round(fill_frac * rack.free.size)))  # one slot stays free for a store
+    for k in sorted(rng.permutation(len(slots))[: max(0, n)].tolist()):
+        rack.add_tote(slots[k])
 
 
 @register
@@ -34,7 +46,19 @@ class SequoiaStation(Staffed, ArmStation):
 
     unit_type = "sequoia"
 
-    def __init__(self, *, unit_id: str, floor: FloorView, cell: Cell, kind: str = "stow", **kw):
+    def __init__(
+        self,
+        *,
+        unit_id: str,
+        floor: FloorView,
+        cell: Cell,
+        kind: str = "stow",
+        rack_fill_frac: float = RACK_FILL_FRAC,
+        **kw,
+    ):
+        if not 0.0 <= rack_fill_frac <= 1.0:
+            raise ValueError(f"rack_fill_frac must be in [0, 1], not {rack_fill_frac!r}")
+        self.rack_fill_frac = float(rack_fill_frac)
         super().__init__(unit_id=unit_id, floor=floor, cell=cell, kind=kind, **kw)
         self.accept_staff()
 
@@ -80,6 +104,8 @@ class SequoiaStation(Staffed, ArmStation):
             from fctwin.robots.physics.sequoia_rack import SequoiaRack
 
             self._cell = SequoiaRack(client_id=self.client_id, origin_world=self.origin_world)
+            if self.kind == "stow":  # the rack holds the scene's stock (a pick rack is stocked below)
+                stock_rack(self._cell, self.rack_fill_frac, self.rng)
         rack = self._cell
         per_unit = (DECANT_PER_UNIT_S if self.kind == "stow" else PICK_PER_UNIT_S) / self.speed_factor
         # One tote move per line, shared by its units: the move runs on the line's first unit and

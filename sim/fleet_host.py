@@ -102,7 +102,13 @@ class FleetHost:
             self.titans.append(t)
         self.stations: list[StationUnit] = []
         for s in sc.stations:
-            unit = make_station_unit(s, self.floor, fidelity=station_fidelity, skus=sc.skus)
+            unit = make_station_unit(
+                s,
+                self.floor,
+                fidelity=station_fidelity,
+                skus=sc.skus,
+                storage_fill_frac=sc.spec.pods.initial_fill_frac,
+            )
             unit.reset(seed=child_seed(sc.seed, f"station.{s.station_id}"))
             self.stations.append(unit)
         self.by_id = {u.unit_id: u for u in [*self.titans, *self.stations]}

@@ -27,13 +27,22 @@ def titan_params(group, cell_size_m: float) -> TitanParams:
 
 
 def make_station_unit(
-    station, floor, *, fidelity: str = "fast", skus=None, client_id: int | None = None, origin_world=None
+    station,
+    floor,
+    *,
+    fidelity: str = "fast",
+    skus=None,
+    client_id: int | None = None,
+    origin_world=None,
+    storage_fill_frac: float | None = None,
 ) -> StationUnit:
     """Build the station unit of a scene station (human by default).
 
     ``fidelity`` is the run's station fidelity; a station's own ``fidelity`` key overrides it.
     ``skus`` (the scene's `SkuTable`) gives arms the item sizes and masses; ``client_id`` and
     ``origin_world`` put a physics cell's bodies into the world's PyBullet client at that point.
+    ``storage_fill_frac`` (the scene's ``pods.initial_fill_frac``): how full a Sequoia stow port's
+    tote rack is when the run starts, as the scene declares its storage.
     """
     group = station.config
     types = registered_types()
@@ -49,6 +58,8 @@ def make_station_unit(
     extra = {"per_pod_s": group.per_pod_s.model_dump(), "success_rate": group.success_rate}
     if station.unit == "vulcan":
         extra["rows_for_people"] = group.rows_for_people
+    if station.unit == "sequoia" and storage_fill_frac is not None:
+        extra["rack_fill_frac"] = float(storage_fill_frac)
     if station.unit == "bluejay" and group.arms is not None:
         extra["arms"] = group.arms
     if skus is not None:

@@ -28,7 +28,14 @@ REFERENCE = {
     # the physics does, instead of one per unit; its ports finish lines sooner (8,033 -> 8,312 events).
     # And again for the recalibrated Vulcan table (induction overlapped with the arm, vacuum seal
     # check and re-grasp on a pick; fctwin calibrate --trials 150 --seed 0): 8,312 -> 8,327 events.
-    ("fc_stations", 11): ("47f3548878c74dbf", 8327),
+    # And again (issue 22, fourth round): the fast Vulcan refuses per SKU of the scene's catalogue
+    # and draws the rest from the attempts' success per class and packaging (it used to inherit the
+    # calibration mix's refusal share: 32% of fc_stations' Vulcan pick units to people against 14%
+    # in physics), and the table is recalibrated with the pick's post-grasp retreat
+    # (fctwin calibrate --trials 200 --seed 0); a packaging with few attempts in a class (the mix's
+    # flat polybags are nearly all small) takes that packaging's rate from the class where it was
+    # tried most: 8,327 -> 8,111 events.
+    ("fc_stations", 11): ("826c3c9f2791bda5", 8111),
 }
 
 

@@ -98,3 +98,47 @@ def test_intervals_resample_pods_and_call_the_range_only_when_they_can():
     e = few["stow_success_rate"]
     assert e["low"] < 0.80 or e["high"] > 0.90
     assert e["verdict"] == "undecided" and e["trials_to_decide"] > 40
+
+
+def _band_contacts_in_pick(retreat_clear_m: float):
+    """Pick a small box from a top-row bin of a half-full pod: (success, steps on which the held item
+    touched another bin's band). The pod and item are those of seed 0's first calibration pick."""
+    import pybullet as p
+
+    from fctwin.robots.physics.vulcan_cell import VulcanCell, VulcanCellParams
+
+    rng = np.random.default_rng([0, 0])
+    cell = VulcanCell(
+        params=VulcanCellParams(pick_retreat_clear_m=retreat_clear_m), seed=int(rng.integers(2**31))
+    )
+    try:
+        cell.load_pod(rng, fill_frac=0.5)
+        item_id = cell.place_for_pick((0.0443, 0.0591, 0.1246), 0.065, "box")
+        own = cell.items[item_id].bin_id
+        assert (
+            cell.face.bin(own).row == len(cell.params.rows) - 1
+        )  # top row: the carry crosses the rows below
+        others = {b3.band for k, b3 in enumerate(cell.bins3d) if k != own}
+        touched = [0]
+        load = cell._hold_load_n
+
+        def watched(item, v_prev):
+            for c in p.getContactPoints(bodyA=item.body, physicsClientId=cell.pc.cid):
+                touched[0] += c[2] in others
+            return load(item, v_prev)
+
+        cell._hold_load_n = watched
+        res = cell.pick(item_id)
+        return res.success, touched[0]
+    finally:
+        cell.close()
+
+
+def test_pick_retreats_from_the_face_before_carrying_across_it():
+    """The carry used to set off across the face 3 cm from its plane and swept the held item through
+    the bands of the bins below (whose bands bulge out over items that stick out): the cup's seal
+    broke on the contact. With the post-grasp retreat the item touches no other bin's band."""
+    ok, touched = _band_contacts_in_pick(0.08)
+    assert ok and touched == 0
+    _, touched_old = _band_contacts_in_pick(0.03)  # the old path: the check does see the contact
+    assert touched_old > 0

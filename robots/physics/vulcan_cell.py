@@ -43,74 +43,12 @@ from fctwin.robots.physics.engine import (
     tool_forward_orn,
     wait,
 )
+from fctwin.robots.vulcan_params import VulcanCellParams, refusal_reason
 
 __all__ = ["PickResult", "StowResult", "VulcanCell", "VulcanCellParams"]
 
 GRAVITY_MPS2 = 9.81
 CARRY_CLEAR_M = 0.03  # a held item stays this far in front of the pod face while the arm crosses it
-
-
-@dataclass(frozen=True, kw_only=True)
-class VulcanCellParams:
-    """Geometry, limits and non-motion times of the cell (SI units)."""
-
-    face_x_m: float = 0.72
-    face_bottom_z_m: float = 0.62
-    pedestal_h_m: float = 0.60
-    rail_m: float = 0.30  # the arm's base slides 0..rail_m along +x from x = -0.25
-    rows: tuple = ((3, 0.26), (4, 0.20), (4, 0.20), (5, 0.16))  # (bins across, height) from the bottom
-    face_width_m: float = 0.66
-    depth_m: float = 0.24
-    wall_t_m: float = 0.008
-    band_clear_m: float = 0.02  # the band hangs down to this height above the bin floor
-    band_stiffness_nm_per_rad: float = 0.6
-    band_damping_nms_per_rad: float = 0.05
-    tool_len_m: float = 0.16
-    tool_w_m: float = 0.012
-    tool_h_m: float = 0.04
-    free_speed_mps: float = 0.7
-    insert_speed_mps: float = 0.25
-    sweep_speed_mps: float = 0.12
-    jam_force_n: float = 45.0  # wrist force (above baseline) that means the item is stuck
-    push_force_limit_n: float = 30.0  # the paddle stops pushing items aside beyond this
-    suction_limit_n: float = 45.0  # a suction cup lets go above this
-    # The cup is a spring, not a weld: the constraint pulls with at most suction_limit_n and the item
-    # lags the tool when more is asked of it; a lag of break_stretch_m (the bellows fully stretched,
-    # a spring rate of suction_limit_n / break_stretch_m) means the seal is lost.
-    break_stretch_m: float = 0.015
-    # Non-motion times (s), each log-normal: median and log sd (assumptions, docs/stations.md).
-    induct_median_s: float = 1.6  # item scanned, measured and fed onto the end-of-arm tool
-    induct_log_sd: float = 0.25
-    rescan_p: float = 0.35  # polybag film: chance that a barcode read fails and is repeated
-    rescan_s: float = 1.2
-    image_s: float = 0.9  # stereo pair plus the learned depth model, once per plan
-    segment_per_item_s: float = 0.06  # per item in the bins the arm may use (occlusion, bands)
-    plan_s: float = 0.1  # slot choice and motion plan (public: ~100 ms)
-    perceive_log_sd: float = 0.3
-    verify_s: float = 0.6  # image after the move: is the item where the plan put it?
-    item_friction: float = 0.5
-    force_filter_s: float = 0.1
-    band_friction: float = 0.4  # elastic fabric band on cardboard (was 0.02: a frictionless band)
-    # Polybags: slippery film, a seal that depends on wrinkles, and a body that bends at the seam.
-    bag_friction: float = 0.25
-    bag_seal_n: tuple = (10.0, 40.0)  # uniform range of the cup's seal on film (a smooth carton: 45 N)
-    bag_bend_nm_per_rad: float = 1.5  # bending stiffness of the seam per kg of bag
-    bag_max_side_m: float = 0.20  # longer bags fold over the paddle: refused
-    heavy_kg: float = 2.5  # payload limit of the tool with an item on the cup held at arm's length
-    stack_share: float = 0.12  # share of picks with an item lying on top of the one picked
-    # Where the tool receives each item from the induction conveyor, relative to the home pose:
-    # beside the pod face, so every stow is a round trip (Vulcan's tool is fed at an induction station).
-    induct_offset_m: tuple = (-0.10, -0.45, -0.20)
-    transfer_s: float = 0.4  # the item conveyed onto the tool and the cup sealed
-    # Pick: the vacuum sensor. A seal read below `seal_needed_n` before the pull is re-seated once
-    # (reseat_s); a seal lost during the pull with the item back in its bin is grasped again
-    # (pick_regrasps times). The check is the vacuum-gripper design rule for a cup on a vertical face
-    # holding by friction: m (g + a) S / mu with S = 2, mu the cup on film, a the arm's acceleration.
-    seal_safety: float = 2.0
-    cup_friction: float = 0.5
-    pull_accel_mps2: float = 2.0  # `move_linear`'s acceleration
-    reseat_s: float = 0.5
-    pick_regrasps: int = 1
 
 
 @dataclass
@@ -139,6 +77,7 @@ class PickResult:
     regrasps: int = 0  # grasps again after the item dropped back into its bin
     reseats: int = 0  # cup set down again after a weak seal was read before the pull
     first_grasp_ok: bool = False  # the first grasp held the item out to the carry pose
+    break_phase: str = ""  # where along the pull the last grasp's seal broke (lift, slide, carry, hold)
 
 
 @dataclass
@@ -200,6 +139,7 @@ class VulcanCell:
         self._suction_item: int | None = None
         self._f_filt = np.zeros(3)
         self._held_open: set[int] = set()
+        self.break_phase = ""  # where the last pull lost its seal
         self.pc.steps = 0
         self._taken_step: int | None = None  # step at which the arm last took an item off the induction
         self._taken_extra_s = 0.0  # non-motion time spent since then (verification image)
@@ -593,20 +533,9 @@ class VulcanCell:
         return self._lognormal_s(median, prm.perceive_log_sd) + prm.plan_s
 
     def refusal(self, size_m, mass_kg: float, kind: str = "box") -> str:
-        """Why the arm will not take this item ("" when it will): decided at induction from the catalogue."""
-        prm = self.params
-        w, d, h = sorted(float(x) for x in size_m)
-        if kind == "fragile":
-            return "fragile"
-        if mass_kg > prm.heavy_kg or mass_kg * GRAVITY_MPS2 > prm.suction_limit_n:
-            return "too heavy"
-        if kind == "bag" and max(w, d, h) > prm.bag_max_side_m:
-            return "deformable: too floppy for the paddle"
-        fits = any(
-            w + 2 * CLEARANCE_M <= b.width_m and d <= b.depth_m and h <= 0.9 * b.height_m
-            for b in self.face.bins
-        )
-        return "" if fits else "too big"
+        """Why the arm will not take this item ("" when it will): decided at induction from the catalogue
+        (`fctwin.robots.vulcan_params.refusal_reason`, shared with the fast model)."""
+        return refusal_reason(size_m, mass_kg, kind, self.params)
 
     # ------------------------------------------------------------------ stow
 
@@ -779,14 +708,14 @@ class VulcanCell:
             settle_s=0.5,
         )
 
-    def carry_xyz(self, depth_m: float = 0.0) -> np.ndarray:
+    def carry_xyz(self, depth_m: float = 0.0, clear_m: float = CARRY_CLEAR_M) -> np.ndarray:
         """Home pose of the tool centre, pulled back so a held item ``depth_m`` deep clears the face.
 
         The tip sits ``tool_len_m / 2`` in front of the tool centre and the item in front of the tip:
         both must stay ``CARRY_CLEAR_M`` short of the pod face while the arm moves across it.
         """
         prm = self.params
-        x_max = prm.face_x_m - CARRY_CLEAR_M - depth_m - prm.tool_len_m / 2
+        x_max = prm.face_x_m - clear_m - depth_m - prm.tool_len_m / 2
         return np.array([min(self.home_xyz[0], x_max), self.home_xyz[1], self.home_xyz[2]])
 
     def _go_home(self, bins, depth_m: float = 0.0) -> None:
@@ -929,7 +858,7 @@ class VulcanCell:
         ilo, ihi = self.item_aabb(item_id)
         clear = ilo[0] > prm.face_x_m or ihi[0] < prm.face_x_m - 0.01
         success = held and not broke[0] and clear and not self.item_inside_bin(item_id, bin_id)
-        reason = "" if success else ("dropped" if broke[0] or not held else outcome)
+        reason = "" if success else ("dropped" if broke[0] or not held else "not out of the bin")
         self._release()
         # The item leaves the cell (into the order tote) either way; a dropped item goes to a person.
         self._remove_item(item_id)
@@ -964,6 +893,7 @@ class VulcanCell:
             regrasps=regrasps,
             reseats=reseats,
             first_grasp_ok=bool(first_ok),
+            break_phase=self.break_phase if broke[0] else "",
         )
 
     def _pull(self, item_id: int) -> tuple[str, bool, float, bool]:
@@ -1026,6 +956,8 @@ class VulcanCell:
             reseated = True
         peak = [0.0]
         broke = [False]
+        self.break_phase = ""
+        phase = ["lift"]
 
         f_filt = [item.mass_kg * GRAVITY_MPS2]
         seal_n = self.seal_n(item_id)
@@ -1040,6 +972,7 @@ class VulcanCell:
             if f > seal_n:
                 self._release()
                 broke[0] = True
+                self.break_phase = phase[0]
                 return "broke"
             return ""
 
@@ -1051,6 +984,7 @@ class VulcanCell:
         out = self.tip_xyz(bin_id, u_c, -(hi[0] - lo[0]) - 0.03, 0.0)  # the whole item clear of the face
         out[2] = up[2]
         if outcome in ("ok", "timeout"):
+            phase[0] = "slide"
             outcome = move_linear(
                 self.pc,
                 self.arm,
@@ -1062,17 +996,31 @@ class VulcanCell:
             )
         self._held_open.discard(bin_id)
         p.setJointMotorControl2(band, 0, p.VELOCITY_CONTROL, force=0, physicsClientId=self.pc.cid)
+        if outcome in ("ok", "timeout") and prm.pick_retreat_clear_m > CARRY_CLEAR_M:
+            # Post-grasp retreat: straight back along the pull axis until the item is
+            # `pick_retreat_clear_m` off the face, before any move across it. The bands of the other
+            # bins bulge out of the face plane where they lie over items that stick out and as they
+            # snap back; a carry that set off across the face 3 cm from its plane swept the held item
+            # through them (45 N of contact on the item: the seal broke and the item fell).
+            phase[0] = "retreat"
+            back = self.carry_xyz(hi[0] - lo[0], prm.pick_retreat_clear_m)
+            back = np.array([min(back[0], self._tool_centre(out)[0]), *self._tool_centre(out)[1:]])
+            outcome = move_linear(
+                self.pc, self.arm, back, self.orn, speed_mps=prm.insert_speed_mps, on_tick=hold, settle_s=0.3
+            )
         if outcome in ("ok", "timeout"):
+            phase[0] = "carry"
             outcome = move_linear(
                 self.pc,
                 self.arm,
-                self.carry_xyz(hi[0] - lo[0]),
+                self.carry_xyz(hi[0] - lo[0], prm.pick_retreat_clear_m),
                 self.orn,
                 speed_mps=prm.free_speed_mps,
                 on_tick=hold,
                 tol_m=0.02,
             )
         if outcome in ("ok", "timeout"):
+            phase[0] = "hold"
             outcome = wait(self.pc, 0.3, on_tick=hold)
         return outcome, broke[0], peak[0], reseated
 

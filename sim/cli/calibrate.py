@@ -78,7 +78,7 @@ def run(args) -> int:
     if args.trials < 1:
         raise UsageError("--trials must be >= 1")
     path = output_path(args)  # before the scene is loaded and before any physics
-    sizes = masses = None
+    sizes = masses = fill = None
     if args.scene:
         from fctwin.sim.scene import SceneError, load_scene
 
@@ -87,10 +87,16 @@ def run(args) -> int:
         except (SceneError, OSError) as exc:
             raise UsageError(str(exc)) from exc
         sizes, masses = scene.skus.size_m, scene.skus.mass_kg
+        fill = scene.spec.pods.initial_fill_frac  # Sequoia's rack as full as the scene's storage
     from fctwin.robots.calibration import calibrate, write_models
 
     table = calibrate(
-        trials=args.trials, seed=args.seed, sku_sizes_m=sizes, sku_mass_kg=masses, jobs=args.jobs
+        trials=args.trials,
+        seed=args.seed,
+        sku_sizes_m=sizes,
+        sku_mass_kg=masses,
+        jobs=args.jobs,
+        rack_fill_frac=fill,
     )
     try:
         path = write_models(table, path)
