@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from fctwin.controller.inventory import InventoryBook
-from fctwin.controller.policies.pod_selection import MostLines, Nearest, pick_scores
+from fctwin.controller.policies.pod_selection import (
+    STOW_HEAD_LOOKAHEAD,
+    MostLines,
+    Nearest,
+    RandomStow,
+    pick_scores,
+)
 from fctwin.controller.records import Line, StationRec
 
 
@@ -41,7 +47,17 @@ def _reference_pick(d, idx):
 
 def _reference_stow(d, idx):
     book = d.book
-    first = d.stations[idx].pending[0]
+    fits = [
+        ln
+        for ln in list(d.stations[idx].pending)[:STOW_HEAD_LOOKAHEAD]
+        if any(
+            p not in book.busy_pod and book.pod_cell[p] is not None and book.room_for(p, ln.sku, ln.units)
+            for p in range(len(book.pod_cell))
+        )
+    ]
+    if not fits:
+        return None
+    first = fits[0]  # the front carton, or the first behind it that some pod has room for
     best, best_key = -1, None
     for p in range(len(book.pod_cell)):
         if p in book.busy_pod or book.pod_cell[p] is None or not book.room_for(p, first.sku, first.units):
@@ -175,3 +191,28 @@ def test_usable_pod_index_stays_exact_as_pods_move_and_stock_changes(seed):
         for s in map(int, book._sku_arrays):
             assert _kept_sku_pods(book, s) == _fresh_sku_pods(book, s), f"sku {s}"
     assert 0 < len(book._sku_arrays) <= n_skus
+
+
+def test_a_front_carton_that_fits_no_pod_does_not_block_the_cartons_behind_it():
+    """Every pod is near its mass limit: the heavy carton at the front of the stow queue fits none,
+    the light one behind it fits. Each stow policy plans for the light one (it used to return no pod
+    at all, and the station stowed nothing until some pod lost mass), and the heavy one waits."""
+    rng = np.random.default_rng(3)
+    d, n_skus = _random_floor(rng)
+    book = d.book
+    heavy, light = 0, 1
+    book.sku_mass_kg[heavy] = 30.0  # 2 units: 60 kg, more than any pod has room for (below)
+    book.sku_mass_kg[light] = 0.1
+    headroom = np.array([book.max_gross_mass_kg - book.mass_kg(p) for p in range(len(book.pod_cell))])
+    book.max_gross_mass_kg -= max(0.0, float(headroom.max()) - 50.0)  # now every headroom <= 50 kg
+    st = d.stations[0]
+    st.pending = deque([Line(0, heavy, 2, 0.0), Line(1, light, 1, 0.0)])
+    for policy in (MostLines(), Nearest(), RandomStow()):
+        if isinstance(policy, RandomStow):
+            policy.setup(SimpleNamespace(config=SimpleNamespace(seed=0)))
+        pod = policy.stow_pod(d, 0)
+        assert pod is not None, type(policy).__name__
+        assert book.room_for(pod, light, 1) and not book.room_for(pod, heavy, 2)
+    assert MostLines().stow_pod(d, 0) == _reference_stow(d, 0)
+    st.pending = deque([Line(0, heavy, 2, 0.0)])  # nothing that fits: no trip, as before
+    assert MostLines().stow_pod(d, 0) is None and Nearest().stow_pod(d, 0) is None

@@ -18,6 +18,7 @@ from fctwin.controller.policies.base import Policy
 
 if TYPE_CHECKING:
     from fctwin.controller.dispatcher import Dispatcher
+    from fctwin.controller.records import Line
 
 STOW_LINES_PER_TRIP = 6
 
@@ -140,13 +141,12 @@ class MostLines(PodSelection):
         # Prefer pods already holding the SKU (fewer places to look later), then emptier (in steps of
         # 50 units) and nearer, then the lowest id: over every usable pod with room, as arrays (a
         # Python pass over fc_2000's 20,000 pods took ~50 ms a decision).
-        first = d.stations[idx].pending[0]
         book = d.book
         units_in, mass, usable, dist = _stow_candidates(d, idx)
-        ok = _room_mask(book, units_in, mass, usable, first.sku, first.units)
-        cand = np.flatnonzero(ok)
-        if cand.size == 0:
+        first, ok = stow_head(d, idx, units_in, mass, usable)
+        if first is None:
             return None
+        cand = np.flatnonzero(ok)
         same = np.zeros(ok.shape[0], bool)
         holding = [p for p in book.pods_of_sku.get(first.sku, ()) if first.sku in book.contents[p]]
         same[np.asarray(holding, np.int64)] = True
@@ -170,7 +170,9 @@ class Nearest(PodSelection):
 
     def stow_pod(self, d, idx):
         book = d.book
-        first = d.stations[idx].pending[0]
+        first, _ = stow_head(d, idx, *_stow_candidates(d, idx)[:3])
+        if first is None:
+            return None
         best, best_key = -1, None
         for p in range(len(book.pod_cell)):
             if p in book.busy_pod or book.pod_cell[p] is None or not book.room_for(p, first.sku, first.units):
@@ -179,6 +181,27 @@ class Nearest(PodSelection):
             if best_key is None or key < best_key:
                 best, best_key = p, key
         return None if best < 0 else best
+
+
+# How far down a stow station's carton queue a pod is looked for when the front carton fits none.
+STOW_HEAD_LOOKAHEAD = 20
+
+
+def stow_head(d: Dispatcher, idx: int, units_in, mass, usable) -> tuple[Line | None, np.ndarray | None]:
+    """The carton a stow trip is planned for, and the usable pods with room for it: the front carton
+    of station ``idx``'s queue if any pod has room for it, else the first of the next ones that fits
+    (up to `STOW_HEAD_LOOKAHEAD`). Planning only for the front carton blocked a station whenever it
+    fitted no pod: a 44 kg carton at the head of every stow queue of a floor whose pods were near
+    their mass limit stopped all stowing for 85 minutes while lighter cartons behind it fitted
+    dozens of pods. ``(None, None)`` when none of them fits any pod."""
+    book = d.book
+    for k, line in enumerate(d.stations[idx].pending):
+        if k >= STOW_HEAD_LOOKAHEAD:
+            break
+        ok = _room_mask(book, units_in, mass, usable, line.sku, line.units)
+        if ok.any():
+            return line, ok
+    return None, None
 
 
 def _room_mask(book, units_in, mass, usable, sku: int, units: int) -> np.ndarray:
@@ -221,16 +244,12 @@ class RandomStow(MostLines):
         self._rng = np.random.default_rng([d.config.seed, 0x570])
 
     def stow_pod(self, d, idx):
-        first = d.stations[idx].pending[0]
-        book = d.book
         units_in, mass, usable, _ = _stow_candidates(d, idx)
-        ok = (
-            (usable > 0)
-            & (units_in + first.units <= book.capacity_units)
-            & (mass + first.units * float(book.sku_mass_kg[first.sku]) <= book.max_gross_mass_kg)
-        )
+        first, ok = stow_head(d, idx, units_in, mass, usable)
+        if first is None:
+            return None
         cand = np.flatnonzero(ok)
-        return None if cand.size == 0 else int(cand[self._rng.integers(cand.size)])
+        return int(cand[self._rng.integers(cand.size)])
 
 
 class _ScoredStow(MostLines):
@@ -260,8 +279,11 @@ class _ScoredStow(MostLines):
         from fctwin.controller.slotting.estimates import estimate_for
         from fctwin.controller.slotting.kernels import stow_choice
 
-        first = d.stations[idx].pending[0]
         book = d.book
+        units_in, mass, usable, dist = _stow_candidates(d, idx)
+        first, _ = stow_head(d, idx, units_in, mass, usable)
+        if first is None:
+            return None
         est = estimate_for(d)
         est.refresh(d)
         aff_pods: list[int] = []
@@ -275,7 +297,6 @@ class _ScoredStow(MostLines):
                 pods = book.pods_of_sku.get(int(s), ())
                 aff_pods.extend(pods)
                 aff_w.extend([c / top] * len(pods))
-        units_in, mass, usable, dist = _stow_candidates(d, idx)
         best = stow_choice(
             units_in=units_in,
             mass_kg=mass,
