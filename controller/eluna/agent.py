@@ -670,7 +670,8 @@ class ElunaAgent:
                 self.lookahead_plans += 2
             gain2 = gain_of(cb, c0, plan)
             throughput2 = c0["units_picked"] + c0["units_stowed"]
-            if not recall and (not keeps(cb, c0, plan) or gain2 <= 0.5 * self.min_gain * max(1.0, throughput2)):
+            weak = gain2 <= 0.5 * self.min_gain * max(1.0, throughput2)
+            if not recall and (not keeps(cb, c0, plan) or weak):
                 return []
             predicted = {
                 "objective": round(0.5 * (gain + gain2), 2),
