@@ -484,16 +484,16 @@ def test_a_release_must_leave_stations_that_keep_up_with_arriving_work():
     assert not agent.release_keeps_up(after, "pick")  # 6 lines/min: two stations cannot keep up
 
 
-def _starving_digest(minute, board, *, pods_at, on_way=None, served=None):
+def _starving_digest(minute, board, *, pods_at, on_way=None, served=None, open_lines=80):
     """Stow stations holding cartons with no pod queued or coming and nothing served (starved),
-    pick stations with ``pods_at`` pods queued; a quiet floor otherwise."""
+    pick stations with ``pods_at`` pods queued and ``open_lines`` on the floor (80: pick pressed)."""
     dg = _lead_digest(minute, board, pick_lines=6, cartons=8, pods_at=pods_at)
     for st in dg["stations"]:
         st["pending"] = 8 if st["kind"] == "stow" else 2
         st["pods_on_way"] = (on_way or {}).get(st["id"], 0)
         st["units_served"] = (served or {}).get(st["id"], 0 if st["kind"] == "stow" else 5)
         st["lines_served"] = 0 if st["kind"] == "stow" else 3
-    dg.update(open_lines=12, open_cartons=16, lines_arrived=4, cartons_arrived=0.5, units_picked=5,
+    dg.update(open_lines=open_lines, open_cartons=16, lines_arrived=4, cartons_arrived=0.5, units_picked=5,
               units_stowed=0, unit_states={"idle": 20, "pick_trip": 20, "stow_trip": 0, "charging": 0,
                                            "failed": 0})  # fmt: skip
     return dg
@@ -515,7 +515,8 @@ def _starving_agent(park=False):
 
 def test_people_at_a_starved_station_are_lent_where_pods_wait_for_people_and_come_back():
     """Stow stations with cartons but no pod coming for ten minutes (people waiting for robots, not
-    for work): the agent lends a stower to the pick station where pods queue, keeping one stow
+    for work): the agent lends a stower to the pressed pick side's station where pods queue (not to
+    one that keeps up), keeping one stow
     station open, and sends nobody to the pool (parking is off by default); with pods on the way
     it is not starved and nothing is proposed; once pods queue at the open stow station again the
     lent stower is called back."""
@@ -531,6 +532,9 @@ def test_people_at_a_starved_station_are_lent_where_pods_wait_for_people_and_com
     idle = agent._idle
     assert idle == [[MoveAssociates("S1", "P1", 1)]], idle  # S2 (the keeper) stays open
     assert idle[0] in plans and not any(a.target == POOL for p in plans for a in p if hasattr(a, "target"))
+    # pods queued at a pick side that keeps up (12 open lines for 2 pickers) need nobody
+    quiet = _starving_digest(10, board, pods_at={"P1": 4}, open_lines=12)
+    assert agent._idle_plans(quiet, dict(board.staffed)) == []
 
     # a stow station with a pod on its way is fed, not starved: S2 alone is, and with S1 open its
     # person may go; with pods on the way to both, nobody is starved and nothing is proposed
