@@ -188,7 +188,7 @@ def eluna_dict():
         ),
         (lambda r: r["labour"].update(walk_s=-1), "labour.walk_s"),
         (lambda r: r["agent"].update(mode="autopilot"), "agent.mode"),
-        (lambda r: r["agent"].update(park_starved="often"), "agent.park_starved"),
+        (lambda r: r["agent"].update(starved="often"), "agent.starved"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),
@@ -509,7 +509,7 @@ def _starving_agent(park=False):
     flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)
     agent = ElunaAgent(mode="auto", levers=levers, service_s=service, forecaster=flat, lookahead=None)
     agent.last_forecast = {}
-    agent.park_starved = park
+    agent.starved_mode = "park" if park else "lend"
     return agent, board, levers, d
 
 
@@ -528,6 +528,9 @@ def test_people_at_a_starved_station_are_lent_where_pods_wait_for_people_and_com
     dg = _starving_digest(10, board, pods_at={"P1": 4})
     agent._observe_rates(dg)
     assert agent.starved_stations() == ["S1", "S2"]
+    agent.starved_mode = "off"  # the default: nothing done about it
+    assert agent._idle_plans(dg, dict(board.staffed)) == []
+    agent.starved_mode = "lend"
     plans = agent.candidates(dg)
     idle = agent._idle
     assert idle == [[MoveAssociates("S1", "P1", 1)]], idle  # S2 (the keeper) stays open
@@ -567,7 +570,7 @@ def test_people_at_a_starved_station_are_lent_where_pods_wait_for_people_and_com
 
 
 def test_parking_starved_people_in_the_pool_when_the_scene_allows_it():
-    """With ``park_starved``, a starved stower nobody needs (no station where pods wait for people)
+    """With ``starved = "park"``, a starved stower nobody needs (no station where pods wait for people)
     goes to the pool, and comes back from it when pods reach stow again."""
     from fctwin.controller.eluna.actions import POOL, MoveAssociates
 

