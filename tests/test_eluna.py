@@ -188,6 +188,7 @@ def eluna_dict():
         ),
         (lambda r: r["labour"].update(walk_s=-1), "labour.walk_s"),
         (lambda r: r["agent"].update(mode="autopilot"), "agent.mode"),
+        (lambda r: r["agent"].update(starved="often"), "agent.starved"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),
@@ -481,3 +482,107 @@ def test_a_release_must_leave_stations_that_keep_up_with_arriving_work():
     for _ in range(120):
         agent._observe_rates({**dg, "lines_arrived": 6})
     assert not agent.release_keeps_up(after, "pick")  # 6 lines/min: two stations cannot keep up
+
+
+def _starving_digest(minute, board, *, pods_at, on_way=None, served=None, open_lines=80):
+    """Stow stations holding cartons with no pod queued or coming and nothing served (starved),
+    pick stations with ``pods_at`` pods queued and ``open_lines`` on the floor (80: pick pressed)."""
+    dg = _lead_digest(minute, board, pick_lines=6, cartons=8, pods_at=pods_at)
+    for st in dg["stations"]:
+        st["pending"] = 8 if st["kind"] == "stow" else 2
+        st["pods_on_way"] = (on_way or {}).get(st["id"], 0)
+        st["units_served"] = (served or {}).get(st["id"], 0 if st["kind"] == "stow" else 5)
+        st["lines_served"] = 0 if st["kind"] == "stow" else 3
+    dg.update(open_lines=open_lines, open_cartons=16, lines_arrived=4, cartons_arrived=0.5, units_picked=5,
+              units_stowed=0, unit_states={"idle": 20, "pick_trip": 20, "stow_trip": 0, "charging": 0,
+                                           "failed": 0})  # fmt: skip
+    return dg
+
+
+def _starving_agent(park=False):
+    from types import SimpleNamespace
+
+    board, levers, d = _lead_floor({"P1": 1, "P2": 1, "S1": 1, "S2": 1}, pool=4)
+    levers.d.stow_unit_cap = None
+    levers.d.units = [None] * 40
+    service = {"P1": 12.5, "P2": 12.5, "S1": 180.0, "S2": 180.0}
+    flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)
+    agent = ElunaAgent(mode="auto", levers=levers, service_s=service, forecaster=flat, lookahead=None)
+    agent.last_forecast = {}
+    agent.starved_mode = "park" if park else "lend"
+    return agent, board, levers, d
+
+
+def test_people_at_a_starved_station_are_lent_where_pods_wait_for_people_and_come_back():
+    """Stow stations with cartons but no pod coming for ten minutes (people waiting for robots, not
+    for work): the agent lends a stower to the pressed pick side's station where pods queue (not to
+    one that keeps up), keeping one stow
+    station open, and sends nobody to the pool (parking is off by default); with pods on the way
+    it is not starved and nothing is proposed; once pods queue at the open stow station again the
+    lent stower is called back."""
+    from fctwin.controller.eluna.actions import POOL, MoveAssociates
+
+    agent, board, levers, d = _starving_agent()
+    for minute in range(1, 10):
+        agent._observe_rates(_starving_digest(minute, board, pods_at={"P1": 4}))
+    dg = _starving_digest(10, board, pods_at={"P1": 4})
+    agent._observe_rates(dg)
+    assert agent.starved_stations() == ["S1", "S2"]
+    agent.starved_mode = "off"  # the default: nothing done about it
+    assert agent._idle_plans(dg, dict(board.staffed)) == []
+    agent.starved_mode = "lend"
+    plans = agent.candidates(dg)
+    idle = agent._idle
+    assert idle == [[MoveAssociates("S1", "P1", 1)]], idle  # S2 (the keeper) stays open
+    assert idle[0] in plans and not any(a.target == POOL for p in plans for a in p if hasattr(a, "target"))
+    # pods queued at a pick side that keeps up (12 open lines for 2 pickers) need nobody
+    quiet = _starving_digest(10, board, pods_at={"P1": 4}, open_lines=12)
+    assert agent._idle_plans(quiet, dict(board.staffed)) == []
+
+    # a stow station with a pod on its way is fed, not starved: S2 alone is, and with S1 open its
+    # person may go; with pods on the way to both, nobody is starved and nothing is proposed
+    other, board2, _, _ = _starving_agent()
+    for minute in range(1, 12):
+        other._observe_rates(_starving_digest(minute, board2, pods_at={"P1": 4}, on_way={"S1": 1}))
+    assert other.starved_stations() == ["S2"]
+    dg2 = _starving_digest(12, board2, pods_at={"P1": 4})
+    assert other._idle_plans(dg2, dict(board2.staffed)) == [[MoveAssociates("S2", "P1", 1)]]
+    fed_both, board3, _, _ = _starving_agent()
+    for minute in range(1, 12):
+        fed_both._observe_rates(
+            _starving_digest(minute, board3, pods_at={"P1": 4}, on_way={"S1": 1, "S2": 1})
+        )
+    assert fed_both.starved_stations() == []
+    assert fed_both._idle_plans(_starving_digest(12, board3, pods_at={"P1": 4}), dict(board3.staffed)) == []
+
+    # applied (auto): remembered, and called back once pods queue at the open stow station
+    for a in idle[0]:
+        levers.apply(a, 600.0)
+    agent._note_parking(idle[0])
+    board.advance(900.0, d)
+    assert board.staffed["P1"] == 2 and board.staffed["S1"] == 0
+    fed = _starving_digest(20, board, pods_at={"S2": 3}, served={"S2": 12})
+    agent._observe_rates(fed)
+    assert agent._recall_plans(fed) == [[MoveAssociates("P1", "S1", 1)]]
+    agent.candidates(fed)
+    agent._note_parking(agent._recall[0])
+    assert agent.parked == []
+
+
+def test_parking_starved_people_in_the_pool_when_the_scene_allows_it():
+    """With ``starved = "park"``, a starved stower nobody needs (no station where pods wait for people)
+    goes to the pool, and comes back from it when pods reach stow again."""
+    from fctwin.controller.eluna.actions import POOL, MoveAssociates
+
+    agent, board, levers, d = _starving_agent(park=True)
+    for minute in range(1, 11):
+        dg = _starving_digest(minute, board, pods_at={})
+        agent._observe_rates(dg)
+    agent.candidates(dg)
+    assert agent._idle == [[MoveAssociates("S1", POOL, 1)]], agent._idle
+    levers.apply(agent._idle[0][0], 600.0)
+    agent._note_parking(agent._idle[0])
+    board.advance(900.0, d)
+    fed = _starving_digest(20, board, pods_at={"S2": 2}, served={"S2": 12})
+    agent._observe_rates(fed)
+    assert agent._recall_plans(fed) == [[MoveAssociates(POOL, "S1", 1)]]

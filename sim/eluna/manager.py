@@ -186,6 +186,7 @@ class FloorManager:
                 shift_end_s=scene.spec.run_hours * 3600.0,
                 seed=scene.seed,
             )
+            self.agent.starved_mode = spec.starved
             if spec.floor_levers:  # candidates on the floor levers too (docs/eluna.md)
                 from fctwin.controller.eluna.floor_candidates import hook_for
 

@@ -484,6 +484,10 @@ class Agent(Strict):
     # Further levers the agent may propose (docs/eluna.md): order release and station weights,
     # traffic rules (one-way aisles in congested areas), pre-positioning pods. Off by default.
     floor_levers: list[Literal["release", "traffic", "preposition"]] = []
+    # People at a starved station (work waiting, no pod coming, nothing served for 10 minutes):
+    # "lend" them to a pressed station where pods wait for people, "park" also sends those nobody
+    # needs to the pool until pods reach their kind again (docs/eluna.md). Off by default.
+    starved: Literal["off", "lend", "park"] = "off"
 
 
 Cellspec = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
