@@ -142,3 +142,40 @@ def test_pick_retreats_from_the_face_before_carrying_across_it():
     assert ok and touched == 0
     _, touched_old = _band_contacts_in_pick(0.03)  # the old path: the check does see the contact
     assert touched_old > 0
+
+
+def test_calibrate_only_runs_the_station_types_asked_for():
+    """``only``: a partial table (``source.only``) with just those types; the shipped table's shape
+    otherwise. Sequoia alone is a few rack cycles (no arm physics)."""
+    from fctwin.robots import calibration
+
+    table = calibration.calibrate(trials=2, seed=0, only=("sequoia",))
+    assert table["source"]["only"] == ["sequoia"] and set(table["models"]) == {"sequoia"}
+    assert "vulcan_summary" not in table and "bluejay_summary" not in table
+    assert table["sequoia_cycle_s"]["store_mean"] > 0
+    with pytest.raises(ValueError, match="station types"):
+        calibration.calibrate(trials=2, only=("vulcan", "titan"))
+
+
+def _pick_weighed(extra_kg: float):
+    """Pick a 0.3 kg box from an empty pod with ``extra_kg`` more on its body than the catalogue says
+    (a second item riding rigidly on it, as the wrist sensor sees it)."""
+    import pybullet as p
+
+    cell = VulcanCell(seed=3)
+    try:
+        item_id = cell.place_for_pick((0.05, 0.10, 0.08), 0.3, "box")
+        if extra_kg:
+            p.changeDynamics(cell.items[item_id].body, -1, mass=0.3 + extra_kg, physicsClientId=cell.pc.cid)
+        return cell.pick(item_id)
+    finally:
+        cell.close()
+
+
+def test_the_wrist_sensor_weighs_the_held_load_and_flags_a_second_item():
+    """The weight check reads the F/T sensor at the carry pose against the catalogue mass: one item
+    reads its own mass (no flag); 200 g more on the cup is flagged. A reading, not an outcome."""
+    single = _pick_weighed(0.0)
+    assert single.success and single.held_kg == pytest.approx(0.3, abs=0.05) and not single.weight_flag
+    double = _pick_weighed(0.2)
+    assert double.held_kg == pytest.approx(0.5, abs=0.06) and double.weight_flag
