@@ -179,3 +179,36 @@ def test_the_wrist_sensor_weighs_the_held_load_and_flags_a_second_item():
     assert single.success and single.held_kg == pytest.approx(0.3, abs=0.05) and not single.weight_flag
     double = _pick_weighed(0.2)
     assert double.held_kg == pytest.approx(0.5, abs=0.06) and double.weight_flag
+
+
+def test_pick_checks_count_what_the_checks_saw_and_the_sweep_mixes_measured_rates():
+    from fctwin.robots.calibration import pick_checks, stack_sweep
+
+    def attempt(stacked, ok, where=(), flag=False, held=0.3):
+        return {
+            "stacked": stacked,
+            "ok": ok,
+            "reason": "" if ok else "multi-pick",
+            "mass_kg": 0.3,
+            "held_kg": held,
+            "weight_flag": flag,
+            "dragged_where": list(where),
+        }
+
+    rows = [attempt(False, True)] * 18 + [attempt(False, False, ["out of the pod"])]
+    rows += [attempt(True, True), attempt(True, False, ["on the tool"], flag=True, held=0.5)]
+    rows += [attempt(False, True, flag=True), None]  # a false alarm; None: a refused item, no attempt
+    c = pick_checks(rows)
+    assert c["stacked"] == {"picks": 2, "success": 1} and c["not_stacked"] == {"picks": 20, "success": 19}
+    assert c["multi_picks"] == 2 and c["multi_pick_from_stacked"] == 1
+    assert c["dragged_where"] == {"on the tool": 1, "out of the pod": 1}
+    w = c["weight_check"]
+    assert (w["multi_picks_riding"], w["flagged_multi_picks"], w["flagged_riding"], w["false_alarms"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    sweep = dict(stack_sweep(c, shares=(0.0, 0.5, 1.0)))
+    assert sweep[0.0] == pytest.approx(0.95) and sweep[1.0] == pytest.approx(0.5)
+    assert sweep[0.5] == pytest.approx((0.95 + 0.5) / 2)
