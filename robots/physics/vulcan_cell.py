@@ -1013,7 +1013,7 @@ class VulcanCell:
 
         def hold() -> str:
             self._springs(bins)
-            if phase[0] == "hold":  # the wrist F/T sensor weighs what the tool holds (`_weigh`)
+            if phase[0] == "hold":  # the wrist F/T sensor weighs what the tool holds (`weigh_kg`)
                 self._hold_wrist.append(self.wrist_force_n())
             f_filt[0] += alpha * (self._hold_load_n(item, v_prev) - f_filt[0])
             f = f_filt[0]
