@@ -163,6 +163,49 @@ def pool_tables(paths) -> None:
                 f"  public {fmt(f['public'][0])}-{fmt(f['public'][1])}: {f['verdict']}"
                 f" (trials to decide: {f['trials_to_decide']})"
             )
+    reasons: dict[str, int] = {}
+    for t in tables:
+        for why, n in t["vulcan_summary"].get("pick_failure_reasons", {}).items():
+            reasons[why] = reasons.get(why, 0) + n
+    attempted = sum(t["vulcan_summary"]["pick_attempted"] for t in tables)
+    failed = ", ".join(f"{k} {n}" for k, n in reasons.items() if not k.startswith("refused"))
+    refused = sum(n for k, n in reasons.items() if k.startswith("refused"))
+    print(f"pooled pick failures over {attempted} attempts: {failed} (and {refused} refused, not attempted)")
+    print_pick_checks([t for t in tables if "pick_attempts" in t["vulcan_summary"]])
+
+
+def print_pick_checks(tables) -> None:
+    """The pick's multi-pick and weight-check figures and the stack-share sweep, pooled over tables
+    that recorded them (`fctwin.robots.calibration.pick_checks`; tables since issue 22's fifth round)."""
+    from fctwin.robots.calibration import pick_checks, stack_sweep
+
+    if not tables:
+        print("no table recorded the pick checks (calibrated before they were kept)")
+        return
+    c = pick_checks([a for t in tables for a in t["vulcan_summary"]["pick_attempts"]])
+    w = c["weight_check"]
+    st, ns = c["stacked"], c["not_stacked"]
+    print(f"pick checks pooled over {len(tables)} table(s) ({st['picks'] + ns['picks']} attempts):")
+    print(
+        f"  with an item lying on top: {st['success']}/{st['picks']} succeed"
+        f" ({st['success'] / max(1, st['picks']):.1%}); without: {ns['success']}/{ns['picks']}"
+        f" ({ns['success'] / max(1, ns['picks']):.1%}); share of attempts with one"
+        f" {st['picks'] / max(1, st['picks'] + ns['picks']):.1%} (drawn with p = stack_share 0.12)"
+    )
+    print(
+        f"  multi-picks {c['multi_picks']} ({c['multi_pick_from_stacked']} from a stacked bin);"
+        f" where the dragged items ended: {c['dragged_where']}"
+    )
+    print(
+        f"  weight check (wrist F/T at the carry pose vs catalogue mass): flags {w['flagged_multi_picks']}"
+        f" of {c['multi_picks']} multi-picks ({w['flagged_riding']} of {w['multi_picks_riding']} with the"
+        f" item riding on the tool), {w['false_alarms']} false alarms over {w['weighed']} weighed picks;"
+        f" reading error on clean picks: median {w['clean_error_frac_median']:+.1%},"
+        f" 5-95% {w['clean_error_frac_p5_p95'][0]:+.1%} to {w['clean_error_frac_p5_p95'][1]:+.1%}"
+    )
+    print("  pick success if this share of picks had an item on top (measured rates mixed; public 86-96%):")
+    for share, success in stack_sweep(c):
+        print(f"    {share:5.0%}  {success:.1%}")
 
 
 def main() -> int:

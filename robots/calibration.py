@@ -23,14 +23,18 @@ __all__ = [
     "POD_TRIALS",
     "PUBLIC_RANGES",
     "calibrate",
+    "STATION_TYPES",
     "calibrate_bluejay",
     "fit_gamma",
+    "pick_checks",
     "pooled_intervals",
+    "stack_sweep",
     "vulcan_figures",
     "vulcan_intervals",
     "write_models",
 ]
 
+STATION_TYPES = ("vulcan", "bluejay", "sequoia")  # what `calibrate(only=...)` can run
 POD_FILL_FRAC = 0.5  # share of each bin's width filled when a pod arrives (assumed; docs/stations.md)
 
 
@@ -105,15 +109,84 @@ def _vulcan_pod(job) -> list[tuple]:
             stack = bool(cell.rng.random() < cell.params.stack_share)
             item_id = cell.place_for_pick(size, mass, kind, stack=stack)
             if item_id is not None:
+                stacked = cell.last_stacked  # drawn and there was room on top for it
                 pres = cell.pick(item_id)
                 why = pres.reason
                 if why == "dropped" and pres.break_phase:  # where along the pull the seal broke
                     why = f"dropped: {pres.break_phase}"
                 pick = (pres.duration_s, pres.success, why, kind)
-                grasp = (pres.first_grasp_ok, pres.regrasps, pres.reseats)
+                held = None if np.isnan(pres.held_kg) else round(pres.held_kg, 4)
+                grasp = (
+                    pres.first_grasp_ok,
+                    pres.regrasps,
+                    pres.reseats,
+                    {
+                        "stacked": stacked,
+                        "ok": pres.success,
+                        "reason": pres.reason,
+                        "mass_kg": round(mass, 4),
+                        "held_kg": held,
+                        "weight_flag": pres.weight_flag,
+                        "dragged_where": list(pres.dragged_where),
+                    },
+                )
         out.append((item_class(size), stow, pick, grasp if pick is not None and not refused else None))
     cell.close()
     return out
+
+
+def pick_checks(attempts) -> dict:
+    """What the pick's checks saw, from per-attempt details (`_vulcan_pod`'s fourth grasp field).
+
+    * ``stacked`` / ``not_stacked``: attempts with an item lying on the picked one (placed, not only
+      drawn: a bin too low for it gets none) and their success, the two rates `stack_sweep` mixes;
+    * ``multi_picks``: attempts that dragged another item out of the bin, by where it ended;
+    * ``weight_check``: the wrist F/T weighing at the carry pose against the catalogue mass
+      (`VulcanCell.weigh_kg`): multi-picks it flags, false alarms (flagged with nothing dragged), and
+      the reading's error on clean successful picks. It is a reading: no outcome depends on it.
+    """
+    rows = [a for a in attempts if a is not None]
+
+    def rate(sel) -> dict:
+        return {"picks": len(sel), "success": sum(a["ok"] for a in sel)}
+
+    multi = [a for a in rows if a["dragged_where"]]
+    where: dict[str, int] = {}
+    for a in multi:
+        for w in a["dragged_where"]:
+            where[w] = where.get(w, 0) + 1
+    riding = [a for a in multi if "on the tool" in a["dragged_where"]]
+    clean_ok = [a for a in rows if a["ok"] and a["held_kg"] is not None]
+    err = np.array([(a["held_kg"] - a["mass_kg"]) / a["mass_kg"] for a in clean_ok], dtype=np.float64)
+    return {
+        "stacked": rate([a for a in rows if a["stacked"]]),
+        "not_stacked": rate([a for a in rows if not a["stacked"]]),
+        "multi_picks": len(multi),
+        "multi_pick_from_stacked": sum(a["stacked"] for a in multi),
+        "dragged_where": dict(sorted(where.items())),
+        "weight_check": {
+            "multi_picks_riding": len(riding),
+            "flagged_multi_picks": sum(a["weight_flag"] for a in multi),
+            "flagged_riding": sum(a["weight_flag"] for a in riding),
+            "false_alarms": sum(a["weight_flag"] for a in rows if not a["dragged_where"]),
+            "weighed": sum(a["held_kg"] is not None for a in rows),
+            "clean_error_frac_median": round(float(np.median(err)), 3) if err.size else None,
+            "clean_error_frac_p5_p95": (
+                [round(float(x), 3) for x in np.percentile(err, [5, 95])] if err.size else None
+            ),
+        },
+    }
+
+
+def stack_sweep(checks: dict, shares=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3)) -> list[tuple[float, float]]:
+    """Pick success if a share ``s`` of picks had an item lying on top: ``(1 - s) p0 + s p1``.
+
+    ``p0`` and ``p1`` are the measured success rates of picks without and with one (`pick_checks`);
+    the share itself (`VulcanCellParams.stack_share`) is an assumption no public figure grounds.
+    """
+    p0 = checks["not_stacked"]["success"] / max(1, checks["not_stacked"]["picks"])
+    p1 = checks["stacked"]["success"] / max(1, checks["stacked"]["picks"])
+    return [(float(s), round((1 - s) * p0 + s * p1, 4)) for s in shares]
 
 
 def _pool_map(fn, jobs_list: list, jobs: int) -> list:
@@ -137,21 +210,26 @@ def calibrate(
     bluejay_sim_s: float = 60.0,
     jobs: int = 1,
     rack_fill_frac: float | None = None,
+    only=None,
 ) -> dict:
     """Run the physics and return the model table (``schema_version`` 1).
+
+    ``only``: the station types to run (a subset of `STATION_TYPES`; None: all). A table of only
+    some types is partial (``source.only`` says which): it pools with others (`pooled_intervals`)
+    but is not a table a fast run can use in place of the shipped one.
 
     ``jobs``: processes for the Vulcan pods and the Blue Jay arm counts (the table is the same for
     any value: each pod and each arm count has its own seeded stream). ``rack_fill_frac``: how full
     Sequoia's rack is while its store cycles are measured (a scene's ``pods.initial_fill_frac``;
     default the stations' `fctwin.robots.sequoia.RACK_FILL_FRAC`).
     """
+    run = set(STATION_TYPES if only is None else only)
+    if not run or run - set(STATION_TYPES):
+        raise ValueError(f"only: station types are {', '.join(STATION_TYPES)}, not {sorted(run)}")
     if rack_fill_frac is None:
         from fctwin.robots.sequoia import RACK_FILL_FRAC
 
         rack_fill_frac = RACK_FILL_FRAC
-    from fctwin.robots.physics.sequoia_rack import SequoiaRack
-    from fctwin.robots.vulcan import PERSON_HANDOFF_S
-
     rng = np.random.default_rng(seed)
     if sku_sizes_m is None:
         # Not the scene schema's catalogue ranges (up to 40 x 30 x 30 cm, uniform): almost none of
@@ -165,11 +243,15 @@ def calibrate(
     results: dict[str, dict[str, tuple[list, list]]] = {"stow": {}, "pick": {}}
     stows: list[tuple[float, bool, str, str]] = []  # (duration_s, success, reason, kind)
     picks: list[tuple[float, bool, str, str]] = []
-    pods = [
-        (seed, k, min(POD_TRIALS, trials - k * POD_TRIALS), sku_sizes_m, sku_mass_kg, list(sku_kinds))
-        for k in range((trials + POD_TRIALS - 1) // POD_TRIALS)
-    ]
-    grasps: list[tuple[bool, int, int]] = []  # per pick attempt: (first grasp held, regrasps, reseats)
+    pods = (
+        [
+            (seed, k, min(POD_TRIALS, trials - k * POD_TRIALS), sku_sizes_m, sku_mass_kg, list(sku_kinds))
+            for k in range((trials + POD_TRIALS - 1) // POD_TRIALS)
+        ]
+        if "vulcan" in run
+        else []
+    )
+    grasps: list[tuple] = []  # per pick attempt: (first grasp held, regrasps, reseats, details)
     by_pod: list[tuple[list, list]] = []  # (stows, picks) of each pod, for the intervals
     rows: dict[str, dict[str, list]] = {"stow": {}, "pick": {}}  # per unit: (s, ok, reason, packaging)
     for pod in _pool_map(_vulcan_pod, pods, jobs):
@@ -188,6 +270,33 @@ def calibrate(
                 d, s = results["pick"].setdefault(cls, ([], []))
                 d.append(pick[0])
                 s.append(pick[1])
+    table: dict = {
+        "schema_version": 1,
+        "source": {"trials": trials, "seed": seed, "sim_hz": 240},
+        "models": {},
+    }
+    if only is not None:
+        table["source"]["only"] = sorted(run)
+    if "vulcan" in run:
+        table["models"]["vulcan"], table["vulcan_summary"] = _vulcan_table(
+            stows, picks, grasps, by_pod, rows, results, seed
+        )
+    if "bluejay" in run:
+        bluejay_models, curve, bluejay_summary = calibrate_bluejay(sim_s=bluejay_sim_s, seed=seed, jobs=jobs)
+        table["models"]["bluejay"] = bluejay_models
+        table["bluejay_arms_units_per_h"] = curve
+        table["bluejay_summary"] = bluejay_summary
+    if "sequoia" in run:
+        models, cycles = _sequoia(trials, seed, rack_fill_frac)
+        table["models"]["sequoia"] = models
+        table["sequoia_cycle_s"] = cycles
+    return table
+
+
+def _vulcan_table(stows, picks, grasps, by_pod, rows, results, seed) -> tuple[dict, dict]:
+    """The Vulcan part of the table: (fitted entries per line kind and class, the summary)."""
+    from fctwin.robots.vulcan import PERSON_HANDOFF_S
+
     vulcan_summary = vulcan_figures(stows, picks, handoff_s=PERSON_HANDOFF_S)
     if grasps:
         # The first grasp held the item to the carry pose (before the multi-pick and clear-of-pod
@@ -195,6 +304,8 @@ def calibrate(
         vulcan_summary["pick_first_grasp_held_rate"] = round(float(np.mean([g[0] for g in grasps])), 3)
         vulcan_summary["pick_regrasps"] = int(sum(g[1] for g in grasps))
         vulcan_summary["pick_reseats"] = int(sum(g[2] for g in grasps))
+        vulcan_summary["pick_attempts"] = [g[3] for g in grasps]  # pooled by `pick_checks` across tables
+        vulcan_summary["pick_checks"] = pick_checks([g[3] for g in grasps])
     vulcan_summary["intervals_95"] = vulcan_intervals(by_pod, handoff_s=PERSON_HANDOFF_S, seed=seed)
     # Every trial by pod ([s, ok, reason, packaging]): tables of several seeds pool into one interval
     # (`pooled_intervals`), resampling the pods of all of them.
@@ -208,7 +319,12 @@ def calibrate(
     for per in vulcan.values():
         if "medium" not in per and per:
             per["medium"] = next(iter(per.values()))
-    bluejay_models, curve, bluejay_summary = calibrate_bluejay(sim_s=bluejay_sim_s, seed=seed, jobs=jobs)
+    return vulcan, vulcan_summary
+
+
+def _sequoia(trials: int, seed: int, rack_fill_frac: float) -> tuple[dict, dict]:
+    """Sequoia's fitted entries (per line kind) and the gantry cycles, from the rack in physics."""
+    from fctwin.robots.physics.sequoia_rack import SequoiaRack
     from fctwin.robots.sequoia import DECANT_PER_UNIT_S, PICK_PER_UNIT_S, stock_rack
 
     # Store cycles in a rack held at the storage fill a run starts with (``rack_fill_frac``): each
@@ -249,19 +365,12 @@ def calibrate(
         "stow": {"medium": port(DECANT_PER_UNIT_S, store_s)},
         "pick": {"medium": port(PICK_PER_UNIT_S, retrieve_s)},
     }
-    return {
-        "schema_version": 1,
-        "source": {"trials": trials, "seed": seed, "sim_hz": 240},
-        "models": {"vulcan": vulcan, "sequoia": sequoia, "bluejay": bluejay_models},
-        "vulcan_summary": vulcan_summary,
-        "sequoia_cycle_s": {
-            "rack_fill_frac": rack_fill_frac,
-            "store_mean": float(np.mean(store_s)),
-            "retrieve_mean": float(np.mean(retrieve_s)),
-        },
-        "bluejay_arms_units_per_h": curve,
-        "bluejay_summary": bluejay_summary,
+    cycles = {
+        "rack_fill_frac": rack_fill_frac,
+        "store_mean": float(np.mean(store_s)),
+        "retrieve_mean": float(np.mean(retrieve_s)),
     }
+    return sequoia, cycles
 
 
 def vulcan_figures(stows, picks, *, handoff_s: float) -> dict:

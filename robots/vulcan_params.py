@@ -83,6 +83,13 @@ class VulcanCellParams:
     # is this far off the face plane, then carries it home (a pick pipeline's post-grasp retreat).
     # 0.03 m (= the carry clearance) is the earlier model: no retreat, a diagonal carry.
     pick_retreat_clear_m: float = 0.08
+    # Pick: the weight check (a reading only; it changes no outcome). The wrist F/T sensor weighs the
+    # held load at the carry pose (`VulcanCell.weigh_kg`); more than the item's catalogue mass by
+    # weigh_tol_kg + weigh_tol_frac x mass flags a second item on the tool. Set from five single-item
+    # picks before the calibration runs; on their clean picks the reading came out 11% heavy at the
+    # median, light items about 20 g heavy (the spring cup's lag), with no false alarm (docs/stations.md).
+    weigh_tol_kg: float = 0.05
+    weigh_tol_frac: float = 0.05
 
 
 @lru_cache(maxsize=8)

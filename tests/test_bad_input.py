@@ -305,6 +305,23 @@ def test_calibrate_never_overwrites_the_shipped_table_unless_asked(monkeypatch):
     assert DEFAULT_MODELS_PATH.read_bytes() == before
 
 
+def test_calibrate_only_names_known_station_types_and_never_writes_the_shipped_table(tmp_path, monkeypatch):
+    import fctwin.robots.calibration as calibration
+    from fctwin.robots.data import DEFAULT_MODELS_PATH
+
+    def no_physics(**kwargs):
+        raise AssertionError("physics ran on a bad --only")
+
+    monkeypatch.setattr(calibration, "calibrate", no_physics)
+    before = DEFAULT_MODELS_PATH.read_bytes()
+    out = str(tmp_path / "t.json")
+    refused("calibrate", "--only", "vulcan,robot", "--out", out, says="'robot'")
+    refused("calibrate", "--only", "", "--out", out, says="--only")
+    # a partial table cannot replace the one every fast run samples from
+    refused("calibrate", "--only", "vulcan", "--write-shipped", says="--only")
+    assert DEFAULT_MODELS_PATH.read_bytes() == before and not (tmp_path / "t.json").exists()
+
+
 # ------------------------------------------------------------------ run stores
 
 

@@ -142,3 +142,73 @@ def test_pick_retreats_from_the_face_before_carrying_across_it():
     assert ok and touched == 0
     _, touched_old = _band_contacts_in_pick(0.03)  # the old path: the check does see the contact
     assert touched_old > 0
+
+
+def test_calibrate_only_runs_the_station_types_asked_for():
+    """``only``: a partial table (``source.only``) with just those types; the shipped table's shape
+    otherwise. Sequoia alone is a few rack cycles (no arm physics)."""
+    from fctwin.robots import calibration
+
+    table = calibration.calibrate(trials=2, seed=0, only=("sequoia",))
+    assert table["source"]["only"] == ["sequoia"] and set(table["models"]) == {"sequoia"}
+    assert "vulcan_summary" not in table and "bluejay_summary" not in table
+    assert table["sequoia_cycle_s"]["store_mean"] > 0
+    with pytest.raises(ValueError, match="station types"):
+        calibration.calibrate(trials=2, only=("vulcan", "titan"))
+
+
+def _pick_weighed(extra_kg: float):
+    """Pick a 0.3 kg box from an empty pod with ``extra_kg`` more on its body than the catalogue says
+    (a second item riding rigidly on it, as the wrist sensor sees it)."""
+    import pybullet as p
+
+    cell = VulcanCell(seed=3)
+    try:
+        item_id = cell.place_for_pick((0.05, 0.10, 0.08), 0.3, "box")
+        if extra_kg:
+            p.changeDynamics(cell.items[item_id].body, -1, mass=0.3 + extra_kg, physicsClientId=cell.pc.cid)
+        return cell.pick(item_id)
+    finally:
+        cell.close()
+
+
+def test_the_wrist_sensor_weighs_the_held_load_and_flags_a_second_item():
+    """The weight check reads the F/T sensor at the carry pose against the catalogue mass: one item
+    reads its own mass (no flag); 200 g more on the cup is flagged. A reading, not an outcome."""
+    single = _pick_weighed(0.0)
+    assert single.success and single.held_kg == pytest.approx(0.3, abs=0.05) and not single.weight_flag
+    double = _pick_weighed(0.2)
+    assert double.held_kg == pytest.approx(0.5, abs=0.06) and double.weight_flag
+
+
+def test_pick_checks_count_what_the_checks_saw_and_the_sweep_mixes_measured_rates():
+    from fctwin.robots.calibration import pick_checks, stack_sweep
+
+    def attempt(stacked, ok, where=(), flag=False, held=0.3):
+        return {
+            "stacked": stacked,
+            "ok": ok,
+            "reason": "" if ok else "multi-pick",
+            "mass_kg": 0.3,
+            "held_kg": held,
+            "weight_flag": flag,
+            "dragged_where": list(where),
+        }
+
+    rows = [attempt(False, True)] * 18 + [attempt(False, False, ["out of the pod"])]
+    rows += [attempt(True, True), attempt(True, False, ["on the tool"], flag=True, held=0.5)]
+    rows += [attempt(False, True, flag=True), None]  # a false alarm; None: a refused item, no attempt
+    c = pick_checks(rows)
+    assert c["stacked"] == {"picks": 2, "success": 1} and c["not_stacked"] == {"picks": 20, "success": 19}
+    assert c["multi_picks"] == 2 and c["multi_pick_from_stacked"] == 1
+    assert c["dragged_where"] == {"on the tool": 1, "out of the pod": 1}
+    w = c["weight_check"]
+    assert (w["multi_picks_riding"], w["flagged_multi_picks"], w["flagged_riding"], w["false_alarms"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    sweep = dict(stack_sweep(c, shares=(0.0, 0.5, 1.0)))
+    assert sweep[0.0] == pytest.approx(0.95) and sweep[1.0] == pytest.approx(0.5)
+    assert sweep[0.5] == pytest.approx((0.95 + 0.5) / 2)

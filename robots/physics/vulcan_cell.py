@@ -78,6 +78,13 @@ class PickResult:
     reseats: int = 0  # cup set down again after a weak seal was read before the pull
     first_grasp_ok: bool = False  # the first grasp held the item out to the carry pose
     break_phase: str = ""  # where along the pull the last grasp's seal broke (lift, slide, carry, hold)
+    # The wrist F/T sensor weighs what the tool holds at the carry pose (`VulcanCell.weigh_kg`): nan
+    # when nothing is held. ``weight_flag``: the reading exceeds the item's catalogue mass by more than
+    # the check's tolerance (a second item on the tool). Where each dragged item ended: "on the tool"
+    # (riding on the picked item), "hanging from the bin" (partly out), "out of the pod" (fell).
+    held_kg: float = float("nan")
+    weight_flag: bool = False
+    dragged_where: tuple = ()
 
 
 @dataclass
@@ -138,6 +145,11 @@ class VulcanCell:
         self._suction: int | None = None
         self._suction_item: int | None = None
         self._f_filt = np.zeros(3)
+        # The sensor's tare: what it reads at rest holding nothing (the tool's own weight). The tool
+        # keeps one orientation (`tool_forward_orn`), so this is the reading any held mass adds to.
+        self._tare_n = self.wrist_force_n()
+        self._hold_wrist: list[np.ndarray] = []
+        self.last_stacked = False  # `place_for_pick` laid an item on top of the last item it placed
         self._held_open: set[int] = set()
         self.break_phase = ""  # where the last pull lost its seal
         self.pc.steps = 0
@@ -328,6 +340,7 @@ class VulcanCell:
         b = self.face.bin(plan.bin_id)
         item_id = self._place(b, plan.u_m, (w, d, h), mass_kg, kind)
         top_h = 0.025
+        self.last_stacked = False
         if stack and h + top_h < b.height_m - self.params.band_clear_m - 0.01:
             b3 = self.bins3d[b.bin_id]
             top_d = min(b.depth_m - 0.01, d * 1.1)
@@ -341,6 +354,7 @@ class VulcanCell:
                 (top_w, top_d, top_h), centre, float(self.rng.uniform(0.1, 0.4)), "bag", None, b.bin_id
             )
             b.item_heights_m[top] = h + top_h  # lies on the item: no footprint of its own
+            self.last_stacked = True
         self.pc.step(int(0.1 * SIM_HZ))
         return item_id
 
@@ -855,6 +869,9 @@ class VulcanCell:
             regrasps += 1
         broke = [broke]
         held = self._suction is not None and self._suction_item == item_id
+        held_kg = self.weigh_kg() if held else float("nan")
+        tol_kg = prm.weigh_tol_kg + prm.weigh_tol_frac * item.mass_kg
+        weight_flag = bool(held and held_kg - item.mass_kg > tol_kg)
         ilo, ihi = self.item_aabb(item_id)
         clear = ilo[0] > prm.face_x_m or ihi[0] < prm.face_x_m - 0.01
         success = held and not broke[0] and clear and not self.item_inside_bin(item_id, bin_id)
@@ -871,6 +888,7 @@ class VulcanCell:
             for k, it in self.items.items()
             if it.bin_id == bin_id and not self.item_inside_bin(k, bin_id, 0.02)
         ]
+        where = tuple(self._where_dragged(k, ilo, ihi) for k in dragged)
         for k in dragged:
             self._remove_item(k)
             b.items.pop(k, None)
@@ -894,7 +912,35 @@ class VulcanCell:
             reseats=reseats,
             first_grasp_ok=bool(first_ok),
             break_phase=self.break_phase if broke[0] else "",
+            held_kg=held_kg,
+            weight_flag=weight_flag,
+            dragged_where=where,
         )
+
+    def weigh_kg(self) -> float:
+        """The mass the tool holds (kg), weighed by the wrist F/T sensor at the carry pose.
+
+        The mean reading over the pick's final hold (0.3 s, arm still) less the tare, projected on the
+        tare's direction (gravity in the sensor frame: the tool's orientation never changes). It reads
+        what hangs on the cup, including anything lying on the held item; it does not read an item that
+        was dragged out and fell. No physics step and no random draw: weighing changes nothing.
+        """
+        if not self._hold_wrist:
+            return float("nan")
+        tare = np.asarray(self._tare_n, dtype=np.float64)
+        down = tare / max(float(np.linalg.norm(tare)), 1e-9)
+        load = np.mean(self._hold_wrist, axis=0) - tare
+        return float(load @ down) / GRAVITY_MPS2
+
+    def _where_dragged(self, item_id: int, held_lo, held_hi) -> str:
+        """Where an item that left its bin with a pick is (checked at the carry pose, before release)."""
+        lo, hi = self.item_aabb(item_id)
+        over = lo[1] < held_hi[1] and hi[1] > held_lo[1] and lo[0] < held_hi[0] and hi[0] > held_lo[0]
+        if over and held_hi[2] - 0.01 <= lo[2] <= held_hi[2] + 0.03:
+            return "on the tool"
+        if hi[0] < self.params.face_x_m:
+            return "out of the pod"
+        return "hanging from the bin"
 
     def _pull(self, item_id: int) -> tuple[str, bool, float, bool]:
         """One grasp: approach the item's front face, seal (re-seat once on a weak seal), pull it out
@@ -957,6 +1003,7 @@ class VulcanCell:
         peak = [0.0]
         broke = [False]
         self.break_phase = ""
+        self._hold_wrist: list[np.ndarray] = []
         phase = ["lift"]
 
         f_filt = [item.mass_kg * GRAVITY_MPS2]
@@ -966,6 +1013,8 @@ class VulcanCell:
 
         def hold() -> str:
             self._springs(bins)
+            if phase[0] == "hold":  # the wrist F/T sensor weighs what the tool holds (`weigh_kg`)
+                self._hold_wrist.append(self.wrist_force_n())
             f_filt[0] += alpha * (self._hold_load_n(item, v_prev) - f_filt[0])
             f = f_filt[0]
             peak[0] = max(peak[0], f)

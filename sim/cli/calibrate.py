@@ -1,5 +1,9 @@
-"""``fctwin calibrate [SCENE] [--trials N] [--seed S] [--jobs J] (--out PATH | --write-shipped)``:
-fit the fast station models from physics.
+"""``fctwin calibrate [SCENE] [--trials N] [--seed S] [--jobs J] [--only TYPES] (--out PATH |
+--write-shipped)``: fit the fast station models from physics.
+
+``--only vulcan`` (or ``vulcan,sequoia``, ...) runs only those station types, so the CPU goes where a
+figure is in doubt (e.g. more Vulcan trials at new seeds, pooled with `benchmarks/stations.py --pool`).
+Such a partial table is written with ``--out`` only: it cannot replace the shipped one.
 
 The shipped table (``robots/data/station_models.json``) is what every fast run samples from, so it is
 written only when asked for by name (``--write-shipped``); a calibration run otherwise needs ``--out``.
@@ -37,6 +41,13 @@ def add_parser(subparsers) -> None:
         default=1,
         help="processes for the physics (Vulcan pods, Blue Jay arm counts); the same table for any value",
     )
+    parser.add_argument(
+        "--only",
+        type=station_types,
+        default=None,
+        metavar="TYPES",
+        help="comma-separated station types to run (vulcan, bluejay, sequoia; default all); needs --out",
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--out",
@@ -51,11 +62,28 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def station_types(text: str) -> tuple[str, ...]:
+    """``--only``: a comma-separated list of station types, each named once."""
+    import argparse
+
+    from fctwin.robots.calibration import STATION_TYPES
+
+    names = [t.strip() for t in text.split(",")]
+    bad = [t for t in names if t not in STATION_TYPES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown station type {bad[0]!r} (choose from {', '.join(STATION_TYPES)})"
+        )
+    return tuple(dict.fromkeys(names))
+
+
 def output_path(args) -> Path:
     """The checked output path; raises UsageError naming the option when it cannot be written."""
     from fctwin.sim.cli import UsageError
 
     if args.write_shipped:
+        if getattr(args, "only", None) is not None:
+            raise UsageError("--only makes a partial table: write it with --out, not --write-shipped")
         path = DEFAULT_MODELS_PATH
         try:
             types.output_file(str(path))
@@ -97,6 +125,7 @@ def run(args) -> int:
         sku_mass_kg=masses,
         jobs=args.jobs,
         rack_fill_frac=fill,
+        only=args.only,
     )
     try:
         path = write_models(table, path)
@@ -113,7 +142,15 @@ def run(args) -> int:
                 print(
                     f"{unit:8s} {kind:5s} {cls:7s} success {e['success_rate']:.2f}  cycle {cycle:.1f} s{move}"
                 )
-    v = table["vulcan_summary"]
+    if "vulcan_summary" in table:
+        _print_vulcan(table["vulcan_summary"])
+    if "bluejay_arms_units_per_h" in table:
+        curve = table["bluejay_arms_units_per_h"]
+        print("bluejay cell units/h by arms: " + ", ".join(f"{k}: {u:.0f}" for k, u in sorted(curve.items())))
+    return 0
+
+
+def _print_vulcan(v: dict) -> None:
     print(
         f"vulcan stow: {v['robot_stows_per_h']:.0f} robot stows per arm-hour"
         f" ({v['stow_units_per_h']:.0f} units through the arm), success {v['stow_success_rate']:.0%},"
@@ -129,6 +166,12 @@ def run(args) -> int:
                 f"  {key:18s} {fmt(e['estimate'])} (95% {fmt(e['low'])}-{fmt(e['high'])}, {ci['pods']} pods)"
                 f"  public {fmt(e['public'][0])}-{fmt(e['public'][1])}: {e['verdict']}"
             )
-    curve = table["bluejay_arms_units_per_h"]
-    print("bluejay cell units/h by arms: " + ", ".join(f"{k}: {u:.0f}" for k, u in sorted(curve.items())))
-    return 0
+    checks = v.get("pick_checks")
+    if checks:
+        w = checks["weight_check"]
+        print(
+            f"  pick with an item on top {checks['stacked']['success']}/{checks['stacked']['picks']},"
+            f" without {checks['not_stacked']['success']}/{checks['not_stacked']['picks']};"
+            f" multi-picks {checks['multi_picks']} ({checks['dragged_where']}); weight check flags"
+            f" {w['flagged_multi_picks']} of them, {w['false_alarms']} false alarms"
+        )
