@@ -6,9 +6,6 @@ during which the unit does not move. A pod heavier than the payload is refused. 
 not enter a cell where a pod stands; an unloaded one passes under stored pods. Battery drains by
 power draw (moving or idle) and charges on a charging pad; at zero the unit stops.
 
-A Titan's numeric state lives in a row of a `fctwin.robots.titan_arrays.TitanArrays` (its own, or
-the fleet host's for all its Titans), stepped by one kernel: see that module.
-
 Moves are confirmed by telemetry (no ack event per step: at fleet scale that would be most of the
 traffic); timed commands (lift, set down, charge) produce ``ack`` then ``done`` (with the kind of
 the command in ``data["op"]``), or ``refused`` with a reason.
@@ -38,16 +35,6 @@ from fctwin.robots.messages import (
     UnitMode,
     UnitState,
 )
-from fctwin.robots.titan_arrays import (
-    EV_BATTERY_LOW,
-    EV_DONE,
-    EV_FAILED,
-    TIMED_CHARGE,
-    TIMED_LIFT,
-    TIMED_NAMES,
-    TIMED_NONE,
-    TitanArrays,
-)
 
 Cell = tuple[int, int]  # row, col
 
@@ -73,39 +60,6 @@ def round_6(x: float) -> float:
     return round(x, 6)
 
 
-def move_refusal(
-    floor: FloorView,
-    action: int,
-    *,
-    stopped: bool,
-    timed_op: int,
-    row: int,
-    col: int,
-    heading: int,
-    loaded: bool,
-) -> str | None:
-    """Why a Titan in this state refuses a move command with ``action`` (None: it takes it).
-
-    A wait is always taken; any other action not while stopped or busy with a timed command; a
-    forward move only into a cell the unit may enter (`fctwin.robots.floor.may_enter`). The fleet
-    host asks this for the move commands of all its Titans without going through each `Titan`.
-    """
-    if action not in (0, 1, 2, 3):
-        return f"unknown action {action}"
-    if action == _W:
-        return None
-    if stopped:
-        return "unit is stopped"
-    if timed_op != TIMED_NONE:
-        return f"busy with {TIMED_NAMES[timed_op]}"
-    if action == _F:
-        dr, dc = FORWARD_DELTA[heading]
-        target = (row + dr, col + dc)
-        if not may_enter(floor, target, loaded=loaded):
-            return f"cannot enter {target}"
-    return None
-
-
 @dataclass(frozen=True, kw_only=True)
 class TitanParams:
     """Limits and timings of a Titan (defaults: RAWSim-O and FACTS.md)."""
@@ -129,24 +83,8 @@ class TitanParams:
 TITAN_COMMANDS = frozenset({"move", "lift", "set_down", "charge", "stop", "resume"})
 
 
-def _row_field(name: str, doc: str) -> property:
-    """A `Titan` attribute stored in its row of the `TitanArrays`, read and written as a Python scalar."""
-
-    def get(self):
-        return getattr(self._arrays, name).item(self._row)
-
-    def set_(self, value) -> None:
-        getattr(self._arrays, name)[self._row] = value
-
-    return property(get, set_, doc=doc)
-
-
 @register
 class Titan(RobotUnit):
-    """One Titan drive unit: a view onto row ``row`` of ``arrays`` (`TitanArrays`; its own one-row
-    arrays if none is given). The fleet host gives its Titans one shared `TitanArrays` and steps them
-    all at once; each Titan still takes its own commands and reports its own state."""
-
     unit_type = "titan"
 
     def __init__(
@@ -157,8 +95,6 @@ class Titan(RobotUnit):
         cell: Cell,
         heading: int = 0,
         params: TitanParams | None = None,
-        arrays: TitanArrays | None = None,
-        row: int = 0,
     ):
         self.unit_id = unit_id
         self.params = params or TitanParams()
@@ -184,53 +120,9 @@ class Titan(RobotUnit):
             ),
         )
         self.floor = floor
-        if arrays is None:
-            arrays, row = TitanArrays(1), 0
-        self._arrays = arrays
-        self._row = row
-        arrays.set_params(row, p)
+        self._low_wh = p.low_battery_frac * p.battery_wh
         self._initial = (tuple(cell), int(heading))
         self.reset()
-
-    # The unit's state, in its row of the arrays.
-    heading = _row_field("heading", "0 east, 1 south, 2 west, 3 north")
-    mode = _row_field("mode", "UnitMode, as an int")
-    pod_id = _row_field("pod_id", "the carried pod, -1 for none")
-    battery_wh = _row_field("battery_wh", "charge left")
-    busy_until_s = _row_field("busy_until_s", "when the timed command (lift, set down) ends")
-    distance_m = _row_field("distance_m", "driven so far")
-    _pending_action = _row_field("pending", "this step's action (Action), W once done")
-    _charge_until = _row_field("charge_until_frac", "a charge's target, as a fraction of capacity")
-    _stopped = _row_field("stopped", "stopped (by a stop command or an empty battery)")
-
-    @property
-    def cell(self) -> Cell:
-        a, i = self._arrays, self._row
-        return (a.row.item(i), a.col.item(i))
-
-    @cell.setter
-    def cell(self, cell: Cell) -> None:
-        self._arrays.row[self._row], self._arrays.col[self._row] = cell
-
-    @property
-    def _timed(self) -> tuple[str, int, object] | None:
-        """The timed command under way: (op, command id, argument), or None."""
-        a, i = self._arrays, self._row
-        op = a.timed_op.item(i)
-        if op == TIMED_NONE:
-            return None
-        return (TIMED_NAMES[op], a.timed_cid[i], a.timed_arg.item(i) if op == TIMED_LIFT else None)
-
-    @_timed.setter
-    def _timed(self, timed: tuple[str, int, object] | None) -> None:
-        a, i = self._arrays, self._row
-        if timed is None:
-            a.timed_op[i] = TIMED_NONE
-            return
-        op, cid, arg = timed
-        a.timed_op[i] = TIMED_NAMES.index(op)
-        a.timed_cid[i] = cid
-        a.timed_arg[i] = -1 if arg is None else int(arg)
 
     # ------------------------------------------------------------------ contract
 
@@ -242,7 +134,7 @@ class Titan(RobotUnit):
         self.battery_wh = self.params.battery_wh * self.params.initial_battery_frac
         self.busy_until_s = 0.0
         self._pending_action = int(Action.W)
-        self._timed = None
+        self._timed: tuple[str, int, object] | None = None  # (op, command_id, argument)
         self._charge_until = 0.0
         self._stopped = False
         self._recent = RecentCommandIds(_RECENT_COMMANDS)
@@ -251,17 +143,16 @@ class Titan(RobotUnit):
         return self.state()
 
     def state(self) -> UnitState:
-        a, i = self._arrays, self._row
         return UnitState(
             self.unit_id,
             self.unit_type,
-            a.mode.item(i),
-            a.row.item(i),
-            a.col.item(i),
-            a.heading.item(i),
-            a.pod_id.item(i),
-            round_6(a.battery_wh.item(i) / self.params.battery_wh),
-            a.busy_until_s.item(i),
+            int(self.mode),
+            self.cell[0],
+            self.cell[1],
+            self.heading,
+            self.pod_id,
+            round_6(self.battery_wh / self.params.battery_wh),
+            self.busy_until_s,
         )
 
     def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
@@ -297,28 +188,60 @@ class Titan(RobotUnit):
         return [self._refuse(command, t_s, f"titan does not accept {type(command).__name__}")]
 
     def step(self, t_s: float, dt_s: float) -> list[UnitEvent]:
-        # The same kernel the fleet host runs over all its Titans at once, here over this row alone.
-        if self._arrays.step(t_s, dt_s, self._row, self._row + 1):
-            return self.step_events(t_s)
-        return []
-
-    def step_events(self, t_s: float) -> list[UnitEvent]:
-        """The events of this unit's last step, from the flags the kernel left in its row."""
-        a, i = self._arrays, self._row
-        flags = a.flags.item(i)
+        # The fleet host calls this for every unit every step: plain ints instead of enum lookups.
         events: list[UnitEvent] = []
-        if flags & EV_DONE:
-            op = a.done_op.item(i)
-            cid = a.timed_cid[i]
-            if op == TIMED_CHARGE:
+        p = self.params
+        moving = False
+        if self._stopped:
+            self._pending_action = _W
+        elif self._timed is not None:
+            op, cid, arg = self._timed
+            if op == "charge":
+                self.battery_wh = min(p.battery_wh, self.battery_wh + p.charge_power_w * dt_s / 3600.0)
+                if self.battery_wh < self._charge_until * p.battery_wh:
+                    return events  # still charging: no drain this step
+                self._timed = None
+                self.mode = _IDLE
                 events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": "charge"}))
+            elif t_s + 1e-9 >= self.busy_until_s:
+                self._timed = None
+                self.mode = _IDLE
+                if op == "lift":
+                    self.pod_id = int(arg)
+                    events.append(
+                        UnitEvent(self.unit_id, "done", t_s, cid, {"op": "lift", "pod": self.pod_id})
+                    )
+                else:
+                    pod = self.pod_id
+                    self.pod_id = -1
+                    events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": "set_down", "pod": pod}))
+            moving = True  # lifting draws motor power too
+        else:
+            action = self._pending_action
+            self._pending_action = _W
+            if action == _F:
+                dr, dc = FORWARD_DELTA[self.heading]
+                self.cell = (self.cell[0] + dr, self.cell[1] + dc)
+                self.distance_m += p.cell_size_m
+                moving = True
+                self.mode = _MOVING
+            elif action in (_R, _C):
+                self.heading = (self.heading + (1 if action == _R else 3)) % 4
+                moving = True
+                self.mode = _MOVING
             else:
-                pod = a.done_pod.item(i)
-                events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": TIMED_NAMES[op], "pod": pod}))
-        if flags & EV_BATTERY_LOW:
-            frac = a.battery_wh.item(i) / self.params.battery_wh
-            events.append(UnitEvent(self.unit_id, "battery_low", t_s, -1, {"frac": frac}))
-        if flags & EV_FAILED:
+                self.mode = _IDLE
+        before = self.battery_wh
+        after = before - (p.power_moving_w if moving else p.power_idle_w) * dt_s / 3600.0
+        self.battery_wh = after if after > 0.0 else 0.0
+        low = self._low_wh
+        if before > low >= self.battery_wh:
+            events.append(
+                UnitEvent(self.unit_id, "battery_low", t_s, -1, {"frac": self.battery_wh / p.battery_wh})
+            )
+        if self.battery_wh <= 0.0 and not self._stopped:
+            self._stopped = True
+            self.mode = _STOPPED
             events.append(UnitEvent(self.unit_id, "failed", t_s, -1, {"reason": "battery empty"}))
         return events
 
@@ -345,20 +268,22 @@ class Titan(RobotUnit):
         return UnitEvent(self.unit_id, "refused", t_s, -1, {"op": "move", "reason": reason})
 
     def _handle_move(self, command: Move, t_s: float) -> list[UnitEvent]:
-        a, i = self._arrays, self._row
-        reason = move_refusal(
-            self.floor,
-            command.action,
-            stopped=a.stopped.item(i),
-            timed_op=a.timed_op.item(i),
-            row=a.row.item(i),
-            col=a.col.item(i),
-            heading=a.heading.item(i),
-            loaded=a.pod_id.item(i) >= 0,
-        )
-        if reason is not None:
-            return [self._refuse(command, t_s, reason)]
-        a.pending[i] = command.action
+        action = command.action
+        if action not in (0, 1, 2, 3):
+            return [self._refuse(command, t_s, f"unknown action {action}")]
+        if action == _W:
+            self._pending_action = action
+            return []
+        if self._stopped:
+            return [self._refuse(command, t_s, "unit is stopped")]
+        if self._timed is not None:
+            return [self._refuse(command, t_s, f"busy with {self._timed[0]}")]
+        if action == _F:
+            dr, dc = FORWARD_DELTA[self.heading]
+            target = (self.cell[0] + dr, self.cell[1] + dc)
+            if not may_enter(self.floor, target, loaded=self.pod_id >= 0):
+                return [self._refuse(command, t_s, f"cannot enter {target}")]
+        self._pending_action = action
         return []
 
     def _handle_lift(self, command: Lift, t_s: float) -> list[UnitEvent]:

@@ -1,24 +1,31 @@
 """The numeric state of Titan drive units in arrays, stepped together by one kernel.
 
-A `fctwin.robots.titan.Titan` is a view onto one row of a `TitanArrays`: its cell, heading, mode,
-pod, battery, timers and pending action live here, not on the object. A Titan built on its own (a
-robot program, the contract checker) owns a one-row `TitanArrays`; the fleet host builds one
-`TitanArrays` for all its simulated Titans and steps them with one call (`TitanArrays.step`), where
-stepping 2,000 `Titan` objects one by one was a third of its time per tick. Either way every step
-runs the same kernel, so a fleet stepped as arrays is N Titan units by construction: same state
-machine, same battery, same events.
+A `TitanRow` is a `fctwin.robots.titan.Titan` whose cell, heading, mode, pod, battery, timers and
+pending action live in one row of a `TitanArrays` instead of on the object. A large fleet host
+(`fctwin.sim.fleet_host`, from `ARRAY_MIN_UNITS` Titans) builds one `TitanArrays` for all its
+simulated Titans and steps them with one call (`TitanArrays.step`), where stepping 2,000 `Titan`
+objects one by one was a third of its time per tick. A Titan on its own (a robot program, the
+contract checker) and a small fleet's Titans are plain `Titan` objects: for 30 units one kernel call
+and the array bookkeeping around it cost more than stepping the objects, and importing numba into a
+process that needs it for nothing else cost ~0.7 s of start-up and ~120 MB (fc_small_peak).
+Both step the same state machine: `TitanRow` takes its commands through `Titan`'s own code, and the
+kernel is checked against `Titan.step` frame for frame (tests/test_titan_arrays.py).
 
-`step_titans` is the kernel (numba); `step_titans_reference` is the same step written plainly,
-unit by unit, as `Titan.step` read before the arrays (tests check the two agree bit for bit, also
-with ``NUMBA_DISABLE_JIT=1``). The kernel writes what happened to each unit into ``flags``
+`step_titans()` returns the kernel (numba, compiled or loaded from the cache at the first call in a
+process: numba is imported only by code that steps arrays); `step_titans_reference` is the same
+step written plainly, unit by unit, as `Titan.step` reads (tests check the two agree bit for bit,
+also with ``NUMBA_DISABLE_JIT=1``). The kernel writes what happened to each unit into ``flags``
 (`EV_DONE`, `EV_BATTERY_LOW`, `EV_FAILED`), ``done_op`` and ``done_pod``; `Titan` turns a flagged
 row into its `UnitEvent`s, so only the few units with news cost Python work.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from fctwin.robots.floor import FloorView, may_enter
+from fctwin.robots.messages import FORWARD_DELTA, UnitEvent, UnitState
+from fctwin.robots.titan import Titan, TitanParams, round_6
 
 # What a unit's timed command is (``timed_op``); 0: none.
 TIMED_NONE, TIMED_LIFT, TIMED_SET_DOWN, TIMED_CHARGE = 0, 1, 2, 3
@@ -112,17 +119,30 @@ def step_titans_reference(
     return news
 
 
-# The kernel is the reference compiled: one text, so the two cannot drift apart.
-step_titans = numba.njit(**_NUMBA_OPTS)(step_titans_reference)
+_kernel = None
+
+
+def step_titans():
+    """The kernel: the reference compiled (one text, so the two cannot drift apart).
+
+    numba is imported here, at the first call in a process, not when this module is imported: a
+    process with no `TitanArrays` (a robot program, a small fleet's host) never pays for it.
+    """
+    global _kernel
+    if _kernel is None:
+        import numba
+
+        _kernel = numba.njit(**_NUMBA_OPTS)(step_titans_reference)
+    return _kernel
 
 
 _warm = False
 
 
 def _warm_kernel() -> None:
-    """Load (or compile) the kernel now, once per process: at a unit's construction, in start-up,
-    rather than at its first step, in the middle of a run (a robot's or fleet host's first tick then
-    stalled for the load: up to seconds on a busy machine, long enough to miss a liveness window)."""
+    """Load (or compile) the kernel now, once per process: when the arrays are built, in start-up,
+    rather than at the first step, in the middle of a run (a fleet host's first tick then stalled
+    for the load: up to seconds on a busy machine, long enough to miss a liveness window)."""
     global _warm
     if not _warm:
         _warm = True
@@ -174,7 +194,7 @@ class TitanArrays:
 
     def step(self, t_s: float, dt_s: float, lo: int = 0, hi: int | None = None, *, kernel=None) -> int:
         """Step rows ``lo..hi-1`` to ``t_s``; return how many have news (``flags`` non-zero)."""
-        return (kernel or step_titans)(
+        return (kernel or step_titans())(
             self.row, self.col, self.heading, self.mode, self.pod_id, self.battery_wh,
             self.busy_until_s, self.pending, self.timed_op, self.timed_arg, self.charge_until_frac,
             self.stopped, self.distance_m, self.cap_wh, self.charge_w, self.moving_w, self.idle_w,
@@ -201,3 +221,152 @@ class TitanArrays:
             for i in np.flatnonzero(~ok).tolist():
                 out[i] = round(float(x[i]), 6)
         return out
+
+
+def move_refusal(
+    floor: FloorView,
+    action: int,
+    *,
+    stopped: bool,
+    timed_op: int,
+    row: int,
+    col: int,
+    heading: int,
+    loaded: bool,
+) -> str | None:
+    """Why a Titan in this state refuses a move command with ``action`` (None: it takes it), as
+    `Titan._handle_move` decides. The fleet host asks this for the move commands of all its array
+    Titans without going through each `TitanRow`."""
+    if action not in (0, 1, 2, 3):
+        return f"unknown action {action}"
+    if action == _W:
+        return None
+    if stopped:
+        return "unit is stopped"
+    if timed_op != TIMED_NONE:
+        return f"busy with {TIMED_NAMES[timed_op]}"
+    if action == _F:
+        dr, dc = FORWARD_DELTA[heading]
+        target = (row + dr, col + dc)
+        if not may_enter(floor, target, loaded=loaded):
+            return f"cannot enter {target}"
+    return None
+
+
+def _row_field(name: str, doc: str) -> property:
+    """A `TitanRow` attribute stored in its row of the `TitanArrays`, read and written as a Python
+    scalar."""
+
+    def get(self):
+        return getattr(self._arrays, name).item(self._row)
+
+    def set_(self, value) -> None:
+        getattr(self._arrays, name)[self._row] = value
+
+    return property(get, set_, doc=doc)
+
+
+class TitanRow(Titan):
+    """A Titan whose state is row ``row`` of ``arrays``: `Titan`'s commands, contract and events,
+    stepped with all the other rows by `TitanArrays.step` (see the module docstring).
+
+    Its fields are properties over the row, so `Titan`'s own command handling reads and writes the
+    arrays; only stepping and reporting go through the arrays directly.
+    """
+
+    def __init__(
+        self,
+        *,
+        unit_id: str,
+        floor: FloorView,
+        cell: tuple[int, int],
+        heading: int = 0,
+        params: TitanParams | None = None,
+        arrays: TitanArrays,
+        row: int,
+    ):
+        self._arrays = arrays
+        self._row = row
+        arrays.set_params(row, params or TitanParams())
+        super().__init__(unit_id=unit_id, floor=floor, cell=cell, heading=heading, params=params)
+
+    # The unit's state, in its row of the arrays.
+    heading = _row_field("heading", "0 east, 1 south, 2 west, 3 north")
+    mode = _row_field("mode", "UnitMode, as an int")
+    pod_id = _row_field("pod_id", "the carried pod, -1 for none")
+    battery_wh = _row_field("battery_wh", "charge left")
+    busy_until_s = _row_field("busy_until_s", "when the timed command (lift, set down) ends")
+    distance_m = _row_field("distance_m", "driven so far")
+    _pending_action = _row_field("pending", "this step's action (Action), W once done")
+    _charge_until = _row_field("charge_until_frac", "a charge's target, as a fraction of capacity")
+    _stopped = _row_field("stopped", "stopped (by a stop command or an empty battery)")
+
+    @property
+    def cell(self) -> tuple[int, int]:
+        a, i = self._arrays, self._row
+        return (a.row.item(i), a.col.item(i))
+
+    @cell.setter
+    def cell(self, cell: tuple[int, int]) -> None:
+        self._arrays.row[self._row], self._arrays.col[self._row] = cell
+
+    @property
+    def _timed(self) -> tuple[str, int, object] | None:
+        """The timed command under way: (op, command id, argument), or None."""
+        a, i = self._arrays, self._row
+        op = a.timed_op.item(i)
+        if op == TIMED_NONE:
+            return None
+        return (TIMED_NAMES[op], a.timed_cid[i], a.timed_arg.item(i) if op == TIMED_LIFT else None)
+
+    @_timed.setter
+    def _timed(self, timed: tuple[str, int, object] | None) -> None:
+        a, i = self._arrays, self._row
+        if timed is None:
+            a.timed_op[i] = TIMED_NONE
+            return
+        op, cid, arg = timed
+        a.timed_op[i] = TIMED_NAMES.index(op)
+        a.timed_cid[i] = cid
+        a.timed_arg[i] = -1 if arg is None else int(arg)
+
+    def state(self) -> UnitState:
+        a, i = self._arrays, self._row
+        return UnitState(
+            self.unit_id,
+            self.unit_type,
+            a.mode.item(i),
+            a.row.item(i),
+            a.col.item(i),
+            a.heading.item(i),
+            a.pod_id.item(i),
+            round_6(a.battery_wh.item(i) / self.params.battery_wh),
+            a.busy_until_s.item(i),
+        )
+
+    def step(self, t_s: float, dt_s: float) -> list[UnitEvent]:
+        # The kernel the fleet host runs over all rows at once, here over this row alone.
+        if self._arrays.step(t_s, dt_s, self._row, self._row + 1):
+            return self.step_events(t_s)
+        return []
+
+    def step_events(self, t_s: float) -> list[UnitEvent]:
+        """The events of this unit's last step, from the flags the kernel left in its row, as
+        `Titan.step` makes them."""
+        a, i = self._arrays, self._row
+        flags = a.flags.item(i)
+        events: list[UnitEvent] = []
+        if flags & EV_DONE:
+            op = a.done_op.item(i)
+            cid = a.timed_cid[i]
+            if op == TIMED_CHARGE:
+                events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": "charge"}))
+            else:
+                pod = a.done_pod.item(i)
+                events.append(UnitEvent(self.unit_id, "done", t_s, cid, {"op": TIMED_NAMES[op], "pod": pod}))
+        if flags & EV_BATTERY_LOW:
+            frac = a.battery_wh.item(i) / self.params.battery_wh
+            events.append(UnitEvent(self.unit_id, "battery_low", t_s, -1, {"frac": frac}))
+        if flags & EV_FAILED:
+            events.append(UnitEvent(self.unit_id, "failed", t_s, -1, {"reason": "battery empty"}))
+        return events

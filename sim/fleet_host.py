@@ -7,11 +7,13 @@ picked and stowed) and returns a `TelemetryFrame`. It also keeps the PyBullet wo
 The floor's truth it writes is `SimFloor` (fleet_floor.py); the units it hosts are built by
 fleet_units.py.
 
-Its Titans are stepped as arrays: their numeric state lives in one `TitanArrays` (each `Titan` is a
-view onto its row), one kernel call steps them all, their move commands are checked and their
-states reported from the arrays. Each is still a Titan unit (its own commands, idempotence window,
-events), so a hardware robot can take any one's place; tests/test_titan_arrays.py checks the frames
-against N separate Titans.
+A large fleet's Titans (`ARRAY_MIN_UNITS` or more) are stepped as arrays: their numeric state
+lives in one `TitanArrays` (each is a `TitanRow`, a Titan viewing its row), one kernel call steps
+them all, their move commands are checked and their states reported from the arrays. A small
+fleet's are plain `Titan` objects stepped one by one, which is cheaper for a few dozen units and
+keeps numba out of the process. Either way each is a Titan unit (its own commands, idempotence
+window, events), so a hardware robot can take any one's place; tests/test_titan_arrays.py checks
+that both give the same frames.
 
 It is reached only through a link (`fctwin.sim.fleet_link_local` in-process,
 `fctwin.network.fleet_link` over ZeroMQ in its own process), so the dispatcher cannot tell it from
@@ -29,8 +31,8 @@ import numpy as np
 
 from fctwin.robots.messages import Action, CommandBatch, Move, TelemetryFrame, UnitEvent, UnitMode, UnitState
 from fctwin.robots.station import StationUnit
-from fctwin.robots.titan import Titan, move_refusal
-from fctwin.robots.titan_arrays import TitanArrays
+from fctwin.robots.titan import Titan
+from fctwin.robots.titan_arrays import TitanArrays, TitanRow, move_refusal
 from fctwin.sim.fleet_floor import SimFloor
 from fctwin.sim.fleet_units import make_station_unit, titan_params
 from fctwin.sim.scene import Scene, load_scene, scene_from_data
@@ -40,6 +42,13 @@ Cell = tuple[int, int]
 _WAIT = int(Action.W)
 
 log = logging.getLogger(__name__)
+
+# From this many simulated Titans a fleet host steps them as arrays (`TitanArrays`). Measured with
+# benchmarks/fleet_host_step.py (CPU per tick, frames identical): at 30 units (fc_small_peak) the
+# objects take 0.06-0.07 ms a tick against 0.11 ms for the arrays (a kernel call and ~20 small array
+# operations cost more than 30 object steps), plus numba's import (~0.7 s, ~120 MB) in a process
+# that needs it for nothing else; at 2,000 (fc_2000) the arrays take ~30% less CPU per tick.
+ARRAY_MIN_UNITS = 200
 
 
 class FleetHost:
@@ -78,7 +87,7 @@ class FleetHost:
         # for conflicts and reported as arrays, where one Python call per unit per tick was most of a
         # 2,000-unit host's time. External units have no row.
         simulated = [u for u in sc.units if u.unit_id not in exclude_units]
-        self.arrays = TitanArrays(len(simulated))
+        self.arrays = TitanArrays(len(simulated)) if len(simulated) >= ARRAY_MIN_UNITS else None
         # Units simulated elsewhere (hardware on the wire): their reported state, fed by the link
         # (`set_external_states`); start where the scene puts them until they report.
         self.external: dict[str, UnitState] = {}
@@ -89,15 +98,19 @@ class FleetHost:
                     u.unit_id, "titan", int(UnitMode.IDLE), *u.cell, u.heading
                 )
                 continue
-            t = Titan(
-                unit_id=u.unit_id,
-                floor=self.floor,
-                cell=u.cell,
-                heading=u.heading,
-                params=titan_params(u.config, sc.cell_size_m),
-                arrays=self.arrays,
-                row=len(self.titans),
-            )
+            params = titan_params(u.config, sc.cell_size_m)
+            if self.arrays is None:
+                t = Titan(unit_id=u.unit_id, floor=self.floor, cell=u.cell, heading=u.heading, params=params)
+            else:
+                t = TitanRow(
+                    unit_id=u.unit_id,
+                    floor=self.floor,
+                    cell=u.cell,
+                    heading=u.heading,
+                    params=params,
+                    arrays=self.arrays,
+                    row=len(self.titans),
+                )
             t.reset(seed=child_seed(sc.seed, f"unit.{u.unit_id}"))
             self.titans.append(t)
         self.stations: list[StationUnit] = []
@@ -118,7 +131,7 @@ class FleetHost:
         self._titan_type = Titan.unit_type
         # Cell -> row of the unit standing there, for the swap check (-1: none); the rows the step
         # wrote are cleared again after each check.
-        self._occupant = np.full(sc.grid.shape, -1, dtype=np.int64)
+        self._occupant = np.full(sc.grid.shape, -1, dtype=np.int64) if self.arrays is not None else None
         self.units_picked = 0
         self.units_stowed = 0
         self.moves_vetoed = 0
@@ -156,7 +169,10 @@ class FleetHost:
         prev = [(t.cell, t.heading) for t in self.titans] if self.realtime_factor else None
         self._next_cells_distinct = False
         events.extend(self._veto_conflicts(batch.t_s))
-        if self.arrays.step(t_to, dt):  # some units have news: their events, in unit order
+        if self.arrays is None:
+            for t in self.titans:
+                events.extend(t.step(t_to, dt))
+        elif self.arrays.step(t_to, dt):  # some units have news: their events, in unit order
             titans = self.titans
             for k in np.flatnonzero(self.arrays.flags).tolist():
                 events.extend(titans[k].step_events(t_to))
@@ -188,6 +204,16 @@ class FleetHost:
         events: list[UnitEvent] = []
         by_id, rows_of, titans = self.by_id, self._row_of, self.titans
         a = self.arrays
+        if a is None:  # a small fleet: every command through its unit
+            for cmd in batch.commands:
+                unit = by_id.get(cmd.unit_id)
+                if unit is None:
+                    events.append(
+                        UnitEvent(cmd.unit_id, "error", t_s, cmd.command_id, {"reason": "unknown unit"})
+                    )
+                    continue
+                events.extend(unit.handle(cmd, t_s))
+            return events
         pending = a.pending
         floor = self.floor
         snap = None
@@ -242,6 +268,8 @@ class FleetHost:
         """Every unit's state, simulated Titans (from the arrays at once) then stations, as
         ``[u.state() for u in self.by_id.values()]``."""
         a = self.arrays
+        if a is None:
+            return [u.state() for u in self.by_id.values()]
         kind = self._titan_type
         states = list(
             map(
@@ -330,6 +358,8 @@ class FleetHost:
         """The common case (the planner already avoids conflicts), checked on the arrays: no two
         units end the step in one cell and no two movers swap cells."""
         a = self.arrays
+        if a is None:
+            return self._no_conflict_objects()
         if a.n == 0:
             return True
         nr, nc = a.next_cells()
@@ -352,6 +382,19 @@ class FleetHost:
             return True
         k, j = movers[hit], j[hit]
         return not np.any((nr[j] == a.row[k]) & (nc[j] == a.col[k]))
+
+    def _no_conflict_objects(self) -> bool:
+        """`_no_conflict` for a small fleet, on the Titan objects."""
+        titans = self.titans
+        nxt = [t.next_cell() for t in titans]
+        if len(set(nxt)) != len(nxt):
+            return False
+        movers = {t.cell: k for k, t in enumerate(titans) if nxt[k] != t.cell}
+        for cell, k in movers.items():
+            j = movers.get(nxt[k])
+            if j is not None and nxt[j] == cell:
+                return False
+        return True
 
     def _veto_external(self, t_s: float) -> list[UnitEvent]:
         """Cancel forward moves into the cell of an external unit (it may not see us coming)."""
@@ -419,6 +462,10 @@ class FleetHost:
         if self._next_cells_distinct:
             return
         a = self.arrays
+        if a is None:
+            cells = [t.cell for t in self.titans]
+            self.collisions += len(cells) - len(set(cells))
+            return
         cells = np.sort(a.row * self._occupant.shape[1] + a.col)
         shared = int((cells[1:] == cells[:-1]).sum())  # units beyond the first in a cell
         self.collisions += shared
@@ -484,10 +531,13 @@ class FleetHost:
 
     def _refresh_carried(self) -> None:
         a = self.arrays
-        ids, rows, cols, pods = self._titan_ids, a.row.tolist(), a.col.tolist(), a.pod_id.tolist()
-        self.floor.carried = {
-            (rows[k], cols[k]): (ids[k], pods[k]) for k in np.flatnonzero(a.pod_id >= 0).tolist()
-        }
+        if a is None:
+            self.floor.carried = {t.cell: (t.unit_id, t.pod_id) for t in self.titans if t.pod_id >= 0}
+        else:
+            ids, rows, cols, pods = self._titan_ids, a.row.tolist(), a.col.tolist(), a.pod_id.tolist()
+            self.floor.carried = {
+                (rows[k], cols[k]): (ids[k], pods[k]) for k in np.flatnonzero(a.pod_id >= 0).tolist()
+            }
         if self.external:  # a station serves a pod an external unit brings like any other
             for u in self.external.values():
                 if u.pod_id >= 0:
@@ -582,6 +632,11 @@ class FleetHost:
     def _world_cells(self) -> tuple[np.ndarray, np.ndarray]:
         """int32[N, 2] cells and int8[N] headings of every world body: simulated, then external."""
         a = self.arrays
+        if a is None:
+            units = [(t.cell, t.heading) for t in self.titans]
+            units += [((u.row, u.col), u.heading) for u in self.external.values()]
+            cells = np.array([c for c, _ in units], dtype=np.int32).reshape(-1, 2)
+            return cells, np.array([h for _, h in units], dtype=np.int8)
         ext = list(self.external.values())
         cells = np.empty((a.n + len(ext), 2), dtype=np.int32)
         heads = np.empty(a.n + len(ext), dtype=np.int8)

@@ -1,5 +1,6 @@
 """Titans stepped as arrays: the kernel against its reference, and a fleet host stepping its Titans as
-arrays against one stepping N separate Titan units (own arrays each, one Python call per unit)."""
+arrays (or, below `ARRAY_MIN_UNITS`, as objects) against one stepping N separate Titan units (one
+Python call per unit, as the fleet host did before the arrays)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from fctwin.robots.titan_arrays import (
     TIMED_LIFT,
     TIMED_SET_DOWN,
     TitanArrays,
+    TitanRow,
     step_titans,
     step_titans_reference,
 )
+from fctwin.sim import fleet_host as fleet_host_module
 from fctwin.sim.fleet_host import FleetHost
+
+ROOT = Path(__file__).resolve().parents[1]
 
 _FIELDS = (
     "row", "col", "heading", "mode", "pod_id", "battery_wh", "busy_until_s", "pending", "timed_op",
@@ -66,7 +71,7 @@ def _run(a: TitanArrays, kernel, steps: int, dt_s: float) -> list[int]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_kernel_steps_bit_for_bit_as_its_reference(seed):
     a, b = _random_fleet(500, seed), _random_fleet(500, seed)
-    assert _run(a, step_titans, 40, 0.37) == _run(b, step_titans_reference, 40, 0.37)
+    assert _run(a, step_titans(), 40, 0.37) == _run(b, step_titans_reference, 40, 0.37)
     for name in _FIELDS:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     # the random fleet exercised every outcome
@@ -116,9 +121,8 @@ def test_battery_fractions_are_round_6_bit_for_bit():
 
 
 class PerUnitHost(FleetHost):
-    """The fleet host as it was before its Titans were stepped as arrays: N separate Titan units (each
-    its own one-row arrays), every command through `Titan.handle`, every unit stepped and reported by
-    its own call."""
+    """The fleet host as it was before its Titans were stepped as arrays: N separate Titan units, every
+    command through `Titan.handle`, every unit stepped and reported by its own call."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -229,12 +233,21 @@ def _random_batches(host: FleetHost, ticks: int, seed: int):
         yield CommandBatch(step=step, t_s=step * host.step_s, commands=cmds)
 
 
+@pytest.mark.parametrize("stepping", ["arrays", "objects"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_a_fleet_stepped_as_arrays_reports_what_separate_units_report(small_scene_dict, write_scene, seed):
+def test_a_fleet_host_reports_what_separate_units_report(
+    small_scene_dict, write_scene, monkeypatch, seed, stepping
+):
     raw = dict(small_scene_dict)
     raw["fleet"] = [dict(raw["fleet"][0], count=40, battery_wh=2.0, low_battery_frac=0.5)]
     path = write_scene(raw)
-    arrays, units = FleetHost(path, world=False), PerUnitHost(path, world=False)
+    # 40 units are a small fleet (objects); the arrays are forced by lowering the threshold.
+    monkeypatch.setattr(fleet_host_module, "ARRAY_MIN_UNITS", 1 if stepping == "arrays" else 10_000)
+    arrays = FleetHost(path, world=False)
+    assert (arrays.arrays is not None) == (stepping == "arrays")
+    assert all(type(t) is (TitanRow if stepping == "arrays" else Titan) for t in arrays.titans)
+    monkeypatch.setattr(fleet_host_module, "ARRAY_MIN_UNITS", 10_000)
+    units = PerUnitHost(path, world=False)
     assert arrays.initial_frame() == units.initial_frame()
     kinds: set[str] = set()
     reasons: set[str] = set()
@@ -258,8 +271,8 @@ def test_a_titan_alone_and_a_row_of_a_fleet_step_alike():
     floor = CheckerFloor()
     fleet = TitanArrays(3)
     alone = Titan(unit_id="A", floor=floor, cell=(2, 1))
-    row = Titan(unit_id="A", floor=floor, cell=(2, 1), arrays=fleet, row=1)
-    others = [Titan(unit_id=f"O{k}", floor=floor, cell=(0, k), arrays=fleet, row=k) for k in (0, 2)]
+    row = TitanRow(unit_id="A", floor=floor, cell=(2, 1), arrays=fleet, row=1)
+    others = [TitanRow(unit_id=f"O{k}", floor=floor, cell=(0, k), arrays=fleet, row=k) for k in (0, 2)]
     script = {0: [Move(1, "A", int(Action.F), 0)], 1: [Lift(2, "A", 0)], 9: [Move(3, "A", int(Action.R), 9)]}
     for k in range(12):
         t_s = 0.5 * (k + 1)
@@ -272,3 +285,24 @@ def test_a_titan_alone_and_a_row_of_a_fleet_step_alike():
         assert alone.state() == row.state()
     assert alone.pod_id == 0 and alone.heading == 1
     assert [o.cell for o in others] == [(0, 0), (0, 2)]  # the neighbours' rows did not move
+
+
+def test_a_small_fleet_host_and_a_titan_alone_do_not_import_numba():
+    """numba costs a process ~0.7 s and ~120 MB to import: a small fleet's host (fc_small_peak: 30
+    Titans stepped as objects, a planner without kernels) and a robot program's Titan go without."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fctwin.robots.checker import CheckerFloor\n"
+        "from fctwin.robots.titan import Titan\n"
+        "t = Titan(unit_id='A', floor=CheckerFloor(), cell=(2, 1)); t.step(1.0, 1.0)\n"
+        "from fctwin.sim.fleet_host import FleetHost\n"
+        f"h = FleetHost({str(ROOT / 'scenes' / 'fc_small_peak.toml')!r}, world=False)\n"
+        "h.initial_frame()\n"
+        "assert h.arrays is None, 'a small fleet is stepped as objects'\n"
+        "print('numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
