@@ -2,6 +2,7 @@
 
     python benchmarks/fleet_host_step.py record [--scene fc_2000] [--minutes 12] [--out FILE]
     python benchmarks/fleet_host_step.py replay [--file FILE] [--skip-minutes 6] [--profile N]
+                                                [--world off|on]
 
 ``record`` runs the scene with the in-process link and writes every tick's `CommandBatch` (as the
 dispatcher sent it) to a msgpack file. ``replay`` builds a fresh fleet host of the same scene and
@@ -76,7 +77,7 @@ def record(scene: str, minutes: float, out: Path) -> None:
     )
 
 
-def replay(path: Path, skip_minutes: float, profile: int) -> None:
+def replay(path: Path, skip_minutes: float, profile: int, world: bool = False) -> None:
     from fctwin.network import protocol as p
     from fctwin.robots.messages import CommandBatch
     from fctwin.sim.fleet_host import FleetHost
@@ -86,7 +87,7 @@ def replay(path: Path, skip_minutes: float, profile: int) -> None:
     enc = msgspec.msgpack.Encoder()
     batches = [dec.decode(b) for b in rec.batches]
     t0 = time.perf_counter()
-    host = FleetHost(msgspec.msgpack.decode(rec.scene_data))
+    host = FleetHost(msgspec.msgpack.decode(rec.scene_data), world=world)
     scene = host.scene
     build_s = time.perf_counter() - t0
     host.defer_world_updates = True  # as the fleet-host program runs it
@@ -157,13 +158,19 @@ def main() -> int:
     q.add_argument("--file", type=Path, default=DEFAULT_FILE)
     q.add_argument("--skip-minutes", type=float, default=6.0)
     q.add_argument("--profile", type=int, default=0, help="print the N functions with the most own time")
+    q.add_argument(
+        "--world",
+        choices=("off", "on"),
+        default="off",
+        help="build the PyBullet world: off as a headless `fctwin run` runs it (default), on as a GUI run",
+    )
     args = ap.parse_args()
     if args.cmd == "record":
         record(args.scene, args.minutes, args.out)
     else:
         if not args.file.exists():
             ap.error(f"--file {args.file}: no recording (run the record subcommand first)")
-        replay(args.file, args.skip_minutes, args.profile)
+        replay(args.file, args.skip_minutes, args.profile, world=args.world == "on")
     return 0
 
 

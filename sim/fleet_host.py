@@ -294,7 +294,7 @@ class FleetHost:
 
         Each lift or set-down is replayed at the cell and heading its unit had when it happened.
         """
-        if not (self._world_sync_due or now):
+        if self.world is None or not (self._world_sync_due or now):
             return
         backlog, self._world_backlog = self._world_backlog, []
         # The pods this backlog lifts get their bodies in one batch first (a lazy world made each at
