@@ -29,17 +29,27 @@ from pathlib import Path
 
 import numpy as np
 
-from fctwin.robots.messages import Action, CommandBatch, Move, TelemetryFrame, UnitEvent, UnitMode, UnitState
+from fctwin.robots.floor import DOCK, STORAGE, WALL
+from fctwin.robots.messages import (
+    FORWARD_DELTA,
+    Action,
+    CommandBatch,
+    Move,
+    TelemetryFrame,
+    UnitEvent,
+    UnitMode,
+    UnitState,
+)
 from fctwin.robots.station import StationUnit
 from fctwin.robots.titan import Titan
-from fctwin.robots.titan_arrays import TitanArrays, TitanRow, move_refusal
+from fctwin.robots.titan_arrays import TIMED_NONE, TitanArrays, TitanRow, move_refusal
 from fctwin.sim.fleet_floor import SimFloor
 from fctwin.sim.fleet_units import make_station_unit, titan_params
 from fctwin.sim.scene import Scene, load_scene, scene_from_data
 from fctwin.sim.seeds import child_seed
 
 Cell = tuple[int, int]
-_WAIT = int(Action.W)
+_WAIT, _FORWARD, _RIGHT, _LEFT = int(Action.W), int(Action.F), int(Action.R), int(Action.C)
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +224,13 @@ class FleetHost:
                     continue
                 events.extend(unit.handle(cmd, t_s))
             return events
-        pending = a.pending
         floor = self.floor
+        # A forward move's target cell, read as `move_refusal` reads it (`may_enter`): off the floor a
+        # wall; a loaded unit may not enter a storage cell where a pod stands.
+        codes, height, width, resting = floor._codes, floor.height, floor.width, floor.pods
+        # Actions taken, by row, written to the arrays after the batch (a later move to the same unit
+        # replaces an earlier one, as writing each at once did; no other command reads them).
+        taken: dict[int, int] = {}
         snap = None
         for cmd in batch.commands:
             uid = cmd.unit_id
@@ -236,7 +251,7 @@ class FleetHost:
                 continue
             action = cmd.action
             if action == _WAIT:
-                pending[k] = action
+                taken[k] = action
                 continue
             if snap is None:
                 snap = (
@@ -248,6 +263,23 @@ class FleetHost:
                     a.timed_op.tolist(),
                 )
             rows, cols, heads, pods, stopped, timed = snap
+            if not stopped[k] and timed[k] == TIMED_NONE:
+                # The moves a unit takes (nearly all), decided inline; any refusal is worded below.
+                if action == _FORWARD:
+                    dr, dc = FORWARD_DELTA[heads[k]]
+                    r, c = rows[k] + dr, cols[k] + dc
+                    if 0 <= r < height and 0 <= c < width:
+                        code = codes[r][c]
+                        if (
+                            code != WALL
+                            and code != DOCK
+                            and not (code == STORAGE and pods[k] >= 0 and (r, c) in resting)
+                        ):
+                            taken[k] = action
+                            continue
+                elif action in (_RIGHT, _LEFT):
+                    taken[k] = action
+                    continue
             reason = move_refusal(
                 floor,
                 action,
@@ -261,7 +293,9 @@ class FleetHost:
             if reason is not None:
                 events.append(unit._refuse(cmd, t_s, reason))
                 continue
-            pending[k] = action
+            taken[k] = action
+        if taken:
+            a.pending[list(taken)] = list(taken.values())
         return events
 
     def _unit_states(self) -> list[UnitState]:
