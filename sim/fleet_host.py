@@ -54,11 +54,13 @@ _WAIT, _FORWARD, _RIGHT, _LEFT = int(Action.W), int(Action.F), int(Action.R), in
 log = logging.getLogger(__name__)
 
 # From this many simulated Titans a fleet host steps them as arrays (`TitanArrays`). Measured with
-# benchmarks/fleet_host_step.py (CPU per tick, frames identical): at 30 units (fc_small_peak) the
-# objects take 0.06-0.07 ms a tick against 0.11 ms for the arrays (a kernel call and ~20 small array
-# operations cost more than 30 object steps), plus numba's import (~0.7 s, ~120 MB) in a process
-# that needs it for nothing else; at 2,000 (fc_2000) the arrays take ~30% less CPU per tick.
-ARRAY_MIN_UNITS = 200
+# benchmarks/fleet_host_step.py on streams recorded by the object host (CPU per tick, frames
+# identical, load 11-13): at 30 units (fc_small_peak) objects 0.10-0.11 ms a tick, arrays 0.14 ms
+# (a kernel call and ~20 small array operations cost more than 30 object steps); at 500 (fc_large)
+# objects 0.75 ms, arrays 0.54 ms, but the arrays' numba import and kernel load cost its fleet host
+# ~1.5 s more to build, which a 1-hour run (2,842 ticks) does not earn back; at 2,000 (fc_2000, whose
+# host has numba loaded anyway) objects 6.0 ms, arrays 4.5-4.7 ms (no PyBullet world, as `fctwin run`).
+ARRAY_MIN_UNITS = 1000
 
 
 class FleetHost:
