@@ -19,6 +19,9 @@ class SimFloor:
     def __init__(self, scene: Scene):
         self.grid = scene.grid
         self.height, self.width = scene.grid.shape
+        # Rows of plain ints: a unit's every forward move asks `code`, and indexing the numpy grid
+        # (and converting its scalar) cost several times a list lookup.
+        self._codes: list[list[int]] = scene.grid.tolist()
         self.pod_cell: dict[int, Cell] = {p: tuple(map(int, c)) for p, c in enumerate(scene.pods.home_cells)}
         self.pods: dict[Cell, int] = {c: p for p, c in self.pod_cell.items()}
         self.empty_mass_kg = scene.pods.empty_mass_kg
@@ -35,7 +38,7 @@ class SimFloor:
     def code(self, cell: Cell) -> int:
         r, c = cell
         if 0 <= r < self.height and 0 <= c < self.width:
-            return int(self.grid[r, c])
+            return self._codes[r][c]
         return WALL
 
     def pod_at(self, cell: Cell) -> int:

@@ -7,6 +7,14 @@ picked and stowed) and returns a `TelemetryFrame`. It also keeps the PyBullet wo
 The floor's truth it writes is `SimFloor` (fleet_floor.py); the units it hosts are built by
 fleet_units.py.
 
+A large fleet's Titans (`ARRAY_MIN_UNITS` or more) are stepped as arrays: their numeric state
+lives in one `TitanArrays` (each is a `TitanRow`, a Titan viewing its row), one kernel call steps
+them all, their move commands are checked and their states reported from the arrays. A small
+fleet's are plain `Titan` objects stepped one by one, which is cheaper for a few dozen units and
+keeps numba out of the process. Either way each is a Titan unit (its own commands, idempotence
+window, events), so a hardware robot can take any one's place; tests/test_titan_arrays.py checks
+that both give the same frames.
+
 It is reached only through a link (`fctwin.sim.fleet_link_local` in-process,
 `fctwin.network.fleet_link` over ZeroMQ in its own process), so the dispatcher cannot tell it from
 hardware. As its own program, ``python -m fctwin.sim.fleet_host --spec FILE`` serves one fleet
@@ -16,21 +24,43 @@ over ZeroMQ (the link writes the spec: endpoint, scene as data, options).
 from __future__ import annotations
 
 import logging
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
-from fctwin.robots.messages import CommandBatch, TelemetryFrame, UnitEvent, UnitMode, UnitState
+from fctwin.robots.floor import DOCK, STORAGE, WALL
+from fctwin.robots.messages import (
+    FORWARD_DELTA,
+    Action,
+    CommandBatch,
+    Move,
+    TelemetryFrame,
+    UnitEvent,
+    UnitMode,
+    UnitState,
+)
 from fctwin.robots.station import StationUnit
 from fctwin.robots.titan import Titan
+from fctwin.robots.titan_arrays import TIMED_NONE, TitanArrays, TitanRow, move_refusal
 from fctwin.sim.fleet_floor import SimFloor
 from fctwin.sim.fleet_units import make_station_unit, titan_params
 from fctwin.sim.scene import Scene, load_scene, scene_from_data
 from fctwin.sim.seeds import child_seed
 
 Cell = tuple[int, int]
+_WAIT, _FORWARD, _RIGHT, _LEFT = int(Action.W), int(Action.F), int(Action.R), int(Action.C)
 
 log = logging.getLogger(__name__)
+
+# From this many simulated Titans a fleet host steps them as arrays (`TitanArrays`). Measured with
+# benchmarks/fleet_host_step.py on streams recorded by the object host (CPU per tick, frames
+# identical, load 11-13): at 30 units (fc_small_peak) objects 0.10-0.11 ms a tick, arrays 0.14 ms
+# (a kernel call and ~20 small array operations cost more than 30 object steps); at 500 (fc_large)
+# objects 0.75 ms, arrays 0.54 ms, but the arrays' numba import and kernel load cost its fleet host
+# ~1.5 s more to build, which a 1-hour run (2,842 ticks) does not earn back; at 2,000 (fc_2000, whose
+# host has numba loaded anyway) objects 6.0 ms, arrays 4.5-4.7 ms (no PyBullet world, as `fctwin run`).
+ARRAY_MIN_UNITS = 1000
 
 
 class FleetHost:
@@ -65,6 +95,11 @@ class FleetHost:
         self.t_s = 0.0
         self.step_index = 0
         self.titans: list[Titan] = []
+        # The simulated Titans' state, one row each (a Titan is a view onto its row): stepped, checked
+        # for conflicts and reported as arrays, where one Python call per unit per tick was most of a
+        # 2,000-unit host's time. External units have no row.
+        simulated = [u for u in sc.units if u.unit_id not in exclude_units]
+        self.arrays = TitanArrays(len(simulated)) if len(simulated) >= ARRAY_MIN_UNITS else None
         # Units simulated elsewhere (hardware on the wire): their reported state, fed by the link
         # (`set_external_states`); start where the scene puts them until they report.
         self.external: dict[str, UnitState] = {}
@@ -75,13 +110,19 @@ class FleetHost:
                     u.unit_id, "titan", int(UnitMode.IDLE), *u.cell, u.heading
                 )
                 continue
-            t = Titan(
-                unit_id=u.unit_id,
-                floor=self.floor,
-                cell=u.cell,
-                heading=u.heading,
-                params=titan_params(u.config, sc.cell_size_m),
-            )
+            params = titan_params(u.config, sc.cell_size_m)
+            if self.arrays is None:
+                t = Titan(unit_id=u.unit_id, floor=self.floor, cell=u.cell, heading=u.heading, params=params)
+            else:
+                t = TitanRow(
+                    unit_id=u.unit_id,
+                    floor=self.floor,
+                    cell=u.cell,
+                    heading=u.heading,
+                    params=params,
+                    arrays=self.arrays,
+                    row=len(self.titans),
+                )
             t.reset(seed=child_seed(sc.seed, f"unit.{u.unit_id}"))
             self.titans.append(t)
         self.stations: list[StationUnit] = []
@@ -97,6 +138,12 @@ class FleetHost:
             self.stations.append(unit)
         self.by_id = {u.unit_id: u for u in [*self.titans, *self.stations]}
         self._external_cells = {(u.row, u.col) for u in self.external.values()}
+        self._titan_ids = [t.unit_id for t in self.titans]
+        self._row_of = {uid: k for k, uid in enumerate(self._titan_ids)}
+        self._titan_type = Titan.unit_type
+        # Cell -> row of the unit standing there, for the swap check (-1: none); the rows the step
+        # wrote are cleared again after each check.
+        self._occupant = np.full(sc.grid.shape, -1, dtype=np.int64) if self.arrays is not None else None
         self.units_picked = 0
         self.units_stowed = 0
         self.moves_vetoed = 0
@@ -125,25 +172,22 @@ class FleetHost:
 
     def initial_frame(self) -> TelemetryFrame:
         self._refresh_carried()
-        return TelemetryFrame(step=0, t_s=0.0, units=[u.state() for u in self.by_id.values()], events=[])
+        return TelemetryFrame(step=0, t_s=0.0, units=self._unit_states(), events=[])
 
     def apply(self, batch: CommandBatch) -> TelemetryFrame:
         t_to = max(self.t_s, batch.t_s) + self.step_s
         dt = t_to - self.t_s
-        events: list[UnitEvent] = []
-        for cmd in batch.commands:
-            unit = self.by_id.get(cmd.unit_id)
-            if unit is None:
-                events.append(
-                    UnitEvent(cmd.unit_id, "error", batch.t_s, cmd.command_id, {"reason": "unknown unit"})
-                )
-                continue
-            events.extend(unit.handle(cmd, batch.t_s))
+        events = self._handle_commands(batch)
         prev = [(t.cell, t.heading) for t in self.titans] if self.realtime_factor else None
         self._next_cells_distinct = False
         events.extend(self._veto_conflicts(batch.t_s))
-        for t in self.titans:
-            events.extend(t.step(t_to, dt))
+        if self.arrays is None:
+            for t in self.titans:
+                events.extend(t.step(t_to, dt))
+        elif self.arrays.step(t_to, dt):  # some units have news: their events, in unit order
+            titans = self.titans
+            for k in np.flatnonzero(self.arrays.flags).tolist():
+                events.extend(titans[k].step_events(t_to))
         self._apply_pod_effects(events)
         self._refresh_carried()
         for s in self.stations:
@@ -158,9 +202,127 @@ class FleetHost:
                 self._world_sync_due = self.step_index % self._world_sync_steps == 0
             else:
                 self._update_world(prev)
-        return TelemetryFrame(
-            step=self.step_index, t_s=t_to, units=[u.state() for u in self.by_id.values()], events=events
+        return TelemetryFrame(step=self.step_index, t_s=t_to, units=self._unit_states(), events=events)
+
+    def _handle_commands(self, batch: CommandBatch) -> list[UnitEvent]:
+        """Give each command to its unit, in batch order; return the events they produced.
+
+        Move commands to simulated Titans (most of a batch) skip the `Titan` object: the same
+        idempotence window and the same rules (`move_refusal`), read from the arrays. What a move
+        reads (cell, heading, pod) no command changes, so it is read once per batch; whether the
+        unit is stopped or busy is read again after any other command to it.
+        """
+        t_s = batch.t_s
+        events: list[UnitEvent] = []
+        by_id, rows_of, titans = self.by_id, self._row_of, self.titans
+        a = self.arrays
+        if a is None:  # a small fleet: every command through its unit
+            for cmd in batch.commands:
+                unit = by_id.get(cmd.unit_id)
+                if unit is None:
+                    events.append(
+                        UnitEvent(cmd.unit_id, "error", t_s, cmd.command_id, {"reason": "unknown unit"})
+                    )
+                    continue
+                events.extend(unit.handle(cmd, t_s))
+            return events
+        floor = self.floor
+        # A forward move's target cell, read as `move_refusal` reads it (`may_enter`): off the floor a
+        # wall; a loaded unit may not enter a storage cell where a pod stands.
+        codes, height, width, resting = floor._codes, floor.height, floor.width, floor.pods
+        # Actions taken, by row, written to the arrays after the batch (a later move to the same unit
+        # replaces an earlier one, as writing each at once did; no other command reads them).
+        taken: dict[int, int] = {}
+        snap = None
+        for cmd in batch.commands:
+            uid = cmd.unit_id
+            k = rows_of.get(uid) if type(cmd) is Move else None
+            if k is None:
+                unit = by_id.get(uid)
+                if unit is None:
+                    events.append(UnitEvent(uid, "error", t_s, cmd.command_id, {"reason": "unknown unit"}))
+                    continue
+                events.extend(unit.handle(cmd, t_s))
+                if snap is not None and (j := rows_of.get(uid)) is not None:
+                    snap[4][j], snap[5][j] = a.stopped.item(j), a.timed_op.item(j)
+                continue
+            unit = titans[k]
+            cid = cmd.command_id
+            if cid >= 0 and unit._recent.check_and_remember(cid):
+                events.append(UnitEvent(uid, "ack", t_s, cid, {"duplicate": 1}))
+                continue
+            action = cmd.action
+            if action == _WAIT:
+                taken[k] = action
+                continue
+            if snap is None:
+                snap = (
+                    a.row.tolist(),
+                    a.col.tolist(),
+                    a.heading.tolist(),
+                    a.pod_id.tolist(),
+                    a.stopped.tolist(),
+                    a.timed_op.tolist(),
+                )
+            rows, cols, heads, pods, stopped, timed = snap
+            if not stopped[k] and timed[k] == TIMED_NONE:
+                # The moves a unit takes (nearly all), decided inline; any refusal is worded below.
+                if action == _FORWARD:
+                    dr, dc = FORWARD_DELTA[heads[k]]
+                    r, c = rows[k] + dr, cols[k] + dc
+                    if 0 <= r < height and 0 <= c < width:
+                        code = codes[r][c]
+                        if (
+                            code != WALL
+                            and code != DOCK
+                            and not (code == STORAGE and pods[k] >= 0 and (r, c) in resting)
+                        ):
+                            taken[k] = action
+                            continue
+                elif action in (_RIGHT, _LEFT):
+                    taken[k] = action
+                    continue
+            reason = move_refusal(
+                floor,
+                action,
+                stopped=stopped[k],
+                timed_op=timed[k],
+                row=rows[k],
+                col=cols[k],
+                heading=heads[k],
+                loaded=pods[k] >= 0,
+            )
+            if reason is not None:
+                events.append(unit._refuse(cmd, t_s, reason))
+                continue
+            taken[k] = action
+        if taken:
+            a.pending[list(taken)] = list(taken.values())
+        return events
+
+    def _unit_states(self) -> list[UnitState]:
+        """Every unit's state, simulated Titans (from the arrays at once) then stations, as
+        ``[u.state() for u in self.by_id.values()]``."""
+        a = self.arrays
+        if a is None:
+            return [u.state() for u in self.by_id.values()]
+        kind = self._titan_type
+        states = list(
+            map(
+                UnitState,
+                self._titan_ids,
+                repeat(kind),
+                a.mode.tolist(),
+                a.row.tolist(),
+                a.col.tolist(),
+                a.heading.tolist(),
+                a.pod_id.tolist(),
+                a.battery_fracs(),
+                a.busy_until_s.tolist(),
+            )
         )
+        states += [s.state() for s in self.stations]
+        return states
 
     def flush_world(self, *, now: bool = False) -> None:
         """Apply the world updates deferred since the last pose sync (see ``defer_world_updates``),
@@ -168,9 +330,12 @@ class FleetHost:
 
         Each lift or set-down is replayed at the cell and heading its unit had when it happened.
         """
-        if not (self._world_sync_due or now):
+        if self.world is None or not (self._world_sync_due or now):
             return
         backlog, self._world_backlog = self._world_backlog, []
+        # The pods this backlog lifts get their bodies in one batch first (a lazy world made each at
+        # its lift, one call per pod: most of the flush on a 2,000-unit floor).
+        self.world.make_pod_bodies([pod for op, _, pod, _, _ in backlog if op == "lift"])
         for op, unit, pod, cell, heading in backlog:
             self._world_pod_op(op, unit, pod, cell, heading)
         if self._world_sync_due:
@@ -190,21 +355,10 @@ class FleetHost:
     def _veto_conflicts(self, t_s: float) -> list[UnitEvent]:
         """Cancel forward moves into an occupied or contested cell, or swaps, to a fixed point."""
         vetoed = self._veto_external(t_s) if self._external_cells else []
-        titans = self.titans
-        nxt = [t.next_cell() for t in titans]
-        if len(set(nxt)) == len(nxt):
-            # The common case (the planner already avoids conflicts): no shared target and no swap.
-            movers = {t.cell: k for k, t in enumerate(titans) if nxt[k] != t.cell}
-            swap = False
-            for cell, k in movers.items():
-                j = movers.get(nxt[k])
-                if j is not None and nxt[j] == cell:
-                    swap = True
-                    break
-            if not swap:
-                # every unit ends the step in its own cell: `_count_collisions` has nothing to count
-                self._next_cells_distinct = True
-                return vetoed
+        if self._no_conflict():
+            # every unit ends the step in its own cell: `_count_collisions` has nothing to count
+            self._next_cells_distinct = True
+            return vetoed
         events = vetoed
         changed = True
         while changed:
@@ -235,6 +389,48 @@ class FleetHost:
                     changed = True
                     break
         return events
+
+    def _no_conflict(self) -> bool:
+        """The common case (the planner already avoids conflicts), checked on the arrays: no two
+        units end the step in one cell and no two movers swap cells."""
+        a = self.arrays
+        if a is None:
+            return self._no_conflict_objects()
+        if a.n == 0:
+            return True
+        nr, nc = a.next_cells()
+        height, width = self._occupant.shape
+        if nr.min() < 0 or nc.min() < 0 or nr.max() >= height or nc.max() >= width:
+            return False  # never (a move off the floor is refused); the slow path copes anyway
+        target = np.sort(nr * width + nc)  # (np.unique's hashing took 10x as long)
+        if (target[1:] == target[:-1]).any():
+            return False
+        movers = np.flatnonzero((nr != a.row) | (nc != a.col))
+        if movers.size == 0:
+            return True
+        occ = self._occupant
+        r, c = a.row[movers], a.col[movers]
+        occ[r, c] = movers
+        j = occ[nr[movers], nc[movers]]
+        occ[r, c] = -1
+        hit = j >= 0
+        if not hit.any():
+            return True
+        k, j = movers[hit], j[hit]
+        return not np.any((nr[j] == a.row[k]) & (nc[j] == a.col[k]))
+
+    def _no_conflict_objects(self) -> bool:
+        """`_no_conflict` for a small fleet, on the Titan objects."""
+        titans = self.titans
+        nxt = [t.next_cell() for t in titans]
+        if len(set(nxt)) != len(nxt):
+            return False
+        movers = {t.cell: k for k, t in enumerate(titans) if nxt[k] != t.cell}
+        for cell, k in movers.items():
+            j = movers.get(nxt[k])
+            if j is not None and nxt[j] == cell:
+                return False
+        return True
 
     def _veto_external(self, t_s: float) -> list[UnitEvent]:
         """Cancel forward moves into the cell of an external unit (it may not see us coming)."""
@@ -301,9 +497,14 @@ class FleetHost:
     def _count_collisions(self) -> None:
         if self._next_cells_distinct:
             return
-        cells = [t.cell for t in self.titans]
-        if len(set(cells)) != len(cells):
+        a = self.arrays
+        if a is None:
+            cells = [t.cell for t in self.titans]
             self.collisions += len(cells) - len(set(cells))
+            return
+        cells = np.sort(a.row * self._occupant.shape[1] + a.col)
+        shared = int((cells[1:] == cells[:-1]).sum())  # units beyond the first in a cell
+        self.collisions += shared
 
     def _apply_pod_effects(self, events: list[UnitEvent]) -> None:
         for ev in events:
@@ -365,7 +566,14 @@ class FleetHost:
                 self.units_stowed += cmd_units
 
     def _refresh_carried(self) -> None:
-        self.floor.carried = {t.cell: (t.unit_id, t.pod_id) for t in self.titans if t.pod_id >= 0}
+        a = self.arrays
+        if a is None:
+            self.floor.carried = {t.cell: (t.unit_id, t.pod_id) for t in self.titans if t.pod_id >= 0}
+        else:
+            ids, rows, cols, pods = self._titan_ids, a.row.tolist(), a.col.tolist(), a.pod_id.tolist()
+            self.floor.carried = {
+                (rows[k], cols[k]): (ids[k], pods[k]) for k in np.flatnonzero(a.pod_id >= 0).tolist()
+            }
         if self.external:  # a station serves a pod an external unit brings like any other
             for u in self.external.values():
                 if u.pod_id >= 0:
@@ -459,10 +667,20 @@ class FleetHost:
 
     def _world_cells(self) -> tuple[np.ndarray, np.ndarray]:
         """int32[N, 2] cells and int8[N] headings of every world body: simulated, then external."""
-        units = [(t.cell, t.heading) for t in self.titans]
-        units += [((u.row, u.col), u.heading) for u in self.external.values()]
-        cells = np.array([c for c, _ in units], dtype=np.int32).reshape(-1, 2)
-        return cells, np.array([h for _, h in units], dtype=np.int8)
+        a = self.arrays
+        if a is None:
+            units = [(t.cell, t.heading) for t in self.titans]
+            units += [((u.row, u.col), u.heading) for u in self.external.values()]
+            cells = np.array([c for c, _ in units], dtype=np.int32).reshape(-1, 2)
+            return cells, np.array([h for _, h in units], dtype=np.int8)
+        ext = list(self.external.values())
+        cells = np.empty((a.n + len(ext), 2), dtype=np.int32)
+        heads = np.empty(a.n + len(ext), dtype=np.int8)
+        cells[: a.n, 0], cells[: a.n, 1], heads[: a.n] = a.row, a.col, a.heading
+        for k, u in enumerate(ext, start=a.n):
+            cells[k] = (u.row, u.col)
+            heads[k] = u.heading
+        return cells, heads
 
     def _sync_world_unit(self, unit, cell: Cell, heading: int) -> None:
         """Bring one unit's world pose to ``cell`` for a lift or set-down check (headless runs sync

@@ -6,15 +6,20 @@ import numpy as np
 import pytest
 
 from fctwin.robots.messages import Action, CommandBatch, Move
+from fctwin.sim import fleet_host as fleet_host_module
 from fctwin.sim.fleet_host import FleetHost
 from fctwin.sim.world import xy_from_cell
 
 AISLE = 0
 
 
-@pytest.fixture
-def host(small_scene_dict, write_scene):
+@pytest.fixture(params=["objects", "arrays"])
+def host(request, small_scene_dict, write_scene, monkeypatch):
+    # A small fleet steps its Titans as objects; the arrays (large fleets) are forced by the threshold.
+    if request.param == "arrays":
+        monkeypatch.setattr(fleet_host_module, "ARRAY_MIN_UNITS", 1)
     h = FleetHost(write_scene(small_scene_dict), world=False)
+    assert (h.arrays is not None) == (request.param == "arrays")
     yield h
     h.close()
 

@@ -338,3 +338,24 @@ def test_gui_world_animates_under_xvfb():
     result = run_python(GUI_STORY, {}, wrapper=["xvfb-run", "-a"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "animated" in result.stdout
+
+
+def test_a_lazy_world_makes_pod_bodies_in_a_batch_where_the_pods_rest():
+    """The fleet host gives the pods a backlog of world updates lifts their bodies in one batch first."""
+    with World(small_spec()) as eager, World(small_spec(), lazy_pods=True) as lazy:
+        lazy.make_pod_bodies([2, 0, 2])
+        made = lazy._bodies.pods.copy()
+        assert (made[[0, 2]] >= 0).all() and made[1] < 0 and made[0] != made[2]
+        lazy.make_pod_bodies([0, 2])  # they have theirs: nothing changes
+        lazy.make_pod_bodies([])
+        np.testing.assert_array_equal(lazy._bodies.pods, made)
+        for pod in (0, 2):
+            np.testing.assert_allclose(lazy.pod_position(pod), eager.pod_position(pod), atol=1e-6)
+        move_unit(lazy, 0, (3, 3))
+        lazy.lift_pod(0, 0)  # the lift uses the body made in the batch
+        assert lazy._bodies.pods[0] == made[0] and lazy.pod_carrier(0) == 0
+        # asking for every pod makes the rest and brings the client's body list up to date
+        n_units_scenery = len(lazy.unit_body_ids) + len(lazy.scenery_body_ids)
+        pods = lazy.pod_body_ids
+        assert len(set(pods.tolist())) == 3 and pods[0] == made[0] and pods[2] == made[2]
+        assert p.getNumBodies(physicsClientId=lazy.client_id) == n_units_scenery + 3

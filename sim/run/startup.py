@@ -10,6 +10,19 @@ from fctwin.sim.run.options import RunOptions
 from fctwin.sim.scene import Scene
 
 
+def host_world(opts: RunOptions) -> bool:
+    """Whether the fleet-host program builds its PyBullet world: only where someone can watch it (the
+    GUI; a realtime run, which paces its frames through the world).
+
+    Headless, the world is a mirror nobody reads: no frame, event or KPI comes from it (the floor's
+    truth is the fleet host's `SimFloor`), so a run without it is the same run. Building it was
+    about a second of the fleet host's start-up on a 2,000-unit floor (the critical path of
+    `fctwin run`'s start-up, see `start_link_and_dispatcher`), keeping it in sync about a fifth of
+    the fleet host's CPU per tick, and its bodies ~100 MB.
+    """
+    return bool(opts.world and (opts.gui or opts.realtime))
+
+
 def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
     realtime_factor = opts.speedup if opts.realtime else None
     if opts.link == "local":
@@ -31,7 +44,7 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         seed=scene.seed,
         gui=opts.gui,
         realtime_factor=realtime_factor,
-        host_options={"station_fidelity": opts.station_fidelity},
+        host_options={"station_fidelity": opts.station_fidelity, "world": host_world(opts)},
         # run_fc builds the dispatcher (planner warm-up, ~1.5 s) while the fleet host starts.
         wait_for_start=False,
     )

@@ -61,6 +61,10 @@ class World:
         self.spec = spec
         self.gui = gui
         self.lazy_pods = bool(lazy_pods) and not gui
+        # Bodies made in a batch the client's body list (getNumBodies) does not show until a
+        # syncBodyInfo, which costs O(bodies) (~50 ms on a 2,000-unit floor): made lazily, it is done
+        # when every pod is asked for (`_materialise_pods`). Nothing else in the world reads that list.
+        self._client_list_stale = False
         self._owns_client = client is None
         if client is not None:
             self._client = client
@@ -143,6 +147,20 @@ class World:
             self._bodies.pods[pod] = body
         return body
 
+    def make_pod_bodies(self, pods) -> None:
+        """Give these pods their bodies now, in one batch, where they rest (a lazy world otherwise makes
+        each at its first lift, one PyBullet call per pod: several times the cost per pod of a batch).
+        Pods that have a body already are skipped."""
+        if not self.lazy_pods:
+            return
+        pods = np.unique(np.asarray(pods, dtype=np.int64).reshape(-1))
+        if not len(pods):
+            return
+        pods = pods[self._bodies.pods[pods] < 0]  # a pod without a body never moved: it rests
+        if len(pods):
+            self._bodies.pods[pods] = self._builder.create_pods(self._pod_cell[pods])
+            self._client_list_stale |= len(pods) > 1
+
     def _materialise_pods(self) -> None:
         """Give every pod without a body one, at its resting cell (lazy worlds; else nothing to do)."""
         if not self.lazy_pods:
@@ -151,7 +169,9 @@ class World:
         if len(missing):
             # A pod without a body never moved, so it rests (carried pods got theirs at the lift).
             self._bodies.pods[missing] = self._builder.create_pods(self._pod_cell[missing])
+        if len(missing) or self._client_list_stale:
             self._pb(p.syncBodyInfo)
+            self._client_list_stale = False
 
     @property
     def unit_body_ids(self) -> np.ndarray:
