@@ -107,8 +107,9 @@ def lns_refine_kernel(
 
     Inputs: ``opord``/``nops``/``opkey`` from `rank_all`; ``prio_pos`` int32[N], each unit's place
     in the priority order (0 first; a unit placed before the seed never gets a worse operation, -1
-    for every unit: no such rule); ``prio_slack`` how much worse, in key units (`KEY_PER_STEP` per step of
-    cost), such a unit may end (0: not at all, PIBT's rule); ``slack_per_step`` (bool): measured from
+    for every unit: no such rule); ``prio_slack`` int64[N]: how much worse, in key units (`KEY_PER_STEP`
+    per step of cost), each unit may end when it outranks the seed (0: not at all, PIBT's rule);
+    ``slack_per_step`` (bool): measured from
     the unit's operation when this call began (so at most ``prio_slack`` over the whole step) rather
     than from its operation before each neighbourhood; ``base_key`` int64[N] scratch (those
     operations' keys); ``path`` int32[N, K + 1] and ``opsel``
@@ -206,7 +207,7 @@ def lns_refine_kernel(
             # most ``prio_slack``: a bounded relaxation of the rule)
             cap = np.int64(1) << 62
             if prio_pos[a] < prio_pos[s]:
-                cap = (base_key[a] if slack_per_step else opkey[a, saved_rank[b]]) + prio_slack
+                cap = (base_key[a] if slack_per_step else opkey[a, saved_rank[b]]) + prio_slack[a]
             found = False
             for r in range(nops[a]):
                 if new + opkey[a, r] + rest >= old or opkey[a, r] > cap:
