@@ -59,17 +59,22 @@ def test_kernel_matches_reference_never_conflicts_and_never_raises_the_cost():
                 prio_pos[inputs["order"]] = np.arange(fleet.n, dtype=np.int32)
             # bounded relaxation of that rule: none, one step of cost, or (in key units) a few ties
             slack = (0, KEY_PER_STEP, 0, 0, 7, 0)[seed % 6]
+            per_step = seed % 12 in (1, 4, 7)  # the slack measured from the step's start (4: with the rule)
+            slack_of = np.full(fleet.n, slack, np.int64)  # one per unit: some units get none (strict)
+            if seed % 3 == 1:
+                slack_of[rng.random(fleet.n) < 0.3] = 0
             ref_work = [0, 0]
             ref_actions, ref_sel = reference_lns_refine(
                 inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
-                ranked, before.tolist(), prio_pos, slack, planner.lns_iterations, planner.lns_size,
-                1000 * seed + t, ref_work,
+                ranked, before.tolist(), prio_pos, slack_of, planner.lns_iterations, planner.lns_size,
+                1000 * seed + t, ref_work, slack_per_step=per_step,
             )  # fmt: skip
             out = np.empty(fleet.n, np.int8)
             selrank, cand, members, saved_path, saved_sel, saved_rank, cells_buf = planner.lns_scratch
             lns_refine_kernel(
                 inputs["H"], inputs["W"], inputs["pos_lin"], inputs["heading"], inputs["active"], planner.ops,
-                planner.op_ord, planner.op_n, planner.lns_key, prio_pos, slack, planner.lns_iterations,
+                planner.op_ord, planner.op_n, planner.lns_key, prio_pos, slack_of, per_step,
+                np.empty(fleet.n, np.int64), planner.lns_iterations,
                 planner.lns_size, 1000 * seed + t, planner.op_occ, planner.op_path, planner.op_sel, selrank,
                 planner.lns_in_nb, cand, members, saved_path, saved_sel, saved_rank, cells_buf, out,
                 planner.last_lns,
@@ -79,6 +84,11 @@ def test_kernel_matches_reference_never_conflicts_and_never_raises_the_cost():
             assert planner.last_lns.tolist() == ref_work
             assert (planner.op_occ == -1).all() and not planner.lns_in_nb.any()  # scratch left clean
             assert total_cost(ranked, planner.op_sel) <= total_cost(ranked, before)
+            if per_step and seed % 2 == 0:  # the first unit outranks every other seed: loses <= slack
+                top = int(inputs["order"][0])
+                if ranked[top]:
+                    key = dict(ranked[top])
+                    assert key[int(planner.op_sel[top])] <= key[int(before[top])] + slack_of[top]
             accepted += int(ref_work[1])
             assert (out[~fleet.active] == W).all()
             planner.remember_operations(inputs["heading"], out)
@@ -132,12 +142,19 @@ def test_priority_slack_lies_between_the_rule_and_no_rule():
         inputs = planner.prepare_step(grid, fleet)
         prev_op = planner.previous_operations(inputs["heading"])
         run_kernel(planner, inputs, prev_op)
+        planner.elapsed[:] = 5  # as if every unit had waited 5 steps (only lns_strict_age reads it here)
         planner._refine(inputs, prev_op, np.empty(n, np.int8))
         return int(planner.last_lns[1])
 
     strict, free = accepted(), accepted(lns_respect_priority=False)
     assert strict < accepted(lns_priority_slack=1) <= accepted(lns_priority_slack=2) <= free
     assert accepted(lns_priority_slack=1000) == free
+    # measured per step rather than per neighbourhood, the same slack allows fewer trades
+    per_step = accepted(lns_priority_slack=2, lns_slack_per_step=True)
+    assert strict <= per_step <= accepted(lns_priority_slack=2)
+    # no slack for units waiting at least lns_strict_age steps: here all of them, or none
+    assert accepted(lns_priority_slack=2, lns_strict_age=5) == strict
+    assert accepted(lns_priority_slack=2, lns_strict_age=6) == accepted(lns_priority_slack=2)
 
 
 def test_options_are_checked():
@@ -147,6 +164,8 @@ def test_options_are_checked():
         PIBTPlanner(operation_steps=3, lns_iterations=5, lns_size=0)
     with pytest.raises(ValueError, match="lns_priority_slack must be >= 0"):
         PIBTPlanner(operation_steps=3, lns_iterations=5, lns_priority_slack=-1)
+    with pytest.raises(ValueError, match="lns_strict_age must be >= 0"):
+        PIBTPlanner(operation_steps=3, lns_iterations=5, lns_strict_age=-1)
 
 
 SMALL_RUN = """
@@ -163,7 +182,10 @@ start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
 goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
 fleet = FleetArrays(start, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.ones(n, bool))
 grid = GridMaps(pu, pu.copy())
-p = PIBTPlanner(operation_steps=3, lns_iterations=50, lns_size=5, lns_priority_slack=1)
+p = PIBTPlanner(
+    operation_steps=3, lns_iterations=50, lns_size=5, lns_priority_slack=1, lns_slack_per_step={per_step},
+    lns_strict_age={per_step} * 8,
+)
 p.reset(grid, n, seed=3)
 out = np.empty(n, np.int8)
 log = []
@@ -175,6 +197,7 @@ print(log)
 """
 
 
-def test_kernel_runs_as_plain_python_with_jit_disabled():
-    jit, nojit = jit_and_nojit_outputs(SMALL_RUN.format(root=str(ROOT)))
+@pytest.mark.parametrize("per_step", [False, True])
+def test_kernel_runs_as_plain_python_with_jit_disabled(per_step):
+    jit, nojit = jit_and_nojit_outputs(SMALL_RUN.format(root=str(ROOT), per_step=per_step))
     assert nojit == jit

@@ -21,7 +21,10 @@ One iteration:
    operation whose cells no reserved unit holds at the same time and that swaps with no one. A
    unit of higher priority than the seed may not end worse off than before (PIBT's rule that a
    unit never yields to a lower one; ``prio_pos``), or not by more than ``prio_slack`` (a bounded
-   relaxation of the rule): without this rule MR24-WAREHOUSE gained 8% over
+   relaxation of the rule; with ``slack_per_step`` the bound is against the unit's operation when
+   the step's refinement began, so over all of a step's neighbourhoods a unit loses at most
+   ``prio_slack``, where otherwise it may lose it once per neighbourhood): without this rule
+   MR24-WAREHOUSE gained 8% over
    the first 1,000 steps and then fell behind the planner without LNS from about step 1,500 on.
    It stops early once the group cannot beat its old total even with every remaining unit on its
    best operation.
@@ -95,17 +98,21 @@ def _free(cells, a, K, occ, path, unplanned):
 
 @numba.njit(**NUMBA_OPTS)
 def lns_refine_kernel(
-    H, W, pos_lin, heading, active, ops, opord, nops, opkey, prio_pos, prio_slack, iterations, max_size, seed,
-    occ, path, opsel, selrank, in_nb, cand, members, saved_path, saved_sel, saved_rank, cells, out_actions,
-    work,
+    H, W, pos_lin, heading, active, ops, opord, nops, opkey, prio_pos, prio_slack, slack_per_step, base_key,
+    iterations, max_size, seed, occ, path, opsel, selrank, in_nb, cand, members, saved_path, saved_sel,
+    saved_rank, cells, out_actions, work,
 ):  # fmt: skip
     """Refine the operations ``opsel`` (with their cells ``path``, conflict-free) by ``iterations``
     LNS iterations (see the module docstring); writes each unit's first action.
 
     Inputs: ``opord``/``nops``/``opkey`` from `rank_all`; ``prio_pos`` int32[N], each unit's place
     in the priority order (0 first; a unit placed before the seed never gets a worse operation, -1
-    for every unit: no such rule); ``prio_slack`` how much worse, in key units (`KEY_PER_STEP` per step of
-    cost), such a unit may end (0: not at all, PIBT's rule); ``path`` int32[N, K + 1] and ``opsel``
+    for every unit: no such rule); ``prio_slack`` int64[N]: how much worse, in key units (`KEY_PER_STEP`
+    per step of cost), each unit may end when it outranks the seed (0: not at all, PIBT's rule);
+    ``slack_per_step`` (bool): measured from
+    the unit's operation when this call began (so at most ``prio_slack`` over the whole step) rather
+    than from its operation before each neighbourhood; ``base_key`` int64[N] scratch (those
+    operations' keys); ``path`` int32[N, K + 1] and ``opsel``
     int32[N] as the operation kernel leaves them (updated in place); ``seed`` (< 2**31) seeds the
     generator. Scratch: occ int32[K + 1, H*W] (all -1 on entry, left all -1), selrank/cand int32[N],
     in_nb bool[N] (all False on entry, left so), members/saved_sel/saved_rank int32[max_size],
@@ -126,6 +133,7 @@ def lns_refine_kernel(
             if opord[i, r] == opsel[i]:
                 selrank[i] = r
                 break
+        base_key[i] = opkey[i, selrank[i]] if selrank[i] >= 0 else np.int64(1) << 62
         if selrank[i] > 0:
             cand[ncand] = i
             ncand += 1
@@ -197,7 +205,9 @@ def lns_refine_kernel(
             rest -= opkey[a, 0]
             # as in PIBT, a unit of higher priority than the seed is not made worse for it (or by at
             # most ``prio_slack``: a bounded relaxation of the rule)
-            cap = opkey[a, saved_rank[b]] + prio_slack if prio_pos[a] < prio_pos[s] else np.int64(1) << 62
+            cap = np.int64(1) << 62
+            if prio_pos[a] < prio_pos[s]:
+                cap = (base_key[a] if slack_per_step else opkey[a, saved_rank[b]]) + prio_slack[a]
             found = False
             for r in range(nops[a]):
                 if new + opkey[a, r] + rest >= old or opkey[a, r] > cap:

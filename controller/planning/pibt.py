@@ -123,7 +123,11 @@ class PIBTPlanner:
         ``lns_respect_priority`` (default True): a unit of higher priority than the neighbourhood's
         seed never ends worse off (PIBT's rule); False lets the total cost decide alone.
         ``lns_priority_slack`` (steps, default 0) relaxes the rule by a bound: such a unit may end
-        at most that many steps of cost worse off.
+        at most that many steps of cost worse off: by default in each neighbourhood (so a unit may
+        lose it more than once a step); ``lns_slack_per_step=True`` measures it from the unit's
+        operation when the step's refinement began, so a unit loses at most the slack per step.
+        ``lns_strict_age`` (steps, default 0: off): a unit whose goal was set (or last reached) at
+        least that many steps ago gets no slack, so LNS never delays the longest-waiting units.
         ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
     """
 
@@ -149,6 +153,8 @@ class PIBTPlanner:
         lns_size: int = 8,
         lns_respect_priority: bool = True,
         lns_priority_slack: int = 0,
+        lns_slack_per_step: bool = False,
+        lns_strict_age: int = 0,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
         # instead of single cells; budget and depth bound the backtracking per root unit
@@ -168,6 +174,10 @@ class PIBTPlanner:
         if int(lns_priority_slack) < 0:
             raise ValueError(f"lns_priority_slack must be >= 0 (steps), not {lns_priority_slack}")
         self.lns_priority_slack = int(lns_priority_slack)
+        self.lns_slack_per_step = bool(lns_slack_per_step)
+        if int(lns_strict_age) < 0:
+            raise ValueError(f"lns_strict_age must be >= 0 (steps; 0: off), not {lns_strict_age}")
+        self.lns_strict_age = int(lns_strict_age)
         self.last_lns = np.zeros(2, np.int64)  # last step: LNS iterations run, neighbourhoods accepted
         self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
         self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
@@ -281,6 +291,8 @@ class PIBTPlanner:
                 self.lns_key = np.empty((n, self.ops.shape[0]), np.int64)
                 self.lns_in_nb = np.zeros(max(n, 1), np.bool_)
                 self.lns_prio_pos = np.empty(n, np.int32)
+                self.lns_base_key = np.empty(n, np.int64)  # keys when refinement began (slack per step)
+                self.lns_slack = np.full(n, KEY_PER_STEP * self.lns_priority_slack, np.int64)  # per unit
                 # selrank, cand, members, saved_path, saved_sel, saved_rank, cells (`lns_refine_kernel`)
                 self.lns_scratch = (
                     np.empty(max(n, 1), np.int32), np.empty(max(n, 1), np.int32), np.empty(size, np.int32),
@@ -462,9 +474,14 @@ class PIBTPlanner:
             prio_pos[k["order"]] = np.arange(prio_pos.size, dtype=np.int32)
         else:
             prio_pos[:] = -1
+        slack = self.lns_slack
+        if self.lns_strict_age > 0:  # the longest-waiting units get no slack
+            slack[:] = KEY_PER_STEP * self.lns_priority_slack
+            slack[self.elapsed >= self.lns_strict_age] = 0
         lns_refine_kernel(
             k["H"], k["W"], k["pos_lin"], k["heading"], k["active"], self.ops, self.op_ord, self.op_n,
-            self.lns_key, prio_pos, KEY_PER_STEP * self.lns_priority_slack, self.lns_iterations,
+            self.lns_key, prio_pos, slack, self.lns_slack_per_step,
+            self.lns_base_key, self.lns_iterations,
             self.lns_size, seed, self.op_occ, self.op_path, self.op_sel, selrank, self.lns_in_nb, cand,
             members, saved_path, saved_sel, saved_rank, cells, out_actions, self.last_lns,
         )  # fmt: skip

@@ -32,17 +32,20 @@ def reference_lns_refine(
     ranked: list[list[tuple[int, int]]],
     opsel: list[int],
     prio_pos: np.ndarray,
-    prio_slack: int,
+    prio_slack: int | np.ndarray,
     iterations: int,
     max_size: int,
     seed: int,
     work: list[int] | None = None,
+    slack_per_step: bool = False,
 ) -> tuple[np.ndarray, list[int]]:
     """Refine ``opsel`` (one operation per unit, conflict-free) and return (first actions
     ``int8[N]``, refined operations). ``ranked[i]`` is unit i's feasible operations best first as
     ``(operation, key)`` (empty for stopped units); ``prio_pos[i]`` unit i's place in the priority
     order (a unit placed before the seed never ends worse off by more than ``prio_slack`` key
-    units). ``work`` receives [iterations run, accepted]."""
+    units, one for all or one per unit: from its operation before each neighbourhood, or with
+    ``slack_per_step`` from its operation when this call began).
+    ``work`` receives [iterations run, accepted]."""
     n = len(pos_lin)
     k_steps = ops.shape[1]
     opsel = [int(o) for o in opsel]
@@ -67,6 +70,8 @@ def reference_lns_refine(
     holder: dict[tuple[int, int], int] = {(k, path[i][k]): i for i in range(n) for k in range(k_steps + 1)}
     rank_of = [next((r for r, (o, _) in enumerate(ranked[i]) if o == opsel[i]), -1) for i in range(n)]
     key_of = [[key for _, key in ranked[i]] for i in range(n)]
+    slack_of = np.broadcast_to(np.asarray(prio_slack, np.int64), (n,))
+    start_key = [key_of[i][rank_of[i]] if rank_of[i] >= 0 else 1 << 62 for i in range(n)]
     cand = [i for i in range(n) if rank_of[i] > 0]
     rng = _Rng(seed)
     runs = accepted = 0
@@ -138,8 +143,11 @@ def reference_lns_refine(
         ok = True
         for a in group:
             rest -= key_of[a][0]
-            # a unit of higher priority than the seed must not end worse off than before
-            cap = key_of[a][saved[a][1]] + prio_slack if prio_pos[a] < prio_pos[s] else float("inf")
+            # a unit of higher priority than the seed must not end worse off than before (by more
+            # than the slack: from before this neighbourhood, or from the start of the step)
+            cap = float("inf")
+            if prio_pos[a] < prio_pos[s]:
+                cap = (start_key[a] if slack_per_step else key_of[a][saved[a][1]]) + int(slack_of[a])
             for r, (o, key) in enumerate(ranked[a]):
                 if new + key + rest >= old or key > cap:
                     ok = False  # the group cannot beat its old total any more, or a would lose
