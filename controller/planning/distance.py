@@ -456,10 +456,12 @@ def _bounded_dial_kernel(
 
 
 @numba.njit(**NUMBA_OPTS)
-def _read_cells(H, W, cur, map_lin, cell_index, out):
+def _read_cells(H, W, cur, map_lin, cell_index, out, cur_always):
     """The compact cells a PIBT step reads from the table of a unit at ``cur``: its own cell and its
     neighbours passable in ``map_lin``, as `near_distances` reads them (cells off the compact set
-    are 65535 in every table and left out). Written to ``out`` (int32[5]); returns their count."""
+    are 65535 in every table and left out). The unit's own cell is read whatever its state; it is
+    listed when passable in ``map_lin`` or ``cur_always``. Written to ``out`` (int32[5]); returns
+    their count."""
     n = 0
     r = cur // W
     c = cur - r * W
@@ -474,7 +476,7 @@ def _read_cells(H, W, cur, map_lin, cell_index, out):
             v = cur - W if r > 0 else -1
         else:
             v = cur
-        if v < 0 or not map_lin[v]:
+        if v < 0 or not (map_lin[v] or (d == 4 and cur_always)):
             continue
         ci = cell_index[v]
         if ci >= 0:
@@ -485,13 +487,20 @@ def _read_cells(H, W, cur, map_lin, cell_index, out):
 
 @numba.njit(**NUMBA_OPTS)
 def _settle_kernel(
-    H, W, pos_lin, goal_slot, slot_key, slot_radius, map_u, cell_index, base_cells, nbr, move_cost, tables,
-    margin, targets, buckets, bucket_len,
+    H, W, pos_lin, goal_slot, slot_key, slot_radius, map_u, map_l, map_t, cell_index, base_cells, nbr,
+    move_cost, tables, margin, targets, buckets, bucket_len, log_cells, slot_log_pos, parity, changed,
 ):  # fmt: skip
-    """Extend the bounded tables (``slot_radius[s] < COMPLETE``, unloaded class only) whose units
-    now stand where the table does not reach: each such table is searched again from its goal, as
-    far as the unit's reads plus ``margin``, never less far than before. Returns the number of
-    tables extended."""
+    """Extend the bounded tables (``slot_radius[s] < COMPLETE``) whose units now stand where the
+    table does not reach: each such table is searched again from its goal, on the maps it was built
+    on, as far as the unit's reads plus ``margin``, never less far than before. Returns the number
+    of tables extended.
+
+    An entry of 65535 that a unit reads is unknown to a bounded table if the cell was passable when
+    the table was built: the full table may hold a distance there (impassable cells are 65535 in the
+    full table too, the goal excepted, which every table holds). Unloaded maps never change under a
+    table (a change drops them all); a loaded table was built on the current loaded map with the
+    flips logged since ``slot_log_pos[s]`` undone (`_net_changes`; ``map_t``: bool[H*W] scratch).
+    """
     hw = H * W
     extended = 0
     for i in range(pos_lin.shape[0]):
@@ -499,11 +508,10 @@ def _settle_kernel(
         if s < 0 or slot_radius[s] >= COMPLETE:
             continue
         key = slot_key[s]
-        if key >= hw:
-            continue  # bounded tables are of the unloaded class only
-        # 65535 at a passable cell is unknown to a bounded table (the full one may hold a distance
-        # there); impassable cells are 65535 in the full table too, the goal excepted (always 0)
-        n_read = _read_cells(H, W, pos_lin[i], map_u, cell_index, targets)
+        cls = 1 if key >= hw else 0
+        m = map_l if cls == 1 else map_u
+        # the step reads neighbours passable now, and the unit's own cell always
+        n_read = _read_cells(H, W, pos_lin[i], m, cell_index, targets, True)
         n = 0
         for k in range(n_read):
             if tables[s, targets[k]] == 65535:
@@ -511,10 +519,25 @@ def _settle_kernel(
                 n += 1
         if n == 0:
             continue
-        gc = cell_index[key]
+        built_on = m
+        if cls == 1:
+            n_ch = _net_changes(log_cells, slot_log_pos[s], log_cells.shape[0], parity, changed)
+            if n_ch > 0:  # the loaded map the table was built on
+                map_t[:] = map_l
+                for k in range(n_ch):
+                    lin = base_cells[changed[k]]
+                    map_t[lin] = not map_t[lin]
+                built_on = map_t
+        kept = 0
+        for k in range(n):
+            if built_on[base_cells[targets[k]]]:
+                targets[kept] = targets[k]
+                kept += 1
+        if kept == 0:
+            continue  # every unknown cell was closed then: 65535 in the full table as well
         slot_radius[s] = _bounded_dial_kernel(
-            nbr, map_u, base_cells, move_cost, gc, tables[s], targets[:n], slot_radius[s], margin, buckets,
-            bucket_len,
+            nbr, built_on, base_cells, move_cost, cell_index[key - cls * hw], tables[s], targets[:kept],
+            slot_radius[s], margin, buckets, bucket_len,
         )  # fmt: skip
         extended += 1
     return extended
@@ -585,16 +608,20 @@ def _fill_slots_kernel(
         slot_last_used[s] = step
         goal_slot[i] = s
         built += 1
+        old_radius = slot_radius[s] if existing else COMPLETE
         slot_radius[s] = COMPLETE
         gc = cell_index[g]
         if gc < 0:  # a goal outside the reset-time map: unreachable everywhere
             tables[s, :] = 65535
             continue
-        if cls == 0 and bounded_margin >= 0:
-            n_t = _read_cells(H, W, pos_lin[i], map_u, cell_index, targets)
+        if bounded_margin >= 0 and (cls == 0 or not existing or old_radius < COMPLETE):
+            # new tables, and stale bounded ones (a repair needs the full table), on the maps now,
+            # as far as unit i reads them and never less far than a stale one was
+            m = map_l if cls == 1 else map_u
+            n_t = _read_cells(H, W, pos_lin[i], m, cell_index, targets, False)
             slot_radius[s] = _bounded_dial_kernel(
-                nbr, map_u, base_cells, move_cost, gc, tables[s], targets[:n_t], np.int64(0), bounded_margin,
-                buckets, bucket_len,
+                nbr, m, base_cells, move_cost, gc, tables[s], targets[:n_t],
+                np.int64(0) if old_radius >= COMPLETE else old_radius, bounded_margin, buckets, bucket_len,
             )  # fmt: skip
             continue
         if existing and cls == 1 and fill_mode != 2 and repair_limit > 0:
@@ -667,14 +694,14 @@ class DistanceTables:
         instead of searching them again, when at most ``n_cells // 8`` cells changed. The same
         tables either way (tested); False searches every time (the reference). Not for ``headings``.
     bounded_margin:
-        None (default): every table is complete. An int >= 0: a new unloaded table is searched only
-        as far as the unit that asked for it reads it (its cell and neighbours) plus this margin
-        (in distance units), and extended by `settle` when a unit using it stands beyond that. A
-        unit driving to a pod or a parking spot reads its table only near its route, and a table
-        searched to distance R holds the full table's entry at every cell closer than R: a planner
-        that reads only the cells `settle` checks (plain PIBT: `near_distances`) moves exactly as
-        with complete tables. Not for ``headings``; loaded tables stay complete (they go stale and
-        are repaired, which needs the full table).
+        None (default): every table is complete. An int >= 0: a new table (and a stale bounded one)
+        is searched only as far as the unit that asked for it reads it (its cell and neighbours) plus
+        this margin (in distance units), and extended by `settle` when a unit using it stands
+        beyond. A unit reads its table only near its route, and a table searched to distance R holds
+        the full table's entry at every cell closer than R: a planner that reads only the cells
+        `settle` checks (plain PIBT: `near_distances`) moves exactly as with complete tables. A
+        bounded loaded table is extended on the loaded map it was built on (the flips since undone),
+        and searched again rather than repaired when stale. Not for ``headings``.
     """
 
     def __init__(
@@ -719,6 +746,7 @@ class DistanceTables:
         # how far a bounded table was searched (`_bounded_dial_kernel`); COMPLETE: the whole table
         self.slot_radius = np.full(self.max_tables, COMPLETE, np.int64)
         self._targets = np.empty(5, np.int32)
+        self._map_t = np.empty(H * W, bool)  # a loaded map as a table was built on (`_settle_kernel`)
         self.extend_count = 0  # bounded tables extended by `settle`
         self.map_version = [0, 0]
         self.refresh_steps = int(refresh_steps)
@@ -807,8 +835,9 @@ class DistanceTables:
             return
         self.extend_count += _settle_kernel(
             self.H, self.W, np.ascontiguousarray(pos_lin, np.int32), goal_slot, self.slot_key,
-            self.slot_radius, self._maps[0], self.cell_index, self.base_cells, self.nbr, self.move_cost,
-            self.tables, self.bounded_margin, self._targets, self._buckets, self._bucket_len,
+            self.slot_radius, self._maps[0], self._maps[1], self._map_t, self.cell_index, self.base_cells,
+            self.nbr, self.move_cost, self.tables, self.bounded_margin, self._targets, self._buckets,
+            self._bucket_len, self._log[: self._log_len], self.slot_log_pos, self._parity, self._changed,
         )  # fmt: skip
 
     @property

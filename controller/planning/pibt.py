@@ -129,8 +129,8 @@ class PIBTPlanner:
         at most that many steps of cost worse off.
         ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
     bounded_tables:
-        True (default): a new unloaded distance table (a unit driving to a pod, a parking spot or a
-        pad) is searched only as far as the unit reads it, plus ``BOUNDED_MARGIN``, and extended
+        True (default): a new distance table (a unit driving to a pod, a parking spot, a pad, a
+        storage cell) is searched only as far as the unit reads it, plus ``BOUNDED_MARGIN``, and extended
         when it moves beyond (`DistanceTables`'s ``bounded_margin``). The same actions as complete
         tables (plain PIBT reads a table at a unit's cell and its neighbours only); off by itself
         with swap, rotation-aware tables and operations, which read further. False: complete tables.
@@ -189,7 +189,7 @@ class PIBTPlanner:
             raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}")
         self.guidance = guidance
         self.guidance_penalty = int(guidance_penalty)
-        # Unloaded tables searched only as far as their units read them (`DistanceTables`'s
+        # Tables searched only as far as their units read them (`DistanceTables`'s
         # ``bounded_margin``): exact for plain PIBT, which reads a table at a unit's cell and its
         # neighbours only; swap, operations and LNS read further, so they keep complete tables.
         self.bounded_tables = bool(bounded_tables) and not (swap or heading_tables or self.operation_steps)
