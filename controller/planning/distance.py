@@ -566,7 +566,7 @@ def _fill_slots_kernel(
     With ``bounded_margin >= 0`` an unloaded table is searched only as far as unit ``pos_lin[i]``
     reads it, plus that margin (`_bounded_dial_kernel`; ``slot_radius[s]`` records how far, and
     `_settle_kernel` extends it when a unit moves beyond). Every other table is complete
-    (``slot_radius[s] = COMPLETE``). targets: int32[5] scratch.
+    (``slot_radius[s] = COMPLETE``). targets: int32[>= 5 N] scratch.
     """
     S = slot_key.shape[0]
     built = 0
@@ -608,20 +608,23 @@ def _fill_slots_kernel(
         slot_last_used[s] = step
         goal_slot[i] = s
         built += 1
-        old_radius = slot_radius[s] if existing else COMPLETE
         slot_radius[s] = COMPLETE
         gc = cell_index[g]
         if gc < 0:  # a goal outside the reset-time map: unreachable everywhere
             tables[s, :] = 65535
             continue
-        if bounded_margin >= 0 and (cls == 0 or not existing or old_radius < COMPLETE):
-            # new tables, and stale bounded ones (a repair needs the full table), on the maps now,
-            # as far as unit i reads them and never less far than a stale one was
+        if bounded_margin >= 0:
+            # new and stale tables alike (no repair: a search this short costs less), on the maps
+            # now, as far as every unit with this goal and load reads them this step (`settle`
+            # extends them for later steps)
             m = map_l if cls == 1 else map_u
-            n_t = _read_cells(H, W, pos_lin[i], m, cell_index, targets, False)
+            n_t = 0
+            for j in range(goal_lin.shape[0]):
+                if goal_lin[j] == g and loaded[j] == loaded[i]:
+                    n_t += _read_cells(H, W, pos_lin[j], m, cell_index, targets[n_t:], False)
             slot_radius[s] = _bounded_dial_kernel(
-                nbr, m, base_cells, move_cost, gc, tables[s], targets[:n_t],
-                np.int64(0) if old_radius >= COMPLETE else old_radius, bounded_margin, buckets, bucket_len,
+                nbr, m, base_cells, move_cost, gc, tables[s], targets[:n_t], np.int64(0), bounded_margin,
+                buckets, bucket_len,
             )  # fmt: skip
             continue
         if existing and cls == 1 and fill_mode != 2 and repair_limit > 0:
@@ -810,6 +813,8 @@ class DistanceTables:
             if self.bounded_margin >= 0:
                 raise ValueError("fill_slots needs pos_lin when tables are bounded")
             pos_lin = np.zeros(goal_lin.shape[0], np.int32)
+        if self._targets.size < 5 * goal_lin.shape[0]:
+            self._targets = np.empty(5 * goal_lin.shape[0], np.int32)
         missing = int(np.count_nonzero((goal_slot < 0) & (goal_lin >= 0)))
         if missing > 64:
             goal_slot[:] = self.slots_for(goal_lin, loaded, step)
