@@ -88,7 +88,7 @@ _OPERATION_INPUTS = (
 # columns in open areas, RHCR style; for kiva.map), "none"
 # How far past a unit's reads a bounded unloaded table is searched (distance units; see
 # `DistanceTables`): room to be pushed aside before the table must be searched again.
-BOUNDED_MARGIN = 32
+BOUNDED_MARGIN = 16
 GUIDANCE = {"highways": highway_move_costs, "highways+grid": grid_highway_move_costs, "none": None}
 
 
