@@ -29,6 +29,12 @@ goal are reset and searched again from their intact neighbours, opened cells are
 theirs). The result is the table a fresh search on the current maps gives, entry for entry, so
 routes and event logs do not change; on fc_2000 a few hundred pods move between two rebuilds of a
 47,000-cell table and the repair touches a few hundred cells.
+
+With ``bounded_margin`` (plain PIBT's default) a table is searched only as far as the units with its
+goal read it, plus a margin, and searched further when one stands beyond (`_bounded_dial_kernel`,
+`_settle_kernel`): PIBT reads a unit's table at its cell and neighbours only, and a search stopped at
+distance R holds every distance below R exactly, so the actions are those of complete tables. Stale
+bounded tables are searched again (bounded) rather than repaired.
 """
 
 from __future__ import annotations
