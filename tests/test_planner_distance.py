@@ -57,7 +57,8 @@ def test_recycled_slots_hold_the_table_of_each_units_current_goal(guidance):
     )
     grid = GridMaps(pu, pl)
     pool = n + 4  # a few spare slots: goals change faster than that, so slots are recycled
-    planner = PIBTPlanner(max_tables=pool, guidance=guidance, guidance_penalty=3)
+    # complete tables: each one is compared whole with Dijkstra (bounded ones: the test further down)
+    planner = PIBTPlanner(max_tables=pool, guidance=guidance, guidance_penalty=3, bounded_tables=False)
     planner.reset(grid, n, seed=0)
     tables = planner.tables
     move_cost = tables.move_cost  # compact [n_cells, 4]; back to [H, W, 4] for the reference
@@ -236,3 +237,117 @@ def test_repaired_tables_equal_fresh_searches_as_pods_move(guidance):
     assert fast.repair_counts[0] > 50  # the repair path really ran
     assert slow.repair_counts[0] == 0
     assert fast.bfs_count == slow.bfs_count  # the same tables rebuilt at the same steps
+
+
+@pytest.mark.parametrize("margin", [0, 3])
+def test_bounded_tables_give_the_actions_of_complete_ones(margin, monkeypatch):
+    """Unloaded tables searched only as far as their units read them (plus a margin), extended as
+    units move: every step's actions equal those of complete tables, every entry a unit reads equals
+    the complete table's, and a bounded table holds the exact distance wherever it is below its radius."""
+    from fctwin.controller.planning import pibt as pibt_module
+    from fctwin.controller.planning.distance import COMPLETE
+
+    monkeypatch.setattr(pibt_module, "BOUNDED_MARGIN", margin)  # small: many extensions on a small floor
+    rng = np.random.default_rng(11)
+    pu, storage, pods = _storage_floor(rng, H=24, W=46)
+    H, W = pu.shape
+    cells = np.argwhere(pu)
+    n = 40
+    fleet = FleetArrays(
+        pos=cells[rng.choice(len(cells), n, replace=False)].astype(np.int32),
+        heading=rng.integers(0, 4, n).astype(np.int8),
+        goal=cells[rng.integers(0, len(cells), n)].astype(np.int32),
+        loaded=np.zeros(n, bool),
+        active=np.ones(n, bool),
+    )
+    planners = [PIBTPlanner(max_tables=3 * n, bounded_tables=b) for b in (True, False)]
+    for p in planners:
+        p.reset(GridMaps(pu, pu & ~pods), n, seed=4)
+    bounded, complete = (p.tables for p in planners)
+    assert bounded.bounded_margin == margin and complete.bounded_margin == -1
+    full_cost = np.ones((H * W, 4), np.int64)
+    full_cost[bounded.base_cells] = bounded.move_cost
+    full_cost = full_cost.reshape(H, W, 4)
+    outs = [np.empty(n, np.int8), np.empty(n, np.int8)]
+    saw_bounded = 0
+    refs: dict[tuple[int, int], np.ndarray] = {}
+    for t in range(150):
+        if t % 7 == 3:  # pods lifted and set down: the loaded map changes (loaded tables go stale)
+            for r, c in np.argwhere(storage)[rng.choice(int(storage.sum()), 4, replace=False)]:
+                pods[r, c] = not pods[r, c]
+        grid = GridMaps(pu, pu & ~pods)
+        if t % 10 == 5:  # some units pick up a load where a loaded unit may stand
+            fleet.loaded = (rng.random(n) < 0.3) & grid.passable_loaded[fleet.pos[:, 0], fleet.pos[:, 1]]
+        for p, out in zip(planners, outs, strict=True):
+            p.step(grid, fleet, out)
+        np.testing.assert_array_equal(outs[0], outs[1], err_msg=f"step {t}")
+        for i in np.flatnonzero(fleet.goal[:, 0] >= 0):
+            s, sc = planners[0].goal_slot[i], planners[1].goal_slot[i]
+            r, c = fleet.pos[i]
+            for dr, dc in ((0, 0), *STEP):  # the cells the step reads
+                if 0 <= r + dr < H and 0 <= c + dc < W:
+                    lin = (r + dr) * W + c + dc
+                    assert bounded.distance(s, lin) == complete.distance(sc, lin), f"step {t}, unit {i}"
+            radius = bounded.slot_radius[s]
+            if radius < COMPLETE and not fleet.loaded[i]:
+                saw_bounded += 1
+                g = (int(fleet.goal[i, 0]), int(fleet.goal[i, 1]))
+                if g not in refs:  # the unloaded map never changes here
+                    refs[g] = exact_distances(pu, full_cost, g).ravel()[bounded.base_cells]
+                ref = refs[g]
+                got = bounded.tables[s].astype(np.int64)
+                near = ref <= radius
+                np.testing.assert_array_equal(got[near], ref[near])
+                assert (got[~near] == 65535).all()
+        fleet.pos, fleet.heading = check_step(
+            pu, grid.passable_loaded, fleet.pos, fleet.heading, fleet.loaded, fleet.active, outs[0]
+        )
+        at = (fleet.pos == fleet.goal).all(axis=1)
+        fleet.goal[at] = cells[rng.integers(0, len(cells), int(at.sum()))]
+        fleet.goal[rng.random(n) < 0.1] = cells[rng.integers(0, len(cells))]
+    assert saw_bounded > 100  # bounded tables were really read
+    assert bounded.extend_count > 10  # and extended as units moved beyond them
+    assert (bounded.slot_radius[bounded.slot_key >= H * W] < COMPLETE).any()  # loaded ones too
+
+
+def test_bounded_margin_is_checked():
+    from fctwin.controller.planning.distance import DistanceTables
+
+    pu = np.ones((4, 5), bool)
+    with pytest.raises(ValueError, match="bounded_margin"):
+        DistanceTables(pu, pu, max_tables=4, bounded_margin=-1)
+    with pytest.raises(ValueError, match="bounded_margin"):
+        DistanceTables(pu, pu, max_tables=4, bounded_margin=4, headings=True)
+    # swap and rotation-aware tables read tables beyond a unit's neighbours: complete tables there
+    assert not PIBTPlanner(swap=True).bounded_tables
+    assert not PIBTPlanner(heading_tables=True).bounded_tables
+    assert not PIBTPlanner(operation_steps=3).bounded_tables
+    assert PIBTPlanner().bounded_tables
+
+
+def test_bounded_search_kernels_agree_without_jit():
+    """The bounded search and its extension as compiled kernels and as plain Python."""
+    from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
+
+    code = """
+import json
+import numpy as np
+from fctwin.controller.planning.distance import DistanceTables
+from fctwin.controller.planning.guidance import highway_move_costs
+rng = np.random.default_rng(2)
+pu = rng.random((12, 20)) > 0.15
+cost = highway_move_costs(pu, penalty=3)
+t = DistanceTables(pu, pu, max_tables=8, move_cost=cost, bounded_margin=2)
+cells = np.flatnonzero(pu.ravel()).astype(np.int32)
+goal = cells[rng.integers(0, cells.size, 4)]
+pos = cells[rng.integers(0, cells.size, 4)]
+slots = np.full(4, -1, np.int32)
+t.fill_slots(goal, np.zeros(4, bool), slots, 0, pos)
+first = t.slot_radius[slots].tolist()
+t.settle(cells[rng.integers(0, cells.size, 4)], slots)  # the units moved elsewhere
+after = t.slot_radius[slots].tolist()
+print(json.dumps([first, after, t.tables[slots].astype(int).tolist(), t.extend_count]))
+"""
+    jit, nojit = jit_and_nojit_outputs(code)
+    assert jit == nojit
+    assert jit[3] > 0 and min(jit[0]) < 1 << 40  # bounded at first, extended after the move

@@ -29,6 +29,12 @@ goal are reset and searched again from their intact neighbours, opened cells are
 theirs). The result is the table a fresh search on the current maps gives, entry for entry, so
 routes and event logs do not change; on fc_2000 a few hundred pods move between two rebuilds of a
 47,000-cell table and the repair touches a few hundred cells.
+
+With ``bounded_margin`` (plain PIBT's default) a table is searched only as far as the units with its
+goal read it, plus a margin, and searched further when one stands beyond (`_bounded_dial_kernel`,
+`_settle_kernel`): PIBT reads a unit's table at its cell and neighbours only, and a search stopped at
+distance R holds every distance below R exactly, so the actions are those of complete tables. Stale
+bounded tables are searched again (bounded) rather than repaired.
 """
 
 from __future__ import annotations
@@ -389,12 +395,166 @@ def _net_changes(log_cells, start, stop, parity, out):
     return m
 
 
+COMPLETE = np.int64(1) << 40  # `slot_radius` of a table searched to the end (every entry exact)
+
+
+@numba.njit(**NUMBA_OPTS)
+def _bounded_dial_kernel(
+    nbr, map_lin, base_cells, move_cost, gc, row, targets, min_radius, margin, buckets, bucket_len
+):
+    """A distance table to compact cell ``gc`` searched only as far as it is read: `_dial_fill_kernel`
+    stopped once every cell of ``targets`` (compact cells) is settled and then ``margin`` more, and
+    never below ``min_radius``.
+
+    map_lin: bool[H*W], the load class's map (compact cell c is passable iff ``map_lin[base_cells[c]]``).
+    Returns the radius R reached: every cell whose distance is <= R holds it, exactly as a full
+    search gives it (Dial settles distances in increasing order, and a cell's distance is decided
+    by closer cells only, move costs being >= 1), and every other cell holds 65535. Returns
+    `COMPLETE` if the search ran out first (then the row is the full table). buckets, bucket_len:
+    the scratch of `_dial_fill_kernel`.
+    """
+    mask = buckets.shape[0] - 1
+    row[:] = 65535
+    row[gc] = 0
+    bucket_len[:] = 0
+    buckets[0, 0] = gc
+    bucket_len[0] = 1
+    pending = 1
+    dist = 0
+    stop = np.int64(-1)  # the radius to stop at, once every target is settled
+    k_t = 0  # targets settled so far (checked in order)
+    while pending > 0:
+        b = dist & mask
+        while bucket_len[b] > 0:
+            bucket_len[b] -= 1
+            u = buckets[b, bucket_len[b]]
+            pending -= 1
+            if row[u] != dist:
+                continue  # stale entry: u was settled closer
+            for d in range(4):
+                v = nbr[u, d]
+                if v < 0 or not map_lin[base_cells[v]]:
+                    continue
+                nd = dist + move_cost[v, (d + 2) & 3]  # a unit at v moves towards u
+                if nd > 65534:
+                    nd = 65534
+                if nd < row[v]:
+                    row[v] = nd
+                    nb = nd & mask
+                    buckets[nb, bucket_len[nb]] = v
+                    bucket_len[nb] += 1
+                    pending += 1
+        # every cell at distance <= dist is settled now
+        if stop < 0:
+            while k_t < targets.shape[0] and row[targets[k_t]] <= dist:
+                k_t += 1
+            if k_t == targets.shape[0]:
+                stop = max(np.int64(dist) + margin, min_radius)
+        if stop >= 0 and dist >= stop and pending > 0:
+            for bb in range(buckets.shape[0]):  # tentative distances beyond the radius: unknown
+                for j in range(bucket_len[bb]):
+                    v = buckets[bb, j]
+                    if row[v] > dist:
+                        row[v] = 65535
+            return np.int64(dist)
+        dist += 1
+    return COMPLETE
+
+
+@numba.njit(**NUMBA_OPTS)
+def _read_cells(H, W, cur, map_lin, cell_index, out, cur_always):
+    """The compact cells a PIBT step reads from the table of a unit at ``cur``: its own cell and its
+    neighbours passable in ``map_lin``, as `near_distances` reads them (cells off the compact set
+    are 65535 in every table and left out). The unit's own cell is read whatever its state; it is
+    listed when passable in ``map_lin`` or ``cur_always``. Written to ``out`` (int32[5]); returns
+    their count."""
+    n = 0
+    r = cur // W
+    c = cur - r * W
+    for d in range(5):
+        if d == 0:
+            v = cur + 1 if c + 1 < W else -1
+        elif d == 1:
+            v = cur + W if r + 1 < H else -1
+        elif d == 2:
+            v = cur - 1 if c > 0 else -1
+        elif d == 3:
+            v = cur - W if r > 0 else -1
+        else:
+            v = cur
+        if v < 0 or not (map_lin[v] or (d == 4 and cur_always)):
+            continue
+        ci = cell_index[v]
+        if ci >= 0:
+            out[n] = ci
+            n += 1
+    return n
+
+
+@numba.njit(**NUMBA_OPTS)
+def _settle_kernel(
+    H, W, pos_lin, goal_slot, slot_key, slot_radius, map_u, map_l, map_t, cell_index, base_cells, nbr,
+    move_cost, tables, margin, targets, buckets, bucket_len, log_cells, slot_log_pos, parity, changed,
+):  # fmt: skip
+    """Extend the bounded tables (``slot_radius[s] < COMPLETE``) whose units now stand where the
+    table does not reach: each such table is searched again from its goal, on the maps it was built
+    on, as far as the unit's reads plus ``margin``, never less far than before. Returns the number
+    of tables extended.
+
+    An entry of 65535 that a unit reads is unknown to a bounded table if the cell was passable when
+    the table was built: the full table may hold a distance there (impassable cells are 65535 in the
+    full table too, the goal excepted, which every table holds). Unloaded maps never change under a
+    table (a change drops them all); a loaded table was built on the current loaded map with the
+    flips logged since ``slot_log_pos[s]`` undone (`_net_changes`; ``map_t``: bool[H*W] scratch).
+    """
+    hw = H * W
+    extended = 0
+    for i in range(pos_lin.shape[0]):
+        s = goal_slot[i]
+        if s < 0 or slot_radius[s] >= COMPLETE:
+            continue
+        key = slot_key[s]
+        cls = 1 if key >= hw else 0
+        m = map_l if cls == 1 else map_u
+        # the step reads neighbours passable now, and the unit's own cell always
+        n_read = _read_cells(H, W, pos_lin[i], m, cell_index, targets, True)
+        n = 0
+        for k in range(n_read):
+            if tables[s, targets[k]] == 65535:
+                targets[n] = targets[k]
+                n += 1
+        if n == 0:
+            continue
+        built_on = m
+        if cls == 1:
+            n_ch = _net_changes(log_cells, slot_log_pos[s], log_cells.shape[0], parity, changed)
+            if n_ch > 0:  # the loaded map the table was built on
+                map_t[:] = map_l
+                for k in range(n_ch):
+                    lin = base_cells[changed[k]]
+                    map_t[lin] = not map_t[lin]
+                built_on = map_t
+        kept = 0
+        for k in range(n):
+            if built_on[base_cells[targets[k]]]:
+                targets[kept] = targets[k]
+                kept += 1
+        if kept == 0:
+            continue  # every unknown cell was closed then: 65535 in the full table as well
+        slot_radius[s] = _bounded_dial_kernel(
+            nbr, built_on, base_cells, move_cost, cell_index[key - cls * hw], tables[s], targets[:kept],
+            slot_radius[s], margin, buckets, bucket_len,
+        )  # fmt: skip
+        extended += 1
+    return extended
+
+
 @numba.njit(**NUMBA_OPTS)
 def _fill_slots_kernel(
     goal_lin, loaded, goal_slot, step, hw, key_slot, slot_key, slot_last_used, slot_version, slot_built,
     map_version_loaded, cell_index, base_cells, map_u, map_l, nbr, move_cost, fill_mode, tables, queue,
     buckets, bucket_len, live, log_cells, slot_log_pos, repair_limit, parity, changed, mark, heap, touched,
-    counts,
+    counts, pos_lin, H, W, slot_radius, bounded_margin, targets,
 ):  # fmt: skip
     """Give every unit with a goal and ``goal_slot == -1`` a fresh table (the few-per-step case).
 
@@ -408,6 +568,11 @@ def _fill_slots_kernel(
     (`_repair_kernel`) rather than searched again: the same table, fewer cells visited.
     ``counts`` (int64[3]) adds tables repaired, cells they recomputed and net changed cells; parity,
     changed, mark, heap and touched are the scratch of `_net_changes` and `_repair_kernel`.
+
+    With ``bounded_margin >= 0`` an unloaded table is searched only as far as unit ``pos_lin[i]``
+    reads it, plus that margin (`_bounded_dial_kernel`; ``slot_radius[s]`` records how far, and
+    `_settle_kernel` extends it when a unit moves beyond). Every other table is complete
+    (``slot_radius[s] = COMPLETE``). targets: int32[>= 5 N] scratch.
     """
     S = slot_key.shape[0]
     built = 0
@@ -449,9 +614,24 @@ def _fill_slots_kernel(
         slot_last_used[s] = step
         goal_slot[i] = s
         built += 1
+        slot_radius[s] = COMPLETE
         gc = cell_index[g]
         if gc < 0:  # a goal outside the reset-time map: unreachable everywhere
             tables[s, :] = 65535
+            continue
+        if bounded_margin >= 0:
+            # new and stale tables alike (no repair: a search this short costs less), on the maps
+            # now, as far as every unit with this goal and load reads them this step (`settle`
+            # extends them for later steps)
+            m = map_l if cls == 1 else map_u
+            n_t = 0
+            for j in range(goal_lin.shape[0]):
+                if goal_lin[j] == g and loaded[j] == loaded[i]:
+                    n_t += _read_cells(H, W, pos_lin[j], m, cell_index, targets[n_t:], False)
+            slot_radius[s] = _bounded_dial_kernel(
+                nbr, m, base_cells, move_cost, gc, tables[s], targets[:n_t], np.int64(0), bounded_margin,
+                buckets, bucket_len,
+            )  # fmt: skip
             continue
         if existing and cls == 1 and fill_mode != 2 and repair_limit > 0:
             n_changed = _net_changes(log_cells, was_pos, log_cells.shape[0], parity, changed)
@@ -522,6 +702,15 @@ class DistanceTables:
         Repair stale loaded tables in place from the log of cells that flipped (`_repair_kernel`)
         instead of searching them again, when at most ``n_cells // 8`` cells changed. The same
         tables either way (tested); False searches every time (the reference). Not for ``headings``.
+    bounded_margin:
+        None (default): every table is complete. An int >= 0: a new table (and a stale bounded one)
+        is searched only as far as the unit that asked for it reads it (its cell and neighbours) plus
+        this margin (in distance units), and extended by `settle` when a unit using it stands
+        beyond. A unit reads its table only near its route, and a table searched to distance R holds
+        the full table's entry at every cell closer than R: a planner that reads only the cells
+        `settle` checks (plain PIBT: `near_distances`) moves exactly as with complete tables. A
+        bounded loaded table is extended on the loaded map it was built on (the flips since undone),
+        and searched again rather than repaired when stale. Not for ``headings``.
     """
 
     def __init__(
@@ -534,6 +723,7 @@ class DistanceTables:
         refresh_steps: int = 100,
         headings: bool = False,
         repair: bool = True,
+        bounded_margin: int | None = None,
     ):
         H, W = passable_unloaded.shape
         self.H, self.W = int(H), int(W)
@@ -562,6 +752,11 @@ class DistanceTables:
         self.slot_last_used = np.full(self.max_tables, -1, np.int64)
         self.slot_version = np.zeros(self.max_tables, np.int64)  # map version the table was built on
         self.slot_built = np.zeros(self.max_tables, np.int64)  # step it was built
+        # how far a bounded table was searched (`_bounded_dial_kernel`); COMPLETE: the whole table
+        self.slot_radius = np.full(self.max_tables, COMPLETE, np.int64)
+        self._targets = np.empty(5, np.int32)
+        self._map_t = np.empty(H * W, bool)  # a loaded map as a table was built on (`_settle_kernel`)
+        self.extend_count = 0  # bounded tables extended by `settle`
         self.map_version = [0, 0]
         self.refresh_steps = int(refresh_steps)
         self.key_slot = np.full(2 * H * W, -1, np.int32)
@@ -576,7 +771,11 @@ class DistanceTables:
         k = int(self.move_cost.max()) if self.n_cells else 1
         n_buckets = 1 << int(k).bit_length()  # power of two > k
         bucket_cells = max(self.n_cells, 1) * (4 if headings else 1)
-        self._buckets = np.empty((n_buckets, bucket_cells), np.int32) if self.fill_mode != 1 else None
+        if bounded_margin is not None and (headings or int(bounded_margin) < 0):
+            raise ValueError(f"bounded_margin must be None or >= 0 without headings, not {bounded_margin}")
+        self.bounded_margin = -1 if bounded_margin is None else int(bounded_margin)
+        need_buckets = self.fill_mode != 1 or self.bounded_margin >= 0  # bounded searches are Dial's
+        self._buckets = np.empty((n_buckets, bucket_cells), np.int32) if need_buckets else None
         self._bucket_len = np.zeros(n_buckets, np.int32)
         self._maps = [
             np.ascontiguousarray(passable_unloaded, bool).ravel().copy(),
@@ -601,13 +800,27 @@ class DistanceTables:
         # tables repaired, cells they recomputed, net changed cells they were repaired for
         self.repair_counts = np.zeros(3, np.int64)
 
-    def fill_slots(self, goal_lin: np.ndarray, loaded: np.ndarray, goal_slot: np.ndarray, step: int) -> None:
+    def fill_slots(
+        self,
+        goal_lin: np.ndarray,
+        loaded: np.ndarray,
+        goal_slot: np.ndarray,
+        step: int,
+        pos_lin: np.ndarray | None = None,
+    ) -> None:
         """Fill ``goal_slot`` (``int32[N]``) where it is -1 for a unit with a goal, building tables.
 
         ``goal_slot`` comes from `fctwin.controller.planning._kernels.prepare_kernel` (-1 where the table is
         missing or stale). A few tables a step are built in one numba call; many at once (the first
-        step of a large fleet) go through `slots_for`, which recycles LRU slots in bulk.
+        step of a large fleet) go through `slots_for`, which recycles LRU slots in bulk (complete
+        tables). ``pos_lin`` (``int32[N]``, the units' linear cells) is needed with ``bounded_margin``.
         """
+        if pos_lin is None:
+            if self.bounded_margin >= 0:
+                raise ValueError("fill_slots needs pos_lin when tables are bounded")
+            pos_lin = np.zeros(goal_lin.shape[0], np.int32)
+        if self._targets.size < 5 * goal_lin.shape[0]:
+            self._targets = np.empty(5 * goal_lin.shape[0], np.int32)
         missing = int(np.count_nonzero((goal_slot < 0) & (goal_lin >= 0)))
         if missing > 64:
             goal_slot[:] = self.slots_for(goal_lin, loaded, step)
@@ -619,10 +832,24 @@ class DistanceTables:
             self.tables, self._queue, self._buckets if self._buckets is not None else self._no_buckets,
             self._bucket_len, self._live, self._log[: self._log_len], self.slot_log_pos, self.repair_limit,
             self._parity, self._changed, self._mark, self._heap, self._touched, self.repair_counts,
+            np.ascontiguousarray(pos_lin, np.int32), self.H, self.W, self.slot_radius, self.bounded_margin,
+            self._targets,
         )  # fmt: skip
         if built < 0:
             raise RuntimeError(f"max_tables={self.max_tables} is below the distinct goals of one step")
         self.bfs_count += built
+
+    def settle(self, pos_lin: np.ndarray, goal_slot: np.ndarray) -> None:
+        """Extend every bounded table that a unit now reads beyond its radius (see ``bounded_margin``);
+        call after `fill_slots`, before the planner reads the tables. Nothing to do without bounds."""
+        if self.bounded_margin < 0:
+            return
+        self.extend_count += _settle_kernel(
+            self.H, self.W, np.ascontiguousarray(pos_lin, np.int32), goal_slot, self.slot_key,
+            self.slot_radius, self._maps[0], self._maps[1], self._map_t, self.cell_index, self.base_cells,
+            self.nbr, self.move_cost, self.tables, self.bounded_margin, self._targets, self._buckets,
+            self._bucket_len, self._log[: self._log_len], self.slot_log_pos, self._parity, self._changed,
+        )  # fmt: skip
 
     @property
     def nbytes(self) -> int:
@@ -719,6 +946,7 @@ class DistanceTables:
             self.key_slot[new_keys] = use
             self.slot_version[use] = np.where(new_keys >= hw, self.map_version[1], self.map_version[0])
             self.slot_built[use] = step
+            self.slot_radius[use] = COMPLETE
             self.slot_log_pos[use] = self._log_len
             for cls in (0, 1):
                 sel = (new_keys // hw) == cls
@@ -738,6 +966,7 @@ class DistanceTables:
         return slots
 
     def distance(self, slot: int, cell_lin: int) -> int:
-        """Distance (steps) from ``cell_lin`` to the table's goal; 65535 if unreachable."""
+        """Distance (steps) from ``cell_lin`` to the table's goal; 65535 if unreachable (or, in a
+        bounded table, not searched: see ``bounded_margin``)."""
         ci = self.lookup_index[cell_lin]
         return 65535 if ci < 0 else int(self.tables[slot, ci])

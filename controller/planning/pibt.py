@@ -86,6 +86,9 @@ _OPERATION_INPUTS = (
 )  # fmt: skip
 # guidance presets: "highways" (one-way aisles), "highways+grid" (plus alternating one-way rows and
 # columns in open areas, RHCR style; for kiva.map), "none"
+# How far past a unit's reads a bounded unloaded table is searched (distance units; see
+# `DistanceTables`): room to be pushed aside before the table must be searched again.
+BOUNDED_MARGIN = 16
 GUIDANCE = {"highways": highway_move_costs, "highways+grid": grid_highway_move_costs, "none": None}
 
 
@@ -129,6 +132,12 @@ class PIBTPlanner:
         ``lns_strict_age`` (steps, default 0: off): a unit whose goal was set (or last reached) at
         least that many steps ago gets no slack, so LNS never delays the longest-waiting units.
         ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
+    bounded_tables:
+        True (default): a new distance table (a unit driving to a pod, a parking spot, a pad, a
+        storage cell) is searched only as far as the unit reads it, plus ``BOUNDED_MARGIN``, and extended
+        when it moves beyond (`DistanceTables`'s ``bounded_margin``). The same actions as complete
+        tables (plain PIBT reads a table at a unit's cell and its neighbours only); off by itself
+        with swap, rotation-aware tables and operations, which read further. False: complete tables.
     """
 
     name = "pibt"
@@ -155,6 +164,7 @@ class PIBTPlanner:
         lns_priority_slack: int = 0,
         lns_slack_per_step: bool = False,
         lns_strict_age: int = 0,
+        bounded_tables: bool = True,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
         # instead of single cells; budget and depth bound the backtracking per root unit
@@ -189,6 +199,10 @@ class PIBTPlanner:
             raise ValueError(f"guidance must be one of {sorted(GUIDANCE)}")
         self.guidance = guidance
         self.guidance_penalty = int(guidance_penalty)
+        # Tables searched only as far as their units read them (`DistanceTables`'s
+        # ``bounded_margin``): exact for plain PIBT, which reads a table at a unit's cell and its
+        # neighbours only; swap, operations and LNS read further, so they keep complete tables.
+        self.bounded_tables = bool(bounded_tables) and not (swap or heading_tables or self.operation_steps)
         self._max_tables_arg = max_tables
         self.table_budget_bytes = table_budget_bytes
         self.tables: DistanceTables | None = None
@@ -215,6 +229,7 @@ class PIBTPlanner:
             max_tables=max_tables,
             move_cost=move_cost,
             headings=self.heading_tables,
+            bounded_margin=BOUNDED_MARGIN if self.bounded_tables else None,
         )
         # kept for `set_move_cost_overlay` (traffic rules set at run time)
         self._reset_maps = (grid.passable_unloaded.copy(), grid.passable_loaded.copy(), max_tables)
@@ -242,7 +257,12 @@ class PIBTPlanner:
             cost = base
         maps = self.tables._maps
         self.tables = DistanceTables(
-            pu, pl, max_tables=max_tables, move_cost=cost, headings=self.heading_tables
+            pu,
+            pl,
+            max_tables=max_tables,
+            move_cost=cost,
+            headings=self.heading_tables,
+            bounded_margin=BOUNDED_MARGIN if self.bounded_tables else None,
         )
         # the current (not reset-time) passable maps: closed cells stay closed
         self.tables.sync_maps(maps[0].reshape(self.H, self.W), maps[1].reshape(self.H, self.W))
@@ -339,6 +359,7 @@ class PIBTPlanner:
             "heading_tables": self.heading_tables,
             "operation_steps": self.operation_steps,
             "lns_iterations": min(self.lns_iterations, 1),
+            "bounded_tables": self.bounded_tables,
         }
 
     def preload_goals(self, goal_cells: np.ndarray, *, loaded: bool = False) -> int:
@@ -407,7 +428,8 @@ class PIBTPlanner:
         if need < 0:
             raise ValueError("a unit is outside the grid")
         if need > 0:  # new goals (or stale tables): build them
-            tables.fill_slots(self.goal_lin, loaded, self.goal_slot, self.step_count)
+            tables.fill_slots(self.goal_lin, loaded, self.goal_slot, self.step_count, self.pos_lin)
+        tables.settle(self.pos_lin, self.goal_slot)  # bounded tables reach every cell read below
         return {
             "H": self.H,
             "W": self.W,
