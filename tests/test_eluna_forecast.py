@@ -12,7 +12,7 @@ import pytest
 
 from fctwin.controller.eluna import Forecaster
 from fctwin.controller.eluna.agent import ElunaAgent
-from fctwin.controller.eluna.forecast import fit_blend, precision_recall, skill_score
+from fctwin.controller.eluna.forecast import HOT_BLEND, fit_blend, precision_recall, skill_score
 
 
 def test_skill_score_has_the_known_answers_on_a_synthetic_series():
@@ -269,6 +269,12 @@ def test_hot_spots_follow_the_pick_stations_open_then():
         assert pers[0] and actual[0] and not pers[5]
         assert bool(pred[0]) == (not told)  # closed by then: its queue's traffic is gone
         assert not pred[5]
+        # the forecast before the call is kept beside it: the blend of model and wait now, called
+        # at `hot_call_s`, is the boolean forecast scored
+        (model, now5), act, made = fc.hot_raw[30][-1]
+        assert made == fc.hot_scored[30][-1][3] and (act == actual).all()
+        expect = HOT_BLEND * model + (1.0 - HOT_BLEND) * now5
+        assert ((expect >= fc.hot_call_s) == pred).all()
 
 
 def test_capacity_the_staffing_does_not_explain_stays():

@@ -69,7 +69,6 @@ HOT_WAIT_S = 30.0
 # The hot-spot forecast's weight against the area's wait now (0.7: the best F1 on the balanced
 # training seeds 101 and 103 among 1.0, 0.7, 0.5; 0.50 against persistence's 0.42).
 HOT_BLEND = 0.7
-HOT_CALL_S = HOT_WAIT_S  # the exact-minute forecast's call, s (see `hot_call_s`)
 HOT_WINDOW_MIN = 7  # the window event: hot at some minute within 7 minutes either side of t + h
 HOT_WINDOW_RULE = (0.0, 1.0, 25.0)  # weights of (model, 30-min level, 5-min now) and the call, s
 
@@ -210,7 +209,8 @@ class Forecaster:
         self._area_30: deque[np.ndarray] = deque(maxlen=30)
         self.hot_win_rule = HOT_WINDOW_RULE
         # the exact-minute event's call: an area is forecast hot when its expected wait reaches this
-        self.hot_call_s = HOT_CALL_S
+        # (the hot level itself; kept apart so a precision-recall curve can move it)
+        self.hot_call_s = hot_wait_s
         # h -> list of ((model's wait, 5-minute wait now) per area, hot then, minute made): before the call
         self.hot_raw: dict[int, list[tuple]] = {h: [] for h in HOT_HORIZONS_MIN}
 
