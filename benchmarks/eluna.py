@@ -366,6 +366,15 @@ def main(argv=None) -> int:
     p.add_argument(
         "--lookahead-speed", action="store_true", help="wall time of a 30-minute fork lookahead of fc_small"
     )
+    p.add_argument(
+        "--replay-forecast",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="replay the digests of the run stores under DIR (an earlier benchmark's runs) through this "
+        "checkout's forecaster and report its skill (--scenes, --seed0/--seeds, --modes filter them); "
+        "no new runs",
+    )
     args = p.parse_args(argv)
     bad = [sc for sc in args.scenes if not (ROOT / "scenes" / f"{sc}.toml").exists()]
     if bad:
@@ -381,6 +390,8 @@ def main(argv=None) -> int:
         return lookahead_speed(tmp)
     if args.fit_forecast:
         return fit_forecast(args, tmp)
+    if args.replay_forecast:
+        return replay_forecast(args)
     rows = load_rows(args.out) if args.out else []
     done = {cell_key(r) for r in rows}
     if args.reuse_from:
@@ -558,6 +569,77 @@ def fit_forecast(args, tmp: Path) -> int:
         a = np.asarray([(r[4], r[1], r[2]) for r in rows], dtype=np.float64)
         blend[key] = round(fit_blend(a[:, 0], a[:, 1], a[:, 2]), 2)
     print(blend)
+    return 0
+
+
+def replay_rows(runs_dir: Path, scenes, seeds, modes) -> list[dict]:
+    """Forecast rows (skill and hot spots after the first hour, as `one_run` reports them) from the
+    digests recorded in the run stores under ``runs_dir``, replayed through this checkout's
+    forecaster: the forecaster only reads the digests, so on the same runs this is what it would have
+    scored (the trajectory is the recorded one: in auto mode the agent read the recorded forecasts)."""
+    from fctwin.sim.eluna.manager import forecaster_for
+    from fctwin.sim.scene import load_scene
+
+    rows, loaded = [], {}
+    for db_path in sorted(runs_dir.glob("*/run.sqlite")):
+        db = sqlite3.connect(db_path)
+        try:
+            summ = dict(db.execute("SELECT key, value FROM summary").fetchall())
+            if "eluna" not in summ:
+                continue
+            scene, seed = json.loads(summ["scene"]), int(summ["seed"])
+            mode = json.loads(summ["eluna"])["mode"]
+            if scene not in scenes or seed not in seeds or mode not in modes:
+                continue
+            digests = [json.loads(d) for (d,) in db.execute("SELECT data FROM digest_minute ORDER BY minute")]
+        finally:
+            db.close()
+        if scene not in loaded:
+            loaded[scene] = load_scene(ROOT / "scenes" / f"{scene}.toml")
+        fc = forecaster_for(loaded[scene])
+        for dg in digests:
+            fc.observe(dg)
+        skill = fc.skill(from_minute=60, pooled=True)
+        rows.append(
+            {
+                "scene": scene,
+                "seed": seed,
+                "mode": mode,
+                "skill": {t: {str(h): v.get("skill") for h, v in hs.items()} for t, hs in skill.items()},
+                "hot_spots": {str(h): v for h, v in fc.hot_spot_scores(from_minute=60).items()},
+                "hot_spots_window": {
+                    str(h): v for h, v in fc.hot_spot_scores(from_minute=60, window=True).items()
+                },
+            }
+        )
+    return rows
+
+
+def replay_forecast(args) -> int:
+    """``--replay-forecast DIR``: this checkout's forecaster on recorded digests, no new runs; the
+    skill table and the forecast goals, for all the seeds and for each half of them apart (rules
+    chosen on the first seeds are then checked on the rest)."""
+    if not args.replay_forecast.is_dir():
+        print(f"--replay-forecast: {args.replay_forecast} is not a directory", file=sys.stderr)
+        return 2
+    seeds = list(range(args.seed0, args.seed0 + args.seeds))
+    rows = replay_rows(args.replay_forecast, set(args.scenes), set(seeds), set(args.modes))
+    if not rows:
+        print(f"--replay-forecast: no matching run store under {args.replay_forecast}", file=sys.stderr)
+        return 2
+    print(f"{len(rows)} recorded runs replayed from {args.replay_forecast} (load average {_load()})")
+    halves = [("all seeds", seeds)]
+    if len(seeds) >= 4:
+        k = len(seeds) * 2 // 5 or 1  # the first ~40% (11-14 of 11-20) and the rest
+        halves += [
+            (f"seeds {seeds[0]}-{seeds[k - 1]}", seeds[:k]),
+            (f"seeds {seeds[k]}-{seeds[-1]}", seeds[k:]),
+        ]
+    for name, part in halves:
+        mine = [r for r in rows if r["seed"] in part]
+        print(f"\n# {name} ({len(mine)} runs)")
+        print(forecast_goal_lines(mine))
+        print(forecast_report(mine))
     return 0
 
 

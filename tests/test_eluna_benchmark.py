@@ -116,3 +116,58 @@ def test_rows_of_the_baselines_are_reused_from_an_earlier_file(tmp_path, runs):
 def test_a_bad_scene_name_is_a_clear_error(tmp_path, capsys):
     assert bench.main(["--scenes", "no_such_scene", "--out", str(tmp_path / "x.jsonl")]) == 2
     assert "no_such_scene" in capsys.readouterr().err
+
+
+def _fake_store(path: Path, scene: str, seed: int, mode: str, minutes: int = 100) -> None:
+    """A run store with the two tables the replay reads: the summary and a digest per minute (a
+    noisy steady pick floor)."""
+    import sqlite3
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    path.mkdir(parents=True)
+    db = sqlite3.connect(path / "run.sqlite")
+    db.execute("CREATE TABLE summary (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE TABLE digest_minute (minute INTEGER, t_s REAL, data TEXT)")
+    for k, v in {"scene": scene, "seed": seed, "eluna": {"mode": mode}}.items():
+        db.execute("INSERT INTO summary VALUES (?, ?)", (k, json.dumps(v)))
+    for m in range(1, minutes + 1):
+        lines = float(10 + rng.poisson(5))
+        dg = {
+            "minute": m,
+            "t_s": 60.0 * m,
+            "open_lines": lines,
+            "open_cartons": 0,
+            "lines_arrived": int(rng.poisson(10)),
+            "cartons_arrived": 0,
+            "backlog_lines": 0,
+            "cycle_mean_s": 60.0 + lines,
+            "stations": [
+                {"id": "P1", "kind": "pick", "associates": 1, "open_lines": lines, "lines_served": 10}
+            ],
+            "congestion_waiting": [[0] * 4 for _ in range(4)],
+        }
+        db.execute("INSERT INTO digest_minute VALUES (?, ?, ?)", (m, 60.0 * m, json.dumps(dg)))
+    db.commit()
+    db.close()
+
+
+def test_recorded_digests_are_replayed_through_the_forecaster(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    _fake_store(runs / "a", "eluna_balanced", 11, "off")
+    _fake_store(runs / "b", "eluna_balanced", 12, "auto")
+    _fake_store(runs / "c", "eluna_surge", 11, "off")
+    rows = bench.replay_rows(runs, {"eluna_balanced"}, {11, 12}, {"off", "auto"})
+    assert sorted((r["scene"], r["seed"], r["mode"]) for r in rows) == [
+        ("eluna_balanced", 11, "off"),
+        ("eluna_balanced", 12, "auto"),
+    ]
+    # after the first hour 40 minutes are scored at 15 minutes, 25 at 30
+    for r in rows:
+        assert set(r["skill"]) >= {"open_lines", "cycle", "queue"}
+        assert r["skill"]["open_lines"]["30"] is not None
+    assert bench.main(["--replay-forecast", str(runs), "--scenes", "eluna_surge", "--seed0", "11"]) == 0
+    assert "1 recorded runs replayed" in capsys.readouterr().out
+    assert bench.main(["--replay-forecast", str(tmp_path / "nowhere")]) == 2
+    assert "not a directory" in capsys.readouterr().err

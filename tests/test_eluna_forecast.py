@@ -4,6 +4,7 @@ agent's service bound (it holds back when a plan costs cycle time)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from fctwin.controller.eluna import Forecaster
 from fctwin.controller.eluna.agent import ElunaAgent
-from fctwin.controller.eluna.forecast import fit_blend, precision_recall, skill_score
+from fctwin.controller.eluna.forecast import HOT_BLEND, fit_blend, precision_recall, skill_score
 
 
 def test_skill_score_has_the_known_answers_on_a_synthetic_series():
@@ -268,6 +269,12 @@ def test_hot_spots_follow_the_pick_stations_open_then():
         assert pers[0] and actual[0] and not pers[5]
         assert bool(pred[0]) == (not told)  # closed by then: its queue's traffic is gone
         assert not pred[5]
+        # the forecast before the call is kept beside it: the blend of model and wait now, called
+        # at `hot_call_s`, is the boolean forecast scored
+        (model, now5), act, made = fc.hot_raw[30][-1]
+        assert made == fc.hot_scored[30][-1][3] and (act == actual).all()
+        expect = HOT_BLEND * model + (1.0 - HOT_BLEND) * now5
+        assert ((expect >= fc.hot_call_s) == pred).all()
 
 
 def test_capacity_the_staffing_does_not_explain_stays():
@@ -433,3 +440,50 @@ def test_the_window_hot_spot_event_is_hot_at_some_minute_near_t_plus_h():
     # the 30-minute level of area 0 reaches 25 s after 13 hot minutes: called from minute 52
     assert not rows[51][0][0] and rows[52][0][0] and not rows[52][0][1:].any()
     assert fc.hot_spot_scores(window=True)[30]["n"] == 16 * len(fc.hot_win_scored[30])
+
+
+def test_the_open_lines_level_follows_the_idle_drive_units():
+    """A floor whose pick lines wait longer for a unit when none stands idle (what a stow wave does
+    to it): 60 minutes with 6 units idle and 10 lines open, then 30 with none idle and 30 open. Held
+    short, the forecast 30 minutes ahead stays near the short level; with units idle again it falls
+    back to the spare level; with the mechanism off both read the one level of every minute."""
+
+    def run(fleet_level: bool):
+        fc = Forecaster(capacity=lambda dg: 20.0, blend={}, fleet_rates=RATES)
+        fc.fleet_level = fleet_level
+        fc._drain.v = 0.0005
+        for m in range(1, 91):
+            idle, lines = (6, 10.0) if m <= 60 else (0, 30.0)
+            dg = _fleet_digest(
+                m,
+                free_pct=[[90, 26]],
+                charging_pct=[],
+                usable=26,
+                usable_idle=idle,
+                pick_trip=20,
+                battery_mean=0.9,
+                open_lines=lines,
+            )
+            dg["stations"][0]["lines_served"] = 14.0  # busy minutes serve more than arrives
+            fc.observe(dg)
+        out = {}
+        for idle in (0, 6):
+            f = copy.deepcopy(fc)
+            dg = _fleet_digest(
+                91,
+                free_pct=[[90, 26]],
+                charging_pct=[],
+                usable=26,
+                usable_idle=idle,
+                pick_trip=20,
+                battery_mean=0.9,
+                open_lines=30.0,
+            )
+            out[idle] = f.observe(dg)["open_lines"][30]
+        return out
+
+    on, off = run(True), run(False)
+    assert on[0] > 25.0  # still short: the short level (30)
+    assert on[6] < 18.0  # units idle again: back towards the spare level (10)
+    assert abs(off[0] - off[6]) < 1.0  # without the mechanism the idle units change nothing
+    assert on[6] < off[6] - 3.0

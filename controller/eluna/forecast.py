@@ -26,6 +26,13 @@ charge (the digest's `fleet`): who reaches the low level when, who takes a pad, 
 Where units are short, a unit lost to (back from) a pad takes away (brings) the pick lines a unit on
 a pick trip brings a minute; the staffing's capacity floor never exceeds what the units can bring.
 
+Idle drive units (`Forecaster._level_path`): the level the work is pulled back to is the run's own
+level for minutes with no unit standing idle (units short: pick lines wait longer for a unit, the
+open lines rise by about half on this floor; a stow wave does this, its cartons taking 15-20 of 40
+units) and for minutes with units to spare, read at the idle units ahead: idle now, less the units
+the stow cartons ahead take (the dock schedule's cartons through the stow path, at the run's units
+per open carton), plus the units the charging rules free.
+
 Capacity ahead: the staffing changes already known at forecast time (the digest's `staff_ahead`:
 people walking to a station, back from a break or a repair, the plan's breaks) scale the capacity
 minute by minute. Cycle time (Little's law): the recent cycle plus the wait the forecast extra open
@@ -171,6 +178,19 @@ class Forecaster:
         # dispatch cap plus the lines riding on trips); learned from the run, prior cap + 1
         self._q_sat = _Ewma(30.0)
         self.dev_tau_min = 5.0  # how fast a station's departure from its open peers' mean fades
+        # Drive units taken by stow work: on this floor pick lines wait longer for a unit (the open
+        # lines' level rises) when no unit stands idle, which is what a stow wave does. The level is
+        # learned apart for minutes with the fleet short (`spare_idle_short` or fewer idle units) and
+        # with units to spare (`spare_idle_full` or more), and the idle units ahead are played
+        # forward from the stow cartons ahead (units per open carton on stow trips, learned).
+        self.fleet_level = True
+        self.spare_idle_short = 1
+        self.spare_idle_full = 4
+        self.stow_ahead = True  # False: the idle units now held for every minute ahead (ablation)
+        self._level_short = _Ewma(30.0)
+        self._level_spare = _Ewma(30.0)
+        self._stow_per_carton = _Ewma(15.0)
+        self._stow_units_max = 0
         self._area_recent: deque[np.ndarray] = deque(maxlen=5)
         self._area_level: np.ndarray | None = None
         self._cycle_last: float | None = None
@@ -188,6 +208,11 @@ class Forecaster:
         self._hot_seen: deque[tuple] = deque(maxlen=2 * HOT_WINDOW_MIN + max(HOT_HORIZONS_MIN) + 2)
         self._area_30: deque[np.ndarray] = deque(maxlen=30)
         self.hot_win_rule = HOT_WINDOW_RULE
+        # the exact-minute event's call: an area is forecast hot when its expected wait reaches this
+        # (the hot level itself; kept apart so a precision-recall curve can move it)
+        self.hot_call_s = hot_wait_s
+        # h -> list of ((model's wait, 5-minute wait now) per area, hot then, minute made): before the call
+        self.hot_raw: dict[int, list[tuple]] = {h: [] for h in HOT_HORIZONS_MIN}
 
     # ------------------------------------------------------------------ the model
 
@@ -204,8 +229,9 @@ class Forecaster:
         w = w0
         keep = float(np.exp(-1.0 / tau_min))
         mus = mu if isinstance(mu, list | tuple | np.ndarray) else [mu] * len(inflow)
+        levels = level if isinstance(level, list | tuple | np.ndarray) else [level] * len(inflow)
         out = []
-        for lam, m in zip(inflow, mus, strict=True):
+        for lam, m, level in zip(inflow, mus, levels, strict=True):
             if lam > m + margin:
                 w += lam - m
             elif lam > m:
@@ -292,6 +318,9 @@ class Forecaster:
             mu_path = out_mu
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
         inflow = [lam * s for s in scale]
+        path_c = self._stow_path(dg, recent, hmax)
+        if self.fleet_level:
+            level = self._level_path(dg, level, path_c, usable)
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
         # capacity by more than their noise (else a steady floor's noise compounds for an hour).
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
@@ -301,7 +330,12 @@ class Forecaster:
         if cyc is not None:
             out["cycle"] = cyc
         out.update(self._queues(dg, path, staff))
-        # stow cartons: the dock schedule ahead plus the unscheduled stream
+        out["open_cartons"] = [path_c[h - 1] for h in HORIZONS_MIN]
+        return out
+
+    def _stow_path(self, dg: dict, recent: list[dict], hmax: int) -> list[float]:
+        """Open stow cartons at each minute 1..hmax ahead: the dock schedule ahead (`dock_ahead`)
+        plus the unscheduled stream, served at the stow stations' capacity."""
         sched = dg.get("dock_ahead") or {}
         per_min = []
         prev_n, prev_h = 0.0, 0
@@ -325,7 +359,45 @@ class Forecaster:
             self.tau_min,
             margin_c,
         )
-        out["open_cartons"] = [path_c[h - 1] for h in HORIZONS_MIN]
+        return path_c + [path_c[-1]] * (hmax - len(path_c))
+
+    def _learn_stow_units(self, dg: dict, saturated: bool) -> None:
+        """The open lines' level with the fleet short and with units to spare, and the drive units
+        stow work takes per open carton."""
+        fl = dg.get("fleet")
+        if not fl:
+            return
+        idle = int(fl["usable_idle"])
+        if not saturated:
+            if idle <= self.spare_idle_short:
+                self._level_short.add(float(dg["open_lines"]))
+            elif idle >= self.spare_idle_full:
+                self._level_spare.add(float(dg["open_lines"]))
+        stow = int(dg["unit_states"]["stow_trip"])
+        self._stow_units_max = max(self._stow_units_max, stow)
+        if dg["open_cartons"] >= 3:
+            self._stow_per_carton.add(stow / float(dg["open_cartons"]))
+
+    def _level_path(self, dg: dict, level: float, path_c: list[float], usable: list[int] | None):
+        """The unsaturated open lines' level at each minute ahead, from the idle drive units then:
+        idle now, minus the units the stow cartons ahead take (units per open carton, up to the most
+        seen on stow trips), plus the units the charging rules free (`usable`). The short and the
+        spare level are the run's own; until both are seen, the one level for every minute."""
+        fl = dg.get("fleet")
+        lo, hi = self._level_short.v, self._level_spare.v
+        r = (self._stow_per_carton.v or 0.0) if self.stow_ahead else 0.0
+        if not fl or lo is None or hi is None:
+            return level
+        idle0, use0 = int(fl["usable_idle"]), int(fl["usable"])
+        stow0, c0 = int(dg["unit_states"]["stow_trip"]), float(dg["open_cartons"])
+        cap = max(self._stow_units_max, stow0)
+        a, b = self.spare_idle_short, self.spare_idle_full
+        out = []
+        for k, c in enumerate(path_c):
+            stow = min(max(stow0 + r * (c - c0), 0.0), cap)
+            idle = idle0 - (stow - stow0) + ((usable[k] - use0) if usable else 0)
+            x = float(np.clip((idle - a) / (b - a), 0.0, 1.0))
+            out.append(lo + x * (hi - lo))
         return out
 
     def _learn_fleet(self, dg: dict) -> None:
@@ -538,6 +610,7 @@ class Forecaster:
         saturated = row["backlog_lines"] > 0
         if not saturated:
             self._level["open_lines"].add(float(dg["open_lines"]))
+        self._learn_stow_units(dg, saturated)
         self._level["open_cartons"].add(float(dg["open_cartons"]))
         self._recent["open_lines"].add(float(dg["open_lines"]))
         self._recent["cycle"].add(dg["cycle_mean_s"])
@@ -635,8 +708,9 @@ class Forecaster:
         for h in HOT_HORIZONS_MIN:
             q = self._hot_pending[h]
             while q and q[0][0] <= minute:
-                _, pred, pers, made = q.popleft()
+                _, pred, pers, made, score = q.popleft()
                 self.hot_scored[h].append((pred, pers, hot_now.copy(), made))
+                self.hot_raw[h].append((score, hot_now.copy(), made))
             # the window event: hot at some minute within HOT_WINDOW_MIN of t + h (known once the
             # window has passed)
             q = self._hot_win_pending[h]
@@ -652,7 +726,9 @@ class Forecaster:
             open_then = {sid: v for sid, v in lines.items() if self._open_at(dg, sid, h)}
             struct = bg_now + rate * activity(open_then)
             expect = HOT_BLEND * struct + (1.0 - HOT_BLEND) * now5
-            self._hot_pending[h].append((minute + h, expect >= self.hot_wait_s, hot_now.copy(), minute))
+            self._hot_pending[h].append(
+                (minute + h, expect >= self.hot_call_s, hot_now.copy(), minute, np.stack([struct, now5]))
+            )
             a, b, call = self.hot_win_rule
             win = a * struct + b * level30 + (1.0 - a - b) * now5
             self._hot_win_pending[h].append((minute, win >= call, hot_now.copy()))
