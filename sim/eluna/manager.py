@@ -234,6 +234,9 @@ class FloorManager:
         dg = self.digests.build(t_s, minute, labour=self.board, vetoed=loop.state["vetoed"])
         dg["dock_ahead"] = dock_ahead(self.dock_schedule, t_s)
         dg["dock_expected_per_h"] = loop.scene.spec.inbound.cartons_per_h
+        # the busiest hour of the dock schedule still to come in the shift: a release lasts the rest
+        # of the shift, so the agent checks it against the busiest known hour (docs/eluna.md)
+        dg["dock_peak_h"] = dock_peak_hour(self.dock_schedule, t_s, loop.scene.spec.run_hours * 3600.0)
         made: list[dict] = []
         if self.agent is not None:
             recs = self.agent.on_minute(dg, open_work_units(d))
@@ -313,6 +316,18 @@ def dock_ahead(schedule: np.ndarray, t_s: float) -> dict[str, int]:
     """Cartons on the dock schedule due within each of `DOCK_AHEAD_MIN` minutes after ``t_s``."""
     lo = np.searchsorted(schedule, t_s, side="right")
     return {str(m): int(np.searchsorted(schedule, t_s + 60.0 * m, side="right") - lo) for m in DOCK_AHEAD_MIN}
+
+
+def dock_peak_hour(schedule: np.ndarray, t_s: float, end_s: float) -> int:
+    """The most cartons on the dock schedule due within any 60 minutes between ``t_s`` and ``end_s``
+    (windows starting at each due time still to come; 0 when nothing is scheduled)."""
+    lo = np.searchsorted(schedule, t_s, side="right")
+    hi = np.searchsorted(schedule, end_s, side="right")
+    due = schedule[lo:hi]
+    if due.size == 0:
+        return 0
+    ends = np.searchsorted(due, due + 3600.0, side="right")
+    return int(np.max(ends - np.arange(due.size)))
 
 
 def _short(fc: dict) -> dict:
