@@ -76,7 +76,7 @@ MODE_SERVING, MODE_IDLE = int(UnitMode.SERVING), int(UnitMode.IDLE)
 RETURN_RETARGET_STEPS = 8
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Line:
     """One order line (pick) or carton (stow) waiting at a station."""
 
@@ -86,7 +86,7 @@ class Line:
     t_s: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Trip:
     trip_id: int
     kind: str  # "pick" | "stow" | "move" (re-slotting) | "return" (a recovered unit takes its pod back)
@@ -102,7 +102,7 @@ class Trip:
     served: set[int] = field(default_factory=set)  # id() of lines already served
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class UnitRec:
     unit_id: str
     row: int = 0
