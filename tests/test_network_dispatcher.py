@@ -8,7 +8,7 @@ import time
 import msgspec
 import pytest
 import zmq
-from netclock import ManualClock, Wire  # tests/ is on sys.path (rootdir conftest)
+from netclock import PATIENCE_S, ManualClock, Wire  # tests/ is on sys.path (rootdir conftest)
 
 from fctwin.network import protocol as p
 from fctwin.network.dispatcher_side import ClientLost, DispatcherServer, Received, Registered, ServerConfig
@@ -104,7 +104,15 @@ def _client(
 
 
 def _clocked_server(ctx, clock: ManualClock, **config) -> DispatcherServer:
-    config = {"router_endpoint": "tcp://127.0.0.1:*", "heartbeat_interval_s": IVL_S, **config}
+    # The drain's time budget is real time (perf_counter), the one real-time rule left in a clocked
+    # server: a process descheduled mid-drain on a loaded machine would cap it and flag a backlog that
+    # the test did not make. Tests that exercise the cap set max_drain_s themselves.
+    config = {
+        "router_endpoint": "tcp://127.0.0.1:*",
+        "heartbeat_interval_s": IVL_S,
+        "max_drain_s": 60.0,
+        **config,
+    }
     cfg = ServerConfig(**config)
     return DispatcherServer(cfg, context=ctx, clock=clock)
 
@@ -227,7 +235,10 @@ def test_a_heartbeating_client_stays_registered_and_a_silent_one_is_lost_after_e
         assert server.owner_of("T-01") is None and server.silence_s("T-01") is None
         # it wakes up and first reads what waited for it (the heartbeats sent before it was
         # dropped), so it keeps its connection; the dispatcher answers its next message with
-        # unknown_client, and it says hello again on the same connection
+        # unknown_client, and it says hello again on the same connection. Those heartbeats must have
+        # landed by then (a frozen client's direction is not in the wire's quiet check; on a loaded
+        # machine they can still be crossing loopback)
+        assert client.sock.poll(int(PATIENCE_S * 1000), zmq.POLLIN)
         wire.thaw(client)
         seen = wire.run_until(
             lambda evs: any(isinstance(e, Registered) for e in evs), step_s=TICK_S, max_clock_s=IVL_S
@@ -469,6 +480,10 @@ def test_a_client_stalled_past_its_timeout_reads_what_waits_before_calling_the_d
         for _ in range(2 * 8):  # two intervals: past the client's timeout, inside the server's
             assert not _lost(wire.step(TICK_S))
         assert server.counters["sent"] > 0 and client.silence_s() > cfg.dispatcher_timeout_s
+        # The premise: the heartbeats sent during the stall wait in the client's queue when it wakes.
+        # A frozen client's direction is not part of the wire's quiet check, so on a loaded machine
+        # they may still be crossing loopback here; a real stall lasts long enough for them to land.
+        assert client.sock.poll(int(PATIENCE_S * 1000), zmq.POLLIN)
         wire.thaw(client)
         for _ in range(8):
             assert not _lost(wire.step(TICK_S))
