@@ -32,7 +32,9 @@ _enc = msgspec.msgpack.Encoder()
 _dec_frame = msgspec.msgpack.Decoder(TelemetryFrame)
 
 # Metadata that must match for a run to be resumed with this code and scene.
-RESUME_KEYS = ("scene_text", "seed", "version", "run_hours", "planner", "step_s")
+RESUME_KEYS = ("scene_text", "seed", "version", "run_hours", "planner", "step_s", "agent")
+# What a key means when a run recorded before it existed lacks it.
+_RESUME_DEFAULTS = {"agent": "off"}
 
 
 class ResumeError(RuntimeError):
@@ -47,7 +49,7 @@ def check_resumable(recorded: dict, current: dict) -> None:
     """Raise `ResumeError` naming every metadata field that differs between the run and now."""
     diffs = []
     for key in RESUME_KEYS:
-        a, b = recorded.get(key), current.get(key)
+        a, b = recorded.get(key, _RESUME_DEFAULTS.get(key)), current.get(key)
         if a != b:
             shown = "differs" if key == "scene_text" else f"{a!r} recorded, {b!r} now"
             diffs.append(f"{key} ({shown})")

@@ -317,7 +317,7 @@ class RunStore:
         Task events and KPI minutes are committed together each simulated minute; those kept are
         the ones a deterministic replay produces first, so the caller skips that many. Poses and
         journal rows after `after_step` and the summary are deleted. Returns (events kept, KPI
-        rows kept).
+        rows kept). Recommendations are kept as they are (`kept_recommendations`).
         """
         self.db.execute("DELETE FROM poses WHERE step > ?", (after_step,))
         self.db.execute("DELETE FROM journal WHERE step > ?", (after_step,))
@@ -326,6 +326,13 @@ class RunStore:
         n_events = self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         n_kpi = self.db.execute("SELECT COUNT(*) FROM kpi_minute").fetchone()[0]
         return n_events, n_kpi
+
+    def kept_recommendations(self) -> list[tuple]:
+        """The recommendations already stored, as (rec_id, t_s, kind, text, applied) in order: a
+        resumed run's replay makes them again and must make exactly these (`SkippingStore`)."""
+        return self.db.execute(
+            "SELECT rec_id, t_s, kind, text, applied FROM recommendations ORDER BY id"
+        ).fetchall()
 
     def write_summary(self, summary: dict) -> None:
         with self._writing():
@@ -370,16 +377,24 @@ def pose_encoding(db: sqlite3.Connection) -> str:
 
 
 class SkippingStore:
-    """A run store that drops the first ``events`` task events and ``kpi_rows`` KPI rows written.
+    """A run store that drops the first ``events`` task events and ``kpi_rows`` KPI rows written,
+    and the first recommendations (``recommendations``, as `RunStore.kept_recommendations` read them).
 
     A resumed run replays from the start, so its first records are the ones the store already
     holds (see `RunStore.clear_derived`); everything else passes through to the wrapped store.
+    Replayed recommendations are compared with the stored ones: in advise mode they do not change
+    the command batches the replay checks, so this is where a replay that decides differently
+    shows (`ResumeMismatchError`); nothing is written before the mismatch is raised.
     """
 
-    def __init__(self, store: RunStore, *, events: int, kpi_rows: int) -> None:
+    def __init__(
+        self, store: RunStore, *, events: int, kpi_rows: int, recommendations: list[tuple] = ()
+    ) -> None:
         self.store = store
         self._skip_events = events
         self._skip_kpi = kpi_rows
+        self._kept_recs = list(recommendations)
+        self._n_recs = 0
 
     def add_events(self, records: list[tuple]) -> None:
         if self._skip_events:
@@ -393,6 +408,21 @@ class SkippingStore:
             self._skip_kpi -= 1
             return
         self.store.add_kpi(row)
+
+    def add_recommendation(self, rec: dict) -> None:
+        k = self._n_recs
+        self._n_recs += 1
+        if k < len(self._kept_recs):
+            made = (rec.get("rec_id"), rec["t_s"], rec["kind"], rec["text"], int(bool(rec["applied"])))
+            if tuple(self._kept_recs[k]) != made:
+                from fctwin.sim.journal import ResumeMismatchError
+
+                raise ResumeMismatchError(
+                    f"replay diverged at recommendation {k + 1}: the run stored {self._kept_recs[k]!r}, "
+                    f"the replay made {made!r} (different code, scene, seed or agent mode?)"
+                )
+            return
+        self.store.add_recommendation(rec)
 
     def __getattr__(self, name: str):
         return getattr(self.store, name)

@@ -110,3 +110,37 @@ def test_a_realtime_resume_replays_unpaced_then_paces_from_where_the_journal_end
     first = run_fc(scene_path, _opts(tmp_path, journal=True, realtime=True, speedup=400.0))
     resumed = run_fc(scene_path, _opts(tmp_path, resume=True, realtime=True, speedup=1.0))
     assert _events(resumed.db_path) == _events(first.db_path)
+
+
+def test_a_resumed_advise_run_makes_the_stored_recommendations_again_and_stops_where_one_differs(
+    small_scene_dict, write_scene, tmp_path
+):
+    # advise mode: recommendations never change the command batches, so only this comparison
+    # shows a replay that decides differently
+    raw = {**small_scene_dict, "run_hours": 0.15, "agent": {"period_min": 4, "horizon_min": 10}}
+    raw["labour"] = {"pool": 8, "staffing": {"P1": 1, "P2": 1, "P3": 0, "P4": 0, "S1": 2, "S2": 2}}
+    scene = write_scene(raw)
+    run_fc(scene, _opts(tmp_path, journal=True, agent="advise"))
+    db = tmp_path / "j" / "run.sqlite"
+
+    def recs():
+        con = sqlite3.connect(db)
+        rows = con.execute(
+            "SELECT rec_id, t_s, kind, text, applied FROM recommendations ORDER BY id"
+        ).fetchall()
+        con.close()
+        return rows
+
+    made = recs()
+    assert made and not any(r[4] for r in made)
+    with pytest.raises(ResumeError, match=r"agent \('advise' recorded, 'auto' now\)"):
+        run_fc(scene, _opts(tmp_path, resume=True, agent="auto"))
+    run_fc(scene, _opts(tmp_path, resume=True, agent="advise"))
+    assert recs() == made  # the same decisions, none written twice
+    con = sqlite3.connect(db)
+    con.execute("UPDATE recommendations SET text = 'forged' WHERE id = (SELECT MIN(id) FROM recommendations)")
+    con.commit()
+    con.close()
+    with pytest.raises(ResumeMismatchError, match="recommendation 1"):
+        run_fc(scene, _opts(tmp_path, resume=True, agent="advise"))
+    assert len(recs()) == len(made)  # nothing written before the mismatch was raised

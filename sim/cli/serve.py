@@ -73,7 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--agent",
         choices=("off", "advise", "auto", "reactive"),
-        help="who manages the floor (default: the scene's [agent] mode): advise recommends, auto applies;"
+        help="who manages the floor (default: the scene's [agent] mode; with --resume, the run's): advise"
+        " recommends, auto applies;"
         " a live run cannot be forked, so the agent ranks its candidates by its fluid model (docs/eluna.md)",
     )
     parser.add_argument(
@@ -110,7 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
     except InsecureBindError as exc:
         raise UsageError(str(exc)) from None
     scene_path = Path(args.scene)
-    seed, hours = args.seed, args.hours
+    seed, hours, agent = args.seed, args.hours, args.agent
     resume_cells = None
     if args.resume:
         from fctwin.sim.runstore import RunStore
@@ -138,6 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
         resume_cells = {u.unit_id: (u.row, u.col) for u in last.units if u.unit_type == DRIVE_UNIT_TYPE}
         seed = meta.get("seed") if seed is None else seed  # the run's own, unless overridden
         hours = meta.get("run_hours") if hours is None else hours
+        agent = meta.get("agent") if agent is None else agent  # the run's manager unless named
     scene = load_scene(scene_path, seed=seed, run_hours=hours, overrides=overrides_of(args))
     external = frozenset(u.unit_id for u in scene.units if u.external)
     if not external:
@@ -186,7 +188,7 @@ def _serve(args: argparse.Namespace) -> int:
         link_factory=make_hil_link,
         journal=True,
         resume=bool(args.resume),
-        agent=args.agent,
+        agent=agent,
         command_line=["fctwin", *sys.argv[1:]],
     )
     try:

@@ -39,6 +39,8 @@ def run_meta(scene_path: Path, scene: Scene, opts: RunOptions, *, run_id: str, p
         "unit_ids": [u.unit_id for u in scene.units],
         "grid": scene.grid.tolist(),
         "mode": "realtime" if opts.realtime else "fast",
+        # who manages the floor: a resume with another mode would replay other decisions
+        "agent": opts.agent or scene.spec.agent.mode,
         "floor": floor_meta(scene),
     }
 
@@ -75,7 +77,9 @@ def open_run_store(scene_path: Path, scene: Scene, opts: RunOptions, *, planner:
         check_resumable(store.read_meta(), meta)
         replay = TickJournal(store).read()
         kept_events, kept_kpi = store.clear_derived(after_step=replay[1][-1][1].step if replay[1] else -1)
-        store = SkippingStore(store, events=kept_events, kpi_rows=kept_kpi)
+        store = SkippingStore(
+            store, events=kept_events, kpi_rows=kept_kpi, recommendations=store.kept_recommendations()
+        )
     else:
         store.write_meta(meta)
     return OpenedStore(run_id=run_id, db_path=db_path, store=store, replay=replay)
