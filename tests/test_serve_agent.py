@@ -9,39 +9,15 @@ A live run cannot be forked, so the agent ranks its candidates by its fluid mode
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from serve_procs import cli, free_port, stop  # tests/ is on sys.path (rootdir conftest)
 
-ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ("T-01", "T-02")
 HEARTBEAT_S = "0.2"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(*args: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = log.open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "fctwin.sim.cli", *args], cwd=ROOT, env=env, stdout=out, stderr=out
-    )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
 
 
 @pytest.mark.slow
@@ -60,8 +36,8 @@ def test_the_agent_recommends_and_acts_under_serve_and_publishes_on_pub(
     raw["labour"] = {"pool": 8, "staffing": {"P1": 1, "P2": 1, "P3": 0, "P4": 0, "S1": 2, "S2": 2}}
     raw["agent"] = {"period_min": 4, "horizon_min": 10}
     scene = write_scene(raw)
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    pub_endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    pub_endpoint = f"tcp://127.0.0.1:{free_port()}"
     runs = tmp_path / "runs"
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
@@ -73,12 +49,12 @@ def test_the_agent_recommends_and_acts_under_serve_and_publishes_on_pub(
     try:
         for uid in EXTERNAL:
             procs.append(
-                _cli(
+                cli(
                     "robot", "--id", uid, "--connect", endpoint, "--scene", str(scene), "--speedup", "40",
                     "--heartbeat-s", HEARTBEAT_S, "--duration-s", "600", log=tmp_path / f"{uid}.log",
                 )
             )  # fmt: skip
-        serve = _cli(
+        serve = cli(
             "serve", str(scene), "--bind", endpoint, "--pub", pub_endpoint, "--runs-dir", str(runs),
             "--run-id", "hil", "--heartbeat-s", HEARTBEAT_S, "--fast", "--agent", mode,
             log=tmp_path / "serve.log",
@@ -95,7 +71,7 @@ def test_the_agent_recommends_and_acts_under_serve_and_publishes_on_pub(
         kpis = json.loads(log[log.index("{\n") :])
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)
         sub.close()
         ctx.term()
     assert kpis["eluna"]["mode"] == mode

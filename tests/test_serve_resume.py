@@ -12,37 +12,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import msgspec
 import pytest
+from serve_procs import cli, free_port, stop  # tests/ is on sys.path (rootdir conftest)
 
 from fctwin.robots.messages import CommandBatch
 
-ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ("T-01", "T-02")
 KILL_AFTER_STEPS = 120
 HEARTBEAT_S = "0.2"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(*args: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = log.open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "fctwin.sim.cli", *args], cwd=ROOT, env=env, stdout=out, stderr=out
-    )
 
 
 def _journal_steps(db: Path) -> int:
@@ -59,12 +43,6 @@ def _journal_steps(db: Path) -> int:
     return row[0] if row and row[0] is not None else -1
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-
-
 @pytest.mark.slow
 def test_serve_killed_mid_run_resumes_from_its_journal_and_nothing_is_done_twice(
     small_scene_dict, write_scene, tmp_path
@@ -73,7 +51,7 @@ def test_serve_killed_mid_run_resumes_from_its_journal_and_nothing_is_done_twice
     raw["run_hours"] = 0.12
     raw["fleet"] = [{**raw["fleet"][0], "external": list(EXTERNAL)}]
     scene = write_scene(raw)
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     runs = tmp_path / "runs"
     db = runs / "hil" / "run.sqlite"
     serve_args = [
@@ -91,12 +69,12 @@ def test_serve_killed_mid_run_resumes_from_its_journal_and_nothing_is_done_twice
     try:
         for uid in EXTERNAL:
             procs.append(
-                _cli(
+                cli(
                     "robot", "--id", uid, "--connect", endpoint, "--scene", str(scene), "--speedup", "40",
                     "--heartbeat-s", HEARTBEAT_S, "--duration-s", "400", log=tmp_path / f"{uid}.log",
                 )
             )  # fmt: skip
-        first = _cli(*serve_args, "--run-id", "hil", log=tmp_path / "serve1.log")
+        first = cli(*serve_args, "--run-id", "hil", log=tmp_path / "serve1.log")
         procs.append(first)
         deadline = time.monotonic() + 180
         while _journal_steps(db) < KILL_AFTER_STEPS and time.monotonic() < deadline and first.poll() is None:
@@ -107,7 +85,7 @@ def test_serve_killed_mid_run_resumes_from_its_journal_and_nothing_is_done_twice
         first.wait(timeout=10)
         killed_at = _journal_steps(db)
 
-        second = _cli(*serve_args, "--resume", "hil", log=tmp_path / "serve2.log")
+        second = cli(*serve_args, "--resume", "hil", log=tmp_path / "serve2.log")
         procs.append(second)
         try:
             second.wait(timeout=300)
@@ -118,7 +96,7 @@ def test_serve_killed_mid_run_resumes_from_its_journal_and_nothing_is_done_twice
         kpis = json.loads(log2[log2.index("{\n") :])
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)
 
     con = sqlite3.connect(db)
     journal = con.execute("SELECT step, sent FROM journal WHERE step >= 0 ORDER BY step").fetchall()

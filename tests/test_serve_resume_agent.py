@@ -12,33 +12,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from serve_procs import cli, free_port, stop  # tests/ is on sys.path (rootdir conftest)
 
-ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ("T-01", "T-02")
 HEARTBEAT_S = "0.2"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(*args: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = log.open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "fctwin.sim.cli", *args], cwd=ROOT, env=env, stdout=out, stderr=out
-    )
 
 
 def _read(db: Path, sql: str) -> list:
@@ -54,12 +38,6 @@ def _read(db: Path, sql: str) -> list:
         return []
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-
-
 @pytest.mark.slow
 def test_serve_with_the_agent_resumes_and_keeps_its_recommendations_once(
     small_scene_dict, write_scene, tmp_path
@@ -71,7 +49,7 @@ def test_serve_with_the_agent_resumes_and_keeps_its_recommendations_once(
     raw["labour"] = {"pool": 8, "staffing": {"P1": 1, "P2": 1, "P3": 0, "P4": 0, "S1": 2, "S2": 2}}
     raw["agent"] = {"period_min": 4, "horizon_min": 10}
     scene = write_scene(raw)
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     runs = tmp_path / "runs"
     db = runs / "hil" / "run.sqlite"
     serve_args = [
@@ -82,12 +60,12 @@ def test_serve_with_the_agent_resumes_and_keeps_its_recommendations_once(
     try:
         for uid in EXTERNAL:
             procs.append(
-                _cli(
+                cli(
                     "robot", "--id", uid, "--connect", endpoint, "--scene", str(scene), "--speedup", "40",
                     "--heartbeat-s", HEARTBEAT_S, "--duration-s", "600", log=tmp_path / f"{uid}.log",
                 )
             )  # fmt: skip
-        first = _cli(*serve_args, "--run-id", "hil", "--agent", "auto", log=tmp_path / "serve1.log")
+        first = cli(*serve_args, "--run-id", "hil", "--agent", "auto", log=tmp_path / "serve1.log")
         procs.append(first)
         # kill once an applied recommendation is in the store and a few more ticks went by
         deadline = time.monotonic() + 300
@@ -108,13 +86,13 @@ def test_serve_with_the_agent_resumes_and_keeps_its_recommendations_once(
         assert before and staff_before
 
         # another agent mode is refused before anything is touched: the store stays as it is
-        wrong = _cli(*serve_args, "--resume", "hil", "--agent", "advise", log=tmp_path / "wrong.log")
+        wrong = cli(*serve_args, "--resume", "hil", "--agent", "advise", log=tmp_path / "wrong.log")
         assert wrong.wait(timeout=120) == 2
         said = (tmp_path / "wrong.log").read_text()
         assert "agent" in said and "Traceback" not in said, said[-2000:]
         assert _read(db, "SELECT rec_id, t_s, kind, text, applied FROM recommendations ORDER BY id") == before
 
-        second = _cli(*serve_args, "--resume", "hil", log=tmp_path / "serve2.log")
+        second = cli(*serve_args, "--resume", "hil", log=tmp_path / "serve2.log")
         procs.append(second)
         try:
             second.wait(timeout=400)
@@ -125,7 +103,7 @@ def test_serve_with_the_agent_resumes_and_keeps_its_recommendations_once(
         kpis = json.loads(log2[log2.index("{\n") :])
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)
 
     after = _read(db, "SELECT rec_id, t_s, kind, text, applied FROM recommendations ORDER BY id")
     staff_after = _read(db, "SELECT t_s, subject, a FROM events WHERE kind = 'staff' ORDER BY id")
