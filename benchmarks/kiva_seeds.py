@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--action-model", choices=("grid", "rotation"), default="grid")
     ap.add_argument("--map", default=str(KIVA))
     ap.add_argument("--out", default=None, help="write the per-run figures as JSON")
+    ap.add_argument(
+        "--planner-opt", action="append", default=[], metavar="KEY=VALUE",
+        help="passed on to benchmarks/mapf.py (on top of its kiva preset), e.g. priority=delay",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if not Path(args.map).exists():
         print(f"kiva_seeds: map not found: {args.map}", file=sys.stderr)
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 out = Path(tmp) / f"k{n}_{seed}.json"
                 cmd = [args.map, "--agents", str(n), "--seed", str(seed), "--steps", str(args.steps)]
                 cmd += ["--action-model", args.action_model, "--out", str(out)]
+                for kv in args.planner_opt:
+                    cmd += ["--planner-opt", kv]
                 with open(os.devnull, "w") as quiet:
                     stdout, sys.stdout = sys.stdout, quiet
                     try:

@@ -33,11 +33,15 @@ from __future__ import annotations
 import numpy as np
 
 from fctwin.controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
+from fctwin.controller.planning._flow_kernels import UNREACHED, advance_paths, flow_field, guide_path
 from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.guidance import grid_highway_move_costs
 from fctwin.controller.planning.pibt import PIBTPlanner
 
 __all__ = ["GRID_ACTION_LETTERS", "GRID_WAIT", "GridPIBTPlanner"]
 
+FLOW_LOOK = 8  # cells past its path pointer a unit is looked for (pushed units may skip a few)
+PRIORITY_RULES = ("elapsed", "delay", "far", "near", "age-near")
 GRID_ACTION_LETTERS = "RDLUW"  # action code -> letter in result files (right, down, left, up, wait)
 
 
@@ -51,13 +55,63 @@ class GridPIBTPlanner(PIBTPlanner):
     name = "pibt_grid"
     action_model = "grid"
 
-    def __init__(self, *, heading_tables: bool = False, swap: bool = False, **options) -> None:
+    def __init__(
+        self,
+        *,
+        heading_tables: bool = False,
+        swap: bool = False,
+        priority: str = "elapsed",
+        aisle_penalty: int | None = None,
+        lanes: bool = False,
+        flow_weight: int = 0,
+        **options,
+    ) -> None:
         if heading_tables or swap:
             raise ValueError("the grid model has no headings and no swap option")
+        if priority not in PRIORITY_RULES:
+            raise ValueError(f"priority must be one of {PRIORITY_RULES}, not {priority!r}")
+        self.priority = priority
+        self.lanes = bool(lanes)
+        if int(flow_weight) < 0:
+            raise ValueError(f"flow_weight must be >= 0 (0: off), not {flow_weight}")
+        self.flow_weight = int(flow_weight)
+        if aisle_penalty is not None and not 0 <= int(aisle_penalty) <= 9:
+            raise ValueError(f"aisle_penalty must be in 0..9, not {aisle_penalty}")
+        self.aisle_penalty = None if aisle_penalty is None else int(aisle_penalty)
         super().__init__(**options)
 
     def _kernel_key(self) -> str:
         return "grid"
+
+    def _guidance_costs(self, passable: np.ndarray) -> np.ndarray | None:
+        if self.guidance == "highways+grid" and self.aisle_penalty is not None and self.guidance_penalty > 0:
+            return grid_highway_move_costs(
+                passable, penalty=self.guidance_penalty, aisle_penalty=self.aisle_penalty
+            )
+        return super()._guidance_costs(passable)
+
+    def reset(self, grid: GridMaps, n_agents: int, *, seed: int = 0) -> None:
+        super().reset(grid, n_agents, seed=seed)
+        self._dist0 = None  # "delay" priority: each unit's distance when its goal was set
+        self._free_pad = None
+        if self.flow_weight > 0:
+            self._flow_reset(grid, n_agents)
+
+    def _flow_reset(self, grid: GridMaps, n: int) -> None:
+        """Scratch of the contraflow guide fields (see `_flow_kernels`): one field per unit."""
+        H, W = grid.shape
+        passable = np.asarray(grid.passable_loaded, bool)
+        costs = self._guidance_costs(passable)
+        self._flow_base = (np.ones((H * W, 4), np.uint8) if costs is None else costs.reshape(H * W, 4)).copy()
+        self._flow_pass = passable.ravel().copy()
+        self._flow = np.zeros((H * W, 4), np.int32)
+        self._flow_tables = np.full((n, H * W), UNREACHED, np.uint16)
+        self._flow_goal = np.full(n, -2, np.int32)  # goal each field was built for (-2: none yet)
+        self._path_cells = np.zeros((n, H * W), np.int32)
+        self._path_dirs = np.zeros((n, H * W), np.int32)
+        self._path_len = np.zeros(n, np.int32)
+        self._path_ptr = np.zeros(n, np.int32)
+        self._flow_index = np.arange(H * W, dtype=np.int32)
 
     def _warm_up_options(self) -> dict[str, object]:
         return {
@@ -72,7 +126,94 @@ class GridPIBTPlanner(PIBTPlanner):
         k = super().prepare_step(grid, fleet)
         for key in ("heading", "use_swap"):
             del k[key]
+        if self.priority != "elapsed":
+            self._reorder()
+        if self.lanes:
+            self._lane_ties(k["pos_lin"], grid)
+        if self.flow_weight > 0:
+            self._flow_fields(k)
         return k
+
+    def _flow_fields(self, k: dict[str, object]) -> None:
+        """Units with a new goal get a contraflow-priced field (in priority order, each seeing the guide
+        paths planned before it); the kernel then reads each unit's own field instead of its goal's table."""
+        pos, goal = self.pos_lin, self.goal_lin
+        cells, dirs, plen, ptr = self._path_cells, self._path_dirs, self._path_len, self._path_ptr
+        changed = advance_paths(pos, goal, self._flow_goal, cells, dirs, plen, ptr, self._flow, FLOW_LOOK)
+        if changed:
+            for i in self.order[(goal != self._flow_goal)[self.order]].tolist():
+                self._flow_goal[i] = goal[i]
+                plen[i] = ptr[i] = 0
+                if goal[i] < 0:
+                    continue
+                field = self._flow_tables[i]
+                flow_field(
+                    self.H, self.W, self._flow_pass, int(goal[i]), self._flow_base, self._flow, self.flow_weight, field
+                )  # fmt: skip
+                m = guide_path(
+                    self.H, self.W, self._flow_pass, field, int(pos[i]), self._flow_base, self._flow,
+                    self.flow_weight, cells[i], dirs[i],
+                )  # fmt: skip
+                if m > 0:
+                    plen[i] = m
+                    np.add.at(self._flow, (cells[i, :m], dirs[i, :m]), 1)
+        k["goal_slot"] = np.where(goal >= 0, np.arange(self.n, dtype=np.int32), -1).astype(np.int32)
+        k["cell_index"] = self._flow_index
+        k["tables"] = self._flow_tables
+        k["move_cost"] = self._flow_base
+
+    def _lane_ties(self, pos_lin: np.ndarray, grid: GridMaps) -> None:
+        """Keep-right among equal costs: a move whose cell has a free cell on its right (relative to the
+        unit's horizontal travel towards its goal) loses ties to one that keeps right."""
+        W = self.W
+        if getattr(self, "_free_pad", None) is None:
+            pad = np.zeros((self.H + 2, W + 2), bool)
+            pad[1:-1, 1:-1] = np.asarray(grid.passable_loaded, bool)
+            self._free_pad = pad
+        pad = self._free_pad
+        r, c = pos_lin // W, pos_lin % W
+        gr, gc = self.goal_lin // W, self.goal_lin % W
+        has = self.goal_lin >= 0
+        east = has & (gc > c)
+        west = has & (gc < c)
+        dr = np.array([0, 1, 0, -1])
+        dc = np.array([1, 0, -1, 0])
+        qr = r[:, None] + dr[None, :]
+        qc = c[:, None] + dc[None, :]
+        # right of an eastbound unit is south (row + 1), of a westbound one north (row - 1)
+        south_free = pad[np.clip(qr + 2, 0, self.H + 1), np.clip(qc + 1, 0, W + 1)]
+        north_free = pad[np.clip(qr, 0, self.H + 1), np.clip(qc + 1, 0, W + 1)]
+        south = has & (gr > r)
+        north = has & (gr < r)
+        west_free = pad[np.clip(qr + 1, 0, self.H + 1), np.clip(qc, 0, W + 1)]
+        east_free = pad[np.clip(qr + 1, 0, self.H + 1), np.clip(qc + 2, 0, W + 1)]
+        bad = (east[:, None] & south_free) | (west[:, None] & north_free)
+        bad = bad.astype(np.int8) + ((south[:, None] & west_free) | (north[:, None] & east_free))
+        t = self.tie[:, :4]
+        t[:] = np.minimum(bad, 1) * 2 + (bad == 2)
+
+    def _reorder(self) -> None:
+        """Re-rank ``self.order`` by the ``priority`` rule (see PRIORITY_RULES); ties as before."""
+        has_goal = self.goal_slot >= 0
+        dist = np.zeros(self.n, np.int64)
+        ci = self.tables.lookup_index[self.pos_lin[has_goal]]
+        dist[has_goal] = np.where(ci >= 0, self.tables.tables[self.goal_slot[has_goal], np.maximum(ci, 0)], 0)
+        if self.priority == "delay":
+            if getattr(self, "_dist0", None) is None or self._dist0.shape[0] != self.n:
+                self._dist0 = dist.copy()
+            fresh = self.elapsed == 0
+            self._dist0[fresh] = dist[fresh]
+            key = self.elapsed + dist - self._dist0  # steps lost since the goal was set
+        elif self.priority == "far":
+            key = dist
+        elif self.priority == "near":
+            key = -dist
+        else:  # age-near
+            key = self.elapsed - dist
+        rank = np.empty(self.n, np.int64)
+        rank[self.order] = np.arange(self.n)  # the default order breaks ties
+        no_goal = ~has_goal
+        self.order[:] = np.lexsort((rank, -key, no_goal)).astype(np.int32)
 
     def _run_kernel(self, k: dict[str, object], out_actions: np.ndarray) -> None:
         """`grid_pibt_step_kernel`: ``out_actions`` ``int8[N]``, 0 R, 1 D, 2 L, 3 U, 4 W."""
