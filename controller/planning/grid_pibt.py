@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fctwin.controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
 from fctwin.controller.planning._flow_kernels import UNREACHED, advance_paths, flow_field, guide_path
+from fctwin.controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.guidance import grid_highway_move_costs
 from fctwin.controller.planning.pibt import PIBTPlanner
@@ -41,12 +41,24 @@ from fctwin.controller.planning.pibt import PIBTPlanner
 __all__ = ["GRID_ACTION_LETTERS", "GRID_WAIT", "GridPIBTPlanner"]
 
 FLOW_LOOK = 8  # cells past its path pointer a unit is looked for (pushed units may skip a few)
-PRIORITY_RULES = ("elapsed", "delay", "far", "near", "age-near")
 GRID_ACTION_LETTERS = "RDLUW"  # action code -> letter in result files (right, down, left, up, wait)
 
 
 class GridPIBTPlanner(PIBTPlanner):
-    """PIBT for the 4-connected model (see the module docstring); options as `PIBTPlanner`.
+    """PIBT for the 4-connected model (see the module docstring); options as `PIBTPlanner`, plus:
+
+    aisle_penalty:
+        With ``guidance="highways+grid"``: the aisle rule's penalty apart from the streets'
+        (``guidance_penalty``); see `fctwin.controller.planning.guidance.grid_highway_move_costs`.
+        None (default): the same penalty for both.
+    lanes:
+        Keep right among equal costs: a unit bound east (west) prefers cells with no free cell south
+        (north) of them, a unit bound south (north) cells with no free cell west (east); the preference
+        replaces the random tie draw and ranks below the occupied-cell tie-break. Off by default.
+    flow_weight:
+        0 (default): off. W > 0: a unit that gets a new goal follows its own distance field in which a
+        move costs ``W`` more per move planned against it on the other units' guide paths
+        (contraflow, `fctwin.controller.planning._flow_kernels`), instead of its goal's table.
 
     ``heading_tables`` and ``swap`` do not apply to this model and raise ValueError when set.
     ``FleetArrays.heading`` is ignored.
@@ -60,7 +72,6 @@ class GridPIBTPlanner(PIBTPlanner):
         *,
         heading_tables: bool = False,
         swap: bool = False,
-        priority: str = "elapsed",
         aisle_penalty: int | None = None,
         lanes: bool = False,
         flow_weight: int = 0,
@@ -68,16 +79,13 @@ class GridPIBTPlanner(PIBTPlanner):
     ) -> None:
         if heading_tables or swap:
             raise ValueError("the grid model has no headings and no swap option")
-        if priority not in PRIORITY_RULES:
-            raise ValueError(f"priority must be one of {PRIORITY_RULES}, not {priority!r}")
-        self.priority = priority
+        if aisle_penalty is not None and not 0 <= int(aisle_penalty) <= 9:
+            raise ValueError(f"aisle_penalty must be in 0..9, not {aisle_penalty}")
+        self.aisle_penalty = None if aisle_penalty is None else int(aisle_penalty)
         self.lanes = bool(lanes)
         if int(flow_weight) < 0:
             raise ValueError(f"flow_weight must be >= 0 (0: off), not {flow_weight}")
         self.flow_weight = int(flow_weight)
-        if aisle_penalty is not None and not 0 <= int(aisle_penalty) <= 9:
-            raise ValueError(f"aisle_penalty must be in 0..9, not {aisle_penalty}")
-        self.aisle_penalty = None if aisle_penalty is None else int(aisle_penalty)
         super().__init__(**options)
 
     def _kernel_key(self) -> str:
@@ -92,7 +100,6 @@ class GridPIBTPlanner(PIBTPlanner):
 
     def reset(self, grid: GridMaps, n_agents: int, *, seed: int = 0) -> None:
         super().reset(grid, n_agents, seed=seed)
-        self._dist0 = None  # "delay" priority: each unit's distance when its goal was set
         self._free_pad = None
         if self.flow_weight > 0:
             self._flow_reset(grid, n_agents)
@@ -126,8 +133,6 @@ class GridPIBTPlanner(PIBTPlanner):
         k = super().prepare_step(grid, fleet)
         for key in ("heading", "use_swap"):
             del k[key]
-        if self.priority != "elapsed":
-            self._reorder()
         if self.lanes:
             self._lane_ties(k["pos_lin"], grid)
         if self.flow_weight > 0:
@@ -148,7 +153,8 @@ class GridPIBTPlanner(PIBTPlanner):
                     continue
                 field = self._flow_tables[i]
                 flow_field(
-                    self.H, self.W, self._flow_pass, int(goal[i]), self._flow_base, self._flow, self.flow_weight, field
+                    self.H, self.W, self._flow_pass, int(goal[i]), self._flow_base, self._flow,
+                    self.flow_weight, field,
                 )  # fmt: skip
                 m = guide_path(
                     self.H, self.W, self._flow_pass, field, int(pos[i]), self._flow_base, self._flow,
@@ -163,57 +169,32 @@ class GridPIBTPlanner(PIBTPlanner):
         k["move_cost"] = self._flow_base
 
     def _lane_ties(self, pos_lin: np.ndarray, grid: GridMaps) -> None:
-        """Keep-right among equal costs: a move whose cell has a free cell on its right (relative to the
-        unit's horizontal travel towards its goal) loses ties to one that keeps right."""
+        """``lanes``: overwrite the random tie draws of the four moves with the keep-right rule.
+
+        A move's tie is 0 if its cell keeps right for the unit's travel (towards its goal; right of
+        east is south, of south west, of west north, of north east: the neighbour on that side is
+        blocked or off the grid), 2 if it breaks the rule for one travel axis, 3 for both.
+        """
         W = self.W
-        if getattr(self, "_free_pad", None) is None:
+        if self._free_pad is None:  # free cells padded by one blocked cell on every side
             pad = np.zeros((self.H + 2, W + 2), bool)
             pad[1:-1, 1:-1] = np.asarray(grid.passable_loaded, bool)
             self._free_pad = pad
         pad = self._free_pad
         r, c = pos_lin // W, pos_lin % W
         gr, gc = self.goal_lin // W, self.goal_lin % W
-        has = self.goal_lin >= 0
-        east = has & (gc > c)
-        west = has & (gc < c)
-        dr = np.array([0, 1, 0, -1])
-        dc = np.array([1, 0, -1, 0])
-        qr = r[:, None] + dr[None, :]
-        qc = c[:, None] + dc[None, :]
-        # right of an eastbound unit is south (row + 1), of a westbound one north (row - 1)
-        south_free = pad[np.clip(qr + 2, 0, self.H + 1), np.clip(qc + 1, 0, W + 1)]
-        north_free = pad[np.clip(qr, 0, self.H + 1), np.clip(qc + 1, 0, W + 1)]
-        south = has & (gr > r)
-        north = has & (gr < r)
-        west_free = pad[np.clip(qr + 1, 0, self.H + 1), np.clip(qc, 0, W + 1)]
-        east_free = pad[np.clip(qr + 1, 0, self.H + 1), np.clip(qc + 2, 0, W + 1)]
-        bad = (east[:, None] & south_free) | (west[:, None] & north_free)
-        bad = bad.astype(np.int8) + ((south[:, None] & west_free) | (north[:, None] & east_free))
-        t = self.tie[:, :4]
-        t[:] = np.minimum(bad, 1) * 2 + (bad == 2)
-
-    def _reorder(self) -> None:
-        """Re-rank ``self.order`` by the ``priority`` rule (see PRIORITY_RULES); ties as before."""
-        has_goal = self.goal_slot >= 0
-        dist = np.zeros(self.n, np.int64)
-        ci = self.tables.lookup_index[self.pos_lin[has_goal]]
-        dist[has_goal] = np.where(ci >= 0, self.tables.tables[self.goal_slot[has_goal], np.maximum(ci, 0)], 0)
-        if self.priority == "delay":
-            if getattr(self, "_dist0", None) is None or self._dist0.shape[0] != self.n:
-                self._dist0 = dist.copy()
-            fresh = self.elapsed == 0
-            self._dist0[fresh] = dist[fresh]
-            key = self.elapsed + dist - self._dist0  # steps lost since the goal was set
-        elif self.priority == "far":
-            key = dist
-        elif self.priority == "near":
-            key = -dist
-        else:  # age-near
-            key = self.elapsed - dist
-        rank = np.empty(self.n, np.int64)
-        rank[self.order] = np.arange(self.n)  # the default order breaks ties
-        no_goal = ~has_goal
-        self.order[:] = np.lexsort((rank, -key, no_goal)).astype(np.int32)
+        has = (self.goal_lin >= 0)[:, None]
+        qr = np.clip(r[:, None] + np.array([0, 1, 0, -1]) + 1, 0, self.H + 1)  # padded row, col of each move
+        qc = np.clip(c[:, None] + np.array([1, 0, -1, 0]) + 1, 0, W + 1)
+        south_free = pad[np.minimum(qr + 1, self.H + 1), qc]
+        north_free = pad[np.maximum(qr - 1, 0), qc]
+        west_free = pad[qr, np.maximum(qc - 1, 0)]
+        east_free = pad[qr, np.minimum(qc + 1, W + 1)]
+        horizontal = ((gc > c)[:, None] & south_free) | ((gc < c)[:, None] & north_free)
+        vertical = ((gr > r)[:, None] & west_free) | ((gr < r)[:, None] & east_free)
+        bad = has & horizontal
+        both = has & horizontal & vertical
+        self.tie[:, :4] = np.where(both, 3, np.where(bad | (has & vertical), 2, 0))
 
     def _run_kernel(self, k: dict[str, object], out_actions: np.ndarray) -> None:
         """`grid_pibt_step_kernel`: ``out_actions`` ``int8[N]``, 0 R, 1 D, 2 L, 3 U, 4 W."""
