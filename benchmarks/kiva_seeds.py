@@ -2,8 +2,10 @@
 
     python benchmarks/kiva_seeds.py [--agents 60 100 140 180 220] [--seeds 0 1 2 3 4] [--steps 1000]
                                     [--action-model grid|rotation] [--out kiva_seeds.json]
+                                    [--planner-opt KEY=VALUE ...]
 
-Runs ``benchmarks/mapf.py`` (its kiva preset) for every fleet size and seed and reports per size:
+Runs ``benchmarks/mapf.py`` (its kiva preset, plus any ``--planner-opt``) for every fleet size and
+seed and reports per size:
 - the mean tasks per step over the seeds (raw);
 - the task-length-weighted mean: each run's tasks per step times (mean 4-connected shortest length
   of the tasks it finished) / (mean shortest length between two random distinct endpoints, the

@@ -21,7 +21,9 @@ graph. The guidance costs and the stall penalty change the ranking but not this 
 unit still strictly decreases its guided distance); a dense lifelong test checks it. Differences
 from the rotation model: plain cell distance tables (one entry per cell), no rotation conversion (a
 planned move is executed as planned), no swap/pull option, and ties between equal costs go first
-to a cell nobody stands on (pibt2's lifelong tie-break).
+to a cell nobody stands on (pibt2's lifelong tie-break). Options of this model only (see the class):
+``aisle_penalty``, ``lanes`` (keep right among equal costs) and ``flow_weight`` (contraflow-priced
+guide fields, `fctwin.controller.planning._flow_kernels`).
 
 Actions (``int8``): 0 right (col + 1), 1 down (row + 1), 2 left (col - 1), 3 up (row - 1), 4 wait;
 that is, the heading of the move as in the rotation model (0 E, 1 S, 2 W, 3 N), and 4 for waiting.
