@@ -12,8 +12,8 @@ ours cannot reach them where N / T is below them.
 
 Also printed: the steps per task of a lone robot that follows our grid planner's guidance (the
 kiva presets of ``benchmarks/mapf.py``: one-way gap columns at penalty 6, or one-way streets at
-penalty 1), i.e. what the one-way rules cost in detours before any robot meets another (shortest
-guided routes, the fewest steps among equal costs).
+penalty 1 with the gap columns at 3, and a few alternatives), i.e. what the one-way rules cost in
+detours before any robot meets another (shortest guided routes, the fewest steps among equal costs).
 """
 
 from __future__ import annotations
@@ -118,10 +118,17 @@ def main() -> None:
     for n, ref in RHCR.items():
         print(f"  {n} robots: at most {n / T:.2f} tasks per step; RHCR {ref}")
     presets = {
-        "gap columns one-way, penalty 6 (below 9% of free cells)": highway_move_costs(
+        "gap columns one-way, penalty 6 (the preset below 9% of free cells)": highway_move_costs(
             kiva.passable, penalty=6
         ),
-        "one-way streets, penalty 1 (from 9%)": grid_highway_move_costs(kiva.passable, penalty=1),
+        "gap columns one-way, penalty 3": highway_move_costs(kiva.passable, penalty=3),
+        "gap columns one-way, penalty 1": highway_move_costs(kiva.passable, penalty=1),
+        "one-way streets, penalty 1 (the preset from 9% until December 2026)": grid_highway_move_costs(
+            kiva.passable, penalty=1
+        ),
+        "one-way streets, penalty 1, gap columns 3 (the preset from 9%)": grid_highway_move_costs(
+            kiva.passable, penalty=1, aisle_penalty=3
+        ),
     }
     for label, cost in presets.items():
         guided = grid_steps(kiva.passable, ends, cost)[:, ends]

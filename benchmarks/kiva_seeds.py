@@ -2,8 +2,10 @@
 
     python benchmarks/kiva_seeds.py [--agents 60 100 140 180 220] [--seeds 0 1 2 3 4] [--steps 1000]
                                     [--action-model grid|rotation] [--out kiva_seeds.json]
+                                    [--planner-opt KEY=VALUE ...]
 
-Runs ``benchmarks/mapf.py`` (its kiva preset) for every fleet size and seed and reports per size:
+Runs ``benchmarks/mapf.py`` (its kiva preset, plus any ``--planner-opt``) for every fleet size and
+seed and reports per size:
 - the mean tasks per step over the seeds (raw);
 - the task-length-weighted mean: each run's tasks per step times (mean 4-connected shortest length
   of the tasks it finished) / (mean shortest length between two random distinct endpoints, the
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--action-model", choices=("grid", "rotation"), default="grid")
     ap.add_argument("--map", default=str(KIVA))
     ap.add_argument("--out", default=None, help="write the per-run figures as JSON")
+    ap.add_argument(
+        "--planner-opt", action="append", default=[], metavar="KEY=VALUE",
+        help="passed on to benchmarks/mapf.py (on top of its kiva preset), e.g. priority=delay",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if not Path(args.map).exists():
         print(f"kiva_seeds: map not found: {args.map}", file=sys.stderr)
@@ -101,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 out = Path(tmp) / f"k{n}_{seed}.json"
                 cmd = [args.map, "--agents", str(n), "--seed", str(seed), "--steps", str(args.steps)]
                 cmd += ["--action-model", args.action_model, "--out", str(out)]
+                for kv in args.planner_opt:
+                    cmd += ["--planner-opt", kv]
                 with open(os.devnull, "w") as quiet:
                     stdout, sys.stdout = sys.stdout, quiet
                     try:

@@ -94,18 +94,21 @@ def grid_kiva_preset(n_agents: int, n_free_cells: int) -> dict[str, object]:
     """Options of the grid-model planner (``pibt_grid``) on kiva maps, by fleet density.
 
     Below 9% of the free cells (kiva.map: up to 115 robots) only the two gap columns between the
-    shelf blocks are one-way, at a steep penalty (6), and a pushed robot prefers stepping aside
-    (``push_penalty=1``): few robots meet, so short routes matter more than order. From 9% on,
-    RHCR-style one-way streets over the whole floor at penalty 1 (``highways+grid``), whose
-    detours (26.2 instead of 22.9 steps per task alone) buy far fewer head-on meetings.
-    Measured on kiva.map, seeds 0/1/2, tasks per step (docs/planner.md):
+    shelf blocks are one-way, at a steep penalty (6), a pushed robot prefers stepping aside
+    (``push_penalty=1``) and equal costs keep right (``lanes``): few robots meet, so short routes
+    matter more than order. From 9% on, RHCR-style one-way streets over the whole floor at penalty 1
+    (``highways+grid``), whose detours (26.1 instead of 22.8 steps per task alone) buy far fewer
+    head-on meetings, with the gap columns dearer than the streets (``aisle_penalty=3``).
+    Measured on kiva.map, seeds 0/1/2, tasks per step (docs/planner_history.md):
     gaps 6 + push 1: 60 robots 2.30/2.21/2.23, 100: 3.51/3.53/3.52, 120: 4.03/4.09 (seeds 0/1),
     140: 4.34/4.40/4.49; streets 1: 60 2.15/2.15/2.19, 100: 3.43/3.43/3.47, 120: 4.06/3.98,
-    140: 4.59/4.66/4.58, 220: 6.25/6.45/6.35.
+    140: 4.59/4.66/4.58, 220: 6.25/6.45/6.35. ``lanes`` and ``aisle_penalty`` were chosen on seeds
+    10-14 (task-length weighted, 5 seeds): lanes 2.25 -> 2.27 at 60, 3.52 -> 3.56 at 100;
+    aisle_penalty 3 4.63 -> 4.69 at 140, 5.64 -> 5.87 at 180, 6.36 -> 6.88 at 220.
     """
     if n_agents / max(n_free_cells, 1) >= 0.09:
-        return {"guidance": "highways+grid", "guidance_penalty": 1}
-    return {"guidance": "highways", "guidance_penalty": 6, "push_penalty": 1}
+        return {"guidance": "highways+grid", "guidance_penalty": 1, "aisle_penalty": 3}
+    return {"guidance": "highways", "guidance_penalty": 6, "push_penalty": 1, "lanes": 1}
 
 
 # not cached: this script runs both as __main__ and imported by file path (tests, kiva_seeds.py), and a

@@ -13,11 +13,17 @@ import pytest
 from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir conftest)
 
 from fctwin.controller.planning import make_planner
+from fctwin.controller.planning._flow_kernels import advance_paths, flow_field, guide_path
 from fctwin.controller.planning._grid_kernels import grid_pibt_step_kernel
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.grid_pibt import GridPIBTPlanner
+from fctwin.controller.planning.guidance import grid_highway_move_costs
 from fctwin.controller.planning.instances import read_kiva_map
-from fctwin.controller.planning.reference_grid import reference_grid_step
+from fctwin.controller.planning.reference_grid import (
+    reference_flow_field,
+    reference_grid_step,
+    reference_guide_path,
+)
 from fctwin.controller.planning.validate import StepViolationError, check_grid_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +184,9 @@ def test_dense_kiva_lifelong_every_robot_keeps_reaching_goals():
     [
         dict(guidance="highways", guidance_penalty=6, push_penalty=1),
         dict(guidance="highways+grid", guidance_penalty=1),
+        dict(guidance="highways", guidance_penalty=6, push_penalty=1, lanes=1),  # the kiva presets
+        dict(guidance="highways+grid", guidance_penalty=1, aisle_penalty=3),
+        dict(guidance="none", flow_weight=1),
     ],
 )
 def test_kiva_map_short_lifelong_run_is_conflict_free_and_productive(options):
@@ -263,7 +272,11 @@ start = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
 goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
 grid = GridMaps(pu, pu.copy())
 log = []
-for options in (dict(), dict(guidance="highways+grid", guidance_penalty=1, push_penalty=1)):
+for options in (
+    dict(),
+    dict(guidance="highways+grid", guidance_penalty=1, push_penalty=1),
+    dict(guidance="highways", lanes=1, flow_weight=2),
+):
     fleet = FleetArrays(start.copy(), np.zeros(n, np.int8), goal.copy(), np.zeros(n, bool), np.ones(n, bool))
     p = GridPIBTPlanner(**options); p.reset(grid, n, seed=2)
     out = np.empty(n, np.int8)
@@ -279,6 +292,98 @@ def test_grid_kernel_runs_as_plain_python_with_jit_disabled():
     jit, nojit = jit_and_nojit_outputs(SMALL_RUN.format(root=str(ROOT)))
     assert nojit == jit
     assert any(a != WAIT for step in jit for a in step)
+
+
+def test_flow_fields_and_guide_paths_match_the_reference():
+    """Contraflow-priced fields and their steepest descents equal the plain-Python twins."""
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        H, W = int(rng.integers(2, 9)), int(rng.integers(2, 9))
+        passable = rng.random(H * W) > 0.25
+        cells = np.flatnonzero(passable)
+        if cells.size < 2:
+            continue
+        base = rng.integers(1, 6, (H * W, 4)).astype(np.uint8)
+        flow = rng.integers(0, 4, (H * W, 4)).astype(np.int32)
+        weight = int(rng.integers(0, 4))
+        goal = int(rng.choice(cells))
+        field = np.empty(H * W, np.uint16)
+        flow_field(H, W, passable, goal, base, flow, weight, field)
+        np.testing.assert_array_equal(field, reference_flow_field(H, W, passable, goal, base, flow, weight))
+        assert field[goal] == 0 and (field[~passable] == 65535).all()
+        for start in rng.choice(cells, 3).tolist():
+            out_c, out_d = np.zeros(H * W, np.int32), np.zeros(H * W, np.int32)
+            m = guide_path(H, W, passable, field, start, base, flow, weight, out_c, out_d)
+            ref = reference_guide_path(H, W, passable, field, start, base, flow, weight)
+            if ref is None:
+                assert m == -1
+                continue
+            assert list(zip(out_c[:m].tolist(), out_d[:m].tolist(), strict=True)) == ref
+            # the moves lead from start to the goal and cost exactly the field's value
+            cost, u = 0, start
+            for c, d in ref:
+                assert c == u
+                v = u + (1, W, -1, -W)[d]
+                cost += int(base[u, d]) + weight * int(flow[v, (d + 2) % 4])
+                u = v
+            assert u == goal and cost == field[start]
+
+
+def test_advance_paths_releases_passed_moves_and_whole_paths_on_a_new_goal():
+    # one unit on the path 0 -> 1 -> 2 -> 3 (headings east) of a 1 x 4 strip
+    cells = np.array([[0, 1, 2, 0]], np.int32)
+    dirs = np.zeros((1, 4), np.int32)
+    plen, ptr = np.array([3], np.int32), np.array([0], np.int32)
+    flow = np.zeros((4, 4), np.int32)
+    flow[[0, 1, 2], 0] = 1
+    goal, known = np.array([3], np.int32), np.array([3], np.int32)
+    assert advance_paths(np.array([2], np.int32), goal, known, cells, dirs, plen, ptr, flow, 8) == 0
+    assert ptr[0] == 2 and flow[:, 0].tolist() == [0, 0, 1, 0]  # moves from cells 0 and 1 passed
+    assert advance_paths(
+        np.array([2], np.int32), np.array([0], np.int32), known, cells, dirs, plen, ptr, flow, 8
+    )
+    assert ptr[0] == 3 and flow.sum() == 0  # new goal: the rest released
+
+
+def test_grid_options_validate_and_aisle_penalty_prices_the_gap_columns_apart():
+    with pytest.raises(ValueError, match="aisle_penalty"):
+        GridPIBTPlanner(aisle_penalty=10)
+    with pytest.raises(ValueError, match="flow_weight"):
+        GridPIBTPlanner(flow_weight=-1)
+    if not (MAPF / "rhcr" / "kiva.map").exists():
+        return
+    passable = read_kiva_map(MAPF / "rhcr" / "kiva.map").passable
+    same = grid_highway_move_costs(passable, penalty=1)
+    apart = grid_highway_move_costs(passable, penalty=1, aisle_penalty=3)
+    gap = (2, 17)  # a gap column cell between two shelf blocks: aisle south, street north
+    assert same[gap].tolist() == [1, 2, 1, 2]  # the two rules disagree: both ways 1 + penalty
+    assert apart[gap].tolist() == [1, 2, 1, 4]  # north (against the aisle rule) now costs 1 + 3
+    other = np.ones(passable.shape, bool)
+    other[:, [17, 28]] = False  # everywhere else the two are the same
+    assert (same[other] == apart[other]).all()
+
+
+def test_lanes_keep_right_among_equal_costs():
+    """An eastbound unit on a two-lane road takes the southern lane when both are equally short."""
+    free = np.ones((2, 6), bool)
+    grid = GridMaps(free, free.copy())
+    fleet = FleetArrays(
+        np.array([[0, 0]], np.int32), np.zeros(1, np.int8), np.array([[1, 5]], np.int32),
+        np.zeros(1, bool), np.ones(1, bool),
+    )  # fmt: skip
+    rows = {}
+    for lanes in (0, 1):
+        p = GridPIBTPlanner(guidance="none", lanes=lanes)
+        p.reset(grid, 1, seed=3)
+        pos, out, seen = fleet.pos.copy(), np.empty(1, np.int8), []
+        f = FleetArrays(pos, fleet.heading, fleet.goal, fleet.loaded, fleet.active)
+        for _ in range(6):
+            p.step(grid, f, out)
+            f.pos = check_grid_step(free, free, f.pos, f.loaded, f.active, out)
+            seen.append(f.pos[0].tolist())
+        rows[lanes] = seen
+    assert rows[1][0] == [1, 0]  # down first, then east along the southern lane
+    assert rows[1][-1] == [1, 5]
 
 
 def load_harness():

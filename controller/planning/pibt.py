@@ -220,9 +220,7 @@ class PIBTPlanner:
         # ... but never more than there are distinct (goal cell, load class) keys
         max_tables = self._max_tables_arg or min(max(int(1.25 * n_agents) + 64, by_budget), 2 * n_cells + 1)
         self.H, self.W = int(H), int(W)
-        move_cost = None
-        if GUIDANCE[self.guidance] is not None and self.guidance_penalty > 0:
-            move_cost = GUIDANCE[self.guidance](grid.passable_loaded, penalty=self.guidance_penalty)
+        move_cost = self._guidance_costs(grid.passable_loaded)
         self.tables = DistanceTables(
             grid.passable_unloaded,
             grid.passable_loaded,
@@ -341,6 +339,12 @@ class PIBTPlanner:
             np.array([[1, 1]], np.int32), np.zeros(1, np.int8), np.array([[1, 3]], np.int32), ~one, one
         )
         planner.step(grid, fleet, np.empty(1, np.int8))
+
+    def _guidance_costs(self, passable: np.ndarray) -> np.ndarray | None:
+        """Move costs ``uint8[H, W, 4]`` of the ``guidance`` preset (None: plain shortest paths)."""
+        if GUIDANCE[self.guidance] is None or self.guidance_penalty <= 0:
+            return None
+        return GUIDANCE[self.guidance](passable, penalty=self.guidance_penalty)
 
     def _kernel_key(self) -> str:
         """Which step kernel this planner runs (kernels are loaded once per process and key)."""

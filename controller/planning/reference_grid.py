@@ -109,3 +109,61 @@ def reference_grid_step(
             (r, c), (tr, tc) = divmod(cur[i], W), divmod(nxt[i], W)
             actions[i] = DELTA.index((tr - r, tc - c))
     return actions
+
+
+def reference_flow_field(
+    H: int, W: int, passable: np.ndarray, goal: int, base_cost: np.ndarray, flow: np.ndarray, flow_weight: int
+) -> np.ndarray:
+    """Readable twin of `fctwin.controller.planning._flow_kernels.flow_field`: returns ``uint16[H*W]``.
+
+    Dijkstra from the goal over reversed moves: entering ``v`` from its neighbour ``u`` along heading
+    d costs ``base_cost[u, d] + flow_weight * flow[v, opposite of d]`` (moves planned ``v -> u``).
+    """
+    import heapq
+
+    dist = {goal: 0}
+    heap = [(0, goal)]
+    done = set()
+    while heap:
+        dv, v = heapq.heappop(heap)
+        if v in done:
+            continue
+        done.add(v)
+        r, c = divmod(v, W)
+        for d, (dr, dc) in enumerate(DELTA):
+            ur, uc = r - dr, c - dc  # u moves along d into v
+            if not (0 <= ur < H and 0 <= uc < W) or not passable[ur * W + uc]:
+                continue
+            u = ur * W + uc
+            nd = dv + int(base_cost[u, d]) + flow_weight * int(flow[v, (d + 2) % 4])
+            if nd < dist.get(u, 1 << 40):
+                dist[u] = nd
+                heapq.heappush(heap, (nd, u))
+    out = np.full(H * W, 65535, np.uint16)
+    for u, du in dist.items():
+        out[u] = min(du, 65535)
+    return out
+
+
+def reference_guide_path(
+    H: int, W: int, passable: np.ndarray, field: np.ndarray, start: int, base_cost: np.ndarray,
+    flow: np.ndarray, flow_weight: int,
+) -> list[tuple[int, int]]:  # fmt: skip
+    """Readable twin of `fctwin.controller.planning._flow_kernels.guide_path`: the (cell, heading) moves
+    of the field's steepest descent from ``start`` (first heading on ties), None if unreachable."""
+    if field[start] >= 65535:
+        return None
+    path, u = [], start
+    while field[u] > 0:
+        r, c = divmod(u, W)
+        for d, (dr, dc) in enumerate(DELTA):
+            vr, vc = r + dr, c + dc
+            if not (0 <= vr < H and 0 <= vc < W) or not passable[vr * W + vc]:
+                continue
+            v = vr * W + vc
+            w = int(base_cost[u, d]) + flow_weight * int(flow[v, (d + 2) % 4])
+            if field[v] < 65535 and int(field[v]) + w == int(field[u]):
+                path.append((u, d))
+                u = v
+                break
+    return path
