@@ -646,6 +646,7 @@ def test_lent_people_go_home_when_home_needs_them_or_the_lend_is_over():
     agent.last_forecast = {"open_cartons": {15: 3.0, 30: 20.0, 60: 40.0}}
     plans = agent.candidates(pressed)
     assert plans[0] == [MoveAssociates("P1", "S1", 1)], plans
+    assert agent._return_needed == [plans[0]]  # needed at home: judged on all work, not pick alone
     # or pick keeps up without them (a handful of lines)
     agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 5.0}}
     quiet = _lead_digest(70, board, pick_lines=2, cartons=2, pods_at={"P1": 1})
@@ -653,6 +654,7 @@ def test_lent_people_go_home_when_home_needs_them_or_the_lend_is_over():
     quiet["unit_states"] = {"idle": 30, "pick_trip": 8, "stow_trip": 2, "charging": 0, "failed": 0}
     plans = agent.candidates(quiet)
     assert plans[0] == [MoveAssociates("P1", "S1", 1)], plans
+    assert agent._return_needed == []  # tidying up: the bet's guard (no cost to the order cycle)
     agent._note_lending(plans[0])
     assert agent.lent == []
 
@@ -732,3 +734,16 @@ def test_the_charging_threshold_is_raised_when_the_fleet_runs_low_and_given_back
         and recs[0].action["actions"] == [{"frac": 0.5, "kind": "charge_threshold"}]
     ), recs
     assert levers.d.charge_threshold == 0.5 and agent._charge_frac_now == 0.5
+
+
+def test_a_needed_way_home_is_judged_on_all_work_a_bet_on_pick_service_too():
+    """The all-work guard takes a return that keeps the units and the open work of both kinds at a
+    longer order cycle (the bet's guard refuses it), and refuses one that loses units or leaves
+    more work open in total."""
+    nothing = {"units_picked": 420, "units_stowed": 252, "open_pick_units": 22, "open_stow_units": 492,
+               "cycle_p95_s": 195.3}  # fmt: skip
+    home = dict(nothing, units_picked=418, open_pick_units=24, cycle_p95_s=237.8)
+    assert ElunaAgent.keeps_total_service(home, nothing)
+    assert not ElunaAgent.keeps_service(home, nothing)
+    assert not ElunaAgent.keeps_total_service(dict(home, units_stowed=240), nothing)
+    assert not ElunaAgent.keeps_total_service(dict(home, open_stow_units=540), nothing)

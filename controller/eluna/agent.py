@@ -215,6 +215,8 @@ class ElunaAgent:
         # to no longer does (`_return_plans`)
         self.lent: list[tuple[str, str]] = []
         self._return: list[list[Action]] = []
+        # the returns due because home's kind is pressed an hour ahead (`keeps_total_service`)
+        self._return_needed: list[list[Action]] = []
         self._t_s = 0.0
         self._dock_peak_per_min = 0.0  # the busiest hour of the dock schedule still to come, per minute
         self._dock_stream_per_min = 0.0  # the unscheduled carton stream's planned rate, per minute
@@ -528,6 +530,7 @@ class ElunaAgent:
         two sampled futures: cartons open at the end of the shift on the surge (auto 84 units
         against the static plan's 34, seeds 11-15) and a trailer's cartons waiting on the held-out
         scene. One plan with every return due, and the first alone when there are several."""
+        self._return_needed = []
         if not self.lent:
             return []
         board = self.levers.board
@@ -535,6 +538,7 @@ class ElunaAgent:
         work = self.kind_work(dg)
         st = dict(staffed)
         moves: list[MoveAssociates] = []
+        needed: list[bool] = []  # per move: due because home's kind is pressed an hour ahead
         for home, at in self.lent:
             if home in board.down_until or board.staffed.get(at, 0) <= 0 or st.get(at, 0) <= 0:
                 continue
@@ -548,12 +552,17 @@ class ElunaAgent:
             at_quiet = ka not in work or self._max_pressure({ka: work[ka]}, after) < self.gate_min
             if home_needs or at_quiet:
                 moves.append(MoveAssociates(at, home, 1))
+                needed.append(home_needs)
                 st = after
         if not moves:
             return []
         plans = [_merge(moves)]
+        if all(needed):
+            self._return_needed.append(plans[0])
         if len(moves) > 1:
             plans.append([moves[0]])
+            if needed[0]:
+                self._return_needed.append(plans[-1])
         return plans
 
     def _note_lending(self, plan: list[Action]) -> None:
@@ -773,7 +782,7 @@ class ElunaAgent:
                 # open at the horizon; if pods come within it, the station was not idle after all.
                 # (With a lent stower's ten cartons, eluna_heldout seed 11 lent three stowers to
                 # pick at 09:50 and ended with twice the static plan's open work.)
-                if plan in self._return:
+                if plan in self._return_needed:
                     return self.keeps_total_service(r, r0)
                 take = plan in self._idle or _releases_people(plan)
                 return self.keeps_service(r, r0, releases=take)
@@ -976,8 +985,9 @@ class ElunaAgent:
 
     @staticmethod
     def keeps_total_service(r: dict, r0: dict) -> bool:
-        """The guard of a way back to the plan (a lent person home, the charging threshold back):
-        all work weighed alike, pick and stow, as the plan weighs it: at least 99.5% of doing
+        """The guard of a lent person's way home when home's kind is pressed an hour ahead (the
+        return is then needed, not tidying up): all work weighed alike, pick and stow, as the plan
+        weighs it: at least 99.5% of doing
         nothing's units over the horizon and no more open work at its end, both kinds together (5%
         plus 5 units of slack, the noise of one sample). The pick-only bounds of `keeps_service`
         (open pick work, order-cycle p95) protect the customer against a bet; on a way back they
@@ -988,7 +998,11 @@ class ElunaAgent:
         5% of its units per hour against the static plan. Replayed with the lend allowed: the way
         back was rolled forward three times; twice it lost units over the horizon (both guards
         refuse), the third time it kept units and open work (670 units against 672, open work 516
-        against 514) at a p95 of 238 s against 195 s: refused by the pick-only guard, taken now."""
+        against 514) at a p95 of 238 s against 195 s: refused by the pick-only guard, taken now.
+        A return due only because the kind they went to is quiet without them keeps the bet's
+        guard: with this one for every return, eluna_misstaffed seed 12 went back and forth (10
+        actions: returns predicted at +70 to +366 s of p95, the person lent again 10-20 minutes
+        later)."""
         if r["units_picked"] + r["units_stowed"] < 0.995 * (r0["units_picked"] + r0["units_stowed"]):
             return False
         open_r = r["open_pick_units"] + r.get("open_stow_units", 0)
