@@ -646,6 +646,7 @@ def test_lent_people_go_home_when_home_needs_them_or_the_lend_is_over():
     agent.last_forecast = {"open_cartons": {15: 3.0, 30: 20.0, 60: 40.0}}
     plans = agent.candidates(pressed)
     assert plans[0] == [MoveAssociates("P1", "S1", 1)], plans
+    assert agent._return_needed == [plans[0]]  # needed at home: judged on all work, not pick alone
     # or pick keeps up without them (a handful of lines)
     agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 5.0}}
     quiet = _lead_digest(70, board, pick_lines=2, cartons=2, pods_at={"P1": 1})
@@ -653,6 +654,7 @@ def test_lent_people_go_home_when_home_needs_them_or_the_lend_is_over():
     quiet["unit_states"] = {"idle": 30, "pick_trip": 8, "stow_trip": 2, "charging": 0, "failed": 0}
     plans = agent.candidates(quiet)
     assert plans[0] == [MoveAssociates("P1", "S1", 1)], plans
+    assert agent._return_needed == []  # tidying up: the bet's guard (no cost to the order cycle)
     agent._note_lending(plans[0])
     assert agent.lent == []
 
@@ -682,3 +684,66 @@ def test_the_dock_schedules_busiest_hour_ahead_and_releases_against_it():
     assert agent.release_keeps_up(after, "stow")  # 0.5 cartons/min against 2 x 0.3 x 0.85
     agent._observe_rates({**dg, "dock_peak_h": 60})
     assert not agent.release_keeps_up(after, "stow")  # 0.5 + 1.0 a minute in the trailer's hour
+
+
+class _SameFuture:
+    """A lookahead stub: every plan gets the same sampled future (nothing changes anything)."""
+
+    def evaluate(self, plans, horizon_s, key):
+        r = {"units_picked": 300, "units_stowed": 100, "open_pick_units": 40, "open_stow_units": 30}
+        return [dict(r, cycle_p95_s=200.0, labour_h=4.0) for _ in plans]
+
+
+def test_the_charging_threshold_is_raised_when_the_fleet_runs_low_and_given_back_to_the_plan():
+    """Over 30% of the fleet below 40% charge with the plan's threshold: raising it is a candidate
+    (a bet: it must beat doing nothing); once raised, nothing while the fleet is still low or
+    inside the hysteresis band, and back to the plan once under 15% is low. The way back is taken
+    whenever it keeps service, with no gain (a lookahead where no plan changes anything), as a lent
+    person goes home; the raise is not taken without a gain."""
+    from fctwin.controller.eluna.charging import back_to_plan_plans, low_share, raise_plans
+
+    agent, board, levers, _ = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1}, pool=4)
+    agent.charge_frac = agent._charge_frac_now = 0.5
+    agent.last_forecast = {}
+    agent.lookahead = _SameFuture()
+    levers.d.set_charge_threshold = lambda frac: setattr(levers.d, "charge_threshold", frac)
+
+    def digest(minute, hist, threshold):
+        dg = _lead_digest(minute, board, pick_lines=2, cartons=2, pods_at={"P1": 1})
+        dg.update(open_lines=4, open_cartons=4, battery_hist=hist, fleet={"threshold": threshold})
+        dg["unit_states"] = {"idle": 20, "pick_trip": 10, "stow_trip": 4, "charging": 6, "failed": 0}
+        return dg
+
+    low, band, recovered = [8, 10, 10, 6, 6], [2, 6, 12, 10, 10], [1, 3, 12, 12, 12]
+    assert low_share({"battery_hist": low}) == 0.45 and low_share({"battery_hist": recovered}) == 0.1
+    assert raise_plans(digest(10, low, 0.5), plan_frac=0.5, now_frac=0.5) == [[SetChargeThreshold(0.7)]]
+    assert raise_plans(digest(10, band, 0.5), plan_frac=0.5, now_frac=0.5) == []
+    assert [SetChargeThreshold(0.7)] in agent.candidates(digest(10, low, 0.5))
+    assert agent._decide(digest(10, low, 0.5)) == []  # a bet with no gain is not taken
+    # raised (by an applied plan or an operator's accept: the digest says what is in force)
+    for hist in (low, band):
+        plans = agent.candidates(digest(20, hist, 0.7))
+        assert not any(isinstance(a, SetChargeThreshold) for p in plans for a in p), (hist, plans)
+        assert back_to_plan_plans(digest(20, hist, 0.7), plan_frac=0.5, now_frac=0.7) == []
+    dg = digest(30, recovered, 0.7)
+    assert [SetChargeThreshold(0.5)] in agent.candidates(dg)
+    recs = agent._decide(dg)
+    assert (
+        len(recs) == 1
+        and recs[0].applied
+        and recs[0].action["actions"] == [{"frac": 0.5, "kind": "charge_threshold"}]
+    ), recs
+    assert levers.d.charge_threshold == 0.5 and agent._charge_frac_now == 0.5
+
+
+def test_a_needed_way_home_is_judged_on_all_work_a_bet_on_pick_service_too():
+    """The all-work guard takes a return that keeps the units and the open work of both kinds at a
+    longer order cycle (the bet's guard refuses it), and refuses one that loses units or leaves
+    more work open in total."""
+    nothing = {"units_picked": 420, "units_stowed": 252, "open_pick_units": 22, "open_stow_units": 492,
+               "cycle_p95_s": 195.3}  # fmt: skip
+    home = dict(nothing, units_picked=418, open_pick_units=24, cycle_p95_s=237.8)
+    assert ElunaAgent.keeps_total_service(home, nothing)
+    assert not ElunaAgent.keeps_service(home, nothing)
+    assert not ElunaAgent.keeps_total_service(dict(home, units_stowed=240), nothing)
+    assert not ElunaAgent.keeps_total_service(dict(home, open_stow_units=540), nothing)

