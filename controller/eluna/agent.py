@@ -227,6 +227,9 @@ class ElunaAgent:
         # are rolled forward beside the staffing plans
         self.candidate_hooks: list[Callable[[ElunaAgent, dict], list[list[Action]]]] = []
         self.extra_candidates = 2
+        # ``observe(agent, digest)`` every minute, for generators that need the floor's recent past
+        # (`fctwin.controller.eluna.stow_release.StowRelease`)
+        self.minute_observers: list[Callable[[ElunaAgent, dict], None]] = []
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -240,6 +243,8 @@ class ElunaAgent:
         self._cum["units_picked"] += dg["units_picked"]
         self._cum["units_stowed"] += dg["units_stowed"]
         self._observe_rates(dg)
+        for watch in self.minute_observers:
+            watch(self, dg)
         self.last_forecast = self.forecaster.observe(dg)
         self._score_matured(dg["t_s"], open_work)
         if dg["minute"] % self.period_min:
