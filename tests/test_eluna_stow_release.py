@@ -146,6 +146,26 @@ def test_the_generator_waits_for_half_an_hour_without_pods_waiting_for_stowers()
     )
 
 
+def test_the_stow_release_guard_keeps_pick_service_and_what_the_stations_left_can_clear():
+    """The guard judges only the generator's own plans: pick as the agent's service guard (units,
+    open pick work, p95), stow by what the three stations left clear in `CLEAR_MIN` minutes (3 x
+    20 cartons an hour x 12 units: 240 units in 20 minutes), not by cartons stowed in the horizon."""
+    from fctwin.controller.eluna.stow_release import StowRelease
+
+    agent, board = _agent(FLOOR)
+    gen = StowRelease(12.0)
+    gen.pods_waiting = 0.0
+    plan = gen(agent, _digest(board, minute=60, pods_at={}))[0]
+    r0 = {"units_picked": 300, "units_stowed": 200, "open_pick_units": 50, "open_stow_units": 60}
+    r0["cycle_p95_s"] = 200
+    assert gen.guard(agent, [MoveAssociates("P1", POOL, 1)], r0, r0) is None  # not its plan
+    assert gen.guard(agent, plan, {**r0, "units_stowed": 150, "open_stow_units": 110}, r0) is True
+    assert gen.guard(agent, plan, {**r0, "open_stow_units": 250}, r0) is False
+    assert gen.guard(agent, plan, {**r0, "units_picked": 290}, r0) is False
+    assert gen.guard(agent, plan, {**r0, "cycle_p95_s": 230}, r0) is False
+    assert gen.guard(agent, plan, {**r0, "open_pick_units": 70}, r0) is False
+
+
 def test_a_stow_release_never_takes_from_a_closed_or_down_station_nor_the_last_two():
     """Closed (0 people) and down stations are never the source; two open stow stations stay; a
     second person at a station goes before a station's only one."""
@@ -193,3 +213,20 @@ def test_advise_with_the_stow_release_leaves_the_event_log_unchanged(tmp_path, m
     assert _hash(advise.db_path) == _hash(off.db_path)
     a, b = run("auto"), run("auto")
     assert _hash(a.db_path) == _hash(b.db_path)
+
+
+def test_the_scene_switch_is_validated():
+    """``[agent] stow_release`` is a boolean; anything else names the field."""
+    import tomllib
+
+    import pytest
+
+    from fctwin.sim.scene import SceneError, scene_from_dict
+
+    raw = tomllib.loads((ROOT / "scenes" / "eluna_balanced.toml").read_text())
+    raw["agent"]["stow_release"] = "sometimes"
+    with pytest.raises(SceneError) as info:
+        scene_from_dict(raw, source="s.toml")
+    assert "s.toml: agent.stow_release:" in str(info.value)
+    raw["agent"]["stow_release"] = False
+    assert scene_from_dict(raw, source="s.toml").spec.agent.stow_release is False

@@ -230,6 +230,9 @@ class ElunaAgent:
         # ``observe(agent, digest)`` every minute, for generators that need the floor's recent past
         # (`fctwin.controller.eluna.stow_release.StowRelease`)
         self.minute_observers: list[Callable[[ElunaAgent, dict], None]] = []
+        # ``guard(agent, plan, r, r0) -> bool | None``: a generator's service test for the plans it
+        # proposed (None: not its plan, the ordinary `keeps_service` applies)
+        self.plan_guards: list[Callable] = []
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -761,6 +764,10 @@ class ElunaAgent:
                 # open at the horizon; if pods come within it, the station was not idle after all.
                 # (With a lent stower's ten cartons, eluna_heldout seed 11 lent three stowers to
                 # pick at 09:50 and ended with twice the static plan's open work.)
+                for guard in self.plan_guards:  # a generator's own test for its own plans
+                    verdict = guard(self, plan, r, r0)
+                    if verdict is not None:
+                        return verdict
                 take = plan in self._idle or _releases_people(plan)
                 return self.keeps_service(r, r0, releases=take)
 

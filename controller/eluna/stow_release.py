@@ -30,10 +30,16 @@ This generator proposes one person from a stow station to the pool when:
 
 The station chosen is the one whose person adds least (a second person at a station before a
 station's only one), then the one with the least waiting work (its cartons go to the others).
-The plan is a release: the lookahead rolls it forward with the other candidates, its labour is
-priced for the rest of the shift, and it must keep service against doing nothing (the agent's
-service guard with a release's one-carton slack on stow work). A stow side that becomes pressed
-later gets people back through the agent's ordinary moves from the pool.
+The plan is a release: the lookahead rolls it forward with the other candidates and its labour is
+priced for the rest of the shift. Its service test (`StowRelease.guard`) is the agent's for pick
+(units picked, open pick work, order-cycle p95 against doing nothing on the same sampled future)
+and, for stow, what the stations left can clear: the stow work open at the horizon must be done
+by them within `CLEAR_MIN` minutes at their people's pace. The agent's ordinary guard asks a
+release to stow as many units within the 30-minute horizon as doing nothing did (one carton of
+slack), which no stower release can show on a floor with any carton waiting: a carton stowed at
+minute 35 instead of 25 counts as lost, though the stations left stow it later (the capacity rule
+above is what keeps them able to). A stow side that becomes pressed later gets people back
+through the agent's ordinary moves from the pool.
 """
 
 from __future__ import annotations
@@ -45,14 +51,17 @@ POD_FED_SHARE = 0.65  # the most of its people's pace a pod-fed stow station is 
 MIN_EVIDENCE_S = 1800.0  # the last hour's carton rate needs this much of the run seen
 MAX_PODS_WAITING = 1.0  # pods behind the face, summed over the open stow stations (30-minute mean)
 WINDOW_MIN = 30.0
+CLEAR_MIN = 20.0  # the stow work open at the horizon, at the people's pace after the release
 
 
 class StowRelease:
     """The candidate generator (``hook(agent, digest)``) with the minute observer it needs
     (``observe(agent, digest)``, called every minute by the agent)."""
 
-    def __init__(self):
+    def __init__(self, units_per_carton: float = 12.0):
+        self.units_per_carton = units_per_carton  # the scene's (a stow line is a carton)
         self.pods_waiting: float | None = None  # running mean over about `WINDOW_MIN` minutes
+        self.mine: list = []  # the plans proposed at the last decision (the guard's to judge)
 
     def observe(self, agent, dg: dict) -> None:
         now = _pods_waiting(agent, dg)
@@ -63,8 +72,34 @@ class StowRelease:
 
     def __call__(self, agent, dg: dict) -> list[list]:
         if self.pods_waiting is None or self.pods_waiting >= MAX_PODS_WAITING:
+            self.mine = []
             return []
-        return stow_release_plans(agent, dg)
+        self.mine = stow_release_plans(agent, dg)
+        return self.mine
+
+    def guard(self, agent, plan: list, r: dict, r0: dict) -> bool | None:
+        """The service test for this generator's plans (None for any other plan): pick as the
+        agent's guard (units picked, open pick work, order-cycle p95 against doing nothing), and
+        the stow work open at the horizon cleared by the stations left within `CLEAR_MIN` minutes
+        at their people's pace."""
+        if plan not in self.mine:
+            return None
+        if r["units_picked"] < 0.995 * r0["units_picked"]:
+            return False
+        if r["open_pick_units"] > 1.05 * r0["open_pick_units"] + 5:
+            return False
+        p, p0 = r.get("cycle_p95_s"), r0.get("cycle_p95_s")
+        if p is not None and p0 is not None and p > 1.02 * p0 + 5.0:
+            return False
+        board = agent.levers.board
+        staffed = {sid: board.planned(sid) for sid in board.staffed}
+        for a in plan:
+            staffed[a.source] -= a.n
+        stows = _open_stows(agent, staffed)
+        units_per_min = sum(
+            60.0 * agent.speed(staffed[x]) / agent.service_s[x] * self.units_per_carton for x in stows
+        )
+        return r.get("open_stow_units", 0.0) <= CLEAR_MIN * units_per_min
 
 
 def _open_stows(agent, staffed: dict[str, int]) -> list[str]:
