@@ -200,10 +200,12 @@ def test_advise_with_the_stow_release_leaves_the_event_log_unchanged(tmp_path, m
 
     monkeypatch.setattr(stow_release, "stow_release_plans", spy)
 
+    kw = {"agent.horizon_min": 10, "agent.period_min": 10, "agent.stow_release": True}
+
     def run(agent):
         opts = RunOptions(
             hours=0.5, seed=5, link="local", world=False, runs_dir=tmp_path, record_poses=False, agent=agent,
-            overrides={"agent.horizon_min": 10, "agent.period_min": 10}, cpu="off",
+            overrides=kw, cpu="off",
         )  # fmt: skip
         return run_fc(ROOT / "scenes" / "eluna_balanced.toml", opts)
 
@@ -228,5 +230,7 @@ def test_the_scene_switch_is_validated():
     with pytest.raises(SceneError) as info:
         scene_from_dict(raw, source="s.toml")
     assert "s.toml: agent.stow_release:" in str(info.value)
-    raw["agent"]["stow_release"] = False
-    assert scene_from_dict(raw, source="s.toml").spec.agent.stow_release is False
+    raw["agent"]["stow_release"] = True
+    assert scene_from_dict(raw, source="s.toml").spec.agent.stow_release is True
+    del raw["agent"]["stow_release"]
+    assert scene_from_dict(raw, source="s.toml").spec.agent.stow_release is False  # off by default
