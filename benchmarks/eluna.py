@@ -43,6 +43,7 @@ SCENES = (
 )
 HELD_OUT = ("eluna_heldout",)
 MODES = ("off", "reactive", "auto")
+AGENT_MODES = ("auto", "advise")  # the arms `--set` applies to
 METRICS = ("units_per_labour_h", "units_per_h", "order_cycle_p95_s", "open_units_end")
 
 
@@ -356,6 +357,15 @@ def main(argv=None) -> int:
     )
     p.add_argument("--reuse-modes", nargs="*", default=["off", "reactive"])
     p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="scene field overrides for the agent's arms only (auto, advise), e.g. agent.stow_release=true "
+        "(values as JSON); the static plan and the shift lead run the scene as it is, so their rows "
+        "may still be reused",
+    )
+    p.add_argument(
         "--tune", action="store_true", help="grid over the shift lead's thresholds (balanced scene)"
     )
     p.add_argument(
@@ -383,6 +393,16 @@ def main(argv=None) -> int:
     if args.workers < 1:
         print("--workers: at least 1", file=sys.stderr)
         return 2
+    agent_set = {}
+    for item in args.set:
+        field, eq, value = item.partition("=")
+        try:
+            if not eq or not field:
+                raise ValueError("expected FIELD=VALUE")
+            agent_set[field] = json.loads(value)
+        except ValueError as e:
+            print(f"--set {item}: {e}", file=sys.stderr)
+            return 2
     tmp = Path(tempfile.mkdtemp(prefix="eluna-bench-"))
     if args.tune:
         return tune(args, tmp)
@@ -413,7 +433,7 @@ def main(argv=None) -> int:
     )
     failed: list[str] = []
     run_wall = 0.0
-    for k, (job, r) in enumerate(_run_all([(*j, str(tmp)) for j in jobs], args.workers), 1):
+    for k, (job, r) in enumerate(_run_all([(*j, str(tmp), agent_set) for j in jobs], args.workers), 1):
         elapsed = time.perf_counter() - t0
         eta = elapsed / k * (len(jobs) - k)
         if "error" in r:
@@ -507,12 +527,15 @@ def _load() -> str:
 
 
 def _job(job: tuple) -> dict:
-    sc, seed, mode, hours, tmp = job
+    sc, seed, mode, hours, tmp, agent_set = job
+    overrides = agent_set if mode in AGENT_MODES else {}
     try:
-        row = one_run(sc, seed, mode, hours, Path(tmp))
+        row = one_run(sc, seed, mode, hours, Path(tmp), overrides)
     except Exception as e:  # noqa: BLE001 - one failed cell must not take the others with it
         return {"error": f"{type(e).__name__}: {e}"}
     row["hours"] = hours
+    if overrides:
+        row["overrides"] = overrides
     return row
 
 

@@ -41,13 +41,18 @@ def _row(scene, seed, mode):
     }
 
 
+seen_overrides: list = []
+
+
 @pytest.fixture
 def runs(monkeypatch):
     calls = []
     broken = set()
+    seen_overrides.clear()
 
     def fake(scene, seed, mode, hours, runs_dir, overrides=None):
         calls.append((scene, seed, mode))
+        seen_overrides.append((mode, dict(overrides or {})))
         if (scene, seed, mode) in broken:
             raise RuntimeError("simulated crash")
         return _row(scene, seed, mode)
@@ -171,3 +176,19 @@ def test_recorded_digests_are_replayed_through_the_forecaster(tmp_path, capsys):
     assert "1 recorded runs replayed" in capsys.readouterr().out
     assert bench.main(["--replay-forecast", str(tmp_path / "nowhere")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_set_overrides_reach_the_agents_arm_only(tmp_path, runs, capsys):
+    """``--set FIELD=VALUE`` goes to the agent's runs, never to the static plan's or the shift
+    lead's (so their rows stay reusable), and is recorded in the agent's rows; a malformed one is a
+    one-line error with exit code 2."""
+    out = tmp_path / "rows.jsonl"
+    assert _main(out, "--set", "agent.stow_release=true", "agent.min_gain=0.05") == 0
+    want = {"agent.stow_release": True, "agent.min_gain": 0.05}
+    assert {m: o for m, o in seen_overrides if m == "auto"} == {"auto": want}
+    assert all(o == {} for m, o in seen_overrides if m != "auto")
+    rows = bench.load_rows(out)
+    assert all(r.get("overrides") == want for r in rows if r["mode"] == "auto")
+    assert not any("overrides" in r for r in rows if r["mode"] != "auto")
+    assert bench.main(["--scenes", "eluna_surge", "--set", "agent.stow_release", "--out", str(out)]) == 2
+    assert "--set agent.stow_release" in capsys.readouterr().err

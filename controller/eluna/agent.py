@@ -230,6 +230,12 @@ class ElunaAgent:
         # are rolled forward beside the staffing plans
         self.candidate_hooks: list[Callable[[ElunaAgent, dict], list[list[Action]]]] = []
         self.extra_candidates = 2
+        # ``observe(agent, digest)`` every minute, for generators that need the floor's recent past
+        # (`fctwin.controller.eluna.stow_release.StowRelease`)
+        self.minute_observers: list[Callable[[ElunaAgent, dict], None]] = []
+        # ``guard(agent, plan, r, r0) -> bool | None``: a generator's service test for the plans it
+        # proposed (None: not its plan, the ordinary `keeps_service` applies)
+        self.plan_guards: list[Callable] = []
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -243,6 +249,8 @@ class ElunaAgent:
         self._cum["units_picked"] += dg["units_picked"]
         self._cum["units_stowed"] += dg["units_stowed"]
         self._observe_rates(dg)
+        for watch in self.minute_observers:
+            watch(self, dg)
         self.last_forecast = self.forecaster.observe(dg)
         self._score_matured(dg["t_s"], open_work)
         if dg["minute"] % self.period_min:
@@ -782,6 +790,10 @@ class ElunaAgent:
                 # open at the horizon; if pods come within it, the station was not idle after all.
                 # (With a lent stower's ten cartons, eluna_heldout seed 11 lent three stowers to
                 # pick at 09:50 and ended with twice the static plan's open work.)
+                for guard in self.plan_guards:  # a generator's own test for its own plans
+                    verdict = guard(self, plan, r, r0)
+                    if verdict is not None:
+                        return verdict
                 if plan in self._return_needed:
                     return self.keeps_total_service(r, r0)
                 take = plan in self._idle or _releases_people(plan)

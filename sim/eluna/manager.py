@@ -187,6 +187,13 @@ class FloorManager:
                 seed=scene.seed,
             )
             self.agent.starved_mode = spec.starved
+            if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
+                from fctwin.controller.eluna.stow_release import StowRelease
+
+                gen = StowRelease(float(scene.spec.inbound.units_per_carton))
+                self.agent.minute_observers.append(gen.observe)
+                self.agent.candidate_hooks.append(gen)
+                self.agent.plan_guards.append(gen.guard)
             if spec.floor_levers:  # candidates on the floor levers too (docs/eluna.md)
                 from fctwin.controller.eluna.floor_candidates import hook_for
 
