@@ -35,20 +35,24 @@ class TripExecution:
         self._order_queues()
         # Per-tick lookups, built once: who stands where, which pods are committed, who parks where.
         units = self.units
-        self._cell_owner = {u.cell: k for k, u in enumerate(units)}
+        n = len(units)
+        # the last unit on a cell wins, as in a dict comprehension
+        self._cell_owner = dict(zip([u.cell for u in units], range(n), strict=True))
         self._busy_cells = self.book_busy_cells()
         self._park_taken = taken = {x.park: k for k, x in enumerate(units) if x.park is not None}
         busy = self._busy_cells
         charging = self.policies.charging
         charge_below, charger_for = charging.threshold, charging.charger_for
         park = self.policies.parking.park
-        goals: list[Cell] = []
-        active: list[bool] = []
+        waiting = self._queue_waiters()
+        self._queue_removals = removals = {}
+        goals: list[Cell] = [NO_GOAL] * n
+        active: list[bool] = [False] * n
         for i, u in enumerate(units):
             if u.failed:
-                goals.append(NO_GOAL)
-                active.append(False)
-                continue
+                continue  # no goal, inactive
+            if i in waiting:
+                continue  # its goal once every unit before it has been advanced (below)
             trip = u.trip
             if trip is not None:
                 self._advance_trip(i, u, trip, commands)
@@ -72,10 +76,41 @@ class TripExecution:
             else:  # idle, or waiting for a free pad: wherever the parking policy says
                 u.park = u.goal = park(self, i, u, taken, busy)
             g = u.goal
-            goals.append(NO_GOAL if g is None else g)
-            active.append(u.mode not in INACTIVE_MODES)
+            if g is not None:
+                goals[i] = g
+            active[i] = u.mode not in INACTIVE_MODES
+        stations = self.stations
+        for i, (idx, pos) in waiting.items():
+            # The queue position unit i would have seen in turn: one less for each trip ahead of it
+            # that a unit advanced before it took out of the queue (its serving finished).
+            for by, k in removals.get(idx, ()):
+                if by < i and k < pos:
+                    pos -= 1
+            cells = stations[idx].queue_cells
+            u = units[i]
+            u.goal = goals[i] = cells[min(pos - 1, len(cells) - 1)] if cells else stations[idx].cell
+            active[i] = u.mode not in INACTIVE_MODES
         self._goal_flat[:] = [v for g in goals for v in g]
         self.active[:] = active
+
+    def _queue_waiters(self) -> dict[int, tuple[int, int]]:
+        """Units whose only work this tick is to take their queue position's cell: unit index ->
+        (station index, position in the queue now), for to_station trips third or further back.
+
+        Such a unit's goal is the queue cell of its position, and nothing else happens: a trip only
+        acts at the head of the queue. A queue loses at most its one trip being served in a tick
+        (a trip reaching the head gets its serves issued and cannot leave in the same tick), so a
+        trip third or further back is at least second when its unit's turn comes. Its goal is worked
+        out after the loop from its position and the removals made by units before it, exactly as
+        if it had been advanced in turn (`_advance`)."""
+        units = self.units
+        return {
+            t.unit: (idx, pos)
+            for idx, station in enumerate(self.stations)
+            if len(station.queue) > 2
+            for pos, t in enumerate(station.queue[2:], 2)
+            if t.phase == TO_STATION and units[t.unit].trip is t and not units[t.unit].failed
+        }
 
     def _advance_trip(self, i: int, u: UnitRec, trip: Trip, commands: list) -> None:
         station = self.stations[trip.station]
@@ -111,7 +146,11 @@ class TripExecution:
                     if added:
                         self._issue_serves(trip, station, commands, added)
                         return
-                station.queue.remove(trip)
+                queue = station.queue
+                k = queue.index(trip)
+                del queue[k]
+                # `_advance` places the units waiting further back by what was taken out before them
+                self._queue_removals.setdefault(trip.station, []).append((i, k))
                 trip.phase = TO_STORAGE
                 self.log.append((self.t_s, "leave_station", u.unit_id, trip.trip_id, trip.pod, trip.station))
         if trip.phase == TO_STORAGE:
@@ -170,9 +209,8 @@ class TripExecution:
         return added
 
     def book_busy_cells(self) -> set[Cell]:
-        cells = set()
-        for p in self.book.busy_pod:
-            c = self.book.pod_cell[p]
-            if c is not None:
-                cells.add(c)
+        """Cells of the stored pods on a trip (a carried pod has no cell)."""
+        pod_cell = self.book.pod_cell
+        cells = {pod_cell[p] for p in self.book.busy_pod}
+        cells.discard(None)
         return cells
