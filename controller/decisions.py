@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections import deque
 
-import numpy as np
-
 from fctwin.controller.policies.pod_selection import STOW_LINES_PER_TRIP
-from fctwin.controller.policies.unit_allocation import UnitAllocation
 from fctwin.controller.records import (
-    AT_STATION,
     LIFTING,
+    TO_STATION,
     UNUSABLE_MODES,
     Cell,
     Line,
@@ -206,43 +203,27 @@ class Decisions:
             self.trips.remove(trip)
             self.log.append((self.t_s, "trip_assigned", u.unit_id, trip.trip_id, trip.pod, 0))
 
-    def _order_queues(self) -> None:
-        policy = self.policies.unit_allocation
-        order_queue = policy.order_queue
-        if type(policy).order_queue is not UnitAllocation.order_queue:
-            for station in self.stations:
-                if len(station.queue) >= 2:
-                    order_queue(self, station)
-            return
-        # The default order (`arrival_key`) for every queue at once: the keys as arrays, one stable
-        # sort by (queue, key), each queue rewritten in that order. Same keys and the same stable
-        # sort as the policy's per-queue `list.sort`, so the same order; asking the key of ~1,000
-        # queued trips one by one every tick was a measurable share of fc_2000's dispatcher.
-        queues = [s.queue for s in self.stations if len(s.queue) >= 2]
-        if not queues:
-            return
-        stations = [k for k, s in enumerate(self.stations) if len(s.queue) >= 2]
-        trips = [t for q in queues for t in q]
-        sizes = np.array([len(q) for q in queues])
-        at = self.pos[[t.unit for t in trips]].astype(np.int64)  # the units' cells (`_ingest`)
-        r, c = at[:, 0], at[:, 1]
-        which = np.repeat(np.arange(len(queues)), sizes)
-        station_of = np.array(stations, dtype=np.int64)[which]
-        dd = self._station_distance[station_of, r, c].astype(np.int64)
-        off = dd < 0
-        if off.any():
-            cells = self._station_cells[station_of[off]]
-            dd[off] = np.abs(r[off] - cells[:, 0]) + np.abs(c[off] - cells[:, 1]) + 1000
-        ids = np.array([t.trip_id for t in trips], dtype=np.int64)
-        served = np.array([t.phase for t in trips]) == AT_STATION
-        dd[served] = -1
-        ids[served] = 0
-        order = np.lexsort((ids, dd, which)).tolist()
-        k = 0
-        for q in queues:
-            n = len(q)
-            q[:] = [trips[j] for j in order[k : k + n]]
-            k += n
+    def _order_queues(self) -> dict[int, tuple[int, int, Trip]]:
+        """Let the unit-allocation policy order every queue of two or more trips; return the queue's
+        waiting units (`_queue_waiters`: unit index -> (station index, position, trip))."""
+        order_queue = self.policies.unit_allocation.order_queue
+        for station in self.stations:
+            if len(station.queue) >= 2:
+                order_queue(self, station)
+        return self._queue_waiters()
+
+    def _queue_waiters(self) -> dict[int, tuple[int, int, Trip]]:
+        """Units whose only work this tick is to take their queue position's cell: unit index ->
+        (station index, position in the queue now, trip), for to_station trips third or further
+        back (`TripExecution._advance` sets their goals after its loop)."""
+        waiting: dict[int, tuple[int, int, Trip]] = {}
+        for idx, station in enumerate(self.stations):
+            queue = station.queue
+            for pos in range(2, len(queue)):
+                trip = queue[pos]
+                if trip.phase == TO_STATION:
+                    waiting[trip.unit] = (idx, pos, trip)
+        return waiting
 
     def _return_cell(self, trip: Trip, station: StationRec, avoid: Cell | None = None) -> Cell | None:
         """The storage cell ``trip``'s pod goes back to (booked in ``return_targets``), or None."""

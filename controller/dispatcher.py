@@ -97,6 +97,7 @@ class Dispatcher(
         self._park_taken: dict[Cell, int] = {}
         self._queue_removals: dict[int, list[tuple[int, int]]] = {}  # this tick's, by `_advance`
         self.unit_index = {u.unit_id: i for i, u in enumerate(self.units)}
+        self._unit_ids = [u.unit_id for u in self.units]
         self.low_battery = [float(u.low_battery_frac) for u in plan.drive_units]
         self.stations = [StationRec(s.station_id, s.kind, s.cell) for s in plan.stations]
         self.station_index = {s.station_id: i for i, s in enumerate(self.stations)}
@@ -235,8 +236,7 @@ class Dispatcher(
         return {s.station_id: len(s.queue) for s in self.stations}
 
     def busy_units(self) -> int:
-        units = self.units
-        return len(units) - [u.trip for u in units].count(None)
+        return sum(1 for u in self.units if u.trip is not None)
 
     def open_orders(self) -> int:
         return len(self.orders)

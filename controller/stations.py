@@ -18,13 +18,8 @@ class StationLayout:
 
     def _prepare_stations(self) -> None:
         loaded_ok = self.static_loaded | self.storage_mask
-        # Every station's distance field in one array (each station's `distance` is its slice): the
-        # default queue order reads them for all queued units at once (`Decisions._order_queues`).
-        self._station_distance = np.empty((len(self.stations), *self.grid.shape), dtype=np.int32)
-        self._station_cells = np.array([s.cell for s in self.stations], dtype=np.int64).reshape(-1, 2)
-        for k, station in enumerate(self.stations):
-            dist = self._station_distance[k]
-            dist[...] = grid_bfs_distance_fast(loaded_ok, [station.cell])
+        for station in self.stations:
+            dist = grid_bfs_distance_fast(loaded_ok, [station.cell])
             station.queue_cells = self._queue_line(station.cell, dist)
             station.distance = dist
             st = np.argwhere(self.storage_mask & (dist >= 0))

@@ -32,7 +32,13 @@ class TripExecution:
     """Per-unit goals and trip commands; mixed into `Dispatcher` (uses its state and policies)."""
 
     def _advance(self, commands: list) -> None:
-        self._order_queues()
+        # Units waiting third or further back in a station queue: their only work this tick is to
+        # take their position's cell, and a trip acts only at the head of its queue. A queue loses
+        # at most its one trip being served in a tick (a trip reaching the head gets its serves and
+        # cannot leave in the same tick), so such a trip is at least second when its unit's turn
+        # comes: its goal is set after the loop from its position and the removals made by units
+        # before it, exactly as if it had been advanced in turn (~1,000 units a tick on fc_2000).
+        waiting = self._order_queues()
         # Per-tick lookups, built once: who stands where, which pods are committed, who parks where.
         units = self.units
         n = len(units)
@@ -44,15 +50,19 @@ class TripExecution:
         charging = self.policies.charging
         charge_below, charger_for = charging.threshold, charging.charger_for
         park = self.policies.parking.park
-        waiting = self._queue_waiters()
         self._queue_removals = removals = {}
         goals: list[Cell] = [NO_GOAL] * n
         active: list[bool] = [False] * n
         for i, u in enumerate(units):
             if u.failed:
+                if i in waiting:  # (a failed unit's trip leaves its queue: never so)
+                    del waiting[i]
                 continue  # no goal, inactive
-            if i in waiting:
-                continue  # its goal once every unit before it has been advanced (below)
+            w = waiting.get(i)
+            if w is not None:
+                if u.trip is w[2]:
+                    continue  # its goal once every unit before it has been advanced (below)
+                del waiting[i]  # (a queued trip is its unit's trip: never so) advanced in turn
             trip = u.trip
             if trip is not None:
                 self._advance_trip(i, u, trip, commands)
@@ -80,7 +90,7 @@ class TripExecution:
                 goals[i] = g
             active[i] = u.mode not in INACTIVE_MODES
         stations = self.stations
-        for i, (idx, pos) in waiting.items():
+        for i, (idx, pos, _) in waiting.items():
             # The queue position unit i would have seen in turn: one less for each trip ahead of it
             # that a unit advanced before it took out of the queue (its serving finished).
             for by, k in removals.get(idx, ()):
@@ -92,25 +102,6 @@ class TripExecution:
             active[i] = u.mode not in INACTIVE_MODES
         self._goal_flat[:] = [v for g in goals for v in g]
         self.active[:] = active
-
-    def _queue_waiters(self) -> dict[int, tuple[int, int]]:
-        """Units whose only work this tick is to take their queue position's cell: unit index ->
-        (station index, position in the queue now), for to_station trips third or further back.
-
-        Such a unit's goal is the queue cell of its position, and nothing else happens: a trip only
-        acts at the head of the queue. A queue loses at most its one trip being served in a tick
-        (a trip reaching the head gets its serves issued and cannot leave in the same tick), so a
-        trip third or further back is at least second when its unit's turn comes. Its goal is worked
-        out after the loop from its position and the removals made by units before it, exactly as
-        if it had been advanced in turn (`_advance`)."""
-        units = self.units
-        return {
-            t.unit: (idx, pos)
-            for idx, station in enumerate(self.stations)
-            if len(station.queue) > 2
-            for pos, t in enumerate(station.queue[2:], 2)
-            if t.phase == TO_STATION and units[t.unit].trip is t and not units[t.unit].failed
-        }
 
     def _advance_trip(self, i: int, u: UnitRec, trip: Trip, commands: list) -> None:
         station = self.stations[trip.station]
