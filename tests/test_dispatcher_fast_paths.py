@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+import numpy as np
+
 from fctwin.controller.dispatcher import Dispatcher
 from fctwin.controller.policies.unit_allocation import UnitAllocation, arrival_key
 from fctwin.sim.run import RunOptions, run_fc
@@ -79,3 +81,37 @@ def test_queue_order_and_waiting_goals_match_the_plain_per_unit_path(tmp_path, m
     first = next((k for k, (a, b) in enumerate(zip(fast, plain, strict=True)) if a != b), None)
     assert first is None, f"tick {first} differs"
     assert fast_log == plain_log
+
+
+def test_the_minute_digest_counts_pods_on_way_and_battery_bins_as_the_per_station_passes(
+    tmp_path, monkeypatch
+):
+    """The digest counts the pods on their way to each station in one pass over the units and bins
+    the batteries at once; checked against the plain per-station and per-unit counts every minute."""
+    from fctwin.controller.eluna import digest as digest_mod
+
+    build = digest_mod.DigestBuilder.build
+    checked = []
+
+    def checked_build(self, t_s, minute, **kw):
+        d = self.d
+        on_way = [
+            sum(1 for u in d.units if u.trip is not None and u.trip.station == k)
+            + sum(1 for t in d.trips if t.station == k)
+            for k in range(len(d.stations))
+        ]
+        battery = [0] * (len(digest_mod.BATTERY_BINS) - 1)
+        for u in d.units:
+            battery[int(np.searchsorted(digest_mod.BATTERY_BINS, u.battery_frac, side="right")) - 1] += 1
+        dg = build(self, t_s, minute, **kw)
+        assert [s["pods_on_way"] for s in dg["stations"]] == on_way
+        assert dg["battery_hist"] == battery
+        checked.append(sum(on_way))
+        return dg
+
+    monkeypatch.setattr(digest_mod.DigestBuilder, "build", checked_build)
+    run_fc(
+        "fc_small_peak",
+        RunOptions(hours=0.1, link="local", runs_dir=tmp_path, record_poses=False, world=False),
+    )
+    assert len(checked) >= 5 and max(checked) > 0
