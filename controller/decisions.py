@@ -12,6 +12,7 @@ from collections import deque
 from fctwin.controller.policies.pod_selection import STOW_LINES_PER_TRIP
 from fctwin.controller.records import (
     LIFTING,
+    TO_STATION,
     UNUSABLE_MODES,
     Cell,
     Line,
@@ -202,11 +203,27 @@ class Decisions:
             self.trips.remove(trip)
             self.log.append((self.t_s, "trip_assigned", u.unit_id, trip.trip_id, trip.pod, 0))
 
-    def _order_queues(self) -> None:
+    def _order_queues(self) -> dict[int, tuple[int, int, Trip]]:
+        """Let the unit-allocation policy order every queue of two or more trips; return the queue's
+        waiting units (`_queue_waiters`: unit index -> (station index, position, trip))."""
         order_queue = self.policies.unit_allocation.order_queue
         for station in self.stations:
             if len(station.queue) >= 2:
                 order_queue(self, station)
+        return self._queue_waiters()
+
+    def _queue_waiters(self) -> dict[int, tuple[int, int, Trip]]:
+        """Units whose only work this tick is to take their queue position's cell: unit index ->
+        (station index, position in the queue now, trip), for to_station trips third or further
+        back (`TripExecution._advance` sets their goals after its loop)."""
+        waiting: dict[int, tuple[int, int, Trip]] = {}
+        for idx, station in enumerate(self.stations):
+            queue = station.queue
+            for pos in range(2, len(queue)):
+                trip = queue[pos]
+                if trip.phase == TO_STATION:
+                    waiting[trip.unit] = (idx, pos, trip)
+        return waiting
 
     def _return_cell(self, trip: Trip, station: StationRec, avoid: Cell | None = None) -> Cell | None:
         """The storage cell ``trip``'s pod goes back to (booked in ``return_targets``), or None."""

@@ -95,7 +95,9 @@ class Dispatcher(
         self._cell_owner: dict[Cell, int] = {}
         self._busy_cells: set[Cell] = set()
         self._park_taken: dict[Cell, int] = {}
+        self._queue_removals: dict[int, list[tuple[int, int]]] = {}  # this tick's, by `_advance`
         self.unit_index = {u.unit_id: i for i, u in enumerate(self.units)}
+        self._unit_ids = [u.unit_id for u in self.units]
         self.low_battery = [float(u.low_battery_frac) for u in plan.drive_units]
         self.stations = [StationRec(s.station_id, s.kind, s.cell) for s in plan.stations]
         self.station_index = {s.station_id: i for i, s in enumerate(self.stations)}

@@ -74,11 +74,17 @@ class DigestBuilder:
     def build(self, t_s: float, minute: int, *, labour=None, vetoed: int = 0) -> dict:
         d = self.d
         open_lines = d._open_lines_all()
+        # pods on their way to each station: trips with a unit and trips waiting for one, counted in
+        # one pass (a pass over every unit per station was ~0.3 s a minute on fc_2000's 144 stations)
+        on_way_of = [0] * len(d.stations)
+        for u in d.units:
+            if u.trip is not None:
+                on_way_of[u.trip.station] += 1
+        for t in d.trips:
+            on_way_of[t.station] += 1
         stations = []
         for k, s in enumerate(d.stations):
-            on_way = sum(1 for u in d.units if u.trip is not None and u.trip.station == k) + sum(
-                1 for t in d.trips if t.station == k
-            )
+            on_way = on_way_of[k]
             stations.append(
                 {
                     "id": s.station_id,
@@ -107,6 +113,9 @@ class DigestBuilder:
         waiting = np.zeros((AREAS, AREAS), dtype=np.int64)
         loaded = np.zeros((AREAS, AREAS), dtype=np.int64)
         heading = np.zeros((AREAS, AREAS), dtype=np.int64)
+        # each unit's battery bin, as indexing with one `searchsorted` per unit did (negative wraps)
+        bins = np.searchsorted(BATTERY_BINS, [u.battery_frac for u in d.units], side="right") - 1
+        np.add.at(battery, bins, 1)
         for i, u in enumerate(d.units):
             if u.failed:
                 states["failed"] += 1
@@ -116,7 +125,6 @@ class DigestBuilder:
                 states["pick_trip" if u.trip.kind == "pick" else "stow_trip"] += 1
             else:
                 states["idle"] += 1
-            battery[np.searchsorted(BATTERY_BINS, u.battery_frac, side="right") - 1] += 1
             a = (min(u.row // self._area_h, AREAS - 1), min(u.col // self._area_w, AREAS - 1))
             if u.goal is not None and u.cell != u.goal and u.cell == self._prev_cells[i]:
                 waiting[a] += 1  # on its way somewhere, yet where it stood a minute ago

@@ -40,20 +40,24 @@ class UnitAllocation(Policy):
         A unit still far away must not hold the station while nearer ones wait behind it; the
         trip being served stays first.
         """
-        dist = station.distance
-        r0, c0 = station.cell
         units = d.units
+        station.queue.sort(key=lambda trip: arrival_key(station, units, trip))
 
-        def key(trip: Trip) -> tuple:
-            if trip.phase == AT_STATION:
-                return (-1, 0)
-            r, c = units[trip.unit].cell
-            dd = int(dist[r, c])
-            if dd < 0:
-                dd = abs(r - r0) + abs(c - c0) + 1000
-            return (dd, trip.trip_id)
 
-        station.queue.sort(key=key)
+def arrival_key(station: StationRec, units: list, trip: Trip) -> tuple[int, int]:
+    """The default queue order's key of a queued trip: the trip being served first, then by its
+    unit's loaded-path distance to the station (Manhattan + 1000 off the paths), then trip id.
+
+    It reads only the trip's phase, id and its unit's cell, so a key stays valid while those do
+    (`Dispatcher._order_queues` keeps keys across ticks on that ground)."""
+    if trip.phase == AT_STATION:
+        return (-1, 0)
+    r, c = units[trip.unit].cell
+    dd = station.distance.item(r, c)
+    if dd < 0:
+        r0, c0 = station.cell
+        dd = abs(r - r0) + abs(c - c0) + 1000
+    return (dd, trip.trip_id)
 
 
 class NearestUnit(UnitAllocation):
