@@ -164,6 +164,10 @@ def test_priority_slack_lies_between_the_rule_and_no_rule():
     )
     some = accepted(lns_priority_slack=2, lns_crowd_radius=1, lns_crowd_share=0.5)
     assert strict <= some <= accepted(lns_priority_slack=2)
+    # units in a crowd may get their own slack: here every unit is in one
+    assert accepted(lns_crowd_radius=20, lns_crowd_share=0.01, lns_crowd_slack=2) == accepted(
+        lns_priority_slack=2
+    )
 
 
 def test_crowded_units_counts_the_window_around_each_unit():
@@ -196,6 +200,8 @@ def test_options_are_checked():
     for radius, share in ((-1, 0.5), (3, 0.0), (3, 1.5)):
         with pytest.raises(ValueError, match="lns_crowd_radius >= 0"):
             PIBTPlanner(operation_steps=3, lns_iterations=5, lns_crowd_radius=radius, lns_crowd_share=share)
+    with pytest.raises(ValueError, match="lns_crowd_slack must be >= 0"):
+        PIBTPlanner(operation_steps=3, lns_iterations=5, lns_crowd_radius=3, lns_crowd_slack=-1)
 
 
 SMALL_RUN = """
@@ -215,7 +221,7 @@ fleet = FleetArrays(start, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.one
 grid = GridMaps(pu, pu.copy())
 p = PIBTPlanner(
     operation_steps=3, lns_iterations=50, lns_size=5, lns_priority_slack=1, lns_slack_per_step={per_step},
-    lns_strict_age={per_step} * 8, lns_crowd_radius={per_step} * 2,
+    lns_strict_age={per_step} * 8, lns_crowd_radius={per_step} * 2, lns_crowd_slack={per_step} * 3,
 )
 p.reset(grid, n, seed=3)
 out = np.empty(n, np.int8)

@@ -2,8 +2,8 @@
 
 LNS with a relaxed priority rule (`fctwin.controller.planning.pibt`, ``lns_priority_slack``) gains
 early on MR24-WAREHOUSE and then falls behind as queues build up at the emitter bands, where a third
-of the fleet crowds; ``lns_crowd_radius`` / ``lns_crowd_share`` withhold the slack from units in
-such crowds, so trades that make a senior unit wait happen only where there is room.
+of the fleet crowds; ``lns_crowd_radius`` / ``lns_crowd_share`` / ``lns_crowd_slack`` give units in
+such crowds a slack of their own (more, or none), so trades can be aimed at the queues or kept out.
 """
 
 from __future__ import annotations

@@ -133,9 +133,9 @@ class PIBTPlanner:
         ``lns_strict_age`` (steps, default 0: off): a unit whose goal was set (or last reached) at
         least that many steps ago gets no slack, so LNS never delays the longest-waiting units.
         ``lns_crowd_radius`` (cells, default 0: off) and ``lns_crowd_share`` (default 0.5): a unit
-        where at least that share of the passable cells within the radius hold units gets no slack
-        (`fctwin.controller.planning.crowding`), so senior units are made to wait only where there
-        is room.
+        where at least that share of the passable cells within the radius hold units (a crowd, e.g.
+        a queue at an emitter; `fctwin.controller.planning.crowding`) gets ``lns_crowd_slack``
+        (steps, default 0: none) instead of ``lns_priority_slack``.
         ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
     bounded_tables:
         True (default): a new distance table (a unit driving to a pod, a parking spot, a pad, a
@@ -171,6 +171,7 @@ class PIBTPlanner:
         lns_strict_age: int = 0,
         lns_crowd_radius: int = 0,
         lns_crowd_share: float = 0.5,
+        lns_crowd_slack: int = 0,
         bounded_tables: bool = True,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
@@ -202,6 +203,9 @@ class PIBTPlanner:
             )
         self.lns_crowd_radius = int(lns_crowd_radius)
         self.lns_crowd_share = float(lns_crowd_share)
+        if int(lns_crowd_slack) < 0:
+            raise ValueError(f"lns_crowd_slack must be >= 0 (steps), not {lns_crowd_slack}")
+        self.lns_crowd_slack = int(lns_crowd_slack)
         self.last_lns = np.zeros(2, np.int64)  # last step: LNS iterations run, neighbourhoods accepted
         self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
         self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
@@ -513,11 +517,12 @@ class PIBTPlanner:
         slack = self.lns_slack
         if self.lns_strict_age > 0 or self.lns_crowd_radius > 0:
             slack[:] = KEY_PER_STEP * self.lns_priority_slack
+        if self.lns_crowd_radius > 0:  # units in a crowd (queues at the emitters) get their own slack
+            passable = (k["pass_u"] | k["pass_l"]).reshape(k["H"], k["W"])
+            crowded = crowded_units(k["pos_lin"], passable, self.lns_crowd_radius, self.lns_crowd_share)
+            slack[crowded] = KEY_PER_STEP * self.lns_crowd_slack
         if self.lns_strict_age > 0:  # the longest-waiting units get no slack
             slack[self.elapsed >= self.lns_strict_age] = 0
-        if self.lns_crowd_radius > 0:  # nor do units in a crowd (queues at the emitters)
-            passable = (k["pass_u"] | k["pass_l"]).reshape(k["H"], k["W"])
-            slack[crowded_units(k["pos_lin"], passable, self.lns_crowd_radius, self.lns_crowd_share)] = 0
         lns_refine_kernel(
             k["H"], k["W"], k["pos_lin"], k["heading"], k["active"], self.ops, self.op_ord, self.op_n,
             self.lns_key, prio_pos, slack, self.lns_slack_per_step,
