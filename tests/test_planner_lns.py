@@ -208,7 +208,6 @@ SMALL_RUN = """
 import numpy as np, sys
 sys.path.insert(0, {root!r})
 from fctwin.controller.planning.base import FleetArrays, GridMaps
-from fctwin.controller.planning.crowding import crowded_units
 from fctwin.controller.planning.pibt import PIBTPlanner
 from fctwin.controller.planning.validate import check_step
 rng = np.random.default_rng(9)
