@@ -11,6 +11,7 @@ from test_planner_pibt import ROOT, advance, random_instance
 
 from fctwin.controller.planning._lns_kernels import KEY_PER_STEP, lns_refine_kernel, rank_all
 from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.crowding import crowded_units
 from fctwin.controller.planning.pibt import PIBTPlanner
 from fctwin.controller.planning.reference_lns import reference_lns_refine
 
@@ -155,6 +156,36 @@ def test_priority_slack_lies_between_the_rule_and_no_rule():
     # no slack for units waiting at least lns_strict_age steps: here all of them, or none
     assert accepted(lns_priority_slack=2, lns_strict_age=5) == strict
     assert accepted(lns_priority_slack=2, lns_strict_age=6) == accepted(lns_priority_slack=2)
+    # no slack for units in a crowd: with a tiny share every unit is in one, with share 1 none is
+    # (the grid is not full)
+    assert accepted(lns_priority_slack=2, lns_crowd_radius=20, lns_crowd_share=0.01) == strict
+    assert accepted(lns_priority_slack=2, lns_crowd_radius=20, lns_crowd_share=1.0) == accepted(
+        lns_priority_slack=2
+    )
+    some = accepted(lns_priority_slack=2, lns_crowd_radius=1, lns_crowd_share=0.5)
+    assert strict <= some <= accepted(lns_priority_slack=2)
+    # units in a crowd may get their own slack: here every unit is in one
+    assert accepted(lns_crowd_radius=20, lns_crowd_share=0.01, lns_crowd_slack=2) == accepted(
+        lns_priority_slack=2
+    )
+
+
+def test_crowded_units_counts_the_window_around_each_unit():
+    rng = np.random.default_rng(1)
+    passable = rng.random((9, 11)) > 0.2
+    pos = rng.choice(np.flatnonzero(passable.ravel()), 30, replace=False)
+    occupied = np.zeros(passable.size, bool)
+    occupied[pos] = True
+    occupied = occupied.reshape(passable.shape)
+    for radius in (0, 1, 2, 5):
+        for share in (0.3, 0.5, 1.0):
+            expected = []
+            for p in pos:
+                y, x = divmod(int(p), passable.shape[1])
+                window = np.s_[max(0, y - radius) : y + radius + 1, max(0, x - radius) : x + radius + 1]
+                expected.append(occupied[window].sum() >= share * max(passable[window].sum(), 1))
+            assert crowded_units(pos, passable, radius, share).tolist() == expected
+    assert crowded_units(pos, passable, 0, 1.0).all()  # a unit fills its own one-cell window
 
 
 def test_options_are_checked():
@@ -166,6 +197,11 @@ def test_options_are_checked():
         PIBTPlanner(operation_steps=3, lns_iterations=5, lns_priority_slack=-1)
     with pytest.raises(ValueError, match="lns_strict_age must be >= 0"):
         PIBTPlanner(operation_steps=3, lns_iterations=5, lns_strict_age=-1)
+    for radius, share in ((-1, 0.5), (3, 0.0), (3, 1.5)):
+        with pytest.raises(ValueError, match="lns_crowd_radius >= 0"):
+            PIBTPlanner(operation_steps=3, lns_iterations=5, lns_crowd_radius=radius, lns_crowd_share=share)
+    with pytest.raises(ValueError, match="lns_crowd_slack must be >= 0"):
+        PIBTPlanner(operation_steps=3, lns_iterations=5, lns_crowd_radius=3, lns_crowd_slack=-1)
 
 
 SMALL_RUN = """
@@ -184,7 +220,7 @@ fleet = FleetArrays(start, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.one
 grid = GridMaps(pu, pu.copy())
 p = PIBTPlanner(
     operation_steps=3, lns_iterations=50, lns_size=5, lns_priority_slack=1, lns_slack_per_step={per_step},
-    lns_strict_age={per_step} * 8,
+    lns_strict_age={per_step} * 8, lns_crowd_radius={per_step} * 2, lns_crowd_slack={per_step} * 3,
 )
 p.reset(grid, n, seed=3)
 out = np.empty(n, np.int8)

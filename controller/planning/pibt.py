@@ -73,6 +73,7 @@ from fctwin.controller.planning._epibt_kernels import epibt_step_kernel, make_op
 from fctwin.controller.planning._kernels import pibt_step_kernel, prepare_kernel
 from fctwin.controller.planning._lns_kernels import KEY_PER_STEP, lns_refine_kernel, rank_all
 from fctwin.controller.planning.base import FleetArrays, GridMaps
+from fctwin.controller.planning.crowding import crowded_units
 from fctwin.controller.planning.distance import DistanceTables
 from fctwin.controller.planning.guidance import grid_highway_move_costs, highway_move_costs
 
@@ -131,6 +132,10 @@ class PIBTPlanner:
         operation when the step's refinement began, so a unit loses at most the slack per step.
         ``lns_strict_age`` (steps, default 0: off): a unit whose goal was set (or last reached) at
         least that many steps ago gets no slack, so LNS never delays the longest-waiting units.
+        ``lns_crowd_radius`` (cells, default 0: off) and ``lns_crowd_share`` (default 0.5): a unit
+        where at least that share of the passable cells within the radius hold units (a crowd, e.g.
+        a queue at an emitter; `fctwin.controller.planning.crowding`) gets ``lns_crowd_slack``
+        (steps, default 0: none) instead of ``lns_priority_slack``.
         ``last_lns`` holds the last step's [iterations run, neighbourhoods accepted].
     bounded_tables:
         True (default): a new distance table (a unit driving to a pod, a parking spot, a pad, a
@@ -164,6 +169,9 @@ class PIBTPlanner:
         lns_priority_slack: int = 0,
         lns_slack_per_step: bool = False,
         lns_strict_age: int = 0,
+        lns_crowd_radius: int = 0,
+        lns_crowd_share: float = 0.5,
+        lns_crowd_slack: int = 0,
         bounded_tables: bool = True,
     ) -> None:
         # operation_steps K > 0: plan K-action operations per unit (`_epibt_kernels`)
@@ -188,6 +196,16 @@ class PIBTPlanner:
         if int(lns_strict_age) < 0:
             raise ValueError(f"lns_strict_age must be >= 0 (steps; 0: off), not {lns_strict_age}")
         self.lns_strict_age = int(lns_strict_age)
+        if int(lns_crowd_radius) < 0 or not 0.0 < float(lns_crowd_share) <= 1.0:
+            raise ValueError(
+                f"need lns_crowd_radius >= 0 (cells; 0: off) and 0 < lns_crowd_share <= 1, "
+                f"not {lns_crowd_radius}, {lns_crowd_share}"
+            )
+        self.lns_crowd_radius = int(lns_crowd_radius)
+        self.lns_crowd_share = float(lns_crowd_share)
+        if int(lns_crowd_slack) < 0:
+            raise ValueError(f"lns_crowd_slack must be >= 0 (steps), not {lns_crowd_slack}")
+        self.lns_crowd_slack = int(lns_crowd_slack)
         self.last_lns = np.zeros(2, np.int64)  # last step: LNS iterations run, neighbourhoods accepted
         self.ops = make_operations(self.operation_steps) if self.operation_steps > 0 else None
         self.op_lateness = operation_lateness(self.ops) if self.ops is not None else None
@@ -501,8 +519,13 @@ class PIBTPlanner:
         else:
             prio_pos[:] = -1
         slack = self.lns_slack
-        if self.lns_strict_age > 0:  # the longest-waiting units get no slack
+        if self.lns_strict_age > 0 or self.lns_crowd_radius > 0:
             slack[:] = KEY_PER_STEP * self.lns_priority_slack
+        if self.lns_crowd_radius > 0:  # units in a crowd (queues at the emitters) get their own slack
+            passable = (k["pass_u"] | k["pass_l"]).reshape(k["H"], k["W"])
+            crowded = crowded_units(k["pos_lin"], passable, self.lns_crowd_radius, self.lns_crowd_share)
+            slack[crowded] = KEY_PER_STEP * self.lns_crowd_slack
+        if self.lns_strict_age > 0:  # the longest-waiting units get no slack
             slack[self.elapsed >= self.lns_strict_age] = 0
         lns_refine_kernel(
             k["H"], k["W"], k["pos_lin"], k["heading"], k["active"], self.ops, self.op_ord, self.op_n,
