@@ -351,3 +351,75 @@ print(json.dumps([first, after, t.tables[slots].astype(int).tolist(), t.extend_c
     jit, nojit = jit_and_nojit_outputs(code)
     assert jit == nojit
     assert jit[3] > 0 and min(jit[0]) < 1 << 40  # bounded at first, extended after the move
+
+
+@pytest.mark.parametrize("guidance", ["none", "highways"])
+def test_settle_shortcut_extends_exactly_the_tables_a_full_check_extends(guidance):
+    """`settle` skips a unit after one read when its own entry lies at least the largest move cost
+    inside the table's radius. With the shortcut disabled (every read checked) the same tables must
+    be extended to the same radii, step after step, as units jump about and pods move; and every
+    entry a unit reads equals that of complete tables built at the same steps."""
+    from fctwin.controller.planning.distance import COMPLETE, DistanceTables
+    from fctwin.controller.planning.guidance import highway_move_costs
+
+    rng = np.random.default_rng(23)
+    pu, storage, pods = _storage_floor(rng, H=24, W=46)
+    H, W = pu.shape
+    pl = pu & ~pods
+    cost = highway_move_costs(pl, penalty=3) if guidance == "highways" else None
+    fast, slow, full = (
+        DistanceTables(pu, pl, max_tables=64, move_cost=cost, bounded_margin=margin)
+        for margin in (1, 1, None)
+    )
+    slow.max_cost = np.int64(COMPLETE)  # d + max_cost never within the radius: every read checked
+    assert 1 <= fast.max_cost <= 4
+    cells = np.flatnonzero(pu.ravel()).astype(np.int32)
+    n = 24
+    goal = cells[rng.integers(0, cells.size, n)]
+    pos = cells[rng.integers(0, cells.size, n)]
+    loaded = rng.random(n) < 0.4
+    skipped_reads = 0
+    for step in range(80):
+        if step % 5 == 2:  # pods lifted and set down
+            for r, c in np.argwhere(storage)[rng.choice(int(storage.sum()), 6, replace=False)]:
+                pods[r, c] = not pods[r, c]
+        pl = pu & ~pods
+        # units step to a random neighbour, a few jump far (pushed aside, or a new errand)
+        r, c = pos // W, pos % W
+        d = rng.integers(0, 4, n)
+        r2 = np.clip(r + np.array([0, 1, 0, -1])[d], 0, H - 1)
+        c2 = np.clip(c + np.array([1, 0, -1, 0])[d], 0, W - 1)
+        pos = np.where(pu[r2, c2], r2 * W + c2, pos).astype(np.int32)
+        jump = rng.random(n) < 0.1
+        pos[jump] = cells[rng.integers(0, cells.size, int(jump.sum()))]
+        new_goal = rng.random(n) < 0.05
+        goal[new_goal] = cells[rng.integers(0, cells.size, int(new_goal.sum()))]
+        for t in (fast, slow, full):
+            t.sync_maps(pu, pl)
+            slots = np.full(n, -1, np.int32)
+            keys = np.where(loaded, H * W, 0) + goal
+            have = t.key_slot[keys]
+            stale = (t.slot_version < t.map_version[1]) & (step - t.slot_built >= t.refresh_steps)
+            keep = (have >= 0) & ~(loaded & stale[np.maximum(have, 0)])
+            slots[keep] = have[keep]
+            t.fill_slots(goal, loaded, slots, step, None if t is full else pos)
+            t.settle(pos, slots)
+            t.last_slots = slots
+        np.testing.assert_array_equal(fast.last_slots, slow.last_slots)
+        np.testing.assert_array_equal(fast.slot_radius, slow.slot_radius, err_msg=f"{step=}")
+        np.testing.assert_array_equal(fast.tables[fast.last_slots], slow.tables[slow.last_slots])
+        for i in range(n):  # the cells a PIBT step reads: own cell, neighbours passable for the load
+            m = pl if loaded[i] else pu
+            r, c = divmod(int(pos[i]), W)
+            for dr, dc in ((0, 0), *STEP):
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < H and 0 <= cc < W and ((dr, dc) == (0, 0) or m[rr, cc]):
+                    lin = rr * W + cc
+                    got = fast.distance(int(fast.last_slots[i]), lin)
+                    assert got == full.distance(int(full.last_slots[i]), lin), f"{step=}, unit {i}"
+        ci = fast.cell_index[pos]
+        own = fast.tables[fast.last_slots, np.maximum(ci, 0)].astype(np.int64)
+        radius = fast.slot_radius[fast.last_slots]
+        skipped_reads += int(((ci >= 0) & (own != 65535) & (own + fast.max_cost <= radius)).sum())
+    assert fast.extend_count == slow.extend_count > 20  # extensions really happened
+    assert skipped_reads > 200  # and the shortcut really skipped units
