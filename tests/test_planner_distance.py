@@ -346,11 +346,15 @@ t.fill_slots(goal, np.zeros(4, bool), slots, 0, pos)
 first = t.slot_radius[slots].tolist()
 t.settle(cells[rng.integers(0, cells.size, 4)], slots)  # the units moved elsewhere
 after = t.slot_radius[slots].tolist()
-print(json.dumps([first, after, t.tables[slots].astype(int).tolist(), t.extend_count]))
+bulk = DistanceTables(pu, pu, max_tables=8, move_cost=cost, bounded_margin=2)  # many goals at once
+many = bulk.slots_for(goal, np.zeros(4, bool), 0, pos)
+print(json.dumps([first, after, t.tables[slots].astype(int).tolist(), t.extend_count,
+                  bulk.slot_radius[many].tolist(), bulk.tables[many].astype(int).tolist()]))
 """
     jit, nojit = jit_and_nojit_outputs(code)
     assert jit == nojit
     assert jit[3] > 0 and min(jit[0]) < 1 << 40  # bounded at first, extended after the move
+    assert jit[4] == jit[0]  # the bulk path searches as far as the few-per-step path
 
 
 @pytest.mark.parametrize("guidance", ["none", "highways"])
@@ -423,3 +427,48 @@ def test_settle_shortcut_extends_exactly_the_tables_a_full_check_extends(guidanc
         skipped_reads += int(((ci >= 0) & (own != 65535) & (own + fast.max_cost <= radius)).sum())
     assert fast.extend_count == slow.extend_count > 20  # extensions really happened
     assert skipped_reads > 200  # and the shortcut really skipped units
+
+
+def test_many_new_goals_at_once_get_bounded_tables_in_the_slots_of_complete_ones():
+    """More than 64 missing tables in one step (the first step of a large fleet) take the bulk path
+    (`slots_for`); with bounded tables each is searched only as far as its units read it, in the
+    slot complete tables take, and the steps' actions equal those of complete tables."""
+    from fctwin.controller.planning.distance import COMPLETE
+
+    rng = np.random.default_rng(31)
+    pu, storage, pods = _storage_floor(rng, H=30, W=61)
+    cells = np.argwhere(pu)
+    n = 150
+    fleet = FleetArrays(
+        pos=cells[rng.choice(len(cells), n, replace=False)].astype(np.int32),
+        heading=rng.integers(0, 4, n).astype(np.int8),
+        goal=cells[rng.integers(0, len(cells), n)].astype(np.int32),
+        loaded=np.zeros(n, bool),
+        active=np.ones(n, bool),
+    )
+    fleet.goal[::10] = fleet.goal[0]  # units sharing a goal: the table reaches every one of them
+    grid = GridMaps(pu, pu & ~pods)
+    fleet.loaded = (rng.random(n) < 0.3) & grid.passable_loaded[fleet.pos[:, 0], fleet.pos[:, 1]]
+    planners = [PIBTPlanner(max_tables=3 * n, bounded_tables=b) for b in (True, False)]
+    outs = [np.empty(n, np.int8), np.empty(n, np.int8)]
+    for p in planners:
+        p.reset(grid, n, seed=2)
+    for t in range(12):
+        for p, out in zip(planners, outs, strict=True):
+            p.step(grid, fleet, out)
+        np.testing.assert_array_equal(outs[0], outs[1], err_msg=f"step {t}")
+        if t == 0:
+            bounded, complete = (p.tables for p in planners)
+            assert bounded.bfs_count == complete.bfs_count > 64  # the bulk path
+            np.testing.assert_array_equal(planners[0].goal_slot, planners[1].goal_slot)
+            np.testing.assert_array_equal(bounded.slot_key, complete.slot_key)
+            used = np.unique(planners[0].goal_slot)
+            assert (bounded.slot_radius[used] < COMPLETE).sum() > 0.8 * used.size
+            assert (complete.slot_radius[used] == COMPLETE).all()
+            for s in used:  # bounded: the complete entry within the radius, 65535 beyond
+                near = complete.tables[s] <= bounded.slot_radius[s]
+                np.testing.assert_array_equal(bounded.tables[s][near], complete.tables[s][near])
+                assert (bounded.tables[s][~near] == 65535).all()
+        fleet.pos, fleet.heading = check_step(
+            pu, grid.passable_loaded, fleet.pos, fleet.heading, fleet.loaded, fleet.active, outs[0]
+        )

@@ -664,6 +664,27 @@ def _fill_slots_kernel(
     return built
 
 
+@numba.njit(**NUMBA_OPTS)
+def _bounded_fill_kernel(
+    H, W, goals_c, loaded_cls, slots, unit_order, group_start, group_end, pos_lin, map_u, map_l, cell_index,
+    base_cells, nbr, move_cost, tables, slot_radius, margin, targets, buckets, bucket_len,
+):  # fmt: skip
+    """Bounded tables for many keys at once (`DistanceTables.slots_for`): table ``slots[k]`` to
+    compact cell ``goals_c[k]`` over the map of class ``loaded_cls[k]``, searched as far as the
+    units ``unit_order[group_start[k]:group_end[k]]`` (those with that key) read it, plus
+    ``margin`` (`_bounded_dial_kernel`), as `_fill_slots_kernel` searches a new key's table.
+    Writes ``slot_radius[slots[k]]``. targets: int32[>= 5 N] scratch."""
+    for k in range(goals_c.shape[0]):
+        m = map_l if loaded_cls[k] else map_u
+        n_t = 0
+        for j in range(group_start[k], group_end[k]):
+            n_t += _read_cells(H, W, pos_lin[unit_order[j]], m, cell_index, targets[n_t:], False)
+        slot_radius[slots[k]] = _bounded_dial_kernel(
+            nbr, m, base_cells, move_cost, goals_c[k], tables[slots[k]], targets[:n_t], np.int64(0), margin,
+            buckets, bucket_len,
+        )  # fmt: skip
+
+
 def _tiled_order(cells: np.ndarray, W: int, tile_rows: int = 8, tile_cols: int = 8) -> np.ndarray:
     """Linear cells ``int64[K]`` reordered tile by tile (8 x 8 cells, row-major inside a tile).
 
@@ -827,8 +848,9 @@ class DistanceTables:
 
         ``goal_slot`` comes from `fctwin.controller.planning._kernels.prepare_kernel` (-1 where the table is
         missing or stale). A few tables a step are built in one numba call; many at once (the first
-        step of a large fleet) go through `slots_for`, which recycles LRU slots in bulk (complete
-        tables). ``pos_lin`` (``int32[N]``, the units' linear cells) is needed with ``bounded_margin``.
+        step of a large fleet) go through `slots_for`, which recycles LRU slots in bulk (bounded like
+        the others with ``bounded_margin``). ``pos_lin`` (``int32[N]``, the units' linear cells) is
+        needed with ``bounded_margin``.
         """
         if pos_lin is None:
             if self.bounded_margin >= 0:
@@ -838,7 +860,7 @@ class DistanceTables:
             self._targets = np.empty(5 * goal_lin.shape[0], np.int32)
         missing = int(np.count_nonzero((goal_slot < 0) & (goal_lin >= 0)))
         if missing > 64:
-            goal_slot[:] = self.slots_for(goal_lin, loaded, step)
+            goal_slot[:] = self.slots_for(goal_lin, loaded, step, pos_lin)
             return
         built = _fill_slots_kernel(
             goal_lin, loaded, goal_slot, step, self.H * self.W, self.key_slot, self.slot_key,
@@ -920,8 +942,15 @@ class DistanceTables:
         self.key_slot[self.slot_key[in_cls]] = -1
         self.slot_key[in_cls] = -1
 
-    def slots_for(self, goal_lin: np.ndarray, loaded: np.ndarray, step: int) -> np.ndarray:
-        """Table slot for each unit (``int32[N]``, -1 where ``goal_lin`` is -1), computing missing ones."""
+    def slots_for(
+        self, goal_lin: np.ndarray, loaded: np.ndarray, step: int, pos_lin: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Table slot for each unit (``int32[N]``, -1 where ``goal_lin`` is -1), computing missing ones.
+
+        Missing tables are complete, or, given the units' cells ``pos_lin`` (``int32[N]``) and with
+        ``bounded_margin``, searched only as far as the units with that key read them
+        (`_bounded_fill_kernel`): the same slots either way (the first step of fc_2000 builds
+        ~2,000 tables here, the table of a unit's own pod or storage cell mostly a short search)."""
         hw = self.H * self.W
         has_goal = goal_lin >= 0
         keys = np.where(has_goal, loaded.astype(np.int64) * hw + goal_lin, -1)
@@ -964,22 +993,52 @@ class DistanceTables:
             self.slot_built[use] = step
             self.slot_radius[use] = COMPLETE
             self.slot_log_pos[use] = self._log_len
-            for cls in (0, 1):
-                sel = (new_keys // hw) == cls
-                if np.any(sel):
-                    goals = self.cell_index[new_keys[sel] - cls * hw]
-                    ok = goals >= 0  # goals outside the reset-time map: tables stay "unreachable"
-                    self.tables[use[sel][~ok]] = 65535
-                    live = self._maps[cls][self.base_cells]
-                    _fill_tables(
-                        self.fill_mode, self.nbr, live, self.move_cost, goals[ok], use[sel][ok], self.tables,
-                        self._queue, self._buckets if self._buckets is not None else self._no_buckets,
-                        self._bucket_len,
-                    )  # fmt: skip
-            self.bfs_count += int(new_keys.size)
+            if pos_lin is not None and self.bounded_margin >= 0:
+                self._bounded_fill(new_keys, use, keys, pos_lin)
+            else:
+                self._complete_fill(new_keys, use)
+            self.bfs_count += int(use.size)
             slots[missing] = self.key_slot[keys[missing]]
         self.slot_last_used[slots[slots >= 0]] = step
         return slots
+
+    def _complete_fill(self, new_keys: np.ndarray, use: np.ndarray) -> None:
+        """Complete tables for ``new_keys`` in slots ``use``, one kernel call per load class."""
+        hw = self.H * self.W
+        for cls in (0, 1):
+            sel = (new_keys // hw) == cls
+            if np.any(sel):
+                goals = self.cell_index[new_keys[sel] - cls * hw]
+                ok = goals >= 0  # goals outside the reset-time map: tables stay "unreachable"
+                self.tables[use[sel][~ok]] = 65535
+                live = self._maps[cls][self.base_cells]
+                _fill_tables(
+                    self.fill_mode, self.nbr, live, self.move_cost, goals[ok], use[sel][ok], self.tables,
+                    self._queue, self._buckets if self._buckets is not None else self._no_buckets,
+                    self._bucket_len,
+                )  # fmt: skip
+
+    def _bounded_fill(self, new_keys: np.ndarray, use: np.ndarray, keys: np.ndarray, pos_lin: np.ndarray):
+        """Bounded searches for the tables of ``new_keys`` (sorted, unique) in slots ``use``, as far
+        as the units with each key (``keys``: int64[N], -1 none) read them (`_bounded_fill_kernel`)."""
+        hw = self.H * self.W
+        goals_c = self.cell_index[new_keys % hw]
+        ok = goals_c >= 0  # goals outside the reset-time map: tables stay "unreachable"
+        self.tables[use[~ok]] = 65535
+        # the units with key new_keys[k]: unit_order[group_start[k]:group_end[k]]
+        unit_order = np.argsort(keys, kind="stable").astype(np.int32)
+        sorted_keys = keys[unit_order]
+        group_start = np.searchsorted(sorted_keys, new_keys[ok]).astype(np.int64)
+        group_end = np.searchsorted(sorted_keys, new_keys[ok], side="right").astype(np.int64)
+        if self._targets.size < 5 * pos_lin.shape[0]:
+            self._targets = np.empty(5 * pos_lin.shape[0], np.int32)
+        _bounded_fill_kernel(
+            self.H, self.W, goals_c[ok].astype(np.int32), new_keys[ok] >= hw, use[ok], unit_order,
+            group_start, group_end, np.ascontiguousarray(pos_lin, np.int32), self._maps[0], self._maps[1],
+            self.cell_index,
+            self.base_cells, self.nbr, self.move_cost, self.tables, self.slot_radius, self.bounded_margin,
+            self._targets, self._buckets, self._bucket_len,
+        )  # fmt: skip
 
     def distance(self, slot: int, cell_lin: int) -> int:
         """Distance (steps) from ``cell_lin`` to the table's goal; 65535 if unreachable (or, in a
