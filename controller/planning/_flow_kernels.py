@@ -18,23 +18,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from fctwin.controller.planning._kernels import neighbour
 from fctwin.controller.planning.numba_config import NUMBA_OPTS
 
 UNREACHED = 65535
-
-
-@numba.njit(**NUMBA_OPTS)
-def _step(H, W, u, d):
-    """Neighbour of cell ``u`` along heading ``d``, or -1 off the grid."""
-    r = u // W
-    c = u - r * W
-    if d == 0:
-        return u + 1 if c + 1 < W else -1
-    if d == 1:
-        return u + W if r + 1 < H else -1
-    if d == 2:
-        return u - 1 if c > 0 else -1
-    return u - W if r > 0 else -1
 
 
 @numba.njit(**NUMBA_OPTS)
@@ -79,7 +66,7 @@ def flow_field(H, W, passable, goal, base_cost, flow, flow_weight, out):
         if dv > dist[v]:
             continue  # a stale entry
         for d in range(4):
-            u = _step(H, W, v, (d + 2) % 4)  # u moves along heading d into v
+            u = neighbour(H, W, v, (d + 2) % 4)  # u moves along heading d into v
             if u < 0 or not passable[u]:
                 continue
             w = np.int64(base_cost[u, d]) + flow_weight * np.int64(flow[v, (d + 2) % 4])
@@ -117,7 +104,7 @@ def guide_path(H, W, passable, field, start, base_cost, flow, flow_weight, out_c
     while field[u] > 0 and m < out_cells.shape[0]:
         nxt = -1
         for d in range(4):
-            v = _step(H, W, u, d)
+            v = neighbour(H, W, u, d)
             if v < 0 or not passable[v] or field[v] >= UNREACHED:
                 continue
             w = np.int64(base_cost[u, d]) + flow_weight * np.int64(flow[v, (d + 2) % 4])
