@@ -77,6 +77,13 @@ class HilOptions:
     # checked against these cells, not against the fleet host's first frame (the run's start, where
     # a robot may well stand hours later), and not against the cells the replay passes through.
     resume_cells: Any = None
+    # Resuming after a dispatcher killed between sending a batch and journaling its frame: every
+    # drive unit's cell had it executed that batch (`cells_after_batch`), and the batch's step. A
+    # robot that did execute it stands one cell on, possibly where a simulated unit stood before
+    # that batch moved it away: its pose is checked against the simulated units' cells after the
+    # batch, and the same batch, sent again live, reaches it unheld (it acknowledges the repeats).
+    resume_sent_cells: Any = None
+    resume_sent_step: int | None = None
     step_s: float = 0.0  # announced in welcome (simulated seconds per batch)
     realtime_factor: float = 0.0  # announced in welcome (0: not paced)
     # The dispatcher's PUB socket for dashboards (recommendations; `fctwin serve --pub`), None: none.
@@ -93,6 +100,33 @@ def sim_cells_before_first_frame(hil: HilOptions) -> dict[tuple[int, int], str]:
     scene's start cells."""
     cells = hil.resume_cells if hil.resume_cells is not None else hil.start_cells
     return {tuple(cell): uid for uid, cell in (cells or {}).items() if uid not in hil.external_ids}
+
+
+def cells_after_batch(units: Any, batch: CommandBatch) -> dict[str, tuple[int, int]]:
+    """Cell of each drive unit in ``units`` (`UnitState`s) once it has executed its moves in ``batch``.
+
+    Turns change the heading the next forward move uses; a unit with no move keeps its cell. Whether
+    a move would have been vetoed is not known here: this is where a unit *may* stand.
+    """
+    moves: dict[str, list[int]] = {}
+    for c in batch.commands:
+        if isinstance(c, Move):
+            moves.setdefault(c.unit_id, []).append(c.action)
+    out = {}
+    for u in units:
+        if u.unit_type != DRIVE_UNIT_TYPE:
+            continue
+        row, col, heading = u.row, u.col, u.heading
+        for action in moves.get(u.unit_id, ()):
+            if action == Action.F:
+                dr, dc = FORWARD_DELTA[heading]
+                row, col = row + dr, col + dc
+            elif action == Action.R:
+                heading = (heading + 1) % 4
+            elif action == Action.C:
+                heading = (heading - 1) % 4
+        out[u.unit_id] = (row, col)
+    return out
 
 
 def floor_info(grid: Any) -> p.FloorInfo:
@@ -160,6 +194,13 @@ class HilFleetLink:
         # cell -> simulated drive unit, from the last fleet-host frame (the scene's start cells before)
         self._resuming = hil.resume_cells is not None
         self._sim_cells: dict[tuple[int, int], str] = sim_cells_before_first_frame(hil)
+        # Resuming after a batch sent but never journaled: the simulated units' cells after it
+        # (poses of robots that executed it are checked against these), until the first live tick.
+        self._sim_cells_sent: dict[tuple[int, int], str] | None = None
+        if self._resuming and hil.resume_sent_cells is not None:
+            self._sim_cells_sent = {
+                tuple(cell): uid for uid, cell in hil.resume_sent_cells.items() if uid not in hil.external_ids
+            }
         self.sim: ZmqFleetLink | None = None
         kwargs = dict(link_kwargs or {})
         kwargs["wait_for_start"] = False  # robots are served while the fleet host starts
@@ -208,7 +249,12 @@ class HilFleetLink:
         self._note_sim(frame)
         occupied = {(u.row, u.col) for u in frame.units if u.unit_type == DRIVE_UNIT_TYPE}
         occupied |= {(u.row, u.col) for u in self.states.values()}
+        # The batch a killed dispatcher sent, sent again: a robot that executed it already stands
+        # where it takes it; its (repeated) commands reach it unchecked and are acknowledged, not run.
+        ran = self._ran_sent_batch(batch.step)
+        unheld = {uid: external.pop(uid) for uid in ran if uid in external}
         external, held = hold_blocked_moves(external, self.states, occupied, batch.t_s)
+        external.update(unheld)
         self._events.extend(held)
         waiting = set()
         for uid, cmds in external.items():
@@ -267,6 +313,22 @@ class HilFleetLink:
     def _serve_robots(self) -> None:
         self._pump(0.0)
 
+    def _ran_sent_batch(self, step: int) -> set[str]:
+        """External units standing where the killed dispatcher's unjournaled batch (step ``step``)
+        takes them, on the first live tick of a resume; empty otherwise. Ends the resume picture."""
+        if self._sim_cells_sent is None:
+            return set()
+        self._sim_cells_sent = None
+        hil = self.hil
+        if step != hil.resume_sent_step:
+            return set()
+        return {
+            uid
+            for uid, st in self.states.items()
+            if tuple(hil.resume_sent_cells.get(uid, ())) == (st.row, st.col)
+            and tuple((hil.resume_cells or {}).get(uid, ())) != (st.row, st.col)
+        }
+
     def _note_sim(self, frame: TelemetryFrame) -> None:
         self._sim_cells = {
             (u.row, u.col): u.unit_id
@@ -288,7 +350,12 @@ class HilFleetLink:
             return f"heading {st.heading} is not 0..3"
         if not 0 <= st.mode <= int(UnitMode.FAILED):
             return f"mode {st.mode} is not 0..7"
-        other = self._sim_cells.get((r, c))
+        sim_cells = self._sim_cells
+        sent = self.hil.resume_sent_cells or {}
+        if self._sim_cells_sent is not None and tuple(sent.get(st.unit_id, ())) == (r, c):
+            # it executed the killed dispatcher's last batch: the simulated units did too, or will
+            sim_cells = self._sim_cells_sent
+        other = sim_cells.get((r, c))
         if other is None:
             other = next(
                 (u for u, s in self.states.items() if u != st.unit_id and (s.row, s.col) == (r, c)), None

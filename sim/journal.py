@@ -2,7 +2,10 @@
 
 `JournaledLink` wraps the fleet link of a run. Live, it records in the run store, every tick, the
 `CommandBatch` the dispatcher sent and the `TelemetryFrame` it received (msgpack bytes, as on the
-wire) and commits, so a dispatcher killed at any moment leaves every completed tick on disk.
+wire) and commits, so a dispatcher killed at any moment leaves every completed tick on disk. The
+batch is also written ahead, before it goes on the wire: a dispatcher killed between sending a batch
+and journaling its frame leaves that batch behind (`TickJournal.sent_after_last`), so a resume knows
+where a robot that executed it may stand (`fctwin.network.hil_link.cells_after_batch`).
 
 Resuming, it first *replays* the journal: the run loop and a fresh dispatcher run as usual, but
 each tick's frame comes from the journal instead of the fleet, and each batch the dispatcher
@@ -30,6 +33,7 @@ from fctwin.sim.runstore import RunStore
 
 _enc = msgspec.msgpack.Encoder()
 _dec_frame = msgspec.msgpack.Decoder(TelemetryFrame)
+_dec_batch = msgspec.msgpack.Decoder(CommandBatch)
 
 # Metadata that must match for a run to be resumed with this code and scene.
 RESUME_KEYS = ("scene_text", "seed", "version", "run_hours", "planner", "step_s", "agent")
@@ -66,6 +70,17 @@ class TickJournal:
     def record_initial(self, frame: TelemetryFrame) -> None:
         self.store.add_journal(-1, frame.t_s, None, _enc.encode(frame))
         self.store.commit()
+
+    def record_sent(self, batch: CommandBatch) -> None:
+        """Write-ahead: ``batch`` is about to be sent; committed before any unit can act on it."""
+        self.store.add_journal_sent(batch.step, batch.t_s, _enc.encode(batch))
+        self.store.commit()
+
+    def sent_after_last(self) -> CommandBatch | None:
+        """The batch sent after the last journaled tick and never journaled with its frame: the
+        stopped dispatcher's last word, which robots may or may not have executed. None if none."""
+        row = self.store.read_journal_sent()
+        return None if row is None else _dec_batch.decode(row[2])
 
     def record(self, batch: CommandBatch, frame: TelemetryFrame) -> None:
         self.store.add_journal(batch.step, batch.t_s, _enc.encode(batch), _enc.encode(frame))
@@ -135,6 +150,7 @@ class JournaledLink:
                     "journal (different code, scene or seed?)"
                 )
             return batch.step
+        self.journal.record_sent(batch)
         send = getattr(self.link, "send_batch", None)
         self._inner_token = send(batch) if send is not None else None
         return batch.step

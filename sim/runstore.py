@@ -99,6 +99,9 @@ CREATE TABLE IF NOT EXISTS recommendations (
 CREATE TABLE IF NOT EXISTS journal (
     step INTEGER PRIMARY KEY, t_s REAL NOT NULL, sent BLOB, received BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal_sent (
+    step INTEGER PRIMARY KEY, t_s REAL NOT NULL, sent BLOB NOT NULL
+);
 """
 
 
@@ -304,8 +307,24 @@ class RunStore:
         return out
 
     def add_journal(self, step: int, t_s: float, sent: bytes | None, received: bytes) -> None:
-        """One tick of the journal (``sent`` is None for the initial frame, step -1)."""
+        """One tick of the journal (``sent`` is None for the initial frame, step -1).
+
+        The tick is no longer in flight: its write-ahead row (`add_journal_sent`) goes in the same
+        transaction."""
         self.db.execute("INSERT OR REPLACE INTO journal VALUES (?, ?, ?, ?)", (step, t_s, sent, received))
+        self.db.execute("DELETE FROM journal_sent WHERE step <= ?", (step,))
+
+    def add_journal_sent(self, step: int, t_s: float, sent: bytes) -> None:
+        """Write-ahead: the batch of a tick about to go on the wire, before any unit can act on it."""
+        self.db.execute("INSERT OR REPLACE INTO journal_sent VALUES (?, ?, ?)", (step, t_s, sent))
+
+    def read_journal_sent(self) -> tuple[int, float, bytes] | None:
+        """The batch sent after the last journaled tick and never answered (a dispatcher killed
+        between sending and journaling it), or None."""
+        return self.db.execute(
+            "SELECT step, t_s, sent FROM journal_sent"
+            " WHERE step > (SELECT COALESCE(MAX(step), -2) FROM journal) ORDER BY step DESC LIMIT 1"
+        ).fetchone()
 
     def read_journal(self) -> list[tuple[int, float, bytes | None, bytes]]:
         """Every journaled tick in step order: (step, t_s, sent, received)."""
@@ -321,6 +340,7 @@ class RunStore:
         """
         self.db.execute("DELETE FROM poses WHERE step > ?", (after_step,))
         self.db.execute("DELETE FROM journal WHERE step > ?", (after_step,))
+        self.db.execute("DELETE FROM journal_sent")  # read before the resume (serve); sent again live
         self.db.execute("DELETE FROM summary")
         self.db.commit()
         n_events = self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]

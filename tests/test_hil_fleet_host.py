@@ -139,7 +139,7 @@ def test_after_a_replay_the_first_live_tick_gives_the_fleet_host_the_last_journa
     link.hil = HilOptions(bind="tcp://127.0.0.1:1", external_ids=frozenset({EXTERNAL}), external_wait_s=0.0)
     link.server, link.sim = _Server(), _Sim()
     link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
-    link._sim_cells, link._resuming = {}, True
+    link._sim_cells, link._resuming, link._sim_cells_sent = {}, True, None
     carrying = _state((3, 5), pod=155, mode=UnitMode.SETTING_DOWN)
     set_down = _state((3, 5), pod=-1)
     before = TelemetryFrame(step=9, t_s=9.0, units=[carrying])
@@ -185,7 +185,7 @@ def test_a_resumed_serve_checks_robots_poses_against_where_the_journal_left_the_
     link.hil, link.floor = resumed, floor_info(grid)
     link.server, link.sim = _Server(), _Sim()
     link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
-    link._resuming, link._sim_cells = True, sim_cells_before_first_frame(resumed)
+    link._resuming, link._sim_cells, link._sim_cells_sent = True, sim_cells_before_first_frame(resumed), None
     assert link._pose_problem(EXTERNAL, _state(now[EXTERNAL])) == ""  # T-02's start cell: free now
     assert "held by unit T-03" in link._pose_problem(EXTERNAL, _state(now["T-03"]))
     # a replayed tick puts the fleet host back at the start cells: robots are still checked against now
@@ -195,3 +195,79 @@ def test_a_resumed_serve_checks_robots_poses_against_where_the_journal_left_the_
     # a fresh serve checks against the scene's start
     link._resuming, link._sim_cells = False, sim_cells_before_first_frame(fresh)
     assert "held by unit T-02" in link._pose_problem(EXTERNAL, _state(now[EXTERNAL]))
+
+
+def test_a_robot_that_ran_the_killed_dispatchers_unjournaled_batch_is_welcomed_where_it_took_it():
+    """The dispatcher sent step 7 (T-03 east out of (2, 3), the robot east into it) and was killed
+    before journaling the frame. The robot executed its move; the journal still has T-03 at (2, 3).
+    Resuming, the robot must be welcomed there (it was refused for good before: `serve --resume`
+    gave up after --wait-s), one that did not execute it too, and the step-7 batch sent again live
+    must reach the robot unheld (it acknowledges the repeat) although T-03 now stands ahead of it."""
+    from fctwin.network.hil_link import HilFleetLink, HilOptions, cells_after_batch, floor_info
+    from fctwin.robots.messages import TelemetryFrame
+
+    grid = np.zeros((6, 8), dtype=np.uint8)
+    last = [_state((2, 2)), UnitState("T-03", "titan", 0, 2, 3, 0), UnitState("T-04", "titan", 0, 5, 0, 3)]
+    sent = CommandBatch(
+        step=7,
+        t_s=7.0,
+        commands=[
+            Move(70, "T-03", Action.F, 7),
+            Move(71, EXTERNAL, Action.F, 7),
+            Move(72, "T-04", Action.R, 7),
+        ],
+    )
+    after = cells_after_batch(last, sent)
+    assert after == {EXTERNAL: (2, 3), "T-03": (2, 4), "T-04": (5, 0)}
+    assert cells_after_batch([UnitState("T-05", "titan", 0, 3, 3, 0)], CommandBatch(
+        step=0, t_s=0.0, commands=[Move(1, "T-05", Action.C, 0), Move(2, "T-05", Action.F, 0)]
+    )) == {"T-05": (2, 3)}  # fmt: skip  # turned north (counter-clockwise from east), then forward
+
+    hil = HilOptions(
+        bind="tcp://127.0.0.1:1",
+        external_ids=frozenset({EXTERNAL}),
+        resume_cells={u.unit_id: (u.row, u.col) for u in last},
+        resume_sent_cells=after,
+        resume_sent_step=7,
+    )
+    sent_to: dict = {}
+
+    class _Server:
+        t_sim_s = 0.0
+
+        def poll(self, timeout_s):
+            return []
+
+        def send_commands(self, uid, batch):
+            sent_to[uid] = batch.commands
+            return False  # nobody waits for a report in this test
+
+    class _Sim:
+        def exchange(self, batch):  # the fleet host runs the step-7 batch again: T-03 moves on
+            return TelemetryFrame(step=8, t_s=8.0, units=[UnitState("T-03", "titan", 0, 2, 4, 0)])
+
+    def make_link():
+        link = HilFleetLink.__new__(HilFleetLink)  # no sockets, no fleet-host process: the bookkeeping only
+        link.hil, link.floor = hil, floor_info(grid)
+        link.server, link.sim = _Server(), _Sim()
+        link.states, link.reported_step, link._events, link._told_external = {}, {}, [], []
+        link._resuming = True
+        link._sim_cells = {(2, 3): "T-03", (5, 0): "T-04"}
+        link._sim_cells_sent = {(2, 4): "T-03", (5, 0): "T-04"}
+        return link
+
+    link = make_link()
+    assert link._pose_problem(EXTERNAL, _state((2, 3))) == ""  # ran it: welcomed where it took it
+    assert link._pose_problem(EXTERNAL, _state((2, 2))) == ""  # did not run it: where it was
+    assert "held by unit T-04" in link._pose_problem(EXTERNAL, _state((5, 0)))
+    link.states[EXTERNAL] = _state((2, 3))
+    frame = link.exchange(sent)
+    assert sent_to == {EXTERNAL: [sent.commands[1]]}  # the repeat reaches it: acknowledged, not run
+    assert not [e for e in frame.events if e.kind == "refused"]
+    assert link._pose_problem(EXTERNAL, _state((2, 3))) == ""  # live now: the fleet host's frame rules
+
+    link = make_link()  # a robot that did not run it gets the batch with the usual safety check
+    link.states[EXTERNAL] = _state((2, 2))
+    link._sim_cells_sent = {(2, 4): "T-03", (5, 0): "T-04"}
+    link.exchange(sent)
+    assert sent_to[EXTERNAL] == [sent.commands[1]]

@@ -144,3 +144,30 @@ def test_a_resumed_advise_run_makes_the_stored_recommendations_again_and_stops_w
     with pytest.raises(ResumeMismatchError, match="recommendation 1"):
         run_fc(scene, _opts(tmp_path, resume=True, agent="advise"))
     assert len(recs()) == len(made)  # nothing written before the mismatch was raised
+
+
+def test_a_batch_sent_but_never_journaled_is_written_ahead_and_found_by_a_resume(tmp_path):
+    """A dispatcher killed between sending a batch and journaling its frame leaves that batch behind:
+    robots may have executed it, so a resume must know it (`fctwin serve --resume` checks their poses
+    against it). A journaled tick consumes its write-ahead row."""
+
+    class _Killed(_SplitLink):
+        def receive_frame(self, token):
+            raise KeyboardInterrupt  # killed after the batch went on the wire
+
+    store = RunStore(tmp_path / "s.sqlite")
+    link = JournaledLink(_SplitLink(), TickJournal(store))
+    link.exchange(CommandBatch(step=0, t_s=0.0, commands=[Move(1, "T-01", 0, 0)]))
+    assert TickJournal(store).sent_after_last() is None  # answered and journaled: nothing in flight
+    link.link = _Killed()
+    batch = CommandBatch(step=1, t_s=1.0, commands=[Move(2, "T-01", 0, 1)])
+    with pytest.raises(KeyboardInterrupt):
+        link.exchange(batch)
+    store.close()
+    reopened = RunStore(tmp_path / "s.sqlite")  # what a resume reads
+    journal = TickJournal(reopened)
+    assert journal.sent_after_last() == batch
+    assert journal.last_frame().step == 1  # the last journaled frame is still the one before it
+    reopened.clear_derived(after_step=0)  # the resume sends it again, live
+    assert journal.sent_after_last() is None
+    reopened.close()

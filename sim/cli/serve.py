@@ -91,7 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Sessions, losses and refused messages, on stderr (the KPIs go to stdout as JSON).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from fctwin.network.hil_link import DRIVE_UNIT_TYPE, HilFleetLink, HilOptions
+    from fctwin.network.hil_link import DRIVE_UNIT_TYPE, HilFleetLink, HilOptions, cells_after_batch
     from fctwin.network.security import InsecureBindError, ServerKeys, check_bind_allowed
     from fctwin.sim.cli import UsageError
     from fctwin.sim.scene import load_scene
@@ -112,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     scene_path = Path(args.scene)
     seed, hours, agent = args.seed, args.hours, args.agent
-    resume_cells = None
+    resume_cells = resume_sent_cells = resume_sent_step = None
     if args.resume:
         from fctwin.sim.runstore import RunStore
 
@@ -130,13 +130,18 @@ def _serve(args: argparse.Namespace) -> int:
         store = RunStore(db)
         try:
             meta = store.read_meta()
-            last = TickJournal(store).last_frame()
+            journal = TickJournal(store)
+            last = journal.last_frame()
+            in_flight = journal.sent_after_last()
         except ResumeError as exc:
             raise UsageError(f"--resume {args.resume}: {exc}") from None
         finally:
             store.close()
         # Where the simulated units stood when the dispatcher stopped: robots re-register there.
         resume_cells = {u.unit_id: (u.row, u.col) for u in last.units if u.unit_type == DRIVE_UNIT_TYPE}
+        if in_flight is not None:  # sent, then killed before its frame was journaled
+            resume_sent_cells = cells_after_batch(last.units, in_flight)
+            resume_sent_step = in_flight.step
         seed = meta.get("seed") if seed is None else seed  # the run's own, unless overridden
         hours = meta.get("run_hours") if hours is None else hours
         agent = meta.get("agent") if agent is None else agent  # the run's manager unless named
@@ -160,6 +165,8 @@ def _serve(args: argparse.Namespace) -> int:
             grid=sc.grid,
             start_cells={u.unit_id: u.cell for u in sc.units},
             resume_cells=resume_cells,
+            resume_sent_cells=resume_sent_cells,
+            resume_sent_step=resume_sent_step,
             step_s=sc.step_s,
             realtime_factor=opts.speedup if opts.realtime else 0.0,
             pub_endpoint=args.pub,
