@@ -236,11 +236,19 @@ def kiva_fleet(n: int, rng: np.random.Generator):
 
 
 @needs_data
-def test_dense_kiva_lifelong_every_robot_keeps_reaching_goals():
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(guidance="highways+grid", guidance_penalty=1),
+        # windowed plans steering the step (the preset's 20 steps take ~10x the time here)
+        dict(guidance="highways+grid", guidance_penalty=1, aisle_penalty=3, window=8),
+    ],
+)
+def test_dense_kiva_lifelong_every_robot_keeps_reaching_goals(options):
     """300 robots on kiva.map (23% of the free cells, above RHCR's densest 220) for 3,000 steps."""
     rng = np.random.default_rng(7)
     kiva, grid, fleet = kiva_fleet(300, rng)
-    planner = GridPIBTPlanner(guidance="highways+grid", guidance_penalty=1)
+    planner = GridPIBTPlanner(**options)
     reached, max_gap = lifelong(grid, fleet, kiva.endpoints, 3000, rng, planner)
     assert reached.min() >= 10, f"robot {reached.argmin()} reached only {reached.min()} goals"
     assert max_gap.max() < 1000, f"robot {max_gap.argmax()} went {max_gap.max()} steps without a goal"
