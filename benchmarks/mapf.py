@@ -105,10 +105,13 @@ def grid_kiva_preset(n_agents: int, n_free_cells: int) -> dict[str, object]:
     140: 4.59/4.66/4.58, 220: 6.25/6.45/6.35. ``lanes`` and ``aisle_penalty`` were chosen on seeds
     10-14 (task-length weighted, 5 seeds): lanes 2.25 -> 2.27 at 60, 3.52 -> 3.56 at 100;
     aisle_penalty 3 4.63 -> 4.69 at 140, 5.64 -> 5.87 at 180, 6.36 -> 6.88 at 220.
+    At every density the step is steered by 20-step windowed plans (``window=20``), chosen on seeds
+    10-14: 2.27 / 3.56 / 4.69 / 5.87 / 6.88 -> 2.31 / 3.68 / 4.78 / 6.03 / 7.20 (w=10: 2.29 at 60;
+    w=30: 2.30 at 60, 4.80 at 140, but several times the work at 220).
     """
     if n_agents / max(n_free_cells, 1) >= 0.09:
-        return {"guidance": "highways+grid", "guidance_penalty": 1, "aisle_penalty": 3}
-    return {"guidance": "highways", "guidance_penalty": 6, "push_penalty": 1, "lanes": 1}
+        return {"guidance": "highways+grid", "guidance_penalty": 1, "aisle_penalty": 3, "window": 20}
+    return {"guidance": "highways", "guidance_penalty": 6, "push_penalty": 1, "lanes": 1, "window": 20}
 
 
 # not cached: this script runs both as __main__ and imported by file path (tests, kiva_seeds.py), and a

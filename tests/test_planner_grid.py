@@ -24,6 +24,7 @@ from fctwin.controller.planning.reference_grid import (
     reference_grid_step,
     reference_guide_path,
 )
+from fctwin.controller.planning.reference_window import reference_window_plans
 from fctwin.controller.planning.validate import StepViolationError, check_grid_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,8 @@ def test_registry_builds_the_grid_planner_and_rejects_rotation_options():
         GridPIBTPlanner(heading_tables=True)
     with pytest.raises(ValueError):
         GridPIBTPlanner(swap=True)
+    with pytest.raises(ValueError, match="window"):
+        GridPIBTPlanner(window=-1)
 
 
 def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
@@ -102,6 +105,71 @@ def test_kernel_matches_reference_and_never_conflicts_on_random_instances():
             reached = (fleet.pos == fleet.goal).all(axis=1)
             fleet.goal[reached] = cells[rng.integers(0, len(cells), int(reached.sum()))]
             fleet.active = rng.random(fleet.n) > 0.1  # units stop and resume at any step
+
+
+def test_window_plans_and_the_step_they_steer_match_the_references():
+    """Windowed plans equal the plain-Python twin, and the step ranking each plan's cell first too."""
+    planned = 0
+    for seed in range(30):
+        rng = np.random.default_rng(100 + seed)
+        grid, fleet, cells = random_instance(rng)
+        planner = GridPIBTPlanner(
+            guidance=("highways", "highways+grid", "none")[seed % 3],
+            guidance_penalty=int(rng.integers(0, 4)),
+            push_penalty=int(rng.integers(0, 3)),
+            window=int(rng.integers(1, 7)),
+        )
+        planner.reset(grid, fleet.n, seed=seed)
+        for _ in range(12):
+            inputs = planner.prepare_step(grid, fleet)
+            keys = ("H", "W", "pos_lin", "goal_slot", "loaded", "active", "pass_u", "pass_l", "cell_index")
+            ref_plan = reference_window_plans(
+                **{k: inputs[k] for k in keys}, goal_lin=planner.goal_lin, tables=inputs["tables"],
+                move_cost=inputs["move_cost"], order=inputs["order"], window=planner.window,
+            )  # fmt: skip
+            np.testing.assert_array_equal(inputs["plan_next"], ref_plan, err_msg=f"seed {seed}")
+            planned += int((ref_plan >= 0).sum())
+            ours = run_kernel(planner, inputs)
+            np.testing.assert_array_equal(ours, reference_grid_step(**inputs), err_msg=f"seed {seed}")
+            advance(grid, fleet, ours)
+            reached = (fleet.pos == fleet.goal).all(axis=1)
+            fleet.goal[reached] = cells[rng.integers(0, len(cells), int(reached.sum()))]
+            fleet.active = rng.random(fleet.n) > 0.1
+    assert planned > 1000  # the plans were exercised, not skipped
+
+
+def arrival_steps(grid: GridMaps, fleet: FleetArrays, planner: GridPIBTPlanner, steps: int) -> list[int]:
+    """Step at which each unit first stands on its goal (-1: never), the run checked by the validator."""
+    planner.reset(grid, fleet.n, seed=0)
+    out = np.empty(fleet.n, np.int8)
+    arrived = [-1] * fleet.n
+    for t in range(1, steps + 1):
+        planner.step(grid, fleet, out)
+        advance(grid, fleet, out)
+        for i in range(fleet.n):
+            if arrived[i] < 0 and (fleet.pos[i] == fleet.goal[i]).all():
+                arrived[i] = t
+    return arrived
+
+
+def test_window_sends_the_lower_unit_round_before_a_head_on_meeting():
+    """Two units swap ends of a corridor that has a longer parallel one: with a window the lower unit
+    sees the other's path and takes the long way at once (7 and 11 steps, nobody waits); one step
+    ahead it meets the other head-on first and is pushed back."""
+    passable = np.ones((3, 8), bool)
+    passable[1, 1:7] = False  # corridor row 2 and the long way round by row 0
+    grid = GridMaps(passable, passable.copy())
+
+    def fleet():
+        ends = np.array([[2, 0], [2, 7]], np.int32)
+        return FleetArrays(
+            ends.copy(), np.zeros(2, np.int8), ends[::-1].copy(), np.zeros(2, bool), np.ones(2, bool)
+        )
+
+    windowed = arrival_steps(grid, fleet(), GridPIBTPlanner(guidance="none", window=12), 30)
+    assert sorted(windowed) == [7, 11]
+    one_step = arrival_steps(grid, fleet(), GridPIBTPlanner(guidance="none"), 30)
+    assert min(one_step) == 7 and max(one_step) > 11
 
 
 def test_grid_validator_catches_each_kind_of_violation():
@@ -168,11 +236,19 @@ def kiva_fleet(n: int, rng: np.random.Generator):
 
 
 @needs_data
-def test_dense_kiva_lifelong_every_robot_keeps_reaching_goals():
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(guidance="highways+grid", guidance_penalty=1),
+        # windowed plans steering the step (the preset's 20 steps take ~10x the time here)
+        dict(guidance="highways+grid", guidance_penalty=1, aisle_penalty=3, window=8),
+    ],
+)
+def test_dense_kiva_lifelong_every_robot_keeps_reaching_goals(options):
     """300 robots on kiva.map (23% of the free cells, above RHCR's densest 220) for 3,000 steps."""
     rng = np.random.default_rng(7)
     kiva, grid, fleet = kiva_fleet(300, rng)
-    planner = GridPIBTPlanner(guidance="highways+grid", guidance_penalty=1)
+    planner = GridPIBTPlanner(**options)
     reached, max_gap = lifelong(grid, fleet, kiva.endpoints, 3000, rng, planner)
     assert reached.min() >= 10, f"robot {reached.argmin()} reached only {reached.min()} goals"
     assert max_gap.max() < 1000, f"robot {max_gap.argmax()} went {max_gap.max()} steps without a goal"
@@ -187,6 +263,7 @@ def test_dense_kiva_lifelong_every_robot_keeps_reaching_goals():
         dict(guidance="highways", guidance_penalty=6, push_penalty=1, lanes=1),  # the kiva presets
         dict(guidance="highways+grid", guidance_penalty=1, aisle_penalty=3),
         dict(guidance="none", flow_weight=1),
+        dict(guidance="highways+grid", guidance_penalty=1, aisle_penalty=3, window=20),
     ],
 )
 def test_kiva_map_short_lifelong_run_is_conflict_free_and_productive(options):
@@ -276,6 +353,7 @@ for options in (
     dict(),
     dict(guidance="highways+grid", guidance_penalty=1, push_penalty=1),
     dict(guidance="highways", lanes=1, flow_weight=2),
+    dict(guidance="highways", lanes=1, window=5),
 ):
     fleet = FleetArrays(start.copy(), np.zeros(n, np.int8), goal.copy(), np.zeros(n, bool), np.ones(n, bool))
     p = GridPIBTPlanner(**options); p.reset(grid, n, seed=2)

@@ -44,6 +44,7 @@ def grid_fill_candidates(
     keys,
     near,
     W,
+    plan_next,
 ):
     """Sort unit ``i``'s next cells (stay + allowed neighbours) by key, best first, into ``cand[i]``.
 
@@ -83,6 +84,10 @@ def grid_fill_candidates(
     else:
         stay = 1 + best
     keys[0] = 16 * stay + 8 + 4  # its own cell counts as occupied; equal costs favour moving
+    if plan_next[i] >= 0:  # a windowed plan's next cell comes first (`_window_kernels`)
+        for a in range(n):
+            if cand[i, a] == plan_next[i]:
+                keys[a] = -1
     sort_candidates(keys, cand, i, n)
     ncand[i] = n
 
@@ -105,6 +110,7 @@ def grid_pibt_step_kernel(
     push_penalty,
     stall,
     stall_div,
+    plan_next,
     occ_now,
     occ_next,
     next_lin,
@@ -120,7 +126,8 @@ def grid_pibt_step_kernel(
     int32[N], goal_slot int32[N] (-1 no goal), loaded/active bool[N], pass_u/pass_l bool[H*W],
     cell_index int32[H*W], tables uint16[S, n_cells] (cell distances, one entry per cell; raises
     ValueError for rotation-aware tables), move_cost uint8[n_cells, 4], order int32[N] (units by
-    decreasing priority), tie int8[N, 5], push_penalty int, stall int32[N], stall_div int.
+    decreasing priority), tie int8[N, 5], push_penalty int, stall int32[N], stall_div int,
+    plan_next int32[N] (a windowed plan's next cell, ranked first; -1: none, `_window_kernels`).
     Scratch: occ_now/occ_next int32[H*W] (all -1 on entry, left all -1), next_lin int32[N],
     cand int32[N, 5], ncand/cidx/stack int32[N]. Output: out_actions int8[N], the heading of the
     move (0 E, 1 S, 2 W, 3 N) or `GRID_WAIT`. Every planned move is executed as planned, so
@@ -166,6 +173,7 @@ def grid_pibt_step_kernel(
             keys,
             near,
             W,
+            plan_next,
         )
         cidx[root] = 0
         ret = -1  # -1 fresh / resumed after a child failed, 1 child succeeded
@@ -192,7 +200,7 @@ def grid_pibt_step_kernel(
                     stack[sp] = j
                     grid_fill_candidates(
                         j, pos_lin, occ_now, tie, direction_between(W, pos_lin[i], pos_lin[j]), push_penalty,
-                        stall, stall_div, cand, ncand, keys, near, W,
+                        stall, stall_div, cand, ncand, keys, near, W, plan_next,
                     )  # fmt: skip
                     cidx[j] = 0
                     pushed = True

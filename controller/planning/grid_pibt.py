@@ -22,8 +22,9 @@ unit still strictly decreases its guided distance); a dense lifelong test checks
 from the rotation model: plain cell distance tables (one entry per cell), no rotation conversion (a
 planned move is executed as planned), no swap/pull option, and ties between equal costs go first
 to a cell nobody stands on (pibt2's lifelong tie-break). Options of this model only (see the class):
-``aisle_penalty``, ``lanes`` (keep right among equal costs) and ``flow_weight`` (contraflow-priced
-guide fields, `fctwin.controller.planning._flow_kernels`).
+``aisle_penalty``, ``lanes`` (keep right among equal costs), ``flow_weight`` (contraflow-priced
+guide fields, `fctwin.controller.planning._flow_kernels`) and ``window`` (windowed prioritized plans
+steering the step, `fctwin.controller.planning._window_kernels`).
 
 Actions (``int8``): 0 right (col + 1), 1 down (row + 1), 2 left (col - 1), 3 up (row - 1), 4 wait;
 that is, the heading of the move as in the rotation model (0 E, 1 S, 2 W, 3 N), and 4 for waiting.
@@ -36,6 +37,7 @@ import numpy as np
 
 from fctwin.controller.planning._flow_kernels import UNREACHED, advance_paths, flow_field, guide_path
 from fctwin.controller.planning._grid_kernels import GRID_WAIT, grid_pibt_step_kernel
+from fctwin.controller.planning._window_kernels import window_plans_kernel
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.guidance import grid_highway_move_costs
 from fctwin.controller.planning.pibt import PIBTPlanner
@@ -61,6 +63,11 @@ class GridPIBTPlanner(PIBTPlanner):
         0 (default): off. W > 0: a unit that gets a new goal follows its own distance field in which a
         move costs ``W`` more per move planned against it on the other units' guide paths
         (contraflow, `fctwin.controller.planning._flow_kernels`), instead of its goal's table.
+    window:
+        0 (default): off. w > 0: before each step the units plan, in priority order, paths of up to w
+        steps against the space-time reservations of the units before them (windowed prioritized
+        planning, as RHCR's windows; `fctwin.controller.planning._window_kernels`); each plan's next
+        cell is the unit's first choice in the PIBT step, which still decides every move.
 
     ``heading_tables`` and ``swap`` do not apply to this model and raise ValueError when set.
     ``FleetArrays.heading`` is ignored.
@@ -77,6 +84,7 @@ class GridPIBTPlanner(PIBTPlanner):
         aisle_penalty: int | None = None,
         lanes: bool = False,
         flow_weight: int = 0,
+        window: int = 0,
         **options,
     ) -> None:
         if heading_tables or swap:
@@ -88,6 +96,9 @@ class GridPIBTPlanner(PIBTPlanner):
         if int(flow_weight) < 0:
             raise ValueError(f"flow_weight must be >= 0 (0: off), not {flow_weight}")
         self.flow_weight = int(flow_weight)
+        if not 0 <= int(window) <= 64:
+            raise ValueError(f"window must be in 0..64 steps (0: off), not {window}")
+        self.window = int(window)
         super().__init__(**options)
 
     def _kernel_key(self) -> str:
@@ -105,6 +116,20 @@ class GridPIBTPlanner(PIBTPlanner):
         self._free_pad = None
         if self.flow_weight > 0:
             self._flow_reset(grid, n_agents)
+        H, W = grid.shape
+        w = max(self.window, 1)
+        self.plan_next = np.full(n_agents, -1, np.int32)
+        # scratch of `window_plans_kernel` (stamped, so never cleared)
+        self._win = (
+            np.zeros((w + 1, H * W), np.int32),  # res_id
+            np.zeros((w + 1, H * W), np.int64),  # res_stamp
+            np.zeros((w + 1, H * W), np.int32),  # g
+            np.zeros((w + 1, H * W), np.int64),  # g_stamp
+            np.zeros((w + 1, H * W), np.int32),  # parent
+            np.zeros((w + 1, H * W), np.int32),  # layer
+            np.zeros(w + 1, np.int32),  # layer_n
+            np.zeros(2, np.int64),  # stamps
+        ) if self.window > 0 else None  # fmt: skip
 
     def _flow_reset(self, grid: GridMaps, n: int) -> None:
         """Scratch of the contraflow guide fields (see `_flow_kernels`): one field per unit."""
@@ -139,6 +164,13 @@ class GridPIBTPlanner(PIBTPlanner):
             self._lane_ties(k["pos_lin"], grid)
         if self.flow_weight > 0:
             self._flow_fields(k)
+        if self.window > 0:
+            window_plans_kernel(
+                k["H"], k["W"], k["pos_lin"], self.goal_lin, k["goal_slot"], k["loaded"], k["active"],
+                k["pass_u"], k["pass_l"], k["cell_index"], k["tables"], k["move_cost"], k["order"],
+                self.window, *self._win, self.plan_next,
+            )  # fmt: skip
+        k["plan_next"] = self.plan_next  # last: the kernel's argument after stall_div (-1: no plan)
         return k
 
     def _flow_fields(self, k: dict[str, object]) -> None:

@@ -30,8 +30,12 @@ def reference_grid_step(
     push_penalty: int = 0,
     stall: np.ndarray | None = None,
     stall_div: int = 0,
+    plan_next: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return ``int8[N]`` actions for one step; arguments as in `grid_pibt_step_kernel` (no scratch)."""
+    """Return ``int8[N]`` actions for one step; arguments as in `grid_pibt_step_kernel` (no scratch).
+
+    ``plan_next[i]`` >= 0 (a windowed plan's next cell, `reference_window`) ranks that cell first.
+    """
     n = len(pos_lin)
     cur = [int(p) for p in pos_lin]
     stopped = {cur[i] for i in range(n) if not active[i]}
@@ -72,6 +76,8 @@ def reference_grid_step(
         # the stay counts as occupied with tie 4: equal costs favour moving
         scored = [((stay, 1, 4), 0, cur[i])]
         scored += [((ranked, occ, t), k + 1, v) for k, (_, ranked, occ, t, v) in enumerate(moves)]
+        if plan_next is not None and plan_next[i] >= 0:  # the plan's cell first, the rest as ranked
+            scored = [((-1, 0, 0), k, v) if v == plan_next[i] else (key, k, v) for key, k, v in scored]
         scored.sort()  # stable on equal keys, as the kernel's insertion sort
         return [v for _, _, v in scored]
 
