@@ -65,6 +65,7 @@ from fctwin.controller.records import (
 )
 from fctwin.controller.stations import StationLayout
 from fctwin.controller.stock import StockControl
+from fctwin.controller.telemetry_columns import ColumnsIngest
 from fctwin.controller.trips import TripExecution
 from fctwin.robots.messages import CommandBatch, TelemetryFrame
 
@@ -148,6 +149,10 @@ class Dispatcher(
         self.loaded = np.zeros(n, dtype=bool)
         self.active = np.ones(n, dtype=bool)
         self._pos_flat = self.pos.reshape(-1)  # views, for fast per-tick refills
+        # Units marked failed (`_unit_failed` sets it, `unit_recovered` clears it): telemetry as
+        # columns is read as arrays only while no unit is failed or reported failed.
+        self.failed_units: set[int] = set()
+        self._columns = ColumnsIngest()
         self._goal_flat = self.goal.reshape(-1)
         self.actions = np.full(n, 3, dtype=np.int8)
         self._prepare_stations()

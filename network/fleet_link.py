@@ -379,7 +379,7 @@ def serve_fleet_host(
     latest = host.initial_frame()
 
     def units() -> list[p.UnitInfo]:
-        return [p.UnitInfo(unit_id=u.unit_id, unit_type=u.unit_type, state=u) for u in latest.units]
+        return [p.UnitInfo(unit_id=u.unit_id, unit_type=u.unit_type, state=u) for u in latest.all_states()]
 
     client = FleetClient(
         ClientConfig(

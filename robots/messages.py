@@ -18,6 +18,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import msgspec
+import numpy as np
 
 MESSAGE_SCHEMA_VERSION = 1
 
@@ -189,10 +190,130 @@ class UnitEvent(msgspec.Struct, frozen=True):
     data: dict[str, int | float | str] = {}
 
 
-class TelemetryFrame(msgspec.Struct, tag="telemetry", frozen=True):
-    """One batched telemetry frame from a fleet host (or one robot) for one step."""
+# The columns of a `UnitColumns` block: name -> little-endian dtype. Fixed widths, so a C client
+# writes them with memcpy; the receiver reads each as a numpy array without one object per unit.
+UNIT_COLUMNS: dict[str, str] = {
+    "mode": "<u1",
+    "row": "<i4",
+    "col": "<i4",
+    "heading": "<u1",
+    "pod_id": "<i4",
+    "battery_frac": "<f8",
+    "busy_until_s": "<f8",
+}
+UNIT_ID_SEPARATOR = "\n"
+_ids_checked = ""  # the last `UnitColumns.unit_ids` found well formed
+
+
+class UnitColumns(msgspec.Struct, frozen=True):
+    """The states of ``n`` units of one type as columns (a large fleet host's telemetry).
+
+    Row k is the `UnitState` of the k-th id of ``unit_ids`` (the ids joined by a newline): each
+    field of `UNIT_COLUMNS` is ``n`` packed little-endian values (msgpack bin). The same values as
+    ``n`` `UnitState` maps, bit for bit, read into arrays at once (`arrays`) instead of decoded
+    into ``n`` objects; `states` makes the objects for readers that want them.
+    """
+
+    n: int
+    unit_type: str
+    unit_ids: str
+    mode: bytes
+    row: bytes
+    col: bytes
+    heading: bytes
+    pod_id: bytes
+    battery_frac: bytes
+    busy_until_s: bytes
+
+    @staticmethod
+    def from_arrays(unit_ids: str, unit_type: str, **columns) -> UnitColumns:
+        """Pack the columns (array-likes, one value per unit; converted to `UNIT_COLUMNS`' types)."""
+        n = unit_ids.count(UNIT_ID_SEPARATOR) + 1 if unit_ids else 0
+        packed = {
+            name: np.ascontiguousarray(columns[name], dtype=dt).tobytes() for name, dt in UNIT_COLUMNS.items()
+        }
+        return UnitColumns(n=n, unit_type=unit_type, unit_ids=unit_ids, **packed)
+
+    @staticmethod
+    def from_states(states: list[UnitState]) -> UnitColumns:
+        """The columns of ``states`` (all of one ``unit_type``); `states` gives them back."""
+        kinds = {s.unit_type for s in states}
+        if len(kinds) > 1:
+            raise ValueError(f"one unit type per UnitColumns block, got {sorted(kinds)}")
+        return UnitColumns.from_arrays(
+            UNIT_ID_SEPARATOR.join(s.unit_id for s in states),
+            kinds.pop() if kinds else "",
+            **{name: [getattr(s, name) for s in states] for name in UNIT_COLUMNS},
+        )
+
+    def ids(self) -> list[str]:
+        return self.unit_ids.split(UNIT_ID_SEPARATOR) if self.n else []
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Each column as a read-only numpy array of ``n`` values (views of the message's bytes)."""
+        return {name: np.frombuffer(getattr(self, name), dtype=dt) for name, dt in UNIT_COLUMNS.items()}
+
+    def problem(self) -> str:
+        """Why this block cannot be read ("" if it can): a column of the wrong length, bad ids."""
+        if self.n < 0:
+            return f"columns.n is {self.n}"
+        for name, dt in UNIT_COLUMNS.items():
+            size = np.dtype(dt).itemsize
+            got = len(getattr(self, name))
+            if got != self.n * size:
+                return (
+                    f"columns.{name} holds {got} bytes; {self.n} units of {np.dtype(dt).name}"
+                    f" ({self.n * size} bytes) expected"
+                )
+        global _ids_checked
+        if self.unit_ids is _ids_checked or self.unit_ids == _ids_checked:
+            return ""  # a fleet host sends the same ids every frame: checked once
+        ids = self.ids()
+        if len(ids) != self.n:
+            return f"columns.unit_ids names {len(ids)} units; n is {self.n}"
+        for k, uid in enumerate(ids):
+            if not 1 <= len(uid) <= 64:
+                return f"columns.unit_ids[{k}] is {len(uid)} characters (1..64)"
+        _ids_checked = self.unit_ids
+        return ""
+
+    def states(self) -> list[UnitState]:
+        """The block as `UnitState` objects, in row order (as the per-unit form decodes them)."""
+        a = self.arrays()
+        kind = self.unit_type
+        return [
+            UnitState(uid, kind, m, r, c, h, p, b, t)
+            for uid, m, r, c, h, p, b, t in zip(
+                self.ids(),
+                a["mode"].tolist(),
+                a["row"].tolist(),
+                a["col"].tolist(),
+                a["heading"].tolist(),
+                a["pod_id"].tolist(),
+                a["battery_frac"].tolist(),
+                a["busy_until_s"].tolist(),
+                strict=True,
+            )
+        ]
+
+
+class TelemetryFrame(msgspec.Struct, tag="telemetry", frozen=True, omit_defaults=True):
+    """One batched telemetry frame from a fleet host (or one robot) for one step.
+
+    ``columns`` (optional, omitted when None): more unit states, as one `UnitColumns` block; the
+    frame's units are then the block's rows followed by ``units`` (`all_states`). A fleet host sends
+    it only when its link asks (`fctwin run` with a large fleet); readers that want objects call
+    `all_states`, readers on the hot path read the block's arrays.
+    """
 
     step: int
     t_s: float
     units: list[UnitState]
     events: list[UnitEvent] = []
+    columns: UnitColumns | None = None
+
+    def all_states(self) -> list[UnitState]:
+        """Every unit's state in frame order: the block's rows (if any), then ``units``."""
+        if self.columns is None:
+            return self.units
+        return [*self.columns.states(), *self.units]

@@ -32,10 +32,12 @@ import numpy as np
 from fctwin.robots.floor import DOCK, STORAGE, WALL
 from fctwin.robots.messages import (
     FORWARD_DELTA,
+    UNIT_ID_SEPARATOR,
     Action,
     CommandBatch,
     Move,
     TelemetryFrame,
+    UnitColumns,
     UnitEvent,
     UnitMode,
     UnitState,
@@ -81,6 +83,7 @@ class FleetHost:
         world: bool = True,
         exclude_units: frozenset[str] = frozenset(),
         station_fidelity: str = "fast",
+        telemetry_columns: bool = False,
     ):
         if isinstance(scene, Scene):
             self.scene = scene
@@ -144,6 +147,11 @@ class FleetHost:
         self._titan_ids = [t.unit_id for t in self.titans]
         self._row_of = {uid: k for k, uid in enumerate(self._titan_ids)}
         self._titan_type = Titan.unit_type
+        # Frames carry the simulated Titans' states as one `UnitColumns` block instead of a
+        # `UnitState` each (the link asks for it: `fctwin run` on a large fleet); stations and the
+        # rest stay per unit. The same states either way, read by the dispatcher as arrays.
+        self.telemetry_columns = bool(telemetry_columns)
+        self._titan_ids_joined = UNIT_ID_SEPARATOR.join(self._titan_ids)
         # Cell -> row of the unit standing there, for the swap check (-1: none); the rows the step
         # wrote are cleared again after each check.
         self._occupant = np.full(sc.grid.shape, -1, dtype=np.int64) if self.arrays is not None else None
@@ -175,7 +183,7 @@ class FleetHost:
 
     def initial_frame(self) -> TelemetryFrame:
         self._refresh_carried()
-        return TelemetryFrame(step=0, t_s=0.0, units=self._unit_states(), events=[])
+        return self._frame(0, 0.0, [])
 
     def apply(self, batch: CommandBatch) -> TelemetryFrame:
         t_to = max(self.t_s, batch.t_s) + self.step_s
@@ -205,7 +213,35 @@ class FleetHost:
                 self._world_sync_due = self.step_index % self._world_sync_steps == 0
             else:
                 self._update_world(prev)
-        return TelemetryFrame(step=self.step_index, t_s=t_to, units=self._unit_states(), events=events)
+        return self._frame(self.step_index, t_to, events)
+
+    def _frame(self, step: int, t_s: float, events: list[UnitEvent]) -> TelemetryFrame:
+        if not self.telemetry_columns:
+            return TelemetryFrame(step=step, t_s=t_s, units=self._unit_states(), events=events)
+        return TelemetryFrame(
+            step=step,
+            t_s=t_s,
+            units=[s.state() for s in self.stations],
+            events=events,
+            columns=self._titan_columns(),
+        )
+
+    def _titan_columns(self) -> UnitColumns:
+        """The simulated Titans' states as one block: the rows of `_unit_states`' Titans, bit for bit."""
+        a = self.arrays
+        if a is None:
+            return UnitColumns.from_states([t.state() for t in self.titans])
+        return UnitColumns.from_arrays(
+            self._titan_ids_joined,
+            self._titan_type,
+            mode=a.mode,
+            row=a.row,
+            col=a.col,
+            heading=a.heading,
+            pod_id=a.pod_id,
+            battery_frac=a.battery_frac_array(),
+            busy_until_s=a.busy_until_s,
+        )
 
     def _handle_commands(self, batch: CommandBatch) -> list[UnitEvent]:
         """Give each command to its unit, in batch order; return the events they produced.

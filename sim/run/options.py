@@ -48,6 +48,11 @@ class RunOptions:
     # ``publish_recommendation(fctwin.network.protocol.Recommendation)`` (`fctwin run --pub`); None:
     # the link's own (`fctwin serve --pub`: the dispatcher server's PUB socket), if it has one.
     publisher: object | None = None
+    # How the fleet host reports its drive units over the zmq link: "auto" (one columnar block for
+    # COLUMNS_MIN_UNITS or more in a headless fast run with no viewer, else one state per unit),
+    # "on" or "off". The same frames either way (tests/test_telemetry_columns.py); columns are cheaper
+    # to make and read for a large fleet.
+    telemetry_columns: str = "auto"
 
 
 @dataclass

@@ -23,6 +23,26 @@ def host_world(opts: RunOptions) -> bool:
     return bool(opts.world and (opts.gui or opts.realtime))
 
 
+# From this many drive units a headless fast run's fleet host reports them as one `UnitColumns`
+# block (see `telemetry_columns`). The fleet host steps them as arrays from the same size
+# (`fctwin.sim.fleet_host.ARRAY_MIN_UNITS`), so the block is a copy of its arrays.
+COLUMNS_MIN_UNITS = 1000
+
+
+def telemetry_columns(scene: Scene, opts: RunOptions) -> bool:
+    """Whether the fleet host sends its drive units' states as columns (`RunOptions.telemetry_columns`).
+
+    "auto" asks for them only where every reader of the frames reads columns (the dispatcher, the
+    run's tracker and station log, the journal): a headless, unpaced run without a live viewer.
+    """
+    choice = opts.telemetry_columns
+    if choice not in ("auto", "on", "off"):
+        raise ValueError(f"RunOptions.telemetry_columns is {choice!r}; expected auto, on or off")
+    if choice != "auto":
+        return choice == "on"
+    return not (opts.gui or opts.realtime) and opts.viewer is None and len(scene.units) >= COLUMNS_MIN_UNITS
+
+
 def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
     realtime_factor = opts.speedup if opts.realtime else None
     if opts.link == "local":
@@ -35,6 +55,7 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
             realtime_factor=realtime_factor,
             station_fidelity=opts.station_fidelity,
             world=opts.world,
+            telemetry_columns=telemetry_columns(scene, opts),
         )
         return LocalFleetLink(host), host
     from fctwin.network.fleet_link import ZmqFleetLink
@@ -44,7 +65,11 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         seed=scene.seed,
         gui=opts.gui,
         realtime_factor=realtime_factor,
-        host_options={"station_fidelity": opts.station_fidelity, "world": host_world(opts)},
+        host_options={
+            "station_fidelity": opts.station_fidelity,
+            "world": host_world(opts),
+            "telemetry_columns": telemetry_columns(scene, opts),
+        },
         # run_fc builds the dispatcher (planner warm-up, ~1.5 s) while the fleet host starts.
         wait_for_start=False,
     )
