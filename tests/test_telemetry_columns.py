@@ -251,3 +251,46 @@ def test_a_run_with_columnar_telemetry_is_the_same_run(link, small_scene_dict, w
 def test_telemetry_columns_option_is_checked(tmp_path):
     with pytest.raises(ValueError, match="RunOptions.telemetry_columns is 'yes'; expected auto, on or off"):
         run_fc("fc_small", RunOptions(telemetry_columns="yes", hours=0.01, runs_dir=tmp_path))
+
+
+def test_the_run_tracker_counts_a_block_as_it_counts_unit_states(small_scene_dict, write_scene):
+    """Distance, collisions (two units on one cell, counted every tick until they part) and poses."""
+    from fctwin.sim.run.tracker import Tracker
+    from fctwin.sim.scene import load_scene
+
+    scene = load_scene(write_scene(small_scene_dict))
+    start = [UnitState(u.unit_id, "titan", 0, *u.cell, u.heading) for u in scene.units]
+    station = UnitState(scene.stations[0].station_id, "station", int(UnitMode.SERVING), 0, 0, 0)
+    r0, c0 = start[0].row, start[0].col
+    ticks = [
+        start[2:],  # units 0 and 1 not seen yet
+        start,
+        [_moved(start[0], 1, 0), *start[1:]],  # one cell south
+        [
+            _moved(start[0], 1, 0),
+            UnitState(start[1].unit_id, "titan", 0, r0 + 1, c0, 0),
+            *start[2:],
+        ],  # shared
+        [_moved(start[0], 1, 0), UnitState(start[1].unit_id, "titan", 0, r0 + 1, c0, 1), *start[2:]],
+        [_moved(start[0], 1, 3), *start[1:]],
+    ]
+    counts = []
+    for columns in (False, True):
+        tracker = Tracker(scene)
+        seen = []
+        for k, states in enumerate(ticks):
+            if columns:
+                frame = TelemetryFrame(k, k * 1.0, [station], columns=UnitColumns.from_states(states))
+            else:
+                frame = TelemetryFrame(k, k * 1.0, [*states, station])
+            tracker.observe_frame(frame)
+            seen.append((tracker.distance_cells, tracker.collisions, tracker.poses().tolist()))
+        counts.append((seen, tracker._n_seen, tracker.busy_ticks))
+    assert counts[0] == counts[1]
+    # unit 0: 1 cell south, then 3 east; unit 1: to the cell south of unit 0's start and back again
+    there = abs(start[1].row - r0 - 1) + abs(start[1].col - c0)
+    assert counts[0][0][-1][:2] == (1 + 3 + 2 * there, 2)  # two ticks with one shared cell
+
+
+def _moved(s: UnitState, dr: int, dc: int) -> UnitState:
+    return UnitState(s.unit_id, s.unit_type, 1, s.row + dr, s.col + dc, s.heading)
