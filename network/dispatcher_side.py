@@ -267,7 +267,7 @@ class DispatcherServer:
         if self._send_raw(s.routing_id, data):
             s.last_sent_s = self.clock()
             if msg_type == p.COMMAND and self.config.track_commands:
-                self.note_sent(body.commands)
+                self.note_sent(body.all_commands())
             return seq
         return 0
 

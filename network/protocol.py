@@ -451,6 +451,14 @@ def _check_limits(msg_type: str, body: Any) -> str:
             return f"{len(body.commands)} commands > {MAX_COMMANDS_PER_BATCH}"
         if len(body.external) > MAX_UNITS_PER_FRAME:
             return f"{len(body.external)} external units > {MAX_UNITS_PER_FRAME}"
+        moves = body.moves
+        if moves is not None:
+            n_commands = len(body.commands) + moves.n
+            if n_commands > MAX_COMMANDS_PER_BATCH:
+                return f"{n_commands} commands > {MAX_COMMANDS_PER_BATCH}"
+            problem = moves.problem()
+            if problem:
+                return problem
     elif msg_type == WELCOME and body.floor is not None:
         if len(body.floor.codes) != body.floor.rows * body.floor.cols:
             return f"floor: {len(body.floor.codes)} codes for {body.floor.rows} x {body.floor.cols} cells"

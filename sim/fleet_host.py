@@ -36,6 +36,7 @@ from fctwin.robots.messages import (
     Action,
     CommandBatch,
     Move,
+    MoveColumns,
     TelemetryFrame,
     UnitColumns,
     UnitEvent,
@@ -256,7 +257,7 @@ class FleetHost:
         by_id, rows_of, titans = self.by_id, self._row_of, self.titans
         a = self.arrays
         if a is None:  # a small fleet: every command through its unit
-            for cmd in batch.commands:
+            for cmd in batch.all_commands():
                 unit = by_id.get(cmd.unit_id)
                 if unit is None:
                     events.append(
@@ -335,9 +336,81 @@ class FleetHost:
                 events.append(unit._refuse(cmd, t_s, reason))
                 continue
             taken[k] = action
+        if batch.moves is not None and batch.moves.n:
+            self._handle_move_block(batch.moves, t_s, events, taken, snap)
         if taken:
             a.pending[list(taken)] = list(taken.values())
         return events
+
+    def _handle_move_block(self, block: MoveColumns, t_s: float, events: list, taken: dict, snap) -> None:
+        """The moves of a `MoveColumns` block, after the batch's other commands: the same window, rules
+        and events as the `Move` path of `_handle_commands`, one row at a time in block order."""
+        a = self.arrays
+        rows_of, titans, by_id = self._row_of, self.titans, self.by_id
+        floor = self.floor
+        codes, height, width, resting = floor._codes, floor.height, floor.width, floor.pods
+        if snap is None:
+            snap = (
+                a.row.tolist(),
+                a.col.tolist(),
+                a.heading.tolist(),
+                a.pod_id.tolist(),
+                a.stopped.tolist(),
+                a.timed_op.tolist(),
+            )
+        rows, cols, heads, pods, stopped, timed = snap
+        cols_ = block.arrays()
+        step = block.step
+        for uid, cid, action in zip(
+            block.ids(), cols_["command_id"].tolist(), cols_["action"].tolist(), strict=True
+        ):
+            k = rows_of.get(uid)
+            if k is None:  # not a simulated Titan: the unit itself (or an error), as a `Move`
+                unit = by_id.get(uid)
+                if unit is None:
+                    events.append(UnitEvent(uid, "error", t_s, cid, {"reason": "unknown unit"}))
+                    continue
+                events.extend(unit.handle(Move(cid, uid, action, step), t_s))
+                if (j := rows_of.get(uid)) is not None:
+                    stopped[j], timed[j] = a.stopped.item(j), a.timed_op.item(j)
+                continue
+            unit = titans[k]
+            if cid >= 0 and unit._recent.check_and_remember(cid):
+                events.append(UnitEvent(uid, "ack", t_s, cid, {"duplicate": 1}))
+                continue
+            if action == _WAIT:
+                taken[k] = action
+                continue
+            if not stopped[k] and timed[k] == TIMED_NONE:
+                if action == _FORWARD:
+                    dr, dc = FORWARD_DELTA[heads[k]]
+                    r, c = rows[k] + dr, cols[k] + dc
+                    if 0 <= r < height and 0 <= c < width:
+                        code = codes[r][c]
+                        if (
+                            code != WALL
+                            and code != DOCK
+                            and not (code == STORAGE and pods[k] >= 0 and (r, c) in resting)
+                        ):
+                            taken[k] = action
+                            continue
+                elif action in (_RIGHT, _LEFT):
+                    taken[k] = action
+                    continue
+            reason = move_refusal(
+                floor,
+                action,
+                stopped=stopped[k],
+                timed_op=timed[k],
+                row=rows[k],
+                col=cols[k],
+                heading=heads[k],
+                loaded=pods[k] >= 0,
+            )
+            if reason is not None:
+                events.append(unit._refuse(Move(cid, uid, action, step), t_s, reason))
+                continue
+            taken[k] = action
 
     def _unit_states(self) -> list[UnitState]:
         """Every unit's state, simulated Titans (from the arrays at once) then stations, as

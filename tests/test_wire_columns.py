@@ -1,9 +1,10 @@
-"""Columnar telemetry (`UnitColumns`): the same frames, the same dispatcher, the same run, and clear
-errors for a block that cannot be read.
+"""Columnar blocks on the wire (`UnitColumns` in telemetry, `MoveColumns` in command batches): the same
+frames, commands, dispatcher and run as one object per unit and move, and clear errors for a block
+that cannot be read.
 
-A large fleet host reports its drive units as one block of packed columns instead of one `UnitState`
-each (docs/protocol.md, "UnitColumns"); the dispatcher, the run's tracker and the journal read it.
-Every check here compares the columnar path with the per-unit one on the same input.
+A large fleet host reports its drive units as one block of packed columns, and the dispatcher sends
+its moves as one (docs/protocol.md, "UnitColumns", "MoveColumns"). Every check here compares the
+columnar path with the per-object one on the same input.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from fctwin.controller.orders import Order, OrderLine
 from fctwin.network import protocol as p
 from fctwin.network.dispatcher_side import DispatcherServer, Received, ServerConfig
 from fctwin.network.protocol import ErrorCode, ProtocolError
-from fctwin.robots.messages import UNIT_COLUMNS, TelemetryFrame, UnitColumns, UnitMode, UnitState
+from fctwin.robots.messages import (
+    UNIT_COLUMNS,
+    CommandBatch,
+    Lift,
+    Move,
+    MoveColumns,
+    TelemetryFrame,
+    UnitColumns,
+    UnitMode,
+    UnitState,
+)
 from fctwin.sim.fleet_host import FleetHost
 from fctwin.sim.run import RunOptions, floorplan_from_scene, run_fc
 
@@ -91,7 +102,65 @@ def test_a_block_that_cannot_be_read_is_a_schema_error_naming_what_is_wrong():
     assert f"{n + 1} units > {n}" in err.detail
 
 
-def _fields(c: UnitColumns) -> dict:
+def test_a_move_block_decodes_to_the_moves_it_was_made_of_and_a_bad_one_is_a_schema_error():
+    moves = [Move(101, "T-01", 0, 7), Move(102, "T-03", 2, 7), Move(2**62, "T-02", 1, 7)]
+    lift = Lift(100, "T-09", 4)
+    batch = CommandBatch(step=7, t_s=8.8, commands=[lift], moves=MoveColumns.from_moves(moves))
+    got = p.decode(p.encode(p.COMMAND, batch, sender="dispatcher", seq=3)).body
+    assert got.all_commands() == [lift, *moves] and got.commands == [lift]
+    assert b"moves" not in p.encode(p.COMMAND, CommandBatch(7, 8.8, [lift]), sender="dispatcher", seq=4)
+    good = batch.moves
+    cases = [
+        ({"action": good.action[:2]}, "moves.action holds 2 bytes; 3 moves of uint8 (3 bytes) expected"),
+        ({"command_id": good.command_id + b"x"}, "moves.command_id holds 25 bytes; 3 moves of int64"),
+        ({"unit_ids": "T-01\nT-03"}, "moves.unit_ids names 2 units; n is 3"),
+        ({"unit_ids": "T-01\n" + "x" * 65 + "\nT-02"}, "moves.unit_ids[1] is 65 characters (1..64)"),
+    ]
+    for change, detail in cases:
+        bad = CommandBatch(7, 8.8, [], moves=MoveColumns(**{**_fields(good), **change}))
+        with pytest.raises(ProtocolError) as err:
+            p.decode(p.encode(p.COMMAND, bad, sender="dispatcher", seq=5))
+        assert err.value.code == ErrorCode.SCHEMA and detail in err.value.detail
+
+
+@pytest.mark.parametrize("arrays", [False, True], ids=["titan objects", "titan arrays"])
+def test_a_fleet_host_executes_a_move_block_as_it_executes_moves(
+    arrays, small_scene_dict, write_scene, monkeypatch
+):
+    """Refusals (a forward into a wall), duplicates (an id seen before), unknown units and moves to a
+    station: the same events and frames from a block as from `Move`s."""
+    if arrays:
+        monkeypatch.setattr(fleet_host_module, "ARRAY_MIN_UNITS", 1)
+    path = write_scene(small_scene_dict)
+    hosts = [FleetHost(path, world=False) for _ in range(2)]
+    ids = [t.unit_id for t in hosts[0].titans]
+    station = hosts[0].stations[0].unit_id
+    script = [
+        [Move(1, ids[0], 0, 1), Move(2, ids[1], 1, 1), Move(3, "T-nobody", 0, 1), Move(4, station, 0, 1)],
+        [Move(1, ids[0], 0, 2), Move(5, ids[2], 2, 2), Move(6, ids[0], 0, 2)],  # 1 again: duplicate
+        *[[Move(10 + 10 * k + j, ids[j], 0, 3 + k) for j in range(len(ids))] for k in range(12)],
+    ]
+    events = [[], []]
+    for k, moves in enumerate(script):
+        step = moves[0].step
+        frames = [
+            hosts[0].apply(CommandBatch(step, step * 1.0, moves)),
+            hosts[1].apply(CommandBatch(step, step * 1.0, [], moves=MoveColumns.from_moves(moves))),
+        ]
+        assert frames[0] == frames[1], f"batch {k}"
+        for e, f in zip(events, frames, strict=True):
+            e += f.events
+    said = {(e.kind, str(e.data.get("reason", e.data.get("duplicate")))[:12]) for e in events[0]}
+    for what in [
+        ("ack", "1"),
+        ("error", "unknown unit"),
+        ("refused", "cannot enter"),
+        ("refused", "human statio"),
+    ]:
+        assert what in said, said
+
+
+def _fields(c) -> dict:
     return {name: getattr(c, name) for name in c.__struct_fields__}
 
 
@@ -155,9 +224,9 @@ def _unit_fields(d: Dispatcher) -> list[tuple]:
 def test_the_dispatcher_reads_a_block_as_it_reads_unit_states(
     arrays, small_scene_dict, write_scene, monkeypatch
 ):
-    """Two fleet hosts and two dispatchers, one pair per unit and one in columns (over the wire
-    codec), tick by tick: the same frames, commands, unit records and planner arrays, through a unit
-    reported failed and back (where the block is read unit by unit)."""
+    """Two fleet hosts and two dispatchers, one pair per unit and move and one in columns (over the
+    wire codec both ways), tick by tick: the same frames, commands, unit records and planner arrays,
+    through a unit reported failed and back (where the block is read unit by unit)."""
     if arrays:
         monkeypatch.setattr(fleet_host_module, "ARRAY_MIN_UNITS", 1)
     path = write_scene(small_scene_dict)
@@ -165,6 +234,7 @@ def test_the_dispatcher_reads_a_block_as_it_reads_unit_states(
     assert (hosts[1].arrays is not None) == arrays
     plan, config = floorplan_from_scene(hosts[0].scene)
     ds = [Dispatcher(plan, config) for _ in hosts]
+    ds[1].move_columns = True
     skus = [int(s) for s in plan.slot_sku[0] if s >= 0][:1] + [int(s) for s in plan.slot_sku[5] if s >= 0][:1]
     for d in ds:
         for k in range(8):
@@ -184,7 +254,10 @@ def test_the_dispatcher_reads_a_block_as_it_reads_unit_states(
         if tick == 90:  # and idle again: it has recovered
             a, b = _with_mode(a, victim, int(UnitMode.IDLE)), _with_mode(b, victim, int(UnitMode.IDLE))
         batches = [ds[0].tick(a), ds[1].tick(b)]
-        assert batches[0] == batches[1], f"tick {tick}"
+        batches[1] = p.decode(p.encode(p.COMMAND, batches[1], sender="dispatcher", seq=tick + 1)).body
+        assert batches[0].moves is None and batches[1].moves is not None
+        assert batches[0].commands == batches[1].all_commands(), f"tick {tick}"
+        assert not any(type(c).__name__ == "Move" for c in batches[1].commands)
         assert _unit_fields(ds[0]) == _unit_fields(ds[1]), f"tick {tick}"
         for name in ("pos", "heading", "loaded", "active"):
             assert np.array_equal(getattr(ds[0], name), getattr(ds[1], name)), f"{name}, tick {tick}"
@@ -240,7 +313,7 @@ def test_a_run_with_columnar_telemetry_is_the_same_run(link, small_scene_dict, w
     for mode in ("off", "on"):
         res = run_fc(
             path,
-            RunOptions(link=link, runs_dir=tmp_path / mode, record_poses=True, telemetry_columns=mode),
+            RunOptions(link=link, runs_dir=tmp_path / mode, record_poses=True, wire_columns=mode),
         )
         kpis = {k: v for k, v in res.kpis.items() if k not in _TIMED_KPIS}
         results[mode] = (_run_digest(res.db_path), kpis)
@@ -249,8 +322,8 @@ def test_a_run_with_columnar_telemetry_is_the_same_run(link, small_scene_dict, w
 
 
 def test_telemetry_columns_option_is_checked(tmp_path):
-    with pytest.raises(ValueError, match="RunOptions.telemetry_columns is 'yes'; expected auto, on or off"):
-        run_fc("fc_small", RunOptions(telemetry_columns="yes", hours=0.01, runs_dir=tmp_path))
+    with pytest.raises(ValueError, match="RunOptions.wire_columns is 'yes'; expected auto, on or off"):
+        run_fc("fc_small", RunOptions(wire_columns="yes", hours=0.01, runs_dir=tmp_path))
 
 
 def test_the_run_tracker_counts_a_block_as_it_counts_unit_states(small_scene_dict, write_scene):
