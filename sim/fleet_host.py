@@ -15,6 +15,10 @@ keeps numba out of the process. Either way each is a Titan unit (its own command
 window, events), so a hardware robot can take any one's place; tests/test_titan_arrays.py checks
 that both give the same frames.
 
+Asked for by its link (`fctwin run` on a large fleet, `RunOptions.wire_columns`), it reports its Titans
+as one `UnitColumns` block and takes the dispatcher's moves as one `MoveColumns` block: the same
+states and moves as the per-unit messages, without an object for each (docs/protocol.md).
+
 It is reached only through a link (`fctwin.sim.fleet_link_local` in-process,
 `fctwin.network.fleet_link` over ZeroMQ in its own process), so the dispatcher cannot tell it from
 hardware. As its own program, ``python -m fctwin.sim.fleet_host --spec FILE`` serves one fleet
