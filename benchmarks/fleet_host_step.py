@@ -41,6 +41,9 @@ class Recording(msgspec.Struct):
     scene_data: bytes  # `Scene.as_data()`, msgpack: how the fleet-host program gets its scene
     batches: list[bytes]  # each a msgpack CommandBatch, in tick order
     frame_digests: list[str]  # sha1 of each frame's msgpack, in tick order
+    # whether the run's fleet host reported (and its batches carried) columnar blocks, as `fctwin run`
+    # chooses for the scene (`RunOptions.wire_columns`); the replay's host does the same
+    wire_columns: bool = False
 
 
 def record(scene: str, minutes: float, out: Path) -> None:
@@ -50,12 +53,14 @@ def record(scene: str, minutes: float, out: Path) -> None:
     batches: list[bytes] = []
     digests: list[str] = []
     scene_data: list[bytes] = []
+    columns: list[bool] = []
     enc = msgspec.msgpack.Encoder()
     orig = LocalFleetLink.exchange
 
     def exchange(self, batch):
         if not scene_data:
             scene_data.append(enc.encode(self.host.scene.as_data()))
+            columns.append(self.host.telemetry_columns)
         batches.append(enc.encode(batch))
         frame = orig(self, batch)
         digests.append(hashlib.sha1(enc.encode(frame)).hexdigest())
@@ -70,7 +75,7 @@ def record(scene: str, minutes: float, out: Path) -> None:
             )
     finally:
         LocalFleetLink.exchange = orig
-    out.write_bytes(enc.encode(Recording(scene, scene_data[0], batches, digests)))
+    out.write_bytes(enc.encode(Recording(scene, scene_data[0], batches, digests, columns[0])))
     print(
         f"recorded {len(batches)} ticks of {scene} to {out};"
         f" utilisation {res.kpis['drive_unit_utilisation']:.1%}"
@@ -87,7 +92,7 @@ def replay(path: Path, skip_minutes: float, profile: int, world: bool = False) -
     enc = msgspec.msgpack.Encoder()
     batches = [dec.decode(b) for b in rec.batches]
     t0 = time.perf_counter()
-    host = FleetHost(msgspec.msgpack.decode(rec.scene_data), world=world)
+    host = FleetHost(msgspec.msgpack.decode(rec.scene_data), world=world, telemetry_columns=rec.wire_columns)
     scene = host.scene
     build_s = time.perf_counter() - t0
     host.defer_world_updates = True  # as the fleet-host program runs it

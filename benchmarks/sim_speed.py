@@ -24,7 +24,7 @@ utilisation, start-up < 5 s, peak memory < 2 GB. Reference (docs/references.md):
 The machine is shared: the load average before and after each case is printed beside it; compare
 figures only at similar load, and prefer CPU time (user + sys of both processes, also printed, and
 the real-time factor it implies: the run's two processes take turns on one CPU, so on an idle CPU the
-wall is about their CPU time).
+wall is about their CPU time), and the fleet host's share of it (sampled from /proc).
 """
 
 from __future__ import annotations
@@ -76,6 +76,16 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a live process so far (Linux /proc), None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_case(scene: str, hours: float, cpu: str, runs_dir: Path) -> dict:
     """Run one `fctwin run` command; return its figures."""
     cmd = [sys.executable, "-m", "fctwin.sim.cli", "run", scene, "--hours", str(hours), "--json"]
@@ -85,9 +95,14 @@ def run_case(scene: str, hours: float, cpu: str, runs_dir: Path) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
     peak_sum = peak_main = peak_host = 0
+    host_cpu: dict[int, float] = {}  # each child's CPU at its last sample (it exits before the run)
     while proc.poll() is None:
         main = _rss_kb(proc.pid)
-        host = sum(_rss_kb(c) for c in _children(proc.pid))
+        kids = _children(proc.pid)
+        host = sum(_rss_kb(c) for c in kids)
+        for c in kids:
+            if (used := _cpu_s(c)) is not None:
+                host_cpu[c] = used
         peak_sum = max(peak_sum, main + host)
         peak_main, peak_host = max(peak_main, main), max(peak_host, host)
         time.sleep(0.1)
@@ -107,6 +122,8 @@ def run_case(scene: str, hours: float, cpu: str, runs_dir: Path) -> dict:
         "x_real_time": round(hours * 3600 / wall_s, 1),
         "loop_x_real_time": k["realtime_factor"],
         "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
+        # the fleet host's share, sampled every 0.1 s (its last 0.1 s before it exits is missed)
+        "cpu_fleet_host_s": round(sum(host_cpu.values()), 1),
         # Both processes share one CPU (pinned) and take turns, so on an idle CPU the wall would be
         # about their CPU time: the factor a loaded machine's wall hides.
         "cpu_x_real_time": round(
@@ -211,7 +228,8 @@ def _report(r: dict) -> str:
             + f"; trip time: {split}",
             f"  units picked/h {r['units_picked_per_h']:.0f}, stowed/h {r['units_stowed_per_h']:.0f},"
             f" pick stations {r['pick_station_utilisation']:.0%} busy;"
-            f" CPU {r['cpu_s']:.1f} s (both processes: {r['cpu_x_real_time']:.1f}x real time by CPU time)",
+            f" CPU {r['cpu_s']:.1f} s (both processes: {r['cpu_x_real_time']:.1f}x real time by CPU time;"
+            f" fleet host {r['cpu_fleet_host_s']:.1f} s, the rest the dispatcher's)",
         ]
     )
 

@@ -65,6 +65,7 @@ from fctwin.controller.records import (
 )
 from fctwin.controller.stations import StationLayout
 from fctwin.controller.stock import StockControl
+from fctwin.controller.telemetry_columns import ColumnsIngest
 from fctwin.controller.trips import TripExecution
 from fctwin.robots.messages import CommandBatch, TelemetryFrame
 
@@ -148,6 +149,14 @@ class Dispatcher(
         self.loaded = np.zeros(n, dtype=bool)
         self.active = np.ones(n, dtype=bool)
         self._pos_flat = self.pos.reshape(-1)  # views, for fast per-tick refills
+        # Units marked failed (`_unit_failed` sets it, `unit_recovered` clears it): telemetry as
+        # columns is read as arrays only while no unit is failed or reported failed.
+        self.failed_units: set[int] = set()
+        self._columns = ColumnsIngest()
+        # The planner's moves as one `MoveColumns` block of the batch instead of a `Move` each: set by
+        # the run when its fleet host reads blocks (`RunOptions.wire_columns`).
+        self.move_columns = False
+        self.move_block = None
         self._goal_flat = self.goal.reshape(-1)
         self.actions = np.full(n, 3, dtype=np.int8)
         self._prepare_stations()
@@ -223,7 +232,8 @@ class Dispatcher(
         self._allocate_units()
         self._advance(commands)
         self._plan(commands)
-        return CommandBatch(step=frame.step, t_s=frame.t_s, commands=commands)
+        moves, self.move_block = self.move_block, None
+        return CommandBatch(step=frame.step, t_s=frame.t_s, commands=commands, moves=moves)
 
     def _cid(self) -> int:
         cid = self.next_command_id

@@ -28,17 +28,32 @@ class EventHandling:
     """Telemetry ingestion and event reactions; mixed into `Dispatcher` (uses its state)."""
 
     def _ingest(self, frame: TelemetryFrame, commands: list) -> None:
+        cols = frame.columns
+        if cols is None:
+            self._ingest_states(frame.units)
+        elif self._columns.apply(self, cols):
+            # the block is in; `units` (the stations, as a rule) unit by unit after it, as ordered
+            self._ingest_states(frame.units)
+        else:
+            self._ingest_states(frame.all_states())
+        for ev in frame.events:
+            self._on_event(ev, commands)
+
+    def _ingest_states(self, states) -> None:
+        """Per-unit telemetry: each state into its unit's record, then the planner's arrays."""
         index = self.unit_index
         units = self.units
         # plain ints: comparing against IntEnum members costs more than the rest of the loop
         failed_mode, stopped_mode = MODE_FAILED, MODE_STOPPED
-        for st in frame.units:
+        touched = False
+        for st in states:
             i = index.get(st.unit_id)
             if i is None:
                 s = self.station_index.get(st.unit_id)
                 if s is not None:
                     self.stations[s].busy = st.mode == MODE_SERVING
                 continue
+            touched = True
             u = units[i]
             mode = st.mode
             row = st.row
@@ -57,13 +72,14 @@ class EventHandling:
                     self._unit_failed(i, "reported failed")
             elif u.failed and mode != stopped_mode:
                 self.unit_recovered(u.unit_id)  # re-registered: resumes from where it reports
+        if not touched:  # no unit's fields moved (a frame of stations): the arrays hold them already
+            return
+        self._columns.forget()
         # A flat list of ints into a flat view: a list of (row, col) tuples into the [N, 2] array
         # cost ~3x more (numpy converts each tuple as a sequence).
         self._pos_flat[:] = [v for u in units for v in u.cell]
         self.heading[:] = [u.heading for u in units]
         self.loaded[:] = [u.pod >= 0 for u in units]
-        for ev in frame.events:
-            self._on_event(ev, commands)
 
     def _on_event(self, ev, commands: list) -> None:
         kind = ev.kind
@@ -245,6 +261,7 @@ class EventHandling:
         if u.failed:  # a lost robot is reported failed by its state and by an event: once is enough
             return
         u.failed = True
+        self.failed_units.add(i)
         self.active[i] = False
         self.log.append((self.t_s, "unit_failed", u.unit_id, 0, 0, 0))
         trip = u.trip
@@ -273,6 +290,7 @@ class EventHandling:
         i = self.unit_index[unit_id]
         u = self.units[i]
         u.failed = False
+        self.failed_units.discard(i)
         self.active[i] = True
         self.log.append((self.t_s, "unit_recovered", unit_id, 0, 0, 0))
         if u.lost_pod >= 0:

@@ -137,6 +137,9 @@ class _Session:
     outgoing: SeqCounter = field(default_factory=SeqCounter)
     last_heard_s: float = 0.0  # server clock
     last_sent_s: float = 0.0
+    # The last `UnitColumns.unit_ids` of this session's telemetry whose ids were all its own: a
+    # fleet host sends the same block every frame, checked once instead of id by id each time.
+    column_ids_ok: str = ""
 
 
 class DispatcherServer:
@@ -264,7 +267,7 @@ class DispatcherServer:
         if self._send_raw(s.routing_id, data):
             s.last_sent_s = self.clock()
             if msg_type == p.COMMAND and self.config.track_commands:
-                self.note_sent(body.commands)
+                self.note_sent(body.all_commands())
             return seq
         return 0
 
@@ -461,6 +464,12 @@ class DispatcherServer:
 
     def _foreign_units(self, s: _Session, env: Envelope) -> str:
         if env.type == p.TELEMETRY:
+            cols = env.body.columns
+            if cols is not None and cols.unit_ids != s.column_ids_ok:
+                for uid in cols.ids():
+                    if uid not in s.unit_ids:
+                        return uid
+                s.column_ids_ok = cols.unit_ids
             for u in env.body.units:
                 if u.unit_id not in s.unit_ids:
                     return u.unit_id
@@ -475,7 +484,7 @@ class DispatcherServer:
         """Poses that cannot be (``check_pose``) and events for commands never sent (``track_commands``)."""
         check = self.config.check_pose
         if check is not None and env.type == p.TELEMETRY:
-            for st in env.body.units:
+            for st in env.body.all_states():
                 why = check(env.sender, st)
                 if why:
                     return ErrorCode.POSE, f"unit {st.unit_id}: {why}"

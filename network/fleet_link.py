@@ -379,7 +379,7 @@ def serve_fleet_host(
     latest = host.initial_frame()
 
     def units() -> list[p.UnitInfo]:
-        return [p.UnitInfo(unit_id=u.unit_id, unit_type=u.unit_type, state=u) for u in latest.units]
+        return [p.UnitInfo(unit_id=u.unit_id, unit_type=u.unit_type, state=u) for u in latest.all_states()]
 
     client = FleetClient(
         ClientConfig(
@@ -434,7 +434,9 @@ def serve_fleet_host(
                 else:
                     if batch.external and hasattr(host, "set_external_states"):
                         host.set_external_states(batch.external)
-                    fresh, acks = dedup.split(batch.commands, batch.t_s) if dedup else (batch.commands, [])
+                    # (a host that keeps no window of its own gets a block's moves as `Move`s)
+                    cmds = batch.all_commands() if dedup else batch.commands
+                    fresh, acks = dedup.split(cmds, batch.t_s) if dedup else (cmds, [])
                     if fresh is not batch.commands:  # repeats were dropped
                         batch = CommandBatch(step=batch.step, t_s=batch.t_s, commands=fresh)
                     reply = host.apply(batch)

@@ -436,8 +436,14 @@ def _version_detail(v: object) -> str:
 def _check_limits(msg_type: str, body: Any) -> str:
     """Count limits on the payload structs of robots.messages (which carry no constraints)."""
     if msg_type == TELEMETRY:
-        if len(body.units) > MAX_UNITS_PER_FRAME:
-            return f"{len(body.units)} units > {MAX_UNITS_PER_FRAME}"
+        cols = body.columns
+        n_units = len(body.units) + (0 if cols is None else cols.n)
+        if n_units > MAX_UNITS_PER_FRAME:
+            return f"{n_units} units > {MAX_UNITS_PER_FRAME}"
+        if cols is not None:
+            problem = cols.problem()
+            if problem:
+                return problem
         if len(body.events) > MAX_EVENTS_PER_FRAME:
             return f"{len(body.events)} events > {MAX_EVENTS_PER_FRAME}"
     elif msg_type == COMMAND:
@@ -445,6 +451,14 @@ def _check_limits(msg_type: str, body: Any) -> str:
             return f"{len(body.commands)} commands > {MAX_COMMANDS_PER_BATCH}"
         if len(body.external) > MAX_UNITS_PER_FRAME:
             return f"{len(body.external)} external units > {MAX_UNITS_PER_FRAME}"
+        moves = body.moves
+        if moves is not None:
+            n_commands = len(body.commands) + moves.n
+            if n_commands > MAX_COMMANDS_PER_BATCH:
+                return f"{n_commands} commands > {MAX_COMMANDS_PER_BATCH}"
+            problem = moves.problem()
+            if problem:
+                return problem
     elif msg_type == WELCOME and body.floor is not None:
         if len(body.floor.codes) != body.floor.rows * body.floor.cols:
             return f"floor: {len(body.floor.codes)} codes for {body.floor.rows} x {body.floor.cols} cells"

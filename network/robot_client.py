@@ -167,7 +167,7 @@ class ReferenceRobot:
     # ------------------------------------------------------------------ commands and motion
 
     def _on_batch(self, batch: CommandBatch) -> None:
-        mine = [c for c in batch.commands if c.unit_id == self.unit.unit_id]
+        mine = [c for c in batch.all_commands() if c.unit_id == self.unit.unit_id]
         fresh, acks = self.dedup.split(mine, batch.t_s)
         self.t_s = max(self.t_s, batch.t_s)
         self.client.t_sim_s = self.t_s

@@ -59,7 +59,7 @@ class ToyFleetHost:
         self.step += 1
         t_s = self.step * self.step_s
         events: list[UnitEvent] = []
-        for cmd in batch.commands:
+        for cmd in batch.all_commands():
             u = self._units.get(cmd.unit_id)
             if u is None:
                 events.append(

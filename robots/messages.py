@@ -18,6 +18,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import msgspec
+import numpy as np
 
 MESSAGE_SCHEMA_VERSION = 1
 
@@ -141,18 +142,113 @@ class Staff(msgspec.Struct, tag="staff", frozen=True):
 Command = Move | Lift | SetDown | Charge | Stop | Resume | Serve | Staff
 
 
+UNIT_ID_SEPARATOR = "\n"
+_ids_checked = ""  # the last `UnitColumns.unit_ids` found well formed
+
+
+def _ids_problem(what: str, ids: list[str], n: int) -> str:
+    """Why a block's ids are not ``n`` ids of 1..64 characters ("" if they are)."""
+    if len(ids) != n:
+        return f"{what}.unit_ids names {len(ids)} units; n is {n}"
+    if n and (min(map(len, ids)) < 1 or max(map(len, ids)) > 64):
+        k, uid = next((k, uid) for k, uid in enumerate(ids) if not 1 <= len(uid) <= 64)
+        return f"{what}.unit_ids[{k}] is {len(uid)} characters (1..64)"
+    return ""
+
+
+# The columns of a `MoveColumns` block: name -> little-endian dtype (see `UNIT_COLUMNS`).
+MOVE_COLUMNS: dict[str, str] = {"command_id": "<i8", "action": "<u1"}
+
+
+class MoveColumns(msgspec.Struct, frozen=True):
+    """``n`` `Move` commands of one step as columns (a large fleet's moves, from the dispatcher).
+
+    Row k is ``Move(command_id[k], unit_ids[k], action[k], step)``: ``unit_ids`` joined by a newline,
+    each field of `MOVE_COLUMNS` ``n`` packed little-endian values (msgpack bin).
+    """
+
+    n: int
+    step: int
+    unit_ids: str
+    command_id: bytes
+    action: bytes
+
+    @staticmethod
+    def from_arrays(unit_ids: str, step: int, command_id, action) -> MoveColumns:
+        n = unit_ids.count(UNIT_ID_SEPARATOR) + 1 if unit_ids else 0
+        return MoveColumns(
+            n=n,
+            step=step,
+            unit_ids=unit_ids,
+            command_id=np.ascontiguousarray(command_id, dtype=MOVE_COLUMNS["command_id"]).tobytes(),
+            action=np.ascontiguousarray(action, dtype=MOVE_COLUMNS["action"]).tobytes(),
+        )
+
+    @staticmethod
+    def from_moves(moves: list[Move]) -> MoveColumns:
+        steps = {m.step for m in moves}
+        if len(steps) > 1:
+            raise ValueError(f"one step per MoveColumns block, got {sorted(steps)}")
+        return MoveColumns.from_arrays(
+            UNIT_ID_SEPARATOR.join(m.unit_id for m in moves),
+            steps.pop() if steps else 0,
+            [m.command_id for m in moves],
+            [m.action for m in moves],
+        )
+
+    def ids(self) -> list[str]:
+        return self.unit_ids.split(UNIT_ID_SEPARATOR) if self.n else []
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.frombuffer(getattr(self, name), dtype=dt) for name, dt in MOVE_COLUMNS.items()}
+
+    def problem(self) -> str:
+        """Why this block cannot be read ("" if it can)."""
+        if self.n < 0:
+            return f"moves.n is {self.n}"
+        for name, dt in MOVE_COLUMNS.items():
+            size = np.dtype(dt).itemsize
+            got = len(getattr(self, name))
+            if got != self.n * size:
+                return (
+                    f"moves.{name} holds {got} bytes; {self.n} moves of {np.dtype(dt).name}"
+                    f" ({self.n * size} bytes) expected"
+                )
+        return _ids_problem("moves", self.ids(), self.n)
+
+    def moves(self) -> list[Move]:
+        """The block as `Move` commands, in row order."""
+        a = self.arrays()
+        step = self.step
+        return [
+            Move(cid, uid, action, step)
+            for uid, cid, action in zip(
+                self.ids(), a["command_id"].tolist(), a["action"].tolist(), strict=True
+            )
+        ]
+
+
 class CommandBatch(msgspec.Struct, tag="commands", frozen=True, omit_defaults=True):
     """All commands the dispatcher issues for one step (lockstep tick).
 
     ``external`` (optional, omitted when empty) is for a fleet host only: the last reported state
     of units it does not simulate (hardware on the wire), so its safety layer keeps out of their
-    cells and its world shows them.
+    cells and its world shows them. ``moves`` (optional, omitted when None): more `Move` commands,
+    as one `MoveColumns` block, executed after ``commands`` (`all_commands`); sent only to a fleet
+    host that reads it (`fctwin run` on a large fleet).
     """
 
     step: int
     t_s: float
     commands: list[Command]
     external: list[UnitState] = []
+    moves: MoveColumns | None = None
+
+    def all_commands(self) -> list[Command]:
+        """Every command in execution order: ``commands``, then the block's moves (if any)."""
+        if self.moves is None:
+            return self.commands
+        return [*self.commands, *self.moves.moves()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,10 +285,124 @@ class UnitEvent(msgspec.Struct, frozen=True):
     data: dict[str, int | float | str] = {}
 
 
-class TelemetryFrame(msgspec.Struct, tag="telemetry", frozen=True):
-    """One batched telemetry frame from a fleet host (or one robot) for one step."""
+# The columns of a `UnitColumns` block: name -> little-endian dtype. Fixed widths, so a C client
+# writes them with memcpy; the receiver reads each as a numpy array without one object per unit.
+UNIT_COLUMNS: dict[str, str] = {
+    "mode": "<u1",
+    "row": "<i4",
+    "col": "<i4",
+    "heading": "<u1",
+    "pod_id": "<i4",
+    "battery_frac": "<f8",
+    "busy_until_s": "<f8",
+}
+
+
+class UnitColumns(msgspec.Struct, frozen=True):
+    """The states of ``n`` units of one type as columns (a large fleet host's telemetry).
+
+    Row k is the `UnitState` of the k-th id of ``unit_ids`` (the ids joined by a newline): each
+    field of `UNIT_COLUMNS` is ``n`` packed little-endian values (msgpack bin). The same values as
+    ``n`` `UnitState` maps, bit for bit, read into arrays at once (`arrays`) instead of decoded
+    into ``n`` objects; `states` makes the objects for readers that want them.
+    """
+
+    n: int
+    unit_type: str
+    unit_ids: str
+    mode: bytes
+    row: bytes
+    col: bytes
+    heading: bytes
+    pod_id: bytes
+    battery_frac: bytes
+    busy_until_s: bytes
+
+    @staticmethod
+    def from_arrays(unit_ids: str, unit_type: str, **columns) -> UnitColumns:
+        """Pack the columns (array-likes, one value per unit; converted to `UNIT_COLUMNS`' types)."""
+        n = unit_ids.count(UNIT_ID_SEPARATOR) + 1 if unit_ids else 0
+        packed = {
+            name: np.ascontiguousarray(columns[name], dtype=dt).tobytes() for name, dt in UNIT_COLUMNS.items()
+        }
+        return UnitColumns(n=n, unit_type=unit_type, unit_ids=unit_ids, **packed)
+
+    @staticmethod
+    def from_states(states: list[UnitState]) -> UnitColumns:
+        """The columns of ``states`` (all of one ``unit_type``); `states` gives them back."""
+        kinds = {s.unit_type for s in states}
+        if len(kinds) > 1:
+            raise ValueError(f"one unit type per UnitColumns block, got {sorted(kinds)}")
+        return UnitColumns.from_arrays(
+            UNIT_ID_SEPARATOR.join(s.unit_id for s in states),
+            kinds.pop() if kinds else "",
+            **{name: [getattr(s, name) for s in states] for name in UNIT_COLUMNS},
+        )
+
+    def ids(self) -> list[str]:
+        return self.unit_ids.split(UNIT_ID_SEPARATOR) if self.n else []
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Each column as a read-only numpy array of ``n`` values (views of the message's bytes)."""
+        return {name: np.frombuffer(getattr(self, name), dtype=dt) for name, dt in UNIT_COLUMNS.items()}
+
+    def problem(self) -> str:
+        """Why this block cannot be read ("" if it can): a column of the wrong length, bad ids."""
+        if self.n < 0:
+            return f"columns.n is {self.n}"
+        for name, dt in UNIT_COLUMNS.items():
+            size = np.dtype(dt).itemsize
+            got = len(getattr(self, name))
+            if got != self.n * size:
+                return (
+                    f"columns.{name} holds {got} bytes; {self.n} units of {np.dtype(dt).name}"
+                    f" ({self.n * size} bytes) expected"
+                )
+        global _ids_checked
+        if self.unit_ids is _ids_checked or self.unit_ids == _ids_checked:
+            return ""  # a fleet host sends the same ids every frame: checked once
+        problem = _ids_problem("columns", self.ids(), self.n)
+        if not problem:
+            _ids_checked = self.unit_ids
+        return problem
+
+    def states(self) -> list[UnitState]:
+        """The block as `UnitState` objects, in row order (as the per-unit form decodes them)."""
+        a = self.arrays()
+        kind = self.unit_type
+        return [
+            UnitState(uid, kind, m, r, c, h, p, b, t)
+            for uid, m, r, c, h, p, b, t in zip(
+                self.ids(),
+                a["mode"].tolist(),
+                a["row"].tolist(),
+                a["col"].tolist(),
+                a["heading"].tolist(),
+                a["pod_id"].tolist(),
+                a["battery_frac"].tolist(),
+                a["busy_until_s"].tolist(),
+                strict=True,
+            )
+        ]
+
+
+class TelemetryFrame(msgspec.Struct, tag="telemetry", frozen=True, omit_defaults=True):
+    """One batched telemetry frame from a fleet host (or one robot) for one step.
+
+    ``columns`` (optional, omitted when None): more unit states, as one `UnitColumns` block; the
+    frame's units are then the block's rows followed by ``units`` (`all_states`). A fleet host sends
+    it only when its link asks (`fctwin run` with a large fleet); readers that want objects call
+    `all_states`, readers on the hot path read the block's arrays.
+    """
 
     step: int
     t_s: float
     units: list[UnitState]
     events: list[UnitEvent] = []
+    columns: UnitColumns | None = None
+
+    def all_states(self) -> list[UnitState]:
+        """Every unit's state in frame order: the block's rows (if any), then ``units``."""
+        if self.columns is None:
+            return self.units
+        return [*self.columns.states(), *self.units]

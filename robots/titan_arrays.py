@@ -211,12 +211,16 @@ class TitanArrays:
     def battery_fracs(self) -> list[float]:
         """Every row's ``round(battery_wh / cap_wh, 6)``, bit for bit (`fctwin.robots.titan.round_6`,
         vectorised: the few values near a rounding boundary take ``round`` itself)."""
+        return self.battery_frac_array().tolist()
+
+    def battery_frac_array(self) -> np.ndarray:
+        """`battery_fracs` as a float64 array (the columnar telemetry's column, no list in between)."""
         x = self.battery_wh / self.cap_wh
         y = x * 1e6
         k = np.floor(y + 0.5)
         d = y - k
         ok = (x > 0.0) & (x < 1e6) & (d > -0.4999) & (d < 0.4999)
-        out = (k / 1e6).tolist()
+        out = k / 1e6
         if not ok.all():
             for i in np.flatnonzero(~ok).tolist():
                 out[i] = round(float(x[i]), 6)

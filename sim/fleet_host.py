@@ -15,6 +15,10 @@ keeps numba out of the process. Either way each is a Titan unit (its own command
 window, events), so a hardware robot can take any one's place; tests/test_titan_arrays.py checks
 that both give the same frames.
 
+Asked for by its link (`fctwin run` on a large fleet, `RunOptions.wire_columns`), it reports its Titans
+as one `UnitColumns` block and takes the dispatcher's moves as one `MoveColumns` block: the same
+states and moves as the per-unit messages, without an object for each (docs/protocol.md).
+
 It is reached only through a link (`fctwin.sim.fleet_link_local` in-process,
 `fctwin.network.fleet_link` over ZeroMQ in its own process), so the dispatcher cannot tell it from
 hardware. As its own program, ``python -m fctwin.sim.fleet_host --spec FILE`` serves one fleet
@@ -32,10 +36,13 @@ import numpy as np
 from fctwin.robots.floor import DOCK, STORAGE, WALL
 from fctwin.robots.messages import (
     FORWARD_DELTA,
+    UNIT_ID_SEPARATOR,
     Action,
     CommandBatch,
     Move,
+    MoveColumns,
     TelemetryFrame,
+    UnitColumns,
     UnitEvent,
     UnitMode,
     UnitState,
@@ -81,6 +88,7 @@ class FleetHost:
         world: bool = True,
         exclude_units: frozenset[str] = frozenset(),
         station_fidelity: str = "fast",
+        telemetry_columns: bool = False,
     ):
         if isinstance(scene, Scene):
             self.scene = scene
@@ -144,6 +152,11 @@ class FleetHost:
         self._titan_ids = [t.unit_id for t in self.titans]
         self._row_of = {uid: k for k, uid in enumerate(self._titan_ids)}
         self._titan_type = Titan.unit_type
+        # Frames carry the simulated Titans' states as one `UnitColumns` block instead of a
+        # `UnitState` each (the link asks for it: `fctwin run` on a large fleet); stations and the
+        # rest stay per unit. The same states either way, read by the dispatcher as arrays.
+        self.telemetry_columns = bool(telemetry_columns)
+        self._titan_ids_joined = UNIT_ID_SEPARATOR.join(self._titan_ids)
         # Cell -> row of the unit standing there, for the swap check (-1: none); the rows the step
         # wrote are cleared again after each check.
         self._occupant = np.full(sc.grid.shape, -1, dtype=np.int64) if self.arrays is not None else None
@@ -175,7 +188,7 @@ class FleetHost:
 
     def initial_frame(self) -> TelemetryFrame:
         self._refresh_carried()
-        return TelemetryFrame(step=0, t_s=0.0, units=self._unit_states(), events=[])
+        return self._frame(0, 0.0, [])
 
     def apply(self, batch: CommandBatch) -> TelemetryFrame:
         t_to = max(self.t_s, batch.t_s) + self.step_s
@@ -205,7 +218,35 @@ class FleetHost:
                 self._world_sync_due = self.step_index % self._world_sync_steps == 0
             else:
                 self._update_world(prev)
-        return TelemetryFrame(step=self.step_index, t_s=t_to, units=self._unit_states(), events=events)
+        return self._frame(self.step_index, t_to, events)
+
+    def _frame(self, step: int, t_s: float, events: list[UnitEvent]) -> TelemetryFrame:
+        if not self.telemetry_columns:
+            return TelemetryFrame(step=step, t_s=t_s, units=self._unit_states(), events=events)
+        return TelemetryFrame(
+            step=step,
+            t_s=t_s,
+            units=[s.state() for s in self.stations],
+            events=events,
+            columns=self._titan_columns(),
+        )
+
+    def _titan_columns(self) -> UnitColumns:
+        """The simulated Titans' states as one block: the rows of `_unit_states`' Titans, bit for bit."""
+        a = self.arrays
+        if a is None:
+            return UnitColumns.from_states([t.state() for t in self.titans])
+        return UnitColumns.from_arrays(
+            self._titan_ids_joined,
+            self._titan_type,
+            mode=a.mode,
+            row=a.row,
+            col=a.col,
+            heading=a.heading,
+            pod_id=a.pod_id,
+            battery_frac=a.battery_frac_array(),
+            busy_until_s=a.busy_until_s,
+        )
 
     def _handle_commands(self, batch: CommandBatch) -> list[UnitEvent]:
         """Give each command to its unit, in batch order; return the events they produced.
@@ -220,7 +261,7 @@ class FleetHost:
         by_id, rows_of, titans = self.by_id, self._row_of, self.titans
         a = self.arrays
         if a is None:  # a small fleet: every command through its unit
-            for cmd in batch.commands:
+            for cmd in batch.all_commands():
                 unit = by_id.get(cmd.unit_id)
                 if unit is None:
                     events.append(
@@ -299,9 +340,81 @@ class FleetHost:
                 events.append(unit._refuse(cmd, t_s, reason))
                 continue
             taken[k] = action
+        if batch.moves is not None and batch.moves.n:
+            self._handle_move_block(batch.moves, t_s, events, taken, snap)
         if taken:
             a.pending[list(taken)] = list(taken.values())
         return events
+
+    def _handle_move_block(self, block: MoveColumns, t_s: float, events: list, taken: dict, snap) -> None:
+        """The moves of a `MoveColumns` block, after the batch's other commands: the same window, rules
+        and events as the `Move` path of `_handle_commands`, one row at a time in block order."""
+        a = self.arrays
+        rows_of, titans, by_id = self._row_of, self.titans, self.by_id
+        floor = self.floor
+        codes, height, width, resting = floor._codes, floor.height, floor.width, floor.pods
+        if snap is None:
+            snap = (
+                a.row.tolist(),
+                a.col.tolist(),
+                a.heading.tolist(),
+                a.pod_id.tolist(),
+                a.stopped.tolist(),
+                a.timed_op.tolist(),
+            )
+        rows, cols, heads, pods, stopped, timed = snap
+        cols_ = block.arrays()
+        step = block.step
+        for uid, cid, action in zip(
+            block.ids(), cols_["command_id"].tolist(), cols_["action"].tolist(), strict=True
+        ):
+            k = rows_of.get(uid)
+            if k is None:  # not a simulated Titan: the unit itself (or an error), as a `Move`
+                unit = by_id.get(uid)
+                if unit is None:
+                    events.append(UnitEvent(uid, "error", t_s, cid, {"reason": "unknown unit"}))
+                    continue
+                events.extend(unit.handle(Move(cid, uid, action, step), t_s))
+                if (j := rows_of.get(uid)) is not None:
+                    stopped[j], timed[j] = a.stopped.item(j), a.timed_op.item(j)
+                continue
+            unit = titans[k]
+            if cid >= 0 and unit._recent.check_and_remember(cid):
+                events.append(UnitEvent(uid, "ack", t_s, cid, {"duplicate": 1}))
+                continue
+            if action == _WAIT:
+                taken[k] = action
+                continue
+            if not stopped[k] and timed[k] == TIMED_NONE:
+                if action == _FORWARD:
+                    dr, dc = FORWARD_DELTA[heads[k]]
+                    r, c = rows[k] + dr, cols[k] + dc
+                    if 0 <= r < height and 0 <= c < width:
+                        code = codes[r][c]
+                        if (
+                            code != WALL
+                            and code != DOCK
+                            and not (code == STORAGE and pods[k] >= 0 and (r, c) in resting)
+                        ):
+                            taken[k] = action
+                            continue
+                elif action in (_RIGHT, _LEFT):
+                    taken[k] = action
+                    continue
+            reason = move_refusal(
+                floor,
+                action,
+                stopped=stopped[k],
+                timed_op=timed[k],
+                row=rows[k],
+                col=cols[k],
+                heading=heads[k],
+                loaded=pods[k] >= 0,
+            )
+            if reason is not None:
+                events.append(unit._refuse(Move(cid, uid, action, step), t_s, reason))
+                continue
+            taken[k] = action
 
     def _unit_states(self) -> list[UnitState]:
         """Every unit's state, simulated Titans (from the arrays at once) then stations, as

@@ -198,8 +198,8 @@ class JournaledLink:
 
 def _check_fleet(fleet: TelemetryFrame, recorded: TelemetryFrame, step: int) -> None:
     """The re-driven fleet must be where the journal says it was (simulated units are deterministic)."""
-    was = {u.unit_id: u for u in recorded.units}
-    for u in fleet.units:
+    was = {u.unit_id: u for u in recorded.all_states()}
+    for u in fleet.all_states():
         r = was.get(u.unit_id)
         if r is not None and r != u:
             raise ResumeMismatchError(

@@ -48,6 +48,12 @@ class RunOptions:
     # ``publish_recommendation(fctwin.network.protocol.Recommendation)`` (`fctwin run --pub`); None:
     # the link's own (`fctwin serve --pub`: the dispatcher server's PUB socket), if it has one.
     publisher: object | None = None
+    # Whether the run's own fleet host and dispatcher exchange a large fleet's unit states and moves as
+    # columnar blocks (`UnitColumns`, `MoveColumns`; docs/protocol.md) instead of one object per unit
+    # and move: "auto" (from COLUMNS_MIN_UNITS drive units in a headless fast run with no viewer and
+    # no custom link), "on" or "off". The same run either way (tests/test_wire_columns.py); columns
+    # cost less to make, send and read for a large fleet.
+    wire_columns: str = "auto"
 
 
 @dataclass

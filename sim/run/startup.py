@@ -23,6 +23,32 @@ def host_world(opts: RunOptions) -> bool:
     return bool(opts.world and (opts.gui or opts.realtime))
 
 
+# From this many drive units a headless fast run's fleet host and dispatcher exchange columnar
+# blocks (see `wire_columns`). The fleet host steps its Titans as arrays from the same size
+# (`fctwin.sim.fleet_host.ARRAY_MIN_UNITS`), so its block is a copy of its arrays.
+COLUMNS_MIN_UNITS = 1000
+
+
+def wire_columns(scene: Scene, opts: RunOptions) -> bool:
+    """Whether unit states and moves travel as columnar blocks (`RunOptions.wire_columns`).
+
+    "auto" chooses them only where every reader of the frames and batches reads blocks (the
+    dispatcher, the run's tracker and station log, the journal, the run's own fleet host): a
+    headless, unpaced run without a live viewer or a custom link (`fctwin serve`'s robots).
+    """
+    choice = opts.wire_columns
+    if choice not in ("auto", "on", "off"):
+        raise ValueError(f"RunOptions.wire_columns is {choice!r}; expected auto, on or off")
+    if choice != "auto":
+        return choice == "on"
+    return (
+        not (opts.gui or opts.realtime)
+        and opts.viewer is None
+        and opts.link_factory is None
+        and len(scene.units) >= COLUMNS_MIN_UNITS
+    )
+
+
 def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
     realtime_factor = opts.speedup if opts.realtime else None
     if opts.link == "local":
@@ -35,6 +61,7 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
             realtime_factor=realtime_factor,
             station_fidelity=opts.station_fidelity,
             world=opts.world,
+            telemetry_columns=wire_columns(scene, opts),
         )
         return LocalFleetLink(host), host
     from fctwin.network.fleet_link import ZmqFleetLink
@@ -44,7 +71,11 @@ def make_link(scene_path: Path, scene: Scene, opts: RunOptions):
         seed=scene.seed,
         gui=opts.gui,
         realtime_factor=realtime_factor,
-        host_options={"station_fidelity": opts.station_fidelity, "world": host_world(opts)},
+        host_options={
+            "station_fidelity": opts.station_fidelity,
+            "world": host_world(opts),
+            "telemetry_columns": wire_columns(scene, opts),
+        },
         # run_fc builds the dispatcher (planner warm-up, ~1.5 s) while the fleet host starts.
         wait_for_start=False,
     )
@@ -66,9 +97,11 @@ def start_link_and_dispatcher(
         dispatcher = Dispatcher(plan, config)
         link, host = opts.link_factory(scene_path, scene, opts)
         return link, host, dispatcher
+    columns = wire_columns(scene, opts)
     link, host = make_link(scene_path, scene, opts)
     try:
         dispatcher = Dispatcher(plan, config)
+        dispatcher.move_columns = columns
     except BaseException:
         link.close()  # the fleet host must not outlive a run that failed to start
         raise
