@@ -138,9 +138,11 @@ def _serve(args: argparse.Namespace) -> int:
         finally:
             store.close()
         # Where the simulated units stood when the dispatcher stopped: robots re-register there.
-        resume_cells = {u.unit_id: (u.row, u.col) for u in last.units if u.unit_type == DRIVE_UNIT_TYPE}
+        resume_cells = {
+            u.unit_id: (u.row, u.col) for u in last.all_states() if u.unit_type == DRIVE_UNIT_TYPE
+        }
         if in_flight is not None:  # sent, then killed before its frame was journaled
-            resume_sent_cells = cells_after_batch(last.units, in_flight)
+            resume_sent_cells = cells_after_batch(last.all_states(), in_flight)
             resume_sent_step = in_flight.step
         seed = meta.get("seed") if seed is None else seed  # the run's own, unless overridden
         hours = meta.get("run_hours") if hours is None else hours
