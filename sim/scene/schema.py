@@ -493,6 +493,9 @@ class Agent(Strict):
     # Off by default: a service trade (measured: order-cycle p95 +4-6% on the balanced floor for
     # +13-15% units per labour hour), which the "never worse by 1%" goal does not allow.
     stow_release: bool = False
+    # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
+    # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`).
+    paid_first: bool = True
 
 
 Cellspec = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
