@@ -189,6 +189,7 @@ def eluna_dict():
         (lambda r: r["labour"].update(walk_s=-1), "labour.walk_s"),
         (lambda r: r["agent"].update(mode="autopilot"), "agent.mode"),
         (lambda r: r["agent"].update(starved="often"), "agent.starved"),
+        (lambda r: r["agent"].update(paid_first="sometimes"), "agent.paid_first"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),
@@ -757,6 +758,7 @@ def test_the_people_already_paid_are_lent_together_before_anyone_is_called_in():
     agent, board, levers, _ = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=6)
     dg = _pressed_pick_digest(board, cartons=3)
     agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 5.0}}
+    agent.paid_first = True  # the scene's `[agent] paid_first = true`
     both = [MoveAssociates("S1", "P1", 1), MoveAssociates("S2", "P2", 1)]
     plans = agent.candidates(dg)
     assert both in plans, plans

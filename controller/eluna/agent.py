@@ -237,8 +237,10 @@ class ElunaAgent:
         # proposed (None: not its plan, the ordinary `keeps_service` applies)
         self.plan_guards: list[Callable] = []
         # a plan of moves between stations only (no floater) beside the greedy plan (`_greedy`):
-        # scene ``[agent] paid_first`` (default on)
-        self.paid_first = True
+        # scene ``[agent] paid_first``. Off by default: measured neutral (docs/eluna.md, "The
+        # people already paid first": eluna_outage seeds 11-15 +0.0% units per labour hour against
+        # the agent without it, surge 11-12 +1.0%, battery 11-12 -0.1%)
+        self.paid_first = False
 
     @property
     def speed(self) -> Callable[[int], float]:
