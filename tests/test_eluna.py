@@ -771,35 +771,3 @@ def test_the_people_already_paid_are_lent_together_before_anyone_is_called_in():
     assert not any(
         isinstance(a, MoveAssociates) and a.source.startswith("S") for p in agent.candidates(dg) for a in p
     )
-
-
-def test_a_starved_kind_keeps_the_stations_the_scene_asks_for_open():
-    """Every stow station starved: by default one keeps its person (the one with the most cartons
-    waiting) and the others are parked; with ``keep_open = 2`` two stay open and only the third
-    goes; with two stations and ``keep_open = 2`` nobody goes."""
-    from types import SimpleNamespace
-
-    from fctwin.controller.eluna.actions import POOL, MoveAssociates
-
-    def starved(staffing, keep_open):
-        board, levers, _ = _lead_floor(staffing, pool=len(staffing) + 1)
-        levers.d.stow_unit_cap = None
-        levers.d.units = [None] * 40
-        service = {sid: (12.5 if sid.startswith("P") else 180.0) for sid in staffing}
-        flat = SimpleNamespace(plan_rate=lambda t_s: 1.0)
-        agent = ElunaAgent(mode="auto", levers=levers, service_s=service, forecaster=flat, lookahead=None)
-        agent.last_forecast = {}
-        agent.starved_mode = "park"
-        agent.keep_open = keep_open
-        for minute in range(1, 11):
-            dg = _starving_digest(minute, board, pods_at={})
-            for st in dg["stations"]:
-                if st["id"] == "S3":
-                    st["pending"] = 12  # the most cartons waiting: kept first
-            agent._observe_rates(dg)
-        return agent._idle_plans(dg, dict(board.staffed))
-
-    three = {"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}
-    assert starved(three, 1) == [[MoveAssociates("S1", POOL, 1), MoveAssociates("S2", POOL, 1)]]
-    assert starved(three, 2) == [[MoveAssociates("S1", POOL, 1)]]
-    assert starved({"P1": 1, "S1": 1, "S2": 1}, 2) == []

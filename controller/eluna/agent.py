@@ -241,8 +241,6 @@ class ElunaAgent:
         # people already paid first": eluna_outage seeds 11-15 +0.0% units per labour hour against
         # the agent without it, surge 11-12 +1.0%, battery 11-12 -0.1%)
         self.paid_first = False
-        # open stations of a kind a starved-station plan leaves (`_idle_plans`; 1 before session 12)
-        self.keep_open = 1
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -644,12 +642,8 @@ class ElunaAgent:
         for k in sorted({kinds[s] for s in starved}):
             mine = [s for s in starved if kinds[s] == k]
             fed_open = [s for s in staffed if kinds[s] == k and staffed[s] > 0 and s not in mine]
-            # keep `keep_open` stations of the kind open (one person each), those with the most work
-            # waiting: with one open station only its trips are in flight when pods come back
-            # (eluna_heldout seed 11 parked three stowers and lost 4.5% of its units per hour)
-            need = max(0, self.keep_open - len(fed_open))
-            by_work = sorted(mine, key=lambda s: (st_by_id.get(s, {}).get("pending", 0), s), reverse=True)
-            for keeper in by_work[:need]:
+            if not fed_open:
+                keeper = max(mine, key=lambda s: (st_by_id.get(s, {}).get("pending", 0), s))
                 keep[keeper] = 1
         # a kind needs people when its work (now or forecast) is over the gate and pods wait at
         # its stations: pods queued alone are the ordinary state of a pick station on this floor

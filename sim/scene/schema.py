@@ -497,9 +497,6 @@ class Agent(Strict):
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
     paid_first: bool = False
-    # Open stations of a kind a starved-station plan (`starved = "lend" | "park"`) leaves: the
-    # keepers, one person each, are those with the most work waiting.
-    keep_open: Annotated[int, Field(ge=1, le=8)] = 1
 
 
 Cellspec = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
