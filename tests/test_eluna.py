@@ -189,6 +189,7 @@ def eluna_dict():
         (lambda r: r["labour"].update(walk_s=-1), "labour.walk_s"),
         (lambda r: r["agent"].update(mode="autopilot"), "agent.mode"),
         (lambda r: r["agent"].update(starved="often"), "agent.starved"),
+        (lambda r: r["agent"].update(paid_first="sometimes"), "agent.paid_first"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),
@@ -747,3 +748,26 @@ def test_a_needed_way_home_is_judged_on_all_work_a_bet_on_pick_service_too():
     assert not ElunaAgent.keeps_service(home, nothing)
     assert not ElunaAgent.keeps_total_service(dict(home, units_stowed=240), nothing)
     assert not ElunaAgent.keeps_total_service(dict(home, open_stow_units=540), nothing)
+
+
+def test_the_people_already_paid_are_lent_together_before_anyone_is_called_in():
+    """Pick pressed with pods waiting, stow quiet an hour ahead: beside the greedy plan (floaters
+    first) the agent proposes every lend stow can spare, at once and with nobody from the pool; it
+    keeps one stower (no kind is left without people), every plan is feasible, and a trailer an
+    hour ahead leaves no stower to lend. Without the paid plan the two stowers are not lent together."""
+    agent, board, levers, _ = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=6)
+    dg = _pressed_pick_digest(board, cartons=3)
+    agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 5.0}}
+    agent.paid_first = True  # the scene's `[agent] paid_first = true`
+    both = [MoveAssociates("S1", "P1", 1), MoveAssociates("S2", "P2", 1)]
+    plans = agent.candidates(dg)
+    assert both in plans, plans
+    assert all(agent.feasible_plan(p, dg["t_s"]) for p in plans)
+    agent.paid_first = False
+    assert both not in agent.candidates(dg)
+    # a 40-carton trailer within the hour: stow cannot spare anyone
+    agent.paid_first = True
+    agent.last_forecast = {"open_cartons": {15: 3.0, 30: 4.0, 60: 40.0}}
+    assert not any(
+        isinstance(a, MoveAssociates) and a.source.startswith("S") for p in agent.candidates(dg) for a in p
+    )

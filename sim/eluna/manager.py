@@ -187,6 +187,7 @@ class FloorManager:
                 seed=scene.seed,
             )
             self.agent.starved_mode = spec.starved
+            self.agent.paid_first = spec.paid_first
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

@@ -493,6 +493,10 @@ class Agent(Strict):
     # Off by default: a service trade (measured: order-cycle p95 +4-6% on the balanced floor for
     # +13-15% units per labour hour), which the "never worse by 1%" goal does not allow.
     stow_release: bool = False
+    # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
+    # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
+    # default: measured neutral on units per labour hour (docs/eluna.md).
+    paid_first: bool = False
 
 
 Cellspec = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
