@@ -359,6 +359,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--set",
         nargs="*",
+        action="extend",  # `--set a=1 --set b=2` keeps both (a repeated flag used to keep only the last)
         default=[],
         metavar="FIELD=VALUE",
         help="scene field overrides for the agent's arms only (auto, advise), e.g. agent.stow_release=true "
