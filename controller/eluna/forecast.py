@@ -15,10 +15,10 @@ capacity of the floor as staffed now.
   appointment, known ahead) plus the expected unscheduled stream (its recent rate).
 - Capacity: when work is waiting unassigned (the floor is saturated) the recent throughput *is*
   the capacity; otherwise the larger of a busy minute's service in the last ``window_min`` and
-  the share of what the staffing now serves at the plan's service times that the floor is seen to
-  realise (`Forecaster.realised`: for stow the run's own rate of stowers with work, 0.56-0.87 of the
-  plan's; for pick, and for stow until enough is seen, ``capacity_share``) (a station that just
-  lost its people has lost its capacity, whatever it served an hour ago).
+  the share of what the staffing now serves at the plan's service times it is counted on for
+  (`Forecaster.realised`: ``capacity_share``, for stow lifted to the run's own rate of stowers
+  with work where that is higher, 0.86-0.87 of the plan's while a wave's pods queue) (a station
+  that just lost its people has lost its capacity, whatever it served an hour ago).
 - A minute whose inflow outruns capacity adds the difference; a minute with spare capacity pulls
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
@@ -158,8 +158,9 @@ class Forecaster:
         # floor is *seen* to realise (`realised`), per kind, before enough of the run is seen
         self.capacity_share = 0.75
         # The share of the plan's rate a kind's people are seen to serve when they have work
-        # (`_learn_realised`): decayed sums (served, plan capacity, station-minutes) per kind; the
-        # prior weighs ``realised_prior_n`` station-minutes. Stow only (``seen_kinds``): a pick
+        # (`_learn_realised`), where above ``capacity_share``: decayed sums (served, plan capacity,
+        # station-minutes) per kind; the prior weighs ``realised_prior_n`` station-minutes. Stow
+        # only (``seen_kinds``): a pick
         # station's rate rises with its queue (more lines per pod visit), so one seen share does
         # not carry to another load (held-out seed 11: open lines at 30 min -1.94 -> -2.33 with
         # pick's); ``seen_rates = False``: the prior alone, the version before (ablation).
@@ -262,16 +263,22 @@ class Forecaster:
         return out
 
     def realised(self, kind: str) -> float:
-        """The share of its people's plan rate a kind (``pick``, ``stow``) is seen to serve while
-        work waits for them: the run's own ratio (served over the plan's capacity in those
-        station-minutes, decayed over ``realised_tau_n`` of them), shrunk to ``capacity_share`` by
-        ``realised_prior_n`` station-minutes of prior (so the plan's figure stands until enough is
-        seen)."""
+        """The share of its people's plan rate a kind (``pick``, ``stow``) is counted on to serve
+        when work piles up: the run's own ratio while its people had work (served over the plan's
+        capacity in those station-minutes, decayed over ``realised_tau_n`` of them), shrunk to
+        ``capacity_share`` by ``realised_prior_n`` station-minutes of prior, and never below
+        ``capacity_share``. One-sided because the seen rate rises with the load: a stow station
+        with a few cartons serves what the pods bring (0.56-0.79 of the plan's rate on the pod-fed
+        floors), one whose pods queue behind a wave 0.86-0.87, so a low rate seen at a low load
+        says little about the load a forecast grows into (taken as it is, it forecast growth that
+        did not come: surge open cartons at 30 minutes 0 -> -0.03, seeds 11-15), while a high rate
+        seen is capacity shown."""
         served, cap, n = self._real.get(kind, (0.0, 0.0, 0.0))
         if not self.seen_rates or kind not in self.seen_kinds or cap <= 0.0:
             return self.capacity_share
         seen = float(np.clip(served / cap, 0.05, 1.2))
-        return (n * seen + self.realised_prior_n * self.capacity_share) / (n + self.realised_prior_n)
+        shrunk = (n * seen + self.realised_prior_n * self.capacity_share) / (n + self.realised_prior_n)
+        return max(shrunk, self.capacity_share)
 
     def _learn_realised(self, dg: dict) -> None:
         """The seen rate per kind. Stow: each open stow station with 2 or more cartons at it and a
@@ -397,8 +404,9 @@ class Forecaster:
 
     def _stow_path(self, dg: dict, recent: list[dict], hmax: int) -> list[float]:
         """Open stow cartons at each minute 1..hmax ahead: the dock schedule ahead (`dock_ahead`)
-        plus the unscheduled stream, served at the stow stations' capacity (at least the share of
-        the plan's rate their people are seen to serve with work, `realised`). The known staffing
+        plus the unscheduled stream, served at the stow stations' capacity (at least the plan's
+        share of their people's rate, or the higher share they are seen to serve with work,
+        `realised`). The known staffing
         changes are not played forward here: on a pod-fed floor a stower's break moves the cartons
         to the other stations, not the service (tried: balanced open cartons at 30 minutes from
         persistence's 0 to -0.69, seed 11, from the plan's breaks)."""
