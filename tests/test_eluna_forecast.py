@@ -487,3 +487,78 @@ def test_the_open_lines_level_follows_the_idle_drive_units():
     assert on[6] < 18.0  # units idle again: back towards the spare level (10)
     assert abs(off[0] - off[6]) < 1.0  # without the mechanism the idle units change nothing
     assert on[6] < off[6] - 3.0
+
+
+def _stow_floor(m: int, queued_pods: int, served: float, dock: dict | None = None, cartons: int = 3) -> dict:
+    """Two stow stations, one stower each (the plan: 1 carton a minute a stower), ``cartons`` at each
+    and ``queued_pods`` pods at each face, each serving ``served`` cartons a minute."""
+    return {
+        "minute": m,
+        "t_s": 60.0 * m,
+        "open_lines": 0,
+        "open_cartons": 2 * cartons,
+        "lines_arrived": 0,
+        "cartons_arrived": 2.0 * served,
+        "backlog_lines": 0,
+        "cycle_mean_s": None,
+        "dock_ahead": dock or {},
+        "stations": [
+            {
+                "id": sid,
+                "kind": "stow",
+                "associates": 1,
+                "open_lines": cartons,
+                "lines_served": served,
+                "queued_pods": queued_pods,
+            }
+            for sid in ("S1", "S2")
+        ],
+    }
+
+
+def _stow_forecast(queued_pods: int, served: float, seen_rates: bool = True) -> tuple[Forecaster, dict]:
+    """40 minutes of the floor above, 20 quiet ones (a carton at each station, the stream 0.4 a
+    minute), then a wave on the dock schedule: 60 cartons within 30 minutes."""
+
+    def per_min(dg):
+        return sum(float(s["associates"]) for s in dg["stations"] if s["kind"] == "stow")
+
+    fc = Forecaster(stow_capacity=per_min, station_rate=lambda sid, n: 1.0 * n, blend={})
+    fc.seen_rates = seen_rates
+    for m in range(1, 41):
+        fc.observe(_stow_floor(m, queued_pods, served))
+    for m in range(41, 61):
+        fc.observe(_stow_floor(m, 0, 0.2, cartons=1))
+    out = fc.observe(_stow_floor(61, 0, 0.2, {"1": 2.0, "15": 30.0, "30": 60.0, "60": 60.0}, cartons=1))
+    return fc, out
+
+
+def test_a_wave_is_served_at_the_rate_stowers_were_seen_to_serve_with_work():
+    """Stowers with work (cartons and a pod at the face) serve 95% of the plan's rate, above the
+    plan's share the forecaster otherwise counts on (75%). Twenty quiet minutes later (the recent
+    service says nothing), told a wave of 60 cartons is due within 30 minutes, the forecast serves
+    it at the seen rate (shrunk a little towards the plan's share): about 17 cartons open at 30
+    minutes against 25 at the plan's share (the version before)."""
+    fc, out = _stow_forecast(queued_pods=1, served=0.95)
+    assert 0.85 < fc.realised("stow") < 0.95  # 80 station-minutes seen against 30 of prior
+    assert fc.realised("pick") == fc.capacity_share  # pick keeps the plan's share
+    # the wave's 2 a minute and the stream's 0.4 (less the schedule seen in it) for 30 minutes,
+    # against the 2 stations at the seen share of their 1 a minute each
+    unscheduled = 0.4 - 2.0 / 15
+    mu = 2 * fc.realised("stow")
+    assert out["open_cartons"][30] == pytest.approx(2.0 + 30 * (2.0 + unscheduled - mu), abs=1.0)
+    _, before = _stow_forecast(queued_pods=1, served=0.95, seen_rates=False)
+    assert before["open_cartons"][30] > out["open_cartons"][30] + 5.0
+    assert before["open_cartons"][60] > out["open_cartons"][60]
+
+
+def test_a_low_rate_seen_at_a_low_load_and_stations_waiting_for_pods_leave_the_plans_share():
+    """Stowers with work serving half the plan's rate at this load do not lower the capacity a
+    wave is served at (a wave's pods queue and the stowers serve faster); stations with cartons but
+    no pod at the face (waiting for pods, not for their people) say nothing of the stowers at all,
+    however fast: in both the forecast is the version before."""
+    for queued_pods, served in ((1, 0.5), (0, 0.95)):
+        fc, out = _stow_forecast(queued_pods, served)
+        assert fc.realised("stow") == fc.capacity_share
+        _, before = _stow_forecast(queued_pods, served, seen_rates=False)
+        assert out["open_cartons"] == pytest.approx(before["open_cartons"])

@@ -549,10 +549,12 @@ class ElunaAgent:
         if k == "stow" and self._dock_peak_per_min > 0.0 and not self.release_keeps_up(st, k):
             # A wave or trailer on the dock schedule for the rest of the shift: the stow stations
             # left must serve its busiest hour at the rate they were *seen* to serve, as for a
-            # release. The forecast above serves cartons at the plan's rate per person (20 an hour),
-            # the floor's stow stations at what the drive units bring (~10-11): eluna_heldout seed
-            # 17 (main, session 10) lent a stower to pick at 09:50 with a 60-carton trailer due at
-            # 10:30 (the 60-minute forecast: 16 cartons open), and lost 5% of its units per hour.
+            # release. The forecast above cannot carry it: its horizon ends inside the trailer's
+            # hour, and before the wave the stow stations have had no work to show a rate (the
+            # forecaster's seen stow rate, `Forecaster.realised`, is still the plan's share):
+            # eluna_heldout seed 17 (main, session 10) lent a stower to pick at 09:50 with a
+            # 60-carton trailer due at 10:30 (the 60-minute forecast: 16 cartons open, with the
+            # seen rate too), and lost 5% of its units per hour.
             return False
         return self._max_pressure({k: work60[k]}, st) < self.gate_min
 

@@ -15,8 +15,10 @@ capacity of the floor as staffed now.
   appointment, known ahead) plus the expected unscheduled stream (its recent rate).
 - Capacity: when work is waiting unassigned (the floor is saturated) the recent throughput *is*
   the capacity; otherwise the larger of a busy minute's service in the last ``window_min`` and
-  ``capacity_share`` of what the staffing now serves at the plan's service times (a station that
-  just lost its people has lost its capacity, whatever it served an hour ago).
+  the share of what the staffing now serves at the plan's service times it is counted on for
+  (`Forecaster.realised`: ``capacity_share``, for stow lifted to the run's own rate of stowers
+  with work where that is higher, 0.86-0.87 of the plan's while a wave's pods queue) (a station
+  that just lost its people has lost its capacity, whatever it served an hour ago).
 - A minute whose inflow outruns capacity adds the difference; a minute with spare capacity pulls
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
@@ -152,7 +154,22 @@ class Forecaster:
         # lines (cartons) per minute one station serves with n associates at the plan's service
         # times: with the staffing changes already known (`staff_ahead`) it gives the capacity path
         self.station_rate = station_rate
-        self.capacity_share = 0.75  # of the staffing's capacity reachable (pods must be brought)
+        # of the staffing's capacity reachable (pods must be brought): the prior of the share the
+        # floor is *seen* to realise (`realised`), per kind, before enough of the run is seen
+        self.capacity_share = 0.75
+        # The share of the plan's rate a kind's people are seen to serve when they have work
+        # (`_learn_realised`), where above ``capacity_share``: decayed sums (served, plan capacity,
+        # station-minutes) per kind; the prior weighs ``realised_prior_n`` station-minutes. Stow
+        # only (``seen_kinds``): a pick
+        # station's rate rises with its queue (more lines per pod visit), so one seen share does
+        # not carry to another load (held-out seed 11: open lines at 30 min -1.94 -> -2.33 with
+        # pick's); ``seen_rates = False``: the prior alone, the version before (ablation).
+        self.seen_rates = True
+        self.seen_kinds: tuple[str, ...] = ("stow",)
+        self.realised_prior_n = 30.0
+        self.realised_tau_n = 240.0  # station-minutes the seen rate is averaged over
+        self.realised_min_pods = 1  # a stow station counts with this many pods at it (its person has work)
+        self._real: dict[str, list[float]] = {"pick": [0.0, 0.0, 0.0], "stow": [0.0, 0.0, 0.0]}
         self.tau_min = 10.0  # how fast a stable queue forgets its noise
         self.base_window_min = 60  # minutes the base arrival rate is averaged over
         self.noise_z = 1.0  # standard errors of (inflow - capacity) before a queue is called growing
@@ -245,10 +262,62 @@ class Forecaster:
             out.append(max(0.0, w))
         return out
 
+    def realised(self, kind: str) -> float:
+        """The share of its people's plan rate a kind (``pick``, ``stow``) is counted on to serve
+        when work piles up: the run's own ratio while its people had work (served over the plan's
+        capacity in those station-minutes, decayed over ``realised_tau_n`` of them), shrunk to
+        ``capacity_share`` by ``realised_prior_n`` station-minutes of prior, and never below
+        ``capacity_share``. One-sided because the seen rate rises with the load: a stow station
+        with a few cartons serves what the pods bring (0.56-0.79 of the plan's rate on the pod-fed
+        floors), one whose pods queue behind a wave 0.86-0.87, so a low rate seen at a low load
+        says little about the load a forecast grows into (taken as it is, it forecast growth that
+        did not come: surge open cartons at 30 minutes 0 -> -0.03, seeds 11-15), while a high rate
+        seen is capacity shown."""
+        served, cap, n = self._real.get(kind, (0.0, 0.0, 0.0))
+        if not self.seen_rates or kind not in self.seen_kinds or cap <= 0.0:
+            return self.capacity_share
+        seen = float(np.clip(served / cap, 0.05, 1.2))
+        shrunk = (n * seen + self.realised_prior_n * self.capacity_share) / (n + self.realised_prior_n)
+        return max(shrunk, self.capacity_share)
+
+    def _learn_realised(self, dg: dict) -> None:
+        """The seen rate per kind. Stow: each open stow station with 2 or more cartons at it and a
+        pod at its face (``realised_min_pods``): its person has work, so what it serves is what a
+        stower does on this floor. Measured (static plan, seed 11, share of the plan's 20 cartons an
+        hour): 0.56-0.79 on the pod-fed floors (cartons split over pods with room), 0.86-0.87 when a
+        wave's pods queue; minutes with cartons but no pod (0.2-0.4) are pod supply, not the
+        stowers, and are left out. Pick (ablation only): the open pick stations in minutes when
+        work waits unassigned. Only person-worked stations the rate model knows."""
+        if self.station_rate is None:
+            return
+        keep = float(np.exp(-1.0 / self.realised_tau_n))
+        for kind in ("pick", "stow"):
+            served = cap = n = 0.0
+            for s in dg["stations"]:
+                if s["kind"] != kind or s["associates"] <= 0:
+                    continue
+                if kind == "pick":
+                    waits = dg.get("backlog_lines", 0) > 0
+                else:
+                    waits = s["open_lines"] >= 2 and s.get("queued_pods", 0) >= self.realised_min_pods
+                rate = self.station_rate(s["id"], int(s["associates"])) if waits else 0.0
+                if rate <= 0.0:
+                    continue
+                served += float(s["lines_served"])
+                cap += rate
+                n += 1.0
+            if n:
+                acc = self._real[kind]
+                d = keep**n
+                acc[0] = acc[0] * d + served
+                acc[1] = acc[1] * d + cap
+                acc[2] = acc[2] * d + n
+
     def _capacity(self, served_key: str, cap_now: float | None, saturated: bool) -> float:
-        """Per minute: at least ``capacity_share`` of what the staffing now serves; above it, the
-        service seen while work waited unassigned (the floor then serves as fast as it can), or,
-        on a floor that is not saturated, a busy minute's service (the upper quintile)."""
+        """Per minute: at least the seen share (`realised`) of what the staffing now serves at the
+        plan's rates; above it, the service seen while work waited unassigned (the floor then serves
+        as fast as it can), or, on a floor that is not saturated, a busy minute's service (the upper
+        quintile)."""
         recent = list(self.history)[-self.window_min :]
         if not recent:
             return 1e-6
@@ -258,7 +327,7 @@ class Forecaster:
         else:
             mu = float(np.percentile([h[served_key] for h in recent], 80))
         if cap_now is not None:
-            mu = max(mu, self.capacity_share * cap_now)
+            mu = max(mu, self.realised("pick" if served_key == "served_pick" else "stow") * cap_now)
         return max(mu, 1e-6)
 
     def _targets(self, dg: dict) -> dict[str, list[float]]:
@@ -313,7 +382,7 @@ class Forecaster:
             out_mu = []
             for k, (m, g) in enumerate(zip(mu_path, fleet_gain, strict=True)):
                 if g > 0:  # units back serve no faster than the people do
-                    g = min(g, max(self.capacity_share * people[k] - m, 0.0)) if people else g
+                    g = min(g, max(self.realised("pick") * people[k] - m, 0.0)) if people else g
                 out_mu.append(max(m + g, 1e-6))
             mu_path = out_mu
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
@@ -335,7 +404,12 @@ class Forecaster:
 
     def _stow_path(self, dg: dict, recent: list[dict], hmax: int) -> list[float]:
         """Open stow cartons at each minute 1..hmax ahead: the dock schedule ahead (`dock_ahead`)
-        plus the unscheduled stream, served at the stow stations' capacity."""
+        plus the unscheduled stream, served at the stow stations' capacity (at least the plan's
+        share of their people's rate, or the higher share they are seen to serve with work,
+        `realised`). The known staffing
+        changes are not played forward here: on a pod-fed floor a stower's break moves the cartons
+        to the other stations, not the service (tried: balanced open cartons at 30 minutes from
+        persistence's 0 to -0.69, seed 11, from the plan's breaks)."""
         sched = dg.get("dock_ahead") or {}
         per_min = []
         prev_n, prev_h = 0.0, 0
@@ -347,7 +421,8 @@ class Forecaster:
         sched_seen = float(np.mean([h["dock_due"] for h in recent]))
         unscheduled = max(0.0, arrived - sched_seen)
         sat_c = float(dg["open_cartons"]) > 2.0 * (self._level["open_cartons"].v or 0.0) + 4.0
-        mu_c = self._capacity("served_stow", self.stow_capacity(dg) if self.stow_capacity else None, sat_c)
+        cap_c = self.stow_capacity(dg) if self.stow_capacity else None
+        mu_c = self._capacity("served_stow", cap_c, sat_c)
         margin_c = self.noise_z * np.sqrt((unscheduled + mu_c) / self.window_min)
         # no pull to a level: the stow queue wanders (few long jobs, drive units shared with pick)
         level_c = float(dg["open_cartons"])
@@ -498,18 +573,19 @@ class Forecaster:
         (people back from a repair restore a down station's share; a planned break takes one away).
         Additive, so capacity the staffing does not explain (robotic stations) stays as it is; on a
         floor of person-worked stations it is the estimate scaled by the staffing's capacity. The
-        floor (``capacity_share`` of the staffing's capacity) is at most ``capacity_share`` of what the
-        drive units can bring then (``fleet_cap``), where that is known."""
+        floor (the seen share, `realised`, of the staffing's capacity) is at most that share of what
+        the drive units can bring then (``fleet_cap``), where that is known."""
         if self.station_rate is None:
             return [mu] * len(staff)
         ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
         cap0 = sum(self.station_rate(i, int(n)) for i, n in self._now_staff(dg, ids))
-        eff = min(1.0, mu / cap0) if cap0 > 0 else self.capacity_share
+        share = self.realised(kind)
+        eff = min(1.0, mu / cap0) if cap0 > 0 else share
         out = []
         for k, st in enumerate(staff):
             cap = sum(self.station_rate(i, st.get(i, 0)) for i in ids)
             floor = cap if fleet_cap is None else min(cap, fleet_cap[k])
-            out.append(max(mu + eff * (cap - cap0), self.capacity_share * floor, 1e-6))
+            out.append(max(mu + eff * (cap - cap0), share * floor, 1e-6))
         return out
 
     @staticmethod
@@ -605,6 +681,7 @@ class Forecaster:
         }
         self.history.append(row)
         self._learn_fleet(dg)
+        self._learn_realised(dg)
         minute = dg["minute"]
         self._mature(dg, minute)
         saturated = row["backlog_lines"] > 0
