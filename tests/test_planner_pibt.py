@@ -12,6 +12,7 @@ from fctwin.controller.planning import make_planner
 from fctwin.controller.planning._kernels import order_by_priority, pibt_step_kernel
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.guidance import (
+    band_move_costs,
     grid_highway_move_costs,
     highway_move_costs,
     open_street_move_costs,
@@ -364,6 +365,20 @@ def test_open_streets_guide_only_the_floor_the_aisle_rule_leaves_open():
     # columns of the aisle rule that cross the band keep their one direction through it
     col = 4
     assert guided[:, col].all() and (cost[:, col] == aisles[:, col]).all()
+
+
+def test_band_costs_make_only_the_open_bands_unguided_cells_dearer():
+    free = band_and_shelves_map()
+    aisles = highway_move_costs(free, penalty=4)
+    cost = band_move_costs(free, penalty=4, band_cost=2)
+    guided = (aisles > 1).any(axis=2)
+    band = np.zeros_like(free)
+    band[0:5] = free[0:5] & ~guided[0:5]  # the open band's cells without an aisle preference
+    assert band.sum() > 50 and guided[0:5].any()
+    assert (cost[band] == aisles[band] + 2).all()  # every move out of them, in every heading
+    assert (cost[~band] == aisles[~band]).all()  # the rest (aisles crossing the band too) unchanged
+    with pytest.raises(ValueError, match="band_cost"):
+        band_move_costs(free, band_cost=10)
 
 
 def test_open_street_guidance_runs_conflict_free_and_productive():
