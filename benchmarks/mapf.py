@@ -786,8 +786,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--guidance",
         default=None,
-        help="pibt guidance preset: highways, highways+grid or none (default on kiva maps: by fleet density, "
-        "see the kiva presets in run() and grid_kiva_preset; highways otherwise)",
+        help="pibt guidance preset: highways, highways+grid, highways+open or none (default on kiva maps: "
+        "by fleet density, see the kiva presets in run() and grid_kiva_preset; highways otherwise)",
     )
     ap.add_argument(
         "--workers",

@@ -11,7 +11,12 @@ from jit_compare import jit_and_nojit_outputs  # tests/ is on sys.path (rootdir 
 from fctwin.controller.planning import make_planner
 from fctwin.controller.planning._kernels import order_by_priority, pibt_step_kernel
 from fctwin.controller.planning.base import FleetArrays, GridMaps
-from fctwin.controller.planning.guidance import grid_highway_move_costs
+from fctwin.controller.planning.guidance import (
+    band_move_costs,
+    grid_highway_move_costs,
+    highway_move_costs,
+    open_street_move_costs,
+)
 from fctwin.controller.planning.instances import read_kiva_map, read_lorr_problem
 from fctwin.controller.planning.pibt import PIBTPlanner
 from fctwin.controller.planning.reference import reference_step
@@ -324,6 +329,70 @@ for heading_tables in (False, True):
         log.append(out.tolist())
 print(log)
 """
+
+
+def band_and_shelves_map() -> np.ndarray:
+    """An open band (rows 0-4) above shelf blocks (3 x 2 cells) with one-cell aisles and open
+    columns (24-27) beside them, like the emitter bands and the west side of the LoRR
+    warehouse_large map: ``bool[13, 28]``."""
+    free = np.ones((13, 28), bool)
+    for r0 in (5, 8, 11):
+        for c0 in range(1, 22, 4):
+            free[r0 : r0 + 2, c0 : c0 + 3] = False
+    return free
+
+
+def test_open_streets_guide_only_the_floor_the_aisle_rule_leaves_open():
+    free = band_and_shelves_map()
+    p = 3
+    aisles = highway_move_costs(free, penalty=p)
+    cost = open_street_move_costs(free, penalty=p)
+    guided = (aisles > 1).any(axis=2)
+    assert guided.any() and (cost[guided] == aisles[guided]).all()  # the aisle rule's cells unchanged
+    assert (cost[free] <= 1 + 2 * p).all() and (cost[free] >= 1).all()  # dearer, never forbidden
+    band = [0, 1, 2, 3, 4]  # the open rows, one-way E, W, E, ... on their unguided cells
+    for k, r in enumerate(band):
+        cells = free[r] & ~guided[r]
+        assert cells.sum() > 10
+        dear = 2 if k % 2 == 0 else 0  # east-bound rows make westward moves dear
+        assert (cost[r, cells, dear] == 1 + p).all() and (cost[r, cells, 2 - dear] == 1).all()
+    for k, c in enumerate([24, 25, 26, 27]):  # the open columns, one-way S, N, S, N
+        cells = free[:, c] & ~guided[:, c]
+        dear = 3 if k % 2 == 0 else 1  # south-bound columns make northward moves dear
+        assert (cost[cells, c, dear] == 1 + p).all() and (cost[cells, c, 4 - dear] == 1).all()
+    # the shelf aisle rows (7, 10) are aisles, not streets: their costs are the aisle rule's
+    assert (aisles[[7, 10]] > 1).any() and (cost[[7, 10]] == aisles[[7, 10]]).all()
+    # columns of the aisle rule that cross the band keep their one direction through it
+    col = 4
+    assert guided[:, col].all() and (cost[:, col] == aisles[:, col]).all()
+
+
+def test_band_costs_make_only_the_open_bands_unguided_cells_dearer():
+    free = band_and_shelves_map()
+    aisles = highway_move_costs(free, penalty=4)
+    cost = band_move_costs(free, penalty=4, band_cost=2)
+    guided = (aisles > 1).any(axis=2)
+    band = np.zeros_like(free)
+    band[0:5] = free[0:5] & ~guided[0:5]  # the open band's cells without an aisle preference
+    assert band.sum() > 50 and guided[0:5].any()
+    assert (cost[band] == aisles[band] + 2).all()  # every move out of them, in every heading
+    assert (cost[~band] == aisles[~band]).all()  # the rest (aisles crossing the band too) unchanged
+    with pytest.raises(ValueError, match="band_cost"):
+        band_move_costs(free, band_cost=10)
+
+
+def test_open_street_guidance_runs_conflict_free_and_productive():
+    free = band_and_shelves_map()
+    rng = np.random.default_rng(3)
+    cells = np.argwhere(free)
+    n = 40
+    pos = cells[rng.choice(len(cells), n, replace=False)].astype(np.int32)
+    goal = cells[rng.integers(0, len(cells), n)].astype(np.int32)
+    fleet = FleetArrays(pos, np.zeros(n, np.int8), goal, np.zeros(n, bool), np.ones(n, bool))
+    planner = PIBTPlanner(guidance="highways+open", operation_steps=3)
+    reached, _ = lifelong(GridMaps(free.copy(), free.copy()), fleet, cells, 200, rng, planner=planner)
+    assert np.array_equal(planner._guidance_costs(free), open_street_move_costs(free, penalty=4))
+    assert reached.min() >= 1 and reached.sum() >= 150  # 193 (every unit conflict-free, by `lifelong`)
 
 
 def test_kernels_run_as_plain_python_with_jit_disabled():

@@ -75,7 +75,12 @@ from fctwin.controller.planning._lns_kernels import KEY_PER_STEP, lns_refine_ker
 from fctwin.controller.planning.base import FleetArrays, GridMaps
 from fctwin.controller.planning.crowding import crowded_units
 from fctwin.controller.planning.distance import DistanceTables
-from fctwin.controller.planning.guidance import grid_highway_move_costs, highway_move_costs
+from fctwin.controller.planning.guidance import (
+    band_move_costs,
+    grid_highway_move_costs,
+    highway_move_costs,
+    open_street_move_costs,
+)
 
 __all__ = ["PIBTPlanner"]
 
@@ -86,11 +91,18 @@ _OPERATION_INPUTS = (
     "tables", "move_cost", "order", "tie",
 )  # fmt: skip
 # guidance presets: "highways" (one-way aisles), "highways+grid" (plus alternating one-way rows and
-# columns in open areas, RHCR style; for kiva.map), "none"
+# columns in open areas, RHCR style; for kiva.map), "highways+open" (streets only on floor the aisle
+# rule leaves open), "highways+bands" (open bands one step dearer), "none"
 # How far past a unit's reads a bounded unloaded table is searched (distance units; see
 # `DistanceTables`): room to be pushed aside before the table must be searched again.
 BOUNDED_MARGIN = 16
-GUIDANCE = {"highways": highway_move_costs, "highways+grid": grid_highway_move_costs, "none": None}
+GUIDANCE = {
+    "highways": highway_move_costs,
+    "highways+grid": grid_highway_move_costs,
+    "highways+open": open_street_move_costs,
+    "highways+bands": band_move_costs,
+    "none": None,
+}
 
 
 class PIBTPlanner:
