@@ -258,7 +258,7 @@ class FleetHost:
         """
         t_s = batch.t_s
         events: list[UnitEvent] = []
-        by_id, rows_of, titans = self.by_id, self._row_of, self.titans
+        by_id, rows_of = self.by_id, self._row_of
         a = self.arrays
         if a is None:  # a small fleet: every command through its unit
             for cmd in batch.all_commands():
@@ -273,7 +273,7 @@ class FleetHost:
         floor = self.floor
         # A forward move's target cell, read as `move_refusal` reads it (`may_enter`): off the floor a
         # wall; a loaded unit may not enter a storage cell where a pod stands.
-        codes, height, width, resting = floor._codes, floor.height, floor.width, floor.pods
+        rules = (floor, floor._codes, floor.height, floor.width, floor.pods)
         # Actions taken, by row, written to the arrays after the batch (a later move to the same unit
         # replaces an earlier one, as writing each at once did; no other command reads them).
         taken: dict[int, int] = {}
@@ -290,79 +290,25 @@ class FleetHost:
                 if snap is not None and (j := rows_of.get(uid)) is not None:
                     snap[4][j], snap[5][j] = a.stopped.item(j), a.timed_op.item(j)
                 continue
-            unit = titans[k]
-            cid = cmd.command_id
-            if cid >= 0 and unit._recent.check_and_remember(cid):
-                events.append(UnitEvent(uid, "ack", t_s, cid, {"duplicate": 1}))
-                continue
-            action = cmd.action
-            if action == _WAIT:
-                taken[k] = action
-                continue
             if snap is None:
-                snap = (
-                    a.row.tolist(),
-                    a.col.tolist(),
-                    a.heading.tolist(),
-                    a.pod_id.tolist(),
-                    a.stopped.tolist(),
-                    a.timed_op.tolist(),
-                )
-            rows, cols, heads, pods, stopped, timed = snap
-            if not stopped[k] and timed[k] == TIMED_NONE:
-                # The moves a unit takes (nearly all), decided inline; any refusal is worded below.
-                if action == _FORWARD:
-                    dr, dc = FORWARD_DELTA[heads[k]]
-                    r, c = rows[k] + dr, cols[k] + dc
-                    if 0 <= r < height and 0 <= c < width:
-                        code = codes[r][c]
-                        if (
-                            code != WALL
-                            and code != DOCK
-                            and not (code == STORAGE and pods[k] >= 0 and (r, c) in resting)
-                        ):
-                            taken[k] = action
-                            continue
-                elif action in (_RIGHT, _LEFT):
-                    taken[k] = action
-                    continue
-            reason = move_refusal(
-                floor,
-                action,
-                stopped=stopped[k],
-                timed_op=timed[k],
-                row=rows[k],
-                col=cols[k],
-                heading=heads[k],
-                loaded=pods[k] >= 0,
-            )
-            if reason is not None:
-                events.append(unit._refuse(cmd, t_s, reason))
-                continue
-            taken[k] = action
+                snap = self._move_snapshot()
+            self._titan_move(k, cmd.command_id, cmd.action, cmd, t_s, events, taken, snap, rules)
         if batch.moves is not None and batch.moves.n:
-            self._handle_move_block(batch.moves, t_s, events, taken, snap)
+            self._handle_move_block(batch.moves, t_s, events, taken, snap, rules)
         if taken:
             a.pending[list(taken)] = list(taken.values())
         return events
 
-    def _handle_move_block(self, block: MoveColumns, t_s: float, events: list, taken: dict, snap) -> None:
+    def _handle_move_block(
+        self, block: MoveColumns, t_s: float, events: list, taken: dict, snap, rules: tuple
+    ) -> None:
         """The moves of a `MoveColumns` block, after the batch's other commands: the same window, rules
         and events as the `Move` path of `_handle_commands`, one row at a time in block order."""
         a = self.arrays
-        rows_of, titans, by_id = self._row_of, self.titans, self.by_id
-        floor = self.floor
-        codes, height, width, resting = floor._codes, floor.height, floor.width, floor.pods
+        rows_of, by_id = self._row_of, self.by_id
         if snap is None:
-            snap = (
-                a.row.tolist(),
-                a.col.tolist(),
-                a.heading.tolist(),
-                a.pod_id.tolist(),
-                a.stopped.tolist(),
-                a.timed_op.tolist(),
-            )
-        rows, cols, heads, pods, stopped, timed = snap
+            snap = self._move_snapshot()
+        stopped, timed = snap[4], snap[5]
         cols_ = block.arrays()
         step = block.step
         for uid, cid, action in zip(
@@ -378,43 +324,79 @@ class FleetHost:
                 if (j := rows_of.get(uid)) is not None:
                     stopped[j], timed[j] = a.stopped.item(j), a.timed_op.item(j)
                 continue
-            unit = titans[k]
-            if cid >= 0 and unit._recent.check_and_remember(cid):
-                events.append(UnitEvent(uid, "ack", t_s, cid, {"duplicate": 1}))
-                continue
-            if action == _WAIT:
-                taken[k] = action
-                continue
-            if not stopped[k] and timed[k] == TIMED_NONE:
-                if action == _FORWARD:
-                    dr, dc = FORWARD_DELTA[heads[k]]
-                    r, c = rows[k] + dr, cols[k] + dc
-                    if 0 <= r < height and 0 <= c < width:
-                        code = codes[r][c]
-                        if (
-                            code != WALL
-                            and code != DOCK
-                            and not (code == STORAGE and pods[k] >= 0 and (r, c) in resting)
-                        ):
-                            taken[k] = action
-                            continue
-                elif action in (_RIGHT, _LEFT):
-                    taken[k] = action
-                    continue
-            reason = move_refusal(
-                floor,
-                action,
-                stopped=stopped[k],
-                timed_op=timed[k],
-                row=rows[k],
-                col=cols[k],
-                heading=heads[k],
-                loaded=pods[k] >= 0,
-            )
-            if reason is not None:
-                events.append(unit._refuse(Move(cid, uid, action, step), t_s, reason))
-                continue
+            self._titan_move(k, cid, action, None, t_s, events, taken, snap, rules, step)
+
+    def _move_snapshot(self) -> tuple[list, ...]:
+        """What a batch's moves read of every Titan row, as lists (read once per batch): row, col,
+        heading, pod, stopped, timed op. Other commands to a unit update its stopped and timed op."""
+        a = self.arrays
+        return (
+            a.row.tolist(),
+            a.col.tolist(),
+            a.heading.tolist(),
+            a.pod_id.tolist(),
+            a.stopped.tolist(),
+            a.timed_op.tolist(),
+        )
+
+    def _titan_move(
+        self,
+        k: int,
+        cid: int,
+        action: int,
+        cmd: Move | None,
+        t_s: float,
+        events: list,
+        taken: dict,
+        snap: tuple,
+        rules: tuple,
+        step: int = 0,
+    ) -> None:
+        """One move for the Titan in row ``k``: the unit's idempotence window, then the move rules of
+        `move_refusal` (the moves a unit takes, nearly all, decided inline; any refusal worded by
+        it). A taken action goes to ``taken``; a duplicate or a refusal to ``events``. ``cmd`` is the
+        `Move` when the batch sent one (made from the block row only for a refusal, which names it)."""
+        unit = self.titans[k]
+        if cid >= 0 and unit._recent.check_and_remember(cid):
+            events.append(UnitEvent(unit.unit_id, "ack", t_s, cid, {"duplicate": 1}))
+            return
+        if action == _WAIT:
             taken[k] = action
+            return
+        rows, cols, heads, pods, stopped, timed = snap
+        floor, codes, height, width, resting = rules
+        if not stopped[k] and timed[k] == TIMED_NONE:
+            if action == _FORWARD:
+                dr, dc = FORWARD_DELTA[heads[k]]
+                r, c = rows[k] + dr, cols[k] + dc
+                if 0 <= r < height and 0 <= c < width:
+                    code = codes[r][c]
+                    if (
+                        code != WALL
+                        and code != DOCK
+                        and not (code == STORAGE and pods[k] >= 0 and (r, c) in resting)
+                    ):
+                        taken[k] = action
+                        return
+            elif action in (_RIGHT, _LEFT):
+                taken[k] = action
+                return
+        reason = move_refusal(
+            floor,
+            action,
+            stopped=stopped[k],
+            timed_op=timed[k],
+            row=rows[k],
+            col=cols[k],
+            heading=heads[k],
+            loaded=pods[k] >= 0,
+        )
+        if reason is not None:
+            if cmd is None:
+                cmd = Move(cid, unit.unit_id, action, step)
+            events.append(unit._refuse(cmd, t_s, reason))
+            return
+        taken[k] = action
 
     def _unit_states(self) -> list[UnitState]:
         """Every unit's state, simulated Titans (from the arrays at once) then stations, as
