@@ -80,7 +80,14 @@ class TickJournal:
         """The batch sent after the last journaled tick and never journaled with its frame: the
         stopped dispatcher's last word, which robots may or may not have executed. None if none."""
         row = self.store.read_journal_sent()
-        return None if row is None else _dec_batch.decode(row[2])
+        if row is None:
+            return None
+        try:
+            return _dec_batch.decode(row[2])
+        except msgspec.DecodeError as exc:
+            raise ResumeError(
+                f"{self.store.path}: journal_sent step {row[0]} is not a command batch ({exc})"
+            ) from None
 
     def record(self, batch: CommandBatch, frame: TelemetryFrame) -> None:
         self.store.add_journal(batch.step, batch.t_s, _enc.encode(batch), _enc.encode(frame))

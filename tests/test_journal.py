@@ -168,6 +168,9 @@ def test_a_batch_sent_but_never_journaled_is_written_ahead_and_found_by_a_resume
     journal = TickJournal(reopened)
     assert journal.sent_after_last() == batch
     assert journal.last_frame().step == 1  # the last journaled frame is still the one before it
+    reopened.db.execute("UPDATE journal_sent SET sent = ?", (b"\x93not a batch",))
+    with pytest.raises(ResumeError, match="journal_sent step 1 is not a command batch"):
+        journal.sent_after_last()  # a damaged row: a clear error, not a traceback
     reopened.clear_derived(after_step=0)  # the resume sends it again, live
     assert journal.sent_after_last() is None
     reopened.close()
