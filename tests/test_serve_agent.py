@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from serve_procs import cli, free_port, stop  # tests/ is on sys.path (rootdir conftest)
+from serve_procs import cli, free_port, run_kpis, stop  # tests/ is on sys.path (rootdir conftest)
 
 EXTERNAL = ("T-01", "T-02")
 HEARTBEAT_S = "0.2"
@@ -66,9 +66,7 @@ def test_the_agent_recommends_and_acts_under_serve_and_publishes_on_pub(
                 got.append(p.decode(sub.recv(), allowed_types=p.PUB_TYPES))
         while sub.poll(500):
             got.append(p.decode(sub.recv(), allowed_types=p.PUB_TYPES))
-        log = (tmp_path / "serve.log").read_text()
-        assert serve.returncode == 0, log[-3000:]
-        kpis = json.loads(log[log.index("{\n") :])
+        kpis = run_kpis(serve, tmp_path / "serve.log")
     finally:
         for proc in procs:
             stop(proc)

@@ -9,7 +9,6 @@ or finished twice, no order completes twice, and units are conserved. Every wait
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from serve_procs import cli, free_port, stop  # tests/ is on sys.path (rootdir conftest)
+from serve_procs import cli, free_port, run_kpis, stop  # tests/ is on sys.path (rootdir conftest)
 
 from fctwin.robots.messages import CommandBatch
 
@@ -87,13 +86,7 @@ def test_serve_killed_mid_run_resumes_from_its_journal_and_nothing_is_done_twice
 
         second = cli(*serve_args, "--resume", "hil", log=tmp_path / "serve2.log")
         procs.append(second)
-        try:
-            second.wait(timeout=300)
-        except subprocess.TimeoutExpired:
-            pytest.fail("resumed serve did not finish: " + (tmp_path / "serve2.log").read_text()[-3000:])
-        log2 = (tmp_path / "serve2.log").read_text()
-        assert second.returncode == 0, log2[-3000:]
-        kpis = json.loads(log2[log2.index("{\n") :])
+        kpis = run_kpis(second, tmp_path / "serve2.log", timeout_s=300)
     finally:
         for proc in procs:
             stop(proc)

@@ -9,7 +9,6 @@ error naming the field (a different mode would replay different batches).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -19,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from serve_procs import cli, free_port, stop  # tests/ is on sys.path (rootdir conftest)
+from serve_procs import cli, free_port, run_kpis, stop  # tests/ is on sys.path (rootdir conftest)
 
 EXTERNAL = ("T-01", "T-02")
 HEARTBEAT_S = "0.2"
@@ -94,13 +93,7 @@ def test_serve_with_the_agent_resumes_and_keeps_its_recommendations_once(
 
         second = cli(*serve_args, "--resume", "hil", log=tmp_path / "serve2.log")
         procs.append(second)
-        try:
-            second.wait(timeout=400)
-        except subprocess.TimeoutExpired:
-            pytest.fail("resumed serve did not finish: " + (tmp_path / "serve2.log").read_text()[-3000:])
-        log2 = (tmp_path / "serve2.log").read_text()
-        assert second.returncode == 0, log2[-3000:]
-        kpis = json.loads(log2[log2.index("{\n") :])
+        kpis = run_kpis(second, tmp_path / "serve2.log", timeout_s=400)
     finally:
         for proc in procs:
             stop(proc)

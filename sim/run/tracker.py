@@ -93,18 +93,13 @@ class Tracker:
         if cols is not None or self._cols is not None:
             self._observe_arrays(frame)
             return
-        kinds = self.station_kind
         index = self.unit_index
         last = self._last
-        serving = _MODE_SERVING
         moved = 0
         for st in frame.units:
             k = index.get(st.unit_id)
             if k is None:
-                kind = kinds.get(st.unit_id)
-                if kind is not None and st.mode == serving:
-                    self.busy_ticks[kind] += 1
-                    self.group_minute[self.group_of[st.unit_id]]["busy"] += 1
+                self._note_station(st)
                 continue
             prev = last[k]
             if prev is None:
@@ -121,6 +116,13 @@ class Tracker:
             self._shared = len(cells) - len(set(cells))
         self.collisions += self._shared
 
+    def _note_station(self, st: UnitState) -> None:
+        """A station's state this tick: a tick of busy time for its kind and group when serving."""
+        kind = self.station_kind.get(st.unit_id)
+        if kind is not None and st.mode == _MODE_SERVING:
+            self.busy_ticks[kind] += 1
+            self.group_minute[self.group_of[st.unit_id]]["busy"] += 1
+
     def _observe_arrays(self, frame: TelemetryFrame) -> None:
         """`observe_frame` for frames whose drive units come as a `UnitColumns` block: the same counts,
         from the block's arrays (the last poses kept as arrays from the first such frame on)."""
@@ -132,16 +134,11 @@ class Tracker:
             moved, changed = c.take(cols, self)
             self.distance_cells += moved
             self._cells_changed |= changed
-        kinds = self.station_kind
         index = self.unit_index
-        serving = _MODE_SERVING
         for st in frame.units:  # stations (and any drive unit reported on its own), as above
             k = index.get(st.unit_id)
             if k is None:
-                kind = kinds.get(st.unit_id)
-                if kind is not None and st.mode == serving:
-                    self.busy_ticks[kind] += 1
-                    self.group_minute[self.group_of[st.unit_id]]["busy"] += 1
+                self._note_station(st)
                 continue
             moved, changed = c.take_one(k, st)
             if moved is None:
