@@ -39,9 +39,11 @@ SCENES = (
     "eluna_port_strike",  # the inbound wave from the inbound-network model's port strike
     "eluna_misstaffed",
     "eluna_battery",
-    "eluna_heldout",  # never tuned on: the agent's unseen scene
+    "eluna_heldout",  # never tuned on (but looked at when tracing the agent: see docs/eluna.md)
+    "eluna_unseen_a",  # authored 2026-12-07 before any agent run on it; never tuned on
+    "eluna_unseen_b",  # the same
 )
-HELD_OUT = ("eluna_heldout",)
+HELD_OUT = ("eluna_heldout", "eluna_unseen_a", "eluna_unseen_b")
 MODES = ("off", "reactive", "auto")
 AGENT_MODES = ("auto", "advise")  # the arms `--set` applies to
 METRICS = ("units_per_labour_h", "units_per_h", "order_cycle_p95_s", "open_units_end")
