@@ -16,9 +16,11 @@ capacity of the floor as staffed now.
 - Capacity: when work is waiting unassigned (the floor is saturated) the recent throughput *is*
   the capacity; otherwise the larger of a busy minute's service in the last ``window_min`` and
   the share of what the staffing now serves at the plan's service times it is counted on for
-  (`Forecaster.realised`: ``capacity_share``, for stow lifted to the run's own rate of stowers
-  with work where that is higher, 0.86-0.87 of the plan's while a wave's pods queue) (a station
-  that just lost its people has lost its capacity, whatever it served an hour ago).
+  (a station that just lost its people has lost its capacity, whatever it served an hour ago).
+  Pick: the share rises with the open lines per open station (`pick_share`: a pod is more often at
+  the face), read along the forecast path, so a growing queue is served faster. Stow:
+  ``capacity_share``, lifted to the run's own rate of stowers with work where that is higher
+  (`Forecaster.realised`, 0.86-0.87 of the plan's while a wave's pods queue).
 - A minute whose inflow outruns capacity adds the difference; a minute with spare capacity pulls
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
@@ -613,16 +615,20 @@ class Forecaster:
     def _pick_share(self, dg: dict, open_lines: float, staff: dict | None = None) -> float:
         """The share of the pick staffing's plan rate counted on with ``open_lines`` on the floor
         (`pick_share` at the open lines per open pick station, each up to its saturated level: lines
-        beyond it wait unassigned and bring no pod), or the constant ``capacity_share`` when
-        ``pick_share_rises`` is off. ``staff``: the stations' associates then (default: now)."""
+        beyond it wait unassigned and bring no pod; a closed station's lines not counted), or the
+        constant ``capacity_share`` when ``pick_share_rises`` is off. ``staff``: the stations'
+        associates then (default: now)."""
         if not self.pick_share_rises:
             return self.realised("pick")
-        by = staff if staff is not None else {s["id"]: s["associates"] for s in dg["stations"]}
-        n_open = sum(1 for s in dg["stations"] if s["kind"] == "pick" and by.get(s["id"], 0) > 0)
+        picks = [s for s in dg["stations"] if s["kind"] == "pick"]
+        by = staff if staff is not None else {s["id"]: s["associates"] for s in picks}
+        n_open = sum(1 for s in picks if by.get(s["id"], 0) > 0)
         if n_open == 0:
             return self.realised("pick")
+        # lines held by a station closed now and then stay with it (as in `_queues`)
+        held = sum(float(s["open_lines"]) for s in picks if s["associates"] <= 0 and by.get(s["id"], 0) <= 0)
         q_sat = self._q_sat.v if self._q_sat.v is not None else self.station_cap_lines + 1.0
-        return pick_share(min(open_lines / n_open, q_sat))
+        return pick_share(min(max(open_lines - held, 0.0) / n_open, q_sat))
 
     def _pick_capacity_at(
         self, dg: dict, staff: list[dict], fleet_cap: list[float] | None
