@@ -12,7 +12,14 @@ import pytest
 
 from fctwin.controller.eluna import Forecaster
 from fctwin.controller.eluna.agent import ElunaAgent
-from fctwin.controller.eluna.forecast import HOT_BLEND, fit_blend, precision_recall, skill_score
+from fctwin.controller.eluna.forecast import (
+    HOT_BLEND,
+    PICK_SHARE_MAX,
+    fit_blend,
+    pick_share,
+    precision_recall,
+    skill_score,
+)
 
 
 def test_skill_score_has_the_known_answers_on_a_synthetic_series():
@@ -562,3 +569,73 @@ def test_a_low_rate_seen_at_a_low_load_and_stations_waiting_for_pods_leave_the_p
         assert fc.realised("stow") == fc.capacity_share
         _, before = _stow_forecast(queued_pods, served, seen_rates=False)
         assert out["open_cartons"] == pytest.approx(before["open_cartons"])
+
+
+def test_a_pick_stations_share_rises_with_its_open_lines_up_to_the_rate_model():
+    """The share of its plan rate a pick station serves rises with its open lines (a pod is more
+    often at the face), towards the closed loop's asymptote, never above the rate model's plan rate;
+    the forecaster reads it at the open lines per open station, each up to its saturated level."""
+    qs = [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 13.0, 50.0, 1e6]
+    shares = [pick_share(q) for q in qs]
+    assert shares[0] == 0.0
+    assert all(b > a for a, b in zip(shares, shares[1:], strict=False))  # rises with the work
+    assert all(s <= min(PICK_SHARE_MAX, 1.0) for s in shares)  # bounded by the rate model
+    assert shares[-1] == pytest.approx(PICK_SHARE_MAX, abs=1e-5)
+    assert pick_share(3.0) < 0.75 < pick_share(13.0)  # below the old constant light, above it full
+    fc = Forecaster(station_rate=lambda sid, n: 4.8 * n, blend={})
+    dg = _floor(1, p2_staff=1, ahead=[], open_lines=300.0)
+    assert fc._pick_share(dg, 300.0) == pytest.approx(pick_share(fc.station_cap_lines + 1.0))  # capped
+    assert fc._pick_share(dg, 10.0) == pytest.approx(pick_share(5.0))  # two open stations
+    fc.pick_share_rises = False
+    assert fc._pick_share(dg, 10.0) == fc.capacity_share
+
+
+# The station physics of the replay below, written out (not read from the forecaster): a share of
+# the plan rate that rises with the open lines per station (balanced floor, docs/eluna_s13_fcast13.md).
+def _served_share(q: float) -> float:
+    return 0.85 * q / (q + 1.2)
+
+
+def _rising_floor(seed: int, minutes: int = 300):
+    """Three open pick stations (4.8 lines a minute each at the plan's times) that serve the share
+    their queue gives (`_served_share`), orders around a plan that rises 35% at minute 150 (known
+    ahead) and falls back at 240: a floor that is not saturated, whose queue settles higher."""
+    rng = np.random.default_rng(seed)
+
+    def plan(t_s: float) -> float:
+        return 1.35 if 150 <= t_s / 60.0 < 240 else 1.0
+
+    w, out = 6.0, []
+    for m in range(1, minutes + 1):
+        arrived = 8.0 * plan(60.0 * m) + float(rng.normal(0.0, 1.0))
+        served = min(3 * 4.8 * _served_share(w / 3) + float(rng.normal(0.0, 1.0)), w + arrived)
+        w += arrived - served
+        dg = _digest(m, w, arrived, served)
+        dg["stations"] = [
+            {"id": f"P{i}", "kind": "pick", "associates": 1, "open_lines": w / 3, "lines_served": served / 3}
+            for i in (1, 2, 3)
+        ]
+        out.append(dg)
+    return plan, out
+
+
+def test_replayed_on_a_floor_whose_stations_speed_up_the_rising_share_beats_the_constant():
+    """Replayed over floors whose demand rises while they are not saturated: counting a constant
+    75% of the plan rate, the forecaster sees no growth until the inflow passes it (and then grows
+    without end); with the share rising with the open lines it forecasts the queue settling where
+    the stations serve the inflow. Skill of open lines at 30 minutes, four floors pooled."""
+    pairs: dict[bool, list] = {True: [], False: []}
+    for seed in range(4):
+        plan, series = _rising_floor(seed)
+        for rises in (True, False):
+            fc = Forecaster(
+                plan_rate=plan, capacity=lambda dg: 3 * 4.8, station_rate=lambda sid, n: 4.8 * n, blend={}
+            )
+            if not rises:
+                fc.pick_share_rises = False  # the constant share (the version before); default: rising
+            for dg in series:
+                fc.observe(dg)
+            pairs[rises] += [r[:3] for r in fc.scored[("open_lines", 30)] if r[3] >= 60]
+    skill = {k: skill_score(*np.asarray(v).T) for k, v in pairs.items()}
+    assert skill[True] > 0.0
+    assert skill[True] > skill[False] + 0.2

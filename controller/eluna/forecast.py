@@ -16,9 +16,11 @@ capacity of the floor as staffed now.
 - Capacity: when work is waiting unassigned (the floor is saturated) the recent throughput *is*
   the capacity; otherwise the larger of a busy minute's service in the last ``window_min`` and
   the share of what the staffing now serves at the plan's service times it is counted on for
-  (`Forecaster.realised`: ``capacity_share``, for stow lifted to the run's own rate of stowers
-  with work where that is higher, 0.86-0.87 of the plan's while a wave's pods queue) (a station
-  that just lost its people has lost its capacity, whatever it served an hour ago).
+  (a station that just lost its people has lost its capacity, whatever it served an hour ago).
+  Pick: the share rises with the open lines per open station (`pick_share`: a pod is more often at
+  the face), read along the forecast path, so a growing queue is served faster. Stow:
+  ``capacity_share``, lifted to the run's own rate of stowers with work where that is higher
+  (`Forecaster.realised`, 0.86-0.87 of the plan's while a wave's pods queue).
 - A minute whose inflow outruns capacity adds the difference; a minute with spare capacity pulls
   the work back towards the floor's unsaturated level, no faster than the spare capacity drains it
   and no faster than a stable queue forgets its noise (time constant ``tau_min``).
@@ -93,6 +95,29 @@ BLEND: dict[tuple[str, int], float] = {
 }
 
 
+# A pick station's service rate rises with its open lines, as a closed loop of pods does: while one
+# pod is at the face the next ones ride on their trips, and the person waits for a pod whenever none
+# is queued. Measured (balanced training seeds 101-103, static plan, station_lines): about 1.2 lines
+# per pod visit and 3-4 s between one pod leaving the face and the next one presenting, so with pods
+# always queued a person serves 12.5 / (11.5 + (2 + 3.5) / 1.2) ~ 0.8 of the plan's rate (which counts
+# 2 lines a pod and no gap); with few open lines the next pod is not there yet. The closed-network
+# throughput form (mean value analysis, the asymptote 1 / D with a pod's trip as the think time):
+# share = max * q / (q + half), q the open lines per open station. Fitted by least squares on
+# eluna_balanced seeds 101-103 (static plan, station-minutes after the first hour): share 0.44 / 0.59 /
+# 0.67 / 0.72 / 0.75 / 0.78 at 1 / 3 / 5 / 7 / 9 / 13 open lines, fit 0.40 / 0.59 / 0.67 / 0.72 / 0.74 /
+# 0.78. Never above the rate model's plan rate (1.0).
+PICK_SHARE_MAX = 0.85
+PICK_SHARE_HALF_LINES = 1.2
+
+
+def pick_share(lines_per_station: float) -> float:
+    """The share of its people's plan rate (`station_rate`) an open pick station serves with
+    ``lines_per_station`` open lines: rises with them (more of the time a pod is at the face),
+    towards ``PICK_SHARE_MAX``, and never above 1 (the rate model)."""
+    q = max(float(lines_per_station), 0.0)
+    return min(PICK_SHARE_MAX * q / (q + PICK_SHARE_HALF_LINES), 1.0)
+
+
 def skill_score(forecast, persistence, actual) -> float | None:
     """``1 - SSE(forecast) / SSE(persistence)``: 1 is perfect, 0 is no better than persistence,
     negative is worse. None when persistence is exact (nothing to beat)."""
@@ -157,6 +182,11 @@ class Forecaster:
         # of the staffing's capacity reachable (pods must be brought): the prior of the share the
         # floor is *seen* to realise (`realised`), per kind, before enough of the run is seen
         self.capacity_share = 0.75
+        # Pick: the share rises with the open lines per open station (`pick_share`), now and along
+        # the forecast path (a queue that grows is served faster); False: the constant
+        # ``capacity_share`` (the version before; ablation). The constant over-forecast open lines
+        # where pick work rose on a floor that was not saturated (docs/eluna_s13_fcast13.md).
+        self.pick_share_rises = True
         # The share of the plan's rate a kind's people are seen to serve when they have work
         # (`_learn_realised`), where above ``capacity_share``: decayed sums (served, plan capacity,
         # station-minutes) per kind; the prior weighs ``realised_prior_n`` station-minutes. Stow
@@ -235,20 +265,30 @@ class Forecaster:
 
     @staticmethod
     def fluid(
-        w0: float, inflow: list[float], mu, level: float, tau_min: float, margin: float = 0.0
+        w0: float,
+        inflow: list[float],
+        mu,
+        level: float,
+        tau_min: float,
+        margin: float = 0.0,
+        mu_at: Callable[[int, float], float] | None = None,
     ) -> list[float]:
         """Work after each minute of ``inflow`` (per minute) at capacity ``mu`` (per minute; one
         number, or one per minute of ``inflow`` when the staffing is known to change): a minute
         whose inflow outruns the capacity by more than ``margin`` (the noise of the two rates'
         estimates) adds the difference, one within the margin keeps the work where it is; one with
         spare capacity pulls the work back towards ``level``, by no more than the spare capacity
-        and no faster than time constant ``tau_min`` (a stable queue around its level)."""
+        and no faster than time constant ``tau_min`` (a stable queue around its level).
+        ``mu_at(k, w)``: a capacity that depends on the work itself at minute ``k`` (a station with
+        more open lines serves faster); the capacity is then the larger of the two."""
         w = w0
         keep = float(np.exp(-1.0 / tau_min))
         mus = mu if isinstance(mu, list | tuple | np.ndarray) else [mu] * len(inflow)
         levels = level if isinstance(level, list | tuple | np.ndarray) else [level] * len(inflow)
         out = []
-        for lam, m, level in zip(inflow, mus, levels, strict=True):
+        for k, (lam, m, level) in enumerate(zip(inflow, mus, levels, strict=True)):
+            if mu_at is not None:
+                m = max(m, mu_at(k, w))
             if lam > m + margin:
                 w += lam - m
             elif lam > m:
@@ -313,11 +353,14 @@ class Forecaster:
                 acc[1] = acc[1] * d + cap
                 acc[2] = acc[2] * d + n
 
-    def _capacity(self, served_key: str, cap_now: float | None, saturated: bool) -> float:
+    def _capacity(
+        self, served_key: str, cap_now: float | None, saturated: bool, share: float | None = None
+    ) -> float:
         """Per minute: at least the seen share (`realised`) of what the staffing now serves at the
         plan's rates; above it, the service seen while work waited unassigned (the floor then serves
         as fast as it can), or, on a floor that is not saturated, a busy minute's service (the upper
-        quintile)."""
+        quintile). ``share``: the share of the staffing's capacity counted on, where not the
+        kind's `realised` one (pick: `pick_share` at its open lines)."""
         recent = list(self.history)[-self.window_min :]
         if not recent:
             return 1e-6
@@ -327,7 +370,9 @@ class Forecaster:
         else:
             mu = float(np.percentile([h[served_key] for h in recent], 80))
         if cap_now is not None:
-            mu = max(mu, self.realised("pick" if served_key == "served_pick" else "stow") * cap_now)
+            if share is None:
+                share = self.realised("pick" if served_key == "served_pick" else "stow")
+            mu = max(mu, share * cap_now)
         return max(mu, 1e-6)
 
     def _targets(self, dg: dict) -> dict[str, list[float]]:
@@ -373,16 +418,17 @@ class Forecaster:
             ]
             if cap_now is not None:  # what its people serve *and* what its drive units bring
                 cap_now = min(cap_now, rho * (st["pick_trip"] + share * spare0))
-        mu = self._capacity("served_pick", cap_now, saturated)
+        share_now = self._pick_share(dg, float(dg["open_lines"]))
+        mu = self._capacity("served_pick", cap_now, saturated, share_now)
         staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
         self._last_staff = staff
-        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap)
+        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap, share_now)
         if fleet_gain is not None:
             people = self._people_cap_path(dg, staff, "pick")
             out_mu = []
             for k, (m, g) in enumerate(zip(mu_path, fleet_gain, strict=True)):
                 if g > 0:  # units back serve no faster than the people do
-                    g = min(g, max(self.realised("pick") * people[k] - m, 0.0)) if people else g
+                    g = min(g, max(share_now * people[k] - m, 0.0)) if people else g
                 out_mu.append(max(m + g, 1e-6))
             mu_path = out_mu
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
@@ -393,7 +439,8 @@ class Forecaster:
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
         # capacity by more than their noise (else a steady floor's noise compounds for an hour).
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
-        path = self.fluid(float(dg["open_lines"]), inflow, mu_path, level, self.tau_min, margin)
+        mu_at = self._pick_capacity_at(dg, staff, fleet_cap)
+        path = self.fluid(float(dg["open_lines"]), inflow, mu_path, level, self.tau_min, margin, mu_at)
         out: dict[str, list[float]] = {"open_lines": [path[h - 1] for h in HORIZONS_MIN]}
         cyc = self._cycle_model(dg, path, mu_path)
         if cyc is not None:
@@ -565,8 +612,53 @@ class Forecaster:
         ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
         return [sum(self.station_rate(i, st.get(i, 0)) for i in ids) for st in staff]
 
+    def _pick_share(self, dg: dict, open_lines: float, staff: dict | None = None) -> float:
+        """The share of the pick staffing's plan rate counted on with ``open_lines`` on the floor
+        (`pick_share` at the open lines per open pick station, each up to its saturated level: lines
+        beyond it wait unassigned and bring no pod; a closed station's lines not counted), or the
+        constant ``capacity_share`` when ``pick_share_rises`` is off. ``staff``: the stations'
+        associates then (default: now)."""
+        if not self.pick_share_rises:
+            return self.realised("pick")
+        picks = [s for s in dg["stations"] if s["kind"] == "pick"]
+        by = staff if staff is not None else {s["id"]: s["associates"] for s in picks}
+        n_open = sum(1 for s in picks if by.get(s["id"], 0) > 0)
+        if n_open == 0:
+            return self.realised("pick")
+        # lines held by a station closed now and then stay with it (as in `_queues`)
+        held = sum(float(s["open_lines"]) for s in picks if s["associates"] <= 0 and by.get(s["id"], 0) <= 0)
+        q_sat = self._q_sat.v if self._q_sat.v is not None else self.station_cap_lines + 1.0
+        return pick_share(min(max(open_lines - held, 0.0) / n_open, q_sat))
+
+    def _pick_capacity_at(
+        self, dg: dict, staff: list[dict], fleet_cap: list[float] | None
+    ) -> Callable[[int, float], float] | None:
+        """The pick capacity at minute ``k`` ahead with ``w`` open lines then: `pick_share` of the
+        staffing's plan rate then (at most what the drive units can bring), so a queue that grows is
+        served faster and settles where the inflow meets it. None without the rate model or with
+        ``pick_share_rises`` off."""
+        if self.station_rate is None or not self.pick_share_rises:
+            return None
+        ids = [s["id"] for s in dg["stations"] if s["kind"] == "pick"]
+        floors = []
+        for k, st in enumerate(staff):
+            cap = sum(self.station_rate(i, st.get(i, 0)) for i in ids)
+            floors.append(cap if fleet_cap is None else min(cap, fleet_cap[k]))
+
+        def mu_at(k: int, w: float) -> float:
+            return self._pick_share(dg, w, staff[k]) * floors[k]
+
+        return mu_at
+
     def _capacity_path(
-        self, dg: dict, staff: list[dict], kind: str, mu: float, cap_now, fleet_cap: list[float] | None = None
+        self,
+        dg: dict,
+        staff: list[dict],
+        kind: str,
+        mu: float,
+        cap_now,
+        fleet_cap: list[float] | None = None,
+        share: float | None = None,
     ) -> list[float]:
         """Capacity per minute ahead: the capacity estimated now plus what the known staffing changes
         add or take at the plan's service times, at the rate the floor realises its staffing now
@@ -574,12 +666,13 @@ class Forecaster:
         Additive, so capacity the staffing does not explain (robotic stations) stays as it is; on a
         floor of person-worked stations it is the estimate scaled by the staffing's capacity. The
         floor (the seen share, `realised`, of the staffing's capacity) is at most that share of what
-        the drive units can bring then (``fleet_cap``), where that is known."""
+        the drive units can bring then (``fleet_cap``), where that is known. ``share``: the share
+        counted on where not the kind's `realised` one (pick: `pick_share` at the open lines now)."""
         if self.station_rate is None:
             return [mu] * len(staff)
         ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
         cap0 = sum(self.station_rate(i, int(n)) for i, n in self._now_staff(dg, ids))
-        share = self.realised(kind)
+        share = self.realised(kind) if share is None else share
         eff = min(1.0, mu / cap0) if cap0 > 0 else share
         out = []
         for k, st in enumerate(staff):
