@@ -660,6 +660,49 @@ def test_lent_people_go_home_when_home_needs_them_or_the_lend_is_over():
     assert agent.lent == []
 
 
+def _lent_to_pick_agent(staffing, lent, *, lines_per_min, seen_per_station):
+    """Stow pressed an hour ahead with stowers lent to pick (``lent``: (home, at) per person), the
+    pick side seen to serve ``seen_per_station`` lines a station-minute, ``lines_per_min`` arriving."""
+    agent, board, levers, d = _wave_agent(staffing, pool=sum(staffing.values()))
+    agent.lent = list(lent)
+    agent._busy = {"pick": (60, seen_per_station)}
+    agent._arriving = {"pick": lines_per_min, "stow": 0.6}
+    agent.last_forecast = {"open_cartons": {15: 10.0, 30: 20.0, 60: 40.0}}
+    dg = _lead_digest(60, board, pick_lines=2, cartons=5, pods_at={})
+    dg.update(open_lines=8, backlog_lines=0, open_cartons=10)
+    return agent, board, dg
+
+
+def test_the_lent_person_whose_leaving_costs_pick_least_goes_home_first():
+    """Four stowers lent to the four pick stations (two alone at P3 and P4, which they opened, two
+    beside the plan's pickers at P1 and P2); stow is pressed an hour ahead. The first way home is
+    one of the doubled stations' people (one of two takes ~0.5 of a person's pace with them), not
+    P3's, whose leaving closes the station: eluna_misstaffed seed 16 sent P3's home at 09:10."""
+    staffing = {"P1": 2, "P2": 2, "P3": 1, "P4": 1, "S1": 0, "S2": 0, "S3": 1, "S4": 1}
+    lent = [("S1", "P3"), ("S1", "P4"), ("S2", "P1"), ("S2", "P2")]
+    agent, board, dg = _lent_to_pick_agent(staffing, lent, lines_per_min=9.3, seen_per_station=4.0)
+    plans = agent._return_plans(dg, dict(board.staffed), agent.kind_work(dg, (30, 60)))
+    assert plans, "stow is pressed an hour ahead: a way home is due"
+    first = plans[-1] if len(plans) > 1 else plans[0]
+    assert len(first) == 1 and first[0].source in ("P1", "P2"), plans
+    assert plans[0][0].source in ("P1", "P2"), plans  # the merged plan starts with them too
+    assert first in agent._return_needed
+
+
+def test_a_way_home_that_closes_a_pick_station_is_checked_against_the_pick_work_ahead():
+    """Stowers lent alone to P3 and P4: going home closes the station. Taken when the three pick
+    stations left serve the lines arriving (15% to spare at the rate pick stations were seen to
+    serve), not when they fall short: pick's backlog would grow past the 30-minute lookahead."""
+    staffing = {"P1": 1, "P2": 1, "P3": 1, "P4": 1, "S1": 0, "S2": 0, "S3": 1, "S4": 1}
+    lent = [("S1", "P3"), ("S2", "P4")]
+    agent, board, dg = _lent_to_pick_agent(staffing, lent, lines_per_min=9.3, seen_per_station=3.0)
+    # 3 stations x 3 lines a minute x 0.85 = 7.65 < 9.3 arriving: no way home closes a station
+    assert agent._return_plans(dg, dict(board.staffed), agent.kind_work(dg, (30, 60))) == []
+    agent._arriving["pick"] = 5.0  # 7.65 >= 5.0: pick keeps up with one station fewer
+    plans = agent._return_plans(dg, dict(board.staffed), agent.kind_work(dg, (30, 60)))
+    assert plans and plans[-1] == [MoveAssociates("P3", "S1", 1)], plans
+
+
 def test_the_dock_schedules_busiest_hour_ahead_and_releases_against_it():
     """`dock_peak_hour` counts the busiest 60 minutes of the dock schedule still to come; a stow
     release that keeps up with today's cartons does not when a trailer is on the schedule."""

@@ -565,7 +565,19 @@ class ElunaAgent:
         until the normal candidates happened to move them, which needed a gain of ``min_gain`` on
         two sampled futures: cartons open at the end of the shift on the surge (auto 84 units
         against the static plan's 34, seeds 11-15) and a trailer's cartons waiting on the held-out
-        scene. One plan with every return due, and the first alone when there are several."""
+        scene. One plan with every return due, and the first alone when there are several.
+
+        Who goes first: of the lent people due, the one whose leaving costs the kind they are at
+        the least capacity (rate model: one of two at a station takes ~0.5 of a person's pace with
+        them, the only one there a whole person and the station), so a way home closes a station
+        only when no lent person stands with a colleague. And a way home that closes a station is
+        judged against the known future as a release is (`release_keeps_up`): the kind's open
+        stations left must serve its busiest hour still to come with 15% to spare at their seen
+        rate. The 30-minute lookahead cannot see that: eluna_misstaffed seed 16 lent four stowers
+        to the four pick stations at 08:10 (P3 and P4 opened with them); at 09:10, with stow
+        pressed an hour ahead, the first lent (P3's) went home and closed P3 (predicted over 30
+        minutes: +7 units, order-cycle p95 +182 s; one of P1's two was worth +63 on the same
+        future), and the run ended with 118 units open against the shift lead's 57."""
         self._return_needed = []
         if not self.lent:
             return []
@@ -575,21 +587,33 @@ class ElunaAgent:
         st = dict(staffed)
         moves: list[MoveAssociates] = []
         needed: list[bool] = []  # per move: due because home's kind is pressed an hour ahead
-        for home, at in self.lent:
-            if home in board.down_until or board.staffed.get(at, 0) <= 0 or st.get(at, 0) <= 0:
-                continue
-            if st[home] >= board.config.max_per_station:
-                continue
-            kh, ka = kinds[home], kinds[at]
-            home_needs = kh in work60 and self._max_pressure({kh: work60[kh]}, st) >= self.gate_min
-            after = dict(st)
-            after[at] -= 1
-            after[home] += 1
-            at_quiet = ka not in work or self._max_pressure({ka: work[ka]}, after) < self.gate_min
-            if home_needs or at_quiet:
-                moves.append(MoveAssociates(at, home, 1))
-                needed.append(home_needs)
-                st = after
+        left = list(self.lent)
+        while left:
+            due = []
+            for k, (home, at) in enumerate(left):
+                if home in board.down_until or board.staffed.get(at, 0) <= 0 or st.get(at, 0) <= 0:
+                    continue
+                if st[home] >= board.config.max_per_station:
+                    continue
+                kh, ka = kinds[home], kinds[at]
+                home_needs = kh in work60 and self._max_pressure({kh: work60[kh]}, st) >= self.gate_min
+                after = dict(st)
+                after[at] -= 1
+                after[home] += 1
+                at_quiet = ka not in work or self._max_pressure({ka: work[ka]}, after) < self.gate_min
+                if not (home_needs or at_quiet):
+                    continue
+                if after[at] == 0 and not self.release_keeps_up(after, ka):
+                    continue  # closes a station its kind needs beyond the horizon
+                lost = self.speed(st[at]) - self.speed(after[at])
+                due.append((lost, k, home, at, home_needs, after))
+            if not due:
+                break
+            _, k, home, at, home_needs, after = min(due, key=lambda x: x[:2])
+            moves.append(MoveAssociates(at, home, 1))
+            needed.append(home_needs)
+            st = after
+            del left[k]
         if not moves:
             return []
         plans = [_merge(moves)]
