@@ -1,57 +1,28 @@
-"""Opt-in stow feeding policies (docs/eluna_s13_stowcut13.md): cartons to the stow station with the
-fewest trips on their way (`least_in_flight`), and stow trips that leave the pods a waiting pick
-line needs (`most_lines_spare_picks`). The defaults are untouched (tests/test_event_log_hashes.py)."""
+"""The opt-in `most_lines_lean_stow` pod selection (docs/eluna_s13_stowcut13.md): a stow station has at
+most ``stow_trips`` trips in flight, so pods wait in storage (where picks can take them) rather than
+in a stow queue. The default, `most_lines`, is untouched (tests/test_event_log_hashes.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import deque
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from fctwin.controller.inventory import InventoryBook
-from fctwin.controller.orders import Carton
-from fctwin.controller.policies import make_policy
+from fctwin.controller.policies import PolicyError, make_policy
 from fctwin.controller.policies.pod_selection import MostLines
-from fctwin.controller.policies.stow_assignment import ShortestQueue
-from fctwin.controller.records import AT_STATION, LIFTING, TO_POD, TO_STATION, Line, StationRec, Trip
+from fctwin.controller.records import AT_STATION, TO_POD, TO_STATION, Line, StationRec, Trip
+from fctwin.sim.run import RunOptions, run_fc
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _trip(trip_id: int, kind: str, station: int, phase: int) -> Trip:
     return Trip(trip_id, kind, pod=trip_id, station=station, lines=[], created_s=0.0, phase=phase)
-
-
-def _carton() -> Carton:
-    return Carton(carton_id=9, t_s=0.0, sku=1, units=12)
-
-
-def test_least_in_flight_counts_the_stow_trips_on_their_way_that_shortest_queue_misses():
-    """S1 made trips for its last cartons (one waits for a drive unit, one unit is driving to its
-    pod, one is lifting it): nothing of it is pending or queued yet, so `shortest_queue` sees an
-    empty station and sends it the next carton too. S2 has two cartons waiting and S3 a pod at its
-    face: `least_in_flight` sends the carton to S3, the least loaded."""
-    s1, s2, s3 = (StationRec(f"S{k}", "stow", (0, k)) for k in (1, 2, 3))
-    s2.pending = deque([Line(1, 5, 12, 0.0), Line(2, 5, 12, 0.0)])
-    s3.queue = [_trip(7, "stow", 2, AT_STATION)]
-    units = [
-        SimpleNamespace(trip=_trip(2, "stow", 0, TO_POD)),
-        SimpleNamespace(trip=_trip(3, "stow", 0, LIFTING)),
-        SimpleNamespace(trip=_trip(4, "pick", 1, TO_POD)),  # not stow work: S2 gains nothing
-        SimpleNamespace(trip=_trip(5, "move", 1, TO_POD)),  # a re-slotting move named after S2
-        SimpleNamespace(trip=None),
-    ]
-    waiting = [_trip(1, "stow", 0, TO_POD), _trip(6, "move", 1, TO_POD)]  # trips without a unit yet
-    d = SimpleNamespace(stations=[s1, s2, s3], trips=waiting, units=units)
-    policy = make_policy("stow_assignment", "least_in_flight")
-    assert ShortestQueue().station_for(d, _carton(), [0, 1, 2]) == 0
-    assert policy.station_for(d, _carton(), [0, 1, 2]) == 2
-    # S3 left out (closed): S1 with three trips against S2's two cartons
-    assert policy.station_for(d, _carton(), [0, 1]) == 1
-    # the lifted trip joins S1's queue: counted there once, not also as on its way
-    d.units[1].trip.phase = TO_STATION
-    s1.queue = [d.units[1].trip]
-    s2.pending.append(Line(3, 5, 12, 0.0))  # 3 against 3: the lower index
-    assert policy.station_for(d, _carton(), [0, 1]) == 0
 
 
 def _book(n_pods: int = 4) -> InventoryBook:
@@ -65,27 +36,6 @@ def _book(n_pods: int = 4) -> InventoryBook:
         max_gross_mass_kg=100.0,
         sku_mass_kg=np.full(10, 1.0),
     )
-
-
-def test_spare_picks_stows_into_a_pod_no_waiting_pick_line_needs_when_one_has_room():
-    book = _book()
-    pick = StationRec("P1", "pick", (5, 0))
-    stow = StationRec("S1", "stow", (0, 0))
-    stow.pending = deque([Line(1, 9, 5, 0.0)])  # a carton of a SKU no pod holds: nearest pod wins
-    d = SimpleNamespace(book=book, stations=[stow, pick])
-    spare = make_policy("pod_selection", "most_lines_spare_picks")
-    assert MostLines().stow_pod(d, 0) == 0 == spare.stow_pod(d, 0)
-    pick.pending = deque([Line(5, 0, 1, 0.0), Line(6, 1, 1, 0.0)])  # pick lines wait for pods 0 and 1
-    assert MostLines().stow_pod(d, 0) == 0  # the default does not look at the pick side
-    assert spare.stow_pod(d, 0) == 2  # the nearest pod no waiting line needs
-    # every pod with room is wanted: stow still gets one (a preference, not a ban)
-    pick.pending = deque([Line(5, k, 1, 0.0) for k in range(4)])
-    assert spare.stow_pod(d, 0) == 0
-    # a pod counts as needed only while it holds units of the waiting line's SKU
-    pick.pending = deque([Line(5, 0, 1, 0.0)])
-    assert spare.stow_pod(d, 0) == 1
-    book.picked(0, 0, 10)
-    assert spare.stow_pod(d, 0) == 0
 
 
 def test_lean_stow_plans_no_stow_trip_while_the_station_has_its_trips_in_flight():
@@ -108,3 +58,45 @@ def test_lean_stow_plans_no_stow_trip_while_the_station_has_its_trips_in_flight(
     d.trips.append(_trip(4, "stow", 0, TO_POD))  # a trip waiting for a drive unit counts
     assert lean.stow_pod(d, 0) is None
     assert make_policy("pod_selection", "most_lines_lean_stow", {"stow_trips": 3}).stow_pod(d, 0) == 0
+
+
+def test_lean_stow_refuses_a_cap_below_one():
+    with pytest.raises(PolicyError, match="stow_trips must be at least 1"):
+        make_policy("pod_selection", "most_lines_lean_stow", {"stow_trips": 0})
+
+
+def _most_stow_trips_in_flight(tmp_path: Path, name: str, overrides: dict) -> int:
+    """Run an hour of eluna_balanced with two stow stations (S3, S4) closed; the most trips one stow
+    station had at once between their creation and the pod leaving the face, from the event log."""
+    opts = RunOptions(
+        hours=1.0,
+        seed=11,
+        link="local",
+        runs_dir=tmp_path,
+        run_id=name,
+        record_poses=False,
+        overrides={"labour.staffing": {"S3": 0, "S4": 0}, **overrides},
+    )
+    db = sqlite3.connect(run_fc(ROOT / "scenes" / "eluna_balanced.toml", opts).db_path)
+    rows = db.execute(
+        "SELECT kind, subject, a FROM events WHERE kind IN ('trip_created', 'leave_station') ORDER BY id"
+    ).fetchall()
+    db.close()
+    station_of: dict[int, str] = {}
+    now: dict[str, int] = {}
+    most = 0
+    for kind, subject, trip_id in rows:
+        if kind == "trip_created" and subject.startswith("S"):
+            station_of[trip_id] = subject
+            now[subject] = now.get(subject, 0) + 1
+            most = max(most, now[subject])
+        elif kind == "leave_station" and trip_id in station_of:
+            now[station_of[trip_id]] -= 1
+    return most
+
+
+@pytest.mark.slow
+def test_in_a_run_lean_stow_keeps_each_stow_station_to_its_trips_while_the_default_queues_more(tmp_path):
+    assert _most_stow_trips_in_flight(tmp_path, "default", {}) > 2
+    lean = {"dispatch.pod_selection": "most_lines_lean_stow"}
+    assert _most_stow_trips_in_flight(tmp_path, "lean", lean) == 2

@@ -135,8 +135,6 @@ class MostLines(PodSelection):
     """Pick: the pod covering the most pending lines (ties: nearest, then lowest id). Stow: a pod
     already holding the SKU, then emptier (in steps of 50 units), then nearer. The default."""
 
-    SPARE_PICK_PODS = False
-
     def pick_pod(self, d, idx):
         return most_lines_pod(d, idx)
 
@@ -155,29 +153,8 @@ class MostLines(PodSelection):
         same[np.asarray(holding, np.int64)] = True
         fill = (units_in - np.asarray(book.incoming, np.int64)) // 50  # units_in(p), without promises
         # lexsort: last key first; pod id (ascending in cand) breaks the remaining ties
-        keys = (cand, dist[cand], fill[cand], ~same[cand])
-        if self.SPARE_PICK_PODS:
-            keys = (*keys, pick_wanted_pods(d)[cand])
-        order = np.lexsort(keys)
+        order = np.lexsort((cand, dist[cand], fill[cand], ~same[cand]))
         return int(cand[order[0]])
-
-
-def pick_wanted_pods(d: Dispatcher) -> np.ndarray:
-    """bool[P]: pods holding a SKU of a pick line that waits for a pod (pending at a pick station)."""
-    book = d.book
-    wanted = np.zeros(len(book.pod_cell), bool)
-    skus = {ln.sku for s in d.stations if s.kind == "pick" for ln in s.pending}
-    for sku in skus:
-        pods = book.pods_of_sku.get(sku)  # pods holding units of it (a pod picked empty leaves the set)
-        if pods:
-            wanted[np.fromiter(pods, np.int64, len(pods))] = True
-    return wanted
-
-
-class SparePickStow(MostLines):
-    """As `most_lines`, but a stow trip takes a pod that no waiting pick line needs when one has room."""
-
-    SPARE_PICK_PODS = True
 
 
 class LeanStow(MostLines):

@@ -48,7 +48,6 @@ BUILTIN: dict[str, dict[str, str]] = {
     "pod_selection": {
         "most_lines": f"{_P}.pod_selection:MostLines",
         "nearest": f"{_P}.pod_selection:Nearest",
-        "most_lines_spare_picks": f"{_P}.pod_selection:SparePickStow",
         "most_lines_lean_stow": f"{_P}.pod_selection:LeanStow",
         "random": f"{_P}.pod_selection:RandomStow",
         "class_based": f"{_P}.pod_selection:ClassStow",
@@ -70,7 +69,6 @@ BUILTIN: dict[str, dict[str, str]] = {
     "stow_assignment": {
         "shortest_queue": f"{_P}.stow_assignment:ShortestQueue",
         "round_robin": f"{_P}.stow_assignment:RoundRobin",
-        "least_in_flight": f"{_P}.stow_assignment:LeastInFlight",
     },
     "charging": {
         "opportunity": f"{_P}.charging:Opportunity",
