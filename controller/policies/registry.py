@@ -48,6 +48,7 @@ BUILTIN: dict[str, dict[str, str]] = {
     "pod_selection": {
         "most_lines": f"{_P}.pod_selection:MostLines",
         "nearest": f"{_P}.pod_selection:Nearest",
+        "most_lines_lean_stow": f"{_P}.pod_selection:LeanStow",
         "random": f"{_P}.pod_selection:RandomStow",
         "class_based": f"{_P}.pod_selection:ClassStow",
         "affinity": f"{_P}.pod_selection:AffinityStow",
