@@ -156,6 +156,21 @@ def _ids_problem(what: str, ids: list[str], n: int) -> str:
     return ""
 
 
+def _columns_problem(what: str, block, columns: dict[str, str], rows: str) -> str:
+    """Why a block's packed columns are not ``block.n`` values each ("" if they are)."""
+    if block.n < 0:
+        return f"{what}.n is {block.n}"
+    for name, dt in columns.items():
+        size = np.dtype(dt).itemsize
+        got = len(getattr(block, name))
+        if got != block.n * size:
+            return (
+                f"{what}.{name} holds {got} bytes; {block.n} {rows} of {np.dtype(dt).name}"
+                f" ({block.n * size} bytes) expected"
+            )
+    return ""
+
+
 # The columns of a `MoveColumns` block: name -> little-endian dtype (see `UNIT_COLUMNS`).
 MOVE_COLUMNS: dict[str, str] = {"command_id": "<i8", "action": "<u1"}
 
@@ -204,17 +219,9 @@ class MoveColumns(msgspec.Struct, frozen=True):
 
     def problem(self) -> str:
         """Why this block cannot be read ("" if it can)."""
-        if self.n < 0:
-            return f"moves.n is {self.n}"
-        for name, dt in MOVE_COLUMNS.items():
-            size = np.dtype(dt).itemsize
-            got = len(getattr(self, name))
-            if got != self.n * size:
-                return (
-                    f"moves.{name} holds {got} bytes; {self.n} moves of {np.dtype(dt).name}"
-                    f" ({self.n * size} bytes) expected"
-                )
-        return _ids_problem("moves", self.ids(), self.n)
+        return _columns_problem("moves", self, MOVE_COLUMNS, "moves") or _ids_problem(
+            "moves", self.ids(), self.n
+        )
 
     def moves(self) -> list[Move]:
         """The block as `Move` commands, in row order."""
@@ -348,16 +355,9 @@ class UnitColumns(msgspec.Struct, frozen=True):
 
     def problem(self) -> str:
         """Why this block cannot be read ("" if it can): a column of the wrong length, bad ids."""
-        if self.n < 0:
-            return f"columns.n is {self.n}"
-        for name, dt in UNIT_COLUMNS.items():
-            size = np.dtype(dt).itemsize
-            got = len(getattr(self, name))
-            if got != self.n * size:
-                return (
-                    f"columns.{name} holds {got} bytes; {self.n} units of {np.dtype(dt).name}"
-                    f" ({self.n * size} bytes) expected"
-                )
+        problem = _columns_problem("columns", self, UNIT_COLUMNS, "units")
+        if problem:
+            return problem
         global _ids_checked
         if self.unit_ids is _ids_checked or self.unit_ids == _ids_checked:
             return ""  # a fleet host sends the same ids every frame: checked once
