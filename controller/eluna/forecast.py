@@ -56,6 +56,11 @@ Each forecast is then blended with persistence, ``w * model + (1 - w) * now``, w
 benchmark's seeds 1-10 and never a stressed scene): out of sample everywhere it is reported.
 Skill against persistence: ``1 - SSE(forecast) / SSE(persistence)`` over matured forecasts
 (`skill_score`).
+
+Self-calibration (off by default: neutral on the training floors, slightly worse on the stressed
+scenes; docs/eluna_s14_fcast14.md): ``self_blend`` refits the blend weights at 15 and 30 minutes on
+the run's own matured pairs (`online_blend`), ``self_scale`` lifts the pick curve to the height the
+run's stations are seen to serve above it (`pick_scale`). Both use only outcomes known at the minute.
 """
 
 from __future__ import annotations
