@@ -388,6 +388,12 @@ def main(argv=None) -> int:
         "checkout's forecaster and report its skill (--scenes, --seed0/--seeds, --modes filter them); "
         "no new runs",
     )
+    p.add_argument(
+        "--forecast-self",
+        action="store_true",
+        help="--replay-forecast: with the forecaster's self-calibration on (its own blend weights at "
+        "15 and 30 minutes and the pick curve's height, docs/eluna_s14_fcast14.md)",
+    )
     args = p.parse_args(argv)
     bad = [sc for sc in args.scenes if not (ROOT / "scenes" / f"{sc}.toml").exists()]
     if bad:
@@ -585,6 +591,7 @@ def fit_forecast(args, tmp: Path) -> int:
         digests = [json.loads(d) for (d,) in db.execute("SELECT data FROM digest_minute ORDER BY minute")]
         db.close()
         fc = forecaster_for(load_scene(path), blend={})
+        fc.self_blend = fc.self_scale = False  # the model alone, not the run's own blend of it
         for dg in digests:
             fc.observe(dg)
         for (target, h), rows in fc.scored.items():
@@ -598,7 +605,7 @@ def fit_forecast(args, tmp: Path) -> int:
     return 0
 
 
-def replay_rows(runs_dir: Path, scenes, seeds, modes) -> list[dict]:
+def replay_rows(runs_dir: Path, scenes, seeds, modes, self_calibrate: bool = False) -> list[dict]:
     """Forecast rows (skill and hot spots after the first hour, as `one_run` reports them) from the
     digests recorded in the run stores under ``runs_dir``, replayed through this checkout's
     forecaster: the forecaster only reads the digests, so on the same runs this is what it would have
@@ -623,6 +630,7 @@ def replay_rows(runs_dir: Path, scenes, seeds, modes) -> list[dict]:
         if scene not in loaded:
             loaded[scene] = load_scene(ROOT / "scenes" / f"{scene}.toml")
         fc = forecaster_for(loaded[scene])
+        fc.self_blend = fc.self_scale = self_calibrate
         for dg in digests:
             fc.observe(dg)
         skill = fc.skill(from_minute=60, pooled=True)
@@ -649,7 +657,9 @@ def replay_forecast(args) -> int:
         print(f"--replay-forecast: {args.replay_forecast} is not a directory", file=sys.stderr)
         return 2
     seeds = list(range(args.seed0, args.seed0 + args.seeds))
-    rows = replay_rows(args.replay_forecast, set(args.scenes), set(seeds), set(args.modes))
+    rows = replay_rows(
+        args.replay_forecast, set(args.scenes), set(seeds), set(args.modes), self_calibrate=args.forecast_self
+    )
     if not rows:
         print(f"--replay-forecast: no matching run store under {args.replay_forecast}", file=sys.stderr)
         return 2

@@ -192,3 +192,20 @@ def test_set_overrides_reach_the_agents_arm_only(tmp_path, runs, capsys):
     assert not any("overrides" in r for r in rows if r["mode"] != "auto")
     assert bench.main(["--scenes", "eluna_surge", "--set", "agent.stow_release", "--out", str(out)]) == 2
     assert "--set agent.stow_release" in capsys.readouterr().err
+
+
+def test_the_replay_turns_the_forecasters_self_calibration_on_when_asked(tmp_path, monkeypatch):
+    from fctwin.sim.eluna import manager
+
+    made = []
+    real = manager.forecaster_for
+
+    def spy(scene, blend=None):
+        made.append(real(scene, blend))
+        return made[-1]
+
+    monkeypatch.setattr(manager, "forecaster_for", spy)
+    _fake_store(tmp_path / "runs" / "a", "eluna_balanced", 11, "off")
+    for on in (False, True):
+        bench.replay_rows(tmp_path / "runs", {"eluna_balanced"}, {11}, {"off"}, self_calibrate=on)
+        assert (made[-1].self_blend, made[-1].self_scale) == (on, on)

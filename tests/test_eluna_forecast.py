@@ -639,3 +639,106 @@ def test_replayed_on_a_floor_whose_stations_speed_up_the_rising_share_beats_the_
     skill = {k: skill_score(*np.asarray(v).T) for k, v in pairs.items()}
     assert skill[True] > 0.0
     assert skill[True] > skill[False] + 0.2
+
+
+# ---------------------------------------------------------------- self-calibration (fcast14)
+
+
+def test_the_online_blend_learns_the_runs_own_mixture_from_the_prior():
+    """Pairs whose outcome is 0.4 of the way from persistence to the model: with few pairs the
+    weight stays near the fitted prior, with many it is the run's own least-squares weight."""
+    rng = np.random.default_rng(3)
+    fc = Forecaster(blend={("open_lines", 30): 1.0})
+    fc.self_blend = True
+    assert fc.online_blend("open_lines", 30) == 1.0  # nothing seen: the prior
+    for minute in range(60, 660):  # one matured pair a minute, made 30 minutes before
+        now = 20.0 + rng.normal(0.0, 5.0)
+        d = rng.normal(0.0, 8.0)
+        fc._learn_blend("open_lines", 30, now, now + 0.4 * d + rng.normal(0.0, 1.0), now + d, minute)
+        if minute == 64:
+            assert fc.online_blend("open_lines", 30) > 0.85  # 5 minutes against the prior's 60
+    n = fc.blend_tau_min  # the decayed sums' weight once many minutes are seen
+    prior = fc.blend_prior_min
+    assert fc.online_blend("open_lines", 30) == pytest.approx((0.4 * n + prior) / (n + prior), abs=0.06)
+    fc.blend_prior_min = 0.0
+    assert fc.online_blend("open_lines", 30) == pytest.approx(0.4, abs=0.05)
+    assert fc.online_blend("cycle", 30) == 1.0  # another target keeps its own prior
+    fc.self_blend = False
+    assert fc._blend("open_lines", 30, 10.0, 0.0) == 10.0  # off: the fitted weight
+
+
+def _fast_floor(seed: int, height: float, minutes: int = 300):
+    """`_rising_floor`'s three stations serving ``height`` times the balanced floor's curve."""
+    rng = np.random.default_rng(seed)
+
+    def plan(t_s: float) -> float:
+        return 1.35 if 150 <= t_s / 60.0 < 240 else 1.0
+
+    w, out = 6.0, []
+    for m in range(1, minutes + 1):
+        arrived = 8.0 * plan(60.0 * m) + float(rng.normal(0.0, 1.0))
+        served = min(
+            3 * 4.8 * min(height * _served_share(w / 3), 1.0) + float(rng.normal(0.0, 1.0)), w + arrived
+        )
+        w += arrived - served
+        dg = _digest(m, w, arrived, served)
+        dg["stations"] = [
+            {"id": f"P{i}", "kind": "pick", "associates": 1, "open_lines": w / 3, "lines_served": served / 3}
+            for i in (1, 2, 3)
+        ]
+        out.append(dg)
+    return plan, out
+
+
+@pytest.mark.parametrize("height,bounds", [(1.2, None), (0.8, (0.7, 1.3))])
+def test_the_pick_scale_learns_a_floors_known_height(height, bounds):
+    """A floor whose stations serve ``height`` times the balanced curve: the seen scale gets there,
+    and the open lines forecast at 30 minutes beats the one counting on the balanced curve. A height
+    below 1 is taken only where the bounds let it (by default the scale is one-sided)."""
+    pairs: dict[bool, list] = {True: [], False: []}
+    scales = []
+    for seed in range(3):
+        plan, series = _fast_floor(seed, height)
+        for on in (True, False):
+            fc = Forecaster(
+                plan_rate=plan, capacity=lambda dg: 3 * 4.8, station_rate=lambda sid, n: 4.8 * n, blend={}
+            )
+            fc.self_scale = on
+            if bounds:
+                fc.scale_bounds = bounds
+            for dg in series:
+                fc.observe(dg)
+            pairs[on] += [r[:3] for r in fc.scored[("open_lines", 30)] if r[3] >= 60]
+            if on:
+                scales.append(fc.pick_scale())
+            else:
+                assert fc.pick_scale() == 1.0  # off: the balanced curve
+    assert np.mean(scales) == pytest.approx(height, abs=0.06)
+    skill = {k: skill_score(*np.asarray(v).T) for k, v in pairs.items()}
+    assert skill[True] > skill[False] + 0.05
+
+
+def test_the_pick_scale_is_one_sided_by_default():
+    """A floor slower than the balanced curve (a light floor's few open lines) keeps the curve."""
+    plan, series = _fast_floor(0, 0.8)
+    fc = Forecaster(plan_rate=plan, capacity=lambda dg: 3 * 4.8, station_rate=lambda sid, n: 4.8 * n)
+    fc.self_scale = True
+    for dg in series:
+        fc.observe(dg)
+    assert fc.pick_scale() == 1.0
+    assert fc._scale_acc[0] < 0.9 * fc._scale_acc[1]  # it did see the slower floor
+
+
+def test_the_self_calibration_uses_only_the_past():
+    """Two runs equal up to minute 150 and different after: every forecast made up to minute 150
+    is the same (no later outcome reaches an earlier forecast through the calibration)."""
+    plan, a = _fast_floor(7, 1.2)
+    _, b = _fast_floor(8, 0.8)
+    b = a[:150] + b[150:]
+    outs = []
+    for series in (a, b):
+        fc = Forecaster(plan_rate=plan, capacity=lambda dg: 3 * 4.8, station_rate=lambda sid, n: 4.8 * n)
+        fc.self_blend = fc.self_scale = True
+        outs.append([fc.observe(dg) for dg in series])
+    assert outs[0][:150] == outs[1][:150]
+    assert outs[0][150:] != outs[1][150:]

@@ -56,6 +56,11 @@ Each forecast is then blended with persistence, ``w * model + (1 - w) * now``, w
 benchmark's seeds 1-10 and never a stressed scene): out of sample everywhere it is reported.
 Skill against persistence: ``1 - SSE(forecast) / SSE(persistence)`` over matured forecasts
 (`skill_score`).
+
+Self-calibration (off by default: neutral on the training floors, slightly worse on the stressed
+scenes; docs/eluna_s14_fcast14.md): ``self_blend`` refits the blend weights at 15 and 30 minutes on
+the run's own matured pairs (`online_blend`), ``self_scale`` lifts the pick curve to the height the
+run's stations are seen to serve above it (`pick_scale`). Both use only outcomes known at the minute.
 """
 
 from __future__ import annotations
@@ -204,6 +209,34 @@ class Forecaster:
         self.base_window_min = 60  # minutes the base arrival rate is averaged over
         self.noise_z = 1.0  # standard errors of (inflow - capacity) before a queue is called growing
         self.blend = BLEND if blend is None else blend
+        # Self-calibration (docs/eluna_s14_fcast14.md): the blend weight per (kind, h) refitted on
+        # this run's own matured pairs (`online_blend`), the fitted `blend` as the prior. Decayed
+        # sums per (kind, h): d^2, d * (actual - persistence), pairs (d = model - persistence).
+        self.self_blend = False
+        # A minute's pairs weigh 1 (a station's queue 1 / the pick stations): the prior weighs
+        # ``blend_prior_min`` minutes of pairs of the spread seen, the fit is averaged over
+        # ``blend_tau_min`` minutes, and pairs made before ``blend_from_min`` (the floor filling
+        # from empty) are left out.
+        self.blend_prior_min = 120.0
+        self.blend_tau_min = 480.0
+        self.blend_from_min = 30
+        self.blend_lower_only = False  # True: the run's own fit may only lower the fitted weight
+        # the horizons the run's own fit serves: at 60 minutes it lost on the training floors (a
+        # weight the run earned in one regime carried into the next: heavy floor +0.10 -> -0.07)
+        self.blend_horizons: tuple[int, ...] = (15, 30)
+        self._blend_acc: dict[tuple[str, int], list[float]] = {}  # d^2, d * (a - now), weight, minute
+        # The pick curve's height seen on this floor (`pick_scale`): served over what `pick_share`
+        # counts on, per open pick station-minute with work while the fleet has units to spare.
+        self.self_scale = False
+        self.scale_prior_n = 60.0  # station-minutes the prior (1: the balanced floor's curve) weighs
+        self.scale_tau_n = 480.0  # station-minutes the seen height is averaged over
+        # One-sided, as `realised`: a height above the curve is capacity shown; one below it was
+        # seen on light floors (0.80-0.89: few open lines, pods not yet there), where the curve
+        # already counts on little, and taken as it is it changed nothing there but cost the wide
+        # floor's open lines at 30 minutes (+0.27 -> +0.10, two seeds).
+        self.scale_bounds = (1.0, 1.3)
+        self._scale_acc = [0.0, 0.0, 0.0]  # decayed served, counted-on, station-minutes
+        self._prev_pick_lines: dict[str, float] = {}
         self.hot_units = hot_units
         self.hot_wait_s = hot_wait_s
         self._last_staff: list[dict] | None = None
@@ -628,7 +661,7 @@ class Forecaster:
         # lines held by a station closed now and then stay with it (as in `_queues`)
         held = sum(float(s["open_lines"]) for s in picks if s["associates"] <= 0 and by.get(s["id"], 0) <= 0)
         q_sat = self._q_sat.v if self._q_sat.v is not None else self.station_cap_lines + 1.0
-        return pick_share(min(max(open_lines - held, 0.0) / n_open, q_sat))
+        return min(self.pick_scale() * pick_share(min(max(open_lines - held, 0.0) / n_open, q_sat)), 1.0)
 
     def _pick_capacity_at(
         self, dg: dict, staff: list[dict], fleet_cap: list[float] | None
@@ -753,8 +786,78 @@ class Forecaster:
 
     def _blend(self, target: str, h: int, model: float, now: float) -> float:
         kind = "queue" if target.startswith("queue:") else target
-        w = self.blend.get((kind, h), 1.0)
+        own = self.self_blend and h in self.blend_horizons
+        w = self.online_blend(kind, h) if own else self.blend.get((kind, h), 1.0)
         return max(0.0, w * model + (1.0 - w) * now)
+
+    def online_blend(self, kind: str, h: int) -> float:
+        """The blend weight of ``kind`` at ``h`` minutes from this run's own matured forecasts: the
+        least-squares ``w`` of ``actual - now = w * (model - now)`` over the pairs so far (decayed
+        over ``blend_tau_min`` minutes), shrunk to the fitted ``blend`` as if it had been seen on
+        ``blend_prior_min`` minutes of pairs of the same spread; in [0, 1]. Only pairs whose outcome
+        is known at this minute enter (`_mature`), so it uses the past alone."""
+        w0 = self.blend.get((kind, h), 1.0)
+        dd, de, n, _ = self._blend_acc.get((kind, h), (0.0, 0.0, 0.0, 0))
+        if n <= 0.0 or dd <= 0.0:
+            return w0
+        prior = self.blend_prior_min * dd / n
+        w = float(np.clip((de + prior * w0) / (dd + prior), 0.0, 1.0))
+        return min(w, w0) if self.blend_lower_only else w
+
+    def _learn_blend(
+        self, target: str, h: int, now: float, act: float, model: float, minute: int, weight: float = 1.0
+    ) -> None:
+        """Add one matured pair (its outcome seen at ``minute``) to the run's own blend fit."""
+        if minute - h < self.blend_from_min:
+            return
+        kind = "queue" if target.startswith("queue:") else target
+        acc = self._blend_acc.setdefault((kind, h), [0.0, 0.0, 0.0, minute])
+        keep = float(np.exp(-(minute - acc[3]) / self.blend_tau_min))
+        d = model - now
+        acc[0] = acc[0] * keep + weight * d * d
+        acc[1] = acc[1] * keep + weight * d * (act - now)
+        acc[2] = acc[2] * keep + weight
+        acc[3] = minute
+
+    def pick_scale(self) -> float:
+        """The height of this floor's pick curve against the balanced floor's (`pick_share`): what
+        its open pick stations with work served over what the curve counts on at their open lines,
+        decayed over ``scale_tau_n`` station-minutes, shrunk to 1 by ``scale_prior_n`` of them and
+        kept within ``scale_bounds``; 1 when ``self_scale`` is off."""
+        served, counted, n = self._scale_acc
+        if not self.self_scale or counted <= 0.0:
+            return 1.0
+        seen = served / counted
+        shrunk = (n * seen + self.scale_prior_n) / (n + self.scale_prior_n)
+        return float(np.clip(shrunk, *self.scale_bounds))
+
+    def _learn_scale(self, dg: dict) -> None:
+        """Each open pick station with work (1 or more open lines at the minute's start and end)
+        while the fleet has units to spare (``spare_idle_short`` + 1 or more idle: where units are
+        short the fleet path, not the station, carries the loss): its lines served against the
+        curve's share at its mean open lines times its people's plan rate."""
+        if self.station_rate is None:
+            return
+        fl = dg.get("fleet")
+        spare = fl is None or int(fl["usable_idle"]) > self.spare_idle_short
+        keep = float(np.exp(-1.0 / self.scale_tau_n))
+        prev = self._prev_pick_lines
+        self._prev_pick_lines = {
+            s["id"]: float(s["open_lines"]) for s in dg["stations"] if s["kind"] == "pick"
+        }
+        if not spare:
+            return
+        acc = self._scale_acc
+        for s in dg["stations"]:
+            if s["kind"] != "pick" or s["associates"] <= 0 or s["id"] not in prev:
+                continue
+            q0, q1 = prev[s["id"]], float(s["open_lines"])
+            rate = self.station_rate(s["id"], int(s["associates"]))
+            if min(q0, q1) < 1.0 or rate <= 0.0:
+                continue
+            acc[0] = acc[0] * keep + float(s["lines_served"])
+            acc[1] = acc[1] * keep + pick_share(0.5 * (q0 + q1)) * rate
+            acc[2] = acc[2] * keep + 1.0
 
     # ------------------------------------------------------------------ each minute
 
@@ -775,6 +878,7 @@ class Forecaster:
         self.history.append(row)
         self._learn_fleet(dg)
         self._learn_realised(dg)
+        self._learn_scale(dg)
         minute = dg["minute"]
         self._mature(dg, minute)
         saturated = row["backlog_lines"] > 0
@@ -810,6 +914,7 @@ class Forecaster:
         return out
 
     def _mature(self, dg: dict, minute: int) -> None:
+        n_queues = max(sum(1 for s in dg["stations"] if s["kind"] == "pick"), 1)
         for (target, h), q in self.pending.items():
             while q and q[0][0] <= minute:
                 _, fc, now, m = q.popleft()
@@ -817,6 +922,8 @@ class Forecaster:
                 if act is None:
                     continue
                 self.scored.setdefault((target, h), []).append((fc, now, act, minute - h, m))
+                weight = 1.0 / n_queues if target.startswith("queue:") else 1.0
+                self._learn_blend(target, h, now, act, m, minute, weight)
 
     # ------------------------------------------------------------------ hot spots
 
