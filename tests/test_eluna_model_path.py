@@ -145,3 +145,15 @@ def test_the_model_setting_makes_a_headless_run_take_the_serve_path(tmp_path, mo
     assert ok  # the run could have forked
     assert (la is not None) == forks
     assert bool(calls) == (not forks) and all(c is None for c in calls)
+
+
+def test_the_model_counts_the_labour_a_release_saves_once_the_person_is_off_the_floor():
+    """A release that leaves the projected work as it is saves the released person's labour over
+    the horizon after their walk off the floor (walking is paid): that is its whole gain."""
+    agent, _, dg = _agent(per_person=0.0)
+    release = [MoveAssociates("P1", POOL, 1)]
+    plan, predicted, _ = agent._model_choice(dg, [release])
+    assert plan == release
+    walk_h = agent.levers.board.config.walk_s / 3600.0
+    assert predicted["objective"] == pytest.approx(agent.labour_price() * (0.5 - walk_h), abs=0.02)
+    assert predicted["throughput_units"] == 0

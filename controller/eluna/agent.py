@@ -19,8 +19,9 @@ recommendation gets its realised effect: the J the floor actually reached minus 
 lookahead predicted for doing nothing, beside the predicted effect (J of the plan minus J of
 doing nothing).
 
-Without a lookahead (a fleet over the network) the agent ranks candidates by the fluid model:
-moving one person changes the service rates and the forecast work at both stations.
+Without a lookahead (a fleet over the network, a live viewer, or ``[agent] lookahead = "model"``)
+the agent judges the same candidates by the same objective and guards on the fluid model's
+projection of each plan (`ElunaAgent.project`, `Forecaster.project`).
 """
 
 from __future__ import annotations
