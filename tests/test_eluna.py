@@ -316,7 +316,7 @@ def test_the_agent_never_proposes_an_infeasible_action(tmp_path, monkeypatch):
         tmp_path,
         hours=1.5,
         agent="advise",
-        **{"agent.horizon_min": 5, "agent.lookahead": False},
+        **{"agent.horizon_min": 5, "agent.lookahead": "model"},
     )
     assert seen  # it had something to propose
 

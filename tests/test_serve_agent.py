@@ -2,8 +2,9 @@
 (`fctwin robot`) on tcp loopback: advise recommends and leaves the floor alone, auto applies its
 recommendations through the levers; both publish them on the dispatcher's PUB socket (`--pub`).
 
-A live run cannot be forked, so the agent ranks its candidates by its fluid model there
-(docs/eluna.md); these tests check that it still recommends and acts, not how well.
+A live run cannot be forked, so the agent judges its candidates on its fluid model's projection
+there (docs/eluna.md); these tests check that it still recommends and acts; how well is measured
+headless with ``[agent] lookahead = "model"``, the same path (tests/test_eluna_model_path.py).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def test_the_agent_recommends_and_acts_under_serve_and_publishes_on_pub(
     recs_pub = [e.body for e in got if e.type == p.RECOMMENDATION]
     assert [(b.rec_id, b.text) for b in recs_pub] == [(r[0], r[1]) for r in recs][: len(recs_pub)]
     assert recs_pub and all(b.mode == mode for b in recs_pub)
-    assert "lookahead" not in json.loads(recs[0][3])["evidence"]  # the fluid model's choice
+    evidence = json.loads(recs[0][3])["evidence"]
+    assert "lookahead" not in evidence and "model" in evidence  # the fluid model's projection
     at_start = [s for s in staff if s[0] == 0.0]
     if mode == "advise":
         assert not any(r[2] for r in recs) and staff == at_start  # nothing applied

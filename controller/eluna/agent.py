@@ -19,8 +19,9 @@ recommendation gets its realised effect: the J the floor actually reached minus 
 lookahead predicted for doing nothing, beside the predicted effect (J of the plan minus J of
 doing nothing).
 
-Without a lookahead (a fleet over the network) the agent ranks candidates by the fluid model:
-moving one person changes the service rates and the forecast work at both stations.
+Without a lookahead (a fleet over the network, a live viewer, or ``[agent] lookahead = "model"``)
+the agent judges the same candidates by the same objective and guards on the fluid model's
+projection of each plan (`ElunaAgent.project`, `Forecaster.project`).
 """
 
 from __future__ import annotations
@@ -241,6 +242,9 @@ class ElunaAgent:
         # people already paid first": eluna_outage seeds 11-15 +0.0% units per labour hour against
         # the agent without it, surge 11-12 +1.0%, battery 11-12 -0.1%)
         self.paid_first = False
+        # units in a pick line and in a carton (the scene's means): the fluid model counts lines and
+        # cartons, the objective units (`project`)
+        self.units_per = {"pick": 1.0, "stow": 1.0}
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -333,9 +337,9 @@ class ElunaAgent:
                 "labour_h": (self.levers.board.paid_s - rec._start["paid_s"]) / 3600.0,
             }
             j_real = objective(real, rec._start["price"])
-            j_nothing = (
-                rec.evidence["lookahead"]["nothing"]["objective"] if "lookahead" in rec.evidence else None
-            )
+            # doing nothing as the lookahead rolled it forward, or as the fluid model projected it
+            judged = rec.evidence.get("lookahead") or rec.evidence.get("model")
+            j_nothing = judged["nothing"]["objective"] if judged else None
             realised = {"objective": round(j_real, 2), **real}
             if j_nothing is not None:
                 realised["objective_vs_predicted_nothing"] = round(j_real - j_nothing, 2)
@@ -825,31 +829,10 @@ class ElunaAgent:
             price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
             js = [objective(r, price) for r in results]
 
-            def price_of(plan: list[Action]) -> float:
-                # Labour added or saved for good is paid for the rest of the shift; people parked off
-                # a starved station, or called back to it, move with the floor (the agent parks them
-                # again when their station starves, and calls them back when pods come): over the
-                # horizon only.
-                return self.labour_price() if plan in self._idle or plan in self._recall else price
-
             def gain_of(r: dict, r0: dict, plan: list[Action]) -> float:
-                p = price_of(plan)
-                return objective(r, p) - objective(r0, p)
+                return self._gain_of(r, r0, plan, price)
 
-            def keeps(r: dict, r0: dict, plan: list[Action]) -> bool:
-                # Taking people off a starved station gets the slack of a release (one carton):
-                # if its cartons are truly waiting for pods, whoever stands there, no more are left
-                # open at the horizon; if pods come within it, the station was not idle after all.
-                # (With a lent stower's ten cartons, eluna_heldout seed 11 lent three stowers to
-                # pick at 09:50 and ended with twice the static plan's open work.)
-                for guard in self.plan_guards:  # a generator's own test for its own plans
-                    verdict = guard(self, plan, r, r0)
-                    if verdict is not None:
-                        return verdict
-                if plan in self._return_needed:
-                    return self.keeps_total_service(r, r0)
-                take = plan in self._idle or _releases_people(plan)
-                return self.keeps_service(r, r0, releases=take)
+            keeps = self._keeps
 
             eligible = [k for k in range(1, len(js)) if keeps(results[k], results[0], cands[k - 1])]
             if not eligible:
@@ -910,33 +893,125 @@ class ElunaAgent:
                 },
             }
         else:
-            plan, predicted, evidence = self._fluid_choice(dg, cands)
+            plan, predicted, evidence = self._model_choice(dg, cands)
             if plan is None:
                 return []
         rec = self._recommend(dg, plan, predicted, evidence)
         return [rec]
 
-    def _fluid_choice(self, dg: dict, cands: list[list[Action]]):
-        """Without a twin to roll forward: the first single move from the pool or the least to the most
-        pressed station, its effect from the rate model (the lines per minute one more person adds)."""
-        sts = {s["id"]: s for s in dg["stations"]}
-        for plan in cands:
-            a = plan[0]
-            if len(plan) == 1 and isinstance(a, MoveAssociates) and a.target != POOL:
-                t = sts[a.target]
-                n = t["associates"]
-                gain_rate = (self.speed(n + 1) - self.speed(n)) * 60.0 / self.service_s[a.target]  # lines/min
-                minutes = max(0.0, (self.horizon_s - self.levers.board.config.walk_s) / 60.0)
-                predicted = {
-                    "objective": round(gain_rate * minutes, 2),
-                    "open_lines_target": -round(gain_rate * minutes, 1),
-                }
-                return (
-                    plan,
-                    predicted,
-                    {"forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")}},
-                )
-        return None, None, None
+    def _price_of(self, plan: list[Action], price: float) -> float:
+        """Labour added or saved for good is paid for the rest of the shift (``price``); people
+        parked off a starved station, or called back to it, move with the floor (the agent parks
+        them again when their station starves, and calls them back when pods come): over the
+        horizon only."""
+        return self.labour_price() if plan in self._idle or plan in self._recall else price
+
+    def _gain_of(self, r: dict, r0: dict, plan: list[Action], price: float) -> float:
+        """J of ``plan``'s result ``r`` minus J of doing nothing's ``r0``, at the plan's labour price."""
+        p = self._price_of(plan, price)
+        return objective(r, p) - objective(r0, p)
+
+    def _keeps(self, r: dict, r0: dict, plan: list[Action]) -> bool:
+        """Whether ``plan``'s result ``r`` keeps service against doing nothing's ``r0``.
+
+        Taking people off a starved station gets the slack of a release (one carton): if its
+        cartons are truly waiting for pods, whoever stands there, no more are left open at the
+        horizon; if pods come within it, the station was not idle after all. (With a lent stower's
+        ten cartons, eluna_heldout seed 11 lent three stowers to pick at 09:50 and ended with twice
+        the static plan's open work.)"""
+        for guard in self.plan_guards:  # a generator's own test for its own plans
+            verdict = guard(self, plan, r, r0)
+            if verdict is not None:
+                return verdict
+        if plan in self._return_needed:
+            return self.keeps_total_service(r, r0)
+        take = plan in self._idle or _releases_people(plan)
+        return self.keeps_service(r, r0, releases=take)
+
+    def project(self, dg: dict, plans: list[list[Action]]) -> list[dict]:
+        """Each plan's KPIs over the horizon by the fluid model (`Forecaster.project`), in the
+        lookahead's form (`Lookahead.evaluate`), for a run the twin cannot be forked in: the plan's
+        staffing changes (people leave now, arrive after the walk, and the set-up of a station they
+        open: the labour board's own delays) on top of the ones already known; units done are the
+        work there plus what arrives minus what is left open (conservation), in units (lines times
+        ``units_per["pick"]``, cartons times ``units_per["stow"]``); labour is the people paid now
+        over the horizon, plus the floaters the plan calls in, less the people it sends to the
+        pool once they are off the floor (walking is paid). No order-cycle p95 (None: the fluid
+        model has none). A plan of levers the fluid model does not see (drive units, charging, the
+        floor levers) projects as doing nothing."""
+        minutes = max(1, int(round(self.horizon_s / 60.0)))
+        t_s = dg["t_s"]
+        h_h = self.horizon_s / 3600.0
+        out = []
+        for plan in plans:
+            board = copy.deepcopy(self.levers.board)
+            labour_h = board.paid_now() * h_h
+            changes: list[tuple[float, str, int]] = []
+            for a in plan:
+                if not isinstance(a, MoveAssociates):
+                    continue
+                due = board.move(t_s, a.source, a.target, a.n, _NoDispatcher())
+                if a.source == POOL:  # paid from now (walking is paid)
+                    labour_h += a.n * h_h
+                else:
+                    changes.append((t_s, a.source, -a.n))
+                if a.target == POOL:  # paid until they are off the floor
+                    labour_h -= a.n * max(0.0, h_h - (due - t_s) / 3600.0)
+                else:
+                    changes.append((due, a.target, a.n))
+            p = self.forecaster.project(dg, changes, minutes)
+            r = {"labour_h": labour_h, "cycle_p95_s": None}
+            for kind, work, arrivals, done_key, open_key in (
+                ("pick", "open_lines", "lines_in", "units_picked", "open_pick_units"),
+                ("stow", "open_cartons", "cartons_in", "units_stowed", "open_stow_units"),
+            ):
+                left = p[work][-1]
+                done = max(0.0, float(dg[work]) + float(sum(p[arrivals])) - left)
+                r[done_key] = round(done * self.units_per[kind], 2)
+                r[open_key] = round(left * self.units_per[kind], 2)
+            out.append(r)
+        return out
+
+    def _model_choice(self, dg: dict, cands: list[list[Action]]):
+        """Without a twin to roll forward (`fctwin serve`, ``--gui``, ``--realtime``, or ``[agent]
+        lookahead = "model"``): the same candidates, objective J, labour price and service guards
+        as the fork path, each plan and doing nothing projected by the fluid model (`project`).
+        The projection has no noise, so there is no second sample; a plan must still beat doing
+        nothing by ``min_gain`` of its throughput (the ways back: whenever they keep service)."""
+        results = self.project(dg, [[]] + cands)
+        price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
+        r0 = results[0]
+        eligible = [k for k in range(1, len(results)) if self._keeps(results[k], r0, cands[k - 1])]
+        if not eligible:
+            return None, None, None
+        gains = {k: self._gain_of(results[k], r0, cands[k - 1], price) for k in eligible}
+        recall = [k for k in eligible if cands[k - 1] in self._recall]
+        best = recall[0] if recall else max(eligible, key=lambda k: (gains[k], -k))
+        throughput0 = r0["units_picked"] + r0["units_stowed"]
+        if not recall and gains[best] <= self.min_gain * max(1.0, throughput0):
+            return None, None, None
+        rb = results[best]
+        open0 = r0["open_pick_units"] + r0["open_stow_units"]
+        predicted = {
+            "objective": round(gains[best], 2),
+            "throughput_units": round(rb["units_picked"] + rb["units_stowed"] - throughput0, 1),
+            "open_units": round(rb["open_pick_units"] + rb["open_stow_units"] - open0, 1),
+        }
+        evidence = {
+            "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
+            # the fluid model's projection of every plan (not "lookahead": no twin was rolled forward)
+            "model": {
+                "nothing": {**r0, "objective": round(objective(r0, price), 2)},
+                **{
+                    " + ".join(describe_short(a) for a in c): {
+                        **results[k + 1],
+                        "objective": round(objective(results[k + 1], price), 2),
+                    }
+                    for k, c in enumerate(cands)
+                },
+            },
+        }
+        return cands[best - 1], predicted, evidence
 
     def _recommend(self, dg: dict, plan: list[Action], predicted: dict, evidence: dict) -> Recommendation:
         t_s = dg["t_s"]

@@ -410,6 +410,37 @@ class Forecaster:
 
     def _targets(self, dg: dict) -> dict[str, list[float]]:
         """The model's forecast of every target at every horizon (before the blend)."""
+        p = self._paths(dg)
+        self._last_usable = p["usable"]
+        self._last_staff = p["staff"]
+        path, path_c = p["open_lines"], p["open_cartons"]
+        out: dict[str, list[float]] = {"open_lines": [path[h - 1] for h in HORIZONS_MIN]}
+        cyc = self._cycle_model(dg, path, p["mu_pick"])
+        if cyc is not None:
+            out["cycle"] = cyc
+        out.update(self._queues(dg, path, p["staff"]))
+        out["open_cartons"] = [path_c[h - 1] for h in HORIZONS_MIN]
+        return out
+
+    def project(self, dg: dict, changes: list[tuple[float, str, int]], minutes: int) -> dict:
+        """The fluid model's paths over the next ``minutes`` (1..``max(HORIZONS_MIN)``) if the
+        staffing changes ``changes`` (run seconds, station, associates +-) are made on top of the
+        ones already known: ``open_lines``, ``open_cartons`` (per minute), ``lines_in``,
+        ``cartons_in`` (arrivals per minute) and ``staff`` (associates per station per minute).
+        Reads the forecaster's state and changes nothing (the agent judges candidate plans with it
+        where the twin cannot be forked). Unlike the forecast of record, the stow capacity follows
+        the staffing path here too (a plan that takes a stower takes that share of the stow rate),
+        for doing nothing as for every plan, so they are compared alike."""
+        if changes:
+            rows = sorted([*(dg.get("staff_ahead") or []), *changes], key=lambda r: r[0])
+            dg = {**dg, "staff_ahead": rows}
+        p = self._paths(dg, stow_staff=True)
+        return {k: p[k][:minutes] for k in ("open_lines", "open_cartons", "lines_in", "cartons_in", "staff")}
+
+    def _paths(self, dg: dict, stow_staff: bool = False) -> dict:
+        """The fluid model's per-minute paths 1..max(HORIZONS_MIN) ahead (`_targets`, `project`).
+        ``stow_staff``: the stow capacity follows the staffing path (`project`); the forecast of
+        record keeps it as staffed now (`_stow_path`)."""
         t_s = dg["t_s"]
         recent = list(self.history)[-self.window_min :]
         hmax = max(HORIZONS_MIN)
@@ -423,7 +454,6 @@ class Forecaster:
         saturated = float(np.mean([h["backlog_lines"] > 0 for h in recent[-10:]])) >= 0.5
         cap_now = self.capacity(dg) if self.capacity else None
         usable = self.fleet_path(dg, hmax)  # per minute ahead: drive units free to take a trip
-        self._last_usable = usable
         fleet_gain = fleet_cap = None
         rho = self._rho.v
         if rho is None and len(self._rho_seen) >= 5:
@@ -454,7 +484,6 @@ class Forecaster:
         share_now = self._pick_share(dg, float(dg["open_lines"]))
         mu = self._capacity("served_pick", cap_now, saturated, share_now)
         staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
-        self._last_staff = staff
         mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap, share_now)
         if fleet_gain is not None:
             people = self._people_cap_path(dg, staff, "pick")
@@ -466,7 +495,8 @@ class Forecaster:
             mu_path = out_mu
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
         inflow = [lam * s for s in scale]
-        path_c = self._stow_path(dg, recent, hmax)
+        stow = self._stow_path(dg, recent, hmax, staff if stow_staff else None)
+        path_c = stow["path"]
         if self.fleet_level:
             level = self._level_path(dg, level, path_c, usable)
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
@@ -474,22 +504,26 @@ class Forecaster:
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
         mu_at = self._pick_capacity_at(dg, staff, fleet_cap)
         path = self.fluid(float(dg["open_lines"]), inflow, mu_path, level, self.tau_min, margin, mu_at)
-        out: dict[str, list[float]] = {"open_lines": [path[h - 1] for h in HORIZONS_MIN]}
-        cyc = self._cycle_model(dg, path, mu_path)
-        if cyc is not None:
-            out["cycle"] = cyc
-        out.update(self._queues(dg, path, staff))
-        out["open_cartons"] = [path_c[h - 1] for h in HORIZONS_MIN]
-        return out
+        return {
+            "open_lines": path,
+            "open_cartons": path_c,
+            "lines_in": inflow,
+            "cartons_in": stow["inflow"],
+            "mu_pick": mu_path,
+            "staff": staff,
+            "usable": usable,
+        }
 
-    def _stow_path(self, dg: dict, recent: list[dict], hmax: int) -> list[float]:
+    def _stow_path(self, dg: dict, recent: list[dict], hmax: int, staff: list[dict] | None = None) -> dict:
         """Open stow cartons at each minute 1..hmax ahead: the dock schedule ahead (`dock_ahead`)
         plus the unscheduled stream, served at the stow stations' capacity (at least the plan's
         share of their people's rate, or the higher share they are seen to serve with work,
         `realised`). The known staffing
         changes are not played forward here: on a pod-fed floor a stower's break moves the cartons
         to the other stations, not the service (tried: balanced open cartons at 30 minutes from
-        persistence's 0 to -0.69, seed 11, from the plan's breaks)."""
+        persistence's 0 to -0.69, seed 11, from the plan's breaks); with ``staff`` (`project`) they
+        are, as `_capacity_path` plays them for pick. Returns ``path`` (hmax minutes) and
+        ``inflow`` (cartons per minute over the path's minutes)."""
         sched = dg.get("dock_ahead") or {}
         per_min = []
         prev_n, prev_h = 0.0, 0
@@ -506,15 +540,11 @@ class Forecaster:
         margin_c = self.noise_z * np.sqrt((unscheduled + mu_c) / self.window_min)
         # no pull to a level: the stow queue wanders (few long jobs, drive units shared with pick)
         level_c = float(dg["open_cartons"])
-        path_c = self.fluid(
-            float(dg["open_cartons"]),
-            [unscheduled + x for x in per_min],
-            mu_c,
-            level_c,
-            self.tau_min,
-            margin_c,
-        )
-        return path_c + [path_c[-1]] * (hmax - len(path_c))
+        inflow = [unscheduled + x for x in per_min]
+        if staff is not None:
+            mu_c = self._capacity_path(dg, staff[: len(inflow)], "stow", mu_c, cap_c)
+        path_c = self.fluid(float(dg["open_cartons"]), inflow, mu_c, level_c, self.tau_min, margin_c)
+        return {"path": path_c + [path_c[-1]] * (hmax - len(path_c)), "inflow": inflow}
 
     def _learn_stow_units(self, dg: dict, saturated: bool) -> None:
         """The open lines' level with the fleet short and with units to spare, and the drive units

@@ -58,11 +58,16 @@ def labour_config(scene) -> LabourConfig:
     )
 
 
+def units_per_line(scene) -> float:
+    """The scene's mean units in an order line."""
+    upl = scene.spec.orders.units_per_line
+    return float(getattr(upl, "mean", None) or getattr(upl, "value", None) or 1.0)
+
+
 def service_seconds(scene) -> dict[str, float]:
     """The plan's mean seconds per line (pick) or carton (stow) at each person-worked station."""
     out = {}
-    upl = scene.spec.orders.units_per_line
-    units_per_line = getattr(upl, "mean", None) or getattr(upl, "value", None) or 1.0
+    per_line = units_per_line(scene)
     for s in scene.stations:
         if s.unit == "sequoia" and s.kind == "stow" and scene.spec.labour.sequoia_decant:
             from fctwin.robots.sequoia import DECANT_PER_UNIT_S
@@ -74,7 +79,7 @@ def service_seconds(scene) -> dict[str, float]:
         per_unit = _mean(s.config.per_unit_s)
         per_pod = _mean(s.config.per_pod_s)
         if s.kind == "pick":
-            out[s.station_id] = per_unit * units_per_line + 0.5 * per_pod
+            out[s.station_id] = per_unit * per_line + 0.5 * per_pod
         else:
             out[s.station_id] = per_unit * scene.spec.inbound.units_per_carton + per_pod
     return out
@@ -167,7 +172,8 @@ class FloorManager:
         spec = scene.spec.agent
         if mode in ("advise", "auto"):
             lookahead = None
-            if spec.lookahead and lookahead_ok:
+            # "model": the agent a live run gets (no fork), also headless, to measure it
+            if spec.lookahead == "fork" and lookahead_ok:
                 from fctwin.sim.eluna.lookahead import ForkLookahead
 
                 lookahead = ForkLookahead(loop, host, self.levers)
@@ -186,6 +192,10 @@ class FloorManager:
                 shift_end_s=scene.spec.run_hours * 3600.0,
                 seed=scene.seed,
             )
+            self.agent.units_per = {
+                "pick": units_per_line(scene),
+                "stow": float(scene.spec.inbound.units_per_carton),
+            }
             self.agent.starved_mode = spec.starved
             self.agent.paid_first = spec.paid_first
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate

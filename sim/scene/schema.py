@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 
@@ -478,7 +478,11 @@ class Agent(Strict):
     mode: Literal["off", "advise", "auto", "reactive"] = "off"
     period_min: Annotated[int, Field(ge=1, le=120)] = 10
     horizon_min: Annotated[int, Field(ge=5, le=240)] = 30
-    lookahead: bool = True  # roll candidates forward on a fork of the twin (local link only)
+    # How the agent judges its candidate plans: "fork" rolls each forward on a fork of the twin when
+    # the run allows one (headless, in-process fleet host; otherwise it falls back to "model"),
+    # "model" always ranks them by the fluid model, the path a live run (`--gui`, `--realtime`,
+    # `fctwin serve`: hardware in the loop) takes, so a headless run measures that agent.
+    lookahead: Literal["fork", "model"] = "fork"
     max_candidates: Annotated[int, Field(ge=1, le=16)] = 4
     min_gain: NonNegFloat = 0.02  # relative objective gain a candidate needs over doing nothing
     # Further levers the agent may propose (docs/eluna.md): order release and station weights,
@@ -497,6 +501,15 @@ class Agent(Strict):
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
     paid_first: bool = False
+
+    @field_validator("lookahead", mode="before")
+    @classmethod
+    def _lookahead_named(cls, v):
+        # the field was a bool before session 14 (true: fork when possible, false: the fluid model);
+        # say what it became rather than "input should be 'fork' or 'model'" alone
+        if isinstance(v, bool):
+            raise ValueError(f'is "fork" or "model" now, not {str(v).lower()} (false was "model")')
+        return v
 
 
 Cellspec = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
