@@ -190,6 +190,7 @@ def eluna_dict():
         (lambda r: r["agent"].update(mode="autopilot"), "agent.mode"),
         (lambda r: r["agent"].update(starved="often"), "agent.starved"),
         (lambda r: r["agent"].update(paid_first="sometimes"), "agent.paid_first"),
+        (lambda r: r["agent"].update(charging_wave="sometimes"), "agent.charging_wave"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),
@@ -846,6 +847,7 @@ def _charging_bound_agent(queue, lookahead):
     )
     agent.lookahead = lookahead
     agent.last_forecast = {}
+    agent.charging_wave = True  # the scene's `[agent] charging_wave = true` (off by default)
     lend = [MoveAssociates("S1", "P1", 1)]
     agent.candidates = lambda dg: [list(lend)]
     dg = {"minute": 90, "t_s": 5400.0, "fleet": {"waiting_pad": 20, "pads": 4}}

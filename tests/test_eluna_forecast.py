@@ -405,6 +405,8 @@ def test_the_pad_queue_is_played_forward_and_a_charging_bound_floor_is_judged_ov
         mode="auto", levers=None, service_s={}, forecaster=fc, lookahead=None, shift_end_s=4 * 3600.0
     )
     wave = _wave_digest(60, free_pct=[[20, 12], [60, 17]], charging_pct=[[50, 4]])
+    assert agent.lookahead_horizon_s(wave) == 30 * 60.0  # the option is off by default
+    agent.charging_wave = True  # the scene's `[agent] charging_wave = true`
     queue = fc.pad_queue_path(wave, 120)
     assert queue[:14] == [12] * 14 and queue[14] == 8 and queue[41] == 4 and queue[59] == 4 and queue[66] == 0
     assert agent.lookahead_horizon_s(wave) == 70 * 60.0

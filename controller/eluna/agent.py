@@ -282,6 +282,9 @@ class ElunaAgent:
         # people already paid first": eluna_outage seeds 11-15 +0.0% units per labour hour against
         # the agent without it, surge 11-12 +1.0%, battery 11-12 -0.1%)
         self.paid_first = False
+        # judge plans over the charging wave on a charging-bound floor (`lookahead_horizon_s`):
+        # scene ``[agent] charging_wave``. Off by default: measured mixed (docs/eluna_s14_battery14.md)
+        self.charging_wave = False
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -854,13 +857,16 @@ class ElunaAgent:
 
     def lookahead_horizon_s(self, dg: dict) -> float:
         """The horizon this decision's plans are judged over: the ordinary one (``horizon_min``),
-        or, on a charging-bound floor, the charging wave (`CHARGING_WAVE_CAP_MIN`). Charging-bound:
-        at least as many units wait for a pad as there are pads, now (the digest) and at the end of
-        the ordinary horizon (the charging rules played forward): the deficit outlasts it. The
+        or, with ``charging_wave`` on a charging-bound floor, the charging wave
+        (`CHARGING_WAVE_CAP_MIN`). Charging-bound: at least as many units wait for a pad as there
+        are pads, now (the digest) and at the end of the ordinary horizon (the charging rules played
+        forward): the deficit outlasts it. The
         wave's horizon is the projected minute the queue is gone (rounded up to the decision
         period), capped, and never past the end of the shift."""
         fl = dg.get("fleet") or {}
         base_min = int(round(self.horizon_s / 60.0))
+        if not self.charging_wave:
+            return self.horizon_s
         pads = max(1, fl.get("pads", 0))
         play = getattr(self.forecaster, "pad_queue_path", None)
         if fl.get("waiting_pad", 0) < pads or play is None:
