@@ -190,6 +190,7 @@ def eluna_dict():
         (lambda r: r["agent"].update(mode="autopilot"), "agent.mode"),
         (lambda r: r["agent"].update(starved="often"), "agent.starved"),
         (lambda r: r["agent"].update(paid_first="sometimes"), "agent.paid_first"),
+        (lambda r: r["agent"].update(charging_wave="sometimes"), "agent.charging_wave"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),
@@ -814,3 +815,69 @@ def test_the_people_already_paid_are_lent_together_before_anyone_is_called_in():
     assert not any(
         isinstance(a, MoveAssociates) and a.source.startswith("S") for p in agent.candidates(dg) for a in p
     )
+
+
+class _WaveFuture:
+    """A lookahead stub for a charging-bound floor: a stower lent to pick works the pick backlog
+    down (more units, less open pick work, a few more cartons open) and finishes more of the old
+    orders inside the horizon, so the p95 of the finished orders rises while the p95 of every order
+    the horizon saw falls. ``lose_on`` keys sample a future where the lend loses units."""
+
+    def __init__(self, lose_on=()):
+        self.calls: list[tuple[float, str]] = []
+        self.lose_on = set(lose_on)
+
+    def evaluate(self, plans, horizon_s, key):
+        self.calls.append((horizon_s, key))
+        nothing = {"units_picked": 1000, "units_stowed": 500, "open_pick_units": 300, "open_stow_units": 100,
+                   "cycle_p95_s": 1500.0, "cycle_p95_all_s": 2400.0, "labour_h": 8.0}  # fmt: skip
+        lend = dict(nothing, units_picked=1080, units_stowed=470, open_pick_units=220, open_stow_units=130,
+                    cycle_p95_s=1660.0, cycle_p95_all_s=2200.0)  # fmt: skip
+        if key in self.lose_on:
+            lend.update(units_picked=990, open_pick_units=330)
+        return [dict(nothing) if not p else dict(lend) for p in plans]
+
+
+def _charging_bound_agent(queue, lookahead):
+    from types import SimpleNamespace
+
+    agent, board, levers, _ = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=5)
+    agent.forecaster = SimpleNamespace(
+        plan_rate=lambda t_s: 1.0, pad_queue_path=lambda dg, hmax: queue[:hmax]
+    )
+    agent.lookahead = lookahead
+    agent.last_forecast = {}
+    agent.charging_wave = True  # the scene's `[agent] charging_wave = true` (off by default)
+    lend = [MoveAssociates("S1", "P1", 1)]
+    agent.candidates = lambda dg: [list(lend)]
+    dg = {"minute": 90, "t_s": 5400.0, "fleet": {"waiting_pad": 20, "pads": 4}}
+    return agent, dg, lend
+
+
+def test_a_lend_on_a_charging_bound_floor_is_judged_over_the_wave_on_several_futures():
+    """20 units wait for 4 pads and the queue lasts 85 minutes: the lend is rolled forward over 90
+    minutes, judged on the p95 of every order the horizon saw (the finished ones' p95 rises as old
+    orders finish), and recommended only after it wins on three more futures. With a queue the pads
+    clear within 30 minutes the same lend is judged as before: refused (the finished orders' p95 is
+    +160 s). A future where the lend loses units pulls the mean of the three under the bar: refused."""
+    wave_queue = [20] * 40 + [10] * 44 + [0] * 36
+    la = _WaveFuture()
+    agent, dg, lend = _charging_bound_agent(wave_queue, la)
+    recs = agent._decide(dg)
+    assert len(recs) == 1 and recs[0].applied and recs[0].horizon_s == 90 * 60.0, recs
+    assert {h for h, _ in la.calls} == {90 * 60.0}
+    assert [k for _, k in la.calls] == [
+        "eluna.90",
+        "eluna.90.confirm",
+        "eluna.90.confirm2",
+        "eluna.90.confirm3",
+    ]
+    assert agent.lent == [("S1", "P1")]
+
+    la = _WaveFuture()
+    agent, dg, _ = _charging_bound_agent([20] * 10 + [0] * 110, la)
+    assert agent._decide(dg) == [] and {h for h, _ in la.calls} == {30 * 60.0}
+
+    la = _WaveFuture(lose_on={"eluna.90.confirm2", "eluna.90.confirm3"})
+    agent, dg, _ = _charging_bound_agent(wave_queue, la)
+    assert agent._decide(dg) == [] and len(la.calls) == 4

@@ -378,6 +378,54 @@ def test_the_fleet_path_plays_the_charging_rules_forward():
     assert min(path) == 11 and max(path) == 21
 
 
+def _wave_digest(minute, *, free_pct, charging_pct):
+    usable = sum(c for p, c in free_pct if p > 20)
+    return _fleet_digest(
+        minute,
+        free_pct=free_pct,
+        charging_pct=charging_pct,
+        usable=usable,
+        usable_idle=0,
+        pick_trip=min(usable, 16),
+        battery_mean=0.5,
+    )
+
+
+def test_the_pad_queue_is_played_forward_and_a_charging_bound_floor_is_judged_over_the_wave():
+    """12 units wait for the 4 pads (their units half charged: free in 15 minutes, then every 25),
+    17 at work with 100 minutes of charge: the queue is 12, 8 from minute 15, 4 from 40, gone at 65,
+    so the agent judges its plans over 70 minutes (the decision period above 65). The same floor
+    with the 17 about to stop too: the queue outlasts the cap (120). Not charging-bound, the
+    ordinary 30 minutes: fewer units waiting than pads, or a queue the pads clear within the
+    horizon (6 waiting, the pads' units full: 2 left after a minute, none after 26). Never past the
+    end of the shift (40 minutes left of 4 hours)."""
+    fc = Forecaster(capacity=lambda dg: 20.0, blend={}, fleet_rates=RATES)
+    fc._drain.v = 0.004
+    agent = ElunaAgent(
+        mode="auto", levers=None, service_s={}, forecaster=fc, lookahead=None, shift_end_s=4 * 3600.0
+    )
+    wave = _wave_digest(60, free_pct=[[20, 12], [60, 17]], charging_pct=[[50, 4]])
+    assert agent.lookahead_horizon_s(wave) == 30 * 60.0  # the option is off by default
+    agent.charging_wave = True  # the scene's `[agent] charging_wave = true`
+    queue = fc.pad_queue_path(wave, 120)
+    assert queue[:14] == [12] * 14 and queue[14] == 8 and queue[41] == 4 and queue[59] == 4 and queue[66] == 0
+    assert agent.lookahead_horizon_s(wave) == 70 * 60.0
+    longer = _wave_digest(60, free_pct=[[20, 12], [21, 17]], charging_pct=[[50, 4]])
+    assert min(fc.pad_queue_path(longer, 120)) > 4
+    assert agent.lookahead_horizon_s(longer) == 120 * 60.0
+    assert agent.lookahead_horizon_s(
+        _wave_digest(200, free_pct=[[20, 12], [21, 17]], charging_pct=[[50, 4]])
+    ) == (40 * 60.0)
+    few = _wave_digest(60, free_pct=[[20, 3], [60, 17]], charging_pct=[[50, 4]])
+    assert agent.lookahead_horizon_s(few) == 30 * 60.0
+    cleared = _wave_digest(60, free_pct=[[20, 6], [60, 17]], charging_pct=[[93, 4]])
+    assert fc.pad_queue_path(cleared, 120)[0] == 2 and fc.pad_queue_path(cleared, 120)[29] == 0
+    assert agent.lookahead_horizon_s(cleared) == 30 * 60.0
+    no_fleet = dict(wave)
+    del no_fleet["fleet"]
+    assert agent.lookahead_horizon_s(no_fleet) == 30 * 60.0
+
+
 def test_units_leaving_for_chargers_raise_the_forecast_backlog():
     """The same floor, the same history: when the free units are about to reach their low level
     (and the pads are taken), the forecast of open lines 30 minutes ahead rises well above now;

@@ -67,6 +67,47 @@ TOLERANCE_MIN = {"pick": 4.0, "stow": 30.0}
 # run's 29 labour hours. Ten minutes: a stow trip is 2-5 minutes, so ten without one is no gap
 # between two pods.
 STARVED_MIN = 10
+# The charging wave (`ElunaAgent.lookahead_horizon_s`). When more drive units wait for a pad than
+# the pads take at once, now and still at the end of the ordinary horizon, the pick side is bound by
+# drive units for as long as that queue lasts, and what a plan buys there (a stower lent to pick
+# frees the drive units stow trips take) is paid back over the whole wave, not 30 minutes: on
+# eluna_battery the queue held 16-24 units for two hours while the 30-minute gain of that lend was
+# inside one sample's noise (docs/eluna_s13_lead13.md). The decision is then judged over the
+# projected time until the queue is gone (the charging rules played forward, `pad_queue_path`),
+# capped: beyond two hours the forecast of the rest of the floor (orders, staffing) is too far out
+# to weigh, and a lookahead costs its horizon in wall time.
+CHARGING_WAVE_CAP_MIN = 120
+# A queue of this many units or fewer is "gone" (one unit of play in the projection).
+PAD_QUEUE_CLEAR_UNITS = 1
+# Sampled futures a plan must win on, keeping service on their mean, before it is recommended over
+# the charging wave (over the ordinary horizon: one, the second sample). Over two hours one sample's
+# order-cycle p95 moved by 100-160 s and its J by ~100 units between two futures for the same lend
+# (eluna_battery seed 13, minutes 60-90), as much as the lend's gain: three futures more (the
+# confirmation runs only when a plan is about to be recommended, so they cost little wall time).
+WAVE_CONFIRM_SAMPLES = 3
+
+
+def _mean_kpis(rs: list[dict]) -> dict:
+    """The mean of each KPI over sampled futures (None where a future had none)."""
+    out = {}
+    for k in rs[0]:
+        vals = [r.get(k) for r in rs]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            out[k] = sum(vals) / len(vals)
+        else:
+            out[k] = None if any(v is None for v in vals) else vals[0]
+    return out
+
+
+def _wave_view(r: dict) -> dict:
+    """A lookahead's KPIs as judged over the charging wave: the order-cycle p95 of every order the
+    horizon saw (the finished at their cycle, the open at their age at its end), not of the finished
+    alone. Over two hours of a pick backlog a plan that works it down finishes more of the old
+    orders inside the horizon, and the p95 of the finished ones rises with it (seed 13, minute 90:
+    a stower lent to pick left 37 units less open pick work and was refused at +164 s of that p95)."""
+    if r.get("cycle_p95_all_s") is None:
+        return r
+    return {**r, "cycle_p95_s": r["cycle_p95_all_s"], "cycle_p95_done_s": r.get("cycle_p95_s")}
 
 
 class _NoDispatcher:
@@ -245,6 +286,9 @@ class ElunaAgent:
         # units in a pick line and in a carton (the scene's means): the fluid model counts lines and
         # cartons, the objective units (`project`)
         self.units_per = {"pick": 1.0, "stow": 1.0}
+        # judge plans over the charging wave on a charging-bound floor (`lookahead_horizon_s`):
+        # scene ``[agent] charging_wave``. Off by default: measured mixed (docs/eluna_s14_battery14.md)
+        self.charging_wave = False
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -815,6 +859,30 @@ class ElunaAgent:
 
     # ------------------------------------------------------------------ deciding
 
+    def lookahead_horizon_s(self, dg: dict) -> float:
+        """The horizon this decision's plans are judged over: the ordinary one (``horizon_min``),
+        or, with ``charging_wave`` on a charging-bound floor, the charging wave
+        (`CHARGING_WAVE_CAP_MIN`). Charging-bound: at least as many units wait for a pad as there
+        are pads, now (the digest) and at the end of the ordinary horizon (the charging rules played
+        forward): the deficit outlasts it. The
+        wave's horizon is the projected minute the queue is gone (rounded up to the decision
+        period), capped, and never past the end of the shift."""
+        fl = dg.get("fleet") or {}
+        base_min = int(round(self.horizon_s / 60.0))
+        if not self.charging_wave:
+            return self.horizon_s
+        pads = max(1, fl.get("pads", 0))
+        play = getattr(self.forecaster, "pad_queue_path", None)
+        if fl.get("waiting_pad", 0) < pads or play is None:
+            return self.horizon_s
+        queue = play(dg, CHARGING_WAVE_CAP_MIN)
+        if queue is None or len(queue) < base_min or queue[base_min - 1] < pads:
+            return self.horizon_s
+        gone = next((k + 1 for k, n in enumerate(queue) if n <= PAD_QUEUE_CLEAR_UNITS), len(queue))
+        wave_min = min(CHARGING_WAVE_CAP_MIN, self.period_min * math.ceil(gone / self.period_min))
+        left_min = (self.shift_end_s - dg["t_s"]) / 60.0
+        return 60.0 * max(base_min, min(wave_min, math.floor(left_min)))
+
     def _decide(self, dg: dict) -> list[Recommendation]:
         cands = self.candidates(dg)
         if not cands:
@@ -822,11 +890,15 @@ class ElunaAgent:
         self.decisions += 1
         if self.lookahead is not None:
             w0 = time.perf_counter()
-            results = self.lookahead.evaluate([[]] + cands, self.horizon_s, f"eluna.{dg['minute']}")
+            horizon_s = self.lookahead_horizon_s(dg)
+            results = self.lookahead.evaluate([[]] + cands, horizon_s, f"eluna.{dg['minute']}")
             self.lookahead_wall_s += time.perf_counter() - w0
+            wave = horizon_s > self.horizon_s
+            if wave:
+                results = [_wave_view(r) for r in results]
             self.lookahead_plans += len(cands) + 1
             # labour added now is paid for the rest of the shift, not only over the horizon
-            price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
+            price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / horizon_s)
             js = [objective(r, price) for r in results]
 
             def gain_of(r: dict, r0: dict, plan: list[Action]) -> float:
@@ -856,9 +928,15 @@ class ElunaAgent:
                 c0, cb = r0, rb  # no second sample: the way back is not a bet on the labour saved
             else:
                 w0 = time.perf_counter()
-                c0, cb = self.lookahead.evaluate([[], plan], self.horizon_s, f"eluna.{dg['minute']}.confirm")
+                keys = [f"eluna.{dg['minute']}.confirm"]
+                if wave:  # over the wave the plan must win on the mean of several futures
+                    keys += [f"eluna.{dg['minute']}.confirm{k}" for k in range(2, WAVE_CONFIRM_SAMPLES + 1)]
+                pairs = [self.lookahead.evaluate([[], plan], horizon_s, key) for key in keys]
+                if wave:
+                    pairs = [[_wave_view(r) for r in pair] for pair in pairs]
+                c0, cb = _mean_kpis([p[0] for p in pairs]), _mean_kpis([p[1] for p in pairs])
                 self.lookahead_wall_s += time.perf_counter() - w0
-                self.lookahead_plans += 2
+                self.lookahead_plans += 2 * len(keys)
             gain2 = gain_of(cb, c0, plan)
             throughput2 = c0["units_picked"] + c0["units_stowed"]
             weak = gain2 <= 0.5 * self.min_gain * max(1.0, throughput2)
@@ -896,7 +974,8 @@ class ElunaAgent:
             plan, predicted, evidence = self._model_choice(dg, cands)
             if plan is None:
                 return []
-        rec = self._recommend(dg, plan, predicted, evidence)
+            horizon_s = self.horizon_s
+        rec = self._recommend(dg, plan, predicted, evidence, horizon_s)
         return [rec]
 
     def _price_of(self, plan: list[Action], price: float) -> float:
@@ -1013,7 +1092,9 @@ class ElunaAgent:
         }
         return cands[best - 1], predicted, evidence
 
-    def _recommend(self, dg: dict, plan: list[Action], predicted: dict, evidence: dict) -> Recommendation:
+    def _recommend(
+        self, dg: dict, plan: list[Action], predicted: dict, evidence: dict, horizon_s: float
+    ) -> Recommendation:
         t_s = dg["t_s"]
         board = self.levers.board
         parts_text = []
@@ -1051,7 +1132,7 @@ class ElunaAgent:
             parts.append(f"open work {predicted['open_units']:+.0f} units")
         if predicted.get("cycle_p95_s") is not None:
             parts.append(f"order cycle p95 {predicted['cycle_p95_s']:+.0f} s")
-        text += f"; predicted over {self.horizon_s / 60:.0f} min: " + ", ".join(parts)
+        text += f"; predicted over {horizon_s / 60:.0f} min: " + ", ".join(parts)
         rec = Recommendation(
             rec_id=len(self.recommendations) + 1,
             t_s=t_s,
@@ -1059,17 +1140,17 @@ class ElunaAgent:
             action={"actions": [as_dict(a) for a in plan]},
             text=f"[{clock(t_s, self.start_hour)}] " + text,
             effective_s=eff,
-            horizon_s=self.horizon_s,
+            horizon_s=horizon_s,
             predicted=predicted,
             evidence=evidence,
         )
-        price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / self.horizon_s)
+        price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / horizon_s)
         rec._start = {**self._cum, "paid_s": board.paid_s, "price": price}
         own = getattr(self.lookahead, "counterfactual", None)
         if self.mode == "auto" and own is not None:
             # The score's counterfactual: doing nothing on the run's *own* future (a fork, read only
             # when the horizon has passed; never used to decide), so the realised effect is paired.
-            rec._counterfactual = own(self.horizon_s)
+            rec._counterfactual = own(horizon_s)
         if self.mode == "auto":
             for action in plan:
                 self.levers.apply(action, t_s)

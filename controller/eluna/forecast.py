@@ -622,6 +622,18 @@ class Forecaster:
         that frees up goes to the lowest unit that may take it (at its low level, or below the
         opportunity threshold), a unit on a pad gains the pad's rate and is free again at the
         charge it is charged to. None without the fleet block or the rates."""
+        played = self._play_fleet(dg, hmax)
+        return None if played is None else played[0]
+
+    def pad_queue_path(self, dg: dict, hmax: int) -> list[int] | None:
+        """Drive units waiting for a pad (at or below their low level, not on a pad) at each minute
+        1..hmax ahead, from the same play of the charging rules as `fleet_path`. None without the
+        fleet block or the rates."""
+        played = self._play_fleet(dg, hmax)
+        return None if played is None else played[1]
+
+    def _play_fleet(self, dg: dict, hmax: int) -> tuple[list[int], list[int]] | None:
+        """(units free to take a trip, units waiting for a pad) at each minute 1..hmax ahead."""
         fl = dg.get("fleet")
         if not fl or self.fleet_rates is None:
             return None
@@ -632,7 +644,7 @@ class Forecaster:
         low, to, pads = float(fl["low"]), float(fl["charge_to"]), int(fl["pads"])
         thr = max(float(fl["threshold"] if fl["threshold"] is not None else low), low)
         drain = self._drain.v if self._drain.v is not None else r["drain_per_min"]
-        out = []
+        usable, waiting = [], []
         for _ in range(hmax):
             chg = chg + r["charge_per_min"]
             done = chg >= to
@@ -648,8 +660,10 @@ class Forecaster:
                 if take:
                     chg = np.concatenate([chg, free[take]])
                     free = np.delete(free, take)
-            out.append(int(np.sum(free > low)))
-        return out
+            n_work = int(np.sum(free > low))
+            usable.append(n_work)
+            waiting.append(int(free.size) - n_work)
+        return usable, waiting
 
     def _staff_path(self, dg: dict, hmax: int) -> list[dict[str, int]]:
         """Associates per station for each minute 1..hmax ahead: now, plus the changes already

@@ -198,6 +198,7 @@ class FloorManager:
             }
             self.agent.starved_mode = spec.starved
             self.agent.paid_first = spec.paid_first
+            self.agent.charging_wave = spec.charging_wave
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

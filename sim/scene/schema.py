@@ -501,6 +501,12 @@ class Agent(Strict):
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
     paid_first: bool = False
+    # On a charging-bound floor (more units waiting for a pad than pads, now and 30 minutes ahead),
+    # judge the plans over the projected charging wave (at most 120 minutes), on the p95 of every
+    # order the horizon saw, confirmed on three futures (controller/eluna/agent.py
+    # `lookahead_horizon_s`). Off by default: measured mixed on eluna_battery seeds 11-20
+    # (docs/eluna_s14_battery14.md: over the wave a release passed the guards and cost units).
+    charging_wave: bool = False
 
     @field_validator("lookahead", mode="before")
     @classmethod
