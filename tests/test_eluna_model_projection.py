@@ -54,7 +54,9 @@ def _short_floor(minute: int, open_lines: float = 20.0) -> dict:
 
 
 def _pick_done(bound: bool) -> tuple[float, float]:
-    fc = Forecaster(capacity=lambda dg: 20.0, station_rate=lambda sid, n: 6.0 * n, blend={}, fleet_rates=RATES)
+    fc = Forecaster(
+        capacity=lambda dg: 20.0, station_rate=lambda sid, n: 6.0 * n, blend={}, fleet_rates=RATES
+    )
     fc.project_fleet_bound = bound
     for m in range(1, 91):
         fc.observe(_short_floor(m))
