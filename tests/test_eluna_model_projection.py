@@ -152,8 +152,18 @@ def test_the_projection_takes_the_stowers_seen_rate_not_a_busy_minutes_count():
 
 
 def test_the_forecast_of_record_is_not_the_projection():
-    """The mechanisms live in `project` only: the forecast of record is the same with them off."""
+    """The mechanisms live in `project` only: the forecast of record of a wave on the dock
+    schedule (more than the stowers serve, at the busy minute's count or at their rate) is the
+    same with them off."""
+    wave = {"15": 30.0, "30": 60.0, "60": 60.0}
     for served in ([2.0], [0.0, 0.0, 4.0, 4.0, 2.0]):
-        *_, on = _stow_open(served)
-        *_, off = _stow_open(served, project_stow_queue=False, project_stow_drain=False)
-        assert on["open_cartons"] == off["open_cartons"]
+        out = {}
+        for on in (True, False):
+            fc = Forecaster(stow_capacity=lambda dg: 4.0, station_rate=lambda sid, n: 1.0 * n, blend={})
+            fc.project_stow_queue = fc.project_stow_drain = on
+            for m in range(1, 61):
+                fc.observe(_stow_floor(m, served))
+            dg = _stow_floor(61, served)
+            dg["dock_ahead"] = wave
+            out[on] = fc.observe(dg)["open_cartons"]
+        assert out[True] == out[False]
