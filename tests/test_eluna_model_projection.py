@@ -61,6 +61,8 @@ def _pick_done(bound: bool) -> tuple[float, float]:
     for m in range(1, 91):
         fc.observe(_short_floor(m))
     dg = _short_floor(91, open_lines=200.0)  # a backlog now (the floor's level: 20)
+    # 6 of the 16 units at their low level: they stop for a pad (taken) this minute
+    dg["fleet"]["free_pct"] = [[20, 6], [60, 10]]
     done = []
     for changes in ([], [(dg["t_s"], "P1", 1)]):
         p = fc.project(dg, changes, 30)
@@ -69,7 +71,8 @@ def _pick_done(bound: bool) -> tuple[float, float]:
 
 
 def test_a_picker_added_where_the_drive_units_are_short_serves_no_more_than_they_bring():
-    """The 16 units on pick trips bring 10 lines a minute and none stands idle: a second picker at
+    """The 16 units on pick trips bring 10 lines a minute, none stands idle, and 6 are at their
+    low level (the pads are taken), so fewer bring lines over the path: a second picker at
     P1 (the people's plan rate 6 -> 12 a minute) clears no more lines over 30 minutes than doing
     nothing. Without the bound the projection gave them the whole added rate (eluna_battery: a
     stower lent to pick at 09:30 on a fleet waiting for chargers, +39 units projected)."""

@@ -492,7 +492,14 @@ class Forecaster:
         share_now = self._pick_share(dg, float(dg["open_lines"]))
         mu = self._capacity("served_pick", cap_now, saturated, share_now)
         staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
-        bound = fleet_cap if stow_staff and self.project_fleet_bound else None
+        # the bound where charging takes units away over the path (fewer usable than now): a fleet
+        # whose units are all out queueing at people-limited stations is not short, and the rate
+        # a unit is seen to bring there is the stations' (the serve test's mis-staffed floor: the
+        # bound everywhere refused every picker, and cost the mis-staffed scene's lends)
+        bound = None
+        if stow_staff and self.project_fleet_bound and fleet_cap is not None:
+            n_now = dg["fleet"]["usable"]
+            bound = [c if n < n_now else float("inf") for c, n in zip(fleet_cap, usable, strict=True)]
         mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap, share_now, bound)
         if fleet_gain is not None:
             people = self._people_cap_path(dg, staff, "pick")
