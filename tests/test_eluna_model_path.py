@@ -157,3 +157,25 @@ def test_the_model_counts_the_labour_a_release_saves_once_the_person_is_off_the_
     walk_h = agent.levers.board.config.walk_s / 3600.0
     assert predicted["objective"] == pytest.approx(agent.labour_price() * (0.5 - walk_h), abs=0.02)
     assert predicted["throughput_units"] == 0
+
+
+def test_the_model_path_does_not_lend_against_a_move_made_within_the_horizon():
+    """A stower lent to P2 pays in the projection; but a picker went to stow 10 minutes ago (an
+    applied move, recorded in auto): the lend the other way waits until that move's horizon has
+    passed (the projection of a lend cannot see it come back: eluna_port_strike seed 12 walked
+    a person between P1 and S1 four times in an hour). A way back is exempt, and so is a lend
+    after the horizon."""
+    agent, _, dg = _agent(per_person=120.0)
+    agent.mode = "auto"
+    to_stow = [MoveAssociates("P1", "S2", 1)]
+    agent._recommend({**dg, "t_s": dg["t_s"] - 600.0}, to_stow, {"objective": 1.0}, {})
+    assert agent._crossed == [(dg["t_s"] - 600.0, "pick", "stow")]
+    lend = [MoveAssociates("S1", "P2", 1)]
+    plan, _, _ = agent._model_choice(dg, [lend])
+    assert plan is None
+    agent._recall = [lend]  # the way back of an earlier lend
+    plan, _, _ = agent._model_choice(dg, [lend])
+    assert plan == lend
+    agent._recall = []
+    plan, _, _ = agent._model_choice({**dg, "t_s": dg["t_s"] + agent.horizon_s}, [lend])
+    assert plan == lend

@@ -289,6 +289,8 @@ class ElunaAgent:
         # judge plans over the charging wave on a charging-bound floor (`lookahead_horizon_s`):
         # scene ``[agent] charging_wave``. Off by default: measured mixed (docs/eluna_s14_battery14.md)
         self.charging_wave = False
+        # moves applied between stations: (run seconds, kind left, kind joined) (`_reverses`)
+        self._crossed: list[tuple[float, str, str]] = []
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -1060,7 +1062,12 @@ class ElunaAgent:
         results = self.project(dg, [[]] + cands)
         price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / self.horizon_s)
         r0 = results[0]
-        eligible = [k for k in range(1, len(results)) if self._keeps(results[k], r0, cands[k - 1])]
+        eligible = [
+            k
+            for k in range(1, len(results))
+            if self._keeps(results[k], r0, cands[k - 1])
+            and (cands[k - 1] in self._recall or not self._reverses(cands[k - 1], dg["t_s"]))
+        ]
         if not eligible:
             return None, None, None
         gains = {k: self._gain_of(results[k], r0, cands[k - 1], price) for k in eligible}
@@ -1091,6 +1098,22 @@ class ElunaAgent:
             },
         }
         return cands[best - 1], predicted, evidence
+
+    def _reverses(self, plan: list[Action], t_s: float) -> bool:
+        """Whether ``plan`` moves someone between kinds against a move applied within the horizon
+        (`_model_choice` only; the ways back are exempt). The projection of a lend cannot see it
+        come back, so a lend judged over 30 minutes and brought home after 20 was judged for a
+        stay it did not have; lent again at once, the person walks back and forth (eluna_port_strike
+        seed 12: P1 to S1 at 11:00, home at 11:20, to S1 at 11:40, home at 12:00). The next lend
+        waits until the last one's horizon has passed, when its realised effect is known."""
+        kinds = self.levers.board.config.kinds
+        recent = {(a, b) for t, a, b in self._crossed if t_s - t < self.horizon_s}
+        return any(
+            isinstance(a, MoveAssociates)
+            and POOL not in (a.source, a.target)
+            and (kinds[a.target], kinds[a.source]) in recent
+            for a in plan
+        )
 
     def _recommend(
         self, dg: dict, plan: list[Action], predicted: dict, evidence: dict, horizon_s: float
@@ -1159,6 +1182,12 @@ class ElunaAgent:
             rec.applied = True
             self._note_lending(plan)
             self._note_parking(plan)
+            kinds = self.levers.board.config.kinds
+            self._crossed += [
+                (t_s, kinds[a.source], kinds[a.target])
+                for a in plan
+                if isinstance(a, MoveAssociates) and POOL not in (a.source, a.target)
+            ]
         self.recommendations.append(rec)
         self._open.append(rec)
         return rec

@@ -206,6 +206,13 @@ class Forecaster:
         self.realised_min_pods = 1  # a stow station counts with this many pods at it (its person has work)
         self._real: dict[str, list[float]] = {"pick": [0.0, 0.0, 0.0], "stow": [0.0, 0.0, 0.0]}
         self.tau_min = 10.0  # how fast a stable queue forgets its noise
+        # `project` only (the no-fork agent's judge; the forecast of record is unchanged): a plan's
+        # added pick people bounded by what the drive units bring (`_capacity_path`), and spare
+        # stow capacity draining a carton backlog (`_stow_path`)
+        self.project_fleet_bound = True
+        self.project_stow_drain = True
+        self.project_stow_queue = True  # the stow queue's level follows the plan's load (`_stow_levels`)
+        self.stow_rho_max = 0.95
         self.base_window_min = 60  # minutes the base arrival rate is averaged over
         self.noise_z = 1.0  # standard errors of (inflow - capacity) before a queue is called growing
         self.blend = BLEND if blend is None else blend
@@ -435,7 +442,8 @@ class Forecaster:
             rows = sorted([*(dg.get("staff_ahead") or []), *changes], key=lambda r: r[0])
             dg = {**dg, "staff_ahead": rows}
         p = self._paths(dg, stow_staff=True)
-        return {k: p[k][:minutes] for k in ("open_lines", "open_cartons", "lines_in", "cartons_in", "staff")}
+        keys = ("open_lines", "open_cartons", "lines_in", "cartons_in", "staff", "mu_pick")
+        return {k: p[k][:minutes] for k in keys}
 
     def _paths(self, dg: dict, stow_staff: bool = False) -> dict:
         """The fluid model's per-minute paths 1..max(HORIZONS_MIN) ahead (`_targets`, `project`).
@@ -484,7 +492,15 @@ class Forecaster:
         share_now = self._pick_share(dg, float(dg["open_lines"]))
         mu = self._capacity("served_pick", cap_now, saturated, share_now)
         staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
-        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap, share_now)
+        # the bound where charging takes units away over the path (fewer usable than now): a fleet
+        # whose units are all out queueing at people-limited stations is not short, and the rate
+        # a unit is seen to bring there is the stations' (the serve test's mis-staffed floor: the
+        # bound everywhere refused every picker, and cost the mis-staffed scene's lends)
+        bound = None
+        if stow_staff and self.project_fleet_bound and fleet_cap is not None:
+            n_now = dg["fleet"]["usable"]
+            bound = [c if n < n_now else float("inf") for c, n in zip(fleet_cap, usable, strict=True)]
+        mu_path = self._capacity_path(dg, staff, "pick", mu, cap_now, fleet_cap, share_now, bound)
         if fleet_gain is not None:
             people = self._people_cap_path(dg, staff, "pick")
             out_mu = []
@@ -537,14 +553,57 @@ class Forecaster:
         sat_c = float(dg["open_cartons"]) > 2.0 * (self._level["open_cartons"].v or 0.0) + 4.0
         cap_c = self.stow_capacity(dg) if self.stow_capacity else None
         mu_c = self._capacity("served_stow", cap_c, sat_c)
+        if staff is not None and self.project_stow_drain and cap_c is not None:
+            # `project`: the stowers' seen rate (`realised`) times their plan capacity, not a busy
+            # minute's count: stow serves 0-2 cartons a minute, so the upper quintile of a minute
+            # is a whole carton (60 an hour on a floor whose four stowers serve ~43), and a lent
+            # stower's absence never showed while that phantom capacity still met the inflow
+            mu_c = max(self.realised("stow") * cap_c, 1e-6)
         margin_c = self.noise_z * np.sqrt((unscheduled + mu_c) / self.window_min)
         # no pull to a level: the stow queue wanders (few long jobs, drive units shared with pick)
         level_c = float(dg["open_cartons"])
+        if staff is not None and self.project_stow_drain:
+            # `project`: spare stow capacity works a carton backlog off (down to the queue's recent
+            # level), so a stower's absence costs the cartons they would have stowed; held where it
+            # is, a lent or released stower cost nothing while the capacity left still met the
+            # inflow, and the backlog waited for the end of the shift
+            level_c = min(level_c, self._level["open_cartons"].v or level_c)
         inflow = [unscheduled + x for x in per_min]
         if staff is not None:
+            now = {x["id"]: int(x["associates"]) for x in dg["stations"]}
+            # the staffing now, as the path has it
+            mu0 = self._capacity_path(dg, [now], "stow", mu_c, cap_c)[0]
             mu_c = self._capacity_path(dg, staff[: len(inflow)], "stow", mu_c, cap_c)
+            if self.project_stow_queue:
+                level_c = self._stow_levels(dg, level_c, inflow, mu0, mu_c, staff[: len(inflow)])
         path_c = self.fluid(float(dg["open_cartons"]), inflow, mu_c, level_c, self.tau_min, margin_c)
         return {"path": path_c + [path_c[-1]] * (hmax - len(path_c)), "inflow": inflow}
+
+    def _stow_levels(
+        self, dg: dict, level: float, inflow: list[float], mu0: float, mu_path: list[float], staff: list[dict]
+    ) -> list[float]:
+        """`project`: the stow queue's level at each minute ahead, moved from ``level`` by what the
+        staffing then does to the queue a station holds at its load (M/M/1, ``rho / (1 - rho)`` per
+        open stow station, ``rho`` the inflow over the path against the capacity then, at most
+        ``stow_rho_max``). A fluid queue whose capacity still meets the inflow holds its work; a
+        real one at 85% does not stay put when a quarter of its people leave (eluna_battery: a
+        stower lent to pick at 09:30 projected no stow cost, and the cartons waited). Doing nothing
+        with the staffing unchanged keeps ``level`` as it is, so only a plan's change moves it."""
+        ids = [s["id"] for s in dg["stations"] if s["kind"] == "stow"]
+        lam = float(np.mean(inflow)) if inflow else 0.0
+
+        def held(mu: float, n: int) -> float:
+            if n <= 0:
+                return 0.0
+            rho = min(lam / max(mu, 1e-9), self.stow_rho_max)
+            return n * rho / (1.0 - rho)
+
+        n0 = sum(1 for i, a in self._now_staff(dg, ids) if a > 0)
+        base = held(mu0, n0)
+        return [
+            max(0.0, level + held(m, sum(1 for i in ids if st.get(i, 0) > 0)) - base)
+            for m, st in zip(mu_path, staff, strict=True)
+        ]
 
     def _learn_stow_units(self, dg: dict, saturated: bool) -> None:
         """The open lines' level with the fleet short and with units to spare, and the drive units
@@ -736,6 +795,7 @@ class Forecaster:
         cap_now,
         fleet_cap: list[float] | None = None,
         share: float | None = None,
+        bound: list[float] | None = None,
     ) -> list[float]:
         """Capacity per minute ahead: the capacity estimated now plus what the known staffing changes
         add or take at the plan's service times, at the rate the floor realises its staffing now
@@ -744,7 +804,10 @@ class Forecaster:
         floor of person-worked stations it is the estimate scaled by the staffing's capacity. The
         floor (the seen share, `realised`, of the staffing's capacity) is at most that share of what
         the drive units can bring then (``fleet_cap``), where that is known. ``share``: the share
-        counted on where not the kind's `realised` one (pick: `pick_share` at the open lines now)."""
+        counted on where not the kind's `realised` one (pick: `pick_share` at the open lines now).
+        ``bound`` (`project` only): people added beyond now lift the capacity to at most what the
+        drive units can bring then (or the capacity now, where that is more): a person at a pick
+        station serves the pods that come, and a fleet waiting for chargers brings fewer."""
         if self.station_rate is None:
             return [mu] * len(staff)
         ids = [s["id"] for s in dg["stations"] if s["kind"] == kind]
@@ -755,7 +818,10 @@ class Forecaster:
         for k, st in enumerate(staff):
             cap = sum(self.station_rate(i, st.get(i, 0)) for i in ids)
             floor = cap if fleet_cap is None else min(cap, fleet_cap[k])
-            out.append(max(mu + eff * (cap - cap0), share * floor, 1e-6))
+            added = mu + eff * (cap - cap0)
+            if bound is not None and cap > cap0:
+                added = min(added, max(mu, bound[k]))
+            out.append(max(added, share * floor, 1e-6))
         return out
 
     @staticmethod
