@@ -1116,8 +1116,11 @@ class ElunaAgent:
         )
 
     def _recommend(
-        self, dg: dict, plan: list[Action], predicted: dict, evidence: dict, horizon_s: float
+        self, dg: dict, plan: list[Action], predicted: dict, evidence: dict, horizon_s: float | None = None
     ) -> Recommendation:
+        """Record ``plan`` as a recommendation judged over ``horizon_s`` (default: the ordinary
+        horizon; longer over a charging wave, `lookahead_horizon_s`) and, in auto mode, apply it."""
+        horizon_s = self.horizon_s if horizon_s is None else horizon_s
         t_s = dg["t_s"]
         board = self.levers.board
         parts_text = []
