@@ -71,20 +71,27 @@ class ForkLookahead:
                 k = todo.pop(0)
                 r, w = os.pipe()
                 pid = os.fork()
-                if pid == 0:  # the child: never returns
-                    os.close(r)
-                    code = 0
+                if pid == 0:  # the child: never returns, whatever fails
+                    # The write is inside the `finally` too: when the parent has died (killed
+                    # mid-run) the pipe is broken, and a BrokenPipeError raised out of here used to
+                    # carry the child on into the parent's code, an orphan running the parent's run.
+                    code = 2  # the result could not be sent
                     try:
-                        data = json.dumps(self._child(plans[k], horizon_s, key)).encode()
-                    except BaseException as exc:  # report, never fall back into the parent's code
-                        data = json.dumps({"error": repr(exc)}).encode()
-                        code = 1
-                    view = memoryview(data)
-                    while view:
-                        n = os.write(w, view)
-                        view = view[n:]
-                    os.close(w)
-                    os._exit(code)
+                        os.close(r)
+                        try:
+                            data = json.dumps(self._child(plans[k], horizon_s, key)).encode()
+                            ok = 0
+                        except BaseException as exc:  # report, never fall back into the parent's code
+                            data = json.dumps({"error": repr(exc)}).encode()
+                            ok = 1
+                        view = memoryview(data)
+                        while view:
+                            n = os.write(w, view)
+                            view = view[n:]
+                        os.close(w)
+                        code = ok
+                    finally:
+                        os._exit(code)
                 os.close(w)
                 running.append((k, pid, r))
             k, pid, r = running.pop(0)
