@@ -176,7 +176,7 @@ class FloorManager:
             if spec.lookahead == "fork" and lookahead_ok:
                 from fctwin.sim.eluna.lookahead import ForkLookahead
 
-                lookahead = ForkLookahead(loop, host, self.levers)
+                lookahead = ForkLookahead(loop, host, self.levers, p95_open_orders=spec.p95_open_orders)
             self.agent = ElunaAgent(
                 mode=mode,
                 levers=self.levers,

@@ -501,6 +501,10 @@ class Agent(Strict):
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
     paid_first: bool = False
+    # The fork lookahead's order-cycle p95 counts the orders still open at the horizon's end at
+    # their age then, not the finished orders alone, which reward leaving an old backlog open
+    # (sim/eluna/lookahead.py `cycle_p95_s`). Off by default: not yet measured on the protocol.
+    p95_open_orders: bool = False
 
     @field_validator("lookahead", mode="before")
     @classmethod
