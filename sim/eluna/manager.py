@@ -198,6 +198,7 @@ class FloorManager:
             }
             self.agent.starved_mode = spec.starved
             self.agent.paid_first = spec.paid_first
+            self.agent.carton_quantum = spec.carton_quantum
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

@@ -505,6 +505,10 @@ class Agent(Strict):
     # their age then, not the finished orders alone, which reward leaving an old backlog open
     # (sim/eluna/lookahead.py `cycle_p95_s`). Off by default: not yet measured on the protocol.
     p95_open_orders: bool = False
+    # The service guards forgive one carton's units of stow shortfall over the horizon: a carton is
+    # stowed whole, and the 99.5%-of-units test is finer than one (controller/eluna/agent.py
+    # `_units_kept`). Off by default: not yet measured on the protocol.
+    carton_quantum: bool = False
 
     @field_validator("lookahead", mode="before")
     @classmethod
