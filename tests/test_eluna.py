@@ -191,6 +191,8 @@ def eluna_dict():
         (lambda r: r["agent"].update(starved="often"), "agent.starved"),
         (lambda r: r["agent"].update(paid_first="sometimes"), "agent.paid_first"),
         (lambda r: r["agent"].update(charging_wave="sometimes"), "agent.charging_wave"),
+        (lambda r: r["agent"].update(p95_open_orders="sometimes"), "agent.p95_open_orders"),
+        (lambda r: r["agent"].update(carton_quantum="sometimes"), "agent.carton_quantum"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),

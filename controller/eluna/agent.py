@@ -283,6 +283,9 @@ class ElunaAgent:
         # people already paid first": eluna_outage seeds 11-15 +0.0% units per labour hour against
         # the agent without it, surge 11-12 +1.0%, battery 11-12 -0.1%)
         self.paid_first = False
+        # the service guards forgive one carton of stow shortfall over the horizon (`_units_kept`):
+        # scene ``[agent] carton_quantum``. Off by default: it cost service (docs/eluna_s14_release14.md)
+        self.carton_quantum = False
         # units in a pick line and in a carton (the scene's means): the fluid model counts lines and
         # cartons, the objective units (`project`)
         self.units_per = {"pick": 1.0, "stow": 1.0}
@@ -1004,10 +1007,12 @@ class ElunaAgent:
             verdict = guard(self, plan, r, r0)
             if verdict is not None:
                 return verdict
+        # one carton's units of stow shortfall forgiven (``[agent] carton_quantum``): see `keeps_service`
+        quantum = self.units_per["stow"] if self.carton_quantum else 0.0
         if plan in self._return_needed:
             return self.keeps_total_service(r, r0)
         take = plan in self._idle or _releases_people(plan)
-        return self.keeps_service(r, r0, releases=take)
+        return self.keeps_service(r, r0, releases=take, stow_quantum_units=quantum)
 
     def project(self, dg: dict, plans: list[list[Action]]) -> list[dict]:
         """Each plan's KPIs over the horizon by the fluid model (`Forecaster.project`), in the
@@ -1211,15 +1216,30 @@ class ElunaAgent:
                             self.parked.remove((a.target, a.source))
 
     @staticmethod
-    def keeps_service(r: dict, r0: dict, releases: bool = False) -> bool:
+    def _units_kept(r: dict, r0: dict, stow_quantum_units: float) -> bool:
+        """At least 99.5% of doing nothing's units over the horizon, up to ``stow_quantum_units`` of
+        stow shortfall forgiven. A carton is stowed whole (12 units on the Eluna floors), so the
+        horizon cuts the stow count in steps of a carton, and one carton finished a minute after the
+        horizon instead of a minute before it is 1.8% of a 30-minute horizon's ~650 units against
+        the 0.5% the test allows: eluna_misstaffed seed 15 refused a stower's release from a
+        two-person stow station at 09:00 and 09:20 for exactly one carton (-12 units, the carton
+        open at the horizon, which the open-stow test already forgives a release) and took it at
+        09:40 (-3 units on that decision's future)."""
+        units = r["units_picked"] + r["units_stowed"]
+        units += min(stow_quantum_units, max(0.0, r0["units_stowed"] - r["units_stowed"]))
+        return units >= 0.995 * (r0["units_picked"] + r0["units_stowed"])
+
+    @staticmethod
+    def keeps_service(r: dict, r0: dict, releases: bool = False, stow_quantum_units: float = 0.0) -> bool:
         """A plan may not cost service against doing nothing, over the horizon on the same sampled
         future: at least 99.5% of its units, an order-cycle p95 at most 2% (plus 5 s) above its,
         and no more open pick work at the end (5% plus 5 units of slack, the noise of one sample).
         Without this the labour price alone sends people home from a quiet floor until the queues
         come back (eluna_balanced seed 1: +123% units per labour hour, p95 150 s -> 1,547 s); with
         the older 10%-plus-a-minute bound the released people still cost +28% p95 on the balanced
-        floor, and the goal is never worse than the static plan by more than 1%."""
-        if r["units_picked"] + r["units_stowed"] < 0.995 * (r0["units_picked"] + r0["units_stowed"]):
+        floor, and the goal is never worse than the static plan by more than 1%.
+        ``stow_quantum_units``: see `_units_kept` (0: the 99.5% alone, the default)."""
+        if not ElunaAgent._units_kept(r, r0, stow_quantum_units):
             return False
         if r["open_pick_units"] > 1.05 * r0["open_pick_units"] + 5:
             return False

@@ -176,7 +176,7 @@ class FloorManager:
             if spec.lookahead == "fork" and lookahead_ok:
                 from fctwin.sim.eluna.lookahead import ForkLookahead
 
-                lookahead = ForkLookahead(loop, host, self.levers)
+                lookahead = ForkLookahead(loop, host, self.levers, p95_open_orders=spec.p95_open_orders)
             self.agent = ElunaAgent(
                 mode=mode,
                 levers=self.levers,
@@ -199,6 +199,7 @@ class FloorManager:
             self.agent.starved_mode = spec.starved
             self.agent.paid_first = spec.paid_first
             self.agent.charging_wave = spec.charging_wave
+            self.agent.carton_quantum = spec.carton_quantum
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

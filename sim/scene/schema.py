@@ -507,6 +507,16 @@ class Agent(Strict):
     # `lookahead_horizon_s`). Off by default: measured mixed on eluna_battery seeds 11-20
     # (docs/eluna_s14_battery14.md: over the wave a release passed the guards and cost units).
     charging_wave: bool = False
+    # The fork lookahead's order-cycle p95 counts the orders still open at the horizon's end at
+    # their age then, not the finished orders alone, which reward leaving an old backlog open
+    # (sim/eluna/lookahead.py `cycle_p95_s`). Off by default: measured neutral on eluna_misstaffed,
+    # balanced and outage seeds 11-20 (docs/eluna_s14_release14.md).
+    p95_open_orders: bool = False
+    # The service guards forgive one carton's units of stow shortfall over the horizon: a carton is
+    # stowed whole, and the 99.5%-of-units test is finer than one (controller/eluna/agent.py
+    # `_units_kept`). Off by default: it let a double release through on eluna_balanced seed 20
+    # (units/h -3.4% against (a); docs/eluna_s14_release14.md).
+    carton_quantum: bool = False
 
     @field_validator("lookahead", mode="before")
     @classmethod
