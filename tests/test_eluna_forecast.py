@@ -644,7 +644,7 @@ def _served_share(q: float) -> float:
     return 0.85 * q / (q + 1.2)
 
 
-def _rising_floor(seed: int, minutes: int = 300):
+def _rising_floor(seed: int, minutes: int = 300, height: float = 1.0):
     """Three open pick stations (4.8 lines a minute each at the plan's times) that serve the share
     their queue gives (`_served_share`), orders around a plan that rises 35% at minute 150 (known
     ahead) and falls back at 240: a floor that is not saturated, whose queue settles higher."""
@@ -656,7 +656,8 @@ def _rising_floor(seed: int, minutes: int = 300):
     w, out = 6.0, []
     for m in range(1, minutes + 1):
         arrived = 8.0 * plan(60.0 * m) + float(rng.normal(0.0, 1.0))
-        served = min(3 * 4.8 * _served_share(w / 3) + float(rng.normal(0.0, 1.0)), w + arrived)
+        share = min(height * _served_share(w / 3), 1.0)  # ``height`` x the balanced floor's curve
+        served = min(3 * 4.8 * share + float(rng.normal(0.0, 1.0)), w + arrived)
         w += arrived - served
         dg = _digest(m, w, arrived, served)
         dg["stations"] = [
@@ -717,25 +718,7 @@ def test_the_online_blend_learns_the_runs_own_mixture_from_the_prior():
 
 def _fast_floor(seed: int, height: float, minutes: int = 300):
     """`_rising_floor`'s three stations serving ``height`` times the balanced floor's curve."""
-    rng = np.random.default_rng(seed)
-
-    def plan(t_s: float) -> float:
-        return 1.35 if 150 <= t_s / 60.0 < 240 else 1.0
-
-    w, out = 6.0, []
-    for m in range(1, minutes + 1):
-        arrived = 8.0 * plan(60.0 * m) + float(rng.normal(0.0, 1.0))
-        served = min(
-            3 * 4.8 * min(height * _served_share(w / 3), 1.0) + float(rng.normal(0.0, 1.0)), w + arrived
-        )
-        w += arrived - served
-        dg = _digest(m, w, arrived, served)
-        dg["stations"] = [
-            {"id": f"P{i}", "kind": "pick", "associates": 1, "open_lines": w / 3, "lines_served": served / 3}
-            for i in (1, 2, 3)
-        ]
-        out.append(dg)
-    return plan, out
+    return _rising_floor(seed, minutes, height)
 
 
 @pytest.mark.parametrize("height,bounds", [(1.2, None), (0.8, (0.7, 1.3))])
