@@ -872,10 +872,10 @@ class ElunaAgent:
         forward): the deficit outlasts it. The
         wave's horizon is the projected minute the queue is gone (rounded up to the decision
         period), capped, and never past the end of the shift."""
-        fl = dg.get("fleet") or {}
-        base_min = int(round(self.horizon_s / 60.0))
         if not self.charging_wave:
             return self.horizon_s
+        fl = dg.get("fleet") or {}
+        base_min = int(round(self.horizon_s / 60.0))
         pads = max(1, fl.get("pads", 0))
         play = getattr(self.forecaster, "pad_queue_path", None)
         if fl.get("waiting_pad", 0) < pads or play is None:

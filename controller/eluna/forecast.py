@@ -988,7 +988,8 @@ class Forecaster:
         self.history.append(row)
         self._learn_fleet(dg)
         self._learn_realised(dg)
-        self._learn_scale(dg)
+        if self.self_scale:  # off (the default): nothing reads what it would learn
+            self._learn_scale(dg)
         minute = dg["minute"]
         self._mature(dg, minute)
         saturated = row["backlog_lines"] > 0
@@ -1032,8 +1033,9 @@ class Forecaster:
                 if act is None:
                     continue
                 self.scored.setdefault((target, h), []).append((fc, now, act, minute - h, m))
-                weight = 1.0 / n_queues if target.startswith("queue:") else 1.0
-                self._learn_blend(target, h, now, act, m, minute, weight)
+                if self.self_blend:  # off (the default): nothing reads the run's own fit
+                    weight = 1.0 / n_queues if target.startswith("queue:") else 1.0
+                    self._learn_blend(target, h, now, act, m, minute, weight)
 
     # ------------------------------------------------------------------ hot spots
 
