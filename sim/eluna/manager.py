@@ -200,6 +200,7 @@ class FloorManager:
             self.agent.paid_first = spec.paid_first
             self.agent.charging_wave = spec.charging_wave
             self.agent.carton_quantum = spec.carton_quantum
+            self.agent.p95_target_s = spec.p95_target_s
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 
