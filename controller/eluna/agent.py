@@ -1206,10 +1206,11 @@ class ElunaAgent:
         if "open_units" in predicted:
             parts.append(f"open work {predicted['open_units']:+.0f} units")
         if predicted.get("cycle_p95_s") is not None:
-            parts.append(f"order cycle p95 {predicted['cycle_p95_s']:+.0f} s")
-        if "p95_under_target_s" in predicted:
-            spent = predicted["p95_under_target_s"]
-            parts.append(f"p95 {spent['p95_s']:.0f} s, under the {spent['target_s']:.0f} s target")
+            p95_text = f"order cycle p95 {predicted['cycle_p95_s']:+.0f} s"
+            if "p95_under_target_s" in predicted:  # the service slack the plan spends (`spends_slack`)
+                spent = predicted["p95_under_target_s"]
+                p95_text += f" (p95 {spent['p95_s']:.0f} s, under the {spent['target_s']:.0f} s target)"
+            parts.append(p95_text)
         text += f"; predicted over {horizon_s / 60:.0f} min: " + ", ".join(parts)
         rec = Recommendation(
             rec_id=len(self.recommendations) + 1,
