@@ -128,7 +128,8 @@ def pick_share(lines_per_station: float) -> float:
 # costs little, and only when fewer than about ``UNITS_FULL`` ride per station does the face wait.
 # Measured on the training floors (benchmarks/eluna_train, static plan, station-minutes with 8 or more
 # open lines per open station, served over the curve): 0.68 / 0.85 / 0.90-0.95 / 0.98-0.99 / 1.0 at
-# 3 / 4 / 5 / 6 / 7+ units per open station (docs/eluna_s15_fcast15.md); the bound min(1, u / 5).
+# 3 / 4 / 5 / 6 / 7+ units per open station; on the deep-wave floor (train_p3_deepcharge) 0.31 / 0.54 / 0.77 /
+# 0.84 / 0.97-1.0 at 1 / 2 / 3 / 4 / 5 (docs/eluna_s15_fcast15.md); the bound min(1, u / 5).
 UNITS_FULL = 5.0
 
 
