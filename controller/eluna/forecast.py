@@ -125,18 +125,23 @@ def pick_share(lines_per_station: float) -> float:
 
 # A pick station's service falls below `pick_share` when the drive units on pick trips are few per
 # open station: units queued behind the face are a buffer, so losing some of them (to a charger)
-# costs little, and only when fewer than about ``UNITS_FULL`` ride per station does the face wait.
+# costs little, and the face waits for pods only as the units per station fall towards a few.
 # Measured on the training floors (benchmarks/eluna_train, static plan, station-minutes with 8 or more
-# open lines per open station, served over the curve): 0.68 / 0.85 / 0.90-0.95 / 0.98-0.99 / 1.0 at
-# 3 / 4 / 5 / 6 / 7+ units per open station; on the deep-wave floor (train_p3_deepcharge) 0.31 / 0.54 / 0.77 /
-# 0.84 / 0.97-1.0 at 1 / 2 / 3 / 4 / 5 (docs/eluna_s15_fcast15.md); the bound min(1, u / 5).
-UNITS_FULL = 5.0
+# open lines per open station, served over the curve, by units on pick trips per open station):
+# 5 stations from 35% charge 0.68 / 0.85 / 0.90-0.95 / 0.98-0.99 at 3 / 4 / 5 / 6; the deep wave
+# (train_p3_deepcharge) 0.31 / 0.54 / 0.77 / 0.84 / 0.97 at 1 / 2 / 3 / 4 / 5; the wide wave
+# (train_p6_wave, longer trips) 0.40 / 0.53 / 0.69 / 0.78 / 0.88 / 0.94 at 1 / 2 / 3 / 4 / 5 / 6
+# (docs/eluna_s15_fcast15.md). Their pooled shape, by the middle of each bucket; 1 from 6.5 on. A bound
+# min(1, u / 5) was tried first: it counted too much on units back from the pads on the wide wave.
+UNITS_SHARE_AT = ((0.0, 0.0), (1.5, 0.35), (2.5, 0.54), (3.5, 0.72), (4.5, 0.83), (5.5, 0.92), (6.5, 1.0))
 
 
-def units_share(units_per_station: float, full: float = UNITS_FULL) -> float:
+def units_share(units_per_station: float) -> float:
     """The share of `pick_share`'s service the drive units let an open pick station reach with
-    ``units_per_station`` units on pick trips per open station: ``min(1, units / full)``."""
-    return float(min(max(units_per_station, 0.0) / full, 1.0))
+    ``units_per_station`` units on pick trips per open station (`UNITS_SHARE_AT`, linear between its
+    points, 1 beyond the last): concave, so the first units lost cost little."""
+    u, share = zip(*UNITS_SHARE_AT, strict=True)
+    return float(np.interp(max(float(units_per_station), 0.0), u, share))
 
 
 def skill_score(forecast, persistence, actual) -> float | None:
@@ -227,9 +232,11 @@ class Forecaster:
         # stow capacity draining a carton backlog (`_stow_path`)
         self.project_fleet_bound = True
         # The drive units' bound as a curve in units per open pick station (`units_share`) instead
-        # of each unit lost costing the lines a unit brings (`_fleet_units`); off: the linear rule.
+        # of each unit lost costing the lines a unit brings (`_fleet_units`); off (the default): the
+        # linear rule. Off because the wide charging-wave training floor lost with it (open lines
+        # at 30 minutes +0.57 -> +0.51) and the shipped battery scene's guard did too
+        # (docs/eluna_s15_fcast15.md).
         self.fleet_units_curve = False
-        self.units_full = UNITS_FULL
         self.project_stow_drain = True
         self.project_stow_queue = True  # the stow queue's level follows the plan's load (`_stow_levels`)
         self.stow_rho_max = 0.95
@@ -578,11 +585,11 @@ class Forecaster:
         n0 = st["pick_trip"] + share * fl["usable_idle"]
         ids = [s["id"] for s in dg["stations"] if s["kind"] == "pick"]
         open0 = sum(1 for s in dg["stations"] if s["kind"] == "pick" and s["associates"] > 0)
-        f0 = units_share(n0 / max(open0, 1), self.units_full)
+        f0 = units_share(n0 / max(open0, 1))
         ratio, cap_path = [], []
         for n, st_k in zip(usable, staff, strict=True):
             n_open = sum(1 for i in ids if st_k.get(i, 0) > 0)
-            f = units_share(max(n0 + share * (n - fl["usable"]), 0.0) / max(n_open, 1), self.units_full)
+            f = units_share(max(n0 + share * (n - fl["usable"]), 0.0) / max(n_open, 1))
             ratio.append(f / f0 if f0 > 0 else 1.0)
             if self.station_rate is not None:
                 cap_path.append(f * sum(self.station_rate(i, st_k.get(i, 0)) for i in ids))
