@@ -517,6 +517,11 @@ class Agent(Strict):
     # `_units_kept`). Off by default: it let a double release through on eluna_balanced seed 20
     # (units/h -3.4% against (a); docs/eluna_s14_release14.md).
     carton_quantum: bool = False
+    # The model path's order-cycle p95 (`lookahead = "model"`; controller/eluna/cycle_tail.py):
+    # each pick station's queue played FIFO over the fluid projection; "done" over the orders the
+    # horizon sees finish (the fork's measure), "all" over every order it sees (the open at their
+    # age at its end); "off": none, the guard cannot see p95 there (the fork path ignores it).
+    model_p95: Literal["off", "done", "all"] = "off"
 
     @field_validator("lookahead", mode="before")
     @classmethod
