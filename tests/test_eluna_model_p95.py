@@ -176,3 +176,17 @@ def test_a_station_closed_on_a_floor_that_still_keeps_up_loads_the_others_queues
     r0, r1 = agent.project(_one_picker_floor(61), [[], [MoveAssociates("P1", POOL, 1)]])
     assert (r1["units_picked"], r1["open_pick_units"]) == (r0["units_picked"], r0["open_pick_units"])
     assert r1["cycle_p95_s"] > 1.5 * r0["cycle_p95_s"]
+
+
+def test_a_way_home_is_not_held_back_by_the_p95_the_lend_bought():
+    """A picker lent from P2 to P1 and now due home: the projection of the way home shows P1's p95
+    rise (one of two leaves P1's queue), as a lend off P1 would. The lend is refused on it; the way
+    home restores the plan's staffing and is judged without it (eluna_battery seed 14: two stowers
+    held at pick to the end of the shift, 108 units open against 14)."""
+    agent, dg = _agent("done")
+    away, home = [MoveAssociates("P1", "P3", 1)], [MoveAssociates("P1", "P2", 1)]
+    agent.lent = [("P2", "P1")]  # (home, where they are)
+    r0, r_away, r_home = agent.project(dg, [[], away, home])
+    assert r_home["cycle_p95_s"] > 1.02 * r0["cycle_p95_s"] + 5.0
+    assert not agent._keeps(agent._judged(r_away, away), r0, away)
+    assert agent._keeps(agent._judged(r_home, home), r0, home)
