@@ -295,7 +295,8 @@ class ElunaAgent:
         self.charging_wave = False
         # moves applied between stations: (run seconds, kind left, kind joined) (`_reverses`)
         self._crossed: list[tuple[float, str, str]] = []
-        # the model path's order-cycle p95 (`project`, `cycle_tail`): scene ``[agent] model_p95``;
+        # the model path's order-cycle p95 (`project`, `cycle_tail`): scene ``[agent] model_p95``
+        # (the scene's default "done"; a bare agent has none, its forecaster may not play queues);
         # "off": none (the guard cannot see p95), "done": the orders the horizon sees finish (as
         # the fork's ``cycle_p95_s``), "all": every order it sees, the open at their age at its end
         self.model_p95 = "off"
