@@ -45,6 +45,7 @@ from fctwin.controller.eluna.actions import (
     SetDriveSplit,
     as_dict,
 )
+from fctwin.controller.eluna.cycle_tail import cycle_base_s, order_cycle_p95_s
 from fctwin.controller.eluna.forecast import Forecaster
 
 OPEN_WORK_WEIGHT = 0.5
@@ -294,6 +295,12 @@ class ElunaAgent:
         self.charging_wave = False
         # moves applied between stations: (run seconds, kind left, kind joined) (`_reverses`)
         self._crossed: list[tuple[float, str, str]] = []
+        # the model path's order-cycle p95 (`project`, `cycle_tail`): scene ``[agent] model_p95``
+        # (the scene's default "done"; a bare agent has none, its forecaster may not play queues);
+        # "off": none (the guard cannot see p95), "done": the orders the horizon sees finish (as
+        # the fork's ``cycle_p95_s``), "all": every order it sees, the open at their age at its end
+        self.model_p95 = "off"
+        self.lines_per_order = 1.0  # the scene's mean lines in an order (`cycle_tail`)
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -1022,13 +1029,15 @@ class ElunaAgent:
         work there plus what arrives minus what is left open (conservation), in units (lines times
         ``units_per["pick"]``, cartons times ``units_per["stow"]``); labour is the people paid now
         over the horizon, plus the floaters the plan calls in, less the people it sends to the
-        pool once they are off the floor (walking is paid). No order-cycle p95 (None: the fluid
-        model has none). A plan of levers the fluid model does not see (drive units, charging, the
+        pool once they are off the floor (walking is paid). The order-cycle p95 with ``model_p95``
+        on (`cycle_tail.order_cycle_p95_s` on each pick station's FIFO queue over the projection);
+        None with it off. A plan of levers the fluid model does not see (drive units, charging, the
         floor levers) projects as doing nothing."""
         minutes = max(1, int(round(self.horizon_s / 60.0)))
         t_s = dg["t_s"]
         h_h = self.horizon_s / 3600.0
         out = []
+        base_s = rho_ref = None
         for plan in plans:
             board = copy.deepcopy(self.levers.board)
             labour_h = board.paid_now() * h_h
@@ -1047,6 +1056,21 @@ class ElunaAgent:
                     changes.append((due, a.target, a.n))
             p = self.forecaster.project(dg, changes, minutes)
             r = {"labour_h": labour_h, "cycle_p95_s": None}
+            if self.model_p95 != "off":
+                # doing nothing's is first: its load and queues are the reference of every plan's
+                paths = self.forecaster.station_paths(dg, p, rho_ref)
+                if base_s is None:
+                    base_s = cycle_base_s(self.forecaster.recent_cycle_s(), paths, self.lines_per_order)
+                    rho_ref = paths["rho"]
+                r["cycle_p95_s"] = order_cycle_p95_s(
+                    arrivals=np.asarray(p["lines_in"]),
+                    station_q=paths["station_q"],
+                    station_mu=paths["station_mu"],
+                    backlog=paths["backlog"],
+                    lines_per_order=self.lines_per_order,
+                    base_s=base_s,
+                    open_orders=self.model_p95 == "all",
+                )
             for kind, work, arrivals, done_key, open_key in (
                 ("pick", "open_lines", "lines_in", "units_picked", "open_pick_units"),
                 ("stow", "open_cartons", "cartons_in", "units_stowed", "open_stow_units"),
@@ -1070,7 +1094,7 @@ class ElunaAgent:
         eligible = [
             k
             for k in range(1, len(results))
-            if self._keeps(results[k], r0, cands[k - 1])
+            if self._keeps(self._judged(results[k], cands[k - 1]), r0, cands[k - 1])
             and (cands[k - 1] in self._recall or not self._reverses(cands[k - 1], dg["t_s"]))
         ]
         if not eligible:
@@ -1088,6 +1112,8 @@ class ElunaAgent:
             "throughput_units": round(rb["units_picked"] + rb["units_stowed"] - throughput0, 1),
             "open_units": round(rb["open_pick_units"] + rb["open_stow_units"] - open0, 1),
         }
+        if rb.get("cycle_p95_s") is not None and r0.get("cycle_p95_s") is not None:
+            predicted["cycle_p95_s"] = round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1)
         evidence = {
             "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
             # the fluid model's projection of every plan (not "lookahead": no twin was rolled forward)
@@ -1103,6 +1129,19 @@ class ElunaAgent:
             },
         }
         return cands[best - 1], predicted, evidence
+
+    def _judged(self, r: dict, plan: list[Action]) -> dict:
+        """A plan's projection as the model path's guard reads it: a way home (every move brings a
+        person the agent lent back to their own station) without the projected p95. It gives back
+        to the kind they were lent to what the lend bought, and restores the plan's staffing, the
+        static plan's service; the fork path's needed ways home skip the p95 for the same reason
+        (`keeps_total_service`). With it, eluna_battery seed 14 kept two stowers lent at 09:40 at
+        pick to the end (the way home at 11:20, projected +87 units, refused on a p95 rise) and
+        ended with 108 units open against 14."""
+        moves = [a for a in plan if isinstance(a, MoveAssociates)]
+        home = bool(moves) and len(moves) == len(plan)
+        home = home and all((a.target, a.source) in self.lent for a in moves)
+        return {**r, "cycle_p95_s": None} if home and r.get("cycle_p95_s") is not None else r
 
     def _reverses(self, plan: list[Action], t_s: float) -> bool:
         """Whether ``plan`` moves someone between kinds against a move applied within the horizon

@@ -240,6 +240,7 @@ class Forecaster:
         self.project_stow_drain = True
         self.project_stow_queue = True  # the stow queue's level follows the plan's load (`_stow_levels`)
         self.stow_rho_max = 0.95
+        self.pick_rho_max = 0.95  # `station_paths`: the pick floor's load counted at most this
         self.base_window_min = 60  # minutes the base arrival rate is averaged over
         self.noise_z = 1.0  # standard errors of (inflow - capacity) before a queue is called growing
         self.blend = BLEND if blend is None else blend
@@ -470,8 +471,73 @@ class Forecaster:
             rows = sorted([*(dg.get("staff_ahead") or []), *changes], key=lambda r: r[0])
             dg = {**dg, "staff_ahead": rows}
         p = self._paths(dg, stow_staff=True)
-        keys = ("open_lines", "open_cartons", "lines_in", "cartons_in", "staff", "mu_pick")
+        keys = ("open_lines", "open_cartons", "lines_in", "cartons_in", "staff", "mu_pick", "mu_pick_eff")
         return {k: p[k][:minutes] for k in keys}
+
+    def recent_cycle_s(self) -> float | None:
+        """The floor's recent mean order cycle (s; a 10-minute average), None before one is seen."""
+        return self._recent["cycle"].v
+
+    def station_paths(self, dg: dict, p: dict, rho_ref: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Each pick station's queue and service over a projection ``p`` (`project`), for the
+        order-cycle tail (`fctwin.controller.eluna.cycle_tail`): ``station_q`` (S, H + 1) open lines
+        at minutes 0..H, ``station_mu`` (S, H) lines served a minute, ``backlog`` (H + 1,) lines
+        waiting unassigned. The floor's rate (``mu_pick_eff``: the capacity the fluid model served
+        at, the open lines' lift included) is shared over the open stations by their people's plan
+        rate then; the open lines over them as `_queues` shares them (least-loaded: level queues,
+        each up to its saturated level, a station's departure from its peers fading), the rest
+        unassigned. A station closed now keeps what it holds until it opens; one a plan closes
+        hands its lines on (`Levers.set_station_staff` moves a closed station's work).
+
+        ``rho`` (H,): the pick floor's load each minute (arrivals over the rate, at most
+        ``pick_rho_max``). With ``rho_ref`` (doing nothing's ``rho``) each open station's queue moves
+        by what the plan's load does to the queue an M/M/1 station holds (``rho / (1 - rho)``), as
+        the stow queue's level does (`_stow_levels`): the fluid queue holds its level while the
+        rate still meets the inflow, a real one at 90% does not (eluna_port_strike seed 12, 11:00:
+        one of four pickers lent to stow, the fluid floor unchanged, the floor's cycle 71 s -> 339 s)."""
+        picks = [s for s in dg["stations"] if s["kind"] == "pick"]
+        path, staff, mu = p["open_lines"], p["staff"], p["mu_pick_eff"]
+        h = len(path)
+        n = len(picks)
+        q = np.zeros((n, h + 1))
+        rate = np.zeros((n, h))
+        backlog = np.zeros(h + 1)
+        if n == 0 or h == 0:
+            return {"station_q": q, "station_mu": rate, "backlog": backlog}
+        q[:, 0] = [float(s["open_lines"]) for s in picks]
+        backlog[0] = float(dg.get("backlog_lines", 0))
+        q_sat = self._q_sat.v if self._q_sat.v is not None else self.station_cap_lines + 1.0
+        open_now = [s for s in picks if s["associates"] > 0]
+        mean_now = float(np.mean([s["open_lines"] for s in open_now])) if open_now else 0.0
+        rate_of = self.station_rate or (lambda sid, k: float(k > 0))
+        lam = np.asarray(p["lines_in"], dtype=float)[:h]
+        rho = np.minimum(lam / np.maximum(np.asarray(mu, dtype=float), 1e-9), self.pick_rho_max)
+        moved = np.zeros(h)
+        if rho_ref is not None:
+            ref = np.asarray(rho_ref, dtype=float)[:h]
+            moved = rho / (1.0 - rho) - ref / (1.0 - ref)
+        for k in range(h):
+            st = staff[k]
+            r = np.array(
+                [rate_of(s["id"], int(st.get(s["id"], 0))) if st.get(s["id"], 0) > 0 else 0.0 for s in picks]
+            )
+            if r.sum() > 0:
+                rate[:, k] = mu[k] * r / r.sum()
+            is_open = r > 0
+            held = sum(
+                float(s["open_lines"]) for j, s in enumerate(picks) if s["associates"] <= 0 and not is_open[j]
+            )
+            n_open = int(is_open.sum())
+            share = min(max(path[k] - held, 0.0) / n_open, q_sat) if n_open else 0.0
+            for j, s in enumerate(picks):
+                if not is_open[j]:
+                    q[j, k + 1] = float(s["open_lines"]) if s["associates"] <= 0 else 0.0
+                    continue
+                dev = float(s["open_lines"]) - mean_now if s["associates"] > 0 else 0.0
+                fade = float(np.exp(-(k + 1) / self.dev_tau_min))
+                q[j, k + 1] = max(0.0, share + dev * fade + moved[k])
+            backlog[k + 1] = max(0.0, path[k] - held - share * n_open)
+        return {"station_q": q, "station_mu": rate, "backlog": backlog, "rho": rho}
 
     def _paths(self, dg: dict, stow_staff: bool = False) -> dict:
         """The fluid model's per-minute paths 1..max(HORIZONS_MIN) ahead (`_targets`, `project`).
@@ -559,7 +625,12 @@ class Forecaster:
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
         mu_at = self._pick_capacity_at(dg, staff, fleet_cap)
         path = self.fluid(float(dg["open_lines"]), inflow, mu_path, level, self.tau_min, margin, mu_at)
+        mu_eff = list(mu_path)
+        if stow_staff and mu_at is not None:  # `project` only: the rate the fluid model served at
+            prev = [float(dg["open_lines"]), *path[:-1]]
+            mu_eff = [max(m, mu_at(k, w)) for k, (m, w) in enumerate(zip(mu_path, prev, strict=True))]
         return {
+            "mu_pick_eff": mu_eff,
             "open_lines": path,
             "open_cartons": path_c,
             "lines_in": inflow,

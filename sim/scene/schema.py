@@ -517,6 +517,14 @@ class Agent(Strict):
     # `_units_kept`). Off by default: it let a double release through on eluna_balanced seed 20
     # (units/h -3.4% against (a); docs/eluna_s14_release14.md).
     carton_quantum: bool = False
+    # The model path's order-cycle p95 (`lookahead = "model"`, and `fctwin serve`;
+    # controller/eluna/cycle_tail.py): each pick station's queue played FIFO over the fluid
+    # projection, for the service guard; "done" over the orders the horizon sees finish (the fork's
+    # measure), "all" over every order it sees (the open at their age at its end); "off": none, the
+    # version before (the guard cannot see p95). The fork path ignores it. "done" measured on the
+    # training scenes, seeds 11-20: port strike p95 against (b) +11.3% -> +3.2% (the static plan's),
+    # inbound wave +8.7% -> +0.9%, the other five the same runs (docs/eluna_s15_modelp95.md).
+    model_p95: Literal["off", "done", "all"] = "done"
 
     @field_validator("lookahead", mode="before")
     @classmethod
