@@ -14,7 +14,9 @@ SHIFT_END_S = 4 * 3600.0
 
 class _LastHalfHour:
     """A lookahead stub near the end of the shift: a floater called in works 20 units of the pick
-    backlog (20 units less open at the horizon) for a third of a labour hour."""
+    backlog (20 units less open at the horizon) for a third of a labour hour. It finishes old orders
+    doing nothing leaves open: the p95 of the finished orders rises (900 -> 1,100 s), the p95 of
+    every order the horizon saw, the open ones at their age, falls (1,500 -> 1,400 s)."""
 
     def __init__(self):
         self.calls: list[tuple[float, str]] = []
@@ -22,8 +24,9 @@ class _LastHalfHour:
     def evaluate(self, plans, horizon_s, key):
         self.calls.append((horizon_s, key))
         nothing = {"units_picked": 300, "units_stowed": 100, "open_pick_units": 200, "open_stow_units": 24,
-                   "cycle_p95_s": 900.0, "labour_h": 2.0}  # fmt: skip
-        call_in = dict(nothing, units_picked=320, open_pick_units=180, labour_h=2.0 + 1.0 / 3.0)
+                   "cycle_p95_s": 900.0, "cycle_p95_all_s": 1500.0, "labour_h": 2.0}  # fmt: skip
+        call_in = dict(nothing, units_picked=320, open_pick_units=180, labour_h=2.0 + 1.0 / 3.0,
+                       cycle_p95_s=1100.0, cycle_p95_all_s=1400.0)  # fmt: skip
         return [dict(nothing) if not p else dict(call_in) for p in plans]
 
 
@@ -44,8 +47,10 @@ def test_the_last_horizon_ends_at_the_shift_end_and_weighs_the_work_open_then_wh
     a labour hour (30 units at the run's price). Weighed as inside the shift (0.5 of the 20 units
     left open less) the call-in is worth 20 + 10 - 30 = 0: refused, and the lookahead runs 30
     minutes, past the end. With the option the horizon ends at the shift's end and the work left
-    open then is carried into the next shift whole: 20 + 20 - 30 = 10 > 2% of 400 units, taken.
-    Far from the end, the same plan is judged as without the option; at the end, no decision."""
+    open then is carried into the next shift whole: 20 + 20 - 30 = 10 > 2% of 400 units, taken;
+    its order-cycle guard reads every order's p95 (the open ones at their age: they go to the next
+    shift with it), which the call-in lowers, not the finished orders' (+200 s, refused). Far from
+    the end, the same plan is judged as without the option; at the end, no decision."""
     agent, dg = _call_in_agent(220, on=False)
     assert agent._decide(dg) == []
     assert {h for h, _ in agent.lookahead.calls} == {30 * 60.0}
@@ -54,7 +59,7 @@ def test_the_last_horizon_ends_at_the_shift_end_and_weighs_the_work_open_then_wh
     recs = agent._decide(dg)
     assert len(recs) == 1 and recs[0].applied and recs[0].horizon_s == 20 * 60.0, recs
     assert {h for h, _ in agent.lookahead.calls} == {20 * 60.0}
-    assert recs[0].predicted["objective"] > 0
+    assert recs[0].predicted["objective"] > 0 and recs[0].predicted["cycle_p95_s"] == -100.0
 
     agent, dg = _call_in_agent(120, on=True)
     assert agent._decide(dg) == []

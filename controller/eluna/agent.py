@@ -100,12 +100,14 @@ def _mean_kpis(rs: list[dict]) -> dict:
     return out
 
 
-def _wave_view(r: dict) -> dict:
-    """A lookahead's KPIs as judged over the charging wave: the order-cycle p95 of every order the
-    horizon saw (the finished at their cycle, the open at their age at its end), not of the finished
-    alone. Over two hours of a pick backlog a plan that works it down finishes more of the old
-    orders inside the horizon, and the p95 of the finished ones rises with it (seed 13, minute 90:
-    a stower lent to pick left 37 units less open pick work and was refused at +164 s of that p95)."""
+def _all_orders_view(r: dict) -> dict:
+    """A lookahead's KPIs as judged over the charging wave and in the shift's last horizon
+    (`shift_end`: an order still open then is handed to the next shift at its age): the order-cycle
+    p95 of every order the horizon saw (the finished at their cycle, the open at their age at its
+    end), not of the finished alone. Over two hours of a pick backlog a plan that works it down
+    finishes more of the old orders inside the horizon, and the p95 of the finished ones rises with
+    it (seed 13, minute 90: a stower lent to pick left 37 units less open pick work and was refused
+    at +164 s of that p95)."""
     if r.get("cycle_p95_all_s") is None:
         return r
     return {**r, "cycle_p95_s": r["cycle_p95_all_s"], "cycle_p95_done_s": r.get("cycle_p95_s")}
@@ -931,8 +933,8 @@ class ElunaAgent:
             results = self.lookahead.evaluate([[]] + cands, horizon_s, f"eluna.{dg['minute']}")
             self.lookahead_wall_s += time.perf_counter() - w0
             wave = horizon_s > self.horizon_s
-            if wave:
-                results = [_wave_view(r) for r in results]
+            if wave or at_end:
+                results = [_all_orders_view(r) for r in results]
             self.lookahead_plans += len(cands) + 1
             # labour added now is paid for the rest of the shift, not only over the horizon
             price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / horizon_s)
@@ -970,8 +972,8 @@ class ElunaAgent:
                 if wave:  # over the wave the plan must win on the mean of several futures
                     keys += [f"eluna.{dg['minute']}.confirm{k}" for k in range(2, WAVE_CONFIRM_SAMPLES + 1)]
                 pairs = [self.lookahead.evaluate([[], plan], horizon_s, key) for key in keys]
-                if wave:
-                    pairs = [[_wave_view(r) for r in pair] for pair in pairs]
+                if wave or at_end:
+                    pairs = [[_all_orders_view(r) for r in pair] for pair in pairs]
                 c0, cb = _mean_kpis([p[0] for p in pairs]), _mean_kpis([p[1] for p in pairs])
                 self.lookahead_wall_s += time.perf_counter() - w0
                 self.lookahead_plans += 2 * len(keys)

@@ -14,6 +14,10 @@ So, with the option on:
   itself),
 - when it does, the open work at its end is weighed whole (`SHIFT_END_OPEN_WEIGHT`),
 - the lend and way-home checks look only as far ahead as the shift lasts (`horizons_within`),
+- in that last horizon the order-cycle guard reads the p95 of every order the horizon saw, the
+  open ones at their age then (they are handed to the next shift with it): over the finished
+  orders alone, a plan that works an old backlog down finishes old orders and shows a higher p95,
+  and the guard would keep the backlog for the next shift (`agent._all_orders_view`),
 - and in that last horizon a way back to the plan (a lent person home, parked people called back,
   the charging threshold back) must pay for itself like any plan: the plan's tidiness is worth
   nothing to a shift that is ending, only the work open at its end is.
