@@ -141,3 +141,43 @@ def test_in_the_last_horizon_a_way_home_must_pay_for_itself():
     agent, dg = agent_at(220, True)
     assert home in agent.candidates(dg)
     assert agent._decide(dg) == []
+
+
+class _HomeBeforeTheEnd:
+    """A lookahead stub: the lent stower's way home stows 3 cartons more (36 units) by the end and
+    picks 5 units fewer; the pick orders wait longer (the p95 of every order the horizon saw +200 s)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def evaluate(self, plans, horizon_s, key):
+        self.calls.append((horizon_s, key))
+        nothing = {"units_picked": 300, "units_stowed": 100, "open_pick_units": 20, "open_stow_units": 84,
+                   "cycle_p95_s": 300.0, "cycle_p95_all_s": 400.0, "labour_h": 2.5}  # fmt: skip
+        home = dict(nothing, units_picked=295, units_stowed=136, open_pick_units=25, open_stow_units=48,
+                    cycle_p95_all_s=600.0)  # fmt: skip
+        return [dict(nothing) if not p else dict(home) for p in plans]
+
+
+def test_a_way_home_before_the_end_is_judged_on_all_the_work_left_for_the_next_shift():
+    """In the shift's last horizon a lent stower's way home that clears 3 cartons and leaves 5 pick
+    units more is taken: all the work open at the end goes to the next shift alike (31 units less);
+    the pick orders' longer wait (every order's p95 +200 s) does not hold the stower at pick while
+    the cartons pile up."""
+    agent, board, levers, d = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=5)
+    agent.shift_end_s = SHIFT_END_S
+    agent.shift_end = True
+    levers.apply(MoveAssociates("S1", "P1", 1), 600.0)
+    agent._note_lending([MoveAssociates("S1", "P1", 1)])
+    board.advance(900.0, d)
+    agent.lookahead = _HomeBeforeTheEnd()
+    agent.last_forecast = {"open_cartons": {15: 7.0, 30: 7.0, 60: 7.0}}
+    agent.labour_price = lambda: 160.0
+    dg = _lead_digest(210, board, pick_lines=2, cartons=2, pods_at={"P1": 1})
+    dg.update(open_lines=4, backlog_lines=0, open_cartons=7)
+    dg["unit_states"] = {"idle": 30, "pick_trip": 8, "stow_trip": 2, "charging": 0, "failed": 0}
+    assert [MoveAssociates("P1", "S1", 1)] in agent.candidates(dg)
+    recs = agent._decide(dg)
+    assert recs and recs[0].action["actions"] == [
+        {"source": "P1", "target": "S1", "n": 1, "kind": "move_associates"}
+    ], recs

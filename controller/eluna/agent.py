@@ -306,6 +306,7 @@ class ElunaAgent:
         # (docs/eluna_s15_backlog15.md)
         self.shift_end = False
         self._open_weight = OPEN_WORK_WEIGHT  # the open-work weight of the decision being made
+        self._at_end = False  # whether the decision being made is judged to the shift's end
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -917,7 +918,7 @@ class ElunaAgent:
         return 60.0 * max(base_min, min(wave_min, math.floor(left_min)))
 
     def _decide(self, dg: dict) -> list[Recommendation]:
-        self._open_weight = OPEN_WORK_WEIGHT
+        self._open_weight, self._at_end = OPEN_WORK_WEIGHT, False
         cands = self.candidates(dg)
         if not cands:
             return []
@@ -930,6 +931,7 @@ class ElunaAgent:
             # the work open when the shift ends is carried into the next shift whole (`shift_end`)
             at_end = self.shift_end and shift_end.reaches_end(dg["t_s"], horizon_s, self.shift_end_s)
             self._open_weight = shift_end.SHIFT_END_OPEN_WEIGHT if at_end else OPEN_WORK_WEIGHT
+            self._at_end = at_end
             results = self.lookahead.evaluate([[]] + cands, horizon_s, f"eluna.{dg['minute']}")
             self.lookahead_wall_s += time.perf_counter() - w0
             wave = horizon_s > self.horizon_s
@@ -1044,7 +1046,11 @@ class ElunaAgent:
                 return verdict
         # one carton's units of stow shortfall forgiven (``[agent] carton_quantum``): see `keeps_service`
         quantum = self.units_per["stow"] if self.carton_quantum else 0.0
-        if plan in self._return_needed:
+        # a way back judged to the shift's end (`shift_end`): all the work open then goes to the next
+        # shift alike, cartons with lines; the pick-only bounds held lent stowers at pick while
+        # their cartons piled up (eluna_outage seed 15, session 15: a way home predicted +56 units
+        # at 11:30 refused on the every-order p95, +96 units open at the end)
+        if plan in self._return_needed or (self._at_end and plan in self._return):
             return self.keeps_total_service(r, r0)
         take = plan in self._idle or _releases_people(plan)
         return self.keeps_service(r, r0, releases=take, stow_quantum_units=quantum)

@@ -20,7 +20,9 @@ So, with the option on:
   and the guard would keep the backlog for the next shift (`agent._all_orders_view`),
 - and in that last horizon a way back to the plan (a lent person home, parked people called back,
   the charging threshold back) must pay for itself like any plan: the plan's tidiness is worth
-  nothing to a shift that is ending, only the work open at its end is.
+  nothing to a shift that is ending, only the work open at its end is. A lent person's way home is
+  then guarded on all work alike (`ElunaAgent.keeps_total_service`), cartons with lines: both go to
+  the next shift.
 
 The labour price is untouched: a person called in for the last half hour costs that half hour at
 the run's units per labour hour, as before.
