@@ -208,6 +208,7 @@ class FloorManager:
             self.agent.carton_quantum = spec.carton_quantum
             self.agent.model_p95 = spec.model_p95
             self.agent.lines_per_order = mean_lines_per_order(scene)
+            self.agent.shift_end = spec.shift_end
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

@@ -525,6 +525,11 @@ class Agent(Strict):
     # training scenes, seeds 11-20: port strike p95 against (b) +11.3% -> +3.2% (the static plan's),
     # inbound wave +8.7% -> +0.9%, the other five the same runs (docs/eluna_s15_modelp95.md).
     model_p95: Literal["off", "done", "all"] = "done"
+    # The end of the shift as a shift manager sees it (controller/eluna/shift_end.py): the last
+    # horizon ends at the shift's end and weighs the work open then whole (it is carried into the
+    # next shift), lends and ways home look only as far ahead as the shift lasts, and a way back to
+    # the plan in the last horizon must pay for itself. Off by default (docs/eluna_s15_backlog15.md).
+    shift_end: bool = False
 
     @field_validator("lookahead", mode="before")
     @classmethod
