@@ -525,6 +525,11 @@ class Agent(Strict):
     # training scenes, seeds 11-20: port strike p95 against (b) +11.3% -> +3.2% (the static plan's),
     # inbound wave +8.7% -> +0.9%, the other five the same runs (docs/eluna_s15_modelp95.md).
     model_p95: Literal["off", "done", "all"] = "done"
+    # The model path holds a picker added from outside pick (a stower lent, a floater called in)
+    # while the drive units are at the pads: at least as many units wait for a pad as there are
+    # pads and none is idle (controller/eluna/agent.py `_fleet_held`). The fork path ignores it
+    # (docs/eluna_s15_mbattery15.md).
+    model_charging_hold: bool = False
 
     @field_validator("lookahead", mode="before")
     @classmethod
