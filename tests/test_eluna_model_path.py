@@ -208,9 +208,9 @@ def test_the_model_path_holds_a_picker_added_while_the_drive_units_are_at_the_pa
 
 
 def test_the_charging_hold_field_is_validated():
-    """Off by default; a bool; a string is refused with its field path."""
+    """On by default; a bool; a string is refused with its field path."""
     raw = tomllib.loads((SCENES / "eluna_balanced.toml").read_text())
-    assert scene_from_dict(copy.deepcopy(raw), source="s.toml").spec.agent.model_charging_hold is False
+    assert scene_from_dict(copy.deepcopy(raw), source="s.toml").spec.agent.model_charging_hold is True
     raw["agent"]["model_charging_hold"] = "yes please"
     with pytest.raises(SceneError) as info:
         scene_from_dict(copy.deepcopy(raw), source="s.toml")
