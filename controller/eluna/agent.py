@@ -299,6 +299,9 @@ class ElunaAgent:
         # "off": none (the guard cannot see p95), "done": the orders the horizon sees finish (as
         # the fork's ``cycle_p95_s``), "all": every order it sees, the open at their age at its end
         self.model_p95 = "off"
+        # the model path holds pickers added while the drive units are at the pads (`_fleet_held`):
+        # scene ``[agent] model_charging_hold`` (a bare agent: off)
+        self.model_charging_hold = False
         self.lines_per_order = 1.0  # the scene's mean lines in an order (`cycle_tail`)
         # the end of the shift as a shift manager sees it (`fctwin.controller.eluna.shift_end`): the
         # last horizon ends at the shift's end and weighs the work open then whole, and lends look
@@ -1130,6 +1133,7 @@ class ElunaAgent:
             for k in range(1, len(results))
             if self._keeps(self._judged(results[k], cands[k - 1]), r0, cands[k - 1])
             and (cands[k - 1] in self._recall or not self._reverses(cands[k - 1], dg["t_s"]))
+            and (cands[k - 1] in self._recall or not self._fleet_held(dg, cands[k - 1]))
         ]
         if not eligible:
             return None, None, None
@@ -1176,6 +1180,31 @@ class ElunaAgent:
         home = bool(moves) and len(moves) == len(plan)
         home = home and all((a.target, a.source) in self.lent for a in moves)
         return {**r, "cycle_p95_s": None} if home and r.get("cycle_p95_s") is not None else r
+
+    def _fleet_held(self, dg: dict, plan: list[Action]) -> bool:
+        """Whether ``plan`` adds a picker from outside pick (a stower lent, a floater called in)
+        while the drive units are the bound: at least as many units wait for a pad as there are
+        pads and none stands idle (`_model_choice` only, with ``model_charging_hold``; the ways
+        home and the recall exempt). A person at a pick station serves the pods that come, and
+        the fluid projection sees the units coming back from the pads bring them (eluna_battery,
+        seeds 11-20: the first lend of every run, S1 to P1 at 09:10-10:00 with 16-24 units
+        waiting for a pad, was projected at +10 to +51 units over 30 minutes and realised -23 on
+        average against the static plan's run, pick +0, stow -22). The fork path sees the
+        fleet itself."""
+        if not self.model_charging_hold:
+            return False
+        fl = dg.get("fleet") or {}
+        if fl.get("usable_idle", 1) > 0 or fl.get("waiting_pad", 0) < max(1, fl.get("pads", 0)):
+            return False
+        kinds = self.levers.board.config.kinds
+        return any(
+            isinstance(a, MoveAssociates)
+            and a.target != POOL
+            and kinds[a.target] == "pick"
+            and (a.source == POOL or kinds[a.source] != "pick")
+            and (a.target, a.source) not in self.lent
+            for a in plan
+        )
 
     def _reverses(self, plan: list[Action], t_s: float) -> bool:
         """Whether ``plan`` moves someone between kinds against a move applied within the horizon

@@ -207,6 +207,7 @@ class FloorManager:
             self.agent.charging_wave = spec.charging_wave
             self.agent.carton_quantum = spec.carton_quantum
             self.agent.model_p95 = spec.model_p95
+            self.agent.model_charging_hold = spec.model_charging_hold
             self.agent.lines_per_order = mean_lines_per_order(scene)
             self.agent.shift_end = spec.shift_end
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate

@@ -530,6 +530,13 @@ class Agent(Strict):
     # next shift), lends and ways home look only as far ahead as the shift lasts, and a way back to
     # the plan in the last horizon must pay for itself. Off by default (docs/eluna_s15_backlog15.md).
     shift_end: bool = False
+    # The model path holds a picker added from outside pick (a stower lent, a floater called in)
+    # while the drive units are at the pads: at least as many units wait for a pad as there are
+    # pads and none is idle (controller/eluna/agent.py `_fleet_held`). The fork path ignores it.
+    # Measured on the training scenes, seeds 11-20: battery u/labour-h against (a) -1.0% -> -0.3%,
+    # u/h against (b) -1.3% -> -0.2%, p95 against (b) +20.6% -> +10.6%, open work against (b)
+    # +124% -> +9%; the other six the same runs (docs/eluna_s15_mbattery15.md).
+    model_charging_hold: bool = True
 
     @field_validator("lookahead", mode="before")
     @classmethod
