@@ -773,3 +773,58 @@ def test_the_self_calibration_uses_only_the_past():
         outs.append([fc.observe(dg) for dg in series])
     assert outs[0][:150] == outs[1][:150]
     assert outs[0][150:] != outs[1][150:]
+
+
+# ---------------------------------------------------------------- drive units per station (fcast15)
+
+
+def _two_station_fleet(minute, *, free_pct, usable, pick_trip, battery_mean):
+    """Two open pick stations (7 lines a minute each at the plan's times), 10 open lines each, 10
+    lines a minute in and out; the fleet as `_fleet_digest` has it."""
+    dg = _fleet_digest(
+        minute,
+        free_pct=free_pct,
+        charging_pct=[[50, 4]],
+        usable=usable,
+        usable_idle=1,
+        pick_trip=pick_trip,
+        battery_mean=battery_mean,
+        open_lines=20.0,
+    )
+    dg["stations"] = [
+        {"id": p, "kind": "pick", "associates": 1, "open_lines": 10.0, "lines_served": 5.0}
+        for p in ("P1", "P2")
+    ]
+    return dg
+
+
+@pytest.mark.parametrize("curve", [True, False])
+def test_units_queued_at_the_stations_are_a_buffer_when_some_leave_for_the_chargers(curve):
+    """16 units on pick trips at 2 stations (8 a station, about 3 more than the faces need). When 6
+    are about to reach their low level (4 pads, all taken), 5.5 a station are left: with the units
+    counted per station (`fleet_units_curve`) the stations keep their service and the forecast stays
+    near now, where each unit lost costing what a unit brings (the linear rule, off) forecasts
+    lines piling up. When 12 leave (2.5 a station) the faces wait for pods and the lines pile up
+    either way."""
+
+    def forecast(free_pct):
+        fc = Forecaster(
+            capacity=lambda dg: 14.0, station_rate=lambda sid, n: 7.0 * n, blend={}, fleet_rates=RATES
+        )
+        fc.fleet_units_curve = curve
+        mean = 0.6
+        for m in range(1, 91):
+            mean += (0.03 * 4 - 0.004 * 17) / 21
+            fc.observe(_two_station_fleet(m, free_pct=[[60, 17]], usable=17, pick_trip=16, battery_mean=mean))
+        dg = _two_station_fleet(91, free_pct=free_pct, usable=17, pick_trip=16, battery_mean=mean)
+        return fc.observe(dg)["open_lines"][30], fc
+
+    some, fc = forecast([[21, 6], [60, 11]])
+    assert min(fc._last_usable) <= 11  # the 6 do leave (and wait for the pads)
+    many, fc = forecast([[21, 12], [60, 5]])
+    assert min(fc._last_usable) <= 5
+    assert many > 20.0 + 40.0
+    if curve:
+        assert abs(some - 20.0) < 10.0
+    else:
+        assert some > 20.0 + 40.0

@@ -179,3 +179,39 @@ def test_the_model_path_does_not_lend_against_a_move_made_within_the_horizon():
     agent._recall = []
     plan, _, _ = agent._model_choice({**dg, "t_s": dg["t_s"] + agent.horizon_s}, [lend])
     assert plan == lend
+
+
+def _charging(waiting_pad: int, idle: int) -> dict:
+    return {"usable": 16, "usable_idle": idle, "waiting_pad": waiting_pad, "charging": 4, "pads": 4}
+
+
+def test_the_model_path_holds_a_picker_added_while_the_drive_units_are_at_the_pads():
+    """A stower lent to P2 and a floater called to P2 both pay in the projection; but 20 drive
+    units wait for 4 pads and none is idle: the person would serve the pods that do not come
+    (eluna_battery seeds 11-20: every first lend, made so, projected +10 to +53 pick units,
+    realised +0 pick and -22 stow against the static plan). Held with ``model_charging_hold``;
+    taken with a unit idle, with fewer units waiting than pads, or with the option off. A way
+    home to pick is exempt."""
+    agent, _, dg = _agent(per_person=120.0)
+    agent.model_charging_hold = True
+    lend, call = [MoveAssociates("S1", "P2", 1)], [MoveAssociates(POOL, "P2", 1)]
+    bound = {**dg, "fleet": _charging(waiting_pad=20, idle=0)}
+    for plan in (lend, call):
+        assert agent._model_choice(bound, [plan])[0] is None
+    assert agent._model_choice({**dg, "fleet": _charging(waiting_pad=20, idle=1)}, [lend])[0] == lend
+    assert agent._model_choice({**dg, "fleet": _charging(waiting_pad=3, idle=0)}, [lend])[0] == lend
+    agent.lent = [("P2", "S1")]  # P2's picker was lent to S1: S1 -> P2 is their way home
+    assert agent._model_choice(bound, [[MoveAssociates("S1", "P2", 1)]])[0] == lend
+    agent.lent = []
+    agent.model_charging_hold = False
+    assert agent._model_choice(bound, [lend])[0] == lend
+
+
+def test_the_charging_hold_field_is_validated():
+    """On by default; a bool; a string is refused with its field path."""
+    raw = tomllib.loads((SCENES / "eluna_balanced.toml").read_text())
+    assert scene_from_dict(copy.deepcopy(raw), source="s.toml").spec.agent.model_charging_hold is True
+    raw["agent"]["model_charging_hold"] = "yes please"
+    with pytest.raises(SceneError) as info:
+        scene_from_dict(copy.deepcopy(raw), source="s.toml")
+    assert any(p == "agent.model_charging_hold" for p, _ in info.value.problems), info.value.problems

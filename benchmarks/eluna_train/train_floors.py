@@ -1,8 +1,13 @@
-"""Training floors for the forecaster's self-calibration (docs/eluna_s14_fcast14.md): run them, replay them.
+"""Training floors for the forecaster (docs/eluna_s14_fcast14.md, eluna_s15_fcast15.md): run, replay them.
 
 The floors here are eluna_balanced with other station counts, fleet sizes and demand (never a
-benchmark scene); with eluna_balanced's training seeds (101 and up) they are what the calibration's
-few numbers were chosen on. The benchmark's seeds (11-20) and the held-out scenes are never used.
+benchmark scene); with eluna_balanced's training seeds (101 and up) they are what the forecaster's
+few numbers were chosen on. fcast14's eight: 3, 5 or 6 pick stations, 30 units, 250 or 480
+orders/h, unplanned outages. fcast15's six: an unplanned outage during a planned rise
+(train_p5_rise_down), stations at 2 people with one short (train_p3_short), 8 pick stations on a
+wider floor (train_p8_wide), fleets starting low on charge (train_p5_lowcharge, the deep wave
+train_p3_deepcharge, the wide wave train_p6_wave). The benchmark's seeds (11-20) and the held-out
+scenes are never used.
 
     python benchmarks/eluna_train/train_floors.py run --runs-dir /tmp/fcast14-train --seeds 101 102
     python benchmarks/eluna_train/train_floors.py replay --runs-dir /tmp/fcast14-train [--opt attr=json ...]

@@ -35,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fctwin.controller.eluna import charging
+from fctwin.controller.eluna import charging, shift_end
 from fctwin.controller.eluna.actions import (
     POOL,
     Action,
@@ -45,6 +45,7 @@ from fctwin.controller.eluna.actions import (
     SetDriveSplit,
     as_dict,
 )
+from fctwin.controller.eluna.cycle_tail import cycle_base_s, order_cycle_p95_s
 from fctwin.controller.eluna.forecast import Forecaster
 
 OPEN_WORK_WEIGHT = 0.5
@@ -110,12 +111,14 @@ def _mean_kpis(rs: list[dict]) -> dict:
     return out
 
 
-def _wave_view(r: dict) -> dict:
-    """A lookahead's KPIs as judged over the charging wave: the order-cycle p95 of every order the
-    horizon saw (the finished at their cycle, the open at their age at its end), not of the finished
-    alone. Over two hours of a pick backlog a plan that works it down finishes more of the old
-    orders inside the horizon, and the p95 of the finished ones rises with it (seed 13, minute 90:
-    a stower lent to pick left 37 units less open pick work and was refused at +164 s of that p95)."""
+def _all_orders_view(r: dict) -> dict:
+    """A lookahead's KPIs as judged over the charging wave and in the shift's last horizon
+    (`shift_end`: an order still open then is handed to the next shift at its age): the order-cycle
+    p95 of every order the horizon saw (the finished at their cycle, the open at their age at its
+    end), not of the finished alone. Over two hours of a pick backlog a plan that works it down
+    finishes more of the old orders inside the horizon, and the p95 of the finished ones rises with
+    it (seed 13, minute 90: a stower lent to pick left 37 units less open pick work and was refused
+    at +164 s of that p95)."""
     if r.get("cycle_p95_all_s") is None:
         return r
     return {**r, "cycle_p95_s": r["cycle_p95_all_s"], "cycle_p95_done_s": r.get("cycle_p95_s")}
@@ -139,13 +142,10 @@ class Lookahead(Protocol):
     def evaluate(self, plans: list[list[Action]], horizon_s: float, key: str) -> list[dict]: ...
 
 
-def objective(r: dict, labour_price: float = 0.0) -> float:
-    """J = units done - 0.5 * units of work left open - ``labour_price`` * paid labour hours."""
-    j = (
-        r["units_picked"]
-        + r["units_stowed"]
-        - OPEN_WORK_WEIGHT * (r["open_pick_units"] + r["open_stow_units"])
-    )
+def objective(r: dict, labour_price: float = 0.0, open_weight: float = OPEN_WORK_WEIGHT) -> float:
+    """J = units done - ``open_weight`` (0.5) * units of work left open - ``labour_price`` * paid
+    labour hours. The weight is 1.0 for the work open when the shift ends (`shift_end`)."""
+    j = r["units_picked"] + r["units_stowed"] - open_weight * (r["open_pick_units"] + r["open_stow_units"])
     if labour_price and r.get("labour_h") is not None:
         j -= labour_price * r["labour_h"]
     return j
@@ -308,6 +308,22 @@ class ElunaAgent:
         self.p95_target_s: float | None = None
         # moves applied between stations: (run seconds, kind left, kind joined) (`_reverses`)
         self._crossed: list[tuple[float, str, str]] = []
+        # the model path's order-cycle p95 (`project`, `cycle_tail`): scene ``[agent] model_p95``
+        # (the scene's default "done"; a bare agent has none, its forecaster may not play queues);
+        # "off": none (the guard cannot see p95), "done": the orders the horizon sees finish (as
+        # the fork's ``cycle_p95_s``), "all": every order it sees, the open at their age at its end
+        self.model_p95 = "off"
+        # the model path holds pickers added while the drive units are at the pads (`_fleet_held`):
+        # scene ``[agent] model_charging_hold`` (a bare agent: off)
+        self.model_charging_hold = False
+        self.lines_per_order = 1.0  # the scene's mean lines in an order (`cycle_tail`)
+        # the end of the shift as a shift manager sees it (`fctwin.controller.eluna.shift_end`): the
+        # last horizon ends at the shift's end and weighs the work open then whole, and lends look
+        # only as far ahead as the shift lasts: scene ``[agent] shift_end``. Off by default
+        # (docs/eluna_s15_backlog15.md)
+        self.shift_end = False
+        self._open_weight = OPEN_WORK_WEIGHT  # the open-work weight of the decision being made
+        self._at_end = False  # whether the decision being made is judged to the shift's end
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -399,7 +415,8 @@ class ElunaAgent:
                 "open_stow_units": open_work[1],
                 "labour_h": (self.levers.board.paid_s - rec._start["paid_s"]) / 3600.0,
             }
-            j_real = objective(real, rec._start["price"])
+            weight = rec._start.get("open_weight", OPEN_WORK_WEIGHT)
+            j_real = objective(real, rec._start["price"], weight)
             # doing nothing as the lookahead rolled it forward, or as the fluid model projected it
             judged = rec.evidence.get("lookahead") or rec.evidence.get("model")
             j_nothing = judged["nothing"]["objective"] if judged else None
@@ -409,7 +426,7 @@ class ElunaAgent:
             if rec._counterfactual is not None:
                 # paired: the same future without the plan (later recommendations inside the
                 # horizon count towards this one's realised effect too)
-                delta = j_real - objective(rec._counterfactual, rec._start["price"])
+                delta = j_real - objective(rec._counterfactual, rec._start["price"], weight)
                 realised["effect"] = round(delta, 2)
                 realised["sign_as_predicted"] = (delta > 0) == (rec.predicted["objective"] > 0)
             elif j_nothing is not None:
@@ -433,7 +450,7 @@ class ElunaAgent:
             if not mine:
                 continue
             mean_s = sum(self.service_s[s["id"]] for s in mine) / len(mine)
-            ahead = max(fc.get(key, {}).get(h, now_units) for h in horizons)
+            ahead = max((fc.get(key, {}).get(h, now_units) for h in horizons), default=now_units)
             out[kind] = max(now_units, ahead) * mean_s / 60.0
         return out
 
@@ -497,7 +514,7 @@ class ElunaAgent:
         work_hour = {k: w * (peak if k == "pick" else 1.0) for k, w in work_hour.items()}
         if self._max_pressure(work_hour, staffed) < self.gate_min / 2:
             plans += self._releases(work_hour, staffed, floaters)
-        work60 = self.kind_work(dg, (30, 60))
+        work60 = self.kind_work(dg, self._ahead_min(dg["t_s"]))
         if now >= self.gate_min:
             scored = []
             for m in self._moves(staffed, floaters):
@@ -885,7 +902,22 @@ class ElunaAgent:
         are pads, now (the digest) and at the end of the ordinary horizon (the charging rules played
         forward): the deficit outlasts it. The
         wave's horizon is the projected minute the queue is gone (rounded up to the decision
-        period), capped, and never past the end of the shift."""
+        period), capped, and never past the end of the shift. With ``shift_end`` no horizon runs
+        past the end of the shift (0.0 at its end: no decision)."""
+        h = self._wave_horizon_s(dg)
+        if self.shift_end:
+            return shift_end.horizon_to_end_s(dg["t_s"], h, self.shift_end_s)
+        return h
+
+    def _ahead_min(self, t_s: float) -> tuple[int, ...]:
+        """The forecast horizons a lend and a way home are checked over: 30 and 60 minutes; with
+        ``shift_end`` only those inside the shift (a kind needs no one after the shift has ended)."""
+        if self.shift_end:
+            return shift_end.horizons_within(t_s, self.shift_end_s, (30, 60))
+        return (30, 60)
+
+    def _wave_horizon_s(self, dg: dict) -> float:
+        """The ordinary horizon, or the charging wave's (``charging_wave``; see above)."""
         if not self.charging_wave:
             return self.horizon_s
         fl = dg.get("fleet") or {}
@@ -903,6 +935,7 @@ class ElunaAgent:
         return 60.0 * max(base_min, min(wave_min, math.floor(left_min)))
 
     def _decide(self, dg: dict) -> list[Recommendation]:
+        self._open_weight, self._at_end = OPEN_WORK_WEIGHT, False
         cands = self.candidates(dg)
         if not cands:
             return []
@@ -910,15 +943,21 @@ class ElunaAgent:
         if self.lookahead is not None:
             w0 = time.perf_counter()
             horizon_s = self.lookahead_horizon_s(dg)
+            if horizon_s <= 0.0:
+                return []  # the shift is over (`shift_end`)
+            # the work open when the shift ends is carried into the next shift whole (`shift_end`)
+            at_end = self.shift_end and shift_end.reaches_end(dg["t_s"], horizon_s, self.shift_end_s)
+            self._open_weight = shift_end.SHIFT_END_OPEN_WEIGHT if at_end else OPEN_WORK_WEIGHT
+            self._at_end = at_end
             results = self.lookahead.evaluate([[]] + cands, horizon_s, f"eluna.{dg['minute']}")
             self.lookahead_wall_s += time.perf_counter() - w0
             wave = horizon_s > self.horizon_s
-            if wave:
-                results = [_wave_view(r) for r in results]
+            if wave or at_end:
+                results = [_all_orders_view(r) for r in results]
             self.lookahead_plans += len(cands) + 1
             # labour added now is paid for the rest of the shift, not only over the horizon
             price = self.labour_price() * max(1.0, (self.shift_end_s - dg["t_s"]) / horizon_s)
-            js = [objective(r, price) for r in results]
+            js = [objective(r, price, self._open_weight) for r in results]
 
             def gain_of(r: dict, r0: dict, plan: list[Action]) -> float:
                 return self._gain_of(r, r0, plan, price)
@@ -931,7 +970,8 @@ class ElunaAgent:
             gains = {k: gain_of(results[k], results[0], cands[k - 1]) for k in eligible}
             # The recall is the way back from parking: taken whenever it keeps service (its people
             # are what the plan gives the kind), not only when it beats doing nothing on labour.
-            recall = [k for k in eligible if cands[k - 1] in self._recall]
+            # (in the shift's last horizon a way back must pay for itself like any plan: `shift_end`)
+            recall = [] if at_end else [k for k in eligible if cands[k - 1] in self._recall]
             best = recall[0] if recall else max(eligible, key=lambda k: (gains[k], -k))
             gain = gains[best]
             throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
@@ -951,8 +991,8 @@ class ElunaAgent:
                 if wave:  # over the wave the plan must win on the mean of several futures
                     keys += [f"eluna.{dg['minute']}.confirm{k}" for k in range(2, WAVE_CONFIRM_SAMPLES + 1)]
                 pairs = [self.lookahead.evaluate([[], plan], horizon_s, key) for key in keys]
-                if wave:
-                    pairs = [[_wave_view(r) for r in pair] for pair in pairs]
+                if wave or at_end:
+                    pairs = [[_all_orders_view(r) for r in pair] for pair in pairs]
                 c0, cb = _mean_kpis([p[0] for p in pairs]), _mean_kpis([p[1] for p in pairs])
                 self.lookahead_wall_s += time.perf_counter() - w0
                 self.lookahead_plans += 2 * len(keys)
@@ -981,8 +1021,8 @@ class ElunaAgent:
             evidence = {
                 "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
                 "confirm": {
-                    "nothing": {**c0, "objective": round(objective(c0, price), 2)},
-                    "plan": {**cb, "objective": round(objective(cb, price), 2)},
+                    "nothing": {**c0, "objective": round(objective(c0, price, self._open_weight), 2)},
+                    "plan": {**cb, "objective": round(objective(cb, price, self._open_weight), 2)},
                 },
                 "lookahead": {
                     "nothing": {**r0, "objective": round(js[0], 2)},
@@ -1013,7 +1053,7 @@ class ElunaAgent:
     def _gain_of(self, r: dict, r0: dict, plan: list[Action], price: float) -> float:
         """J of ``plan``'s result ``r`` minus J of doing nothing's ``r0``, at the plan's labour price."""
         p = self._price_of(plan, price)
-        return objective(r, p) - objective(r0, p)
+        return objective(r, p, self._open_weight) - objective(r0, p, self._open_weight)
 
     def _keeps(self, r: dict, r0: dict, plan: list[Action]) -> bool:
         """Whether ``plan``'s result ``r`` keeps service against doing nothing's ``r0``.
@@ -1029,7 +1069,11 @@ class ElunaAgent:
                 return verdict
         # one carton's units of stow shortfall forgiven (``[agent] carton_quantum``): see `keeps_service`
         quantum = self.units_per["stow"] if self.carton_quantum else 0.0
-        if plan in self._return_needed:
+        # a way back judged to the shift's end (`shift_end`): all the work open then goes to the next
+        # shift alike, cartons with lines; the pick-only bounds held lent stowers at pick while
+        # their cartons piled up (eluna_outage seed 15, session 15: a way home predicted +56 units
+        # at 11:30 refused on the every-order p95, +96 units open at the end)
+        if plan in self._return_needed or (self._at_end and plan in self._return):
             return self.keeps_total_service(r, r0)
         take = plan in self._idle or _releases_people(plan)
         return self.keeps_service(
@@ -1066,13 +1110,15 @@ class ElunaAgent:
         work there plus what arrives minus what is left open (conservation), in units (lines times
         ``units_per["pick"]``, cartons times ``units_per["stow"]``); labour is the people paid now
         over the horizon, plus the floaters the plan calls in, less the people it sends to the
-        pool once they are off the floor (walking is paid). No order-cycle p95 (None: the fluid
-        model has none). A plan of levers the fluid model does not see (drive units, charging, the
+        pool once they are off the floor (walking is paid). The order-cycle p95 with ``model_p95``
+        on (`cycle_tail.order_cycle_p95_s` on each pick station's FIFO queue over the projection);
+        None with it off. A plan of levers the fluid model does not see (drive units, charging, the
         floor levers) projects as doing nothing."""
         minutes = max(1, int(round(self.horizon_s / 60.0)))
         t_s = dg["t_s"]
         h_h = self.horizon_s / 3600.0
         out = []
+        base_s = rho_ref = None
         for plan in plans:
             board = copy.deepcopy(self.levers.board)
             labour_h = board.paid_now() * h_h
@@ -1091,6 +1137,21 @@ class ElunaAgent:
                     changes.append((due, a.target, a.n))
             p = self.forecaster.project(dg, changes, minutes)
             r = {"labour_h": labour_h, "cycle_p95_s": None}
+            if self.model_p95 != "off":
+                # doing nothing's is first: its load and queues are the reference of every plan's
+                paths = self.forecaster.station_paths(dg, p, rho_ref)
+                if base_s is None:
+                    base_s = cycle_base_s(self.forecaster.recent_cycle_s(), paths, self.lines_per_order)
+                    rho_ref = paths["rho"]
+                r["cycle_p95_s"] = order_cycle_p95_s(
+                    arrivals=np.asarray(p["lines_in"]),
+                    station_q=paths["station_q"],
+                    station_mu=paths["station_mu"],
+                    backlog=paths["backlog"],
+                    lines_per_order=self.lines_per_order,
+                    base_s=base_s,
+                    open_orders=self.model_p95 == "all",
+                )
             for kind, work, arrivals, done_key, open_key in (
                 ("pick", "open_lines", "lines_in", "units_picked", "open_pick_units"),
                 ("stow", "open_cartons", "cartons_in", "units_stowed", "open_stow_units"),
@@ -1114,8 +1175,9 @@ class ElunaAgent:
         eligible = [
             k
             for k in range(1, len(results))
-            if self._keeps(results[k], r0, cands[k - 1])
+            if self._keeps(self._judged(results[k], cands[k - 1]), r0, cands[k - 1])
             and (cands[k - 1] in self._recall or not self._reverses(cands[k - 1], dg["t_s"]))
+            and (cands[k - 1] in self._recall or not self._fleet_held(dg, cands[k - 1]))
         ]
         if not eligible:
             return None, None, None
@@ -1132,6 +1194,8 @@ class ElunaAgent:
             "throughput_units": round(rb["units_picked"] + rb["units_stowed"] - throughput0, 1),
             "open_units": round(rb["open_pick_units"] + rb["open_stow_units"] - open0, 1),
         }
+        if rb.get("cycle_p95_s") is not None and r0.get("cycle_p95_s") is not None:
+            predicted["cycle_p95_s"] = round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1)
         evidence = {
             "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
             # the fluid model's projection of every plan (not "lookahead": no twin was rolled forward)
@@ -1147,6 +1211,44 @@ class ElunaAgent:
             },
         }
         return cands[best - 1], predicted, evidence
+
+    def _judged(self, r: dict, plan: list[Action]) -> dict:
+        """A plan's projection as the model path's guard reads it: a way home (every move brings a
+        person the agent lent back to their own station) without the projected p95. It gives back
+        to the kind they were lent to what the lend bought, and restores the plan's staffing, the
+        static plan's service; the fork path's needed ways home skip the p95 for the same reason
+        (`keeps_total_service`). With it, eluna_battery seed 14 kept two stowers lent at 09:40 at
+        pick to the end (the way home at 11:20, projected +87 units, refused on a p95 rise) and
+        ended with 108 units open against 14."""
+        moves = [a for a in plan if isinstance(a, MoveAssociates)]
+        home = bool(moves) and len(moves) == len(plan)
+        home = home and all((a.target, a.source) in self.lent for a in moves)
+        return {**r, "cycle_p95_s": None} if home and r.get("cycle_p95_s") is not None else r
+
+    def _fleet_held(self, dg: dict, plan: list[Action]) -> bool:
+        """Whether ``plan`` adds a picker from outside pick (a stower lent, a floater called in)
+        while the drive units are the bound: at least as many units wait for a pad as there are
+        pads and none stands idle (`_model_choice` only, with ``model_charging_hold``; the ways
+        home and the recall exempt). A person at a pick station serves the pods that come, and
+        the fluid projection sees the units coming back from the pads bring them (eluna_battery,
+        seeds 11-20: the first lend of every run, S1 to P1 at 09:10-10:00 with 16-24 units
+        waiting for a pad, was projected at +10 to +51 units over 30 minutes and realised -23 on
+        average against the static plan's run, pick +0, stow -22). The fork path sees the
+        fleet itself."""
+        if not self.model_charging_hold:
+            return False
+        fl = dg.get("fleet") or {}
+        if fl.get("usable_idle", 1) > 0 or fl.get("waiting_pad", 0) < max(1, fl.get("pads", 0)):
+            return False
+        kinds = self.levers.board.config.kinds
+        return any(
+            isinstance(a, MoveAssociates)
+            and a.target != POOL
+            and kinds[a.target] == "pick"
+            and (a.source == POOL or kinds[a.source] != "pick")
+            and (a.target, a.source) not in self.lent
+            for a in plan
+        )
 
     def _reverses(self, plan: list[Action], t_s: float) -> bool:
         """Whether ``plan`` moves someone between kinds against a move applied within the horizon
@@ -1224,7 +1326,7 @@ class ElunaAgent:
             evidence=evidence,
         )
         price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / horizon_s)
-        rec._start = {**self._cum, "paid_s": board.paid_s, "price": price}
+        rec._start = {**self._cum, "paid_s": board.paid_s, "price": price, "open_weight": self._open_weight}
         own = getattr(self.lookahead, "counterfactual", None)
         if self.mode == "auto" and own is not None:
             # The score's counterfactual: doing nothing on the run's *own* future (a fork, read only

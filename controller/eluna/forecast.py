@@ -123,6 +123,27 @@ def pick_share(lines_per_station: float) -> float:
     return min(PICK_SHARE_MAX * q / (q + PICK_SHARE_HALF_LINES), 1.0)
 
 
+# A pick station's service falls below `pick_share` when the drive units on pick trips are few per
+# open station: units queued behind the face are a buffer, so losing some of them (to a charger)
+# costs little, and the face waits for pods only as the units per station fall towards a few.
+# Measured on the training floors (benchmarks/eluna_train, static plan, station-minutes with 8 or more
+# open lines per open station, served over the curve, by units on pick trips per open station):
+# 5 stations from 35% charge 0.68 / 0.85 / 0.90-0.95 / 0.98-0.99 at 3 / 4 / 5 / 6; the deep wave
+# (train_p3_deepcharge) 0.31 / 0.54 / 0.77 / 0.84 / 0.97 at 1 / 2 / 3 / 4 / 5; the wide wave
+# (train_p6_wave, longer trips) 0.40 / 0.53 / 0.69 / 0.78 / 0.88 / 0.94 at 1 / 2 / 3 / 4 / 5 / 6
+# (docs/eluna_s15_fcast15.md). Their pooled shape, by the middle of each bucket; 1 from 6.5 on. A bound
+# min(1, u / 5) was tried first: it counted too much on units back from the pads on the wide wave.
+UNITS_SHARE_AT = ((0.0, 0.0), (1.5, 0.35), (2.5, 0.54), (3.5, 0.72), (4.5, 0.83), (5.5, 0.92), (6.5, 1.0))
+
+
+def units_share(units_per_station: float) -> float:
+    """The share of `pick_share`'s service the drive units let an open pick station reach with
+    ``units_per_station`` units on pick trips per open station (`UNITS_SHARE_AT`, linear between its
+    points, 1 beyond the last): concave, so the first units lost cost little."""
+    u, share = zip(*UNITS_SHARE_AT, strict=True)
+    return float(np.interp(max(float(units_per_station), 0.0), u, share))
+
+
 def skill_score(forecast, persistence, actual) -> float | None:
     """``1 - SSE(forecast) / SSE(persistence)``: 1 is perfect, 0 is no better than persistence,
     negative is worse. None when persistence is exact (nothing to beat)."""
@@ -210,9 +231,16 @@ class Forecaster:
         # added pick people bounded by what the drive units bring (`_capacity_path`), and spare
         # stow capacity draining a carton backlog (`_stow_path`)
         self.project_fleet_bound = True
+        # The drive units' bound as a curve in units per open pick station (`units_share`) instead
+        # of each unit lost costing the lines a unit brings (`_fleet_units`); off (the default): the
+        # linear rule. Off because the wide charging-wave training floor lost with it (open lines
+        # at 30 minutes +0.57 -> +0.51) and the shipped battery scene's guard did too
+        # (docs/eluna_s15_fcast15.md).
+        self.fleet_units_curve = False
         self.project_stow_drain = True
         self.project_stow_queue = True  # the stow queue's level follows the plan's load (`_stow_levels`)
         self.stow_rho_max = 0.95
+        self.pick_rho_max = 0.95  # `station_paths`: the pick floor's load counted at most this
         self.base_window_min = 60  # minutes the base arrival rate is averaged over
         self.noise_z = 1.0  # standard errors of (inflow - capacity) before a queue is called growing
         self.blend = BLEND if blend is None else blend
@@ -242,6 +270,7 @@ class Forecaster:
         # already counts on little, and taken as it is it changed nothing there but cost the wide
         # floor's open lines at 30 minutes (+0.27 -> +0.10, two seeds).
         self.scale_bounds = (1.0, 1.3)
+        self.scale_min_lines = 1.0  # a station-minute counts with this many open lines at its start and end
         self._scale_acc = [0.0, 0.0, 0.0]  # decayed served, counted-on, station-minutes
         self._prev_pick_lines: dict[str, float] = {}
         self.hot_units = hot_units
@@ -442,8 +471,73 @@ class Forecaster:
             rows = sorted([*(dg.get("staff_ahead") or []), *changes], key=lambda r: r[0])
             dg = {**dg, "staff_ahead": rows}
         p = self._paths(dg, stow_staff=True)
-        keys = ("open_lines", "open_cartons", "lines_in", "cartons_in", "staff", "mu_pick")
+        keys = ("open_lines", "open_cartons", "lines_in", "cartons_in", "staff", "mu_pick", "mu_pick_eff")
         return {k: p[k][:minutes] for k in keys}
+
+    def recent_cycle_s(self) -> float | None:
+        """The floor's recent mean order cycle (s; a 10-minute average), None before one is seen."""
+        return self._recent["cycle"].v
+
+    def station_paths(self, dg: dict, p: dict, rho_ref: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Each pick station's queue and service over a projection ``p`` (`project`), for the
+        order-cycle tail (`fctwin.controller.eluna.cycle_tail`): ``station_q`` (S, H + 1) open lines
+        at minutes 0..H, ``station_mu`` (S, H) lines served a minute, ``backlog`` (H + 1,) lines
+        waiting unassigned. The floor's rate (``mu_pick_eff``: the capacity the fluid model served
+        at, the open lines' lift included) is shared over the open stations by their people's plan
+        rate then; the open lines over them as `_queues` shares them (least-loaded: level queues,
+        each up to its saturated level, a station's departure from its peers fading), the rest
+        unassigned. A station closed now keeps what it holds until it opens; one a plan closes
+        hands its lines on (`Levers.set_station_staff` moves a closed station's work).
+
+        ``rho`` (H,): the pick floor's load each minute (arrivals over the rate, at most
+        ``pick_rho_max``). With ``rho_ref`` (doing nothing's ``rho``) each open station's queue moves
+        by what the plan's load does to the queue an M/M/1 station holds (``rho / (1 - rho)``), as
+        the stow queue's level does (`_stow_levels`): the fluid queue holds its level while the
+        rate still meets the inflow, a real one at 90% does not (eluna_port_strike seed 12, 11:00:
+        one of four pickers lent to stow, the fluid floor unchanged, the floor's cycle 71 s -> 339 s)."""
+        picks = [s for s in dg["stations"] if s["kind"] == "pick"]
+        path, staff, mu = p["open_lines"], p["staff"], p["mu_pick_eff"]
+        h = len(path)
+        n = len(picks)
+        q = np.zeros((n, h + 1))
+        rate = np.zeros((n, h))
+        backlog = np.zeros(h + 1)
+        if n == 0 or h == 0:
+            return {"station_q": q, "station_mu": rate, "backlog": backlog}
+        q[:, 0] = [float(s["open_lines"]) for s in picks]
+        backlog[0] = float(dg.get("backlog_lines", 0))
+        q_sat = self._q_sat.v if self._q_sat.v is not None else self.station_cap_lines + 1.0
+        open_now = [s for s in picks if s["associates"] > 0]
+        mean_now = float(np.mean([s["open_lines"] for s in open_now])) if open_now else 0.0
+        rate_of = self.station_rate or (lambda sid, k: float(k > 0))
+        lam = np.asarray(p["lines_in"], dtype=float)[:h]
+        rho = np.minimum(lam / np.maximum(np.asarray(mu, dtype=float), 1e-9), self.pick_rho_max)
+        moved = np.zeros(h)
+        if rho_ref is not None:
+            ref = np.asarray(rho_ref, dtype=float)[:h]
+            moved = rho / (1.0 - rho) - ref / (1.0 - ref)
+        for k in range(h):
+            st = staff[k]
+            r = np.array(
+                [rate_of(s["id"], int(st.get(s["id"], 0))) if st.get(s["id"], 0) > 0 else 0.0 for s in picks]
+            )
+            if r.sum() > 0:
+                rate[:, k] = mu[k] * r / r.sum()
+            is_open = r > 0
+            held = sum(
+                float(s["open_lines"]) for j, s in enumerate(picks) if s["associates"] <= 0 and not is_open[j]
+            )
+            n_open = int(is_open.sum())
+            share = min(max(path[k] - held, 0.0) / n_open, q_sat) if n_open else 0.0
+            for j, s in enumerate(picks):
+                if not is_open[j]:
+                    q[j, k + 1] = float(s["open_lines"]) if s["associates"] <= 0 else 0.0
+                    continue
+                dev = float(s["open_lines"]) - mean_now if s["associates"] > 0 else 0.0
+                fade = float(np.exp(-(k + 1) / self.dev_tau_min))
+                q[j, k + 1] = max(0.0, share + dev * fade + moved[k])
+            backlog[k + 1] = max(0.0, path[k] - held - share * n_open)
+        return {"station_q": q, "station_mu": rate, "backlog": backlog, "rho": rho}
 
     def _paths(self, dg: dict, stow_staff: bool = False) -> dict:
         """The fluid model's per-minute paths 1..max(HORIZONS_MIN) ahead (`_targets`, `project`).
@@ -466,7 +560,13 @@ class Forecaster:
         rho = self._rho.v
         if rho is None and len(self._rho_seen) >= 5:
             rho = float(np.percentile(self._rho_seen, 80))
-        if usable is not None and rho is not None:
+        staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
+        unit_ratio = None
+        if usable is not None and self.fleet_units_curve:
+            # the drive units' service is concave in the units per open station (`units_share`),
+            # not linear in each unit lost: units queued at a station are a buffer
+            unit_ratio, fleet_cap, cap_now = self._fleet_units(dg, usable, staff, cap_now)
+        elif usable is not None and rho is not None:
             # Drive units matter where they are short. Spare units now: the free ones standing
             # idle. On a floor with spare units, units leaving for a charger first use up the spare
             # ones, then each costs the pick lines a unit on a pick trip brings (`rho`, times the
@@ -491,7 +591,6 @@ class Forecaster:
                 cap_now = min(cap_now, rho * (st["pick_trip"] + share * spare0))
         share_now = self._pick_share(dg, float(dg["open_lines"]))
         mu = self._capacity("served_pick", cap_now, saturated, share_now)
-        staff = self._staff_path(dg, hmax)  # per minute ahead: associates per station
         # the bound where charging takes units away over the path (fewer usable than now): a fleet
         # whose units are all out queueing at people-limited stations is not short, and the rate
         # a unit is seen to bring there is the stations' (the serve test's mis-staffed floor: the
@@ -509,6 +608,12 @@ class Forecaster:
                     g = min(g, max(share_now * people[k] - m, 0.0)) if people else g
                 out_mu.append(max(m + g, 1e-6))
             mu_path = out_mu
+        if unit_ratio is not None:
+            people = self._people_cap_path(dg, staff, "pick")
+            mu_path = [
+                max(m * r if r <= 1.0 else min(m * r, max(m, share_now * people[k])), 1e-6)
+                for k, (m, r) in enumerate(zip(mu_path, unit_ratio, strict=True))
+            ]
         level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
         inflow = [lam * s for s in scale]
         stow = self._stow_path(dg, recent, hmax, staff if stow_staff else None)
@@ -520,7 +625,12 @@ class Forecaster:
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
         mu_at = self._pick_capacity_at(dg, staff, fleet_cap)
         path = self.fluid(float(dg["open_lines"]), inflow, mu_path, level, self.tau_min, margin, mu_at)
+        mu_eff = list(mu_path)
+        if stow_staff and mu_at is not None:  # `project` only: the rate the fluid model served at
+            prev = [float(dg["open_lines"]), *path[:-1]]
+            mu_eff = [max(m, mu_at(k, w)) for k, (m, w) in enumerate(zip(mu_path, prev, strict=True))]
         return {
+            "mu_pick_eff": mu_eff,
             "open_lines": path,
             "open_cartons": path_c,
             "lines_in": inflow,
@@ -529,6 +639,32 @@ class Forecaster:
             "staff": staff,
             "usable": usable,
         }
+
+    def _fleet_units(
+        self, dg: dict, usable: list[int], staff: list[dict], cap_now: float | None
+    ) -> tuple[list[float], list[float] | None, float | None]:
+        """The drive units' bound on pick service along the path (``fleet_units_curve``): the units
+        that can be on pick trips at each minute ahead (those on pick trips now and the pick trips'
+        share of the idle ones, plus or minus the units the charging rules take or free), per pick
+        station open then, through `units_share`. Returns the ratio of that share to the share now
+        (the capacity estimated now already carries the fleet now), the staffing's plan capacity
+        times the share per minute (the most the people can serve with the pods that come), and
+        ``cap_now`` times the share now."""
+        st, fl = dg["unit_states"], dg["fleet"]
+        busy = st["pick_trip"] + st["stow_trip"]
+        share = st["pick_trip"] / busy if busy else 1.0
+        n0 = st["pick_trip"] + share * fl["usable_idle"]
+        ids = [s["id"] for s in dg["stations"] if s["kind"] == "pick"]
+        open0 = sum(1 for s in dg["stations"] if s["kind"] == "pick" and s["associates"] > 0)
+        f0 = units_share(n0 / max(open0, 1))
+        ratio, cap_path = [], []
+        for n, st_k in zip(usable, staff, strict=True):
+            n_open = sum(1 for i in ids if st_k.get(i, 0) > 0)
+            f = units_share(max(n0 + share * (n - fl["usable"]), 0.0) / max(n_open, 1))
+            ratio.append(f / f0 if f0 > 0 else 1.0)
+            if self.station_rate is not None:
+                cap_path.append(f * sum(self.station_rate(i, st_k.get(i, 0)) for i in ids))
+        return ratio, (cap_path or None), (None if cap_now is None else cap_now * f0)
 
     def _stow_path(self, dg: dict, recent: list[dict], hmax: int, staff: list[dict] | None = None) -> dict:
         """Open stow cartons at each minute 1..hmax ahead: the dock schedule ahead (`dock_ahead`)
@@ -963,7 +1099,7 @@ class Forecaster:
                 continue
             q0, q1 = prev[s["id"]], float(s["open_lines"])
             rate = self.station_rate(s["id"], int(s["associates"]))
-            if min(q0, q1) < 1.0 or rate <= 0.0:
+            if min(q0, q1) < self.scale_min_lines or rate <= 0.0:
                 continue
             acc[0] = acc[0] * keep + float(s["lines_served"])
             acc[1] = acc[1] * keep + pick_share(0.5 * (q0 + q1)) * rate

@@ -64,6 +64,12 @@ def units_per_line(scene) -> float:
     return float(getattr(upl, "mean", None) or getattr(upl, "value", None) or 1.0)
 
 
+def mean_lines_per_order(scene) -> float:
+    """The scene's mean lines in an order."""
+    lpo = scene.spec.orders.lines_per_order
+    return float(getattr(lpo, "mean", None) or getattr(lpo, "value", None) or 1.0)
+
+
 def service_seconds(scene) -> dict[str, float]:
     """The plan's mean seconds per line (pick) or carton (stow) at each person-worked station."""
     out = {}
@@ -200,6 +206,10 @@ class FloorManager:
             self.agent.paid_first = spec.paid_first
             self.agent.charging_wave = spec.charging_wave
             self.agent.carton_quantum = spec.carton_quantum
+            self.agent.model_p95 = spec.model_p95
+            self.agent.model_charging_hold = spec.model_charging_hold
+            self.agent.lines_per_order = mean_lines_per_order(scene)
+            self.agent.shift_end = spec.shift_end
             self.agent.p95_target_s = spec.p95_target_s
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease

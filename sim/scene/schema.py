@@ -517,6 +517,26 @@ class Agent(Strict):
     # `_units_kept`). Off by default: it let a double release through on eluna_balanced seed 20
     # (units/h -3.4% against (a); docs/eluna_s14_release14.md).
     carton_quantum: bool = False
+    # The model path's order-cycle p95 (`lookahead = "model"`, and `fctwin serve`;
+    # controller/eluna/cycle_tail.py): each pick station's queue played FIFO over the fluid
+    # projection, for the service guard; "done" over the orders the horizon sees finish (the fork's
+    # measure), "all" over every order it sees (the open at their age at its end); "off": none, the
+    # version before (the guard cannot see p95). The fork path ignores it. "done" measured on the
+    # training scenes, seeds 11-20: port strike p95 against (b) +11.3% -> +3.2% (the static plan's),
+    # inbound wave +8.7% -> +0.9%, the other five the same runs (docs/eluna_s15_modelp95.md).
+    model_p95: Literal["off", "done", "all"] = "done"
+    # The end of the shift as a shift manager sees it (controller/eluna/shift_end.py): the last
+    # horizon ends at the shift's end and weighs the work open then whole (it is carried into the
+    # next shift), lends and ways home look only as far ahead as the shift lasts, and a way back to
+    # the plan in the last horizon must pay for itself. Off by default (docs/eluna_s15_backlog15.md).
+    shift_end: bool = False
+    # The model path holds a picker added from outside pick (a stower lent, a floater called in)
+    # while the drive units are at the pads: at least as many units wait for a pad as there are
+    # pads and none is idle (controller/eluna/agent.py `_fleet_held`). The fork path ignores it.
+    # Measured on the training scenes, seeds 11-20: battery u/labour-h against (a) -1.0% -> -0.3%,
+    # u/h against (b) -1.3% -> -0.2%, p95 against (b) +20.6% -> +10.6%, open work against (b)
+    # +124% -> +9%; the other six the same runs (docs/eluna_s15_mbattery15.md).
+    model_charging_hold: bool = True
     # A stated service promise (seconds of order-cycle p95, e.g. 600: orders ship within ten
     # minutes at the 95th percentile): a plan whose lookahead p95 stays under 0.9 of it on both
     # sampled futures passes the p95 guard even when it is above doing nothing's, so the agent may
