@@ -193,6 +193,10 @@ def eluna_dict():
         (lambda r: r["agent"].update(charging_wave="sometimes"), "agent.charging_wave"),
         (lambda r: r["agent"].update(p95_open_orders="sometimes"), "agent.p95_open_orders"),
         (lambda r: r["agent"].update(carton_quantum="sometimes"), "agent.carton_quantum"),
+        (lambda r: r["agent"].update(p95_target_s=0), "agent.p95_target_s"),
+        (lambda r: r["agent"].update(p95_target_s=-600), "agent.p95_target_s"),
+        (lambda r: r["agent"].update(p95_target_s="ten minutes"), "agent.p95_target_s"),
+        (lambda r: r["agent"].update(p95_target_s=True), "agent.p95_target_s"),
         (lambda r: r["fleet"][0].update(initial_battery_frac=1.5), "fleet[0].initial_battery_frac"),
         (
             lambda r: r["inbound"].update(waves=[{"at_h": 1, "minutes": 0, "cartons": 5}]),

@@ -37,9 +37,9 @@ def _quanta(tmp_path, monkeypatch, **overrides) -> set[float]:
     seen = set()
     keeps = ElunaAgent.keeps_service
 
-    def spy(r, r0, releases=False, stow_quantum_units=0.0):
+    def spy(r, r0, releases=False, stow_quantum_units=0.0, **kw):  # kw: the p95 target's ceiling
         seen.add(stow_quantum_units)
-        return keeps(r, r0, releases=releases, stow_quantum_units=stow_quantum_units)
+        return keeps(r, r0, releases=releases, stow_quantum_units=stow_quantum_units, **kw)
 
     monkeypatch.setattr(ElunaAgent, "keeps_service", staticmethod(spy))
     opts = RunOptions(

@@ -210,6 +210,7 @@ class FloorManager:
             self.agent.model_charging_hold = spec.model_charging_hold
             self.agent.lines_per_order = mean_lines_per_order(scene)
             self.agent.shift_end = spec.shift_end
+            self.agent.p95_target_s = spec.p95_target_s
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

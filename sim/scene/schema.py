@@ -537,6 +537,21 @@ class Agent(Strict):
     # u/h against (b) -1.3% -> -0.2%, p95 against (b) +20.6% -> +10.6%, open work against (b)
     # +124% -> +9%; the other six the same runs (docs/eluna_s15_mbattery15.md).
     model_charging_hold: bool = True
+    # A stated service promise (seconds of order-cycle p95, e.g. 600: orders ship within ten
+    # minutes at the 95th percentile): a plan whose lookahead p95 stays under 0.9 of it on both
+    # sampled futures passes the p95 guard even when it is above doing nothing's, so the agent may
+    # trade the service it has won below the promise for labour (controller/eluna/agent.py
+    # `keeps_service`). Absent by default: the guard protects doing nothing's p95 alone
+    # (docs/eluna_s15_sla15.md).
+    p95_target_s: PosFloat | None = None
+
+    @field_validator("p95_target_s", mode="before")
+    @classmethod
+    def _target_is_seconds(cls, v):
+        # TOML `true` would pass as 1.0 s in lax mode: a switch is not a target
+        if isinstance(v, bool):
+            raise ValueError(f"is a number of seconds (e.g. 600) or absent, not {str(v).lower()}")
+        return v
 
     @field_validator("lookahead", mode="before")
     @classmethod
