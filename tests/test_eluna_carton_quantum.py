@@ -3,12 +3,9 @@ carton finished just after the horizon is not a loss of units the guard should r
 
 from __future__ import annotations
 
-from pathlib import Path
+from eluna_short_run import run_misstaffed_briefly
 
 from fctwin.controller.eluna import ElunaAgent
-from fctwin.sim.run import RunOptions, run_fc
-
-SCENES = Path(__file__).resolve().parents[1] / "scenes"
 
 # doing nothing over a 30-minute horizon of the mis-staffed floor (seed 15, 09:00)
 NOTHING = {
@@ -42,18 +39,7 @@ def _quanta(tmp_path, monkeypatch, **overrides) -> set[float]:
         return keeps(r, r0, releases=releases, stow_quantum_units=stow_quantum_units, **kw)
 
     monkeypatch.setattr(ElunaAgent, "keeps_service", staticmethod(spy))
-    opts = RunOptions(
-        hours=0.2,
-        seed=11,
-        link="local",
-        world=False,
-        runs_dir=tmp_path,
-        record_poses=False,
-        agent="auto",
-        overrides={"agent.horizon_min": 10, "agent.period_min": 10, **overrides},
-        cpu="off",
-    )
-    run_fc(SCENES / "eluna_misstaffed.toml", opts)
+    run_misstaffed_briefly(tmp_path, **overrides)
     monkeypatch.undo()
     return seen
 

@@ -3,12 +3,9 @@ p95_open_orders`): a plan that clears an old backlog may not look worse than lea
 
 from __future__ import annotations
 
-from pathlib import Path
+from eluna_short_run import run_misstaffed_briefly
 
 from fctwin.sim.eluna.lookahead import cycle_p95_s
-from fctwin.sim.run import RunOptions, run_fc
-
-SCENES = Path(__file__).resolve().parents[1] / "scenes"
 
 
 def test_clearing_an_old_backlog_never_raises_the_p95_that_counts_open_orders():
@@ -50,18 +47,7 @@ def _first_lookahead(tmp_path, monkeypatch, **overrides):
             del la.evaluate
 
     monkeypatch.setattr(ElunaAgent, "_decide", spy)
-    opts = RunOptions(
-        hours=0.2,
-        seed=11,
-        link="local",
-        world=False,
-        runs_dir=tmp_path,
-        record_poses=False,
-        agent="auto",
-        overrides={"agent.horizon_min": 10, "agent.period_min": 10, **overrides},
-        cpu="off",
-    )
-    run_fc(SCENES / "eluna_misstaffed.toml", opts)
+    run_misstaffed_briefly(tmp_path, **overrides)
     monkeypatch.undo()  # the next run spies on the agent's own `_decide`, not on this spy
     assert got
     return got[0]

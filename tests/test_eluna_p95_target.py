@@ -3,15 +3,12 @@ won below the site's promise, not only keep doing nothing's (docs/eluna_s15_sla1
 
 from __future__ import annotations
 
-from pathlib import Path
+from eluna_short_run import run_misstaffed_briefly
 
 from fctwin.controller.eluna import ElunaAgent
 from fctwin.controller.eluna.actions import Levers, MoveAssociates
 from fctwin.controller.eluna.agent import P95_TARGET_MARGIN
 from fctwin.controller.eluna.labour import LabourBoard, LabourConfig
-from fctwin.sim.run import RunOptions, run_fc
-
-SCENES = Path(__file__).resolve().parents[1] / "scenes"
 
 # doing nothing over 30 minutes of the mis-staffed floor, and a lent picker's way back to stow
 # (seed 11, 08:40: refused at p95 +49 s, docs/eluna_s14_release14.md)
@@ -98,18 +95,7 @@ def _ceilings(tmp_path, monkeypatch, **overrides) -> set:
         return keeps(r, r0, releases, stow_quantum_units, p95_ceiling_s)
 
     monkeypatch.setattr(ElunaAgent, "keeps_service", staticmethod(spy))
-    opts = RunOptions(
-        hours=0.2,
-        seed=11,
-        link="local",
-        world=False,
-        runs_dir=tmp_path,
-        record_poses=False,
-        agent="auto",
-        overrides={"agent.horizon_min": 10, "agent.period_min": 10, **overrides},
-        cpu="off",
-    )
-    run_fc(SCENES / "eluna_misstaffed.toml", opts)
+    run_misstaffed_briefly(tmp_path, **overrides)
     monkeypatch.undo()
     return seen
 
