@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fctwin.sim.cli.overrides import assignment
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = (
     "eluna_balanced",
@@ -409,7 +411,7 @@ def main(argv=None) -> int:
         nargs="*",
         default=None,
         metavar="ATTR=JSON",
-        type=lambda s: (s.split("=", 1)[0], json.loads(s.split("=", 1)[1])),
+        type=assignment,  # the CLI's FIELD=VALUE parser: a bad item is a usage error, not a traceback
         help="--replay-forecast: forecaster options set on every replayed run's forecaster, e.g. "
         "fleet_units_curve=true (docs/eluna_s15_fcast15.md)",
     )

@@ -130,7 +130,23 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=Path, default=None, help="run stores to split the end gap by kind")
     p.add_argument("--seeds", nargs="*", type=int, default=None, help="with --runs: these seeds only")
     args = p.parse_args(argv)
-    rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
+    try:
+        text = args.rows.read_text()
+    except OSError as exc:
+        print(f"eluna_backlog: cannot read the rows file {args.rows}: {exc.strerror}", file=sys.stderr)
+        return 2
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            print(f"eluna_backlog: {args.rows}:{n}: not a JSON row ({exc.msg})", file=sys.stderr)
+            return 2
+    if args.runs is not None and not args.runs.is_dir():
+        print(f"eluna_backlog: --runs {args.runs} is not a directory of run stores", file=sys.stderr)
+        return 2
     for sc in args.scenes:
         lines, s = scene_table(rows, sc)
         if not s["seeds"]:

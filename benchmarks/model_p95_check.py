@@ -157,6 +157,9 @@ def main(argv=None) -> int:
     ap.add_argument("--runs-dir", type=Path, default=Path("/tmp/model_p95_runs"))
     ap.add_argument("--analyse-only", action="store_true")
     args = ap.parse_args(argv)
+    if args.analyse_only and not args.out.is_file():
+        print(f"--analyse-only: no rows file {args.out} (run without --analyse-only first)", file=sys.stderr)
+        return 2
     if not args.analyse_only:
         for scene in args.scenes:
             for seed in args.seeds:

@@ -41,3 +41,16 @@ def test_the_shift_leads_extra_labour_is_priced_at_what_it_bought():
     assert "| 20 |" in lines[1] and "| -8 |" in lines[2], lines
     # the spread of the relative differences sets the seeds a 1% test needs
     assert backlog.seeds_to_resolve([10.0, -10.0]) == pytest.approx((1.96 * 14.142135623730951) ** 2)
+
+
+def test_a_missing_or_torn_rows_file_is_a_clear_error(tmp_path, capsys):
+    assert backlog.main([str(tmp_path / "none.jsonl")]) == 2
+    assert "cannot read the rows file" in capsys.readouterr().err
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text('{"scene": "eluna_outage"}\n{"scene": "elu\n')
+    assert backlog.main([str(torn)]) == 2
+    assert "torn.jsonl:2: not a JSON row" in capsys.readouterr().err
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"scene": "eluna_outage"}\n')
+    assert backlog.main([str(good), "--runs", str(tmp_path / "no_runs")]) == 2
+    assert "not a directory of run stores" in capsys.readouterr().err

@@ -123,6 +123,19 @@ def test_a_bad_scene_name_is_a_clear_error(tmp_path, capsys):
     assert "no_such_scene" in capsys.readouterr().err
 
 
+def test_a_bad_forecaster_option_is_a_clear_error(tmp_path, capsys):
+    # not FIELD=VALUE: a usage error from the parser, not a traceback
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--replay-forecast", str(tmp_path), "--forecast-opt", "fleet_units_curve"])
+    assert e.value.code == 2
+    assert "expected FIELD=VALUE" in capsys.readouterr().err
+    # a name the forecaster does not have
+    _fake_store(tmp_path / "runs" / "a", "eluna_balanced", 11, "off")
+    argv = ["--replay-forecast", str(tmp_path / "runs"), "--scenes", "eluna_balanced", "--seeds", "1"]
+    with pytest.raises(SystemExit, match="no option 'nosuch'"):
+        bench.main([*argv, "--seed0", "11", "--forecast-opt", "nosuch=true"])
+
+
 def _fake_store(path: Path, scene: str, seed: int, mode: str, minutes: int = 100) -> None:
     """A run store with the two tables the replay reads: the summary and a digest per minute (a
     noisy steady pick floor)."""

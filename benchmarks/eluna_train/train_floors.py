@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fctwin.sim.cli.overrides import assignment
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 FLOORS = sorted(p.stem for p in HERE.glob("train_*.toml"))
@@ -62,6 +64,12 @@ def replay(args) -> int:
     from fctwin.sim.scene import load_scene
 
     opts = dict(args.opt or [])
+    if not args.runs_dir.is_dir():
+        print(
+            f"replay: --runs-dir {args.runs_dir} is not a directory (run `train_floors.py run` first)",
+            file=sys.stderr,
+        )
+        return 2
     per: dict[str, list[dict]] = {}
     for done in sorted(args.runs_dir.glob("*/done")):
         db_path = Path(done.read_text())
@@ -75,11 +83,17 @@ def replay(args) -> int:
         db.close()
         fc = forecaster_for(load_scene(scene_path(scene)))
         for k, v in opts.items():
+            if not hasattr(fc, k):
+                print(f"replay: --opt {k}: the forecaster has no such option", file=sys.stderr)
+                return 2
             setattr(fc, k, v)
         for dg in digests:
             fc.observe(dg)
         sk = fc.skill(from_minute=60, pooled=True)
         per.setdefault(scene, []).append(sk)
+    if not per:
+        print(f"replay: no finished training-floor run under {args.runs_dir}", file=sys.stderr)
+        return 2
     cols = [("open_lines", h) for h in (15, 30, 60)] + [("queue", h) for h in (15, 30, 60)]
     cols += [("cycle", h) for h in (15, 30, 60)]
     print("scene (runs) | " + " ".join(f"{t[:4]}{h}" for t, h in cols))
@@ -103,9 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--floors", nargs="*", default=None)
     ap.add_argument("--seeds", nargs="*", type=int, default=[101, 102])
     ap.add_argument("--mode", default="off")
-    ap.add_argument(
-        "--opt", nargs="*", type=lambda s: (s.split("=", 1)[0], json.loads(s.split("=", 1)[1])), default=None
-    )
+    ap.add_argument("--opt", nargs="*", type=assignment, default=None, metavar="ATTR=VALUE")
     args = ap.parse_args(argv)
     if args.cmd == "run":
         args.floors = args.floors or ["eluna_balanced", *FLOORS]
