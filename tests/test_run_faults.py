@@ -14,6 +14,7 @@ the run store (no sleeps tuned to this machine's speed).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -22,6 +23,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,8 +34,21 @@ from fctwin.sim.run import RunOptions, run_fc
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _link_tmp(tmp_path: Path) -> Path:
+    """The run's TMPDIR: short and outside pytest's tmp_path, because the link's socket lives in it
+    and a Unix socket path holds at most 107 bytes (pytest's own folders grew past that on a machine
+    with a hundred pytest sessions behind it: pytest-of-root/pytest-100/popen-gw1/...)."""
+    return Path(tempfile.gettempdir()) / ("fct-" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:10])
+
+
+@pytest.fixture(autouse=True)
+def _link_tmp_removed(tmp_path):
+    yield
+    shutil.rmtree(_link_tmp(tmp_path), ignore_errors=True)
+
+
 def _env(tmp_path: Path) -> dict:
-    tmpdir = tmp_path / "tmp"
+    tmpdir = _link_tmp(tmp_path)
     tmpdir.mkdir(exist_ok=True)
     # The link's private folder (socket, spec) goes under TMPDIR: the test can see it is removed.
     return {**os.environ, "TMPDIR": str(tmpdir), "COLUMNS": "100"}
@@ -112,7 +127,7 @@ def _last_line(stderr: str) -> str:
 
 
 def _no_link_leftovers(tmp_path: Path) -> None:
-    left = list((tmp_path / "tmp").glob("fctwin-link-*"))
+    left = list(_link_tmp(tmp_path).glob("fctwin-link-*"))
     assert not left, left
 
 
