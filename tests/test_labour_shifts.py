@@ -306,3 +306,33 @@ def test_a_short_three_shift_run_reports_each_shift_and_marks_the_handover(tmp_p
     # (stamped with the dispatcher's tick, the one before the board's step past 0.5 h)
     assert [(r[1], r[2], r[3]) for r in rows] == [("swing", 1, 7)]
     assert rows[0][0] == pytest.approx(1800.0, abs=2.0)
+
+
+@pytest.mark.parametrize(
+    ("setting", "path"),
+    [
+        ("labour.shifts[0].start_h=-1", "labour.shifts[0].start_h"),
+        ("labour.shifts[0].end_h=nan", "labour.shifts[0].end_h"),
+        ("labour.shifts[1].end_h=1e999", "labour.shifts[1].end_h"),
+        ("labour.shifts[1].start_h=late", "labour.shifts[1].start_h"),
+        ("labour.shifts[1].start_h=7", "labour.shifts[1].start_h"),
+        ("labour.shifts=[]", "labour.shift_cycle_h"),
+        ("labour.shifts=nope", "labour.shifts"),
+        ("labour.shifts[5].start_h=1", "labour.shifts[5].start_h"),
+        ("labour.shifts[0].name=", "labour.shifts[0].name"),
+    ],
+)
+def test_hostile_shift_settings_on_the_cli_exit_2_with_the_field_path(setting, path):
+    import contextlib
+    import io
+
+    from fctwin.sim.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            rc = main(["validate", str(SCENES / "eluna_three_shifts.toml"), "--set", setting])
+        except SystemExit as exc:
+            rc = exc.code
+    assert rc == 2
+    assert f"{path}:" in err.getvalue() and "Traceback" not in err.getvalue()
