@@ -298,6 +298,8 @@ def test_a_short_three_shift_run_reports_each_shift_and_marks_the_handover(tmp_p
     assert [s["shift"] for s in shifts] == ["day", "swing"]
     assert shifts[0]["labour_h"] == pytest.approx(0.5 * 8)  # eight people, nobody moved (off)
     assert shifts[1]["labour_h"] == pytest.approx(0.25 * 7, abs=0.01)  # (to the run's last tick)
+    # each shift's own units (counted at the handover), adding up to the run's
+    assert all(s["units"] > 0 for s in shifts)
     assert sum(s["units"] for s in shifts) == res.kpis["units_picked"] + res.kpis["units_stowed"]
     assert res.kpis["eluna"]["labour_h"] == pytest.approx(sum(s["labour_h"] for s in shifts))
     db = sqlite3.connect(res.db_path)
@@ -336,3 +338,44 @@ def test_hostile_shift_settings_on_the_cli_exit_2_with_the_field_path(setting, p
             rc = exc.code
     assert rc == 2
     assert f"{path}:" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+# ------------------------------------------------------------------ without shifts: the runs of before
+
+# Event logs of no-shift Eluna runs taken on main before the shift plan (5b33513): eluna_outage
+# 1.5 h seed 11 (a labour board with an outage and a floater; the shift lead and the agent act).
+# The pinned hashes of tests/test_event_log_hashes.py have no labour board; these do, in all three
+# arms whose committed rows the benchmark reuses.
+NO_SHIFT_LOGS = {
+    "off": ("fa35ff9b49f14dd4", 7939),
+    "reactive": ("2d33cac910a5543c", 7993),
+    "auto": ("987203a3e8b356e4", 7940),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", sorted(NO_SHIFT_LOGS))
+def test_runs_without_shifts_keep_their_event_logs(mode, tmp_path):
+    import hashlib
+    import sqlite3
+
+    opts = RunOptions(
+        hours=1.5,
+        seed=11,
+        link="local",
+        world=False,
+        runs_dir=tmp_path,
+        record_poses=False,
+        agent=mode,
+        cpu="off",
+    )
+    res = run_fc(SCENES / "eluna_outage.toml", opts)
+    db = sqlite3.connect(res.db_path)
+    digest = hashlib.sha256()
+    n = 0
+    for row in db.execute("SELECT t_s, kind, subject, a, b, c FROM events ORDER BY id"):
+        digest.update(repr(row).encode())
+        n += 1
+    db.close()
+    assert (digest.hexdigest()[:16], n) == NO_SHIFT_LOGS[mode]
+    assert "shifts" not in res.kpis["eluna"]
