@@ -17,6 +17,10 @@ outages close a station for a while (its people go to the pool, and walk back wh
 if they are still on call: the plan holds, for every arm alike). The board also counts paid
 labour: associates at stations or walking between them (people in the pool, on break or sent home
 are not counted; report units per hour beside units per labour hour).
+
+With a shift plan (``[[labour.shifts]]``, `fctwin.controller.eluna.shifts`) the board hands the
+floor over at each shift's end (`LabourBoard._handover`): the outgoing crew is paid to its end
+wherever it is, the incoming takes the stations per its plan, and the paid time is kept per shift.
 """
 
 from __future__ import annotations
