@@ -9,6 +9,8 @@ calls `set_station_staff` when the people actually arrive.
 - `set_station_staff`: how many associates work a person-worked station (a `Staff` command to the
   station; 0 closes it: no new orders or cartons go there, and its work not yet on a trip moves
   to the open stations).
+- `note_handover`: a shift of the labour plan takes over the floor (a record in the event log only;
+  the board tells the stations their new crews through `set_station_staff`).
 - `set_drive_split`: the most drive units on stow trips at once (None: no cap).
 - `set_charge_threshold`: idle units below this charge go to a free pad (opportunity charging).
 - `set_order_release`: the rate orders leave the backlog for the pick stations, and weights steering
@@ -58,6 +60,10 @@ class LeverEntryPoints:
         self.log.append((self.t_s, "staff", station_id, int(associates), 0, round(float(speed_factor), 4)))
         if was_open and associates == 0:
             self._move_work_from(idx)
+
+    def note_handover(self, shift: str, shift_no: int, pool: int) -> None:
+        """Shift ``shift`` (the run's ``shift_no``-th, ``pool`` associates) takes over the floor now."""
+        self.log.append((self.t_s, "handover", str(shift), int(shift_no), int(pool), 0))
 
     def set_drive_split(self, stow_unit_cap: int | None) -> None:
         """At most ``stow_unit_cap`` drive units on stow trips at once (None: no cap)."""

@@ -322,6 +322,7 @@ class ElunaAgent:
         # only as far ahead as the shift lasts: scene ``[agent] shift_end``. Off by default
         # (docs/eluna_s15_backlog15.md)
         self.shift_end = False
+        self._shift_no = 0  # the labour board's shift this agent's moves belong to (`_new_shift`)
         self._open_weight = OPEN_WORK_WEIGHT  # the open-work weight of the decision being made
         self._at_end = False  # whether the decision being made is judged to the shift's end
 
@@ -329,11 +330,41 @@ class ElunaAgent:
     def speed(self) -> Callable[[int], float]:
         return self.levers.board.config.rate.speed
 
+    @property
+    def shift_end_s(self) -> float:
+        """The end of the shift on the floor, in run seconds: the labour board's current shift's
+        (``[[labour.shifts]]``), or the run's end if sooner; without a shift plan the run is the
+        shift. Every use reads this end, for the same reason: what is decided now lasts until then
+        and no longer (the next shift starts from its plan, `fctwin.controller.eluna.shifts`): the
+        labour price of a person called in (paid until the handover), the plan's peak still to come
+        (`_planned_peak`: a release lasts the shift), and with ``shift_end`` the last horizon, the
+        lend checks' horizons and the charging wave's cap."""
+        board = getattr(self.levers, "board", None)
+        return min(self._run_end_s, getattr(board, "shift_end_s", math.inf))
+
+    @shift_end_s.setter
+    def shift_end_s(self, end_s: float) -> None:
+        self._run_end_s = float(end_s)
+
+    def _new_shift(self, shift_no: int) -> None:
+        """A handover: the people this agent lent, parked or crossed between kinds went home with
+        their shift, and the new crew starts from its plan; forget them (and the stations' starved
+        streaks, which were the old crew's)."""
+        self._shift_no = shift_no
+        self.lent.clear()
+        self.parked.clear()
+        self._crossed.clear()
+        self._starved.clear()
+        self._idle, self._recall, self._return, self._return_needed = [], [], [], []
+
     # ------------------------------------------------------------------ each minute
 
     def on_minute(self, dg: dict, open_work: tuple[int, int]) -> list[Recommendation]:
         """Take the minute's digest; returns the recommendations made now (applied in auto mode)."""
         self._t_s = dg["t_s"]
+        shift_no = getattr(getattr(self.levers, "board", None), "shift_no", 0)
+        if shift_no != self._shift_no:
+            self._new_shift(shift_no)
         self._cum["units_picked"] += dg["units_picked"]
         self._cum["units_stowed"] += dg["units_stowed"]
         self._observe_rates(dg)

@@ -17,11 +17,18 @@ outages close a station for a while (its people go to the pool, and walk back wh
 if they are still on call: the plan holds, for every arm alike). The board also counts paid
 labour: associates at stations or walking between them (people in the pool, on break or sent home
 are not counted; report units per hour beside units per labour hour).
+
+With a shift plan (``[[labour.shifts]]``, `fctwin.controller.eluna.shifts`) the board hands the
+floor over at each shift's end (`LabourBoard._handover`): the outgoing crew is paid to its end
+wherever it is, the incoming takes the stations per its plan, and the paid time is kept per shift.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from fctwin.controller.eluna.shifts import ShiftCalendar, ShiftSpan
 
 POOL = "pool"  # the floater pool: people on shift not assigned to a station
 
@@ -64,15 +71,19 @@ class LabourConfig:
     rate: RateModel = field(default_factory=RateModel)
     breaks: tuple[BreakPlan, ...] = ()
     outages: tuple[Outage, ...] = ()
+    # the shift plan (`fctwin.controller.eluna.shifts`); None: one crew all run (``staffing`` and
+    # ``pool`` above), otherwise they are the first shift's
+    shifts: ShiftCalendar | None = None
 
     @property
     def default(self) -> bool:
-        """One associate per station, nobody floating, no breaks or outages: the plain scene."""
+        """One associate per station, nobody floating, no breaks, outages or shifts: the plain scene."""
         return (
             all(n == 1 for n in self.staffing.values())
             and self.pool == len(self.staffing)
             and not self.breaks
             and not self.outages
+            and self.shifts is None
         )
 
 
@@ -104,6 +115,76 @@ class LabourBoard:
         self.paid_s = 0.0  # associate-seconds at stations or walking
         self._t_s = 0.0
         self.applied: dict[str, int] = {}  # what the dispatcher was last told
+        # the shift on the floor (None: one crew all run) and the paid time of those that ended
+        self.shift: ShiftSpan | None = config.shifts.at(0.0) if config.shifts is not None else None
+        self.shift_log: list[dict] = []
+        self._shift_paid0_s = 0.0
+
+    # ------------------------------------------------------------------ the shift plan
+
+    @property
+    def shift_no(self) -> int:
+        """Which shift of the run is on the floor (0 without a shift plan: the run is one shift)."""
+        return self.shift.no if self.shift is not None else 0
+
+    @property
+    def shift_end_s(self) -> float:
+        """When the shift on the floor ends, in run seconds (inf without a shift plan)."""
+        return self.shift.end_s if self.shift is not None else math.inf
+
+    @property
+    def plan_staffing(self) -> dict[str, int]:
+        """The staffing the plan gives each station now: the current shift's."""
+        return dict(self.shift.plan.staffing) if self.shift is not None else dict(self.config.staffing)
+
+    def shift_rows(self, t_s: float) -> list[dict]:
+        """The paid hours of every shift so far, the one on the floor counted to ``t_s``."""
+        rows = list(self.shift_log)
+        if self.shift is not None:
+            rows.append(self._shift_row(min(t_s, self.shift.end_s), self.paid_s))
+        return rows
+
+    def _shift_row(self, end_s: float, paid_s: float) -> dict:
+        sh = self.shift
+        return {
+            "no": sh.no,
+            "shift": sh.plan.name,
+            "start_h": round(sh.start_s / 3600.0, 4),
+            "end_h": round(end_s / 3600.0, 4),
+            "labour_h": round((paid_s - self._shift_paid0_s) / 3600.0, 4),
+        }
+
+    def _handover(self, t_s: float, d) -> None:
+        """The shift on the floor ends at ``t_s`` and the next takes over (`fctwin.controller.eluna.shifts`:
+        the outgoing crew stops being paid wherever it is; the incoming one takes the stations per its
+        plan, a closed station opening after ``open_s``; a station down stays down)."""
+        self.shift_log.append(self._shift_row(t_s, self.paid_s))
+        self._shift_paid0_s = self.paid_s
+        before = dict(self.staffed)
+        self.shift = nxt = self.config.shifts.at(t_s)
+        # everyone of the outgoing shift goes home: walking, lent, on break, parked in the pool
+        self.moving.clear()
+        self.on_break.clear()
+        self._sent_off.clear()
+        plan = nxt.plan.staffing
+        self.floaters = nxt.plan.pool - sum(plan.values())
+        for sid in self.staffed:
+            n = plan.get(sid, 0)
+            if sid in self.down_until:  # stays down; its people wait in the pool for the repair
+                self.staffed[sid] = 0
+                self.floaters += n
+                if n:
+                    self._sent_off[sid] = n
+            elif n > 0 and before[sid] == 0:  # a closed station opens: set-up, paid
+                self.staffed[sid] = 0
+                self.moving.append(Move(t_s + self.config.open_s, sid, n, "handover"))
+            else:
+                self.staffed[sid] = n
+            self._tell(d, sid, self.staffed[sid])
+        self.moving.sort(key=lambda m: m.due_s)
+        note = getattr(d, "note_handover", None)
+        if note is not None:
+            note(nxt.plan.name, nxt.no, nxt.plan.pool)
 
     # ------------------------------------------------------------------ the clock
 
@@ -116,7 +197,13 @@ class LabourBoard:
                 self.applied[sid] = 1
 
     def advance(self, t_s: float, d) -> None:
-        """Bring the floor to time ``t_s``: arrivals, breaks, outages; count paid time."""
+        """Bring the floor to time ``t_s``: handovers, arrivals, breaks, outages; count paid time."""
+        # a shift's end inside this step: its crew is paid to the end, the next crew from there
+        while self.shift is not None and self.shift.end_s <= t_s:
+            end_s = max(self._t_s, self.shift.end_s)
+            self.paid_s += (end_s - self._t_s) * self.paid_now()
+            self._t_s = end_s
+            self._handover(end_s, d)
         self.paid_s += (t_s - self._t_s) * self.paid_now()
         self._t_s = t_s
         if self.moving and self.moving[0].due_s <= t_s or self.on_break and self.on_break[0].due_s <= t_s:
@@ -225,10 +312,13 @@ class LabourBoard:
         return self.staffed.get(sid, 0) + sum(m.n for m in self.moving if m.station == sid)
 
     def snapshot(self) -> dict:
-        return {
+        out = {
             "staffed": dict(self.staffed),
             "floaters": self.floaters,
             "moving": sum(m.n for m in self.moving),
             "on_break": sum(m.n for m in self.on_break),
             "down": sorted(self.down_until),
         }
+        if self.shift is not None:  # (a run without a shift plan keeps the digest it had)
+            out["shift"] = {"name": self.shift.plan.name, "no": self.shift.no}
+        return out

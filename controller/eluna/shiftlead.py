@@ -32,6 +32,10 @@ Hence one threshold pair per kind. The rules, in order:
 RAWSim-O's `BacklogThresholdStationManager` (activate on backlog, deactivate on low load, minimum
 time between switches) is the model; the minimum time here is two checks and the walking delay.
 The thresholds are frozen in `FROZEN` (how they were chosen: the comment above it).
+
+Across a handover of the scene's shift plan (`fctwin.controller.eluna.shifts`) the lead starts
+afresh: "the plan" is the new shift's staffing, the streaks of consecutive checks restart (the
+moves of the old shift went home with its people).
 """
 
 from __future__ import annotations
@@ -85,15 +89,25 @@ class ShiftLead:
         self.hot: dict[str, int] = {}
         self.cool: dict[str, int] = {}
         self.charge_raised = False
-        self.plan: dict[str, int] | None = None
+        self.plan: dict[str, int] | None = None  # the current shift's staffing (the board's plan)
+        self._shift_no = 0
         self.arriving: dict[str, float] = {}  # lines (pick) or cartons (stow) per minute
 
     def decide(self, dg: dict, levers) -> list[Action]:
         """This check's actions (feasible when returned; the caller applies them in order)."""
         r = self.rules
         board = levers.board
-        if self.plan is None:
-            self.plan = dict(board.config.staffing)
+        shift_no = getattr(board, "shift_no", 0)
+        if self.plan is None or shift_no != self._shift_no:
+            # the run's start or a handover: the new crew's plan is the one to go back to, and the
+            # old crew's hot and cool streaks went home with it (its charging threshold stays: the
+            # fleet did not change shift)
+            self.plan = (
+                board.plan_staffing if hasattr(board, "plan_staffing") else dict(board.config.staffing)
+            )
+            self._shift_no = shift_no
+            self.hot.clear()
+            self.cool.clear()
         # the work arriving per minute, as the board at the floor shows it (30-minute average)
         for k, key in (("pick", "lines_arrived"), ("stow", "cartons_arrived")):
             x = float(dg.get(key) or 0.0)

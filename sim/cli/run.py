@@ -221,6 +221,11 @@ def print_eluna(result, *, limit: int = 12) -> None:
         f"({el.get('labour_h')} labour h), {el.get('units_per_h')} units/h; "
         f"forecast skill at 30 min (open lines): {skill}"
     )
+    for sh in el.get("shifts") or ():  # the scene's shift plan: each shift's own figures
+        print(
+            f"  shift {sh['shift']} ({sh['start_h']:g}-{sh['end_h']:g} h): {sh['labour_h']} labour h,"
+            f" {sh['units']} units, {sh['units_per_labour_h']} units per labour hour"
+        )
     db = sqlite3.connect(result.db_path)
     rows = db.execute("SELECT text, applied FROM recommendations ORDER BY id").fetchall()
     db.close()

@@ -34,6 +34,7 @@ from fctwin.controller.eluna import (
     ShiftLead,
     open_work_units,
 )
+from fctwin.controller.eluna.shifts import ShiftCalendar, ShiftPlan
 from fctwin.sim.demand import hourly_profile
 
 MODES = ("off", "advise", "auto", "reactive")
@@ -45,17 +46,36 @@ def labour_config(scene) -> LabourConfig:
     lab = scene.spec.labour
     human = person_worked(scene.stations, lab)  # human stations (and Sequoia decant ports)
     staffing = {s.station_id: int(lab.staffing.get(s.station_id, 1)) for s in human}
+    pool = lab.pool if lab.pool is not None else sum(staffing.values())
+    calendar = shift_calendar(lab, [s.station_id for s in human])
+    if calendar is not None:  # the board starts with the first shift's crew
+        first = calendar.at(0.0).plan
+        staffing, pool = dict(first.staffing), first.pool
     return LabourConfig(
         staffing=staffing,
         kinds={s.station_id: s.kind for s in human},
-        pool=lab.pool if lab.pool is not None else sum(staffing.values()),
+        pool=pool,
         walk_s=lab.walk_s,
         open_s=lab.open_s,
         max_per_station=lab.max_per_station,
         rate=RateModel(coupling=lab.rate_model.coupling),
         breaks=tuple(BreakPlan(b.at_h * 3600.0, b.minutes * 60.0, b.associates) for b in lab.breaks),
         outages=tuple(Outage(o.station, o.at_h * 3600.0, o.minutes * 60.0) for o in lab.outages),
+        shifts=calendar,
     )
+
+
+def shift_calendar(lab, stations: list[str]) -> ShiftCalendar | None:
+    """The scene's ``[[labour.shifts]]`` as a calendar (None without shifts: one crew all run)."""
+    if not lab.shifts:
+        return None
+    plans = []
+    for sh in lab.shifts:
+        staffing = {sid: int(sh.staffing.get(sid, 1)) for sid in stations}
+        pool = sh.pool if sh.pool is not None else sum(staffing.values())
+        plans.append(ShiftPlan(sh.name, sh.start_h * 3600.0, sh.end_h * 3600.0, staffing, pool))
+    cycle_s = lab.shift_cycle_h * 3600.0 if lab.shift_cycle_h is not None else None
+    return ShiftCalendar(tuple(plans), stations, cycle_s)
 
 
 def units_per_line(scene) -> float:
@@ -230,6 +250,8 @@ class FloorManager:
                 plan_charge_frac=scene.spec.dispatch.opportunity_charge_frac,
             )
         self.recommendations: list[dict] = []
+        # units picked + stowed when each shift took over (the shift plan's per-shift figures)
+        self._shift_units: list[int] = [0]
 
     @classmethod
     def build(cls, loop, *, mode: str | None, host=None, lookahead_ok: bool = False) -> FloorManager:
@@ -249,6 +271,8 @@ class FloorManager:
     def on_tick(self, t_s: float) -> None:
         if self.board is not None:
             self.board.advance(t_s, self.loop.dispatcher)
+            while len(self._shift_units) <= len(self.board.shift_log):  # a handover: the units so far
+                self._shift_units.append(_units_done(self.loop.dispatcher))
         self.digests.sample(t_s)  # congestion per floor area (reads only)
 
     def on_minute(self, minute: int, t_s: float) -> list[dict]:
@@ -267,7 +291,7 @@ class FloorManager:
         dg["dock_expected_per_h"] = loop.scene.spec.inbound.cartons_per_h
         # the busiest hour of the dock schedule still to come in the shift: a release lasts the rest
         # of the shift, so the agent checks it against the busiest known hour (docs/eluna.md)
-        dg["dock_peak_h"] = dock_peak_hour(self.dock_schedule, t_s, loop.scene.spec.run_hours * 3600.0)
+        dg["dock_peak_h"] = dock_peak_hour(self.dock_schedule, t_s, self.shift_end_s())
         made: list[dict] = []
         if self.agent is not None:
             recs = self.agent.on_minute(dg, open_work_units(d))
@@ -302,6 +326,33 @@ class FloorManager:
         self.wall_s += time.perf_counter() - w0
         return made
 
+    def shift_end_s(self) -> float:
+        """The end of the shift on the floor: the run's end, or the current shift's if sooner."""
+        run_end_s = self.loop.scene.spec.run_hours * 3600.0
+        return min(run_end_s, self.board.shift_end_s) if self.board is not None else run_end_s
+
+    def shift_rows(self) -> list[dict] | None:
+        """Per shift of the plan: paid labour hours, units picked + stowed and units per labour hour
+        (None without a shift plan: the run is the one shift, its KPIs say it)."""
+        board = self.board
+        if board is None or board.shift is None:
+            return None
+        run_end_s = self.loop.scene.spec.run_hours * 3600.0
+        units = self._shift_units + [_units_done(self.loop.dispatcher)]
+        rows = []
+        for k, row in enumerate(board.shift_rows(run_end_s)):
+            if k > 0 and row["start_h"] * 3600.0 >= run_end_s - 1e-6:
+                break  # a shift taking over as the run ends (its last tick) worked none of it
+            done = units[k + 1] - units[k] if k + 1 < len(units) else 0
+            rows.append(
+                {
+                    **row,
+                    "units": done,
+                    "units_per_labour_h": round(done / row["labour_h"], 3) if row["labour_h"] else None,
+                }
+            )
+        return rows
+
     def finish(self) -> dict:
         """The run's Eluna summary (goes into the run's KPIs under ``eluna``)."""
         board = self.board
@@ -315,6 +366,9 @@ class FloorManager:
             # the window event: hot at some minute within 7 minutes of t + h (docs/eluna.md)
             "hot_spots_window_after_1h": self.forecaster.hot_spot_scores(from_minute=60, window=True),
         }
+        shifts = self.shift_rows()
+        if shifts is not None:  # (a run without a shift plan keeps the summary it had)
+            out["shifts"] = shifts
         if self.agent is not None:
             out.update(self.agent.summary())
             out["actions_applied"] = sum(r.applied for r in self.agent.recommendations)
@@ -322,6 +376,10 @@ class FloorManager:
                 for r in self.agent.recommendations:
                     self.loop.store.update_recommendation(r.record())
         return out
+
+
+def _units_done(d) -> int:
+    return int(d.stats["units_picked"] + d.stats["units_stowed"])
 
 
 DOCK_AHEAD_MIN = (1, 15, 30, 60)

@@ -441,7 +441,7 @@ def _compile(spec: SceneFile, *, source: str, base_dir: Path, dispatch_checks: b
         problems.append(("dispatch.planner", problem))
     elif dispatch_checks:
         problems.extend(_policy_problems(spec.dispatch))
-    problems.extend(_labour_problems(spec.labour, stations))
+    problems.extend(_labour_problems(spec.labour, stations, spec.run_hours))
     problems.extend(_levers_problems(spec.levers, stations, grid))
     if spec.skus.mass_max_kg < spec.skus.mass_min_kg:
         problems.append(("skus.mass_max_kg", "must be >= mass_min_kg"))
@@ -588,8 +588,11 @@ def _levers_problems(levers, stations, grid) -> list[tuple[str, str]]:
     return problems
 
 
-def _labour_problems(labour, stations) -> list[tuple[str, str]]:
-    """The labour plan names person-worked stations that exist, within the per-station limit."""
+def _labour_problems(labour, stations, run_hours: float) -> list[tuple[str, str]]:
+    """The labour plan names person-worked stations that exist, within the per-station limit; its
+    shifts are sound (`fctwin.sim.scene.shifts`)."""
+    from fctwin.sim.scene.shifts import shift_problems
+
     human = [s.station_id for s in person_worked(stations, labour)]
     problems = []
     if labour.sequoia_decant and not any(s.unit == "sequoia" and s.kind == "stow" for s in stations):
@@ -609,6 +612,7 @@ def _labour_problems(labour, stations) -> list[tuple[str, str]]:
     for j, o in enumerate(labour.outages):
         if o.station not in human:
             problems.append((f"labour.outages[{j}].station", f"no person-worked station {o.station!r}"))
+    problems.extend(shift_problems(labour, human, run_hours))
     return problems
 
 

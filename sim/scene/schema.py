@@ -445,6 +445,18 @@ class OutageSpec(Strict):
     minutes: PosFloat
 
 
+class ShiftSpec(Strict):
+    """One shift of ``[[labour.shifts]]``: run hours ``start_h``..``end_h``, its staffing (stations
+    not named get one associate) and its pool (default: the staffing total). Checked against the
+    stations, the other shifts and the run by the loader (`fctwin.sim.scene.shifts`)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    start_h: Annotated[float, Field(ge=0, le=MAX_RUN_HOURS)]
+    end_h: Annotated[float, Field(gt=0, le=MAX_RUN_HOURS)]
+    staffing: dict[str, NonNegInt] = {}
+    pool: NonNegInt | None = None
+
+
 class Labour(Strict):
     """The shift plan for person-worked (human) stations: the manager's labour levers.
 
@@ -452,10 +464,17 @@ class Labour(Strict):
     one. ``pool`` is everyone on shift (default: the staffing total); the rest float, ready to be
     sent to a station. Delays: ``walk_s`` for a move (walk plus changeover), ``open_s`` more when
     the station was closed.
+
+    ``shifts`` (``[[labour.shifts]]``) replaces ``staffing`` and ``pool`` with one crew per shift
+    (give one or the other); ``shift_cycle_h`` repeats the plan (24: a daily plan), and a stretch
+    with no shift on the floor is refused unless ``allow_gaps`` (docs/eluna_s16_shifts16.md).
     """
 
     staffing: dict[str, NonNegInt] = {}
     pool: NonNegInt | None = None
+    shifts: Annotated[list[ShiftSpec], Field(max_length=1_000)] = []
+    shift_cycle_h: Annotated[float, Field(gt=0, le=MAX_RUN_HOURS)] | None = None
+    allow_gaps: bool = False
     walk_s: NonNegFloat = 120.0
     open_s: NonNegFloat = 180.0
     max_per_station: Annotated[int, Field(ge=1, le=8)] = 3
