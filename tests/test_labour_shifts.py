@@ -379,3 +379,24 @@ def test_runs_without_shifts_keep_their_event_logs(mode, tmp_path):
     db.close()
     assert (digest.hexdigest()[:16], n) == NO_SHIFT_LOGS[mode]
     assert "shifts" not in res.kpis["eluna"]
+
+
+def test_the_next_shifts_crew_is_a_staffing_change_the_forecaster_knows():
+    # 30 minutes before the handover the digest's known changes (`staff_ahead`) hold shift two's
+    # plan: A +1 and B -1 at the handover, C +1 after its set-up; beyond the hour, nothing
+    from fctwin.controller.eluna.digest import staff_ahead
+
+    b = two_shift_board()
+    d = FakeDispatcher()
+    b.start(d)
+    play(b, d, 0.5 * H)
+    assert staff_ahead(b, 0.5 * H) == [[H, "A", 1], [H, "B", -1], [H + 180.0, "C", 1]]
+    assert staff_ahead(b, 0.5 * H, horizon_s=600.0) == []
+    # a person already walking to B before the handover is counted: B goes from two to none
+    b.move(0.5 * H, POOL, "B", 1, d)
+    assert [r for r in staff_ahead(b, 0.5 * H) if r[1] == "B"] == [[0.5 * H + 120.0, "B", 1], [H, "B", -2]]
+    # a station down through the handover stays at nobody: no change for it then
+    down = two_shift_board(outages=[Outage("C", 0.4 * H, 3600.0)])
+    down.start(d)
+    play(down, d, 0.5 * H)
+    assert [r for r in staff_ahead(down, 0.5 * H) if r[1] == "C"] == []

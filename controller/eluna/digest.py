@@ -311,5 +311,29 @@ def staff_ahead(board, t_s: float, horizon_s: float = 3600.0) -> list[list]:
             rows.append([float(b.at_s), sid, -1])
             if b.at_s + b.duration_s <= end:
                 rows.append([float(b.at_s + b.duration_s), sid, 1])
+    rows.extend(_handover_ahead(board, rows, end))
     rows.sort(key=lambda r: (r[0], r[1]))
     return rows
+
+
+def _handover_ahead(board, rows: list[list], end_s: float) -> list[list]:
+    """The next shift's crew (``[[labour.shifts]]``), when its handover lies within the horizon: each
+    station goes to the next shift's plan then (a station opening from nobody after ``open_s``; a
+    station down then stays at nobody), so its change is the plan less what the station will hold
+    by then (staffed now plus the changes already in ``rows`` before the handover). Without it the
+    forecaster carries the day crew's capacity into the night (`fctwin.controller.eluna.shifts`)."""
+    shift = getattr(board, "shift", None)
+    if shift is None or shift.end_s > end_s:
+        return []
+    at_s = shift.end_s
+    plan = board.config.shifts.at(at_s).plan.staffing
+    out: list[list] = []
+    for sid, now in sorted(board.staffed.items()):
+        held = now + sum(r[2] for r in rows if r[1] == sid and r[0] < at_s)
+        new = 0 if sid in board.down_until and board.down_until[sid] > at_s else plan.get(sid, 0)
+        if new == held:
+            continue
+        due_s = at_s + board.config.open_s if held <= 0 < new else at_s
+        if due_s <= end_s:
+            out.append([float(due_s), sid, int(new - held)])
+    return out
