@@ -166,6 +166,7 @@ class FloorManager:
         self.digests = DigestBuilder(d)
         start = scene.spec.orders.start_hour
         self.forecaster = forecaster_for(scene)
+        self.forecaster.learned_residual = scene.spec.agent.learned_forecast
         self.dock_schedule = dock_schedule(
             scene, getattr(loop, "arrivals", None), getattr(loop, "waves", None)
         )
