@@ -61,6 +61,10 @@ Self-calibration (off by default: neutral on the training floors, slightly worse
 scenes; docs/eluna_s14_fcast14.md): ``self_blend`` refits the blend weights at 15 and 30 minutes on
 the run's own matured pairs (`online_blend`), ``self_scale`` lifts the pick curve to the height the
 run's stations are seen to serve above it (`pick_scale`). Both use only outcomes known at the minute.
+
+A learned correction (off by default; docs/eluna_s16_fcast16.md): ``learned_residual`` scales each
+forecast's change from now by a weight fitted on the training floors only (`residual`), linear in
+features that name no floor (ratios: saturation, load, the level gap, the run's age).
 """
 
 from __future__ import annotations
