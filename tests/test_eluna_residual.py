@@ -160,3 +160,14 @@ def test_the_shipped_coefficients_name_known_features_and_bound_the_weight():
     model = ResidualModel.load()
     x = np.full(len(FEATURES), 1e6)  # far outside every training floor
     assert data["w_bounds"][0] <= model.weight("open_lines", 30, x) <= data["w_bounds"][1]
+
+
+def test_the_scene_switch_reaches_the_runs_forecaster():
+    """``[agent] learned_forecast`` (default off) is what turns the correction on in a run."""
+    from fctwin.sim.eluna.manager import forecaster_for
+    from fctwin.sim.scene import load_scene
+
+    path = ROOT / "scenes" / "eluna_balanced.toml"
+    assert forecaster_for(load_scene(path)).learned_residual is False
+    on = load_scene(path, overrides={"agent.learned_forecast": True})
+    assert forecaster_for(on).learned_residual is True
