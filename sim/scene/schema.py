@@ -509,8 +509,8 @@ class Agent(Strict):
     charging_wave: bool = False
     # The forecaster's learned correction (controller/eluna/residual.py): its blend of the fluid
     # model with persistence scaled by a weight fitted on the training floors only. Off by default:
-    # on the held-out and unseen floors it lifts the 30-minute skill, but the agent reads these
-    # forecasts and was measured with it on only on two scenes (docs/eluna_s16_fcast16.md).
+    # on the held-out and unseen floors it lifts the 30-minute skill; the agent, which reads these
+    # forecasts, was measured with it on only on four scenes (neutral; docs/eluna_s16_fcast16.md).
     learned_forecast: bool = False
     # The fork lookahead's order-cycle p95 counts the orders still open at the horizon's end at
     # their age then, not the finished orders alone, which reward leaving an old backlog open
