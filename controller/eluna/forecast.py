@@ -61,6 +61,10 @@ Self-calibration (off by default: neutral on the training floors, slightly worse
 scenes; docs/eluna_s14_fcast14.md): ``self_blend`` refits the blend weights at 15 and 30 minutes on
 the run's own matured pairs (`online_blend`), ``self_scale`` lifts the pick curve to the height the
 run's stations are seen to serve above it (`pick_scale`). Both use only outcomes known at the minute.
+
+A learned correction (off by default; docs/eluna_s16_fcast16.md): ``learned_residual`` scales each
+forecast's change from now by a weight fitted on the training floors only (`residual`), linear in
+features that name no floor (ratios: saturation, load, the level gap, the run's age).
 """
 
 from __future__ import annotations
@@ -69,6 +73,10 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
+
+from .residual import COEF_PATH as RESIDUAL_COEF_PATH
+from .residual import KINDS as RESIDUAL_KINDS
+from .residual import ResidualModel, ResidualTracker, kind_of
 
 HORIZONS_MIN = (15, 30, 60)
 HOT_HORIZONS_MIN = (15, 30)
@@ -237,6 +245,17 @@ class Forecaster:
         # at 30 minutes +0.57 -> +0.51) and the shipped battery scene's guard did too
         # (docs/eluna_s15_fcast15.md).
         self.fleet_units_curve = False
+        # A learned correction of the forecast of record (`residual`): ridge regressions of its
+        # residual on floor-independent features, fitted on the training floors only
+        # (benchmarks/eluna_train/fit_residual.py, docs/eluna_s16_fcast16.md). Off (the default):
+        # the forecasts are the fluid model's, bit for bit. ``collect_residual`` keeps the features
+        # of every forecast (`residual_rows`) for the fit, changing no forecast.
+        self.learned_residual = False
+        self.collect_residual = False
+        self.residual_path = RESIDUAL_COEF_PATH
+        self.residual_rows: list[tuple] = []
+        self._resid_tracker: ResidualTracker | None = None
+        self._resid_model: ResidualModel | None = None
         self.project_stow_drain = True
         self.project_stow_queue = True  # the stow queue's level follows the plan's load (`_stow_levels`)
         self.stow_rho_max = 0.95
@@ -1145,6 +1164,7 @@ class Forecaster:
                 self._q_sat.v = self.station_cap_lines + 1.0
             self._q_sat.add(float(np.mean(open_picks)))
         model = self._targets(dg)
+        resid = self._residual_context(dg, model) if self.learned_residual or self.collect_residual else None
         out: dict[str, dict[int, float]] = {}
         for target, values in model.items():
             now = self._now(dg, target)
@@ -1153,12 +1173,58 @@ class Forecaster:
             out[target] = {}
             for h, m in zip(HORIZONS_MIN, values, strict=True):
                 fc = self._blend(target, h, m, now)
+                if resid is not None and kind_of(target) in RESIDUAL_KINDS:
+                    fc = self._residual(dg, resid, target, h, now, m, fc)
                 out[target][h] = fc
                 self.pending.setdefault((target, h), deque()).append((minute + h, fc, now, m))
         if dg["cycle_mean_s"] is not None:
             self._cycle_last = dg["cycle_mean_s"]
         self._hot_spots(dg, minute, model)
         return out
+
+    def _residual_context(self, dg: dict, model: dict[str, list[float]]) -> dict:
+        """Feed the learned correction's tracker this minute (`residual.ResidualTracker`); its floor
+        features, shared by every target and horizon."""
+        if self._resid_tracker is None:
+            self._resid_tracker = ResidualTracker()
+        if self.learned_residual and self._resid_model is None:
+            self._resid_model = ResidualModel.load(self.residual_path)
+        tr = self._resid_tracker
+        tr.observe(dg, {t: self._now(dg, t) for t in model if kind_of(t) in RESIDUAL_KINDS})
+        cap = self.capacity(dg) if self.capacity is not None else None
+        return tr.context(
+            dg,
+            cap_lines=float(self.station_cap_lines),
+            capacity_per_min=cap,
+            level_lines=self._level["open_lines"].v,
+        )
+
+    def _pick_people_cap(self, staff: dict[str, int], dg: dict) -> float:
+        if self.station_rate is None:
+            return 0.0
+        return sum(
+            self.station_rate(s["id"], int(staff.get(s["id"], 0)))
+            for s in dg["stations"]
+            if s["kind"] == "pick"
+        )
+
+    def _residual(self, dg: dict, ctx: dict, target: str, h: int, now: float, m: float, fc: float) -> float:
+        """The forecast of record with the learned correction (``learned_residual``); with
+        ``collect_residual`` the features are also kept (`residual_rows`) for the fit script."""
+        t_s = dg["t_s"]
+        p_now = self.plan_rate(t_s)
+        plan_ahead = self.plan_rate(t_s + 60.0 * h) / p_now - 1.0 if p_now > 0 else 0.0
+        cap_now = self._pick_people_cap({s["id"]: int(s["associates"]) for s in dg["stations"]}, dg)
+        staff_h = self._last_staff[h - 1] if self._last_staff and len(self._last_staff) >= h else None
+        staff_ahead = self._pick_people_cap(staff_h, dg) / cap_now - 1.0 if staff_h and cap_now > 0 else 0.0
+        x, scale = self._resid_tracker.features(
+            target, now=now, model=m, fc=fc, ctx=ctx, plan_ahead=plan_ahead, staff_ahead=staff_ahead
+        )
+        if self.collect_residual:
+            self.residual_rows.append((target, h, int(dg["minute"]), x, fc, now, scale))
+        if not self.learned_residual:
+            return fc
+        return self._resid_model.apply(kind_of(target), h, x, now=now, fc=fc)
 
     def _mature(self, dg: dict, minute: int) -> None:
         n_queues = max(sum(1 for s in dg["stations"] if s["kind"] == "pick"), 1)

@@ -132,7 +132,7 @@ def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
     def station_rate(sid: str, associates: int) -> float:
         return 60.0 * speed(associates) / service_s[sid] if sid in service_s else 0.0
 
-    return Forecaster(
+    fc = Forecaster(
         plan_rate=lambda t_s: float(prof[int((start + t_s / 3600.0) % 24)]),
         station_cap_lines=scene.spec.dispatch.max_lines_per_station,
         capacity=capacity("pick"),
@@ -141,6 +141,8 @@ def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
         station_rate=station_rate,
         fleet_rates=fleet_rates(scene),
     )
+    fc.learned_residual = scene.spec.agent.learned_forecast  # off by default (docs/eluna_s16_fcast16.md)
+    return fc
 
 
 def fleet_rates(scene) -> dict[str, float] | None:

@@ -526,6 +526,11 @@ class Agent(Strict):
     # `lookahead_horizon_s`). Off by default: measured mixed on eluna_battery seeds 11-20
     # (docs/eluna_s14_battery14.md: over the wave a release passed the guards and cost units).
     charging_wave: bool = False
+    # The forecaster's learned correction (controller/eluna/residual.py): its blend of the fluid
+    # model with persistence scaled by a weight fitted on the training floors only. Off by default:
+    # on the held-out and unseen floors it lifts the 30-minute skill; the agent, which reads these
+    # forecasts, was measured with it on only on four scenes (neutral; docs/eluna_s16_fcast16.md).
+    learned_forecast: bool = False
     # The fork lookahead's order-cycle p95 counts the orders still open at the horizon's end at
     # their age then, not the finished orders alone, which reward leaving an old backlog open
     # (sim/eluna/lookahead.py `cycle_p95_s`). Off by default: measured neutral on eluna_misstaffed,
