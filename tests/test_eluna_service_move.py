@@ -100,6 +100,7 @@ def test_a_lend_that_shortens_the_order_cycle_on_both_samples_is_taken_as_a_serv
     rec = recs[0]
     assert rec.action["actions"] == [{"source": "S1", "target": "P1", "n": 1, "kind": "move_associates"}]
     assert "service move: order cycle p95 -12% at no labour cost" in rec.text, rec.text
+    assert "p95 of the orders finished +100 s" in rec.text, rec.text  # not a second "order cycle p95"
     assert rec.predicted["service_move"]["delta_s"] == -300.0
     assert la.calls == ["eluna.90", "eluna.90.confirm"]
     assert agent.lent == [("S1", "P1")]

@@ -1398,6 +1398,8 @@ class ElunaAgent:
             parts.append(f"open work {predicted['open_units']:+.0f} units")
         if predicted.get("cycle_p95_s") is not None:
             p95_text = f"order cycle p95 {predicted['cycle_p95_s']:+.0f} s"
+            if service_move.KEY in predicted:  # beside the p95 of every order it was judged on
+                p95_text = f"p95 of the orders finished {predicted['cycle_p95_s']:+.0f} s"
             if "p95_under_target_s" in predicted:  # the service slack the plan spends (`spends_slack`)
                 spent = predicted["p95_under_target_s"]
                 p95_text += f" (p95 {spent['p95_s']:.0f} s, under the {spent['target_s']:.0f} s target)"
