@@ -35,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fctwin.controller.eluna import charging, shift_end
+from fctwin.controller.eluna import charging, service_move, shift_end
 from fctwin.controller.eluna.actions import (
     POOL,
     Action,
@@ -325,6 +325,14 @@ class ElunaAgent:
         self._shift_no = 0  # the labour board's shift this agent's moves belong to (`_new_shift`)
         self._open_weight = OPEN_WORK_WEIGHT  # the open-work weight of the decision being made
         self._at_end = False  # whether the decision being made is judged to the shift's end
+        # a move of people already paid that keeps efficiency and clearly shortens the order cycle,
+        # taken when no plan wins on efficiency (`fctwin.controller.eluna.service_move`): scene
+        # ``[agent] service_moves``. Off by default until measured (docs/eluna_s16_svc16.md)
+        self.service_moves = False
+        # the floor's own order cycles since a mark, to score a service move's realised p95
+        # (``mark() -> int``, ``p95_since(mark) -> float | None``; the run sets it, None: the
+        # lookahead's predicted doing nothing is the reference)
+        self.service_probe = None
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -462,7 +470,27 @@ class ElunaAgent:
                 realised["sign_as_predicted"] = (delta > 0) == (rec.predicted["objective"] > 0)
             elif j_nothing is not None:
                 realised["sign_as_predicted"] = (j_real - j_nothing > 0) == (rec.predicted["objective"] > 0)
+            if service_move.KEY in rec.predicted:
+                self._score_service(rec, realised, judged)
             rec.realised = realised
+
+    def _score_service(self, rec: Recommendation, realised: dict, judged: dict | None) -> None:
+        """A service move predicted a shorter order cycle, not a J gain: its sign is the p95's. The
+        floor's all-orders p95 over the horizon against the run's own future without the move (the
+        paired fork), or without one the lookahead's predicted doing nothing."""
+        real = None
+        if self.service_probe is not None and "service_mark" in rec._start:
+            real = self.service_probe.p95_since(rec._start["service_mark"])
+        if rec._counterfactual is not None:
+            nothing = rec._counterfactual.get("cycle_p95_all_s")
+        else:
+            nothing = (judged or {}).get("nothing", {}).get("cycle_p95_all_s")
+        sign = service_move.realised_sign(real, nothing)
+        realised["service_move"] = {"cycle_p95_all_s": real, "nothing_cycle_p95_all_s": nothing}
+        # judged on J, a move whose J gain is inside the noise by construction is a coin toss
+        realised.pop("sign_as_predicted", None)
+        if sign is not None:
+            realised["sign_as_predicted"] = sign
 
     # ------------------------------------------------------------------ candidates
 
@@ -997,7 +1025,7 @@ class ElunaAgent:
 
             eligible = [k for k in range(1, len(js)) if keeps(results[k], results[0], cands[k - 1])]
             if not eligible:
-                return []
+                return self._service_move(dg, cands, results, js, horizon_s, price)
             gains = {k: gain_of(results[k], results[0], cands[k - 1]) for k in eligible}
             # The recall is the way back from parking: taken whenever it keeps service (its people
             # are what the plan gives the kind), not only when it beats doing nothing on labour.
@@ -1007,7 +1035,7 @@ class ElunaAgent:
             gain = gains[best]
             throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
             if not recall and gain <= self.min_gain * max(1.0, throughput0):
-                return []
+                return self._service_move(dg, cands, results, js, horizon_s, price)
             plan = cands[best - 1]
             r0, rb = results[0], results[best]
             # A second sampled future (fresh streams, common to both) for the chosen plan and doing
@@ -1031,7 +1059,7 @@ class ElunaAgent:
             throughput2 = c0["units_picked"] + c0["units_stowed"]
             weak = gain2 <= 0.5 * self.min_gain * max(1.0, throughput2)
             if not recall and (not keeps(cb, c0, plan) or weak):
-                return []
+                return self._service_move(dg, cands, results, js, horizon_s, price)
             predicted = {
                 "objective": round(0.5 * (gain + gain2), 2),
                 "throughput_units": rb["units_picked"] + rb["units_stowed"] - throughput0,
@@ -1049,23 +1077,7 @@ class ElunaAgent:
                     "p95_s": round(slack_p95_s, 1),
                     "target_s": self.p95_target_s,
                 }
-            evidence = {
-                "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
-                "confirm": {
-                    "nothing": {**c0, "objective": round(objective(c0, price, self._open_weight), 2)},
-                    "plan": {**cb, "objective": round(objective(cb, price, self._open_weight), 2)},
-                },
-                "lookahead": {
-                    "nothing": {**r0, "objective": round(js[0], 2)},
-                    **{
-                        " + ".join(describe_short(a) for a in c): {
-                            **results[k + 1],
-                            "objective": round(js[k + 1], 2),
-                        }
-                        for k, c in enumerate(cands)
-                    },
-                },
-            }
+            evidence = self._evidence(cands, results, js, c0, cb, price)
         else:
             plan, predicted, evidence = self._model_choice(dg, cands)
             if plan is None:
@@ -1073,6 +1085,83 @@ class ElunaAgent:
             horizon_s = self.horizon_s
         rec = self._recommend(dg, plan, predicted, evidence, horizon_s)
         return [rec]
+
+    def _evidence(
+        self,
+        cands: list[list[Action]],
+        results: list[dict],
+        js: list[float],
+        c0: dict,
+        cb: dict,
+        price: float,
+    ) -> dict:
+        """A recommendation's evidence: the forecasts, the confirmation and every plan's lookahead."""
+        return {
+            "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
+            "confirm": {
+                "nothing": {**c0, "objective": round(objective(c0, price, self._open_weight), 2)},
+                "plan": {**cb, "objective": round(objective(cb, price, self._open_weight), 2)},
+            },
+            "lookahead": {
+                "nothing": {**results[0], "objective": round(js[0], 2)},
+                **{
+                    " + ".join(describe_short(a) for a in c): {
+                        **results[k + 1],
+                        "objective": round(js[k + 1], 2),
+                    }
+                    for k, c in enumerate(cands)
+                },
+            },
+        }
+
+    def _service_move(
+        self,
+        dg: dict,
+        cands: list[list[Action]],
+        results: list[dict],
+        js: list[float],
+        horizon_s: float,
+        price: float,
+    ) -> list[Recommendation]:
+        """When no plan wins on efficiency: a move of people already paid that keeps efficiency and
+        shortens the order cycle beyond one sample's noise on this sampled future and on a second
+        one (`fctwin.controller.eluna.service_move`), with ``service_moves`` on; else nothing."""
+        if not self.service_moves:
+            return []
+
+        def kept(r: dict, r0: dict) -> bool:
+            return self._units_kept(r, r0, 0.0)
+
+        k = service_move.choose(cands, results, kept)
+        if k is None:
+            return []
+        plan = cands[k]
+        r0, rb = results[0], results[k + 1]
+        w0 = time.perf_counter()
+        c0, cb = self.lookahead.evaluate([[], plan], horizon_s, f"eluna.{dg['minute']}.confirm")
+        self.lookahead_wall_s += time.perf_counter() - w0
+        self.lookahead_plans += 2
+        if not service_move.passes(cb, c0, kept):
+            return []
+        gain = self._gain_of(rb, r0, plan, price)
+        gain2 = self._gain_of(cb, c0, plan, price)
+        predicted = {
+            "objective": round(0.5 * (gain + gain2), 2),
+            "throughput_units": rb["units_picked"]
+            + rb["units_stowed"]
+            - r0["units_picked"]
+            - r0["units_stowed"],
+            "open_units": rb["open_pick_units"]
+            + rb["open_stow_units"]
+            - r0["open_pick_units"]
+            - r0["open_stow_units"],
+            "cycle_p95_s": None
+            if rb.get("cycle_p95_s") is None or r0.get("cycle_p95_s") is None
+            else round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1),
+            service_move.KEY: service_move.predicted([(rb, r0), (cb, c0)]),
+        }
+        evidence = self._evidence(cands, results, js, c0, cb, price)
+        return [self._recommend(dg, plan, predicted, evidence, horizon_s)]
 
     def _price_of(self, plan: list[Action], price: float) -> float:
         """Labour added or saved for good is paid for the rest of the shift (``price``); people
@@ -1340,10 +1429,14 @@ class ElunaAgent:
             parts.append(f"open work {predicted['open_units']:+.0f} units")
         if predicted.get("cycle_p95_s") is not None:
             p95_text = f"order cycle p95 {predicted['cycle_p95_s']:+.0f} s"
+            if service_move.KEY in predicted:  # beside the p95 of every order it was judged on
+                p95_text = f"p95 of the orders finished {predicted['cycle_p95_s']:+.0f} s"
             if "p95_under_target_s" in predicted:  # the service slack the plan spends (`spends_slack`)
                 spent = predicted["p95_under_target_s"]
                 p95_text += f" (p95 {spent['p95_s']:.0f} s, under the {spent['target_s']:.0f} s target)"
             parts.append(p95_text)
+        if service_move.KEY in predicted:  # moved for service, not efficiency: say so first
+            parts.insert(0, service_move.describe(predicted[service_move.KEY]))
         text += f"; predicted over {horizon_s / 60:.0f} min: " + ", ".join(parts)
         rec = Recommendation(
             rec_id=len(self.recommendations) + 1,
@@ -1358,6 +1451,8 @@ class ElunaAgent:
         )
         price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / horizon_s)
         rec._start = {**self._cum, "paid_s": board.paid_s, "price": price, "open_weight": self._open_weight}
+        if self.service_probe is not None and service_move.KEY in predicted:
+            rec._start["service_mark"] = self.service_probe.mark()
         own = getattr(self.lookahead, "counterfactual", None)
         if self.mode == "auto" and own is not None:
             # The score's counterfactual: doing nothing on the run's *own* future (a fork, read only

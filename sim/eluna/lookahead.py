@@ -58,6 +58,23 @@ def cycle_p95_s(done_s: list[float], open_age_s: list[float] | None = None) -> f
     return round(float(np.percentile(values, 95)), 1) if values else None
 
 
+class ServiceProbe:
+    """The floor's own order cycles since a mark (`ElunaAgent.service_probe`): the all-orders p95
+    over a recommendation's horizon, the finished at their cycle and the open at their age, as the
+    lookahead child measures it (`cycle_p95_s`), to score a service move's realised effect."""
+
+    def __init__(self, loop):
+        self.loop = loop
+
+    def mark(self) -> int:
+        return len(self.loop.dispatcher.cycle_times_s)
+
+    def p95_since(self, mark: int) -> float | None:
+        d = self.loop.dispatcher
+        t_end = self.loop.env.now
+        return cycle_p95_s(d.cycle_times_s[mark:], [t_end - rec.order.t_s for rec in d.orders.values()])
+
+
 class ForkLookahead:
     """The `fctwin.controller.eluna.Lookahead` of an in-process run (a `RunLoop` with a local link).
 
@@ -178,6 +195,8 @@ class ForkLookahead:
             "cycle_p95_s": cycle_p95_s(ct, ages if self.p95_open_orders else None),
             "cycle_p95_all_s": cycle_p95_s(ct, ages),
             "orders_done": len(ct),
+            # the orders the all-orders p95 was taken over (a service move's margin: `service_move`)
+            "orders_seen": len(ct) + len(ages),
             "labour_h": round((board.paid_s - paid0) / 3600.0, 5) if board is not None else None,
         }
         if key is None and self._events:  # the exactness test reads the child's event log

@@ -233,6 +233,11 @@ class FloorManager:
             self.agent.lines_per_order = mean_lines_per_order(scene)
             self.agent.shift_end = spec.shift_end
             self.agent.p95_target_s = spec.p95_target_s
+            self.agent.service_moves = spec.service_moves
+            if spec.service_moves and lookahead is not None:  # scores a service move's realised p95
+                from fctwin.sim.eluna.lookahead import ServiceProbe
+
+                self.agent.service_probe = ServiceProbe(loop)
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

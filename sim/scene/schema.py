@@ -568,6 +568,12 @@ class Agent(Strict):
     # `keeps_service`). Absent by default: the guard protects doing nothing's p95 alone
     # (docs/eluna_s15_sla15.md).
     p95_target_s: PosFloat | None = None
+    # A free service move: when no plan wins on efficiency, a move of people already paid between
+    # stations (no floater, no call-in, no release) that keeps efficiency and brings the order-cycle
+    # p95 of every order the horizon sees down by more than one sample's noise on two sampled
+    # futures (controller/eluna/service_move.py). Off by default until measured
+    # (docs/eluna_s16_svc16.md).
+    service_moves: bool = False
 
     @field_validator("p95_target_s", mode="before")
     @classmethod
