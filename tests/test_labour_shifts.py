@@ -253,6 +253,16 @@ def _shift(k, **kw):
         (_shift(2, name="day"), "labour.shifts[2].name"),
         (_shift(2, start_h=17.0), "labour.shifts[2].start_h"),  # nobody from 16 to 17
         (_shift(0, color="blue"), "labour.shifts[0].color"),
+        # a shift's own break ends past the shift's end (8 h long), or is not a break
+        (
+            _shift(0, breaks=[{"after_h": 7.8, "minutes": 30, "associates": 1}]),
+            "labour.shifts[0].breaks[0].after_h",
+        ),
+        (
+            _shift(0, breaks=[{"after_h": 1.0, "minutes": 0, "associates": 1}]),
+            "labour.shifts[0].breaks[0].minutes",
+        ),
+        (_shift(0, breaks=[{"after_h": 1.0, "minutes": 5}]), "labour.shifts[0].breaks[0].associates"),
         (lambda r: r["labour"].update(staffing={"P1": 2}), "labour.staffing"),
         (lambda r: r["labour"].update(pool=9), "labour.pool"),
         (lambda r: r["labour"].pop("shift_cycle_h") and r.update(run_hours=30.0), "labour.shifts"),
@@ -290,8 +300,9 @@ def test_a_short_three_shift_run_reports_each_shift_and_marks_the_handover(tmp_p
         record_poses=False,
         cpu="off",
         # the day shift ends at 0.5 h here: the swing crew closes P4 (its plan), the floater goes home
-        overrides={"labour.shifts[0].end_h": 0.5, "labour.shifts[1].start_h": 0.5,
-                   "labour.shifts[1].staffing": {"P4": 0}, "labour.shifts[1].pool": 7},
+        overrides={"labour.shifts[0].end_h": 0.5, "labour.shifts[0].breaks": [],
+                   "labour.shifts[1].start_h": 0.5, "labour.shifts[1].staffing": {"P4": 0},
+                   "labour.shifts[1].pool": 7},
     )  # fmt: skip
     res = run_fc(SCENES / "eluna_three_shifts.toml", opts)
     shifts = res.kpis["eluna"]["shifts"]
@@ -400,3 +411,27 @@ def test_the_next_shifts_crew_is_a_staffing_change_the_forecaster_knows():
     down.start(d)
     play(down, d, 0.5 * H)
     assert [r for r in staff_ahead(down, 0.5 * H) if r[1] == "C"] == []
+
+
+def test_a_shifts_own_breaks_come_with_it_every_day_of_a_long_run():
+    # the shipped three-shift plan (day 0-8 h, swing 8-16, night 16-24, daily) has one mid-shift
+    # break per shift, written once: a 72-hour run takes nine, at the hours a hand count gives
+    from fctwin.sim.eluna.manager import labour_config
+    from fctwin.sim.scene import load_scene
+
+    config = labour_config(load_scene(SCENES / "eluna_three_shifts.toml", run_hours=72.0))
+    assert [(b.at_s / H, b.duration_s, b.associates) for b in config.breaks] == [
+        (day * 24 + start + 4.0, 1800.0, n) for day in range(3) for start, n in ((0, 2), (8, 2), (16, 1))
+    ]
+    # a run that ends before a break starts does not take it; without a cycle the plan runs once
+    assert [
+        b.at_s / H
+        for b in labour_config(load_scene(SCENES / "eluna_three_shifts.toml", run_hours=12.0)).breaks
+    ] == [4.0]
+    one = ShiftPlan("one", 0.0, H, {"A": 1}, 1, breaks=((600.0, 300.0, 1),))
+    assert ShiftCalendar((one,), ["A"]).breaks_until(10 * H) == [(600.0, 300.0, 1)]
+    assert ShiftCalendar((one,), ["A"], cycle_s=2 * H).breaks_until(5 * H) == [
+        (600.0, 300.0, 1),
+        (2 * H + 600.0, 300.0, 1),
+        (4 * H + 600.0, 300.0, 1),
+    ]

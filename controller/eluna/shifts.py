@@ -20,7 +20,10 @@ the time clock sees it:
 - a station down (outage) at the handover stays down; its planned people go to the pool and walk
   to it when it is repaired, as the run's first crew does.
 
-Breaks stay absolute (``at_h``): a break falling in a shift takes that shift's people.
+Breaks: the run-wide ``[[labour.breaks]]`` stay absolute (``at_h``), and a break falling in a shift
+takes that shift's people. A shift's own ``breaks`` (``after_h`` from its start) come with the shift
+wherever the calendar puts it (`ShiftCalendar.breaks_until`): a daily plan's lunch break every day
+of a week-long run without listing each one.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class ShiftPlan:
     end_s: float
     staffing: dict[str, int]  # every person-worked station (0 = closed for this shift)
     pool: int  # associates on this shift (>= the staffing total; the rest float)
+    # the shift's own breaks: (seconds after its start, duration s, associates at once)
+    breaks: tuple[tuple[float, float, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,21 @@ class ShiftCalendar:
             segs.append(ShiftPlan(GAP, t, end_s, nobody, 0))
         self.segments = tuple(segs)
         self._nobody = nobody
+
+    def breaks_until(self, end_s: float) -> list[tuple[float, float, int]]:
+        """Every shift's own breaks as (run second, duration s, associates), for each time the
+        calendar puts the shift on the floor before ``end_s`` (a break starting at or after it is
+        not taken)."""
+        out: list[tuple[float, float, int]] = []
+        cycles = 1 if self.cycle_s is None else max(1, math.ceil(end_s / self.cycle_s))
+        for c in range(cycles):
+            off = 0.0 if self.cycle_s is None else c * self.cycle_s
+            for seg in self.segments:
+                for after_s, duration_s, n in seg.breaks:
+                    at_s = off + seg.start_s + after_s
+                    if at_s < end_s:
+                        out.append((at_s, duration_s, n))
+        return sorted(out)
 
     def at(self, t_s: float) -> ShiftSpan:
         """The shift on the floor at run second ``t_s`` (a shift holds from its start to just before

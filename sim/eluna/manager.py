@@ -48,6 +48,9 @@ def labour_config(scene) -> LabourConfig:
     staffing = {s.station_id: int(lab.staffing.get(s.station_id, 1)) for s in human}
     pool = lab.pool if lab.pool is not None else sum(staffing.values())
     calendar = shift_calendar(lab, [s.station_id for s in human])
+    breaks = [BreakPlan(b.at_h * 3600.0, b.minutes * 60.0, b.associates) for b in lab.breaks]
+    if calendar is not None:  # each shift's own breaks, wherever the calendar puts the shift
+        breaks += [BreakPlan(*b) for b in calendar.breaks_until(scene.spec.run_hours * 3600.0)]
     if calendar is not None:  # the board starts with the first shift's crew
         first = calendar.at(0.0).plan
         staffing, pool = dict(first.staffing), first.pool
@@ -59,7 +62,7 @@ def labour_config(scene) -> LabourConfig:
         open_s=lab.open_s,
         max_per_station=lab.max_per_station,
         rate=RateModel(coupling=lab.rate_model.coupling),
-        breaks=tuple(BreakPlan(b.at_h * 3600.0, b.minutes * 60.0, b.associates) for b in lab.breaks),
+        breaks=tuple(sorted(breaks, key=lambda b: b.at_s)),
         outages=tuple(Outage(o.station, o.at_h * 3600.0, o.minutes * 60.0) for o in lab.outages),
         shifts=calendar,
     )
@@ -73,7 +76,8 @@ def shift_calendar(lab, stations: list[str]) -> ShiftCalendar | None:
     for sh in lab.shifts:
         staffing = {sid: int(sh.staffing.get(sid, 1)) for sid in stations}
         pool = sh.pool if sh.pool is not None else sum(staffing.values())
-        plans.append(ShiftPlan(sh.name, sh.start_h * 3600.0, sh.end_h * 3600.0, staffing, pool))
+        breaks = tuple((b.after_h * 3600.0, b.minutes * 60.0, b.associates) for b in sh.breaks)
+        plans.append(ShiftPlan(sh.name, sh.start_h * 3600.0, sh.end_h * 3600.0, staffing, pool, breaks))
     cycle_s = lab.shift_cycle_h * 3600.0 if lab.shift_cycle_h is not None else None
     return ShiftCalendar(tuple(plans), stations, cycle_s)
 

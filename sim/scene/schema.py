@@ -445,6 +445,15 @@ class OutageSpec(Strict):
     minutes: PosFloat
 
 
+class ShiftBreakSpec(Strict):
+    """A break of one shift (``labour.shifts[k].breaks``): ``after_h`` hours from the shift's start,
+    repeated wherever the shift is (a daily plan's break every day)."""
+
+    after_h: NonNegFloat
+    minutes: PosFloat
+    associates: PosInt  # people on break at once (from the most-staffed stations)
+
+
 class ShiftSpec(Strict):
     """One shift of ``[[labour.shifts]]``: run hours ``start_h``..``end_h``, its staffing (stations
     not named get one associate) and its pool (default: the staffing total). Checked against the
@@ -455,6 +464,7 @@ class ShiftSpec(Strict):
     end_h: Annotated[float, Field(gt=0, le=MAX_RUN_HOURS)]
     staffing: dict[str, NonNegInt] = {}
     pool: NonNegInt | None = None
+    breaks: Annotated[list[ShiftBreakSpec], Field(max_length=100)] = []
 
 
 class Labour(Strict):

@@ -12,6 +12,7 @@ names the field path the user wrote (``labour.shifts[1].start_h``). The rules, a
   with nobody on it is rare and a gap is more often a typo (a night shift ending at 5 where the
   day starts at 6); a site that does close overnight says so. With ``shift_cycle_h`` the plan
   repeats and must lie within one cycle; the gaps are checked over the first cycle the run reaches.
+- A shift's own break lies inside the shift.
 - Shifts past the run's end are allowed and cut at the run's end (the same 24-hour plan serves an
   8-hour test run; `run_hours` and ``--hours`` change often, the site's plan does not).
 """
@@ -71,6 +72,17 @@ def shift_problems(labour, human: list[str], run_hours: float) -> list[tuple[str
                     (
                         f"{at}.staffing.{sid}",
                         f"{n} associates exceed max_per_station {labour.max_per_station}",
+                    )
+                )
+        for j, br in enumerate(sh.breaks):
+            # a shift's break lies inside it: one running past the handover would hold the next
+            # crew's people (the board takes the break from whoever is staffed)
+            if br.after_h + br.minutes / 60.0 > sh.end_h - sh.start_h + GAP_TOLERANCE_H:
+                problems.append(
+                    (
+                        f"{at}.breaks[{j}].after_h",
+                        f"a {br.minutes:g}-minute break {br.after_h:g} h after the start ends past the"
+                        f" shift's end ({sh.end_h - sh.start_h:g} h long)",
                     )
                 )
         total = sum(sh.staffing.get(sid, 1) for sid in human)
