@@ -194,6 +194,8 @@ def eluna_dict():
         (lambda r: r["agent"].update(p95_open_orders="sometimes"), "agent.p95_open_orders"),
         (lambda r: r["agent"].update(carton_quantum="sometimes"), "agent.carton_quantum"),
         (lambda r: r["agent"].update(service_moves="sometimes"), "agent.service_moves"),
+        (lambda r: r["agent"].update(lend_until_dock="sometimes"), "agent.lend_until_dock"),
+        (lambda r: r["agent"].update(outage_peak="sometimes"), "agent.outage_peak"),
         (lambda r: r["agent"].update(p95_target_s=0), "agent.p95_target_s"),
         (lambda r: r["agent"].update(p95_target_s=-600), "agent.p95_target_s"),
         (lambda r: r["agent"].update(p95_target_s="ten minutes"), "agent.p95_target_s"),

@@ -35,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fctwin.controller.eluna import charging, service_move, shift_end
+from fctwin.controller.eluna import charging, dock_lend, outage_peak, service_move, shift_end
 from fctwin.controller.eluna.actions import (
     POOL,
     Action,
@@ -324,6 +324,18 @@ class ElunaAgent:
         self.shift_end = False
         self._shift_no = 0  # the labour board's shift this agent's moves belong to (`_new_shift`)
         self._open_weight = OPEN_WORK_WEIGHT  # the open-work weight of the decision being made
+        # a stower lent to pick until a known trailer, home before it (`fctwin.controller.eluna.
+        # dock_lend`): scene ``[agent] lend_until_dock``. Off by default (docs/eluna_s16_held16.md)
+        self.lend_until_dock = False
+        self._dock_ahead: dict = {}  # the digest's cartons on the dock schedule within 1/15/30/60 min
+        # the ways home due because a scheduled carton is near (`dock_lend.HOME_MIN`): taken as the
+        # lend's own commitment (`_keeps`)
+        self._return_dock: list[list[Action]] = []
+        # while a pick station is down, pick's work is at least the backlog the plan's busiest hour
+        # ahead leaves at the open stations' seen rate (`fctwin.controller.eluna.outage_peak`):
+        # scene ``[agent] outage_peak``. Off by default (docs/eluna_s16_held16.md)
+        self.outage_peak = False
+        self._pick_open_lines = 0.0  # the digest's open lines, for `_pick_plan_work`
         self._at_end = False  # whether the decision being made is judged to the shift's end
         # a move of people already paid that keeps efficiency and clearly shortens the order cycle,
         # taken when no plan wins on efficiency (`fctwin.controller.eluna.service_move`): scene
@@ -394,6 +406,8 @@ class ElunaAgent:
         a = 1.0 / 60.0
         self._dock_peak_per_min = float(dg.get("dock_peak_h") or 0.0) / 60.0
         self._dock_stream_per_min = float(dg.get("dock_expected_per_h") or 0.0) / 60.0
+        self._dock_ahead = dict(dg.get("dock_ahead") or {})
+        self._pick_open_lines = float(dg.get("open_lines") or 0.0)
         for kind, key in (("pick", "lines_arrived"), ("stow", "cartons_arrived")):
             x = float(dg.get(key) or 0.0)
             old = self._arriving.get(kind)
@@ -518,12 +532,35 @@ class ElunaAgent:
         worst = 0.0
         for kind, w in work.items():
             cap = sum(self.speed(n) for sid, n in staffed.items() if kinds[sid] == kind)
+            if kind == "pick" and self.outage_peak:
+                w = max(w, self._pick_plan_work(cap))
             if cap <= 0:
                 if w > 0:
                     return math.inf
                 continue
             worst = max(worst, w / cap / TOLERANCE_MIN.get(kind, 1.0))
         return worst
+
+    def _pick_plan_work(self, people: float) -> float:
+        """Minutes of pick work at one person's pace that an hour of the plan's busiest demand
+        leaves at ``people`` person-equivalents, while a pick station is down (`outage_peak`; 0.0
+        when none is, or before 30 station-minutes of pick service have been seen)."""
+        board = self.levers.board
+        kinds = board.config.kinds
+        if not any(kinds.get(sid) == "pick" for sid in board.down_until):
+            return 0.0
+        n, per_station = self._busy.get("pick", (0, 0.0))
+        if n < 30 or "pick" not in self._arriving:
+            return 0.0
+        picks = [sid for sid, k in kinds.items() if k == "pick" and sid in self.service_s]
+        mean_s = sum(self.service_s[sid] for sid in picks) / max(1, len(picks))
+        lines = outage_peak.plan_backlog_lines(
+            open_lines=self._pick_open_lines,
+            arriving_per_min=self.arriving_peak("pick"),
+            seen_per_person_min=per_station,
+            people=people,
+        )
+        return lines * mean_s / 60.0
 
     def _moves(self, staffed: dict[str, int], floaters: int) -> list[MoveAssociates]:
         """Every single move possible from this staffing (one person)."""
@@ -574,6 +611,11 @@ class ElunaAgent:
         if self._max_pressure(work_hour, staffed) < self.gate_min / 2:
             plans += self._releases(work_hour, staffed, floaters)
         work60 = self.kind_work(dg, self._ahead_min(dg["t_s"]))
+        if self._dock_bounded() and "stow" in work60:
+            # a lent stower is home before the trailer (`dock_lend`): the stow work to check is the
+            # work before its first carton
+            clear = dock_lend.clear_horizons(self._dock_ahead, self._ahead_min(dg["t_s"]))
+            work60["stow"] = self.kind_work(dg, clear)["stow"]
         if now >= self.gate_min:
             scored = []
             for m in self._moves(staffed, floaters):
@@ -689,7 +731,11 @@ class ElunaAgent:
         if k not in work60:
             return True
         st, _ = self._after(staffed, floaters, m)
-        if k == "stow" and self._dock_peak_per_min > 0.0 and not self.release_keeps_up(st, k):
+        if self._dock_bounded() and k == "stow":
+            # `dock_lend`: a lend until the trailer, never into it
+            if dock_lend.due_within(self._dock_ahead, dock_lend.LEND_CLEAR_MIN):
+                return False
+        elif k == "stow" and self._dock_peak_per_min > 0.0 and not self.release_keeps_up(st, k):
             # A wave or trailer on the dock schedule for the rest of the shift: the stow stations
             # left must serve its busiest hour at the rate they were *seen* to serve, as for a
             # release. The forecast above cannot carry it: its horizon ends inside the trailer's
@@ -722,6 +768,7 @@ class ElunaAgent:
         minutes: +7 units, order-cycle p95 +182 s; one of P1's two was worth +63 on the same
         future), and the run ended with 118 units open against the shift lead's 57."""
         self._return_needed = []
+        self._return_dock = []
         if not self.lent:
             return []
         board = self.levers.board
@@ -730,6 +777,8 @@ class ElunaAgent:
         st = dict(staffed)
         moves: list[MoveAssociates] = []
         needed: list[bool] = []  # per move: due because home's kind is pressed an hour ahead
+        docked: list[bool] = []  # per move: due because a scheduled carton is near (`dock_lend`)
+        dock_home = self._dock_bounded() and dock_lend.due_within(self._dock_ahead, dock_lend.HOME_MIN)
         left = list(self.lent)
         while left:
             due = []
@@ -740,6 +789,7 @@ class ElunaAgent:
                     continue
                 kh, ka = kinds[home], kinds[at]
                 home_needs = kh in work60 and self._max_pressure({kh: work60[kh]}, st) >= self.gate_min
+                home_needs = home_needs or (dock_home and kh == "stow")
                 after = dict(st)
                 after[at] -= 1
                 after[home] += 1
@@ -749,12 +799,13 @@ class ElunaAgent:
                 if after[at] == 0 and not self.release_keeps_up(after, ka):
                     continue  # closes a station its kind needs beyond the horizon
                 lost = self.speed(st[at]) - self.speed(after[at])
-                due.append((lost, k, home, at, home_needs, after))
+                due.append((lost, k, home, at, home_needs, after, dock_home and kh == "stow"))
             if not due:
                 break
-            _, k, home, at, home_needs, after = min(due, key=lambda x: x[:2])
+            _, k, home, at, home_needs, after, to_dock = min(due, key=lambda x: x[:2])
             moves.append(MoveAssociates(at, home, 1))
             needed.append(home_needs)
+            docked.append(to_dock)
             st = after
             del left[k]
         if not moves:
@@ -762,11 +813,20 @@ class ElunaAgent:
         plans = [_merge(moves)]
         if all(needed):
             self._return_needed.append(plans[0])
+        if all(docked):
+            self._return_dock.append(plans[0])
         if len(moves) > 1:
             plans.append([moves[0]])
             if needed[0]:
                 self._return_needed.append(plans[-1])
+            if docked[0]:
+                self._return_dock.append(plans[-1])
         return plans
+
+    def _dock_bounded(self) -> bool:
+        """Whether a stow lend is bounded by the dock schedule (`dock_lend`): the option is on and
+        a wave or trailer is on it for the rest of the shift."""
+        return self.lend_until_dock and self._dock_peak_per_min > 0.0
 
     def _note_lending(self, plan: list[Action]) -> None:
         """Remember people an applied plan moved between kinds, and forget those it brought home."""
@@ -1193,6 +1253,10 @@ class ElunaAgent:
         # shift alike, cartons with lines; the pick-only bounds held lent stowers at pick while
         # their cartons piled up (eluna_outage seed 15, session 15: a way home predicted +56 units
         # at 11:30 refused on the every-order p95, +96 units open at the end)
+        if plan in self._return_dock:
+            # home before the trailer (`dock_lend`): the condition the lend was made on; the
+            # 30-minute lookahead ends before the trailer's cartons need the person
+            return True
         if plan in self._return_needed or (self._at_end and plan in self._return):
             return self.keeps_total_service(r, r0)
         take = plan in self._idle or _releases_people(plan)

@@ -242,6 +242,8 @@ class FloorManager:
                 from fctwin.sim.eluna.lookahead import ServiceProbe
 
                 self.agent.service_probe = ServiceProbe(loop)
+            self.agent.lend_until_dock = spec.lend_until_dock
+            self.agent.outage_peak = spec.outage_peak
             if spec.stow_release:  # a stower off a floor whose drive units set the stow rate
                 from fctwin.controller.eluna.stow_release import StowRelease
 

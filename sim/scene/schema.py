@@ -584,6 +584,17 @@ class Agent(Strict):
     # futures (controller/eluna/service_move.py). Off by default until measured
     # (docs/eluna_s16_svc16.md).
     service_moves: bool = False
+    # A stower lent to pick while a wave or trailer is on the dock schedule, until it is near: no
+    # lend with a scheduled carton due within 30 minutes, the stow work checked before its first
+    # carton only, and the lent stower home once one is due within 15 (controller/eluna/dock_lend.py).
+    # Off: such a lend needs the stations left to serve the schedule's busiest hour, so none is made
+    # before a trailer (docs/eluna_s16_held16.md).
+    lend_until_dock: bool = False
+    # While a pick station is down (unplanned), pick's pressure counts at least the backlog one hour
+    # of the plan's busiest demand ahead leaves at the open stations' seen rate
+    # (controller/eluna/outage_peak.py): the forecast saw the queue drain when it grew. Off by
+    # default (docs/eluna_s16_held16.md).
+    outage_peak: bool = False
 
     @field_validator("p95_target_s", mode="before")
     @classmethod
