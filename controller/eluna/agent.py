@@ -188,6 +188,25 @@ def _releases_people(plan: list[Action]) -> bool:
     return any(isinstance(a, MoveAssociates) and a.target == POOL for a in plan)
 
 
+def _predicted_effect(rb: dict, r0: dict, gain: float, gain2: float) -> dict:
+    """A fork-path recommendation's predicted effect: the objective's gain (the mean of its two
+    samples), and on the first sample the units processed, the open work and the order-cycle p95
+    against doing nothing (None when either side saw no order finish)."""
+    return {
+        "objective": round(0.5 * (gain + gain2), 2),
+        "throughput_units": rb["units_picked"]
+        + rb["units_stowed"]
+        - (r0["units_picked"] + r0["units_stowed"]),
+        "open_units": rb["open_pick_units"]
+        + rb["open_stow_units"]
+        - r0["open_pick_units"]
+        - r0["open_stow_units"],
+        "cycle_p95_s": None
+        if rb.get("cycle_p95_s") is None or r0.get("cycle_p95_s") is None
+        else round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1),
+    }
+
+
 def _merge(moves: list[MoveAssociates]) -> list[Action]:
     """Single-person moves with the same source and target as one move of several people."""
     count: dict[tuple[str, str], int] = {}
@@ -1120,17 +1139,7 @@ class ElunaAgent:
             weak = gain2 <= 0.5 * self.min_gain * max(1.0, throughput2)
             if not recall and (not keeps(cb, c0, plan) or weak):
                 return self._service_move(dg, cands, results, js, horizon_s, price)
-            predicted = {
-                "objective": round(0.5 * (gain + gain2), 2),
-                "throughput_units": rb["units_picked"] + rb["units_stowed"] - throughput0,
-                "open_units": rb["open_pick_units"]
-                + rb["open_stow_units"]
-                - r0["open_pick_units"]
-                - r0["open_stow_units"],
-                "cycle_p95_s": None
-                if rb.get("cycle_p95_s") is None or r0.get("cycle_p95_s") is None
-                else round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1),
-            }
+            predicted = _predicted_effect(rb, r0, gain, gain2)
             slack_p95_s = self.spends_slack([rb, cb], [r0, c0])
             if slack_p95_s is not None:  # the target let it through: say what it spends
                 predicted["p95_under_target_s"] = {
@@ -1206,18 +1215,7 @@ class ElunaAgent:
         gain = self._gain_of(rb, r0, plan, price)
         gain2 = self._gain_of(cb, c0, plan, price)
         predicted = {
-            "objective": round(0.5 * (gain + gain2), 2),
-            "throughput_units": rb["units_picked"]
-            + rb["units_stowed"]
-            - r0["units_picked"]
-            - r0["units_stowed"],
-            "open_units": rb["open_pick_units"]
-            + rb["open_stow_units"]
-            - r0["open_pick_units"]
-            - r0["open_stow_units"],
-            "cycle_p95_s": None
-            if rb.get("cycle_p95_s") is None or r0.get("cycle_p95_s") is None
-            else round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1),
+            **_predicted_effect(rb, r0, gain, gain2),
             service_move.KEY: service_move.predicted([(rb, r0), (cb, c0)]),
         }
         evidence = self._evidence(cands, results, js, c0, cb, price)
