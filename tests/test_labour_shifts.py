@@ -288,7 +288,7 @@ def test_gaps_pass_when_allowed_and_shifts_past_the_run_are_cut(shifts_dict):
 # ------------------------------------------------------------------ a run
 
 
-def test_a_short_three_shift_run_reports_each_shift_and_marks_the_handover(tmp_path):
+def test_a_short_three_shift_run_reports_each_shift_and_marks_the_handover(tmp_path, capsys):
     import sqlite3
 
     opts = RunOptions(
@@ -319,6 +319,15 @@ def test_a_short_three_shift_run_reports_each_shift_and_marks_the_handover(tmp_p
     # (stamped with the dispatcher's tick, the one before the board's step past 0.5 h)
     assert [(r[1], r[2], r[3]) for r in rows] == [("swing", 1, 7)]
     assert rows[0][0] == pytest.approx(1800.0, abs=2.0)
+    # `fctwin runs ID` shows the floor manager's lines as the run printed them, each shift's too
+    from fctwin.sim.cli import main
+
+    capsys.readouterr()
+    assert main(["runs", res.db_path.parent.name, "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "floor manager: off" in out and "forecast skill at 30 min (open lines): None" not in out
+    assert f"shift day (0-0.5 h): {shifts[0]['labour_h']} labour h, {shifts[0]['units']} units" in out
+    assert "shift swing (0.5-0.75 h)" in out
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,9 @@ def print_eluna(result, *, limit: int = 12) -> None:
     el = result.kpis.get("eluna") or {}
     if not el:
         return
-    skill = (el.get("forecast_skill") or {}).get("open_lines", {}).get(30, {}).get("skill")
+    at30 = (el.get("forecast_skill") or {}).get("open_lines", {})
+    # (a live result keys the horizons by int, a run store read back by their JSON text)
+    skill = (at30.get(30) or at30.get("30") or {}).get("skill")
     print(
         f"floor manager: {el.get('mode')}; {el.get('units_per_labour_h')} units per labour hour "
         f"({el.get('labour_h')} labour h), {el.get('units_per_h')} units/h; "
@@ -226,9 +228,14 @@ def print_eluna(result, *, limit: int = 12) -> None:
             f"  shift {sh['shift']} ({sh['start_h']:g}-{sh['end_h']:g} h): {sh['labour_h']} labour h,"
             f" {sh['units']} units, {sh['units_per_labour_h']} units per labour hour"
         )
-    db = sqlite3.connect(result.db_path)
-    rows = db.execute("SELECT text, applied FROM recommendations ORDER BY id").fetchall()
-    db.close()
+    try:
+        db = sqlite3.connect(result.db_path)
+        try:
+            rows = db.execute("SELECT text, applied FROM recommendations ORDER BY id").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:  # a run store from before the table (`fctwin runs ID` reads old ones too)
+        rows = []
     if not rows:
         return
     share = el.get("sign_as_predicted_share")

@@ -11,6 +11,7 @@ import json
 import math
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 from fctwin.sim.cli import args as types
 
@@ -97,6 +98,7 @@ def runs_command(args) -> int:
 
     from fctwin.sim.cli import UsageError
     from fctwin.sim.cli.render import kpi_table
+    from fctwin.sim.cli.run import print_eluna
 
     root = Path(args.runs_dir)
     try:
@@ -117,6 +119,8 @@ def runs_command(args) -> int:
             print(json.dumps(_plain({"meta": meta, "kpis": summary}), indent=2))
         else:
             kpi_table(summary, title=f"run {match[0].parent.name}")
+            # the floor manager's lines, as `fctwin run` printed them (per shift, recommendations)
+            print_eluna(SimpleNamespace(kpis=summary, db_path=match[0]))
             print(f"command line: {_text(meta.get('command_line'))}")
         return 0
     rows = []
