@@ -1192,12 +1192,25 @@ class Forecaster:
         tr = self._resid_tracker
         tr.observe(dg, {t: self._now(dg, t) for t in model if kind_of(t) in RESIDUAL_KINDS})
         cap = self.capacity(dg) if self.capacity is not None else None
-        return tr.context(
+        ctx = tr.context(
             dg,
             cap_lines=float(self.station_cap_lines),
             capacity_per_min=cap,
             level_lines=self._level["open_lines"].v,
         )
+        # the plan's demand and the pick people's capacity h minutes ahead against now: the same for
+        # every target of the minute, so taken once here
+        t_s = dg["t_s"]
+        p_now = self.plan_rate(t_s)
+        cap_now = self._pick_people_cap({s["id"]: int(s["associates"]) for s in dg["stations"]}, dg)
+        ctx["plan_ahead"], ctx["staff_ahead"] = {}, {}
+        for h in HORIZONS_MIN:
+            ctx["plan_ahead"][h] = self.plan_rate(t_s + 60.0 * h) / p_now - 1.0 if p_now > 0 else 0.0
+            staff_h = self._last_staff[h - 1] if self._last_staff and len(self._last_staff) >= h else None
+            ctx["staff_ahead"][h] = (
+                self._pick_people_cap(staff_h, dg) / cap_now - 1.0 if staff_h and cap_now > 0 else 0.0
+            )
+        return ctx
 
     def _pick_people_cap(self, staff: dict[str, int], dg: dict) -> float:
         if self.station_rate is None:
@@ -1211,14 +1224,14 @@ class Forecaster:
     def _residual(self, dg: dict, ctx: dict, target: str, h: int, now: float, m: float, fc: float) -> float:
         """The forecast of record with the learned correction (``learned_residual``); with
         ``collect_residual`` the features are also kept (`residual_rows`) for the fit script."""
-        t_s = dg["t_s"]
-        p_now = self.plan_rate(t_s)
-        plan_ahead = self.plan_rate(t_s + 60.0 * h) / p_now - 1.0 if p_now > 0 else 0.0
-        cap_now = self._pick_people_cap({s["id"]: int(s["associates"]) for s in dg["stations"]}, dg)
-        staff_h = self._last_staff[h - 1] if self._last_staff and len(self._last_staff) >= h else None
-        staff_ahead = self._pick_people_cap(staff_h, dg) / cap_now - 1.0 if staff_h and cap_now > 0 else 0.0
         x, scale = self._resid_tracker.features(
-            target, now=now, model=m, fc=fc, ctx=ctx, plan_ahead=plan_ahead, staff_ahead=staff_ahead
+            target,
+            now=now,
+            model=m,
+            fc=fc,
+            ctx=ctx,
+            plan_ahead=ctx["plan_ahead"][h],
+            staff_ahead=ctx["staff_ahead"][h],
         )
         if self.collect_residual:
             self.residual_rows.append((target, h, int(dg["minute"]), x, fc, now, scale))
