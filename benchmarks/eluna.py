@@ -748,37 +748,92 @@ def lookahead_speed(tmp: Path) -> int:
     return 0
 
 
+# The shift lead's grid (ELUNA.md: thresholds tuned once on the balanced default scene, then frozen).
+# Around the mechanism's values (shiftlead.FROZEN's comment): pick hi/lo in minutes of waiting pick work
+# per person, stow hi/lo as pairs in the frozen 30/12 ratio (a dock piling up / a dock with slack).
+TUNE_PICK_HI = (3.0, 4.0, 6.0)
+TUNE_PICK_LO = (0.5, 0.75, 1.5)
+TUNE_STOW_HI_LO = ((20.0, 8.0), (30.0, 12.0), (45.0, 18.0))
+
+
+def tune_grid() -> list[dict]:
+    """Every threshold set of the grid, as ShiftLeadRules keyword arguments."""
+    return [
+        {"pick_hi_min": ph, "pick_lo_min": pl, "stow_hi_min": sh, "stow_lo_min": sl}
+        for ph in TUNE_PICK_HI
+        for pl in TUNE_PICK_LO
+        for sh, sl in TUNE_STOW_HI_LO
+    ]
+
+
+def tune_choice(means: dict[tuple, dict], frozen: tuple) -> tuple:
+    """ELUNA.md's rule: the best mean units per labour hour among the sets that keep 99% of the best
+    units per hour. Sets within 0.1% of that best efficiency are a tie (the grid cannot tell them
+    apart on this floor); a tie goes to the lower p95, and the frozen set wins a tie it is part of
+    (a re-freeze must buy something)."""
+    best_uph = max(m["units_per_h"] for m in means.values())
+    ok = {k: m for k, m in means.items() if m["units_per_h"] >= 0.99 * best_uph}
+    best_eff = max(m["units_per_labour_h"] for m in ok.values())
+    tied = [k for k, m in ok.items() if m["units_per_labour_h"] >= best_eff * (1 - 1e-3)]
+    if frozen in tied:
+        return frozen
+    return min(tied, key=lambda k: (ok[k]["order_cycle_p95_s"], k))
+
+
 def _tune_job(job: tuple) -> tuple:
-    hi, lo, cl, seed, hours, tmp = job
+    key, seed, hours, tmp = job
+    import dataclasses
+
     import fctwin.controller.eluna.shiftlead as sl
     import fctwin.sim.eluna.manager as mgr
 
-    sl.FROZEN = mgr.FROZEN = sl.ShiftLeadRules(queue_hi_min=hi, queue_lo_min=lo, close_below_min=cl)
-    return (hi, lo, cl), one_run("eluna_balanced", seed, "reactive", hours, Path(tmp))
+    # a forked worker: the lead reads the module's FROZEN when the run builds its floor manager
+    sl.FROZEN = mgr.FROZEN = dataclasses.replace(sl.ShiftLeadRules(), **dict(key))
+    return key, one_run("eluna_balanced", seed, "reactive", hours, Path(tmp))
 
 
-def tune(args, tmp: Path) -> int:
-    """The shift lead's thresholds: a small grid on the balanced scene, by mean units per labour
-    hour among the rules that keep 99% of the best units per hour (the static plan's floor)."""
+def tune(args, tmp: Path, grid: list[dict] | None = None) -> int:
+    """The shift lead's thresholds: the grid on the balanced scene (seeds --seed0.., at most 5), each
+    set's means, the chosen set (`tune_choice`) and where the frozen set stands."""
+    import dataclasses
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    grid = [(hi, lo, None) for hi in (4.0, 8.0, 12.0) for lo in (1.5, 3.0)] + [(8.0, 1.5, 1.0)]
+    from fctwin.controller.eluna.shiftlead import FROZEN
+
+    grid = tune_grid() if grid is None else grid
+    names = list(grid[0])
+    frozen = tuple((n, getattr(FROZEN, n)) for n in names)
     seeds = range(args.seed0, args.seed0 + min(args.seeds, 5))
-    jobs = [(*g, s, args.hours, str(tmp)) for g in grid for s in seeds]
+    keys = [tuple(sorted(g.items(), key=lambda kv: names.index(kv[0]))) for g in grid]
+    for k in keys:  # a bad field name fails here, before any run
+        dataclasses.replace(FROZEN, **dict(k))
+    jobs = [(k, s, args.hours, str(tmp)) for k in keys for s in seeds]
     got: dict[tuple, list[dict]] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.workers), mp_context=mp.get_context("fork")) as pool:
         for key, row in pool.map(_tune_job, jobs):
             got.setdefault(key, []).append(row)
-    for (hi, lo, cl), vals in got.items():
+    metrics = ("units_per_labour_h", "units_per_h", "order_cycle_p95_s", "actions")
+    means = {k: {m: float(np.mean([v[m] for v in vals])) for m in metrics} for k, vals in got.items()}
+    chosen = tune_choice(means, frozen)
+    print(f"eluna_balanced, seeds {list(seeds)}, reactive, {len(keys)} threshold sets")
+    print("| " + " | ".join(names) + " | units/labour-h | units/h | p95 s | actions/run | |")
+    print("|" + "---|" * (len(names) + 5))
+    for k in keys:
+        m = means[k]
+        mark = ("chosen" if k == chosen else "") + (" frozen" if k == frozen else "")
         print(
-            f"queue_hi_min={hi} queue_lo_min={lo} close_below_min={cl}: "
-            f"{np.mean([v['units_per_labour_h'] for v in vals]):.1f} u/labour-h, "
-            f"{np.mean([v['units_per_h'] for v in vals]):.0f} u/h, "
-            f"p95 {np.mean([v['order_cycle_p95_s'] for v in vals]):.0f} s, "
-            f"{np.mean([v['actions'] for v in vals]):.1f} actions",
+            "| "
+            + " | ".join(f"{v:g}" for _, v in k)
+            + f" | {m['units_per_labour_h']:.1f} | {m['units_per_h']:.0f} | {m['order_cycle_p95_s']:.0f}"
+            f" | {m['actions']:.1f} | {mark.strip()} |",
             flush=True,
         )
+    if frozen in means:
+        verdict = "is the grid's choice" if chosen == frozen else "is NOT the grid's choice"
+        print(f"the frozen set {dict(frozen)} {verdict}; chosen: {dict(chosen)}")
+    else:
+        print(f"chosen: {dict(chosen)} (the frozen set {dict(frozen)} is not on this grid)")
     return 0
 
 

@@ -239,3 +239,47 @@ def test_the_goals_say_which_misses_of_the_1pct_rule_are_past_the_seeds_noise():
     noise = next(x for x in text.splitlines() if "whole 95% CI past 1%" in x)
     assert "eluna_surge order_cycle_p95_s vs (a)" in noise
     assert "open_units_end" not in noise
+
+
+def test_the_shift_leads_grid_builds_its_rules_and_holds_the_frozen_set():
+    """`--tune` once crashed on a renamed field (queue_hi_min): every set of the grid must build the
+    lead's rules, and the frozen set must be on the grid so the grid can confirm or refute it."""
+    import dataclasses
+
+    from fctwin.controller.eluna.shiftlead import FROZEN, ShiftLeadRules
+
+    grid = bench.tune_grid()
+    rules = [dataclasses.replace(ShiftLeadRules(), **g) for g in grid]
+    assert len(set(rules)) == len(grid) > 1
+    assert FROZEN in rules
+
+
+def test_the_grid_choice_is_the_best_efficiency_that_keeps_throughput_and_a_tie_keeps_the_frozen_set():
+    frozen, fast, lean, other = (("a", 1),), (("a", 2),), (("a", 3),), (("a", 4),)
+    m = {
+        frozen: {"units_per_labour_h": 160.0, "units_per_h": 1000.0, "order_cycle_p95_s": 300.0},
+        fast: {"units_per_labour_h": 150.0, "units_per_h": 1005.0, "order_cycle_p95_s": 250.0},
+        # the best efficiency, but it lost throughput (sent people home): not eligible
+        lean: {"units_per_labour_h": 190.0, "units_per_h": 980.0, "order_cycle_p95_s": 300.0},
+        other: {"units_per_labour_h": 160.1, "units_per_h": 1000.0, "order_cycle_p95_s": 200.0},
+    }
+    assert bench.tune_choice(m, frozen) == frozen  # 160.1 vs 160.0 is a tie: the frozen set stays
+    m[other]["units_per_labour_h"] = 165.0
+    assert bench.tune_choice(m, frozen) == other
+    del m[frozen]
+    m[other]["units_per_labour_h"] = 150.0  # tied with `fast`: the lower p95 wins
+    assert bench.tune_choice(m, frozen) == other
+
+
+def test_a_tune_job_runs_the_lead_with_its_thresholds(tmp_path, monkeypatch):
+    import fctwin.controller.eluna.shiftlead as sl
+    import fctwin.sim.eluna.manager as mgr
+
+    monkeypatch.setattr(sl, "FROZEN", sl.FROZEN)  # the job rebinds both: restore them after
+    monkeypatch.setattr(mgr, "FROZEN", mgr.FROZEN)
+    seen = []
+    monkeypatch.setattr(bench, "one_run", lambda *a, **k: seen.append(mgr.FROZEN) or _row(*a[:3]))
+    key = (("pick_hi_min", 6.0), ("stow_lo_min", 8.0))
+    got, row = bench._tune_job((key, 11, 0.05, str(tmp_path)))
+    assert got == key and row["mode"] == "reactive"
+    assert seen[0].pick_hi_min == 6.0 and seen[0].stow_lo_min == 8.0 and seen[0].pick_lo_min == 0.75
