@@ -754,16 +754,22 @@ def lookahead_speed(tmp: Path) -> int:
 TUNE_PICK_HI = (3.0, 4.0, 6.0)
 TUNE_PICK_LO = (0.5, 0.75, 1.5)
 TUNE_STOW_HI_LO = ((20.0, 8.0), (30.0, 12.0), (45.0, 18.0))
+# rule 5 (send one home from a quiet kind): off, or the load the people left may carry
+TUNE_RELEASE_LOAD = (0.5, 0.6, 0.7, 0.8)
 
 
 def tune_grid() -> list[dict]:
-    """Every threshold set of the grid, as ShiftLeadRules keyword arguments."""
-    return [
-        {"pick_hi_min": ph, "pick_lo_min": pl, "stow_hi_min": sh, "stow_lo_min": sl}
+    """Every set of the grid, as ShiftLeadRules keyword arguments: the thresholds with rule 5 off,
+    then rule 5's loads at the mechanism's thresholds (a staged grid: the full product is five times
+    the runs, and rule 5 reads the same ``lo`` the thresholds set)."""
+    grid = [
+        {"pick_hi_min": ph, "pick_lo_min": pl, "stow_hi_min": sh, "stow_lo_min": sl, "release_load": None}
         for ph in TUNE_PICK_HI
         for pl in TUNE_PICK_LO
         for sh, sl in TUNE_STOW_HI_LO
     ]
+    mech = {"pick_hi_min": 4.0, "pick_lo_min": 0.75, "stow_hi_min": 30.0, "stow_lo_min": 12.0}
+    return grid + [{**mech, "release_load": x} for x in TUNE_RELEASE_LOAD]
 
 
 def tune_choice(means: dict[tuple, dict], frozen: tuple) -> tuple:
@@ -813,6 +819,11 @@ def tune(args, tmp: Path, grid: list[dict] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=max(1, args.workers), mp_context=mp.get_context("fork")) as pool:
         for key, row in pool.map(_tune_job, jobs):
             got.setdefault(key, []).append(row)
+    if args.out:  # every run's row, with its set, before the table (a crash below loses nothing)
+        with open(args.out, "a") as f:
+            for k, vals in got.items():
+                for v in vals:
+                    f.write(json.dumps({**v, "lead_rules": dict(k)}) + "\n")
     metrics = ("units_per_labour_h", "units_per_h", "order_cycle_p95_s", "actions")
     means = {k: {m: float(np.mean([v[m] for v in vals])) for m in metrics} for k, vals in got.items()}
     chosen = tune_choice(means, frozen)
@@ -824,7 +835,7 @@ def tune(args, tmp: Path, grid: list[dict] | None = None) -> int:
         mark = ("chosen" if k == chosen else "") + (" frozen" if k == frozen else "")
         print(
             "| "
-            + " | ".join(f"{v:g}" for _, v in k)
+            + " | ".join("off" if v is None else f"{v:g}" for _, v in k)
             + f" | {m['units_per_labour_h']:.1f} | {m['units_per_h']:.0f} | {m['order_cycle_p95_s']:.0f}"
             f" | {m['actions']:.1f} | {mark.strip()} |",
             flush=True,

@@ -437,6 +437,41 @@ def test_the_shift_lead_covers_pick_not_a_stow_queue_that_waits_for_robots():
     assert len(back) == 1 and back[0].target in ("S1", "S2"), back
 
 
+def test_the_shift_leads_release_sends_one_home_from_a_quiet_kind_and_not_from_a_busy_one():
+    """Rule 5 (ELUNA.md's "close one when utilisation stays below a floor"): a stow side quiet for two
+    checks, whose arriving cartons the rest would serve under ``release_load``, sends one stower to the
+    pool (from the station with the most people), then waits ``release_gap_min``; with more cartons
+    arriving, with a hot kind, or with the rule off (None), nobody goes home."""
+    import dataclasses
+
+    from fctwin.controller.eluna.actions import POOL
+    from fctwin.controller.eluna.shiftlead import FROZEN, ShiftLead
+
+    assert FROZEN.release_load is None or 0 < FROZEN.release_load < 1
+    service = {"P1": 12.5, "P2": 12.5, "S1": 180.0, "S2": 180.0}
+    rules = dataclasses.replace(FROZEN, release_load=0.6, release_gap_min=60)
+
+    def run(rules, cartons_per_min, pick_lines=2, pods=None, minutes=(10, 20, 30, 40)):
+        board, levers, _ = _lead_floor({"P1": 1, "P2": 1, "S1": 1, "S2": 2}, pool=5)
+        lead = ShiftLead(rules, service_s=service, speed=board.config.rate.speed, plan_charge_frac=0.5)
+        out = []
+        for minute in minutes:
+            dg = _lead_digest(minute, board, pick_lines=pick_lines, cartons=0, pods_at=pods or {})
+            dg.update(lines_arrived=3.0, cartons_arrived=cartons_per_min)  # pick: 0.63 of one picker
+            out.append(lead.decide(dg, levers))
+        return out
+
+    got = run(rules, cartons_per_min=0.3)  # 18 cartons an hour: 0.36 of the two stowers left
+    assert got[0] == [], got  # one quiet check is not two
+    assert len(got[1]) == 1 and (got[1][0].source, got[1][0].target, got[1][0].n) == ("S2", POOL, 1)
+    assert got[2] == [] and got[3] == [], got  # the gap between two releases
+    assert all(a == [] for a in run(rules, cartons_per_min=0.6))  # 0.72 of the rest: stays
+    assert all(a == [] for a in run(dataclasses.replace(rules, release_load=None), cartons_per_min=0.3))
+    # pick hot (long queues, pods waiting): cover it first, never send anyone home
+    hot = run(rules, cartons_per_min=0.3, pick_lines=30, pods={"P1": 4, "P2": 4})
+    assert all(a.target != POOL for acts in hot for a in acts), hot
+
+
 def test_the_agent_weighs_pick_before_a_waiting_dock_and_proposes_the_drive_split():
     """A pressed pick floor beside a long carton queue (20 minutes of stow work per stower, which
     can wait): the agent's candidates move people to pick, none to stow; with no idle drive unit
