@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import sqlite3
 from pathlib import Path
 
@@ -338,6 +339,25 @@ def test_the_reactive_shift_lead_moves_people_on_a_misstaffed_floor(tmp_path):
     kinds = {k for (k,) in db.execute("SELECT kind FROM events")}
     db.close()
     assert "staff" in kinds
+    # the lead's actions read as the agent's do, with the clock (not a dataclass repr)
+    db = sqlite3.connect(res.db_path)
+    texts = [t for (t,) in db.execute("SELECT text FROM recommendations")]
+    db.close()
+    assert texts and all(re.match(r"\[\d\d:\d\d\] shift lead: (move|call|release|set) ", t) for t in texts), texts
+
+
+def test_the_shift_leads_actions_are_described_in_words():
+    from fctwin.controller.eluna.actions import POOL, MoveAssociates, SetChargeThreshold
+    from fctwin.controller.eluna.shiftlead import describe
+
+    kinds = {"P1": "pick", "S1": "stow"}
+    assert (
+        describe(MoveAssociates("S1", POOL, 1), kinds)
+        == "release 1 associate from stow S1 to the pool (off the floor)"
+    )
+    assert describe(MoveAssociates(POOL, "P1", 2), kinds) == "call 2 associates from the pool to pick P1"
+    assert describe(MoveAssociates("S1", "P1", 1), kinds) == "move 1 associate from stow S1 to pick P1"
+    assert describe(SetChargeThreshold(0.7), kinds) == "set the opportunity-charging threshold to 70%"
 
 
 def test_cli_summary_shows_the_recommendations(tmp_path):

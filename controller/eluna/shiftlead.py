@@ -286,6 +286,20 @@ class ShiftLead:
         return _feasible_in_order(actions, levers)
 
 
+def describe(action: Action, kinds: dict[str, str]) -> str:
+    """The lead's action in the words of the agent's recommendations (the run summary, the store)."""
+    if isinstance(action, MoveAssociates):
+        people = f"{action.n} associate{'s' if action.n > 1 else ''}"
+        src = "the pool" if action.source == POOL else f"{kinds[action.source]} {action.source}"
+        if action.target == POOL:
+            return f"release {people} from {src} to the pool (off the floor)"
+        verb = "call" if action.source == POOL else "move"
+        return f"{verb} {people} from {src} to {kinds[action.target]} {action.target}"
+    if isinstance(action, SetChargeThreshold):
+        return f"set the opportunity-charging threshold to {action.frac:.0%}"
+    return str(action)
+
+
 def _feasible_in_order(actions: list[Action], levers) -> list[Action]:
     """The actions that stay feasible when the ones before them are applied (on a copy of the board)."""
     import copy

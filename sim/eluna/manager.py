@@ -34,6 +34,8 @@ from fctwin.controller.eluna import (
     ShiftLead,
     open_work_units,
 )
+from fctwin.controller.eluna.agent import clock
+from fctwin.controller.eluna.shiftlead import describe as describe_lead_action
 from fctwin.controller.eluna.shifts import ShiftCalendar, ShiftPlan
 from fctwin.sim.demand import hourly_profile
 
@@ -324,7 +326,8 @@ class FloorManager:
                                 "kind": a.kind,
                                 "action": a.__dict__,
                                 "applied": True,
-                                "text": f"shift lead: {a}",
+                                "text": f"[{self._clock(t_s)}] shift lead: "
+                                + describe_lead_action(a, self.board.config.kinds),
                                 "predicted": None,
                                 "evidence": None,
                             }
@@ -338,6 +341,9 @@ class FloorManager:
             store.commit()
         self.wall_s += time.perf_counter() - w0
         return made
+
+    def _clock(self, t_s: float) -> str:
+        return clock(t_s, self.loop.scene.spec.orders.start_hour)
 
     def shift_end_s(self) -> float:
         """The end of the shift on the floor: the run's end, or the current shift's if sooner."""
