@@ -343,7 +343,8 @@ def test_the_reactive_shift_lead_moves_people_on_a_misstaffed_floor(tmp_path):
     db = sqlite3.connect(res.db_path)
     texts = [t for (t,) in db.execute("SELECT text FROM recommendations")]
     db.close()
-    assert texts and all(re.match(r"\[\d\d:\d\d\] shift lead: (move|call|release|set) ", t) for t in texts), texts
+    said = re.compile(r"\[\d\d:\d\d\] shift lead: (move|call|release|set) ")
+    assert texts and all(said.match(t) for t in texts), texts
 
 
 def test_the_shift_leads_actions_are_described_in_words():
