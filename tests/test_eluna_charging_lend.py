@@ -158,3 +158,42 @@ def test_the_scoring_horizon_follows_the_projected_pad_queue():
     assert charging_lend.score_horizon_min([3.0] * 120, 4, 30, 10) == 30  # gone now: the ordinary horizon
     assert charging_lend.score_horizon_min([30.0] * 200, 4, 30, 10) == charging_lend.SCORE_CAP_MIN
     assert charging_lend.score_horizon_min(None, 4, 30, 10) == 30
+
+
+# eluna_battery 1.5 h seed 13, the agent in auto mode, on main before the option (fb7105b): the
+# option off must leave this event log as it was; on, the lend is made inside the 1.5 hours (the wave
+# shows from minute ~60) and the log moves.
+BATTERY_AUTO_LOG = ("PIN_HASH", 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("on", [False, True])
+def test_the_option_off_leaves_the_agents_event_log_as_it_was(on, tmp_path):
+    from pathlib import Path
+
+    from test_event_log_hashes import event_log_hash
+
+    from fctwin.sim.run import RunOptions, run_fc
+
+    opts = RunOptions(
+        hours=1.5,
+        seed=13,
+        link="local",
+        world=False,
+        runs_dir=tmp_path,
+        record_poses=False,
+        agent="auto",
+        cpu="off",
+        overrides={"agent.charging_lend": True} if on else {},
+    )
+    res = run_fc(Path(__file__).resolve().parents[1] / "scenes" / "eluna_battery.toml", opts)
+    if on:
+        import sqlite3
+
+        db = sqlite3.connect(res.db_path)
+        texts = [t for (t,) in db.execute("SELECT text FROM recommendations WHERE applied = 1")]
+        db.close()
+        assert any("charging wave: held at pick" in t for t in texts), texts
+        assert event_log_hash(res.db_path) != BATTERY_AUTO_LOG
+    else:
+        assert event_log_hash(res.db_path) == BATTERY_AUTO_LOG
