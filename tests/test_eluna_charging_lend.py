@@ -163,7 +163,7 @@ def test_the_scoring_horizon_follows_the_projected_pad_queue():
 # eluna_battery 1.5 h seed 13, the agent in auto mode, on main before the option (fb7105b): the
 # option off must leave this event log as it was; on, the lend is made inside the 1.5 hours (the wave
 # shows from minute ~60) and the log moves.
-BATTERY_AUTO_LOG = ("PIN_HASH", 0)
+BATTERY_AUTO_LOG = ("a1969373a8def640", 8432)
 
 
 @pytest.mark.slow
