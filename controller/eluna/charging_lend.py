@@ -18,7 +18,8 @@ stow trips, no extra picker) raised it on 7 of 8; a floater added to pick (an ex
 untouched) cut it like the lend. During the wave pods still queue at every pick station (2.4-3.4 on
 average): the pickers, not the drive units, hold the pods, and a second person at a station sends
 its units back sooner. The lend does *not* free drive units from stow trips: with a stow station
-closed, its cartons queue at the others and more units wait under stow pods than before.
+closed, its cartons queue at the others, and the units on stow trips rose on three seeds and stayed
+within 0.2 on five.
 
 **The rule.** Every decision, from the digest:
 - the charging wave shows (`on_wave`): at least as many units wait for a pad as there are pads;
