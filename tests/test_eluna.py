@@ -197,6 +197,7 @@ def eluna_dict():
         (lambda r: r["agent"].update(service_moves="sometimes"), "agent.service_moves"),
         (lambda r: r["agent"].update(lend_until_dock="sometimes"), "agent.lend_until_dock"),
         (lambda r: r["agent"].update(outage_peak="sometimes"), "agent.outage_peak"),
+        (lambda r: r["agent"].update(charging_lend="sometimes"), "agent.charging_lend"),
         (lambda r: r["agent"].update(p95_target_s=0), "agent.p95_target_s"),
         (lambda r: r["agent"].update(p95_target_s=-600), "agent.p95_target_s"),
         (lambda r: r["agent"].update(p95_target_s="ten minutes"), "agent.p95_target_s"),

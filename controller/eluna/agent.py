@@ -35,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fctwin.controller.eluna import charging, dock_lend, outage_peak, service_move, shift_end
+from fctwin.controller.eluna import charging, charging_lend, dock_lend, outage_peak, service_move, shift_end
 from fctwin.controller.eluna.actions import (
     POOL,
     Action,
@@ -364,6 +364,13 @@ class ElunaAgent:
         # (``mark() -> int``, ``p95_since(mark) -> float | None``; the run sets it, None: the
         # lookahead's predicted doing nothing is the reference)
         self.service_probe = None
+        # a stower lent to pick and held there while the floor shows the charging wave, on what the
+        # floor shows (`fctwin.controller.eluna.charging_lend`): scene ``[agent] charging_lend``. Off
+        # by default (docs/eluna_s17_battery17.md)
+        self.charging_lend = False
+        self._wave_plans: list[list[Action]] = []  # this decision's lend, when the rule proposes one
+        self.wave_lent: list[tuple[str, str]] = []  # (home, where they went) held by the rule
+        self._on_wave = False  # whether the digest of this decision shows the charging wave
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -393,6 +400,7 @@ class ElunaAgent:
         self.lent.clear()
         self.parked.clear()
         self._crossed.clear()
+        self.wave_lent.clear()
         self._starved.clear()
         self._idle, self._recall, self._return, self._return_needed = [], [], [], []
 
@@ -503,7 +511,7 @@ class ElunaAgent:
                 realised["sign_as_predicted"] = (delta > 0) == (rec.predicted["objective"] > 0)
             elif j_nothing is not None:
                 realised["sign_as_predicted"] = (j_real - j_nothing > 0) == (rec.predicted["objective"] > 0)
-            if service_move.KEY in rec.predicted:
+            if service_move.KEY in rec.predicted or charging_lend.KEY in rec.predicted:
                 self._score_service(rec, realised, judged)
             rec.realised = realised
 
@@ -519,7 +527,8 @@ class ElunaAgent:
         else:
             nothing = (judged or {}).get("nothing", {}).get("cycle_p95_all_s")
         sign = service_move.realised_sign(real, nothing)
-        realised["service_move"] = {"cycle_p95_all_s": real, "nothing_cycle_p95_all_s": nothing}
+        key = charging_lend.KEY if charging_lend.KEY in rec.predicted else service_move.KEY
+        realised[key] = {"cycle_p95_all_s": real, "nothing_cycle_p95_all_s": nothing}
         # judged on J, a move whose J gain is inside the noise by construction is a coin toss
         realised.pop("sign_as_predicted", None)
         if sign is not None:
@@ -620,6 +629,7 @@ class ElunaAgent:
         staffed = {sid: board.planned(sid) for sid in board.staffed}
         floaters = board.floaters
         now = self._max_pressure(work, staffed)
+        self._on_wave = charging_lend.on_wave(dg)  # holds `charging_lend`'s people (`_return_plans`)
         plans: list[list[Action]] = []
         # A release lasts the rest of the shift: the floor must stay quiet an hour ahead, too, and
         # at the plan's busiest hour still to come (a planned promotion is known; measured: on
@@ -698,12 +708,38 @@ class ElunaAgent:
         base = [p for p in plans if self.feasible_plan(p, dg["t_s"])][
             : max(1, self.max_candidates - len(fleet))
         ]
-        base = self._recall + self._idle + [p for p in base if p not in self._recall + self._idle]
+        self._wave_plans = self._charging_lend_plans(dg, staffed, floaters, work, work60)
+        first = self._recall + self._idle + self._wave_plans
+        base = first + [p for p in base if p not in first]
         base += fleet
         extra: list[list[Action]] = []
         for hook in self.candidate_hooks:
             extra += [p for p in hook(self, dg) if p not in base and self.feasible_plan(p, dg["t_s"])]
         return base + extra[: self.extra_candidates]
+
+    def _charging_lend_plans(
+        self, dg: dict, staffed: dict[str, int], floaters: int, work: dict, work60: dict
+    ) -> list[list[Action]]:
+        """The stower the charging wave calls for (`fctwin.controller.eluna.charging_lend`), with
+        ``charging_lend`` on and a fork to veto it: while the floor shows the wave, pick is pressed
+        (now or 30 minutes ahead, over the gate) with pods queued for its people, a stower stands
+        without a pod and stow can spare them an hour ahead (`_lend_ok`), and nobody is held by
+        the rule already. At most one plan, of one move."""
+        if not self.charging_lend or self.lookahead is None or not self._on_wave:
+            return []
+        if len(self.wave_lent) >= charging_lend.MAX_HELD or "pick" not in work:
+            return []
+        board = self.levers.board
+        kinds = board.config.kinds
+        if self._max_pressure({"pick": work["pick"]}, staffed) < self.gate_min:
+            return []
+        if not charging_lend.people_bound(dg, kinds):
+            return []
+        m = charging_lend.choose(dg, staffed, kinds, set(board.down_until), board.config.max_per_station)
+        if m is None or not self._lend_ok(m, staffed, floaters, work60):
+            return []
+        plan: list[Action] = [m]
+        return [plan] if self.feasible_plan(plan, dg["t_s"]) else []
 
     def _greedy(
         self, work: dict, work60: dict, staffed: dict[str, int], floaters: int, now: float, *, pool: bool
@@ -813,6 +849,10 @@ class ElunaAgent:
                 after[at] -= 1
                 after[home] += 1
                 at_quiet = ka not in work or self._max_pressure({ka: work[ka]}, after) < self.gate_min
+                if at_quiet and self._on_wave and (home, at) in self.wave_lent:
+                    # held through the charging wave (`charging_lend`): the pick backlog comes back
+                    # as long as units queue for the pads; home's need still sends them home
+                    at_quiet = False
                 if not (home_needs or at_quiet):
                     continue
                 if after[at] == 0 and not self.release_keeps_up(after, ka):
@@ -860,6 +900,8 @@ class ElunaAgent:
             for _ in range(a.n):
                 if (a.target, a.source) in self.lent:
                     self.lent.remove((a.target, a.source))
+                    if (a.target, a.source) in self.wave_lent:
+                        self.wave_lent.remove((a.target, a.source))
                 else:
                     self.lent.append((a.source, a.target))
 
@@ -1104,7 +1146,11 @@ class ElunaAgent:
 
             eligible = [k for k in range(1, len(js)) if keeps(results[k], results[0], cands[k - 1])]
             if not eligible:
-                return self._service_move(dg, cands, results, js, horizon_s, price)
+                return self._no_winner(dg, cands, results, js, horizon_s, price)
+            # the charging wave's lend is not a bet on efficiency: taken only when nothing wins
+            eligible = [k for k in eligible if cands[k - 1] not in self._wave_plans]
+            if not eligible:
+                return self._no_winner(dg, cands, results, js, horizon_s, price)
             gains = {k: gain_of(results[k], results[0], cands[k - 1]) for k in eligible}
             # The recall is the way back from parking: taken whenever it keeps service (its people
             # are what the plan gives the kind), not only when it beats doing nothing on labour.
@@ -1114,7 +1160,7 @@ class ElunaAgent:
             gain = gains[best]
             throughput0 = results[0]["units_picked"] + results[0]["units_stowed"]
             if not recall and gain <= self.min_gain * max(1.0, throughput0):
-                return self._service_move(dg, cands, results, js, horizon_s, price)
+                return self._no_winner(dg, cands, results, js, horizon_s, price)
             plan = cands[best - 1]
             r0, rb = results[0], results[best]
             # A second sampled future (fresh streams, common to both) for the chosen plan and doing
@@ -1138,7 +1184,7 @@ class ElunaAgent:
             throughput2 = c0["units_picked"] + c0["units_stowed"]
             weak = gain2 <= 0.5 * self.min_gain * max(1.0, throughput2)
             if not recall and (not keeps(cb, c0, plan) or weak):
-                return self._service_move(dg, cands, results, js, horizon_s, price)
+                return self._no_winner(dg, cands, results, js, horizon_s, price)
             predicted = _predicted_effect(rb, r0, gain, gain2)
             slack_p95_s = self.spends_slack([rb, cb], [r0, c0])
             if slack_p95_s is not None:  # the target let it through: say what it spends
@@ -1182,6 +1228,52 @@ class ElunaAgent:
                 },
             },
         }
+
+    def _no_winner(
+        self,
+        dg: dict,
+        cands: list[list[Action]],
+        results: list[dict],
+        js: list[float],
+        horizon_s: float,
+        price: float,
+    ) -> list[Recommendation]:
+        """No plan won on efficiency: the charging wave's lend when the rule proposed one and the
+        lookahead did not veto it, else a service move (each with its option on), else nothing."""
+        for k, plan in enumerate(cands):
+            if plan in self._wave_plans and self._keeps(results[k + 1], results[0], plan):
+                return [self._charging_lend(dg, plan, cands, results, js, price)]
+        return self._service_move(dg, cands, results, js, horizon_s, price)
+
+    def _charging_lend(
+        self,
+        dg: dict,
+        plan: list[Action],
+        cands: list[list[Action]],
+        results: list[dict],
+        js: list[float],
+        price: float,
+    ) -> Recommendation:
+        """Recommend (and in auto mode apply) the charging wave's lend, without a second sample: it
+        is taken on what the floor shows, and predicts a shorter order cycle over the wave's
+        projected end (`charging_lend.score_horizon_min`), the horizon it is scored over."""
+        r0, rb = results[0], results[cands.index(plan) + 1]
+        fl = dg.get("fleet") or {}
+        play = getattr(self.forecaster, "pad_queue_path", None)
+        queue = play(dg, charging_lend.SCORE_CAP_MIN) if play is not None else None
+        base_min = int(round(self.horizon_s / 60.0))
+        h_min = charging_lend.score_horizon_min(queue, int(fl.get("pads", 0) or 0), base_min, self.period_min)
+        h_min = max(1, min(h_min, int((self.shift_end_s - dg["t_s"]) // 60)))
+        gain = self._gain_of(rb, r0, plan, price)
+        predicted = {
+            **_predicted_effect(rb, r0, gain, gain),
+            charging_lend.KEY: charging_lend.predicted(h_min, rb, r0),
+        }
+        evidence = self._evidence(cands, results, js, r0, rb, price)
+        rec = self._recommend(dg, plan, predicted, evidence, 60.0 * h_min)
+        if rec.applied:
+            self.wave_lent += [(a.source, a.target) for a in plan if isinstance(a, MoveAssociates)]
+        return rec
 
     def _service_move(
         self,
@@ -1245,6 +1337,8 @@ class ElunaAgent:
             verdict = guard(self, plan, r, r0)
             if verdict is not None:
                 return verdict
+        if plan in self._wave_plans:  # the charging wave's lend: vetoed on efficiency alone
+            return charging_lend.kept(r, r0)
         # one carton's units of stow shortfall forgiven (``[agent] carton_quantum``): see `keeps_service`
         quantum = self.units_per["stow"] if self.carton_quantum else 0.0
         # a way back judged to the shift's end (`shift_end`): all the work open then goes to the next
@@ -1499,7 +1593,11 @@ class ElunaAgent:
             parts.append(p95_text)
         if service_move.KEY in predicted:  # moved for service, not efficiency: say so first
             parts.insert(0, service_move.describe(predicted[service_move.KEY]))
-        text += f"; predicted over {horizon_s / 60:.0f} min: " + ", ".join(parts)
+        if charging_lend.KEY in predicted:  # held for the wave: its prediction, then the lookahead's sample
+            text += "; " + charging_lend.describe(predicted[charging_lend.KEY])
+            text += f"; lookahead over {self.horizon_s / 60:.0f} min: " + ", ".join(parts)
+        else:
+            text += f"; predicted over {horizon_s / 60:.0f} min: " + ", ".join(parts)
         rec = Recommendation(
             rec_id=len(self.recommendations) + 1,
             t_s=t_s,
@@ -1513,7 +1611,9 @@ class ElunaAgent:
         )
         price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / horizon_s)
         rec._start = {**self._cum, "paid_s": board.paid_s, "price": price, "open_weight": self._open_weight}
-        if self.service_probe is not None and service_move.KEY in predicted:
+        if self.service_probe is not None and (
+            service_move.KEY in predicted or charging_lend.KEY in predicted
+        ):
             rec._start["service_mark"] = self.service_probe.mark()
         own = getattr(self.lookahead, "counterfactual", None)
         if self.mode == "auto" and own is not None:

@@ -240,7 +240,9 @@ class FloorManager:
             self.agent.shift_end = spec.shift_end
             self.agent.p95_target_s = spec.p95_target_s
             self.agent.service_moves = spec.service_moves
-            if spec.service_moves and lookahead is not None:  # scores a service move's realised p95
+            self.agent.charging_lend = spec.charging_lend
+            # scores a service move's or a charging lend's realised p95
+            if (spec.service_moves or spec.charging_lend) and lookahead is not None:
                 from fctwin.sim.eluna.lookahead import ServiceProbe
 
                 self.agent.service_probe = ServiceProbe(loop)

@@ -595,6 +595,13 @@ class Agent(Strict):
     # (controller/eluna/outage_peak.py): the forecast saw the queue drain when it grew. Off by
     # default (docs/eluna_s16_held16.md).
     outage_peak: bool = False
+    # A stower lent to pick and held there while the floor shows the charging wave (at least as
+    # many drive units waiting for a pad as pads), decided on what the floor shows: pick pressed with
+    # pods queued for its people, a stower without a pod, stow able to spare them an hour ahead; the
+    # lookahead only vetoes a clear loss of units (controller/eluna/charging_lend.py). Home when the
+    # wave has cleared and pick is quiet without them, or when stow needs them. Off by default
+    # (docs/eluna_s17_battery17.md).
+    charging_lend: bool = False
 
     @field_validator("p95_target_s", mode="before")
     @classmethod
