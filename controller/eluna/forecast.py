@@ -235,6 +235,16 @@ class Forecaster:
         self.realised_min_pods = 1  # a stow station counts with this many pods at it (its person has work)
         self._real: dict[str, list[float]] = {"pick": [0.0, 0.0, 0.0], "stow": [0.0, 0.0, 0.0]}
         self.tau_min = 10.0  # how fast a stable queue forgets its noise
+        # Little's law for the unsaturated level (`_little_level`; off by default,
+        # docs/eluna_s17_fcast17.md): the open lines a floor keeps are the lines arriving times the
+        # time a line stays open, so the level the work is pulled back to moves with the inflow
+        # ahead (the hour's rate, the plan's rise) against the arrivals it was learned at, and it is
+        # learned only once the floor has filled from empty (`_learn_level`). Off: the level is the
+        # open lines' 30-minute mean from the first minute, whatever the inflow ahead.
+        self.little_level = False
+        self.fill_window_min = 5  # the floor has filled once it served, over this many minutes, what arrived
+        self._unsat_arr = _Ewma(30.0)  # lines arrived a minute, in the minutes the level learns from
+        self._filled = False
         # `project` only (the no-fork agent's judge; the forecast of record is unchanged): a plan's
         # added pick people bounded by what the drive units bring (`_capacity_path`), and spare
         # stow capacity draining a carton backlog (`_stow_path`)
@@ -639,6 +649,8 @@ class Forecaster:
         path_c = stow["path"]
         if self.fleet_level:
             level = self._level_path(dg, level, path_c, usable)
+        if self.little_level:
+            level = self._little_level(level, inflow)
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
         # capacity by more than their noise (else a steady floor's noise compounds for an hour).
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
@@ -760,6 +772,37 @@ class Forecaster:
             for m, st in zip(mu_path, staff, strict=True)
         ]
 
+    def _learn_level(self, dg: dict, saturated: bool) -> None:
+        """The unsaturated open lines' level (a 30-minute mean of the minutes with no work waiting
+        unassigned). With ``little_level``: only from the minute the floor has filled from empty (the
+        pick stations served, over the last ``fill_window_min`` minutes, at least the lines that
+        arrived: before that the work is still building up to its level, and a mean that starts there
+        holds the level low for an hour), with the arrivals of the same minutes beside it (Little's
+        law, `_little_level`)."""
+        if self.little_level and not self._filled:
+            recent = list(self.history)[-self.fill_window_min :]
+            served = sum(h["served_pick"] for h in recent)
+            self._filled = len(recent) >= self.fill_window_min and served >= sum(
+                h["lines_arrived"] for h in recent
+            )
+            if not self._filled:
+                return
+        if not saturated:
+            self._level["open_lines"].add(float(dg["open_lines"]))
+            self._unsat_arr.add(float(dg["lines_arrived"]))
+
+    def _little_level(self, level: float | list[float], inflow: list[float]) -> float | list[float]:
+        """The level at each minute ahead by Little's law: the open lines an unsaturated floor keeps
+        are its arrivals times the time a line stays open (its pod's trip, the queue at the face), so
+        the level learned (``level``, per minute or one number) at the arrivals of the same minutes
+        moves in proportion to the inflow then (per minute). A floor whose pods travel far keeps more
+        lines open at the same arrivals, and keeps proportionally more when the arrivals rise."""
+        lv, lam = self._level["open_lines"].v, self._unsat_arr.v
+        if lv is None or lam is None or lam <= 0.0:
+            return level
+        levels = list(level) if isinstance(level, list | tuple | np.ndarray) else [level] * len(inflow)
+        return [x * lam_k / lam for x, lam_k in zip(levels, inflow, strict=True)]
+
     def _learn_stow_units(self, dg: dict, saturated: bool) -> None:
         """The open lines' level with the fleet short and with units to spare, and the drive units
         stow work takes per open carton."""
@@ -767,7 +810,7 @@ class Forecaster:
         if not fl:
             return
         idle = int(fl["usable_idle"])
-        if not saturated:
+        if not saturated and (self._filled or not self.little_level):
             if idle <= self.spare_idle_short:
                 self._level_short.add(float(dg["open_lines"]))
             elif idle >= self.spare_idle_full:
@@ -1148,8 +1191,7 @@ class Forecaster:
         minute = dg["minute"]
         self._mature(dg, minute)
         saturated = row["backlog_lines"] > 0
-        if not saturated:
-            self._level["open_lines"].add(float(dg["open_lines"]))
+        self._learn_level(dg, saturated)
         self._learn_stow_units(dg, saturated)
         self._level["open_cartons"].add(float(dg["open_cartons"]))
         self._recent["open_lines"].add(float(dg["open_lines"]))
