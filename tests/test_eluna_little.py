@@ -92,8 +92,31 @@ def test_the_level_is_learned_once_the_floor_has_filled():
     filled floor's 16 lines."""
     on, off = _filling(True), _filling(False)
     assert on._filled
-    assert on._level["open_lines"].v == pytest.approx(16.0, abs=0.5)
-    assert off._level["open_lines"].v < 14.5
+    assert on.unsaturated_level() == pytest.approx(16.0, abs=0.5)
+    assert off.unsaturated_level() < 14.5
+
+
+def test_a_floor_saturated_before_it_fills_keeps_the_level_of_before():
+    """Two of its stations' worth of work arrives at one: the floor never serves what arrives, so it
+    never fills in that sense, and the level stays the one learned from the first minute (not none,
+    which would drain the forecast to an empty floor once people come)."""
+
+    def run(little: bool) -> Forecaster:
+        fc = Forecaster(capacity=lambda dg: 4.0, blend={})
+        fc.little_level = little
+        w = 0.0
+        for m in range(1, 41):
+            served = 0.0 if m <= 2 else 4.0
+            w += 8.0 - served
+            dg = _digest(m, w, 8.0, served)
+            dg["backlog_lines"] = int(max(w - 24.0, 0.0))  # beyond the dispatch cap the lines wait
+            fc.observe(dg)
+        return fc
+
+    on, off = run(True), run(False)
+    assert not on._filled
+    assert off.unsaturated_level() > 5.0
+    assert on.unsaturated_level() == off.unsaturated_level()
 
 
 def _wandering_floor(seed: int = 5, minutes: int = 150) -> list[dict]:

@@ -239,12 +239,18 @@ class Forecaster:
         # docs/eluna_s17_fcast17.md): the open lines a floor keeps are the lines arriving times the
         # time a line stays open, so the level the work is pulled back to moves with the inflow
         # ahead (the hour's rate, the plan's rise) against the arrivals it was learned at, and it is
-        # learned only once the floor has filled from empty (`_learn_level`). Off: the level is the
+        # learned once the floor has filled from empty (`_learn_level`; until then, on a floor
+        # saturated before it ever served what arrived, the level as before). Off: the level is the
         # open lines' 30-minute mean from the first minute, whatever the inflow ahead.
         self.little_level = False
         self.fill_window_min = 5  # the floor has filled once it served, over this many minutes, what arrived
-        self._unsat_arr = _Ewma(30.0)  # lines arrived a minute, in the minutes the level learns from
         self._filled = False
+        self._fill_missed = False  # saturated before it filled: the level of before (`_learn_level`)
+        # (open lines, lines arrived a minute) in the unsaturated minutes: "all" from the first
+        # minute (the level of record before, and the fallback), "filled" once the floor has filled;
+        # and the short and spare levels (`_level_path`) learned once it has filled
+        self._little = {k: (_Ewma(30.0), _Ewma(30.0)) for k in ("all", "filled")}
+        self._level_filled = {k: _Ewma(30.0) for k in ("short", "spare")}
         # `project` only (the no-fork agent's judge; the forecast of record is unchanged): a plan's
         # added pick people bounded by what the drive units bring (`_capacity_path`), and spare
         # stow capacity draining a carton backlog (`_stow_path`)
@@ -643,7 +649,7 @@ class Forecaster:
                 max(m * r if r <= 1.0 else min(m * r, max(m, share_now * people[k])), 1e-6)
                 for k, (m, r) in enumerate(zip(mu_path, unit_ratio, strict=True))
             ]
-        level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
+        level = self.unsaturated_level()
         inflow = [lam * s for s in scale]
         stow = self._stow_path(dg, recent, hmax, staff if stow_staff else None)
         path_c = stow["path"]
@@ -774,22 +780,42 @@ class Forecaster:
 
     def _learn_level(self, dg: dict, saturated: bool) -> None:
         """The unsaturated open lines' level (a 30-minute mean of the minutes with no work waiting
-        unassigned). With ``little_level``: only from the minute the floor has filled from empty (the
-        pick stations served, over the last ``fill_window_min`` minutes, at least the lines that
-        arrived: before that the work is still building up to its level, and a mean that starts there
-        holds the level low for an hour), with the arrivals of the same minutes beside it (Little's
-        law, `_little_level`)."""
-        if self.little_level and not self._filled:
+        unassigned). With ``little_level``, a second one, learned only from the minute the floor has
+        filled from empty (the pick stations served, over the last ``fill_window_min`` minutes, at
+        least the lines that arrived: before that the work is still building up to its level, and a
+        mean that starts there holds the level low for an hour), with the arrivals of the same
+        minutes beside each (Little's law, `_little_level`). A floor saturated before it fills (work
+        waiting unassigned in most of those minutes) never had that start: its first unsaturated
+        minutes after are a backlog's tail, far above the level, so it keeps the level learned from
+        the first minute (``_fill_missed``; measured on train_p5_closed, a plan with 3 of 5 pick
+        stations closed: the queue at 15 minutes +0.60 -> +0.36 without this)."""
+        if self.little_level and not (self._filled or self._fill_missed):
             recent = list(self.history)[-self.fill_window_min :]
+            full = len(recent) >= self.fill_window_min
+            # work waited unassigned in most of those minutes (not a blip while the pods arrive)
+            self._fill_missed = full and sum(h["backlog_lines"] > 0 for h in recent) > len(recent) / 2
             served = sum(h["served_pick"] for h in recent)
-            self._filled = len(recent) >= self.fill_window_min and served >= sum(
-                h["lines_arrived"] for h in recent
+            self._filled = (
+                full and not self._fill_missed and served >= sum(h["lines_arrived"] for h in recent)
             )
-            if not self._filled:
-                return
-        if not saturated:
-            self._level["open_lines"].add(float(dg["open_lines"]))
-            self._unsat_arr.add(float(dg["lines_arrived"]))
+        if saturated:
+            return
+        lines, arrived = float(dg["open_lines"]), float(dg["lines_arrived"])
+        self._level["open_lines"].add(lines)
+        if not self.little_level:
+            return
+        for key in ("all", "filled") if self._filled else ("all",):
+            self._little[key][0].add(lines)
+            self._little[key][1].add(arrived)
+
+    def unsaturated_level(self) -> float:
+        """The open lines the unsaturated floor keeps (the level the fluid model pulls the work back
+        to): the 30-minute mean of its unsaturated minutes; with ``little_level``, of those since the
+        floor filled from empty, once there are any."""
+        filled = self._little["filled"][0].v
+        if self.little_level and filled is not None:
+            return filled
+        return self._level["open_lines"].v or 0.0
 
     def _little_level(self, level: float | list[float], inflow: list[float]) -> float | list[float]:
         """The level at each minute ahead by Little's law: the open lines an unsaturated floor keeps
@@ -797,7 +823,8 @@ class Forecaster:
         the level learned (``level``, per minute or one number) at the arrivals of the same minutes
         moves in proportion to the inflow then (per minute). A floor whose pods travel far keeps more
         lines open at the same arrivals, and keeps proportionally more when the arrivals rise."""
-        lv, lam = self._level["open_lines"].v, self._unsat_arr.v
+        lv, lam = self._little["filled" if self._little["filled"][0].v is not None else "all"]
+        lv, lam = lv.v, lam.v
         if lv is None or lam is None or lam <= 0.0:
             return level
         levels = list(level) if isinstance(level, list | tuple | np.ndarray) else [level] * len(inflow)
@@ -810,11 +837,15 @@ class Forecaster:
         if not fl:
             return
         idle = int(fl["usable_idle"])
-        if not saturated and (self._filled or not self.little_level):
+        if not saturated:
             if idle <= self.spare_idle_short:
                 self._level_short.add(float(dg["open_lines"]))
+                if self.little_level and self._filled:
+                    self._level_filled["short"].add(float(dg["open_lines"]))
             elif idle >= self.spare_idle_full:
                 self._level_spare.add(float(dg["open_lines"]))
+                if self.little_level and self._filled:
+                    self._level_filled["spare"].add(float(dg["open_lines"]))
         stow = int(dg["unit_states"]["stow_trip"])
         self._stow_units_max = max(self._stow_units_max, stow)
         if dg["open_cartons"] >= 3:
@@ -827,6 +858,8 @@ class Forecaster:
         spare level are the run's own; until both are seen, the one level for every minute."""
         fl = dg.get("fleet")
         lo, hi = self._level_short.v, self._level_spare.v
+        if self.little_level and None not in (self._level_filled["short"].v, self._level_filled["spare"].v):
+            lo, hi = self._level_filled["short"].v, self._level_filled["spare"].v  # once the floor filled
         r = (self._stow_per_carton.v or 0.0) if self.stow_ahead else 0.0
         if not fl or lo is None or hi is None:
             return level
