@@ -97,16 +97,18 @@ def test_the_level_is_learned_once_the_floor_has_filled():
 
 
 def test_a_floor_saturated_before_it_fills_keeps_the_level_of_before():
-    """Two of its stations' worth of work arrives at one: the floor never serves what arrives, so it
-    never fills in that sense, and the level stays the one learned from the first minute (not none,
-    which would drain the forecast to an empty floor once people come)."""
+    """Half the work that arrives can be served for 40 minutes (a plan with stations closed), then
+    people come and the backlog drains: the floor never filled from empty, and its first minutes
+    with nothing waiting are the backlog's tail, far above its level. It keeps the level learned
+    from the first minute, as before (not the tail, and not none, which would drain the forecast to
+    an empty floor)."""
 
     def run(little: bool) -> Forecaster:
         fc = Forecaster(capacity=lambda dg: 4.0, blend={})
         fc.little_level = little
         w = 0.0
-        for m in range(1, 41):
-            served = 0.0 if m <= 2 else 4.0
+        for m in range(1, 101):
+            served = min(w, 4.0 if m <= 40 else 14.0)  # a line waits a minute or more
             w += 8.0 - served
             dg = _digest(m, w, 8.0, served)
             dg["backlog_lines"] = int(max(w - 24.0, 0.0))  # beyond the dispatch cap the lines wait
@@ -114,7 +116,7 @@ def test_a_floor_saturated_before_it_fills_keeps_the_level_of_before():
         return fc
 
     on, off = run(True), run(False)
-    assert not on._filled
+    assert on._fill_missed and not on._filled
     assert off.unsaturated_level() > 5.0
     assert on.unsaturated_level() == off.unsaturated_level()
 
