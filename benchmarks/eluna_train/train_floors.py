@@ -6,8 +6,9 @@ few numbers were chosen on. fcast14's eight: 3, 5 or 6 pick stations, 30 units, 
 orders/h, unplanned outages. fcast15's six: an unplanned outage during a planned rise
 (train_p5_rise_down), stations at 2 people with one short (train_p3_short), 8 pick stations on a
 wider floor (train_p8_wide), fleets starting low on charge (train_p5_lowcharge, the deep wave
-train_p3_deepcharge, the wide wave train_p6_wave). The benchmark's seeds (11-20) and the held-out
-scenes are never used.
+train_p3_deepcharge, the wide wave train_p6_wave). fcast17's (docs/eluna_s17_fcast17.md): a plan
+with 3 of 5 pick stations closed, saturated from the first minutes (train_p5_closed). The
+benchmark's seeds (11-20) and the held-out scenes are never used.
 
     python benchmarks/eluna_train/train_floors.py run --runs-dir /tmp/fcast14-train --seeds 101 102
     python benchmarks/eluna_train/train_floors.py replay --runs-dir /tmp/fcast14-train [--opt attr=json ...]

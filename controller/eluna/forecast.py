@@ -235,6 +235,22 @@ class Forecaster:
         self.realised_min_pods = 1  # a stow station counts with this many pods at it (its person has work)
         self._real: dict[str, list[float]] = {"pick": [0.0, 0.0, 0.0], "stow": [0.0, 0.0, 0.0]}
         self.tau_min = 10.0  # how fast a stable queue forgets its noise
+        # Little's law for the unsaturated level (`_little_level`; off by default,
+        # docs/eluna_s17_fcast17.md): the open lines a floor keeps are the lines arriving times the
+        # time a line stays open, so the level the work is pulled back to moves with the inflow
+        # ahead (the hour's rate, the plan's rise) against the arrivals it was learned at, and it is
+        # learned once the floor has filled from empty (`_learn_level`; until then, on a floor
+        # saturated before it ever served what arrived, the level as before). Off: the level is the
+        # open lines' 30-minute mean from the first minute, whatever the inflow ahead.
+        self.little_level = False
+        self.fill_window_min = 5  # the floor has filled once it served, over this many minutes, what arrived
+        self._filled = False
+        self._fill_missed = False  # saturated before it filled: the level of before (`_learn_level`)
+        # (open lines, lines arrived a minute) in the unsaturated minutes: "all" from the first
+        # minute (the level of record before, and the fallback), "filled" once the floor has filled;
+        # and the short and spare levels (`_level_path`) learned once it has filled
+        self._little = {k: (_Ewma(30.0), _Ewma(30.0)) for k in ("all", "filled")}
+        self._level_filled = {k: _Ewma(30.0) for k in ("short", "spare")}
         # `project` only (the no-fork agent's judge; the forecast of record is unchanged): a plan's
         # added pick people bounded by what the drive units bring (`_capacity_path`), and spare
         # stow capacity draining a carton backlog (`_stow_path`)
@@ -633,12 +649,14 @@ class Forecaster:
                 max(m * r if r <= 1.0 else min(m * r, max(m, share_now * people[k])), 1e-6)
                 for k, (m, r) in enumerate(zip(mu_path, unit_ratio, strict=True))
             ]
-        level = self._level["open_lines"].v or 0.0  # the unsaturated floor's level
+        level = self.unsaturated_level()
         inflow = [lam * s for s in scale]
         stow = self._stow_path(dg, recent, hmax, staff if stow_staff else None)
         path_c = stow["path"]
         if self.fleet_level:
             level = self._level_path(dg, level, path_c, usable)
+        if self.little_level:
+            level = self._little_level(level, inflow)
         # Both rates are counts over the window: the queue grows only where the inflow outruns the
         # capacity by more than their noise (else a steady floor's noise compounds for an hour).
         margin = self.noise_z * np.sqrt(lam / len(hour) + mu / self.window_min)
@@ -760,6 +778,58 @@ class Forecaster:
             for m, st in zip(mu_path, staff, strict=True)
         ]
 
+    def _learn_level(self, dg: dict, saturated: bool) -> None:
+        """The unsaturated open lines' level (a 30-minute mean of the minutes with no work waiting
+        unassigned). With ``little_level``, a second one, learned only from the minute the floor has
+        filled from empty (the pick stations served, over the last ``fill_window_min`` minutes, at
+        least the lines that arrived: before that the work is still building up to its level, and a
+        mean that starts there holds the level low for an hour), with the arrivals of the same
+        minutes beside each (Little's law, `_little_level`). A floor saturated before it fills (work
+        waiting unassigned in most of those minutes) never had that start: its first unsaturated
+        minutes after are a backlog's tail, far above the level, so it keeps the level learned from
+        the first minute (``_fill_missed``; measured on train_p5_closed, a plan with 3 of 5 pick
+        stations closed: the queue at 15 minutes +0.60 -> +0.36 without this)."""
+        if self.little_level and not (self._filled or self._fill_missed):
+            recent = list(self.history)[-self.fill_window_min :]
+            full = len(recent) >= self.fill_window_min
+            # work waited unassigned in most of those minutes (not a blip while the pods arrive)
+            self._fill_missed = full and sum(h["backlog_lines"] > 0 for h in recent) > len(recent) / 2
+            served = sum(h["served_pick"] for h in recent)
+            self._filled = (
+                full and not self._fill_missed and served >= sum(h["lines_arrived"] for h in recent)
+            )
+        if saturated:
+            return
+        lines, arrived = float(dg["open_lines"]), float(dg["lines_arrived"])
+        self._level["open_lines"].add(lines)
+        if not self.little_level:
+            return
+        for key in ("all", "filled") if self._filled else ("all",):
+            self._little[key][0].add(lines)
+            self._little[key][1].add(arrived)
+
+    def unsaturated_level(self) -> float:
+        """The open lines the unsaturated floor keeps (the level the fluid model pulls the work back
+        to): the 30-minute mean of its unsaturated minutes; with ``little_level``, of those since the
+        floor filled from empty, once there are any."""
+        filled = self._little["filled"][0].v
+        if self.little_level and filled is not None:
+            return filled
+        return self._level["open_lines"].v or 0.0
+
+    def _little_level(self, level: float | list[float], inflow: list[float]) -> float | list[float]:
+        """The level at each minute ahead by Little's law: the open lines an unsaturated floor keeps
+        are its arrivals times the time a line stays open (its pod's trip, the queue at the face), so
+        the level learned (``level``, per minute or one number) at the arrivals of the same minutes
+        moves in proportion to the inflow then (per minute). A floor whose pods travel far keeps more
+        lines open at the same arrivals, and keeps proportionally more when the arrivals rise."""
+        lv, lam = self._little["filled" if self._little["filled"][0].v is not None else "all"]
+        lv, lam = lv.v, lam.v
+        if lv is None or lam is None or lam <= 0.0:
+            return level
+        levels = list(level) if isinstance(level, list | tuple | np.ndarray) else [level] * len(inflow)
+        return [x * lam_k / lam for x, lam_k in zip(levels, inflow, strict=True)]
+
     def _learn_stow_units(self, dg: dict, saturated: bool) -> None:
         """The open lines' level with the fleet short and with units to spare, and the drive units
         stow work takes per open carton."""
@@ -770,8 +840,12 @@ class Forecaster:
         if not saturated:
             if idle <= self.spare_idle_short:
                 self._level_short.add(float(dg["open_lines"]))
+                if self.little_level and self._filled:
+                    self._level_filled["short"].add(float(dg["open_lines"]))
             elif idle >= self.spare_idle_full:
                 self._level_spare.add(float(dg["open_lines"]))
+                if self.little_level and self._filled:
+                    self._level_filled["spare"].add(float(dg["open_lines"]))
         stow = int(dg["unit_states"]["stow_trip"])
         self._stow_units_max = max(self._stow_units_max, stow)
         if dg["open_cartons"] >= 3:
@@ -784,6 +858,8 @@ class Forecaster:
         spare level are the run's own; until both are seen, the one level for every minute."""
         fl = dg.get("fleet")
         lo, hi = self._level_short.v, self._level_spare.v
+        if self.little_level and None not in (self._level_filled["short"].v, self._level_filled["spare"].v):
+            lo, hi = self._level_filled["short"].v, self._level_filled["spare"].v  # once the floor filled
         r = (self._stow_per_carton.v or 0.0) if self.stow_ahead else 0.0
         if not fl or lo is None or hi is None:
             return level
@@ -1148,8 +1224,7 @@ class Forecaster:
         minute = dg["minute"]
         self._mature(dg, minute)
         saturated = row["backlog_lines"] > 0
-        if not saturated:
-            self._level["open_lines"].add(float(dg["open_lines"]))
+        self._learn_level(dg, saturated)
         self._learn_stow_units(dg, saturated)
         self._level["open_cartons"].add(float(dg["open_cartons"]))
         self._recent["open_lines"].add(float(dg["open_lines"]))

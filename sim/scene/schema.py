@@ -541,6 +541,12 @@ class Agent(Strict):
     # on the held-out and unseen floors it lifts the 30-minute skill; the agent, which reads these
     # forecasts, was measured with it on only on four scenes (neutral; docs/eluna_s16_fcast16.md).
     learned_forecast: bool = False
+    # The forecaster's unsaturated level by Little's law (controller/eluna/forecast.py
+    # `_little_level`): the open lines the work is pulled back to move with the inflow ahead against
+    # the arrivals the level was learned at, learned once the floor has filled from empty. Off by
+    # default: measured on the training floors and the shipped scenes' recorded digests only
+    # (docs/eluna_s17_fcast17.md); the agent reads these forecasts.
+    little_forecast: bool = False
     # The fork lookahead's order-cycle p95 counts the orders still open at the horizon's end at
     # their age then, not the finished orders alone, which reward leaving an old backlog open
     # (sim/eluna/lookahead.py `cycle_p95_s`). Off by default: measured neutral on eluna_misstaffed,
