@@ -526,6 +526,12 @@ class Agent(Strict):
     # Off by default: a service trade (measured: order-cycle p95 +4-6% on the balanced floor for
     # +13-15% units per labour hour), which the "never worse by 1%" goal does not allow.
     stow_release: bool = False
+    # A release (one person to the pool on a quiet floor) must leave the people of the kind serving
+    # its busiest known hour at no more than 70% of their pace (controller/eluna/agent.py
+    # `people_keep_up`); false: the version before, against the rate stations were seen to serve,
+    # which on a floor that keeps up is the arriving rate shared over them and let no release
+    # through once the run's rates had settled (docs/eluna_s17_release17.md).
+    release_pace: bool = True
     # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
