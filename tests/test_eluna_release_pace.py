@@ -26,7 +26,9 @@ class _Quiet:
         pass
 
 
-def _digest(board, minute: int, *, cartons_arrived: float = CARTONS_PER_MIN) -> dict:
+def _digest(
+    board, minute: int, *, cartons_arrived: float = CARTONS_PER_MIN, lines_arrived: float = LINES_PER_MIN
+) -> dict:
     """A floor that keeps up: every open station has work waiting and serves its share of what
     arrives (the seen rate the old check read)."""
     open_ = [sid for sid, m in board.staffed.items() if m > 0]
@@ -55,7 +57,7 @@ def _digest(board, minute: int, *, cartons_arrived: float = CARTONS_PER_MIN) -> 
         "open_lines": 12,
         "open_cartons": 4,
         "backlog_lines": 0,
-        "lines_arrived": LINES_PER_MIN,
+        "lines_arrived": lines_arrived,
         "cartons_arrived": cartons_arrived,
         "dock_expected_per_h": 60.0 * CARTONS_PER_MIN,
         "battery_hist": [0, 0, 0, 0, 40],
@@ -77,8 +79,10 @@ def _agent(minutes: int, *, release_pace: bool = True, first_cartons: float | No
     agent.last_forecast = {"open_lines": {30: 12.0, 60: 12.0}, "open_cartons": {30: 4.0, 60: 4.0}}
     for minute in range(minutes):
         first = minute == 0 and first_cartons is not None
-        cartons = first_cartons if first else CARTONS_PER_MIN
-        agent._observe_rates(_digest(board, minute, cartons_arrived=cartons))
+        if first:  # a first minute with nothing arriving yet
+            agent._observe_rates(_digest(board, minute, cartons_arrived=first_cartons, lines_arrived=0.0))
+        else:
+            agent._observe_rates(_digest(board, minute))
     return agent, board
 
 
@@ -103,6 +107,10 @@ def test_a_stower_goes_home_when_the_people_left_keep_up():
     picks = dict(board.staffed, P1=0)
     assert agent.release_load(picks, "pick") == pytest.approx(12.0 * 12.5 / 180.0, rel=1e-6)
     assert not agent.people_keep_up(picks, "pick")
+    # a trailer on the dock schedule: its busiest hour ahead (60 cartons) is what the three left face
+    agent._observe_rates({**_digest(board, 60), "dock_peak_h": 60.0})
+    assert not agent.people_keep_up(dict(board.staffed, S1=0), "stow")
+    assert _releases(agent, board, 61) == []
 
 
 def test_the_seen_rate_never_lets_a_release_through_on_a_floor_that_keeps_up():
@@ -122,3 +130,9 @@ def test_a_release_waits_for_evidence_and_reads_an_unbiased_mean():
     assert agent._arriving["stow"] < 0.8 * CARTONS_PER_MIN
     total, weight = agent._arriving_sw["stow"]
     assert total / weight == pytest.approx(CARTONS_PER_MIN, rel=0.05)
+    # pick has no planned stream under it: the release reads the unbiased mean itself
+    assert agent.arriving_peak("pick") < 0.8 * LINES_PER_MIN
+    assert agent.release_arriving("pick") == pytest.approx(LINES_PER_MIN, rel=0.05)
+    # stow never under the planned carton stream, whatever arrived so far
+    agent._arriving_sw["stow"] = (0.0, 1.0)
+    assert agent.release_arriving("stow") == pytest.approx(CARTONS_PER_MIN)

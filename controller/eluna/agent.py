@@ -481,7 +481,9 @@ class ElunaAgent:
         to spare at the rate its stations were seen to serve when work waited (False until 30
         station-minutes with work waiting have been seen: a release lasts the rest of the shift,
         and without that evidence the 30-minute lookahead alone let a stower go before the surge
-        whose cartons then waited for hours)."""
+        whose cartons then waited for hours). A release is checked by `people_keep_up` since
+        session 17 (this one with ``release_pace`` off); a lend before a wave (`_lend_ok`) and a
+        way home that closes a station (`_return_plans`) still use this one."""
         n, per_station = self._busy.get(kind, (0, 0.0))
         if n < 30 or kind not in self._arriving:
             return False
