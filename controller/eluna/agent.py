@@ -294,11 +294,14 @@ class ElunaAgent:
         self._arriving_sw: dict[str, tuple[float, float]] = {}
         self._arriving_min = 0  # minutes of arriving work seen
         # how a release is checked to keep up for the rest of the shift (scene ``[agent]
-        # release_pace``): True, against the people's pace left (`people_keep_up`); False, the
-        # version before, against the rate the kind's stations were seen to serve
-        # (`release_keeps_up`), which on a floor that keeps up is the arriving rate itself shared
-        # over the stations, so a release never passed it once the run's rates had settled
-        self.release_pace = True
+        # release_pace``): True, against the people's pace left (`people_keep_up`); False (default),
+        # against the rate the kind's stations were seen to serve (`release_keeps_up`), which on a
+        # floor that keeps up is the arriving rate itself shared over the stations, so a release
+        # never passed it once the run's rates had settled. Off by default until a released person
+        # can be called back: on eluna_outage (seeds 12, 15) a stower released before the outage
+        # stayed in the pool while pick piled up, a floater priced for the rest of the shift
+        # (docs/eluna_s17_release17.md)
+        self.release_pace = False
         self._busy: dict[str, tuple[int, float]] = {}
         self._starved: dict[str, int] = {}  # station -> consecutive starved minutes (`STARVED_MIN`)
         # people the agent took off a starved station, to bring back when pods reach that kind again:
