@@ -86,6 +86,17 @@ PAD_QUEUE_CLEAR_UNITS = 1
 # (eluna_battery seed 13, minutes 60-90), as much as the lend's gain: three futures more (the
 # confirmation runs only when a plan is about to be recommended, so they cost little wall time).
 WAVE_CONFIRM_SAMPLES = 3
+# A release (`ElunaAgent.people_keep_up`): the people left at a kind's open stations must serve the
+# busiest known hour of its arriving work at no more than this share of their pace (the rate model
+# at the plan's service times). The share is the frozen shift lead's rule 5 (`shiftlead.FROZEN`,
+# chosen by the balanced grid, seeds 201-203): the same floor for the same lever. Under it the
+# stations left have room for the hour's swings and for the drive units' feed, which the pace
+# leaves out (a pod-fed station waits for pods part of its time); the 30-minute lookahead and its
+# service guard judge the rest.
+RELEASE_LOAD = 0.7
+# The run's minutes of arriving work a release's rate needs before it is trusted (half the
+# arriving rate's one-hour window).
+RELEASE_EVIDENCE_MIN = 30
 # A stated service target (``[agent] p95_target_s``) lets a plan's order-cycle p95 rise above doing
 # nothing's while it stays under this share of the target on every sampled future it is judged on.
 # The 10% below the promise is one sample's noise: the same plan's 30-minute p95 moved by 57-87 s
@@ -275,6 +286,22 @@ class ElunaAgent:
         self.last_forecast: dict = {}
         self._cum = {"units_picked": 0, "units_stowed": 0}
         self._arriving: dict[str, float] = {}
+        # the same one-hour mean of arriving work, started from nothing and divided by the weight
+        # it has gathered (kind -> (sum, weight)): an unbiased mean from the first minute, for a
+        # release (`release_arriving`); `_arriving` starts from the first minute's count and reads
+        # low for the first hour (eluna_balanced seed 201: stow 0.23 cartons a minute at 08:30 for
+        # a stream of ~0.6)
+        self._arriving_sw: dict[str, tuple[float, float]] = {}
+        self._arriving_min = 0  # minutes of arriving work seen
+        # how a release is checked to keep up for the rest of the shift (scene ``[agent]
+        # release_pace``): True, against the people's pace left (`people_keep_up`); False (default),
+        # against the rate the kind's stations were seen to serve (`release_keeps_up`), which on a
+        # floor that keeps up is the arriving rate itself shared over the stations, so a release
+        # never passed it once the run's rates had settled. Off by default until a released person
+        # can be called back: on eluna_outage (seeds 12, 15) a stower released before the outage
+        # stayed in the pool while pick piled up, a floater priced for the rest of the shift
+        # (docs/eluna_s17_release17.md)
+        self.release_pace = False
         self._busy: dict[str, tuple[int, float]] = {}
         self._starved: dict[str, int] = {}  # station -> consecutive starved minutes (`STARVED_MIN`)
         # people the agent took off a starved station, to bring back when pods reach that kind again:
@@ -439,6 +466,9 @@ class ElunaAgent:
             x = float(dg.get(key) or 0.0)
             old = self._arriving.get(kind)
             self._arriving[kind] = x if old is None else old + a * (x - old)
+            total, weight = self._arriving_sw.get(kind, (0.0, 0.0))
+            self._arriving_sw[kind] = ((1.0 - a) * total + a * x, (1.0 - a) * weight + a)
+        self._arriving_min += 1
         for st in dg["stations"]:
             sid = st["id"]
             if sid in self.service_s:
@@ -462,7 +492,9 @@ class ElunaAgent:
         to spare at the rate its stations were seen to serve when work waited (False until 30
         station-minutes with work waiting have been seen: a release lasts the rest of the shift,
         and without that evidence the 30-minute lookahead alone let a stower go before the surge
-        whose cartons then waited for hours)."""
+        whose cartons then waited for hours). A release is checked by `people_keep_up` since
+        session 17 (this one with ``release_pace`` off); a lend before a wave (`_lend_ok`) and a
+        way home that closes a station (`_return_plans`) still use this one."""
         n, per_station = self._busy.get(kind, (0, 0.0))
         if n < 30 or kind not in self._arriving:
             return False
@@ -470,15 +502,58 @@ class ElunaAgent:
         open_after = sum(1 for sid, m in staffed_after.items() if kinds[sid] == kind and m > 0)
         return self.arriving_peak(kind) <= 0.85 * per_station * open_after
 
-    def arriving_peak(self, kind: str) -> float:
+    def people_keep_up(self, staffed_after: dict[str, int], kind: str) -> bool:
+        """After a release, the people left at the open stations of ``kind`` serve the busiest known
+        hour of its arriving work (`release_arriving`) at no more than `RELEASE_LOAD` of their pace
+        (False until `RELEASE_EVIDENCE_MIN` minutes of arrivals have been seen).
+
+        Why the pace and not the rate stations were seen to serve (`release_keeps_up`): on a floor
+        that keeps up, what its stations serve is what arrives, shared over them, so the seen rate
+        times the stations left is the arriving rate times (n - 1) / n, under the arriving rate
+        whatever the slack. Traced on eluna_balanced seed 201 (2026-12-07): pick stations served
+        3.06 lines a minute each while 12.2 arrived (3 x 3.06 x 0.85 = 7.8), stow 0.15 cartons
+        while 0.63-0.71 arrived; no release passed after 08:50 on any seed, and the agent sent
+        one stower home on 4 of 10 seeds, only while its arriving mean was still filling up. The
+        drive units feed a kind, not a station: with one stow station closed all shift the floor
+        stowed as much (docs/eluna.md, "One stower off a pod-fed floor"), so what a release takes
+        is people's pace."""
+        if self._arriving_min < RELEASE_EVIDENCE_MIN or kind not in self._arriving_sw:
+            return False
+        return self.release_load(staffed_after, kind) <= RELEASE_LOAD
+
+    def release_load(self, staffed_after: dict[str, int], kind: str) -> float:
+        """The share of the pace of the people at ``kind``'s open stations in ``staffed_after``
+        (rate model, the plan's seconds per line or carton) that its busiest known hour of arriving
+        work needs (inf with nobody left)."""
+        board = self.levers.board
+        kinds = board.config.kinds
+        per_min = sum(
+            60.0 * self.speed(m) / self.service_s[sid]
+            for sid, m in staffed_after.items()
+            if kinds.get(sid) == kind and m > 0 and sid in self.service_s and sid not in board.down_until
+        )
+        need = self.release_arriving(kind)
+        return need / per_min if per_min > 0 else (0.0 if need <= 0 else math.inf)
+
+    def release_arriving(self, kind: str) -> float:
+        """The busiest known hour of ``kind``'s arriving work per minute, for a release: as
+        `arriving_peak`, from the unbiased one-hour mean (``_arriving_sw``), and for stow never less
+        than the scene's planned carton stream (known from the start)."""
+        total, weight = self._arriving_sw.get(kind, (0.0, 0.0))
+        peak = self.arriving_peak(kind, total / weight if weight > 0 else 0.0)
+        return max(peak, self._dock_stream_per_min) if kind == "stow" else peak
+
+    def arriving_peak(self, kind: str, now: float | None = None) -> float:
         """A kind's work arriving per minute in the busiest hour still to come that is known now:
         pick, the last hour's lines times the plan's peak demand factor ahead (a planned promotion);
         stow, the larger of the last hour's cartons and the unscheduled stream plus the busiest hour
         of the dock schedule still to come (a wave or trailer on it). A release lasts the rest of the
         shift: measured on eluna_heldout (never tuned on), seeds 16 and 20 sent a stower home an hour
         before a trailer on the dock schedule that the 60-minute forecast could not yet see, and lost
-        5-6% of their units per hour."""
-        now = self._arriving.get(kind, 0.0)
+        5-6% of their units per hour. ``now``: the last hour's rate to start from (default: the
+        running mean ``_arriving``)."""
+        if now is None:
+            now = self._arriving.get(kind, 0.0)
         if kind == "pick":
             return now * self._planned_peak(self._t_s)
         if self._dock_peak_per_min <= 0.0:
@@ -1045,7 +1120,7 @@ class ElunaAgent:
                 continue
             st, _ = self._after(staffed, floaters, MoveAssociates(sid, POOL, 1))
             after = self._max_pressure(work, st)
-            if after < self.gate_min / 2 and self.release_keeps_up(st, kinds[sid]):
+            if after < self.gate_min / 2 and self._release_ok(st, kinds[sid]):
                 singles.append((after, -n, sid, st))
         singles.sort(key=lambda x: x[:3])
         plans: list[list[Action]] = [[MoveAssociates(sid, POOL, 1)] for *_, sid, _ in singles[:2]]
@@ -1055,10 +1130,17 @@ class ElunaAgent:
             st[a] -= 1
             st[b] -= 1
             ok_kinds = all(any(m > 0 for x, m in st.items() if kinds[x] == k) for k in set(kinds.values()))
-            ok_kinds = ok_kinds and all(self.release_keeps_up(st, k) for k in {kinds[a], kinds[b]})
+            ok_kinds = ok_kinds and all(self._release_ok(st, k) for k in {kinds[a], kinds[b]})
             if ok_kinds and self._max_pressure(work, st) < self.gate_min / 2:
                 plans.insert(0, [MoveAssociates(a, POOL, 1), MoveAssociates(b, POOL, 1)])
         return plans
+
+    def _release_ok(self, staffed_after: dict[str, int], kind: str) -> bool:
+        """Whether the people left keep up with ``kind``'s work for the rest of the shift after a
+        release: `people_keep_up` (``release_pace``) or the seen rate (`release_keeps_up`)."""
+        if self.release_pace:
+            return self.people_keep_up(staffed_after, kind)
+        return self.release_keeps_up(staffed_after, kind)
 
     def feasible_plan(self, plan: list[Action], t_s: float) -> bool:
         """Whether every action of ``plan`` is feasible once the ones before it are applied (on a

@@ -8,9 +8,10 @@ stower adds little but labour. Measured with the static plan and one stow statio
 shift (`labour.staffing = {S4 = 0}`, seeds 11-13): eluna_balanced +14.7% / +14.8% units per
 labour hour at the same units per hour (every order and carton served either way), order cycle
 p95 +4-5%; eluna_outage +16.5% at +0.4% units per hour. The agent's ordinary release
-(`ElunaAgent._releases`) never proposes it: it wants the whole floor quiet an hour ahead (pick
-included) and checks the stations left against the rate stations were *seen* to serve, which on
-a floor fed by drive units is the pod rate, not what people can do.
+(`ElunaAgent._releases`) never proposed it before session 17: it wants the whole floor quiet an
+hour ahead (pick included) and checked the stations left against the rate stations were *seen* to
+serve, which on a floor that keeps up is the arriving rate shared over them (it now checks the
+people's pace left, `ElunaAgent.people_keep_up`, and proposes it with its own service guard).
 
 This generator proposes one person from a stow station to the pool when:
 
