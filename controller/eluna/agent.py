@@ -398,6 +398,9 @@ class ElunaAgent:
         self._wave_plans: list[list[Action]] = []  # this decision's lend, when the rule proposes one
         self.wave_lent: list[tuple[str, str]] = []  # (home, where they went) held by the rule
         self._on_wave = False  # whether the digest of this decision shows the charging wave
+        # plans of the floor levers (no labour change) judged as service moves are (`service_move.
+        # floor_qualifies`) when no plan wins on efficiency: on whenever the scene lists floor levers
+        self.floor_service = False
 
     @property
     def speed(self) -> Callable[[int], float]:
@@ -1368,14 +1371,20 @@ class ElunaAgent:
     ) -> list[Recommendation]:
         """When no plan wins on efficiency: a move of people already paid that keeps efficiency and
         shortens the order cycle beyond one sample's noise on this sampled future and on a second
-        one (`fctwin.controller.eluna.service_move`), with ``service_moves`` on; else nothing."""
-        if not self.service_moves:
+        one (`fctwin.controller.eluna.service_move`), with ``service_moves`` on, or a plan of floor
+        levers that changes no labour, with ``floor_service`` on; else nothing."""
+        if not self.service_moves and not self.floor_service:
             return []
 
         def kept(r: dict, r0: dict) -> bool:
             return self._units_kept(r, r0, 0.0)
 
-        k = service_move.choose(cands, results, kept)
+        def qualify(plan: list[Action]) -> bool:
+            return (self.service_moves and service_move.qualifies(plan)) or (
+                self.floor_service and service_move.floor_qualifies(plan)
+            )
+
+        k = service_move.choose(cands, results, kept, qualify)
         if k is None:
             return []
         plan = cands[k]

@@ -66,6 +66,8 @@ class SetOrderRelease:
         if self.weights:
             w = ", ".join(f"{s} {x:.2f}" for s, x in self.weights)
             parts.append(f"weight order assignment {w}")
+        elif self.weights is not None:
+            parts.append("assign orders by the scene's rule again (no station weights)")
         return " and ".join(parts) + " now"
 
 

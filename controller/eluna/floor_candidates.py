@@ -9,13 +9,16 @@ the event log unchanged.
 
 - **release**: weights proportional to each open pick station's capacity (rate model x staffing)
   when capacities differ by more than 20% (the default assignment balances open lines, not work
-  per person); lifting a release limit when the backlog grows; holding release to the recent
-  arrival rate when many units stand still on the floor (congestion) with a long backlog.
-- **traffic**: the congested area (units on their way yet where they were a minute ago, the
-  digest's 4 x 4 areas): its aisle rows made one-way, alternating directions (the fixed-highway
-  idea, applied where the jam is); lifting the rules the agent set when the area has cleared.
+  per person), and back to none when they are even again; lifting a release limit when the
+  backlog grows; holding release to the recent arrival rate when many units stand still on the
+  floor (congestion) with a long backlog.
+- **traffic**: the most congested aisle area (seconds units stood blocked in the minute, the
+  digest's 4 x 4 areas, at the forecaster's hot-spot level; never a pick station's area, whose
+  wait is its queue): its aisle rows made one-way, alternating directions (the fixed-highway
+  idea, applied where the jam is); lifting the rules the agent set when no aisle area is hot.
 - **preposition**: when the 30-minute forecast of open pick lines exceeds now by 20% and idle
-  units are available, the most wanted pods next to the pick station with the most open lines.
+  units are available, the pods the pick station with the most open lines will ask for next (its
+  own waiting lines first: `fctwin.controller.preposition.station_sku_share`) next to it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ def release_plans(agent, dg: dict) -> list[list]:
             w = tuple(sorted((k, round(v / top, 2)) for k, v in known.items()))
             if dict(w) != cur:
                 plans.append([SetOrderRelease(limit, w)])
+        elif cur and len(known) >= 2:
+            # The capacities are even again (a person lent or back, a station reopened): weights set
+            # for the old staffing would keep steering orders away from a station that is now as
+            # fast as its peers; back to the scene's assignment. Before this nothing undid them.
+            plans.append([SetOrderRelease(limit, ())])
     if limit is not None and dg["backlog_lines"] > 2 * max(1, dg["open_lines"]):
         plans.append([SetOrderRelease(None, None)])
     waiting = int(np.sum(dg["congestion_waiting"]))
@@ -63,20 +71,46 @@ def _area_bounds(d, a: tuple[int, int], areas: int) -> tuple[int, int, int, int]
     return a[0] * ah, min(H, (a[0] + 1) * ah), a[1] * aw, min(W, (a[1] + 1) * aw)
 
 
+def _hot_aisle_areas(dg: dict) -> list[tuple[float, tuple[int, int]]]:
+    """Floor areas where drive units stood blocked for `HOT_WAIT_S` seconds or more in the minute
+    (the digest's sampled `congestion_wait_s`, the forecaster's hot-spot measure), leaving out the
+    areas of open stations, most blocked first.
+
+    A station's area is hot with its own queue (units holding pods in line for the person: the
+    forecaster models the pick areas' wait as queue spill-back, the wait per open line of their
+    stations), and a one-way aisle does not shorten a queue; a shift manager sets traffic rules
+    where units block each other in the aisles. Before this the trigger was the minute snapshot of
+    units standing where they stood a minute earlier, which on train_p8_wide seed 101 (fb7105b)
+    never exceeded 5 in an area while the pick stations' areas had 84-91 s blocked a minute."""
+    from fctwin.controller.eluna.forecast import HOT_WAIT_S
+
+    wait = dg.get("congestion_wait_s")
+    if wait is None:
+        return []
+    wait = np.asarray(wait, dtype=np.float64)
+    queues = {tuple(s["area"]) for s in dg["stations"] if s["associates"] > 0 and "area" in s}
+    hot = [
+        (float(wait[a]), (int(a[0]), int(a[1])))
+        for a in zip(*np.nonzero(wait >= HOT_WAIT_S), strict=True)
+        if (int(a[0]), int(a[1])) not in queues
+    ]
+    return sorted(hot, reverse=True)
+
+
 def traffic_plans(agent, dg: dict) -> list[list]:
     from fctwin.controller.floorplan import AISLE
 
     d = agent.levers.d
-    waiting = np.asarray(dg["congestion_waiting"])
     plans: list[list] = []
+    hot = _hot_aisle_areas(dg)
     mine = sorted(rid for rid in d.one_way if rid in d.lever_rules_by_agent)
-    if mine and waiting.max(initial=0) <= 1:
+    if mine and not hot:
         plans.append([ClearOneWay(rid) for rid in mine if rid in d.one_way])
         return [p for p in plans if p]
-    if waiting.size == 0 or waiting.max() < max(3, 0.15 * len(d.units)):
+    if not hot:
         return plans
-    a = np.unravel_index(int(np.argmax(waiting)), waiting.shape)
-    r0, r1, c0, c1 = _area_bounds(d, (int(a[0]), int(a[1])), waiting.shape[0])
+    a = hot[0][1]
+    r0, r1, c0, c1 = _area_bounds(d, a, np.asarray(dg["congestion_wait_s"]).shape[0])
     aisle = d.grid == AISLE
     plan = []
     k = 0

@@ -261,6 +261,12 @@ class FloorManager:
                 from fctwin.controller.eluna.floor_candidates import hook_for
 
                 self.agent.candidate_hooks.append(hook_for(spec.floor_levers))
+                # judged for service too: they change no labour (docs/eluna_s17_levers17.md)
+                self.agent.floor_service = True
+                if lookahead is not None and self.agent.service_probe is None:
+                    from fctwin.sim.eluna.lookahead import ServiceProbe
+
+                    self.agent.service_probe = ServiceProbe(loop)
         elif mode == "reactive":
             self.lead = ShiftLead(
                 FROZEN,
