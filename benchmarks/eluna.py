@@ -423,6 +423,12 @@ def main(argv=None) -> int:
     if args.workers < 1:
         print("--workers: at least 1", file=sys.stderr)
         return 2
+    if args.seeds < 1:  # no run to pair (and --tune's table would have nothing to choose from)
+        print("--seeds: at least 1", file=sys.stderr)
+        return 2
+    if args.hours is not None and not args.hours > 0:
+        print("--hours: must be positive (omit it for the scene's own)", file=sys.stderr)
+        return 2
     agent_set = {}
     for item in args.set:
         field, eq, value = item.partition("=")

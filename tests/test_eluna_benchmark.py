@@ -283,3 +283,12 @@ def test_a_tune_job_runs_the_lead_with_its_thresholds(tmp_path, monkeypatch):
     got, row = bench._tune_job((key, 11, 0.05, str(tmp_path)))
     assert got == key and row["mode"] == "reactive"
     assert seen[0].pick_hi_min == 6.0 and seen[0].stow_lo_min == 8.0 and seen[0].pick_lo_min == 0.75
+
+
+@pytest.mark.parametrize(
+    "argv", [["--seeds", "0"], ["--tune", "--seeds", "0"], ["--hours", "-1"], ["--hours", "0"]]
+)
+def test_no_runs_or_no_time_is_a_clear_error(argv, capsys):
+    assert bench.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("--seeds" in err or "--hours" in err) and "Traceback" not in err
