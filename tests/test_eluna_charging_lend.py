@@ -126,15 +126,7 @@ def test_the_lent_stower_is_held_while_the_wave_shows_and_goes_home_after_it_or_
     assert agent.candidates(quiet_wave)[0] == home
 
 
-class _Probe:
-    def __init__(self, p95_s):
-        self.p95_s = p95_s
-
-    def mark(self):
-        return 0
-
-    def p95_since(self, mark):
-        return self.p95_s
+from test_eluna_service_move import _Probe  # (the run's p95 probe, as the service move's test fakes it)
 
 
 @pytest.mark.parametrize("real_p95_s, sign", [(2000.0, True), (2500.0, False)])
