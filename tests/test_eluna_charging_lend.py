@@ -5,6 +5,7 @@ scored on."""
 
 import pytest
 from test_eluna import _lead_digest, _wave_agent
+from test_eluna_service_move import _Probe  # the run's p95 probe, faked as the service move's test does
 
 from fctwin.controller.eluna import charging_lend
 from fctwin.controller.eluna.actions import MoveAssociates
@@ -124,9 +125,6 @@ def test_the_lent_stower_is_held_while_the_wave_shows_and_goes_home_after_it_or_
     agent.last_forecast = {"open_cartons": {15: 6.0, 30: 6.0, 60: 6.0}}
     agent.lent = [("S3", "P1")]  # lent by the ordinary rule: not held
     assert agent.candidates(quiet_wave)[0] == home
-
-
-from test_eluna_service_move import _Probe  # (the run's p95 probe, as the service move's test fakes it)
 
 
 @pytest.mark.parametrize("real_p95_s, sign", [(2000.0, True), (2500.0, False)])
