@@ -164,11 +164,12 @@ def test_off_the_forecasts_are_the_ones_before_and_on_they_move():
 
 
 def test_the_scene_switch_reaches_the_runs_forecaster():
-    """``[agent] little_forecast`` (default off) is what turns the level on in a run."""
+    """``[agent] little_forecast`` (default on since session 18) is what sets the level in a run:
+    a scene that says nothing gets it, ``false`` gives the session-17 forecaster."""
     from fctwin.sim.eluna.manager import forecaster_for
     from fctwin.sim.scene import load_scene
 
     path = ROOT / "scenes" / "eluna_balanced.toml"
-    assert forecaster_for(load_scene(path)).little_level is False
-    on = load_scene(path, overrides={"agent.little_forecast": True})
-    assert forecaster_for(on).little_level is True
+    assert forecaster_for(load_scene(path)).little_level is True
+    off = load_scene(path, overrides={"agent.little_forecast": False})
+    assert forecaster_for(off).little_level is False

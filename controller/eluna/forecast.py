@@ -235,13 +235,14 @@ class Forecaster:
         self.realised_min_pods = 1  # a stow station counts with this many pods at it (its person has work)
         self._real: dict[str, list[float]] = {"pick": [0.0, 0.0, 0.0], "stow": [0.0, 0.0, 0.0]}
         self.tau_min = 10.0  # how fast a stable queue forgets its noise
-        # Little's law for the unsaturated level (`_little_level`; off by default,
-        # docs/eluna_s17_fcast17.md): the open lines a floor keeps are the lines arriving times the
-        # time a line stays open, so the level the work is pulled back to moves with the inflow
-        # ahead (the hour's rate, the plan's rise) against the arrivals it was learned at, and it is
-        # learned once the floor has filled from empty (`_learn_level`; until then, on a floor
-        # saturated before it ever served what arrived, the level as before). Off: the level is the
-        # open lines' 30-minute mean from the first minute, whatever the inflow ahead.
+        # Little's law for the unsaturated level (`_little_level`; a scene's forecaster has it on
+        # unless the scene says `little_forecast = false`, docs/eluna_s17_fcast17.md): the open
+        # lines a floor keeps are the lines arriving times the time a line stays open, so the level
+        # the work is pulled back to moves with the inflow ahead (the hour's rate, the plan's rise)
+        # against the arrivals it was learned at, and it is learned once the floor has filled from
+        # empty (`_learn_level`; until then, on a floor saturated before it ever served what
+        # arrived, the level as before). Off: the level is the open lines' 30-minute mean from the
+        # first minute, whatever the inflow ahead.
         self.little_level = False
         self.fill_window_min = 5  # the floor has filled once it served, over this many minutes, what arrived
         self._filled = False

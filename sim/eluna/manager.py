@@ -148,7 +148,7 @@ def forecaster_for(scene, blend: dict | None = None) -> Forecaster:
         fleet_rates=fleet_rates(scene),
     )
     fc.learned_residual = scene.spec.agent.learned_forecast  # off by default (docs/eluna_s16_fcast16.md)
-    fc.little_level = scene.spec.agent.little_forecast  # off by default (docs/eluna_s17_fcast17.md)
+    fc.little_level = scene.spec.agent.little_forecast  # on by default since session 18 (schema)
     return fc
 
 

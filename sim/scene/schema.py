@@ -553,10 +553,12 @@ class Agent(Strict):
     learned_forecast: bool = False
     # The forecaster's unsaturated level by Little's law (controller/eluna/forecast.py
     # `_little_level`): the open lines the work is pulled back to move with the inflow ahead against
-    # the arrivals the level was learned at, learned once the floor has filled from empty. Off by
-    # default: measured on the training floors and the shipped scenes' recorded digests only
-    # (docs/eluna_s17_fcast17.md); the agent reads these forecasts.
-    little_forecast: bool = False
+    # the arrivals the level was learned at, learned once the floor has filled from empty. On by
+    # default since session 18: the agent's 100 protocol runs with it are the runs without it (same
+    # event logs), and replayed over the static plan's and the shift lead's recorded digests it lifts
+    # the 30-minute skill on every scene but the held-out one (docs/eluna.md, "Forecast skill";
+    # docs/eluna_s17_fcast17.md). `false` gives the session-17 forecasts.
+    little_forecast: bool = True
     # The fork lookahead's order-cycle p95 counts the orders still open at the horizon's end at
     # their age then, not the finished orders alone, which reward leaving an old backlog open
     # (sim/eluna/lookahead.py `cycle_p95_s`). Off by default: measured neutral on eluna_misstaffed,
