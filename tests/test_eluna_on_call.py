@@ -82,6 +82,7 @@ def test_a_released_person_is_called_back_when_a_kind_turns_hot():
     moves = _moves(recs[0])
     assert all(a.source == POOL and a.target.startswith("P") for a in moves), recs[0].text
     assert agent.on_call.released == []
+    assert recs[0]._start["price"] == 0.0, "its realised effect scored at a hire's price"
     board.advance(70 * 60.0 + 600.0, _Quiet())
     assert sum(n for sid, n in board.staffed.items() if sid.startswith("P")) == picks + 1
 

@@ -1733,6 +1733,8 @@ class ElunaAgent:
             evidence=evidence,
         )
         price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / horizon_s)
+        if plan in self._on_call_plans:  # scored on the J it was judged on (`RECALL_PRICE`)
+            price = RECALL_PRICE
         rec._start = {**self._cum, "paid_s": board.paid_s, "price": price, "open_weight": self._open_weight}
         if self.service_probe is not None and (
             service_move.KEY in predicted or charging_lend.KEY in predicted
