@@ -9,6 +9,7 @@ from test_eluna_release_pace import _agent, _digest, _Quiet
 
 from fctwin.controller.eluna import POOL
 from fctwin.controller.eluna.actions import from_dict
+from fctwin.controller.eluna.labour import Move
 from fctwin.controller.eluna.on_call import RECALL_HOLD_MIN
 
 HOT_LINES = 100  # pick: 100 lines at 12.5 s for 4 pickers is 1.3 of the gate's minutes, 0.75
@@ -146,3 +147,23 @@ def test_nothing_is_on_call_with_release_pace_off():
     agent.last_forecast = {"open_lines": {30: HOT_LINES, 60: HOT_LINES}, "open_cartons": {30: 4.0, 60: 4.0}}
     agent.candidates(_hot(board, 60))
     assert agent._on_call_plans == []
+
+
+def test_no_recall_for_a_break_that_ends_within_the_horizon():
+    """Pick is hot only while two of its four pickers are on a break (40 lines: 0.52 of the gate for
+    four, 1.04 for two): their return, not a recall, covers it when the break ends inside the
+    horizon; a break that outlasts it is covered like any hot kind."""
+    agent, board = _released()
+    t_s = 70 * 60.0
+
+    def recalls(break_min: float) -> list:
+        board.on_break = []
+        for sid in ("P1", "P2"):
+            board.staffed[sid] = 0
+            board.on_break.append(Move(t_s + 60.0 * break_min, sid, 1, "break"))
+        agent.last_forecast = {"open_lines": {30: 40.0, 60: 40.0}, "open_cartons": {30: 4.0, 60: 4.0}}
+        dg = {**_digest(board, 70), "open_lines": 40}
+        return agent._on_call_recalls(dg, agent.kind_work(dg), dict(board.staffed), board.floaters)
+
+    assert recalls(20.0) == []
+    assert recalls(45.0), "no recall while half of pick is away for longer than the horizon"

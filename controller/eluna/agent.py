@@ -813,9 +813,15 @@ class ElunaAgent:
         if not self.release_pace:
             return []
         board = self.levers.board
+        # people on a break back within the horizon count as there: a kind hot only while they are
+        # away is a known transient, and a recall stays (`on_call.RECALL_HOLD_MIN`)
+        back = dict(staffed)
+        for m in board.on_break:
+            if m.due_s <= dg["t_s"] + self.horizon_s and m.station in back:
+                back[m.station] += m.n
         plans = self.on_call.plans(
             work,
-            staffed,
+            back,
             floaters,
             kinds=board.config.kinds,
             down=set(board.down_until),

@@ -22,6 +22,12 @@ The rule (with ``release_pace`` on; `ElunaAgent.candidates`, `_price_of`, `_reco
   accepted until the release; the release was taken because the floor was quiet, and a recall
   judged as a hire would have to pay for the rest of the shift out of 30 minutes of service. So J
   of the recall is its service alone: units done and work left open.
+- **Not for a break**: people on a break who are back within the horizon count as there when the
+  kind's heat is judged. A break is a known transient; a recall stays for at least the hold below.
+  On eluna_balanced (a 30-minute break for 2 at 10:00) the first version of this rule called a
+  released stower back to stow at 10:10-10:20 on seeds 12, 14 and 17 (pods queued at the one or
+  two stow stations left during the break): units per hour, p95 and open work no better than
+  without the recall, 4-6% of the run's units per labour hour lost (docs/eluna_s18_recall18.md).
 - **Not on noise**: the recall goes through the ordinary decision (`ElunaAgent._decide`): it must
   keep service (`keeps_service`) and gain more than ``min_gain`` of the horizon's throughput on the
   first sampled future and half of it on a second: an extra person who serves nothing (a pick side
