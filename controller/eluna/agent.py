@@ -298,13 +298,11 @@ class ElunaAgent:
         # release_pace``): True, against the people's pace left (`people_keep_up`); False (default),
         # against the rate the kind's stations were seen to serve (`release_keeps_up`), which on a
         # floor that keeps up is the arriving rate itself shared over the stations, so a release
-        # never passed it once the run's rates had settled. Off by default until a released person
-        # can be called back: on eluna_outage (seeds 12, 15) a stower released before the outage
-        # stayed in the pool while pick piled up, a floater priced for the rest of the shift
-        # (docs/eluna_s17_release17.md)
+        # never passed it once the run's rates had settled. With it the people released stay on
+        # call: called back, free of a hire's price, when a kind turns hot (`fctwin.controller.
+        # eluna.on_call`; before that, on eluna_outage a stower released before the outage stayed
+        # in the pool while pick piled up: docs/eluna_s17_release17.md, eluna_s18_recall18.md)
         self.release_pace = False
-        # with ``release_pace``, the people this agent released stay on call: called back, free of a
-        # hire's price, when a kind turns hot (`fctwin.controller.eluna.on_call`)
         self.on_call = OnCall()
         self._release_plans: list[list[Action]] = []  # this decision's releases (`_releases`)
         self._on_call_plans: list[list[Action]] = []  # this decision's recalls of released people
