@@ -47,6 +47,7 @@ from fctwin.controller.eluna.actions import (
 )
 from fctwin.controller.eluna.cycle_tail import cycle_base_s, order_cycle_p95_s
 from fctwin.controller.eluna.forecast import Forecaster
+from fctwin.controller.eluna.on_call import RECALL_PRICE, OnCall
 
 OPEN_WORK_WEIGHT = 0.5
 # How long a kind's work may wait before it hurts, in minutes per person-equivalent: the agent's
@@ -297,11 +298,14 @@ class ElunaAgent:
         # release_pace``): True, against the people's pace left (`people_keep_up`); False (default),
         # against the rate the kind's stations were seen to serve (`release_keeps_up`), which on a
         # floor that keeps up is the arriving rate itself shared over the stations, so a release
-        # never passed it once the run's rates had settled. Off by default until a released person
-        # can be called back: on eluna_outage (seeds 12, 15) a stower released before the outage
-        # stayed in the pool while pick piled up, a floater priced for the rest of the shift
-        # (docs/eluna_s17_release17.md)
+        # never passed it once the run's rates had settled. With it the people released stay on
+        # call: called back, free of a hire's price, when a kind turns hot (`fctwin.controller.
+        # eluna.on_call`; before that, on eluna_outage a stower released before the outage stayed
+        # in the pool while pick piled up: docs/eluna_s17_release17.md, eluna_s18_recall18.md)
         self.release_pace = False
+        self.on_call = OnCall()
+        self._release_plans: list[list[Action]] = []  # this decision's releases (`_releases`)
+        self._on_call_plans: list[list[Action]] = []  # this decision's recalls of released people
         self._busy: dict[str, tuple[int, float]] = {}
         self._starved: dict[str, int] = {}  # station -> consecutive starved minutes (`STARVED_MIN`)
         # people the agent took off a starved station, to bring back when pods reach that kind again:
@@ -432,6 +436,7 @@ class ElunaAgent:
         self._crossed.clear()
         self.wave_lent.clear()
         self._starved.clear()
+        self.on_call.clear()
         self._idle, self._recall, self._return, self._return_needed = [], [], [], []
 
     # ------------------------------------------------------------------ each minute
@@ -715,8 +720,11 @@ class ElunaAgent:
         work_hour = self.kind_work(dg, (30, 60))
         peak = self._planned_peak(dg["t_s"])
         work_hour = {k: w * (peak if k == "pick" else 1.0) for k, w in work_hour.items()}
-        if self._max_pressure(work_hour, staffed) < self.gate_min / 2:
-            plans += self._releases(work_hour, staffed, floaters)
+        self._release_plans = []
+        held = self.release_pace and self.on_call.holds_releases(dg["t_s"])  # just called someone back
+        if self._max_pressure(work_hour, staffed) < self.gate_min / 2 and not held:
+            self._release_plans = self._releases(work_hour, staffed, floaters)
+            plans += self._release_plans
         work60 = self.kind_work(dg, self._ahead_min(dg["t_s"]))
         if self._dock_bounded() and "stow" in work60:
             # a lent stower is home before the trailer (`dock_lend`): the stow work to check is the
@@ -787,13 +795,39 @@ class ElunaAgent:
             : max(1, self.max_candidates - len(fleet))
         ]
         self._wave_plans = self._charging_lend_plans(dg, staffed, floaters, work, work60)
-        first = self._recall + self._idle + self._wave_plans
+        self._on_call_plans = self._on_call_recalls(dg, work, staffed, floaters)
+        first = self._recall + self._idle + self._wave_plans + self._on_call_plans
         base = first + [p for p in base if p not in first]
         base += fleet
         extra: list[list[Action]] = []
         for hook in self.candidate_hooks:
             extra += [p for p in hook(self, dg) if p not in base and self.feasible_plan(p, dg["t_s"])]
         return base + extra[: self.extra_candidates]
+
+    def _on_call_recalls(
+        self, dg: dict, work: dict[str, float], staffed: dict[str, int], floaters: int
+    ) -> list[list[Action]]:
+        """The people this agent released, called back to a hot kind (``release_pace``; `on_call`)."""
+        if not self.release_pace:
+            return []
+        board = self.levers.board
+        # people on a break back within the horizon count as there: a kind hot only while they are
+        # away is a known transient, and a recall stays (`on_call.RECALL_HOLD_MIN`)
+        back = dict(staffed)
+        for m in board.on_break:
+            if m.due_s <= dg["t_s"] + self.horizon_s and m.station in back:
+                back[m.station] += m.n
+        plans = self.on_call.plans(
+            work,
+            back,
+            floaters,
+            kinds=board.config.kinds,
+            down=set(board.down_until),
+            max_per_station=board.config.max_per_station,
+            pressure=self._max_pressure,
+            gate=self.gate_min,
+        )
+        return [p for p in plans if p not in self._recall and self.feasible_plan(p, dg["t_s"])]
 
     def _charging_lend_plans(
         self, dg: dict, staffed: dict[str, int], floaters: int, work: dict, work60: dict
@@ -1409,6 +1443,8 @@ class ElunaAgent:
         parked off a starved station, or called back to it, move with the floor (the agent parks
         them again when their station starves, and calls them back when pods come): over the
         horizon only."""
+        if plan in self._on_call_plans:  # undoing the agent's own release (`RECALL_PRICE`)
+            return RECALL_PRICE
         return self.labour_price() if plan in self._idle or plan in self._recall else price
 
     def _gain_of(self, r: dict, r0: dict, plan: list[Action], price: float) -> float:
@@ -1701,6 +1737,8 @@ class ElunaAgent:
             evidence=evidence,
         )
         price = self.labour_price() * max(1.0, (self.shift_end_s - t_s) / horizon_s)
+        if plan in self._on_call_plans:  # scored on the J it was judged on (`RECALL_PRICE`)
+            price = RECALL_PRICE
         rec._start = {**self._cum, "paid_s": board.paid_s, "price": price, "open_weight": self._open_weight}
         if self.service_probe is not None and (
             service_move.KEY in predicted or charging_lend.KEY in predicted
@@ -1719,6 +1757,10 @@ class ElunaAgent:
             rec.applied = True
             self._note_lending(plan)
             self._note_parking(plan)
+            if self.release_pace:
+                self.on_call.note(
+                    plan, t_s, released=plan in self._release_plans, recalled=plan in self._on_call_plans
+                )
             kinds = self.levers.board.config.kinds
             self._crossed += [
                 (t_s, kinds[a.source], kinds[a.target])
