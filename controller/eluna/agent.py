@@ -295,13 +295,15 @@ class ElunaAgent:
         self._arriving_sw: dict[str, tuple[float, float]] = {}
         self._arriving_min = 0  # minutes of arriving work seen
         # how a release is checked to keep up for the rest of the shift (scene ``[agent]
-        # release_pace``): True, against the people's pace left (`people_keep_up`); False (default),
-        # against the rate the kind's stations were seen to serve (`release_keeps_up`), which on a
-        # floor that keeps up is the arriving rate itself shared over the stations, so a release
-        # never passed it once the run's rates had settled. With it the people released stay on
-        # call: called back, free of a hire's price, when a kind turns hot (`fctwin.controller.
-        # eluna.on_call`; before that, on eluna_outage a stower released before the outage stayed
-        # in the pool while pick piled up: docs/eluna_s17_release17.md, eluna_s18_recall18.md)
+        # release_pace``, on by default since session 18): True, against the people's pace left
+        # (`people_keep_up`); False (the agent of sessions 13-17), against the rate the kind's
+        # stations were seen to serve (`release_keeps_up`), which on a floor that keeps up is the
+        # arriving rate itself shared over the stations, so a release never passed it once the
+        # run's rates had settled. With it the people released stay on call: called back, free of
+        # a hire's price, when a kind turns hot (`fctwin.controller.eluna.on_call`; before that, on
+        # eluna_outage a stower released before the outage stayed in the pool while pick piled up:
+        # docs/eluna_s17_release17.md, eluna_s18_recall18.md). The attribute is what a scene's
+        # `[agent] release_pace` sets (`FloorManager`); a bare agent keeps the old check.
         self.release_pace = False
         self.on_call = OnCall()
         self._release_plans: list[list[Action]] = []  # this decision's releases (`_releases`)

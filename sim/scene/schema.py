@@ -530,15 +530,12 @@ class Agent(Strict):
     # its busiest known hour at no more than 70% of their pace (controller/eluna/agent.py
     # `people_keep_up`), not at 85% of the rate stations were seen to serve, which on a floor that
     # keeps up is the arriving rate shared over them and let no release through once the run's
-    # rates had settled. Off by default: on eluna_balanced seeds 11-20 it took the agent from +3.9%
-    # to +9.1% units per labour hour over (a) at the same units per hour and p95, but open work at
-    # the end +3.0% on the mean. The people it releases stay on call (controller/eluna/on_call.py):
-    # called back free of a hire's price when a kind turns hot; without that, on eluna_outage a
-    # stower released at 08:30 was never called back during the outage (docs/eluna_s17_release17.md).
-    # With it, outage seeds 11-20: units per hour +1.0%, p95 -4.9% against the agent without the
-    # option; balanced +8.6% units per labour hour over (a). Off until the full protocol has run
-    # with it (docs/eluna_s18_recall18.md).
-    release_pace: bool = False
+    # rates had settled (docs/eluna_s17_release17.md). The people it releases stay on call
+    # (controller/eluna/on_call.py): called back free of a hire's price when a kind turns hot;
+    # without that, on eluna_outage a stower released at 08:30 was never called back during the
+    # outage. On by default since session 18, after the full protocol ran with it (docs/eluna.md
+    # "Where it stands", docs/eluna_s18_recall18.md); `false` gives the agent of sessions 13-17.
+    release_pace: bool = True
     # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
