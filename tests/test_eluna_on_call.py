@@ -84,6 +84,11 @@ def test_a_released_person_is_called_back_when_a_kind_turns_hot():
     assert all(a.source == POOL and a.target.startswith("P") for a in moves), recs[0].text
     assert agent.on_call.released == []
     assert recs[0]._start["price"] == 0.0, "its realised effect scored at a hire's price"
+    # the evidence an operator reads: the confirmation at the price the recall was judged on, where
+    # it beats doing nothing (at a hire's price it would read as a loss)
+    ev = recs[0].evidence
+    assert ev["labour_price"]["plan"] == 0.0 < ev["labour_price"]["lookahead"]
+    assert ev["confirm"]["plan"]["objective"] > ev["confirm"]["nothing"]["objective"]
     board.advance(70 * 60.0 + 600.0, _Quiet())
     assert sum(n for sid, n in board.staffed.items() if sid.startswith("P")) == picks + 1
 

@@ -1313,7 +1313,7 @@ class ElunaAgent:
                     "p95_s": round(slack_p95_s, 1),
                     "target_s": self.p95_target_s,
                 }
-            evidence = self._evidence(cands, results, js, c0, cb, price)
+            evidence = self._evidence(cands, results, js, c0, cb, price, plan)
         else:
             plan, predicted, evidence = self._model_choice(dg, cands)
             if plan is None:
@@ -1330,13 +1330,21 @@ class ElunaAgent:
         c0: dict,
         cb: dict,
         price: float,
+        plan: list[Action],
     ) -> dict:
-        """A recommendation's evidence: the forecasts, the confirmation and every plan's lookahead."""
+        """A recommendation's evidence: the forecasts, the confirmation and every plan's lookahead.
+        The confirmation's objectives are at the labour price the plan was judged at (`_price_of`:
+        a recall of people the agent released, or a way back from parking, is not priced as a hire),
+        so an operator reads the same J difference the agent decided on; the first sample's
+        objectives are at the rest-of-shift price common to all the candidates. Both prices are
+        stated (``labour_price``, units per labour hour)."""
+        p = self._price_of(plan, price)
         return {
             "forecast": {k: v for k, v in self.last_forecast.items() if not k.startswith("queue:")},
+            "labour_price": {"plan": round(p, 2), "lookahead": round(price, 2)},
             "confirm": {
-                "nothing": {**c0, "objective": round(objective(c0, price, self._open_weight), 2)},
-                "plan": {**cb, "objective": round(objective(cb, price, self._open_weight), 2)},
+                "nothing": {**c0, "objective": round(objective(c0, p, self._open_weight), 2)},
+                "plan": {**cb, "objective": round(objective(cb, p, self._open_weight), 2)},
             },
             "lookahead": {
                 "nothing": {**results[0], "objective": round(js[0], 2)},
@@ -1390,7 +1398,7 @@ class ElunaAgent:
             **_predicted_effect(rb, r0, gain, gain),
             charging_lend.KEY: charging_lend.predicted(h_min, rb, r0),
         }
-        evidence = self._evidence(cands, results, js, r0, rb, price)
+        evidence = self._evidence(cands, results, js, r0, rb, price, plan)
         rec = self._recommend(dg, plan, predicted, evidence, 60.0 * h_min)
         if rec.applied:
             self.wave_lent += [(a.source, a.target) for a in plan if isinstance(a, MoveAssociates)]
@@ -1437,7 +1445,7 @@ class ElunaAgent:
             **_predicted_effect(rb, r0, gain, gain2),
             service_move.KEY: service_move.predicted([(rb, r0), (cb, c0)]),
         }
-        evidence = self._evidence(cands, results, js, c0, cb, price)
+        evidence = self._evidence(cands, results, js, c0, cb, price, plan)
         return [self._recommend(dg, plan, predicted, evidence, horizon_s)]
 
     def _price_of(self, plan: list[Action], price: float) -> float:
