@@ -37,6 +37,14 @@ class SetChargeThreshold:
 Action = MoveAssociates | SetDriveSplit | SetChargeThreshold
 
 
+def merge_moves(moves: list[MoveAssociates]) -> list[Action]:
+    """Single-person moves with the same source and target as one move of several people."""
+    count: dict[tuple[str, str], int] = {}
+    for m in moves:
+        count[(m.source, m.target)] = count.get((m.source, m.target), 0) + m.n
+    return [MoveAssociates(a, b, n) for (a, b), n in count.items()]
+
+
 def as_dict(action: Action) -> dict:
     return asdict(action)
 

@@ -44,6 +44,7 @@ from fctwin.controller.eluna.actions import (
     SetChargeThreshold,
     SetDriveSplit,
     as_dict,
+    merge_moves,
 )
 from fctwin.controller.eluna.cycle_tail import cycle_base_s, order_cycle_p95_s
 from fctwin.controller.eluna.forecast import Forecaster
@@ -217,14 +218,6 @@ def _predicted_effect(rb: dict, r0: dict, gain: float, gain2: float) -> dict:
         if rb.get("cycle_p95_s") is None or r0.get("cycle_p95_s") is None
         else round(rb["cycle_p95_s"] - r0["cycle_p95_s"], 1),
     }
-
-
-def _merge(moves: list[MoveAssociates]) -> list[Action]:
-    """Single-person moves with the same source and target as one move of several people."""
-    count: dict[tuple[str, str], int] = {}
-    for m in moves:
-        count[(m.source, m.target)] = count.get((m.source, m.target), 0) + m.n
-    return [MoveAssociates(a, b, n) for (a, b), n in count.items()]
 
 
 def describe_short(a: Action) -> str:
@@ -751,7 +744,7 @@ class ElunaAgent:
             if self.paid_first:
                 paid = self._greedy(work, work60, staffed, floaters, now, pool=False)
                 if len(paid) > 1 and paid != greedy:
-                    plans.append(_merge(paid))
+                    plans.append(merge_moves(paid))
             # one single move per shape (from the pool or a station of a kind with n people, to a
             # kind's station with m): moves of the same shape are alike on a pooled floor, so the
             # lookahead's few plans go to different ideas (a floater, a lent stower, a third picker)
@@ -983,7 +976,7 @@ class ElunaAgent:
             del left[k]
         if not moves:
             return []
-        plans = [_merge(moves)]
+        plans = [merge_moves(moves)]
         if all(needed):
             self._return_needed.append(plans[0])
         if all(docked):
@@ -1084,7 +1077,7 @@ class ElunaAgent:
         plans = [park] if park and self.starved_mode == "park" else []
         if lend and any(a.target != POOL for a in lend):
             lend = [a for a in lend if a.target != POOL or self.starved_mode == "park"]
-            plans.insert(0, _merge(lend))
+            plans.insert(0, merge_moves(lend))
         return plans
 
     def _recall_plans(self, dg: dict) -> list[list[Action]]:
@@ -1115,9 +1108,9 @@ class ElunaAgent:
                 elif board.staffed.get(went, 0) > 0:
                     lent.append(MoveAssociates(went, src, 1))
         # the people from the pool alone first (they cost no other station anything), then everyone
-        plans = [_merge(from_pool)] if from_pool else []
+        plans = [merge_moves(from_pool)] if from_pool else []
         if lent:
-            plans.append(_merge(from_pool + lent))
+            plans.append(merge_moves(from_pool + lent))
         return plans
 
     def _drive_split(self, dg: dict, work: dict[str, float], staffed: dict[str, int]) -> list[list[Action]]:

@@ -41,20 +41,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fctwin.controller.eluna.actions import Action, MoveAssociates
+from fctwin.controller.eluna.actions import Action, MoveAssociates, merge_moves
 from fctwin.controller.eluna.labour import POOL
 
 # J's labour price of a plan that calls back people the agent released (units per labour hour)
 RECALL_PRICE = 0.0
 # minutes without a release after a recall (the release's own look ahead: 60 minutes)
 RECALL_HOLD_MIN = 60
-
-
-def _merge(moves: list[MoveAssociates]) -> list[Action]:
-    n: dict[tuple[str, str], int] = {}
-    for m in moves:
-        n[(m.source, m.target)] = n.get((m.source, m.target), 0) + m.n
-    return [MoveAssociates(s, t, k) for (s, t), k in n.items()]
 
 
 class OnCall:
@@ -122,5 +115,5 @@ class OnCall:
             st[best[1]] += 1
         plans = [[moves[0]]] if moves else []
         if len(moves) > 1:
-            plans.append(_merge(moves))
+            plans.append(merge_moves(moves))
         return plans
