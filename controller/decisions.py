@@ -77,7 +77,10 @@ class Decisions:
             trip = u.trip
             if trip is not None and trip.phase <= LIFTING and trip.kind != "move":
                 in_flight[trip.station] += 1
+        drained = self.drained
         for idx, station in enumerate(self.stations):
+            if idx in drained:
+                continue  # closed past the hold: its lines wait for it to reopen (controller/closures.py)
             while station.pending and in_flight[idx] < max_trips:
                 trip = self._pick_trip(idx) if station.kind == "pick" else self._stow_trip(idx)
                 if trip is None:

@@ -27,6 +27,7 @@ from collections import deque
 
 import numpy as np
 
+from fctwin.controller.closures import StationClosures
 from fctwin.controller.decisions import Decisions
 from fctwin.controller.events import EventHandling
 from fctwin.controller.floorplan import (
@@ -71,7 +72,14 @@ from fctwin.robots.messages import CommandBatch, TelemetryFrame
 
 
 class Dispatcher(
-    EventHandling, Decisions, StockControl, TripExecution, StationLayout, PlannerStep, LeverEntryPoints
+    EventHandling,
+    Decisions,
+    StockControl,
+    TripExecution,
+    StationLayout,
+    PlannerStep,
+    LeverEntryPoints,
+    StationClosures,
 ):
     """Runs the floor. Construct with a `FloorPlan` and a `DispatchConfig`; call `tick` every step."""
 
@@ -167,6 +175,7 @@ class Dispatcher(
         self.t_s = 0.0
         self.step = 0
         self._init_levers()
+        self._init_closures()
         self._init_stock(len(plan.sku_mass_kg))
         for family in FAMILIES:
             setup = getattr(getattr(self.policies, family), "setup", None)
@@ -224,6 +233,8 @@ class Dispatcher(
         commands: list = self.lever_commands
         self.lever_commands = []
         self._ingest(frame, commands)
+        if self.closed_since_s:
+            self._drain_closed_stations()
         if self._reorders and self.t_s >= self._next_review_s:
             self._review_stock()
         self._assign_orders()

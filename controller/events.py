@@ -126,12 +126,14 @@ class EventHandling:
     def _lift_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
         self.book.lifted(trip.pod)
         self.pods_mask[u.cell] = False
+        self.log.append((t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
         if trip.kind == "move":  # re-slotting: straight to its new cell
             trip.phase = TO_STORAGE
+        elif self.drained and self._withdraw_on_lift(u, trip):
+            pass  # its station was drained while the pod was being lifted: back to storage
         else:
             trip.phase = TO_STATION
             self.stations[trip.station].queue.append(trip)
-        self.log.append((t_s, "lifted", u.unit_id, trip.trip_id, trip.pod, 0))
 
     def _set_down_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
         self.book.set_down(trip.pod, u.cell)
@@ -253,6 +255,7 @@ class EventHandling:
         self.log.append((ev.t_s, "overweight", u.unit_id, trip.trip_id, trip.pod, 0))
         self._cancel_trip(trip, requeue=True)
         self.book.busy_pod.add(trip.pod)  # never select this pod again
+        self.book.strand(trip.pod)  # nor count its stock as there for lines
         u.trip = None
         u.goal = None
 
@@ -273,6 +276,7 @@ class EventHandling:
                 # The pod is on the unit, or may be (a lift or set-down under way): no other trip
                 # takes it until the unit is back and says where it is.
                 self.book.busy_pod.add(trip.pod)
+                self.book.strand(trip.pod)  # lines for its stock wait as backorders (stock.py)
                 u.lost_pod = trip.pod
                 u.lost_station = trip.station
             u.trip = None
@@ -315,6 +319,11 @@ class EventHandling:
         pod, station = u.lost_pod, u.lost_station
         u.lost_pod = u.lost_station = -1
         book = self.book
+        if u.pod == pod or u.pod < 0:  # the pod is found: its stock serves lines again
+            book.unstrand(pod)
+            for sku in list(book.contents[pod]):
+                if sku in self.backorders:
+                    self._release_backorders(sku)
         if u.pod == pod:
             if book.pod_cell[pod] is not None:  # it lifted the pod while it was lost
                 self.pods_mask[book.pod_cell[pod]] = False

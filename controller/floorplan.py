@@ -106,3 +106,7 @@ class DispatchConfig:
     # that starts the shift fully charged does not run low all at once and queue for the few pads.
     # 0 disables it (units then charge only at their low-battery threshold).
     opportunity_charge_frac: float = 0.5
+    # A station closed this long (a person-worked station with 0 associates) is drained: pods not
+    # yet at its face go back to storage, their lines to the open stations (controller/closures.py).
+    # Longer than the shipped shift plans' 30-minute breaks; None keeps them until it reopens.
+    closed_queue_hold_s: float | None = 2700.0

@@ -141,6 +141,12 @@ class InventoryBook:
         for c in self.contents:
             for s, u in c.items():
                 self.sku_on_hand[s] += u
+        # Pods out of reach (on a failed drive unit, or one no unit can lift): their stock is on
+        # hand but serves no line and fills no order (`strand`), so lines for it wait as
+        # backorders and replenishment orders more, instead of lines waiting at a station for a
+        # pod that does not come back (they held its places for the rest of a 72-hour run).
+        self.stranded: dict[int, dict[int, int]] = {}  # pod -> {sku: its free units counted stranded}
+        self.sku_stranded: list[int] = [0] * n_skus
         self.pod_cell: list[Cell | None] = [tuple(map(int, c)) for c in pod_cells]  # None while carried
         # the same as an int64[P, 2] array, (-1, -1) while carried: slotting reads all pods at once
         self.pod_rc = np.array(pod_cells, dtype=np.int64).reshape(n_pods, 2)
@@ -158,17 +164,33 @@ class InventoryBook:
         return self.contents[pod].get(sku, 0) - self.reserved[pod].get(sku, 0)
 
     def sku_free(self, sku: int) -> int:
-        """Units of ``sku`` in pods and not yet reserved by a trip (anywhere on the floor)."""
-        return self.sku_on_hand[sku] - self.sku_reserved[sku]
+        """Units of ``sku`` in pods within reach and not yet reserved by a trip (anywhere on the floor)."""
+        return self.sku_on_hand[sku] - self.sku_reserved[sku] - self.sku_stranded[sku]
 
     def most_available(self, sku: int) -> int:
-        """The most unreserved units of ``sku`` that one pod can give (a line is served from one pod)."""
+        """The most unreserved units of ``sku`` that one pod within reach can give (a line is served
+        from one pod)."""
         best = 0
+        stranded = self.stranded
         for p in self.pods_of_sku.get(sku, ()):
             free = self.contents[p].get(sku, 0) - self.reserved[p].get(sku, 0)
-            if free > best:
+            if free > best and p not in stranded:
                 best = free
         return best
+
+    def strand(self, pod: int) -> None:
+        """``pod`` is out of reach until `unstrand` (its stock counts in ``sku_stranded``)."""
+        if pod in self.stranded:
+            return
+        counted = {sku: self.available(pod, sku) for sku in self.contents[pod]}
+        self.stranded[pod] = counted
+        for sku, units in counted.items():
+            self.sku_stranded[sku] += units
+
+    def unstrand(self, pod: int) -> None:
+        counted = self.stranded.pop(pod, None)
+        for sku, units in (counted or {}).items():
+            self.sku_stranded[sku] -= units
 
     def sku_pods(self, sku: int) -> SkuPods:
         """The pods holding ``sku`` as arrays: ``pods``, ``free`` units (contents minus reserved) and
@@ -192,6 +214,11 @@ class InventoryBook:
     def _refresh(self, pod: int, sku: int) -> None:
         """Bring ``sku``'s arrays (if built) up to date for ``pod``: its free units, whether it is
         usable, and whether it still holds the SKU at all."""
+        counted = self.stranded.get(pod) if self.stranded else None
+        if counted is not None:  # a stranded pod's stock changed (a serve that was under way)
+            free = self.available(pod, sku)
+            self.sku_stranded[sku] += free - counted.get(sku, 0)
+            counted[sku] = free
         arr = self._sku_arrays.get(sku)
         if arr is None:
             return

@@ -59,7 +59,9 @@ class LeverEntryPoints:
         self.lever_commands.append(Staff(self._cid(), station_id, int(associates), float(speed_factor)))
         self.log.append((self.t_s, "staff", station_id, int(associates), 0, round(float(speed_factor), 4)))
         if was_open and associates == 0:
-            self._move_work_from(idx)
+            self._station_closed(idx)
+        elif not was_open and associates > 0:
+            self._station_reopened(idx)
 
     def note_handover(self, shift: str, shift_no: int, pool: int) -> None:
         """Shift ``shift`` (the run's ``shift_no``-th, ``pool`` associates) takes over the floor now."""
@@ -199,6 +201,13 @@ class LeverEntryPoints:
                 ln.order_id for q in getattr(self, "backorders", {}).values() for k, ln in q if k == idx
             }
             movable = sorted(oid for oid in station.open_orders if oid not in on_trip)
+            # An order with lines already picked here cannot start again elsewhere (all its lines
+            # would be made again, and the picked ones picked twice): its tote moves, with the
+            # lines still to pick, to the open pick station with the fewest open lines.
+            started = [oid for oid in movable if self._order_started(oid)]
+            movable = [oid for oid in movable if oid not in started]
+            if started:
+                self._move_started_orders(idx, started)
             keep = [ln for ln in station.pending if ln.order_id not in movable]
             station.pending.clear()
             station.pending.extend(keep)
@@ -220,3 +229,27 @@ class LeverEntryPoints:
                     others, key=lambda i: (len(self.stations[i].pending) + len(self.stations[i].queue), i)
                 )
                 self.stations[k].pending.append(ln)
+
+    def _order_started(self, oid: int) -> bool:
+        rec = self.orders.get(oid)
+        return rec is not None and rec.lines_left < len(rec.order.lines)
+
+    def _move_started_orders(self, idx: int, oids: list[int]) -> None:
+        """Orders begun at closed station ``idx``: their pending lines to the open pick station with
+        the fewest open lines (they stay if none is open)."""
+        picks = [i for i, s in enumerate(self.stations) if s.kind == "pick" and i != idx and s.associates > 0]
+        if not picks:
+            return
+        station = self.stations[idx]
+        open_lines = self._open_lines_all()
+        for oid in oids:
+            k = min(picks, key=lambda i: (open_lines[i], i))
+            lines = [ln for ln in station.pending if ln.order_id == oid]
+            station.pending = type(station.pending)(ln for ln in station.pending if ln.order_id != oid)
+            target = self.stations[k]
+            target.pending.extend(lines)
+            open_lines[k] += len(lines)
+            station.open_orders.discard(oid)
+            target.open_orders.add(oid)
+            self.orders[oid].station = k
+            self.log.append((self.t_s, "order_moved", target.station_id, oid, idx, len(lines)))

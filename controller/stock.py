@@ -133,9 +133,11 @@ class StockControl:
     # ------------------------------------------------------------------ replenishment
 
     def inventory_position(self) -> np.ndarray:
-        """int64[n_skus]: on hand + inbound - open demand (see the replenishment policies)."""
+        """int64[n_skus]: on hand + inbound - open demand (see the replenishment policies); stock on
+        a pod out of reach (`InventoryBook.strand`) is not counted as on hand."""
         return (
             np.asarray(self.book.sku_on_hand, dtype=np.int64)
+            - np.asarray(self.book.sku_stranded, dtype=np.int64)
             + np.asarray(self.sku_inbound, dtype=np.int64)
             - np.asarray(self.sku_demand_open, dtype=np.int64)
         )

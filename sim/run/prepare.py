@@ -54,6 +54,7 @@ def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[F
         params=d.params,
         max_lines_per_station=d.max_lines_per_station,
         opportunity_charge_frac=d.opportunity_charge_frac,
+        closed_queue_hold_s=60.0 * d.closed_queue_hold_min,
         queue_cells=queue_cells,
         seed=child_seed(scene.seed, "dispatcher"),
     )

@@ -413,6 +413,9 @@ class Dispatch(Strict):
     max_lines_per_station: Annotated[int, Field(gt=0, le=100_000)] = 12
     # idle units below this battery fraction charge when a pad is free (0 = only at low battery)
     opportunity_charge_frac: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    # a station closed this long is drained: pods not yet at its face go back to storage and their
+    # lines to the open stations (controller/closures.py); longer than a 30-minute break
+    closed_queue_hold_min: Annotated[float, Field(ge=0.0, le=100_000.0)] = 45.0
 
     @model_validator(mode="before")
     @classmethod

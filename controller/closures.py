@@ -1,0 +1,86 @@
+"""What a closed person-worked station does with its work, and for how long it keeps it.
+
+`StationClosures` is one part of `Dispatcher` (a mixin over the same state). A station closes when
+its associates go to 0 (`LeverEntryPoints.set_station_staff`: a break, a shift handing over to a
+smaller crew, an outage, an associate moved away). At once, the work no unit carries yet moves to
+the open stations (`_move_work_from`). The pods already lifted for it wait in its queue: for a
+30-minute break that is right, the picker is back before a pod could go to storage and return.
+
+Once the station has been closed for ``DispatchConfig.closed_queue_hold_s``, it is **drained**:
+each trip for it that is not yet at the face hands its lines back (to the open stations, as at
+closing) and its pod goes back to storage, and no new trip is made for it until it reopens.
+Before this, a night shift that closes two pick stations at 22:00 (eluna_three_shifts) left eight
+drive units, a fifth of the fleet, waiting in those queues with their pods until 06:00: their
+batteries ran empty there, the units failed with the pods on them, and the lines for the stock on
+those pods held their stations' places for the rest of the run (a 72-hour run stopped keeping up
+on day 3).
+
+The trip at the face stays: its serves are with the station, which works them when it reopens
+(the wire has no command to take a serve back).
+"""
+
+from __future__ import annotations
+
+from fctwin.controller.records import LIFTING, TO_POD, TO_STATION, TO_STORAGE, Trip
+
+
+class StationClosures:
+    """Closing, draining and reopening stations; mixed into `Dispatcher`."""
+
+    def _init_closures(self) -> None:
+        self.closed_since_s: dict[int, float] = {}  # station index -> when it closed
+        self.drained: set[int] = set()  # closed stations past the hold: no trips for them
+
+    def _station_closed(self, idx: int) -> None:
+        self.closed_since_s[idx] = self.t_s
+        self._move_work_from(idx)
+
+    def _station_reopened(self, idx: int) -> None:
+        self.closed_since_s.pop(idx, None)
+        self.drained.discard(idx)
+
+    def _drain_closed_stations(self) -> None:
+        """Drain every station closed for longer than the hold (once per closure)."""
+        hold = self.config.closed_queue_hold_s
+        if hold is None:
+            return
+        for idx, since in self.closed_since_s.items():
+            if idx not in self.drained and self.t_s - since >= hold:
+                self._drain(idx)
+
+    def _drain(self, idx: int) -> None:
+        self.drained.add(idx)
+        for u in self.units:
+            trip = u.trip
+            if trip is None or trip.station != idx or trip.kind in ("move", "return"):
+                continue
+            if trip.phase == TO_POD:  # nothing lifted yet: the unit is free again
+                self._cancel_trip(trip, requeue=True)
+                self.log.append((self.t_s, "trip_withdrawn", u.unit_id, trip.trip_id, trip.pod, TO_POD))
+                u.trip = None
+                u.goal = None
+            elif trip.phase == TO_STATION:
+                self._send_pod_back(u, trip, TO_STATION)
+            # LIFTING: `_withdraw_on_lift` when the lift is done; AT_STATION: its serves stay
+        self._move_work_from(idx)
+
+    def _send_pod_back(self, u, trip: Trip, phase: int) -> None:
+        """A lifted pod for a drained station: its lines go back, the pod to storage (``phase``:
+        the trip's phase when withdrawn, for the log)."""
+        trip.phase = TO_STATION  # the pod is on the unit: `_cancel_trip` must keep it busy
+        self._cancel_trip(trip, requeue=True)  # out of the queue, reservations and promises undone
+        trip.lines = []
+        trip.kind = "return"
+        trip.phase = TO_STORAGE
+        self.log.append((self.t_s, "trip_withdrawn", u.unit_id, trip.trip_id, trip.pod, phase))
+
+    def _withdraw_on_lift(self, u, trip: Trip) -> bool:
+        """Called when a lift completes: True if the trip's station is drained (its pod goes back)."""
+        if trip.station not in self.drained or trip.kind in ("move", "return"):
+            return False
+        self._send_pod_back(u, trip, LIFTING)
+        self._move_work_from(trip.station)
+        return True
+
+
+__all__ = ["StationClosures"]
