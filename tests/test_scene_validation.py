@@ -55,6 +55,21 @@ def test_wrong_type(small_scene_dict):
     assert err.problems[0][0] == "pods.count"
 
 
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("orders", "rate_per_h"), True),
+        (("pods", "count"), False),
+        (("dispatch", "closed_queue_hold_min"), True),
+    ],
+)
+def test_true_or_false_is_not_a_number(small_scene_dict, path, value):
+    # pydantic's lax mode read `rate_per_h = true` as 1: a run at one order an hour, no error
+    small_scene_dict.setdefault(path[0], {})[path[1]] = value
+    err = problems(small_scene_dict)
+    assert (".".join(path), f"must be a number, not {str(value).lower()}") in err.problems
+
+
 @pytest.mark.parametrize("path", [("fleet", 0, "count"), ("pods", "count"), ("skus", "count")])
 def test_zero_or_negative_counts(small_scene_dict, path):
     for bad in (0, -3):

@@ -60,6 +60,8 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "bool_for_number":
+            loc = (*loc, err["ctx"]["key"])
         msg = msg.removeprefix("Value error, ")
         problems.append((_loc_to_path(loc), msg))
     return problems

@@ -7,9 +7,11 @@ See docs/scenes.md for a commented example.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 
@@ -32,10 +34,36 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 Frac = Annotated[float, Field(ge=0, le=1)]
 
 
+def _is_number_field(tp) -> bool:
+    """An int or float field (or one of them or None), not one that also takes a bool."""
+    if tp in (int, float):
+        return True
+    if get_origin(tp) in (Union, types.UnionType):
+        args = get_args(tp)
+        return bool not in args and any(a in (int, float) for a in args)
+    return False
+
+
 class Strict(BaseModel):
     # allow_inf_nan=False: TOML has inf and nan, and `rate_per_h = inf` or a NaN mean would run
     # (with no picks, or never ending) instead of being refused.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, data):
+        # Lax mode reads true as 1 and false as 0: `rate_per_h = true` ran at one order an hour.
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(field.alias or name)
+                if isinstance(value, bool) and _is_number_field(field.annotation):
+                    # the loader puts the key on the error's path (a model check has the model's)
+                    raise PydanticCustomError(
+                        "bool_for_number",
+                        "must be a number, not {value}",
+                        {"key": field.alias or name, "value": str(value).lower()},
+                    )
+        return data
 
 
 # ---------------------------------------------------------------- distributions (seconds or counts)
