@@ -30,6 +30,9 @@ class StationClosures:
     def _init_closures(self) -> None:
         self.closed_since_s: dict[int, float] = {}  # station index -> when it closed
         self.drained: set[int] = set()  # closed stations past the hold: no trips for them
+        # lines left pending at each drained station after its last move (orders with a line at
+        # its face stay): more than that means work came back (a trip handed back, a backorder)
+        self._drained_pending: dict[int, int] = {}
 
     def _station_closed(self, idx: int) -> None:
         self.closed_since_s[idx] = self.t_s
@@ -38,15 +41,22 @@ class StationClosures:
     def _station_reopened(self, idx: int) -> None:
         self.closed_since_s.pop(idx, None)
         self.drained.discard(idx)
+        self._drained_pending.pop(idx, None)
 
     def _drain_closed_stations(self) -> None:
-        """Drain every station closed for longer than the hold (once per closure)."""
+        """Drain every station closed for longer than the hold (once per closure), and move on the
+        work that comes back to a drained one: the lines of a trip handed back (its unit failed, its
+        pod too heavy) or backorders released to it would otherwise wait for it to reopen."""
         hold = self.config.closed_queue_hold_s
         if hold is None:
             return
         for idx, since in self.closed_since_s.items():
-            if idx not in self.drained and self.t_s - since >= hold:
-                self._drain(idx)
+            if idx not in self.drained:
+                if self.t_s - since >= hold:
+                    self._drain(idx)
+            elif len(self.stations[idx].pending) > self._drained_pending[idx]:
+                self._move_work_from(idx)
+                self._drained_pending[idx] = len(self.stations[idx].pending)
 
     def _drain(self, idx: int) -> None:
         self.drained.add(idx)
@@ -63,6 +73,7 @@ class StationClosures:
                 self._send_pod_back(u, trip, TO_STATION)
             # LIFTING: `_withdraw_on_lift` when the lift is done; AT_STATION: its serves stay
         self._move_work_from(idx)
+        self._drained_pending[idx] = len(self.stations[idx].pending)
 
     def _send_pod_back(self, u, trip: Trip, phase: int) -> None:
         """A lifted pod for a drained station: its lines go back, the pod to storage (``phase``:
@@ -80,6 +91,7 @@ class StationClosures:
             return False
         self._send_pod_back(u, trip, LIFTING)
         self._move_work_from(trip.station)
+        self._drained_pending[trip.station] = len(self.stations[trip.station].pending)
         return True
 
 

@@ -184,6 +184,7 @@ class Decisions:
             and u.pod < 0
             and u.charging_at is None
             and not u.failed
+            and u.lost_pod < 0  # back from a loss mid-lift: its pod is settled first (events.py)
             and u.mode not in UNUSABLE_MODES
             and u.battery_frac > low[i]
         ]

@@ -145,6 +145,90 @@ def test_a_recovered_units_pod_serves_its_backorders(small_scene_dict, write_sce
         link.close()
 
 
+def _floor(small_scene_dict, write_scene, **dispatch):
+    raw = dict(small_scene_dict)
+    raw["dispatch"] = {**raw.get("dispatch", {}), "replenishment": "none", "params": {}, **dispatch}
+    host = FleetHost(write_scene(raw), world=False)
+    plan, config = floorplan_from_scene(host.scene)
+    return host, Dispatcher(plan, config), LocalFleetLink(host)
+
+
+def _orders(d, n, lines, seed):
+    rng = np.random.default_rng(seed)
+    skus = [s for s in range(len(d.book.sku_on_hand)) if d.book.sku_on_hand[s] >= 10]
+    for oid in range(1, n + 1):
+        picked = rng.choice(skus, size=lines)
+        d.submit_order(Order(order_id=oid, t_s=0.0, lines=[OrderLine(sku=int(s), units=1) for s in picked]))
+
+
+def test_work_handed_back_to_a_drained_station_moves_on(small_scene_dict, write_scene):
+    # P1 closes with serves open at its face and is drained after a minute; then the unit at its
+    # face runs empty. Its lines come back to P1, closed: they must move to the open stations, not
+    # wait for P1 to reopen.
+    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
+    try:
+        _orders(d, 29, 3, seed=5)
+        p1 = d.station_index["P1"]
+        frame = link.initial_frame()
+
+        def face_busy():
+            q = d.stations[p1].queue
+            return bool(q) and q[0].phase == AT_STATION and len(q[0].open_serves) >= 2
+
+        frame = _step(d, link, frame, 3000, until=face_busy)
+        assert face_busy()
+        face = d.units[d.stations[p1].queue[0].unit]
+        d.set_station_staff("P1", 0, 1.0)
+        frame = _step(d, link, frame, 80, until=lambda: p1 in d.drained)
+        assert p1 in d.drained
+        host.by_id[face.unit_id].battery_wh = 1e-9
+        frame = _step(d, link, frame, 5, until=lambda: face.failed)
+        assert face.failed
+        frame = _step(d, link, frame, 3000, until=lambda: not d.orders)
+        assert not d.orders, f"orders left waiting for P1 to reopen: {sorted(d.orders)}"
+        assert not d.stations[p1].pending and not d.stations[p1].open_orders
+    finally:
+        link.close()
+
+
+def test_a_unit_back_from_a_loss_mid_lift_settles_its_pod_before_a_new_trip(small_scene_dict, write_scene):
+    # A unit's controller is lost while it lifts a pod and registers again before the lift is
+    # done. It used to be given a new trip at once: it then carried the old pod to the new trip's
+    # pod, could not lift it, and stood there for good, the old pod stranded with it.
+    from fctwin.controller.records import LIFTING
+    from fctwin.robots.messages import UnitMode
+
+    host, d, link = _floor(small_scene_dict, write_scene)
+    try:
+        _orders(d, 39, 1, seed=1)
+        frame = link.initial_frame()
+
+        def lifting():
+            return next(
+                (k for k, u in enumerate(d.units) if u.trip is not None and u.trip.phase == LIFTING
+                 and u.mode == int(UnitMode.LIFTING)),
+                None,
+            )  # fmt: skip
+
+        frame = _step(d, link, frame, 2000, until=lambda: lifting() is not None)
+        i = lifting()
+        u = d.units[i]
+        pod = u.trip.pod
+        d._unit_failed(i, "lost")  # the link's entry point; the unit reports itself back next tick
+        frame = _step(d, link, frame, 60)
+        mine = [e[1] for e in d.log if e[2] == u.unit_id]
+        k = mine.index("unit_failed")
+        after = mine[k:]
+        assert "pod_return" in after, after
+        if "trip_assigned" in after:
+            assert after.index("pod_return") < after.index("trip_assigned"), after
+        frame = _step(d, link, frame, 3000, until=lambda: not d.orders)
+        assert pod not in d.book.stranded and pod not in d.book.busy_pod
+        assert not d.orders, "orders were left behind a stuck unit"
+    finally:
+        link.close()
+
+
 def _events(db_path, *kinds):
     db = sqlite3.connect(db_path)
     rows = db.execute(
@@ -202,6 +286,13 @@ def test_a_long_closure_sends_its_queued_pods_back_and_every_order_is_whole(hold
         assert watch.most_waiting == 0, "trips still queued for a drained station"
         returned = _events(res.db_path, "pod_returned")
         assert len(returned) >= sum(1 for *_, c in withdrawn if c >= TO_STATION)
+        # the console's replay agrees: a withdrawn pod is no longer in its station's queue
+        from fctwin.sim.console.data import RunData
+
+        console = RunData(res.db_path)
+        queues = console.station_queues(3600 + 60 * 60)
+        for sid in ("P1", "P2"):
+            assert queues[console.station_ids.index(sid)] <= 1  # the pod at the face, if any
     else:
         assert not withdrawn and watch.most_waiting > 0
     # both stations work again after the outage

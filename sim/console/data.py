@@ -50,6 +50,7 @@ _STATE_OF_EVENT = {
     "at_station": AT_STATION,
     "leave_station": CARRYING,
     "trip_done": IDLE,
+    "pod_returned": IDLE,  # a withdrawn or a recovered unit's pod back in storage
     "overweight": IDLE,
     "to_charge": CHARGING,
     "unit_failed": FAILED,
@@ -476,7 +477,7 @@ class RunData:
                             st.extend([station[tid]])
                             lift.extend([ev_t[k]])
                             leave.extend([left.pop(tid, np.inf)])
-                elif kind in ("leave_station", "trip_done"):
+                elif kind in ("leave_station", "trip_done", "trip_withdrawn", "trip_handed_back"):
                     tid = ev_a[k]
                     r = rows.get(tid)
                     if r is None:

@@ -34,6 +34,10 @@ EVENT_FIELDS: dict[str, tuple[str | None, str | None, str | None]] = {
     "refused": ("command_id", None, None),
     "aborted": ("command_id", "phase_or_trip", None),
     "overweight": ("trip_id", "pod", None),
+    "trip_handed_back": ("trip_id", "pod", "phase_or_trip"),  # its unit failed: lines back to the station
+    "trip_withdrawn": ("trip_id", "pod", "phase_or_trip"),  # its station was drained (closures.py)
+    "pod_returned": ("trip_id", "pod", None),
+    "order_moved": ("order_id", "station_index", "n_lines"),  # from station_index to the subject
     "to_charge": (None, None, None),
     "unit_failed": (None, None, None),
     "unit_recovered": (None, None, None),
