@@ -288,8 +288,8 @@ class ElunaAgent:
         self._arriving_sw: dict[str, tuple[float, float]] = {}
         self._arriving_min = 0  # minutes of arriving work seen
         # how a release is checked to keep up for the rest of the shift (scene ``[agent]
-        # release_pace``, off by default: a 72-hour run with it stopped keeping up on day 3): True,
-        # against the people's pace left (`people_keep_up`); False, against the rate the kind's
+        # release_pace``, on by default since session 19): True, against the people's pace left
+        # (`people_keep_up`); False (the agent of sessions 13-18), against the rate the kind's
         # stations were seen to serve (`release_keeps_up`), which on a floor that keeps up is the
         # arriving rate itself shared over the stations, so a release never passed it once the
         # run's rates had settled. With it the people released stay on call: called back, free of

@@ -564,12 +564,12 @@ class Agent(Strict):
     # rates had settled (docs/eluna_s17_release17.md). The people it releases stay on call
     # (controller/eluna/on_call.py): called back free of a hire's price when a kind turns hot;
     # without that, on eluna_outage a stower released at 08:30 was never called back during the
-    # outage. Off by default: the full protocol ran with it in session 18 (balanced +8.6% over (a),
-    # outage service kept; docs/eluna.md "Where it stands"), but a 72-hour eluna_three_shifts run
-    # with it (seed 8) stopped keeping up on its third day (1,625 orders open at the end, p95
-    # 27,947 s) where the agent without it, and the static plan, kept up (p95 153-154 s); not
-    # diagnosed yet (docs/eluna_s18_recall18.md).
-    release_pace: bool = False
+    # outage. On by default since session 19: the full protocol ran with it (docs/eluna.md "Where it
+    # stands"); the 72-hour run that turned it off in session 18 had stalled on a dispatcher fault
+    # (pods held by stations closed for the night, controller/closures.py), not on the releases:
+    # with that fixed, 72 hours with it keep up (seeds 8 and 9). `false` gives the agent of
+    # sessions 13-18.
+    release_pace: bool = True
     # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
