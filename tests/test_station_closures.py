@@ -72,20 +72,37 @@ def _step(d, link, frame, ticks, until=None):
     return frame
 
 
-def test_lines_for_a_dead_units_pod_wait_as_backorders_and_picking_goes_on(small_scene_dict, write_scene):
+def _floor(small_scene_dict, write_scene, **dispatch):
     raw = dict(small_scene_dict)
-    raw["dispatch"] = {**raw.get("dispatch", {}), "replenishment": "none", "params": {}}
+    raw["dispatch"] = {**raw.get("dispatch", {}), "replenishment": "none", "params": {}, **dispatch}
     host = FleetHost(write_scene(raw), world=False)
     plan, config = floorplan_from_scene(host.scene)
-    d = Dispatcher(plan, config)
-    link = LocalFleetLink(host)
+    return host, Dispatcher(plan, config), LocalFleetLink(host)
+
+
+def _orders(d, n, lines, seed):
+    rng = np.random.default_rng(seed)
+    skus = [s for s in range(len(d.book.sku_on_hand)) if d.book.sku_on_hand[s] >= 10]
+    for oid in range(1, n + 1):
+        picked = rng.choice(skus, size=lines)
+        d.submit_order(Order(order_id=oid, t_s=0.0, lines=[OrderLine(sku=int(s), units=1) for s in picked]))
+
+
+def _order_a_one_pod_sku(d) -> tuple[int, int, int]:
+    """Order all of a SKU that sits on exactly one pod: (sku, pod, units)."""
+    book = d.book
+    sku = next(s for s, pods in sorted(book.pods_of_sku.items()) if len(pods) == 1)
+    (pod,) = book.pods_of_sku[sku]
+    have = book.contents[pod][sku]
+    d.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=have)]))
+    return sku, pod, have
+
+
+def test_lines_for_a_dead_units_pod_wait_as_backorders_and_picking_goes_on(small_scene_dict, write_scene):
+    host, d, link = _floor(small_scene_dict, write_scene)
     try:
         book = d.book
-        # a SKU on exactly one pod, all of it asked for by one order
-        sku = next(s for s, pods in sorted(book.pods_of_sku.items()) if len(pods) == 1)
-        (pod,) = book.pods_of_sku[sku]
-        have = book.contents[pod][sku]
-        d.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=have)]))
+        sku, pod, have = _order_a_one_pod_sku(d)
         frame = link.initial_frame()
 
         def carried():
@@ -116,18 +133,10 @@ def test_lines_for_a_dead_units_pod_wait_as_backorders_and_picking_goes_on(small
 
 
 def test_a_recovered_units_pod_serves_its_backorders(small_scene_dict, write_scene):
-    raw = dict(small_scene_dict)
-    raw["dispatch"] = {**raw.get("dispatch", {}), "replenishment": "none", "params": {}}
-    host = FleetHost(write_scene(raw), world=False)
-    plan, config = floorplan_from_scene(host.scene)
-    d = Dispatcher(plan, config)
-    link = LocalFleetLink(host)
+    host, d, link = _floor(small_scene_dict, write_scene)
     try:
         book = d.book
-        sku = next(s for s, pods in sorted(book.pods_of_sku.items()) if len(pods) == 1)
-        (pod,) = book.pods_of_sku[sku]
-        have = book.contents[pod][sku]
-        d.submit_order(Order(order_id=1, t_s=0.0, lines=[OrderLine(sku=sku, units=have)]))
+        sku, pod, _ = _order_a_one_pod_sku(d)
         frame = link.initial_frame()
         frame = _step(d, link, frame, 3000, until=lambda: any(u.pod == pod for u in d.units))
         i = next(k for k, u in enumerate(d.units) if u.pod == pod)
@@ -143,22 +152,6 @@ def test_a_recovered_units_pod_serves_its_backorders(small_scene_dict, write_sce
         assert not d.orders, "the recovered pod's line was never picked"
     finally:
         link.close()
-
-
-def _floor(small_scene_dict, write_scene, **dispatch):
-    raw = dict(small_scene_dict)
-    raw["dispatch"] = {**raw.get("dispatch", {}), "replenishment": "none", "params": {}, **dispatch}
-    host = FleetHost(write_scene(raw), world=False)
-    plan, config = floorplan_from_scene(host.scene)
-    return host, Dispatcher(plan, config), LocalFleetLink(host)
-
-
-def _orders(d, n, lines, seed):
-    rng = np.random.default_rng(seed)
-    skus = [s for s in range(len(d.book.sku_on_hand)) if d.book.sku_on_hand[s] >= 10]
-    for oid in range(1, n + 1):
-        picked = rng.choice(skus, size=lines)
-        d.submit_order(Order(order_id=oid, t_s=0.0, lines=[OrderLine(sku=int(s), units=1) for s in picked]))
 
 
 def test_work_handed_back_to_a_drained_station_moves_on(small_scene_dict, write_scene):
