@@ -54,9 +54,12 @@ class StationClosures:
             if idx not in self.drained:
                 if self.t_s - since >= hold:
                     self._drain(idx)
-            elif len(self.stations[idx].pending) > self._drained_pending[idx]:
-                self._move_work_from(idx)
-                self._drained_pending[idx] = len(self.stations[idx].pending)
+            else:
+                n = len(self.stations[idx].pending)  # (it shrinks when the face pod takes lines on)
+                if n > self._drained_pending[idx]:
+                    self._move_work_from(idx)
+                    n = len(self.stations[idx].pending)
+                self._drained_pending[idx] = n
 
     def _drain(self, idx: int) -> None:
         self.drained.add(idx)
