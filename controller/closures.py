@@ -57,9 +57,9 @@ class StationClosures:
             else:
                 n = len(self.stations[idx].pending)  # (it shrinks when the face pod takes lines on)
                 if n > self._drained_pending[idx]:
-                    self._move_work_from(idx)
-                    n = len(self.stations[idx].pending)
-                self._drained_pending[idx] = n
+                    self._move_on(idx)
+                else:
+                    self._drained_pending[idx] = n
 
     def _drain(self, idx: int) -> None:
         self.drained.add(idx)
@@ -75,6 +75,10 @@ class StationClosures:
             elif trip.phase == TO_STATION:
                 self._send_pod_back(u, trip, TO_STATION)
             # LIFTING: `_withdraw_on_lift` when the lift is done; AT_STATION: its serves stay
+        self._move_on(idx)
+
+    def _move_on(self, idx: int) -> None:
+        """Drained station ``idx``'s work to the open stations; note what stays (`_drained_pending`)."""
         self._move_work_from(idx)
         self._drained_pending[idx] = len(self.stations[idx].pending)
 
@@ -93,8 +97,7 @@ class StationClosures:
         if trip.station not in self.drained or trip.kind in ("move", "return"):
             return False
         self._send_pod_back(u, trip, LIFTING)
-        self._move_work_from(trip.station)
-        self._drained_pending[trip.station] = len(self.stations[trip.station].pending)
+        self._move_on(trip.station)
         return True
 
 

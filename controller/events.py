@@ -322,8 +322,7 @@ class EventHandling:
         if u.pod == pod or u.pod < 0:  # the pod is found: its stock serves lines again
             book.unstrand(pod)
             for sku in list(book.contents[pod]):
-                if sku in self.backorders:
-                    self._release_backorders(sku)
+                self._release_backorders(sku)  # (nothing to do for a SKU nobody waits for)
         if u.pod == pod:
             if book.pod_cell[pod] is not None:  # it lifted the pod while it was lost
                 self.pods_mask[book.pod_cell[pod]] = False
