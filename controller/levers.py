@@ -45,9 +45,13 @@ class LeverEntryPoints:
     def station_open(self, idx: int) -> bool:
         return self.stations[idx].associates > 0
 
-    def set_station_staff(self, station_id: str, associates: int, speed_factor: float) -> None:
+    def set_station_staff(
+        self, station_id: str, associates: int, speed_factor: float, reopen_s: float | None = None
+    ) -> None:
         """``associates`` people now work station ``station_id`` (``speed_factor`` times one person's pace).
 
+        ``reopen_s``, on closing: when people are known to be back (run seconds; inf: nobody is
+        due; None: not known, the hold alone decides when it is drained: `StationClosures`).
         Raises KeyError for an unknown station, ValueError for a negative count.
         """
         if associates < 0:
@@ -59,7 +63,7 @@ class LeverEntryPoints:
         self.lever_commands.append(Staff(self._cid(), station_id, int(associates), float(speed_factor)))
         self.log.append((self.t_s, "staff", station_id, int(associates), 0, round(float(speed_factor), 4)))
         if was_open and associates == 0:
-            self._station_closed(idx)
+            self._station_closed(idx, reopen_s)
         elif not was_open and associates > 0:
             self._station_reopened(idx)
 

@@ -68,7 +68,7 @@ class FakeDispatcher:
     def __init__(self):
         self.told: list[tuple[str, int, float]] = []
 
-    def set_station_staff(self, sid, n, speed):
+    def set_station_staff(self, sid, n, speed, reopen_s=None):
         self.told.append((sid, n, speed))
 
 
@@ -403,7 +403,7 @@ def _lead_floor(staffing, pool):
     class Quiet:
         units = []
 
-        def set_station_staff(self, *a):
+        def set_station_staff(self, *a, **kw):
             pass
 
     return board, Levers(Quiet(), board), Quiet()

@@ -190,7 +190,7 @@ def test_the_digest_knows_the_staffing_changes_ahead():
     from fctwin.controller.eluna.digest import staff_ahead
 
     class Told:
-        def set_station_staff(self, sid, n, speed):
+        def set_station_staff(self, sid, n, speed, reopen_s=None):
             pass
 
     cfg = LabourConfig(

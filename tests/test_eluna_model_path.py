@@ -35,7 +35,7 @@ class _Quiet:
     units: list = []
     stow_unit_cap = None
 
-    def set_station_staff(self, *a):
+    def set_station_staff(self, *a, **kw):
         pass
 
 

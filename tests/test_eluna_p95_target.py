@@ -53,7 +53,7 @@ def _agent(target_s, p95_s):
     class Quiet:
         units = []
 
-        def set_station_staff(self, *a):
+        def set_station_staff(self, *a, **kw):
             pass
 
     agent = ElunaAgent(

@@ -22,7 +22,7 @@ class _Quiet:
     units = []
     stow_unit_cap = None
 
-    def set_station_staff(self, *a):
+    def set_station_staff(self, *a, **kw):
         pass
 
 

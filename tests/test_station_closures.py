@@ -7,8 +7,9 @@ two pick stations, and the eight pods queued for them waited there, on their dri
 the stock on those pods waited at their stations for ever, and once a station's places were full
 of them it took no order: picking fell to a trickle on day 3. Two rules fix it, tested here:
 
-- a station closed for longer than ``closed_queue_hold_s`` is drained: the trips not yet at its
-  face hand their lines back and take their pods to storage (controller/closures.py);
+- a station closed for longer than ``closed_queue_hold_s``, or at once when nobody is due back
+  within it, is drained: the trips not yet at its face hand their lines back and take their pods
+  to storage (controller/closures.py);
 - stock on a pod out of reach (a failed unit's) is not stock: lines for it wait as backorders,
   replenishment counts it out, and it counts again when the unit is back.
 """
@@ -184,6 +185,40 @@ def test_work_handed_back_to_a_drained_station_moves_on(small_scene_dict, write_
         link.close()
 
 
+def test_a_station_nobody_is_due_back_at_is_drained_at_once_and_its_pods_going_back_bring_no_work(
+    small_scene_dict, write_scene
+):
+    # P1 closes with pods on their way to it. Told nobody is due back (a release: reopen_s inf), it
+    # is drained at once, well inside the hour's hold; the digest counts its pods going back to
+    # storage as no work on their way to it. Told people are back in ten minutes, it keeps them.
+    from fctwin.controller.eluna.digest import DigestBuilder
+
+    for reopen_in_s, drained in ((float("inf"), True), (600.0, False)):
+        host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=60.0)
+        try:
+            _orders(d, 29, 3, seed=5)
+            p1 = d.station_index["P1"]
+            frame = link.initial_frame()
+
+            def coming(d=d, p1=p1):
+                return sum(1 for u in d.units if u.trip is not None and u.trip.station == p1) >= 3
+
+            frame = _step(d, link, frame, 3000, until=coming)
+            assert coming()
+            d.set_station_staff("P1", 0, 0.0, reopen_s=d.t_s + reopen_in_s)
+            frame = _step(d, link, frame, 3)
+            assert (p1 in d.drained) is drained
+            going_back = [u for u in d.units if u.trip is not None and u.trip.kind == "return"]
+            assert bool(going_back) is drained
+            on_way = next(x for x in DigestBuilder(d).build(d.t_s, 0)["stations"] if x["id"] == "P1")
+            heading = sum(
+                1 for u in d.units if u.trip is not None and u.trip.station == p1 and u.trip.kind == "pick"
+            )
+            assert on_way["pods_on_way"] == heading
+        finally:
+            link.close()
+
+
 def test_a_unit_back_from_a_loss_mid_lift_settles_its_pod_before_a_new_trip(small_scene_dict, write_scene):
     # A unit's controller is lost while it lifts a pod and registers again before the lift is
     # done. It used to be given a new trip at once: it then carried the old pod to the new trip's
@@ -263,9 +298,11 @@ class _Watch:
 @pytest.mark.slow
 @pytest.mark.parametrize("hold_min", [45.0, 100_000.0])
 def test_a_long_closure_sends_its_queued_pods_back_and_every_order_is_whole(hold_min, tmp_path):
-    # eluna_outage: P1 and P2 close from hour 1 for 90 minutes. With the 45-minute hold they are
-    # drained at 1:45; with an hour of hold beyond the outage they keep their queues.
-    watch = _Watch(at_s=3600 + 46 * 60, until_s=3600 + 89 * 60)
+    # eluna_outage: P1 and P2 close from hour 1 for 90 minutes. Their people are due back after
+    # the repair, past the 45-minute hold, so they are drained at once (session 19 waited the hold
+    # out: 7 pods stood in their queues until 1:45); with a hold longer than the outage they keep
+    # their queues.
+    watch = _Watch(at_s=3600 + 2 * 60, until_s=3600 + 89 * 60)
     opts = RunOptions(
         hours=2.75, seed=11, link="local", world=False, runs_dir=tmp_path, record_poses=False,
         agent="off", cpu="off", viewer=watch,
@@ -275,7 +312,7 @@ def test_a_long_closure_sends_its_queued_pods_back_and_every_order_is_whole(hold
     withdrawn = _events(res.db_path, "trip_withdrawn")
     if hold_min == 45.0:
         assert withdrawn, "nothing was withdrawn from the closed stations"
-        assert min(t for t, *_ in withdrawn) >= 3600 + 45 * 60 - 2  # not before the hold is up
+        assert max(t for t, *_ in withdrawn) < 3600 + 2 * 60  # at the closing, not after the hold
         assert watch.most_waiting == 0, "trips still queued for a drained station"
         returned = _events(res.db_path, "pod_returned")
         assert len(returned) >= sum(1 for *_, c in withdrawn if c >= TO_STATION)

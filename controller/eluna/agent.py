@@ -140,7 +140,9 @@ def _all_orders_view(r: dict) -> dict:
 class _NoDispatcher:
     """Takes the labour board's staffing calls when a plan is tried on a copy of the board."""
 
-    def set_station_staff(self, station_id: str, associates: int, speed_factor: float) -> None:
+    def set_station_staff(
+        self, station_id: str, associates: int, speed_factor: float, reopen_s: float | None = None
+    ) -> None:
         pass
 
 

@@ -23,6 +23,7 @@ AREAS = 4  # the grid is split into AREAS x AREAS floor areas for congestion
 BATTERY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 SAMPLE_S = 5.0  # seconds of run time between congestion samples
 _CHARGING = int(UnitMode.CHARGING)
+_NOT_FOR_STATION = ("move", "return")  # trip kinds that bring their station no work
 
 
 class DigestBuilder:
@@ -76,12 +77,16 @@ class DigestBuilder:
         open_lines = d._open_lines_all()
         # pods on their way to each station: trips with a unit and trips waiting for one, counted in
         # one pass (a pass over every unit per station was ~0.3 s a minute on fc_2000's 144 stations)
+        # (a pod going back from a drained station or a recovered unit, "return", or moved to a new
+        # cell, "move", brings the station no work: not counted, or a drained stow station showed
+        # the cartons of pods leaving it as open)
         on_way_of = [0] * len(d.stations)
         for u in d.units:
-            if u.trip is not None:
+            if u.trip is not None and u.trip.kind not in _NOT_FOR_STATION:
                 on_way_of[u.trip.station] += 1
         for t in d.trips:
-            on_way_of[t.station] += 1
+            if t.kind not in _NOT_FOR_STATION:
+                on_way_of[t.station] += 1
         stations = []
         for k, s in enumerate(d.stations):
             on_way = on_way_of[k]

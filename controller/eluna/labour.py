@@ -259,7 +259,24 @@ class LabourBoard:
         if self.applied.get(sid) == n:
             return
         self.applied[sid] = n
-        d.set_station_staff(sid, n, self.config.rate.speed(n))
+        if n > 0:
+            d.set_station_staff(sid, n, self.config.rate.speed(n))
+        else:  # closing: say when people are known to be back, so the dispatcher can drain it at once
+            d.set_station_staff(sid, 0, 0.0, reopen_s=self.reopen_s(sid))
+
+    def reopen_s(self, sid: str) -> float:
+        """When people are known now to start work again at ``sid`` (inf: nobody is due): the
+        first of those walking there or back from a break, its people walking back once its
+        outage's planned end has passed, the next shift's crew when its plan staffs it. A manager's
+        later call is not known, so a station closed by a release or a move away has none."""
+        due = [m.due_s for m in (*self.moving, *self.on_break) if m.station == sid]
+        if sid in self.down_until and self._sent_off.get(sid, 0) > 0:
+            due.append(self.down_until[sid] + self.config.walk_s)
+        if self.shift is not None and self.config.shifts is not None and math.isfinite(self.shift.end_s):
+            nxt = self.config.shifts.at(self.shift.end_s)
+            if nxt.plan.staffing.get(sid, 0) > 0 and sid not in self.down_until:
+                due.append(self.shift.end_s + self.config.open_s)
+        return min(due, default=math.inf)
 
     # ------------------------------------------------------------------ the lever
 

@@ -307,7 +307,7 @@ def _feasible_in_order(actions: list[Action], levers) -> list[Action]:
     board = copy.deepcopy(levers.board)
 
     class _Quiet:
-        def set_station_staff(self, *a) -> None:
+        def set_station_staff(self, *a, **kw) -> None:
             pass
 
     out = []
