@@ -25,13 +25,24 @@ lead or the agent parked the closed station's queued pods, two to four drive uni
 fleet, for 45 minutes). Without a known reopening (``reopen_s`` None: a caller that does not
 say) the hold alone decides, as before.
 
-The trip at the face stays: its serves are with the station, which works them when it reopens
-(the wire has no command to take a serve back).
+The trip at the face has its serves with the station, which starts no line while closed. A
+station that takes `Withdraw` (a person-worked one) is sent one at the drain: it drops the serves it
+has not started, answering each with a ``withdrawn`` event; a line under way finishes and reports
+``done`` as usual. Once every serve of the trip is resolved (dropped or done), its unserved lines
+go back as those of the queued trips do and the pod goes to storage (``trip_withdrawn`` with phase
+AT_STATION). Before this a released station's last person (sent home for the shift) held one drive
+unit and its pod at the face until the station reopened: overnight that is ~0.2 of the unit's
+charge. Races: the station reopening before the answers come keeps the pod (a dropped serve is
+sent again, as an aborted one is); a face unit lost meanwhile hands its trip back as any lost unit
+does (the late answers then name no open serve and are ignored); a station that never answers
+keeps the pod at its face, as before. A station that does not declare ``withdraw`` (an external
+one that does not say it does) keeps its face pod until it reopens.
 """
 
 from __future__ import annotations
 
-from fctwin.controller.records import LIFTING, TO_POD, TO_STATION, TO_STORAGE, Trip
+from fctwin.controller.records import AT_STATION, LIFTING, TO_POD, TO_STATION, TO_STORAGE, Trip
+from fctwin.robots.messages import Withdraw
 
 
 class StationClosures:
@@ -56,8 +67,10 @@ class StationClosures:
         self.reopen_due_s.pop(idx, None)
         self.drained.discard(idx)
         self._drained_pending.pop(idx, None)
+        for trip in self.stations[idx].queue[:1]:  # the face trip stays: answers yet to come re-serve
+            trip.withdrawing = False
 
-    def _drain_closed_stations(self) -> None:
+    def _drain_closed_stations(self, commands: list) -> None:
         """Drain every station closed for longer than the hold (once per closure), and move on the
         work that comes back to a drained one: the lines of a trip handed back (its unit failed, its
         pod too heavy) or backorders released to it would otherwise wait for it to reopen."""
@@ -68,7 +81,7 @@ class StationClosures:
             if idx not in self.drained:
                 # nobody due back within the hold: waiting it out helps no one
                 if self.t_s - since >= hold or self.reopen_due_s.get(idx, since) - self.t_s > hold:
-                    self._drain(idx)
+                    self._drain(idx, commands)
             else:
                 n = len(self.stations[idx].pending)  # (it shrinks when the face pod takes lines on)
                 if n > self._drained_pending[idx]:
@@ -76,7 +89,7 @@ class StationClosures:
                 else:
                     self._drained_pending[idx] = n
 
-    def _drain(self, idx: int) -> None:
+    def _drain(self, idx: int, commands: list) -> None:
         self.drained.add(idx)
         for u in self.units:
             trip = u.trip
@@ -89,7 +102,9 @@ class StationClosures:
                 u.goal = None
             elif trip.phase == TO_STATION:
                 self._send_pod_back(u, trip, TO_STATION)
-            # LIFTING: `_withdraw_on_lift` when the lift is done; AT_STATION: its serves stay
+            elif trip.phase == AT_STATION:
+                self._withdraw_serves(trip, commands)
+            # LIFTING: `_withdraw_on_lift` when the lift is done
         self._move_on(idx)
 
     def _move_on(self, idx: int) -> None:
@@ -106,6 +121,37 @@ class StationClosures:
         trip.kind = "return"
         trip.phase = TO_STORAGE
         self.log.append((self.t_s, "trip_withdrawn", u.unit_id, trip.trip_id, trip.pod, phase))
+
+    def _withdraw_serves(self, trip: Trip, commands: list) -> None:
+        """Ask the station to take back the serves of ``trip``, at its face (if it takes `Withdraw`)."""
+        station = self.stations[trip.station]
+        if not station.accepts_withdraw or not trip.open_serves or trip.withdrawing:
+            return  # no serves open: the trip leaves the face this tick anyway
+        trip.withdrawing = True
+        commands.append(Withdraw(self._cid(), station.station_id, trip.trip_id))
+        n = len(trip.open_serves)
+        self.log.append((self.t_s, "withdraw_sent", station.station_id, trip.trip_id, trip.pod, n))
+
+    def _serve_withdrawn(self, s: int, ev, commands: list) -> None:
+        """Station ``s`` dropped a serve on `Withdraw` (a ``withdrawn`` event)."""
+        station = self.stations[s]
+        trip = station.queue[0] if station.queue else None
+        if trip is None or ev.command_id not in trip.open_serves:
+            return  # its trip was handed back meanwhile (the face unit was lost)
+        line = trip.open_serves.pop(ev.command_id)
+        if s not in self.drained:  # it reopened before the answer came: the line is served after all
+            self._issue_serves(trip, station, commands, [line])
+            return
+        self._face_resolved(s, trip)
+
+    def _face_resolved(self, s: int, trip: Trip) -> None:
+        """After a serve of the face trip is resolved: once none is open and the station is still
+        drained, the trip's unserved lines go back and its pod to storage."""
+        if not trip.withdrawing or trip.open_serves or s not in self.drained:
+            return
+        trip.withdrawing = False
+        self._send_pod_back(self.units[trip.unit], trip, AT_STATION)
+        self._move_on(s)
 
     def _withdraw_on_lift(self, u, trip: Trip) -> bool:
         """Called when a lift completes: True if the trip's station is drained (its pod goes back)."""

@@ -108,7 +108,10 @@ class Dispatcher(
         self.unit_index = {u.unit_id: i for i, u in enumerate(self.units)}
         self._unit_ids = [u.unit_id for u in self.units]
         self.low_battery = [float(u.low_battery_frac) for u in plan.drive_units]
-        self.stations = [StationRec(s.station_id, s.kind, s.cell) for s in plan.stations]
+        self.stations = [
+            StationRec(s.station_id, s.kind, s.cell, accepts_withdraw=s.accepts_withdraw)
+            for s in plan.stations
+        ]
         self.station_index = {s.station_id: i for i, s in enumerate(self.stations)}
         self.orders: dict[int, OrderRec] = {}
         self.backlog: deque[int] = deque()
@@ -234,7 +237,7 @@ class Dispatcher(
         self.lever_commands = []
         self._ingest(frame, commands)
         if self.closed_since_s:
-            self._drain_closed_stations()
+            self._drain_closed_stations(commands)
         if self._reorders and self.t_s >= self._next_review_s:
             self._review_stock()
         self._assign_orders()

@@ -119,9 +119,13 @@ class EventHandling:
             return
         s = self.station_index.get(ev.unit_id)
         if s is not None and kind == "done" and ev.data.get("op") == "serve":
-            self._line_served(s, ev)
+            trip = self._line_served(s, ev)
+            if trip is not None and trip.withdrawing:
+                self._face_resolved(s, trip)  # the line under way at a `Withdraw` finished
         elif s is not None and kind == "aborted":
             self._serve_aborted(s, ev, commands)
+        elif s is not None and kind == "withdrawn":
+            self._serve_withdrawn(s, ev, commands)
 
     def _lift_done(self, u: UnitRec, trip: Trip, t_s: float) -> None:
         self.book.lifted(trip.pod)
@@ -150,11 +154,12 @@ class EventHandling:
         u.trip = None
         u.goal = None
 
-    def _line_served(self, s: int, ev) -> None:
+    def _line_served(self, s: int, ev) -> Trip | None:
+        """A line served at station ``s``; its trip (None if the event names no open serve)."""
         station = self.stations[s]
         trip = station.queue[0] if station.queue else None
         if trip is None or ev.command_id not in trip.open_serves:
-            return
+            return None
         line = trip.open_serves.pop(ev.command_id)
         trip.served.add(id(line))
         units = int(ev.data.get("units", line.units))
@@ -188,6 +193,7 @@ class EventHandling:
             self.log.append((ev.t_s, "carton_stowed", station.station_id, line.order_id, line.sku, units))
             if line.sku in self.backorders:
                 self._release_backorders(line.sku)
+        return trip
 
     def _on_refused(self, i: int, ev) -> None:
         u = self.units[i]

@@ -54,6 +54,9 @@ class StationInfo:
     station_id: str
     kind: str  # "pick" | "stow"
     cell: Cell
+    # it takes `Withdraw` (person-worked stations): a drained station's face pod can go to storage.
+    # False (a station that does not say, an external one): the face pod waits for it to reopen.
+    accepts_withdraw: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -100,6 +100,7 @@ class Trip:
     return_blocked_steps: int = 0  # steps the return cell has been held by another unit
     open_serves: dict[int, Line] = field(default_factory=dict)  # command id -> line
     served: set[int] = field(default_factory=set)  # id() of lines already served
+    withdrawing: bool = False  # a `Withdraw` was sent for its serves (controller/closures.py)
 
 
 @dataclass(eq=False, slots=True)
@@ -139,6 +140,7 @@ class StationRec:
     distance: np.ndarray | None = None  # int32[H, W] BFS cells to the station for loaded units
     busy: bool = False
     associates: int = 1  # people working it (person-worked stations); 0 = closed
+    accepts_withdraw: bool = False  # takes `Withdraw` (controller/closures.py)
     units_served: int = 0  # picked or stowed here so far (the Eluna digest reads it)
     lines_served: int = 0
 

@@ -125,6 +125,8 @@ class TripExecution:
                     trip.phase = AT_STATION
                     self.log.append((self.t_s, "at_station", u.unit_id, trip.trip_id, trip.pod, trip.station))
                     self._issue_serves(trip, station, commands, trip.lines)
+                    if trip.station in self.drained:  # (no trip is sent to a drained one: a guard)
+                        self._withdraw_serves(trip, commands)
             else:
                 cells = station.queue_cells
                 slot = pos - 1 if pos > 0 else 0

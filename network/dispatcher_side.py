@@ -93,6 +93,9 @@ class ServerConfig:
 
 COMMAND_MEMORY = 4096  # command ids remembered per unit (the protocol's idempotence window)
 _COMMAND_EVENTS = frozenset((p.ACK, p.DONE, p.ABORTED))
+# event kinds that name a command sent to the unit: those types, and a station's ``withdrawn`` (a
+# serve it dropped on `Withdraw`), which travels as type ``event``
+_COMMAND_EVENT_KINDS = _COMMAND_EVENTS | {"withdrawn"}
 
 
 @dataclass(frozen=True)
@@ -489,14 +492,14 @@ class DispatcherServer:
                 if why:
                     return ErrorCode.POSE, f"unit {st.unit_id}: {why}"
         if self.config.track_commands:
-            if env.type in _COMMAND_EVENTS:
+            if env.type in _COMMAND_EVENTS or env.type == p.EVENT:
                 events = (env.body,)
             elif env.type == p.TELEMETRY:
                 events = env.body.events
             else:
                 events = ()
             for e in events:
-                if e.kind in _COMMAND_EVENTS and e.command_id >= 0:
+                if e.kind in _COMMAND_EVENT_KINDS and e.command_id >= 0:
                     entry = self._sent_ids.get(e.unit_id)
                     if entry is None or e.command_id not in entry[1]:
                         return (

@@ -2,8 +2,11 @@
 
 `check_unit(cls)` builds the unit with `cls.for_checker(CheckerFloor())` and verifies the contract:
 spec and state types, keyword-only seeded reset, determinism under a seed, refusal (not exception)
-of unsupported commands, idempotent command ids, events that encode on the wire. It raises
-`ContractViolation` naming the first broken rule. Tests run it over every registered unit type.
+of unsupported commands, idempotent command ids, events that encode on the wire, and for units
+that declare ``withdraw`` the `Withdraw` rules (queued serves of the task dropped, each answered
+``withdrawn``; the started line not dropped; a duplicate acknowledged; an unknown task a no-op).
+It raises `ContractViolation` naming the first broken rule. Tests run it over every registered
+unit type.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ import msgspec
 
 from fctwin.robots.contract import RobotUnit, UnitSpec
 from fctwin.robots.floor import AISLE, CHARGE, PICK, STORAGE, WALL
-from fctwin.robots.messages import Move, Serve, Stop, TelemetryFrame, UnitEvent, UnitMode, UnitState
+from fctwin.robots.messages import (
+    Move,
+    Serve,
+    Stop,
+    TelemetryFrame,
+    UnitEvent,
+    UnitMode,
+    UnitState,
+    Withdraw,
+)
 
 Cell = tuple[int, int]
 
@@ -135,3 +147,55 @@ def check_unit(cls: type[RobotUnit]) -> None:
         _fail(cls, "a repeated command id must be acknowledged as a duplicate")
     if unit.state().mode != int(UnitMode.STOPPED):
         _fail(cls, "Stop must put the unit in mode STOPPED")
+    if "withdraw" in unit.spec.accepted_commands:
+        _check_withdraw(cls)
+
+
+def _check_withdraw(cls) -> None:
+    """A station that declares ``withdraw``: three serves of task 77 queued, the first started; a
+    `Withdraw` of 77 drops the other two (one ``withdrawn`` each, under its command id), not the
+    started one, which finishes ``done``; task 78's serve is untouched; a repeat of the command is
+    acknowledged as a duplicate; a task with nothing queued is acknowledged, ``dropped`` 0."""
+    unit = cls.for_checker(CheckerFloor())
+    unit.reset(seed=0)
+    serve = next((c for c in unit.script() if isinstance(c, Serve)), None)
+    if serve is None:
+        _fail(cls, "declares withdraw but its script() has no Serve to withdraw")
+    mine = [
+        Serve(9200 + k, unit.unit_id, 77, serve.kind, serve.pod_id, serve.sku, serve.units) for k in range(3)
+    ]
+    other = Serve(9210, unit.unit_id, 78, serve.kind, serve.pod_id, serve.sku, serve.units)
+    for c in [*mine, other]:
+        unit.handle(c, 0.0)
+    t = 0.0
+    started = unit.state().mode == int(UnitMode.SERVING)
+    done: list[int] = []
+    while not started and t < 30.0:  # the first line starts once the station sees the pod
+        t += 0.5
+        done += [e.command_id for e in unit.step(t, 0.5) if e.kind == "done"]
+        started = unit.state().mode == int(UnitMode.SERVING)
+    if not started or done:
+        _fail(cls, "the checker's first serve must start (and not finish) within 30 s to test withdraw")
+    events = unit.handle(Withdraw(9300, unit.unit_id, 77), t)
+    acks = [e for e in events if e.kind == "ack" and e.command_id == 9300]
+    dropped = sorted(e.command_id for e in events if e.kind == "withdrawn")
+    if not acks or acks[0].data.get("op") != "withdraw":
+        _fail(cls, "Withdraw must be acknowledged with op 'withdraw'")
+    if dropped != [9201, 9202] or acks[0].data.get("dropped") != 2 or acks[0].data.get("running") != 1:
+        _fail(
+            cls,
+            f"Withdraw of a task with one line started and two queued dropped {dropped}, ack {acks[0].data}",
+        )
+    again = unit.handle(Withdraw(9300, unit.unit_id, 77), t)
+    if any(e.kind == "withdrawn" for e in again) or not any(e.data.get("duplicate") for e in again):
+        _fail(cls, "a repeated Withdraw command id must be acknowledged as a duplicate, not executed")
+    none = unit.handle(Withdraw(9301, unit.unit_id, 4242), t)
+    if [(e.kind, e.data.get("dropped")) for e in none] != [("ack", 0)]:
+        _fail(cls, "a Withdraw of a task with nothing queued must be acknowledged with dropped 0 (a no-op)")
+    for _ in range(400):
+        t += 0.5
+        done += [e.command_id for e in unit.step(t, 0.5) if e.kind == "done"]
+        if 9210 in done:
+            break
+    if done != [9200, 9210]:
+        _fail(cls, f"after Withdraw the started line and the other task's must finish, and only they: {done}")

@@ -139,7 +139,24 @@ class Staff(msgspec.Struct, tag="staff", frozen=True):
     speed_factor: float = 1.0
 
 
-Command = Move | Lift | SetDown | Charge | Stop | Resume | Serve | Staff
+class Withdraw(msgspec.Struct, tag="withdraw", frozen=True):
+    """Take back the serves of task ``task_id`` the station has not started (a drained station).
+
+    The station drops every queued `Serve` of that task and answers each dropped one with a
+    ``withdrawn`` event carrying the serve's command id (``data``: ``op`` ``serve``, ``task``); a
+    line already started is not dropped: it finishes and reports ``done`` as usual. The command
+    itself is acknowledged with ``op`` ``withdraw``, ``task``, ``dropped`` (serves dropped) and
+    ``running`` (1 if a line of the task is under way). A task with nothing queued is a no-op
+    (``dropped`` 0), not a refusal: the dispatcher cannot know whether its last serve just started.
+    Only stations that declare ``withdraw`` in their accepted commands take it.
+    """
+
+    command_id: int
+    unit_id: str  # the station's unit id
+    task_id: int
+
+
+Command = Move | Lift | SetDown | Charge | Stop | Resume | Serve | Staff | Withdraw
 
 
 UNIT_ID_SEPARATOR = "\n"

@@ -18,7 +18,17 @@ import numpy as np
 
 from fctwin.robots.contract import RobotUnit, UnitSpec
 from fctwin.robots.floor import FloorView
-from fctwin.robots.messages import Command, Resume, Serve, Staff, Stop, UnitEvent, UnitMode, UnitState
+from fctwin.robots.messages import (
+    Command,
+    Resume,
+    Serve,
+    Staff,
+    Stop,
+    UnitEvent,
+    UnitMode,
+    UnitState,
+    Withdraw,
+)
 
 Cell = tuple[int, int]  # row, col
 
@@ -195,27 +205,34 @@ class StationUnit(RobotUnit):
 class Staffed:
     """Mixin for a station people work (human stations, Sequoia ports): a `Staff` command sets how
     many associates work it and how much faster than one they are together (``speed_factor``); with
-    0 associates it starts no line. Put it before the station class in the bases."""
+    0 associates it starts no line. Put it before the station class in the bases.
+
+    Such a station also takes `Withdraw`: a closed one holds the serves of the pod at its face, and
+    a dispatcher that drains it takes them back so the pod can go to storage (controller/closures.py).
+    """
 
     associates = 1
     speed_factor = 1.0
 
     def accept_staff(self) -> None:
-        """Add ``staff`` to the commands the unit's spec accepts (call after the station's init)."""
+        """Add ``staff`` and ``withdraw`` to the commands the unit's spec accepts (call after the
+        station's init)."""
         self.spec = UnitSpec(
             unit_type=self.spec.unit_type,
             footprint_m=self.spec.footprint_m,
-            accepted_commands=self.spec.accepted_commands | {"staff"},
+            accepted_commands=self.spec.accepted_commands | STAFFED_COMMANDS,
             reported_modes=self.spec.reported_modes,
         )
 
     def handle(self, command: Command, t_s: float) -> list[UnitEvent]:
-        if not isinstance(command, Staff):
+        if not isinstance(command, (Staff, Withdraw)):
             return super().handle(command, t_s)
         cid = command.command_id
         if cid in self._seen:
             return [UnitEvent(self.unit_id, "ack", t_s, cid, {"duplicate": 1})]
         self._seen.add(cid)
+        if isinstance(command, Withdraw):
+            return self._withdraw(command, t_s)
         if command.associates < 0 or (command.associates > 0 and command.speed_factor <= 0):
             reason = "associates must be >= 0 and speed_factor > 0 when staffed"
             return [UnitEvent(self.unit_id, "refused", t_s, cid, {"reason": reason})]
@@ -225,3 +242,31 @@ class Staffed:
 
     def can_start(self) -> bool:
         return self.associates > 0
+
+    def _withdraw(self, command: Withdraw, t_s: float) -> list[UnitEvent]:
+        """Drop the queued serves of ``command.task_id``; the line under way (if any) goes on."""
+        task = command.task_id
+        dropped = [c for c in self._queue if c.task_id == task]
+        if dropped:
+            self._queue = deque(c for c in self._queue if c.task_id != task)
+        running = int(self._current is not None and self._current[0].task_id == task)
+        ack = {"op": "withdraw", "task": task, "dropped": len(dropped), "running": running}
+        events = [UnitEvent(self.unit_id, "ack", t_s, command.command_id, ack)]
+        # one event per dropped serve, under the serve's own command id: the dispatcher resolves
+        # serves by command id (as it does `done` and `aborted`), and event data holds no lists
+        events += [
+            UnitEvent(self.unit_id, "withdrawn", t_s, c.command_id, {"op": "serve", "task": task})
+            for c in dropped
+        ]
+        return events
+
+
+STAFFED_COMMANDS = frozenset({"staff", "withdraw"})
+
+
+def accepts_withdraw(unit_type: str) -> bool:
+    """Whether stations of the registered ``unit_type`` take `Withdraw` (person-worked ones do)."""
+    from fctwin.robots.contract import registered_types
+
+    cls = registered_types().get(unit_type)
+    return cls is not None and issubclass(cls, Staffed)

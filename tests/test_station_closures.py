@@ -158,11 +158,13 @@ def test_a_recovered_units_pod_serves_its_backorders(small_scene_dict, write_sce
 def test_work_handed_back_to_a_drained_station_moves_on(small_scene_dict, write_scene):
     # P1 closes with serves open at its face and is drained after a minute; then the unit at its
     # face runs empty. Its lines come back to P1, closed: they must move to the open stations, not
-    # wait for P1 to reopen.
+    # wait for P1 to reopen. (P1 is made one that does not take `Withdraw`, so the face trip stays
+    # at the drain: a person-worked one would send it to storage, test_station_withdraw.py.)
     host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
     try:
         _orders(d, 29, 3, seed=5)
         p1 = d.station_index["P1"]
+        d.stations[p1].accepts_withdraw = False
         frame = link.initial_frame()
 
         def face_busy():

@@ -36,6 +36,7 @@ EVENT_FIELDS: dict[str, tuple[str | None, str | None, str | None]] = {
     "overweight": ("trip_id", "pod", None),
     "trip_handed_back": ("trip_id", "pod", "phase_or_trip"),  # its unit failed: lines back to the station
     "trip_withdrawn": ("trip_id", "pod", "phase_or_trip"),  # its station was drained (closures.py)
+    "withdraw_sent": ("trip_id", "pod", "n_lines"),  # the face trip's serves asked back (subject: station)
     "pod_returned": ("trip_id", "pod", None),
     "order_moved": ("order_id", "station_index", "n_lines"),  # from station_index to the subject
     "to_charge": (None, None, None),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fctwin.controller.floorplan import DispatchConfig, DriveUnitInfo, FloorPlan, StationInfo
+from fctwin.robots.station import accepts_withdraw
 from fctwin.sim.run.options import RunOptions
 from fctwin.sim.scene import Scene, load_scene, scene_from_dict
 from fctwin.sim.scene.catalog import resolve_scene
@@ -20,7 +21,10 @@ def floorplan_from_scene(scene: Scene, *, planner: str | None = None) -> tuple[F
         cell_size_m=scene.cell_size_m,
         step_s=scene.step_s,
         stations=tuple(
-            StationInfo(station_id=s.station_id, kind=s.kind, cell=s.cell) for s in scene.stations
+            StationInfo(
+                station_id=s.station_id, kind=s.kind, cell=s.cell, accepts_withdraw=accepts_withdraw(s.unit)
+            )
+            for s in scene.stations
         ),
         drive_units=tuple(
             DriveUnitInfo(
