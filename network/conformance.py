@@ -40,6 +40,7 @@ from fctwin.robots.messages import (
     Resume,
     SetDown,
     Stop,
+    Withdraw,
 )
 
 AISLE, STORAGE = 0, 2
@@ -105,6 +106,12 @@ CHECKLIST: tuple[tuple[str, str, str], ...] = (
     ("C16", "error unknown_client (seq 0): hello again", "4"),
     ("C17", "stays stopped after re-registering until resume, then moves", "14.4"),
     ("C18", "bye ends the session: no hello follows", "4, 14.5"),
+    (
+        "C19",
+        "withdraw: a unit declaring it acks one for a task it holds nothing of (dropped 0) and a repeat"
+        " as a duplicate; any other unit refuses it with a reason",
+        "3, 14.3",
+    ),
 )
 
 
@@ -480,6 +487,30 @@ class Conformance:
             bool(acked) and held and bool(resumed) and moved,
             f"stop ack {bool(acked)}, held in mode 6 {held}, resume ack {bool(resumed)}, moved after {moved}",
         )
+        # C19: withdraw. Over the wire the checker holds no serve at the client, so only the no-op,
+        # the duplicate and the refusal are checked here (queued and started lines: robots/checker.py)
+        takes = "withdraw" in (h.units[0].capabilities if h.units else [])
+        wd = self._next_cid()
+        self._batch(Withdraw(wd, uid, 2**31 - 1))
+        if takes:
+            ack = self._event("ack", wd)
+            self._batch(Withdraw(wd, uid, 2**31 - 1))
+            dup = self._wait(lambda s: _has_event(s, "ack", duplicate=1))
+            noop = ack is not None and ack.data.get("op") == "withdraw" and ack.data.get("dropped") == 0
+            self._check(
+                "C19",
+                noop and dup is not None,
+                f"ack {None if ack is None else ack.data}, duplicate {dup is not None}",
+            )
+        else:
+            refused = self._event("refused", wd)
+            self._check(
+                "C19",
+                refused is not None and bool(refused.data.get("reason")),
+                "no refused event"
+                if refused is None
+                else f"not declared; refused: {refused.data.get('reason')!r}",
+            )
         # C13: garbage, another version, an unknown type (each takes a seq: the gaps are allowed)
         w.send("", None, raw=b"\x93garbage")
         for v, msg_type in ((7, p.HEARTBEAT), (p.PROTOCOL_VERSION, "bogus")):
