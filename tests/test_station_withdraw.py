@@ -21,7 +21,7 @@ from fctwin.controller.records import AT_STATION, SETTING_DOWN, TO_STORAGE
 from fctwin.network import protocol as p
 from fctwin.robots.checker import CheckerFloor, ContractViolation, check_unit
 from fctwin.robots.human import HumanStation
-from fctwin.robots.messages import CommandBatch, Serve, UnitEvent, UnitMode, Withdraw
+from fctwin.robots.messages import CommandBatch, Serve, TelemetryFrame, UnitEvent, UnitMode, Withdraw
 from fctwin.robots.vulcan import VulcanStation
 from fctwin.sim.fleet_host import FleetHost
 from fctwin.sim.fleet_link_local import LocalFleetLink
@@ -112,9 +112,23 @@ def test_withdraw_round_trips_and_hostile_withdraws_get_a_schema_error():
 
 
 def test_a_withdrawn_event_for_a_serve_never_sent_is_an_unknown_command():
-    from fctwin.network.dispatcher_side import _COMMAND_EVENT_KINDS
+    from fctwin.network.dispatcher_side import DispatcherServer, ServerConfig
 
-    assert "withdrawn" in _COMMAND_EVENT_KINDS  # checked against the ids sent to the unit, as done is
+    server = DispatcherServer(ServerConfig(router_endpoint="tcp://127.0.0.1:*", track_commands=True))
+    try:
+        server.note_sent([Serve(5, "P1", 9, "pick", 0, 3, 1)])
+
+        def problem(ev: UnitEvent, msg_type: str = p.EVENT):
+            env = p.Envelope(v=1, type=msg_type, sender="P1", seq=1, t_sim_s=0.0, t_wall_s=0.0, body=ev)
+            return server._content_problem(env)
+
+        assert problem(UnitEvent("P1", "withdrawn", 1.0, 5, {"op": "serve", "task": 9})) is None
+        code, detail = problem(UnitEvent("P1", "withdrawn", 1.0, 6, {"op": "serve", "task": 9}))
+        assert code == p.ErrorCode.UNKNOWN_COMMAND and "withdrawn for command 6" in detail
+        frame = TelemetryFrame(step=1, t_s=1.0, units=[], events=[UnitEvent("P1", "withdrawn", 1.0, 7)])
+        assert problem(frame, p.TELEMETRY)[0] == p.ErrorCode.UNKNOWN_COMMAND  # inside telemetry too
+    finally:
+        server.close()
 
 
 # ------------------------------------------------------------------------------- the dispatcher
