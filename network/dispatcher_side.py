@@ -20,8 +20,9 @@ Contract
 - With ``check_pose`` configured, every pose a client reports (in ``hello`` and in telemetry) is
   checked before it is accepted: a hello without a state, or a pose off the floor, on a wall or on
   another unit's cell, is refused with ``pose`` (a refused hello opens no session).
-- With ``track_commands``, an ``ack``/``done``/``aborted`` naming a command id this server never
-  sent to that unit is refused with ``unknown_command`` (and counted), never taken silently.
+- With ``track_commands``, an ``ack``/``done``/``aborted`` (or a station's ``withdrawn``) naming a
+  command id this server never sent to that unit is refused with ``unknown_command`` (and counted),
+  never taken silently.
 """
 
 from __future__ import annotations
