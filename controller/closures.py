@@ -30,9 +30,10 @@ station that takes `Withdraw` (a person-worked one) is sent one at the drain: it
 has not started, answering each with a ``withdrawn`` event; a line under way finishes and reports
 ``done`` as usual. Once every serve of the trip is resolved (dropped or done), its unserved lines
 go back as those of the queued trips do and the pod goes to storage (``trip_withdrawn`` with phase
-AT_STATION). Before this a released station's last person (sent home for the shift) held one drive
-unit and its pod at the face until the station reopened: overnight that is ~0.2 of the unit's
-charge. Races: the station reopening before the answers come keeps the pod (a dropped serve is
+AT_STATION; a trip whose lines were all done leaves as usual, ``leave_station``).
+Before this a released station's last person (sent home for the shift) held one drive unit and its
+pod at the face until the station reopened: overnight that is ~0.2 of the unit's charge. Races:
+the station reopening before the answers come keeps the pod (a dropped serve is
 sent again, as an aborted one is); a face unit lost meanwhile hands its trip back as any lost unit
 does (the late answers then name no open serve and are ignored); a station that never answers
 keeps the pod at its face, as before. A station that does not declare ``withdraw`` (an external
@@ -150,6 +151,8 @@ class StationClosures:
         if not trip.withdrawing or trip.open_serves or s not in self.drained:
             return
         trip.withdrawing = False
+        if all(id(ln) in trip.served for ln in trip.lines):
+            return  # nothing was dropped (its last line was under way): it leaves as a trip done
         self._send_pod_back(self.units[trip.unit], trip, AT_STATION)
         self._move_on(s)
 

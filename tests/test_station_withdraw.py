@@ -304,3 +304,40 @@ def test_the_face_trip_waits_for_a_line_under_way(small_scene_dict, write_scene)
         _books_exact(d, host, _picks(d))
     finally:
         link.close()
+
+
+def test_a_face_trip_whose_last_line_was_under_way_leaves_as_a_trip_done(small_scene_dict, write_scene):
+    # Drained while the face trip's only open line runs: nothing is dropped, so it leaves as a
+    # trip done (`leave_station`, counted), not as a withdrawn one.
+    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=0.0)
+    try:
+        _orders(d, 300, 2, seed=5)
+        p1 = d.station_index["P1"]
+        st = host.by_id["P1"]
+
+        def last_line_running():
+            q = d.stations[p1].queue
+            return (
+                bool(q) and q[0].phase == AT_STATION and len(q[0].open_serves) == 1
+                and st._current is not None and st._current[0].command_id in q[0].open_serves
+                and any(d.book.available(q[0].pod, ln.sku) >= ln.units for ln in d.stations[p1].pending)
+            )  # fmt: skip
+
+        frame = link.initial_frame()
+        frame = _step(d, link, frame, 6000, until=last_line_running)
+        assert last_line_running()
+        trip = d.stations[p1].queue[0]
+        d.set_station_staff("P1", 0, 1.0)
+        serves_after = []
+        for _ in range(300):
+            batch = d.tick(frame)
+            serves_after += [c for c in batch.commands if isinstance(c, Serve) and c.unit_id == "P1"]
+            frame = link.exchange(batch)
+            if trip.phase in (TO_STORAGE, SETTING_DOWN) or trip not in d.stations[p1].queue:
+                break
+        assert not serves_after, "lines piled on a drained station's face pod"
+        mine = [e[1] for e in d.log if e[3] == trip.trip_id and e[1] in ("leave_station", "trip_withdrawn")]
+        assert mine == ["leave_station"]
+        assert len(trip.served) == len(trip.lines) and trip.kind == "pick"
+    finally:
+        link.close()
