@@ -22,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from closure_floor import floor, step, submit_orders
 
-from fctwin.controller.dispatcher import Dispatcher
 from fctwin.controller.inventory import InventoryBook
 from fctwin.controller.orders import Order, OrderLine
 from fctwin.controller.records import AT_STATION, TO_STATION
-from fctwin.sim.fleet_host import FleetHost
-from fctwin.sim.fleet_link_local import LocalFleetLink
-from fctwin.sim.run import RunOptions, floorplan_from_scene, run_fc
+from fctwin.sim.run import RunOptions, run_fc
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "scenes"
@@ -65,30 +63,6 @@ def test_stranded_stock_is_not_free_and_comes_back_whole():
     assert book.sku_stranded == [0, 0]
 
 
-def _step(d, link, frame, ticks, until=None):
-    for _ in range(ticks):
-        frame = link.exchange(d.tick(frame))
-        if until is not None and until():
-            break
-    return frame
-
-
-def _floor(small_scene_dict, write_scene, **dispatch):
-    raw = dict(small_scene_dict)
-    raw["dispatch"] = {**raw.get("dispatch", {}), "replenishment": "none", "params": {}, **dispatch}
-    host = FleetHost(write_scene(raw), world=False)
-    plan, config = floorplan_from_scene(host.scene)
-    return host, Dispatcher(plan, config), LocalFleetLink(host)
-
-
-def _orders(d, n, lines, seed):
-    rng = np.random.default_rng(seed)
-    skus = [s for s in range(len(d.book.sku_on_hand)) if d.book.sku_on_hand[s] >= 10]
-    for oid in range(1, n + 1):
-        picked = rng.choice(skus, size=lines)
-        d.submit_order(Order(order_id=oid, t_s=0.0, lines=[OrderLine(sku=int(s), units=1) for s in picked]))
-
-
 def _order_a_one_pod_sku(d) -> tuple[int, int, int]:
     """Order all of a SKU that sits on exactly one pod: (sku, pod, units)."""
     book = d.book
@@ -100,7 +74,7 @@ def _order_a_one_pod_sku(d) -> tuple[int, int, int]:
 
 
 def test_lines_for_a_dead_units_pod_wait_as_backorders_and_picking_goes_on(small_scene_dict, write_scene):
-    host, d, link = _floor(small_scene_dict, write_scene)
+    host, d, link = floor(small_scene_dict, write_scene)
     try:
         book = d.book
         sku, pod, have = _order_a_one_pod_sku(d)
@@ -111,35 +85,35 @@ def test_lines_for_a_dead_units_pod_wait_as_backorders_and_picking_goes_on(small
                 (u for u in d.units if u.trip is not None and u.trip.pod == pod and u.pod == pod), None
             )
 
-        frame = _step(d, link, frame, 3000, until=lambda: carried() is not None)
+        frame = step(d, link, frame, 3000, until=lambda: carried() is not None)
         u = carried()
         assert u is not None and u.trip.phase in (TO_STATION, AT_STATION)
         host.by_id[u.unit_id].battery_wh = 1e-9  # it dies on its next step, the pod on it
-        frame = _step(d, link, frame, 5, until=lambda: u.failed)
+        frame = step(d, link, frame, 5, until=lambda: u.failed)
         assert u.failed and pod in book.stranded
         assert book.sku_free(sku) == 0
         assert d.inventory_position()[sku] == -have  # replenishment sees the shortage
 
         # the line waits as a backorder, not in a station's places, and other orders are picked
-        frame = _step(d, link, frame, 400, until=lambda: d.backordered_lines == 1)
+        frame = step(d, link, frame, 400, until=lambda: d.backordered_lines == 1)
         assert d.backordered_lines == 1
         assert all(ln.sku != sku for s in d.stations for ln in s.pending)
         plenty = [int(s) for s in np.argsort([-book.sku_free(s) for s in range(len(book.sku_on_hand))])[:8]]
         for k, s in enumerate(plenty):
             d.submit_order(Order(order_id=10 + k, t_s=frame.t_s, lines=[OrderLine(sku=s, units=1)]))
-        frame = _step(d, link, frame, 6000, until=lambda: set(d.orders) == {1})
+        frame = step(d, link, frame, 6000, until=lambda: set(d.orders) == {1})
         assert set(d.orders) == {1}, "orders with stock in reach were not picked"
     finally:
         link.close()
 
 
 def test_a_recovered_units_pod_serves_its_backorders(small_scene_dict, write_scene):
-    host, d, link = _floor(small_scene_dict, write_scene)
+    host, d, link = floor(small_scene_dict, write_scene)
     try:
         book = d.book
         sku, pod, _ = _order_a_one_pod_sku(d)
         frame = link.initial_frame()
-        frame = _step(d, link, frame, 3000, until=lambda: any(u.pod == pod for u in d.units))
+        frame = step(d, link, frame, 3000, until=lambda: any(u.pod == pod for u in d.units))
         i = next(k for k, u in enumerate(d.units) if u.pod == pod)
         # the unit's controller is lost and comes back (as `fctwin serve` sees a robot that was
         # lost): the dispatcher's own entry points, as the link calls them
@@ -149,7 +123,7 @@ def test_a_recovered_units_pod_serves_its_backorders(small_scene_dict, write_sce
         assert d.backordered_lines == 1
         d.unit_recovered(d.units[i].unit_id)
         assert pod not in book.stranded and d.backordered_lines == 0  # released to its station
-        frame = _step(d, link, frame, 8000, until=lambda: not d.orders)
+        frame = step(d, link, frame, 8000, until=lambda: not d.orders)
         assert not d.orders, "the recovered pod's line was never picked"
     finally:
         link.close()
@@ -160,9 +134,9 @@ def test_work_handed_back_to_a_drained_station_moves_on(small_scene_dict, write_
     # face runs empty. Its lines come back to P1, closed: they must move to the open stations, not
     # wait for P1 to reopen. (P1 is made one that does not take `Withdraw`, so the face trip stays
     # at the drain: a person-worked one would send it to storage, test_station_withdraw.py.)
-    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
+    host, d, link = floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
     try:
-        _orders(d, 29, 3, seed=5)
+        submit_orders(d, 29, 3, seed=5)
         p1 = d.station_index["P1"]
         d.stations[p1].accepts_withdraw = False
         frame = link.initial_frame()
@@ -171,16 +145,16 @@ def test_work_handed_back_to_a_drained_station_moves_on(small_scene_dict, write_
             q = d.stations[p1].queue
             return bool(q) and q[0].phase == AT_STATION and len(q[0].open_serves) >= 2
 
-        frame = _step(d, link, frame, 3000, until=face_busy)
+        frame = step(d, link, frame, 3000, until=face_busy)
         assert face_busy()
         face = d.units[d.stations[p1].queue[0].unit]
         d.set_station_staff("P1", 0, 1.0)
-        frame = _step(d, link, frame, 80, until=lambda: p1 in d.drained)
+        frame = step(d, link, frame, 80, until=lambda: p1 in d.drained)
         assert p1 in d.drained
         host.by_id[face.unit_id].battery_wh = 1e-9
-        frame = _step(d, link, frame, 5, until=lambda: face.failed)
+        frame = step(d, link, frame, 5, until=lambda: face.failed)
         assert face.failed
-        frame = _step(d, link, frame, 3000, until=lambda: not d.orders)
+        frame = step(d, link, frame, 3000, until=lambda: not d.orders)
         assert not d.orders, f"orders left waiting for P1 to reopen: {sorted(d.orders)}"
         assert not d.stations[p1].pending and not d.stations[p1].open_orders
     finally:
@@ -196,19 +170,19 @@ def test_a_station_nobody_is_due_back_at_is_drained_at_once_and_its_pods_going_b
     from fctwin.controller.eluna.digest import DigestBuilder
 
     for reopen_in_s, drained in ((float("inf"), True), (600.0, False)):
-        host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=60.0)
+        host, d, link = floor(small_scene_dict, write_scene, closed_queue_hold_min=60.0)
         try:
-            _orders(d, 29, 3, seed=5)
+            submit_orders(d, 29, 3, seed=5)
             p1 = d.station_index["P1"]
             frame = link.initial_frame()
 
             def coming(d=d, p1=p1):
                 return sum(1 for u in d.units if u.trip is not None and u.trip.station == p1) >= 3
 
-            frame = _step(d, link, frame, 3000, until=coming)
+            frame = step(d, link, frame, 3000, until=coming)
             assert coming()
             d.set_station_staff("P1", 0, 0.0, reopen_s=d.t_s + reopen_in_s)
-            frame = _step(d, link, frame, 3)
+            frame = step(d, link, frame, 3)
             assert (p1 in d.drained) is drained
             going_back = [u for u in d.units if u.trip is not None and u.trip.kind == "return"]
             assert bool(going_back) is drained
@@ -228,9 +202,9 @@ def test_a_unit_back_from_a_loss_mid_lift_settles_its_pod_before_a_new_trip(smal
     from fctwin.controller.records import LIFTING
     from fctwin.robots.messages import UnitMode
 
-    host, d, link = _floor(small_scene_dict, write_scene)
+    host, d, link = floor(small_scene_dict, write_scene)
     try:
-        _orders(d, 39, 1, seed=1)
+        submit_orders(d, 39, 1, seed=1)
         frame = link.initial_frame()
 
         def lifting():
@@ -240,19 +214,19 @@ def test_a_unit_back_from_a_loss_mid_lift_settles_its_pod_before_a_new_trip(smal
                 None,
             )  # fmt: skip
 
-        frame = _step(d, link, frame, 2000, until=lambda: lifting() is not None)
+        frame = step(d, link, frame, 2000, until=lambda: lifting() is not None)
         i = lifting()
         u = d.units[i]
         pod = u.trip.pod
         d._unit_failed(i, "lost")  # the link's entry point; the unit reports itself back next tick
-        frame = _step(d, link, frame, 60)
+        frame = step(d, link, frame, 60)
         mine = [e[1] for e in d.log if e[2] == u.unit_id]
         k = mine.index("unit_failed")
         after = mine[k:]
         assert "pod_return" in after, after
         if "trip_assigned" in after:
             assert after.index("pod_return") < after.index("trip_assigned"), after
-        frame = _step(d, link, frame, 3000, until=lambda: not d.orders)
+        frame = step(d, link, frame, 3000, until=lambda: not d.orders)
         assert pod not in d.book.stranded and pod not in d.book.busy_pod
         assert not d.orders, "orders were left behind a stuck unit"
     finally:

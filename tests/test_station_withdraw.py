@@ -14,18 +14,14 @@ import collections
 
 import msgspec
 import pytest
+from closure_floor import floor, step, submit_orders
 
-from fctwin.controller.dispatcher import Dispatcher
-from fctwin.controller.orders import Order, OrderLine
 from fctwin.controller.records import AT_STATION, SETTING_DOWN, TO_STORAGE
 from fctwin.network import protocol as p
 from fctwin.robots.checker import CheckerFloor, ContractViolation, check_unit
 from fctwin.robots.human import HumanStation
 from fctwin.robots.messages import CommandBatch, Serve, TelemetryFrame, UnitEvent, UnitMode, Withdraw
 from fctwin.robots.vulcan import VulcanStation
-from fctwin.sim.fleet_host import FleetHost
-from fctwin.sim.fleet_link_local import LocalFleetLink
-from fctwin.sim.run import floorplan_from_scene
 
 # ------------------------------------------------------------------------------- the station
 
@@ -134,32 +130,6 @@ def test_a_withdrawn_event_for_a_serve_never_sent_is_an_unknown_command():
 # ------------------------------------------------------------------------------- the dispatcher
 
 
-def _step(d, link, frame, ticks, until=None):
-    for _ in range(ticks):
-        frame = link.exchange(d.tick(frame))
-        if until is not None and until():
-            break
-    return frame
-
-
-def _floor(small_scene_dict, write_scene, **dispatch):
-    raw = dict(small_scene_dict)
-    raw["dispatch"] = {**raw.get("dispatch", {}), "replenishment": "none", "params": {}, **dispatch}
-    host = FleetHost(write_scene(raw), world=False)
-    plan, config = floorplan_from_scene(host.scene)
-    return host, Dispatcher(plan, config), LocalFleetLink(host)
-
-
-def _orders(d, n, lines, seed):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    skus = [s for s in range(len(d.book.sku_on_hand)) if d.book.sku_on_hand[s] >= 10]
-    for oid in range(1, n + 1):
-        picked = rng.choice(skus, size=lines, replace=False)
-        d.submit_order(Order(order_id=oid, t_s=0.0, lines=[OrderLine(sku=int(s), units=1) for s in picked]))
-
-
 def _face_with_open_serves(d, p1):
     q = d.stations[p1].queue
     return bool(q) and q[0].phase == AT_STATION and len(q[0].open_serves) >= 2
@@ -186,20 +156,20 @@ def test_a_release_past_the_hold_frees_the_face_unit_and_its_lines_are_picked_el
     # P1's last person is sent home with a pod at its face and lines open; a minute later P1 is
     # drained. A station that takes `Withdraw` frees the unit: its pod reaches storage and its
     # lines are picked at the other stations. One that does not keeps the pod at its face.
-    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
+    host, d, link = floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
     try:
-        _orders(d, 29, 3, seed=5)
+        submit_orders(d, 29, 3, seed=5, distinct=True)
         p1 = d.station_index["P1"]
         d.stations[p1].accepts_withdraw = accepts
         frame = link.initial_frame()
-        frame = _step(d, link, frame, 3000, until=lambda: _face_with_open_serves(d, p1))
+        frame = step(d, link, frame, 3000, until=lambda: _face_with_open_serves(d, p1))
         assert _face_with_open_serves(d, p1)
         trip = d.stations[p1].queue[0]
         face = d.units[trip.unit]
         open_lines = list(trip.open_serves.values())
         d.set_station_staff("P1", 0, 1.0)
-        frame = _step(d, link, frame, 80, until=lambda: p1 in d.drained)
-        frame = _step(d, link, frame, 5)
+        frame = step(d, link, frame, 80, until=lambda: p1 in d.drained)
+        frame = step(d, link, frame, 5)
         if not accepts:
             assert face.trip is trip and trip.phase == AT_STATION and face.cell == d.stations[p1].cell
             assert not any(e[1] == "withdraw_sent" for e in d.log)
@@ -208,10 +178,10 @@ def test_a_release_past_the_hold_frees_the_face_unit_and_its_lines_are_picked_el
         assert [e[3] for e in sent] == [trip.trip_id]
         assert any(e[1] == "trip_withdrawn" and e[3] == trip.trip_id and e[5] == AT_STATION for e in d.log)
         assert trip not in d.stations[p1].queue and trip.kind == "return"
-        frame = _step(d, link, frame, 600, until=lambda: face.trip is None)
+        frame = step(d, link, frame, 600, until=lambda: face.trip is None)
         assert face.trip is None and face.pod < 0, "the face pod never reached storage"
         assert any(e[1] == "pod_returned" and e[3] == trip.trip_id for e in d.log)
-        frame = _step(d, link, frame, 4000, until=lambda: not d.orders)
+        frame = step(d, link, frame, 4000, until=lambda: not d.orders)
         picked = _picks(d)
         _books_exact(d, host, picked)
         # the face trip's unserved lines were picked at the open stations
@@ -226,12 +196,12 @@ def test_a_release_past_the_hold_frees_the_face_unit_and_its_lines_are_picked_el
 def test_a_station_reopened_before_the_answer_keeps_its_face_pod(small_scene_dict, write_scene):
     # The shift lead staffs P1 again in the tick the `Withdraw` goes out: the dropped serves are
     # sent again and the pod is worked at P1's face, every line once.
-    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
+    host, d, link = floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
     try:
-        _orders(d, 29, 3, seed=5)
+        submit_orders(d, 29, 3, seed=5, distinct=True)
         p1 = d.station_index["P1"]
         frame = link.initial_frame()
-        frame = _step(d, link, frame, 3000, until=lambda: _face_with_open_serves(d, p1))
+        frame = step(d, link, frame, 3000, until=lambda: _face_with_open_serves(d, p1))
         trip = d.stations[p1].queue[0]
         d.set_station_staff("P1", 0, 1.0)
         for _ in range(100):
@@ -242,7 +212,7 @@ def test_a_station_reopened_before_the_answer_keeps_its_face_pod(small_scene_dic
                 break
             frame = link.exchange(batch)
         assert any(e[1] == "withdraw_sent" for e in d.log)
-        frame = _step(d, link, frame, 4000, until=lambda: not d.orders)
+        frame = step(d, link, frame, 4000, until=lambda: not d.orders)
         assert not any(e[1] == "trip_withdrawn" and e[3] == trip.trip_id for e in d.log)
         assert len(trip.served) == len(trip.lines)  # all its lines picked at P1's face
         _books_exact(d, host, _picks(d))
@@ -251,12 +221,12 @@ def test_a_station_reopened_before_the_answer_keeps_its_face_pod(small_scene_dic
 
 
 def test_a_face_unit_lost_before_the_answer_hands_its_trip_back(small_scene_dict, write_scene):
-    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
+    host, d, link = floor(small_scene_dict, write_scene, closed_queue_hold_min=1.0)
     try:
-        _orders(d, 29, 3, seed=5)
+        submit_orders(d, 29, 3, seed=5, distinct=True)
         p1 = d.station_index["P1"]
         frame = link.initial_frame()
-        frame = _step(d, link, frame, 3000, until=lambda: _face_with_open_serves(d, p1))
+        frame = step(d, link, frame, 3000, until=lambda: _face_with_open_serves(d, p1))
         i = d.stations[p1].queue[0].unit
         d.set_station_staff("P1", 0, 1.0)
         for _ in range(100):
@@ -267,7 +237,7 @@ def test_a_face_unit_lost_before_the_answer_hands_its_trip_back(small_scene_dict
                 break
             frame = link.exchange(batch)
         d.unit_recovered(d.units[i].unit_id)
-        frame = _step(d, link, frame, 4000, until=lambda: not d.orders and d.units[i].trip is None)
+        frame = step(d, link, frame, 4000, until=lambda: not d.orders and d.units[i].trip is None)
         _books_exact(d, host, _picks(d))
         assert d.units[i].pod < 0 and d.units[i].trip is None
     finally:
@@ -277,9 +247,9 @@ def test_a_face_unit_lost_before_the_answer_hands_its_trip_back(small_scene_dict
 def test_the_face_trip_waits_for_a_line_under_way(small_scene_dict, write_scene):
     # Drained while a line runs at the face (no hold: the drain comes the tick after the close):
     # the pod leaves only after that line's done.
-    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=0.0)
+    host, d, link = floor(small_scene_dict, write_scene, closed_queue_hold_min=0.0)
     try:
-        _orders(d, 29, 3, seed=5)
+        submit_orders(d, 29, 3, seed=5, distinct=True)
         p1 = d.station_index["P1"]
         st = host.by_id["P1"]
 
@@ -287,20 +257,20 @@ def test_the_face_trip_waits_for_a_line_under_way(small_scene_dict, write_scene)
             return _face_with_open_serves(d, p1) and st._current is not None
 
         frame = link.initial_frame()
-        frame = _step(d, link, frame, 3000, until=running)
+        frame = step(d, link, frame, 3000, until=running)
         assert running()
         trip = d.stations[p1].queue[0]
         cid_running = st._current[0].command_id
         line_running = trip.open_serves[cid_running]
         d.set_station_staff("P1", 0, 1.0)
-        frame = _step(d, link, frame, 200, until=lambda: trip.phase in (TO_STORAGE, SETTING_DOWN))
+        frame = step(d, link, frame, 200, until=lambda: trip.phase in (TO_STORAGE, SETTING_DOWN))
         kinds = [e[1] for e in d.log]
         assert "withdraw_sent" in kinds
         assert cid_running not in trip.open_serves and id(line_running) in trip.served  # done, not dropped
         picked_before = [e for e in d.log if e[1] == "line_picked" and e[2] == "P1"]
         withdrawn_at = next(e[0] for e in d.log if e[1] == "trip_withdrawn" and e[3] == trip.trip_id)
         assert picked_before and picked_before[-1][0] <= withdrawn_at
-        frame = _step(d, link, frame, 4000, until=lambda: not d.orders)
+        frame = step(d, link, frame, 4000, until=lambda: not d.orders)
         _books_exact(d, host, _picks(d))
     finally:
         link.close()
@@ -309,9 +279,9 @@ def test_the_face_trip_waits_for_a_line_under_way(small_scene_dict, write_scene)
 def test_a_face_trip_whose_last_line_was_under_way_leaves_as_a_trip_done(small_scene_dict, write_scene):
     # Drained while the face trip's only open line runs: nothing is dropped, so it leaves as a
     # trip done (`leave_station`, counted), not as a withdrawn one.
-    host, d, link = _floor(small_scene_dict, write_scene, closed_queue_hold_min=0.0)
+    host, d, link = floor(small_scene_dict, write_scene, closed_queue_hold_min=0.0)
     try:
-        _orders(d, 300, 2, seed=5)
+        submit_orders(d, 300, 2, seed=5, distinct=True)
         p1 = d.station_index["P1"]
         st = host.by_id["P1"]
 
@@ -324,7 +294,7 @@ def test_a_face_trip_whose_last_line_was_under_way_leaves_as_a_trip_done(small_s
             )  # fmt: skip
 
         frame = link.initial_frame()
-        frame = _step(d, link, frame, 6000, until=last_line_running)
+        frame = step(d, link, frame, 6000, until=last_line_running)
         assert last_line_running()
         trip = d.stations[p1].queue[0]
         d.set_station_staff("P1", 0, 1.0)
