@@ -42,7 +42,15 @@ one that does not say it does) keeps its face pod until it reopens.
 
 from __future__ import annotations
 
-from fctwin.controller.records import AT_STATION, LIFTING, TO_POD, TO_STATION, TO_STORAGE, Trip
+from fctwin.controller.records import (
+    AT_STATION,
+    LIFTING,
+    NO_STATION_WORK,
+    TO_POD,
+    TO_STATION,
+    TO_STORAGE,
+    Trip,
+)
 from fctwin.robots.messages import Withdraw
 
 
@@ -94,7 +102,7 @@ class StationClosures:
         self.drained.add(idx)
         for u in self.units:
             trip = u.trip
-            if trip is None or trip.station != idx or trip.kind in ("move", "return"):
+            if trip is None or trip.station != idx or trip.kind in NO_STATION_WORK:
                 continue
             if trip.phase == TO_POD:  # nothing lifted yet: the unit is free again
                 self._cancel_trip(trip, requeue=True)
@@ -158,7 +166,7 @@ class StationClosures:
 
     def _withdraw_on_lift(self, u, trip: Trip) -> bool:
         """Called when a lift completes: True if the trip's station is drained (its pod goes back)."""
-        if trip.station not in self.drained or trip.kind in ("move", "return"):
+        if trip.station not in self.drained or trip.kind in NO_STATION_WORK:
             return False
         self._send_pod_back(u, trip, LIFTING)
         self._move_on(trip.station)

@@ -72,6 +72,9 @@ UNUSABLE_MODES = frozenset((UnitMode.STOPPED, UnitMode.FAILED, UnitMode.CHARGING
 MODE_FAILED, MODE_STOPPED = int(UnitMode.FAILED), int(UnitMode.STOPPED)
 MODE_SERVING, MODE_IDLE = int(UnitMode.SERVING), int(UnitMode.IDLE)
 
+# Trip kinds that bring their station no work: a re-slotting or pre-positioning move (never at the
+# station) and a pod going back from a drained station or with a recovered unit.
+NO_STATION_WORK = frozenset(("move", "return"))
 # Steps a returning unit waits for another unit to leave its chosen storage cell before choosing another.
 RETURN_RETARGET_STEPS = 8
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from fctwin.controller.records import NO_STATION_WORK
 from fctwin.robots.messages import UnitMode
 
 AREAS = 4  # the grid is split into AREAS x AREAS floor areas for congestion
 BATTERY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 SAMPLE_S = 5.0  # seconds of run time between congestion samples
 _CHARGING = int(UnitMode.CHARGING)
-_NOT_FOR_STATION = ("move", "return")  # trip kinds that bring their station no work
 
 
 class DigestBuilder:
@@ -82,10 +82,10 @@ class DigestBuilder:
         # the cartons of pods leaving it as open)
         on_way_of = [0] * len(d.stations)
         for u in d.units:
-            if u.trip is not None and u.trip.kind not in _NOT_FOR_STATION:
+            if u.trip is not None and u.trip.kind not in NO_STATION_WORK:
                 on_way_of[u.trip.station] += 1
         for t in d.trips:
-            if t.kind not in _NOT_FOR_STATION:
+            if t.kind not in NO_STATION_WORK:
                 on_way_of[t.station] += 1
         stations = []
         for k, s in enumerate(d.stations):
