@@ -300,6 +300,9 @@ class ElunaAgent:
         # docs/eluna_s17_release17.md, eluna_s18_recall18.md). The attribute is what a scene's
         # `[agent] release_pace` sets (`FloorManager`); a bare agent keeps the old check.
         self.release_pace = False
+        # hours of the planned carton stream counted as seen in the release's stow rate (scene
+        # ``[agent] release_prior_h``; `release_arriving`); 0: the last hour's mean alone
+        self.release_prior_h = 0.0
         self.on_call = OnCall()
         self._release_plans: list[list[Action]] = []  # this decision's releases (`_releases`)
         self._on_call_plans: list[list[Action]] = []  # this decision's recalls of released people
@@ -543,8 +546,17 @@ class ElunaAgent:
     def release_arriving(self, kind: str) -> float:
         """The busiest known hour of ``kind``'s arriving work per minute, for a release: as
         `arriving_peak`, from the unbiased one-hour mean (``_arriving_sw``), and for stow never less
-        than the scene's planned carton stream (known from the start)."""
+        than the scene's planned carton stream (known from the start).
+
+        For stow, with ``release_prior_h`` > 0 and a planned stream, the mean is a Gamma-Poisson
+        posterior: ``release_prior_h`` hours of the plan counted as seen beside the hour's
+        cartons, (cartons + prior_h x plan) / (hours + prior_h). The prior does not fade with the
+        window: the plan is the stream's long-run rate, and an hour of a 36-an-hour stream is
+        +-17% of Poisson noise at any time of the shift, not only in its first hour."""
         total, weight = self._arriving_sw.get(kind, (0.0, 0.0))
+        plan = self._dock_stream_per_min if kind == "stow" else 0.0
+        prior_h = self.release_prior_h if plan > 0.0 else 0.0
+        total, weight = total + prior_h * plan, weight + prior_h
         peak = self.arriving_peak(kind, total / weight if weight > 0 else 0.0)
         return max(peak, self._dock_stream_per_min) if kind == "stow" else peak
 

@@ -236,6 +236,7 @@ class FloorManager:
             self.agent.charging_wave = spec.charging_wave
             self.agent.carton_quantum = spec.carton_quantum
             self.agent.release_pace = spec.release_pace
+            self.agent.release_prior_h = spec.release_prior_h
             self.agent.model_p95 = spec.model_p95
             self.agent.model_charging_hold = spec.model_charging_hold
             self.agent.lines_per_order = mean_lines_per_order(scene)

@@ -570,6 +570,15 @@ class Agent(Strict):
     # with that fixed, 72 hours with it keep up (seeds 8 and 9). `false` gives the agent of
     # sessions 13-18.
     release_pace: bool = True
+    # Hours of the scene's planned carton stream (``[inbound] cartons_per_h``) the release's stow
+    # rate counts as seen (`ElunaAgent.release_arriving`): a Gamma-Poisson prior on the one-hour
+    # mean of cartons arriving, so an hour's Poisson noise above the plan does not hold a release
+    # back. Traced on eluna_balanced seed 2 (tuning seeds, 2026-12-07): 47 cartons in the first
+    # hour of a 36-an-hour stream (+1.8 sd) put the stowers left over the 70% bound for an hour,
+    # and the release came at 11:10 instead of 08:30. 0: the hour's mean alone. It only pulls a
+    # reading towards the plan (a scene with no planned stream has no prior), and the plan stays a
+    # floor under it.
+    release_prior_h: Annotated[float, Field(ge=0.0, le=24.0)] = 0.0
     # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
