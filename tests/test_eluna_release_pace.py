@@ -136,3 +136,37 @@ def test_a_release_waits_for_evidence_and_reads_an_unbiased_mean():
     # stow never under the planned carton stream, whatever arrived so far
     agent._arriving_sw["stow"] = (0.0, 1.0)
     assert agent.release_arriving("stow") == pytest.approx(CARTONS_PER_MIN)
+
+
+def _noisy_stow(agent, board, minutes: int, cartons_per_min: float, planned_per_h: float) -> None:
+    for minute in range(minutes):
+        dg = _digest(board, minute, cartons_arrived=cartons_per_min)
+        agent._observe_rates({**dg, "dock_expected_per_h": planned_per_h})
+
+
+def test_the_planned_stream_as_a_prior_lets_an_hour_of_noise_pass_and_a_real_rise_not():
+    """``[agent] release_prior_h``: an hour of the planned carton stream counted as seen. A first
+    hour of 47 cartons on a 36-an-hour plan (+1.8 sd of Poisson noise, eluna_balanced seed 2) puts
+    the three stowers left at 78% of their pace, over `RELEASE_LOAD`, on the hour's mean alone; with
+    the prior, at 67%. A stream really at 60 an hour for three hours stays refused with it (80%),
+    and with no planned stream the prior is nothing (the mean is not pulled towards zero)."""
+    one_off = dict(FLOOR, S1=0)
+    noisy = 47.0 / 60.0
+    for prior_h, passes in ((0.0, False), (1.0, True)):
+        agent, board = _agent(0)
+        agent.release_prior_h = prior_h
+        _noisy_stow(agent, board, 60, noisy, 60.0 * CARTONS_PER_MIN)
+        load = agent.release_load(one_off, "stow")
+        assert agent.people_keep_up(one_off, "stow") is passes, (prior_h, load)
+    assert load == pytest.approx(0.67, abs=0.01)
+    # a real rise: 60 cartons an hour for three hours
+    agent, board = _agent(0)
+    agent.release_prior_h = 1.0
+    _noisy_stow(agent, board, 180, 1.0, 60.0 * CARTONS_PER_MIN)
+    assert agent.release_load(one_off, "stow") > 0.75 and not agent.people_keep_up(one_off, "stow")
+    # no planned stream: the hour's mean alone, with or without the prior
+    for prior_h in (0.0, 1.0):
+        agent, board = _agent(0)
+        agent.release_prior_h = prior_h
+        _noisy_stow(agent, board, 60, noisy, 0.0)
+        assert agent.release_arriving("stow") == pytest.approx(noisy, rel=1e-9)
