@@ -45,6 +45,6 @@ def _quanta(tmp_path, monkeypatch, **overrides) -> set[float]:
 
 
 def test_the_scene_field_gives_the_guard_the_scenes_carton(tmp_path, monkeypatch):
-    assert _quanta(tmp_path / "off", monkeypatch) == {0.0}
-    # eluna_misstaffed: 12 units a carton
-    assert _quanta(tmp_path / "on", monkeypatch, **{"agent.carton_quantum": True}) == {12.0}
+    assert _quanta(tmp_path / "off", monkeypatch, **{"agent.carton_quantum": False}) == {0.0}
+    # eluna_misstaffed: 12 units a carton (on by default since session 21)
+    assert _quanta(tmp_path / "on", monkeypatch) == {12.0}

@@ -345,7 +345,8 @@ class ElunaAgent:
         # the agent without it, surge 11-12 +1.0%, battery 11-12 -0.1%)
         self.paid_first = False
         # the service guards forgive one carton of stow shortfall over the horizon (`_units_kept`):
-        # scene ``[agent] carton_quantum``. Off by default: it cost service (docs/eluna_s14_release14.md)
+        # scene ``[agent] carton_quantum`` (on by default since session 21; a bare agent keeps the
+        # strict test: docs/eluna_s14_release14.md, eluna_s21_release21.md)
         self.carton_quantum = False
         # units in a pick line and in a carton (the scene's means): the fluid model counts lines and
         # cartons, the objective units (`project`)

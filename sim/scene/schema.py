@@ -575,10 +575,10 @@ class Agent(Strict):
     # mean of cartons arriving, so an hour's Poisson noise above the plan does not hold a release
     # back. Traced on eluna_balanced seed 2 (tuning seeds, 2026-12-07): 47 cartons in the first
     # hour of a 36-an-hour stream (+1.8 sd) put the stowers left over the 70% bound for an hour,
-    # and the release came at 11:10 instead of 08:30. 0: the hour's mean alone. It only pulls a
-    # reading towards the plan (a scene with no planned stream has no prior), and the plan stays a
-    # floor under it.
-    release_prior_h: Annotated[float, Field(ge=0.0, le=24.0)] = 0.0
+    # and the release came at 11:10 instead of 08:30. 0: the hour's mean alone (sessions 17-20). It
+    # only pulls a reading towards the plan (a scene with no planned stream has no prior), and the
+    # plan stays a floor under it. One hour by default since session 21 (docs/eluna_s21_release21.md).
+    release_prior_h: Annotated[float, Field(ge=0.0, le=24.0)] = 1.0
     # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
@@ -609,9 +609,13 @@ class Agent(Strict):
     p95_open_orders: bool = False
     # The service guards forgive one carton's units of stow shortfall over the horizon: a carton is
     # stowed whole, and the 99.5%-of-units test is finer than one (controller/eluna/agent.py
-    # `_units_kept`). Off by default: it let a double release through on eluna_balanced seed 20
-    # (units/h -3.4% against (a); docs/eluna_s14_release14.md).
-    carton_quantum: bool = False
+    # `_units_kept`). Off from session 14 to 20: without `release_pace` it let a double release
+    # through on eluna_balanced seed 20 (units/h -3.4% against (a); docs/eluna_s14_release14.md),
+    # which `people_keep_up` now refuses (two stowers left at 90% of their pace). On by default
+    # since session 21, with `release_prior_h` (docs/eluna_s21_release21.md): on balanced tuning
+    # seeds 3 and 7 it was what held the first release back (one carton short on one sampled
+    # future, refused again and again).
+    carton_quantum: bool = True
     # The model path's order-cycle p95 (`lookahead = "model"`, and `fctwin serve`;
     # controller/eluna/cycle_tail.py): each pick station's queue played FIFO over the fluid
     # projection, for the service guard; "done" over the orders the horizon sees finish (the fork's
