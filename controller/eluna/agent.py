@@ -559,7 +559,7 @@ class ElunaAgent:
         prior_h = self.release_prior_h if plan > 0.0 else 0.0
         total, weight = total + prior_h * plan, weight + prior_h
         peak = self.arriving_peak(kind, total / weight if weight > 0 else 0.0)
-        return max(peak, self._dock_stream_per_min) if kind == "stow" else peak
+        return max(peak, plan)  # plan: 0 for pick
 
     def arriving_peak(self, kind: str, now: float | None = None) -> float:
         """A kind's work arriving per minute in the busiest hour still to come that is known now:
