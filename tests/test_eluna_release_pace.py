@@ -170,3 +170,40 @@ def test_the_planned_stream_as_a_prior_lets_an_hour_of_noise_pass_and_a_real_ris
         agent.release_prior_h = prior_h
         _noisy_stow(agent, board, 60, noisy, 0.0)
         assert agent.release_arriving("stow") == pytest.approx(noisy, rel=1e-9)
+
+
+def _wave_then_stream(agent, board, *, wave_per_min: float, landed_per_min: float, peak_h: float) -> None:
+    """An hour of the 36-an-hour stream with a wave of ``wave_per_min`` on top, of which the dock
+    schedule announced ``landed_per_min``; ``peak_h``: the schedule's busiest hour still to come."""
+    for minute in range(60):
+        dg = _digest(board, minute, cartons_arrived=CARTONS_PER_MIN + wave_per_min)
+        agent._observe_rates({**dg, "dock_landed": landed_per_min, "dock_peak_h": peak_h})
+
+
+def test_a_landed_wave_is_not_read_as_the_stream_rate_and_a_wave_ahead_or_an_unscheduled_rise_still_is():
+    """``[agent] release_unscheduled``: the cartons of a wave on the dock schedule (90 in the last
+    hour, eluna_inbound_wave's) are one-off. Counted in the hour's rate they put the three stowers
+    left at 118% of their pace after the wave has landed (its cartons are in the stow backlog,
+    which the pressure gate reads); counted out, at the stream's 60%. A wave still to come is
+    refused either way (the schedule's busiest hour is added to the stream), and so is a rise no
+    schedule announced."""
+    one_off = dict(FLOOR, S1=0)
+    for unscheduled, passes in ((False, False), (True, True)):
+        agent, board = _agent(0)
+        agent.release_prior_h = 1.0
+        agent.release_unscheduled = unscheduled
+        _wave_then_stream(agent, board, wave_per_min=1.5, landed_per_min=1.5, peak_h=0.0)
+        load = agent.release_load(one_off, "stow")
+        assert agent.people_keep_up(one_off, "stow") is passes, (unscheduled, load)
+        assert load == pytest.approx(0.6 if unscheduled else 1.18, abs=0.02)
+    # the same hour with the wave still ahead on the schedule: the stream plus its busiest hour
+    agent, board = _agent(0)
+    agent.release_prior_h, agent.release_unscheduled = 1.0, True
+    _wave_then_stream(agent, board, wave_per_min=0.0, landed_per_min=0.0, peak_h=90.0)
+    assert agent.release_load(one_off, "stow") == pytest.approx(2.1, abs=0.03)
+    assert not agent.people_keep_up(one_off, "stow")
+    # 90 more cartons an hour that no schedule announced: a rise, refused with the option on
+    agent, board = _agent(0)
+    agent.release_prior_h, agent.release_unscheduled = 1.0, True
+    _wave_then_stream(agent, board, wave_per_min=1.5, landed_per_min=0.0, peak_h=0.0)
+    assert not agent.people_keep_up(one_off, "stow")

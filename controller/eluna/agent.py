@@ -303,6 +303,12 @@ class ElunaAgent:
         # hours of the planned carton stream counted as seen in the release's stow rate (scene
         # ``[agent] release_prior_h``; `release_arriving`); 0: the last hour's mean alone
         self.release_prior_h = 0.0
+        # the release's stow rate counts only the cartons no schedule announced (scene ``[agent]
+        # release_unscheduled``): a wave's or a trailer's cartons are one-off, known ahead on the
+        # dock schedule (`arriving_peak`) and, once landed, in the stow backlog the pressure gate
+        # reads; counted in the hour's rate as well, they read as a stream running at the wave's
+        # rate for an hour after it has passed
+        self.release_unscheduled = False
         self.on_call = OnCall()
         self._release_plans: list[list[Action]] = []  # this decision's releases (`_releases`)
         self._on_call_plans: list[list[Action]] = []  # this decision's recalls of released people
@@ -475,6 +481,10 @@ class ElunaAgent:
             x = float(dg.get(key) or 0.0)
             old = self._arriving.get(kind)
             self._arriving[kind] = x if old is None else old + a * (x - old)
+            if kind == "stow" and self.release_unscheduled:
+                # the minute's scheduled cartons out (not floored per minute: a carton landing a
+                # minute off its due time must not count twice; the mean is floored where it is read)
+                x -= float(dg.get("dock_landed") or 0.0)
             total, weight = self._arriving_sw.get(kind, (0.0, 0.0))
             self._arriving_sw[kind] = ((1.0 - a) * total + a * x, (1.0 - a) * weight + a)
         self._arriving_min += 1
@@ -553,13 +563,19 @@ class ElunaAgent:
         posterior: ``release_prior_h`` hours of the plan counted as seen beside the hour's
         cartons, (cartons + prior_h x plan) / (hours + prior_h). The prior does not fade with the
         window: the plan is the stream's long-run rate, and an hour of a 36-an-hour stream is
-        +-17% of Poisson noise at any time of the shift, not only in its first hour."""
+        +-17% of Poisson noise at any time of the shift, not only in its first hour. With
+        ``release_unscheduled`` the mean is of the cartons no schedule announced, and the busiest
+        hour still due on the schedule is added to that stream (never under the plan) rather than
+        to the plan."""
         total, weight = self._arriving_sw.get(kind, (0.0, 0.0))
         plan = self._dock_stream_per_min if kind == "stow" else 0.0
         prior_h = self.release_prior_h if plan > 0.0 else 0.0
-        total, weight = total + prior_h * plan, weight + prior_h
-        peak = self.arriving_peak(kind, total / weight if weight > 0 else 0.0)
-        return max(peak, plan)  # plan: 0 for pick
+        total, weight = max(total, 0.0) + prior_h * plan, weight + prior_h
+        mean = total / weight if weight > 0 else 0.0
+        if kind == "stow" and self.release_unscheduled:
+            # the stream (never under the plan) plus the busiest hour still due on the schedule
+            return max(mean, plan) + self._dock_peak_per_min
+        return max(self.arriving_peak(kind, mean), plan)  # plan: 0 for pick
 
     def arriving_peak(self, kind: str, now: float | None = None) -> float:
         """A kind's work arriving per minute in the busiest hour still to come that is known now:

@@ -237,6 +237,7 @@ class FloorManager:
             self.agent.carton_quantum = spec.carton_quantum
             self.agent.release_pace = spec.release_pace
             self.agent.release_prior_h = spec.release_prior_h
+            self.agent.release_unscheduled = spec.release_unscheduled
             self.agent.model_p95 = spec.model_p95
             self.agent.model_charging_hold = spec.model_charging_hold
             self.agent.lines_per_order = mean_lines_per_order(scene)
@@ -315,6 +316,7 @@ class FloorManager:
         dg = self.digests.build(t_s, minute, labour=self.board, vetoed=loop.state["vetoed"])
         dg["dock_ahead"] = dock_ahead(self.dock_schedule, t_s)
         dg["dock_expected_per_h"] = loop.scene.spec.inbound.cartons_per_h
+        dg["dock_landed"] = dock_landed(self.dock_schedule, t_s)
         # the busiest hour of the dock schedule still to come in the shift: a release lasts the rest
         # of the shift, so the agent checks it against the busiest known hour (docs/eluna.md)
         dg["dock_peak_h"] = dock_peak_hour(self.dock_schedule, t_s, self.shift_end_s())
@@ -435,6 +437,13 @@ def dock_ahead(schedule: np.ndarray, t_s: float) -> dict[str, int]:
     """Cartons on the dock schedule due within each of `DOCK_AHEAD_MIN` minutes after ``t_s``."""
     lo = np.searchsorted(schedule, t_s, side="right")
     return {str(m): int(np.searchsorted(schedule, t_s + 60.0 * m, side="right") - lo) for m in DOCK_AHEAD_MIN}
+
+
+def dock_landed(schedule: np.ndarray, t_s: float) -> int:
+    """Cartons on the dock schedule due in the minute ending at ``t_s``: the scheduled share of the
+    digest's ``cartons_arrived`` (a wave or a trailer, not the stream)."""
+    due = np.searchsorted(schedule, (t_s - 60.0, t_s), side="right")
+    return int(due[1] - due[0])
 
 
 def dock_peak_hour(schedule: np.ndarray, t_s: float, end_s: float) -> int:

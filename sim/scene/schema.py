@@ -579,6 +579,12 @@ class Agent(Strict):
     # only pulls a reading towards the plan (a scene with no planned stream has no prior), and the
     # plan stays a floor under it. One hour by default since session 21 (docs/eluna_s21_release21.md).
     release_prior_h: Annotated[float, Field(ge=0.0, le=24.0)] = 1.0
+    # The release's stow rate counts only the cartons no schedule announced (controller/eluna/agent.py
+    # `release_unscheduled`): a wave's or a trailer's cartons on the dock schedule are one-off,
+    # known ahead (the busiest hour of the schedule still to come) and, once landed, in the stow
+    # backlog the pressure gate reads; in the hour's mean too, they read as a stream at the wave's
+    # rate for an hour after it has passed. Off: the hour's mean of every carton (sessions 17-21).
+    release_unscheduled: bool = False
     # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
