@@ -583,8 +583,10 @@ class Agent(Strict):
     # `release_unscheduled`): a wave's or a trailer's cartons on the dock schedule are one-off,
     # known ahead (the busiest hour of the schedule still to come) and, once landed, in the stow
     # backlog the pressure gate reads; in the hour's mean too, they read as a stream at the wave's
-    # rate for an hour after it has passed. Off: the hour's mean of every carton (sessions 17-21).
-    release_unscheduled: bool = False
+    # rate for an hour after it has passed. On by default since session 22 (docs/eluna_s22_unscheduled.md:
+    # on the training scenes it can change, 1 of 20 tuning runs and 1 of 20 protocol runs changed,
+    # each with more units per labour hour). `false`: the hour's mean of every carton (sessions 17-21).
+    release_unscheduled: bool = True
     # Beside the greedy plan (floaters first), a plan moving only people already paid: every lend
     # the other kind can spare an hour ahead, at once (controller/eluna/agent.py `_greedy`). Off by
     # default: measured neutral on units per labour hour (docs/eluna.md).
