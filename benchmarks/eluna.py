@@ -384,6 +384,13 @@ def main(argv=None) -> int:
         "--tune", action="store_true", help="grid over the shift lead's thresholds (balanced scene)"
     )
     p.add_argument(
+        "--tune-grid",
+        choices=("staged", "joint"),
+        default="staged",
+        help="--tune's grid: staged (thresholds with rule 5 off, then rule 5's load; session 17) or joint "
+        "(rule 5 on with every lo threshold)",
+    )
+    p.add_argument(
         "--fit-forecast",
         action="store_true",
         help="fit the forecaster's blend with persistence on the balanced scene (use --seed0 101 --seeds 3)",
@@ -441,7 +448,7 @@ def main(argv=None) -> int:
             return 2
     tmp = Path(tempfile.mkdtemp(prefix="eluna-bench-"))
     if args.tune:
-        return tune(args, tmp)
+        return tune(args, tmp, tune_grid(args.tune_grid))
     if args.lookahead_speed:
         return lookahead_speed(tmp)
     if args.fit_forecast:
@@ -764,10 +771,27 @@ TUNE_STOW_HI_LO = ((20.0, 8.0), (30.0, 12.0), (45.0, 18.0))
 TUNE_RELEASE_LOAD = (0.5, 0.6, 0.7, 0.8)
 
 
-def tune_grid() -> list[dict]:
-    """Every set of the grid, as ShiftLeadRules keyword arguments: the thresholds with rule 5 off,
-    then rule 5's loads at the mechanism's thresholds (a staged grid: the full product is five times
-    the runs, and rule 5 reads the same ``lo`` the thresholds set)."""
+# the joint grid's rule-5 loads: the staged grid's best two and the load beside them
+TUNE_JOINT_RELEASE_LOAD = (0.6, 0.7, 0.8)
+
+
+def tune_grid(kind: str = "staged") -> list[dict]:
+    """Every set of the grid, as ShiftLeadRules keyword arguments.
+
+    ``staged``: the thresholds with rule 5 off, then rule 5's loads at the mechanism's thresholds
+    (the full product is five times the runs). ``joint``: rule 5 on at each of
+    `TUNE_JOINT_RELEASE_LOAD` with every ``lo`` (pick and the stow pairs), pick ``hi`` at the
+    mechanism's 4 minutes. Rule 5 reads the ``lo`` the thresholds set (a kind below it for two checks
+    may give a person), so with rule 5 on the ``lo`` values are no longer flat on the balanced floor
+    the way the staged grid found them with it off (session 17: the balanced floor never makes the
+    lead move anyone without rule 5)."""
+    if kind == "joint":
+        return [
+            {"pick_hi_min": 4.0, "pick_lo_min": pl, "stow_hi_min": sh, "stow_lo_min": sl, "release_load": x}
+            for pl in TUNE_PICK_LO
+            for sh, sl in TUNE_STOW_HI_LO
+            for x in TUNE_JOINT_RELEASE_LOAD
+        ]
     grid = [
         {"pick_hi_min": ph, "pick_lo_min": pl, "stow_hi_min": sh, "stow_lo_min": sl, "release_load": None}
         for ph in TUNE_PICK_HI

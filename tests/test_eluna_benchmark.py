@@ -248,10 +248,20 @@ def test_the_shift_leads_grid_builds_its_rules_and_holds_the_frozen_set():
 
     from fctwin.controller.eluna.shiftlead import FROZEN, ShiftLeadRules
 
-    grid = bench.tune_grid()
-    rules = [dataclasses.replace(ShiftLeadRules(), **g) for g in grid]
-    assert len(set(rules)) == len(grid) > 1
-    assert FROZEN in rules
+    for kind in ("staged", "joint"):
+        grid = bench.tune_grid(kind)
+        rules = [dataclasses.replace(ShiftLeadRules(), **g) for g in grid]
+        assert len(set(rules)) == len(grid) > 1
+        assert FROZEN in rules
+    # the joint grid: rule 5 on everywhere, each lo with each load
+    joint = bench.tune_grid("joint")
+    assert all(g["release_load"] is not None for g in joint)
+    assert {(g["pick_lo_min"], g["stow_lo_min"], g["release_load"]) for g in joint} == {
+        (pl, sl, x)
+        for pl in bench.TUNE_PICK_LO
+        for _, sl in bench.TUNE_STOW_HI_LO
+        for x in bench.TUNE_JOINT_RELEASE_LOAD
+    }
 
 
 def test_the_grid_choice_is_the_best_efficiency_that_keeps_throughput_and_a_tie_keeps_the_frozen_set():
