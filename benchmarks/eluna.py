@@ -805,15 +805,23 @@ def tune_grid(kind: str = "staged") -> list[dict]:
 def tune_choice(means: dict[tuple, dict], frozen: tuple) -> tuple:
     """ELUNA.md's rule: the best mean units per labour hour among the sets that keep 99% of the best
     units per hour. Sets within 0.1% of that best efficiency are a tie (the grid cannot tell them
-    apart on this floor); a tie goes to the lower p95, and the frozen set wins a tie it is part of
-    (a re-freeze must buy something)."""
+    apart on this floor); a re-freeze must buy something, so the frozen set wins a tie it is part
+    of, and otherwise the tie goes to the set that changes the fewest of the frozen set's values,
+    then to the lower p95. (Session 22's joint grid: pick ``lo`` is flat on the balanced floor,
+    0.5, 0.75 and 1.5 give the same runs; without the second rule the tie went to 0.5 by the
+    order of the keys, a change that bought nothing.)"""
     best_uph = max(m["units_per_h"] for m in means.values())
     ok = {k: m for k, m in means.items() if m["units_per_h"] >= 0.99 * best_uph}
     best_eff = max(m["units_per_labour_h"] for m in ok.values())
     tied = [k for k, m in ok.items() if m["units_per_labour_h"] >= best_eff * (1 - 1e-3)]
     if frozen in tied:
         return frozen
-    return min(tied, key=lambda k: (ok[k]["order_cycle_p95_s"], k))
+    was = dict(frozen)
+
+    def changed(k: tuple) -> int:
+        return sum(1 for name, v in k if was.get(name, v) != v)
+
+    return min(tied, key=lambda k: (changed(k), ok[k]["order_cycle_p95_s"], k))
 
 
 def _tune_job(job: tuple) -> tuple:

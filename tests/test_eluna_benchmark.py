@@ -281,6 +281,21 @@ def test_the_grid_choice_is_the_best_efficiency_that_keeps_throughput_and_a_tie_
     assert bench.tune_choice(m, frozen) == other
 
 
+def test_a_tie_the_frozen_set_is_not_in_goes_to_the_fewest_changes_before_the_lower_p95():
+    """Session 22's joint grid: a flat threshold (pick lo) gave identical runs at every value, and
+    the tie went to whichever sorted first; a re-freeze must change only what buys something."""
+    frozen = (("lo", 0.75), ("stow", 30))
+    one = (("lo", 0.75), ("stow", 45))  # the change that bought the efficiency
+    two = (("lo", 0.5), ("stow", 45))  # the same runs, and a flat value changed as well
+    row = {"units_per_labour_h": 193.1, "units_per_h": 1300.0, "order_cycle_p95_s": 226.0}
+    m = {
+        frozen: {"units_per_labour_h": 192.3, "units_per_h": 1301.0, "order_cycle_p95_s": 226.0},
+        one: dict(row),
+        two: dict(row, order_cycle_p95_s=225.0),  # even with a lower p95
+    }
+    assert bench.tune_choice(m, frozen) == one
+
+
 def test_a_tune_job_runs_the_lead_with_its_thresholds(tmp_path, monkeypatch):
     import fctwin.controller.eluna.shiftlead as sl
     import fctwin.sim.eluna.manager as mgr
