@@ -798,7 +798,12 @@ def tune_grid(kind: str = "staged") -> list[dict]:
         for pl in TUNE_PICK_LO
         for sh, sl in TUNE_STOW_HI_LO
     ]
-    mech = {"pick_hi_min": 4.0, "pick_lo_min": 0.75, "stow_hi_min": 30.0, "stow_lo_min": 12.0}
+    from fctwin.controller.eluna.shiftlead import FROZEN
+
+    # rule 5's loads at the frozen thresholds (session 17: the mechanism's 30 / 12; session 22's
+    # joint grid moved stow to 45 / 18)
+    names = ("pick_hi_min", "pick_lo_min", "stow_hi_min", "stow_lo_min")
+    mech = {n: getattr(FROZEN, n) for n in names}
     return grid + [{**mech, "release_load": x} for x in TUNE_RELEASE_LOAD]
 
 

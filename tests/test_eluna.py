@@ -432,12 +432,18 @@ def test_the_shift_lead_covers_pick_not_a_stow_queue_that_waits_for_robots():
     """Baseline (b) on the floor with stow work: a long carton queue where no pod waits for a
     person is not a reason to move anyone (people there wait for robots); a long pick queue with
     pods waiting is, after two checks, and a stower with slack covers it when nobody floats; a
-    person lent away from pick comes back when pick is hot again."""
+    person lent away from pick comes back when pick is hot again. Rules 1-3 alone: rule 5 (a quiet
+    kind sends one home) has its own test below; at the frozen stow ``lo`` of 18 minutes (session
+    22) the stow side here, with no arrivals in the digest, is quiet enough for it to fire beside
+    the way back."""
+    import dataclasses
+
     from fctwin.controller.eluna.shiftlead import FROZEN, ShiftLead
 
     service = {"P1": 12.5, "P2": 12.5, "S1": 180.0, "S2": 180.0}
     board, levers, d = _lead_floor({"P1": 1, "P2": 1, "S1": 1, "S2": 1}, pool=4)
-    lead = ShiftLead(FROZEN, service_s=service, speed=board.config.rate.speed, plan_charge_frac=0.5)
+    rules = dataclasses.replace(FROZEN, release_load=None)
+    lead = ShiftLead(rules, service_s=service, speed=board.config.rate.speed, plan_charge_frac=0.5)
     # 20 cartons per stow station (an hour of work each) but no pod queued there: nothing
     for minute in (10, 20, 30):
         dg = _lead_digest(minute, board, pick_lines=4, cartons=20, pods_at={"P1": 3, "P2": 3})

@@ -94,7 +94,18 @@ class ShiftLeadRules:
 # 1,299 / 1,294 units an hour (1,309 without); the best efficiency that keeps 99% of the best
 # throughput is 0.7. A lead who offers time off when a kind stays quiet is what sites do; without
 # the rule the baseline never sent anyone home and read weaker than a competent lead.
-FROZEN = ShiftLeadRules(release_load=0.7)
+#
+# Session 22 (2026-12-08) re-ran the grid jointly (`--tune --tune-grid joint`): rule 5 on at 0.6 /
+# 0.7 / 0.8 with every ``lo``. The staged grid had set the thresholds with rule 5 off, when the
+# balanced floor never made the lead move anyone and every threshold gave the same runs; rule 5 reads
+# the ``lo`` (a kind below it for two checks may give a person), so with it on they are not flat.
+# On seeds 201-205 stow 45 / 18 minutes at 0.7 gave 194.7 units per labour hour against the old
+# 30 / 12's 193.5, at the same 1,307 units an hour and p95 261 s, with 2.4 actions a run against 3.4
+# (seeds 202 and 204: +1.2% and +2.0%, the others the same runs); pick ``lo`` stays flat. By
+# mechanism: 18 minutes is 6 cartons waiting per stower, a dock that still clears within the
+# cartons' tolerance of 30 minutes a person, and 45 is a dock that has been piling up for a while
+# (cartons can wait; pick cannot).
+FROZEN = ShiftLeadRules(stow_hi_min=45.0, stow_lo_min=18.0, release_load=0.7)
 
 
 class ShiftLead:
