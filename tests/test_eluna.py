@@ -788,6 +788,13 @@ def test_the_dock_schedules_busiest_hour_ahead_and_releases_against_it():
     assert dock_peak_hour(sched, 6000.0, 14400.0) == 27  # the trailer's rest, due after 6000 s
     assert dock_peak_hour(sched, 9500.0, 14400.0) == 0
     assert dock_peak_hour(sched, 0.0, 1000.0) == 2  # nothing after the shift's end counts
+    # `dock_landed`: the schedule's cartons due in the minute ending at t (the digest's
+    # `cartons_arrived` covers the same minute); each carton counted in exactly one minute
+    from fctwin.sim.eluna.manager import dock_landed
+
+    assert dock_landed(sched, 60.0) == 0 and dock_landed(sched, 120.0) == 1 and dock_landed(sched, 240.0) == 1
+    assert dock_landed(sched, 5040.0) == 2  # 5,000 and 5,030 s
+    assert sum(dock_landed(sched, 60.0 * m) for m in range(1, 241)) == sched.size
 
     agent, board, levers, _ = _wave_agent({"P1": 1, "P2": 1, "S1": 1, "S2": 1, "S3": 1}, pool=5)
     dg = _lead_digest(0, board, pick_lines=3, cartons=2, pods_at={})
