@@ -138,10 +138,12 @@ def test_a_release_waits_for_evidence_and_reads_an_unbiased_mean():
     assert agent.release_arriving("stow") == pytest.approx(CARTONS_PER_MIN)
 
 
-def _noisy_stow(agent, board, minutes: int, cartons_per_min: float, planned_per_h: float) -> None:
+def _noisy_stow(agent, board, minutes: int, cartons_per_min: float, planned_per_h: float, **dock) -> None:
+    """``minutes`` of ``cartons_per_min`` arriving on a ``planned_per_h`` stream; ``dock``: more of
+    the digest's dock fields (``dock_landed``, ``dock_peak_h``)."""
     for minute in range(minutes):
         dg = _digest(board, minute, cartons_arrived=cartons_per_min)
-        agent._observe_rates({**dg, "dock_expected_per_h": planned_per_h})
+        agent._observe_rates({**dg, "dock_expected_per_h": planned_per_h, **dock})
 
 
 def test_the_planned_stream_as_a_prior_lets_an_hour_of_noise_pass_and_a_real_rise_not():
@@ -175,9 +177,16 @@ def test_the_planned_stream_as_a_prior_lets_an_hour_of_noise_pass_and_a_real_ris
 def _wave_then_stream(agent, board, *, wave_per_min: float, landed_per_min: float, peak_h: float) -> None:
     """An hour of the 36-an-hour stream with a wave of ``wave_per_min`` on top, of which the dock
     schedule announced ``landed_per_min``; ``peak_h``: the schedule's busiest hour still to come."""
-    for minute in range(60):
-        dg = _digest(board, minute, cartons_arrived=CARTONS_PER_MIN + wave_per_min)
-        agent._observe_rates({**dg, "dock_landed": landed_per_min, "dock_peak_h": peak_h})
+    plan_h = 60.0 * CARTONS_PER_MIN
+    _noisy_stow(
+        agent,
+        board,
+        60,
+        CARTONS_PER_MIN + wave_per_min,
+        plan_h,
+        dock_landed=landed_per_min,
+        dock_peak_h=peak_h,
+    )
 
 
 def test_a_landed_wave_is_not_read_as_the_stream_rate_and_a_wave_ahead_or_an_unscheduled_rise_still_is():
